@@ -1,0 +1,431 @@
+"""The community's ledger as a pure functional core: `validate` and `apply`, no I/O, no clock.
+
+How this works: `State` is an immutable value (persistent maps from pyrsistent, so `apply` returns a
+new State in O(log n) instead of copying every account). The sequencer calls `validate(state,
+intent)` before appending and `apply(state, event, intent)` after; every replica and every rebuild
+calls the same `apply`, and `audit` (validate, then apply) on what it receives. All the rules of
+mutual credit live here and only here: an account's balance stays within
+[-debit_limit, +credit_ceiling]; transfers move credit between two open accounts, so balances sum
+to zero after every event. Member nonces use a sliding window per member (the highest
+`nonce_window_size` seen, and a floor below which every nonce is stale), so replay protection needs
+bounded memory and is itself a pure function of the log.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from msgspec import Struct
+from msgspec.structs import replace as _replace
+from pyrsistent import PMap, pmap
+
+from tallystick.protocol.codec import encode
+from tallystick.protocol.events import (
+    Act,
+    Action,
+    AdmitMember,
+    Checkpoint,
+    Event,
+    Genesis,
+    Intent,
+    KeyRotated,
+    RebindKey,
+    RemoveMember,
+    SetDefaultLimits,
+    SetLimits,
+    SetRole,
+    Transfer,
+)
+from tallystick.protocol.ids import hash32
+
+from .errors import (
+    AccountClosedError,
+    BalanceNotZeroError,
+    CheckpointMismatchError,
+    CreditCeilingError,
+    DebitLimitError,
+    DomainError,
+    KeyInUseError,
+    LastAdminError,
+    LimitBelowBalanceError,
+    NameTakenError,
+    NotAuthorizedError,
+    ReplayedNonceError,
+    SameAccountError,
+    UnknownMemberError,
+)
+
+# Nonces above a member's floor that are remembered; an intent's nonce must be above the floor and
+# not among these. 32 lets a member have 32 intents in flight in any order, in bounded memory.
+nonce_window_size = 32
+
+
+class Community(Struct, frozen=True):
+    name: str
+    unit_code: str
+    unit_decimals: int
+    debit_limit_minor: int
+    credit_ceiling_minor: int
+    checkpoint_interval_events: int
+
+
+class Member(Struct, frozen=True):
+    name: str
+    key: bytes
+    role: str
+    active: bool
+    admitted_seq: int
+    nonce_floor: int = -1
+    nonces: frozenset[int] = frozenset()
+
+
+class Account(Struct, frozen=True):
+    balance_minor: int = 0
+    debit_limit_minor: int | None = None  # None: the community's default
+    credit_ceiling_minor: int | None = None
+
+
+class State(Struct, frozen=True):
+    feed: bytes
+    seq: int
+    community: Community
+    members: PMap  # member id -> Member
+    accounts: PMap  # member id -> Account
+    keys: PMap  # current public key -> member id
+    names: PMap  # casefolded name of an active member -> member id
+    events_since_checkpoint: int = 0
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def initial_state(feed: bytes, genesis: Genesis) -> State:
+    admin = genesis.admin_key
+    return State(
+        feed=feed,
+        seq=1,
+        community=Community(
+            name=genesis.name,
+            unit_code=genesis.unit_code,
+            unit_decimals=genesis.unit_decimals,
+            debit_limit_minor=genesis.debit_limit_minor,
+            credit_ceiling_minor=genesis.credit_ceiling_minor,
+            checkpoint_interval_events=genesis.checkpoint_interval_events,
+        ),
+        members=pmap({admin: Member(name=genesis.admin_name, key=admin, role="admin", active=True, admitted_seq=1)}),
+        accounts=pmap({admin: Account()}),
+        keys=pmap({admin: admin}),
+        names=pmap({_name_key(genesis.admin_name): admin}),
+    )
+
+
+def debit_limit(state: State, account: Account) -> int:
+    return state.community.debit_limit_minor if account.debit_limit_minor is None else account.debit_limit_minor
+
+
+def credit_ceiling(state: State, account: Account) -> int:
+    return (
+        state.community.credit_ceiling_minor if account.credit_ceiling_minor is None else account.credit_ceiling_minor
+    )
+
+
+def member_for_key(state: State, key: bytes) -> bytes | None:
+    return state.keys.get(key)
+
+
+def find_member(state: State, name: str) -> bytes | None:
+    """A member id by the name the community gave it (case and spacing insensitive)."""
+    return state.names.get(_name_key(name))
+
+
+# ---- validate -----------------------------------------------------------------------------------
+
+
+def _active_member(state: State, member_id: bytes, role: str) -> Member:
+    member = state.members.get(member_id)
+    if member is None:
+        raise UnknownMemberError(f"{role} is not a member of this community")
+    if not member.active:
+        raise AccountClosedError(f"{role} ({member.name}) has left the community; their account is closed")
+    return member
+
+
+def _require_admin(member: Member) -> None:
+    if member.role != "admin":
+        raise NotAuthorizedError(f"{member.name} is not an admin; only an admin may do this")
+
+
+def _check_within(state: State, account: Account, balance: int, who: str) -> None:
+    if balance < -debit_limit(state, account):
+        raise DebitLimitError(
+            f"{who} would go below the debit limit of -{debit_limit(state, account)} minor units "
+            f"(balance would be {balance})"
+        )
+    if balance > credit_ceiling(state, account):
+        raise CreditCeilingError(
+            f"{who} would go above the credit ceiling of {credit_ceiling(state, account)} minor units "
+            f"(balance would be {balance})"
+        )
+
+
+def _admins(state: State) -> int:
+    return sum(1 for member in state.members.values() if member.active and member.role == "admin")
+
+
+def _check_admit(state: State, signer: Member, action: AdmitMember) -> None:
+    _require_admin(signer)
+    if action.member in state.members or action.member in state.keys:
+        raise KeyInUseError("that key already belongs to a member; each member needs their own key")
+    if _name_key(action.name) in state.names:
+        raise NameTakenError(f"the name {action.name!r} is taken; choose another")
+
+
+def _check_remove(state: State, signer: Member, action: RemoveMember) -> None:
+    _require_admin(signer)
+    member = _active_member(state, action.member, "the member to remove")
+    balance = state.accounts[action.member].balance_minor
+    if balance != 0:
+        raise BalanceNotZeroError(f"{member.name} has a balance of {balance}; it must be settled to zero first")
+    if member.role == "admin" and _admins(state) == 1:
+        raise LastAdminError("that is the last admin; make another member admin first")
+
+
+def _check_set_role(state: State, signer: Member, action: SetRole) -> None:
+    _require_admin(signer)
+    member = _active_member(state, action.member, "the member")
+    if member.role == "admin" and action.role != "admin" and _admins(state) == 1:
+        raise LastAdminError("that is the last admin; make another member admin first")
+
+
+def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
+    if action.to == signer_id:
+        raise SameAccountError("payer and payee are the same account")
+    _active_member(state, action.to, "the payee")
+    payer, payee = state.accounts[signer_id], state.accounts[action.to]
+    _check_within(state, payer, payer.balance_minor - action.amount_minor, "the payer")
+    _check_within(state, payee, payee.balance_minor + action.amount_minor, "the payee")
+
+
+def _check_set_limits(state: State, signer: Member, action: SetLimits) -> None:
+    _require_admin(signer)
+    _active_member(state, action.account, "the account")
+    account = state.accounts[action.account]
+    changed = Account(account.balance_minor, action.debit_limit_minor, action.credit_ceiling_minor)
+    _check_new_limits(state, state.community, [changed])
+
+
+def _check_new_limits(state: State, community: Community, accounts: list[Account]) -> None:
+    probe = _replace(state, community=community)
+    for account in accounts:
+        try:
+            _check_within(probe, account, account.balance_minor, "an account")
+        except (DebitLimitError, CreditCeilingError) as error:
+            raise LimitBelowBalanceError(
+                f"the new limits would leave an account outside them ({error.message}); settle it first"
+            ) from None
+
+
+def _check_set_default_limits(state: State, signer: Member, action: SetDefaultLimits) -> None:
+    _require_admin(signer)
+    community = _replace(
+        state.community,
+        debit_limit_minor=action.debit_limit_minor,
+        credit_ceiling_minor=action.credit_ceiling_minor,
+    )
+    _check_new_limits(state, community, list(state.accounts.values()))
+
+
+def _check_rebind(state: State, signer: Member, action: RebindKey) -> None:
+    if action.new_key in state.keys or (action.new_key in state.members and action.new_key != signer.key):
+        raise KeyInUseError("that key already belongs to a member; generate a new key")
+
+
+def validate(state: State, intent: Intent) -> DomainError | None:
+    """Why `intent` cannot be applied to `state`, or None if it can. The signature and target feed
+    were checked by the protocol layer; this checks who the signer is and the community's rules."""
+    try:
+        signer_id = state.keys.get(intent.key)
+        if signer_id is None:
+            raise UnknownMemberError("the signing key belongs to no member of this community")
+        signer = _active_member(state, signer_id, "the signer")
+        if intent.nonce <= signer.nonce_floor or intent.nonce in signer.nonces:
+            raise ReplayedNonceError(
+                "this intent's nonce was already used (or is too old); a retried payment was already applied"
+            )
+        action = intent.action
+        if isinstance(action, Transfer):
+            _check_transfer(state, signer_id, action)
+        elif isinstance(action, AdmitMember):
+            _check_admit(state, signer, action)
+        elif isinstance(action, RemoveMember):
+            _check_remove(state, signer, action)
+        elif isinstance(action, SetRole):
+            _check_set_role(state, signer, action)
+        elif isinstance(action, SetLimits):
+            _check_set_limits(state, signer, action)
+        elif isinstance(action, SetDefaultLimits):
+            _check_set_default_limits(state, signer, action)
+        elif isinstance(action, RebindKey):
+            _check_rebind(state, signer, action)
+        else:  # pragma: no cover - the decoder admits only the Action union
+            raise AssertionError(f"no rule for {type(action).__name__}")
+    except DomainError as error:
+        return error
+    return None
+
+
+# ---- apply --------------------------------------------------------------------------------------
+
+
+def _record_nonce(member: Member, nonce: int) -> Member:
+    nonces = member.nonces | {nonce}
+    floor = member.nonce_floor
+    if len(nonces) > nonce_window_size:
+        floor = min(nonces)
+        nonces = nonces - {floor}
+    return _replace(member, nonce_floor=floor, nonces=nonces)
+
+
+def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> State:
+    members, accounts, keys, names = state.members, state.accounts, state.keys, state.names
+    if isinstance(action, Transfer):
+        payer, payee = accounts[signer_id], accounts[action.to]
+        accounts = accounts.set(signer_id, _replace(payer, balance_minor=payer.balance_minor - action.amount_minor))
+        accounts = accounts.set(action.to, _replace(payee, balance_minor=payee.balance_minor + action.amount_minor))
+    elif isinstance(action, AdmitMember):
+        members = members.set(
+            action.member, Member(name=action.name, key=action.member, role=action.role, active=True, admitted_seq=seq)
+        )
+        accounts = accounts.set(action.member, Account())
+        keys = keys.set(action.member, action.member)
+        names = names.set(_name_key(action.name), action.member)
+    elif isinstance(action, RemoveMember):
+        member = members[action.member]
+        members = members.set(action.member, _replace(member, active=False))
+        keys = keys.discard(member.key)
+        names = names.discard(_name_key(member.name))
+    elif isinstance(action, SetRole):
+        members = members.set(action.member, _replace(members[action.member], role=action.role))
+    elif isinstance(action, SetLimits):
+        accounts = accounts.set(
+            action.account,
+            _replace(
+                accounts[action.account],
+                debit_limit_minor=action.debit_limit_minor,
+                credit_ceiling_minor=action.credit_ceiling_minor,
+            ),
+        )
+    elif isinstance(action, SetDefaultLimits):
+        community = _replace(
+            state.community,
+            debit_limit_minor=action.debit_limit_minor,
+            credit_ceiling_minor=action.credit_ceiling_minor,
+        )
+        state = _replace(state, community=community)
+    elif isinstance(action, RebindKey):
+        member = members[signer_id]
+        keys = keys.discard(member.key).set(action.new_key, signer_id)
+        members = members.set(signer_id, _replace(member, key=action.new_key))
+    return _replace(state, members=members, accounts=accounts, keys=keys, names=names)
+
+
+def apply(state: State, event: Event, intent: Intent | None = None) -> State:
+    """The state after `event`. `intent` is the decoded intent of an `Act` (decoded and verified
+    once by the caller, who also checked `validate`)."""
+    body = event.body
+    since = state.events_since_checkpoint + 1
+    if isinstance(body, Act):
+        assert intent is not None, "an Act is applied with its decoded intent"
+        signer_id = state.keys[intent.key]
+        state = _apply_action(state, signer_id, intent.action, event.seq)
+        state = _replace(state, members=state.members.set(signer_id, _record_nonce(state.members[signer_id], intent.nonce)))
+    elif isinstance(body, Checkpoint):
+        since = 0
+    elif isinstance(body, KeyRotated):
+        pass  # the keys of the feed are the protocol's FeedHead; the ledger is unchanged
+    elif isinstance(body, Genesis):
+        raise AssertionError("a genesis starts a state; it is never applied to one")
+    else:  # pragma: no cover - the decoder admits only the Body union
+        raise AssertionError(f"no transition for {type(body).__name__}")
+    return _replace(state, seq=event.seq, events_since_checkpoint=since)
+
+
+def audit(state: State, event: Event, intent: Intent | None) -> State:
+    """What a replica or a verifier does with each event: the full rules, then the transition."""
+    if isinstance(event.body, Act):
+        assert intent is not None
+        error = validate(state, intent)
+        if error is not None:
+            raise error
+    elif isinstance(event.body, Checkpoint):
+        expected = state_digest(state)
+        if event.body.state_hash != expected:
+            raise CheckpointMismatchError(
+                f"checkpoint at seq {event.seq} does not match the state derived from the log"
+            )
+    return apply(state, event, intent)
+
+
+def checkpoint_due(state: State) -> bool:
+    return state.events_since_checkpoint >= state.community.checkpoint_interval_events
+
+
+def touched_accounts(state: State, intent: Intent) -> list[bytes]:
+    """The member ids whose projection rows an intent changes (the signer's nonce always)."""
+    signer_id = state.keys.get(intent.key)
+    action = intent.action
+    ids = [signer_id] if signer_id is not None else []
+    if isinstance(action, Transfer):
+        ids.append(action.to)
+    elif isinstance(action, (AdmitMember, RemoveMember, SetRole)):
+        ids.append(action.member)
+    elif isinstance(action, SetLimits):
+        ids.append(action.account)
+    elif isinstance(action, SetDefaultLimits):
+        ids = list(state.accounts.keys())
+    return ids
+
+
+class _DigestEntry(Struct, array_like=True):
+    member: bytes
+    name: str
+    key: bytes
+    role: str
+    active: bool
+    balance_minor: int
+    debit_limit_minor: int | None
+    credit_ceiling_minor: int | None
+
+
+def state_digest(state: State) -> bytes:
+    """BLAKE2b-256 of the canonical encoding of the derived state: the community's settings and
+    every member with their account, sorted by member id. docs/protocol.md gives the layout."""
+    community = state.community
+    entries = [
+        _DigestEntry(
+            member_id,
+            member.name,
+            member.key,
+            member.role,
+            member.active,
+            state.accounts[member_id].balance_minor,
+            state.accounts[member_id].debit_limit_minor,
+            state.accounts[member_id].credit_ceiling_minor,
+        )
+        for member_id, member in sorted(state.members.items())
+    ]
+    return hash32(
+        encode(
+            [
+                state.feed,
+                state.seq,
+                [community.name, community.unit_code, community.unit_decimals, community.debit_limit_minor,
+                 community.credit_ceiling_minor, community.checkpoint_interval_events],
+                entries,
+            ]
+        )
+    )
+
+
+Validator = Callable[[State, Intent], DomainError | None]

@@ -1,0 +1,181 @@
+"""Canonical bytes, signatures and the hash chain.
+
+How this works: one event has one encoding. A receiver decodes the bytes into typed Structs, encodes
+them again, and rejects the input unless the two byte strings are equal; so an event's hash (BLAKE2b-
+256 of its signed bytes) is a function of its meaning. Signatures are Ed25519 over a namespace
+followed by the canonical encoding of the unsigned fields, so an intent signature can never be
+replayed as an event signature. The signed encoding of an event is the unsigned one with the array
+header 0x96 turned into 0x97 and the 64-byte signature (``c4 40 <sig>``) appended; `signable_event`
+recovers what was signed from the stored bytes by slicing, so a verifier checks the exact bytes it
+holds without re-encoding. Cheap checks (sizes, version, seq, prev) run before Ed25519.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from . import limits
+from .errors import (
+    BadSignatureError,
+    ChainError,
+    MalformedError,
+    NonCanonicalError,
+    TooLargeError,
+    UnknownKindError,
+    UnsupportedVersionError,
+    WrongFeedError,
+)
+from .events import (
+    Action,
+    Event,
+    EventUnsigned,
+    ForkProof,
+    Genesis,
+    Intent,
+    IntentUnsigned,
+    Body,
+    action_kinds,
+    body_kinds,
+    encoder,
+    event_decoder,
+    fork_proof_decoder,
+    intent_decoder,
+)
+from .ids import KeyPair, hash32, verify_signature
+
+event_namespace = b"tallystick/event/v1\n"
+intent_namespace = b"tallystick/intent/v1\n"
+_signature_suffix_bytes = 2 + 64  # bin8 header c4 40, then the signature
+_event_header = 0x97  # fixarray of 7: [v, feed, seq, prev, ts, body, sig]
+_intent_header = 0x96  # fixarray of 6: [v, feed, key, nonce, action, sig]
+
+
+def encode(value: object) -> bytes:
+    return encoder.encode(value)
+
+
+def _classify_failure(data: bytes, error: msgspec.ValidationError, where: str, body_index: int) -> Exception:
+    """Turn msgspec's message into our typed error; an unknown tag is its own error."""
+    try:
+        generic = msgspec.msgpack.decode(data)
+    except msgspec.DecodeError:
+        return MalformedError(f"{where} is not valid msgpack")
+    if isinstance(generic, list) and len(generic) > body_index:
+        inner = generic[body_index]
+        if isinstance(inner, list) and inner and isinstance(inner[0], str):
+            known = body_kinds if where == "event" else action_kinds
+            if inner[0] not in known:
+                return UnknownKindError(
+                    f"{where} has unknown kind {inner[0][:40]!r}; this node knows {sorted(known)}"
+                )
+    return MalformedError(f"{where} does not match the protocol: {error}")
+
+
+def _check_version(v: int, where: str) -> None:
+    if v != limits.protocol_version:
+        raise UnsupportedVersionError(
+            f"{where} is protocol version {v}; this node speaks version {limits.protocol_version}"
+            + (": upgrade this node" if v > limits.protocol_version else ": the sender must upgrade")
+        )
+
+
+def decode_event(data: bytes) -> Event:
+    """Bytes to Event, or a typed RemoteError. Checks size, shape, version and canonical form;
+    does not check the signature (the caller knows which key should have signed)."""
+    if len(data) > limits.event_bytes_max:
+        raise TooLargeError(f"event is {len(data)} bytes; the limit is {limits.event_bytes_max}")
+    try:
+        event = event_decoder.decode(data)
+    except msgspec.ValidationError as error:
+        raise _classify_failure(data, error, "event", 5) from None
+    except msgspec.DecodeError:
+        raise MalformedError("event is not valid msgpack") from None
+    if encoder.encode(event) != data:
+        raise NonCanonicalError("event bytes are not in canonical form; re-encode it with the protocol's rules")
+    _check_version(event.v, "event")
+    if event.seq == 1:
+        if event.feed is not None or event.prev is not None or not isinstance(event.body, Genesis):
+            raise MalformedError("seq 1 must be a genesis with no feed and no prev")
+    elif event.feed is None or event.prev is None or isinstance(event.body, Genesis):
+        raise MalformedError("an event after seq 1 must name its feed and prev, and cannot be a genesis")
+    return event
+
+
+def decode_intent(data: bytes) -> Intent:
+    if len(data) > limits.intent_bytes_max:
+        raise TooLargeError(f"intent is {len(data)} bytes; the limit is {limits.intent_bytes_max}")
+    try:
+        intent = intent_decoder.decode(data)
+    except msgspec.ValidationError as error:
+        raise _classify_failure(data, error, "intent", 4) from None
+    except msgspec.DecodeError:
+        raise MalformedError("intent is not valid msgpack") from None
+    if encoder.encode(intent) != data:
+        raise NonCanonicalError("intent bytes are not in canonical form; re-encode it with the protocol's rules")
+    _check_version(intent.v, "intent")
+    return intent
+
+
+def decode_fork_proof(data: bytes) -> ForkProof:
+    try:
+        proof = fork_proof_decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise MalformedError(f"fork proof does not decode: {error}") from None
+    if encoder.encode(proof) != data:
+        raise NonCanonicalError("fork proof bytes are not canonical")
+    return proof
+
+
+def _signable(namespace: bytes, signed: bytes, signed_header: int) -> bytes:
+    """What was signed, recovered from signed bytes: the same array one element shorter."""
+    if (
+        len(signed) < 1 + _signature_suffix_bytes
+        or signed[0] != signed_header
+        or signed[-_signature_suffix_bytes:-64] != b"\xc4\x40"
+    ):
+        raise MalformedError("signed bytes do not end in a 64-byte signature")
+    return namespace + bytes((signed_header - 1,)) + signed[1:-_signature_suffix_bytes]
+
+
+def signable_event(event_bytes: bytes) -> bytes:
+    return _signable(event_namespace, event_bytes, _event_header)
+
+
+def signable_intent(intent_bytes: bytes) -> bytes:
+    return _signable(intent_namespace, intent_bytes, _intent_header)
+
+
+def event_hash(event_bytes: bytes) -> bytes:
+    return hash32(event_bytes)
+
+
+def sign_event(key: KeyPair, *, feed: bytes | None, seq: int, prev: bytes | None, ts: int, body: Body) -> bytes:
+    """Build and sign an event; returns its canonical signed bytes."""
+    unsigned = encoder.encode(
+        EventUnsigned(v=limits.protocol_version, feed=feed, seq=seq, prev=prev, ts=ts, body=body)
+    )
+    signature = key.sign(event_namespace + unsigned)
+    return bytes((_event_header,)) + unsigned[1:] + b"\xc4\x40" + signature
+
+
+def sign_intent(key: KeyPair, *, feed: bytes, nonce: int, action: Action) -> bytes:
+    unsigned = encoder.encode(
+        IntentUnsigned(v=limits.protocol_version, feed=feed, key=key.public, nonce=nonce, action=action)
+    )
+    signature = key.sign(intent_namespace + unsigned)
+    return bytes((_intent_header,)) + unsigned[1:] + b"\xc4\x40" + signature
+
+
+def verify_event_signature(event_bytes: bytes, public_key: bytes) -> None:
+    verify_signature(public_key, signable_event(event_bytes), event_bytes[-64:])
+
+
+def verify_intent(intent_bytes: bytes, *, feed: bytes) -> Intent:
+    """Decode an intent, check it targets `feed`, and check its member signature."""
+    intent = decode_intent(intent_bytes)
+    if intent.feed != feed:
+        raise WrongFeedError("intent is addressed to another community's feed; sign it for this node's feed")
+    verify_signature(intent.key, signable_intent(intent_bytes), intent.sig)
+    return intent
+
+

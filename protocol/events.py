@@ -1,0 +1,192 @@
+"""The event envelope, member intents, and every body and action type.
+
+How this works: every structure is a frozen msgspec Struct encoded as a msgpack *array* in field
+order (``array_like=True``); a tagged union puts its tag (a short string) as the first element.
+So an event is ``[v, feed, seq, prev, ts, body, sig]`` and a transfer action is
+``["transfer", to, amount_minor, memo]``. Sizes are bounded in the types, so decoding a hostile
+message fails at the first oversize field instead of after allocating it. docs/protocol.md gives
+the exact bytes; tests/vectors/ holds golden encodings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from . import limits
+
+Id32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
+Signature = Annotated[bytes, Meta(min_length=64, max_length=64)]
+Seq = Annotated[int, Meta(ge=1, le=limits.int64_max)]
+TimestampMs = Annotated[int, Meta(ge=0, le=limits.int64_max)]
+Nonce = Annotated[int, Meta(ge=0, le=limits.int64_max)]
+AmountMinor = Annotated[int, Meta(ge=1, le=limits.amount_minor_max)]
+LimitMinor = Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
+Name = Annotated[str, Meta(min_length=1, max_length=limits.name_chars_max)]
+Memo = Annotated[str, Meta(max_length=limits.memo_chars_max)]
+UnitCode = Annotated[str, Meta(min_length=1, max_length=limits.unit_code_chars_max, pattern=r"^[A-Z0-9]+$")]
+Decimals = Annotated[int, Meta(ge=0, le=limits.unit_decimals_max)]
+Role = Literal["member", "admin"]
+
+
+class _Tagged(Struct, frozen=True, forbid_unknown_fields=True, array_like=True, tag_field="kind"):
+    pass
+
+
+# ---- member actions: what a member signs inside an intent -------------------------------------
+
+
+class AdmitMember(_Tagged, tag="admit"):
+    """Admit `member` (the key the new member will sign with; it becomes their member id)."""
+
+    member: Id32
+    name: Name
+    role: Role = "member"
+
+
+class RemoveMember(_Tagged, tag="remove"):
+    """Close a member's account. Its balance must be zero: debts and credits are settled first."""
+
+    member: Id32
+
+
+class SetRole(_Tagged, tag="set_role"):
+    member: Id32
+    role: Role
+
+
+class Transfer(_Tagged, tag="transfer"):
+    """The signer pays `to` (a member id) `amount_minor` minor units of the community's unit."""
+
+    to: Id32
+    amount_minor: AmountMinor
+    memo: Memo = ""
+
+
+class SetLimits(_Tagged, tag="set_limits"):
+    """Set one account's limits; None means "the community's default"."""
+
+    account: Id32
+    debit_limit_minor: LimitMinor | None
+    credit_ceiling_minor: LimitMinor | None
+
+
+class SetDefaultLimits(_Tagged, tag="set_default_limits"):
+    debit_limit_minor: LimitMinor
+    credit_ceiling_minor: LimitMinor
+
+
+class RebindKey(_Tagged, tag="rebind_key"):
+    """A member moves their account to a new key, signed with the current one."""
+
+    new_key: Id32
+
+
+Action = AdmitMember | RemoveMember | SetRole | Transfer | SetLimits | SetDefaultLimits | RebindKey
+
+
+class IntentUnsigned(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    v: int
+    feed: Id32
+    key: Id32
+    nonce: Nonce
+    action: Action
+
+
+class Intent(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    """A member's signed request: `feed` is the target community (so it cannot be replayed at
+    another), `key` the member's public key, `nonce` unique per member per feed."""
+
+    v: int
+    feed: Id32
+    key: Id32
+    nonce: Nonce
+    action: Action
+    sig: Signature
+
+
+# ---- event bodies: what the node appends --------------------------------------------------------
+
+
+class Genesis(_Tagged, tag="genesis"):
+    """Seq 1 of a feed. Its hash is the feed's id, stable across key rotations."""
+
+    name: Name
+    unit_code: UnitCode
+    unit_decimals: Decimals
+    debit_limit_minor: LimitMinor
+    credit_ceiling_minor: LimitMinor
+    signing_key: Id32
+    recovery_key_hash: Id32
+    admin_key: Id32
+    admin_name: Name
+    checkpoint_interval_events: Annotated[
+        int, Meta(ge=limits.checkpoint_interval_events_min, le=limits.checkpoint_interval_events_max)
+    ]
+
+
+class Act(_Tagged, tag="act"):
+    """A member's intent, carried verbatim: the exact signed bytes, so anyone can re-check them."""
+
+    intent: Annotated[bytes, Meta(max_length=limits.intent_bytes_max)]
+
+
+class Checkpoint(_Tagged, tag="checkpoint"):
+    """The hash of the community's derived state after the previous event."""
+
+    state_hash: Id32
+
+
+class KeyRotated(_Tagged, tag="key_rotated"):
+    """Signed by the recovery key (revealed here, matching the hash committed before): moves the
+    feed to `signing_key` and commits to the hash of the next recovery key (pre-rotation)."""
+
+    recovery_key: Id32
+    signing_key: Id32
+    next_recovery_key_hash: Id32
+
+
+Body = Genesis | Act | Checkpoint | KeyRotated
+
+body_kinds: frozenset[str] = frozenset({"genesis", "act", "checkpoint", "key_rotated"})
+action_kinds: frozenset[str] = frozenset(
+    {"admit", "remove", "set_role", "transfer", "set_limits", "set_default_limits", "rebind_key"}
+)
+
+
+class EventUnsigned(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    v: int
+    feed: Id32 | None
+    seq: Seq
+    prev: Id32 | None
+    ts: TimestampMs
+    body: Body
+
+
+class Event(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    """The signed envelope. `feed` and `prev` are None only at seq 1 (the genesis)."""
+
+    v: int
+    feed: Id32 | None
+    seq: Seq
+    prev: Id32 | None
+    ts: TimestampMs
+    body: Body
+    sig: Signature
+
+
+class ForkProof(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    """Two different signed events of one feed at one seq: proof that its key signed both."""
+
+    feed: Id32
+    seq: Seq
+    first: Annotated[bytes, Meta(max_length=limits.event_bytes_max)]
+    second: Annotated[bytes, Meta(max_length=limits.event_bytes_max)]
+
+
+encoder = msgspec.msgpack.Encoder()
+event_decoder = msgspec.msgpack.Decoder(Event)
+intent_decoder = msgspec.msgpack.Decoder(Intent)
+fork_proof_decoder = msgspec.msgpack.Decoder(ForkProof)

@@ -1,0 +1,50 @@
+"""Every bound in Tallystick, in one place.
+
+How this works: each queue, batch, page, body, string and list has a named maximum here, checked at
+the boundary where data enters (decoding, HTTP, replication). The unit is the last word of each name.
+A peer that sends a 2 GB body or a million-element list meets one of these before it costs us memory.
+"""
+
+# The protocol version this code writes and accepts. A change of any byte of an existing golden
+# fixture in tests/vectors/ is a protocol change and bumps this.
+protocol_version = 1
+
+# One signed event. The largest body is an intent carrying a memo; 8 KiB leaves room for every
+# body type with its strings at their maxima, and keeps a batch of events small.
+event_bytes_max = 8 * 1024
+# One signed intent, carried verbatim inside an event, so it must fit with the envelope around it.
+intent_bytes_max = 4 * 1024
+
+# Strings typed by people: names of communities and members, memos, unit codes.
+name_chars_max = 64
+memo_chars_max = 280
+unit_code_chars_max = 8
+unit_decimals_max = 8
+
+# Integers are signed 64-bit everywhere, so SQLite INTEGER holds every amount exactly.
+int64_max = 2**63 - 1
+# One transfer's amount, and any limit or ceiling, in minor units. Bounded well below int64 so that
+# a balance plus any single amount can never overflow a 64-bit column.
+amount_minor_max = 10**15
+
+# A community appends a checkpoint (the hash of its derived state) every this many events.
+checkpoint_interval_events_default = 1000
+checkpoint_interval_events_min = 10
+checkpoint_interval_events_max = 100_000
+
+# HTTP: a request body larger than this is refused before it is read whole.
+request_bytes_max = 64 * 1024
+# Pages of log events and of accounts in one API answer.
+page_size_max = 1000
+page_size_default = 100
+
+# Intents waiting for the sequencer. Past this the API answers 503 with Retry-After.
+pending_intents_max = 10_000
+# Intents the sequencer takes into one group-committed transaction: large enough that the
+# per-transaction cost (a thread hop and an fsync) is spread thin, small enough that the first
+# caller in a batch waits only a few milliseconds.
+sequencer_batch_intents_max = 500
+# Events read from the store in one query during rebuild and verify.
+store_read_batch_events_max = 2000
+# Seconds the API asks a client to wait when the pending queue is full.
+retry_after_seconds = 1

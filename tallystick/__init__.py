@@ -1,0 +1,1 @@
+"""Tallystick: community-owned mutual credit as a signed, replicated event log."""
