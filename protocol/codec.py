@@ -55,11 +55,18 @@ def encode(value: object) -> bytes:
 
 
 def _classify_failure(data: bytes, error: msgspec.ValidationError, where: str, body_index: int) -> Exception:
-    """Turn msgspec's message into our typed error; an unknown tag is its own error."""
+    """Turn msgspec's message into our typed error: another protocol version, and an unknown tag,
+    are their own errors (a newer peer's new kinds must read as "upgrade", not as garbage)."""
     try:
         generic = msgspec.msgpack.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # msgspec's untyped decoder recurses once per nesting level: thousands of nested arrays
+        # (which the typed decoder refuses at the first level) would otherwise escape as RecursionError.
         return MalformedError(f"{where} is not valid msgpack")
+    if isinstance(generic, list) and generic:
+        version = generic[0]
+        if type(version) is int and version != limits.protocol_version:
+            return _version_error(version, where)
     if isinstance(generic, list) and len(generic) > body_index:
         inner = generic[body_index]
         if isinstance(inner, list) and inner and isinstance(inner[0], str):
@@ -71,12 +78,16 @@ def _classify_failure(data: bytes, error: msgspec.ValidationError, where: str, b
     return MalformedError(f"{where} does not match the protocol: {error}")
 
 
+def _version_error(v: int, where: str) -> UnsupportedVersionError:
+    return UnsupportedVersionError(
+        f"{where} is protocol version {v}; this node speaks version {limits.protocol_version}"
+        + (": upgrade this node" if v > limits.protocol_version else ": the sender must upgrade")
+    )
+
+
 def _check_version(v: int, where: str) -> None:
     if v != limits.protocol_version:
-        raise UnsupportedVersionError(
-            f"{where} is protocol version {v}; this node speaks version {limits.protocol_version}"
-            + (": upgrade this node" if v > limits.protocol_version else ": the sender must upgrade")
-        )
+        raise _version_error(v, where)
 
 
 def decode_event(data: bytes) -> Event:
@@ -88,7 +99,7 @@ def decode_event(data: bytes) -> Event:
         event = event_decoder.decode(data)
     except msgspec.ValidationError as error:
         raise _classify_failure(data, error, "event", 5) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise MalformedError("event is not valid msgpack") from None
     if encoder.encode(event) != data:
         raise NonCanonicalError("event bytes are not in canonical form; re-encode it with the protocol's rules")
@@ -108,7 +119,7 @@ def decode_intent(data: bytes) -> Intent:
         intent = intent_decoder.decode(data)
     except msgspec.ValidationError as error:
         raise _classify_failure(data, error, "intent", 4) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise MalformedError("intent is not valid msgpack") from None
     if encoder.encode(intent) != data:
         raise NonCanonicalError("intent bytes are not in canonical form; re-encode it with the protocol's rules")
@@ -119,7 +130,7 @@ def decode_intent(data: bytes) -> Intent:
 def decode_fork_proof(data: bytes) -> ForkProof:
     try:
         proof = fork_proof_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise MalformedError(f"fork proof does not decode: {error}") from None
     if encoder.encode(proof) != data:
         raise NonCanonicalError("fork proof bytes are not canonical")

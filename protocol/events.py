@@ -26,7 +26,9 @@ AmountMinor = Annotated[int, Meta(ge=1, le=limits.amount_minor_max)]
 LimitMinor = Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
 Name = Annotated[str, Meta(min_length=1, max_length=limits.name_chars_max)]
 Memo = Annotated[str, Meta(max_length=limits.memo_chars_max)]
-UnitCode = Annotated[str, Meta(min_length=1, max_length=limits.unit_code_chars_max, pattern=r"^[A-Z0-9]+$")]
+# msgspec matches patterns with re.search, where "$" also matches before a final newline: the
+# lookahead keeps "RVC\n" out (and stays a valid ECMAScript pattern for JSON Schema, unlike \Z).
+UnitCode = Annotated[str, Meta(min_length=1, max_length=limits.unit_code_chars_max, pattern=r"^[A-Z0-9]+(?!\n)$")]
 Decimals = Annotated[int, Meta(ge=0, le=limits.unit_decimals_max)]
 Role = Literal["member", "admin"]
 

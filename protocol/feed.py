@@ -99,11 +99,15 @@ def verify_fork_proof(proof: ForkProof, signing_key: bytes) -> tuple[Event, Even
     """Check that `signing_key` signed two different events at one seq of one feed."""
     if proof.first == proof.second:
         raise MalformedError("a fork proof needs two different events")
+    if proof.seq == 1:
+        # A feed's id is its genesis's hash: two geneses are two feeds, never a fork of one. Without
+        # this, any two geneses signed by a feed's key would "prove" a fork of that feed.
+        raise MalformedError("a fork proof cannot be at seq 1: two geneses are two different feeds")
     first, second = decode_event(proof.first), decode_event(proof.second)
     for event, raw in ((first, proof.first), (second, proof.second)):
         if event.seq != proof.seq:
             raise MalformedError("fork proof events are not at the proof's seq")
-        if proof.seq > 1 and event.feed != proof.feed:
+        if event.feed != proof.feed:
             raise WrongFeedError("fork proof events belong to another feed")
         verify_event_signature(raw, signing_key)
     return first, second
