@@ -70,3 +70,15 @@ class CheckpointMismatchError(DomainError):
 
 class BadAmountError(DomainError):
     code = "bad_amount"
+
+
+class BusyError(LocalError):
+    """Too many intents are waiting; the client should retry after `retry_after_seconds`."""
+
+    code = "busy"
+    http_status = 503
+
+
+class StoreFailedError(LocalError):
+    code = "store_failed"
+    http_status = 500

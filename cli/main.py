@@ -1,0 +1,489 @@
+"""The `tally` command: operators and members.
+
+How this works: click commands, one per line of the interface contract in DESIGN.md. Commands that
+talk to a running node use `--node URL` (or TALLY_NODE) and sign with `--key FILE` (or TALLY_KEY);
+offline commands take the home folder. Every reading command takes `--json` and then prints exactly
+one JSON document on stdout; people get rich tables. A refusal prints one line on stderr, `tally:
+<code>: <message>`, and exits 1, having changed nothing. Amounts are typed in major units (`12.50`)
+and parsed with the community's decimals, never through a float.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tallystick.node.home import NodeConfig, init_home, read_key, write_key
+from tallystick.node.money import format_amount, parse_amount
+from tallystick.node.offline import rebuild_home, rotate_key, verify_home
+from tallystick.node.runtime import serve as serve_node
+from tallystick.node.home import Home
+from tallystick.protocol import limits
+from tallystick.protocol.errors import TallyError
+from tallystick.protocol.events import AdmitMember, RemoveMember, SetLimits, Transfer
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+
+from .client import Client, NodeRefused
+from .keyfile import seal, unseal
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+console = Console()
+
+
+def refusals_exit_cleanly(function: Function) -> Function:
+    """Any typed refusal becomes one line on stderr and exit status 1."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except TallyError as error:
+            click.echo(f"tally: {error.code}: {error.message}", err=True)
+            sys.exit(1)
+        except NodeRefused as error:
+            click.echo(f"tally: {error.code}: {error.message}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=None if not sys.stdout.isatty() else 2))
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Context:
+    def __init__(self, node_url: str | None, key_path: str | None) -> None:
+        self.node_url = node_url
+        self.key_path = key_path
+
+    def client(self) -> Client:
+        if not self.node_url:
+            raise click.UsageError("say which node: --node URL (or set TALLY_NODE)")
+        return Client(self.node_url)
+
+    def key(self) -> KeyPair:
+        if not self.key_path:
+            raise click.UsageError("say whose key signs: --key FILE (or set TALLY_KEY)")
+        return read_key(Path(self.key_path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--node", "node_url", envvar="TALLY_NODE", metavar="URL", help="The node's URL, e.g. http://127.0.0.1:7600")
+@click.option("--key", "key_path", envvar="TALLY_KEY", metavar="FILE", help="The key file that signs intents.")
+@click.pass_context
+def main(context: click.Context, node_url: str | None, key_path: str | None) -> None:
+    """Tallystick: a community's mutual credit, as a signed, replicated log."""
+    context.obj = Context(node_url, key_path)
+
+
+def _parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("write it as HOST:PORT, e.g. 127.0.0.1:7600")
+    return host, int(port)
+
+
+# ---- init and serve -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="The community's name.")
+@click.option("--unit", "unit_code", required=True, help="The unit's code, e.g. HRS.")
+@click.option("--decimals", type=click.IntRange(0, limits.unit_decimals_max), required=True)
+@click.option("--debit-limit", default="0", show_default=True, help="Default debit limit, in major units.")
+@click.option("--credit-ceiling", default=None, help="Default credit ceiling, in major units (default: the largest).")
+@click.option("--admin-name", default="admin", show_default=True)
+@click.option("--listen", default="127.0.0.1:7600", show_default=True, help="HOST:PORT written to the config.")
+@click.option("--peer", "peers", multiple=True, metavar="URL", help="A peer's URL, written to the config.")
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def init(
+    directory: Path,
+    name: str,
+    unit_code: str,
+    decimals: int,
+    debit_limit: str,
+    credit_ceiling: str | None,
+    admin_name: str,
+    listen: str,
+    peers: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Create a node home: keys, config, database and the feed's genesis."""
+    host, port = _parse_listen(listen)
+    debit = parse_amount(debit_limit, decimals, allow_zero=True)
+    ceiling = parse_amount(credit_ceiling, decimals, allow_zero=True) if credit_ceiling else limits.amount_minor_max
+    created = asyncio.run(
+        init_home(
+            directory,
+            name=name,
+            unit_code=unit_code.upper(),
+            unit_decimals=decimals,
+            debit_limit_minor=debit,
+            credit_ceiling_minor=ceiling,
+            now_ms=now_ms(),
+            admin_name=admin_name,
+            config=NodeConfig(listen_host=host, listen_port=port, peers=list(peers)),
+        )
+    )
+    if as_json:
+        print_json({"node": created.node, "admin": created.admin})
+        return
+    console.print(f"Created [bold]{name}[/] in {directory}")
+    console.print(f"  node   {created.node}")
+    console.print(f"  admin  {created.admin}  (key: {directory / 'admin.key'})")
+    console.print(f"[yellow]Move {directory / 'recovery.key'} offline now[/]: it is how you rotate a lost node key.")
+    console.print(f"Start it with: tally serve {directory}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--listen", default=None, help="HOST:PORT to listen on (default: from config.json).")
+@click.option("--peer", "peers", multiple=True, metavar="URL", help="A peer's URL (adds to config.json's).")
+@refusals_exit_cleanly
+def serve(directory: Path, listen: str | None, peers: tuple[str, ...]) -> None:
+    """Run the node: API, pages, timers. SIGTERM or Ctrl-C stops it cleanly."""
+    home = Home(directory)
+    config = home.config()
+    changes: dict[str, Any] = {}
+    if listen:
+        changes["listen_host"], changes["listen_port"] = _parse_listen(listen)
+    if peers:
+        changes["peers"] = list(dict.fromkeys([*config.peers, *peers]))
+    if changes:
+        import msgspec
+
+        config = msgspec.structs.replace(config, **changes)
+    try:
+        asyncio.run(serve_node(home, config))
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {config.listen_host}:{config.listen_port}: {error.strerror}")
+
+
+# ---- keys ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def key() -> None:
+    """Member and node keys."""
+
+
+@key.command("new")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def key_new(file: Path, as_json: bool) -> None:
+    """Create a member key file (mode 0600); prints its member id."""
+    if file.exists():
+        raise click.ClickException(f"{file} exists; a key file is never overwritten")
+    pair = KeyPair.generate()
+    write_key(file, pair)
+    member_id = id_to_text("m", pair.public)
+    print_json({"id": member_id}) if as_json else click.echo(member_id)
+
+
+def _passphrase(confirm: bool) -> str:
+    from_environment = os.environ.get("TALLY_PASSPHRASE")
+    if from_environment:
+        return from_environment
+    return click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+@key.command("export")
+@click.argument("key_file", type=click.Path(path_type=Path, exists=True, dir_okay=True))
+@click.argument("out", type=click.Path(path_type=Path))
+@refusals_exit_cleanly
+def key_export(key_file: Path, out: Path) -> None:
+    """Write KEY_FILE (or a home's node.key) to OUT encrypted under a passphrase (TALLY_PASSPHRASE or prompt)."""
+    source = key_file / "node.key" if key_file.is_dir() else key_file
+    if out.exists():
+        raise click.ClickException(f"{out} exists; choose a new file")
+    sealed = seal(read_key(source), _passphrase(confirm=True))
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(sealed)
+    click.echo(f"exported {source} to {out}", err=True)
+
+
+@key.command("import")
+@click.argument("exported", type=click.Path(path_type=Path, exists=True))
+@click.argument("key_file", type=click.Path(path_type=Path))
+@refusals_exit_cleanly
+def key_import(exported: Path, key_file: Path) -> None:
+    """Decrypt EXPORTED into KEY_FILE (or into a home's node.key if KEY_FILE is a home folder)."""
+    target = key_file / "node.key" if key_file.is_dir() else key_file
+    if target.exists():
+        raise click.ClickException(f"{target} exists; move it away first")
+    pair = unseal(exported.read_bytes(), _passphrase(confirm=False))
+    write_key(target, pair)
+    click.echo(f"imported key {id_to_text('k', pair.public)} into {target}", err=True)
+
+
+@key.command("rotate")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--recovery", "recovery_file", required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def key_rotate(directory: Path, recovery_file: Path, as_json: bool) -> None:
+    """Move the feed to a new signing key (node stopped), signed by the recovery key."""
+    rotated = asyncio.run(rotate_key(Home(directory), recovery_file, now_ms()))
+    if as_json:
+        print_json({"seq": rotated.seq, "signing_key": rotated.signing_key, "recovery_key_file": rotated.recovery_key_file})
+        return
+    console.print(f"Rotated at seq {rotated.seq}; the node now signs with {rotated.signing_key}.")
+    console.print(f"[yellow]Move the new {rotated.recovery_key_file} offline now.[/]")
+
+
+# ---- members and payments -----------------------------------------------------------------------
+
+
+def _member_id(client: Client, reference: str) -> bytes:
+    if reference.startswith("m_"):
+        return id_from_text("m", reference)
+    return id_from_text("m", client.get(f"/api/members/{reference}")["id"])
+
+
+@main.group()
+def member() -> None:
+    """Admit and remove members."""
+
+
+@member.command("add")
+@click.argument("member_id")
+@click.option("--name", required=True)
+@click.option("--admin", "make_admin", is_flag=True, help="Admit as an admin.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_add(context: Context, member_id: str, name: str, make_admin: bool, as_json: bool) -> None:
+    """Admit MEMBER_ID (from `tally key new`) under NAME."""
+    action = AdmitMember(member=id_from_text("m", member_id), name=name, role="admin" if make_admin else "member")
+    appended = context.client().submit(context.key(), action)
+    print_json(appended) if as_json else click.echo(f"admitted {name} at seq {appended['seq']}")
+
+
+@member.command("remove")
+@click.argument("member_ref")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_remove(context: Context, member_ref: str, as_json: bool) -> None:
+    """Close a member's account (its balance must be zero)."""
+    client = context.client()
+    appended = client.submit(context.key(), RemoveMember(member=_member_id(client, member_ref)))
+    print_json(appended) if as_json else click.echo(f"removed {member_ref} at seq {appended['seq']}")
+
+
+@main.command("limits")
+@click.argument("account")
+@click.option("--debit-limit", default=None, help="Major units, or 'default'.")
+@click.option("--credit-ceiling", default=None, help="Major units, or 'default'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def limits_set(context: Context, account: str, debit_limit: str | None, credit_ceiling: str | None, as_json: bool) -> None:
+    """Set an account's debit limit and credit ceiling (admin)."""
+    client = context.client()
+    decimals = client.get("/api/community")["unit"]["decimals"]
+    member_id = _member_id(client, account)
+    current = client.get("/api/balances", account=id_to_text("m", member_id))[0]
+
+    def value(text: str | None, current_minor: int) -> int | None:
+        if text is None:
+            return current_minor
+        return None if text == "default" else parse_amount(text, decimals, allow_zero=True)
+
+    action = SetLimits(
+        account=member_id,
+        debit_limit_minor=value(debit_limit, current["debit_limit"]),
+        credit_ceiling_minor=value(credit_ceiling, current["credit_ceiling"]),
+    )
+    appended = client.submit(context.key(), action)
+    print_json(appended) if as_json else click.echo(f"limits set at seq {appended['seq']}")
+
+
+@main.command()
+@click.argument("to")
+@click.argument("amount")
+@click.option("--memo", default="", help=f"Up to {limits.memo_chars_max} characters.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def pay(context: Context, to: str, amount: str, memo: str, as_json: bool) -> None:
+    """Pay TO (a member id or name) AMOUNT in major units, signed with --key."""
+    if "@" in to:
+        raise click.ClickException("paying a member of another community needs a federation (not yet available)")
+    client = context.client()
+    community = client.get("/api/community")
+    decimals = community["unit"]["decimals"]
+    minor = parse_amount(amount, decimals)
+    if len(memo) > limits.memo_chars_max:
+        raise click.BadParameter(f"a memo has at most {limits.memo_chars_max} characters", param_hint="--memo")
+    appended = client.submit(context.key(), Transfer(to=_member_id(client, to), amount_minor=minor, memo=memo))
+    if as_json:
+        print_json(appended)
+    else:
+        click.echo(f"paid {format_amount(minor, decimals)} {community['unit']['code']} to {to} (seq {appended['seq']})")
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("account", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def balance(context: Context, account: str | None, as_json: bool) -> None:
+    """Balances and limits of every account, or of ACCOUNT (id or name)."""
+    client = context.client()
+    rows = client.get("/api/balances", account=account)
+    if as_json:
+        print_json([{k: row[k] for k in ("account", "name", "balance", "debit_limit", "credit_ceiling")} for row in rows])
+        return
+    community = client.get("/api/community")
+    decimals = community["unit"]["decimals"]
+    table = Table(title=f"{community['name']} ({community['unit']['code']})")
+    for column in ("name", "account"):
+        table.add_column(column)
+    for column in ("balance", "debit limit", "credit ceiling"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row["name"] + ("" if row["active"] else " (left)"),
+            row["account"][:14] + "…",
+            format_amount(row["balance"], decimals),
+            "-" + format_amount(row["debit_limit"], decimals),
+            format_amount(row["credit_ceiling"], decimals),
+        )
+    console.print(table)
+
+
+@main.command()
+@click.option("--from", "from_seq", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--limit", type=click.IntRange(1, limits.page_size_max), default=limits.page_size_default, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def log(context: Context, from_seq: int, limit: int, as_json: bool) -> None:
+    """The node's feed, decoded."""
+    page = context.client().get("/api/log", **{"from": from_seq, "limit": limit})
+    if as_json:
+        print_json(page["events"])
+        return
+    table = Table()
+    for column in ("seq", "time", "kind", "detail"):
+        table.add_column(column)
+    for event in page["events"]:
+        body = event["body"]
+        if body["kind"] == "act":
+            action = body["intent"]["action"]
+            detail = ", ".join(f"{k}={v}" for k, v in action.items() if k != "kind")
+            kind = f"act:{action['kind']}"
+        else:
+            kind, detail = body["kind"], ""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["ts"] / 1000))
+        table.add_row(str(event["seq"]), stamp, kind, detail[:90])
+    console.print(table)
+    if page["next"]:
+        console.print(f"more: tally log --from {page['next']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def status(context: Context, as_json: bool) -> None:
+    """The node: its feed's head, peers, feeds held, forks and alerts."""
+    document = context.client().get("/api/status")
+    if as_json:
+        print_json(document)
+        return
+    console.print(f"[bold]{document['name']}[/]  {document['node']}")
+    console.print(f"  seq {document['seq']}  head {document['head']}")
+    console.print(f"  peers {len(document['peers'])}  feeds {len(document['feeds'])}  forks {len(document['forks'])}")
+    for alert in document["alerts"]:
+        console.print(f"  [red]alert[/] {alert}")
+
+
+# ---- offline ------------------------------------------------------------------------------------
+
+
+def _progress(description: str) -> Progress:
+    return Progress(
+        TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True)
+    )
+
+
+async def _count_events(directory: Path) -> int:
+    from tallystick.node.store import Store
+
+    home = Home(directory)
+    home.check()
+    store = await Store.open(home.database_path)
+    try:
+        feed = await store.own_feed()
+        return await store.log_count(feed) if feed else 0
+    finally:
+        await store.close()
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def verify(directory: Path, as_json: bool) -> None:
+    """Offline: check every signature, link, encoding, member intent and checkpoint held."""
+    total = asyncio.run(_count_events(directory))
+    if as_json:
+        report = asyncio.run(verify_home(Home(directory)))
+    else:
+        with _progress("verifying") as progress:
+            task = progress.add_task("verify", total=total)
+            report = asyncio.run(verify_home(Home(directory), lambda n: progress.advance(task, n)))
+    if as_json:
+        print_json({"ok": report.ok, "feeds": {report.feed: {"events": report.events, "ok": report.ok,
+                                                             "error": report.error, "seq": report.seq}}})
+    elif report.ok:
+        click.echo(f"ok: {report.events} events of {report.feed} verify")
+    if not report.ok:
+        click.echo(f"tally: log_corrupt: {report.error}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def rebuild(directory: Path, as_json: bool) -> None:
+    """Offline: drop the projections and refold them from the log."""
+    total = asyncio.run(_count_events(directory))
+    if as_json:
+        seq = asyncio.run(rebuild_home(Home(directory)))
+        print_json({"events": seq})
+        return
+    with _progress("rebuilding") as progress:
+        task = progress.add_task("rebuild", total=total)
+        seq = asyncio.run(rebuild_home(Home(directory), lambda n: progress.advance(task, n)))
+    click.echo(f"rebuilt the projections from {seq} events")
+
+
+if __name__ == "__main__":
+    main()

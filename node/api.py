@@ -1,0 +1,212 @@
+"""The node's HTTP API: JSON under /api/ for people and clients, described by /openapi.json.
+
+How this works: handlers are thin. Reads go to the store's projections (never a log replay);
+writes go to the sequencer as signed intents, and the answer comes after the commit. Every error is
+a JSON body `{"error": code, "message": text}` produced in one middleware from our typed errors, so
+the same refusal reads the same over HTTP and at the command line. Bodies larger than
+`request_bytes_max` are refused by aiohttp before they are read whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from tallystick.protocol import limits
+from tallystick.protocol.codec import decode_event
+from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
+from tallystick.protocol.ids import id_from_text, id_to_text
+
+from .domain import credit_ceiling, debit_limit, find_member
+from .runtime import Node, node_key
+from .views import event_json
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+def error_response(error: TallyError) -> web.Response:
+    headers = {"Retry-After": str(limits.retry_after_seconds)} if error.http_status == 503 else None
+    return _json(error.to_json(), status=error.http_status, headers=headers)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except TallyError as error:
+        return error_response(error)
+    except web.HTTPRequestEntityTooLarge:
+        return _json(
+            {"error": "too_large", "message": f"request body is over the limit of {limits.request_bytes_max} bytes"},
+            status=413,
+        )
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
+        return _json({"error": code, "message": error.reason}, status=error.status)
+
+
+def _node(request: web.Request) -> Node:
+    return request.app[node_key]
+
+
+def _int_param(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise MalformedError(f"query parameter {name} must be an integer") from None
+    if not minimum <= value <= maximum:
+        raise MalformedError(f"query parameter {name} must be between {minimum} and {maximum}")
+    return value
+
+
+def resolve_member(node: Node, reference: str) -> bytes:
+    """A member by id (`m_…`) or by the name the community gave it."""
+    state = node.sequencer.state
+    if reference.startswith("m_"):
+        member_id = id_from_text("m", reference)
+        if member_id not in state.members:
+            raise BadIdError(f"{reference} is not a member of this community")
+        return member_id
+    member_id = find_member(state, reference)
+    if member_id is None:
+        raise BadIdError(f"no member is named {reference!r}; list them with `tally balance`")
+    return member_id
+
+
+async def community(request: web.Request) -> web.Response:
+    node = _node(request)
+    state, head = node.sequencer.state, node.sequencer.head
+    c = state.community
+    return _json(
+        {
+            "node": id_to_text("n", head.feed),
+            "name": c.name,
+            "unit": {"code": c.unit_code, "decimals": c.unit_decimals},
+            "debit_limit": c.debit_limit_minor,
+            "credit_ceiling": c.credit_ceiling_minor,
+            "seq": head.seq,
+            "head": id_to_text("h", head.head),
+            "members": sum(1 for m in state.members.values() if m.active),
+        }
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    return _json(await _node(request).status())
+
+
+async def balances(request: web.Request) -> web.Response:
+    node = _node(request)
+    reference = request.query.get("account")
+    account = resolve_member(node, reference) if reference else None
+    state = node.sequencer.state
+    rows = await node.store.balances(account, _int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    result = []
+    for member_id, name, balance, _debit, _ceiling, active in rows:
+        account_state = state.accounts[member_id]
+        result.append(
+            {
+                "account": id_to_text("m", member_id),
+                "name": name,
+                "balance": balance,
+                "debit_limit": debit_limit(state, account_state),
+                "credit_ceiling": credit_ceiling(state, account_state),
+                "active": bool(active),
+            }
+        )
+    return _json(result)
+
+
+async def members(request: web.Request) -> web.Response:
+    node = _node(request)
+    rows = await node.store.members(_int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    return _json(
+        [
+            {
+                "id": id_to_text("m", member_id),
+                "name": name,
+                "key": id_to_text("k", key),
+                "role": role,
+                "active": bool(active),
+                "admitted_seq": admitted_seq,
+            }
+            for member_id, name, key, role, active, admitted_seq in rows
+        ]
+    )
+
+
+async def member(request: web.Request) -> web.Response:
+    node = _node(request)
+    member_id = resolve_member(node, request.match_info["reference"])
+    found = node.sequencer.state.members[member_id]
+    return _json(
+        {
+            "id": id_to_text("m", member_id),
+            "name": found.name,
+            "key": id_to_text("k", found.key),
+            "role": found.role,
+            "active": found.active,
+            "admitted_seq": found.admitted_seq,
+        }
+    )
+
+
+async def log(request: web.Request) -> web.Response:
+    node = _node(request)
+    start = _int_param(request, "from", 1, 1, limits.int64_max)
+    limit = _int_param(request, "limit", limits.page_size_default, 1, limits.page_size_max)
+    stored = await node.store.read_log(node.feed, start, limit)
+    events = [event_json(decode_event(item.bytes), item.hash) for item in stored]
+    next_seq = stored[-1].seq + 1 if stored and len(stored) == limit else None
+    return _json({"events": events, "next": next_seq})
+
+
+async def submit_intent(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await request.read()
+    if request.content_type == "application/msgpack":
+        intent_bytes = body
+    else:
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedError("body is not valid JSON; send {\"intent\": \"<base64 of the signed intent>\"}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("intent"), str):
+            raise MalformedError("body must be a JSON object with an \"intent\" string (base64)")
+        try:
+            intent_bytes = base64.b64decode(document["intent"], validate=True)
+        except (binascii.Error, ValueError):
+            raise MalformedError("\"intent\" is not valid base64") from None
+    appended = await node.sequencer.submit(intent_bytes)
+    return _json({"seq": appended.seq, "hash": id_to_text("h", appended.hash)}, status=201)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    from .openapi import document
+
+    return _json(document())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/community", community)
+    app.router.add_get("/api/status", status)
+    app.router.add_get("/api/balances", balances)
+    app.router.add_get("/api/members", members)
+    app.router.add_get("/api/members/{reference}", member)
+    app.router.add_get("/api/log", log)
+    app.router.add_post("/api/intents", submit_intent)
+    app.router.add_get("/openapi.json", openapi)

@@ -1,0 +1,190 @@
+"""A node's home folder: its keys, configuration and database, and `tally init`.
+
+How this works: a home holds `node.key` (the feed's signing key, mode 0600), `recovery.key` (to be
+moved offline by the operator), `admin.key` (the first member's key), `config.json` (typed, below)
+and `tally.db`. `init_home` writes the genesis event as seq 1 of the new feed in the same step, so a
+home either exists whole or not at all (it is built in a temporary folder and renamed into place).
+A running node holds an exclusive lock on `node.lock`; offline commands that write take the same
+lock, so they cannot run beside `tally serve`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from tallystick.protocol import limits
+from tallystick.protocol.codec import sign_event
+from tallystick.protocol.errors import LocalError
+from tallystick.protocol.events import Genesis
+from tallystick.protocol.feed import start_feed
+from tallystick.protocol.ids import KeyPair, hash32, id_to_text
+
+from .domain import initial_state
+from .store import Store
+
+
+class HomeError(LocalError):
+    code = "home"
+
+
+class NodeRunningError(LocalError):
+    code = "node_running"
+
+
+class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything an operator may configure, in one typed place (`DIR/config.json`)."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 7600
+    peers: list[str] = []
+    # URL other nodes and members use to reach this node; defaults to http://listen_host:listen_port.
+    public_url: str | None = None
+    # The timer appends a checkpoint when the feed has been idle this long with uncheckpointed events.
+    checkpoint_idle_ms: int = 60_000
+
+
+key_file_mode = 0o600
+
+
+def write_key(path: Path, key: KeyPair) -> None:
+    """Write a key file readable by its owner only (created 0600, never widened)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, key_file_mode)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key.to_text() + "\n")
+
+
+def read_key(path: Path) -> KeyPair:
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as error:
+        raise HomeError(f"cannot read key file {path}: {error.strerror}") from None
+    return KeyPair.from_text(text)
+
+
+class Home:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def node_key_path(self) -> Path:
+        return self.path / "node.key"
+
+    @property
+    def recovery_key_path(self) -> Path:
+        return self.path / "recovery.key"
+
+    @property
+    def admin_key_path(self) -> Path:
+        return self.path / "admin.key"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def database_path(self) -> Path:
+        return self.path / "tally.db"
+
+    def check(self) -> None:
+        if not self.database_path.exists() or not self.config_path.exists():
+            raise HomeError(f"{self.path} is not a node home; create one with `tally init {self.path} ...`")
+
+    def config(self) -> NodeConfig:
+        self.check()
+        try:
+            return msgspec.json.decode(self.config_path.read_bytes(), type=NodeConfig)
+        except msgspec.ValidationError as error:
+            raise HomeError(f"{self.config_path} is not valid: {error}") from None
+
+    def write_config(self, config: NodeConfig) -> None:
+        temporary = self.config_path.with_suffix(".tmp")
+        temporary.write_bytes(msgspec.json.format(msgspec.json.encode(config)) + b"\n")
+        os.replace(temporary, self.config_path)
+
+    def node_key(self) -> KeyPair:
+        return read_key(self.node_key_path)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the home's exclusive lock, or raise NodeRunningError at once."""
+        handle = open(self.path / "node.lock", "w")  # noqa: SIM115 - held for the context
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise NodeRunningError(
+                f"a node is running on {self.path} (it holds node.lock); stop it first"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+class Initialized(msgspec.Struct, frozen=True):
+    node: str
+    admin: str
+
+
+async def init_home(
+    path: Path,
+    *,
+    name: str,
+    unit_code: str,
+    unit_decimals: int,
+    debit_limit_minor: int,
+    credit_ceiling_minor: int,
+    now_ms: int,
+    admin_name: str = "admin",
+    config: NodeConfig | None = None,
+    checkpoint_interval_events: int = limits.checkpoint_interval_events_default,
+) -> Initialized:
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise HomeError(f"{path} already exists and is not empty; a home is never overwritten")
+    node_key, recovery_key, admin_key = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    genesis = Genesis(
+        name=name,
+        unit_code=unit_code,
+        unit_decimals=unit_decimals,
+        debit_limit_minor=debit_limit_minor,
+        credit_ceiling_minor=credit_ceiling_minor,
+        signing_key=node_key.public,
+        recovery_key_hash=hash32(recovery_key.public),
+        admin_key=admin_key.public,
+        admin_name=admin_name,
+        checkpoint_interval_events=checkpoint_interval_events,
+    )
+    raw = sign_event(node_key, feed=None, seq=1, prev=None, ts=now_ms, body=genesis)
+    head, event = start_feed(raw)
+    state = initial_state(head.feed, genesis)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".tally-init-", dir=path.parent))
+    try:
+        home = Home(building)
+        write_key(home.node_key_path, node_key)
+        write_key(home.recovery_key_path, recovery_key)
+        write_key(home.admin_key_path, admin_key)
+        home.write_config(config or NodeConfig())
+        store = await Store.open(home.database_path)
+        try:
+            await store.set_meta("own_feed", head.feed)
+            await store.append([(head.feed, 1, head.head, event.ts, "genesis", raw)], state, [admin_key.public], head)
+        finally:
+            await store.close()
+        if path.exists():
+            path.rmdir()
+        os.rename(building, path)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return Initialized(node=id_to_text("n", head.feed), admin=id_to_text("m", admin_key.public))

@@ -1,0 +1,155 @@
+"""/openapi.json: the JSON API described in OpenAPI 3.1.
+
+How this works: the document is data built here beside the routes it describes; a test walks every
+route the app registers and fails if one is missing here or described but absent, so it stays true.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tallystick.protocol import limits
+
+_error = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": {"type": "string", "description": "stable code"}, "message": {"type": "string"}},
+}
+_id = {"type": "string", "description": "prefix_ + base32 (see docs/protocol.md)"}
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _ok({"$ref": "#/components/schemas/Error"}, "refused") for status in statuses}
+
+
+_balance = {
+    "type": "object",
+    "properties": {
+        "account": _id,
+        "name": {"type": "string"},
+        "balance": {"type": "integer", "description": "minor units"},
+        "debit_limit": {"type": "integer"},
+        "credit_ceiling": {"type": "integer"},
+        "active": {"type": "boolean"},
+    },
+}
+_member = {
+    "type": "object",
+    "properties": {
+        "id": _id,
+        "name": {"type": "string"},
+        "key": _id,
+        "role": {"type": "string", "enum": ["member", "admin"]},
+        "active": {"type": "boolean"},
+        "admitted_seq": {"type": "integer"},
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tallystick node", "version": str(limits.protocol_version)},
+        "components": {"schemas": {"Error": _error}},
+        "paths": {
+            "/api/community": {
+                "get": {
+                    "summary": "The community: name, unit, default limits, feed head",
+                    "responses": {"200": _ok({"type": "object"})},
+                }
+            },
+            "/api/status": {
+                "get": {
+                    "summary": "Node status: seq, head, peers, feeds held, forks, alerts",
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "type": "object",
+                                "required": ["node", "seq", "head", "peers", "feeds", "forks", "alerts"],
+                            }
+                        )
+                    },
+                }
+            },
+            "/api/balances": {
+                "get": {
+                    "summary": "Balances and effective limits",
+                    "parameters": [
+                        {"name": "account", "in": "query", "schema": {"type": "string"}, "description": "id or name"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}},
+                    ],
+                    "responses": {"200": _ok({"type": "array", "items": _balance}), **_errors(400)},
+                }
+            },
+            "/api/members": {
+                "get": {
+                    "summary": "Members",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}}
+                    ],
+                    "responses": {"200": _ok({"type": "array", "items": _member})},
+                }
+            },
+            "/api/members/{reference}": {
+                "get": {
+                    "summary": "One member, by id or by name",
+                    "parameters": [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _ok(_member), **_errors(400)},
+                }
+            },
+            "/api/log": {
+                "get": {
+                    "summary": "The feed's events, decoded",
+                    "parameters": [
+                        {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}},
+                    ],
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "type": "object",
+                                "properties": {"events": {"type": "array"}, "next": {"type": ["integer", "null"]}},
+                            }
+                        ),
+                        **_errors(400),
+                    },
+                }
+            },
+            "/api/intents": {
+                "post": {
+                    "summary": "Submit a member's signed intent; answered after the event is committed",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["intent"],
+                                    "properties": {"intent": {"type": "string", "contentEncoding": "base64"}},
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "201": _ok(
+                            {"type": "object", "properties": {"seq": {"type": "integer"}, "hash": _id}}, "appended"
+                        ),
+                        **_errors(400, 403, 409, 413, 422, 503),
+                    },
+                }
+            },
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _ok({"type": "object"})}}},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text exposition format"}},
+                }
+            },
+            "/": {"get": {"summary": "The community's page", "responses": {"200": {"description": "HTML"}}}},
+        },
+    }

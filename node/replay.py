@@ -1,0 +1,108 @@
+"""Refolding a feed from its log: what `tally verify`, `tally rebuild` and replicas share.
+
+How this works: a feed is read from the store in bounded batches. With `verify=True` each batch goes
+through the protocol's `verify_batch` (every link and canonical encoding; the author's signature once
+per batch) and every member intent's signature is checked; without it (rebuild of our own trusted
+log) only the decoding and the domain rules run. Either way every event passes the domain's `audit`,
+so a log that breaks a rule of mutual credit or carries a wrong checkpoint is refused, and the error
+names the event's seq.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tallystick.protocol.codec import decode_intent, verify_intent
+from tallystick.protocol.errors import RemoteError, TallyError
+from tallystick.protocol.events import Act, Genesis, Intent
+from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_next
+from tallystick.protocol.ids import hash32
+
+from .domain import State, audit, initial_state
+from .store import Store, StoredEvent
+
+
+class LogCorruptError(RemoteError):
+    """An event in the store does not verify: the file was altered, or a bug wrote it."""
+
+    code = "log_corrupt"
+
+    def __init__(self, seq: int, reason: TallyError | str) -> None:
+        reason_text = reason.message if isinstance(reason, TallyError) else reason
+        code = reason.code if isinstance(reason, TallyError) else "log_corrupt"
+        super().__init__(f"event {seq} fails verification: {reason_text} ({code})", seq=seq, reason=code)
+        self.seq = seq
+
+
+def _intent_of(event_body: object, feed: bytes, verify: bool) -> Intent | None:
+    if not isinstance(event_body, Act):
+        return None
+    return verify_intent(event_body.intent, feed=feed) if verify else decode_intent(event_body.intent)
+
+
+def start(genesis: StoredEvent) -> tuple[State, FeedHead]:
+    try:
+        if hash32(genesis.bytes) != genesis.hash:
+            raise LogCorruptError(1, "its stored hash is not the hash of its bytes")
+        head, event = start_feed(genesis.bytes)
+    except TallyError as error:
+        raise LogCorruptError(1, error) from None
+    assert isinstance(event.body, Genesis)
+    return initial_state(head.feed, event.body), head
+
+
+def fold_batch(
+    state: State, head: FeedHead, batch: list[StoredEvent], *, verify: bool
+) -> tuple[State, FeedHead]:
+    """Check and apply a contiguous batch after `head`. Raises LogCorruptError naming the event."""
+    try:
+        new_head, events = verify_batch(head, [stored.bytes for stored in batch])
+    except TallyError as error:
+        raise LogCorruptError(_first_bad_seq(head, batch), error) from None
+    for stored, event in zip(batch, events):
+        if stored.seq != event.seq or (verify and hash32(stored.bytes) != stored.hash):
+            raise LogCorruptError(stored.seq, "its stored seq or hash does not match its bytes")
+        try:
+            state = audit(state, event, _intent_of(event.body, head.feed, verify))
+        except TallyError as error:
+            raise LogCorruptError(event.seq, error) from None
+    return state, new_head
+
+
+def _first_bad_seq(head: FeedHead, batch: list[StoredEvent]) -> int:
+    """Which event of a failed batch is at fault: re-check one by one to name it."""
+    current = head
+    for stored in batch:
+        try:
+            current, _ = verify_next(current, stored.bytes)
+        except TallyError:
+            return stored.seq
+    return batch[-1].seq
+
+
+async def refold(
+    store: Store,
+    feed: bytes,
+    *,
+    verify: bool,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[State, FeedHead]:
+    """Fold the whole feed from seq 1. `progress(n)` is called after each batch of n events."""
+    state: State | None = None
+    head: FeedHead | None = None
+    async for batch in store.iterate_log(feed):
+        if state is None or head is None:
+            state, head = start(batch[0])
+            batch = batch[1:]
+            if progress:
+                progress(1)
+        if batch:
+            if batch[0].seq != head.seq + 1:
+                raise LogCorruptError(head.seq + 1, "an event is missing from the log")
+            state, head = fold_batch(state, head, batch, verify=verify)
+        if progress:
+            progress(len(batch))
+    if state is None or head is None:
+        raise LogCorruptError(1, "the log has no genesis")
+    return state, head
+

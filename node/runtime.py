@@ -1,0 +1,193 @@
+"""A running node: the app factory, its resources, its background tasks, and `tally serve`.
+
+How this works: `create_app(home, config)` returns an aiohttp Application whose one cleanup context
+takes the home's lock, opens the store, loads the state from the projections, and runs the
+sequencer's writer and the timer in an `asyncio.TaskGroup`; cleanup cancels them and closes the
+store, and runs if and only if start-up did. The node's clock lives here (the domain reads none):
+the timer asks the pure domain what is due and appends it through the sequencer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from tallystick.protocol import limits
+from tallystick.protocol.events import Checkpoint
+from tallystick.protocol.ids import id_to_text
+
+from .domain import state_digest
+from .home import Home, HomeError, NodeConfig
+from .offline import finish_staged_rotation
+from .sequencer import Sequencer
+from .store import Store
+
+# How often the timer wakes to append time-driven events.
+timer_interval_ms = 1000
+
+
+def clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Node:
+    """The resources of one running node."""
+
+    def __init__(self, home: Home, config: NodeConfig, store: Store, sequencer: Sequencer) -> None:
+        self.home = home
+        self.config = config
+        self.store = store
+        self.sequencer = sequencer
+        self.feed = sequencer.head.feed
+        self.alerts: list[dict[str, object]] = []
+        self.failure: BaseException | None = None
+        self.stop_requested = asyncio.Event()
+
+    def task_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.failure = task.exception()
+            self.stop_requested.set()
+
+    async def status(self) -> dict[str, object]:
+        head = self.sequencer.head
+        feeds = {
+            id_to_text("n", h.feed): {"seq": h.seq, "head": id_to_text("h", h.head)} for h in await self.store.heads()
+        }
+        return {
+            "node": id_to_text("n", self.feed),
+            "name": self.sequencer.state.community.name,
+            "seq": head.seq,
+            "head": id_to_text("h", head.head),
+            "peers": [{"url": url} for url in self.config.peers],
+            "feeds": feeds,
+            "forks": [],
+            "alerts": list(self.alerts),
+            "pending": self.sequencer.pending,
+        }
+
+    async def run_timer(self) -> None:
+        """Time-driven events: a checkpoint once the feed has been idle with unhashed events."""
+        while True:
+            await asyncio.sleep(timer_interval_ms / 1000)
+            state, head = self.sequencer.state, self.sequencer.head
+            if state.events_since_checkpoint > 0 and clock_ms() - head.ts >= self.config.checkpoint_idle_ms:
+                await self.sequencer.append_body(lambda s: Checkpoint(state_hash=state_digest(s)))
+
+
+node_key = web.AppKey("node", Node)
+registry_key = web.AppKey("registry", CollectorRegistry)
+
+
+class _NodeCollector:
+    """Prometheus metrics read from the node at scrape time (no module-level metric globals)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        node = self.app.get(node_key)
+        if node is None:
+            return
+        sequencer = node.sequencer
+        yield GaugeMetricFamily("tally_feed_seq", "Seq of this node's own feed", value=sequencer.head.seq)
+        yield GaugeMetricFamily("tally_pending_intents", "Intents waiting for the sequencer", value=sequencer.pending)
+        yield CounterMetricFamily("tally_events_appended", "Events appended since start", value=sequencer.appended_total)
+        yield CounterMetricFamily("tally_intents_refused", "Intents refused since start", value=sequencer.refused_total)
+        yield CounterMetricFamily("tally_batches_committed", "Group commits since start", value=sequencer.batches_total)
+        yield GaugeMetricFamily(
+            "tally_members", "Active members", value=sum(1 for m in sequencer.state.members.values() if m.active)
+        )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[registry_key])
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def create_app(home: Home, config: NodeConfig) -> web.Application:
+    from . import api, pages
+
+    app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[api.errors_as_json])
+    registry = CollectorRegistry()
+    registry.register(_NodeCollector(app))
+    app[registry_key] = registry
+    api.add_routes(app)
+    pages.add_routes(app)
+    app.router.add_get("/metrics", metrics)
+
+    async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
+        with home.lock():
+            store = await Store.open(home.database_path)
+            try:
+                feed = await store.own_feed()
+                state = await store.load_state(feed) if feed else None
+                head = await store.head(feed) if feed else None
+                if feed is None or state is None or head is None:
+                    raise HomeError(f"{home.path} has no feed; create the home with `tally init`")
+                finish_staged_rotation(home, head)
+                key = home.node_key()
+                if key.public != head.signing_key:
+                    raise HomeError(
+                        f"{home.node_key_path} is not the feed's current signing key; restore the right key "
+                        "file (`tally key import`) or rotate with the recovery key (`tally key rotate`)"
+                    )
+                sequencer = Sequencer(store, key, state, head, clock_ms)
+                node = Node(home, config, store, sequencer)
+                app[node_key] = node
+                # Held here and awaited at cleanup; a task that fails stops the whole node loudly.
+                tasks = [
+                    asyncio.create_task(sequencer.run(), name="sequencer"),
+                    asyncio.create_task(node.run_timer(), name="timer"),
+                ]
+                for task in tasks:
+                    task.add_done_callback(node.task_ended)
+                try:
+                    yield
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                if node.failure is not None:
+                    raise node.failure
+            finally:
+                await store.close()
+
+    app.cleanup_ctx.append(node_lifetime)
+    return app
+
+
+async def serve(home: Home, config: NodeConfig, *, ready: asyncio.Event | None = None) -> None:
+    """Run the node until SIGTERM or SIGINT, then stop cleanly."""
+    app = create_app(home, config)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    try:
+        site = web.TCPSite(runner, config.listen_host, config.listen_port, reuse_address=True)
+        await site.start()
+        node = app[node_key]
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, node.stop_requested.set)
+        if ready is not None:
+            ready.set()
+        url = f"http://{config.listen_host}:{config.listen_port}/"
+        print(f"tally: serving {id_to_text('n', node.feed)} ({node.sequencer.state.community.name}) on {url}", flush=True)
+        await node.stop_requested.wait()
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            for signal_number in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signal_number)
+        await runner.cleanup()
+
+
+def load(path: Path) -> tuple[Home, NodeConfig]:
+    home = Home(path)
+    return home, home.config()
