@@ -49,6 +49,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     public_url: str | None = None
     # The timer appends a checkpoint when the feed has been idle this long with uncheckpointed events.
     checkpoint_idle_ms: int = 60_000
+    # Intents waiting for the sequencer before the API answers 503 (limits.pending_intents_max).
+    pending_intents_max: int = limits.pending_intents_max
 
 
 key_file_mode = 0o600

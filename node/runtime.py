@@ -139,7 +139,7 @@ def create_app(home: Home, config: NodeConfig) -> web.Application:
                         f"{home.node_key_path} is not the feed's current signing key; restore the right key "
                         "file (`tally key import`) or rotate with the recovery key (`tally key rotate`)"
                     )
-                sequencer = Sequencer(store, key, state, head, clock_ms)
+                sequencer = Sequencer(store, key, state, head, clock_ms, pending_max=config.pending_intents_max)
                 node = Node(home, config, store, sequencer)
                 app[node_key] = node
                 # Held here and awaited at cleanup; a task that fails stops the whole node loudly.
