@@ -35,6 +35,7 @@ from tallystick.protocol.errors import TallyError
 from tallystick.protocol.events import AdmitMember, RemoveMember, SetLimits, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
+from . import cluster as cluster_module
 from .client import Client, NodeRefused
 from .keyfile import seal, unseal
 
@@ -483,6 +484,40 @@ def rebuild(directory: Path, as_json: bool) -> None:
         task = progress.add_task("rebuild", total=total)
         seq = asyncio.run(rebuild_home(Home(directory), lambda n: progress.advance(task, n)))
     click.echo(f"rebuilt the projections from {seq} events")
+
+
+# ---- clusters -----------------------------------------------------------------------------------
+
+
+@main.group()
+def cluster() -> None:
+    """Local clusters of communities on loopback, for testers."""
+
+
+@cluster.command("up")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--nodes", type=click.IntRange(1, len(cluster_module.community_names)), default=3, show_default=True)
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=7601, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def cluster_up(directory: Path, nodes: int, base_port: int, as_json: bool) -> None:
+    """Start NODES communities with demo members trading; prints each URL."""
+    communities = cluster_module.up(directory, nodes, base_port)
+    if as_json:
+        print_json([{"name": c.name, "url": c.url, "node": c.node, "home": str(c.home)} for c in communities])
+        return
+    for community in communities:
+        click.echo(f"{community.name:<14} {community.url}/  {community.node}")
+    click.echo(f"stop them with: tally cluster down {directory}")
+
+
+@cluster.command("down")
+@click.argument("directory", type=click.Path(path_type=Path))
+@refusals_exit_cleanly
+def cluster_down(directory: Path) -> None:
+    """Stop every node of the cluster in DIRECTORY."""
+    stopped = cluster_module.down(directory)
+    click.echo(f"stopped {stopped} nodes")
 
 
 if __name__ == "__main__":

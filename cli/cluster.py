@@ -1,0 +1,184 @@
+"""Local clusters for testers and the demo: N communities on loopback, with members who trade.
+
+How this works: `up` runs `tally init` for each community in DIR/<slug>/, starts each `tally serve`
+as its own detached process (its output in DIR/<slug>/serve.log), records the processes in
+DIR/cluster.json, waits until every node answers, then admits demo members (their key files in
+DIR/<slug>/members/) and makes a few payments between them. `down` stops every recorded process
+with SIGTERM and waits for it. Nothing here is special to the demo: the nodes are ordinary homes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tallystick.node.home import NodeConfig, init_home, read_key, write_key
+from tallystick.protocol.errors import LocalError
+from tallystick.protocol.events import AdmitMember, Transfer
+from tallystick.protocol.ids import KeyPair
+
+from .client import Client, NodeRefused, NodeUnreachable
+
+community_names = [
+    "Riverside", "Hilltop", "Millbrook", "Oakhaven", "Fernwood", "Stonebridge", "Willowmere", "Ashford",
+    "Brightwater", "Cedar Hollow", "Elmstead", "Foxley",
+]
+member_names = ["Ada", "Bruno", "Chiara", "Dev", "Esme", "Farid", "Gwen", "Hugo"]
+members_per_community = 4
+start_timeout_seconds = 30
+
+
+class ClusterError(LocalError):
+    code = "cluster"
+
+
+@dataclass
+class Community:
+    name: str
+    home: Path
+    url: str
+    node: str
+    pid: int
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" ", "-")
+
+
+def _wait_for_node(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    client = Client(url)
+    deadline = time.monotonic() + start_timeout_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ClusterError(f"the node at {url} exited at start; see {log_path}")
+        try:
+            client.get("/api/status")
+            return
+        except NodeUnreachable:
+            time.sleep(0.1)
+    raise ClusterError(f"the node at {url} did not answer within {start_timeout_seconds} s; see {log_path}")
+
+
+def up(directory: Path, nodes: int, base_port: int, host: str = "127.0.0.1", seed: int = 1) -> list[Community]:
+    directory = Path(directory)
+    if (directory / "cluster.json").exists():
+        raise ClusterError(f"a cluster is recorded in {directory}; run `tally cluster down {directory}` first")
+    if not 1 <= nodes <= len(community_names):
+        raise ClusterError(f"a local cluster has 1 to {len(community_names)} nodes")
+    directory.mkdir(parents=True, exist_ok=True)
+    urls = [f"http://{host}:{base_port + index}" for index in range(nodes)]
+    communities: list[Community] = []
+    for index in range(nodes):
+        name = community_names[index]
+        home = directory / _slug(name)
+        # Each node peers with its neighbours in a line; replication uses these (see docs/federation.md).
+        peers = [urls[j] for j in (index - 1, index + 1) if 0 <= j < nodes]
+        created = asyncio.run(
+            init_home(
+                home,
+                name=name,
+                unit_code="HRS",
+                unit_decimals=2,
+                debit_limit_minor=50_00,
+                credit_ceiling_minor=500_00,
+                now_ms=time.time_ns() // 1_000_000,
+                config=NodeConfig(listen_host=host, listen_port=base_port + index, peers=peers),
+            )
+        )
+        log_path = home / "serve.log"
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tallystick.cli.main", "serve", str(home)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        communities.append(Community(name, home, urls[index], created.node, process.pid))
+        _record(directory, communities)
+        _wait_for_node(urls[index], process, log_path)
+    rng = random.Random(seed)
+    for community in communities:
+        _populate(community, rng)
+    return communities
+
+
+def _record(directory: Path, communities: list[Community]) -> None:
+    document = [
+        {"name": c.name, "home": str(c.home), "url": c.url, "node": c.node, "pid": c.pid} for c in communities
+    ]
+    temporary = directory / "cluster.json.tmp"
+    temporary.write_text(json.dumps(document, indent=1) + "\n")
+    os.replace(temporary, directory / "cluster.json")
+
+
+def member_keys(community: Community) -> list[Path]:
+    return sorted((community.home / "members").glob("*.key"))
+
+
+def _populate(community: Community, rng: random.Random) -> None:
+    client = Client(community.url)
+    admin = read_key(community.home / "admin.key")
+    folder = community.home / "members"
+    folder.mkdir(exist_ok=True)
+    for name in member_names[:members_per_community]:
+        pair = KeyPair.generate()
+        write_key(folder / f"{name.lower()}.key", pair)
+        client.submit(admin, AdmitMember(member=pair.public, name=name))
+    for _ in range(6):
+        trade(community, rng)
+
+
+def trade(community: Community, rng: random.Random) -> str | None:
+    """One random payment between two demo members; returns a line saying what happened."""
+    keys = member_keys(community)
+    payer_path, payee_path = rng.sample(keys, 2)
+    payer, payee = read_key(payer_path), read_key(payee_path)
+    amount_minor = rng.randrange(1, 20) * 50
+    try:
+        Client(community.url).submit(payer, Transfer(to=payee.public, amount_minor=amount_minor, memo="demo trade"))
+    except NodeRefused as refusal:
+        return f"{community.name}: {payer_path.stem} -> {payee_path.stem} refused ({refusal.code})"
+    return f"{community.name}: {payer_path.stem} paid {payee_path.stem} {amount_minor / 100:.2f} HRS"
+
+
+def load(directory: Path) -> list[Community]:
+    path = Path(directory) / "cluster.json"
+    if not path.exists():
+        raise ClusterError(f"no cluster is recorded in {directory}")
+    return [
+        Community(c["name"], Path(c["home"]), c["url"], c["node"], int(c["pid"])) for c in json.loads(path.read_text())
+    ]
+
+
+def down(directory: Path, timeout_seconds: float = 15) -> int:
+    """SIGTERM every node of the cluster and wait for each to exit; returns how many were running."""
+    communities = load(directory)
+    running = []
+    for community in communities:
+        try:
+            os.kill(community.pid, signal.SIGTERM)
+            running.append(community.pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_seconds
+    for pid in running:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    (Path(directory) / "cluster.json").unlink()
+    return len(running)
+
