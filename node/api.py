@@ -114,7 +114,7 @@ async def balances(request: web.Request) -> web.Response:
     reference = request.query.get("account")
     account = resolve_member(node, reference) if reference else None
     state = node.sequencer.state
-    rows = await node.store.balances(account, _int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    rows = await node.store.balances(node.feed, account, _int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
     result = []
     for member_id, name, balance, _debit, _ceiling, active in rows:
         account_state = state.accounts[member_id]
@@ -133,7 +133,7 @@ async def balances(request: web.Request) -> web.Response:
 
 async def members(request: web.Request) -> web.Response:
     node = _node(request)
-    rows = await node.store.members(_int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    rows = await node.store.members(node.feed, _int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
     return _json(
         [
             {

@@ -28,7 +28,7 @@ async def index(request: web.Request) -> web.Response:
     state, head = node.sequencer.state, node.sequencer.head
     decimals = state.community.unit_decimals
     rows = []
-    for member_id, name, balance, _debit, _ceiling, active in await node.store.balances():
+    for member_id, name, balance, _debit, _ceiling, active in await node.store.balances(node.feed):
         account = state.accounts[member_id]
         rows.append(
             {

@@ -62,21 +62,25 @@ CREATE TABLE IF NOT EXISTS community (
     events_since_checkpoint INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members (
-    id BLOB PRIMARY KEY,
+    feed BLOB NOT NULL,
+    id BLOB NOT NULL,
     name TEXT NOT NULL,
     key BLOB NOT NULL,
     role TEXT NOT NULL,
     active INTEGER NOT NULL,
     admitted_seq INTEGER NOT NULL,
     nonce_floor INTEGER NOT NULL,
-    nonces BLOB NOT NULL
+    nonces BLOB NOT NULL,
+    PRIMARY KEY (feed, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_by_name ON members (name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS members_by_name ON members (feed, name COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS accounts (
-    id BLOB PRIMARY KEY,
+    feed BLOB NOT NULL,
+    id BLOB NOT NULL,
     balance_minor INTEGER NOT NULL,
     debit_limit_minor INTEGER,
-    credit_ceiling_minor INTEGER
+    credit_ceiling_minor INTEGER,
+    PRIMARY KEY (feed, id)
 ) WITHOUT ROWID;
 """
 
@@ -93,8 +97,9 @@ class StoredEvent(msgspec.Struct, frozen=True):
     bytes: bytes
 
 
-def _member_row(member_id: bytes, member: Member) -> tuple:
+def _member_row(feed: bytes, member_id: bytes, member: Member) -> tuple:
     return (
+        feed,
         member_id,
         member.name,
         member.key,
@@ -106,8 +111,8 @@ def _member_row(member_id: bytes, member: Member) -> tuple:
     )
 
 
-def _account_row(member_id: bytes, account: Account) -> tuple:
-    return (member_id, account.balance_minor, account.debit_limit_minor, account.credit_ceiling_minor)
+def _account_row(feed: bytes, member_id: bytes, account: Account) -> tuple:
+    return (feed, member_id, account.balance_minor, account.debit_limit_minor, account.credit_ceiling_minor)
 
 
 def _community_row(state: State) -> tuple:
@@ -175,12 +180,13 @@ class Store:
     async def _write_projections(self, state: State, touched: Iterable[bytes], head: FeedHead) -> None:
         db = self._db
         ids = set(touched)
-        members = [_member_row(member_id, state.members[member_id]) for member_id in ids if member_id in state.members]
-        accounts = [_account_row(member_id, state.accounts[member_id]) for member_id in ids if member_id in state.accounts]
+        feed = state.feed
+        members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]
+        accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]
         if members:
-            await db.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", members)
+            await db.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", members)
         if accounts:
-            await db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)", accounts)
+            await db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)", accounts)
         await db.execute("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state))
         await db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?)", _head_row(head))
 
@@ -246,48 +252,53 @@ class Store:
         community = Community(*row[1:7])
         seq, since = row[7], row[8]
         members: dict[bytes, Member] = {}
-        async with self._db.execute("SELECT * FROM members") as cursor:
+        async with self._db.execute(
+            "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces FROM members WHERE feed = ?", (feed,)
+        ) as cursor:
             async for member_id, name, key, role, active, admitted, floor, nonces in cursor:
                 members[member_id] = Member(
                     name, key, role, bool(active), admitted, floor, frozenset(_nonce_decoder.decode(nonces))
                 )
         accounts: dict[bytes, Account] = {}
-        async with self._db.execute("SELECT * FROM accounts") as cursor:
+        async with self._db.execute(
+            "SELECT id, balance_minor, debit_limit_minor, credit_ceiling_minor FROM accounts WHERE feed = ?", (feed,)
+        ) as cursor:
             async for member_id, balance, debit, ceiling in cursor:
                 accounts[member_id] = Account(balance, debit, ceiling)
         keys = {member.key: member_id for member_id, member in members.items() if member.active}
         names = {_name_key(member.name): member_id for member_id, member in members.items() if member.active}
         return State(feed, seq, community, pmap(members), pmap(accounts), pmap(keys), pmap(names), since)
 
-    async def balances(self, account: bytes | None = None, limit: int = limits.page_size_max) -> list[tuple]:
+    async def balances(self, feed: bytes, account: bytes | None = None, limit: int = limits.page_size_max) -> list[tuple]:
         query = (
             "SELECT a.id, m.name, a.balance_minor, a.debit_limit_minor, a.credit_ceiling_minor, m.active "
-            "FROM accounts a JOIN members m ON m.id = a.id "
+            "FROM accounts a JOIN members m ON m.feed = a.feed AND m.id = a.id WHERE a.feed = ? "
         )
-        params: tuple = ()
+        params: tuple = (feed,)
         if account is not None:
-            query += "WHERE a.id = ? "
-            params = (account,)
+            query += "AND a.id = ? "
+            params = (feed, account)
         query += "ORDER BY m.name COLLATE NOCASE LIMIT ?"
         async with self._db.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
             return list(await cursor.fetchall())
 
-    async def members(self, limit: int = limits.page_size_max) -> list[tuple]:
+    async def members(self, feed: bytes, limit: int = limits.page_size_max) -> list[tuple]:
         async with self._db.execute(
-            "SELECT id, name, key, role, active, admitted_seq FROM members ORDER BY name COLLATE NOCASE LIMIT ?",
-            (min(limit, limits.page_size_max),),
+            "SELECT id, name, key, role, active, admitted_seq FROM members WHERE feed = ? "
+            "ORDER BY name COLLATE NOCASE LIMIT ?",
+            (feed, min(limit, limits.page_size_max)),
         ) as cursor:
             return list(await cursor.fetchall())
 
     # ---- rebuild ---------------------------------------------------------------------------------
 
     async def replace_projections(self, state: State, head: FeedHead) -> None:
-        """Drop every projection row and write `state` whole, in one transaction (rebuild)."""
+        """Drop every projection row of this feed and write `state` whole, in one transaction."""
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
             for table in projection_tables:
-                await db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                await db.execute(f"DELETE FROM {table} WHERE feed = ?", (state.feed,))  # noqa: S608 - fixed names
             await self._write_projections(state, list(state.members.keys()), head)
             await db.execute("COMMIT")
         except BaseException:
@@ -298,6 +309,6 @@ class Store:
         """Every projection row, sorted: what a test compares between live and rebuilt."""
         snapshot = {}
         for table in projection_tables:
-            async with self._db.execute(f"SELECT * FROM {table} ORDER BY 1") as cursor:  # noqa: S608
+            async with self._db.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:  # noqa: S608
                 snapshot[table] = list(await cursor.fetchall())
         return snapshot

@@ -71,7 +71,7 @@ async def test_a_refused_intent_in_a_batch_leaves_the_others_applied(node) -> No
     too_much = pay(feed, members[2], members[3], 1001, next(nonce))
     results = await asyncio.gather(sequencer.submit(good), sequencer.submit(too_much), return_exceptions=True)
     assert isinstance(results[1], DebitLimitError)
-    rows = {row[1]: row[2] for row in await store.balances()}
+    rows = {row[1]: row[2] for row in await store.balances(feed)}
     assert rows["m0"] == -5 and rows["m1"] == 5 and rows["m2"] == 0 and rows["m3"] == 0
 
 
