@@ -28,7 +28,7 @@ from rich.table import Table
 from tallystick.node.home import NodeConfig, init_home, read_key, write_key
 from tallystick.node.money import format_amount, parse_amount
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
-from tallystick.node.runtime import serve as serve_node
+from tallystick.federation.service import serve as serve_node
 from tallystick.node.home import Home
 from tallystick.protocol import limits
 from tallystick.protocol.errors import TallyError

@@ -11,6 +11,7 @@ names the event's seq.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from tallystick.protocol.codec import decode_intent, verify_intent
 from tallystick.protocol.errors import RemoteError, TallyError
@@ -18,7 +19,7 @@ from tallystick.protocol.events import Act, Genesis, Intent
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_next
 from tallystick.protocol.ids import hash32
 
-from .domain import State, audit, initial_state
+from .domain import State, audit, initial_state, touched_accounts
 from .store import Store, StoredEvent
 
 
@@ -106,3 +107,36 @@ async def refold(
         raise LogCorruptError(1, "the log has no genesis")
     return state, head
 
+
+
+class Received(NamedTuple):
+    """A verified, audited batch of another feed's events, ready for `Store.append`."""
+
+    state: State
+    head: FeedHead
+    rows: list[tuple[bytes, int, bytes, int, str, bytes]]
+    touched: set[bytes]
+
+
+def fold_received(state: State, head: FeedHead, batch: list[bytes]) -> Received:
+    """Verify a contiguous batch from a peer (links, canonical bytes, the author's signature once,
+    every member intent's signature) and audit it with the domain's rules. Raises a TallyError
+    (a RemoteError for bad data, a DomainError for a rule broken), and nothing is kept."""
+    new_head, events = verify_batch(head, batch)
+    rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
+    touched: set[bytes] = set()
+    for raw, event in zip(batch, events):
+        intent = _intent_of(event.body, head.feed, True)
+        if intent is not None:
+            touched.update(touched_accounts(state, intent))
+        state = audit(state, event, intent)
+        rows.append((head.feed, event.seq, hash32(raw), event.ts, event.body.__struct_config__.tag, raw))  # type: ignore[arg-type]
+    return Received(state, new_head, rows, touched)
+
+
+def start_received(genesis_bytes: bytes) -> Received:
+    """A feed's genesis from a peer: verified, and the first state and head it gives."""
+    head, event = start_feed(genesis_bytes)
+    assert isinstance(event.body, Genesis)
+    state = initial_state(head.feed, event.body)
+    return Received(state, head, [(head.feed, 1, head.head, event.ts, "genesis", genesis_bytes)], {event.body.admin_key})

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Protocol
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tallystick.protocol import limits
 from tallystick.protocol.events import Checkpoint
@@ -41,13 +42,15 @@ def clock_ms() -> int:
 class Node:
     """The resources of one running node."""
 
-    def __init__(self, home: Home, config: NodeConfig, store: Store, sequencer: Sequencer) -> None:
+    def __init__(
+        self, home: Home, config: NodeConfig, store: Store, sequencer: Sequencer, extension: Extension | None
+    ) -> None:
         self.home = home
+        self.extension = extension
         self.config = config
         self.store = store
         self.sequencer = sequencer
         self.feed = sequencer.head.feed
-        self.alerts: list[dict[str, object]] = []
         self.failure: BaseException | None = None
         self.stop_requested = asyncio.Event()
 
@@ -59,17 +62,25 @@ class Node:
     async def status(self) -> dict[str, object]:
         head = self.sequencer.head
         feeds = {
-            id_to_text("n", h.feed): {"seq": h.seq, "head": id_to_text("h", h.head)} for h in await self.store.heads()
+            id_to_text("n", h.feed): {"seq": h.seq, "head": id_to_text("h", h.head)}
+            for h in await self.store.heads(limits.replication_heads_max)
         }
+        forks = [
+            {"feed": id_to_text("n", feed), "seq": seq, "proof": proof.hex()}
+            for feed, seq, proof in await self.store.forks()
+        ]
+        alerts = list(self.extension.alerts) if self.extension else []
+        if self.sequencer.refusal is not None and not any(a["kind"] == "fork" for a in alerts):
+            alerts.append({"kind": self.sequencer.refusal.code, "message": self.sequencer.refusal.message})
         return {
             "node": id_to_text("n", self.feed),
             "name": self.sequencer.state.community.name,
             "seq": head.seq,
             "head": id_to_text("h", head.head),
-            "peers": [{"url": url} for url in self.config.peers],
+            "peers": self.extension.peer_status() if self.extension else [],
             "feeds": feeds,
-            "forks": [],
-            "alerts": list(self.alerts),
+            "forks": forks,
+            "alerts": alerts,
             "pending": self.sequencer.pending,
         }
 
@@ -102,6 +113,8 @@ class _NodeCollector:
         yield CounterMetricFamily("tally_events_appended", "Events appended since start", value=sequencer.appended_total)
         yield CounterMetricFamily("tally_intents_refused", "Intents refused since start", value=sequencer.refused_total)
         yield CounterMetricFamily("tally_batches_committed", "Group commits since start", value=sequencer.batches_total)
+        if node.extension is not None:
+            yield from node.extension.collect()
         yield GaugeMetricFamily(
             "tally_members", "Active members", value=sum(1 for m in sequencer.state.members.values() if m.active)
         )
@@ -112,7 +125,28 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-def create_app(home: Home, config: NodeConfig) -> web.Application:
+class Extension(Protocol):
+    """What a layer above the node (replication, federation) plugs into a running node."""
+
+    alerts: list[dict[str, object]]
+
+    def add_routes(self, app: web.Application) -> None: ...
+
+    async def start(self, node: Node) -> None:
+        """Called once the store and sequencer exist, before the node serves."""
+
+    async def run(self) -> None:
+        """The extension's background work; runs until cancelled."""
+
+    def peer_status(self) -> list[dict[str, object]]: ...
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+ExtensionFactory = Callable[[], Extension]
+
+
+def create_app(home: Home, config: NodeConfig, extension: Extension | None = None) -> web.Application:
     from . import api, pages
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[api.errors_as_json])
@@ -120,6 +154,8 @@ def create_app(home: Home, config: NodeConfig) -> web.Application:
     registry.register(_NodeCollector(app))
     app[registry_key] = registry
     api.add_routes(app)
+    if extension is not None:
+        extension.add_routes(app)
     pages.add_routes(app)
     app.router.add_get("/metrics", metrics)
 
@@ -140,13 +176,17 @@ def create_app(home: Home, config: NodeConfig) -> web.Application:
                         "file (`tally key import`) or rotate with the recovery key (`tally key rotate`)"
                     )
                 sequencer = Sequencer(store, key, state, head, clock_ms, pending_max=config.pending_intents_max)
-                node = Node(home, config, store, sequencer)
+                node = Node(home, config, store, sequencer, extension)
                 app[node_key] = node
+                if extension is not None:
+                    await extension.start(node)
                 # Held here and awaited at cleanup; a task that fails stops the whole node loudly.
                 tasks = [
                     asyncio.create_task(sequencer.run(), name="sequencer"),
                     asyncio.create_task(node.run_timer(), name="timer"),
                 ]
+                if extension is not None:
+                    tasks.append(asyncio.create_task(extension.run(), name="extension"))
                 for task in tasks:
                     task.add_done_callback(node.task_ended)
                 try:
@@ -164,9 +204,9 @@ def create_app(home: Home, config: NodeConfig) -> web.Application:
     return app
 
 
-async def serve(home: Home, config: NodeConfig, *, ready: asyncio.Event | None = None) -> None:
+async def serve(home: Home, config: NodeConfig, extension: Extension | None = None) -> None:
     """Run the node until SIGTERM or SIGINT, then stop cleanly."""
-    app = create_app(home, config)
+    app = create_app(home, config, extension)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     loop = asyncio.get_running_loop()
@@ -176,8 +216,6 @@ async def serve(home: Home, config: NodeConfig, *, ready: asyncio.Event | None =
         node = app[node_key]
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, node.stop_requested.set)
-        if ready is not None:
-            ready.set()
         url = f"http://{config.listen_host}:{config.listen_port}/"
         print(f"tally: serving {id_to_text('n', node.feed)} ({node.sequencer.state.community.name}) on {url}", flush=True)
         await node.stop_requested.wait()

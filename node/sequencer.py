@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event, verify_intent
+from tallystick.protocol.errors import TallyError
 from tallystick.protocol.events import Act, Body, Checkpoint, Event, Intent
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
@@ -65,6 +66,27 @@ class Sequencer:
         self.refused_total = 0
         self.batches_total = 0
         self._listeners: list[Callable[[FeedHead], None]] = []
+        # The write gate: open unless held for the start-up fork-safety check or closed for good
+        # (a stale or forked home). `submit` waits for it to open and then checks the refusal.
+        self._gate_open = asyncio.Event()
+        self._gate_open.set()
+        self._refusal: TallyError | None = None
+
+    def hold_writes(self) -> None:
+        """Keep intents waiting until `open_gate` (start-up, while peers are asked about our feed)."""
+        self._gate_open.clear()
+
+    def open_gate(self) -> None:
+        self._gate_open.set()
+
+    def close_gate(self, refusal: TallyError) -> None:
+        """Refuse every write from now on with `refusal` (until the node is restarted)."""
+        self._refusal = refusal
+        self._gate_open.set()
+
+    @property
+    def refusal(self) -> TallyError | None:
+        return self._refusal
 
     @property
     def pending(self) -> int:
@@ -87,12 +109,18 @@ class Sequencer:
         """Verify a member's signed intent, queue it, and wait until its event is committed.
         Raises a RemoteError for bad bytes or signatures, a DomainError if the rules refuse it."""
         intent = verify_intent(intent_bytes, feed=self.head.feed)
+        await self._gate_open.wait()
+        if self._refusal is not None:
+            raise self._refusal
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         return await self._enqueue(_Pending(intent_bytes, intent, None, future))
 
     async def append_body(self, make_body: Callable[[State], Body]) -> Appended:
         """Append a node-originated body (e.g. a time-driven event) in the single write order;
         `make_body` sees the state the body will follow, so it can e.g. hash it."""
+        await self._gate_open.wait()
+        if self._refusal is not None:
+            raise self._refusal
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         return await self._enqueue(_Pending(None, None, make_body, future))
 

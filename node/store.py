@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+import asyncio
+
 import aiosqlite
 import msgspec
 from pyrsistent import pmap
@@ -41,7 +43,14 @@ CREATE TRIGGER IF NOT EXISTS log_is_append_only_update BEFORE UPDATE ON log
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_is_append_only_delete BEFORE DELETE ON log
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+CREATE INDEX IF NOT EXISTS log_key_rotations ON log (feed, seq) WHERE kind = 'key_rotated';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS forks (
+    feed BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    proof BLOB NOT NULL,
+    PRIMARY KEY (feed, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS feeds (
     feed BLOB PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -137,8 +146,13 @@ def _head_row(head: FeedHead) -> tuple:
 class Store:
     """One node's database. Open with `await Store.open(path)`; close with `await store.close()`."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
-        self._db = connection
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: Path) -> None:
+        # One connection writes, under `_write_lock` so that transactions never interleave; the other
+        # reads, and under WAL it sees only committed data, so no reader ever sees an event that a
+        # failing transaction is about to roll back.
+        self._db = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
         self.path = path
 
     @classmethod
@@ -151,9 +165,12 @@ class Store:
         await connection.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (schema_version,)
         )
-        return cls(connection, path)
+        reader = await aiosqlite.connect(path, isolation_level=None)
+        await reader.execute("PRAGMA query_only=ON")
+        return cls(connection, reader, path)
 
     async def close(self) -> None:
+        await self._reader.close()
         await self._db.close()
 
     # ---- writing ---------------------------------------------------------------------------------
@@ -167,6 +184,16 @@ class Store:
     ) -> None:
         """Append rows (feed, seq, hash, ts, kind, bytes) to the log and write the projections of
         `state` for the members in `touched`, all in one transaction."""
+        async with self._write_lock:
+            await self._append(events, state, touched, head)
+
+    async def _append(
+        self,
+        events: list[tuple[bytes, int, bytes, int, str, bytes]],
+        state: State,
+        touched: Iterable[bytes],
+        head: FeedHead,
+    ) -> None:
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
@@ -191,10 +218,11 @@ class Store:
         await db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?)", _head_row(head))
 
     async def set_meta(self, key: str, value: object) -> None:
-        await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        async with self._write_lock:
+            await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     async def get_meta(self, key: str) -> object | None:
-        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
+        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row[0]
 
@@ -202,7 +230,7 @@ class Store:
 
     async def read_log(self, feed: bytes, from_seq: int, limit: int) -> list[StoredEvent]:
         limit = min(limit, limits.store_read_batch_events_max)
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT seq, hash, bytes FROM log WHERE feed = ? AND seq >= ? ORDER BY seq LIMIT ?",
             (feed, from_seq, limit),
         ) as cursor:
@@ -219,8 +247,46 @@ class Store:
             yield batch
             seq = batch[-1].seq + 1
 
+    async def event_at(self, feed: bytes, seq: int) -> bytes | None:
+        async with self._reader.execute("SELECT bytes FROM log WHERE feed = ? AND seq = ?", (feed, seq)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def signing_key_at(self, feed: bytes, seq: int) -> bytes | None:
+        """The key that signs `feed`'s event at `seq` (by the genesis and the rotations before it)."""
+        from tallystick.protocol.codec import decode_event
+        from tallystick.protocol.events import Genesis, KeyRotated
+
+        genesis = await self.event_at(feed, 1)
+        if genesis is None:
+            return None
+        body = decode_event(genesis).body
+        assert isinstance(body, Genesis)
+        key = body.signing_key
+        async with self._reader.execute(
+            "SELECT bytes FROM log WHERE feed = ? AND kind = 'key_rotated' AND seq < ? ORDER BY seq LIMIT ?",
+            (feed, seq, limits.page_size_max),
+        ) as cursor:
+            for (raw,) in await cursor.fetchall():
+                rotated = decode_event(bytes(raw)).body
+                assert isinstance(rotated, KeyRotated)
+                key = rotated.signing_key
+        return key
+
+    async def add_fork(self, feed: bytes, seq: int, proof: bytes) -> bool:
+        """Keep a fork proof; True if it is the first one held for this feed."""
+        async with self._write_lock:
+            async with self._db.execute("SELECT 1 FROM forks WHERE feed = ? LIMIT 1", (feed,)) as cursor:
+                known = await cursor.fetchone() is not None
+            await self._db.execute("INSERT OR IGNORE INTO forks (feed, seq, proof) VALUES (?, ?, ?)", (feed, seq, proof))
+        return not known
+
+    async def forks(self, limit: int = limits.page_size_max) -> list[tuple[bytes, int, bytes]]:
+        async with self._reader.execute("SELECT feed, seq, proof FROM forks ORDER BY feed LIMIT ?", (limit,)) as cursor:
+            return [(bytes(f), s, bytes(p)) for f, s, p in await cursor.fetchall()]
+
     async def log_count(self, feed: bytes) -> int:
-        async with self._db.execute("SELECT count(*) FROM log WHERE feed = ?", (feed,)) as cursor:
+        async with self._reader.execute("SELECT count(*) FROM log WHERE feed = ?", (feed,)) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
@@ -229,30 +295,30 @@ class Store:
         return None if value is None else bytes(value)  # type: ignore[arg-type]
 
     async def head(self, feed: bytes) -> FeedHead | None:
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT feed, seq, head, ts, signing_key, recovery_key_hash FROM feeds WHERE feed = ?", (feed,)
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None else FeedHead(*row)
 
-    async def heads(self) -> list[FeedHead]:
-        async with self._db.execute(
+    async def heads(self, limit: int = limits.replication_heads_max) -> list[FeedHead]:
+        async with self._reader.execute(
             "SELECT feed, seq, head, ts, signing_key, recovery_key_hash FROM feeds ORDER BY feed LIMIT ?",
-            (limits.page_size_max,),
+            (limit,),
         ) as cursor:
             rows = await cursor.fetchall()
         return [FeedHead(*row) for row in rows]
 
     async def load_state(self, feed: bytes) -> State | None:
         """The live state, from the projections (not by replaying the log)."""
-        async with self._db.execute("SELECT * FROM community WHERE feed = ?", (feed,)) as cursor:
+        async with self._reader.execute("SELECT * FROM community WHERE feed = ?", (feed,)) as cursor:
             row = await cursor.fetchone()
         if row is None:
             return None
         community = Community(*row[1:7])
         seq, since = row[7], row[8]
         members: dict[bytes, Member] = {}
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces FROM members WHERE feed = ?", (feed,)
         ) as cursor:
             async for member_id, name, key, role, active, admitted, floor, nonces in cursor:
@@ -260,7 +326,7 @@ class Store:
                     name, key, role, bool(active), admitted, floor, frozenset(_nonce_decoder.decode(nonces))
                 )
         accounts: dict[bytes, Account] = {}
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT id, balance_minor, debit_limit_minor, credit_ceiling_minor FROM accounts WHERE feed = ?", (feed,)
         ) as cursor:
             async for member_id, balance, debit, ceiling in cursor:
@@ -279,11 +345,11 @@ class Store:
             query += "AND a.id = ? "
             params = (feed, account)
         query += "ORDER BY m.name COLLATE NOCASE LIMIT ?"
-        async with self._db.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
+        async with self._reader.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
             return list(await cursor.fetchall())
 
     async def members(self, feed: bytes, limit: int = limits.page_size_max) -> list[tuple]:
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT id, name, key, role, active, admitted_seq FROM members WHERE feed = ? "
             "ORDER BY name COLLATE NOCASE LIMIT ?",
             (feed, min(limit, limits.page_size_max)),
@@ -294,6 +360,10 @@ class Store:
 
     async def replace_projections(self, state: State, head: FeedHead) -> None:
         """Drop every projection row of this feed and write `state` whole, in one transaction."""
+        async with self._write_lock:
+            await self._replace_projections(state, head)
+
+    async def _replace_projections(self, state: State, head: FeedHead) -> None:
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
@@ -309,6 +379,6 @@ class Store:
         """Every projection row, sorted: what a test compares between live and rebuilt."""
         snapshot = {}
         for table in projection_tables:
-            async with self._db.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:  # noqa: S608
+            async with self._reader.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:  # noqa: S608
                 snapshot[table] = list(await cursor.fetchall())
         return snapshot

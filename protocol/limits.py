@@ -48,3 +48,19 @@ sequencer_batch_intents_max = 500
 store_read_batch_events_max = 2000
 # Seconds the API asks a client to wait when the pending queue is full.
 retry_after_seconds = 1
+
+# Replication. A batch of events in one pull answer or one push: 256 events of at most
+# event_bytes_max each fit in replication_body_bytes_max with room for the envelope.
+replication_batch_events_max = 256
+replication_body_bytes_max = 4 * 1024 * 1024
+# Feeds a node reports in one heads answer: the page of a heads exchange.
+replication_heads_max = 10_000
+# Fork proofs served or accepted in one answer.
+replication_forks_max = 100
+# Anti-entropy: how often each peer is asked for its heads, and the backoff cap for a dead peer.
+anti_entropy_interval_ms = 2_000
+peer_backoff_max_ms = 30_000
+# How long a starting node waits for its peers' copy of its own feed before its first append.
+fork_safety_wait_ms = 3_000
+# One HTTP call to a peer.
+peer_request_timeout_ms = 10_000

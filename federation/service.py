@@ -1,0 +1,23 @@
+"""A federated node: the community node with replication plugged in.
+
+How this works: node/ knows nothing of peers; it exposes an extension point (node.runtime.Extension).
+This module builds the `Replicator` for a home's configured peers and runs the node with it, which is
+what `tally serve` does.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tallystick.node.home import Home, NodeConfig
+from tallystick.node.runtime import clock_ms, create_app as create_node_app, serve as serve_node
+
+from .replicator import Replicator
+
+
+def create_app(home: Home, config: NodeConfig) -> web.Application:
+    return create_node_app(home, config, Replicator(config.peers, clock_ms))
+
+
+async def serve(home: Home, config: NodeConfig) -> None:
+    await serve_node(home, config, Replicator(config.peers, clock_ms))
