@@ -15,7 +15,6 @@ from typing import Any
 
 import nacl.signing
 import pytest
-
 from tallystick.node import domain
 from tallystick.protocol import errors, limits
 from tallystick.protocol.codec import (
@@ -103,8 +102,10 @@ def test_vector_file_is_exactly_what_the_code_produces(name: str, rebuilt: dict[
     on_disk = (vectors_dir / name).read_text(encoding="utf-8")
     if generator.render(rebuilt[name]) != on_disk:
         where = _first_difference(files[name], json.loads(generator.render(rebuilt[name])))
-        pytest.fail(f"tests/vectors/{name} differs from what the code produces now, first at {where}. "
-                    + protocol_change)
+        pytest.fail(
+            f"tests/vectors/{name} differs from what the code produces now, first at {where}. "
+            + protocol_change
+        )
 
 
 def _event_bytes(seq: int) -> bytes:
@@ -124,18 +125,30 @@ def _heads() -> list[FeedHead]:
 def test_sign_event_reproduces_each_event_byte_for_byte(record: dict[str, Any]) -> None:
     data = bytes.fromhex(record["bytes_hex"])
     event = decode_event(data)
-    resigned = sign_event(keys[record["signed_by"]], feed=event.feed, seq=event.seq, prev=event.prev, ts=event.ts,
-                          body=event.body)
+    resigned = sign_event(
+        keys[record["signed_by"]],
+        feed=event.feed,
+        seq=event.seq,
+        prev=event.prev,
+        ts=event.ts,
+        body=event.body,
+    )
     assert resigned == data, f"event {record['seq']} no longer signs to its golden bytes. " + protocol_change
-    assert encode(event) == data, f"event {record['seq']} no longer re-encodes to its golden bytes. " + protocol_change
+    assert encode(event) == data, (
+        f"event {record['seq']} no longer re-encodes to its golden bytes. " + protocol_change
+    )
 
 
 @pytest.mark.parametrize("record", intents, ids=[f"intent{record['index']}" for record in intents])
 def test_sign_intent_reproduces_each_intent_byte_for_byte(record: dict[str, Any]) -> None:
     data = bytes.fromhex(record["bytes_hex"])
     intent = decode_intent(data)
-    resigned = sign_intent(keys[record["signed_by"]], feed=intent.feed, nonce=intent.nonce, action=intent.action)
-    assert resigned == data, f"intent {record['index']} no longer signs to its golden bytes. " + protocol_change
+    resigned = sign_intent(
+        keys[record["signed_by"]], feed=intent.feed, nonce=intent.nonce, action=intent.action
+    )
+    assert resigned == data, (
+        f"intent {record['index']} no longer signs to its golden bytes. " + protocol_change
+    )
     assert encode(intent) == data
 
 
@@ -167,7 +180,9 @@ def test_event_hash_is_blake2b_256_of_the_signed_bytes_and_the_feed_id_is_the_ge
 
     for record in events:
         data = bytes.fromhex(record["bytes_hex"])
-        assert record["hash_hex"] == hashlib.blake2b(data, digest_size=32).hexdigest() == event_hash(data).hex()
+        assert (
+            record["hash_hex"] == hashlib.blake2b(data, digest_size=32).hexdigest() == event_hash(data).hex()
+        )
         assert record["hash_text"] == id_to_text("h", event_hash(data))
     assert feed_vectors["feed_hex"] == events[0]["hash_hex"]
     assert id_from_text("n", feed_vectors["feed_text"]).hex() == feed_vectors["feed_hex"]
@@ -212,12 +227,17 @@ def test_the_checkpoint_is_the_state_digest_of_the_domain_fold_and_its_documente
             assert event.seq == checkpoint["seq"] and state.seq == checkpoint["state_after_seq"]
             assert event.body.state_hash == domain.state_digest(state)
             assert event.body.state_hash.hex() == checkpoint["state_hash_hex"]
-            assert hash32(bytes.fromhex(checkpoint["state_preimage_hex"])).hex() == checkpoint["state_hash_hex"], (
-                "node.domain.state_digest no longer hashes the layout docs/protocol.md describes. " + protocol_change
+            assert (
+                hash32(bytes.fromhex(checkpoint["state_preimage_hex"])).hex() == checkpoint["state_hash_hex"]
+            ), (
+                "node.domain.state_digest no longer hashes the layout docs/protocol.md describes. "
+                + protocol_change
             )
         intent = verify_intent(event.body.intent, feed=feed) if isinstance(event.body, Act) else None
         state = domain.audit(state, event, intent)
-    balances = {name: state.accounts[keys[name].public].balance_minor for name in feed_vectors["final_balances"]}
+    balances = {
+        name: state.accounts[keys[name].public].balance_minor for name in feed_vectors["final_balances"]
+    }
     assert balances == feed_vectors["final_balances"]
     assert sum(account.balance_minor for account in state.accounts.values()) == 0
 

@@ -24,11 +24,11 @@ audit; every invalid case fails with its stated code), so it cannot write a vect
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
-
 from tallystick.node import domain
 from tallystick.protocol import limits
 from tallystick.protocol.codec import (
@@ -170,7 +170,9 @@ class _FeedBuilder:
     def feed(self) -> bytes:
         return self.heads[0].feed
 
-    def append(self, signer: str, ts: int, body: Body, description: str, intent: dict[str, Any] | None) -> bytes:
+    def append(
+        self, signer: str, ts: int, body: Body, description: str, intent: dict[str, Any] | None
+    ) -> bytes:
         seq = len(self.raw) + 1
         feed = None if seq == 1 else self.feed
         prev = None if seq == 1 else event_hash(self.raw[-1])
@@ -182,7 +184,9 @@ class _FeedBuilder:
             state = domain.initial_state(head.feed, event.body)
         else:
             head, event = verify_next(self.heads[-1], raw)
-            decoded_intent = verify_intent(event.body.intent, feed=self.feed) if isinstance(event.body, Act) else None
+            decoded_intent = (
+                verify_intent(event.body.intent, feed=self.feed) if isinstance(event.body, Act) else None
+            )
             state = domain.audit(self.states[-1], event, decoded_intent)
         self.raw.append(raw)
         self.heads.append(head)
@@ -205,14 +209,18 @@ class _FeedBuilder:
         self.events.append(record)
         return raw
 
-    def intent(self, signer: str, action: Action, description: str, nonce: int | None = None) -> tuple[bytes, dict]:
+    def intent(
+        self, signer: str, action: Action, description: str, nonce: int | None = None
+    ) -> tuple[bytes, dict]:
         if nonce is None:
             nonce = self.nonces.get(signer, 0) + 1
         self.nonces[signer] = max(nonce, self.nonces.get(signer, 0))
         key = key_for(signer)
         raw = sign_intent(key, feed=self.feed, nonce=nonce, action=action)
         unsigned = encode(
-            IntentUnsigned(v=limits.protocol_version, feed=self.feed, key=key.public, nonce=nonce, action=action)
+            IntentUnsigned(
+                v=limits.protocol_version, feed=self.feed, key=key.public, nonce=nonce, action=action
+            )
         )
         record = {
             "index": len(self.intents),
@@ -229,8 +237,13 @@ class _FeedBuilder:
 
     def act(self, signer: str, ts: int, action: Action, description: str, nonce: int | None = None) -> bytes:
         intent_bytes, record = self.intent(signer, action, description, nonce)
-        return self.append("node" if ts < rotation_ts_ms else "node_rotated", ts, Act(intent=intent_bytes),
-                           description, record)
+        return self.append(
+            "node" if ts < rotation_ts_ms else "node_rotated",
+            ts,
+            Act(intent=intent_bytes),
+            description,
+            record,
+        )
 
 
 rotation_ts_ms = genesis_ts_ms + 12_000
@@ -259,22 +272,48 @@ def build_feed() -> _FeedBuilder:
         None,
     )
     builder.act("admin", t + 1000, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
-    builder.act("admin", t + 2000, AdmitMember(member=public["bob"], name="Bob", role="member"), "Ada admits Bob")
-    builder.act("alice", t + 3000, Transfer(to=public["bob"], amount_minor=1250, memo="bread"),
-                "Alice pays Bob 12.50 RVC for bread")
-    builder.act("bob", t + 3000, Transfer(to=public["alice"], amount_minor=300),
-                "Bob pays Alice 3.00 RVC, no memo, at the same millisecond as the event before (allowed)")
-    builder.act("admin", t + 4000, SetLimits(account=public["alice"], debit_limit_minor=20_000,
-                                             credit_ceiling_minor=None),
-                "Ada sets Alice's debit limit to 200.00; her credit ceiling stays the community default (nil)")
-    builder.act("admin", t + 5000, AdmitMember(member=public["carol"], name="Carol", role="admin"),
-                "Ada admits Carol as an admin")
+    builder.act(
+        "admin", t + 2000, AdmitMember(member=public["bob"], name="Bob", role="member"), "Ada admits Bob"
+    )
+    builder.act(
+        "alice",
+        t + 3000,
+        Transfer(to=public["bob"], amount_minor=1250, memo="bread"),
+        "Alice pays Bob 12.50 RVC for bread",
+    )
+    builder.act(
+        "bob",
+        t + 3000,
+        Transfer(to=public["alice"], amount_minor=300),
+        "Bob pays Alice 3.00 RVC, no memo, at the same millisecond as the event before (allowed)",
+    )
+    builder.act(
+        "admin",
+        t + 4000,
+        SetLimits(account=public["alice"], debit_limit_minor=20_000, credit_ceiling_minor=None),
+        "Ada sets Alice's debit limit to 200.00; her credit ceiling stays the community default (nil)",
+    )
+    builder.act(
+        "admin",
+        t + 5000,
+        AdmitMember(member=public["carol"], name="Carol", role="admin"),
+        "Ada admits Carol as an admin",
+    )
     builder.act("admin", t + 6000, SetRole(member=public["carol"], role="member"), "Ada makes Carol a member")
     builder.act("admin", t + 7000, RemoveMember(member=public["carol"]), "Ada removes Carol (balance zero)")
-    builder.act("admin", t + 8000, SetDefaultLimits(debit_limit_minor=15_000, credit_ceiling_minor=60_000),
-                "Ada sets the community's default limits")
-    builder.act("bob", t + 9000, RebindKey(new_key=public["bob_rebound"]),
-                "Bob moves his account to a new key; nonce 1000 (uint16)", nonce=1000)
+    builder.act(
+        "admin",
+        t + 8000,
+        SetDefaultLimits(debit_limit_minor=15_000, credit_ceiling_minor=60_000),
+        "Ada sets the community's default limits",
+    )
+    builder.act(
+        "bob",
+        t + 9000,
+        RebindKey(new_key=public["bob_rebound"]),
+        "Bob moves his account to a new key; nonce 1000 (uint16)",
+        nonce=1000,
+    )
     assert domain.checkpoint_due(builder.states[-1])
     builder.append(
         "node",
@@ -294,10 +333,19 @@ def build_feed() -> _FeedBuilder:
         "key rotation, signed by the recovery key it reveals: node_rotated signs from now on",
         None,
     )
-    builder.act("alice", rotation_ts_ms + 1000, Transfer(to=public["bob"], amount_minor=99, memo="café ☕ 🍞"),
-                "Alice pays Bob 0.99 RVC with a non-ASCII memo; the first event signed by node_rotated")
-    builder.act("bob_rebound", rotation_ts_ms + 2000, Transfer(to=public["alice"], amount_minor=1),
-                "Bob, signing with his rebound key, pays Alice 0.01 RVC", nonce=1001)
+    builder.act(
+        "alice",
+        rotation_ts_ms + 1000,
+        Transfer(to=public["bob"], amount_minor=99, memo="café ☕ 🍞"),
+        "Alice pays Bob 0.99 RVC with a non-ASCII memo; the first event signed by node_rotated",
+    )
+    builder.act(
+        "bob_rebound",
+        rotation_ts_ms + 2000,
+        Transfer(to=public["alice"], amount_minor=1),
+        "Bob, signing with his rebound key, pays Alice 0.01 RVC",
+        nonce=1001,
+    )
     # the whole run verifies as one batch too
     final, _ = verify_batch(builder.heads[0], builder.raw[1:])
     assert final == builder.heads[-1]
@@ -320,13 +368,15 @@ def build_invalid(builder: _FeedBuilder) -> list[dict[str, Any]]:
     feed = builder.feed
     raw = builder.raw
     events = [decode_event(item) for item in raw]
-    node, stranger, recovery = key_for("node"), key_for("stranger"), key_for("recovery")
+    node, stranger = key_for("node"), key_for("stranger")
     other_feed = hash32(b"another community's genesis")
     act_body = events[1].body  # Ada admits Alice
     ts2 = events[1].ts
     cases: list[dict[str, Any]] = []
 
-    def event_case(name: str, description: str, error: str, data: bytes, *, after_seq: int | None = None) -> None:
+    def event_case(
+        name: str, description: str, error: str, data: bytes, *, after_seq: int | None = None
+    ) -> None:
         """after_seq None: decode_event(data) alone refuses it; otherwise verify_next on the head after
         that seq of the valid feed (start_feed when after_seq is 0)."""
         if after_seq is None:
@@ -339,8 +389,16 @@ def build_invalid(builder: _FeedBuilder) -> list[dict[str, Any]]:
             check, context = "verify_next", {"after_seq": after_seq}
             _expect(error, lambda: verify_next(builder.heads[after_seq - 1], data))
             _expect(error, lambda: verify_batch(builder.heads[after_seq - 1], [data]))
-        cases.append({"name": name, "description": description, "check": check, **context, "error": error,
-                      "bytes_hex": data.hex()})
+        cases.append(
+            {
+                "name": name,
+                "description": description,
+                "check": check,
+                **context,
+                "error": error,
+                "bytes_hex": data.hex(),
+            }
+        )
 
     def intent_case(name: str, description: str, error: str, data: bytes, *, verify: bool = False) -> None:
         if verify:
@@ -349,8 +407,16 @@ def build_invalid(builder: _FeedBuilder) -> list[dict[str, Any]]:
         else:
             check, context = "decode_intent", {}
             _expect(error, lambda: decode_intent(data))
-        cases.append({"name": name, "description": description, "check": check, **context, "error": error,
-                      "bytes_hex": data.hex()})
+        cases.append(
+            {
+                "name": name,
+                "description": description,
+                "check": check,
+                **context,
+                "error": error,
+                "bytes_hex": data.hex(),
+            }
+        )
 
     def second(**changes: Any) -> bytes:
         """The unsigned bytes of event 2 with some fields changed."""
@@ -360,175 +426,430 @@ def build_invalid(builder: _FeedBuilder) -> list[dict[str, Any]]:
 
     # -- signatures
     flipped = raw[1][:-1] + bytes((raw[1][-1] ^ 0x01,))
-    event_case("bad_signature_flipped_bit", "event 2 with the last bit of its signature flipped",
-               "bad_signature", flipped, after_seq=1)
-    event_case("signed_by_another_key", "event 2 signed by a key that is not the feed's signing key",
-               "bad_signature", sign_raw(stranger, event_namespace, second()), after_seq=1)
-    event_case("signed_without_namespace", "event 2 signed over its unsigned bytes without the namespace",
-               "bad_signature",
-               b"\x97" + second()[1:] + b"\xc4\x40" + node.sign(second()), after_seq=1)
-    event_case("genesis_signed_by_another_key", "a genesis not signed by the signing key it names",
-               "bad_signature", sign_raw(stranger, event_namespace, unsigned_event(
-                   feed=None, seq=1, prev=None, ts=events[0].ts, body=events[0].body)), after_seq=0)
+    event_case(
+        "bad_signature_flipped_bit",
+        "event 2 with the last bit of its signature flipped",
+        "bad_signature",
+        flipped,
+        after_seq=1,
+    )
+    event_case(
+        "signed_by_another_key",
+        "event 2 signed by a key that is not the feed's signing key",
+        "bad_signature",
+        sign_raw(stranger, event_namespace, second()),
+        after_seq=1,
+    )
+    event_case(
+        "signed_without_namespace",
+        "event 2 signed over its unsigned bytes without the namespace",
+        "bad_signature",
+        b"\x97" + second()[1:] + b"\xc4\x40" + node.sign(second()),
+        after_seq=1,
+    )
+    event_case(
+        "genesis_signed_by_another_key",
+        "a genesis not signed by the signing key it names",
+        "bad_signature",
+        sign_raw(
+            stranger,
+            event_namespace,
+            unsigned_event(feed=None, seq=1, prev=None, ts=events[0].ts, body=events[0].body),
+        ),
+        after_seq=0,
+    )
     rotation = events[12].body
     assert isinstance(rotation, KeyRotated)
-    forged_rotation = KeyRotated(recovery_key=stranger.public, signing_key=stranger.public,
-                                 next_recovery_key_hash=hash32(stranger.public))
+    forged_rotation = KeyRotated(
+        recovery_key=stranger.public,
+        signing_key=stranger.public,
+        next_recovery_key_hash=hash32(stranger.public),
+    )
     rotation_fields = {"feed": feed, "seq": 13, "prev": event_hash(raw[11]), "ts": rotation_ts_ms}
-    event_case("key_rotated_uncommitted_recovery_key",
-               "a KeyRotated revealing (and signed by) a recovery key whose hash the feed never committed to",
-               "bad_signature", sign_raw(stranger, event_namespace, unsigned_event(**rotation_fields,
-                                                                                    body=forged_rotation)),
-               after_seq=12)
-    event_case("key_rotated_signed_by_signing_key",
-               "the feed's KeyRotated, but signed by the current signing key instead of the recovery key",
-               "bad_signature", sign_raw(node, event_namespace, unsigned_event(**rotation_fields, body=rotation)),
-               after_seq=12)
-    event_case("old_key_after_rotation",
-               "event 14 signed by the signing key the KeyRotated at seq 13 retired",
-               "bad_signature", sign_raw(node, event_namespace, unsigned_event(
-                   feed=feed, seq=14, prev=event_hash(raw[12]), ts=events[13].ts, body=events[13].body)),
-               after_seq=13)
+    event_case(
+        "key_rotated_uncommitted_recovery_key",
+        "a KeyRotated revealing (and signed by) a recovery key whose hash the feed never committed to",
+        "bad_signature",
+        sign_raw(stranger, event_namespace, unsigned_event(**rotation_fields, body=forged_rotation)),
+        after_seq=12,
+    )
+    event_case(
+        "key_rotated_signed_by_signing_key",
+        "the feed's KeyRotated, but signed by the current signing key instead of the recovery key",
+        "bad_signature",
+        sign_raw(node, event_namespace, unsigned_event(**rotation_fields, body=rotation)),
+        after_seq=12,
+    )
+    event_case(
+        "old_key_after_rotation",
+        "event 14 signed by the signing key the KeyRotated at seq 13 retired",
+        "bad_signature",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(
+                feed=feed, seq=14, prev=event_hash(raw[12]), ts=events[13].ts, body=events[13].body
+            ),
+        ),
+        after_seq=13,
+    )
     # -- canonical form
     canonical = second()
     seq_offset = 1 + 1 + 34  # header, v, feed (c4 20 + 32 bytes)
     assert canonical[seq_offset] == 0x02
-    event_case("non_minimal_integer",
-               "event 2 with its seq written as uint8 (cc 02) instead of a positive fixint (02), signed",
-               "non_canonical",
-               sign_raw(node, event_namespace, canonical[:seq_offset] + b"\xcc\x02" + canonical[seq_offset + 1:]))
-    event_case("non_minimal_bin_header",
-               "event 2 with its feed id written as bin16 (c5 00 20) instead of bin8 (c4 20), signed",
-               "non_canonical",
-               sign_raw(node, event_namespace, canonical[:2] + b"\xc5\x00\x20" + canonical[4:]))
-    event_case("map_instead_of_array", "event 2's envelope as a map of field names", "malformed",
-               encode({"v": 1, "feed": feed, "seq": 2, "prev": event_hash(raw[0]), "ts": ts2, "body": act_body,
-                       "sig": raw[1][-64:]}))
+    event_case(
+        "non_minimal_integer",
+        "event 2 with its seq written as uint8 (cc 02) instead of a positive fixint (02), signed",
+        "non_canonical",
+        sign_raw(node, event_namespace, canonical[:seq_offset] + b"\xcc\x02" + canonical[seq_offset + 1 :]),
+    )
+    event_case(
+        "non_minimal_bin_header",
+        "event 2 with its feed id written as bin16 (c5 00 20) instead of bin8 (c4 20), signed",
+        "non_canonical",
+        sign_raw(node, event_namespace, canonical[:2] + b"\xc5\x00\x20" + canonical[4:]),
+    )
+    event_case(
+        "map_instead_of_array",
+        "event 2's envelope as a map of field names",
+        "malformed",
+        encode(
+            {
+                "v": 1,
+                "feed": feed,
+                "seq": 2,
+                "prev": event_hash(raw[0]),
+                "ts": ts2,
+                "body": act_body,
+                "sig": raw[1][-64:],
+            }
+        ),
+    )
     # -- kinds and versions
-    event_case("unknown_body_kind", "an event whose body kind 'payment_out' this version does not know",
-               "unknown_kind", sign_raw(node, event_namespace, encode(
-                   [1, feed, 2, event_hash(raw[0]), ts2, ["payment_out", key_for("alice").public, 500]])))
-    event_case("stale_protocol_version", "event 2 with protocol version 0, otherwise valid and signed",
-               "unsupported_version", sign_raw(node, event_namespace, unsigned_event(
-                   v=0, feed=feed, seq=2, prev=event_hash(raw[0]), ts=ts2, body=act_body)))
-    event_case("future_protocol_version_with_new_kind",
-               "event 2 from protocol version 2 with a body kind this version does not know: the version "
-               "is reported, not the kind",
-               "unsupported_version", sign_raw(node, event_namespace, encode(
-                   [2, feed, 2, event_hash(raw[0]), ts2, ["payment_out", key_for("alice").public, 500]])))
+    event_case(
+        "unknown_body_kind",
+        "an event whose body kind 'payment_out' this version does not know",
+        "unknown_kind",
+        sign_raw(
+            node,
+            event_namespace,
+            encode([1, feed, 2, event_hash(raw[0]), ts2, ["payment_out", key_for("alice").public, 500]]),
+        ),
+    )
+    event_case(
+        "stale_protocol_version",
+        "event 2 with protocol version 0, otherwise valid and signed",
+        "unsupported_version",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(v=0, feed=feed, seq=2, prev=event_hash(raw[0]), ts=ts2, body=act_body),
+        ),
+    )
+    event_case(
+        "future_protocol_version_with_new_kind",
+        "event 2 from protocol version 2 with a body kind this version does not know: the version "
+        "is reported, not the kind",
+        "unsupported_version",
+        sign_raw(
+            node,
+            event_namespace,
+            encode([2, feed, 2, event_hash(raw[0]), ts2, ["payment_out", key_for("alice").public, 500]]),
+        ),
+    )
     # -- chain
-    event_case("wrong_feed", "event 2 naming another feed", "wrong_feed",
-               sign_raw(node, event_namespace, second(feed=other_feed)), after_seq=1)
-    event_case("broken_chain_link", "event 3 whose prev is not the hash of event 2", "chain_broken",
-               sign_raw(node, event_namespace, unsigned_event(feed=feed, seq=3, prev=hash32(b"not event 2"),
-                                                              ts=events[2].ts, body=events[2].body)),
-               after_seq=2)
-    event_case("seq_gap", "an event at seq 4 right after seq 2 (prev is event 2's hash)", "chain_broken",
-               sign_raw(node, event_namespace, unsigned_event(feed=feed, seq=4, prev=event_hash(raw[1]),
-                                                              ts=events[2].ts, body=events[2].body)),
-               after_seq=2)
-    event_case("seq_repeated", "a second event at seq 2 after seq 2", "chain_broken",
-               sign_raw(node, event_namespace, second(ts=ts2 + 1)), after_seq=2)
-    event_case("ts_backwards", "event 3 one millisecond before event 2", "chain_broken",
-               sign_raw(node, event_namespace, unsigned_event(feed=feed, seq=3, prev=event_hash(raw[1]),
-                                                              ts=ts2 - 1, body=events[2].body)),
-               after_seq=2)
+    event_case(
+        "wrong_feed",
+        "event 2 naming another feed",
+        "wrong_feed",
+        sign_raw(node, event_namespace, second(feed=other_feed)),
+        after_seq=1,
+    )
+    event_case(
+        "broken_chain_link",
+        "event 3 whose prev is not the hash of event 2",
+        "chain_broken",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(
+                feed=feed, seq=3, prev=hash32(b"not event 2"), ts=events[2].ts, body=events[2].body
+            ),
+        ),
+        after_seq=2,
+    )
+    event_case(
+        "seq_gap",
+        "an event at seq 4 right after seq 2 (prev is event 2's hash)",
+        "chain_broken",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(feed=feed, seq=4, prev=event_hash(raw[1]), ts=events[2].ts, body=events[2].body),
+        ),
+        after_seq=2,
+    )
+    event_case(
+        "seq_repeated",
+        "a second event at seq 2 after seq 2",
+        "chain_broken",
+        sign_raw(node, event_namespace, second(ts=ts2 + 1)),
+        after_seq=2,
+    )
+    event_case(
+        "ts_backwards",
+        "event 3 one millisecond before event 2",
+        "chain_broken",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(feed=feed, seq=3, prev=event_hash(raw[1]), ts=ts2 - 1, body=events[2].body),
+        ),
+        after_seq=2,
+    )
     # -- shape
-    event_case("genesis_with_feed", "a seq 1 genesis that names a feed", "malformed",
-               sign_raw(node, event_namespace, unsigned_event(feed=other_feed, seq=1, prev=None,
-                                                              ts=events[0].ts, body=events[0].body)))
-    event_case("act_at_seq_1", "seq 1 that is not a genesis", "malformed",
-               sign_raw(node, event_namespace, unsigned_event(feed=None, seq=1, prev=None, ts=ts2, body=act_body)))
-    event_case("genesis_at_seq_2", "a genesis body at seq 2", "malformed",
-               sign_raw(node, event_namespace, second(body=events[0].body)))
-    event_case("seq_zero", "an event at seq 0 (seq starts at 1)", "malformed",
-               sign_raw(node, event_namespace, second(seq=0)))
-    event_case("extra_trailing_field", "event 2 with an eighth element (0) after the signature",
-               "malformed", b"\x98" + raw[1][1:] + b"\x00")
-    event_case("body_extra_trailing_field", "event 2 whose act body has a second field", "malformed",
-               sign_raw(node, event_namespace, encode([1, feed, 2, event_hash(raw[0]), ts2,
-                                                       ["act", act_body.intent, 0]])))
+    event_case(
+        "genesis_with_feed",
+        "a seq 1 genesis that names a feed",
+        "malformed",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(feed=other_feed, seq=1, prev=None, ts=events[0].ts, body=events[0].body),
+        ),
+    )
+    event_case(
+        "act_at_seq_1",
+        "seq 1 that is not a genesis",
+        "malformed",
+        sign_raw(node, event_namespace, unsigned_event(feed=None, seq=1, prev=None, ts=ts2, body=act_body)),
+    )
+    event_case(
+        "genesis_at_seq_2",
+        "a genesis body at seq 2",
+        "malformed",
+        sign_raw(node, event_namespace, second(body=events[0].body)),
+    )
+    event_case(
+        "seq_zero",
+        "an event at seq 0 (seq starts at 1)",
+        "malformed",
+        sign_raw(node, event_namespace, second(seq=0)),
+    )
+    event_case(
+        "extra_trailing_field",
+        "event 2 with an eighth element (0) after the signature",
+        "malformed",
+        b"\x98" + raw[1][1:] + b"\x00",
+    )
+    event_case(
+        "body_extra_trailing_field",
+        "event 2 whose act body has a second field",
+        "malformed",
+        sign_raw(
+            node, event_namespace, encode([1, feed, 2, event_hash(raw[0]), ts2, ["act", act_body.intent, 0]])
+        ),
+    )
     event_case("truncated", "event 2 without its last 10 bytes", "malformed", raw[1][:-10])
     event_case("malformed_msgpack", "0xc1, the one byte msgpack never uses", "malformed", b"\xc1")
     event_case("empty", "zero bytes", "malformed", b"")
-    event_case("invalid_utf8", "a genesis whose community name is not UTF-8 (c3 28)", "malformed",
-               sign_raw(node, event_namespace, unsigned_event(feed=None, seq=1, prev=None, ts=events[0].ts,
-                                                              body=events[0].body).replace(b"\xa9Riverside",
-                                                                                           b"\xa2\xc3\x28")))
-    event_case("deeply_nested", "an envelope whose first element is 3000 nested one-element arrays",
-               "malformed", b"\x97" + b"\x91" * 3000 + b"\x01")
+    event_case(
+        "invalid_utf8",
+        "a genesis whose community name is not UTF-8 (c3 28)",
+        "malformed",
+        sign_raw(
+            node,
+            event_namespace,
+            unsigned_event(feed=None, seq=1, prev=None, ts=events[0].ts, body=events[0].body).replace(
+                b"\xa9Riverside", b"\xa2\xc3\x28"
+            ),
+        ),
+    )
+    event_case(
+        "deeply_nested",
+        "an envelope whose first element is 3000 nested one-element arrays",
+        "malformed",
+        b"\x97" + b"\x91" * 3000 + b"\x01",
+    )
     # The size check comes first: the act's intent field (8200 bytes, itself over intent_bytes_max)
     # is never looked at.
-    oversize = sign_raw(node, event_namespace, encode([1, feed, 2, event_hash(raw[0]), ts2, ["act", b"\x00" * 8200]]))
+    oversize = sign_raw(
+        node, event_namespace, encode([1, feed, 2, event_hash(raw[0]), ts2, ["act", b"\x00" * 8200]])
+    )
     assert len(oversize) > limits.event_bytes_max
-    event_case("oversize_event", f"an event of {len(oversize)} bytes (event_bytes_max is "
-               f"{limits.event_bytes_max})", "too_large", oversize)
+    event_case(
+        "oversize_event",
+        f"an event of {len(oversize)} bytes (event_bytes_max is {limits.event_bytes_max})",
+        "too_large",
+        oversize,
+    )
 
     # -- intents
     alice = key_for("alice")
     transfer_fields = [1, feed, alice.public, 7]
     transfer_unsigned = encode([*transfer_fields, ["transfer", key_for("bob").public, 500, "bread"]])
-    intent_case("intent_unknown_action_kind", "an intent whose action kind 'mint' this version does not know",
-                "unknown_kind",
-                sign_raw(alice, intent_namespace, encode([*transfer_fields, ["mint", 1_000_000]])))
-    intent_case("intent_missing_default_field",
-                "a transfer intent that leaves out its memo (which defaults to \"\"): every field is always written",
-                "non_canonical",
-                sign_raw(alice, intent_namespace, encode([*transfer_fields, ["transfer", key_for("bob").public, 500]])))
+    intent_case(
+        "intent_unknown_action_kind",
+        "an intent whose action kind 'mint' this version does not know",
+        "unknown_kind",
+        sign_raw(alice, intent_namespace, encode([*transfer_fields, ["mint", 1_000_000]])),
+    )
+    intent_case(
+        "intent_missing_default_field",
+        'a transfer intent that leaves out its memo (which defaults to ""): every field is always written',
+        "non_canonical",
+        sign_raw(
+            alice, intent_namespace, encode([*transfer_fields, ["transfer", key_for("bob").public, 500]])
+        ),
+    )
     assert b"\xa5bread" in transfer_unsigned
-    intent_case("intent_non_minimal_str_header",
-                "a transfer intent with its memo 'bread' written as str8 (d9 05) instead of fixstr (a5)",
-                "non_canonical",
-                sign_raw(alice, intent_namespace, transfer_unsigned.replace(b"\xa5bread", b"\xd9\x05bread")))
-    intent_case("intent_zero_amount", "a transfer of 0 minor units (amounts are at least 1)", "malformed",
-                sign_raw(alice, intent_namespace, encode([*transfer_fields, ["transfer", key_for("bob").public, 0, ""]])))
-    intent_case("intent_amount_over_max", f"a transfer of amount_minor_max + 1 ({limits.amount_minor_max + 1})",
-                "malformed", sign_raw(alice, intent_namespace, encode(
-                    [*transfer_fields, ["transfer", key_for("bob").public, limits.amount_minor_max + 1, ""]])))
-    intent_case("intent_memo_too_long", f"a memo of {limits.memo_chars_max + 1} characters", "malformed",
-                sign_raw(alice, intent_namespace, encode(
-                    [*transfer_fields, ["transfer", key_for("bob").public, 5, "x" * (limits.memo_chars_max + 1)]])))
-    intent_case("intent_stale_version", "a transfer intent of protocol version 0", "unsupported_version",
-                sign_raw(alice, intent_namespace, encode([0, *transfer_fields[1:],
-                                                          ["transfer", key_for("bob").public, 500, "bread"]])))
-    intent_case("intent_oversize", f"an intent of {limits.intent_bytes_max + 1} bytes", "too_large",
-                b"\x96" + b"\x00" * limits.intent_bytes_max)
-    intent_case("intent_bad_signature", "Alice's transfer of 12.50 (intent 2) with one signature bit flipped",
-                "bad_signature", _flip_last_bit(bytes.fromhex(builder.intents[2]["bytes_hex"])), verify=True)
-    intent_case("intent_for_another_feed", "a valid transfer intent signed for another community's feed",
-                "wrong_feed", sign_intent(alice, feed=other_feed, nonce=7,
-                                          action=Transfer(to=key_for("bob").public, amount_minor=500, memo="bread")),
-                verify=True)
-    intent_case("intent_signed_as_event",
-                "a transfer intent signed under the event namespace instead of the intent namespace",
-                "bad_signature", sign_raw(alice, event_namespace, transfer_unsigned), verify=True)
+    intent_case(
+        "intent_non_minimal_str_header",
+        "a transfer intent with its memo 'bread' written as str8 (d9 05) instead of fixstr (a5)",
+        "non_canonical",
+        sign_raw(alice, intent_namespace, transfer_unsigned.replace(b"\xa5bread", b"\xd9\x05bread")),
+    )
+    intent_case(
+        "intent_zero_amount",
+        "a transfer of 0 minor units (amounts are at least 1)",
+        "malformed",
+        sign_raw(
+            alice, intent_namespace, encode([*transfer_fields, ["transfer", key_for("bob").public, 0, ""]])
+        ),
+    )
+    intent_case(
+        "intent_amount_over_max",
+        f"a transfer of amount_minor_max + 1 ({limits.amount_minor_max + 1})",
+        "malformed",
+        sign_raw(
+            alice,
+            intent_namespace,
+            encode([*transfer_fields, ["transfer", key_for("bob").public, limits.amount_minor_max + 1, ""]]),
+        ),
+    )
+    intent_case(
+        "intent_memo_too_long",
+        f"a memo of {limits.memo_chars_max + 1} characters",
+        "malformed",
+        sign_raw(
+            alice,
+            intent_namespace,
+            encode(
+                [*transfer_fields, ["transfer", key_for("bob").public, 5, "x" * (limits.memo_chars_max + 1)]]
+            ),
+        ),
+    )
+    intent_case(
+        "intent_stale_version",
+        "a transfer intent of protocol version 0",
+        "unsupported_version",
+        sign_raw(
+            alice,
+            intent_namespace,
+            encode([0, *transfer_fields[1:], ["transfer", key_for("bob").public, 500, "bread"]]),
+        ),
+    )
+    intent_case(
+        "intent_oversize",
+        f"an intent of {limits.intent_bytes_max + 1} bytes",
+        "too_large",
+        b"\x96" + b"\x00" * limits.intent_bytes_max,
+    )
+    intent_case(
+        "intent_bad_signature",
+        "Alice's transfer of 12.50 (intent 2) with one signature bit flipped",
+        "bad_signature",
+        _flip_last_bit(bytes.fromhex(builder.intents[2]["bytes_hex"])),
+        verify=True,
+    )
+    intent_case(
+        "intent_for_another_feed",
+        "a valid transfer intent signed for another community's feed",
+        "wrong_feed",
+        sign_intent(
+            alice,
+            feed=other_feed,
+            nonce=7,
+            action=Transfer(to=key_for("bob").public, amount_minor=500, memo="bread"),
+        ),
+        verify=True,
+    )
+    intent_case(
+        "intent_signed_as_event",
+        "a transfer intent signed under the event namespace instead of the intent namespace",
+        "bad_signature",
+        sign_raw(alice, event_namespace, transfer_unsigned),
+        verify=True,
+    )
 
     # -- fork proofs
-    fork_a = sign_raw(node, event_namespace, unsigned_event(feed=feed, seq=3, prev=event_hash(raw[1]),
-                                                            ts=events[2].ts, body=Checkpoint(state_hash=bytes(32))))
+    fork_a = sign_raw(
+        node,
+        event_namespace,
+        unsigned_event(
+            feed=feed, seq=3, prev=event_hash(raw[1]), ts=events[2].ts, body=Checkpoint(state_hash=bytes(32))
+        ),
+    )
 
     def fork_case(name: str, description: str, error: str, proof: ForkProof, signing_key: bytes) -> None:
         data = encode(proof)
         _expect(error, lambda: verify_fork_proof(proof, signing_key))
-        cases.append({"name": name, "description": description, "check": "verify_fork_proof",
-                      "signing_key_hex": signing_key.hex(), "error": error, "bytes_hex": data.hex()})
+        cases.append(
+            {
+                "name": name,
+                "description": description,
+                "check": "verify_fork_proof",
+                "signing_key_hex": signing_key.hex(),
+                "error": error,
+                "bytes_hex": data.hex(),
+            }
+        )
 
-    fork_case("fork_proof_forged_half", "a fork proof whose second event at seq 3 is signed by another key",
-              "bad_signature",
-              ForkProof(feed=feed, seq=3, first=raw[2],
-                        second=sign_raw(stranger, event_namespace, decode_event_unsigned(fork_a))),
-              node.public)
-    fork_case("fork_proof_same_event", "a fork proof holding the same event twice", "malformed",
-              ForkProof(feed=feed, seq=3, first=raw[2], second=raw[2]), node.public)
-    fork_case("fork_proof_other_seq", "a fork proof whose events are at seq 3 but which claims seq 4",
-              "malformed", ForkProof(feed=feed, seq=4, first=raw[2], second=fork_a), node.public)
-    fork_case("fork_proof_other_feed", "a fork proof naming a feed its events do not belong to",
-              "wrong_feed", ForkProof(feed=other_feed, seq=3, first=raw[2], second=fork_a), node.public)
-    other_genesis = sign_raw(node, event_namespace, unsigned_event(
-        feed=None, seq=1, prev=None, ts=events[0].ts + 1, body=events[0].body))
-    fork_case("fork_proof_two_geneses",
-              "two geneses signed by one key: two different feeds, not a fork of one", "malformed",
-              ForkProof(feed=feed, seq=1, first=raw[0], second=other_genesis), node.public)
+    fork_case(
+        "fork_proof_forged_half",
+        "a fork proof whose second event at seq 3 is signed by another key",
+        "bad_signature",
+        ForkProof(
+            feed=feed,
+            seq=3,
+            first=raw[2],
+            second=sign_raw(stranger, event_namespace, decode_event_unsigned(fork_a)),
+        ),
+        node.public,
+    )
+    fork_case(
+        "fork_proof_same_event",
+        "a fork proof holding the same event twice",
+        "malformed",
+        ForkProof(feed=feed, seq=3, first=raw[2], second=raw[2]),
+        node.public,
+    )
+    fork_case(
+        "fork_proof_other_seq",
+        "a fork proof whose events are at seq 3 but which claims seq 4",
+        "malformed",
+        ForkProof(feed=feed, seq=4, first=raw[2], second=fork_a),
+        node.public,
+    )
+    fork_case(
+        "fork_proof_other_feed",
+        "a fork proof naming a feed its events do not belong to",
+        "wrong_feed",
+        ForkProof(feed=other_feed, seq=3, first=raw[2], second=fork_a),
+        node.public,
+    )
+    other_genesis = sign_raw(
+        node,
+        event_namespace,
+        unsigned_event(feed=None, seq=1, prev=None, ts=events[0].ts + 1, body=events[0].body),
+    )
+    fork_case(
+        "fork_proof_two_geneses",
+        "two geneses signed by one key: two different feeds, not a fork of one",
+        "malformed",
+        ForkProof(feed=feed, seq=1, first=raw[0], second=other_genesis),
+        node.public,
+    )
     return cases
 
 
@@ -545,8 +866,17 @@ def build_fork_proofs(builder: _FeedBuilder) -> dict[str, Any]:
     node = key_for("node")
     raw = builder.raw
     event3 = decode_event(raw[2])
-    other = sign_raw(node, event_namespace, unsigned_event(
-        feed=builder.feed, seq=3, prev=event_hash(raw[1]), ts=event3.ts, body=Checkpoint(state_hash=bytes(32))))
+    other = sign_raw(
+        node,
+        event_namespace,
+        unsigned_event(
+            feed=builder.feed,
+            seq=3,
+            prev=event_hash(raw[1]),
+            ts=event3.ts,
+            body=Checkpoint(state_hash=bytes(32)),
+        ),
+    )
     proof = ForkProof(feed=builder.feed, seq=3, first=raw[2], second=other)
     verify_fork_proof(proof, node.public)
     return {
@@ -586,8 +916,16 @@ def build_keys(builder: _FeedBuilder) -> dict[str, Any]:
         {"kind": "n", "hex": builder.feed.hex(), "text": id_to_text("n", builder.feed)},
         {"kind": "h", "hex": bytes(32).hex(), "text": id_to_text("h", bytes(32))},
         {"kind": "h", "hex": (b"\xff" * 32).hex(), "text": id_to_text("h", b"\xff" * 32)},
-        {"kind": "x", "hex": hash32(b"a federation charter").hex(), "text": id_to_text("x", hash32(b"a federation charter"))},
-        {"kind": "e", "hex": hash32(b"an enterprise").hex(), "text": id_to_text("e", hash32(b"an enterprise"))},
+        {
+            "kind": "x",
+            "hex": hash32(b"a federation charter").hex(),
+            "text": id_to_text("x", hash32(b"a federation charter")),
+        },
+        {
+            "kind": "e",
+            "hex": hash32(b"an enterprise").hex(),
+            "text": id_to_text("e", hash32(b"an enterprise")),
+        },
     ]
     alice_member = id_to_text("m", key_for("alice").public)
     body = alice_member[2:]
@@ -598,15 +936,18 @@ def build_keys(builder: _FeedBuilder) -> dict[str, Any]:
         {"kind": "m", "text": "m_" + body[:-1], "why": "one digit short (31.875 bytes)"},
         {"kind": "m", "text": "m_" + body + "aaaaaaaa", "why": "five bytes too long"},
         {"kind": "m", "text": "m_" + body[:-1] + "1", "why": "1 is not a base32 digit"},
-        {"kind": "m", "text": "m_" + body[:-1] + ("b" if body[-1] == "a" else "r"),
-         "why": "the last digit sets bits past the 256th: a second spelling of the same bytes"},
+        {
+            "kind": "m",
+            "text": "m_" + body[:-1] + ("b" if body[-1] == "a" else "r"),
+            "why": "the last digit sets bits past the 256th: a second spelling of the same bytes",
+        },
         {"kind": "m", "text": "m_" + body + "====", "why": "padding is not part of the text form"},
         {"kind": "m", "text": "m_", "why": "empty"},
     ]
     for good in good_ids:
         assert id_from_text(good["kind"], good["text"]).hex() == good["hex"]
     for bad in bad_ids:
-        _expect("bad_id", lambda: id_from_text(bad["kind"], bad["text"]))
+        _expect("bad_id", lambda bad=bad: id_from_text(bad["kind"], bad["text"]))
     return {
         "description": "Keys from fixed seeds: seed = BLAKE2b-256(b'tallystick test vector seed: ' + name). "
         "Text forms are prefix_ + lowercase RFC 4648 base32 of the 32 bytes, without padding.",
@@ -624,7 +965,6 @@ def build() -> dict[str, Any]:
     state_before = builder.states[checkpoint_seq - 2]
     preimage = state_digest_preimage(state_before)
     assert hash32(preimage) == domain.state_digest(state_before)
-    final = builder.heads[-1]
     feed = {
         "description": "A valid feed of the community Riverside. Each event's bytes_hex is its exact signed "
         "encoding; unsigned_hex is what the envelope encodes without sig; signed_message_hex is the "
