@@ -486,6 +486,22 @@ def rebuild(directory: Path, as_json: bool) -> None:
     click.echo(f"rebuilt the projections from {seq} events")
 
 
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--from", "peer_url", required=True, metavar="URL", help="A peer that holds this node's feed.")
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def restore(directory: Path, peer_url: str, as_json: bool) -> None:
+    """Rebuild this home's own feed from a peer's verified copy (node.key must be present)."""
+    from tallystick.federation.restore import restore_home
+
+    restored = asyncio.run(restore_home(directory, peer_url))
+    if as_json:
+        print_json({"node": restored.node, "seq": restored.seq, "head": restored.head})
+    else:
+        click.echo(f"restored {restored.node} up to seq {restored.seq} from {peer_url}")
+
+
 # ---- clusters -----------------------------------------------------------------------------------
 
 

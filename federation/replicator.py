@@ -443,7 +443,13 @@ def _msgpack(value: object, status: int = 200) -> web.Response:
 
 
 async def handle_heads(request: web.Request) -> web.Response:
-    return _msgpack(await request.config_dict[replicator_key].heads())
+    heads = await request.config_dict[replicator_key].heads()
+    if "key" in request.query:  # which feed does this key sign? (`tally restore` asks)
+        key = id_from_text("k", request.query["key"])
+        held = await request.config_dict[replicator_key].store.heads()
+        feeds = {h.feed for h in held if h.signing_key == key}
+        heads = Heads([h for h in heads.heads if h.feed in feeds], heads.forks)
+    return _msgpack(heads)
 
 
 async def handle_range(request: web.Request) -> web.Response:
