@@ -152,6 +152,8 @@ class NodeProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     feed: bytes = b""
+    # What `tally init --json` printed when this home was created.
+    created: dict[str, str] = field(default_factory=dict)
     _log_handle: Any = field(default=None, repr=False)
 
     @property
@@ -312,9 +314,9 @@ def make_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     def make(**options: Any) -> NodeProcess:
         directory = tmp_path_factory.mktemp("node")
         home = directory / "home"
-        init_home(home, **options)
+        created = init_home(home, **options)
         port = json.loads((home / "config.json").read_text())["listen_port"]
-        node = NodeProcess(home=home, port=port, log_path=directory / "serve.log")
+        node = NodeProcess(home=home, port=port, log_path=directory / "serve.log", created=created)
         started.append(node)
         return node.start()
 
