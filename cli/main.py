@@ -433,15 +433,16 @@ def _progress(description: str) -> Progress:
     )
 
 
-async def _count_events(directory: Path) -> int:
+async def _count_events(directory: Path, own_only: bool) -> int:
     from tallystick.node.store import Store
 
     home = Home(directory)
     home.check()
     store = await Store.open(home.database_path)
     try:
-        feed = await store.own_feed()
-        return await store.log_count(feed) if feed else 0
+        own = await store.own_feed()
+        heads = await store.heads()
+        return sum(head.seq for head in heads if head.feed == own or not own_only)
     finally:
         await store.close()
 
@@ -452,7 +453,7 @@ async def _count_events(directory: Path) -> int:
 @refusals_exit_cleanly
 def verify(directory: Path, as_json: bool) -> None:
     """Offline: check every signature, link, encoding, member intent and checkpoint held."""
-    total = asyncio.run(_count_events(directory))
+    total = asyncio.run(_count_events(directory, own_only=False))
     if as_json:
         report = asyncio.run(verify_home(Home(directory)))
     else:
@@ -460,12 +461,23 @@ def verify(directory: Path, as_json: bool) -> None:
             task = progress.add_task("verify", total=total)
             report = asyncio.run(verify_home(Home(directory), lambda n: progress.advance(task, n)))
     if as_json:
-        print_json({"ok": report.ok, "feeds": {report.feed: {"events": report.events, "ok": report.ok,
-                                                             "error": report.error, "seq": report.seq}}})
-    elif report.ok:
-        click.echo(f"ok: {report.events} events of {report.feed} verify")
+        print_json(
+            {
+                "ok": report.ok,
+                "feeds": {
+                    feed.feed: {"ok": feed.ok, "events": feed.events, "error": feed.error, "seq": feed.seq}
+                    for feed in report.feeds
+                },
+            }
+        )
+    else:
+        for feed in report.feeds:
+            if feed.ok:
+                click.echo(f"ok: {feed.events} events of {feed.feed} verify")
+    for feed in report.feeds:
+        if not feed.ok:
+            click.echo(f"tally: log_corrupt: {feed.feed}: {feed.error}", err=True)
     if not report.ok:
-        click.echo(f"tally: log_corrupt: {report.error}", err=True)
         sys.exit(1)
 
 
@@ -475,7 +487,7 @@ def verify(directory: Path, as_json: bool) -> None:
 @refusals_exit_cleanly
 def rebuild(directory: Path, as_json: bool) -> None:
     """Offline: drop the projections and refold them from the log."""
-    total = asyncio.run(_count_events(directory))
+    total = asyncio.run(_count_events(directory, own_only=True))
     if as_json:
         seq = asyncio.run(rebuild_home(Home(directory)))
         print_json({"events": seq})

@@ -26,12 +26,22 @@ from .replay import LogCorruptError, refold
 from .store import Store
 
 
-class VerifyReport(msgspec.Struct):
+class FeedReport(msgspec.Struct):
     ok: bool
     feed: str
     events: int
     error: str | None = None
     seq: int | None = None
+
+
+class VerifyReport(msgspec.Struct):
+    """The own feed's report first, then every replicated feed held."""
+
+    feeds: list[FeedReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(feed.ok for feed in self.feeds)
 
 
 async def _own_feed(store: Store, home: Home) -> bytes:
@@ -41,23 +51,27 @@ async def _own_feed(store: Store, home: Home) -> bytes:
     return feed
 
 
+async def _verify_feed(store: Store, feed: bytes, progress: Callable[[int], None] | None) -> FeedReport:
+    feed_text = id_to_text("n", feed)
+    try:
+        state, head = await refold(store, feed, verify=True, progress=progress)
+    except LogCorruptError as error:
+        return FeedReport(False, feed_text, error.seq - 1, error.message, error.seq)
+    live_state = await store.load_state(feed)
+    live_head = await store.head(feed)
+    if live_state is None or live_head != head or state_digest(live_state) != state_digest(state):
+        return FeedReport(False, feed_text, head.seq, "the projections differ from the log; run `tally rebuild`")
+    return FeedReport(True, feed_text, head.seq)
+
+
 async def verify_home(home: Home, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Refold every feed held with every check; compare each with its live projections."""
     home.check()
     store = await Store.open(home.database_path)
     try:
-        feed = await _own_feed(store, home)
-        feed_text = id_to_text("n", feed)
-        try:
-            state, head = await refold(store, feed, verify=True, progress=progress)
-        except LogCorruptError as error:
-            return VerifyReport(False, feed_text, error.seq - 1, error.message, error.seq)
-        live_state = await store.load_state(feed)
-        live_head = await store.head(feed)
-        if live_state is None or live_head != head or state_digest(live_state) != state_digest(state):
-            return VerifyReport(
-                False, feed_text, head.seq, "the projections differ from the log; run `tally rebuild`", None
-            )
-        return VerifyReport(True, feed_text, head.seq)
+        own = await _own_feed(store, home)
+        others = [head.feed for head in await store.heads() if head.feed != own]
+        return VerifyReport([await _verify_feed(store, feed, progress) for feed in [own, *others]])
     finally:
         await store.close()
 

@@ -166,4 +166,4 @@ async def test_offline_verify_and_rebuild_agree_with_the_live_node(node) -> None
     home, store, sequencer, feed, members, nonce = node
     await asyncio.gather(*(sequencer.submit(pay(feed, members[0], members[3], 2, next(nonce))) for _ in range(15)))
     report = await verify_home(home)
-    assert report.ok and report.events == sequencer.head.seq
+    assert report.ok and report.feeds[0].events == sequencer.head.seq
