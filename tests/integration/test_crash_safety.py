@@ -1,0 +1,183 @@
+"""A node killed with SIGKILL mid-stream loses no acknowledged event and restarts consistent.
+
+The module's fixture admits 20 members, then runs 20 concurrent clients (one per member, each
+paying the next member round a ring, in signed intents over HTTP) and SIGKILLs the node once a few
+hundred payments are acknowledged, with requests still in flight, and restarts it on the same home;
+three times. The tests then check what the restarted node holds against what the clients were told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.events import Transfer
+from tallystick.protocol.ids import KeyPair, id_to_text
+
+from .conftest import NodeProcess, member_id, next_nonce, tally, tally_json
+
+clients = 20
+acknowledgements_before_kill = 300
+# Each round streams, kills and restarts; more rounds, more chances to cut a commit in half.
+kill_rounds = 3
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    seq: int
+    hash: str
+    intent: bytes
+
+
+@dataclass
+class Stream:
+    sent: list[bytes] = field(default_factory=list)
+    acknowledged: list[Acknowledged] = field(default_factory=list)
+    refusals: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+async def pay_until_killed(node: NodeProcess, payers: list[KeyPair]) -> Stream:
+    stream = Stream()
+    killed = asyncio.Event()
+    timeout = aiohttp.ClientTimeout(total=30)
+
+    async def client(index: int) -> None:
+        payer, payee = payers[index], payers[(index + 1) % len(payers)]
+        rng = random.Random(index)
+        while True:
+            action = Transfer(to=payee.public, amount_minor=rng.randint(1, 500), memo=f"client {index}")
+            intent = sign_intent(payer, feed=node.feed, nonce=next_nonce(), action=action)
+            stream.sent.append(intent)
+            try:
+                async with session.post(
+                    node.url + "/api/intents", data=intent, headers={"Content-Type": "application/msgpack"}
+                ) as response:
+                    body = await response.read()
+                    if response.status != 201:
+                        stream.refusals.append((response.status, body))
+                        return
+                    document = await response.json()
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                if killed.is_set():
+                    return  # the node is gone: this intent was in flight, or met a closed port
+                raise
+            stream.acknowledged.append(Acknowledged(document["seq"], document["hash"], intent))
+            if len(stream.acknowledged) >= acknowledgements_before_kill and not killed.is_set():
+                node.kill()  # SIGKILL while the other clients' requests are in flight
+                killed.set()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        await asyncio.gather(*(client(index) for index in range(len(payers))))
+    return stream
+
+
+@dataclass
+class Crash:
+    node: NodeProcess
+    members: list[KeyPair]
+    stream: Stream
+    kill_statuses: list[int]
+
+
+@pytest.fixture(scope="module")
+def crash(make_node: Any) -> Crash:
+    node = make_node(debit_limit="1000000", credit_ceiling="1000000")
+    members = [node.admit(f"member {index:02d}") for index in range(clients)]
+    total, kill_statuses = Stream(), []
+    for _ in range(kill_rounds):
+        stream = asyncio.run(pay_until_killed(node, members))
+        assert node.process is not None
+        kill_statuses.append(node.process.returncode)
+        total.sent += stream.sent
+        total.acknowledged += stream.acknowledged
+        total.refusals += stream.refusals
+        node.start()
+    return Crash(node, members, total, kill_statuses)
+
+
+@pytest.fixture(scope="module")
+def log_after_restart(crash: Crash) -> list[dict[str, Any]]:
+    return crash.node.log()
+
+
+def test_the_stream_was_cut_by_sigkill_with_every_answer_before_it_an_acknowledgement(crash: Crash) -> None:
+    assert crash.kill_statuses == [-9] * kill_rounds
+    assert crash.stream.refusals == []
+    assert len(crash.stream.acknowledged) >= kill_rounds * acknowledgements_before_kill
+    assert len(crash.stream.sent) > len(crash.stream.acknowledged)  # some were in flight at the kill
+
+
+def test_every_acknowledged_payment_is_in_the_log_after_a_kill_9(
+    crash: Crash, log_after_restart: list[dict[str, Any]]
+) -> None:
+    by_seq = {event["seq"]: event for event in log_after_restart}
+    for acknowledged in crash.stream.acknowledged:
+        event = by_seq.get(acknowledged.seq)
+        assert event is not None, f"acknowledged seq {acknowledged.seq} is missing after the restart"
+        assert event["hash"] == acknowledged.hash
+        intent = event["body"]["intent"]
+        assert intent["sig"] == acknowledged.intent[-64:].hex()
+        assert intent["key"] == id_to_text("k", acknowledged.intent[38:70])
+
+
+def test_log_after_a_kill_9_is_contiguous_and_holds_each_submitted_intent_at_most_once(
+    crash: Crash, log_after_restart: list[dict[str, Any]]
+) -> None:
+    assert [event["seq"] for event in log_after_restart] == list(range(1, len(log_after_restart) + 1))
+    for before, after in zip(log_after_restart, log_after_restart[1:]):
+        assert after["prev"] == before["hash"]
+    sent = {intent[-64:].hex() for intent in crash.stream.sent}
+    payments = [
+        event["body"]["intent"]["sig"]
+        for event in log_after_restart
+        if event["body"]["kind"] == "act" and event["body"]["intent"]["action"]["kind"] == "transfer"
+    ]
+    assert len(payments) == len(set(payments))
+    assert set(payments) <= sent
+    assert len(payments) >= len(crash.stream.acknowledged)
+
+
+def test_balances_after_a_kill_9_are_the_sum_of_the_logged_payments(
+    crash: Crash, log_after_restart: list[dict[str, Any]]
+) -> None:
+    keys = {id_to_text("k", member.public): member_id(member) for member in crash.members}
+    expected = {member_id(member): 0 for member in crash.members}
+    for event in log_after_restart:
+        if event["body"]["kind"] == "act" and event["body"]["intent"]["action"]["kind"] == "transfer":
+            intent = event["body"]["intent"]
+            expected[keys[intent["key"]]] -= intent["action"]["amount_minor"]
+            expected[intent["action"]["to"]] += intent["action"]["amount_minor"]
+    balances = {row["account"]: row["balance"] for row in crash.node.get("/api/balances")}
+    assert sum(balances.values()) == 0
+    assert {account: balances[account] for account in expected} == expected
+
+
+@pytest.fixture(scope="module")
+def stopped(crash: Crash) -> list[dict[str, Any]]:
+    """What `tally balance --json` showed on the restarted node; then the node is stopped cleanly."""
+    shown = tally_json("--node", crash.node.url, "balance", "--json")
+    assert crash.node.stop() == 0
+    return shown
+
+
+def test_verify_passes_after_a_kill_9(crash: Crash, stopped: list[dict[str, Any]]) -> None:
+    done = tally("verify", crash.node.home, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+
+
+def test_rebuild_after_a_kill_9_leaves_the_balances_the_restarted_node_had(
+    crash: Crash, stopped: list[dict[str, Any]]
+) -> None:
+    assert sum(row["balance"] for row in stopped) == 0
+    done = tally("rebuild", crash.node.home, "--json")
+    assert done.returncode == 0, done.stderr
+    crash.node.start()
+    assert tally_json("--node", crash.node.url, "balance", "--json") == stopped
