@@ -323,3 +323,15 @@ def test_only_the_key_in_force_signs_each_event() -> None:
             continue
         verify_event_signature(data, head_before.signing_key)
         assert keys[record["signed_by"]].public == head_before.signing_key
+
+
+def test_the_specification_names_every_limit_and_every_error_code() -> None:
+    """docs/protocol.md is the spec another implementation follows: a new limit or error code that it
+    does not mention is a gap in the spec."""
+    specification = (vectors_dir.parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    limit_names = [
+        name for name, value in vars(limits).items() if not name.startswith("_") and isinstance(value, int)
+    ]
+    missing = [f"limit {name}" for name in limit_names if f"`{name}`" not in specification]
+    missing += [f"error code {code}" for code in error_classes if f"`{code}`" not in specification]
+    assert not missing, f"docs/protocol.md does not mention {', '.join(missing)}: add them to its tables"

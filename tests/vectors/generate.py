@@ -651,6 +651,12 @@ def build_invalid(builder: _FeedBuilder) -> list[dict[str, Any]]:
         ),
     )
     event_case("truncated", "event 2 without its last 10 bytes", "malformed", raw[1][:-10])
+    event_case(
+        "trailing_bytes",
+        "event 2 followed by one more byte (00) after the complete envelope",
+        "malformed",
+        raw[1] + b"\x00",
+    )
     event_case("malformed_msgpack", "0xc1, the one byte msgpack never uses", "malformed", b"\xc1")
     event_case("empty", "zero bytes", "malformed", b"")
     event_case(
