@@ -1,0 +1,80 @@
+"""`tally key export` / `tally key import`: the node key, sealed under a passphrase, round trips.
+
+The passphrase comes from TALLY_PASSPHRASE, as a script would give it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .conftest import NodeProcess, clean_environment, init_home, key_from_file, tally
+
+passphrase = "correct horse battery staple"
+
+
+@dataclass
+class Exported:
+    home: Path
+    node_id: str
+    sealed: Path
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    folder = tmp_path_factory.mktemp("export")
+    home = folder / "home"
+    created = init_home(home)
+    sealed = folder / "node-key.sealed"
+    done = tally("key", "export", home, sealed, env=clean_environment(TALLY_PASSPHRASE=passphrase))
+    assert done.returncode == 0, done.stderr
+    return Exported(home, created["node"], sealed)
+
+
+def test_export_writes_a_private_file_that_does_not_hold_the_key_in_clear(exported: Exported) -> None:
+    assert stat.S_IMODE(exported.sealed.stat().st_mode) == 0o600
+    secret = (exported.home / "node.key").read_text().strip()
+    content = exported.sealed.read_text()
+    assert secret not in content and secret[2:] not in content
+    json.loads(content)  # a documented JSON format
+
+
+def test_exported_key_imports_back_to_the_same_key(exported: Exported, tmp_path: Path) -> None:
+    target = tmp_path / "restored.key"
+    done = tally("key", "import", exported.sealed, target, env=clean_environment(TALLY_PASSPHRASE=passphrase))
+    assert done.returncode == 0, done.stderr
+    assert key_from_file(target).seed == key_from_file(exported.home / "node.key").seed
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_import_with_a_wrong_passphrase_is_refused_in_one_clear_line_and_writes_nothing(
+    exported: Exported, tmp_path: Path
+) -> None:
+    target = tmp_path / "restored.key"
+    done = tally("key", "import", exported.sealed, target, env=clean_environment(TALLY_PASSPHRASE="wrong " + passphrase))
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "wrong passphrase" in lines[0], done.stderr
+    assert not target.exists()
+
+
+def test_import_restores_a_lost_node_key_and_the_node_serves_its_feed_again(
+    exported: Exported, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(exported.home, home)
+    (home / "node.key").unlink()
+    done = tally("key", "import", exported.sealed, home, env=clean_environment(TALLY_PASSPHRASE=passphrase))
+    assert done.returncode == 0, done.stderr
+    port = json.loads((home / "config.json").read_text())["listen_port"]
+    node = NodeProcess(home=home, port=port, log_path=tmp_path / "serve.log").start()
+    try:
+        assert node.get("/api/status")["node"] == exported.node_id
+        node.admit("after the restore")  # the restored key signs the next event
+    finally:
+        assert node.stop() == 0
