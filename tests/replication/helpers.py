@@ -1,0 +1,701 @@
+"""Helpers for replication tests: real `tally serve` processes, a TCP proxy that can cut a link, and
+a lying peer that speaks the /replication/ protocol.
+
+How this works: `NodeProcess` runs `tally serve HOME --listen 127.0.0.1:PORT --peer URL...` as a
+subprocess and waits until GET /api/status answers; it stops with SIGTERM (and reports the exit
+status) or dies with SIGKILL. Homes are made with `tally init`, several at once (`init_homes`).
+Members act through signed intents posted to /api/intents (the protocol's own signer, as the CLI
+does). Waiting is always `wait_until(predicate, deadline)`: a poll, never a fixed sleep.
+
+`BackgroundLoop` runs an asyncio loop in a thread of the test process; on it run `TcpProxy` (an
+asyncio forwarder to a node's port that can refuse and drop connections, then come back on the
+same port) and `LyingPeer` (an aiohttp server that answers /replication/ with whatever feeds a test
+offers it, valid or not). `FeedBuilder` builds a real feed of the protocol - a genesis and signed
+events carrying real member intents - with helpers to spoil one event in one precise way.
+Nothing of Tallystick is mocked: the honest nodes are the real program, and the liar's bytes are
+made with protocol.codec's signer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tallystick.node import home as home_module
+from tallystick.protocol.codec import encode, event_namespace, sign_event, sign_intent
+from tallystick.protocol.events import (
+    Act,
+    Action,
+    AdmitMember,
+    Body,
+    EventUnsigned,
+    Genesis,
+    Transfer,
+)
+from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
+from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder
+
+# A node answers /api/status this soon after `tally serve` starts, and exits this soon after SIGTERM.
+node_start_timeout_seconds = 20.0
+node_stop_timeout_seconds = 15.0
+# Any one command-line invocation.
+command_timeout_seconds = 60.0
+http_timeout_seconds = 15.0
+# How long replication may take to bring nodes into agreement in these tests.
+agreement_timeout_seconds = 20.0
+poll_interval_seconds = 0.1
+
+T = TypeVar("T")
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+
+def tally_executable() -> str:
+    beside_python = Path(sys.executable).parent / "tally"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("tally")
+    if found is None:
+        raise RuntimeError("the `tally` command is not installed beside this Python")
+    return found
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without any TALLY_* setting that could leak into a command."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("TALLY_")}
+    environment.update(extra)
+    return environment
+
+
+def tally(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run `tally ARGS...` as an operator would; never raises on a non-zero exit."""
+    return subprocess.run(
+        [tally_executable(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=command_timeout_seconds,
+        env=clean_environment(),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def tally_json(*args: str | Path) -> Any:
+    done = tally(*args)
+    assert done.returncode == 0, f"`tally {' '.join(map(str, args))}` exited {done.returncode}:\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+def tally_json_many(*commands: list[str | Path]) -> list[Any]:
+    """Several `tally ... --json` commands at once (each must succeed); their JSON documents in order."""
+    processes = [
+        subprocess.Popen(
+            [tally_executable(), *map(str, command)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=clean_environment(), stdin=subprocess.DEVNULL,
+        )
+        for command in commands
+    ]
+    documents = []
+    for command, process in zip(commands, processes):
+        stdout, stderr = process.communicate(timeout=command_timeout_seconds)
+        assert process.returncode == 0, f"`tally {' '.join(map(str, command))}` exited {process.returncode}:\n{stderr}"
+        documents.append(json.loads(stdout))
+    return documents
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def init_homes(homes: list[Path], *, debit_limit: str = "100", credit_ceiling: str = "1000") -> list[dict[str, str]]:
+    """`tally init HOME --json` for every home at once (each is a separate process)."""
+    processes = []
+    for index, home in enumerate(homes):
+        home.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            tally_executable(), "init", str(home), "--name", f"Community {index} {home.parent.name}"[:60],
+            "--unit", "HRS", "--decimals", "2", "--debit-limit", debit_limit, "--credit-ceiling", credit_ceiling,
+            "--json",
+        ]
+        processes.append(
+            subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_environment(),
+                stdin=subprocess.DEVNULL,
+            )
+        )
+    created = []
+    for home, process in zip(homes, processes):
+        stdout, stderr = process.communicate(timeout=command_timeout_seconds)
+        assert process.returncode == 0, f"`tally init {home}` failed:\n{stderr}"
+        created.append(json.loads(stdout))
+    return created
+
+
+def init_home_in_process(home: Path, *, debit_limit_minor: int = 100_00, credit_ceiling_minor: int = 1000_00) -> None:
+    asyncio.run(
+        home_module.init_home(
+            home, name=f"Community {home.parent.name}", unit_code="HRS", unit_decimals=2,
+            debit_limit_minor=debit_limit_minor, credit_ceiling_minor=credit_ceiling_minor,
+            now_ms=time.time_ns() // 1_000_000,
+        )
+    )
+
+
+# ---- waiting --------------------------------------------------------------------------------------
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    what: str,
+    *,
+    timeout_seconds: float = agreement_timeout_seconds,
+    describe: Callable[[], object] | None = None,
+) -> T:
+    """Poll `predicate` until it returns something truthy (returned), or fail after the deadline
+    saying `what` did not happen and, if given, what `describe()` shows then."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            seen = f"; last seen: {describe()}" if describe is not None else ""
+            raise AssertionError(f"{what} did not happen within {timeout_seconds} s{seen}")
+        time.sleep(poll_interval_seconds)
+
+
+def stays_false(predicate: Callable[[], object], seconds: float) -> bool:
+    """True if `predicate` stays falsy for `seconds` (a bounded watch for something that must not
+    happen, e.g. an event crossing a cut link)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return False
+        time.sleep(poll_interval_seconds)
+    return not predicate()
+
+
+# ---- HTTP -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
+    """One HTTP request; an error status is an Answer too, never an exception."""
+    request = urllib.request.Request(url, data=body, method=method)
+    if content_type is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=http_timeout_seconds) as response:
+            return Answer(response.status, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, error.read())
+
+
+_nonces = itertools.count(time.time_ns())
+
+
+def next_nonce() -> int:
+    """Nonces that only grow, so each member's are unique and inside the node's window."""
+    return next(_nonces)
+
+
+def key_from_file(path: Path) -> KeyPair:
+    return KeyPair.from_text(Path(path).read_text())
+
+
+# ---- a running node -------------------------------------------------------------------------------
+
+
+@dataclass
+class NodeProcess:
+    home: Path
+    port: int
+    peers: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    feed: bytes = b""
+    _log_handle: Any = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home.parent / f"{self.home.name}-{self.port}.serve.log"
+
+    @property
+    def admin_key(self) -> KeyPair:
+        return key_from_file(self.home / "admin.key")
+
+    @property
+    def feed_text(self) -> str:
+        return id_to_text("n", self.feed)
+
+    def launch(self) -> NodeProcess:
+        """Start `tally serve` without waiting for it to answer."""
+        assert not self.running, "the node is already running"
+        self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop/kill
+        command = [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"]
+        for peer in self.peers:
+            command += ["--peer", peer]
+        self.process = subprocess.Popen(
+            command, stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=clean_environment(),
+        )
+        return self
+
+    def start(self) -> NodeProcess:
+        self.launch()
+        self.wait_for_status()
+        return self
+
+    def wait_for_status(self) -> None:
+        deadline = time.monotonic() + node_start_timeout_seconds
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"`tally serve` exited with {self.process.returncode} at start:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/status", timeout=1) as response:
+                    if response.status == 200:
+                        self.feed = id_from_text("n", json.loads(response.read())["node"])
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"`tally serve` did not answer in {node_start_timeout_seconds} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> int:
+        """SIGTERM, wait, and return the exit status (a clean stop is 0)."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=node_stop_timeout_seconds)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                self._close_log()
+                raise AssertionError(f"{self.home} did not stop within {node_stop_timeout_seconds} s of SIGTERM")
+        self._close_log()
+        return self.process.returncode
+
+    def kill(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=node_stop_timeout_seconds)
+        self._close_log()
+        return self.process.returncode
+
+    def _close_log(self) -> None:
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    # -- the JSON API ---------------------------------------------------------------------------
+
+    def get(self, path: str) -> Any:
+        answer = http("GET", self.url + path)
+        assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
+        return answer.json()
+
+    def status(self) -> dict[str, Any]:
+        return self.get("/api/status")
+
+    def feeds(self) -> dict[str, dict[str, Any]]:
+        """What `status --json` shows under "feeds": feed id -> {"seq", "head"}."""
+        return self.status()["feeds"]
+
+    def post_intent(self, intent: bytes) -> Answer:
+        return http("POST", self.url + "/api/intents", intent, "application/msgpack")
+
+    def act(self, key: KeyPair, action: Action) -> dict[str, Any]:
+        """Sign and submit an action that must be accepted; returns {"seq", "hash"}."""
+        answer = self.post_intent(sign_intent(key, feed=self.feed, nonce=next_nonce(), action=action))
+        assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
+        return answer.json()
+
+    def admit(self, name: str) -> KeyPair:
+        key = KeyPair.generate()
+        self.act(self.admin_key, AdmitMember(member=key.public, name=name))
+        return key
+
+    def pay(self, payer: KeyPair, payee: KeyPair, amount_minor: int, memo: str = "") -> dict[str, Any]:
+        return self.act(payer, Transfer(to=payee.public, amount_minor=amount_minor, memo=memo))
+
+    def push(self, message: Events | bytes) -> Answer:
+        """POST /replication/push, as another node would."""
+        body = message if isinstance(message, bytes) else encode(message)
+        return http("POST", self.url + "/replication/push", body, "application/msgpack")
+
+    def event_hash_at(self, feed: bytes, seq: int) -> str | None:
+        """The hash (text form) of `feed`'s event at `seq` as this node serves it, or None."""
+        answer = http("GET", f"{self.url}/replication/feeds/{id_to_text('n', feed)}?from={seq}&limit=1")
+        assert answer.status == 200, answer.body[:300]
+        message = events_decoder.decode(answer.body)
+        return id_to_text("h", hash32(message.events[0])) if message.events else None
+
+    def peer(self, url: str) -> dict[str, Any]:
+        return next(peer for peer in self.status()["peers"] if peer["url"] == url.rstrip("/"))
+
+
+class Nodes:
+    """Every node a test or a module starts; `stop_all` stops each still running with SIGTERM and
+    reports any that did not exit 0."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[NodeProcess] = []
+
+    def create(self, count: int, *, via_cli: bool = False) -> list[NodeProcess]:
+        """`count` new homes (not started): made by `tally init` processes when `via_cli`, else by
+        the same `init_home` the command calls, in this process (each `tally` process costs about a
+        second of CPU in imports, and the test budget is small)."""
+        base = len(self.started)
+        homes = [self.directory / f"node{base + index}" / "home" for index in range(count)]
+        if via_cli:
+            init_homes(homes)
+        else:
+            for home in homes:
+                init_home_in_process(home)
+        made = [NodeProcess(home=home, port=free_port()) for home in homes]
+        self.started += made
+        return made
+
+    def adopt(self, node: NodeProcess) -> NodeProcess:
+        """Track a node made by hand (e.g. on a copied home), so it is stopped at the end."""
+        self.started.append(node)
+        return node
+
+    def stop_all(self) -> list[str]:
+        failures = []
+        for node in self.started:
+            if node.running:
+                try:
+                    status = node.stop()
+                except AssertionError as error:
+                    failures.append(str(error))
+                    continue
+                if status != 0:
+                    failures.append(f"{node.home}: exit status {status} after SIGTERM\n{node.output()[-3000:]}")
+        return failures
+
+
+def start_all(nodes: list[NodeProcess]) -> None:
+    """Launch every node, then wait for each to answer (they start in parallel)."""
+    for node in nodes:
+        node.launch()
+    for node in nodes:
+        node.wait_for_status()
+
+
+def log_rows(home: Path, feed: bytes) -> list[tuple[int, bytes, int, str, bytes]]:
+    """The log table's rows of `feed` in a home's SQLite file: (seq, hash, ts, kind, bytes)."""
+    database = sqlite3.connect(f"file:{home / 'tally.db'}?mode=ro", uri=True)
+    try:
+        return [
+            (seq, bytes(hash_), ts, kind, bytes(raw))
+            for seq, hash_, ts, kind, raw in database.execute(
+                "SELECT seq, hash, ts, kind, bytes FROM log WHERE feed = ? ORDER BY seq", (feed,)
+            )
+        ]
+    finally:
+        database.close()
+
+
+# ---- an asyncio loop in a thread of the test process ----------------------------------------------
+
+
+class BackgroundLoop:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="test background loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout_seconds: float = 30) -> T:
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(timeout_seconds)
+
+    def close(self) -> None:
+        async def cancel_rest() -> None:
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.run(cancel_rest())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:port to a node's port. `cut()` drops every open connection and stops
+    listening (new connections are refused); `restore()` listens again on the same port."""
+
+    def __init__(self, background: BackgroundLoop, target_port: int) -> None:
+        self.background = background
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.connections_total = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TcpProxy:
+        self.background.run(self._listen())
+        return self
+
+    def cut(self) -> None:
+        self.background.run(self._cut())
+
+    def restore(self) -> None:
+        self.background.run(self._listen())
+
+    def close(self) -> None:
+        self.background.run(self._cut())
+
+    async def _listen(self) -> None:
+        assert self._server is None, "the proxy is already listening"
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.connections_total += 1
+        try:
+            node_reader, node_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self._open.update((client_writer, node_writer))
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await asyncio.gather(self._pipe(client_reader, node_writer), self._pipe(node_reader, client_writer))
+        finally:
+            self._tasks.discard(task)
+            self._open.discard(client_writer)
+            self._open.discard(node_writer)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(64 * 1024):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.transport.abort() if writer.transport.is_closing() else writer.close()
+
+
+# ---- a real feed, built by hand -------------------------------------------------------------------
+
+
+def sign_unsigned_event(key: KeyPair, unsigned: bytes) -> bytes:
+    """Sign hand-made bytes of an unsigned event (a 6-element msgpack array) exactly as the protocol
+    signs: namespace || unsigned bytes; the signed form is the same array with the signature added."""
+    assert unsigned[0] == 0x96, "an unsigned event is a fixarray of 6"
+    return b"\x97" + unsigned[1:] + b"\xc4\x40" + key.sign(event_namespace + unsigned)
+
+
+class FeedBuilder:
+    """A community's feed made outside any node: a genesis signed by its own node key, and events
+    carrying intents signed by members it admitted. `events` holds the valid signed bytes, seq 1 first."""
+
+    def __init__(self, name: str, *, debit_limit_minor: int = 0, credit_ceiling_minor: int = 10**9) -> None:
+        self.node_key, recovery, self.admin_key = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+        self.ts = time.time_ns() // 1_000_000
+        genesis = Genesis(
+            name=name, unit_code="HRS", unit_decimals=2, debit_limit_minor=debit_limit_minor,
+            credit_ceiling_minor=credit_ceiling_minor, signing_key=self.node_key.public,
+            recovery_key_hash=hash32(recovery.public), admin_key=self.admin_key.public, admin_name="admin",
+            checkpoint_interval_events=1000,
+        )
+        self.events = [sign_event(self.node_key, feed=None, seq=1, prev=None, ts=self.ts, body=genesis)]
+        self.feed = hash32(self.events[0])
+
+    @property
+    def feed_text(self) -> str:
+        return id_to_text("n", self.feed)
+
+    def act_body(self, signer: KeyPair, action: Action) -> Act:
+        return Act(intent=sign_intent(signer, feed=self.feed, nonce=next_nonce(), action=action))
+
+    def next_event(self, body: Body, *, prev: bytes | None = None, after: list[bytes] | None = None) -> bytes:
+        """A validly signed event following `after` (default: the feed so far), not appended."""
+        chain = self.events if after is None else after
+        self.ts += 1
+        return sign_event(
+            self.node_key, feed=self.feed, seq=len(chain) + 1, prev=prev or hash32(chain[-1]), ts=self.ts, body=body
+        )
+
+    def append(self, body: Body) -> bytes:
+        raw = self.next_event(body)
+        self.events.append(raw)
+        return raw
+
+    def admit(self, name: str) -> KeyPair:
+        member = KeyPair.generate()
+        self.append(self.act_body(self.admin_key, AdmitMember(member=member.public, name=name)))
+        return member
+
+    def non_canonical_next_event(self, body: Body) -> bytes:
+        """The next event with its seq written as a msgpack uint8 (0xcc NN) instead of a positive
+        fixint: the same values, other bytes, signed over those bytes by the feed's key."""
+        seq = len(self.events) + 1
+        assert seq < 128
+        self.ts += 1
+        unsigned = encode(
+            EventUnsigned(v=1, feed=self.feed, seq=seq, prev=hash32(self.events[-1]), ts=self.ts, body=body)
+        )
+        prefix = bytes((0x96, 0x01, 0xC4, 0x20)) + self.feed
+        assert unsigned.startswith(prefix) and unsigned[len(prefix)] == seq
+        stretched = prefix + bytes((0xCC, seq)) + unsigned[len(prefix) + 1 :]
+        return sign_unsigned_event(self.node_key, stretched)
+
+
+def with_bad_signature(event: bytes) -> bytes:
+    """The same event with one bit of its signature flipped: still canonical, no longer signed."""
+    return event[:-1] + bytes((event[-1] ^ 0x01,))
+
+
+# ---- a peer that lies -----------------------------------------------------------------------------
+
+
+@dataclass
+class Offer:
+    """What the lying peer serves for one feed: `events` from seq 1 (the heads it announces are
+    seq len(events) and the hash of the last), or a fixed raw `body` for every range request;
+    `ignore_limit` serves all events in one answer whatever `limit` asks."""
+
+    events: list[bytes]
+    body: bytes | None = None
+    ignore_limit: bool = False
+
+
+class LyingPeer:
+    """An aiohttp server in the test process speaking /replication/ in msgpack (protocol/wire.py).
+    It serves whatever `offers` holds - feed -> Offer - and accepts every push."""
+
+    def __init__(self, background: BackgroundLoop) -> None:
+        self.background = background
+        self.port = free_port()
+        self.offers: dict[bytes, Offer] = {}
+        self.requests: list[str] = []
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def offer(self, offers: dict[bytes, Offer]) -> None:
+        self.offers = dict(offers)  # one assignment: the server thread sees the old or the new
+
+    def start(self) -> LyingPeer:
+        self.background.run(self._start())
+        return self
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self.background.run(self._runner.cleanup())
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_get("/replication/heads", self._heads)
+        app.router.add_get("/replication/feeds/{feed}", self._range)
+        app.router.add_post("/replication/push", self._push)
+        app.router.add_get("/replication/forks", self._forks)
+        app.router.add_post("/replication/forks", self._forks)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    @staticmethod
+    def _msgpack(value: object) -> web.Response:
+        return web.Response(body=encode(value), content_type="application/msgpack")
+
+    async def _heads(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        heads = [
+            WireHead(feed, len(offer.events), hash32(offer.events[-1]))
+            for feed, offer in self.offers.items()
+            if offer.events
+        ]
+        return self._msgpack(Heads(heads, 0))
+
+    async def _range(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        feed = id_from_text("n", request.match_info["feed"])
+        start = int(request.query.get("from", "1"))
+        limit = int(request.query.get("limit", "256"))
+        offer = self.offers.get(feed)
+        if offer is None:
+            return self._msgpack(Events(feed, start, []))
+        if offer.body is not None:
+            return web.Response(body=offer.body, content_type="application/msgpack")
+        end = None if offer.ignore_limit else start - 1 + limit
+        return self._msgpack(Events(feed, start, offer.events[start - 1 : end]))
+
+    async def _push(self, request: web.Request) -> web.Response:
+        message = events_decoder.decode(await request.read())
+        if not message.events:
+            return self._msgpack(Heads([], 0))
+        last = message.start + len(message.events) - 1
+        return self._msgpack(Heads([WireHead(message.feed, last, hash32(message.events[-1]))], 0))
+
+    async def _forks(self, request: web.Request) -> web.Response:
+        return self._msgpack(Forks([]))
