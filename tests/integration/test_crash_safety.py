@@ -159,6 +159,13 @@ def test_balances_after_a_kill_9_are_the_sum_of_the_logged_payments(
     assert {account: balances[account] for account in expected} == expected
 
 
+def test_an_acknowledged_intent_sent_again_after_a_kill_9_is_refused_as_replayed(crash: Crash) -> None:
+    before = crash.node.snapshot()
+    answer = crash.node.post_intent(crash.stream.acknowledged[-1].intent)
+    assert (answer.status, answer.json()["error"]) == (409, "replayed_nonce")
+    assert crash.node.snapshot() == before
+
+
 @pytest.fixture(scope="module")
 def stopped(crash: Crash) -> list[dict[str, Any]]:
     """What `tally balance --json` showed on the restarted node; then the node is stopped cleanly."""
@@ -173,11 +180,24 @@ def test_verify_passes_after_a_kill_9(crash: Crash, stopped: list[dict[str, Any]
     assert json.loads(done.stdout)["ok"] is True
 
 
-def test_rebuild_after_a_kill_9_leaves_the_balances_the_restarted_node_had(
-    crash: Crash, stopped: list[dict[str, Any]]
-) -> None:
-    assert sum(row["balance"] for row in stopped) == 0
+@pytest.fixture(scope="module")
+def rebuilt(crash: Crash, stopped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`tally rebuild` on the stopped home, then the node started again: what `tally balance` shows."""
     done = tally("rebuild", crash.node.home, "--json")
     assert done.returncode == 0, done.stderr
     crash.node.start()
-    assert tally_json("--node", crash.node.url, "balance", "--json") == stopped
+    return tally_json("--node", crash.node.url, "balance", "--json")
+
+
+def test_rebuild_after_a_kill_9_leaves_the_balances_the_restarted_node_had(
+    stopped: list[dict[str, Any]], rebuilt: list[dict[str, Any]]
+) -> None:
+    assert sum(row["balance"] for row in stopped) == 0
+    assert rebuilt == stopped
+
+
+def test_an_acknowledged_intent_sent_again_after_a_rebuild_is_refused_as_replayed(
+    crash: Crash, rebuilt: list[dict[str, Any]]
+) -> None:
+    answer = crash.node.post_intent(crash.stream.acknowledged[-1].intent)
+    assert (answer.status, answer.json()["error"]) == (409, "replayed_nonce")

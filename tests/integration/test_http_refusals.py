@@ -197,6 +197,11 @@ def test_request_body_past_the_size_limit_is_refused_as_too_large_and_changes_no
     refused_and_unchanged(community, lambda: community.node.post_intent(body), 413, "too_large")
 
 
+def test_megabytes_of_body_are_refused_as_too_large_and_change_nothing(community: Community) -> None:
+    body = b"\x00" * (32 * limits.request_bytes_max)  # 2 MiB: refused without being held whole
+    refused_and_unchanged(community, lambda: community.node.post_intent(body), 413, "too_large")
+
+
 def test_json_body_past_the_size_limit_is_refused_as_too_large_and_changes_nothing(community: Community) -> None:
     body = b'{"intent": "' + b"A" * limits.request_bytes_max + b'"}'
     refused_and_unchanged(community, lambda: post_json(community.node, body), 413, "too_large")
