@@ -29,7 +29,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from tallystick.protocol.codec import intent_namespace, sign_intent
 from tallystick.protocol.events import Action, AdmitMember, RemoveMember, SetLimits, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
@@ -63,6 +62,7 @@ def tally(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Co
     """Run `tally ARGS...` as a user would; never raises on a non-zero exit."""
     return subprocess.run(
         [tally_executable(), *map(str, args)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=command_timeout_seconds,
@@ -104,7 +104,9 @@ def http(method: str, url: str, body: bytes | None = None, content_type: str | N
         request.add_header("Content-Type", content_type)
     try:
         with urllib.request.urlopen(request, timeout=http_timeout_seconds) as response:
-            return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+            return Answer(
+                response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+            )
     except urllib.error.HTTPError as error:
         with error:
             return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
@@ -193,7 +195,9 @@ class NodeProcess:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"`tally serve` did not answer /api/status in {node_start_timeout_seconds} s:\n{self.output()}")
+        raise RuntimeError(
+            f"`tally serve` did not answer /api/status in {node_start_timeout_seconds} s:\n{self.output()}"
+        )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -243,7 +247,9 @@ class NodeProcess:
         assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
         return answer.json()
 
-    def admit(self, name: str, *, debit_limit_minor: int | None = None, credit_ceiling_minor: int | None = None) -> KeyPair:
+    def admit(
+        self, name: str, *, debit_limit_minor: int | None = None, credit_ceiling_minor: int | None = None
+    ) -> KeyPair:
         """Admit a new member with a fresh key (signed by the admin); optionally set its limits."""
         key = KeyPair.generate()
         admin = self.admin_key
@@ -291,9 +297,21 @@ def init_home(
     """`tally init DIR --json` with a free port; `config` entries are written into DIR/config.json
     before the node first starts (as an operator would edit it)."""
     created = tally_json(
-        "init", directory, "--name", "Integration", "--unit", "HRS", "--decimals", str(decimals),
-        "--debit-limit", debit_limit, "--credit-ceiling", credit_ceiling,
-        "--listen", f"127.0.0.1:{free_port()}", "--json",
+        "init",
+        directory,
+        "--name",
+        "Integration",
+        "--unit",
+        "HRS",
+        "--decimals",
+        str(decimals),
+        "--debit-limit",
+        debit_limit,
+        "--credit-ceiling",
+        credit_ceiling,
+        "--listen",
+        f"127.0.0.1:{free_port()}",
+        "--json",
     )
     # A checkpoint appended by the idle timer would move the head under a test that compares
     # snapshots; tests that want checkpoints ask for them.

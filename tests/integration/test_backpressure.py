@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
@@ -66,7 +65,9 @@ def flooded(make_node: Any) -> tuple[NodeProcess, Flood]:
     payee = node.admit("payee", credit_ceiling_minor=10**9)
     streams = [
         [
-            sign_intent(member, feed=node.feed, nonce=next_nonce(), action=Transfer(to=payee.public, amount_minor=1))
+            sign_intent(
+                member, feed=node.feed, nonce=next_nonce(), action=Transfer(to=payee.public, amount_minor=1)
+            )
             for _ in range(intents_per_payer)
         ]
         for member in members
@@ -74,7 +75,9 @@ def flooded(make_node: Any) -> tuple[NodeProcess, Flood]:
     return node, asyncio.run(flood(node, streams))
 
 
-def test_a_flood_past_the_pending_limit_meets_503_busy_with_retry_after(flooded: tuple[NodeProcess, Flood]) -> None:
+def test_a_flood_past_the_pending_limit_meets_503_busy_with_retry_after(
+    flooded: tuple[NodeProcess, Flood],
+) -> None:
     _, result = flooded
     assert result.other == []
     assert result.busy, f"no 503 in {len(result.accepted)} answers"
@@ -106,8 +109,11 @@ def test_an_intent_refused_as_busy_is_accepted_when_sent_again_after_retry_after
     node, result = flooded
     _, headers, intent = result.busy[0]
     time.sleep(int(headers["Retry-After"]))
-    answer = node.post_intent(intent)  # the very same signed bytes: a 503 consumed nothing, not even the nonce
+    answer = node.post_intent(
+        intent
+    )  # the very same signed bytes: a 503 consumed nothing, not even the nonce
     assert answer.status == 201, answer.body
-    assert node.get(f"/api/log?from={answer.json()['seq']}&limit=1")["events"][0]["body"]["intent"]["sig"] == intent[
-        -64:
-    ].hex()
+    assert (
+        node.get(f"/api/log?from={answer.json()['seq']}&limit=1")["events"][0]["body"]["intent"]["sig"]
+        == intent[-64:].hex()
+    )

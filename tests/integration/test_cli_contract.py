@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tallystick.protocol import limits
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text
@@ -30,7 +29,9 @@ def as_member(node: NodeProcess, key_file: Path, *args: str) -> Any:
 def assert_refused_in_one_line(done: Any) -> None:
     assert done.returncode != 0, done.stdout
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].strip(), f"stderr should be one line, got {len(lines)}:\n{done.stderr}"
+    assert len(lines) == 1 and lines[0].strip(), (
+        f"stderr should be one line, got {len(lines)}:\n{done.stderr}"
+    )
     assert done.stdout == ""
 
 
@@ -43,7 +44,16 @@ def members(node: NodeProcess, tmp_path_factory: pytest.TempPathFactory) -> dict
         key_file = folder / f"{name}.key"
         created = tally_json("key", "new", key_file, "--json")
         appended = tally_json(
-            "--node", node.url, "--key", node.home / "admin.key", "member", "add", created["id"], "--name", name, "--json"
+            "--node",
+            node.url,
+            "--key",
+            node.home / "admin.key",
+            "member",
+            "add",
+            created["id"],
+            "--name",
+            name,
+            "--json",
         )
         assert {"seq", "hash"} <= appended.keys()
         files[name] = key_file
@@ -52,8 +62,6 @@ def members(node: NodeProcess, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 def balances(node: NodeProcess) -> list[dict[str, Any]]:
     return tally_json("--node", node.url, "balance", "--json")
-
-
 
 
 def test_init_json_prints_the_node_and_admin_ids(tmp_path: Path) -> None:
@@ -100,7 +108,9 @@ def test_member_add_admits_the_key_under_its_name(node: NodeProcess, members: di
         assert rows[name]["balance"] == 0
 
 
-def test_pay_by_name_prints_the_seq_and_hash_of_the_logged_event(node: NodeProcess, members: dict[str, Path]) -> None:
+def test_pay_by_name_prints_the_seq_and_hash_of_the_logged_event(
+    node: NodeProcess, members: dict[str, Path]
+) -> None:
     done = as_member(node, members["ada"], "pay", "grace", "12.50", "--memo", "bread", "--json")
     assert done.returncode == 0, done.stderr
     appended = json.loads(done.stdout)
@@ -112,19 +122,28 @@ def test_pay_by_name_prints_the_seq_and_hash_of_the_logged_event(node: NodeProce
     assert action == {"kind": "transfer", "to": grace, "amount_minor": 1250, "memo": "bread"}
 
 
-def test_pay_by_id_prints_the_seq_and_hash_of_the_logged_event(node: NodeProcess, members: dict[str, Path]) -> None:
+def test_pay_by_id_prints_the_seq_and_hash_of_the_logged_event(
+    node: NodeProcess, members: dict[str, Path]
+) -> None:
     ada = member_id(key_from_file(members["ada"]))
     appended = json.loads(as_member(node, members["grace"], "pay", ada, "0.25", "--json").stdout)
     status = node.get("/api/status")
     assert (status["seq"], status["head"]) == (appended["seq"], appended["hash"])
-    assert node.get("/api/log?from={}&limit=1".format(appended["seq"]))["events"][0]["body"]["intent"]["action"][
-        "amount_minor"
-    ] == 25
+    assert (
+        node.get("/api/log?from={}&limit=1".format(appended["seq"]))["events"][0]["body"]["intent"]["action"][
+            "amount_minor"
+        ]
+        == 25
+    )
 
 
-def test_balance_json_lists_accounts_in_integer_minor_units(node: NodeProcess, members: dict[str, Path]) -> None:
+def test_balance_json_lists_accounts_in_integer_minor_units(
+    node: NodeProcess, members: dict[str, Path]
+) -> None:
     before = {row["name"]: row["balance"] for row in node.get("/api/balances")}
-    node.act(key_from_file(members["ada"]), Transfer(to=key_from_file(members["grace"]).public, amount_minor=307))
+    node.act(
+        key_from_file(members["ada"]), Transfer(to=key_from_file(members["grace"]).public, amount_minor=307)
+    )
     rows = balances(node)
     assert isinstance(rows, list) and rows
     for row in rows:
@@ -161,7 +180,11 @@ def test_status_json_has_the_contract_keys(node: NodeProcess) -> None:
     status = tally_json("--node", node.url, "status", "--json")
     assert {"node", "seq", "head", "peers", "feeds", "forks", "alerts"} <= status.keys()
     assert status["feeds"][status["node"]] == {"seq": status["seq"], "head": status["head"]}
-    assert isinstance(status["peers"], list) and isinstance(status["forks"], list) and isinstance(status["alerts"], list)
+    assert (
+        isinstance(status["peers"], list)
+        and isinstance(status["forks"], list)
+        and isinstance(status["alerts"], list)
+    )
 
 
 def test_pay_past_the_debit_limit_exits_nonzero_with_one_line_and_changes_nothing(

@@ -9,6 +9,7 @@ three times. The tests then check what the restarted node holds against what the
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
@@ -64,7 +64,7 @@ async def pay_until_killed(node: NodeProcess, payers: list[KeyPair]) -> Stream:
                         stream.refusals.append((response.status, body))
                         return
                     document = await response.json()
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 if killed.is_set():
                     return  # the node is gone: this intent was in flight, or met a closed port
                 raise
@@ -131,7 +131,7 @@ def test_log_after_a_kill_9_is_contiguous_and_holds_each_submitted_intent_at_mos
     crash: Crash, log_after_restart: list[dict[str, Any]]
 ) -> None:
     assert [event["seq"] for event in log_after_restart] == list(range(1, len(log_after_restart) + 1))
-    for before, after in zip(log_after_restart, log_after_restart[1:]):
+    for before, after in itertools.pairwise(log_after_restart):
         assert after["prev"] == before["hash"]
     sent = {intent[-64:].hex() for intent in crash.stream.sent}
     payments = [

@@ -15,7 +15,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Transfer
@@ -59,12 +58,16 @@ def post_json(node: NodeProcess, body: bytes) -> Answer:
     return http("POST", node.url + "/api/intents", body, "application/json")
 
 
-def transfer(community: Community, payer: KeyPair, payee: KeyPair, amount_minor: int, memo: str = "") -> bytes:
+def transfer(
+    community: Community, payer: KeyPair, payee: KeyPair, amount_minor: int, memo: str = ""
+) -> bytes:
     action = Transfer(to=payee.public, amount_minor=amount_minor, memo=memo)
     return sign_intent(payer, feed=community.node.feed, nonce=next_nonce(), action=action)
 
 
-def raw_transfer_fields(community: Community, payer: KeyPair, payee: KeyPair, amount: Any, *, v: int = 1) -> list[Any]:
+def raw_transfer_fields(
+    community: Community, payer: KeyPair, payee: KeyPair, amount: Any, *, v: int = 1
+) -> list[Any]:
     return [v, community.node.feed, payer.public, next_nonce(), ["transfer", payee.public, amount, ""]]
 
 
@@ -115,7 +118,9 @@ def test_truncated_intent_is_refused_as_malformed_and_changes_nothing(community:
 
 def test_unknown_action_kind_is_refused_as_unknown_kind_and_changes_nothing(community: Community) -> None:
     alice = community.alice
-    intent = sign_raw_intent(alice, [1, community.node.feed, alice.public, next_nonce(), ["mint", alice.public, 10**6]])
+    intent = sign_raw_intent(
+        alice, [1, community.node.feed, alice.public, next_nonce(), ["mint", alice.public, 10**6]]
+    )
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 400, "unknown_kind")
 
 
@@ -154,32 +159,44 @@ def test_intent_of_another_protocol_version_is_refused_as_unsupported_version_an
 def test_non_canonical_encoding_is_refused_as_non_canonical_and_changes_nothing(community: Community) -> None:
     alice = community.alice
     nonce = 200  # a positive fixint in canonical form: one byte
-    canonical = msgspec.msgpack.encode([1, community.node.feed, alice.public, nonce, ["transfer", community.bob.public, 1, ""]])
+    canonical = msgspec.msgpack.encode(
+        [1, community.node.feed, alice.public, nonce, ["transfer", community.bob.public, 1, ""]]
+    )
     position = 1 + 1 + 34 + 34  # array header, v, feed (c4 20 + 32 bytes), key
     assert canonical[position : position + 2] == b"\xcc\xc8"  # uint8 200
-    padded = canonical[:position] + b"\xcf" + nonce.to_bytes(8, "big") + canonical[position + 2 :]  # as uint64
+    padded = (
+        canonical[:position] + b"\xcf" + nonce.to_bytes(8, "big") + canonical[position + 2 :]
+    )  # as uint64
     assert msgspec.msgpack.decode(padded) == msgspec.msgpack.decode(canonical)
     intent = sign_unsigned_intent(alice, padded)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 400, "non_canonical")
 
 
-@pytest.mark.parametrize("amount", [0, -1, -(10**6), limits.amount_minor_max + 1], ids=["zero", "minus-one", "negative", "too-big"])
+@pytest.mark.parametrize(
+    "amount", [0, -1, -(10**6), limits.amount_minor_max + 1], ids=["zero", "minus-one", "negative", "too-big"]
+)
 def test_transfer_amount_outside_the_protocol_range_is_refused_as_malformed_and_changes_nothing(
     community: Community, amount: int
 ) -> None:
-    intent = sign_raw_intent(community.alice, raw_transfer_fields(community, community.alice, community.bob, amount))
+    intent = sign_raw_intent(
+        community.alice, raw_transfer_fields(community, community.alice, community.bob, amount)
+    )
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 400, "malformed")
 
 
 def test_memo_past_its_limit_is_refused_as_malformed_and_changes_nothing(community: Community) -> None:
     memo = "m" * (limits.memo_chars_max + 1)
     alice, bob = community.alice, community.bob
-    intent = sign_raw_intent(alice, [1, community.node.feed, alice.public, next_nonce(), ["transfer", bob.public, 1, memo]])
+    intent = sign_raw_intent(
+        alice, [1, community.node.feed, alice.public, next_nonce(), ["transfer", bob.public, 1, memo]]
+    )
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 400, "malformed")
 
 
 def test_memo_at_its_limit_is_accepted(community: Community) -> None:
-    answer = community.node.post_intent(transfer(community, community.alice, community.bob, 1, "m" * limits.memo_chars_max))
+    answer = community.node.post_intent(
+        transfer(community, community.alice, community.bob, 1, "m" * limits.memo_chars_max)
+    )
     assert answer.status == 201, answer.body
 
 
@@ -192,7 +209,9 @@ def test_member_name_past_its_limit_is_refused_as_malformed_and_changes_nothing(
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 400, "malformed")
 
 
-def test_request_body_past_the_size_limit_is_refused_as_too_large_and_changes_nothing(community: Community) -> None:
+def test_request_body_past_the_size_limit_is_refused_as_too_large_and_changes_nothing(
+    community: Community,
+) -> None:
     body = b"\x00" * (limits.request_bytes_max + 1)
     refused_and_unchanged(community, lambda: community.node.post_intent(body), 413, "too_large")
 
@@ -202,7 +221,9 @@ def test_megabytes_of_body_are_refused_as_too_large_and_change_nothing(community
     refused_and_unchanged(community, lambda: community.node.post_intent(body), 413, "too_large")
 
 
-def test_json_body_past_the_size_limit_is_refused_as_too_large_and_changes_nothing(community: Community) -> None:
+def test_json_body_past_the_size_limit_is_refused_as_too_large_and_changes_nothing(
+    community: Community,
+) -> None:
     body = b'{"intent": "' + b"A" * limits.request_bytes_max + b'"}'
     refused_and_unchanged(community, lambda: post_json(community.node, body), 413, "too_large")
 
@@ -210,7 +231,9 @@ def test_json_body_past_the_size_limit_is_refused_as_too_large_and_changes_nothi
 def test_intent_past_its_size_limit_is_refused_as_too_large_and_changes_nothing(community: Community) -> None:
     alice, bob = community.alice, community.bob
     memo = "m" * limits.intent_bytes_max  # the body fits in a request, the intent not in an event
-    intent = sign_raw_intent(alice, [1, community.node.feed, alice.public, next_nonce(), ["transfer", bob.public, 1, memo]])
+    intent = sign_raw_intent(
+        alice, [1, community.node.feed, alice.public, next_nonce(), ["transfer", bob.public, 1, memo]]
+    )
     assert len(intent) <= limits.request_bytes_max
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 413, "too_large")
 
@@ -233,17 +256,23 @@ def test_intent_signed_by_an_unknown_key_is_refused_as_unknown_member_and_change
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 422, "unknown_member")
 
 
-def test_payment_to_an_unknown_member_is_refused_as_unknown_member_and_changes_nothing(community: Community) -> None:
+def test_payment_to_an_unknown_member_is_refused_as_unknown_member_and_changes_nothing(
+    community: Community,
+) -> None:
     intent = transfer(community, community.alice, KeyPair.generate(), 1)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 422, "unknown_member")
 
 
-def test_payment_by_a_departed_member_is_refused_as_account_closed_and_changes_nothing(community: Community) -> None:
+def test_payment_by_a_departed_member_is_refused_as_account_closed_and_changes_nothing(
+    community: Community,
+) -> None:
     intent = transfer(community, community.leaver, community.alice, 1)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 422, "account_closed")
 
 
-def test_payment_to_a_departed_member_is_refused_as_account_closed_and_changes_nothing(community: Community) -> None:
+def test_payment_to_a_departed_member_is_refused_as_account_closed_and_changes_nothing(
+    community: Community,
+) -> None:
     intent = transfer(community, community.alice, community.leaver, 1)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 422, "account_closed")
 
@@ -269,7 +298,9 @@ def test_payment_to_oneself_is_refused_as_same_account_and_changes_nothing(commu
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 422, "same_account")
 
 
-def test_admission_by_a_non_admin_is_refused_as_not_authorized_and_changes_nothing(community: Community) -> None:
+def test_admission_by_a_non_admin_is_refused_as_not_authorized_and_changes_nothing(
+    community: Community,
+) -> None:
     action = AdmitMember(member=KeyPair.generate().public, name="gatecrasher")
     intent = sign_intent(community.alice, feed=community.node.feed, nonce=next_nonce(), action=action)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 403, "not_authorized")

@@ -47,7 +47,9 @@ def test_metrics_are_prometheus_text_with_the_feeds_seq(node: NodeProcess) -> No
     text = answer.body.decode()
     assert "# TYPE tally_feed_seq gauge" in text
     samples = {
-        line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and not line.startswith("#")
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
     }
     assert samples["tally_feed_seq"] == node.get("/api/status")["seq"]
 

@@ -56,7 +56,13 @@ def test_import_with_a_wrong_passphrase_is_refused_in_one_clear_line_and_writes_
     exported: Exported, tmp_path: Path
 ) -> None:
     target = tmp_path / "restored.key"
-    done = tally("key", "import", exported.sealed, target, env=clean_environment(TALLY_PASSPHRASE="wrong " + passphrase))
+    done = tally(
+        "key",
+        "import",
+        exported.sealed,
+        target,
+        env=clean_environment(TALLY_PASSPHRASE="wrong " + passphrase),
+    )
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "wrong passphrase" in lines[0], done.stderr

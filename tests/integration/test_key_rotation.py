@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tallystick.protocol.codec import event_hash, sign_event
 from tallystick.protocol.errors import BadSignatureError
 from tallystick.protocol.events import Checkpoint, Transfer
@@ -46,7 +45,12 @@ def feed_head(home: Path) -> FeedHead:
 
 def next_event_signed_by(key: KeyPair, head: FeedHead) -> bytes:
     return sign_event(
-        key, feed=head.feed, seq=head.seq + 1, prev=head.head, ts=head.ts, body=Checkpoint(state_hash=bytes(32))
+        key,
+        feed=head.feed,
+        seq=head.seq + 1,
+        prev=head.head,
+        ts=head.ts,
+        body=Checkpoint(state_hash=bytes(32)),
     )
 
 
@@ -79,7 +83,9 @@ def rotation(running: NodeProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     done = tally("key", "rotate", node.home, "--recovery", node.home / "recovery.key", "--json")
     assert done.returncode == 0, done.stderr
     node.start()
-    return Rotation(node, status["node"], status["seq"], old_node_key, old_recovery_key_file, json.loads(done.stdout))
+    return Rotation(
+        node, status["node"], status["seq"], old_node_key, old_recovery_key_file, json.loads(done.stdout)
+    )
 
 
 def pay_alice(node: NodeProcess, payer: KeyPair, amount_minor: int) -> dict[str, Any]:
@@ -96,7 +102,9 @@ def stopped(rotation: Rotation) -> Path:
     return node.home
 
 
-def test_rotate_while_the_node_runs_is_refused_as_node_running_and_changes_nothing(running: NodeProcess) -> None:
+def test_rotate_while_the_node_runs_is_refused_as_node_running_and_changes_nothing(
+    running: NodeProcess,
+) -> None:
     before_keys, before_state = key_files(running.home), running.snapshot()
     done = tally("key", "rotate", running.home, "--recovery", running.home / "recovery.key")
     assert done.returncode != 0
@@ -178,7 +186,9 @@ def test_rotating_again_with_the_old_recovery_key_is_refused_and_changes_nothing
     assert stored_log(stopped) == before_log
 
 
-def test_rotating_again_with_the_new_recovery_key_succeeds_and_verifies(stopped: Path, tmp_path: Path) -> None:
+def test_rotating_again_with_the_new_recovery_key_succeeds_and_verifies(
+    stopped: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     shutil.copytree(stopped, home)
     done = tally("key", "rotate", home, "--recovery", home / "recovery.key")

@@ -82,7 +82,9 @@ def test_one_flipped_signature_byte_of_the_last_event_fails_verify_naming_its_se
 
 
 @pytest.mark.parametrize("where", ["genesis", "middle"])
-def test_verify_names_a_tampered_event_in_one_plain_line(stopped_home: Path, tmp_path: Path, where: str) -> None:
+def test_verify_names_a_tampered_event_in_one_plain_line(
+    stopped_home: Path, tmp_path: Path, where: str
+) -> None:
     home = copy_home(stopped_home, tmp_path)
     seq = {"genesis": 1, "middle": last_seq(home) // 2 + 1}[where]
     flip_one_byte(home, seq)
