@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-
 from tallystick.node import home as home_module
 from tallystick.protocol.codec import encode, event_namespace, sign_event, sign_intent
 from tallystick.protocol.events import (
@@ -92,6 +91,7 @@ def tally(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tally_executable(), *map(str, args)],
         capture_output=True,
+        check=False,
         text=True,
         timeout=command_timeout_seconds,
         env=clean_environment(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .helpers import BackgroundLoop, NodeProcess, Nodes, TcpProxy, stays_false, start_all, wait_until
+from .helpers import BackgroundLoop, NodeProcess, Nodes, TcpProxy, start_all, stays_false, wait_until
 
 
 def holds(node: NodeProcess, feed: str, seq: int) -> bool:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from tallystick.protocol import limits
 from tallystick.protocol.errors import TallyError
 from tallystick.protocol.events import Act, AdmitMember, Transfer
@@ -250,7 +249,7 @@ def forked(world: World) -> Fork:
     """H1 and H2 hold the first half of the fork; then the liar shows H1 the second half."""
     fork = world.fork
     for node in (world.h1, world.h2):
-        wait_until(lambda: held_seq(node, fork.feed) == 2, f"{node.url} holding the liar's feed up to seq 2")
+        wait_until(lambda node=node: held_seq(node, fork.feed) == 2, f"{node.url} holding the liar's feed up to seq 2")
     assert fork.liar is not None
     fork.liar.offer({fork.feed.feed: Offer(fork.second)})
     return fork
@@ -278,7 +277,7 @@ def test_a_fork_proof_spreads_to_an_honest_node_that_never_talked_to_the_liar(wo
 
 def test_a_forked_feed_is_frozen_and_later_events_of_it_are_refused(world: World, forked: Fork) -> None:
     for node in (world.h1, world.h2):
-        wait_until(lambda: fork_alerts(node, forked.feed), f"{node.url} raising the fork alert")
+        wait_until(lambda node=node: fork_alerts(node, forked.feed), f"{node.url} raising the fork alert")
     assert forked.liar is not None
     forked.liar.offer({forked.feed.feed: Offer([*forked.first, forked.later])})
     for node in (world.h1, world.h2):
