@@ -36,6 +36,8 @@ from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 # How long a node may take to answer /api/status after `tally serve` starts, and to exit after SIGTERM.
 node_start_timeout_seconds = 20.0
 node_stop_timeout_seconds = 15.0
+# A free port can be taken by another program between our probe and `tally serve` binding it.
+start_attempts = 3
 # Any one command-line invocation; Argon2id at "moderate" is the slowest thing one does.
 command_timeout_seconds = 60.0
 http_timeout_seconds = 30.0
@@ -167,34 +169,48 @@ class NodeProcess:
         return key_from_file(self.home / "admin.key")
 
     def start(self) -> NodeProcess:
+        """`tally serve` on this home; if another program took the port meanwhile, on a new free one."""
         assert self.process is None or self.process.poll() is not None, "the node is already running"
-        self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop/kill
-        self.process = subprocess.Popen(
-            [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"],
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=clean_environment(),
-        )
-        self.wait_for_status()
-        self.feed = id_from_text("n", self.get("/api/status")["node"])
+        for _ in range(start_attempts):
+            log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop/kill
+            self.process = subprocess.Popen(
+                [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"],
+                stdout=self._log_handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=clean_environment(),
+            )
+            if self.wait_for_status():
+                break
+            self._close_log()
+            if "cannot listen" not in self.output()[log_offset:]:
+                raise RuntimeError(f"`tally serve` exited with {self.process.returncode}:\n{self.output()}")
+            self.port = free_port()
+        else:
+            raise RuntimeError(f"`tally serve` found no free port in {start_attempts} attempts")
+        status = self.get("/api/status")
+        if self.created:
+            assert status["node"] == self.created["node"], "another node answers on this port"
+        self.feed = id_from_text("n", status["node"])
         return self
 
-    def wait_for_status(self) -> None:
+    def wait_for_status(self) -> bool:
+        """True once our process answers GET /api/status; False if it exited first."""
         deadline = time.monotonic() + node_start_timeout_seconds
+        assert self.process is not None
         while time.monotonic() < deadline:
-            assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"`tally serve` exited with {self.process.returncode} before answering:\n{self.output()}"
-                )
+                return False
             try:
                 with urllib.request.urlopen(self.url + "/api/status", timeout=1) as response:
-                    if response.status == 200:
-                        return
+                    if response.status == 200 and self.process.poll() is None:
+                        return True
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.05)
+        self.process.kill()
+        self.process.wait()
         raise RuntimeError(
             f"`tally serve` did not answer /api/status in {node_start_timeout_seconds} s:\n{self.output()}"
         )
