@@ -20,7 +20,7 @@ from tallystick.protocol.codec import event_hash, sign_event
 from tallystick.protocol.errors import BadSignatureError
 from tallystick.protocol.events import Checkpoint, Transfer
 from tallystick.protocol.feed import FeedHead, start_feed, verify_next
-from tallystick.protocol.ids import KeyPair, id_from_text
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from .conftest import NodeProcess, key_from_file, tally
 
@@ -124,7 +124,9 @@ def test_node_keeps_its_id_after_a_key_rotation(rotation: Rotation) -> None:
 
 def test_rotation_replaces_the_node_key_and_the_recovery_key_with_private_files(rotation: Rotation) -> None:
     home = rotation.node.home
-    assert key_from_file(home / "node.key").public != rotation.old_node_key.public
+    new_node_key = key_from_file(home / "node.key")
+    assert new_node_key.public != rotation.old_node_key.public
+    assert rotation.rotated["signing_key"] == id_to_text("k", new_node_key.public)
     assert (home / "recovery.key").read_bytes() != rotation.old_recovery_key_file.read_bytes()
     for name in ("node.key", "recovery.key"):
         assert stat.S_IMODE((home / name).stat().st_mode) == 0o600
