@@ -1,0 +1,377 @@
+"""`python -m bench [--quick] [--only SECTIONS] [--profile] [--rebuild-cache]`: see bench/__init__.py.
+
+How this works: the raw limits are measured first (and again last, to show how much the machine
+drifted during the run); then each section runs and adds its measurements, each a figure, the raw
+limit it is compared with, the ratio, and its goal. The table is printed with rich and everything,
+with the machine's description, is written to bench/results/latest.json. `--profile` runs the
+in-process sections and the served node under cProfile and writes bench/results/profiles/ (figures
+taken under a profiler are not the benchmark's, and are marked so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from tallystick.protocol.ids import id_from_text
+
+from . import inprocess, raw, served
+from .homes import (
+    BuiltHome,
+    admitted_home,
+    build_feed,
+    cached_feed,
+    fresh_nonce_base,
+    members_default,
+    results_folder,
+    transfer_plan,
+)
+
+sections_all = ("sequencer", "http", "offline", "memory")
+console = Console(stderr=True)
+# Wide enough for the table when stdout is a file or a pipe (CI logs).
+output_console = Console(width=None if sys.stdout.isatty() else 150)
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each section does; `--quick` is a smoke run of every code path."""
+
+    limit_verify_iterations: int  # per timed loop of a limits snapshot (best of raw.repeats)
+    limit_append_iterations: int
+    repeats: int  # of the sequencer and HTTP measurements; the best ratio is reported
+    sequencer_transfers: int
+    http_transfers: int
+    offline_events: int
+    memory_events: int
+    cache_homes: bool
+
+
+full_sizes = Sizes(2000, 1500, 3, 20_000, 10_000, 100_000, 1_000_000, cache_homes=True)
+quick_sizes = Sizes(300, 200, 1, 2000, 1000, 3000, 10_000, cache_homes=False)
+
+megabyte = 1_000_000
+# The goals this benchmark checks (docs/performance.md explains each).
+goal_sequencer_ratio = 0.50  # of the raw append loop
+goal_http_ratio = 0.25  # of the raw append loop
+goal_rebuild_per_second = 50_000
+goal_verify_ratio = 0.60  # of raw Ed25519 verifications
+goal_peak_rss_bytes = 200 * megabyte
+
+
+@dataclass
+class Measurement:
+    name: str
+    value: float
+    unit: str
+    against: str  # the limit the ratio is taken to
+    limit: float  # its value, measured around this measurement
+    ratio: float
+    goal: str
+    met: bool | None  # None: a limit, or a figure for the record without a goal
+
+
+def machine_description() -> dict[str, Any]:
+    model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_kib = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kib = int(line.split()[1])
+    versions = {name: metadata.version(name) for name in ("aiohttp", "aiosqlite", "msgspec", "PyNaCl", "pyrsistent")}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory_gib": round(memory_kib / 2**20, 1),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": versions,
+    }
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+async def _home_of(events: int, sizes: Sizes, scratch: Path, name: str) -> BuiltHome:
+    with _progress() as progress:
+        task = progress.add_task(f"building a home of {events:,} events", total=events)
+
+        def advance(seq: int) -> None:
+            progress.update(task, completed=seq)
+
+        if sizes.cache_homes:
+            return await cached_feed(events, progress=advance)
+        return await build_feed(scratch / name, events, progress=advance)
+
+
+class Run:
+    def __init__(self, sizes: Sizes, profile_folder: Path | None, scratch: Path) -> None:
+        self.sizes, self.profile_folder, self.scratch = sizes, profile_folder, scratch
+        self.measurements: list[Measurement] = []
+        self.details: dict[str, Any] = {}
+        self.snapshots: list[raw.Limits] = []
+
+    def limits(self) -> raw.Limits:
+        """A fresh snapshot of the raw limits; every one is kept for the record."""
+        snapshot = raw.measure_limits(self.sizes.limit_verify_iterations, self.sizes.limit_append_iterations)
+        self.snapshots.append(snapshot)
+        return snapshot
+
+    async def bracketed(self, work: Callable[[], Awaitable[Result]]) -> tuple[Result, raw.Limits]:
+        """Run `work` between two snapshots of the limits; the machine's limit during it is their mean."""
+        before = self.limits()
+        result = await work()
+        return result, raw.Limits.mean(before, self.limits())
+
+    def add(self, name: str, value: float, unit: str, against: str, limit: float, goal: str,
+            met: bool | None) -> None:
+        ratio = value / limit if limit else 0.0
+        self.measurements.append(Measurement(name, value, unit, against, limit, ratio, goal, met))
+
+    async def profiled(self, name: str, work: Callable[[], Awaitable[Result]]) -> Result:
+        """Run `work` under cProfile when profiling (tottime top 30 beside the .prof file)."""
+        if self.profile_folder is None:
+            return await work()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            return await work()
+        finally:
+            profiler.disable()
+            profiler.dump_stats(self.profile_folder / f"{name}.prof")
+            write_profile_summary(self.profile_folder / f"{name}.prof")
+
+    def raw_limits(self) -> None:
+        """The headline limits: the best of every snapshot taken in the run."""
+        verify = max(snapshot.verify_per_second for snapshot in self.snapshots)
+        append = max(snapshot.append_per_second for snapshot in self.snapshots)
+        self.details["raw"] = {
+            "verify_per_second_best": verify,
+            "append_per_second_best": append,
+            "snapshots": [asdict(snapshot) for snapshot in self.snapshots],
+        }
+        self.measurements[0:0] = [
+            Measurement("raw Ed25519 verify (best snapshot)", verify, "verify/s", "itself", verify, 1.0, "", None),
+            Measurement("raw append loop: verify + sign + BLAKE2b (best snapshot)", append, "events/s", "itself",
+                        append, 1.0, "", None),
+        ]
+
+    async def sequencer(self) -> None:
+        repeats = []
+        for repeat in range(self.sizes.repeats):
+            folder = self.scratch / f"sequencer-{repeat}"
+            folder.mkdir()
+
+            async def one_run(folder: Path = folder, name: str = f"sequencer-{repeat}") -> inprocess.SequencerResult:
+                return await self.profiled(
+                    name, lambda: inprocess.sequencer_transfers_per_second(folder, self.sizes.sequencer_transfers)
+                )
+
+            result, limits = await self.bracketed(one_run)
+            repeats.append({**asdict(result), "per_second": result.per_second,
+                            "events_per_commit": result.transfers / max(1, result.batches),
+                            "limits": asdict(limits), "ratio": result.per_second / limits.append_per_second})
+        best = max(repeats, key=lambda item: item["ratio"])
+        self.details["sequencer"] = {"best": best, "repeats": repeats, "load_average": os.getloadavg()}
+        self.add("sequencer in-process, durable transfers", best["per_second"], "events/s", "raw append",
+                 best["limits"]["append_per_second"], f">= {goal_sequencer_ratio:.0%} of raw append",
+                 best["ratio"] >= goal_sequencer_ratio and best["refused"] == 0)
+
+    async def http(self) -> None:
+        profile_to = self.profile_folder / "serve.prof" if self.profile_folder else None
+        home = await admitted_home(self.scratch / "http-home", members_default)
+        transfers = self.sizes.http_transfers
+        repeats = []
+        node = served.ServedNode.tally(home, self.scratch / "http-serve.log", profile_to)
+        async with node, served.Clients(node) as clients:
+            feed = id_from_text("n", clients.community["node"])
+            memory_start = node.memory()
+            for repeat in range(self.sizes.repeats):
+                intents = transfer_plan(feed, members_default, repeat * transfers, transfers, fresh_nonce_base)
+                result, limits = await self.bracketed(lambda intents=intents: clients.post(intents))
+                repeats.append({**result.summary(), "limits": asdict(limits),
+                                "ratio": result.per_second / limits.append_per_second})
+            memory_end = node.memory()
+        if profile_to is not None:
+            write_profile_summary(profile_to)
+        ceiling, ceiling_limits = await self.bracketed(lambda: served.noop_ceiling(self.scratch, transfers))
+        best = max(repeats, key=lambda item: item["ratio"])
+        self.details["http"] = {
+            "clients": served.http_clients,
+            "best": best,
+            "repeats": repeats,
+            "noop_ceiling": {**ceiling.summary(), "limits": asdict(ceiling_limits)},
+            "peak_rss_bytes_after_start": memory_start.peak_kib * 1024,
+            "peak_rss_bytes_after_posts": memory_end.peak_kib * 1024,
+            "load_average": os.getloadavg(),
+        }
+        self.add(f"tally serve over HTTP, {served.http_clients} clients, durable transfers", best["per_second"],
+                 "events/s", "raw append", best["limits"]["append_per_second"],
+                 f">= {goal_http_ratio:.0%} of raw append",
+                 best["ratio"] >= goal_http_ratio and best["transfers"] == transfers)
+        self.add("  HTTP ceiling: same clients, a server that does nothing", ceiling.per_second, "requests/s",
+                 "raw append", ceiling_limits.append_per_second, "(for the record)", None)
+
+    async def offline(self) -> None:
+        built = await _home_of(self.sizes.offline_events, self.sizes, self.scratch, "offline-home")
+        rebuilt, rebuild_limits = await self.bracketed(
+            lambda: self.profiled("rebuild", lambda: inprocess.rebuild_per_second(built.home)))
+        verified, verify_limits = await self.bracketed(
+            lambda: self.profiled("verify", lambda: inprocess.verify_per_second(built.home)))
+        self.details["offline"] = {
+            "home": str(built.home.path),
+            "home_cached": built.cached,
+            "build_seconds": built.build_seconds,
+            "rebuild": {**asdict(rebuilt), "per_second": rebuilt.per_second, "limits": asdict(rebuild_limits)},
+            "verify": {**asdict(verified), "per_second": verified.per_second, "limits": asdict(verify_limits)},
+            "load_average": os.getloadavg(),
+        }
+        self.add(f"rebuild_home, {built.events:,} events", rebuilt.per_second, "events/s", "raw append",
+                 rebuild_limits.append_per_second, f">= {goal_rebuild_per_second:,}/s",
+                 rebuilt.per_second >= goal_rebuild_per_second)
+        ratio = verified.per_second / verify_limits.verify_per_second
+        self.add(f"verify_home, {built.events:,} events", verified.per_second, "events/s", "raw verify",
+                 verify_limits.verify_per_second, f">= {goal_verify_ratio:.0%} of raw verify",
+                 ratio >= goal_verify_ratio)
+
+    async def memory(self) -> None:
+        built = await _home_of(self.sizes.memory_events, self.sizes, self.scratch, "memory-home")
+        result = await served.serve_memory(built.home, built.events, self.scratch / "memory-serve.log")
+        small = self.details.get("http", {}).get("peak_rss_bytes_after_start")
+        peak = result.after_reads.peak_kib * 1024
+        self.details["memory"] = {
+            "home": str(built.home.path),
+            "home_cached": built.cached,
+            "build_seconds": built.build_seconds,
+            "build_per_second": built.events / built.build_seconds,
+            "events": result.events,
+            "database_bytes": built.home.database_path.stat().st_size,
+            "start_seconds": result.start_seconds,
+            "peak_rss_bytes_after_start": result.after_start.peak_kib * 1024,
+            "rss_bytes_after_start": result.after_start.resident_kib * 1024,
+            "peak_rss_bytes_after_reads": peak,
+            "rss_bytes_after_reads": result.after_reads.resident_kib * 1024,
+            "reads": result.reads,
+            "small_home_peak_rss_bytes_after_start": small,
+        }
+        self.add(f"tally serve peak RSS holding {result.events:,} events", peak / megabyte, "MB", "200 MB goal",
+                 goal_peak_rss_bytes / megabyte, "< 200 MB", peak < goal_peak_rss_bytes)
+        if small:
+            self.add("  the same, holding ~100 events (after start)", small / megabyte, "MB", "200 MB goal",
+                     goal_peak_rss_bytes / megabyte, "(for the record)", None)
+
+
+def write_profile_summary(path: Path) -> None:
+    text = io.StringIO()
+    stats = pstats.Stats(str(path), stream=text)
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(30)
+    path.with_suffix(".txt").write_text(text.getvalue())
+
+
+def _figure(value: float, unit: str = "") -> str:
+    text = f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+    return f"{text} {unit}" if unit else text
+
+
+def print_table(run: Run, mode: str) -> None:
+    table = Table(title=f"Tallystick bench ({mode})")
+    for column, justify in (("measure", "left"), ("figure", "right"), ("ratio", "right"), ("to the limit", "left"),
+                            ("goal", "left"), ("met", "center")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for item in run.measurements:
+        met = "" if item.met is None else "[green]yes[/]" if item.met else "[red]NO[/]"
+        table.add_row(item.name, _figure(item.value, item.unit), f"{item.ratio:.2f}",
+                      f"{item.against} ({_figure(item.limit)})" if item.against != "itself" else "",
+                      item.goal, met)
+    output_console.print(table)
+
+
+async def main_async(arguments: argparse.Namespace) -> tuple[dict[str, Any], Run]:
+    sizes = quick_sizes if arguments.quick else full_sizes
+    sections = sections_all if not arguments.only else tuple(arguments.only.split(","))
+    unknown = set(sections) - set(sections_all)
+    if unknown:
+        raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(sections_all)}")
+    results_folder.mkdir(parents=True, exist_ok=True)
+    if arguments.rebuild_cache:
+        for stale in results_folder.glob("home-*"):
+            shutil.rmtree(stale)
+    profile_folder = None
+    if arguments.profile:
+        profile_folder = results_folder / "profiles"
+        profile_folder.mkdir(exist_ok=True)
+    scratch = results_folder / "run"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    run = Run(sizes, profile_folder, scratch)
+    started = time.perf_counter()
+    for section in sections:
+        console.print(f"running {section}")
+        await getattr(run, section)()
+    run.raw_limits()
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "mode": "quick" if arguments.quick else "full",
+        "profiled": bool(arguments.profile),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": time.perf_counter() - started,
+        "machine": machine_description(),
+        "sizes": asdict(sizes),
+        "measurements": [asdict(item) for item in run.measurements],
+        "details": run.details,
+        "all_goals_met": all(item.met is not False for item in run.measurements),
+    }, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Tallystick's benchmark.")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every section")
+    parser.add_argument("--only", metavar="SECTIONS", help=f"comma-separated subset of {','.join(sections_all)}")
+    parser.add_argument("--profile", action="store_true", help="write cProfile output to bench/results/profiles/")
+    parser.add_argument("--rebuild-cache", action="store_true", help="build the cached large homes again")
+    arguments = parser.parse_args()
+    document, run = asyncio.run(main_async(arguments))
+    print_table(run, document["mode"] + (", profiled: not the benchmark's figures" if arguments.profile else ""))
+    snapshots = document["details"]["raw"]["snapshots"]
+    spread = [snapshot["append_per_second"] for snapshot in snapshots]
+    output_console.print(
+        f"{len(snapshots)} snapshots of the raw limits, append loop {min(spread):,.0f} to {max(spread):,.0f}/s "
+        f"(the machine's noise); load average {os.getloadavg()[0]:.1f}; the run took {document['seconds']:.0f} s"
+    )
+    output = results_folder / "latest.json"
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    output_console.print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()
