@@ -221,6 +221,14 @@ def http(method: str, url: str, body: bytes | None = None, content_type: str | N
             return Answer(error.code, error.read())
 
 
+def refusal_of(answer: Answer) -> tuple[int, str]:
+    """(HTTP status, the JSON body's stable `error` code); an acceptance shows as its body's start."""
+    try:
+        return answer.status, answer.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return answer.status, f"accepted, answered {answer.body[:60]!r}"
+
+
 _nonces = itertools.count(time.time_ns())
 
 
@@ -243,6 +251,10 @@ class NodeProcess:
     peers: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     feed: bytes = b""
+    # Another way to start the node (e.g. docker/entrypoint.sh), with its own environment.
+    command: list[str] | None = None
+    environment: dict[str, str] | None = None
+    start_timeout_seconds: float = node_start_timeout_seconds
     _log_handle: Any = field(default=None, repr=False)
 
     @property
@@ -265,12 +277,12 @@ class NodeProcess:
         """Start `tally serve` without waiting for it to answer."""
         assert not self.running, "the node is already running"
         self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop/kill
-        command = [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"]
-        for peer in self.peers:
+        command = self.command or [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"]
+        for peer in [] if self.command else self.peers:
             command += ["--peer", peer]
         self.process = subprocess.Popen(
             command, stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=clean_environment(),
+            env=self.environment or clean_environment(),
         )
         return self
 
@@ -280,7 +292,7 @@ class NodeProcess:
         return self
 
     def wait_for_status(self) -> None:
-        deadline = time.monotonic() + node_start_timeout_seconds
+        deadline = time.monotonic() + self.start_timeout_seconds
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
@@ -293,7 +305,7 @@ class NodeProcess:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"`tally serve` did not answer in {node_start_timeout_seconds} s:\n{self.output()}")
+        raise RuntimeError(f"`tally serve` did not answer in {self.start_timeout_seconds} s:\n{self.output()}")
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

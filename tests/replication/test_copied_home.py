@@ -18,7 +18,17 @@ from tallystick.protocol.codec import encode, sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.wire import Events, events_decoder
 
-from .helpers import NodeProcess, Nodes, free_port, http, next_nonce, start_all, tally_json, wait_until
+from .helpers import (
+    NodeProcess,
+    Nodes,
+    free_port,
+    http,
+    next_nonce,
+    refusal_of,
+    start_all,
+    tally_json,
+    wait_until,
+)
 
 
 @dataclass
@@ -85,8 +95,7 @@ def test_each_copy_of_a_forked_home_refuses_to_write(copies: Copies, which: str)
     wait_until(lambda: has_fork_alert(node, node.feed_text), f"the {which} raising a fork alert")
     alice, bob = copies.members
     intent = sign_intent(alice, feed=node.feed, nonce=next_nonce(), action=Transfer(to=bob.public, amount_minor=1))
-    answer = node.post_intent(intent)
-    assert (answer.status, answer.json()["error"]) == (503, "stale_home")
+    assert refusal_of(node.post_intent(intent)) == (503, "stale_home")
 
 
 def test_a_common_peer_freezes_the_forked_feed_and_refuses_its_later_events(copies: Copies) -> None:
@@ -96,6 +105,5 @@ def test_a_common_peer_freezes_the_forked_feed_and_refuses_its_later_events(copi
     last = copies.payments["original"][-1]["seq"]
     served = http("GET", f"{copies.original.url}/replication/feeds/{copies.original.feed_text}?from={last}&limit=1")
     later = events_decoder.decode(served.body).events[0]
-    answer = copies.peer.push(encode(Events(feed, last, [later])))
-    assert (answer.status, answer.json()["error"]) == (409, "feed_frozen")
+    assert refusal_of(copies.peer.push(encode(Events(feed, last, [later])))) == (409, "feed_frozen")
     assert copies.peer.feeds()[copies.original.feed_text] == held

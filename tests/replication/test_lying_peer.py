@@ -26,7 +26,6 @@ from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 from tallystick.protocol.wire import Events
 
 from .helpers import (
-    Answer,
     BackgroundLoop,
     FeedBuilder,
     LyingPeer,
@@ -34,6 +33,7 @@ from .helpers import (
     Nodes,
     Offer,
     log_rows,
+    refusal_of,
     start_all,
     tally_json,
     tally_json_many,
@@ -198,14 +198,6 @@ def wait_for_outcome(world: World, lie: Lie) -> str | None:
         outcome, f"H1 refusing the liar's data ({lie.pull_code})", describe=lambda: world.h1.peer(liar_url)
     )
     return error
-
-
-def refusal_of(answer: Answer) -> tuple[int, str]:
-    """(HTTP status, the JSON body's stable `error` code); an acceptance shows as its msgpack body."""
-    try:
-        return answer.status, answer.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return answer.status, f"accepted, answered {answer.body[:60]!r}"
 
 
 # ---- what H1 pulls from a liar ----------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""docker/compose.yml describes a working cluster: its five services, run as plain processes with the
+entrypoint and the environment compose would give them, replicate every feed to every node.
+
+No Docker here: the test parses compose.yml, and for each service runs `sh docker/entrypoint.sh`
+with the service's environment, rewritten for one machine - TALLY_HOME in a temporary folder,
+TALLY_LISTEN on a free loopback port, and each service hostname in TALLY_PEERS replaced by
+127.0.0.1 and that service's port - with the virtualenv's bin first on PATH (as the image has
+`tally` on its PATH). The entrypoint `exec`s `tally serve`, so SIGTERM reaches the node itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import yaml
+
+from .helpers import NodeProcess, clean_environment, free_port, wait_until
+
+repository = Path(__file__).resolve().parents[2]
+compose_file = repository / "docker" / "compose.yml"
+entrypoint = repository / "docker" / "entrypoint.sh"
+# The entrypoint runs `tally init` before `tally serve`: two process starts, five services at once.
+entrypoint_start_timeout_seconds = 45.0
+
+
+def rewrite_peers(peers: str, ports: dict[str, int]) -> str:
+    rewritten = []
+    for url in peers.split():
+        parts = urlsplit(url)
+        assert parts.hostname in ports, f"TALLY_PEERS names {parts.hostname!r}, which is not a service"
+        rewritten.append(urlunsplit((parts.scheme, f"127.0.0.1:{ports[parts.hostname]}", parts.path, "", "")))
+    return " ".join(rewritten)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    ports = {name: free_port() for name in services}
+    directory = tmp_path_factory.mktemp("compose")
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    nodes: dict[str, NodeProcess] = {}
+    for name, service in services.items():
+        environment = {key: str(value) for key, value in (service.get("environment") or {}).items()}
+        environment.update(
+            TALLY_HOME=str(directory / name / "home"),
+            TALLY_LISTEN=f"127.0.0.1:{ports[name]}",
+            TALLY_PEERS=rewrite_peers(environment.get("TALLY_PEERS", ""), ports),
+        )
+        (directory / name).mkdir()
+        nodes[name] = NodeProcess(
+            home=directory / name / "home",
+            port=ports[name],
+            command=["sh", str(entrypoint)],
+            environment=clean_environment(PATH=path, **environment),
+            start_timeout_seconds=entrypoint_start_timeout_seconds,
+        )
+    try:
+        for node in nodes.values():
+            node.launch()
+        for node in nodes.values():
+            node.wait_for_status()
+        yield nodes
+    finally:
+        failures = []
+        for name, node in nodes.items():
+            if node.running:
+                status = node.stop()
+                if status != 0:
+                    failures.append(f"{name}: exit status {status}\n{node.output()[-2000:]}")
+        assert not failures, "\n".join(failures)
+
+
+def test_the_compose_services_run_as_processes_form_a_cluster_where_every_node_holds_all_five_feeds(
+    cluster: dict[str, NodeProcess],
+) -> None:
+    feeds = {node.feed_text for node in cluster.values()}
+    assert len(feeds) == 5
+
+    def everyone_holds_all() -> bool:
+        return all(set(node.feeds()) == feeds for node in cluster.values())
+
+    wait_until(everyone_holds_all, "every compose node holding all five feeds",
+               describe=lambda: {name: len(node.feeds()) for name, node in cluster.items()})
+    names = {node.status()["name"] for node in cluster.values()}
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    assert names == {service["environment"]["TALLY_NAME"] for service in services.values()}
