@@ -1,6 +1,6 @@
 """The community's ledger as a pure functional core: `validate` and `apply`, no I/O, no clock.
 
-How this works: `State` is an immutable value (persistent maps from pyrsistent, so `apply` returns a
+How this works: `State` is an immutable value (persistent HAMT maps from `immutables`, so `apply` returns a
 new State in O(log n) instead of copying every account). The sequencer calls `validate(state,
 intent)` before appending and `apply(state, event, intent)` after; every replica and every rebuild
 calls the same `apply`, and `audit` (validate, then apply) on what it receives. All the rules of
@@ -17,8 +17,9 @@ from typing import Callable
 
 from msgspec import Struct
 from msgspec.structs import replace as _replace
-from pyrsistent import PMap, pmap
+from immutables import Map
 
+from tallystick.protocol import limits
 from tallystick.protocol.codec import encode
 from tallystick.protocol.events import (
     Act,
@@ -40,6 +41,7 @@ from tallystick.protocol.ids import hash32
 
 from .errors import (
     AccountClosedError,
+    BadAmountError,
     BalanceNotZeroError,
     CheckpointMismatchError,
     CreditCeilingError,
@@ -89,10 +91,10 @@ class State(Struct, frozen=True):
     feed: bytes
     seq: int
     community: Community
-    members: PMap  # member id -> Member
-    accounts: PMap  # member id -> Account
-    keys: PMap  # current public key -> member id
-    names: PMap  # casefolded name of an active member -> member id
+    members: Map  # member id -> Member
+    accounts: Map  # member id -> Account
+    keys: Map  # current public key -> member id
+    names: Map  # casefolded name of an active member -> member id
     events_since_checkpoint: int = 0
 
 
@@ -113,10 +115,10 @@ def initial_state(feed: bytes, genesis: Genesis) -> State:
             credit_ceiling_minor=genesis.credit_ceiling_minor,
             checkpoint_interval_events=genesis.checkpoint_interval_events,
         ),
-        members=pmap({admin: Member(name=genesis.admin_name, key=admin, role="admin", active=True, admitted_seq=1)}),
-        accounts=pmap({admin: Account()}),
-        keys=pmap({admin: admin}),
-        names=pmap({_name_key(genesis.admin_name): admin}),
+        members=Map({admin: Member(name=genesis.admin_name, key=admin, role="admin", active=True, admitted_seq=1)}),
+        accounts=Map({admin: Account()}),
+        keys=Map({admin: admin}),
+        names=Map({_name_key(genesis.admin_name): admin}),
     )
 
 
@@ -199,6 +201,12 @@ def _check_set_role(state: State, signer: Member, action: SetRole) -> None:
 
 
 def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
+    # The decoder already bounds the amount; checked again here because a negative amount would run
+    # the payment backwards, and `validate` must hold for an Intent built in code, not only decoded.
+    if not 1 <= action.amount_minor <= limits.amount_minor_max:
+        raise BadAmountError(
+            f"the amount must be between 1 and {limits.amount_minor_max} minor units, not {action.amount_minor}"
+        )
     if action.to == signer_id:
         raise SameAccountError("payer and payee are the same account")
     _active_member(state, action.to, "the payee")
@@ -303,8 +311,8 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> S
     elif isinstance(action, RemoveMember):
         member = members[action.member]
         members = members.set(action.member, _replace(member, active=False))
-        keys = keys.discard(member.key)
-        names = names.discard(_name_key(member.name))
+        keys = keys.delete(member.key)
+        names = names.delete(_name_key(member.name))
     elif isinstance(action, SetRole):
         members = members.set(action.member, _replace(members[action.member], role=action.role))
     elif isinstance(action, SetLimits):
@@ -325,7 +333,7 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> S
         state = _replace(state, community=community)
     elif isinstance(action, RebindKey):
         member = members[signer_id]
-        keys = keys.discard(member.key).set(action.new_key, signer_id)
+        keys = keys.delete(member.key).set(action.new_key, signer_id)
         members = members.set(signer_id, _replace(member, key=action.new_key))
     return _replace(state, members=members, accounts=accounts, keys=keys, names=names)
 

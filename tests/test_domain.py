@@ -25,6 +25,7 @@ from tallystick.node.domain import (
 )
 from tallystick.node.errors import (
     AccountClosedError,
+    BadAmountError,
     BalanceNotZeroError,
     CheckpointMismatchError,
     CreditCeilingError,
@@ -39,6 +40,9 @@ from tallystick.node.errors import (
     SameAccountError,
     UnknownMemberError,
 )
+from tallystick.protocol import limits
+from tallystick.protocol.codec import sign_intent, verify_intent
+from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.events import (
     Act,
     AdmitMember,
@@ -129,6 +133,21 @@ def test_payment_to_departed_member_is_refused_and_changes_nothing(ledger: Ledge
 def test_payment_to_someone_who_is_not_a_member_is_refused_and_changes_nothing(ledger: Ledger) -> None:
     signed = ledger.sign(bea_key, Transfer(to=stranger_key.public, amount_minor=1))
     assert_refused(ledger, signed, UnknownMemberError)
+
+
+@pytest.mark.parametrize("amount", [0, -5, limits.amount_minor_max + 1])
+def test_payment_of_an_amount_out_of_range_is_refused_and_changes_nothing(
+    ledger: Ledger, amount: int
+) -> None:
+    # The decoder refuses such an intent; validate refuses it too, for an Intent built in code.
+    with pytest.raises(MalformedError):
+        verify_intent(
+            sign_intent(bea_key, feed=ledger.feed, nonce=1, action=Transfer(to=cal, amount_minor=amount)),
+            feed=ledger.feed,
+        )
+    signed = ledger.sign(bea_key, Transfer(to=cal, amount_minor=1))
+    built = SignedIntent(signed.raw, replace(signed.intent, action=Transfer(to=cal, amount_minor=amount)))
+    assert_refused(ledger, built, BadAmountError)
 
 
 def test_payment_to_oneself_is_refused_and_changes_nothing(ledger: Ledger) -> None:
