@@ -21,7 +21,10 @@ How this works (DEV DOCS):
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +35,7 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tallystick.node.domain import State
-from tallystick.node.replay import fold_received, start_received
+from tallystick.node.replay import fold_received, start_received, verify_intent_signatures
 from tallystick.node.runtime import Node
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
@@ -45,6 +48,11 @@ from tallystick.protocol.ids import hash32, id_from_text, id_to_text
 from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder, forks_decoder, heads_decoder
 
 log = logging.getLogger("tallystick.replication")
+# Batches whose member signatures the process pool checks ahead of the fold during a catch-up:
+# enough to keep every worker busy while the fold and the store run in this process.
+bulk_verify_batches_ahead = 8
+# Events of one feed folded and committed in one transaction during a catch-up.
+ingest_events_max = 2048
 msgpack_type = "application/msgpack"
 
 
@@ -78,8 +86,10 @@ class Replica:
 class Replicator:
     """The node's replication extension (see node.runtime.Extension)."""
 
-    def __init__(self, peers: list[str], clock_ms: Callable[[], int]) -> None:
+    def __init__(self, peers: list[str], clock_ms: Callable[[], int], verify_processes: int = 0) -> None:
         self.clock_ms = clock_ms
+        self.verify_processes = verify_processes
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.peers = {url.rstrip("/"): PeerState(url.rstrip("/")) for url in peers}
         self.replicas: dict[bytes, Replica] = {}
         self.frozen: set[bytes] = set()
@@ -145,8 +155,9 @@ class Replicator:
 
     # ---- the one door for other nodes' events ---------------------------------------------------
 
-    async def ingest(self, message: Events) -> int:
-        """Verify, audit and store a run of events; returns the seq now held for that feed."""
+    async def ingest(self, message: Events, *, intents_verified: bool = False) -> int:
+        """Verify, audit and store a run of events; returns the seq now held for that feed.
+        `intents_verified`: the member signatures of these very bytes were checked already."""
         feed = message.feed
         if feed in self.frozen:
             raise FeedFrozenError(f"feed {id_to_text('n', feed)} is frozen by a fork proof")
@@ -164,12 +175,12 @@ class Replicator:
                 if replica.head.seq == 1 and await self.store.event_at(feed, 1) is None:
                     await self.store.append(received.rows, received.state, received.touched, received.head)
             rest = Events(feed, 2, message.events[1:])
-            return await self.ingest(rest) if rest.events else 1
+            return await self.ingest(rest, intents_verified=intents_verified) if rest.events else 1
         async with replica.lock:
             events = await self._drop_overlap(replica.head, message)
             if not events:
                 return replica.head.seq
-            received = fold_received(replica.state, replica.head, events)
+            received = fold_received(replica.state, replica.head, events, intents_verified=intents_verified)
             await self.store.append(received.rows, received.state, received.touched, received.head)
             replica.state, replica.head = received.state, received.head
         self.wake_peers()
@@ -250,12 +261,16 @@ class Replicator:
 
     async def run(self) -> None:
         timeout = aiohttp.ClientTimeout(total=limits.peer_request_timeout_ms / 1000)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            self._session = session
-            await self._check_own_feed_at_start()
-            async with asyncio.TaskGroup() as tasks:
-                for peer in self.peers.values():
-                    tasks.create_task(self._run_peer(peer), name=f"peer {peer.url}")
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                self._session = session
+                await self._check_own_feed_at_start()
+                async with asyncio.TaskGroup() as tasks:
+                    for peer in self.peers.values():
+                        tasks.create_task(self._run_peer(peer), name=f"peer {peer.url}")
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _check_own_feed_at_start(self) -> None:
         """Fork safety: ask the peers for our own feed before the first append."""
@@ -327,22 +342,64 @@ class Replicator:
             response.raise_for_status()
             return _decode(heads_decoder, await _read_bounded(response))
 
-    async def _pull(self, peer: PeerState, feed: bytes, start: int, end: int) -> None:
+    async def _fetch(self, peer: PeerState, feed: bytes, start: int) -> Events:
         assert self._session is not None
+        url = f"{peer.url}/replication/feeds/{id_to_text('n', feed)}"
+        params = {"from": str(start), "limit": str(limits.replication_batch_events_max)}
+        async with self._session.get(url, params=params) as response:
+            response.raise_for_status()
+            message = _decode(events_decoder, await _read_bounded(response))
+        if message.feed != feed or message.start != start:
+            raise MalformedError("the peer answered with another feed or range than asked")
+        return message
+
+    async def _pull(self, peer: PeerState, feed: bytes, start: int, end: int) -> None:
+        """Pull start..end of a feed. A long catch-up checks member signatures in a process pool,
+        `bulk_verify_batches_ahead` batches ahead of the fold, so both cores work."""
+        bulk = self.verify_processes > 0 and end - start + 1 > 2 * limits.replication_batch_events_max
+        window: collections.deque[tuple[Events, asyncio.Future[int] | None]] = collections.deque()
         seq = start
-        while seq <= end and feed not in self.frozen:
-            url = f"{peer.url}/replication/feeds/{id_to_text('n', feed)}"
-            async with self._session.get(url, params={"from": str(seq), "limit": str(limits.replication_batch_events_max)}) as response:
-                response.raise_for_status()
-                message = _decode(events_decoder, await _read_bounded(response))
-            if message.feed != feed or message.start != seq:
-                raise MalformedError("the peer answered with another feed or range than asked")
-            if not message.events:
-                return
-            held = await self.ingest(message)
-            if held < seq:
-                return
-            seq = message.start + len(message.events)
+        try:
+            while feed not in self.frozen:
+                while seq <= end and len(window) < (bulk_verify_batches_ahead if bulk else 1):
+                    message = await self._fetch(peer, feed, seq)
+                    if not message.events:
+                        end = seq - 1  # the peer holds less than its heads said; pull the rest later
+                        break
+                    checked = None
+                    if bulk:
+                        checked = asyncio.get_running_loop().run_in_executor(
+                            self._verify_pool(), verify_intent_signatures, feed, list(message.events)
+                        )
+                    window.append((message, checked))
+                    seq = message.start + len(message.events)
+                if not window:
+                    return
+                message, checked = window.popleft()
+                if checked is not None:
+                    await checked
+                # Fold every batch already checked in one transaction: commits (an fsync each) are
+                # the other cost of a catch-up.
+                events = list(message.events)
+                while window and len(events) < ingest_events_max and (window[0][1] is None or window[0][1].done()):
+                    following, following_checked = window.popleft()
+                    if following_checked is not None:
+                        await following_checked
+                    events.extend(following.events)
+                held = await self.ingest(Events(feed, message.start, events), intents_verified=checked is not None)
+                if held < message.start:
+                    return
+        finally:
+            for _message, checked in window:
+                if checked is not None:
+                    checked.cancel()
+
+    def _verify_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the parent has threads (aiosqlite), which fork does not copy safely.
+            context = multiprocessing.get_context("spawn")
+            self._pool = concurrent.futures.ProcessPoolExecutor(self.verify_processes, mp_context=context)
+        return self._pool
 
     async def _pull_forks(self, peer: PeerState) -> None:
         assert self._session is not None
@@ -420,10 +477,14 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     length = response.content_length
     if length is not None and length > limits.replication_body_bytes_max:
         raise MalformedError(f"peer answer of {length} bytes is over the limit")
-    body = await response.content.read(limits.replication_body_bytes_max + 1)
-    if len(body) > limits.replication_body_bytes_max:
-        raise MalformedError("peer answer is over the size limit")
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limits.replication_body_bytes_max:
+            raise TooLargeError("peer answer is over the size limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _decode(decoder: msgspec.msgpack.Decoder, data: bytes):  # type: ignore[no-untyped-def]

@@ -7,6 +7,8 @@ what `tally serve` does.
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from tallystick.node.home import Home, NodeConfig
@@ -15,9 +17,14 @@ from tallystick.node.runtime import clock_ms, create_app as create_node_app, ser
 from .replicator import Replicator
 
 
+def replicator_for(config: NodeConfig) -> Replicator:
+    processes = (os.cpu_count() or 1) if config.verify_processes is None else config.verify_processes
+    return Replicator(config.peers, clock_ms, verify_processes=processes)
+
+
 def create_app(home: Home, config: NodeConfig) -> web.Application:
-    return create_node_app(home, config, Replicator(config.peers, clock_ms))
+    return create_node_app(home, config, replicator_for(config))
 
 
 async def serve(home: Home, config: NodeConfig) -> None:
-    await serve_node(home, config, Replicator(config.peers, clock_ms))
+    await serve_node(home, config, replicator_for(config))

@@ -51,6 +51,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checkpoint_idle_ms: int = 60_000
     # Intents waiting for the sequencer before the API answers 503 (limits.pending_intents_max).
     pending_intents_max: int = limits.pending_intents_max
+    # Processes that check member signatures during a bulk catch-up from a peer; 0 checks them in
+    # the node's own process. None: one per core.
+    verify_processes: int | None = None
 
 
 key_file_mode = 0o600

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from tallystick.protocol.codec import decode_intent, verify_intent
+from tallystick.protocol.codec import decode_event, decode_intent, verify_intent
 from tallystick.protocol.errors import RemoteError, TallyError
 from tallystick.protocol.events import Act, Genesis, Intent
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_next
@@ -118,15 +118,30 @@ class Received(NamedTuple):
     touched: set[bytes]
 
 
-def fold_received(state: State, head: FeedHead, batch: list[bytes]) -> Received:
+def verify_intent_signatures(feed: bytes, batch: list[bytes]) -> int:
+    """Check every member intent signature in a batch of `feed`'s events; the stateless, costly
+    half of receiving, which bulk catch-up runs in a process pool. Returns the intents checked."""
+    checked = 0
+    for raw in batch:
+        body = decode_event(raw).body
+        if isinstance(body, Act):
+            verify_intent(body.intent, feed=feed)
+            checked += 1
+    return checked
+
+
+def fold_received(
+    state: State, head: FeedHead, batch: list[bytes], *, intents_verified: bool = False
+) -> Received:
     """Verify a contiguous batch from a peer (links, canonical bytes, the author's signature once,
-    every member intent's signature) and audit it with the domain's rules. Raises a TallyError
-    (a RemoteError for bad data, a DomainError for a rule broken), and nothing is kept."""
+    every member intent's signature unless `verify_intent_signatures` already ran on these very
+    bytes) and audit it with the domain's rules. Raises a TallyError (a RemoteError for bad data, a
+    DomainError for a rule broken), and nothing is kept."""
     new_head, events = verify_batch(head, batch)
     rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
     touched: set[bytes] = set()
     for raw, event in zip(batch, events):
-        intent = _intent_of(event.body, head.feed, True)
+        intent = _intent_of(event.body, head.feed, not intents_verified)
         if intent is not None:
             touched.update(touched_accounts(state, intent))
         state = audit(state, event, intent)

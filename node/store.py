@@ -20,7 +20,7 @@ import asyncio
 
 import aiosqlite
 import msgspec
-from pyrsistent import pmap
+from immutables import Map
 
 from tallystick.protocol import limits
 from tallystick.protocol.feed import FeedHead
@@ -333,7 +333,7 @@ class Store:
                 accounts[member_id] = Account(balance, debit, ceiling)
         keys = {member.key: member_id for member_id, member in members.items() if member.active}
         names = {_name_key(member.name): member_id for member_id, member in members.items() if member.active}
-        return State(feed, seq, community, pmap(members), pmap(accounts), pmap(keys), pmap(names), since)
+        return State(feed, seq, community, Map(members), Map(accounts), Map(keys), Map(names), since)
 
     async def balances(self, feed: bytes, account: bytes | None = None, limit: int = limits.page_size_max) -> list[tuple]:
         query = (
