@@ -551,7 +551,7 @@ class TcpProxy:
         except (ConnectionError, OSError):
             pass
         finally:
-            writer.transport.abort() if writer.transport.is_closing() else writer.close()
+            writer.close()
 
 
 # ---- a real feed, built by hand -------------------------------------------------------------------
