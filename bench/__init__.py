@@ -5,7 +5,8 @@ machine (Ed25519 verifications per second, and a plain loop doing the cryptograp
 event needs), because the machines this runs on are small and noisy: a ratio to the machine's own
 limit says more than an absolute number. The sections are:
 
-- `raw`: the limits (bench/raw.py);
+- `raw`: the limits (bench/raw.py), measured around every timed measurement;
+- `costs`: CPU microseconds of each step of appending and refolding one event (bench/costs.py);
 - `sequencer`: durable transfers through the in-process Sequencer on a real Store (bench/inprocess.py);
 - `http`: the same through a real `tally serve` and 64 keep-alive clients (bench/served.py);
 - `offline`: `rebuild_home` and `verify_home` on a home of N events (bench/inprocess.py);

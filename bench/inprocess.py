@@ -32,12 +32,17 @@ gather_chunk_intents = 2000
 class SequencerResult:
     transfers: int  # appended (acknowledged after commit)
     seconds: float
+    cpu_seconds: float  # this process's, every thread (the event loop and aiosqlite's)
     batches: int
     refused: int
 
     @property
     def per_second(self) -> float:
         return self.transfers / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.transfers / self.cpu_seconds
 
 
 async def sequencer_transfers_per_second(folder: Path, transfers: int) -> SequencerResult:
@@ -47,7 +52,7 @@ async def sequencer_transfers_per_second(folder: Path, transfers: int) -> Sequen
     writer = asyncio.create_task(sequencer.run())
     appended = refused = 0
     try:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for first in range(0, len(intents), gather_chunk_intents):
             chunk = intents[first : first + gather_chunk_intents]
             answers = await asyncio.gather(*(sequencer.submit(intent) for intent in chunk), return_exceptions=True)
@@ -58,36 +63,41 @@ async def sequencer_transfers_per_second(folder: Path, transfers: int) -> Sequen
                     refused += 1
                 else:
                     raise answer
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
     finally:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
         await store.close()
-    return SequencerResult(appended, seconds, sequencer.batches_total, refused)
+    return SequencerResult(appended, seconds, cpu_seconds, sequencer.batches_total, refused)
 
 
 @dataclass(frozen=True)
 class OfflineResult:
     events: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def per_second(self) -> float:
         return self.events / self.seconds
 
+    @property
+    def per_cpu_second(self) -> float:
+        return self.events / self.cpu_seconds
+
 
 async def rebuild_per_second(home: Home) -> OfflineResult:
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     events = await rebuild_home(home)
-    return OfflineResult(events, time.perf_counter() - started)
+    return OfflineResult(events, time.perf_counter() - started, time.process_time() - started_cpu)
 
 
 async def verify_per_second(home: Home) -> OfflineResult:
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     report = await verify_home(home)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
     # The own feed's report: the first of `feeds` where the report lists every feed held.
     own = report.feeds[0] if hasattr(report, "feeds") else report
     if not report.ok:
         raise RuntimeError(f"verify_home refused the bench home at seq {own.seq}: {own.error}")
-    return OfflineResult(own.events, seconds)
+    return OfflineResult(own.events, seconds, cpu_seconds)

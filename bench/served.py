@@ -5,9 +5,12 @@ installed beside this Python), waits until /api/community answers, and stops it 
 way an operator would. For throughput, the bench members' transfer intents are signed before the
 clock starts; then 64 clients, each with its own aiohttp session holding one keep-alive connection,
 post them as msgpack to /api/intents, one at a time per client, and only a 201 (sent after the
-event's commit) counts. For memory, the peak resident set (VmHWM in /proc/PID/status) is read
-after start-up and again after a round of reads (balances, log pages across the whole feed,
-status, members), with the served home holding a million events.
+event's commit) counts. Each round also records the server's and the clients' CPU time per request
+(/proc/PID/stat, `time.process_time`) and the node's group commits (/metrics), and the same clients
+are run against bench/noop_server.py, an aiohttp server that does nothing: the HTTP ceiling of this
+machine. For memory, the peak resident set (VmHWM in /proc/PID/status) is read after start-up and
+again after a round of reads (balances, log pages across the whole feed, status, members), with the
+served home holding a million events.
 """
 
 from __future__ import annotations
@@ -157,6 +160,7 @@ class PostResult:
     server_cpu_seconds: float
     client_cpu_seconds: float
     latencies_ms: list[float] = field(repr=False)
+    commits: float | None = None  # group commits meanwhile, from the node's /metrics (None for noop)
 
     @property
     def per_second(self) -> float:
@@ -175,7 +179,10 @@ class PostResult:
             "latency_p50_ms": self.latency_percentile_ms(50),
             "latency_p99_ms": self.latency_percentile_ms(99),
             "server_cpu_us_per_request": self.server_cpu_seconds / requests * 1e6,
+            "server_busy_fraction": self.server_cpu_seconds / self.seconds,
             "client_cpu_us_per_request": self.client_cpu_seconds / requests * 1e6,
+            "commits": self.commits,
+            "events_per_commit": self.transfers / self.commits if self.commits else None,
         }
 
 
@@ -210,11 +217,22 @@ class Clients:
         for session in self.sessions:
             await session.close()
 
+    async def commits(self) -> float | None:
+        """The node's count of group commits (tally_batches_committed), or None if it has none."""
+        async with self.sessions[0].get(self.node.url + "/metrics") as response:
+            if response.status != 200:
+                return None
+            for line in (await response.text()).splitlines():
+                if line.startswith("tally_batches_committed"):
+                    return float(line.split()[-1])
+        return None
+
     async def post(self, intents: list[bytes]) -> PostResult:
         """Post `intents` (client i sends every `http_clients`-th, in order) and time it."""
         statuses: Counter[int] = Counter()
         latencies_ms: list[float] = []
         url = self.node.url + "/api/intents"
+        commits_before = await self.commits()
         server_cpu, client_cpu = self.node.cpu_seconds(), time.process_time()
         started = time.perf_counter()
         await asyncio.gather(
@@ -224,14 +242,10 @@ class Clients:
             )
         )
         seconds = time.perf_counter() - started
-        return PostResult(
-            statuses[201],
-            seconds,
-            dict(statuses),
-            self.node.cpu_seconds() - server_cpu,
-            time.process_time() - client_cpu,
-            latencies_ms,
-        )
+        server_cpu, client_cpu = self.node.cpu_seconds() - server_cpu, time.process_time() - client_cpu
+        commits_after = await self.commits()
+        commits = None if commits_before is None or commits_after is None else commits_after - commits_before
+        return PostResult(statuses[201], seconds, dict(statuses), server_cpu, client_cpu, latencies_ms, commits)
 
 
 async def noop_ceiling(folder: Path, requests: int) -> PostResult:
