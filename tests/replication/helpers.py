@@ -587,6 +587,10 @@ class FeedBuilder:
     def act_body(self, signer: KeyPair, action: Action) -> Act:
         return Act(intent=sign_intent(signer, feed=self.feed, nonce=next_nonce(), action=action))
 
+    def act_body_with_bad_member_signature(self, signer: KeyPair, action: Action) -> Act:
+        """An Act whose intent has one bit of its member signature flipped."""
+        return Act(intent=with_bad_signature(self.act_body(signer, action).intent))
+
     def next_event(self, body: Body, *, prev: bytes | None = None, after: list[bytes] | None = None) -> bytes:
         """A validly signed event following `after` (default: the feed so far), not appended."""
         chain = self.events if after is None else after
@@ -620,9 +624,10 @@ class FeedBuilder:
         return sign_unsigned_event(self.node_key, stretched)
 
 
-def with_bad_signature(event: bytes) -> bytes:
-    """The same event with one bit of its signature flipped: still canonical, no longer signed."""
-    return event[:-1] + bytes((event[-1] ^ 0x01,))
+def with_bad_signature(signed: bytes) -> bytes:
+    """The same event (or intent) with one bit of its signature - the last 64 bytes - flipped:
+    still canonical, no longer signed."""
+    return signed[:-1] + bytes((signed[-1] ^ 0x01,))
 
 
 # ---- a peer that lies -----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class Lie:
 lie_names = [
     "bad_signature",
     "bad_signature_inside_a_batch",
+    "bad_member_signature",
     "broken_chain",
     "non_canonical_bytes",
     "batch_over_the_event_limit",
@@ -85,6 +86,14 @@ def make_lies() -> dict[str, Lie]:
     events = [*feed.events, spoiled]
     events.append(feed.next_event(admit_body(feed, "mallory"), after=events))
     lies["bad_signature_inside_a_batch"] = Lie(
+        feed, Offer(events), 2, "bad_signature", Events(feed.feed, 1, events), 400, "bad_signature"
+    )
+
+    # The event is signed by the feed's key; the member intent it carries is not the member's.
+    feed = FeedBuilder("Liar bad member signature")
+    body = feed.act_body_with_bad_member_signature(feed.admin_key, AdmitMember(member=KeyPair.generate().public, name="eve"))
+    events = [*feed.events, feed.next_event(body)]
+    lies["bad_member_signature"] = Lie(
         feed, Offer(events), 2, "bad_signature", Events(feed.feed, 1, events), 400, "bad_signature"
     )
 
