@@ -31,7 +31,7 @@ from tallystick.node.offline import rebuild_home, rotate_key, verify_home
 from tallystick.federation.service import serve as serve_node
 from tallystick.node.home import Home
 from tallystick.protocol import limits
-from tallystick.protocol.errors import TallyError
+from tallystick.protocol.errors import MalformedError, TallyError
 from tallystick.protocol.events import AdmitMember, RemoveMember, SetLimits, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
@@ -336,7 +336,7 @@ def pay(context: Context, to: str, amount: str, memo: str, as_json: bool) -> Non
     decimals = community["unit"]["decimals"]
     minor = parse_amount(amount, decimals)
     if len(memo) > limits.memo_chars_max:
-        raise click.BadParameter(f"a memo has at most {limits.memo_chars_max} characters", param_hint="--memo")
+        raise MalformedError(f"a memo has at most {limits.memo_chars_max} characters; this one has {len(memo)}")
     appended = client.submit(context.key(), Transfer(to=_member_id(client, to), amount_minor=minor, memo=memo))
     if as_json:
         print_json(appended)

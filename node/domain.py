@@ -48,6 +48,7 @@ from .errors import (
     DebitLimitError,
     DomainError,
     KeyInUseError,
+    KeyRetiredError,
     LastAdminError,
     LimitBelowBalanceError,
     NameTakenError,
@@ -79,6 +80,9 @@ class Member(Struct, frozen=True):
     admitted_seq: int
     nonce_floor: int = -1
     nonces: frozenset[int] = frozenset()
+    # Keys this member signed with before rebinding: never bindable again, so that intents signed
+    # with them (public in the log) can never be replayed against any account.
+    retired_keys: frozenset[bytes] = frozenset()
 
 
 class Account(Struct, frozen=True):
@@ -93,7 +97,7 @@ class State(Struct, frozen=True):
     community: Community
     members: Map  # member id -> Member
     accounts: Map  # member id -> Account
-    keys: Map  # current public key -> member id
+    keys: Map  # every public key ever bound (current, retired, departed) -> member id
     names: Map  # casefolded name of an active member -> member id
     events_since_checkpoint: int = 0
 
@@ -177,7 +181,7 @@ def _admins(state: State) -> int:
 
 def _check_admit(state: State, signer: Member, action: AdmitMember) -> None:
     _require_admin(signer)
-    if action.member in state.members or action.member in state.keys:
+    if action.member in state.members or action.member in state.keys:  # keys holds every key ever bound
         raise KeyInUseError("that key already belongs to a member; each member needs their own key")
     if _name_key(action.name) in state.names:
         raise NameTakenError(f"the name {action.name!r} is taken; choose another")
@@ -245,8 +249,8 @@ def _check_set_default_limits(state: State, signer: Member, action: SetDefaultLi
 
 
 def _check_rebind(state: State, signer: Member, action: RebindKey) -> None:
-    if action.new_key in state.keys or (action.new_key in state.members and action.new_key != signer.key):
-        raise KeyInUseError("that key already belongs to a member; generate a new key")
+    if action.new_key in state.keys:
+        raise KeyInUseError("that key is or was bound to a member; generate a new key")
 
 
 def validate(state: State, intent: Intent) -> DomainError | None:
@@ -257,6 +261,10 @@ def validate(state: State, intent: Intent) -> DomainError | None:
         if signer_id is None:
             raise UnknownMemberError("the signing key belongs to no member of this community")
         signer = _active_member(state, signer_id, "the signer")
+        if signer.key != intent.key:
+            raise KeyRetiredError(
+                f"that key was replaced by {signer.name}'s newer key (a rebind); sign with the current key"
+            )
         if intent.nonce <= signer.nonce_floor or intent.nonce in signer.nonces:
             raise ReplayedNonceError(
                 "this intent's nonce was already used (or is too old); a retried payment was already applied"
@@ -311,7 +319,6 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> S
     elif isinstance(action, RemoveMember):
         member = members[action.member]
         members = members.set(action.member, _replace(member, active=False))
-        keys = keys.delete(member.key)
         names = names.delete(_name_key(member.name))
     elif isinstance(action, SetRole):
         members = members.set(action.member, _replace(members[action.member], role=action.role))
@@ -333,8 +340,10 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> S
         state = _replace(state, community=community)
     elif isinstance(action, RebindKey):
         member = members[signer_id]
-        keys = keys.delete(member.key).set(action.new_key, signer_id)
-        members = members.set(signer_id, _replace(member, key=action.new_key))
+        keys = keys.set(action.new_key, signer_id)
+        members = members.set(
+            signer_id, _replace(member, key=action.new_key, retired_keys=member.retired_keys | {member.key})
+        )
     return _replace(state, members=members, accounts=accounts, keys=keys, names=names)
 
 

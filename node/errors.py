@@ -47,6 +47,11 @@ class KeyInUseError(DomainError):
     http_status = 409
 
 
+class KeyRetiredError(DomainError):
+    code = "key_retired"
+    http_status = 403
+
+
 class NameTakenError(DomainError):
     code = "name_taken"
     http_status = 409

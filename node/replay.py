@@ -42,9 +42,9 @@ def _intent_of(event_body: object, feed: bytes, verify: bool) -> Intent | None:
 
 
 def start(genesis: StoredEvent) -> tuple[State, FeedHead]:
+    if hash32(genesis.bytes) != genesis.hash:
+        raise LogCorruptError(1, "its stored hash is not the hash of its bytes")
     try:
-        if hash32(genesis.bytes) != genesis.hash:
-            raise LogCorruptError(1, "its stored hash is not the hash of its bytes")
         head, event = start_feed(genesis.bytes)
     except TallyError as error:
         raise LogCorruptError(1, error) from None

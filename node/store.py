@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS members (
     admitted_seq INTEGER NOT NULL,
     nonce_floor INTEGER NOT NULL,
     nonces BLOB NOT NULL,
+    retired_keys BLOB NOT NULL,
     PRIMARY KEY (feed, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS members_by_name ON members (feed, name COLLATE NOCASE);
@@ -98,6 +99,7 @@ projection_tables = ("feeds", "community", "members", "accounts")
 
 _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
+_keys_decoder = msgspec.msgpack.Decoder(list[bytes])
 
 
 class StoredEvent(msgspec.Struct, frozen=True):
@@ -117,6 +119,7 @@ def _member_row(feed: bytes, member_id: bytes, member: Member) -> tuple:
         member.admitted_seq,
         member.nonce_floor,
         _nonce_encoder.encode(sorted(member.nonces)),
+        _nonce_encoder.encode(sorted(member.retired_keys)),
     )
 
 
@@ -211,7 +214,7 @@ class Store:
         members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]
         accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]
         if members:
-            await db.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", members)
+            await db.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", members)
         if accounts:
             await db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)", accounts)
         await db.execute("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state))
@@ -319,11 +322,20 @@ class Store:
         seq, since = row[7], row[8]
         members: dict[bytes, Member] = {}
         async with self._reader.execute(
-            "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces FROM members WHERE feed = ?", (feed,)
+            "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces, retired_keys "
+            "FROM members WHERE feed = ?",
+            (feed,),
         ) as cursor:
-            async for member_id, name, key, role, active, admitted, floor, nonces in cursor:
+            async for member_id, name, key, role, active, admitted, floor, nonces, retired in cursor:
                 members[member_id] = Member(
-                    name, key, role, bool(active), admitted, floor, frozenset(_nonce_decoder.decode(nonces))
+                    name,
+                    key,
+                    role,
+                    bool(active),
+                    admitted,
+                    floor,
+                    frozenset(_nonce_decoder.decode(nonces)),
+                    frozenset(_keys_decoder.decode(retired)),
                 )
         accounts: dict[bytes, Account] = {}
         async with self._reader.execute(
@@ -331,7 +343,11 @@ class Store:
         ) as cursor:
             async for member_id, balance, debit, ceiling in cursor:
                 accounts[member_id] = Account(balance, debit, ceiling)
-        keys = {member.key: member_id for member_id, member in members.items() if member.active}
+        keys = {
+            key: member_id
+            for member_id, member in members.items()
+            for key in (member.key, *member.retired_keys)
+        }
         names = {_name_key(member.name): member_id for member_id, member in members.items() if member.active}
         return State(feed, seq, community, Map(members), Map(accounts), Map(keys), Map(names), since)
 

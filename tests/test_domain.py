@@ -31,6 +31,7 @@ from tallystick.node.errors import (
     DebitLimitError,
     DomainError,
     KeyInUseError,
+    KeyRetiredError,
     LastAdminError,
     LimitBelowBalanceError,
     NameTakenError,
@@ -116,12 +117,11 @@ def test_payment_signed_by_unknown_key_is_refused_and_changes_nothing(ledger: Le
     assert_refused(ledger, ledger.sign(stranger_key, Transfer(to=cal, amount_minor=1)), UnknownMemberError)
 
 
-def test_payment_signed_by_departed_member_is_refused_as_an_unknown_key_and_changes_nothing(
+def test_payment_signed_by_departed_member_is_refused_as_account_closed_and_changes_nothing(
     ledger: Ledger,
 ) -> None:
-    # A departed member's key is unbound on removal, so the domain no longer knows whose it is.
     ledger.accept(admin_key, RemoveMember(member=bea))
-    assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1)), UnknownMemberError)
+    assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1)), AccountClosedError)
 
 
 def test_payment_to_departed_member_is_refused_and_changes_nothing(ledger: Ledger) -> None:
@@ -406,7 +406,7 @@ def test_setting_limits_of_a_departed_account_is_refused_and_changes_nothing(led
 
 def test_after_a_rebind_the_old_key_can_no_longer_sign(ledger: Ledger) -> None:
     ledger.accept(bea_key, RebindKey(new_key=dee))
-    assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1)), UnknownMemberError)
+    assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1)), KeyRetiredError)
 
 
 def test_after_a_rebind_the_new_key_signs_for_the_same_account(ledger: Ledger) -> None:
@@ -443,20 +443,14 @@ def test_rebinding_to_a_key_in_use_is_refused_and_changes_nothing(ledger: Ledger
     assert_refused(ledger, ledger.sign(bea_key, RebindKey(new_key=new_key)), KeyInUseError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a key a member rebound away from is forgotten, so it can be bound again to another "
-    "account, and the old member's intents signed with it replay against that account (nonces are per "
-    "member, not per key); the domain must remember retired keys (needs a projection in the store)",
-)
 def test_an_intent_signed_by_a_retired_key_cannot_be_replayed_against_another_account(ledger: Ledger) -> None:
     ledger.accept(bea_key, RebindKey(new_key=dee))
     old_payment = ledger.sign(dee_key, Transfer(to=cal, amount_minor=100))
     assert ledger.submit(old_payment) is None
     ledger.accept(dee_key, RebindKey(new_key=key("bea, third key").public))
-    # Dee's public key is in the log for anyone to read; an admin admits it as a new account.
-    ledger.accept(admin_key, AdmitMember(member=dee, name="Not Bea"))
-    assert ledger.submit(old_payment) is not None
+    # Dee's public key is in the log for anyone to read; an admin tries to admit it as a new account.
+    assert_refused(ledger, ledger.sign(admin_key, AdmitMember(member=dee, name="Not Bea")), KeyInUseError)
+    assert_refused(ledger, old_payment, KeyRetiredError)
 
 
 # ---- apply, audit and checkpoints ---------------------------------------------------------------

@@ -31,6 +31,7 @@ from tallystick.node.errors import (
     DebitLimitError,
     DomainError,
     KeyInUseError,
+    KeyRetiredError,
     LastAdminError,
     LimitBelowBalanceError,
     NameTakenError,
@@ -82,6 +83,8 @@ class Model:
         self.own_limits: dict[bytes, tuple[int | None, int | None]] = {admin: (None, None)}
         self.defaults: tuple[int, int] = (debit_default, ceiling_default)
         self.used_nonces: dict[bytes, list[int]] = {admin: []}
+        # Every key ever bound to a member, current or retired by a rebind, or of a departed member.
+        self.ever_bound: dict[bytes, bytes] = {admin: admin}
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -125,9 +128,13 @@ class Model:
     # ---- the rules ---------------------------------------------------------------------------
 
     def expected_error(self, signer_key: bytes, nonce: int, action: Action) -> type[DomainError] | None:
-        signer = self.owner(signer_key)
-        if signer is None:
+        if signer_key not in self.ever_bound:
             return UnknownMemberError
+        signer = self.ever_bound[signer_key]
+        if not self.members[signer]["active"]:
+            return AccountClosedError
+        if self.members[signer]["key"] != signer_key:
+            return KeyRetiredError
         if self.nonce_refused(signer, nonce):
             return ReplayedNonceError
         is_admin = self.members[signer]["role"] == "admin"
@@ -142,12 +149,11 @@ class Model:
                 return CreditCeilingError
             return None
         if isinstance(action, RebindKey):
-            taken = action.new_key in self.members or self.owner(action.new_key) is not None
-            return KeyInUseError if taken else None
+            return KeyInUseError if action.new_key in self.ever_bound else None
         if not is_admin:
             return NotAuthorizedError
         if isinstance(action, AdmitMember):
-            if action.member in self.members or self.owner(action.member) is not None:
+            if action.member in self.members or action.member in self.ever_bound:
                 return KeyInUseError
             return NameTakenError if self.name_key(action.name) in self.active_names() else None
         if isinstance(action, SetDefaultLimits):
@@ -191,6 +197,7 @@ class Model:
             self.balances[action.member] = 0
             self.own_limits[action.member] = (None, None)
             self.used_nonces[action.member] = []
+            self.ever_bound[action.member] = action.member
         elif isinstance(action, RemoveMember):
             self.members[action.member]["active"] = False
         elif isinstance(action, SetRole):
@@ -201,6 +208,7 @@ class Model:
             self.defaults = (action.debit_limit_minor, action.credit_ceiling_minor)
         elif isinstance(action, RebindKey):
             self.members[signer]["key"] = action.new_key
+            self.ever_bound[action.new_key] = signer
         self.used_nonces[signer].append(nonce)
 
 
@@ -322,7 +330,8 @@ class DomainMachine(RuleBasedStateMachine):
         if self.act(old_key, nonce, RebindKey(new_key=new_public)) is None:
             # The account follows the member, not the key: the old key is gone, the new one signs.
             assert self.ledger.state.keys[new_public] == signer_id
-            assert old_key.public not in self.ledger.state.keys
+            assert self.ledger.state.members[signer_id].key == new_public
+            assert old_key.public in self.ledger.state.members[signer_id].retired_keys
             assert self.ledger.state.accounts[signer_id] == before.accounts[signer_id]
 
     @precondition(lambda self: self.applied)
@@ -330,8 +339,11 @@ class DomainMachine(RuleBasedStateMachine):
     def replay(self, which: int) -> None:
         signed, original_signer = self.applied[which % len(self.applied)]
         error = self.submit(signed)
-        if self.ledger.state.keys.get(signed.intent.key) == original_signer:
+        member = self.ledger.state.members[original_signer]
+        if member.active and member.key == signed.intent.key:
             assert isinstance(error, ReplayedNonceError)
+        else:
+            assert error is not None  # a retired key or a departed member: refused all the same
 
     @rule(signer=choices, payee=choices, burst=st.lists(st.integers(0, 90), min_size=34, max_size=60))
     def nonce_burst(self, signer: int, payee: int, burst: list[int]) -> None:
@@ -379,8 +391,7 @@ class DomainMachine(RuleBasedStateMachine):
             for member_id, member in state.members.items()
         }
         assert actual == self.model.members
-        owners = {m["key"]: i for i, m in self.model.members.items() if m["active"]}
-        assert dict(state.keys) == owners
+        assert dict(state.keys) == self.model.ever_bound
         assert set(state.names.values()) == set(self.model.active_names().values())
 
     def teardown(self) -> None:
