@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
 import time
@@ -43,7 +44,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_fork_proof, encode
 from tallystick.protocol.errors import LocalError, MalformedError, RemoteError, TallyError, TooLargeError
 from tallystick.protocol.events import ForkProof
-from tallystick.protocol.feed import FeedHead, verify_fork_proof
+from tallystick.protocol.feed import FeedHead, verify_fork_proof, verify_next
 from tallystick.protocol.ids import hash32, id_from_text, id_to_text
 from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder, forks_decoder, heads_decoder
 
@@ -214,6 +215,11 @@ class Replicator:
         for offset, raw in enumerate(message.events):
             seq = message.start + offset
             if seq > head.seq:
+                if seq != head.seq + 1:
+                    break  # not contiguous with what we hold: nothing can be concluded from it
+                # Only an event that links to our head and is signed by our own key proves that this
+                # home is behind; anything else is a lying peer's and changes nothing.
+                verify_next(head, raw)
                 self.sequencer.close_gate(
                     StaleHomeError(
                         f"a peer holds this node's feed up to seq {seq} or later, but this home has only "
@@ -297,12 +303,19 @@ class Replicator:
 
     async def _run_peer(self, peer: PeerState) -> None:
         backoff_ms = 250
+        # Anti-entropy runs on its own clock, which wake-ups (pushes) do not reset: a busy node
+        # still re-reads every peer's heads, and so still pulls and learns of forks.
+        next_heads_at = time.monotonic()
         while True:
+            if time.monotonic() >= next_heads_at:
+                peer.known.clear()
+                next_heads_at = time.monotonic() + limits.anti_entropy_interval_ms / 1000
+            peer.wake.clear()  # before the pass: a wake-up during it triggers the next one
             try:
                 await self._sync(peer)
                 backoff_ms = 250
                 peer.reachable, peer.last_seen_ms, peer.last_error = True, self.clock_ms(), None
-                wait_ms = limits.anti_entropy_interval_ms
+                wait_ms = max(0.0, (next_heads_at - time.monotonic()) * 1000)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                 peer.reachable, peer.last_error = False, str(error) or type(error).__name__
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
@@ -311,12 +324,9 @@ class Replicator:
                 peer.last_error = f"{error.code}: {error.message}"
                 log.warning("peer %s sent data that does not verify, dropped: %s", peer.url, peer.last_error)
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
-            peer.wake.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                # Woken by an append or an ingest: the next pass pushes what the peer lacks.
                 await asyncio.wait_for(peer.wake.wait(), wait_ms / 1000)
-            except asyncio.TimeoutError:
-                peer.known.clear()  # a periodic pass re-reads the peer's heads
-            await self._push(peer)
 
     async def _sync(self, peer: PeerState) -> None:
         if not peer.known:
