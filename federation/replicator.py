@@ -41,9 +41,9 @@ from tallystick.node.runtime import Node
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
-from tallystick.protocol.codec import decode_fork_proof, encode
+from tallystick.protocol.codec import decode_event, decode_fork_proof, encode, verify_event_signature
 from tallystick.protocol.errors import LocalError, MalformedError, RemoteError, TallyError, TooLargeError
-from tallystick.protocol.events import ForkProof
+from tallystick.protocol.events import ForkProof, KeyRotated
 from tallystick.protocol.feed import FeedHead, verify_fork_proof, verify_next
 from tallystick.protocol.ids import hash32, id_from_text, id_to_text
 from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder, forks_decoder, heads_decoder
@@ -253,6 +253,10 @@ class Replicator:
         return Heads([WireHead(h.feed, h.seq, h.head) for h in held], len(forks))
 
     async def serve_range(self, feed: bytes, start: int, limit: int) -> Events:
+        """A run of `feed` from `start` whose last event verifies on its own, so that whoever
+        receives it can authenticate the whole run with that one signature (DESIGN, Replication).
+        Events inside a run were authenticated by the chain when we stored them; one whose own
+        signature is bad (an author's fault, never an honest node's) is never served as a run's end."""
         rows = await self.store.read_log(feed, start, min(limit, limits.replication_batch_events_max))
         batch: list[bytes] = []
         size = 0
@@ -261,6 +265,15 @@ class Replicator:
             if size > limits.replication_body_bytes_max // 2:
                 break
             batch.append(row.bytes)
+        while batch:
+            seq = start + len(batch) - 1
+            key = await self.store.signing_key_at(feed, seq)
+            try:
+                body = decode_event(batch[-1]).body
+                verify_event_signature(batch[-1], body.recovery_key if isinstance(body, KeyRotated) else key)
+                break
+            except TallyError:
+                batch.pop()
         return Events(feed, start, batch)
 
     # ---- the peer tasks -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from tallystick.protocol.codec import decode_event, decode_intent, verify_intent
 from tallystick.protocol.errors import RemoteError, TallyError
 from tallystick.protocol.events import Act, Genesis, Intent
-from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_next
+from tallystick.protocol.feed import FeedHead, check_links, start_feed, verify_batch, verify_next
 from tallystick.protocol.ids import hash32
 
 from .domain import State, audit, initial_state, touched_accounts
@@ -53,11 +53,16 @@ def start(genesis: StoredEvent) -> tuple[State, FeedHead]:
 
 
 def fold_batch(
-    state: State, head: FeedHead, batch: list[StoredEvent], *, verify: bool
+    state: State, head: FeedHead, batch: list[StoredEvent], *, verify: bool, last_of_feed: bool = True
 ) -> tuple[State, FeedHead]:
-    """Check and apply a contiguous batch after `head`. Raises LogCorruptError naming the event."""
+    """Check and apply a contiguous batch after `head`. Raises LogCorruptError naming the event.
+    The author's signature is checked on the batch's last event only if it is the feed's last
+    (`last_of_feed`): the hash chain carries that one signature back over the whole feed."""
     try:
-        new_head, events = verify_batch(head, [stored.bytes for stored in batch])
+        if last_of_feed:
+            new_head, events = verify_batch(head, [stored.bytes for stored in batch])
+        else:
+            new_head, events, _key = check_links(head, [stored.bytes for stored in batch])
     except TallyError as error:
         raise LogCorruptError(_first_bad_seq(head, batch), error) from None
     for stored, event in zip(batch, events):
@@ -91,7 +96,10 @@ async def refold(
     """Fold the whole feed from seq 1. `progress(n)` is called after each batch of n events."""
     state: State | None = None
     head: FeedHead | None = None
-    async for batch in store.iterate_log(feed):
+    batches = aiter(store.iterate_log(feed))
+    batch = await anext(batches, None)
+    while batch is not None:
+        following = await anext(batches, None)  # read one ahead: is this batch the feed's last?
         if state is None or head is None:
             state, head = start(batch[0])
             batch = batch[1:]
@@ -100,9 +108,10 @@ async def refold(
         if batch:
             if batch[0].seq != head.seq + 1:
                 raise LogCorruptError(head.seq + 1, "an event is missing from the log")
-            state, head = fold_batch(state, head, batch, verify=verify)
+            state, head = fold_batch(state, head, batch, verify=verify, last_of_feed=following is None)
         if progress:
             progress(len(batch))
+        batch = following
     if state is None or head is None:
         raise LogCorruptError(1, "the log has no genesis")
     return state, head

@@ -81,8 +81,9 @@ def verify_next(head: FeedHead, event_bytes: bytes) -> tuple[FeedHead, Event]:
     return new_head, event
 
 
-def verify_batch(head: FeedHead, batch: list[bytes]) -> tuple[FeedHead, list[Event]]:
-    """Check a contiguous run of events after `head`; one author signature for the whole run."""
+def check_links(head: FeedHead, batch: list[bytes]) -> tuple[FeedHead, list[Event], bytes]:
+    """Every check of `verify_batch` but the author's signature on the run's last event; returns
+    also the key that must have signed that event. For a run that a later signed run extends."""
     events: list[Event] = []
     key_before_last = head.signing_key
     current = head
@@ -90,6 +91,12 @@ def verify_batch(head: FeedHead, batch: list[bytes]) -> tuple[FeedHead, list[Eve
         key_before_last = current.signing_key
         current, event = _advance(current, event_bytes)
         events.append(event)
+    return current, events, key_before_last
+
+
+def verify_batch(head: FeedHead, batch: list[bytes]) -> tuple[FeedHead, list[Event]]:
+    """Check a contiguous run of events after `head`; one author signature for the whole run."""
+    current, events, key_before_last = check_links(head, batch)
     if events and not isinstance(events[-1].body, KeyRotated):
         verify_event_signature(batch[-1], key_before_last)
     return current, events
