@@ -62,6 +62,7 @@ class Sizes:
 
     limit_verify_iterations: int  # per timed loop of a limits snapshot (best of raw.repeats)
     limit_append_iterations: int
+    cost_sample_intents: int
     repeats: int  # of the sequencer and HTTP measurements; the best ratio is reported
     sequencer_transfers: int
     http_transfers: int
@@ -70,8 +71,8 @@ class Sizes:
     cache_homes: bool
 
 
-full_sizes = Sizes(2000, 1500, 3, 20_000, 10_000, 100_000, 1_000_000, cache_homes=True)
-quick_sizes = Sizes(300, 200, 1, 2000, 1000, 3000, 10_000, cache_homes=False)
+full_sizes = Sizes(2000, 1500, 2000, 3, 20_000, 10_000, 100_000, 1_000_000, cache_homes=True)
+quick_sizes = Sizes(300, 200, 300, 1, 1000, 500, 3000, 10_000, cache_homes=False)
 
 megabyte = 1_000_000
 # The goals this benchmark checks (docs/performance.md explains each).
@@ -221,7 +222,7 @@ class Run:
         ]
 
     async def costs(self) -> None:
-        costs = await costs_module.stage_costs(self.scratch)
+        costs = await costs_module.stage_costs(self.scratch, self.sizes.cost_sample_intents)
         snapshot = self.limits()
         self.details["costs_cpu_us_per_event"] = costs
         self.details["costs_limits"] = asdict(snapshot)

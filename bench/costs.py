@@ -23,8 +23,7 @@ from tallystick.protocol.ids import hash32, verify_signature
 
 from .homes import admitted_home, fresh_nonce_base, members_default, open_sequencer, transfer_plan
 
-# Intents each step is timed over, and runs of each (the fastest is kept).
-sample_intents = 2000
+# Runs of each step over the sample (the fastest is kept).
 runs = 5
 
 
@@ -37,8 +36,9 @@ def _microseconds_each(step: Callable[[], None], count: int) -> float:
     return best
 
 
-async def stage_costs(folder: Path) -> dict[str, float]:
-    """Microseconds of CPU per event for each step, on a community of the bench's members."""
+async def stage_costs(folder: Path, sample_intents: int) -> dict[str, float]:
+    """Microseconds of CPU per event for each step, over `sample_intents` transfers among the
+    bench's members."""
     home = await admitted_home(folder / "costs-home", members_default)
     store, sequencer = await open_sequencer(home)
     state, head, key = sequencer.state, sequencer.head, sequencer.key
