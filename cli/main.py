@@ -200,6 +200,17 @@ def key_new(file: Path, as_json: bool) -> None:
     print_json({"id": member_id}) if as_json else click.echo(member_id)
 
 
+@key.command("show")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def key_show(file: Path, as_json: bool) -> None:
+    """Print the member id (and public key) of a key file; never the secret."""
+    pair = read_key(file)
+    document = {"id": id_to_text("m", pair.public), "key": id_to_text("k", pair.public)}
+    print_json(document) if as_json else click.echo(document["id"])
+
+
 def _passphrase(confirm: bool) -> str:
     from_environment = os.environ.get("TALLY_PASSPHRASE")
     if from_environment:

@@ -59,7 +59,7 @@ msgpack_type = "application/msgpack"
 
 class StaleHomeError(LocalError):
     code = "stale_home"
-    http_status = 503
+    http_status = 409  # retrying cannot help: the operator must act (restore), so no 503
 
 
 class FeedFrozenError(RemoteError):

@@ -35,6 +35,15 @@ class Restored(msgspec.Struct):
 
 
 async def restore_home(path: Path, peer_url: str) -> Restored:
+    try:
+        return await _restore_home(path, peer_url)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise RestoreError(f"cannot fetch the feed from {peer_url}: {error or type(error).__name__}") from None
+    except msgspec.DecodeError as error:
+        raise RestoreError(f"{peer_url} answered with something that is not a Tallystick node's: {error}") from None
+
+
+async def _restore_home(path: Path, peer_url: str) -> Restored:
     home = Home(path)
     if not home.node_key_path.exists():
         raise HomeError(f"{home.node_key_path} is missing: restore needs the node's key file (`tally key import`)")

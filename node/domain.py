@@ -265,9 +265,14 @@ def validate(state: State, intent: Intent) -> DomainError | None:
             raise KeyRetiredError(
                 f"that key was replaced by {signer.name}'s newer key (a rebind); sign with the current key"
             )
-        if intent.nonce <= signer.nonce_floor or intent.nonce in signer.nonces:
+        if intent.nonce in signer.nonces:
             raise ReplayedNonceError(
-                "this intent's nonce was already used (or is too old); a retried payment was already applied"
+                "this intent's nonce was already used: if this is a retry, the first one was applied"
+            )
+        if intent.nonce <= signer.nonce_floor:
+            raise ReplayedNonceError(
+                f"this intent's nonce is too old (at or below {signer.nonce_floor}, the oldest this member may "
+                "still use); sign it again with a new nonce (the CLI uses the clock)"
             )
         action = intent.action
         if isinstance(action, Transfer):

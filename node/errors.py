@@ -82,8 +82,3 @@ class BusyError(LocalError):
 
     code = "busy"
     http_status = 503
-
-
-class StoreFailedError(LocalError):
-    code = "store_failed"
-    http_status = 500

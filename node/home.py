@@ -18,7 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from typing import Annotated
+
 import msgspec
+from msgspec import Meta
 
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event
@@ -43,17 +46,17 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything an operator may configure, in one typed place (`DIR/config.json`)."""
 
     listen_host: str = "127.0.0.1"
-    listen_port: int = 7600
-    peers: list[str] = []
+    listen_port: Annotated[int, Meta(ge=1, le=65535)] = 7600
+    peers: Annotated[list[str], Meta(max_length=limits.peers_max)] = []
     # URL other nodes and members use to reach this node; defaults to http://listen_host:listen_port.
     public_url: str | None = None
     # The timer appends a checkpoint when the feed has been idle this long with uncheckpointed events.
-    checkpoint_idle_ms: int = 60_000
+    checkpoint_idle_ms: Annotated[int, Meta(ge=1000)] = 60_000
     # Intents waiting for the sequencer before the API answers 503 (limits.pending_intents_max).
-    pending_intents_max: int = limits.pending_intents_max
+    pending_intents_max: Annotated[int, Meta(ge=1, le=limits.pending_intents_max)] = limits.pending_intents_max
     # Processes that check member signatures during a bulk catch-up from a peer; 0 checks them in
     # the node's own process. None: one per core.
-    verify_processes: int | None = None
+    verify_processes: Annotated[int, Meta(ge=0, le=64)] | None = None
 
 
 key_file_mode = 0o600
@@ -106,8 +109,8 @@ class Home:
         self.check()
         try:
             return msgspec.json.decode(self.config_path.read_bytes(), type=NodeConfig)
-        except msgspec.ValidationError as error:
-            raise HomeError(f"{self.config_path} is not valid: {error}") from None
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            raise HomeError(f"{self.config_path} is not valid: {error}; fix it (see docs/operator.md)") from None
 
     def write_config(self, config: NodeConfig) -> None:
         temporary = self.config_path.with_suffix(".tmp")

@@ -69,9 +69,10 @@ async def verify_home(home: Home, progress: Callable[[int], None] | None = None)
     home.check()
     store = await Store.open(home.database_path)
     try:
-        own = await _own_feed(store, home)
-        others = [head.feed for head in await store.heads() if head.feed != own]
-        return VerifyReport([await _verify_feed(store, feed, progress) for feed in [own, *others]])
+        async with store.read_snapshot():
+            own = await _own_feed(store, home)
+            others = [head.feed for head in await store.heads() if head.feed != own]
+            return VerifyReport([await _verify_feed(store, feed, progress) for feed in [own, *others]])
     finally:
         await store.close()
 

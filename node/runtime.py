@@ -89,6 +89,8 @@ class Node:
         while True:
             await asyncio.sleep(timer_interval_ms / 1000)
             state, head = self.sequencer.state, self.sequencer.head
+            if self.sequencer.refusal is not None:
+                continue  # a stale or forked home appends nothing; the alert says why
             if state.events_since_checkpoint > 0 and clock_ms() - head.ts >= self.config.checkpoint_idle_ms:
                 await self.sequencer.append_body(lambda s: Checkpoint(state_hash=state_digest(s)))
 

@@ -17,17 +17,22 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import asyncio
+import contextlib
+import sqlite3
 
 import aiosqlite
 import msgspec
 from immutables import Map
 
 from tallystick.protocol import limits
+from tallystick.protocol.errors import LocalError
 from tallystick.protocol.feed import FeedHead
 
 from .domain import Account, Community, Member, State, _name_key
 
-schema_version = 1
+# Bumped whenever a table changes shape; a database of another version is refused with a message
+# (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).
+schema_version = 2
 
 _schema = """
 CREATE TABLE IF NOT EXISTS log (
@@ -102,6 +107,10 @@ _nonce_decoder = msgspec.msgpack.Decoder(list[int])
 _keys_decoder = msgspec.msgpack.Decoder(list[bytes])
 
 
+class SchemaVersionError(LocalError):
+    code = "schema_version"
+
+
 class StoredEvent(msgspec.Struct, frozen=True):
     seq: int
     hash: bytes
@@ -164,6 +173,17 @@ class Store:
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=FULL")
         await connection.execute("PRAGMA foreign_keys=ON")
+        try:
+            async with connection.execute("SELECT value FROM meta WHERE key = 'schema_version'") as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.OperationalError:
+            row = None  # a new database: no meta table yet
+        if row is not None and row[0] != schema_version:
+            await connection.close()
+            raise SchemaVersionError(
+                f"{path} was written by another version of Tallystick (schema {row[0]}, this is "
+                f"{schema_version}); restore the home from a peer with `tally restore`, or use the matching version"
+            )
         await connection.executescript(_schema)
         await connection.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (schema_version,)
@@ -171,6 +191,16 @@ class Store:
         reader = await aiosqlite.connect(path, isolation_level=None)
         await reader.execute("PRAGMA query_only=ON")
         return cls(connection, reader, path)
+
+    @contextlib.asynccontextmanager
+    async def read_snapshot(self) -> AsyncIterator[None]:
+        """Every read inside sees one committed state of the database (a WAL read transaction),
+        however the writer moves meanwhile: `tally verify` beside a running node needs this."""
+        await self._reader.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await self._reader.execute("COMMIT")
 
     async def close(self) -> None:
         await self._reader.close()

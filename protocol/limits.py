@@ -49,6 +49,9 @@ store_read_batch_events_max = 2000
 # Seconds the API asks a client to wait when the pending queue is full.
 retry_after_seconds = 1
 
+# Peers one node is configured with: each costs one task and one connection.
+peers_max = 64
+
 # Replication. A batch of events in one pull answer or one push: 256 events of at most
 # event_bytes_max each fit in replication_body_bytes_max with room for the envelope.
 replication_batch_events_max = 256

@@ -95,7 +95,7 @@ def test_each_copy_of_a_forked_home_refuses_to_write(copies: Copies, which: str)
     wait_until(lambda: has_fork_alert(node, node.feed_text), f"the {which} raising a fork alert")
     alice, bob = copies.members
     intent = sign_intent(alice, feed=node.feed, nonce=next_nonce(), action=Transfer(to=bob.public, amount_minor=1))
-    assert refusal_of(node.post_intent(intent)) == (503, "stale_home")
+    assert refusal_of(node.post_intent(intent)) == (409, "stale_home")
 
 
 def test_a_common_peer_freezes_the_forked_feed_and_refuses_its_later_events(copies: Copies) -> None:
