@@ -23,6 +23,7 @@ import platform
 import pstats
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -123,6 +124,19 @@ def machine_description() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "packages": versions,
     }
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether the working tree differed from it (other work in progress)."""
+    repository = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repository,
+                                 capture_output=True, text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "changed_files": None}
+    return {"commit": commit, "changed_files": sorted(line[3:] for line in changed if line.strip())}
 
 
 def machine_busy_seconds() -> float:
@@ -404,6 +418,7 @@ async def main_async(arguments: argparse.Namespace) -> tuple[dict[str, Any], Run
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": time.perf_counter() - started,
         "machine": machine_description(),
+        "code": code_version(),
         "machine_busy_fraction_at_start": busy_at_start,
         "machine_busy_cores_during_measurements": run.busy_cores,
         "sizes": asdict(sizes),
