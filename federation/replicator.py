@@ -350,7 +350,9 @@ class Replicator:
                     continue
                 ours = self._head(head.feed)
                 if ours is None or head.seq > ours.seq:
-                    await self._pull(peer, head.feed, 1 if ours is None else ours.seq + 1, head.seq)
+                    # From our own last event, not the one after: the overlap of one event is how a
+                    # fork at our head (another copy of a home wrote there) shows itself.
+                    await self._pull(peer, head.feed, 1 if ours is None else ours.seq, head.seq)
                 elif head.seq <= ours.seq and head.seq >= 1:
                     stored = await self.store.event_at(head.feed, head.seq)
                     if stored is not None and hash32(stored) != head.head:
