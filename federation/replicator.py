@@ -62,6 +62,11 @@ class StaleHomeError(LocalError):
     http_status = 409  # retrying cannot help: the operator must act (restore), so no 503
 
 
+class NotFollowedError(RemoteError):
+    code = "not_followed"
+    http_status = 409
+
+
 class FeedFrozenError(RemoteError):
     code = "feed_frozen"
     http_status = 409
@@ -87,8 +92,16 @@ class Replica:
 class Replicator:
     """The node's replication extension (see node.runtime.Extension)."""
 
-    def __init__(self, peers: list[str], clock_ms: Callable[[], int], verify_processes: int = 0) -> None:
+    def __init__(
+        self,
+        peers: list[str],
+        clock_ms: Callable[[], int],
+        verify_processes: int = 0,
+        follow: list[bytes] | None = None,
+    ) -> None:
         self.clock_ms = clock_ms
+        # None: every feed the peers hold (open replication); else only these (and our own).
+        self.follow = None if follow is None else frozenset(follow)
         self.verify_processes = verify_processes
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.peers = {url.rstrip("/"): PeerState(url.rstrip("/")) for url in peers}
@@ -144,6 +157,9 @@ class Replicator:
             log.warning("fork proven on %s at seq %d", id_to_text("n", feed), seq)
             self.wake_peers()
 
+    def follows(self, feed: bytes) -> bool:
+        return self.follow is None or feed in self.follow or feed == self.own_feed
+
     def wake_peers(self) -> None:
         for peer in self.peers.values():
             peer.wake.set()
@@ -162,6 +178,8 @@ class Replicator:
         feed = message.feed
         if feed in self.frozen:
             raise FeedFrozenError(f"feed {id_to_text('n', feed)} is frozen by a fork proof")
+        if not self.follows(feed):
+            raise NotFollowedError(f"this node does not follow feed {id_to_text('n', feed)}")
         if feed == self.own_feed:
             return await self._compare_own(message)
         replica = self.replicas.get(feed)
@@ -346,7 +364,7 @@ class Replicator:
             heads = await self._get_heads(peer)
             peer.known = {head.feed: head.seq for head in heads.heads}
             for head in heads.heads:
-                if head.feed in self.frozen:
+                if head.feed in self.frozen or not self.follows(head.feed):
                     continue
                 ours = self._head(head.feed)
                 if ours is None or head.seq > ours.seq:
@@ -438,7 +456,9 @@ class Replicator:
         """Post every event the peer is known to lack (it is known after a heads exchange)."""
         if not peer.known or self._session is None:
             return
-        feeds = [self.own_feed, *self.replicas.keys()]
+        # Only feeds the peer holds already (and our own): a peer that does not follow a feed
+        # would refuse it, and one that does learns new feeds by pulling.
+        feeds = [self.own_feed, *(feed for feed in self.replicas if feed in peer.known)]
         for feed in feeds:
             head = self._head(feed)
             if head is None or feed in self.frozen:

@@ -14,12 +14,15 @@ from aiohttp import web
 from tallystick.node.home import Home, NodeConfig
 from tallystick.node.runtime import clock_ms, create_app as create_node_app, serve as serve_node
 
+from tallystick.protocol.ids import id_from_text
+
 from .replicator import Replicator
 
 
 def replicator_for(config: NodeConfig) -> Replicator:
     processes = (os.cpu_count() or 1) if config.verify_processes is None else config.verify_processes
-    return Replicator(config.peers, clock_ms, verify_processes=processes)
+    follow = None if config.follow is None else [id_from_text("n", feed) for feed in config.follow]
+    return Replicator(config.peers, clock_ms, verify_processes=processes, follow=follow)
 
 
 def create_app(home: Home, config: NodeConfig) -> web.Application:

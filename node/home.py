@@ -57,6 +57,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Processes that check member signatures during a bulk catch-up from a peer; 0 checks them in
     # the node's own process. None: one per core.
     verify_processes: Annotated[int, Meta(ge=0, le=64)] | None = None
+    # Feeds (node ids, n_...) this node replicates besides its own; None: every feed its peers hold.
+    follow: Annotated[list[str], Meta(max_length=limits.replication_heads_max)] | None = None
 
 
 key_file_mode = 0o600

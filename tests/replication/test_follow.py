@@ -1,0 +1,27 @@
+"""A node configured with `follow` replicates only those feeds (and its own), and refuses others."""
+
+from __future__ import annotations
+
+import json
+
+from .helpers import Nodes, http, refusal_of, start_all, wait_until
+
+
+def test_a_node_that_follows_one_feed_holds_that_feed_and_no_other(nodes: Nodes) -> None:
+    hub, followed, other, follower = nodes.create(4)
+    hub.peers = [followed.url, other.url]
+    followed.peers = [hub.url]
+    other.peers = [hub.url]
+    follower.peers = [hub.url]
+    start_all([hub, followed, other])
+    config_path = follower.home / "config.json"
+    config = json.loads(config_path.read_text())
+    config["follow"] = [followed.feed_text]
+    config_path.write_text(json.dumps(config))
+    start_all([follower])
+    wait_until(lambda: len(hub.feeds()) == 4, "the hub holding every feed")
+    wait_until(lambda: followed.feed_text in follower.feeds(), "the follower holding the followed feed")
+    assert set(follower.feeds()) == {follower.feed_text, followed.feed_text}
+    served = http("GET", f"{hub.url}/replication/feeds/{other.feed_text}?from=1&limit=10")
+    assert refusal_of(follower.push(served.body)) == (409, "not_followed")
+    assert other.feed_text not in follower.feeds()
