@@ -79,6 +79,7 @@ class PeerState:
     last_seen_ms: int | None = None
     last_error: str | None = None
     known: dict[bytes, int] = field(default_factory=dict)  # feed -> seq the peer holds
+    not_followed: set[bytes] = field(default_factory=set)  # feeds the peer refused as not followed
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -456,9 +457,9 @@ class Replicator:
         """Post every event the peer is known to lack (it is known after a heads exchange)."""
         if not peer.known or self._session is None:
             return
-        # Only feeds the peer holds already (and our own): a peer that does not follow a feed
-        # would refuse it, and one that does learns new feeds by pulling.
-        feeds = [self.own_feed, *(feed for feed in self.replicas if feed in peer.known)]
+        # Every feed we hold except those the peer said it does not follow: a new feed reaches the
+        # peer by this push, without waiting for its next anti-entropy pass.
+        feeds = [self.own_feed, *(feed for feed in self.replicas if feed not in peer.not_followed)]
         for feed in feeds:
             head = self._head(feed)
             if head is None or feed in self.frozen:
@@ -472,6 +473,9 @@ class Replicator:
                     async with self._session.post(
                         f"{peer.url}/replication/push", data=encode(message), headers={"Content-Type": msgpack_type}
                     ) as response:
+                        if response.status == NotFollowedError.http_status and feed != self.own_feed:
+                            peer.not_followed.add(feed)
+                            break
                         if response.status >= 400:
                             peer.known.clear()  # re-read its heads before pushing again
                             return

@@ -234,7 +234,10 @@ class Store:
             await self._write_projections(state, touched, head)
             await db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            # A cancellation can land after COMMIT ran in the store's thread: then there is nothing
+            # to roll back (and the batch is durable, but nobody was told, which is allowed).
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
             raise
 
     async def _write_projections(self, state: State, touched: Iterable[bytes], head: FeedHead) -> None:
@@ -418,7 +421,10 @@ class Store:
             await self._write_projections(state, list(state.members.keys()), head)
             await db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            # A cancellation can land after COMMIT ran in the store's thread: then there is nothing
+            # to roll back (and the batch is durable, but nobody was told, which is allowed).
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
             raise
 
     async def projection_snapshot(self) -> dict[str, list[tuple]]:
