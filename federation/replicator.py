@@ -398,45 +398,67 @@ class Replicator:
         return message
 
     async def _pull(self, peer: PeerState, feed: bytes, start: int, end: int) -> None:
-        """Pull start..end of a feed. A long catch-up checks member signatures in a process pool,
-        `bulk_verify_batches_ahead` batches ahead of the fold, so both cores work."""
+        """Pull start..end of a feed. A producer fetches batches ahead into a bounded queue while
+        this task folds them, so the wire and the fold overlap; a long catch-up also checks member
+        signatures in a process pool, `bulk_verify_batches_ahead` batches ahead of the fold."""
         bulk = self.verify_processes > 0 and end - start + 1 > 2 * limits.replication_batch_events_max
-        window: collections.deque[tuple[Events, asyncio.Future[int] | None]] = collections.deque()
-        seq = start
-        try:
-            while feed not in self.frozen:
-                while seq <= end and len(window) < (bulk_verify_batches_ahead if bulk else 1):
+        ahead: asyncio.Queue[tuple[Events, asyncio.Future[int] | None] | None] = asyncio.Queue(
+            maxsize=bulk_verify_batches_ahead if bulk else 2
+        )
+
+        async def fetch_ahead() -> None:
+            seq = start
+            try:
+                while seq <= end:
                     message = await self._fetch(peer, feed, seq)
                     if not message.events:
-                        end = seq - 1  # the peer holds less than its heads said; pull the rest later
-                        break
+                        break  # the peer holds less than its heads said; the rest comes later
                     checked = None
                     if bulk:
                         checked = asyncio.get_running_loop().run_in_executor(
                             self._verify_pool(), verify_intent_signatures, feed, list(message.events)
                         )
-                    window.append((message, checked))
+                    await ahead.put((message, checked))
                     seq = message.start + len(message.events)
-                if not window:
-                    return
-                message, checked = window.popleft()
+            finally:
+                # The end of the run, or a failed fetch (raised to the folding side below): either
+                # way the folder must stop waiting. A cancelled producer's put is cancelled too.
+                await ahead.put(None)
+
+        producer = asyncio.create_task(fetch_ahead())
+        try:
+            while feed not in self.frozen:
+                item = await ahead.get()
+                if item is None:
+                    break
+                message, checked = item
                 if checked is not None:
                     await checked
-                # Fold every batch already checked in one transaction: commits (an fsync each) are
-                # the other cost of a catch-up.
+                # Fold every batch already here and checked in one transaction: commits (an fsync
+                # each) are the other cost of a catch-up.
                 events = list(message.events)
-                while window and len(events) < ingest_events_max and (window[0][1] is None or window[0][1].done()):
-                    following, following_checked = window.popleft()
-                    if following_checked is not None:
-                        await following_checked
-                    events.extend(following.events)
+                finished = False
+                while not ahead.empty() and len(events) < ingest_events_max:
+                    following = ahead.get_nowait()
+                    if following is None:
+                        finished = True
+                        break
+                    if following[1] is not None:
+                        await following[1]
+                    events.extend(following[0].events)
                 held = await self.ingest(Events(feed, message.start, events), intents_verified=checked is not None)
-                if held < message.start:
-                    return
+                if held < message.start or finished:
+                    break
+            if producer.done() and not producer.cancelled() and producer.exception() is not None:
+                raise producer.exception()  # type: ignore[misc]
         finally:
-            for _message, checked in window:
-                if checked is not None:
-                    checked.cancel()
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+            while not ahead.empty():
+                item = ahead.get_nowait()
+                if item is not None and item[1] is not None:
+                    item[1].cancel()
 
     def _verify_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
