@@ -175,7 +175,7 @@ def serve(directory: Path, listen: str | None, peers: tuple[str, ...]) -> None:
     try:
         asyncio.run(serve_node(home, config))
     except OSError as error:
-        raise click.ClickException(f"cannot listen on {config.listen_host}:{config.listen_port}: {error.strerror}")
+        raise click.ClickException(f"cannot listen on {config.listen_host}:{config.listen_port}: {error.strerror}") from None
 
 
 # ---- keys ---------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ How this works (DEV DOCS):
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import logging

@@ -65,7 +65,7 @@ def fold_batch(
             new_head, events, _key = check_links(head, [stored.bytes for stored in batch])
     except TallyError as error:
         raise LogCorruptError(_first_bad_seq(head, batch), error) from None
-    for stored, event in zip(batch, events):
+    for stored, event in zip(batch, events, strict=True):
         if stored.seq != event.seq or (verify and hash32(stored.bytes) != stored.hash):
             raise LogCorruptError(stored.seq, "its stored seq or hash does not match its bytes")
         try:
@@ -149,7 +149,7 @@ def fold_received(
     new_head, events = verify_batch(head, batch)
     rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
     touched: set[bytes] = set()
-    for raw, event in zip(batch, events):
+    for raw, event in zip(batch, events, strict=True):
         intent = _intent_of(event.body, head.feed, not intents_verified)
         if intent is not None:
             touched.update(touched_accounts(state, intent))

@@ -16,8 +16,6 @@ import msgspec
 
 from . import limits
 from .errors import (
-    BadSignatureError,
-    ChainError,
     MalformedError,
     NonCanonicalError,
     TooLargeError,

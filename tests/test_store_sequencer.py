@@ -11,7 +11,7 @@ import pytest
 from tallystick.node.domain import state_digest
 from tallystick.node.errors import BusyError, DebitLimitError, ReplayedNonceError
 from tallystick.node.home import Home, init_home, read_key
-from tallystick.node.offline import rebuild_home, verify_home
+from tallystick.node.offline import verify_home
 from tallystick.node.replay import refold
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
