@@ -316,14 +316,17 @@ class Replicator:
             return
         deadline = time.monotonic() + limits.fork_safety_wait_ms / 1000
         pending = {asyncio.ensure_future(self._sync_own(peer)) for peer in self.peers.values()}
-        while pending and time.monotonic() < deadline:
-            done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-            for task in done:
-                if task.exception() is not None:
-                    log.info("fork-safety check: %s", task.exception())
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            while pending and time.monotonic() < deadline:
+                done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+                for task in done:
+                    if task.exception() is not None:
+                        log.info("fork-safety check: %s", task.exception())
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
         self.sequencer.open_gate()
 
     async def _sync_own(self, peer: PeerState) -> None:
@@ -363,21 +366,43 @@ class Replicator:
         if not peer.known:
             heads = await self._get_heads(peer)
             peer.known = {head.feed: head.seq for head in heads.heads}
+            refused: TallyError | None = None
             for head in heads.heads:
                 if head.feed in self.frozen or not self.follows(head.feed):
                     continue
-                ours = self._head(head.feed)
-                if ours is None or head.seq > ours.seq:
-                    # From our own last event, not the one after: the overlap of one event is how a
-                    # fork at our head (another copy of a home wrote there) shows itself.
-                    await self._pull(peer, head.feed, 1 if ours is None else ours.seq, head.seq)
-                elif head.seq <= ours.seq and head.seq >= 1:
-                    stored = await self.store.event_at(head.feed, head.seq)
-                    if stored is not None and hash32(stored) != head.head:
-                        await self._pull(peer, head.feed, head.seq, head.seq)
+                try:
+                    await self._pull_behind(peer, head)
+                except TallyError as error:
+                    # One feed that does not verify must not hold back the peer's other feeds (nor
+                    # its fork proofs): note it, carry on, and report it once the pass is over.
+                    refused = refused or error
             if heads.forks:
                 await self._pull_forks(peer)
+            ours = await self.store.forks(limits.replication_forks_max)
+            if len(ours) > heads.forks:
+                await self._post_forks(peer, [proof for _feed, _seq, proof in ours])
+            if refused is not None:
+                raise refused
         await self._push(peer)
+
+    async def _pull_behind(self, peer: PeerState, head: WireHead) -> None:
+        ours = self._head(head.feed)
+        if ours is None or head.seq > ours.seq:
+            # From our own last event, not the one after: the overlap of one event is how a
+            # fork at our head (another copy of a home wrote there) shows itself.
+            await self._pull(peer, head.feed, 1 if ours is None else ours.seq, head.seq)
+        elif head.seq >= 1:
+            stored = await self.store.event_at(head.feed, head.seq)
+            if stored is not None and hash32(stored) != head.head:
+                await self._pull(peer, head.feed, head.seq, head.seq)
+
+    async def _post_forks(self, peer: PeerState, proofs: list[bytes]) -> None:
+        """Gossip our fork proofs to a peer that holds fewer (DESIGN: a fork is proven and spread)."""
+        assert self._session is not None
+        async with self._session.post(
+            f"{peer.url}/replication/forks", data=encode(Forks(proofs)), headers={"Content-Type": msgpack_type}
+        ) as response:
+            await response.read()
 
     async def _get_heads(self, peer: PeerState) -> Heads:
         assert self._session is not None
@@ -401,63 +426,59 @@ class Replicator:
         this task folds them, so the wire and the fold overlap; a long catch-up also checks member
         signatures in a process pool, `bulk_verify_batches_ahead` batches ahead of the fold."""
         bulk = self.verify_processes > 0 and end - start + 1 > 2 * limits.replication_batch_events_max
-        ahead: asyncio.Queue[tuple[Events, asyncio.Future[int] | None] | None] = asyncio.Queue(
+        ahead: asyncio.Queue[tuple[Events, asyncio.Future[int] | None]] = asyncio.Queue(
             maxsize=bulk_verify_batches_ahead if bulk else 2
         )
 
         async def fetch_ahead() -> None:
             seq = start
-            try:
-                while seq <= end:
-                    message = await self._fetch(peer, feed, seq)
-                    if not message.events:
-                        break  # the peer holds less than its heads said; the rest comes later
-                    checked = None
-                    if bulk:
-                        checked = asyncio.get_running_loop().run_in_executor(
-                            self._verify_pool(), verify_intent_signatures, feed, list(message.events)
-                        )
-                    await ahead.put((message, checked))
-                    seq = message.start + len(message.events)
-            finally:
-                # The end of the run, or a failed fetch (raised to the folding side below): either
-                # way the folder must stop waiting. A cancelled producer's put is cancelled too.
-                await ahead.put(None)
+            while seq <= end:
+                message = await self._fetch(peer, feed, seq)
+                if not message.events:
+                    return  # the peer holds less than its heads said; the rest comes later
+                checked = None
+                if bulk:
+                    checked = asyncio.get_running_loop().run_in_executor(
+                        self._verify_pool(), verify_intent_signatures, feed, list(message.events)
+                    )
+                await ahead.put((message, checked))
+                seq = message.start + len(message.events)
 
         producer = asyncio.create_task(fetch_ahead())
+        taking: asyncio.Task[tuple[Events, asyncio.Future[int] | None]] | None = None
         try:
             while feed not in self.frozen:
-                item = await ahead.get()
-                if item is None:
-                    break
-                message, checked = item
+                if ahead.empty() and producer.done():
+                    producer.result()  # raises the fetch's error, if it failed
+                    return
+                taking = asyncio.ensure_future(ahead.get())
+                await asyncio.wait({taking, producer}, return_when=asyncio.FIRST_COMPLETED)
+                if not taking.done():
+                    taking.cancel()
+                    continue  # the producer ended: drain what is left, then stop
+                message, checked = taking.result()
                 if checked is not None:
                     await checked
                 # Fold every batch already here and checked in one transaction: commits (an fsync
                 # each) are the other cost of a catch-up.
                 events = list(message.events)
-                finished = False
                 while not ahead.empty() and len(events) < ingest_events_max:
-                    following = ahead.get_nowait()
-                    if following is None:
-                        finished = True
-                        break
-                    if following[1] is not None:
-                        await following[1]
-                    events.extend(following[0].events)
+                    following, following_checked = ahead.get_nowait()
+                    if following_checked is not None:
+                        await following_checked
+                    events.extend(following.events)
                 held = await self.ingest(Events(feed, message.start, events), intents_verified=checked is not None)
-                if held < message.start or finished:
-                    break
-            if producer.done() and not producer.cancelled() and producer.exception() is not None:
-                raise producer.exception()  # type: ignore[misc]
+                if held < message.start:
+                    return
         finally:
-            producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await producer
+            for task in (producer, taking):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.wait([task for task in (producer, taking) if task is not None])
             while not ahead.empty():
-                item = ahead.get_nowait()
-                if item is not None and item[1] is not None:
-                    item[1].cancel()
+                _message, checked = ahead.get_nowait()
+                if checked is not None:
+                    checked.cancel()
 
     def _verify_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -494,9 +515,12 @@ class Replicator:
                     async with self._session.post(
                         f"{peer.url}/replication/push", data=encode(message), headers={"Content-Type": msgpack_type}
                     ) as response:
-                        if response.status == NotFollowedError.http_status and feed != self.own_feed:
-                            peer.not_followed.add(feed)
-                            break
+                        if response.status == 409:
+                            refusal = await _error_code(response)
+                            if refusal == NotFollowedError.code and feed != self.own_feed:
+                                peer.not_followed.add(feed)
+                            if refusal in (NotFollowedError.code, FeedFrozenError.code):
+                                break  # not this feed, for this peer; its other feeds still go
                         if response.status >= 400:
                             peer.known.clear()  # re-read its heads before pushing again
                             return
@@ -541,6 +565,15 @@ class Replicator:
             ours = self._head(feed)
             total += max(0, seq - (ours.seq if ours else 0))
         return total
+
+
+async def _error_code(response: aiohttp.ClientResponse) -> str | None:
+    """The stable `error` code of a peer's JSON error answer, if it has one."""
+    try:
+        document = msgspec.json.decode(await _read_bounded(response))
+    except (msgspec.DecodeError, TallyError):
+        return None
+    return document.get("error") if isinstance(document, dict) else None
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
