@@ -25,6 +25,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -225,6 +226,8 @@ class Run:
 
     def raw_limits(self) -> None:
         """The headline limits: the best of every snapshot taken in the run."""
+        if not self.snapshots:  # a run of sections that bracket nothing (e.g. --only memory)
+            self.limits()
         verify = max(snapshot.verify_per_second for snapshot in self.snapshots)
         append = max(snapshot.append_per_second for snapshot in self.snapshots)
         self.details["raw"] = {
@@ -406,17 +409,18 @@ async def main_async(arguments: argparse.Namespace) -> tuple[dict[str, Any], Run
     if arguments.profile:
         profile_folder = results_folder / "profiles"
         profile_folder.mkdir(exist_ok=True)
-    scratch = results_folder / "run"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
+    # A folder of this run's own (two runs at once must not share one), removed at the end.
+    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=results_folder))
     run = Run(sizes, profile_folder, scratch)
     busy_at_start = wait_for_quiet(arguments.wait_for_quiet) if arguments.wait_for_quiet else None
     started = time.perf_counter()
-    for section in sections:
-        console.print(f"running {section}")
-        await getattr(run, section)()
+    try:
+        for section in sections:
+            console.print(f"running {section}")
+            await getattr(run, section)()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     run.raw_limits()
-    shutil.rmtree(scratch, ignore_errors=True)
     return {
         "mode": "quick" if arguments.quick else "full",
         "profiled": bool(arguments.profile),
