@@ -39,7 +39,7 @@ from rich.table import Table
 from tallystick.protocol.ids import id_from_text
 
 from . import costs as costs_module
-from . import inprocess, raw, served
+from . import inprocess, raw, replication, served
 from .homes import (
     BuiltHome,
     admitted_home,
@@ -51,7 +51,7 @@ from .homes import (
     transfer_plan,
 )
 
-sections_all = ("costs", "sequencer", "http", "offline", "memory")
+sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication")
 console = Console(stderr=True)
 # Wide enough for the table when stdout is a file or a pipe (CI logs).
 output_console = Console(width=None if sys.stdout.isatty() else 160)
@@ -71,10 +71,13 @@ class Sizes:
     offline_events: int
     memory_events: int
     cache_homes: bool
+    replication_events: int = 100_000
+    propagation_payments: int = 7
 
 
 full_sizes = Sizes(2000, 1500, 2000, 3, 20_000, 10_000, 100_000, 1_000_000, cache_homes=True)
-quick_sizes = Sizes(300, 200, 300, 1, 1000, 500, 3000, 10_000, cache_homes=False)
+quick_sizes = Sizes(300, 200, 300, 1, 1000, 500, 3000, 10_000, cache_homes=False, replication_events=3000,
+                    propagation_payments=2)
 
 megabyte = 1_000_000
 # The goals this benchmark checks (docs/performance.md explains each).
@@ -83,6 +86,9 @@ goal_http_ratio = 0.25  # of the raw append loop
 goal_rebuild_per_second = 50_000
 goal_verify_ratio = 0.60  # of raw Ed25519 verifications
 goal_peak_rss_bytes = 200 * megabyte
+goal_catch_up_ratio = 0.60  # of raw Ed25519 verifications, one core
+goal_catch_up_pool_speedup = 1.6  # two cores over one
+goal_propagation_seconds = 1.0  # to all of 10 nodes
 
 
 @dataclass
@@ -332,6 +338,35 @@ class Run:
         self.add(f"verify_home, {built.events:,} events", verified.per_second, "events/s", "raw verify",
                  verify_limits.verify_per_second, f">= {goal_verify_ratio:.0%} of raw verify",
                  ratio >= goal_verify_ratio, verified.per_cpu_second / verify_limits.verify_per_cpu_second)
+
+    async def replication(self) -> None:
+        built = await _home_of(self.sizes.replication_events, self.sizes, self.scratch, "replication-home")
+        one, one_limits = await self.bracketed(
+            lambda: replication.catch_up(built.home, built.events, self.scratch, verify_processes=0))
+        pool, pool_limits = await self.bracketed(
+            lambda: replication.catch_up(built.home, built.events, self.scratch, verify_processes=2))
+        ratio = one.per_second / one_limits.verify_per_second
+        self.add(f"catch-up of {built.events:,} events, one core", one.per_second, "events/s", "raw verify",
+                 one_limits.verify_per_second, f">= {goal_catch_up_ratio:.0%} of raw verify",
+                 ratio >= goal_catch_up_ratio)
+        speedup = pool.per_second / one.per_second
+        self.add("  catch-up with a pool of 2 processes", pool.per_second, "events/s", "one-core catch-up",
+                 one.per_second, f">= {goal_catch_up_pool_speedup}x one core", speedup >= goal_catch_up_pool_speedup)
+        propagations = []
+        for name, graph in (("line", replication.line(replication.propagation_nodes)),
+                            ("random graph of degree 3", replication.random_graph(replication.propagation_nodes,
+                                                                                   replication.propagation_degree))):
+            result = await replication.propagation(self.scratch, name, graph, self.sizes.propagation_payments)
+            propagations.append(asdict(result))
+            self.add(f"propagation to {result.nodes} nodes, {name} (median; worst {result.worst_seconds:.2f} s)",
+                     result.median_seconds, "s", "goal", goal_propagation_seconds,
+                     f"< {goal_propagation_seconds:.0f} s", result.worst_seconds < goal_propagation_seconds)
+        self.details["replication"] = {
+            "events": built.events,
+            "one_core": {**asdict(one), "per_second": one.per_second, "limits": asdict(one_limits)},
+            "pool": {**asdict(pool), "per_second": pool.per_second, "limits": asdict(pool_limits)},
+            "propagation": propagations,
+        }
 
     async def memory(self) -> None:
         built = await _home_of(self.sizes.memory_events, self.sizes, self.scratch, "memory-home")

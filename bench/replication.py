@@ -130,8 +130,10 @@ class Propagation:
     worst_seconds: float
 
 
-async def propagation(scratch: Path, topology: str, graph: list[list[int]]) -> Propagation:
-    folder = scratch / f"propagation-{topology}"
+async def propagation(
+    scratch: Path, topology: str, graph: list[list[int]], payments: int = propagation_payments
+) -> Propagation:
+    folder = scratch / f"propagation-{topology.replace(' ', '-')}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     ports = [_free_port() for _ in graph]
@@ -154,7 +156,7 @@ async def propagation(scratch: Path, topology: str, graph: list[list[int]]) -> P
             for member, name in ((payer, "payer"), (payee, "payee")):
                 await _post(session, urls[0], sign_intent(admin, feed=feed, nonce=next(nonce), action=AdmitMember(member=member.public, name=name)))
             times = []
-            for _ in range(propagation_payments):
+            for _ in range(payments):
                 intent = sign_intent(payer, feed=feed, nonce=next(nonce), action=Transfer(to=payee.public, amount_minor=1))
                 appended = await _post(session, urls[0], intent)
                 started = time.perf_counter()

@@ -10,6 +10,8 @@ names the event's seq.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -21,6 +23,10 @@ from tallystick.protocol.ids import hash32
 
 from .domain import State, audit, initial_state, touched_accounts
 from .store import Store, StoredEvent
+
+
+# Threads that check member signatures during `tally verify`, beside the fold in the main thread.
+verify_threads = 2
 
 
 class LogCorruptError(RemoteError):
@@ -53,7 +59,13 @@ def start(genesis: StoredEvent) -> tuple[State, FeedHead]:
 
 
 def fold_batch(
-    state: State, head: FeedHead, batch: list[StoredEvent], *, verify: bool, last_of_feed: bool = True
+    state: State,
+    head: FeedHead,
+    batch: list[StoredEvent],
+    *,
+    verify: bool,
+    last_of_feed: bool = True,
+    intents_checked: bool = False,
 ) -> tuple[State, FeedHead]:
     """Check and apply a contiguous batch after `head`. Raises LogCorruptError naming the event.
     The author's signature is checked on the batch's last event only if it is the feed's last
@@ -69,7 +81,7 @@ def fold_batch(
         if stored.seq != event.seq or (verify and hash32(stored.bytes) != stored.hash):
             raise LogCorruptError(stored.seq, "its stored seq or hash does not match its bytes")
         try:
-            state = audit(state, event, _intent_of(event.body, head.feed, verify))
+            state = audit(state, event, _intent_of(event.body, head.feed, verify and not intents_checked))
         except TallyError as error:
             raise LogCorruptError(event.seq, error) from None
     return state, new_head
@@ -93,29 +105,68 @@ async def refold(
     verify: bool,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[State, FeedHead]:
-    """Fold the whole feed from seq 1. `progress(n)` is called after each batch of n events."""
+    """Fold the whole feed from seq 1. `progress(n)` is called after each batch of n events.
+
+    Three things overlap: the store reads the next batch in its thread, a thread pool checks this
+    batch's member signatures (PyNaCl releases the GIL, so that runs on the other core), and this
+    thread folds the batch. A batch whose signatures fail is folded again with every check in line,
+    to name the event at fault."""
     state: State | None = None
     head: FeedHead | None = None
-    batches = aiter(store.iterate_log(feed))
-    batch = await anext(batches, None)
-    while batch is not None:
-        following = await anext(batches, None)  # read one ahead: is this batch the feed's last?
-        if state is None or head is None:
-            state, head = start(batch[0])
-            batch = batch[1:]
-            if progress:
-                progress(1)
-        if batch:
-            if batch[0].seq != head.seq + 1:
-                raise LogCorruptError(head.seq + 1, "an event is missing from the log")
-            state, head = fold_batch(state, head, batch, verify=verify, last_of_feed=following is None)
-        if progress:
-            progress(len(batch))
-        batch = following
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(verify_threads, thread_name_prefix="verify") as pool:
+        batches = aiter(store.iterate_log(feed))
+        batch = await anext(batches, None)
+        while batch is not None:
+            reading = asyncio.ensure_future(anext(batches, None))
+            checking = (
+                loop.run_in_executor(pool, verify_intent_signatures, feed, [stored.bytes for stored in batch])
+                if verify
+                else None
+            )
+            try:
+                if state is None or head is None:
+                    state, head = start(batch[0])
+                    batch = batch[1:]
+                    if progress:
+                        progress(1)
+                following_is_last = None
+                if batch:
+                    if batch[0].seq != head.seq + 1:
+                        raise LogCorruptError(head.seq + 1, "an event is missing from the log")
+                    # Whether this batch is the feed's last decides whose signature is checked.
+                    following = await reading
+                    following_is_last = following is None
+                    before = (state, head)
+                    state, head = fold_batch(
+                        state, head, batch, verify=verify, last_of_feed=following_is_last, intents_checked=verify
+                    )
+                    if checking is not None:
+                        try:
+                            await checking
+                        except TallyError:
+                            fold_batch(*before, batch, verify=True, last_of_feed=following_is_last)
+                            raise LogCorruptError(batch[-1].seq, "a member intent signature does not verify") from None
+                else:
+                    following = await reading
+                    if checking is not None:
+                        await checking
+                if progress:
+                    progress(len(batch))
+                batch = following
+            finally:
+                reading.cancel()
+                if checking is not None:
+                    # On an early error the check's own outcome is moot: retrieve it, never leak it.
+                    checking.add_done_callback(_retrieve)
     if state is None or head is None:
         raise LogCorruptError(1, "the log has no genesis")
     return state, head
 
+
+def _retrieve(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class Received(NamedTuple):

@@ -10,6 +10,7 @@ seed in the same text form with the prefix ``s_`` (secret).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from typing import Literal
 
@@ -36,6 +37,11 @@ id_kind_names: dict[str, str] = {
 }
 
 
+# Pages print the same few thousand ids over and over; base32 in pure Python costs ~10 µs each.
+_text_cache_size = 65_536
+
+
+@functools.lru_cache(maxsize=_text_cache_size)
 def id_to_text(kind: IdKind, raw: bytes) -> str:
     if len(raw) != id_bytes:
         raise ValueError(f"an id is {id_bytes} bytes, got {len(raw)}")
