@@ -24,15 +24,25 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-
-from tallystick.node.home import NodeConfig, init_home, read_key, write_key
+from tallystick.federation.service import serve as serve_node
+from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
 from tallystick.node.money import format_amount, parse_amount
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
-from tallystick.federation.service import serve as serve_node
-from tallystick.node.home import Home
 from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError, TallyError
-from tallystick.protocol.events import AdmitMember, RemoveMember, SetLimits, Transfer
+from tallystick.protocol.events import (
+    AdmitMember,
+    Delegate,
+    Propose,
+    RecoverKey,
+    RemoveMember,
+    SetDefaultLimits,
+    SetLimits,
+    SetRules,
+    Transfer,
+    Undelegate,
+    Vote,
+)
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from . import cluster as cluster_module
@@ -353,6 +363,206 @@ def pay(context: Context, to: str, amount: str, memo: str, as_json: bool) -> Non
         print_json(appended)
     else:
         click.echo(f"paid {format_amount(minor, decimals)} {community['unit']['code']} to {to} (seq {appended['seq']})")
+
+
+# ---- decisions ----------------------------------------------------------------------------------
+
+_duration_units_ms = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _parse_duration_ms(text: str) -> int:
+    """'90s', '10m', '2h', '7d' -> milliseconds."""
+    number, unit = text[:-1], text[-1:]
+    if unit not in _duration_units_ms or not number.isdigit() or int(number) == 0:
+        raise click.BadParameter(f"{text!r}: write a duration like 90s, 10m, 2h or 7d")
+    return int(number) * _duration_units_ms[unit]
+
+
+def _parse_percent_bp(text: str | None) -> int | None:
+    """'66.67' (percent) -> 6667 basis points."""
+    if text is None:
+        return None
+    basis_points = parse_amount(text.rstrip("%"), 2, allow_zero=True)
+    if basis_points > limits.basis_points_max:
+        raise click.BadParameter(f"{text!r}: a percentage is at most 100")
+    return basis_points
+
+
+def _effect(
+    client: Client, admit: str | None, name: str | None, remove: str | None, recover: str | None,
+    new_key: str | None, set_limits: str | None, default_limits: bool, debit_limit: str | None,
+    credit_ceiling: str | None, admission: str | None, default_quorum: str | None, default_threshold: str | None,
+) -> Any:
+    chosen = [admit, remove, recover, set_limits, default_limits or None, admission]
+    if sum(option is not None for option in chosen) > 1:
+        raise click.UsageError("a decision has at most one effect")
+    if admit is not None:
+        if not name:
+            raise click.UsageError("--admit needs --name")
+        return AdmitMember(member=id_from_text("m", admit), name=name)
+    if remove is not None:
+        return RemoveMember(member=_member_id(client, remove))
+    if recover is not None:
+        if not new_key:
+            raise click.UsageError("--recover needs --new-key (the member's new key id, from `tally key new`)")
+        return RecoverKey(member=_member_id(client, recover), new_key=id_from_text("m", new_key))
+    if set_limits is not None or default_limits:
+        if debit_limit is None or credit_ceiling is None:
+            raise click.UsageError("limits need both --debit-limit and --credit-ceiling")
+        decimals = client.get("/api/community")["unit"]["decimals"]
+        debit = parse_amount(debit_limit, decimals, allow_zero=True)
+        ceiling = parse_amount(credit_ceiling, decimals, allow_zero=True)
+        if default_limits:
+            return SetDefaultLimits(debit_limit_minor=debit, credit_ceiling_minor=ceiling)
+        return SetLimits(account=_member_id(client, set_limits or ""), debit_limit_minor=debit, credit_ceiling_minor=ceiling)
+    if admission is not None:
+        return SetRules(
+            admission=admission,  # type: ignore[arg-type]
+            quorum_bp=_parse_percent_bp(default_quorum) if default_quorum else 5000,  # type: ignore[arg-type]
+            threshold_bp=_parse_percent_bp(default_threshold) if default_threshold else 6667,  # type: ignore[arg-type]
+        )
+    return None
+
+
+@main.command()
+@click.argument("title")
+@click.option("--text", default="", help=f"What is proposed and why (up to {limits.decision_text_chars_max} characters).")
+@click.option("--type", "decision_type", type=click.Choice(["proposal", "poll", "consent"]), default="proposal", show_default=True)
+@click.option("--option", "options", multiple=True, help="A poll's option (repeat; at least two).")
+@click.option("--multiple", is_flag=True, help="A poll where each member may choose several options.")
+@click.option("--topic", default="", help="The topic, for delegations per topic.")
+@click.option("--closes-in", default="7d", show_default=True, help="How long it stays open: 90s, 10m, 2h, 7d.")
+@click.option("--quorum", default=None, help="Percent of members who must take part (default: the community's rule).")
+@click.option("--threshold", default=None, help="Percent of agree among agree+disagree to pass (proposals).")
+@click.option("--admit", default=None, metavar="ID", help="Effect: admit this member id (with --name).")
+@click.option("--name", default=None, help="The name of the member --admit admits.")
+@click.option("--remove", default=None, metavar="MEMBER", help="Effect: close this member's account.")
+@click.option("--recover", default=None, metavar="MEMBER", help="Effect: re-bind this member's account to --new-key.")
+@click.option("--new-key", default=None, metavar="ID", help="The new key's id for --recover.")
+@click.option("--set-limits", default=None, metavar="MEMBER", help="Effect: set this account's limits.")
+@click.option("--default-limits", is_flag=True, help="Effect: set the community's default limits.")
+@click.option("--debit-limit", default=None, help="Major units, with --set-limits or --default-limits.")
+@click.option("--credit-ceiling", default=None, help="Major units, with --set-limits or --default-limits.")
+@click.option("--admission", type=click.Choice(["admin", "decision"]), default=None, help="Effect: set the community's rules.")
+@click.option("--default-quorum", default=None, help="With --admission: the default quorum, percent.")
+@click.option("--default-threshold", default=None, help="With --admission: the default threshold, percent.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def propose(
+    context: Context, title: str, text: str, decision_type: str, options: tuple[str, ...], multiple: bool, topic: str,
+    closes_in: str, quorum: str | None, threshold: str | None, admit: str | None, name: str | None,
+    remove: str | None, recover: str | None, new_key: str | None, set_limits: str | None, default_limits: bool,
+    debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
+    default_threshold: str | None, as_json: bool,
+) -> None:
+    """Open a decision titled TITLE; members vote with `tally vote`, and the node closes it at its
+    deadline and applies its effect if it passed. `--json` prints its `id`, `seq` and `hash`."""
+    client = context.client()
+    if len(title) > limits.decision_title_chars_max or len(text) > limits.decision_text_chars_max:
+        raise MalformedError(
+            f"a title has at most {limits.decision_title_chars_max} characters and a text {limits.decision_text_chars_max}"
+        )
+    effect = _effect(client, admit, name, remove, recover, new_key, set_limits, default_limits, debit_limit,
+                     credit_ceiling, admission, default_quorum, default_threshold)
+    action = Propose(
+        decision_type=decision_type,  # type: ignore[arg-type]
+        title=title,
+        text=text,
+        deadline_ms=now_ms() + _parse_duration_ms(closes_in),
+        topic=topic,
+        options=tuple(options),
+        multiple=multiple,
+        quorum_bp=_parse_percent_bp(quorum),
+        threshold_bp=_parse_percent_bp(threshold),
+        effect=effect,
+    )
+    appended = client.submit(context.key(), action)
+    if as_json:
+        print_json({"id": appended["seq"], **appended})
+    else:
+        click.echo(f"decision {appended['seq']} is open: vote with `tally vote {appended['seq']} agree`")
+
+
+@main.command()
+@click.argument("decision", type=click.IntRange(1))
+@click.argument("choice", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def vote(context: Context, decision: int, choice: tuple[str, ...], as_json: bool) -> None:
+    """Vote on DECISION: agree, abstain, disagree or block; in a poll, option numbers (0, 1, …)
+    or abstain. A later vote replaces your earlier one."""
+    if len(choice) == 1 and choice[0] in ("agree", "abstain", "disagree", "block"):
+        action = Vote(decision=decision, position=choice[0])  # type: ignore[arg-type]
+    elif all(item.isdigit() for item in choice):
+        action = Vote(decision=decision, options=tuple(int(item) for item in choice))
+    else:
+        raise click.UsageError("vote agree, abstain, disagree or block; in a poll, option numbers")
+    appended = context.client().submit(context.key(), action)
+    print_json(appended) if as_json else click.echo(f"voted on decision {decision} (seq {appended['seq']})")
+
+
+@main.command()
+@click.argument("to", required=False)
+@click.option("--topic", default="", help="Only decisions of this topic (default: every topic without its own).")
+@click.option("--undo", is_flag=True, help="Take the delegation for --topic back.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def delegate(context: Context, to: str | None, topic: str, undo: bool, as_json: bool) -> None:
+    """Let member TO vote for you when you do not vote yourself; `--undo` takes it back."""
+    client = context.client()
+    if undo:
+        action: Any = Undelegate(topic=topic)
+    elif to is None:
+        raise click.UsageError("say to whom: tally delegate MEMBER [--topic T], or --undo")
+    else:
+        action = Delegate(to=_member_id(client, to), topic=topic)
+    appended = client.submit(context.key(), action)
+    print_json(appended) if as_json else click.echo(f"{'undelegated' if undo else 'delegated'} (seq {appended['seq']})")
+
+
+def _time_left(ms: int) -> str:
+    seconds = ms // 1000
+    if seconds >= 86_400:
+        return f"{seconds // 86_400}d {seconds % 86_400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 60}m {seconds % 60}s"
+
+
+@main.command()
+@click.argument("decision", type=click.IntRange(1), required=False)
+@click.option("--open", "open_only", is_flag=True, help="Only decisions still open.")
+@click.option("--limit", type=click.IntRange(1, limits.page_size_max), default=limits.page_size_default, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def decisions(context: Context, decision: int | None, open_only: bool, limit: int, as_json: bool) -> None:
+    """Decisions, newest first, with their live tally and time left (or one DECISION with its votes)."""
+    client = context.client()
+    if decision is not None:
+        rows = [client.get(f"/api/decisions/{decision}")]
+    else:
+        rows = client.get("/api/decisions", open="1" if open_only else None, limit=limit)
+    if as_json:
+        print_json(rows[0] if decision is not None else rows)
+        return
+    table = Table()
+    for column in ("id", "type", "title", "status", "tally", "time left"):
+        table.add_column(column)
+    for row in rows:
+        counted = row["tally"]
+        if row["type"] == "poll":
+            summary = " ".join(f"{option}:{count}" for option, count in zip(row["options"], counted["option_counts"], strict=True))
+        else:
+            summary = " ".join(f"{position}:{count}" for position, count in counted["positions"].items() if count)
+        summary += f" ({counted['participants']}/{counted['electorate']} voting)"
+        status = f"open, now {counted['outcome']}" if row["open"] else row["outcome"]
+        table.add_row(str(row["id"]), row["type"], row["title"][:40], status, summary,
+                      _time_left(row["time_left_ms"]) if row["open"] else "closed")
+    console.print(table)
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -16,14 +16,16 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from .decisions import Decision, tally, winners
 from .domain import credit_ceiling, debit_limit, find_member
-from .runtime import Node, node_key
+from .errors import UnknownDecisionError
+from .runtime import Node, clock_ms, node_key
+from .views import _render as render
 from .views import event_json
 
 
@@ -195,6 +197,69 @@ async def submit_intent(request: web.Request) -> web.Response:
     return _json({"seq": appended.seq, "hash": id_to_text("h", appended.hash)}, status=201)
 
 
+def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, Any]:
+    """A decision with its tally: live (against the current state) while open, as counted at the
+    close once closed; `time_left_ms` by the node's clock."""
+    state = node.sequencer.state
+    live = state.decisions.get(decision.seq, decision)
+    result = live.result if live.result is not None else tally(state, live)
+    document: dict[str, Any] = {
+        "id": decision.seq,
+        "type": decision.decision_type,
+        "title": decision.title,
+        "text": decision.text,
+        "topic": decision.topic,
+        "proposer": id_to_text("m", decision.proposer),
+        "options": list(decision.options),
+        "multiple": decision.multiple,
+        "quorum_bp": decision.quorum_bp,
+        "threshold_bp": decision.threshold_bp,
+        "opened_ms": decision.opened_ms,
+        "deadline_ms": decision.deadline_ms,
+        "open": live.is_open,
+        "time_left_ms": max(0, decision.deadline_ms - clock_ms()) if live.is_open else 0,
+        "outcome": live.outcome,
+        "closed_seq": live.closed_seq,
+        "effect": None if decision.effect is None else render(decision.effect),
+        "tally": {
+            "electorate": result.electorate,
+            "participants": result.participants,
+            "direct": result.direct,
+            "positions": result.positions,
+            "option_counts": list(result.option_counts),
+            "winners": winners(result) if decision.decision_type == "poll" else [],
+            "quorum_met": result.quorum_met,
+            # While open: the outcome if the decision closed now.
+            "outcome": result.outcome,
+        },
+    }
+    if votes:
+        document["votes"] = [
+            {"member": id_to_text("m", member), "position": ballot.position, "options": list(ballot.options)}
+            for member, ballot in sorted(live.votes.items())
+        ]
+    return document
+
+
+async def decisions(request: web.Request) -> web.Response:
+    node = _node(request)
+    open_only = request.query.get("open", "") in ("1", "true", "yes")
+    limit = _int_param(request, "limit", limits.page_size_default, 1, limits.page_size_max)
+    rows = await node.store.decision_rows(node.feed, open_only=open_only, limit=limit)
+    return _json([decision_json(node, decision, votes=False) for decision in rows])
+
+
+async def decision(request: web.Request) -> web.Response:
+    node = _node(request)
+    text = request.match_info["decision"]
+    if not text.isdigit():
+        raise MalformedError("a decision's id is the seq of the event that proposed it, an integer")
+    found = node.sequencer.state.decisions.get(int(text))
+    if found is None:
+        raise UnknownDecisionError(f"there is no decision {text}; `tally decisions` lists them")
+    return _json(decision_json(node, found, votes=True))
+
+
 async def openapi(request: web.Request) -> web.Response:
     from .openapi import document
 
@@ -208,5 +273,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/members", members)
     app.router.add_get("/api/members/{reference}", member)
     app.router.add_get("/api/log", log)
+    app.router.add_get("/api/decisions", decisions)
+    app.router.add_get("/api/decisions/{decision}", decision)
     app.router.add_post("/api/intents", submit_intent)
     app.router.add_get("/openapi.json", openapi)

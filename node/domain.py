@@ -13,12 +13,11 @@ bounded memory and is itself a pure function of the log.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+from immutables import Map
 from msgspec import Struct
 from msgspec.structs import replace as _replace
-from immutables import Map
-
 from tallystick.protocol import limits
 from tallystick.protocol.codec import encode
 from tallystick.protocol.events import (
@@ -26,19 +25,25 @@ from tallystick.protocol.events import (
     Action,
     AdmitMember,
     Checkpoint,
+    DecisionClosed,
+    Delegate,
     Event,
     Genesis,
     Intent,
     KeyRotated,
+    Propose,
     RebindKey,
     RemoveMember,
     SetDefaultLimits,
     SetLimits,
     SetRole,
     Transfer,
+    Undelegate,
+    Vote,
 )
 from tallystick.protocol.ids import hash32
 
+from . import decisions as deciding
 from .errors import (
     AccountClosedError,
     BadAmountError,
@@ -91,6 +96,15 @@ class Account(Struct, frozen=True):
     credit_ceiling_minor: int | None = None
 
 
+class Rules(Struct, frozen=True, array_like=True):
+    """The community's rules that decisions set. By default an admin admits members, and a
+    proposal needs half the members to take part and two thirds of those taking sides to agree."""
+
+    admission: str = "admin"
+    quorum_bp: int = 5000
+    threshold_bp: int = 6667
+
+
 class State(Struct, frozen=True):
     feed: bytes
     seq: int
@@ -100,6 +114,11 @@ class State(Struct, frozen=True):
     keys: Map  # every public key ever bound (current, retired, departed) -> member id
     names: Map  # casefolded name of an active member -> member id
     events_since_checkpoint: int = 0
+    ts_ms: int = 0  # the ts of the last event applied: "now" for the rules, without a clock
+    decisions: Map = Map()  # decision id (the seq of its Propose) -> deciding.Decision
+    open_decisions: Map = Map()  # decision id -> deadline_ms, of those not yet closed
+    delegations: Map = Map()  # member id -> Map(topic -> delegate's member id); topic "" is general
+    rules: Rules = Rules()
 
 
 def _name_key(name: str) -> str:
@@ -148,7 +167,7 @@ def find_member(state: State, name: str) -> bytes | None:
 # ---- validate -----------------------------------------------------------------------------------
 
 
-def _active_member(state: State, member_id: bytes, role: str) -> Member:
+def active_member(state: State, member_id: bytes, role: str) -> Member:
     member = state.members.get(member_id)
     if member is None:
         raise UnknownMemberError(f"{role} is not a member of this community")
@@ -181,6 +200,15 @@ def _admins(state: State) -> int:
 
 def _check_admit(state: State, signer: Member, action: AdmitMember) -> None:
     _require_admin(signer)
+    if state.rules.admission == "decision":
+        raise NotAuthorizedError(
+            "this community admits members by decision: propose the admission (`tally propose --admit`)"
+        )
+    check_admit_rule(state, action)
+
+
+def check_admit_rule(state: State, action: AdmitMember) -> None:
+    """The rules of an admission, whoever asks (an admin, or a passed decision)."""
     if action.member in state.members or action.member in state.keys:  # keys holds every key ever bound
         raise KeyInUseError("that key already belongs to a member; each member needs their own key")
     if _name_key(action.name) in state.names:
@@ -189,7 +217,11 @@ def _check_admit(state: State, signer: Member, action: AdmitMember) -> None:
 
 def _check_remove(state: State, signer: Member, action: RemoveMember) -> None:
     _require_admin(signer)
-    member = _active_member(state, action.member, "the member to remove")
+    check_remove_rule(state, action)
+
+
+def check_remove_rule(state: State, action: RemoveMember) -> None:
+    member = active_member(state, action.member, "the member to remove")
     balance = state.accounts[action.member].balance_minor
     if balance != 0:
         raise BalanceNotZeroError(f"{member.name} has a balance of {balance}; it must be settled to zero first")
@@ -199,7 +231,7 @@ def _check_remove(state: State, signer: Member, action: RemoveMember) -> None:
 
 def _check_set_role(state: State, signer: Member, action: SetRole) -> None:
     _require_admin(signer)
-    member = _active_member(state, action.member, "the member")
+    member = active_member(state, action.member, "the member")
     if member.role == "admin" and action.role != "admin" and _admins(state) == 1:
         raise LastAdminError("that is the last admin; make another member admin first")
 
@@ -213,7 +245,7 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
         )
     if action.to == signer_id:
         raise SameAccountError("payer and payee are the same account")
-    _active_member(state, action.to, "the payee")
+    active_member(state, action.to, "the payee")
     payer, payee = state.accounts[signer_id], state.accounts[action.to]
     _check_within(state, payer, payer.balance_minor - action.amount_minor, "the payer")
     _check_within(state, payee, payee.balance_minor + action.amount_minor, "the payee")
@@ -221,7 +253,11 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
 
 def _check_set_limits(state: State, signer: Member, action: SetLimits) -> None:
     _require_admin(signer)
-    _active_member(state, action.account, "the account")
+    check_set_limits_rule(state, action)
+
+
+def check_set_limits_rule(state: State, action: SetLimits) -> None:
+    active_member(state, action.account, "the account")
     account = state.accounts[action.account]
     changed = Account(account.balance_minor, action.debit_limit_minor, action.credit_ceiling_minor)
     _check_new_limits(state, state.community, [changed])
@@ -240,6 +276,10 @@ def _check_new_limits(state: State, community: Community, accounts: list[Account
 
 def _check_set_default_limits(state: State, signer: Member, action: SetDefaultLimits) -> None:
     _require_admin(signer)
+    check_set_default_limits_rule(state, action)
+
+
+def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> None:
     community = _replace(
         state.community,
         debit_limit_minor=action.debit_limit_minor,
@@ -253,14 +293,17 @@ def _check_rebind(state: State, signer: Member, action: RebindKey) -> None:
         raise KeyInUseError("that key is or was bound to a member; generate a new key")
 
 
-def validate(state: State, intent: Intent) -> DomainError | None:
+def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainError | None:
     """Why `intent` cannot be applied to `state`, or None if it can. The signature and target feed
-    were checked by the protocol layer; this checks who the signer is and the community's rules."""
+    were checked by the protocol layer; this checks who the signer is and the community's rules.
+    `ts_ms` is the ts the event carrying it will have (the sequencer's, or the event's in `audit`);
+    without it the last event's ts stands for "now" (deadlines are then checked less strictly)."""
+    now_ms = state.ts_ms if ts_ms is None else max(ts_ms, state.ts_ms)
     try:
         signer_id = state.keys.get(intent.key)
         if signer_id is None:
             raise UnknownMemberError("the signing key belongs to no member of this community")
-        signer = _active_member(state, signer_id, "the signer")
+        signer = active_member(state, signer_id, "the signer")
         if signer.key != intent.key:
             raise KeyRetiredError(
                 f"that key was replaced by {signer.name}'s newer key (a rebind); sign with the current key"
@@ -289,6 +332,14 @@ def validate(state: State, intent: Intent) -> DomainError | None:
             _check_set_default_limits(state, signer, action)
         elif isinstance(action, RebindKey):
             _check_rebind(state, signer, action)
+        elif isinstance(action, Vote):
+            deciding.check_vote(state, signer_id, action, now_ms)
+        elif isinstance(action, Propose):
+            deciding.check_propose(state, signer_id, action, now_ms)
+        elif isinstance(action, Delegate):
+            deciding.check_delegate(state, signer_id, action)
+        elif isinstance(action, Undelegate):
+            deciding.check_undelegate(state, signer_id, action)
         else:  # pragma: no cover - the decoder admits only the Action union
             raise AssertionError(f"no rule for {type(action).__name__}")
     except DomainError as error:
@@ -308,7 +359,34 @@ def _record_nonce(member: Member, nonce: int) -> Member:
     return _replace(member, nonce_floor=floor, nonces=nonces)
 
 
-def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> State:
+def apply_admin_action(state: State, action: Action, seq: int) -> State:
+    """An admission, removal or change of limits, by an admin's intent or a passed decision."""
+    return _apply_action(state, b"", action, seq, state.ts_ms)
+
+
+def rebind(state: State, member_id: bytes, new_key: bytes) -> State:
+    """Move `member_id`'s account to `new_key`; the old key is retired for good."""
+    member = state.members[member_id]
+    return _replace(
+        state,
+        keys=state.keys.set(new_key, member_id),
+        members=state.members.set(
+            member_id, _replace(member, key=new_key, retired_keys=member.retired_keys | {member.key})
+        ),
+    )
+
+
+def _apply_action(state: State, signer_id: bytes, action: Action, seq: int, ts_ms: int) -> State:
+    if isinstance(action, Vote):
+        return deciding.apply_vote(state, signer_id, action)
+    if isinstance(action, Propose):
+        return deciding.apply_propose(state, signer_id, action, seq, ts_ms)
+    if isinstance(action, Delegate):
+        return deciding.apply_delegate(state, signer_id, action)
+    if isinstance(action, Undelegate):
+        return deciding.apply_undelegate(state, signer_id, action)
+    if isinstance(action, RebindKey):
+        return rebind(state, signer_id, action.new_key)
     members, accounts, keys, names = state.members, state.accounts, state.keys, state.names
     if isinstance(action, Transfer):
         payer, payee = accounts[signer_id], accounts[action.to]
@@ -343,12 +421,6 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int) -> S
             credit_ceiling_minor=action.credit_ceiling_minor,
         )
         state = _replace(state, community=community)
-    elif isinstance(action, RebindKey):
-        member = members[signer_id]
-        keys = keys.set(action.new_key, signer_id)
-        members = members.set(
-            signer_id, _replace(member, key=action.new_key, retired_keys=member.retired_keys | {member.key})
-        )
     return _replace(state, members=members, accounts=accounts, keys=keys, names=names)
 
 
@@ -360,26 +432,30 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
     if isinstance(body, Act):
         assert intent is not None, "an Act is applied with its decoded intent"
         signer_id = state.keys[intent.key]
-        state = _apply_action(state, signer_id, intent.action, event.seq)
+        state = _apply_action(state, signer_id, intent.action, event.seq, event.ts)
         state = _replace(state, members=state.members.set(signer_id, _record_nonce(state.members[signer_id], intent.nonce)))
     elif isinstance(body, Checkpoint):
         since = 0
+    elif isinstance(body, DecisionClosed):
+        state = deciding.apply_close(state, body, event.seq)
     elif isinstance(body, KeyRotated):
         pass  # the keys of the feed are the protocol's FeedHead; the ledger is unchanged
     elif isinstance(body, Genesis):
         raise AssertionError("a genesis starts a state; it is never applied to one")
     else:  # pragma: no cover - the decoder admits only the Body union
         raise AssertionError(f"no transition for {type(body).__name__}")
-    return _replace(state, seq=event.seq, events_since_checkpoint=since)
+    return _replace(state, seq=event.seq, events_since_checkpoint=since, ts_ms=max(state.ts_ms, event.ts))
 
 
 def audit(state: State, event: Event, intent: Intent | None) -> State:
     """What a replica or a verifier does with each event: the full rules, then the transition."""
     if isinstance(event.body, Act):
         assert intent is not None
-        error = validate(state, intent)
+        error = validate(state, intent, event.ts)
         if error is not None:
             raise error
+    elif isinstance(event.body, DecisionClosed):
+        deciding.audit_close(state, event)
     elif isinstance(event.body, Checkpoint):
         expected = state_digest(state)
         if event.body.state_hash != expected:
@@ -406,7 +482,26 @@ def touched_accounts(state: State, intent: Intent) -> list[bytes]:
         ids.append(action.account)
     elif isinstance(action, SetDefaultLimits):
         ids = list(state.accounts.keys())
+    elif isinstance(action, Propose):
+        ids.append(state.seq + 1)  # type: ignore[arg-type]  # the decision's id: the seq of its event
+    elif isinstance(action, Vote):
+        ids.append(action.decision)  # type: ignore[arg-type]
+    elif isinstance(action, (Delegate, Undelegate)) and signer_id is not None:
+        ids.append(delegations_of(signer_id))  # type: ignore[arg-type]
     return ids
+
+
+def delegations_of(member_id: bytes) -> tuple[str, bytes]:
+    """The projection key of a member's delegations (touched sets mix member ids, decision ids
+    and these)."""
+    return ("delegations", member_id)
+
+
+def touched_by_close(state: State, body: DecisionClosed) -> list:
+    """The projection rows a closing event changes: the decision and what its effect touches."""
+    decision = state.decisions.get(body.decision)
+    effect = decision.effect if decision is not None and body.outcome == "passed" else None
+    return [body.decision, *deciding.effect_members(state, effect)]
 
 
 class _DigestEntry(Struct, array_like=True):
@@ -437,17 +532,28 @@ def state_digest(state: State) -> bytes:
         )
         for member_id, member in sorted(state.members.items())
     ]
-    return hash32(
-        encode(
+    preimage: list = [
+        state.feed,
+        state.seq,
+        [community.name, community.unit_code, community.unit_decimals, community.debit_limit_minor,
+         community.credit_ceiling_minor, community.checkpoint_interval_events],
+        entries,
+    ]
+    if state.decisions or state.delegations or state.rules != Rules():
+        # Only once the community has used decisions, so that every earlier digest (and golden
+        # vector) is unchanged: the rules, every decision with its votes and outcome, every delegation.
+        preimage.append(
             [
-                state.feed,
-                state.seq,
-                [community.name, community.unit_code, community.unit_decimals, community.debit_limit_minor,
-                 community.credit_ceiling_minor, community.checkpoint_interval_events],
-                entries,
+                [state.rules.admission, state.rules.quorum_bp, state.rules.threshold_bp],
+                [
+                    [seq, d.proposer, d.decision_type, d.deadline_ms, d.quorum_bp, d.threshold_bp, d.outcome,
+                     sorted((member, ballot.position, list(ballot.options)) for member, ballot in d.votes.items())]
+                    for seq, d in sorted(state.decisions.items())
+                ],
+                sorted((member, sorted(topics.items())) for member, topics in state.delegations.items()),
             ]
         )
-    )
+    return hash32(encode(preimage))
 
 
 Validator = Callable[[State, Intent], DomainError | None]

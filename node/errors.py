@@ -77,6 +77,46 @@ class BadAmountError(DomainError):
     code = "bad_amount"
 
 
+class UnknownDecisionError(DomainError):
+    code = "unknown_decision"
+    http_status = 404
+
+
+class DecisionClosedError(DomainError):
+    code = "decision_closed"
+    http_status = 409
+
+
+class DeadlinePassedError(DomainError):
+    code = "deadline_passed"
+    http_status = 409
+
+
+class DecisionNotDueError(DomainError):
+    code = "decision_not_due"
+
+
+class OutcomeMismatchError(DomainError):
+    code = "outcome_mismatch"
+
+
+class BadDecisionError(DomainError):
+    code = "bad_decision"
+
+
+class BadVoteError(DomainError):
+    code = "bad_vote"
+
+
+class BadDelegationError(DomainError):
+    code = "bad_delegation"
+
+
+class TooManyDecisionsError(DomainError):
+    code = "too_many_decisions"
+    http_status = 409
+
+
 class BusyError(LocalError):
     """Too many intents are waiting; the client should retry after `retry_after_seconds`."""
 

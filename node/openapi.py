@@ -50,6 +50,46 @@ _member = {
 }
 
 
+_tally = {
+    "type": "object",
+    "description": "live while open (outcome: what a close now would give); as counted at the close once closed",
+    "properties": {
+        "electorate": {"type": "integer"},
+        "participants": {"type": "integer", "description": "members with a vote, their own or a delegate's"},
+        "direct": {"type": "integer"},
+        "positions": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "option_counts": {"type": "array", "items": {"type": "integer"}},
+        "winners": {"type": "array", "items": {"type": "integer"}},
+        "quorum_met": {"type": "boolean"},
+        "outcome": {"type": "string", "enum": ["passed", "rejected", "blocked", "no_quorum", "effect_refused"]},
+    },
+}
+_decision = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "description": "the seq of the event that proposed it"},
+        "type": {"type": "string", "enum": ["proposal", "poll", "consent"]},
+        "title": {"type": "string"},
+        "text": {"type": "string"},
+        "topic": {"type": "string"},
+        "proposer": _id,
+        "options": {"type": "array", "items": {"type": "string"}},
+        "multiple": {"type": "boolean"},
+        "quorum_bp": {"type": "integer"},
+        "threshold_bp": {"type": "integer"},
+        "opened_ms": {"type": "integer"},
+        "deadline_ms": {"type": "integer"},
+        "open": {"type": "boolean"},
+        "time_left_ms": {"type": "integer"},
+        "outcome": {"type": ["string", "null"]},
+        "closed_seq": {"type": ["integer", "null"]},
+        "effect": {"type": ["object", "null"]},
+        "tally": _tally,
+        "votes": {"type": "array", "description": "only on /api/decisions/{decision}"},
+    },
+}
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -117,6 +157,23 @@ def document() -> dict[str, Any]:
                         ),
                         **_errors(400),
                     },
+                }
+            },
+            "/api/decisions": {
+                "get": {
+                    "summary": "Decisions, newest first, each with its live or final tally and time left",
+                    "parameters": [
+                        {"name": "open", "in": "query", "schema": {"type": "string", "enum": ["1", "true", "yes"]}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}},
+                    ],
+                    "responses": {"200": _ok({"type": "array", "items": _decision}), **_errors(400)},
+                }
+            },
+            "/api/decisions/{decision}": {
+                "get": {
+                    "summary": "One decision with its tally and every direct vote",
+                    "parameters": [{"name": "decision", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {"200": _ok(_decision), **_errors(400, 404)},
                 }
             },
             "/api/intents": {

@@ -14,17 +14,17 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from tallystick.protocol import limits
 from tallystick.protocol.events import Checkpoint
 from tallystick.protocol.ids import id_to_text
 
+from .decisions import closing_body, due_closures
 from .domain import state_digest
 from .home import Home, HomeError, NodeConfig
 from .offline import finish_staged_rotation
@@ -85,12 +85,17 @@ class Node:
         }
 
     async def run_timer(self) -> None:
-        """Time-driven events: a checkpoint once the feed has been idle with unhashed events."""
+        """Time-driven events: decisions whose deadline passed are closed (the domain says which
+        and with what outcome), and a checkpoint once the feed has been idle with unhashed events."""
         while True:
             await asyncio.sleep(timer_interval_ms / 1000)
-            state, head = self.sequencer.state, self.sequencer.head
             if self.sequencer.refusal is not None:
                 continue  # a stale or forked home appends nothing; the alert says why
+            for decision in due_closures(self.sequencer.state, clock_ms()):
+                # The outcome is computed on the state the closing event follows, inside the
+                # sequencer's single write order, so no vote can slip in between.
+                await self.sequencer.append_body(lambda s, d=decision: closing_body(s, d))
+            state, head = self.sequencer.state, self.sequencer.head
             if state.events_since_checkpoint > 0 and clock_ms() - head.ts >= self.config.checkpoint_idle_ms:
                 await self.sequencer.append_body(lambda s: Checkpoint(state_hash=state_digest(s)))
 

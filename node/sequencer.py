@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event, verify_intent
 from tallystick.protocol.errors import TallyError
-from tallystick.protocol.events import Act, Body, Checkpoint, Event, Intent
+from tallystick.protocol.events import Act, Body, Checkpoint, DecisionClosed, Event, Intent
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 
-from .domain import State, apply, checkpoint_due, state_digest, touched_accounts, validate
+from .domain import State, apply, checkpoint_due, state_digest, touched_accounts, touched_by_close, validate
 from .errors import BusyError
 from .store import Store
 
@@ -133,9 +133,9 @@ class Sequencer:
                 batch.append(self._queue.get_nowait())
             await self._write_batch(batch)
 
-    def _sign(self, state: State, head: FeedHead, body: Body) -> tuple[bytes, Event, FeedHead]:
+    def _sign(self, state: State, head: FeedHead, body: Body, ts: int | None = None) -> tuple[bytes, Event, FeedHead]:
         seq = head.seq + 1
-        ts = max(self.clock_ms(), head.ts)
+        ts = max(self.clock_ms(), head.ts) if ts is None else ts
         raw = sign_event(self.key, feed=head.feed, seq=seq, prev=head.head, ts=ts, body=body)
         event = Event(v=limits.protocol_version, feed=head.feed, seq=seq, prev=head.head, ts=ts, body=body, sig=raw[-64:])
         new_head = FeedHead(head.feed, seq, hash32(raw), ts, head.signing_key, head.recovery_key_hash)
@@ -149,8 +149,10 @@ class Sequencer:
         for item in batch:
             if item.done.cancelled():
                 continue  # the caller went away before we started; nothing was appended
+            # The ts this event will carry: the rules see it as "now" (a vote's deadline).
+            ts = max(self.clock_ms(), head.ts)
             if item.intent is not None:
-                error = validate(state, item.intent)
+                error = validate(state, item.intent, ts)
                 if error is not None:
                     self.refused_total += 1
                     item.done.set_exception(error)
@@ -160,7 +162,9 @@ class Sequencer:
             else:
                 assert item.make_body is not None
                 body = item.make_body(state)
-            raw, event, head = self._sign(state, head, body)
+                if isinstance(body, DecisionClosed):
+                    touched.update(touched_by_close(state, body))
+            raw, event, head = self._sign(state, head, body, ts)
             state = apply(state, event, item.intent)
             rows.append((head.feed, head.seq, head.head, event.ts, event.body.__struct_config__.tag, raw))
             accepted.append((item, Appended(head.seq, head.head)))

@@ -13,22 +13,23 @@ and a power cut.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
-
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
 import aiosqlite
 import msgspec
 from immutables import Map
-
 from tallystick.protocol import limits
+from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import LocalError
+from tallystick.protocol.events import DecisionClosed, Effect, SetRules
 from tallystick.protocol.feed import FeedHead
 
-from .domain import Account, Community, Member, State, _name_key
+from .decisions import Ballot, Decision, Tally, effect_members
+from .domain import Account, Community, Member, Rules, State, _name_key, delegations_of
 
 # Bumped whenever a table changes shape; a database of another version is refused with a message
 # (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).
@@ -97,14 +98,80 @@ CREATE TABLE IF NOT EXISTS accounts (
     credit_ceiling_minor INTEGER,
     PRIMARY KEY (feed, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decisions (
+    feed BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    decision_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    deadline_ms INTEGER NOT NULL,
+    outcome TEXT,
+    record BLOB NOT NULL,
+    PRIMARY KEY (feed, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS delegations (
+    feed BLOB NOT NULL,
+    member BLOB NOT NULL,
+    topic TEXT NOT NULL,
+    delegate BLOB NOT NULL,
+    PRIMARY KEY (feed, member, topic)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rules (
+    feed BLOB PRIMARY KEY,
+    admission TEXT NOT NULL,
+    quorum_bp INTEGER NOT NULL,
+    threshold_bp INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 # Tables derived from the log: `tally rebuild` drops and refolds exactly these.
-projection_tables = ("feeds", "community", "members", "accounts")
+projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "rules")
 
 _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
 _keys_decoder = msgspec.msgpack.Decoder(list[bytes])
+
+
+class _DecisionRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A decision as its projection row stores it (its votes as a sorted list)."""
+
+    seq: int
+    proposer: bytes
+    decision_type: str
+    title: str
+    text: str
+    topic: str
+    options: tuple[str, ...]
+    multiple: bool
+    quorum_bp: int
+    threshold_bp: int
+    deadline_ms: int
+    opened_ms: int
+    effect: Effect | None
+    votes: list[tuple[bytes, Ballot]]
+    outcome: str | None
+    closed_seq: int | None
+    result: Tally | None
+
+
+_record_decoder = msgspec.msgpack.Decoder(_DecisionRecord)
+
+
+def _decision_row(feed: bytes, decision: Decision) -> tuple:
+    record = _DecisionRecord(
+        decision.seq, decision.proposer, decision.decision_type, decision.title, decision.text, decision.topic,
+        decision.options, decision.multiple, decision.quorum_bp, decision.threshold_bp, decision.deadline_ms,
+        decision.opened_ms, decision.effect, sorted(decision.votes.items()), decision.outcome, decision.closed_seq,
+        decision.result,
+    )
+    return (feed, decision.seq, decision.decision_type, decision.title, decision.deadline_ms, decision.outcome,
+            _nonce_encoder.encode(record))
+
+
+def _decision_from_record(raw: bytes) -> Decision:
+    record = _record_decoder.decode(raw)
+    fields = msgspec.structs.asdict(record)
+    fields["votes"] = Map(record.votes)
+    return Decision(**fields)
 
 
 class SchemaVersionError(LocalError):
@@ -149,6 +216,24 @@ def _community_row(state: State) -> tuple:
         state.seq,
         state.events_since_checkpoint,
     )
+
+
+def _with_closures(state: State, touched: Iterable, events: list[tuple[bytes, int, bytes, int, str, bytes]]) -> set:
+    """`touched`, plus the rows that the batch's decision closures changed (the decision, and the
+    members its effect touched): every writer (sequencer, replica) gets them without knowing."""
+    ids = set(touched)
+    for row in events:
+        if row[4] == "decision_closed":
+            body = decode_event(row[5]).body
+            assert isinstance(body, DecisionClosed)
+            decision = state.decisions.get(body.decision)
+            if decision is not None:
+                ids.add(body.decision)
+                if decision.outcome == "passed":
+                    ids.update(effect_members(state, decision.effect))
+                    if isinstance(decision.effect, SetRules):
+                        ids.add("rules")
+    return ids
 
 
 def _head_row(head: FeedHead) -> tuple:
@@ -231,7 +316,7 @@ class Store:
         await db.execute("BEGIN IMMEDIATE")
         try:
             await db.executemany("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events)
-            await self._write_projections(state, touched, head)
+            await self._write_projections(state, _with_closures(state, touched, events), head)
             await db.execute("COMMIT")
         except BaseException:
             # A cancellation can land after COMMIT ran in the store's thread: then there is nothing
@@ -244,6 +329,27 @@ class Store:
         db = self._db
         ids = set(touched)
         feed = state.feed
+        decision_ids = [i for i in ids if type(i) is int and i in state.decisions]
+        if decision_ids:
+            await db.executemany(
+                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [_decision_row(feed, state.decisions[i]) for i in decision_ids],
+            )
+        delegators = [i[1] for i in ids if type(i) is tuple]
+        if delegators:
+            await db.executemany("DELETE FROM delegations WHERE feed = ? AND member = ?", [(feed, m) for m in delegators])
+            rows = [
+                (feed, member, topic, delegate)
+                for member in delegators
+                for topic, delegate in state.delegations.get(member, Map()).items()
+            ]
+            await db.executemany("INSERT INTO delegations VALUES (?, ?, ?, ?)", rows)
+        rules = state.rules
+        if "rules" in ids:
+            await db.execute(
+                "INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?)",
+                (feed, rules.admission, rules.quorum_bp, rules.threshold_bp),
+            )
         members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]
         accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]
         if members:
@@ -382,7 +488,46 @@ class Store:
             for key in (member.key, *member.retired_keys)
         }
         names = {_name_key(member.name): member_id for member_id, member in members.items() if member.active}
-        return State(feed, seq, community, Map(members), Map(accounts), Map(keys), Map(names), since)
+        decisions: dict[int, Decision] = {}
+        async with self._reader.execute("SELECT record FROM decisions WHERE feed = ?", (feed,)) as cursor:
+            async for (record,) in cursor:
+                decision = _decision_from_record(record)
+                decisions[decision.seq] = decision
+        delegations: dict[bytes, dict[str, bytes]] = {}
+        async with self._reader.execute(
+            "SELECT member, topic, delegate FROM delegations WHERE feed = ?", (feed,)
+        ) as cursor:
+            async for member, topic, delegate in cursor:
+                delegations.setdefault(member, {})[topic] = delegate
+        async with self._reader.execute(
+            "SELECT admission, quorum_bp, threshold_bp FROM rules WHERE feed = ?", (feed,)
+        ) as cursor:
+            rules_row = await cursor.fetchone()
+        async with self._reader.execute("SELECT ts FROM feeds WHERE feed = ?", (feed,)) as cursor:
+            ts_row = await cursor.fetchone()
+        return State(
+            feed,
+            seq,
+            community,
+            Map(members),
+            Map(accounts),
+            Map(keys),
+            Map(names),
+            since,
+            ts_ms=ts_row[0] if ts_row else 0,
+            decisions=Map(decisions),
+            open_decisions=Map({s: d.deadline_ms for s, d in decisions.items() if d.is_open}),
+            delegations=Map({member: Map(topics) for member, topics in delegations.items()}),
+            rules=Rules(*rules_row) if rules_row else Rules(),
+        )
+
+    async def decision_rows(self, feed: bytes, *, open_only: bool, limit: int = limits.page_size_max) -> list[Decision]:
+        """Decisions newest first, from the projection."""
+        query = "SELECT record FROM decisions WHERE feed = ? " + ("AND outcome IS NULL " if open_only else "")
+        async with self._reader.execute(
+            query + "ORDER BY seq DESC LIMIT ?", (feed, min(limit, limits.page_size_max))
+        ) as cursor:
+            return [_decision_from_record(record) for (record,) in await cursor.fetchall()]
 
     async def balances(self, feed: bytes, account: bytes | None = None, limit: int = limits.page_size_max) -> list[tuple]:
         query = (
@@ -417,8 +562,11 @@ class Store:
         await db.execute("BEGIN IMMEDIATE")
         try:
             for table in projection_tables:
-                await db.execute(f"DELETE FROM {table} WHERE feed = ?", (state.feed,))  # noqa: S608 - fixed names
-            await self._write_projections(state, list(state.members.keys()), head)
+                await db.execute(f"DELETE FROM {table} WHERE feed = ?", (state.feed,))
+            everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys())]
+            if any(d.outcome == "passed" and isinstance(d.effect, SetRules) for d in state.decisions.values()):
+                everything.append("rules")  # as live: the row exists once rules were set
+            await self._write_projections(state, everything, head)
             await db.execute("COMMIT")
         except BaseException:
             # A cancellation can land after COMMIT ran in the store's thread: then there is nothing
@@ -431,6 +579,6 @@ class Store:
         """Every projection row, sorted: what a test compares between live and rebuilt."""
         snapshot = {}
         for table in projection_tables:
-            async with self._reader.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:  # noqa: S608
+            async with self._reader.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:
                 snapshot[table] = list(await cursor.fetchall())
         return snapshot

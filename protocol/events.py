@@ -31,6 +31,15 @@ Memo = Annotated[str, Meta(max_length=limits.memo_chars_max)]
 UnitCode = Annotated[str, Meta(min_length=1, max_length=limits.unit_code_chars_max, pattern=r"^[A-Z0-9]+(?!\n)$")]
 Decimals = Annotated[int, Meta(ge=0, le=limits.unit_decimals_max)]
 Role = Literal["member", "admin"]
+BasisPoints = Annotated[int, Meta(ge=0, le=limits.basis_points_max)]
+Title = Annotated[str, Meta(min_length=1, max_length=limits.decision_title_chars_max)]
+Text = Annotated[str, Meta(max_length=limits.decision_text_chars_max)]
+Topic = Annotated[str, Meta(max_length=limits.topic_chars_max)]
+OptionIndex = Annotated[int, Meta(ge=0, lt=limits.poll_options_max)]
+DecisionType = Literal["proposal", "poll", "consent"]
+Position = Literal["agree", "abstain", "disagree", "block"]
+Outcome = Literal["passed", "rejected", "blocked", "no_quorum", "effect_refused"]
+Admission = Literal["admin", "decision"]
 
 
 class _Tagged(Struct, frozen=True, forbid_unknown_fields=True, array_like=True, tag_field="kind"):
@@ -86,7 +95,90 @@ class RebindKey(_Tagged, tag="rebind_key"):
     new_key: Id32
 
 
-Action = AdmitMember | RemoveMember | SetRole | Transfer | SetLimits | SetDefaultLimits | RebindKey
+# ---- decisions: effects a passed decision applies, and the actions of deciding ----------------
+
+
+class RecoverKey(_Tagged, tag="recover_key"):
+    """Social recovery: re-bind `member`'s account to `new_key` (their old key is lost). Balances
+    follow the account; the old key is retired and can never sign again."""
+
+    member: Id32
+    new_key: Id32
+
+
+class SetRules(_Tagged, tag="set_rules"):
+    """The community's rules: who admits members (an admin, or only a decision), and the quorum and
+    threshold a proposal gets when it names none."""
+
+    admission: Admission
+    quorum_bp: BasisPoints
+    threshold_bp: BasisPoints
+
+
+# What a passed decision may change. Another effect is one struct here plus one entry in
+# node/decisions.py's `effects` table.
+Effect = AdmitMember | RemoveMember | SetLimits | SetDefaultLimits | RecoverKey | SetRules
+
+
+class AllMembers(_Tagged, tag="members"):
+    """Every active member at the close, one vote each. (The shares issue adds an electorate of
+    the holders of share classes, weighted by votes per share, as another struct of this union.)"""
+
+
+Electorate = AllMembers
+
+
+class Propose(_Tagged, tag="propose"):
+    """Open a decision. Its id is the seq of the event that carries this intent. `quorum_bp` and
+    `threshold_bp` of None take the community's rules. Polls have options and no effect."""
+
+    decision_type: DecisionType
+    title: Title
+    text: Text
+    deadline_ms: TimestampMs
+    topic: Topic = ""
+    options: Annotated[tuple[Name, ...], Meta(max_length=limits.poll_options_max)] = ()
+    multiple: bool = False
+    quorum_bp: BasisPoints | None = None
+    threshold_bp: BasisPoints | None = None
+    electorate: Electorate = AllMembers()
+    effect: Effect | None = None
+
+
+class Vote(_Tagged, tag="vote"):
+    """Vote on decision `decision` (a seq): a position on a proposal or consent, option indexes in
+    a poll (an empty poll vote is an abstention). A later vote by the same member replaces it."""
+
+    decision: Seq
+    position: Position | None = None
+    options: Annotated[tuple[OptionIndex, ...], Meta(max_length=limits.poll_options_max)] = ()
+
+
+class Delegate(_Tagged, tag="delegate"):
+    """Let `to` vote for the signer on decisions of `topic` ("" is general: every topic without
+    its own delegation). A direct vote always overrides a delegation."""
+
+    to: Id32
+    topic: Topic = ""
+
+
+class Undelegate(_Tagged, tag="undelegate"):
+    topic: Topic = ""
+
+
+Action = (
+    AdmitMember
+    | RemoveMember
+    | SetRole
+    | Transfer
+    | SetLimits
+    | SetDefaultLimits
+    | RebindKey
+    | Propose
+    | Vote
+    | Delegate
+    | Undelegate
+)
 
 
 class IntentUnsigned(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
@@ -150,11 +242,32 @@ class KeyRotated(_Tagged, tag="key_rotated"):
     next_recovery_key_hash: Id32
 
 
-Body = Genesis | Act | Checkpoint | KeyRotated
+class DecisionClosed(_Tagged, tag="decision_closed"):
+    """Appended by the node once its clock passes the decision's deadline (ts >= deadline). The
+    outcome is a pure function of the state; a replica recomputes it and refuses a wrong one. A
+    passed decision's effect is applied by this event."""
 
-body_kinds: frozenset[str] = frozenset({"genesis", "act", "checkpoint", "key_rotated"})
+    decision: Seq
+    outcome: Outcome
+
+
+Body = Genesis | Act | Checkpoint | KeyRotated | DecisionClosed
+
+body_kinds: frozenset[str] = frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed"})
 action_kinds: frozenset[str] = frozenset(
-    {"admit", "remove", "set_role", "transfer", "set_limits", "set_default_limits", "rebind_key"}
+    {
+        "admit",
+        "remove",
+        "set_role",
+        "transfer",
+        "set_limits",
+        "set_default_limits",
+        "rebind_key",
+        "propose",
+        "vote",
+        "delegate",
+        "undelegate",
+    }
 )
 
 

@@ -21,6 +21,22 @@ memo_chars_max = 280
 unit_code_chars_max = 8
 unit_decimals_max = 8
 
+# Decisions (proposals, polls, consent). A title and a text are typed by people; the text is
+# shorter than a memo times a few, so that an intent carrying it stays under intent_bytes_max
+# (4 bytes per character at worst) with a poll's options beside it.
+decision_title_chars_max = 120
+decision_text_chars_max = 600
+# A delegation topic ("" is general): a short label, like a name.
+topic_chars_max = 32
+# Options of one poll, and option indexes in one vote.
+poll_options_max = 10
+# Fractions (quorum, threshold, levy rate) are integer basis points: 10,000 is the whole.
+basis_points_max = 10_000
+# The longest a decision may stay open (one year and a day), so a proposal cannot sit open forever.
+decision_duration_max_ms = 366 * 24 * 3600 * 1000
+# Decisions open at once: each is held in memory with its votes until it closes.
+decisions_open_max = 1000
+
 # Integers are signed 64-bit everywhere, so SQLite INTEGER holds every amount exactly.
 int64_max = 2**63 - 1
 # One transfer's amount, and any limit or ceiling, in minor units. Bounded well below int64 so that

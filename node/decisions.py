@@ -1,0 +1,421 @@
+"""Community decisions as part of the pure domain: proposals, polls, consent, votes, delegation,
+and the effects a passed decision applies. No I/O, no clock.
+
+How this works: a member's `Propose` opens a decision whose id is the seq of the event carrying it.
+Members `Vote` until the deadline (a later vote replaces their earlier one); a member who does not
+vote is represented by their delegate for the decision's topic, else their general delegate,
+followed transitively (a chain that loops or reaches a departed member casts nothing). Once the
+node's clock passes the deadline, the timer appends `DecisionClosed(decision, outcome)`; every
+replica recomputes the outcome with `tally` from its own state and refuses a close that is early
+or wrong. A passed decision's effect is applied by that closing event. The domain calls in here
+from `validate`, `apply` and `audit`; this module reads the state through `domain`'s types only.
+
+Adding an effect: a struct in protocol/events.py's `Effect` union, and one `(check, apply)` pair
+in `effects` below. `check` raises a DomainError if the effect cannot apply to the state (it runs
+when the proposal is made, and again at the close, where a failure makes the outcome
+`effect_refused`); `apply` returns the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from immutables import Map
+from msgspec import Struct
+from msgspec.structs import replace as _replace
+from tallystick.protocol import limits
+from tallystick.protocol.events import (
+    AdmitMember,
+    DecisionClosed,
+    Delegate,
+    Effect,
+    Event,
+    Propose,
+    RecoverKey,
+    RemoveMember,
+    SetDefaultLimits,
+    SetLimits,
+    SetRules,
+    Undelegate,
+    Vote,
+)
+
+from . import domain
+from .errors import (
+    BadDecisionError,
+    BadDelegationError,
+    BadVoteError,
+    DeadlinePassedError,
+    DecisionClosedError,
+    DecisionNotDueError,
+    DomainError,
+    OutcomeMismatchError,
+    TooManyDecisionsError,
+    UnknownDecisionError,
+)
+
+if TYPE_CHECKING:
+    from .domain import State
+
+positions = ("agree", "abstain", "disagree", "block")
+_no_delegations: Map = Map()
+
+
+class Ballot(Struct, frozen=True, array_like=True):
+    position: str | None
+    options: tuple[int, ...] = ()
+
+
+class Tally(Struct, frozen=True, array_like=True):
+    """The count of one decision against a state: `electorate` active members, `participants` of
+    them with a vote (their own or a delegate's), `direct` who voted themselves."""
+
+    electorate: int
+    participants: int
+    direct: int
+    positions: dict[str, int]
+    option_counts: tuple[int, ...]
+    quorum_met: bool
+    outcome: str
+
+
+class Decision(Struct, frozen=True):
+    seq: int
+    proposer: bytes
+    decision_type: str
+    title: str
+    text: str
+    topic: str
+    options: tuple[str, ...]
+    multiple: bool
+    quorum_bp: int
+    threshold_bp: int
+    deadline_ms: int
+    opened_ms: int
+    effect: Effect | None
+    votes: Map = Map()  # member id -> Ballot
+    outcome: str | None = None  # None while open
+    closed_seq: int | None = None
+    result: Tally | None = None  # the tally at the close
+
+    @property
+    def is_open(self) -> bool:
+        return self.outcome is None
+
+
+# ---- effects: the one table of what a passed decision can change --------------------------------
+
+
+def _check_admit(state: State, effect: AdmitMember) -> None:
+    domain.check_admit_rule(state, effect)
+
+
+def _check_remove(state: State, effect: RemoveMember) -> None:
+    domain.check_remove_rule(state, effect)
+
+
+def _check_set_limits(state: State, effect: SetLimits) -> None:
+    domain.check_set_limits_rule(state, effect)
+
+
+def _check_set_default_limits(state: State, effect: SetDefaultLimits) -> None:
+    domain.check_set_default_limits_rule(state, effect)
+
+
+def _check_recover(state: State, effect: RecoverKey) -> None:
+    domain.active_member(state, effect.member, "the member to recover")
+    if effect.new_key in state.keys:
+        raise domain.KeyInUseError("that key is or was bound to a member; the member must generate a new key")
+
+
+def _check_rules(state: State, effect: SetRules) -> None:
+    return None  # any rules are valid; the decoder bounds the basis points
+
+
+def _apply_member_action(state: State, effect: Effect, seq: int) -> State:
+    return domain.apply_admin_action(state, effect, seq)
+
+
+def _apply_recover(state: State, effect: RecoverKey, seq: int) -> State:
+    return domain.rebind(state, effect.member, effect.new_key)
+
+
+def _apply_rules(state: State, effect: SetRules, seq: int) -> State:
+    return _replace(state, rules=domain.Rules(effect.admission, effect.quorum_bp, effect.threshold_bp))
+
+
+EffectCheck = Callable[["State", Effect], None]
+EffectApply = Callable[["State", Effect, int], "State"]
+
+effects: dict[type, tuple[EffectCheck, EffectApply]] = {
+    AdmitMember: (_check_admit, _apply_member_action),  # type: ignore[dict-item]
+    RemoveMember: (_check_remove, _apply_member_action),  # type: ignore[dict-item]
+    SetLimits: (_check_set_limits, _apply_member_action),  # type: ignore[dict-item]
+    SetDefaultLimits: (_check_set_default_limits, _apply_member_action),  # type: ignore[dict-item]
+    RecoverKey: (_check_recover, _apply_recover),  # type: ignore[dict-item]
+    SetRules: (_check_rules, _apply_rules),  # type: ignore[dict-item]
+}
+
+
+def check_effect(state: State, effect: Effect) -> None:
+    check, _ = effects[type(effect)]
+    check(state, effect)
+
+
+def apply_effect(state: State, effect: Effect, seq: int) -> State:
+    _, apply_ = effects[type(effect)]
+    return apply_(state, effect, seq)
+
+
+def effect_members(state: State, effect: Effect | None) -> list[bytes]:
+    """Member ids whose rows an effect may change (for the store's projections)."""
+    if effect is None or isinstance(effect, SetRules):
+        return []
+    if isinstance(effect, SetDefaultLimits):
+        return list(state.accounts.keys())
+    if isinstance(effect, SetLimits):
+        return [effect.account]
+    return [effect.member]
+
+
+# ---- validate -----------------------------------------------------------------------------------
+
+
+def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -> None:
+    if len(state.open_decisions) >= limits.decisions_open_max:
+        raise TooManyDecisionsError(
+            f"{limits.decisions_open_max} decisions are open; wait until some close before proposing another"
+        )
+    if action.deadline_ms <= ts_ms:
+        raise DeadlinePassedError(f"the deadline {action.deadline_ms} ms is not in the future (now {ts_ms} ms)")
+    if action.deadline_ms - ts_ms > limits.decision_duration_max_ms:
+        raise BadDecisionError(
+            f"a decision may stay open at most {limits.decision_duration_max_ms // 86_400_000} days; choose an earlier deadline"
+        )
+    if action.decision_type == "poll":
+        if len(action.options) < 2:
+            raise BadDecisionError("a poll needs at least two options")
+        if len({option.casefold() for option in action.options}) != len(action.options):
+            raise BadDecisionError("a poll's options must differ from each other")
+        if action.effect is not None:
+            raise BadDecisionError("a poll has no effect; make it a proposal or consent to change the community")
+        if action.threshold_bp is not None:
+            raise BadDecisionError("a poll has no threshold: the option with most votes wins")
+    else:
+        if action.options or action.multiple:
+            raise BadDecisionError(f"a {action.decision_type} has no options; members agree, abstain, disagree or block")
+        if action.decision_type == "consent" and action.threshold_bp is not None:
+            raise BadDecisionError("consent has no threshold: it passes unless someone blocks")
+    if action.effect is not None:
+        check_effect(state, action.effect)
+
+
+def check_vote(state: State, signer_id: bytes, action: Vote, ts_ms: int) -> None:
+    decision = state.decisions.get(action.decision)
+    if decision is None:
+        raise UnknownDecisionError(f"there is no decision {action.decision}; `tally decisions` lists them")
+    if not decision.is_open:
+        raise DecisionClosedError(f"decision {action.decision} is closed ({decision.outcome}); votes are no longer taken")
+    if ts_ms >= decision.deadline_ms:
+        raise DeadlinePassedError(f"the deadline of decision {action.decision} has passed; votes are no longer taken")
+    if decision.decision_type == "poll":
+        if action.position not in (None, "abstain"):
+            raise BadVoteError("a poll takes option numbers, not agree/disagree/block")
+        if action.position == "abstain" and action.options:
+            raise BadVoteError("an abstention chooses no options")
+        if len(set(action.options)) != len(action.options):
+            raise BadVoteError("each option may be chosen once")
+        if any(option >= len(decision.options) for option in action.options):
+            raise BadVoteError(f"this poll has options 0 to {len(decision.options) - 1}")
+        if not decision.multiple and len(action.options) > 1:
+            raise BadVoteError("this poll takes one option")
+    else:
+        if action.position is None or action.options:
+            raise BadVoteError(f"a {decision.decision_type} takes one of {', '.join(positions)}, not options")
+
+
+def check_delegate(state: State, signer_id: bytes, action: Delegate) -> None:
+    if action.to == signer_id:
+        raise BadDelegationError("a member cannot delegate to themselves")
+    domain.active_member(state, action.to, "the delegate")
+
+
+def check_undelegate(state: State, signer_id: bytes, action: Undelegate) -> None:
+    if action.topic not in state.delegations.get(signer_id, _no_delegations):
+        topic = f"topic {action.topic!r}" if action.topic else "general decisions"
+        raise BadDelegationError(f"you have no delegation for {topic}")
+
+
+# ---- apply --------------------------------------------------------------------------------------
+
+
+def apply_propose(state: State, signer_id: bytes, action: Propose, seq: int, ts_ms: int) -> State:
+    rules = state.rules
+    decision = Decision(
+        seq=seq,
+        proposer=signer_id,
+        decision_type=action.decision_type,
+        title=action.title,
+        text=action.text,
+        topic=action.topic,
+        options=tuple(action.options),
+        multiple=action.multiple,
+        quorum_bp=rules.quorum_bp if action.quorum_bp is None else action.quorum_bp,
+        threshold_bp=(
+            0 if action.decision_type != "proposal"
+            else rules.threshold_bp if action.threshold_bp is None else action.threshold_bp
+        ),
+        deadline_ms=action.deadline_ms,
+        opened_ms=ts_ms,
+        effect=action.effect,
+    )
+    return _replace(
+        state,
+        decisions=state.decisions.set(seq, decision),
+        open_decisions=state.open_decisions.set(seq, action.deadline_ms),
+    )
+
+
+def apply_vote(state: State, signer_id: bytes, action: Vote) -> State:
+    decision = state.decisions[action.decision]
+    ballot = Ballot(action.position, tuple(action.options))
+    decision = _replace(decision, votes=decision.votes.set(signer_id, ballot))
+    return _replace(state, decisions=state.decisions.set(action.decision, decision))
+
+
+def apply_delegate(state: State, signer_id: bytes, action: Delegate) -> State:
+    mine = state.delegations.get(signer_id, _no_delegations).set(action.topic, action.to)
+    return _replace(state, delegations=state.delegations.set(signer_id, mine))
+
+
+def apply_undelegate(state: State, signer_id: bytes, action: Undelegate) -> State:
+    mine = state.delegations[signer_id].delete(action.topic)
+    delegations = state.delegations.set(signer_id, mine) if mine else state.delegations.delete(signer_id)
+    return _replace(state, delegations=delegations)
+
+
+def apply_close(state: State, body: DecisionClosed, seq: int) -> State:
+    decision = state.decisions[body.decision]
+    result = tally(state, decision)
+    closed = _replace(decision, outcome=body.outcome, closed_seq=seq, result=result)
+    state = _replace(
+        state,
+        decisions=state.decisions.set(body.decision, closed),
+        open_decisions=state.open_decisions.delete(body.decision),
+    )
+    if body.outcome == "passed" and decision.effect is not None:
+        state = apply_effect(state, decision.effect, seq)
+    return state
+
+
+def audit_close(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, DecisionClosed)
+    decision = state.decisions.get(body.decision)
+    if decision is None:
+        raise UnknownDecisionError(f"seq {event.seq} closes decision {body.decision}, which does not exist")
+    if not decision.is_open:
+        raise DecisionClosedError(f"seq {event.seq} closes decision {body.decision}, which is already closed")
+    if event.ts < decision.deadline_ms:
+        raise DecisionNotDueError(
+            f"seq {event.seq} closes decision {body.decision} at {event.ts} ms, before its deadline {decision.deadline_ms} ms"
+        )
+    expected = outcome(state, body.decision)
+    if body.outcome != expected:
+        raise OutcomeMismatchError(
+            f"seq {event.seq} closes decision {body.decision} as {body.outcome}; the votes give {expected}"
+        )
+
+
+# ---- counting -----------------------------------------------------------------------------------
+
+
+def _delegate_of(state: State, member_id: bytes, topic: str) -> bytes | None:
+    mine = state.delegations.get(member_id)
+    if mine is None:
+        return None
+    if topic:
+        chosen = mine.get(topic)
+        if chosen is not None:
+            return chosen
+    return mine.get("")
+
+
+def effective_ballot(state: State, decision: Decision, member_id: bytes) -> Ballot | None:
+    """The member's own vote, else their delegate's (transitively), else None."""
+    current = member_id
+    seen = {current}
+    while True:
+        ballot = decision.votes.get(current)
+        if ballot is not None:
+            return ballot
+        current = _delegate_of(state, current, decision.topic)
+        if current is None or current in seen:
+            return None
+        member = state.members.get(current)
+        if member is None or not member.active:
+            return None
+        seen.add(current)
+
+
+def tally(state: State, decision: Decision) -> Tally:
+    """Count `decision` against `state`'s electorate (every active member, one vote each)."""
+    counts = dict.fromkeys(positions, 0)
+    option_counts = [0] * len(decision.options)
+    electorate = participants = direct = 0
+    for member_id, member in state.members.items():
+        if not member.active:
+            continue
+        electorate += 1
+        if member_id in decision.votes:
+            direct += 1
+        ballot = effective_ballot(state, decision, member_id)
+        if ballot is None:
+            continue
+        participants += 1
+        if decision.decision_type == "poll":
+            if not ballot.options:
+                counts["abstain"] += 1
+            for option in ballot.options:
+                option_counts[option] += 1
+        else:
+            counts[ballot.position or "abstain"] += 1
+    quorum_met = participants * limits.basis_points_max >= decision.quorum_bp * electorate
+    if decision.decision_type != "poll" and counts["block"] > 0:
+        result = "blocked"
+    elif not quorum_met:
+        result = "no_quorum"
+    elif decision.decision_type == "proposal":
+        sides = counts["agree"] + counts["disagree"]
+        passed = counts["agree"] > 0 and counts["agree"] * limits.basis_points_max >= decision.threshold_bp * sides
+        result = "passed" if passed else "rejected"
+    else:
+        result = "passed"
+    if result == "passed" and decision.effect is not None:
+        try:
+            check_effect(state, decision.effect)
+        except DomainError:
+            result = "effect_refused"
+    return Tally(electorate, participants, direct, counts, tuple(option_counts), quorum_met, result)
+
+
+def outcome(state: State, decision_seq: int) -> str:
+    """What the closing event of `decision_seq` must say, given the state just before it."""
+    return tally(state, state.decisions[decision_seq]).outcome
+
+
+def winners(result: Tally) -> list[int]:
+    """A poll's leading option indexes (several on a tie; none if nobody chose an option)."""
+    best = max(result.option_counts, default=0)
+    return [index for index, count in enumerate(result.option_counts) if count == best and best > 0]
+
+
+def due_closures(state: State, now_ms: int) -> list[int]:
+    """Open decisions whose deadline is at or before `now_ms`, in the order they fall due."""
+    due = [(deadline, seq) for seq, deadline in state.open_decisions.items() if deadline <= now_ms]
+    return [seq for _, seq in sorted(due)]
+
+
+def closing_body(state: State, decision_seq: int) -> DecisionClosed:
+    return DecisionClosed(decision=decision_seq, outcome=outcome(state, decision_seq))  # type: ignore[arg-type]

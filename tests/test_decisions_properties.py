@@ -1,0 +1,120 @@
+"""Property: with random electorates, delegations and vote sequences, the outcome the domain closes
+a decision with equals a simple reference count written here, separately, with plain dicts and
+fractions; and a replica's refold of the same feed agrees.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from domain_helpers import admin_key, key, refold
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tallystick.node.domain import state_digest
+from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, Undelegate
+from test_decisions import ClockedLedger, deadline_ms
+
+member_keys = [admin_key] + [key(f"voter {index}") for index in range(1, 8)]
+
+
+def reference_outcome(
+    active: set[int],
+    delegations: dict[tuple[int, str], int],
+    votes: dict[int, object],
+    decision_type: str,
+    topic: str,
+    quorum_bp: int,
+    threshold_bp: int,
+) -> str:
+    """Count by hand: each active member's own vote, else the vote their delegate chain leads to."""
+    cast: list[object] = []
+    for member in sorted(active):
+        path = [member]
+        while path[-1] not in votes:
+            here = path[-1]
+            following = delegations.get((here, topic)) if topic and (here, topic) in delegations else None
+            if following is None:
+                following = delegations.get((here, ""))
+            if following is None or following in path or following not in active:
+                path = []
+                break
+            path.append(following)
+        if path:
+            cast.append(votes[path[-1]])
+    if decision_type != "poll" and "block" in cast:
+        return "blocked"
+    if Fraction(len(cast), len(active)) < Fraction(quorum_bp, 10_000):
+        return "no_quorum"
+    if decision_type == "proposal":
+        agree, disagree = cast.count("agree"), cast.count("disagree")
+        if agree == 0 or Fraction(agree, agree + disagree) < Fraction(threshold_bp, 10_000):
+            return "rejected"
+    return "passed"
+
+
+positions = st.sampled_from(["agree", "abstain", "disagree", "block"])
+scenarios = st.fixed_dictionaries(
+    {
+        "size": st.integers(2, 8),
+        "decision_type": st.sampled_from(["proposal", "consent", "poll"]),
+        "topic": st.sampled_from(["", "garden"]),
+        "quorum_bp": st.integers(0, 10_000),
+        "threshold_bp": st.integers(0, 10_000),
+        "delegations": st.lists(
+            st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["", "garden", "money"]), st.booleans()),
+            max_size=12,
+        ),
+        "votes": st.lists(st.tuples(st.integers(0, 7), positions, st.integers(0, 2)), max_size=16),
+        "removed": st.lists(st.integers(1, 7), max_size=3),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios)
+def test_the_closing_outcome_equals_a_reference_count(scenario: dict) -> None:
+    size = scenario["size"]
+    decision_type, topic = scenario["decision_type"], scenario["topic"]
+    ledger = ClockedLedger()
+    for index in range(1, size):
+        ledger.accept(admin_key, AdmitMember(member=member_keys[index].public, name=f"Voter {index}"))
+    delegations: dict[tuple[int, str], int] = {}
+    for source, target, delegation_topic, take_back in scenario["delegations"]:
+        if source >= size or target >= size:
+            continue
+        if take_back:
+            if (source, delegation_topic) in delegations:
+                ledger.accept(member_keys[source], Undelegate(topic=delegation_topic))
+                del delegations[(source, delegation_topic)]
+        elif source != target:
+            ledger.accept(member_keys[source], Delegate(to=member_keys[target].public, topic=delegation_topic))
+            delegations[(source, delegation_topic)] = target
+    seq = ledger.propose(
+        decision_type=decision_type,
+        topic=topic,
+        quorum_bp=scenario["quorum_bp"],
+        threshold_bp=scenario["threshold_bp"] if decision_type == "proposal" else None,
+        options=("A", "B", "C") if decision_type == "poll" else (),
+    )
+    votes: dict[int, object] = {}
+    for voter, position, option in scenario["votes"]:
+        if voter >= size:
+            continue
+        if decision_type == "poll":
+            ledger.vote(member_keys[voter], seq, options=(option,))
+            votes[voter] = option
+        else:
+            ledger.vote(member_keys[voter], seq, position)
+            votes[voter] = position  # a changed vote replaces the first
+    active = set(range(size))
+    for leaver in scenario["removed"]:
+        if leaver < size and leaver in active:
+            ledger.accept(admin_key, RemoveMember(member=member_keys[leaver].public))
+            active.discard(leaver)
+    expected = reference_outcome(
+        active, delegations, votes, decision_type, topic, scenario["quorum_bp"], scenario["threshold_bp"]
+    )
+    assert ledger.close(seq) == expected
+    state, _ = refold(ledger.genesis_bytes, ledger.events)
+    assert state_digest(state) == state_digest(ledger.state)
+    assert ledger.state.decisions[seq].deadline_ms == deadline_ms

@@ -1,0 +1,121 @@
+"""Decisions in the store: projections written with the log, restored by load_state, equal to a
+rebuild; the closing event appended through the sequencer as the timer does."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from tallystick.node.decisions import closing_body, due_closures
+from tallystick.node.domain import state_digest
+from tallystick.node.errors import DeadlinePassedError
+from tallystick.node.home import Home, init_home, read_key
+from tallystick.node.replay import refold
+from tallystick.node.sequencer import Sequencer
+from tallystick.node.store import Store
+from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.events import (
+    AdmitMember,
+    Delegate,
+    Propose,
+    RecoverKey,
+    SetRules,
+    Transfer,
+    Undelegate,
+    Vote,
+)
+from tallystick.protocol.ids import KeyPair
+
+start_ms = 1_700_000_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_ms = start_ms
+
+    def __call__(self) -> int:
+        self.now_ms += 1
+        return self.now_ms
+
+
+@pytest.fixture
+async def node(tmp_path: Path):
+    home_path = tmp_path / "home"
+    await init_home(
+        home_path, name="Test", unit_code="HRS", unit_decimals=2, debit_limit_minor=1000,
+        credit_ceiling_minor=5000, now_ms=start_ms, checkpoint_interval_events=10,
+    )
+    home = Home(home_path)
+    store = await Store.open(home.database_path)
+    feed = await store.own_feed()
+    clock = Clock()
+    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), clock)
+    writer = asyncio.create_task(sequencer.run())
+    admin = read_key(home.admin_key_path)
+    members = [admin] + [KeyPair(bytes([index + 1]) * 32) for index in range(4)]
+    nonce = iter(range(1, 1_000_000))
+
+    async def act(signer: KeyPair, action) -> int:  # type: ignore[no-untyped-def]
+        return (await sequencer.submit(sign_intent(signer, feed=feed, nonce=next(nonce), action=action))).seq
+
+    for index, member in enumerate(members[1:]):
+        await act(admin, AdmitMember(member=member.public, name=f"m{index}"))
+    yield store, sequencer, feed, members, act, clock
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    await store.close()
+
+
+async def close_due(sequencer: Sequencer, clock: Clock) -> list[int]:
+    """What the node's timer does."""
+    due = due_closures(sequencer.state, clock.now_ms)
+    for decision in due:
+        await sequencer.append_body(lambda s, d=decision: closing_body(s, d))
+    return due
+
+
+async def test_decisions_votes_delegations_and_effects_are_projected_like_a_rebuild(node) -> None:
+    store, sequencer, feed, members, act, clock = node
+    admin, m0, m1, m2, m3 = members
+    recovered = KeyPair(b"\x77" * 32)
+    await act(m0, Transfer(to=m1.public, amount_minor=250))
+    await act(m2, Delegate(to=m1.public))
+    await act(m3, Delegate(to=m1.public, topic="garden"))
+    await act(m3, Undelegate(topic="garden"))
+    deadline = clock.now_ms + 1000
+    recovery = await act(m1, Propose(decision_type="proposal", title="Recover m0", text="lost phone",
+                                     deadline_ms=deadline, effect=RecoverKey(member=m0.public, new_key=recovered.public)))
+    rules = await act(admin, Propose(decision_type="consent", title="Admit by decision", text="", deadline_ms=deadline,
+                                     quorum_bp=0, effect=SetRules(admission="decision", quorum_bp=4000, threshold_bp=5000)))
+    poll = await act(admin, Propose(decision_type="poll", title="Picnic?", text="", deadline_ms=deadline,
+                                    options=("Sat", "Sun")))
+    for voter in (admin, m1, m3):
+        await act(voter, Vote(decision=recovery, position="agree"))
+    await act(m3, Vote(decision=poll, options=(1,)))
+    live_open = await store.load_state(feed)
+    assert live_open is not None and live_open.decisions == sequencer.state.decisions
+    clock.now_ms = deadline
+    assert await close_due(sequencer, clock) == [recovery, rules, poll]
+    state = sequencer.state
+    assert [state.decisions[d].outcome for d in (recovery, rules, poll)] == ["passed", "passed", "no_quorum"]
+    assert state.members[m0.public].key == recovered.public and state.rules.admission == "decision"
+    loaded = await store.load_state(feed)
+    assert loaded is not None and state_digest(loaded) == state_digest(state)
+    assert (loaded.decisions, loaded.delegations, loaded.rules, loaded.members, loaded.accounts) == (
+        state.decisions, state.delegations, state.rules, state.members, state.accounts,
+    )
+    live = await store.projection_snapshot()
+    refolded, head = await refold(store, feed, verify=True)
+    assert head == sequencer.head and state_digest(refolded) == state_digest(state)
+    await store.replace_projections(refolded, head)
+    assert await store.projection_snapshot() == live
+
+
+async def test_a_vote_the_sequencer_stamps_after_the_deadline_is_refused(node) -> None:
+    _store, _sequencer, _feed, members, act, clock = node
+    decision = await act(members[0], Propose(decision_type="proposal", title="Soon", text="",
+                                             deadline_ms=clock.now_ms + 5))
+    clock.now_ms += 10
+    with pytest.raises(DeadlinePassedError):
+        await act(members[1], Vote(decision=decision, position="agree"))
