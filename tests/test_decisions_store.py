@@ -11,7 +11,7 @@ from tallystick.node.decisions import closing_body, due_closures
 from tallystick.node.domain import state_digest
 from tallystick.node.errors import DeadlinePassedError
 from tallystick.node.home import Home, init_home, read_key
-from tallystick.node.replay import refold
+from tallystick.node.replay import fold_received, refold, start_received
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol.codec import sign_intent
@@ -119,3 +119,29 @@ async def test_a_vote_the_sequencer_stamps_after_the_deadline_is_refused(node) -
     clock.now_ms += 10
     with pytest.raises(DeadlinePassedError):
         await act(members[1], Vote(decision=decision, position="agree"))
+
+
+async def test_a_replica_that_receives_the_feed_projects_the_same_decisions(node, tmp_path: Path) -> None:
+    store, sequencer, feed, members, act, clock = node
+    admin, m0, m1, _m2, _m3 = members
+    await act(m0, Delegate(to=m1.public, topic="garden"))
+    decision = await act(admin, Propose(decision_type="proposal", title="Rules", text="", deadline_ms=clock.now_ms + 50,
+                                        quorum_bp=0, effect=SetRules(admission="decision", quorum_bp=1, threshold_bp=2)))
+    await act(m1, Vote(decision=decision, position="agree"))
+    clock.now_ms += 100
+    assert await close_due(sequencer, clock) == [decision]
+    raw = [row.bytes for row in await store.read_log(feed, 1, 1000)]
+    replica_store = await Store.open(tmp_path / "replica.sqlite")
+    try:
+        received = start_received(raw[0])
+        await replica_store.append(received.rows, received.state, received.touched, received.head)
+        received = fold_received(received.state, received.head, raw[1:])
+        await replica_store.append(received.rows, received.state, received.touched, received.head)
+        replica_state = await replica_store.load_state(feed)
+        assert replica_state is not None and state_digest(replica_state) == state_digest(sequencer.state)
+        assert replica_state.rules.admission == "decision"
+        ours, theirs = await store.projection_snapshot(), await replica_store.projection_snapshot()
+        for table in ("decisions", "delegations", "rules", "members", "accounts"):
+            assert theirs[table] == ours[table], table
+    finally:
+        await replica_store.close()
