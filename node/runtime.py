@@ -70,7 +70,10 @@ class Node:
             for feed, seq, proof in await self.store.forks()
         ]
         alerts = list(self.extension.alerts) if self.extension else []
-        if self.sequencer.refusal is not None and not any(a["kind"] == "fork" for a in alerts):
+        own = id_to_text("n", self.feed)
+        own_fork_alerted = any(alert["kind"] == "fork" and alert.get("feed") == own for alert in alerts)
+        if self.sequencer.refusal is not None and not own_fork_alerted:
+            # Why this node refuses writes, unless its own fork alert already says it.
             alerts.append({"kind": self.sequencer.refusal.code, "message": self.sequencer.refusal.message})
         return {
             "node": id_to_text("n", self.feed),
