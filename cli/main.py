@@ -37,6 +37,7 @@ from tallystick.protocol.events import (
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
+    SetLevy,
     SetLimits,
     SetRules,
     Transfer,
@@ -392,8 +393,9 @@ def _effect(
     client: Client, admit: str | None, name: str | None, remove: str | None, recover: str | None,
     new_key: str | None, set_limits: str | None, default_limits: bool, debit_limit: str | None,
     credit_ceiling: str | None, admission: str | None, default_quorum: str | None, default_threshold: str | None,
+    levy: str | None = None, levy_min: str | None = None, levy_max: str | None = None,
 ) -> Any:
-    chosen = [admit, remove, recover, set_limits, default_limits or None, admission]
+    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy]
     if sum(option is not None for option in chosen) > 1:
         raise click.UsageError("a decision has at most one effect")
     if admit is not None:
@@ -415,6 +417,13 @@ def _effect(
         if default_limits:
             return SetDefaultLimits(debit_limit_minor=debit, credit_ceiling_minor=ceiling)
         return SetLimits(account=_member_id(client, set_limits or ""), debit_limit_minor=debit, credit_ceiling_minor=ceiling)
+    if levy is not None:
+        decimals = client.get("/api/community")["unit"]["decimals"]
+        return SetLevy(
+            rate_bp=_parse_percent_bp(levy),  # type: ignore[arg-type]
+            min_minor=parse_amount(levy_min or "0", decimals, allow_zero=True),
+            max_minor=parse_amount(levy_max, decimals, allow_zero=True) if levy_max else limits.amount_minor_max,
+        )
     if admission is not None:
         return SetRules(
             admission=admission,  # type: ignore[arg-type]
@@ -446,6 +455,9 @@ def _effect(
 @click.option("--admission", type=click.Choice(["admin", "decision"]), default=None, help="Effect: set the community's rules.")
 @click.option("--default-quorum", default=None, help="With --admission: the default quorum, percent.")
 @click.option("--default-threshold", default=None, help="With --admission: the default threshold, percent.")
+@click.option("--levy", default=None, metavar="PCT", help="Effect: a levy on payments, percent (0 turns it off).")
+@click.option("--levy-min", default=None, help="With --levy: the least levy per payment, major units.")
+@click.option("--levy-max", default=None, help="With --levy: the most levy per payment, major units.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
@@ -454,7 +466,7 @@ def propose(
     closes_in: str, quorum: str | None, threshold: str | None, admit: str | None, name: str | None,
     remove: str | None, recover: str | None, new_key: str | None, set_limits: str | None, default_limits: bool,
     debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
-    default_threshold: str | None, as_json: bool,
+    default_threshold: str | None, levy: str | None, levy_min: str | None, levy_max: str | None, as_json: bool,
 ) -> None:
     """Open a decision titled TITLE; members vote with `tally vote`, and the node closes it at its
     deadline and applies its effect if it passed. `--json` prints its `id`, `seq` and `hash`."""
@@ -464,7 +476,7 @@ def propose(
             f"a title has at most {limits.decision_title_chars_max} characters and a text {limits.decision_text_chars_max}"
         )
     effect = _effect(client, admit, name, remove, recover, new_key, set_limits, default_limits, debit_limit,
-                     credit_ceiling, admission, default_quorum, default_threshold)
+                     credit_ceiling, admission, default_quorum, default_threshold, levy, levy_min, levy_max)
     action = Propose(
         decision_type=decision_type,  # type: ignore[arg-type]
         title=title,

@@ -35,11 +35,13 @@ from tallystick.protocol.events import (
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
+    SetLevy,
     SetLimits,
     SetRules,
     Undelegate,
     Vote,
 )
+from tallystick.protocol.ids import hash32
 
 from . import domain
 from .errors import (
@@ -124,13 +126,49 @@ def _check_set_default_limits(state: State, effect: SetDefaultLimits) -> None:
 
 
 def _check_recover(state: State, effect: RecoverKey) -> None:
-    domain.active_member(state, effect.member, "the member to recover")
+    member = domain.active_member(state, effect.member, "the member to recover")
+    if member.role == "treasury":
+        raise domain.NotAuthorizedError("the community's treasury has no key to recover; no one may sign for it")
     if effect.new_key in state.keys:
         raise domain.KeyInUseError("that key is or was bound to a member; the member must generate a new key")
 
 
 def _check_rules(state: State, effect: SetRules) -> None:
     return None  # any rules are valid; the decoder bounds the basis points
+
+
+def _check_levy(state: State, effect: SetLevy) -> None:
+    if effect.min_minor > effect.max_minor:
+        raise BadDecisionError("a levy's minimum must not be above its maximum")
+
+
+def treasury_id(feed: bytes) -> bytes:
+    """The treasury's account id: derived from the feed, so no one holds a key that signs for it."""
+    return hash32(b"tallystick/treasury\n" + feed)
+
+
+def _apply_levy(state: State, effect: SetLevy, seq: int) -> State:
+    if state.treasury is None:
+        treasury = treasury_id(state.feed)
+        name = next(
+            candidate
+            for candidate in ("Treasury", "Community treasury", f"Treasury {seq}")
+            if domain._name_key(candidate) not in state.names
+        )
+        state = _replace(
+            state,
+            treasury=treasury,
+            members=state.members.set(
+                treasury, domain.Member(name=name, key=treasury, role="treasury", active=True, admitted_seq=seq)
+            ),
+            # The treasury only receives: it never goes below zero, and holds any levies collected.
+            accounts=state.accounts.set(treasury, domain.Account(0, 0, limits.amount_minor_max)),
+            keys=state.keys.set(treasury, treasury),
+            names=state.names.set(domain._name_key(name), treasury),
+        )
+    off = effect.rate_bp == 0 and effect.min_minor == 0
+    levy = None if off else domain.Levy(effect.rate_bp, effect.min_minor, effect.max_minor)
+    return _replace(state, levy=levy)
 
 
 def _apply_member_action(state: State, effect: Effect, seq: int) -> State:
@@ -155,7 +193,11 @@ effects: dict[type, tuple[EffectCheck, EffectApply]] = {
     SetDefaultLimits: (_check_set_default_limits, _apply_member_action),  # type: ignore[dict-item]
     RecoverKey: (_check_recover, _apply_recover),  # type: ignore[dict-item]
     SetRules: (_check_rules, _apply_rules),  # type: ignore[dict-item]
+    SetLevy: (_check_levy, _apply_levy),  # type: ignore[dict-item]
 }
+
+# Effects that change the community's rules row (the store rewrites it when one passes).
+rules_effects = (SetRules, SetLevy)
 
 
 def check_effect(state: State, effect: Effect) -> None:
@@ -172,6 +214,8 @@ def effect_members(state: State, effect: Effect | None) -> list[bytes]:
     """Member ids whose rows an effect may change (for the store's projections)."""
     if effect is None or isinstance(effect, SetRules):
         return []
+    if isinstance(effect, SetLevy):
+        return [treasury_id(state.feed)]
     if isinstance(effect, SetDefaultLimits):
         return list(state.accounts.keys())
     if isinstance(effect, SetLimits):
@@ -365,7 +409,7 @@ def tally(state: State, decision: Decision) -> Tally:
     option_counts = [0] * len(decision.options)
     electorate = participants = direct = 0
     for member_id, member in state.members.items():
-        if not member.active:
+        if not member.active or member.role == "treasury":
             continue
         electorate += 1
         if member_id in decision.votes:

@@ -105,6 +105,12 @@ class Rules(Struct, frozen=True, array_like=True):
     threshold_bp: int = 6667
 
 
+class Levy(Struct, frozen=True, array_like=True):
+    rate_bp: int
+    min_minor: int
+    max_minor: int
+
+
 class State(Struct, frozen=True):
     feed: bytes
     seq: int
@@ -119,6 +125,8 @@ class State(Struct, frozen=True):
     open_decisions: Map = Map()  # decision id -> deadline_ms, of those not yet closed
     delegations: Map = Map()  # member id -> Map(topic -> delegate's member id); topic "" is general
     rules: Rules = Rules()
+    levy: Levy | None = None  # None: payments carry no levy
+    treasury: bytes | None = None  # the treasury's account id, once a levy created it
 
 
 def _name_key(name: str) -> str:
@@ -222,6 +230,8 @@ def _check_remove(state: State, signer: Member, action: RemoveMember) -> None:
 
 def check_remove_rule(state: State, action: RemoveMember) -> None:
     member = active_member(state, action.member, "the member to remove")
+    if member.role == "treasury":
+        raise NotAuthorizedError("the community's treasury account cannot be closed")
     balance = state.accounts[action.member].balance_minor
     if balance != 0:
         raise BalanceNotZeroError(f"{member.name} has a balance of {balance}; it must be settled to zero first")
@@ -232,6 +242,8 @@ def check_remove_rule(state: State, action: RemoveMember) -> None:
 def _check_set_role(state: State, signer: Member, action: SetRole) -> None:
     _require_admin(signer)
     member = active_member(state, action.member, "the member")
+    if member.role == "treasury":
+        raise NotAuthorizedError("the community's treasury account has no role to change")
     if member.role == "admin" and action.role != "admin" and _admins(state) == 1:
         raise LastAdminError("that is the last admin; make another member admin first")
 
@@ -247,8 +259,21 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
         raise SameAccountError("payer and payee are the same account")
     active_member(state, action.to, "the payee")
     payer, payee = state.accounts[signer_id], state.accounts[action.to]
-    _check_within(state, payer, payer.balance_minor - action.amount_minor, "the payer")
+    levy = levy_minor(state, signer_id, action.to, action.amount_minor)
+    _check_within(state, payer, payer.balance_minor - action.amount_minor - levy, "the payer")
     _check_within(state, payee, payee.balance_minor + action.amount_minor, "the payee")
+    if levy:
+        treasury = state.accounts[state.treasury]  # type: ignore[index]
+        _check_within(state, treasury, treasury.balance_minor + levy, "the treasury")
+
+
+def levy_minor(state: State, payer: bytes, payee: bytes, amount_minor: int) -> int:
+    """The levy a payment of `amount_minor` carries: the rate, within [min, max]; none to or from
+    the treasury (a levy never cascades)."""
+    levy = state.levy
+    if levy is None or payer == state.treasury or payee == state.treasury:
+        return 0
+    return max(levy.min_minor, min(levy.max_minor, amount_minor * levy.rate_bp // limits.basis_points_max))
 
 
 def _check_set_limits(state: State, signer: Member, action: SetLimits) -> None:
@@ -390,8 +415,14 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int, ts_m
     members, accounts, keys, names = state.members, state.accounts, state.keys, state.names
     if isinstance(action, Transfer):
         payer, payee = accounts[signer_id], accounts[action.to]
-        accounts = accounts.set(signer_id, _replace(payer, balance_minor=payer.balance_minor - action.amount_minor))
+        levy = levy_minor(state, signer_id, action.to, action.amount_minor)
+        accounts = accounts.set(
+            signer_id, _replace(payer, balance_minor=payer.balance_minor - action.amount_minor - levy)
+        )
         accounts = accounts.set(action.to, _replace(payee, balance_minor=payee.balance_minor + action.amount_minor))
+        if levy:
+            treasury = accounts[state.treasury]  # type: ignore[index]
+            accounts = accounts.set(state.treasury, _replace(treasury, balance_minor=treasury.balance_minor + levy))
     elif isinstance(action, AdmitMember):
         members = members.set(
             action.member, Member(name=action.name, key=action.member, role=action.role, active=True, admitted_seq=seq)
@@ -476,6 +507,8 @@ def touched_accounts(state: State, intent: Intent) -> list[bytes]:
     ids = [signer_id] if signer_id is not None else []
     if isinstance(action, Transfer):
         ids.append(action.to)
+        if state.levy is not None and state.treasury is not None:
+            ids.append(state.treasury)
     elif isinstance(action, (AdmitMember, RemoveMember, SetRole)):
         ids.append(action.member)
     elif isinstance(action, SetLimits):
@@ -544,7 +577,8 @@ def state_digest(state: State) -> bytes:
         # vector) is unchanged: the rules, every decision with its votes and outcome, every delegation.
         preimage.append(
             [
-                [state.rules.admission, state.rules.quorum_bp, state.rules.threshold_bp],
+                [state.rules.admission, state.rules.quorum_bp, state.rules.threshold_bp,
+                 None if state.levy is None else [state.levy.rate_bp, state.levy.min_minor, state.levy.max_minor]],
                 [
                     [seq, d.proposer, d.decision_type, d.deadline_ms, d.quorum_bp, d.threshold_bp, d.outcome,
                      sorted((member, ballot.position, list(ballot.options)) for member, ballot in d.votes.items())]

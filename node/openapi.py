@@ -43,7 +43,7 @@ _member = {
         "id": _id,
         "name": {"type": "string"},
         "key": _id,
-        "role": {"type": "string", "enum": ["member", "admin"]},
+        "role": {"type": "string", "enum": ["member", "admin", "treasury"]},
         "active": {"type": "boolean"},
         "admitted_seq": {"type": "integer"},
     },

@@ -25,11 +25,11 @@ from immutables import Map
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.events import DecisionClosed, Effect, SetRules
+from tallystick.protocol.events import DecisionClosed, Effect
 from tallystick.protocol.feed import FeedHead
 
-from .decisions import Ballot, Decision, Tally, effect_members
-from .domain import Account, Community, Member, Rules, State, _name_key, delegations_of
+from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
+from .domain import Account, Community, Levy, Member, Rules, State, _name_key, delegations_of
 
 # Bumped whenever a table changes shape; a database of another version is refused with a message
 # (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).
@@ -119,7 +119,10 @@ CREATE TABLE IF NOT EXISTS rules (
     feed BLOB PRIMARY KEY,
     admission TEXT NOT NULL,
     quorum_bp INTEGER NOT NULL,
-    threshold_bp INTEGER NOT NULL
+    threshold_bp INTEGER NOT NULL,
+    levy_rate_bp INTEGER,
+    levy_min_minor INTEGER,
+    levy_max_minor INTEGER
 ) WITHOUT ROWID;
 """
 
@@ -231,7 +234,7 @@ def _with_closures(state: State, touched: Iterable, events: list[tuple[bytes, in
                 ids.add(body.decision)
                 if decision.outcome == "passed":
                     ids.update(effect_members(state, decision.effect))
-                    if isinstance(decision.effect, SetRules):
+                    if isinstance(decision.effect, rules_effects):
                         ids.add("rules")
     return ids
 
@@ -347,8 +350,9 @@ class Store:
         rules = state.rules
         if "rules" in ids:
             await db.execute(
-                "INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?)",
-                (feed, rules.admission, rules.quorum_bp, rules.threshold_bp),
+                "INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (feed, rules.admission, rules.quorum_bp, rules.threshold_bp,
+                 *((None, None, None) if state.levy is None else msgspec.structs.astuple(state.levy))),
             )
         members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]
         accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]
@@ -500,7 +504,9 @@ class Store:
             async for member, topic, delegate in cursor:
                 delegations.setdefault(member, {})[topic] = delegate
         async with self._reader.execute(
-            "SELECT admission, quorum_bp, threshold_bp FROM rules WHERE feed = ?", (feed,)
+            "SELECT admission, quorum_bp, threshold_bp, levy_rate_bp, levy_min_minor, levy_max_minor "
+            "FROM rules WHERE feed = ?",
+            (feed,),
         ) as cursor:
             rules_row = await cursor.fetchone()
         async with self._reader.execute("SELECT ts FROM feeds WHERE feed = ?", (feed,)) as cursor:
@@ -518,7 +524,9 @@ class Store:
             decisions=Map(decisions),
             open_decisions=Map({s: d.deadline_ms for s, d in decisions.items() if d.is_open}),
             delegations=Map({member: Map(topics) for member, topics in delegations.items()}),
-            rules=Rules(*rules_row) if rules_row else Rules(),
+            rules=Rules(*rules_row[:3]) if rules_row else Rules(),
+            levy=Levy(*rules_row[3:]) if rules_row and rules_row[3] is not None else None,
+            treasury=next((i for i, m in members.items() if m.role == "treasury"), None),
         )
 
     async def decision_rows(self, feed: bytes, *, open_only: bool, limit: int = limits.page_size_max) -> list[Decision]:
@@ -564,7 +572,7 @@ class Store:
             for table in projection_tables:
                 await db.execute(f"DELETE FROM {table} WHERE feed = ?", (state.feed,))
             everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys())]
-            if any(d.outcome == "passed" and isinstance(d.effect, SetRules) for d in state.decisions.values()):
+            if any(d.outcome == "passed" and isinstance(d.effect, rules_effects) for d in state.decisions.values()):
                 everything.append("rules")  # as live: the row exists once rules were set
             await self._write_projections(state, everything, head)
             await db.execute("COMMIT")

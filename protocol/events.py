@@ -115,9 +115,20 @@ class SetRules(_Tagged, tag="set_rules"):
     threshold_bp: BasisPoints
 
 
+class SetLevy(_Tagged, tag="set_levy"):
+    """A levy on every payment between members, paid by the payer into the community's treasury
+    account on top of the amount: `rate_bp` of the amount, at least `min_minor` and at most
+    `max_minor`. Payments to or from the treasury carry no levy (it never cascades). All zero
+    turns the levy off."""
+
+    rate_bp: BasisPoints
+    min_minor: Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
+    max_minor: Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
+
+
 # What a passed decision may change. Another effect is one struct here plus one entry in
 # node/decisions.py's `effects` table.
-Effect = AdmitMember | RemoveMember | SetLimits | SetDefaultLimits | RecoverKey | SetRules
+Effect = AdmitMember | RemoveMember | SetLimits | SetDefaultLimits | RecoverKey | SetRules | SetLevy
 
 
 class AllMembers(_Tagged, tag="members"):

@@ -18,6 +18,7 @@ from tallystick.node.errors import (
     BadDelegationError,
     BadVoteError,
     DeadlinePassedError,
+    DebitLimitError,
     DecisionClosedError,
     DecisionNotDueError,
     DomainError,
@@ -39,6 +40,7 @@ from tallystick.protocol.events import (
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
+    SetLevy,
     SetLimits,
     SetRules,
     Transfer,
@@ -505,3 +507,78 @@ def test_state_without_decisions_keeps_its_earlier_digest() -> None:
     plain = Ledger()
     assert state_digest(plain.state) == state_digest(replace(plain.state, decisions=plain.state.decisions))
     assert isinstance(plain.state, State)
+
+
+# ---- the transaction levy -----------------------------------------------------------------------
+
+
+def with_levy(ledger: ClockedLedger, rate_bp: int, min_minor: int, max_minor: int) -> bytes:
+    pass_decision(ledger, effect=SetLevy(rate_bp=rate_bp, min_minor=min_minor, max_minor=max_minor))
+    assert ledger.state.treasury is not None
+    return ledger.state.treasury
+
+
+def test_a_passed_levy_opens_the_treasury_account_at_zero(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 50)
+    assert ledger.state.members[treasury].role == "treasury" and ledger.state.accounts[treasury].balance_minor == 0
+    assert ledger.state.members[treasury].name == "Treasury"
+
+
+def test_a_payment_pays_the_levy_on_top_into_the_treasury(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 50)
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=500))
+    accounts = ledger.state.accounts
+    assert (accounts[bea].balance_minor, accounts[cal].balance_minor, accounts[treasury].balance_minor) == (-510, 500, 10)
+
+
+def test_the_levy_is_at_least_its_minimum_and_at_most_its_maximum(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 12)
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=10))  # 2 % is 0: the minimum, 5
+    assert ledger.state.accounts[treasury].balance_minor == 5
+    ledger.accept(cal_key, Transfer(to=dee, amount_minor=400))  # 2 % is 8
+    assert ledger.state.accounts[treasury].balance_minor == 5 + 8
+    ledger.accept(dee_key, Transfer(to=bea, amount_minor=900))  # 2 % is 18: the maximum, 12
+    assert ledger.state.accounts[treasury].balance_minor == 5 + 8 + 12
+
+
+def test_the_levy_caps_at_its_maximum(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 5000, 0, 7)
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=100))
+    assert ledger.state.accounts[treasury].balance_minor == 7
+
+
+def test_a_payment_to_the_treasury_carries_no_levy(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 50)
+    ledger.accept(bea_key, Transfer(to=treasury, amount_minor=100))
+    assert ledger.state.accounts[bea].balance_minor == -100 and ledger.state.accounts[treasury].balance_minor == 100
+
+
+def test_a_payment_whose_levy_would_break_the_payers_debit_limit_is_refused(ledger: ClockedLedger) -> None:
+    with_levy(ledger, 200, 5, 50)
+    assert_refused(ledger, bea_key, Transfer(to=cal, amount_minor=990), DebitLimitError)
+
+
+def test_a_levy_with_its_minimum_above_its_maximum_is_refused(ledger: ClockedLedger) -> None:
+    action = Propose(decision_type="proposal", title="Levy", text="", deadline_ms=deadline_ms,
+                     effect=SetLevy(rate_bp=100, min_minor=10, max_minor=5))
+    assert_refused(ledger, bea_key, action, BadDecisionError)
+
+
+def test_a_levy_of_zero_turns_it_off(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 50)
+    ledger.now_ms += 1
+    seq = ledger.propose(deadline_ms=ledger.now_ms + 10, effect=SetLevy(rate_bp=0, min_minor=0, max_minor=0))
+    for signer in (admin_key, bea_key, cal_key):
+        ledger.vote(signer, seq, "agree")
+    assert ledger.close(seq) == "passed"
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=100))
+    assert ledger.state.accounts[treasury].balance_minor == 0 and ledger.state.levy is None
+
+
+def test_the_treasury_cannot_be_removed_or_recovered_and_does_not_vote(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 50)
+    assert_refused(ledger, admin_key, RemoveMember(member=treasury), NotAuthorizedError)
+    action = Propose(decision_type="proposal", title="Steal", text="", deadline_ms=ledger.now_ms + 10,
+                     effect=RecoverKey(member=treasury, new_key=stranger_key.public))
+    assert_refused(ledger, bea_key, action, NotAuthorizedError)
+    assert tally(ledger, ledger.propose(deadline_ms=ledger.now_ms + 10)).electorate == 4

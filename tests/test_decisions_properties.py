@@ -11,7 +11,7 @@ from domain_helpers import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.node.domain import state_digest
-from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, Undelegate
+from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
 from test_decisions import ClockedLedger, deadline_ms
 
 member_keys = [admin_key] + [key(f"voter {index}") for index in range(1, 8)]
@@ -118,3 +118,39 @@ def test_the_closing_outcome_equals_a_reference_count(scenario: dict) -> None:
     state, _ = refold(ledger.genesis_bytes, ledger.events)
     assert state_digest(state) == state_digest(ledger.state)
     assert ledger.state.decisions[seq].deadline_ms == deadline_ms
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rate_bp=st.integers(0, 10_000),
+    bounds=st.tuples(st.integers(0, 60), st.integers(0, 400)).map(sorted),
+    payments=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(1, 700)), max_size=30),
+)
+def test_after_any_payments_the_treasury_holds_exactly_the_levies_and_balances_sum_to_zero(
+    rate_bp: int, bounds: list[int], payments: list[tuple[int, int, int]]
+) -> None:
+    minimum, maximum = bounds
+    ledger = ClockedLedger()
+    for index in range(1, 4):
+        ledger.accept(admin_key, AdmitMember(member=member_keys[index].public, name=f"Voter {index}"))
+    seq = ledger.propose(effect=SetLevy(rate_bp=rate_bp, min_minor=minimum, max_minor=maximum))
+    for index in range(4):
+        ledger.vote(member_keys[index], seq, "agree")
+    assert ledger.close(seq) == "passed"
+    treasury = ledger.state.treasury
+    assert treasury is not None
+    parties = [member_keys[index].public for index in range(4)] + [treasury]  # index 4: a gift to it
+    levies = gifts = 0
+    for payer, payee, amount in payments:
+        if payer == payee:
+            continue
+        before = ledger.state
+        error = ledger.submit(ledger.sign(member_keys[payer], Transfer(to=parties[payee], amount_minor=amount)))
+        if error is not None:
+            assert ledger.state is before
+        elif payee == 4:
+            gifts += amount  # a payment to the treasury carries no levy
+        elif rate_bp or minimum:
+            levies += max(minimum, min(maximum, amount * rate_bp // 10_000))
+    assert sum(account.balance_minor for account in ledger.state.accounts.values()) == 0
+    assert ledger.state.accounts[treasury].balance_minor == levies + gifts

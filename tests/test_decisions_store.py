@@ -20,6 +20,7 @@ from tallystick.protocol.events import (
     Delegate,
     Propose,
     RecoverKey,
+    SetLevy,
     SetRules,
     Transfer,
     Undelegate,
@@ -145,3 +146,24 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_decisions(node
             assert theirs[table] == ours[table], table
     finally:
         await replica_store.close()
+
+
+async def test_a_levy_and_its_treasury_are_projected_like_a_rebuild(node) -> None:
+    store, sequencer, feed, members, act, clock = node
+    admin, m0, m1, m2, _m3 = members
+    decision = await act(admin, Propose(decision_type="consent", title="Levy", text="", deadline_ms=clock.now_ms + 50,
+                                        quorum_bp=0, effect=SetLevy(rate_bp=100, min_minor=2, max_minor=30)))
+    clock.now_ms += 100
+    await close_due(sequencer, clock)
+    for payer, payee, amount in ((m0, m1, 500), (m1, m2, 50), (m2, m0, 10)):
+        await act(payer, Transfer(to=payee.public, amount_minor=amount))
+    state = sequencer.state
+    assert state.decisions[decision].outcome == "passed" and state.treasury is not None
+    assert state.accounts[state.treasury].balance_minor == 5 + 2 + 2
+    loaded = await store.load_state(feed)
+    assert loaded is not None and (loaded.levy, loaded.treasury) == (state.levy, state.treasury)
+    assert state_digest(loaded) == state_digest(state)
+    live = await store.projection_snapshot()
+    refolded, head = await refold(store, feed, verify=True)
+    await store.replace_projections(refolded, head)
+    assert await store.projection_snapshot() == live

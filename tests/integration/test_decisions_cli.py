@@ -98,3 +98,24 @@ def test_a_poll_shows_its_options_and_a_delegated_vote(make_node: Any, tmp_path:
     bad = tally(*admin, "vote", str(decision), "agree")
     assert bad.returncode == 1 and "bad_vote" in bad.stderr
     assert tally("--node", node.url, "decisions").returncode == 0
+
+
+def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zero(
+    make_node: Any, tmp_path: Path
+) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    bea_path, bea_id = new_key(tmp_path, "bea")
+    tally_json(*admin, "member", "add", bea_id, "--name", "Bea", "--json")
+    decision = tally_json(
+        *admin, "propose", "A 1% levy", "--type", "consent", "--levy", "1", "--levy-min", "0.02",
+        "--levy-max", "1.00", "--closes-in", "3s", "--json",
+    )["id"]
+    tally_json(*admin, "vote", str(decision), "agree", "--json")
+    assert wait_for_close(node, decision)["outcome"] == "passed"
+    tally_json("--node", node.url, "--key", bea_path, "pay", node.created["admin"], "50.00", "--json")
+    tally_json(*admin, "pay", "Bea", "1.00", "--json")
+    balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+    assert balances["Treasury"] == 50 + 2
+    assert balances["Bea"] == -5000 - 50 + 100
+    assert sum(balances.values()) == 0
