@@ -439,6 +439,7 @@ def _effect(
 @click.option("--type", "decision_type", type=click.Choice(["proposal", "poll", "consent"]), default="proposal", show_default=True)
 @click.option("--option", "options", multiple=True, help="A poll's option (repeat; at least two).")
 @click.option("--multiple", is_flag=True, help="A poll where each member may choose several options.")
+@click.option("--ranked", is_flag=True, help="A poll where members rank options, best first (Borda count).")
 @click.option("--topic", default="", help="The topic, for delegations per topic.")
 @click.option("--closes-in", default="7d", show_default=True, help="How long it stays open: 90s, 10m, 2h, 7d.")
 @click.option("--quorum", default=None, help="Percent of members who must take part (default: the community's rule).")
@@ -462,7 +463,8 @@ def _effect(
 @click.pass_obj
 @refusals_exit_cleanly
 def propose(
-    context: Context, title: str, text: str, decision_type: str, options: tuple[str, ...], multiple: bool, topic: str,
+    context: Context, title: str, text: str, decision_type: str, options: tuple[str, ...], multiple: bool,
+    ranked: bool, topic: str,
     closes_in: str, quorum: str | None, threshold: str | None, admit: str | None, name: str | None,
     remove: str | None, recover: str | None, new_key: str | None, set_limits: str | None, default_limits: bool,
     debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
@@ -485,6 +487,7 @@ def propose(
         topic=topic,
         options=tuple(options),
         multiple=multiple,
+        ranked=ranked,
         quorum_bp=_parse_percent_bp(quorum),
         threshold_bp=_parse_percent_bp(threshold),
         effect=effect,

@@ -212,6 +212,7 @@ def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, A
         "proposer": id_to_text("m", decision.proposer),
         "options": list(decision.options),
         "multiple": decision.multiple,
+        "ranked": decision.ranked,
         "quorum_bp": decision.quorum_bp,
         "threshold_bp": decision.threshold_bp,
         "opened_ms": decision.opened_ms,

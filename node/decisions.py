@@ -91,6 +91,7 @@ class Decision(Struct, frozen=True):
     topic: str
     options: tuple[str, ...]
     multiple: bool
+    ranked: bool
     quorum_bp: int
     threshold_bp: int
     deadline_ms: int
@@ -246,8 +247,10 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
             raise BadDecisionError("a poll has no effect; make it a proposal or consent to change the community")
         if action.threshold_bp is not None:
             raise BadDecisionError("a poll has no threshold: the option with most votes wins")
+        if action.multiple and action.ranked:
+            raise BadDecisionError("a poll is either multiple choice or ranked, not both")
     else:
-        if action.options or action.multiple:
+        if action.options or action.multiple or action.ranked:
             raise BadDecisionError(f"a {action.decision_type} has no options; members agree, abstain, disagree or block")
         if action.decision_type == "consent" and action.threshold_bp is not None:
             raise BadDecisionError("consent has no threshold: it passes unless someone blocks")
@@ -272,7 +275,7 @@ def check_vote(state: State, signer_id: bytes, action: Vote, ts_ms: int) -> None
             raise BadVoteError("each option may be chosen once")
         if any(option >= len(decision.options) for option in action.options):
             raise BadVoteError(f"this poll has options 0 to {len(decision.options) - 1}")
-        if not decision.multiple and len(action.options) > 1:
+        if not (decision.multiple or decision.ranked) and len(action.options) > 1:
             raise BadVoteError("this poll takes one option")
     else:
         if action.position is None or action.options:
@@ -283,6 +286,11 @@ def check_delegate(state: State, signer_id: bytes, action: Delegate) -> None:
     if action.to == signer_id:
         raise BadDelegationError("a member cannot delegate to themselves")
     domain.active_member(state, action.to, "the delegate")
+    mine = state.delegations.get(signer_id, _no_delegations)
+    if action.topic not in mine and len(mine) >= limits.delegations_per_member_max:
+        raise BadDelegationError(
+            f"a member holds at most {limits.delegations_per_member_max} delegations; undo one first (`tally delegate --undo`)"
+        )
 
 
 def check_undelegate(state: State, signer_id: bytes, action: Undelegate) -> None:
@@ -305,6 +313,7 @@ def apply_propose(state: State, signer_id: bytes, action: Propose, seq: int, ts_
         topic=action.topic,
         options=tuple(action.options),
         multiple=action.multiple,
+        ranked=action.ranked,
         quorum_bp=rules.quorum_bp if action.quorum_bp is None else action.quorum_bp,
         threshold_bp=(
             0 if action.decision_type != "proposal"
@@ -421,8 +430,9 @@ def tally(state: State, decision: Decision) -> Tally:
         if decision.decision_type == "poll":
             if not ballot.options:
                 counts["abstain"] += 1
-            for option in ballot.options:
-                option_counts[option] += 1
+            for rank, option in enumerate(ballot.options):
+                # Borda for a ranked poll (first of n scores n); one vote per option otherwise.
+                option_counts[option] += len(decision.options) - rank if decision.ranked else 1
         else:
             counts[ballot.position or "abstain"] += 1
     quorum_met = participants * limits.basis_points_max >= decision.quorum_bp * electorate

@@ -75,6 +75,7 @@ _decision = {
         "proposer": _id,
         "options": {"type": "array", "items": {"type": "string"}},
         "multiple": {"type": "boolean"},
+        "ranked": {"type": "boolean", "description": "options are ranked; option_counts are Borda scores"},
         "quorum_bp": {"type": "integer"},
         "threshold_bp": {"type": "integer"},
         "opened_ms": {"type": "integer"},

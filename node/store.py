@@ -145,6 +145,7 @@ class _DecisionRecord(msgspec.Struct, frozen=True, array_like=True):
     topic: str
     options: tuple[str, ...]
     multiple: bool
+    ranked: bool
     quorum_bp: int
     threshold_bp: int
     deadline_ms: int
@@ -162,7 +163,7 @@ _record_decoder = msgspec.msgpack.Decoder(_DecisionRecord)
 def _decision_row(feed: bytes, decision: Decision) -> tuple:
     record = _DecisionRecord(
         decision.seq, decision.proposer, decision.decision_type, decision.title, decision.text, decision.topic,
-        decision.options, decision.multiple, decision.quorum_bp, decision.threshold_bp, decision.deadline_ms,
+        decision.options, decision.multiple, decision.ranked, decision.quorum_bp, decision.threshold_bp, decision.deadline_ms,
         decision.opened_ms, decision.effect, sorted(decision.votes.items()), decision.outcome, decision.closed_seq,
         decision.result,
     )

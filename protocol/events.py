@@ -141,7 +141,9 @@ Electorate = AllMembers
 
 class Propose(_Tagged, tag="propose"):
     """Open a decision. Its id is the seq of the event that carries this intent. `quorum_bp` and
-    `threshold_bp` of None take the community's rules. Polls have options and no effect."""
+    `threshold_bp` of None take the community's rules. Polls have options and no effect; a
+    `multiple` poll takes several options, a `ranked` one takes options in order of preference
+    (counted by Borda: first of n options scores n, the next n-1, and so on)."""
 
     decision_type: DecisionType
     title: Title
@@ -150,6 +152,7 @@ class Propose(_Tagged, tag="propose"):
     topic: Topic = ""
     options: Annotated[tuple[Name, ...], Meta(max_length=limits.poll_options_max)] = ()
     multiple: bool = False
+    ranked: bool = False
     quorum_bp: BasisPoints | None = None
     threshold_bp: BasisPoints | None = None
     electorate: Electorate = AllMembers()

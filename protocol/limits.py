@@ -28,6 +28,9 @@ decision_title_chars_max = 120
 decision_text_chars_max = 600
 # A delegation topic ("" is general): a short label, like a name.
 topic_chars_max = 32
+# Delegations one member holds at once (one per topic, "" included): bounds each member's share of
+# the state, whatever topics a member invents.
+delegations_per_member_max = 16
 # Options of one poll, and option indexes in one vote.
 poll_options_max = 10
 # Fractions (quorum, threshold, levy rate) are integer basis points: 10,000 is the whole.

@@ -582,3 +582,27 @@ def test_the_treasury_cannot_be_removed_or_recovered_and_does_not_vote(ledger: C
                      effect=RecoverKey(member=treasury, new_key=stranger_key.public))
     assert_refused(ledger, bea_key, action, NotAuthorizedError)
     assert tally(ledger, ledger.propose(deadline_ms=ledger.now_ms + 10)).electorate == 4
+
+
+def test_a_member_holds_a_bounded_number_of_delegations(ledger: ClockedLedger) -> None:
+    from tallystick.protocol import limits
+
+    for index in range(limits.delegations_per_member_max):
+        ledger.accept(bea_key, Delegate(to=cal, topic=f"topic {index}"))
+    assert_refused(ledger, bea_key, Delegate(to=cal, topic="one more"), BadDelegationError)
+    ledger.accept(bea_key, Delegate(to=dee, topic="topic 0"))  # replacing one is fine
+
+
+def test_a_ranked_poll_scores_options_by_borda_count(ledger: ClockedLedger) -> None:
+    seq = ledger.propose(decision_type="poll", options=("Tea", "Coffee", "Juice"), ranked=True)
+    ledger.vote(admin_key, seq, options=(0, 1, 2))  # Tea 3, Coffee 2, Juice 1
+    ledger.vote(bea_key, seq, options=(1, 0))  # Coffee 3, Tea 2
+    ledger.vote(cal_key, seq, options=(1,))  # Coffee 3
+    result = tally(ledger, seq)
+    assert result.option_counts == (5, 8, 1) and decisions.winners(result) == [1]
+
+
+def test_a_poll_both_multiple_and_ranked_is_refused(ledger: ClockedLedger) -> None:
+    action = Propose(decision_type="poll", title="Which?", text="", deadline_ms=deadline_ms,
+                     options=("A", "B"), multiple=True, ranked=True)
+    assert_refused(ledger, bea_key, action, BadDecisionError)
