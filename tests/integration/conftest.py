@@ -1,27 +1,19 @@
 """Integration tests: real `tally serve` processes on loopback, a real SQLite file, real signatures.
 
-How this works: `NodeProcess` runs `tally serve DIR` as a subprocess on a free port, waits until
-GET /api/status answers, and stops it with SIGTERM (checking that it exits 0) or kills it with
-SIGKILL. `tally(...)` runs the command line exactly as a user would. The helpers below build
-signed intents with the protocol's own signer, and, for hostile inputs the types forbid (an amount
-of zero, a stale version, a non-canonical integer), sign hand-made msgpack the same way, so the
-node sees a correctly signed intent and has to refuse it for the right reason. Nothing of ours is
-mocked: what these tests observe is what a member, an operator or a script would observe.
+How this works: the machinery that runs the program is tests/support.py (`tally(...)` runs the
+command line exactly as a user would; a node process is started, stopped with SIGTERM - checking
+that it exits 0 - or killed with SIGKILL). Here, `NodeProcess` adds what these tests need: a start
+that moves to a new free port if another program took this one, and a snapshot of everything a
+refusal must leave unchanged. The helpers below build signed intents with the protocol's own
+signer, and, for hostile inputs the types forbid (an amount of zero, a stale version, a
+non-canonical integer), sign hand-made msgpack the same way, so the node sees a correctly signed
+intent and has to refuse it for the right reason. Nothing of ours is mocked: what these tests
+observe is what a member, an operator or a script would observe.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,99 +21,16 @@ from typing import Any
 
 import msgspec
 import pytest
-from tallystick.protocol.codec import intent_namespace, sign_intent
-from tallystick.protocol.events import Action, AdmitMember, RemoveMember, SetLimits, Transfer
+from support import ServeProcess, free_port, tally_json
+from tallystick.protocol.codec import intent_namespace
+from tallystick.protocol.events import RemoveMember
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
-# How long a node may take to answer /api/status after `tally serve` starts, and to exit after SIGTERM.
-node_start_timeout_seconds = 20.0
-node_stop_timeout_seconds = 15.0
 # A free port can be taken by another program between our probe and `tally serve` binding it.
 start_attempts = 3
-# Any one command-line invocation; Argon2id at "moderate" is the slowest thing one does.
-command_timeout_seconds = 60.0
-http_timeout_seconds = 30.0
-
-
-def tally_executable() -> str:
-    beside_python = Path(sys.executable).parent / "tally"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("tally")
-    if found is None:
-        raise RuntimeError("the `tally` command is not installed beside this Python; run `make test`")
-    return found
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    """The test process's environment without any TALLY_* setting that could leak into a command."""
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("TALLY_")}
-    environment.update(extra)
-    return environment
-
-
-def tally(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `tally ARGS...` as a user would; never raises on a non-zero exit."""
-    return subprocess.run(
-        [tally_executable(), *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=command_timeout_seconds,
-        env=env or clean_environment(),
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def tally_json(*args: str | Path, env: dict[str, str] | None = None) -> Any:
-    """Run a command that must succeed and print one JSON document on stdout."""
-    done = tally(*args, env=env)
-    assert done.returncode == 0, f"`tally {' '.join(map(str, args))}` failed:\n{done.stderr}"
-    return json.loads(done.stdout)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-# ---- HTTP -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def http(method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
-    """One HTTP request; an error status is an Answer too, never an exception."""
-    request = urllib.request.Request(url, data=body, method=method)
-    if content_type is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=http_timeout_seconds) as response:
-            return Answer(
-                response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-            )
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
 # ---- intents --------------------------------------------------------------------------------------
-
-_nonces = itertools.count(time.time_ns())
-
-
-def next_nonce() -> int:
-    """Nonces that only grow, so every member's are unique and inside the node's window."""
-    return next(_nonces)
 
 
 def sign_unsigned_intent(key: KeyPair, unsigned: bytes) -> bytes:
@@ -138,10 +47,6 @@ def sign_raw_intent(key: KeyPair, fields: list[Any]) -> bytes:
     return sign_unsigned_intent(key, msgspec.msgpack.encode(fields))
 
 
-def key_from_file(path: Path) -> KeyPair:
-    return KeyPair.from_text(Path(path).read_text())
-
-
 def member_id(key: KeyPair) -> str:
     return id_to_text("m", key.public)
 
@@ -150,41 +55,21 @@ def member_id(key: KeyPair) -> str:
 
 
 @dataclass
-class NodeProcess:
-    home: Path
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    feed: bytes = b""
+class NodeProcess(ServeProcess):
     # What `tally init --json` printed when this home was created.
     created: dict[str, str] = field(default_factory=dict)
-    _log_handle: Any = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def admin_key(self) -> KeyPair:
-        return key_from_file(self.home / "admin.key")
 
     def start(self) -> NodeProcess:
         """`tally serve` on this home; if another program took the port meanwhile, on a new free one."""
-        assert self.process is None or self.process.poll() is not None, "the node is already running"
+        assert self.log_path is not None
         for _ in range(start_attempts):
             log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-            self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop/kill
-            self.process = subprocess.Popen(
-                [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"],
-                stdout=self._log_handle,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=clean_environment(),
-            )
-            if self.wait_for_status():
+            self.launch()
+            if self.answered():
                 break
             self._close_log()
             if "cannot listen" not in self.output()[log_offset:]:
+                assert self.process is not None
                 raise RuntimeError(f"`tally serve` exited with {self.process.returncode}:\n{self.output()}")
             self.port = free_port()
         else:
@@ -194,88 +79,6 @@ class NodeProcess:
             assert status["node"] == self.created["node"], "another node answers on this port"
         self.feed = id_from_text("n", status["node"])
         return self
-
-    def wait_for_status(self) -> bool:
-        """True once our process answers GET /api/status; False if it exited first."""
-        deadline = time.monotonic() + node_start_timeout_seconds
-        assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.url + "/api/status", timeout=1) as response:
-                    if response.status == 200 and self.process.poll() is None:
-                        return True
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        self.process.kill()
-        self.process.wait()
-        raise RuntimeError(
-            f"`tally serve` did not answer /api/status in {node_start_timeout_seconds} s:\n{self.output()}"
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> int:
-        """SIGTERM, wait, and return the exit status (a clean stop is 0)."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=node_stop_timeout_seconds)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise AssertionError(f"the node did not stop within {node_stop_timeout_seconds} s of SIGTERM")
-        self._close_log()
-        return self.process.returncode
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=node_stop_timeout_seconds)
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-
-    # -- the JSON API ---------------------------------------------------------------------------
-
-    def get(self, path: str) -> Any:
-        answer = http("GET", self.url + path)
-        assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
-        return answer.json()
-
-    def post_intent(self, intent: bytes) -> Answer:
-        return http("POST", self.url + "/api/intents", intent, "application/msgpack")
-
-    def act(self, key: KeyPair, action: Action) -> dict[str, Any]:
-        """Sign and submit an action that must be accepted; returns {"seq", "hash"}."""
-        answer = self.post_intent(sign_intent(key, feed=self.feed, nonce=next_nonce(), action=action))
-        assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
-        return answer.json()
-
-    def admit(
-        self, name: str, *, debit_limit_minor: int | None = None, credit_ceiling_minor: int | None = None
-    ) -> KeyPair:
-        """Admit a new member with a fresh key (signed by the admin); optionally set its limits."""
-        key = KeyPair.generate()
-        admin = self.admin_key
-        self.act(admin, AdmitMember(member=key.public, name=name))
-        if debit_limit_minor is not None or credit_ceiling_minor is not None:
-            self.act(admin, SetLimits(key.public, debit_limit_minor, credit_ceiling_minor))
-        return key
-
-    def pay(self, payer: KeyPair, payee: KeyPair, amount_minor: int, memo: str = "") -> dict[str, Any]:
-        return self.act(payer, Transfer(to=payee.public, amount_minor=amount_minor, memo=memo))
 
     def remove(self, key: KeyPair) -> dict[str, Any]:
         return self.act(self.admin_key, RemoveMember(member=key.public))

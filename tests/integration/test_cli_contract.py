@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import key_from_file, tally, tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text
 
-from .conftest import NodeProcess, init_home, key_from_file, member_id, tally, tally_json
+from .conftest import NodeProcess, init_home, member_id
 
 balance_keys = {"account", "name", "balance", "debit_limit", "credit_ceiling"}
 

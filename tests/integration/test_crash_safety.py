@@ -17,11 +17,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support import next_nonce, tally, tally_json
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
 
-from .conftest import NodeProcess, member_id, next_nonce, tally, tally_json
+from .conftest import NodeProcess, member_id
 
 clients = 20
 acknowledgements_before_kill = 300

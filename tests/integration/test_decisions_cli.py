@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import NodeProcess, tally, tally_json
+from support import tally, tally_json
+
+from .conftest import NodeProcess
 
 close_wait_seconds = 20.0
 

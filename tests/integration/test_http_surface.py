@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from support import http
 from tallystick.node.home import Home, NodeConfig
 from tallystick.node.runtime import create_app
 
-from .conftest import NodeProcess, http
+from .conftest import NodeProcess
 
 
 def served_routes() -> set[tuple[str, str]]:

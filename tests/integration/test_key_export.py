@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import clean_environment, key_from_file, tally
 
-from .conftest import NodeProcess, clean_environment, init_home, key_from_file, tally
+from .conftest import NodeProcess, init_home
 
 passphrase = "correct horse battery staple"
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import tally
+from support import tally
 
 
 @pytest.fixture(scope="module")

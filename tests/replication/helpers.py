@@ -1,11 +1,14 @@
 """Helpers for replication tests: real `tally serve` processes, a TCP proxy that can cut a link, and
 a lying peer that speaks the /replication/ protocol.
 
-How this works: `NodeProcess` runs `tally serve HOME --listen 127.0.0.1:PORT --peer URL...` as a
-subprocess and waits until GET /api/status answers; it stops with SIGTERM (and reports the exit
-status) or dies with SIGKILL. Homes are made with `tally init`, several at once (`init_homes`).
-Members act through signed intents posted to /api/intents (the protocol's own signer, as the CLI
-does). Waiting is always `wait_until(predicate, deadline)`: a poll, never a fixed sleep.
+How this works: the machinery that runs the program is tests/support.py (`tally(...)`, a node
+process that runs `tally serve HOME --listen 127.0.0.1:PORT --peer URL...`, waits until GET
+/api/status answers, stops with SIGTERM - reporting the exit status - or dies with SIGKILL). Here,
+`NodeProcess` adds what these tests ask a node (its feeds, its peers, a push as another node would
+send it), and `Nodes` makes homes - with `tally init`, several at once (`init_homes`), or with the
+same code in this process - and stops every node it made. Members act through signed intents
+posted to /api/intents (the protocol's own signer, as the CLI does). Waiting is always
+`wait_until(predicate, deadline)`: a poll, never a fixed sleep.
 
 `BackgroundLoop` runs an asyncio loop in a thread of the test process; on it run `TcpProxy` (an
 asyncio forwarder to a node's port that can refuse and drop connections, then come back on the
@@ -20,25 +23,27 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import json
-import os
-import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import support
 from aiohttp import web
+from support import (
+    Answer,
+    ServeProcess,
+    clean_environment,
+    command_timeout_seconds,
+    free_port,
+    next_nonce,
+    tally_executable,
+)
 from tallystick.node import home as home_module
 from tallystick.protocol.codec import encode, event_namespace, sign_event, sign_intent
 from tallystick.protocol.events import (
@@ -48,16 +53,11 @@ from tallystick.protocol.events import (
     Body,
     EventUnsigned,
     Genesis,
-    Transfer,
 )
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder
 
-# A node answers /api/status this soon after `tally serve` starts, and exits this soon after SIGTERM.
-node_start_timeout_seconds = 20.0
-node_stop_timeout_seconds = 15.0
-# Any one command-line invocation.
-command_timeout_seconds = 60.0
+# Any one HTTP request in these tests (less than support's default).
 http_timeout_seconds = 15.0
 # How long replication may take to bring nodes into agreement in these tests.
 agreement_timeout_seconds = 20.0
@@ -67,42 +67,6 @@ T = TypeVar("T")
 
 
 # ---- the command line -----------------------------------------------------------------------------
-
-
-def tally_executable() -> str:
-    beside_python = Path(sys.executable).parent / "tally"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("tally")
-    if found is None:
-        raise RuntimeError("the `tally` command is not installed beside this Python")
-    return found
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without any TALLY_* setting that could leak into a command."""
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("TALLY_")}
-    environment.update(extra)
-    return environment
-
-
-def tally(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run `tally ARGS...` as an operator would; never raises on a non-zero exit."""
-    return subprocess.run(
-        [tally_executable(), *map(str, args)],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=command_timeout_seconds,
-        env=clean_environment(),
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def tally_json(*args: str | Path) -> Any:
-    done = tally(*args)
-    assert done.returncode == 0, f"`tally {' '.join(map(str, args))}` exited {done.returncode}:\n{done.stderr}"
-    return json.loads(done.stdout)
 
 
 def tally_json_many(*commands: list[str | Path]) -> list[Any]:
@@ -122,34 +86,19 @@ def tally_json_many(*commands: list[str | Path]) -> list[Any]:
     return documents
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def init_homes(homes: list[Path], *, debit_limit: str = "100", credit_ceiling: str = "1000") -> list[dict[str, str]]:
     """`tally init HOME --json` for every home at once (each is a separate process)."""
-    processes = []
-    for index, home in enumerate(homes):
+    for home in homes:
         home.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            tally_executable(), "init", str(home), "--name", f"Community {index} {home.parent.name}"[:60],
-            "--unit", "HRS", "--decimals", "2", "--debit-limit", debit_limit, "--credit-ceiling", credit_ceiling,
-            "--json",
-        ]
-        processes.append(
-            subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_environment(),
-                stdin=subprocess.DEVNULL,
-            )
+    return tally_json_many(
+        *(
+            [
+                "init", home, "--name", f"Community {index} {home.parent.name}"[:60], "--unit", "HRS",
+                "--decimals", "2", "--debit-limit", debit_limit, "--credit-ceiling", credit_ceiling, "--json",
+            ]
+            for index, home in enumerate(homes)
         )
-    created = []
-    for home, process in zip(homes, processes):
-        stdout, stderr = process.communicate(timeout=command_timeout_seconds)
-        assert process.returncode == 0, f"`tally init {home}` failed:\n{stderr}"
-        created.append(json.loads(stdout))
-    return created
+    )
 
 
 def init_home_in_process(home: Path, *, debit_limit_minor: int = 100_00, credit_ceiling_minor: int = 1000_00) -> None:
@@ -199,26 +148,9 @@ def stays_false(predicate: Callable[[], object], seconds: float) -> bool:
 # ---- HTTP -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 def http(method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
-    """One HTTP request; an error status is an Answer too, never an exception."""
-    request = urllib.request.Request(url, data=body, method=method)
-    if content_type is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=http_timeout_seconds) as response:
-            return Answer(response.status, response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, error.read())
+    """One HTTP request with these tests' limit; an error status is an Answer too, never an exception."""
+    return support.http(method, url, body, content_type, timeout_seconds=http_timeout_seconds)
 
 
 def refusal_of(answer: Answer) -> tuple[int, str]:
@@ -229,124 +161,13 @@ def refusal_of(answer: Answer) -> tuple[int, str]:
         return answer.status, f"accepted, answered {answer.body[:60]!r}"
 
 
-_nonces = itertools.count(time.time_ns())
-
-
-def next_nonce() -> int:
-    """Nonces that only grow, so each member's are unique and inside the node's window."""
-    return next(_nonces)
-
-
-def key_from_file(path: Path) -> KeyPair:
-    return KeyPair.from_text(Path(path).read_text())
-
-
 # ---- a running node -------------------------------------------------------------------------------
 
 
 @dataclass
-class NodeProcess:
-    home: Path
-    port: int
-    peers: list[str] = field(default_factory=list)
-    process: subprocess.Popen[bytes] | None = None
-    feed: bytes = b""
-    # Another way to start the node (e.g. docker/entrypoint.sh), with its own environment.
-    command: list[str] | None = None
-    environment: dict[str, str] | None = None
-    start_timeout_seconds: float = node_start_timeout_seconds
-    _log_handle: Any = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.home.parent / f"{self.home.name}-{self.port}.serve.log"
-
-    @property
-    def admin_key(self) -> KeyPair:
-        return key_from_file(self.home / "admin.key")
-
-    @property
-    def feed_text(self) -> str:
-        return id_to_text("n", self.feed)
-
-    def launch(self) -> NodeProcess:
-        """Start `tally serve` without waiting for it to answer."""
-        assert not self.running, "the node is already running"
-        self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop/kill
-        command = self.command or [tally_executable(), "serve", str(self.home), "--listen", f"127.0.0.1:{self.port}"]
-        for peer in [] if self.command else self.peers:
-            command += ["--peer", peer]
-        self.process = subprocess.Popen(
-            command, stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.environment or clean_environment(),
-        )
-        return self
-
-    def start(self) -> NodeProcess:
-        self.launch()
-        self.wait_for_status()
-        return self
-
-    def wait_for_status(self) -> None:
-        deadline = time.monotonic() + self.start_timeout_seconds
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"`tally serve` exited with {self.process.returncode} at start:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/api/status", timeout=1) as response:
-                    if response.status == 200:
-                        self.feed = id_from_text("n", json.loads(response.read())["node"])
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"`tally serve` did not answer in {self.start_timeout_seconds} s:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> int:
-        """SIGTERM, wait, and return the exit status (a clean stop is 0)."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=node_stop_timeout_seconds)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                self._close_log()
-                raise AssertionError(f"{self.home} did not stop within {node_stop_timeout_seconds} s of SIGTERM")
-        self._close_log()
-        return self.process.returncode
-
-    def kill(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=node_stop_timeout_seconds)
-        self._close_log()
-        return self.process.returncode
-
-    def _close_log(self) -> None:
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-
-    # -- the JSON API ---------------------------------------------------------------------------
-
-    def get(self, path: str) -> Any:
-        answer = http("GET", self.url + path)
-        assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
-        return answer.json()
+class NodeProcess(ServeProcess):
+    # GET, POST and push with these tests' shorter limit, as `http` below.
+    http_timeout_seconds: float = http_timeout_seconds
 
     def status(self) -> dict[str, Any]:
         return self.get("/api/status")
@@ -355,31 +176,14 @@ class NodeProcess:
         """What `status --json` shows under "feeds": feed id -> {"seq", "head"}."""
         return self.status()["feeds"]
 
-    def post_intent(self, intent: bytes) -> Answer:
-        return http("POST", self.url + "/api/intents", intent, "application/msgpack")
-
-    def act(self, key: KeyPair, action: Action) -> dict[str, Any]:
-        """Sign and submit an action that must be accepted; returns {"seq", "hash"}."""
-        answer = self.post_intent(sign_intent(key, feed=self.feed, nonce=next_nonce(), action=action))
-        assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
-        return answer.json()
-
-    def admit(self, name: str) -> KeyPair:
-        key = KeyPair.generate()
-        self.act(self.admin_key, AdmitMember(member=key.public, name=name))
-        return key
-
-    def pay(self, payer: KeyPair, payee: KeyPair, amount_minor: int, memo: str = "") -> dict[str, Any]:
-        return self.act(payer, Transfer(to=payee.public, amount_minor=amount_minor, memo=memo))
-
     def push(self, message: Events | bytes) -> Answer:
         """POST /replication/push, as another node would."""
         body = message if isinstance(message, bytes) else encode(message)
-        return http("POST", self.url + "/replication/push", body, "application/msgpack")
+        return self.http("POST", "/replication/push", body, "application/msgpack")
 
     def event_hash_at(self, feed: bytes, seq: int) -> str | None:
         """The hash (text form) of `feed`'s event at `seq` as this node serves it, or None."""
-        answer = http("GET", f"{self.url}/replication/feeds/{id_to_text('n', feed)}?from={seq}&limit=1")
+        answer = self.http("GET", f"/replication/feeds/{id_to_text('n', feed)}?from={seq}&limit=1")
         assert answer.status == 200, answer.body[:300]
         message = events_decoder.decode(answer.body)
         return id_to_text("h", hash32(message.events[0])) if message.events else None

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
+from support import clean_environment, free_port
 
-from .helpers import NodeProcess, clean_environment, free_port, wait_until
+from .helpers import NodeProcess, wait_until
 
 repository = Path(__file__).resolve().parents[2]
 compose_file = repository / "docker" / "compose.yml"

@@ -14,21 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support import free_port, next_nonce, tally_json
 from tallystick.protocol.codec import encode, sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.wire import Events, events_decoder
 
-from .helpers import (
-    NodeProcess,
-    Nodes,
-    free_port,
-    http,
-    next_nonce,
-    refusal_of,
-    start_all,
-    tally_json,
-    wait_until,
-)
+from .helpers import NodeProcess, Nodes, http, refusal_of, start_all, wait_until
 
 
 @dataclass

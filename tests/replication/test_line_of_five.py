@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support import tally
 
-from .helpers import NodeProcess, Nodes, start_all, tally, tally_json_many, wait_until
+from .helpers import NodeProcess, Nodes, start_all, tally_json_many, wait_until
 
 
 @dataclass

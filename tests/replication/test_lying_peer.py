@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support import tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.errors import TallyError
 from tallystick.protocol.events import Act, AdmitMember, Transfer
@@ -29,14 +30,13 @@ from .helpers import (
     BackgroundLoop,
     FeedBuilder,
     LyingPeer,
-    http,
     NodeProcess,
     Nodes,
     Offer,
+    http,
     log_rows,
     refusal_of,
     start_all,
-    tally_json,
     tally_json_many,
     wait_until,
     with_bad_signature,
