@@ -41,6 +41,7 @@ from tallystick.protocol.events import (
     SetLimits,
     SetRules,
     Transfer,
+    TreasuryPay,
     Undelegate,
     Vote,
 )
@@ -394,8 +395,9 @@ def _effect(
     new_key: str | None, set_limits: str | None, default_limits: bool, debit_limit: str | None,
     credit_ceiling: str | None, admission: str | None, default_quorum: str | None, default_threshold: str | None,
     levy: str | None = None, levy_min: str | None = None, levy_max: str | None = None,
+    treasury_pay: str | None = None, amount: str | None = None, memo: str = "",
 ) -> Any:
-    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy]
+    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy, treasury_pay]
     if sum(option is not None for option in chosen) > 1:
         raise click.UsageError("a decision has at most one effect")
     if admit is not None:
@@ -417,6 +419,11 @@ def _effect(
         if default_limits:
             return SetDefaultLimits(debit_limit_minor=debit, credit_ceiling_minor=ceiling)
         return SetLimits(account=_member_id(client, set_limits or ""), debit_limit_minor=debit, credit_ceiling_minor=ceiling)
+    if treasury_pay is not None:
+        if amount is None:
+            raise click.UsageError("--treasury-pay needs --amount")
+        decimals = client.get("/api/community")["unit"]["decimals"]
+        return TreasuryPay(to=_member_id(client, treasury_pay), amount_minor=parse_amount(amount, decimals), memo=memo)
     if levy is not None:
         decimals = client.get("/api/community")["unit"]["decimals"]
         return SetLevy(
@@ -459,6 +466,9 @@ def _effect(
 @click.option("--levy", default=None, metavar="PCT", help="Effect: a levy on payments, percent (0 turns it off).")
 @click.option("--levy-min", default=None, help="With --levy: the least levy per payment, major units.")
 @click.option("--levy-max", default=None, help="With --levy: the most levy per payment, major units.")
+@click.option("--treasury-pay", default=None, metavar="MEMBER", help="Effect: the treasury pays MEMBER --amount.")
+@click.option("--amount", default=None, help="With --treasury-pay: major units.")
+@click.option("--memo", default="", help="With --treasury-pay: what it is for.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
@@ -468,7 +478,8 @@ def propose(
     closes_in: str, quorum: str | None, threshold: str | None, admit: str | None, name: str | None,
     remove: str | None, recover: str | None, new_key: str | None, set_limits: str | None, default_limits: bool,
     debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
-    default_threshold: str | None, levy: str | None, levy_min: str | None, levy_max: str | None, as_json: bool,
+    default_threshold: str | None, levy: str | None, levy_min: str | None, levy_max: str | None,
+    treasury_pay: str | None, amount: str | None, memo: str, as_json: bool,
 ) -> None:
     """Open a decision titled TITLE; members vote with `tally vote`, and the node closes it at its
     deadline and applies its effect if it passed. `--json` prints its `id`, `seq` and `hash`."""
@@ -478,7 +489,8 @@ def propose(
             f"a title has at most {limits.decision_title_chars_max} characters and a text {limits.decision_text_chars_max}"
         )
     effect = _effect(client, admit, name, remove, recover, new_key, set_limits, default_limits, debit_limit,
-                     credit_ceiling, admission, default_quorum, default_threshold, levy, levy_min, levy_max)
+                     credit_ceiling, admission, default_quorum, default_threshold, levy, levy_min, levy_max,
+                     treasury_pay, amount, memo)
     action = Propose(
         decision_type=decision_type,  # type: ignore[arg-type]
         title=title,

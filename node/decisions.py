@@ -38,6 +38,7 @@ from tallystick.protocol.events import (
     SetLevy,
     SetLimits,
     SetRules,
+    TreasuryPay,
     Undelegate,
     Vote,
 )
@@ -172,6 +173,26 @@ def _apply_levy(state: State, effect: SetLevy, seq: int) -> State:
     return _replace(state, levy=levy)
 
 
+def _check_treasury_pay(state: State, effect: TreasuryPay) -> None:
+    if state.treasury is None:
+        raise BadDecisionError("the community has no treasury yet: a levy opens it")
+    if effect.to == state.treasury:
+        raise domain.SameAccountError("the treasury cannot pay itself")
+    domain.active_member(state, effect.to, "the payee")
+    treasury, payee = state.accounts[state.treasury], state.accounts[effect.to]
+    domain.check_within(state, treasury, treasury.balance_minor - effect.amount_minor, "the treasury")
+    domain.check_within(state, payee, payee.balance_minor + effect.amount_minor, "the payee")
+
+
+def _apply_treasury_pay(state: State, effect: TreasuryPay, seq: int) -> State:
+    treasury_account, payee = state.accounts[state.treasury], state.accounts[effect.to]  # type: ignore[index]
+    accounts = state.accounts.set(
+        state.treasury, _replace(treasury_account, balance_minor=treasury_account.balance_minor - effect.amount_minor)
+    )
+    accounts = accounts.set(effect.to, _replace(payee, balance_minor=payee.balance_minor + effect.amount_minor))
+    return _replace(state, accounts=accounts)
+
+
 def _apply_member_action(state: State, effect: Effect, seq: int) -> State:
     return domain.apply_admin_action(state, effect, seq)
 
@@ -195,6 +216,7 @@ effects: dict[type, tuple[EffectCheck, EffectApply]] = {
     RecoverKey: (_check_recover, _apply_recover),  # type: ignore[dict-item]
     SetRules: (_check_rules, _apply_rules),  # type: ignore[dict-item]
     SetLevy: (_check_levy, _apply_levy),  # type: ignore[dict-item]
+    TreasuryPay: (_check_treasury_pay, _apply_treasury_pay),  # type: ignore[dict-item]
 }
 
 # Effects that change the community's rules row (the store rewrites it when one passes).
@@ -217,6 +239,8 @@ def effect_members(state: State, effect: Effect | None) -> list[bytes]:
         return []
     if isinstance(effect, SetLevy):
         return [treasury_id(state.feed)]
+    if isinstance(effect, TreasuryPay):
+        return [treasury_id(state.feed), effect.to]
     if isinstance(effect, SetDefaultLimits):
         return list(state.accounts.keys())
     if isinstance(effect, SetLimits):

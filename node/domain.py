@@ -189,7 +189,7 @@ def _require_admin(member: Member) -> None:
         raise NotAuthorizedError(f"{member.name} is not an admin; only an admin may do this")
 
 
-def _check_within(state: State, account: Account, balance: int, who: str) -> None:
+def check_within(state: State, account: Account, balance: int, who: str) -> None:
     if balance < -debit_limit(state, account):
         raise DebitLimitError(
             f"{who} would go below the debit limit of -{debit_limit(state, account)} minor units "
@@ -260,11 +260,11 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
     active_member(state, action.to, "the payee")
     payer, payee = state.accounts[signer_id], state.accounts[action.to]
     levy = levy_minor(state, signer_id, action.to, action.amount_minor)
-    _check_within(state, payer, payer.balance_minor - action.amount_minor - levy, "the payer")
-    _check_within(state, payee, payee.balance_minor + action.amount_minor, "the payee")
+    check_within(state, payer, payer.balance_minor - action.amount_minor - levy, "the payer")
+    check_within(state, payee, payee.balance_minor + action.amount_minor, "the payee")
     if levy:
         treasury = state.accounts[state.treasury]  # type: ignore[index]
-        _check_within(state, treasury, treasury.balance_minor + levy, "the treasury")
+        check_within(state, treasury, treasury.balance_minor + levy, "the treasury")
 
 
 def levy_minor(state: State, payer: bytes, payee: bytes, amount_minor: int) -> int:
@@ -292,7 +292,7 @@ def _check_new_limits(state: State, community: Community, accounts: list[Account
     probe = _replace(state, community=community)
     for account in accounts:
         try:
-            _check_within(probe, account, account.balance_minor, "an account")
+            check_within(probe, account, account.balance_minor, "an account")
         except (DebitLimitError, CreditCeilingError) as error:
             raise LimitBelowBalanceError(
                 f"the new limits would leave an account outside them ({error.message}); settle it first"

@@ -126,9 +126,17 @@ class SetLevy(_Tagged, tag="set_levy"):
     max_minor: Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
 
 
+class TreasuryPay(_Tagged, tag="treasury_pay"):
+    """The community spends from its treasury: pays `to` (a member id) `amount_minor`, no levy."""
+
+    to: Id32
+    amount_minor: AmountMinor
+    memo: Memo = ""
+
+
 # What a passed decision may change. Another effect is one struct here plus one entry in
 # node/decisions.py's `effects` table.
-Effect = AdmitMember | RemoveMember | SetLimits | SetDefaultLimits | RecoverKey | SetRules | SetLevy
+Effect = AdmitMember | RemoveMember | SetLimits | SetDefaultLimits | RecoverKey | SetRules | SetLevy | TreasuryPay
 
 
 class AllMembers(_Tagged, tag="members"):

@@ -44,6 +44,7 @@ from tallystick.protocol.events import (
     SetLimits,
     SetRules,
     Transfer,
+    TreasuryPay,
     Undelegate,
     Vote,
 )
@@ -605,4 +606,29 @@ def test_a_ranked_poll_scores_options_by_borda_count(ledger: ClockedLedger) -> N
 def test_a_poll_both_multiple_and_ranked_is_refused(ledger: ClockedLedger) -> None:
     action = Propose(decision_type="poll", title="Which?", text="", deadline_ms=deadline_ms,
                      options=("A", "B"), multiple=True, ranked=True)
+    assert_refused(ledger, bea_key, action, BadDecisionError)
+
+
+def test_a_passed_treasury_payment_spends_the_levies_without_a_levy(ledger: ClockedLedger) -> None:
+    treasury = with_levy(ledger, 200, 5, 50)
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=500))  # levy 10
+    ledger.now_ms += 1
+    seq = ledger.propose(deadline_ms=ledger.now_ms + 10, effect=TreasuryPay(to=dee, amount_minor=7, memo="litter picking"))
+    for signer in (admin_key, bea_key, cal_key):
+        ledger.vote(signer, seq, "agree")
+    assert ledger.close(seq) == "passed"
+    assert ledger.state.accounts[treasury].balance_minor == 3 and ledger.state.accounts[dee].balance_minor == 7
+    assert sum(account.balance_minor for account in ledger.state.accounts.values()) == 0
+
+
+def test_a_treasury_payment_beyond_its_balance_is_refused(ledger: ClockedLedger) -> None:
+    with_levy(ledger, 200, 5, 50)
+    action = Propose(decision_type="proposal", title="Spend", text="", deadline_ms=ledger.now_ms + 10,
+                     effect=TreasuryPay(to=dee, amount_minor=1))
+    assert_refused(ledger, bea_key, action, DebitLimitError)
+
+
+def test_a_treasury_payment_without_a_treasury_is_refused(ledger: ClockedLedger) -> None:
+    action = Propose(decision_type="proposal", title="Spend", text="", deadline_ms=deadline_ms,
+                     effect=TreasuryPay(to=dee, amount_minor=1))
     assert_refused(ledger, bea_key, action, BadDecisionError)
