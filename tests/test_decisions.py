@@ -632,3 +632,13 @@ def test_a_treasury_payment_without_a_treasury_is_refused(ledger: ClockedLedger)
     action = Propose(decision_type="proposal", title="Spend", text="", deadline_ms=deadline_ms,
                      effect=TreasuryPay(to=dee, amount_minor=1))
     assert_refused(ledger, bea_key, action, BadDecisionError)
+
+
+def test_a_proposal_past_the_most_decisions_open_at_once_is_refused(ledger: ClockedLedger) -> None:
+    from tallystick.node.errors import TooManyDecisionsError
+    from tallystick.protocol import limits
+
+    for _ in range(limits.decisions_open_max):
+        ledger.propose(bea_key)
+    action = Propose(decision_type="proposal", title="One more", text="", deadline_ms=deadline_ms)
+    assert_refused(ledger, bea_key, action, TooManyDecisionsError)
