@@ -121,3 +121,12 @@ def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zer
     assert balances["Treasury"] == 50 + 2
     assert balances["Bea"] == -5000 - 50 + 100
     assert sum(balances.values()) == 0
+    spend = tally_json(
+        *admin, "propose", "Pay Bea for litter picking", "--type", "consent", "--treasury-pay", "Bea",
+        "--amount", "0.40", "--memo", "litter", "--closes-in", "3s", "--json",
+    )["id"]
+    tally_json(*admin, "vote", str(spend), "agree", "--json")
+    assert wait_for_close(node, spend)["outcome"] == "passed"
+    balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+    assert balances["Treasury"] == 52 - 40 and balances["Bea"] == -5000 - 50 + 100 + 40
+    assert sum(balances.values()) == 0
