@@ -25,7 +25,7 @@ from .decisions import Decision, tally, winners
 from .domain import credit_ceiling, debit_limit, find_member
 from .errors import UnknownDecisionError
 from .runtime import Node, clock_ms, node_key
-from .views import _render as render
+from .views import render
 from .views import event_json
 
 

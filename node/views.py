@@ -33,14 +33,15 @@ _id_kind_by_field = {
 }
 
 
-def _render(value: Any, field: str | None = None) -> Any:
+def render(value: Any, field: str | None = None) -> Any:
+    """A Struct (or a value inside one) as JSON-ready data, ids in their text form."""
     if isinstance(value, msgspec.Struct):
         out: dict[str, Any] = {}
         tag = value.__struct_config__.tag
         if isinstance(tag, str):
             out["kind"] = tag
         for name in value.__struct_fields__:
-            out[name] = _render(getattr(value, name), name)
+            out[name] = render(getattr(value, name), name)
         return out
     if isinstance(value, bytes):
         kind = _id_kind_by_field.get(field or "")
@@ -48,14 +49,14 @@ def _render(value: Any, field: str | None = None) -> Any:
             return id_to_text(kind, value)  # type: ignore[arg-type]
         return value.hex()
     if isinstance(value, (list, tuple)):
-        return [_render(item) for item in value]
+        return [render(item) for item in value]
     return value
 
 
 def event_json(event: Event, event_hash: bytes) -> dict[str, Any]:
-    rendered = _render(event)
+    rendered = render(event)
     rendered["hash"] = id_to_text("h", event_hash)
     if isinstance(event.body, Act):
         intent = decode_intent(event.body.intent)
-        rendered["body"] = {"kind": "act", "intent": _render(intent)}
+        rendered["body"] = {"kind": "act", "intent": render(intent)}
     return rendered
