@@ -244,6 +244,63 @@ def _head_row(head: FeedHead) -> tuple:
     return (head.feed, head.seq, head.head, head.ts, head.signing_key, head.recovery_key_hash)
 
 
+_Statement = tuple[str, object, bool]  # SQL, its parameters, and whether they are many rows
+
+
+def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement]) -> None:
+    """In the store's thread: every statement of `plan` in one transaction, or none of them."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, parameters, many in plan:
+            if many:
+                connection.executemany(sql, parameters)  # type: ignore[arg-type]
+            else:
+                connection.execute(sql, parameters)  # type: ignore[arg-type]
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) -> list[_Statement]:
+    """The statements that bring the projections of `touched` ids (members, decisions, delegators,
+    "rules") up to `state`: built here from the immutable state, run in the store's thread."""
+    ids = set(touched)
+    feed = state.feed
+    plan: list[_Statement] = []
+    decision_ids = [i for i in ids if type(i) is int and i in state.decisions]
+    if decision_ids:
+        plan.append(("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [_decision_row(feed, state.decisions[i]) for i in decision_ids], True))
+    delegators = [i[1] for i in ids if type(i) is tuple]
+    if delegators:
+        plan.append(("DELETE FROM delegations WHERE feed = ? AND member = ?", [(feed, m) for m in delegators], True))
+        rows = [
+            (feed, member, topic, delegate)
+            for member in delegators
+            for topic, delegate in state.delegations.get(member, Map()).items()
+        ]
+        plan.append(("INSERT INTO delegations VALUES (?, ?, ?, ?)", rows, True))
+    rules = state.rules
+    if "rules" in ids:
+        plan.append((
+            "INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (feed, rules.admission, rules.quorum_bp, rules.threshold_bp,
+             *((None, None, None) if state.levy is None else msgspec.structs.astuple(state.levy))),
+            False,
+        ))
+    members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]  # type: ignore[index]
+    accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]  # type: ignore[index]
+    if members:
+        plan.append(("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", members, True))
+    if accounts:
+        plan.append(("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)", accounts, True))
+    plan.append(("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state), False))
+    plan.append(("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?)", _head_row(head), False))
+    return plan
+
+
 class Store:
     """One node's database. Open with `await Store.open(path)`; close with `await store.close()`."""
 
@@ -316,53 +373,20 @@ class Store:
         touched: Iterable[bytes],
         head: FeedHead,
     ) -> None:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await db.executemany("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events)
-            await self._write_projections(state, _with_closures(state, touched, events), head)
-            await db.execute("COMMIT")
-        except BaseException:
-            # A cancellation can land after COMMIT ran in the store's thread: then there is nothing
-            # to roll back (and the batch is durable, but nobody was told, which is allowed).
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
-            raise
+        plan: list[_Statement] = [
+            ("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events, True),
+            *_projection_plan(state, _with_closures(state, touched, events), head),
+        ]
+        await self._transaction(plan)
 
-    async def _write_projections(self, state: State, touched: Iterable[bytes], head: FeedHead) -> None:
+    async def _transaction(self, plan: list[_Statement]) -> None:
+        """Run a whole transaction in the writer connection's own thread: one thread hop per batch
+        (DESIGN.md, Storage), and a cancellation of the caller can never split it, because the
+        thread runs it to COMMIT or ROLLBACK either way. aiosqlite has no public call for "run this
+        function in your thread"; `_execute` and `_conn` are its internals (the same since 0.17;
+        pyproject pins the range tested)."""
         db = self._db
-        ids = set(touched)
-        feed = state.feed
-        decision_ids = [i for i in ids if type(i) is int and i in state.decisions]
-        if decision_ids:
-            await db.executemany(
-                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [_decision_row(feed, state.decisions[i]) for i in decision_ids],
-            )
-        delegators = [i[1] for i in ids if type(i) is tuple]
-        if delegators:
-            await db.executemany("DELETE FROM delegations WHERE feed = ? AND member = ?", [(feed, m) for m in delegators])
-            rows = [
-                (feed, member, topic, delegate)
-                for member in delegators
-                for topic, delegate in state.delegations.get(member, Map()).items()
-            ]
-            await db.executemany("INSERT INTO delegations VALUES (?, ?, ?, ?)", rows)
-        rules = state.rules
-        if "rules" in ids:
-            await db.execute(
-                "INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (feed, rules.admission, rules.quorum_bp, rules.threshold_bp,
-                 *((None, None, None) if state.levy is None else msgspec.structs.astuple(state.levy))),
-            )
-        members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]
-        accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]
-        if members:
-            await db.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", members)
-        if accounts:
-            await db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)", accounts)
-        await db.execute("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state))
-        await db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?)", _head_row(head))
+        await db._execute(_run_transaction, db._conn, plan)  # noqa: SLF001
 
     async def set_meta(self, key: str, value: object) -> None:
         async with self._write_lock:
@@ -567,22 +591,14 @@ class Store:
             await self._replace_projections(state, head)
 
     async def _replace_projections(self, state: State, head: FeedHead) -> None:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for table in projection_tables:
-                await db.execute(f"DELETE FROM {table} WHERE feed = ?", (state.feed,))
-            everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys())]
-            if any(d.outcome == "passed" and isinstance(d.effect, rules_effects) for d in state.decisions.values()):
-                everything.append("rules")  # as live: the row exists once rules were set
-            await self._write_projections(state, everything, head)
-            await db.execute("COMMIT")
-        except BaseException:
-            # A cancellation can land after COMMIT ran in the store's thread: then there is nothing
-            # to roll back (and the batch is durable, but nobody was told, which is allowed).
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
-            raise
+        everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys())]
+        if any(d.outcome == "passed" and isinstance(d.effect, rules_effects) for d in state.decisions.values()):
+            everything.append("rules")  # as live: the row exists once rules were set
+        plan: list[_Statement] = [
+            (f"DELETE FROM {table} WHERE feed = ?", (state.feed,), False)  # noqa: S608 - fixed table names
+            for table in projection_tables
+        ]
+        await self._transaction([*plan, *_projection_plan(state, everything, head)])
 
     async def projection_snapshot(self) -> dict[str, list[tuple]]:
         """Every projection row, sorted: what a test compares between live and rebuilt."""
