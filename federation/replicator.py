@@ -358,9 +358,12 @@ class Replicator:
                 peer.last_error = f"{error.code}: {error.message}"
                 log.warning("peer %s sent data that does not verify, dropped: %s", peer.url, peer.last_error)
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
-            with contextlib.suppress(asyncio.TimeoutError):
-                # Woken by an append or an ingest: the next pass pushes what the peer lacks.
-                await asyncio.wait_for(peer.wake.wait(), wait_ms / 1000)
+            # Woken by an append or an ingest: the next pass pushes what the peer lacks. Not
+            # `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that lands as the event
+            # is set (the task then never stops); `asyncio.timeout` does not.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_ms / 1000):
+                    await peer.wake.wait()
 
     async def _sync(self, peer: PeerState) -> None:
         if not peer.known:
