@@ -59,18 +59,18 @@ async def stage_costs(folder: Path, sample_intents: int) -> dict[str, float]:
 
     def each(step: Callable[..., object], *columns: list) -> Callable[[], None]:
         def run() -> None:
-            for row in zip(*columns):
+            for row in zip(*columns, strict=True):
                 step(*row)
         return run
 
     def fold() -> None:
         folded = state
-        for event, intent in zip(events, decoded):
+        for event, intent in zip(events, decoded, strict=True):
             folded = apply(folded, event, intent)
 
     def audit_fold() -> None:
         folded = state
-        for event, intent in zip(events, decoded):
+        for event, intent in zip(events, decoded, strict=True):
             folded = audit(folded, event, intent)
 
     costs = {
@@ -92,7 +92,7 @@ async def stage_costs(folder: Path, sample_intents: int) -> dict[str, float]:
         "state_digest (per checkpoint, 1 in 1000 events)": _microseconds_each(lambda: state_digest(state), 1),
     }
     # The store: one transaction of the whole sample, as the sequencer's group commit writes it.
-    rows = [(event.feed, event.seq, hash32(raw), event.ts, "act", raw) for event, raw in zip(events, raws)]
+    rows = [(event.feed, event.seq, hash32(raw), event.ts, "act", raw) for event, raw in zip(events, raws, strict=True)]
     started_cpu, started = time.process_time_ns(), time.perf_counter_ns()
     await store.append(rows, state, state.members.keys(), chain)
     costs["Store.append per event (CPU, both threads)"] = (time.process_time_ns() - started_cpu) / count / 1000

@@ -180,7 +180,7 @@ async def _wait_everywhere(session: aiohttp.ClientSession, urls: list[str], feed
         if time.monotonic() > deadline:
             raise RuntimeError(f"seq {seq} did not reach {sorted(waiting)} within {propagation_timeout_seconds} s")
         statuses = await asyncio.gather(*(_status(session, url) for url in waiting))
-        for url, status in zip(list(waiting), statuses):
+        for url, status in zip(list(waiting), statuses, strict=True):
             if status["feeds"].get(feed_text, {}).get("seq", 0) >= seq:
                 waiting.discard(url)
         if waiting:

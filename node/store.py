@@ -161,12 +161,8 @@ _record_decoder = msgspec.msgpack.Decoder(_DecisionRecord)
 
 
 def _decision_row(feed: bytes, decision: Decision) -> tuple:
-    record = _DecisionRecord(
-        decision.seq, decision.proposer, decision.decision_type, decision.title, decision.text, decision.topic,
-        decision.options, decision.multiple, decision.ranked, decision.quorum_bp, decision.threshold_bp, decision.deadline_ms,
-        decision.opened_ms, decision.effect, sorted(decision.votes.items()), decision.outcome, decision.closed_seq,
-        decision.result,
-    )
+    # The same fields as the domain's Decision (a test of the store round-trips one), votes sorted.
+    record = _DecisionRecord(**{**msgspec.structs.asdict(decision), "votes": sorted(decision.votes.items())})
     return (feed, decision.seq, decision.decision_type, decision.title, decision.deadline_ms, decision.outcome,
             _nonce_encoder.encode(record))
 

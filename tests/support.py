@@ -237,7 +237,7 @@ class ServeProcess:
                 self.process.kill()
                 self.process.wait()
                 self._close_log()
-                raise AssertionError(f"{self.home} did not stop within {node_stop_timeout_seconds} s of SIGTERM")
+                raise AssertionError(f"{self.home} did not stop within {node_stop_timeout_seconds} s of SIGTERM") from None
         self._close_log()
         return self.process.returncode
 

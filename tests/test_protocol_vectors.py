@@ -80,7 +80,7 @@ def _first_difference(expected: Any, actual: Any, path: str = "") -> str | None:
                 return found
         return None
     if isinstance(expected, list):
-        for index, (left, right) in enumerate(zip(expected, actual)):
+        for index, (left, right) in enumerate(zip(expected, actual, strict=False)):
             found = _first_difference(left, right, f"{path}/{index}")
             if found:
                 return found
@@ -317,7 +317,7 @@ def test_protocol_version_of_the_vectors_is_the_code_s() -> None:
 
 def test_only_the_key_in_force_signs_each_event() -> None:
     heads = _heads()
-    for record, head_before in zip(events[1:], heads[:-1]):
+    for record, head_before in zip(events[1:], heads[:-1], strict=True):
         data = bytes.fromhex(record["bytes_hex"])
         if record["signed_by"] == "recovery":
             continue

@@ -79,7 +79,7 @@ def tally_json_many(*commands: list[str | Path]) -> list[Any]:
         for command in commands
     ]
     documents = []
-    for command, process in zip(commands, processes):
+    for command, process in zip(commands, processes, strict=True):
         stdout, stderr = process.communicate(timeout=command_timeout_seconds)
         assert process.returncode == 0, f"`tally {' '.join(map(str, command))}` exited {process.returncode}:\n{stderr}"
         documents.append(json.loads(stdout))
