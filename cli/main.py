@@ -24,7 +24,6 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from tallystick.federation.service import serve as serve_node
 from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
 from tallystick.node.money import format_amount, parse_amount
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
@@ -185,6 +184,8 @@ def serve(directory: Path, listen: str | None, peers: tuple[str, ...]) -> None:
 
         config = msgspec.structs.replace(config, **changes)
     try:
+        from tallystick.federation.service import serve as serve_node  # the server stack loads only for `serve`
+
         asyncio.run(serve_node(home, config))
     except OSError as error:
         raise click.ClickException(f"cannot listen on {config.listen_host}:{config.listen_port}: {error.strerror}") from None

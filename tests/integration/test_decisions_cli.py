@@ -11,7 +11,7 @@ from support import tally, tally_json
 
 from .conftest import NodeProcess
 
-close_wait_seconds = 20.0
+close_wait_seconds = 60.0
 
 
 def new_key(directory: Path, name: str) -> tuple[Path, str]:
@@ -39,7 +39,7 @@ def test_a_proposal_voted_with_the_cli_closes_at_its_deadline_and_admits_the_mem
     tally_json(*admin, "member", "add", bea_id, "--name", "Bea", "--json")
     proposed = tally_json(
         *admin, "propose", "Admit Newcomer", "--text", "our neighbour", "--admit", newcomer_id,
-        "--name", "Newcomer", "--closes-in", "4s", "--json",
+        "--name", "Newcomer", "--closes-in", "20s", "--json",
     )
     decision = proposed["id"]
     tally_json(*admin, "vote", str(decision), "agree", "--json")
@@ -69,7 +69,7 @@ def test_social_recovery_by_decision_moves_the_account_to_a_new_key(make_node: A
     tally_json("--node", node.url, "--key", bea_path, "pay", "Cal", "3.00", "--json")
     decision = tally_json(
         "--node", node.url, "--key", cal_path, "propose", "Bea lost her phone", "--recover", "Bea",
-        "--new-key", bea_new_id, "--closes-in", "3s", "--json",
+        "--new-key", bea_new_id, "--closes-in", "12s", "--json",
     )["id"]
     for key_path in (node.home / "admin.key", cal_path):
         tally_json("--node", node.url, "--key", key_path, "vote", str(decision), "agree", "--json")
@@ -111,7 +111,7 @@ def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zer
     tally_json(*admin, "member", "add", bea_id, "--name", "Bea", "--json")
     decision = tally_json(
         *admin, "propose", "A 1% levy", "--type", "consent", "--levy", "1", "--levy-min", "0.02",
-        "--levy-max", "1.00", "--closes-in", "3s", "--json",
+        "--levy-max", "1.00", "--closes-in", "12s", "--json",
     )["id"]
     tally_json(*admin, "vote", str(decision), "agree", "--json")
     assert wait_for_close(node, decision)["outcome"] == "passed"
@@ -123,7 +123,7 @@ def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zer
     assert sum(balances.values()) == 0
     spend = tally_json(
         *admin, "propose", "Pay Bea for litter picking", "--type", "consent", "--treasury-pay", "Bea",
-        "--amount", "0.40", "--memo", "litter", "--closes-in", "3s", "--json",
+        "--amount", "0.40", "--memo", "litter", "--closes-in", "12s", "--json",
     )["id"]
     tally_json(*admin, "vote", str(spend), "agree", "--json")
     assert wait_for_close(node, spend)["outcome"] == "passed"
