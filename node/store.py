@@ -571,6 +571,12 @@ class Store:
         async with self._reader.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
             return list(await cursor.fetchall())
 
+    async def query(self, sql: str, params: tuple = (), limit: int = limits.page_size_max) -> list[tuple]:
+        """A read-only query on the reader connection (it is `query_only`), at most `limit` rows:
+        for views (pages, reports) that need a shape no other method gives."""
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchmany(min(limit, limits.page_size_max)))
+
     async def members(self, feed: bytes, limit: int = limits.page_size_max) -> list[tuple]:
         async with self._reader.execute(
             "SELECT id, name, key, role, active, admitted_seq FROM members WHERE feed = ? "
