@@ -25,13 +25,13 @@ from .errors import (
 )
 from .events import (
     Action,
+    Body,
     Event,
     EventUnsigned,
     ForkProof,
     Genesis,
     Intent,
     IntentUnsigned,
-    Body,
     action_kinds,
     body_kinds,
     encoder,

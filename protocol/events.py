@@ -10,41 +10,39 @@ the exact bytes; tests/vectors/ holds golden encodings.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta, Struct
 
 from . import limits
-
-Id32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
-Signature = Annotated[bytes, Meta(min_length=64, max_length=64)]
-Seq = Annotated[int, Meta(ge=1, le=limits.int64_max)]
-TimestampMs = Annotated[int, Meta(ge=0, le=limits.int64_max)]
-Nonce = Annotated[int, Meta(ge=0, le=limits.int64_max)]
-AmountMinor = Annotated[int, Meta(ge=1, le=limits.amount_minor_max)]
-LimitMinor = Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
-Name = Annotated[str, Meta(min_length=1, max_length=limits.name_chars_max)]
-Memo = Annotated[str, Meta(max_length=limits.memo_chars_max)]
-# msgspec matches patterns with re.search, where "$" also matches before a final newline: the
-# lookahead keeps "RVC\n" out (and stays a valid ECMAScript pattern for JSON Schema, unlike \Z).
-UnitCode = Annotated[str, Meta(min_length=1, max_length=limits.unit_code_chars_max, pattern=r"^[A-Z0-9]+(?!\n)$")]
-Decimals = Annotated[int, Meta(ge=0, le=limits.unit_decimals_max)]
-Role = Literal["member", "admin"]
-BasisPoints = Annotated[int, Meta(ge=0, le=limits.basis_points_max)]
-Title = Annotated[str, Meta(min_length=1, max_length=limits.decision_title_chars_max)]
-Text = Annotated[str, Meta(max_length=limits.decision_text_chars_max)]
-Topic = Annotated[str, Meta(max_length=limits.topic_chars_max)]
-OptionIndex = Annotated[int, Meta(ge=0, lt=limits.poll_options_max)]
-DecisionType = Literal["proposal", "poll", "consent"]
-Position = Literal["agree", "abstain", "disagree", "block"]
-Outcome = Literal["passed", "rejected", "blocked", "no_quorum", "effect_refused"]
-Admission = Literal["admin", "decision"]
-
-
-class _Tagged(Struct, frozen=True, forbid_unknown_fields=True, array_like=True, tag_field="kind"):
-    pass
-
+from .federation import FederationBody, federation_body_kinds
+from .types import (
+    Admission,
+    AmountMinor,
+    BasisPoints,
+    Decimals,
+    DecisionType,
+    Id32,
+    LimitMinor,
+    Memo,
+    Name,
+    Nonce,
+    OptionIndex,
+    Outcome,
+    Position,
+    Role,
+    Seq,
+    Signature,
+    Text,
+    TimestampMs,
+    Title,
+    Topic,
+    UnitCode,
+)
+from .types import (
+    Tagged as _Tagged,
+)
 
 # ---- member actions: what a member signs inside an intent -------------------------------------
 
@@ -273,9 +271,11 @@ class DecisionClosed(_Tagged, tag="decision_closed"):
     outcome: Outcome
 
 
-Body = Genesis | Act | Checkpoint | KeyRotated | DecisionClosed
+Body = Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | FederationBody
 
-body_kinds: frozenset[str] = frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed"})
+body_kinds: frozenset[str] = (
+    frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed"}) | federation_body_kinds
+)
 action_kinds: frozenset[str] = frozenset(
     {
         "admit",

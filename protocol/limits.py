@@ -86,3 +86,10 @@ peer_backoff_max_ms = 30_000
 fork_safety_wait_ms = 3_000
 # One HTTP call to a peer.
 peer_request_timeout_ms = 10_000
+
+# ---- community shares and the local exchange (node/shares.py) -----------------------------------
+
+# ---- federation (protocol/federation.py, federation/) -------------------------------------------
+
+# Members a charter names: communities, or federations (a confederation's members).
+federation_members_max = 64
