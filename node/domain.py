@@ -41,7 +41,7 @@ from tallystick.protocol.events import (
     Undelegate,
     Vote,
 )
-from tallystick.protocol.federation import Charter
+from tallystick.protocol.federation import ledger_neutral_bodies
 from tallystick.protocol.ids import hash32
 
 from . import decisions as deciding
@@ -63,9 +63,6 @@ from .errors import (
     SameAccountError,
     UnknownMemberError,
 )
-
-# Federation bodies that move no credit in the community's ledger.
-federation_records = (Charter,)
 
 # Nonces above a member's floor that are remembered; an intent's nonce must be above the floor and
 # not among these. 32 lets a member have 32 intents in flight in any order, in bounded memory.
@@ -475,7 +472,7 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
         state = deciding.apply_close(state, body, event.seq)
     elif isinstance(body, KeyRotated):
         pass  # the keys of the feed are the protocol's FeedHead; the ledger is unchanged
-    elif isinstance(body, federation_records):
+    elif isinstance(body, ledger_neutral_bodies):
         pass  # federation/ folds these from the members' feeds; the community's ledger is unchanged
     elif isinstance(body, Genesis):
         raise AssertionError("a genesis starts a state; it is never applied to one")

@@ -45,4 +45,8 @@ class Charter(Tagged, tag="charter"):
 
 FederationBody = Charter
 
+# The federation bodies that move no credit in the appending community's ledger: node/domain.py
+# keeps them as records. A body that moves credit (a payment) needs its transition in the domain.
+ledger_neutral_bodies: tuple[type, ...] = (Charter,)
+
 federation_body_kinds: frozenset[str] = frozenset({"charter"})
