@@ -89,7 +89,39 @@ peer_request_timeout_ms = 10_000
 
 # ---- community shares and the local exchange (node/shares.py) -----------------------------------
 
+# Share classes of one enterprise.
+share_classes_max = 8
+# Units in one offer, order, transfer or holding; price x units must also fit amount_minor_max.
+share_units_max = 10**12
+# Offers open at once in one community.
+offers_open_max = 1000
+# Orders resting at once in one community, and per member.
+orders_open_max = 1_000_000
+orders_per_member_max = 1000
+# Resting orders one incoming order may fill against (what is left that still crosses is cancelled).
+fills_per_order_max = 100
+# Withdrawals pending at once in one community.
+withdrawals_pending_max = 10_000
+# The last trades of each class that the ledger keeps for people to see.
+trades_recent_max = 20
+
 # ---- federation (protocol/federation.py, federation/) -------------------------------------------
 
 # Members a charter names: communities, or federations (a confederation's members).
 federation_members_max = 64
+# A federation's quorum, in basis points of its members, is always above half (rounded up): two
+# quorums then share a member, whose one ballot per epoch backs at most one proposal.
+federation_quorum_bp_min = 5001
+# The longest a federation proposal may stay open, from its event's ts to its deadline: a year and a
+# day, as for a community decision.
+federation_decision_duration_max_ms = 366 * 24 * 3600 * 1000
+# Proposals one federation may have open (not yet passed, failed or superseded) in the fold: each is
+# held with its ballots until its epoch ends. Past this, further proposals are refused by the fold.
+federation_open_proposals_max = 1000
+# A quorum certificate: the passed decisions it chains back to the charter (each with its votes),
+# the key history (genesis and key rotations) it carries per voting feed, and its encoded size.
+certificate_chain_decisions_max = 1000
+certificate_key_events_max = 64
+certificate_bytes_max = 16 * 1024 * 1024
+# How deep certificates nest: a confederation's decision voted by its member federations' decisions.
+certificate_depth_max = 8
