@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tallystick needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -17,7 +17,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m tallystick.cli.demo
 
-test: $(STAMP)
+# The page tests (tests/pages/) drive Debian's Chromium through Playwright; never a downloaded
+# browser build. Installed here when missing (root, or through sudo), so a clean CI machine has it.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+			echo "installing Debian's chromium for the page tests (apt-get)"; \
+			$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "no $(CHROMIUM) and no apt-get: the page tests (tests/pages/) will be skipped (and fail under CI=true)"; \
+		fi; \
+	fi
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

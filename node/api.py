@@ -25,8 +25,7 @@ from .decisions import Decision, tally, winners
 from .domain import credit_ceiling, debit_limit, find_member
 from .errors import UnknownDecisionError
 from .runtime import Node, clock_ms, node_key
-from .views import render
-from .views import event_json
+from .views import event_json, render
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -27,10 +27,14 @@ from msgspec.structs import replace as _replace
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     AdmitMember,
+    AllMembers,
     DecisionClosed,
+    DeclareDividend,
     Delegate,
     Effect,
+    Electorate,
     Event,
+    Holders,
     Propose,
     RecoverKey,
     RemoveMember,
@@ -38,6 +42,7 @@ from tallystick.protocol.events import (
     SetLevy,
     SetLimits,
     SetRules,
+    SetWithdrawalRule,
     TreasuryPay,
     Undelegate,
     Vote,
@@ -45,6 +50,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import hash32
 
 from . import domain
+from . import shares as sharing
 from .errors import (
     BadDecisionError,
     BadDelegationError,
@@ -102,6 +108,7 @@ class Decision(Struct, frozen=True):
     outcome: str | None = None  # None while open
     closed_seq: int | None = None
     result: Tally | None = None  # the tally at the close
+    electorate: Electorate = AllMembers()
 
     @property
     def is_open(self) -> bool:
@@ -217,7 +224,12 @@ effects: dict[type, tuple[EffectCheck, EffectApply]] = {
     SetRules: (_check_rules, _apply_rules),  # type: ignore[dict-item]
     SetLevy: (_check_levy, _apply_levy),  # type: ignore[dict-item]
     TreasuryPay: (_check_treasury_pay, _apply_treasury_pay),  # type: ignore[dict-item]
+    DeclareDividend: (sharing.check_dividend, sharing.apply_dividend),  # type: ignore[dict-item]
+    SetWithdrawalRule: (sharing.check_withdrawal_rule, sharing.apply_withdrawal_rule),  # type: ignore[dict-item]
 }
+
+# Effects only an enterprise's holders decide.
+holders_effects = (DeclareDividend, SetWithdrawalRule)
 
 # Effects that change the community's rules row (the store rewrites it when one passes).
 rules_effects = (SetRules, SetLevy)
@@ -245,6 +257,10 @@ def effect_members(state: State, effect: Effect | None) -> list[bytes]:
         return list(state.accounts.keys())
     if isinstance(effect, SetLimits):
         return [effect.account]
+    if isinstance(effect, DeclareDividend):
+        return sharing.dividend_payees(state, effect) if effect.enterprise in state.shares.enterprises else []
+    if isinstance(effect, SetWithdrawalRule):
+        return [("enterprise", effect.enterprise)]
     return [effect.member]
 
 
@@ -278,8 +294,25 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
             raise BadDecisionError(f"a {action.decision_type} has no options; members agree, abstain, disagree or block")
         if action.decision_type == "consent" and action.threshold_bp is not None:
             raise BadDecisionError("consent has no threshold: it passes unless someone blocks")
+    holders = action.electorate.enterprise if isinstance(action.electorate, Holders) else None
+    if holders is not None:
+        sharing.check_holders_proposer(state, holders, signer_id)
+    if isinstance(action.effect, holders_effects):
+        if action.effect.enterprise != holders:
+            raise BadDecisionError(
+                "a dividend or a withdrawal rule is decided by that enterprise's holders: "
+                "give the proposal the electorate of its holders"
+            )
+    elif holders is not None and action.effect is not None:
+        raise BadDecisionError("a holders' decision can only declare a dividend or set the withdrawal rule")
     if action.effect is not None:
         check_effect(state, action.effect)
+
+
+def electorate_digest(decision: Decision) -> list:
+    """A holders' decision adds its enterprise to its digest entry (a members' one adds nothing,
+    so digests from before shares are unchanged)."""
+    return [decision.electorate.enterprise] if isinstance(decision.electorate, Holders) else []
 
 
 def check_vote(state: State, signer_id: bytes, action: Vote, ts_ms: int) -> None:
@@ -290,6 +323,8 @@ def check_vote(state: State, signer_id: bytes, action: Vote, ts_ms: int) -> None
         raise DecisionClosedError(f"decision {action.decision} is closed ({decision.outcome}); votes are no longer taken")
     if ts_ms >= decision.deadline_ms:
         raise DeadlinePassedError(f"the deadline of decision {action.decision} has passed; votes are no longer taken")
+    if isinstance(decision.electorate, Holders):
+        sharing.check_holders_voter(state, decision.electorate.enterprise, signer_id)
     if decision.decision_type == "poll":
         if action.position not in (None, "abstain"):
             raise BadVoteError("a poll takes option numbers, not agree/disagree/block")
@@ -346,6 +381,7 @@ def apply_propose(state: State, signer_id: bytes, action: Propose, seq: int, ts_
         deadline_ms=action.deadline_ms,
         opened_ms=ts_ms,
         effect=action.effect,
+        electorate=action.electorate,
     )
     return _replace(
         state,
@@ -441,24 +477,23 @@ def tally(state: State, decision: Decision) -> Tally:
     counts = dict.fromkeys(positions, 0)
     option_counts = [0] * len(decision.options)
     electorate = participants = direct = 0
-    for member_id, member in state.members.items():
-        if not member.active or member.role == "treasury":
-            continue
-        electorate += 1
+    holders = isinstance(decision.electorate, Holders)
+    for member_id, weight in _voters(state, decision):
+        electorate += weight
         if member_id in decision.votes:
-            direct += 1
-        ballot = effective_ballot(state, decision, member_id)
+            direct += weight
+        ballot = decision.votes.get(member_id) if holders else effective_ballot(state, decision, member_id)
         if ballot is None:
             continue
-        participants += 1
+        participants += weight
         if decision.decision_type == "poll":
             if not ballot.options:
-                counts["abstain"] += 1
+                counts["abstain"] += weight
             for rank, option in enumerate(ballot.options):
                 # Borda for a ranked poll (first of n scores n); one vote per option otherwise.
-                option_counts[option] += len(decision.options) - rank if decision.ranked else 1
+                option_counts[option] += weight * (len(decision.options) - rank if decision.ranked else 1)
         else:
-            counts[ballot.position or "abstain"] += 1
+            counts[ballot.position or "abstain"] += weight
     quorum_met = participants * limits.basis_points_max >= decision.quorum_bp * electorate
     if decision.decision_type != "poll" and counts["block"] > 0:
         result = "blocked"
@@ -476,6 +511,20 @@ def tally(state: State, decision: Decision) -> Tally:
         except DomainError:
             result = "effect_refused"
     return Tally(electorate, participants, direct, counts, tuple(option_counts), quorum_met, result)
+
+
+def _voters(state: State, decision: Decision) -> list[tuple[bytes, int]]:
+    """Who counts and with what weight: every active person one vote each, or an enterprise's
+    holders by votes per share (direct votes only: community delegations do not apply)."""
+    if isinstance(decision.electorate, Holders):
+        if decision.electorate.enterprise not in state.shares.enterprises:
+            return []
+        return sorted(sharing.vote_weights(state, decision.electorate.enterprise).items())
+    return [
+        (member_id, 1)
+        for member_id, member in state.members.items()
+        if member.active and member.role in sharing.people_roles
+    ]
 
 
 def outcome(state: State, decision_seq: int) -> str:

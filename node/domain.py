@@ -24,27 +24,38 @@ from tallystick.protocol.events import (
     Act,
     Action,
     AdmitMember,
+    CancelOrder,
     Checkpoint,
     DecisionClosed,
     Delegate,
+    EnterprisePay,
     Event,
     Genesis,
     Intent,
     KeyRotated,
+    OfferClosed,
+    OpenOffer,
+    PlaceOrder,
     Propose,
     RebindKey,
+    RegisterEnterprise,
     RemoveMember,
     SetDefaultLimits,
     SetLimits,
     SetRole,
+    Subscribe,
     Transfer,
+    TransferShares,
     Undelegate,
     Vote,
+    WithdrawalDue,
+    WithdrawShares,
 )
 from tallystick.protocol.federation import ledger_neutral_bodies
 from tallystick.protocol.ids import hash32
 
 from . import decisions as deciding
+from . import shares as sharing
 from .errors import (
     AccountClosedError,
     BadAmountError,
@@ -61,6 +72,7 @@ from .errors import (
     NotAuthorizedError,
     ReplayedNonceError,
     SameAccountError,
+    SharesOutstandingError,
     UnknownMemberError,
 )
 
@@ -128,6 +140,7 @@ class State(Struct, frozen=True):
     rules: Rules = Rules()
     levy: Levy | None = None  # None: payments carry no levy
     treasury: bytes | None = None  # the treasury's account id, once a levy created it
+    shares: sharing.Shares = sharing.Shares()  # enterprises, holdings, offers, books (node/shares.py)
 
 
 def _name_key(name: str) -> str:
@@ -231,8 +244,11 @@ def _check_remove(state: State, signer: Member, action: RemoveMember) -> None:
 
 def check_remove_rule(state: State, action: RemoveMember) -> None:
     member = active_member(state, action.member, "the member to remove")
-    if member.role == "treasury":
-        raise NotAuthorizedError("the community's treasury account cannot be closed")
+    if member.role not in sharing.people_roles:
+        raise NotAuthorizedError(f"{member.name} is the community's {member.role} account; it cannot be closed")
+    why = sharing.outstanding(state, action.member)
+    if why is not None:
+        raise SharesOutstandingError(f"{member.name} {why}; sell, cancel or withdraw them first")
     balance = state.accounts[action.member].balance_minor
     if balance != 0:
         raise BalanceNotZeroError(f"{member.name} has a balance of {balance}; it must be settled to zero first")
@@ -243,8 +259,8 @@ def check_remove_rule(state: State, action: RemoveMember) -> None:
 def _check_set_role(state: State, signer: Member, action: SetRole) -> None:
     _require_admin(signer)
     member = active_member(state, action.member, "the member")
-    if member.role == "treasury":
-        raise NotAuthorizedError("the community's treasury account has no role to change")
+    if member.role not in sharing.people_roles:
+        raise NotAuthorizedError(f"{member.name} is the community's {member.role} account; it has no role to change")
     if member.role == "admin" and action.role != "admin" and _admins(state) == 1:
         raise LastAdminError("that is the last admin; make another member admin first")
 
@@ -366,6 +382,22 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
             deciding.check_delegate(state, signer_id, action)
         elif isinstance(action, Undelegate):
             deciding.check_undelegate(state, signer_id, action)
+        elif isinstance(action, PlaceOrder):
+            sharing.check_place_order(state, signer_id, action)
+        elif isinstance(action, Subscribe):
+            sharing.check_subscribe(state, signer_id, action, now_ms)
+        elif isinstance(action, CancelOrder):
+            sharing.check_cancel_order(state, signer_id, action)
+        elif isinstance(action, TransferShares):
+            sharing.check_transfer_shares(state, signer_id, action)
+        elif isinstance(action, RegisterEnterprise):
+            sharing.check_register(state, signer_id, action)
+        elif isinstance(action, EnterprisePay):
+            sharing.check_enterprise_pay(state, signer_id, action)
+        elif isinstance(action, OpenOffer):
+            sharing.check_open_offer(state, signer_id, action, now_ms)
+        elif isinstance(action, WithdrawShares):
+            sharing.check_withdraw(state, signer_id, action)
         else:  # pragma: no cover - the decoder admits only the Action union
             raise AssertionError(f"no rule for {type(action).__name__}")
     except DomainError as error:
@@ -413,6 +445,22 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int, ts_m
         return deciding.apply_undelegate(state, signer_id, action)
     if isinstance(action, RebindKey):
         return rebind(state, signer_id, action.new_key)
+    if isinstance(action, PlaceOrder):
+        return sharing.apply_place_order(state, signer_id, action, seq)
+    if isinstance(action, Subscribe):
+        return sharing.apply_subscribe(state, signer_id, action, seq)
+    if isinstance(action, CancelOrder):
+        return sharing.apply_cancel_order(state, action)
+    if isinstance(action, TransferShares):
+        return sharing.apply_transfer_shares(state, signer_id, action, seq)
+    if isinstance(action, RegisterEnterprise):
+        return sharing.apply_register(state, signer_id, action, seq)
+    if isinstance(action, EnterprisePay):
+        return sharing.apply_enterprise_pay(state, action)
+    if isinstance(action, OpenOffer):
+        return sharing.apply_open_offer(state, action, seq)
+    if isinstance(action, WithdrawShares):
+        return sharing.apply_withdraw(state, signer_id, action, seq, ts_ms)
     members, accounts, keys, names = state.members, state.accounts, state.keys, state.names
     if isinstance(action, Transfer):
         payer, payee = accounts[signer_id], accounts[action.to]
@@ -470,6 +518,10 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
         since = 0
     elif isinstance(body, DecisionClosed):
         state = deciding.apply_close(state, body, event.seq)
+    elif isinstance(body, OfferClosed):
+        state = sharing.apply_offer_close(state, body, event.seq)
+    elif isinstance(body, WithdrawalDue):
+        state = sharing.apply_withdrawal(state, body, event.seq)
     elif isinstance(body, KeyRotated):
         pass  # the keys of the feed are the protocol's FeedHead; the ledger is unchanged
     elif isinstance(body, ledger_neutral_bodies):
@@ -490,6 +542,10 @@ def audit(state: State, event: Event, intent: Intent | None) -> State:
             raise error
     elif isinstance(event.body, DecisionClosed):
         deciding.audit_close(state, event)
+    elif isinstance(event.body, OfferClosed):
+        sharing.audit_offer_close(state, event)
+    elif isinstance(event.body, WithdrawalDue):
+        sharing.audit_withdrawal(state, event)
     elif isinstance(event.body, Checkpoint):
         expected = state_digest(state)
         if event.body.state_hash != expected:
@@ -524,6 +580,8 @@ def touched_accounts(state: State, intent: Intent) -> list[bytes]:
         ids.append(action.decision)  # type: ignore[arg-type]
     elif isinstance(action, (Delegate, Undelegate)) and signer_id is not None:
         ids.append(delegations_of(signer_id))  # type: ignore[arg-type]
+    elif signer_id is not None:
+        ids += sharing.touched_by_action(state, signer_id, action)
     return ids
 
 
@@ -584,12 +642,18 @@ def state_digest(state: State) -> bytes:
                  None if state.levy is None else [state.levy.rate_bp, state.levy.min_minor, state.levy.max_minor]],
                 [
                     [seq, d.proposer, d.decision_type, d.deadline_ms, d.quorum_bp, d.threshold_bp, d.outcome,
-                     sorted((member, ballot.position, list(ballot.options)) for member, ballot in d.votes.items())]
+                     sorted((member, ballot.position, list(ballot.options)) for member, ballot in d.votes.items()),
+                     *deciding.electorate_digest(d)]
                     for seq, d in sorted(state.decisions.items())
                 ],
                 sorted((member, sorted(topics.items())) for member, topics in state.delegations.items()),
             ]
         )
+    if state.shares.enterprises:
+        # Only once the community has an enterprise, so every earlier digest is unchanged.
+        if len(preimage) == 4:
+            preimage.append(None)
+        preimage.append(sharing.digest_part(state))
     return hash32(encode(preimage))
 
 

@@ -122,3 +122,99 @@ class BusyError(LocalError):
 
     code = "busy"
     http_status = 503
+
+
+# ---- community shares and the exchange (node/shares.py, docs/shares.md) -------------------------
+
+
+class UnknownEnterpriseError(DomainError):
+    code = "unknown_enterprise"
+    http_status = 404
+
+
+class UnknownOfferError(DomainError):
+    code = "unknown_offer"
+    http_status = 404
+
+
+class UnknownOrderError(DomainError):
+    code = "unknown_order"
+    http_status = 404
+
+
+class OfferClosedError(DomainError):
+    code = "offer_closed"
+    http_status = 409
+
+
+class NotManagerError(DomainError):
+    code = "not_manager"
+    http_status = 403
+
+
+class SelfTradeError(DomainError):
+    code = "self_trade"
+    http_status = 409
+
+
+class BadShareClassError(DomainError):
+    code = "bad_share_class"
+
+
+class BadOfferError(DomainError):
+    code = "bad_offer"
+
+
+class BadOrderError(DomainError):
+    code = "bad_order"
+
+
+class HoldingCapError(DomainError):
+    code = "holding_cap"
+    http_status = 409
+
+
+class MemberCapError(DomainError):
+    code = "member_cap"
+    http_status = 409
+
+
+class LocalOnlyError(DomainError):
+    code = "local_only"
+    http_status = 409
+
+
+class NotTransferableError(DomainError):
+    code = "not_transferable"
+    http_status = 409
+
+
+class NotWithdrawableError(DomainError):
+    code = "not_withdrawable"
+    http_status = 409
+
+
+class InsufficientSharesError(DomainError):
+    code = "insufficient_shares"
+    http_status = 409
+
+
+class TooManyOffersError(DomainError):
+    code = "too_many_offers"
+    http_status = 409
+
+
+class TooManyOrdersError(DomainError):
+    code = "too_many_orders"
+    http_status = 409
+
+
+class SharesOutstandingError(DomainError):
+    code = "shares_outstanding"
+    http_status = 409
+
+
+class NotDueError(DomainError):
+    """A replica refuses an offer's close or a withdrawal's payment appended before it was due."""
+
+    code = "not_due"

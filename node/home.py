@@ -17,12 +17,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
-
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event
 from tallystick.protocol.errors import LocalError

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
-
 from tallystick.protocol.codec import sign_event
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import KeyRotated

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import jinja2
 from aiohttp import web
-
 from tallystick.protocol.ids import id_to_text
 
 from .domain import credit_ceiling, debit_limit

@@ -24,7 +24,6 @@ from tallystick.protocol.ids import hash32
 from .domain import State, audit, initial_state, touched_accounts
 from .store import Store, StoredEvent
 
-
 # Threads that check member signatures during `tally verify`, beside the fold in the main thread.
 verify_threads = 2
 

@@ -25,15 +25,29 @@ from immutables import Map
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.events import DecisionClosed, Effect
+from tallystick.protocol.events import DecisionClosed, Effect, Electorate, OfferClosed, WithdrawalDue
 from tallystick.protocol.feed import FeedHead
 
 from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
 from .domain import Account, Community, Levy, Member, Rules, State, _name_key, delegations_of
+from .shares import (
+    Enterprise,
+    Holding,
+    Offer,
+    Order,
+    Shares,
+    Subscription,
+    Trade,
+    Withdrawal,
+    rebuilt_indexes,
+    share_record,
+    touched_by_offer_close,
+    touched_by_withdrawal,
+)
 
 # Bumped whenever a table changes shape; a database of another version is refused with a message
 # (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).
-schema_version = 2
+schema_version = 3
 
 _schema = """
 CREATE TABLE IF NOT EXISTS log (
@@ -115,6 +129,17 @@ CREATE TABLE IF NOT EXISTS delegations (
     delegate BLOB NOT NULL,
     PRIMARY KEY (feed, member, topic)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shares (
+    feed BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    key BLOB NOT NULL,
+    enterprise BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    holder BLOB,
+    record BLOB NOT NULL,
+    PRIMARY KEY (feed, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS shares_by_enterprise ON shares (feed, enterprise, kind, seq);
 CREATE TABLE IF NOT EXISTS rules (
     feed BLOB PRIMARY KEY,
     admission TEXT NOT NULL,
@@ -127,7 +152,7 @@ CREATE TABLE IF NOT EXISTS rules (
 """
 
 # Tables derived from the log: `tally rebuild` drops and refolds exactly these.
-projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "rules")
+projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "rules", "shares")
 
 _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
@@ -155,6 +180,7 @@ class _DecisionRecord(msgspec.Struct, frozen=True, array_like=True):
     outcome: str | None
     closed_seq: int | None
     result: Tally | None
+    electorate: Electorate
 
 
 _record_decoder = msgspec.msgpack.Decoder(_DecisionRecord)
@@ -172,6 +198,81 @@ def _decision_from_record(raw: bytes) -> Decision:
     fields = msgspec.structs.asdict(record)
     fields["votes"] = Map(record.votes)
     return Decision(**fields)
+
+
+class _OfferRecord(msgspec.Struct, frozen=True, array_like=True):
+    """An offer as its projection row stores it (its subscriptions as a sorted list)."""
+
+    seq: int
+    enterprise: bytes
+    share_class: int
+    price_minor: int
+    units: int
+    min_units: int
+    member_cap_units: int
+    deadline_ms: int
+    subscriptions: list[tuple[bytes, Subscription]]
+    subscribed_units: int
+    escrow_minor: int
+    outcome: str | None
+    closed_seq: int | None
+
+
+share_kinds = ("enterprise", "holding", "offer", "order", "withdrawal", "trades")
+_share_decoders = {
+    "enterprise": msgspec.msgpack.Decoder(Enterprise),
+    "holding": msgspec.msgpack.Decoder(Holding),
+    "offer": msgspec.msgpack.Decoder(_OfferRecord),
+    "order": msgspec.msgpack.Decoder(Order),
+    "withdrawal": msgspec.msgpack.Decoder(Withdrawal),
+    "trades": msgspec.msgpack.Decoder(tuple[Trade, ...]),
+}
+_share_key_decoder = msgspec.msgpack.Decoder()
+
+
+def _share_row(feed: bytes, kind: str, key: object, value: object) -> tuple:
+    """(feed, kind, key, enterprise, seq, holder, record) of one shares projection row."""
+    holder = None
+    if kind == "enterprise":
+        enterprise, seq = key, 0
+    elif kind in ("holding", "trades"):
+        enterprise, seq = key[0], key[1]  # type: ignore[index]
+        holder = key[2] if kind == "holding" else None  # type: ignore[index]
+    else:
+        enterprise, seq = value.enterprise, key  # type: ignore[attr-defined]
+        holder = getattr(value, "holder", None) or getattr(value, "owner", None)
+    if isinstance(value, Offer):
+        fields = msgspec.structs.asdict(value)
+        fields["subscriptions"] = sorted(value.subscriptions.items())
+        value = _OfferRecord(**fields)
+    return (feed, kind, _nonce_encoder.encode(key), enterprise, seq, holder, _nonce_encoder.encode(value))
+
+
+def share_value(kind: str, raw: bytes) -> object:
+    """A shares projection record back as the domain's value."""
+    value = _share_decoders[kind].decode(raw)
+    if kind == "offer":
+        fields = msgspec.structs.asdict(value)
+        fields["subscriptions"] = Map(value.subscriptions)  # type: ignore[attr-defined]
+        return Offer(**fields)
+    return value
+
+
+def _share_key(kind: str, raw: bytes) -> object:
+    key = _share_key_decoder.decode(raw)
+    return tuple(key) if isinstance(key, list) else key
+
+
+def _share_keys(state: State) -> list[tuple[str, object]]:
+    shares = state.shares
+    return [
+        *(("enterprise", k) for k in shares.enterprises.keys()),
+        *(("holding", k) for k in shares.holdings.keys()),
+        *(("offer", k) for k in shares.offers.keys()),
+        *(("order", k) for k in shares.orders.keys()),
+        *(("withdrawal", k) for k in shares.withdrawals.keys()),
+        *(("trades", k) for k in shares.trades.keys()),
+    ]
 
 
 class SchemaVersionError(LocalError):
@@ -233,6 +334,14 @@ def _with_closures(state: State, touched: Iterable, events: list[tuple[bytes, in
                     ids.update(effect_members(state, decision.effect))
                     if isinstance(decision.effect, rules_effects):
                         ids.add("rules")
+        elif row[4] == "offer_closed":
+            body = decode_event(row[5]).body
+            assert isinstance(body, OfferClosed)
+            ids.update(touched_by_offer_close(state, body.offer))
+        elif row[4] == "withdrawal_due":
+            body = decode_event(row[5]).body
+            assert isinstance(body, WithdrawalDue)
+            ids.update(touched_by_withdrawal(state, body.withdrawal))
     return ids
 
 
@@ -269,7 +378,20 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
     if decision_ids:
         plan.append(("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
                      [_decision_row(feed, state.decisions[i]) for i in decision_ids], True))
-    delegators = [i[1] for i in ids if type(i) is tuple]
+    delegators = [i[1] for i in ids if type(i) is tuple and i[0] == "delegations"]
+    share_ids = [i for i in ids if type(i) is tuple and i[0] in share_kinds]
+    if share_ids:
+        upserts, deletes = [], []
+        for kind, key in share_ids:
+            value = share_record(state, kind, key)
+            if value is None:
+                deletes.append((feed, kind, _nonce_encoder.encode(key)))
+            else:
+                upserts.append(_share_row(feed, kind, key, value))
+        if deletes:
+            plan.append(("DELETE FROM shares WHERE feed = ? AND kind = ? AND key = ?", deletes, True))
+        if upserts:
+            plan.append(("INSERT OR REPLACE INTO shares VALUES (?, ?, ?, ?, ?, ?, ?)", upserts, True))
     if delegators:
         plan.append(("DELETE FROM delegations WHERE feed = ? AND member = ?", [(feed, m) for m in delegators], True))
         rows = [
@@ -532,6 +654,20 @@ class Store:
             rules_row = await cursor.fetchone()
         async with self._reader.execute("SELECT ts FROM feeds WHERE feed = ?", (feed,)) as cursor:
             ts_row = await cursor.fetchone()
+        tables: dict[str, dict] = {kind: {} for kind in share_kinds}
+        async with self._reader.execute("SELECT kind, key, record FROM shares WHERE feed = ?", (feed,)) as cursor:
+            async for kind, key, record in cursor:
+                tables[kind][_share_key(kind, key)] = share_value(kind, record)
+        shares = rebuilt_indexes(
+            Shares(
+                enterprises=Map(tables["enterprise"]),
+                holdings=Map(tables["holding"]),
+                offers=Map(tables["offer"]),
+                orders=Map(tables["order"]),
+                withdrawals=Map(tables["withdrawal"]),
+                trades=Map(tables["trades"]),
+            )
+        )
         return State(
             feed,
             seq,
@@ -548,6 +684,7 @@ class Store:
             rules=Rules(*rules_row[:3]) if rules_row else Rules(),
             levy=Levy(*rules_row[3:]) if rules_row and rules_row[3] is not None else None,
             treasury=next((i for i, m in members.items() if m.role == "treasury"), None),
+            shares=shares,
         )
 
     async def decision_rows(self, feed: bytes, *, open_only: bool, limit: int = limits.page_size_max) -> list[Decision]:
@@ -593,7 +730,8 @@ class Store:
             await self._replace_projections(state, head)
 
     async def _replace_projections(self, state: State, head: FeedHead) -> None:
-        everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys())]
+        everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys()),
+                      *_share_keys(state)]
         if any(d.outcome == "passed" and isinstance(d.effect, rules_effects) for d in state.decisions.values()):
             everything.append("rules")  # as live: the row exists once rules were set
         plan: list[_Statement] = [

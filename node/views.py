@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from tallystick.protocol.codec import decode_intent
 from tallystick.protocol.events import Act, Event
 from tallystick.protocol.ids import id_to_text

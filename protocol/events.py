@@ -10,7 +10,7 @@ the exact bytes; tests/vectors/ holds golden encodings.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -93,6 +93,109 @@ class RebindKey(_Tagged, tag="rebind_key"):
     new_key: Id32
 
 
+# ---- community shares: enterprises, offers, the exchange (node/shares.py, docs/shares.md) --------
+
+ShareUnits = Annotated[int, Meta(ge=1, le=limits.share_units_max)]
+ClassIndex = Annotated[int, Meta(ge=0, lt=limits.share_classes_max)]
+DurationMs = Annotated[int, Meta(ge=0, le=limits.decision_duration_max_ms)]
+ShareKind = Literal["founder", "labour", "user", "investor"]
+Side = Literal["buy", "sell"]
+
+
+class ShareClass(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    """One class of an enterprise's shares and the rights of each share (FairShares)."""
+
+    name: Name
+    kind: ShareKind
+    votes_per_share: Annotated[int, Meta(ge=0, le=1000)]
+    dividend_weight: Annotated[int, Meta(ge=0, le=1000)]
+    par_minor: AmountMinor
+    withdrawable: bool
+    transferable: bool
+    holding_cap_units: ShareUnits | None
+    local_only: bool
+
+
+class FounderIssue(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    share_class: ClassIndex
+    units: ShareUnits
+
+
+class RegisterEnterprise(_Tagged, tag="register_enterprise"):
+    """Register an enterprise; the signer becomes its manager and receives `founder_issue`."""
+
+    name: Name
+    classes: Annotated[tuple[ShareClass, ...], Meta(min_length=1, max_length=limits.share_classes_max)]
+    founder_issue: Annotated[tuple[FounderIssue, ...], Meta(max_length=limits.share_classes_max)] = ()
+    notice_ms: DurationMs = 0
+    yearly_cap_minor: LimitMinor = 0
+
+
+class EnterprisePay(_Tagged, tag="enterprise_pay"):
+    """The manager pays from the enterprise's account."""
+
+    enterprise: Id32
+    to: Id32
+    amount_minor: AmountMinor
+    memo: Memo = ""
+
+
+class OpenOffer(_Tagged, tag="open_offer"):
+    enterprise: Id32
+    share_class: ClassIndex
+    price_minor: AmountMinor
+    units: ShareUnits
+    min_units: ShareUnits
+    member_cap_units: ShareUnits
+    deadline_ms: TimestampMs
+
+
+class Subscribe(_Tagged, tag="subscribe"):
+    offer: Seq
+    units: ShareUnits
+
+
+class PlaceOrder(_Tagged, tag="place_order"):
+    enterprise: Id32
+    share_class: ClassIndex
+    side: Side
+    units: ShareUnits
+    price_minor: AmountMinor
+
+
+class CancelOrder(_Tagged, tag="cancel_order"):
+    order: Seq
+
+
+class TransferShares(_Tagged, tag="transfer_shares"):
+    enterprise: Id32
+    share_class: ClassIndex
+    to: Id32
+    units: ShareUnits
+
+
+class WithdrawShares(_Tagged, tag="withdraw_shares"):
+    enterprise: Id32
+    share_class: ClassIndex
+    units: ShareUnits
+
+
+class DeclareDividend(_Tagged, tag="declare_dividend"):
+    """Effect of a holders' decision: pay `amount_minor` pro rata by dividend weight."""
+
+    enterprise: Id32
+    amount_minor: AmountMinor
+
+
+class SetWithdrawalRule(_Tagged, tag="set_withdrawal_rule"):
+    """Effect of a holders' decision: the notice and the yearly cap (0 = none) of withdrawals."""
+
+    enterprise: Id32
+    notice_ms: DurationMs
+    yearly_cap_minor: LimitMinor
+
+
+
 # ---- decisions: effects a passed decision applies, and the actions of deciding ----------------
 
 
@@ -134,15 +237,31 @@ class TreasuryPay(_Tagged, tag="treasury_pay"):
 
 # What a passed decision may change. Another effect is one struct here plus one entry in
 # node/decisions.py's `effects` table.
-Effect = AdmitMember | RemoveMember | SetLimits | SetDefaultLimits | RecoverKey | SetRules | SetLevy | TreasuryPay
+Effect = (
+    AdmitMember
+    | RemoveMember
+    | SetLimits
+    | SetDefaultLimits
+    | RecoverKey
+    | SetRules
+    | SetLevy
+    | TreasuryPay
+    | DeclareDividend
+    | SetWithdrawalRule
+)
 
 
 class AllMembers(_Tagged, tag="members"):
-    """Every active member at the close, one vote each. (The shares issue adds an electorate of
-    the holders of share classes, weighted by votes per share, as another struct of this union.)"""
+    """Every active member at the close, one vote each."""
 
 
-Electorate = AllMembers
+class Holders(_Tagged, tag="holders"):
+    """The holders of `enterprise`'s shares at the close, each weighted by votes per share."""
+
+    enterprise: Id32
+
+
+Electorate = AllMembers | Holders
 
 
 class Propose(_Tagged, tag="propose"):
@@ -198,6 +317,14 @@ Action = (
     | Vote
     | Delegate
     | Undelegate
+    | RegisterEnterprise
+    | EnterprisePay
+    | OpenOffer
+    | Subscribe
+    | PlaceOrder
+    | CancelOrder
+    | TransferShares
+    | WithdrawShares
 )
 
 
@@ -271,10 +398,25 @@ class DecisionClosed(_Tagged, tag="decision_closed"):
     outcome: Outcome
 
 
-Body = Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | FederationBody
+class OfferClosed(_Tagged, tag="offer_closed"):
+    """Appended once the node's clock passes an offer's deadline: allots or refunds it whole."""
+
+    offer: Seq
+    outcome: Literal["allotted", "refunded"]
+
+
+class WithdrawalDue(_Tagged, tag="withdrawal_due"):
+    """Appended once a withdrawal's notice has run: pays it at par, or refuses it."""
+
+    withdrawal: Seq
+    outcome: Literal["paid", "refused"]
+
+
+Body = Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | FederationBody
 
 body_kinds: frozenset[str] = (
-    frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed"}) | federation_body_kinds
+    frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed", "offer_closed", "withdrawal_due"})
+    | federation_body_kinds
 )
 action_kinds: frozenset[str] = frozenset(
     {
@@ -289,6 +431,14 @@ action_kinds: frozenset[str] = frozenset(
         "vote",
         "delegate",
         "undelegate",
+        "register_enterprise",
+        "enterprise_pay",
+        "open_offer",
+        "subscribe",
+        "place_order",
+        "cancel_order",
+        "transfer_shares",
+        "withdraw_shares",
     }
 )
 

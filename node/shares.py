@@ -1,0 +1,1141 @@
+"""Community shares and the local exchange as part of the pure domain: enterprises, share classes,
+offers with escrow, an order book matched by the sequencer, dividends and withdrawals. No I/O, no
+clock. docs/shares.md states every rule; this module is those rules.
+
+How this works: an enterprise and the community's escrow are accounts of the ledger (entries of
+`State.members` with roles `enterprise` and `escrow`, like the treasury), so every credit move is a
+move between accounts and balances still sum to zero. What only shares need lives in `Shares`,
+persistent maps inside the State. An order is matched by the very event that carries it: `match`
+is a pure function of the state and the order, so the sequencer, every replica and every rebuild
+compute the same fills. Offers close and withdrawals fall due by events the node's timer appends
+(`offer_closed`, `withdrawal_due`), whose outcome a replica recomputes here.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from typing import TYPE_CHECKING
+
+from immutables import Map
+from msgspec import Struct
+from msgspec.structs import replace as _replace
+from tallystick.protocol import limits
+from tallystick.protocol.events import (
+    CancelOrder,
+    DeclareDividend,
+    EnterprisePay,
+    Event,
+    OfferClosed,
+    OpenOffer,
+    PlaceOrder,
+    RegisterEnterprise,
+    SetWithdrawalRule,
+    ShareClass,
+    Subscribe,
+    TransferShares,
+    WithdrawalDue,
+    WithdrawShares,
+)
+from tallystick.protocol.ids import hash32
+
+from . import domain
+from .errors import (
+    BadAmountError,
+    BadOfferError,
+    BadShareClassError,
+    CreditCeilingError,
+    DeadlinePassedError,
+    DebitLimitError,
+    DomainError,
+    HoldingCapError,
+    InsufficientSharesError,
+    LocalOnlyError,
+    MemberCapError,
+    NameTakenError,
+    NotAuthorizedError,
+    NotDueError,
+    NotManagerError,
+    NotTransferableError,
+    NotWithdrawableError,
+    OfferClosedError,
+    OutcomeMismatchError,
+    SelfTradeError,
+    TooManyOffersError,
+    TooManyOrdersError,
+    UnknownEnterpriseError,
+    UnknownOfferError,
+    UnknownOrderError,
+)
+
+if TYPE_CHECKING:
+    from .domain import State
+
+people_roles = frozenset({"member", "admin"})
+year_ms = 365 * 24 * 3600 * 1000
+
+
+class Enterprise(Struct, frozen=True, array_like=True):
+    name: str
+    manager: bytes
+    classes: tuple[ShareClass, ...]
+    registered_seq: int
+    notice_ms: int
+    yearly_cap_minor: int
+    issued: tuple[int, ...]  # per class: units ever issued
+    withdrawn: tuple[int, ...]  # per class: units withdrawn at par
+    withdrawal_year: int = -1  # the 365-day period (from the epoch) of `withdrawn_in_year_minor`
+    withdrawn_in_year_minor: int = 0
+
+
+class Holding(Struct, frozen=True, array_like=True):
+    units: int
+    locked: int  # in resting sells and pending withdrawals
+    since_seq: int  # when this holder first held the class (since they last held none)
+    cost_minor: int  # what they paid for the units they hold (0 for founder issues and gifts)
+
+
+class Subscription(Struct, frozen=True, array_like=True):
+    units: int
+    first_seq: int
+    allotted: int = 0  # set at an allotting close
+
+
+class Offer(Struct, frozen=True):
+    seq: int
+    enterprise: bytes
+    share_class: int
+    price_minor: int
+    units: int
+    min_units: int
+    member_cap_units: int
+    deadline_ms: int
+    subscriptions: Map = Map()  # member id -> Subscription
+    subscribed_units: int = 0
+    escrow_minor: int = 0
+    outcome: str | None = None
+    closed_seq: int | None = None
+
+
+class Order(Struct, frozen=True, array_like=True):
+    seq: int
+    owner: bytes
+    enterprise: bytes
+    share_class: int
+    side: str
+    price_minor: int
+    units: int  # still open
+    reserved_minor: int  # a buy's credit still in escrow (price x units)
+
+
+class Withdrawal(Struct, frozen=True, array_like=True):
+    seq: int
+    holder: bytes
+    enterprise: bytes
+    share_class: int
+    units: int
+    due_ms: int
+    outcome: str | None = None
+
+
+class Trade(Struct, frozen=True, array_like=True):
+    seq: int
+    price_minor: int
+    units: int
+    buyer: bytes
+    seller: bytes
+
+
+class Book(Struct, frozen=True):
+    """One class's resting orders: the distinct prices of each side, ascending, and per (side,
+    price) the order seqs oldest first. Best bid is `bid_prices[-1]`, best ask `ask_prices[0]`."""
+
+    bid_prices: tuple[int, ...] = ()
+    ask_prices: tuple[int, ...] = ()
+    levels: Map = Map()  # (side, price) -> tuple of order seqs
+
+
+class Shares(Struct, frozen=True):
+    enterprises: Map = Map()  # enterprise id -> Enterprise
+    holdings: Map = Map()  # (enterprise, class, holder) -> Holding
+    offers: Map = Map()  # seq -> Offer (closed ones stay, with their outcome)
+    open_offers: Map = Map()  # seq -> deadline_ms
+    orders: Map = Map()  # seq -> Order, resting ones only
+    books: Map = Map()  # (enterprise, class) -> Book
+    pending: Map = Map()  # (enterprise, class, member) -> units subscribed in open offers or bid for
+    withdrawals: Map = Map()  # seq -> Withdrawal (paid and refused ones stay, with their outcome)
+    pending_withdrawals: Map = Map()  # seq -> due_ms
+    trades: Map = Map()  # (enterprise, class) -> tuple of the last Trades, newest last
+    member_orders: Map = Map()  # owner -> number of resting orders
+
+
+def enterprise_id(feed: bytes, seq: int) -> bytes:
+    return hash32(b"tallystick/enterprise\n" + feed + seq.to_bytes(8, "big"))
+
+
+def escrow_id(feed: bytes) -> bytes:
+    return hash32(b"tallystick/escrow\n" + feed)
+
+
+# ---- small helpers over the ledger ----------------------------------------------------------------
+
+
+def _enterprise(state: State, enterprise: bytes) -> Enterprise:
+    found = state.shares.enterprises.get(enterprise)
+    if found is None:
+        raise UnknownEnterpriseError("there is no such enterprise in this community; `tally enterprise list` lists them")
+    return found
+
+
+def _class(enterprise: Enterprise, index: int) -> ShareClass:
+    if index >= len(enterprise.classes):
+        raise BadShareClassError(f"{enterprise.name} has share classes 0 to {len(enterprise.classes) - 1}")
+    return enterprise.classes[index]
+
+
+def _require_manager(enterprise: Enterprise, signer_id: bytes) -> None:
+    if enterprise.manager != signer_id:
+        raise NotManagerError(f"only the manager of {enterprise.name} may do this")
+
+
+def _require_person(state: State, member_id: bytes, who: str) -> domain.Member:
+    member = domain.active_member(state, member_id, who)
+    if member.role not in people_roles:
+        raise NotAuthorizedError(f"{who} must be a person who is a member, not the account {member.name}")
+    return member
+
+
+def _holding(state: State, enterprise: bytes, share_class: int, holder: bytes) -> Holding | None:
+    return state.shares.holdings.get((enterprise, share_class, holder))
+
+
+def _check_amount(price_minor: int, units: int) -> int:
+    total = price_minor * units
+    if not 1 <= total <= limits.amount_minor_max:
+        raise BadAmountError(f"price x units is {total} minor units; it must be between 1 and {limits.amount_minor_max}")
+    return total
+
+
+def _check_can_pay(state: State, payer: bytes, amount: int, who: str) -> None:
+    account = state.accounts[payer]
+    domain.check_within(state, account, account.balance_minor - amount, who)
+
+
+def _check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
+    account = state.accounts[payee]
+    domain.check_within(state, account, account.balance_minor + amount, who)
+
+
+def _move(accounts: Map, payer: bytes, payee: bytes, amount: int) -> Map:
+    if amount == 0:
+        return accounts
+    source, target = accounts[payer], accounts[payee]
+    accounts = accounts.set(payer, _replace(source, balance_minor=source.balance_minor - amount))
+    target = accounts[payee]
+    return accounts.set(payee, _replace(target, balance_minor=target.balance_minor + amount))
+
+
+def _check_holder(state: State, share_class: ShareClass, holder: bytes, units_after: int, who: str) -> None:
+    """The holding cap (shares held, subscribed and bid for) and the local-only rule for `holder`."""
+    member = domain.active_member(state, holder, who)
+    if share_class.local_only and member.role not in people_roles:
+        raise LocalOnlyError(f"{share_class.name} may be held only by people who are members, not by {member.name}")
+    cap = share_class.holding_cap_units
+    if cap is not None and units_after > cap:
+        raise HoldingCapError(
+            f"{who} would hold {units_after} {share_class.name} (counting subscriptions and bids); the cap is {cap}"
+        )
+
+
+def _exposure(state: State, enterprise: bytes, share_class: int, holder: bytes) -> int:
+    held = _holding(state, enterprise, share_class, holder)
+    return (held.units if held else 0) + state.shares.pending.get((enterprise, share_class, holder), 0)
+
+
+def _add_units(holdings: Map, key: tuple, units: int, cost: int, seq: int) -> Map:
+    held = holdings.get(key)
+    if held is None or held.units == 0:
+        return holdings.set(key, Holding(units, 0 if held is None else held.locked, seq, cost))
+    return holdings.set(key, _replace(held, units=held.units + units, cost_minor=held.cost_minor + cost))
+
+
+def _remove_units(holdings: Map, key: tuple, units: int, unlock: int) -> Map:
+    """Take `units` (of which `unlock` were locked) from a holding, its cost pro rata."""
+    held = holdings[key]
+    left = held.units - units
+    locked = held.locked - unlock
+    if left == 0 and locked == 0:
+        return holdings.delete(key)
+    cost = held.cost_minor * left // held.units
+    return holdings.set(key, _replace(held, units=left, locked=locked, cost_minor=cost))
+
+
+def _lock(holdings: Map, key: tuple, units: int) -> Map:
+    held = holdings[key]
+    return holdings.set(key, _replace(held, locked=held.locked + units))
+
+
+def _add_pending(pending: Map, key: tuple, units: int) -> Map:
+    total = pending.get(key, 0) + units
+    return pending.set(key, total) if total else pending.delete(key)
+
+
+def _free_name(state: State, candidates: tuple[str, ...]) -> str:
+    return next(name for name in candidates if domain._name_key(name) not in state.names)
+
+
+def _open_system_account(state: State, account_id: bytes, name: str, role: str, seq: int, account: domain.Account) -> State:
+    return _replace(
+        state,
+        members=state.members.set(account_id, domain.Member(name=name, key=account_id, role=role, active=True, admitted_seq=seq)),
+        accounts=state.accounts.set(account_id, account),
+        keys=state.keys.set(account_id, account_id),
+        names=state.names.set(domain._name_key(name), account_id),
+    )
+
+
+def _with_escrow(state: State, seq: int) -> tuple[State, bytes]:
+    escrow = escrow_id(state.feed)
+    if escrow not in state.members:
+        name = _free_name(state, ("Escrow", "Community escrow", f"Escrow {seq}"))
+        # Escrow only holds what it is given: never below zero, no ceiling below the protocol's.
+        state = _open_system_account(state, escrow, name, "escrow", seq, domain.Account(0, 0, limits.amount_minor_max))
+    return state, escrow
+
+
+def _check_escrow_can_receive(state: State, amount: int) -> None:
+    escrow = escrow_id(state.feed)
+    if escrow in state.accounts:
+        _check_can_receive(state, escrow, amount, "the community's escrow")
+    elif amount > limits.amount_minor_max:
+        raise CreditCeilingError("the community's escrow would pass its ceiling")
+
+
+# ---- registering and paying -----------------------------------------------------------------------
+
+
+def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -> None:
+    _require_person(state, signer_id, "the manager")
+    if domain._name_key(action.name) in state.names:
+        raise NameTakenError(f"the name {action.name!r} is taken by a member or an enterprise; choose another")
+    names = set()
+    for share_class in action.classes:
+        if share_class.withdrawable and share_class.transferable:
+            raise BadShareClassError(
+                f"{share_class.name}: a class is withdrawable at par or transferable, not both"
+            )
+        if share_class.name.casefold() in names:
+            raise BadShareClassError(f"two classes are called {share_class.name!r}")
+        names.add(share_class.name.casefold())
+    seen = set()
+    for issue in action.founder_issue:
+        if issue.share_class >= len(action.classes):
+            raise BadShareClassError(f"founder shares of class {issue.share_class}, which does not exist")
+        share_class = action.classes[issue.share_class]
+        if share_class.kind != "founder":
+            raise BadShareClassError(f"{share_class.name} is not a founder class; only founder shares are issued at registration")
+        if issue.share_class in seen:
+            raise BadShareClassError("each founder class is issued once")
+        seen.add(issue.share_class)
+        cap = share_class.holding_cap_units
+        if cap is not None and issue.units > cap:
+            raise HoldingCapError(f"{issue.units} {share_class.name} would pass the class's cap of {cap}")
+
+
+def apply_register(state: State, signer_id: bytes, action: RegisterEnterprise, seq: int) -> State:
+    eid = enterprise_id(state.feed, seq)
+    issued = [0] * len(action.classes)
+    holdings = state.shares.holdings
+    for issue in action.founder_issue:
+        issued[issue.share_class] = issue.units
+        holdings = _add_units(holdings, (eid, issue.share_class, signer_id), issue.units, 0, seq)
+    enterprise = Enterprise(
+        name=action.name,
+        manager=signer_id,
+        classes=tuple(action.classes),
+        registered_seq=seq,
+        notice_ms=action.notice_ms,
+        yearly_cap_minor=action.yearly_cap_minor,
+        issued=tuple(issued),
+        withdrawn=(0,) * len(action.classes),
+    )
+    state = _open_system_account(state, eid, action.name, "enterprise", seq, domain.Account())
+    shares = _replace(state.shares, enterprises=state.shares.enterprises.set(eid, enterprise), holdings=holdings)
+    return _replace(state, shares=shares)
+
+
+def check_enterprise_pay(state: State, signer_id: bytes, action: EnterprisePay) -> None:
+    enterprise = _enterprise(state, action.enterprise)
+    _require_manager(enterprise, signer_id)
+    if action.to == action.enterprise:
+        raise domain.SameAccountError("an enterprise cannot pay itself")
+    payee = domain.active_member(state, action.to, "the payee")
+    if payee.role == "escrow":
+        raise NotAuthorizedError("nobody pays the escrow directly; subscribe to an offer or place an order")
+    _check_can_pay(state, action.enterprise, action.amount_minor, enterprise.name)
+    _check_can_receive(state, action.to, action.amount_minor, "the payee")
+
+
+def apply_enterprise_pay(state: State, action: EnterprisePay) -> State:
+    return _replace(state, accounts=_move(state.accounts, action.enterprise, action.to, action.amount_minor))
+
+
+# ---- offers ---------------------------------------------------------------------------------------
+
+
+def check_open_offer(state: State, signer_id: bytes, action: OpenOffer, now_ms: int) -> None:
+    enterprise = _enterprise(state, action.enterprise)
+    _require_manager(enterprise, signer_id)
+    share_class = _class(enterprise, action.share_class)
+    if len(state.shares.open_offers) >= limits.offers_open_max:
+        raise TooManyOffersError(f"{limits.offers_open_max} offers are open; wait until some close")
+    if action.min_units > action.units:
+        raise BadOfferError(f"the minimum target ({action.min_units}) is above the shares offered ({action.units})")
+    if share_class.withdrawable and action.price_minor != share_class.par_minor:
+        raise BadOfferError(f"{share_class.name} is withdrawable at par, so it is offered at par ({share_class.par_minor})")
+    _check_amount(action.price_minor, action.units)
+    if action.deadline_ms <= now_ms:
+        raise DeadlinePassedError(f"the deadline {action.deadline_ms} ms is not in the future (now {now_ms} ms)")
+    if action.deadline_ms - now_ms > limits.decision_duration_max_ms:
+        raise BadOfferError("an offer may stay open at most 366 days; choose an earlier deadline")
+
+
+def apply_open_offer(state: State, action: OpenOffer, seq: int) -> State:
+    offer = Offer(
+        seq=seq,
+        enterprise=action.enterprise,
+        share_class=action.share_class,
+        price_minor=action.price_minor,
+        units=action.units,
+        min_units=action.min_units,
+        member_cap_units=action.member_cap_units,
+        deadline_ms=action.deadline_ms,
+    )
+    shares = state.shares
+    shares = _replace(shares, offers=shares.offers.set(seq, offer), open_offers=shares.open_offers.set(seq, action.deadline_ms))
+    return _replace(state, shares=shares)
+
+
+def _open_offer(state: State, offer_seq: int, now_ms: int) -> Offer:
+    offer = state.shares.offers.get(offer_seq)
+    if offer is None:
+        raise UnknownOfferError(f"there is no offer {offer_seq}; `tally enterprise offers` lists them")
+    if offer.outcome is not None:
+        raise OfferClosedError(f"offer {offer_seq} is closed ({offer.outcome})")
+    if now_ms >= offer.deadline_ms:
+        raise DeadlinePassedError(f"the deadline of offer {offer_seq} has passed")
+    return offer
+
+
+def check_subscribe(state: State, signer_id: bytes, action: Subscribe, now_ms: int) -> None:
+    offer = _open_offer(state, action.offer, now_ms)
+    _require_person(state, signer_id, "the subscriber")
+    enterprise = state.shares.enterprises[offer.enterprise]
+    share_class = enterprise.classes[offer.share_class]
+    mine = offer.subscriptions.get(signer_id)
+    already = mine.units if mine else 0
+    if already + action.units > offer.member_cap_units:
+        raise MemberCapError(
+            f"a member may subscribe at most {offer.member_cap_units} shares of this offer (you have {already})"
+        )
+    if offer.subscribed_units + action.units > limits.share_units_max:
+        raise BadOfferError("this offer cannot take more subscriptions")
+    after = _exposure(state, offer.enterprise, offer.share_class, signer_id) + action.units
+    _check_holder(state, share_class, signer_id, after, "the subscriber")
+    amount = _check_amount(offer.price_minor, action.units)
+    _check_can_pay(state, signer_id, amount, "the subscriber")
+    _check_escrow_can_receive(state, amount)
+    account = state.accounts[offer.enterprise]
+    escrowed = sum(state.shares.offers[s].escrow_minor for s in state.shares.open_offers
+                   if state.shares.offers[s].enterprise == offer.enterprise)
+    ceiling = domain.credit_ceiling(state, account)
+    if account.balance_minor + escrowed + amount > ceiling:
+        raise CreditCeilingError(
+            f"{enterprise.name} would pass its credit ceiling of {ceiling} minor units if its offers were allotted; "
+            "it cannot take this subscription"
+        )
+
+
+def apply_subscribe(state: State, signer_id: bytes, action: Subscribe, seq: int) -> State:
+    state, escrow = _with_escrow(state, seq)
+    offer = state.shares.offers[action.offer]
+    amount = offer.price_minor * action.units
+    mine = offer.subscriptions.get(signer_id)
+    subscription = Subscription(action.units, seq) if mine is None else _replace(mine, units=mine.units + action.units)
+    offer = _replace(
+        offer,
+        subscriptions=offer.subscriptions.set(signer_id, subscription),
+        subscribed_units=offer.subscribed_units + action.units,
+        escrow_minor=offer.escrow_minor + amount,
+    )
+    shares = state.shares
+    shares = _replace(
+        shares,
+        offers=shares.offers.set(action.offer, offer),
+        pending=_add_pending(shares.pending, (offer.enterprise, offer.share_class, signer_id), action.units),
+    )
+    return _replace(state, shares=shares, accounts=_move(state.accounts, signer_id, escrow, amount))
+
+
+def allotment(offer: Offer) -> dict[bytes, int]:
+    """Units each subscriber gets when an offer is allotted: all they asked for, or, if
+    oversubscribed, pro rata with the leftover units to the largest remainders (ties to the
+    earlier first subscription)."""
+    total = offer.subscribed_units
+    if total <= offer.units:
+        return {member: sub.units for member, sub in offer.subscriptions.items()}
+    given = {member: sub.units * offer.units // total for member, sub in offer.subscriptions.items()}
+    left = offer.units - sum(given.values())
+    order = sorted(
+        offer.subscriptions.items(), key=lambda item: (-(item[1].units * offer.units % total), item[1].first_seq)
+    )
+    for member, _ in order[:left]:
+        given[member] += 1
+    return given
+
+
+def offer_outcome(state: State, offer_seq: int) -> str:
+    """What the close of `offer_seq` must say, given the state just before it."""
+    offer = state.shares.offers[offer_seq]
+    if offer.subscribed_units < offer.min_units:
+        return "refunded"
+    allotted = min(offer.subscribed_units, offer.units)
+    account = state.accounts[offer.enterprise]
+    if account.balance_minor + allotted * offer.price_minor > domain.credit_ceiling(state, account):
+        return "refunded"
+    return "allotted"
+
+
+def due_offer_closes(state: State, now_ms: int) -> list[int]:
+    due = [(deadline, seq) for seq, deadline in state.shares.open_offers.items() if deadline <= now_ms]
+    return [seq for _, seq in sorted(due)]
+
+
+def offer_closing_body(state: State, offer_seq: int) -> OfferClosed:
+    return OfferClosed(offer=offer_seq, outcome=offer_outcome(state, offer_seq))  # type: ignore[arg-type]
+
+
+def audit_offer_close(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, OfferClosed)
+    offer = state.shares.offers.get(body.offer)
+    if offer is None:
+        raise UnknownOfferError(f"seq {event.seq} closes offer {body.offer}, which does not exist")
+    if offer.outcome is not None:
+        raise OfferClosedError(f"seq {event.seq} closes offer {body.offer}, which is already closed")
+    if event.ts < offer.deadline_ms:
+        raise NotDueError(f"seq {event.seq} closes offer {body.offer} before its deadline {offer.deadline_ms} ms")
+    expected = offer_outcome(state, body.offer)
+    if body.outcome != expected:
+        raise OutcomeMismatchError(f"seq {event.seq} closes offer {body.offer} as {body.outcome}; the rules give {expected}")
+
+
+def apply_offer_close(state: State, body: OfferClosed, seq: int) -> State:
+    offer = state.shares.offers[body.offer]
+    shares = state.shares
+    accounts, holdings, pending = state.accounts, shares.holdings, shares.pending
+    escrow = escrow_id(state.feed)
+    allotted = allotment(offer) if body.outcome == "allotted" else {}
+    subscriptions = offer.subscriptions
+    enterprise = shares.enterprises[offer.enterprise]
+    allotted_total = 0
+    for member, sub in offer.subscriptions.items():
+        units = allotted.get(member, 0)
+        allotted_total += units
+        pending = _add_pending(pending, (offer.enterprise, offer.share_class, member), -sub.units)
+        refund = (sub.units - units) * offer.price_minor
+        accounts = _move(accounts, escrow, member, refund)
+        if units:
+            holdings = _add_units(holdings, (offer.enterprise, offer.share_class, member), units, units * offer.price_minor, seq)
+            subscriptions = subscriptions.set(member, _replace(sub, allotted=units))
+    accounts = _move(accounts, escrow, offer.enterprise, allotted_total * offer.price_minor)
+    if allotted_total:
+        issued = list(enterprise.issued)
+        issued[offer.share_class] += allotted_total
+        enterprise = _replace(enterprise, issued=tuple(issued))
+    closed = _replace(offer, outcome=body.outcome, closed_seq=seq, escrow_minor=0, subscriptions=subscriptions)
+    shares = _replace(
+        shares,
+        enterprises=shares.enterprises.set(offer.enterprise, enterprise),
+        offers=shares.offers.set(body.offer, closed),
+        open_offers=shares.open_offers.delete(body.offer),
+        holdings=holdings,
+        pending=pending,
+    )
+    return _replace(state, accounts=accounts, shares=shares)
+
+
+# ---- the exchange ---------------------------------------------------------------------------------
+
+
+class Fill(Struct, frozen=True, array_like=True):
+    resting: int  # the resting order's seq
+    units: int
+    price_minor: int
+
+
+class MatchPlan(Struct, frozen=True):
+    fills: tuple[Fill, ...]
+    cancelled: tuple[int, ...]  # resting sells cancelled because their seller would pass the ceiling
+    remaining: int  # units of the incoming order left after its fills
+    rests: bool  # whether what remains rests in the book (else it is cancelled: it would still cross)
+
+
+def _crosses(side: str, limit_price: int, resting_price: int) -> bool:
+    return resting_price <= limit_price if side == "buy" else resting_price >= limit_price
+
+
+def _resting_in_priority(book: Book, side: str):  # noqa: ANN202 - a generator of order seqs
+    """The resting orders an incoming `side` order meets, best price first, then oldest."""
+    if side == "buy":
+        for price in book.ask_prices:
+            for order_seq in book.levels[("sell", price)]:
+                yield price, order_seq
+    else:
+        for price in reversed(book.bid_prices):
+            for order_seq in book.levels[("buy", price)]:
+                yield price, order_seq
+
+
+def match(state: State, owner: bytes, action: PlaceOrder) -> MatchPlan:
+    """The fills of an incoming order against the book, price-time, a pure function of the state."""
+    book = state.shares.books.get((action.enterprise, action.share_class))
+    remaining = action.units
+    fills: list[Fill] = []
+    cancelled: list[int] = []
+    if book is None:
+        return MatchPlan((), (), remaining, True)
+    proceeds: dict[bytes, int] = {}
+    for price, order_seq in _resting_in_priority(book, action.side):
+        if remaining == 0 or not _crosses(action.side, action.price_minor, price):
+            break
+        if len(fills) >= limits.fills_per_order_max:
+            return MatchPlan(tuple(fills), tuple(cancelled), remaining, False)
+        resting = state.shares.orders[order_seq]
+        units = min(remaining, resting.units)
+        if resting.side == "sell":
+            seller = resting.owner
+            account = state.accounts[seller]
+            after = account.balance_minor + proceeds.get(seller, 0) + units * price
+            if after > domain.credit_ceiling(state, account):
+                cancelled.append(order_seq)
+                continue
+            proceeds[seller] = proceeds.get(seller, 0) + units * price
+        fills.append(Fill(order_seq, units, price))
+        remaining -= units
+    return MatchPlan(tuple(fills), tuple(cancelled), remaining, True)
+
+
+def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> MatchPlan:
+    _require_person(state, signer_id, "the trader")
+    enterprise = _enterprise(state, action.enterprise)
+    share_class = _class(enterprise, action.share_class)
+    if not share_class.transferable:
+        raise NotTransferableError(f"{share_class.name} of {enterprise.name} is not transferable, so it is not traded")
+    shares = state.shares
+    if len(shares.orders) >= limits.orders_open_max:
+        raise TooManyOrdersError(f"{limits.orders_open_max} orders rest in this community's books")
+    if shares.member_orders.get(signer_id, 0) >= limits.orders_per_member_max:
+        raise TooManyOrdersError(f"a member may have at most {limits.orders_per_member_max} resting orders; cancel some")
+    amount = _check_amount(action.price_minor, action.units)
+    book = shares.books.get((action.enterprise, action.share_class))
+    if book is not None:
+        for price, order_seq in _resting_in_priority(book, action.side):
+            if not _crosses(action.side, action.price_minor, price):
+                break
+            if shares.orders[order_seq].owner == signer_id:
+                raise SelfTradeError(f"this order would trade with your own resting order {order_seq}; cancel it first")
+    key = (action.enterprise, action.share_class, signer_id)
+    if action.side == "buy":
+        _check_holder(state, share_class, signer_id, _exposure(state, *key) + action.units, "the buyer")
+        _check_can_pay(state, signer_id, amount, "the buyer")
+        _check_escrow_can_receive(state, amount)
+        return match(state, signer_id, action)
+    held = shares.holdings.get(key)
+    free = 0 if held is None else held.units - held.locked
+    if free < action.units:
+        raise InsufficientSharesError(f"you have {free} {share_class.name} that are not already offered; you asked to sell {action.units}")
+    plan = match(state, signer_id, action)
+    gained = sum(fill.units * fill.price_minor for fill in plan.fills)
+    _check_can_receive(state, signer_id, gained, "the seller")
+    return plan
+
+
+def _book_add(book: Book, order: Order) -> Book:
+    key = (order.side, order.price_minor)
+    level = book.levels.get(key)
+    if level is None:
+        prices = list(book.bid_prices if order.side == "buy" else book.ask_prices)
+        insort(prices, order.price_minor)
+        book = (_replace(book, bid_prices=tuple(prices)) if order.side == "buy"
+                else _replace(book, ask_prices=tuple(prices)))
+        level = ()
+    return _replace(book, levels=book.levels.set(key, (*level, order.seq)))
+
+
+def _book_remove(book: Book, order: Order) -> Book:
+    key = (order.side, order.price_minor)
+    level = tuple(seq for seq in book.levels[key] if seq != order.seq)
+    if level:
+        return _replace(book, levels=book.levels.set(key, level))
+    if order.side == "buy":
+        book = _replace(book, bid_prices=tuple(p for p in book.bid_prices if p != order.price_minor))
+    else:
+        book = _replace(book, ask_prices=tuple(p for p in book.ask_prices if p != order.price_minor))
+    return _replace(book, levels=book.levels.delete(key))
+
+
+def _count_orders(member_orders: Map, owner: bytes, change: int) -> Map:
+    count = member_orders.get(owner, 0) + change
+    return member_orders.set(owner, count) if count else member_orders.delete(owner)
+
+
+def _drop_resting(state: State, order: Order) -> State:
+    """Take a resting order out of the book: its reservation back to the buyer, its lock off."""
+    shares = state.shares
+    book_key = (order.enterprise, order.share_class)
+    holding_key = (order.enterprise, order.share_class, order.owner)
+    book = _book_remove(shares.books[book_key], order)
+    accounts, holdings, pending = state.accounts, shares.holdings, shares.pending
+    if order.side == "buy":
+        accounts = _move(accounts, escrow_id(state.feed), order.owner, order.reserved_minor)
+        pending = _add_pending(pending, holding_key, -order.units)
+    else:
+        held = holdings[holding_key]
+        holdings = holdings.set(holding_key, _replace(held, locked=held.locked - order.units))
+    shares = _replace(
+        shares,
+        orders=shares.orders.delete(order.seq),
+        books=shares.books.set(book_key, book) if book.levels else shares.books.delete(book_key),
+        holdings=holdings,
+        pending=pending,
+        member_orders=_count_orders(shares.member_orders, order.owner, -1),
+    )
+    return _replace(state, accounts=accounts, shares=shares)
+
+
+def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: int) -> State:
+    plan = match(state, signer_id, action)
+    state, escrow = _with_escrow(state, seq)
+    key = (action.enterprise, action.share_class)
+    for order_seq in plan.cancelled:
+        state = _drop_resting(state, state.shares.orders[order_seq])
+    shares = state.shares
+    accounts, holdings, pending, orders = state.accounts, shares.holdings, shares.pending, shares.orders
+    books, member_orders = shares.books, shares.member_orders
+    trades = list(shares.trades.get(key, ()))
+    if action.side == "buy":  # the whole limit amount into escrow first; fills and refunds come out of it
+        accounts = _move(accounts, signer_id, escrow, action.price_minor * action.units)
+    else:
+        holdings = _lock(holdings, (*key, signer_id), action.units)
+    for fill in plan.fills:
+        resting = orders[fill.resting]
+        buyer, seller = (signer_id, resting.owner) if action.side == "buy" else (resting.owner, signer_id)
+        value = fill.units * fill.price_minor
+        accounts = _move(accounts, escrow, seller, value)
+        if action.side == "buy":  # the incoming buyer reserved at its limit: the difference comes back
+            accounts = _move(accounts, escrow, buyer, fill.units * (action.price_minor - fill.price_minor))
+        holdings = _remove_units(holdings, (*key, seller), fill.units, fill.units)
+        holdings = _add_units(holdings, (*key, buyer), fill.units, value, seq)
+        if resting.side == "buy":
+            pending = _add_pending(pending, (*key, buyer), -fill.units)
+        left = resting.units - fill.units
+        if left:
+            orders = orders.set(fill.resting, _replace(resting, units=left, reserved_minor=resting.reserved_minor - value))
+        else:
+            orders = orders.delete(fill.resting)
+            books = books.set(key, _book_remove(books[key], resting))
+            member_orders = _count_orders(member_orders, resting.owner, -1)
+        trades.append(Trade(seq, fill.price_minor, fill.units, buyer, seller))
+    remaining = plan.remaining
+    if remaining and plan.rests:
+        order = Order(seq, signer_id, action.enterprise, action.share_class, action.side, action.price_minor, remaining,
+                      action.price_minor * remaining if action.side == "buy" else 0)
+        orders = orders.set(seq, order)
+        books = books.set(key, _book_add(books.get(key, Book()), order))
+        member_orders = _count_orders(member_orders, signer_id, 1)
+        if action.side == "buy":
+            pending = _add_pending(pending, (*key, signer_id), remaining)
+    elif remaining:  # would still cross past the fill limit: cancelled, not rested
+        if action.side == "buy":
+            accounts = _move(accounts, escrow, signer_id, action.price_minor * remaining)
+        else:
+            held = holdings[(*key, signer_id)]
+            holdings = holdings.set((*key, signer_id), _replace(held, locked=held.locked - remaining))
+    if key in books and not books[key].levels:
+        books = books.delete(key)
+    shares = _replace(
+        shares,
+        holdings=holdings,
+        pending=pending,
+        orders=orders,
+        books=books,
+        member_orders=member_orders,
+        trades=shares.trades.set(key, tuple(trades[-limits.trades_recent_max:])) if plan.fills else shares.trades,
+    )
+    return _replace(state, accounts=accounts, shares=shares)
+
+
+def check_cancel_order(state: State, signer_id: bytes, action: CancelOrder) -> None:
+    order = state.shares.orders.get(action.order)
+    if order is None:
+        raise UnknownOrderError(f"there is no resting order {action.order} (it may have filled or been cancelled)")
+    if order.owner != signer_id:
+        raise NotAuthorizedError(f"order {action.order} is not yours")
+
+
+def apply_cancel_order(state: State, action: CancelOrder) -> State:
+    return _drop_resting(state, state.shares.orders[action.order])
+
+
+def check_transfer_shares(state: State, signer_id: bytes, action: TransferShares) -> None:
+    enterprise = _enterprise(state, action.enterprise)
+    share_class = _class(enterprise, action.share_class)
+    if not share_class.transferable:
+        raise NotTransferableError(f"{share_class.name} of {enterprise.name} is not transferable")
+    if action.to == signer_id:
+        raise domain.SameAccountError("you already hold these shares")
+    recipient = domain.active_member(state, action.to, "the recipient")
+    if recipient.role in ("escrow", "treasury"):
+        raise NotAuthorizedError(f"{recipient.name} cannot hold shares")
+    held = _holding(state, action.enterprise, action.share_class, signer_id)
+    free = 0 if held is None else held.units - held.locked
+    if free < action.units:
+        raise InsufficientSharesError(f"you have {free} {share_class.name} free to transfer; you asked for {action.units}")
+    after = _exposure(state, action.enterprise, action.share_class, action.to) + action.units
+    _check_holder(state, share_class, action.to, after, "the recipient")
+
+
+def apply_transfer_shares(state: State, signer_id: bytes, action: TransferShares, seq: int) -> State:
+    holdings = state.shares.holdings
+    key = (action.enterprise, action.share_class)
+    holdings = _remove_units(holdings, (*key, signer_id), action.units, 0)
+    holdings = _add_units(holdings, (*key, action.to), action.units, 0, seq)
+    return _replace(state, shares=_replace(state.shares, holdings=holdings))
+
+
+# ---- withdrawals ----------------------------------------------------------------------------------
+
+
+def check_withdraw(state: State, signer_id: bytes, action: WithdrawShares) -> None:
+    enterprise = _enterprise(state, action.enterprise)
+    share_class = _class(enterprise, action.share_class)
+    if not share_class.withdrawable:
+        raise NotWithdrawableError(f"{share_class.name} of {enterprise.name} is not withdrawable")
+    if len(state.shares.pending_withdrawals) >= limits.withdrawals_pending_max:
+        raise TooManyOrdersError(f"{limits.withdrawals_pending_max} withdrawals are pending in this community")
+    held = _holding(state, action.enterprise, action.share_class, signer_id)
+    free = 0 if held is None else held.units - held.locked
+    if free < action.units:
+        raise InsufficientSharesError(f"you have {free} {share_class.name} free to withdraw; you asked for {action.units}")
+    _check_amount(share_class.par_minor, action.units)
+
+
+def apply_withdraw(state: State, signer_id: bytes, action: WithdrawShares, seq: int, ts_ms: int) -> State:
+    enterprise = state.shares.enterprises[action.enterprise]
+    withdrawal = Withdrawal(seq, signer_id, action.enterprise, action.share_class, action.units, ts_ms + enterprise.notice_ms)
+    shares = state.shares
+    shares = _replace(
+        shares,
+        holdings=_lock(shares.holdings, (action.enterprise, action.share_class, signer_id), action.units),
+        withdrawals=shares.withdrawals.set(seq, withdrawal),
+        pending_withdrawals=shares.pending_withdrawals.set(seq, withdrawal.due_ms),
+    )
+    return _replace(state, shares=shares)
+
+
+def withdrawal_outcome(state: State, withdrawal_seq: int) -> str:
+    withdrawal = state.shares.withdrawals[withdrawal_seq]
+    enterprise = state.shares.enterprises[withdrawal.enterprise]
+    amount = enterprise.classes[withdrawal.share_class].par_minor * withdrawal.units
+    try:
+        _check_can_pay(state, withdrawal.enterprise, amount, enterprise.name)
+        _check_can_receive(state, withdrawal.holder, amount, "the holder")
+    except (DebitLimitError, CreditCeilingError):
+        return "refused"
+    if enterprise.yearly_cap_minor:
+        year = withdrawal.due_ms // year_ms
+        used = enterprise.withdrawn_in_year_minor if enterprise.withdrawal_year == year else 0
+        if used + amount > enterprise.yearly_cap_minor:
+            return "refused"
+    return "paid"
+
+
+def due_withdrawals(state: State, now_ms: int) -> list[int]:
+    due = [(due_ms, seq) for seq, due_ms in state.shares.pending_withdrawals.items() if due_ms <= now_ms]
+    return [seq for _, seq in sorted(due)]
+
+
+def withdrawal_body(state: State, withdrawal_seq: int) -> WithdrawalDue:
+    return WithdrawalDue(withdrawal=withdrawal_seq, outcome=withdrawal_outcome(state, withdrawal_seq))  # type: ignore[arg-type]
+
+
+def audit_withdrawal(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, WithdrawalDue)
+    withdrawal = state.shares.withdrawals.get(body.withdrawal)
+    if withdrawal is None or withdrawal.outcome is not None:
+        raise UnknownOrderError(f"seq {event.seq} settles withdrawal {body.withdrawal}, which is not pending")
+    if event.ts < withdrawal.due_ms:
+        raise NotDueError(f"seq {event.seq} settles withdrawal {body.withdrawal} before it is due ({withdrawal.due_ms} ms)")
+    expected = withdrawal_outcome(state, body.withdrawal)
+    if body.outcome != expected:
+        raise OutcomeMismatchError(f"seq {event.seq} settles withdrawal {body.withdrawal} as {body.outcome}; the rules give {expected}")
+
+
+def apply_withdrawal(state: State, body: WithdrawalDue, seq: int) -> State:
+    shares = state.shares
+    withdrawal = shares.withdrawals[body.withdrawal]
+    key = (withdrawal.enterprise, withdrawal.share_class, withdrawal.holder)
+    enterprise = shares.enterprises[withdrawal.enterprise]
+    accounts, holdings = state.accounts, shares.holdings
+    if body.outcome == "paid":
+        amount = enterprise.classes[withdrawal.share_class].par_minor * withdrawal.units
+        accounts = _move(accounts, withdrawal.enterprise, withdrawal.holder, amount)
+        holdings = _remove_units(holdings, key, withdrawal.units, withdrawal.units)
+        withdrawn = list(enterprise.withdrawn)
+        withdrawn[withdrawal.share_class] += withdrawal.units
+        year = withdrawal.due_ms // year_ms
+        used = enterprise.withdrawn_in_year_minor if enterprise.withdrawal_year == year else 0
+        enterprise = _replace(enterprise, withdrawn=tuple(withdrawn), withdrawal_year=year, withdrawn_in_year_minor=used + amount)
+    else:
+        holdings = _lock(holdings, key, -withdrawal.units)
+    shares = _replace(
+        shares,
+        enterprises=shares.enterprises.set(withdrawal.enterprise, enterprise),
+        holdings=holdings,
+        withdrawals=shares.withdrawals.set(body.withdrawal, _replace(withdrawal, outcome=body.outcome)),
+        pending_withdrawals=shares.pending_withdrawals.delete(body.withdrawal),
+    )
+    return _replace(state, accounts=accounts, shares=shares)
+
+
+# ---- holders' decisions: their electorate and effects ---------------------------------------------
+
+
+def vote_weights(state: State, enterprise: bytes) -> dict[bytes, int]:
+    """Each holder's weight in `enterprise`'s holders' decisions: votes per share x units."""
+    classes = state.shares.enterprises[enterprise].classes
+    weights: dict[bytes, int] = {}
+    for (eid, share_class, holder), held in state.shares.holdings.items():
+        if eid == enterprise and classes[share_class].votes_per_share:
+            weights[holder] = weights.get(holder, 0) + classes[share_class].votes_per_share * held.units
+    return weights
+
+
+def check_holders_proposer(state: State, enterprise: bytes, signer_id: bytes) -> None:
+    found = _enterprise(state, enterprise)
+    if signer_id != found.manager and not vote_weights(state, enterprise).get(signer_id):
+        raise NotAuthorizedError(f"only {found.name}'s manager or a holder with a vote may propose to its holders")
+
+
+def check_holders_voter(state: State, enterprise: bytes, signer_id: bytes) -> None:
+    if not vote_weights(state, enterprise).get(signer_id):
+        raise NotAuthorizedError("only holders of shares with a vote take part in this decision")
+
+
+def dividend_shares(state: State, effect: DeclareDividend) -> dict[bytes, int]:
+    """What each holder gets: floor(amount x weight / total weight); the remainder stays with the
+    enterprise."""
+    classes = state.shares.enterprises[effect.enterprise].classes
+    weights: dict[bytes, int] = {}
+    for (eid, share_class, holder), held in state.shares.holdings.items():
+        if eid == effect.enterprise and classes[share_class].dividend_weight:
+            weights[holder] = weights.get(holder, 0) + classes[share_class].dividend_weight * held.units
+    total = sum(weights.values())
+    return {holder: effect.amount_minor * weight // total for holder, weight in weights.items()} if total else {}
+
+
+def check_dividend(state: State, effect: DeclareDividend) -> None:
+    enterprise = _enterprise(state, effect.enterprise)
+    paid = dividend_shares(state, effect)
+    if not paid:
+        raise BadOfferError(f"no share of {enterprise.name} carries a dividend weight; there is no one to pay")
+    _check_can_pay(state, effect.enterprise, sum(paid.values()), enterprise.name)
+    for holder, amount in paid.items():
+        _check_can_receive(state, holder, amount, "a holder")
+
+
+def apply_dividend(state: State, effect: DeclareDividend, seq: int) -> State:
+    accounts = state.accounts
+    for holder, amount in sorted(dividend_shares(state, effect).items()):
+        accounts = _move(accounts, effect.enterprise, holder, amount)
+    return _replace(state, accounts=accounts)
+
+
+def check_withdrawal_rule(state: State, effect: SetWithdrawalRule) -> None:
+    _enterprise(state, effect.enterprise)
+
+
+def apply_withdrawal_rule(state: State, effect: SetWithdrawalRule, seq: int) -> State:
+    enterprise = _replace(
+        state.shares.enterprises[effect.enterprise], notice_ms=effect.notice_ms, yearly_cap_minor=effect.yearly_cap_minor
+    )
+    return _replace(state, shares=_replace(state.shares, enterprises=state.shares.enterprises.set(effect.enterprise, enterprise)))
+
+
+def dividend_payees(state: State, effect: DeclareDividend) -> list[bytes]:
+    return [effect.enterprise, *dividend_shares(state, effect)]
+
+
+# ---- what a member still has in the shares ledger -------------------------------------------------
+
+
+def outstanding(state: State, member_id: bytes) -> str | None:
+    """Why `member_id` cannot leave yet (shares, orders, subscriptions, withdrawals), or None."""
+    shares = state.shares
+    if any(holder == member_id for (_, _, holder) in shares.holdings.keys()):
+        return "holds shares"
+    if shares.member_orders.get(member_id):
+        return "has resting orders"
+    if any(member == member_id for (_, _, member) in shares.pending.keys()):
+        return "has subscriptions in open offers"
+    if any(shares.withdrawals[s].holder == member_id for s in shares.pending_withdrawals):
+        return "has withdrawals pending"
+    return None
+
+
+# ---- the projection keys an action or body touches (node/store.py writes them) --------------------
+
+
+def touched_by_action(state: State, signer_id: bytes, action: object) -> list:
+    """The projection rows an intent's action changes, from the state before it (matching is
+    recomputed here, so the fills' orders and holders are known)."""
+    feed = state.feed
+    escrow = escrow_id(feed)
+    if isinstance(action, RegisterEnterprise):
+        eid = enterprise_id(feed, state.seq + 1)
+        return [eid, ("enterprise", eid), *(("holding", (eid, i.share_class, signer_id)) for i in action.founder_issue)]
+    if isinstance(action, EnterprisePay):
+        return [action.enterprise, action.to]
+    if isinstance(action, OpenOffer):
+        return [("offer", state.seq + 1)]
+    if isinstance(action, Subscribe):
+        return [escrow, ("offer", action.offer)]
+    if isinstance(action, PlaceOrder):
+        key = (action.enterprise, action.share_class)
+        ids: list = [escrow, ("order", state.seq + 1), ("trades", key), ("holding", (*key, signer_id))]
+        try:
+            plan = match(state, signer_id, action)
+        except (KeyError, DomainError):
+            return ids
+        for order_seq in (*plan.cancelled, *(fill.resting for fill in plan.fills)):
+            owner = state.shares.orders[order_seq].owner
+            ids += [owner, ("order", order_seq), ("holding", (*key, owner))]
+        return ids
+    if isinstance(action, CancelOrder):
+        order = state.shares.orders.get(action.order)
+        if order is None:
+            return []
+        return [escrow, ("order", action.order), ("holding", (order.enterprise, order.share_class, order.owner))]
+    if isinstance(action, TransferShares):
+        key = (action.enterprise, action.share_class)
+        return [("holding", (*key, signer_id)), ("holding", (*key, action.to))]
+    if isinstance(action, WithdrawShares):
+        return [("withdrawal", state.seq + 1), ("holding", (action.enterprise, action.share_class, signer_id))]
+    return []
+
+
+def touched_by_offer_close(state: State, offer_seq: int) -> list:
+    """From the state after (or before) the close: the offer, its subscribers, escrow, the enterprise."""
+    offer = state.shares.offers.get(offer_seq)
+    if offer is None:
+        return []
+    key = (offer.enterprise, offer.share_class)
+    ids: list = [("offer", offer_seq), ("enterprise", offer.enterprise), offer.enterprise, escrow_id(state.feed)]
+    for member in offer.subscriptions.keys():
+        ids += [member, ("holding", (*key, member))]
+    return ids
+
+
+def touched_by_withdrawal(state: State, withdrawal_seq: int) -> list:
+    withdrawal = state.shares.withdrawals.get(withdrawal_seq)
+    if withdrawal is None:
+        return []
+    return [
+        ("withdrawal", withdrawal_seq),
+        ("enterprise", withdrawal.enterprise),
+        withdrawal.enterprise,
+        withdrawal.holder,
+        ("holding", (withdrawal.enterprise, withdrawal.share_class, withdrawal.holder)),
+    ]
+
+
+def share_record(state: State, kind: str, key: object) -> Struct | None:
+    """The current value of one projection row of the shares ledger, or None (a deleted row)."""
+    shares = state.shares
+    table = {
+        "enterprise": shares.enterprises,
+        "holding": shares.holdings,
+        "offer": shares.offers,
+        "order": shares.orders,
+        "withdrawal": shares.withdrawals,
+        "trades": shares.trades,
+    }[kind]
+    return table.get(key)
+
+
+def rebuilt_indexes(shares: Shares) -> Shares:
+    """The derived maps (books, open offers, pending, order counts) from the stored records, as a
+    store reload needs them: the books in price-time order, the same as they were built live."""
+    books: dict = {}
+    member_orders: dict = {}
+    pending: dict = {}
+    for order in sorted(shares.orders.values(), key=lambda order: order.seq):
+        key = (order.enterprise, order.share_class)
+        books[key] = _book_add(books.get(key, Book()), order)
+        member_orders[order.owner] = member_orders.get(order.owner, 0) + 1
+        if order.side == "buy":
+            holding_key = (*key, order.owner)
+            pending[holding_key] = pending.get(holding_key, 0) + order.units
+    open_offers = {}
+    for offer in shares.offers.values():
+        if offer.outcome is None:
+            open_offers[offer.seq] = offer.deadline_ms
+            for member, sub in offer.subscriptions.items():
+                holding_key = (offer.enterprise, offer.share_class, member)
+                pending[holding_key] = pending.get(holding_key, 0) + sub.units
+    pending_withdrawals = {w.seq: w.due_ms for w in shares.withdrawals.values() if w.outcome is None}
+    return _replace(
+        shares,
+        books=Map(books),
+        member_orders=Map(member_orders),
+        pending=Map(pending),
+        open_offers=Map(open_offers),
+        pending_withdrawals=Map(pending_withdrawals),
+    )
+
+
+def digest_part(state: State) -> list:
+    """The shares ledger's part of the state digest (docs/shares.md): enterprises, holdings, offers,
+    resting orders and withdrawals, each sorted by key."""
+    shares = state.shares
+    return [
+        sorted([eid, e.manager, e.issued, e.withdrawn, e.notice_ms, e.yearly_cap_minor, e.withdrawn_in_year_minor]
+               for eid, e in shares.enterprises.items()),
+        sorted([*key, h.units, h.locked] for key, h in shares.holdings.items()),
+        sorted([seq, o.subscribed_units, o.escrow_minor, o.outcome] for seq, o in shares.offers.items()),
+        sorted([seq, o.owner, o.side, o.price_minor, o.units, o.reserved_minor] for seq, o in shares.orders.items()),
+        sorted([seq, w.units, w.due_ms, w.outcome] for seq, w in shares.withdrawals.items()),
+    ]
+
+
+def audit_invariants(state: State) -> None:
+    """The shares ledger's invariants (tests call this after every step): shares conserved per
+    class, escrow equal to what it holds for, closed offers empty, books not crossed."""
+    shares = state.shares
+    for eid, enterprise in shares.enterprises.items():
+        for index in range(len(enterprise.classes)):
+            held = sum(h.units for (e, c, _), h in shares.holdings.items() if e == eid and c == index)
+            assert held == enterprise.issued[index] - enterprise.withdrawn[index], (enterprise.name, index)
+    for (_, _, holder), held in shares.holdings.items():
+        assert 0 <= held.locked <= held.units or held.units == 0, (held, holder)
+    owed = sum(o.escrow_minor for o in shares.offers.values() if o.outcome is None)
+    owed += sum(o.reserved_minor for o in shares.orders.values())
+    escrow = state.accounts.get(escrow_id(state.feed))
+    assert (escrow.balance_minor if escrow else 0) == owed, (escrow, owed)
+    for offer in shares.offers.values():
+        if offer.outcome is not None:
+            assert offer.escrow_minor == 0
+    for book in shares.books.values():
+        if book.bid_prices and book.ask_prices:
+            assert book.bid_prices[-1] < book.ask_prices[0], "a crossed book"
