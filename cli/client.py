@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import aiohttp
-
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import Action
@@ -56,6 +55,23 @@ class Client:
     def get(self, path: str, **params: Any) -> Any:
         query = {k: str(v) for k, v in params.items() if v is not None}
         return asyncio.run(self._request("GET", path, params=query))
+
+    def get_text(self, path: str) -> str:
+        """A document that is not JSON (a CSV export); errors still come as JSON."""
+
+        async def fetch() -> str:
+            timeout = aiohttp.ClientTimeout(total=request_timeout_seconds)
+            try:
+                async with aiohttp.ClientSession(timeout=timeout) as session:
+                    async with session.get(self.base_url + path) as response:
+                        if response.status >= 400:
+                            document = await response.json(content_type=None)
+                            raise NodeRefused(response.status, str(document["error"]), str(document.get("message")))
+                        return await response.text()
+            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as error:
+                raise NodeUnreachable(f"cannot reach the node at {self.base_url}: {error or 'timed out'}") from None
+
+        return asyncio.run(fetch())
 
     def submit(self, key: KeyPair, action: Action) -> Any:
         community = self.get("/api/community")

@@ -15,7 +15,6 @@ import nacl.exceptions
 import nacl.pwhash
 import nacl.secret
 import nacl.utils
-
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.ids import KeyPair
 

@@ -31,7 +31,10 @@ from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError, TallyError
 from tallystick.protocol.events import (
     AdmitMember,
+    AllMembers,
+    DeclareDividend,
     Delegate,
+    Holders,
     Propose,
     RecoverKey,
     RemoveMember,
@@ -39,6 +42,7 @@ from tallystick.protocol.events import (
     SetLevy,
     SetLimits,
     SetRules,
+    SetWithdrawalRule,
     Transfer,
     TreasuryPay,
     Undelegate,
@@ -47,6 +51,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from . import cluster as cluster_module
+from . import shares as shares_commands
 from .client import Client, NodeRefused
 from .keyfile import seal, unseal
 
@@ -184,7 +189,9 @@ def serve(directory: Path, listen: str | None, peers: tuple[str, ...]) -> None:
 
         config = msgspec.structs.replace(config, **changes)
     try:
-        from tallystick.federation.service import serve as serve_node  # the server stack loads only for `serve`
+        from tallystick.federation.service import (
+            serve as serve_node,  # the server stack loads only for `serve`
+        )
 
         asyncio.run(serve_node(home, config))
     except OSError as error:
@@ -467,6 +474,10 @@ def _effect(
 @click.option("--levy", default=None, metavar="PCT", help="Effect: a levy on payments, percent (0 turns it off).")
 @click.option("--levy-min", default=None, help="With --levy: the least levy per payment, major units.")
 @click.option("--levy-max", default=None, help="With --levy: the most levy per payment, major units.")
+@click.option("--holders", default=None, metavar="ENTERPRISE", help="Decided by ENTERPRISE's holders, weighted by votes per share.")
+@click.option("--dividend", default=None, metavar="AMOUNT", help="With --holders: declare a dividend of AMOUNT (major units).")
+@click.option("--withdrawal-notice", default=None, help="With --holders: set the withdrawal notice (e.g. 30d, or 0s).")
+@click.option("--withdrawal-cap", default=None, help="With --holders and --withdrawal-notice: the yearly cap, major units (0: none).")
 @click.option("--treasury-pay", default=None, metavar="MEMBER", help="Effect: the treasury pays MEMBER --amount.")
 @click.option("--amount", default=None, help="With --treasury-pay: major units.")
 @click.option("--memo", default="", help="With --treasury-pay: what it is for.")
@@ -480,6 +491,7 @@ def propose(
     remove: str | None, recover: str | None, new_key: str | None, set_limits: str | None, default_limits: bool,
     debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
     default_threshold: str | None, levy: str | None, levy_min: str | None, levy_max: str | None,
+    holders: str | None, dividend: str | None, withdrawal_notice: str | None, withdrawal_cap: str | None,
     treasury_pay: str | None, amount: str | None, memo: str, as_json: bool,
 ) -> None:
     """Open a decision titled TITLE; members vote with `tally vote`, and the node closes it at its
@@ -492,6 +504,23 @@ def propose(
     effect = _effect(client, admit, name, remove, recover, new_key, set_limits, default_limits, debit_limit,
                      credit_ceiling, admission, default_quorum, default_threshold, levy, levy_min, levy_max,
                      treasury_pay, amount, memo)
+    electorate: Any = AllMembers()
+    if holders is not None:
+        enterprise = shares_commands.enterprise_id(client, holders)
+        electorate = Holders(enterprise=enterprise)
+        if effect is not None:
+            raise click.UsageError("a holders' decision can declare a dividend or set the withdrawal rule, nothing else")
+        if dividend is not None and withdrawal_notice is not None:
+            raise click.UsageError("a decision has at most one effect")
+        decimals = client.get("/api/community")["unit"]["decimals"]
+        if dividend is not None:
+            effect = DeclareDividend(enterprise=enterprise, amount_minor=parse_amount(dividend, decimals))
+        elif withdrawal_notice is not None:
+            notice = 0 if withdrawal_notice in ("0", "0s") else _parse_duration_ms(withdrawal_notice)
+            cap = parse_amount(withdrawal_cap or "0", decimals, allow_zero=True)
+            effect = SetWithdrawalRule(enterprise=enterprise, notice_ms=notice, yearly_cap_minor=cap)
+    elif dividend is not None or withdrawal_notice is not None:
+        raise click.UsageError("--dividend and --withdrawal-notice need --holders ENTERPRISE")
     action = Propose(
         decision_type=decision_type,  # type: ignore[arg-type]
         title=title,
@@ -503,6 +532,7 @@ def propose(
         ranked=ranked,
         quorum_bp=_parse_percent_bp(quorum),
         threshold_bp=_parse_percent_bp(threshold),
+        electorate=electorate,
         effect=effect,
     )
     appended = client.submit(context.key(), action)
@@ -795,6 +825,9 @@ def cluster_down(directory: Path) -> None:
     """Stop every node of the cluster in DIRECTORY."""
     stopped = cluster_module.down(directory)
     click.echo(f"stopped {stopped} nodes")
+
+
+shares_commands.add_commands(main, refusals_exit_cleanly, print_json, now_ms)
 
 
 if __name__ == "__main__":

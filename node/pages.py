@@ -1,49 +1,499 @@
-"""The community's web page: who is here and where the credit stands.
+"""The node's web pages: the community (/), each member (/members/{ref}) and the operator (/node).
 
-How this works: one server-rendered page from the projections, through Jinja2 with autoescaping on,
-so nothing a member typed (a name, a memo) can run as script in a reader's browser. The full pages
-(member views, the federation's picture) grow from here.
+How this works: each page is rendered on the server from the projections and the tail of the log,
+through Jinja2 with autoescaping on, so nothing a member typed (a name, a memo, a proposal) can run
+as script in a reader's browser: templates never mark member text `|safe`; the only markup made
+here is SVG we draw ourselves (the balance plot, the QR code from segno). No page needs JavaScript
+to be read. Every query is bounded: a page of members (`page_size_default`), the last events of the
+log, a histogram computed by SQLite into a fixed number of buckets, and a member's history found
+by SQLite in a bounded window of the log's tail (`history_window_events`), because the log has no
+index by account. The numbers are the API's: the same projections, the same `debit_limit`,
+`credit_ceiling` and decision `tally`, and the alerts of `Node.status()`, which /api/status serves.
 """
 
 from __future__ import annotations
 
-import jinja2
-from aiohttp import web
-from tallystick.protocol.ids import id_to_text
+import datetime
+import math
+import urllib.parse
+from typing import Any
 
-from .domain import credit_ceiling, debit_limit
-from .money import format_amount
+import jinja2
+import segno
+from aiohttp import web
+from markupsafe import Markup
+from tallystick.protocol import limits
+from tallystick.protocol.codec import decode_event, decode_intent
+from tallystick.protocol.errors import TallyError
+from tallystick.protocol.events import (
+    Act,
+    AdmitMember,
+    Checkpoint,
+    DecisionClosed,
+    Delegate,
+    Genesis,
+    KeyRotated,
+    Propose,
+    RemoveMember,
+    SetLimits,
+    Transfer,
+    Undelegate,
+    Vote,
+)
+from tallystick.protocol.ids import id_from_text, id_to_text
+
+from .decisions import Decision, tally, winners
+from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
+from .money import format_amount, parse_amount
+
+# Rows of the members table on one page of `/`.
+members_per_page = limits.page_size_default
+# Events of the log's tail shown as recent activity on `/`.
+activity_events = 20
+# Open decisions shown with live tallies on `/`: each tally counts every member (O(members)).
+open_decisions_shown = 10
+# Buckets of the balance histogram: enough to see a shape, few enough to label.
+histogram_buckets = 24
+# A member's page looks for their payments in this many events at the log's tail (SQLite scans the
+# bytes in C; a per-account index of the log would lift this bound), and shows at most so many.
+history_window_events = 20_000
+history_payments_shown = 50
+# Decisions (newest first) searched for a member's votes.
+votes_decisions_searched = limits.page_size_default
+# Feeds listed on /node (a node may hold up to `replication_heads_max`).
+feeds_shown = limits.page_size_default
 
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("tallystick.node", "templates"),
-    autoescape=jinja2.select_autoescape(default=True),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
 
 
-async def index(request: web.Request) -> web.Response:
+def _node(request: web.Request) -> Any:
     from .runtime import node_key
 
-    node = request.app[node_key]
-    state, head = node.sequencer.state, node.sequencer.head
-    decimals = state.community.unit_decimals
-    rows = []
-    for member_id, name, balance, _debit, _ceiling, active in await node.store.balances(node.feed):
-        account = state.accounts[member_id]
-        rows.append(
-            {
-                "id": id_to_text("m", member_id),
-                "name": name,
-                "balance": format_amount(balance, decimals),
-                "debit_limit": format_amount(debit_limit(state, account), decimals),
-                "credit_ceiling": format_amount(credit_ceiling(state, account), decimals),
-                "active": bool(active),
-            }
-        )
-    html = _environment.get_template("index.html").render(
-        community=state.community, node=id_to_text("n", head.feed), seq=head.seq, rows=rows
+    return request.app[node_key]
+
+
+def _now_ms() -> int:
+    from .runtime import clock_ms
+
+    return clock_ms()
+
+
+def _html(template: str, status: int = 200, **context: Any) -> web.Response:
+    text = _environment.get_template(template).render(**context)
+    return web.Response(text=text, status=status, content_type="text/html")
+
+
+def format_duration(ms: int) -> str:
+    """A duration as people say it, to two units: '2 d 3 h', '5 min 10 s', '0 s'."""
+    seconds = max(0, ms) // 1000
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def format_time(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_environment.filters["duration"] = format_duration
+_environment.filters["time"] = format_time
+
+
+# ---- what every page shows ------------------------------------------------------------------------
+
+
+async def _frame(node: Any) -> dict[str, Any]:
+    """The header of every page: the community, the node, and the algedonic alerts (/api/status's)."""
+    status = await node.status()
+    state: State = node.sequencer.state
+    return {
+        "community": state.community,
+        "node_id": status["node"],
+        "seq": status["seq"],
+        "alerts": status["alerts"],
+        "node_status": status,
+    }
+
+
+def _amount(node: Any, minor: int) -> str:
+    return format_amount(minor, node.sequencer.state.community.unit_decimals)
+
+
+def _bar(balance: int, debit: int, ceiling: int) -> dict[str, float]:
+    """Where a balance sits: the left half of the bar is the debit side (0 to -debit limit), the
+    right half the credit side (0 to +ceiling), each scaled by its own limit, so a glance says how
+    near an account is to either limit, even when the ceiling is far larger than the debit limit."""
+    if balance < 0:
+        fraction = min(1.0, -balance / debit) if debit else 1.0
+        return {"left": 50 - 50 * fraction, "width": 50 * fraction, "side": -1}
+    fraction = min(1.0, balance / ceiling) if ceiling else (1.0 if balance else 0.0)
+    return {"left": 50.0, "width": 50 * fraction, "side": 1 if balance else 0}
+
+
+def _account_row(node: Any, member_id: bytes, name: str, role: str, active: bool) -> dict[str, Any]:
+    state: State = node.sequencer.state
+    account = state.accounts[member_id]
+    debit, ceiling = debit_limit(state, account), credit_ceiling(state, account)
+    return {
+        "id": id_to_text("m", member_id),
+        "name": name,
+        "role": role,
+        "active": active,
+        "balance_minor": account.balance_minor,
+        "balance": _amount(node, account.balance_minor),
+        "debit_limit": _amount(node, debit),
+        "credit_ceiling": _amount(node, ceiling),
+        "bar": _bar(account.balance_minor, debit, ceiling),
+    }
+
+
+def _name(state: State, member_id: bytes) -> dict[str, str]:
+    member = state.members.get(member_id)
+    text = id_to_text("m", member_id)
+    return {"id": text, "name": member.name if member is not None else text[:12] + "…"}
+
+
+def describe_event(state: State, seq: int, ts: int, raw: bytes) -> dict[str, Any]:
+    """One event as a line of activity: who did what, with the parts a template shows (and escapes)."""
+    event = decode_event(raw)
+    body = event.body
+    line: dict[str, Any] = {"seq": seq, "ts": ts, "kind": type(body).__name__, "who": None, "whom": None,
+                            "amount": None, "memo": None, "text": None}
+    if isinstance(body, Act):
+        intent = decode_intent(body.intent)
+        action = intent.action
+        signer = member_for_key(state, intent.key)
+        line["who"] = _name(state, signer) if signer is not None else None
+        line["kind"] = action.__struct_config__.tag
+        if isinstance(action, Transfer):
+            line["whom"] = _name(state, action.to)
+            line["amount"] = format_amount(action.amount_minor, state.community.unit_decimals)
+            line["memo"] = action.memo
+        elif isinstance(action, AdmitMember):
+            line["whom"] = _name(state, action.member)
+        elif isinstance(action, RemoveMember):
+            line["whom"] = _name(state, action.member)
+        elif isinstance(action, SetLimits):
+            line["whom"] = _name(state, action.account)
+        elif isinstance(action, Propose):
+            line["text"] = action.title
+        elif isinstance(action, Vote):
+            line["text"] = f"decision {action.decision}"
+        elif isinstance(action, Delegate):
+            line["whom"] = _name(state, action.to)
+            line["text"] = action.topic
+        elif isinstance(action, Undelegate):
+            line["text"] = action.topic
+    elif isinstance(body, DecisionClosed):
+        line["kind"] = "decision_closed"
+        line["text"] = f"decision {body.decision}: {body.outcome}"
+    elif isinstance(body, Checkpoint):
+        line["kind"] = "checkpoint"
+    elif isinstance(body, Genesis):
+        line["kind"] = "genesis"
+        line["text"] = body.name
+    elif isinstance(body, KeyRotated):
+        line["kind"] = "key_rotated"
+    else:
+        tag = body.__struct_config__.tag
+        line["kind"] = tag if isinstance(tag, str) else type(body).__name__
+    return line
+
+
+def _decision_view(node: Any, decision: Decision, now_ms: int) -> dict[str, Any]:
+    """A decision with the API's live tally (the same `tally` /api/decisions serves)."""
+    state: State = node.sequencer.state
+    live = state.decisions.get(decision.seq, decision)
+    result = live.result if live.result is not None else tally(state, live)
+    counted = sum(result.positions.values()) or 1
+    return {
+        "id": decision.seq,
+        "type": decision.decision_type,
+        "title": decision.title,
+        "text": decision.text,
+        "open": live.is_open,
+        "time_left_ms": max(0, decision.deadline_ms - now_ms) if live.is_open else 0,
+        "deadline_ms": decision.deadline_ms,
+        "outcome": live.outcome,
+        "tally": result,
+        "shares": {position: 100 * count / counted for position, count in result.positions.items()},
+        "options": [
+            {"name": name, "count": count, "winner": index in winners(result)}
+            for index, (name, count) in enumerate(zip(decision.options, result.option_counts, strict=True))
+        ],
+        "quorum_percent": decision.quorum_bp / 100,
+        "participation_percent": 100 * result.participants / result.electorate if result.electorate else 0.0,
+    }
+
+
+# ---- the community: / ----------------------------------------------------------------------------
+
+
+async def _histogram(node: Any) -> dict[str, Any] | None:
+    """The distribution of the active members' balances, bucketed by SQLite (never all rows here)."""
+    feed = node.feed
+    joined = "FROM accounts a JOIN members m ON m.feed = a.feed AND m.id = a.id WHERE a.feed = ? AND m.active = 1"
+    [(low, high, count)] = await node.store.query(
+        f"SELECT min(a.balance_minor), max(a.balance_minor), count(*) {joined}", (feed,), 1
     )
-    return web.Response(text=html, content_type="text/html")
+    if not count:
+        return None
+    span = high - low + 1
+    rows = await node.store.query(
+        f"SELECT (a.balance_minor - ?) * ? / ? AS bucket, count(*) {joined} GROUP BY bucket ORDER BY bucket",
+        (low, histogram_buckets, span, feed),
+        histogram_buckets,
+    )
+    counts = [0] * histogram_buckets
+    for bucket, in_bucket in rows:
+        counts[int(bucket)] = in_bucket
+    tallest = max(counts)
+    width, height, bar = 480, 160, 480 / histogram_buckets
+    bars = []
+    for index, in_bucket in enumerate(counts):
+        start = low + math.ceil(index * span / histogram_buckets)
+        end = low + math.ceil((index + 1) * span / histogram_buckets) - 1
+        bar_height = height * in_bucket / tallest
+        bars.append({
+            "x": index * bar, "y": height - bar_height, "width": bar - 1, "height": bar_height, "count": in_bucket,
+            "from": _amount(node, start), "to": _amount(node, end), "negative": end < 0,
+        })
+    zero_x = width * (0 - low) / span if low <= 0 <= high else None
+    return {"bars": bars, "width": width, "height": height, "zero_x": zero_x, "count": count,
+            "low": _amount(node, low), "high": _amount(node, high)}
+
+
+def _page_number(request: web.Request, pages: int) -> int:
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(1, number), max(1, pages))
+
+
+async def community_page(request: web.Request) -> web.Response:
+    node = _node(request)
+    state: State = node.sequencer.state
+    feed = node.feed
+    [(accounts_total,)] = await node.store.query("SELECT count(*) FROM accounts WHERE feed = ?", (feed,), 1)
+    pages = max(1, math.ceil(accounts_total / members_per_page))
+    page = _page_number(request, pages)
+    rows = await node.store.query(
+        "SELECT a.id, m.name, m.role, m.active FROM accounts a JOIN members m ON m.feed = a.feed AND m.id = a.id "
+        "WHERE a.feed = ? ORDER BY m.name COLLATE NOCASE, a.id LIMIT ? OFFSET ?",
+        (feed, members_per_page, (page - 1) * members_per_page),
+        members_per_page,
+    )
+    members = [_account_row(node, bytes(member_id), name, role, bool(active)) for member_id, name, role, active in rows]
+    tail = await node.store.query(
+        "SELECT seq, ts, bytes FROM log WHERE feed = ? ORDER BY seq DESC LIMIT ?", (feed, activity_events), activity_events
+    )
+    activity = [describe_event(state, seq, ts, bytes(raw)) for seq, ts, raw in tail]
+    now_ms = _now_ms()
+    open_rows = await node.store.decision_rows(feed, open_only=True, limit=open_decisions_shown + 1)
+    decisions = [_decision_view(node, decision, now_ms) for decision in open_rows[:open_decisions_shown]]
+    treasury = None
+    if state.treasury is not None and state.treasury in state.members:
+        treasury = _account_row(node, state.treasury, state.members[state.treasury].name, "treasury", True)
+    levy = state.levy
+    return _html(
+        "index.html",
+        **await _frame(node),
+        members=members,
+        members_total=accounts_total,
+        active_members=sum(1 for m in state.members.values() if m.active),
+        page=page,
+        pages=pages,
+        activity=activity,
+        decisions=decisions,
+        more_decisions=len(open_rows) > open_decisions_shown,
+        treasury=treasury,
+        levy=None if levy is None else {"rate_percent": levy.rate_bp / 100, "min": _amount(node, levy.min_minor),
+                                        "max": _amount(node, levy.max_minor)},
+        histogram=await _histogram(node),
+        default_debit_limit=_amount(node, state.community.debit_limit_minor),
+        default_credit_ceiling=_amount(node, state.community.credit_ceiling_minor),
+    )
+
+
+# ---- a member: /members/{ref} ---------------------------------------------------------------------
+
+
+def _resolve(state: State, reference: str) -> bytes | None:
+    """A member by id (`m_…`) or by name, as the API's /api/members/{reference}; None if unknown."""
+    if reference.startswith("m_"):
+        try:
+            member_id = id_from_text("m", reference)
+        except TallyError:
+            return None
+        return member_id if member_id in state.members else None
+    return find_member(state, reference)
+
+
+def pay_uri(node_url: str, feed: str, member: str, name: str, amount: str | None, memo: str) -> str:
+    """The "pay me" URI a wallet scans: `tally:pay?node=URL&feed=n_…&to=m_…&name=…[&amount=…][&memo=…]`
+    (docs/pages.md). Every value is percent-encoded."""
+    fields = [("node", node_url), ("feed", feed), ("to", member), ("name", name)]
+    if amount:
+        fields.append(("amount", amount))
+    if memo:
+        fields.append(("memo", memo))
+    return "tally:pay?" + urllib.parse.urlencode(fields, quote_via=urllib.parse.quote)
+
+
+def _history_patterns(state: State, member_id: bytes) -> list[bytes]:
+    member = state.members[member_id]
+    keys = [member_id, member.key, *sorted(member.retired_keys)]
+    return list(dict.fromkeys(keys))[:8]  # the id, the key, and the keys it signed with before
+
+
+async def _history(node: Any, member_id: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The member's payments (made or received) in the log's last `history_window_events`, newest
+    first. SQLite finds candidate events by the member's id or keys in the bytes; each is decoded
+    and kept only if it is a payment the member made or received."""
+    state: State = node.sequencer.state
+    patterns = _history_patterns(state, member_id)
+    window_start = max(0, node.sequencer.head.seq - history_window_events)
+    matches = " OR ".join("instr(bytes, ?) > 0" for _ in patterns)
+    rows = await node.store.query(
+        f"SELECT seq, ts, bytes FROM log WHERE feed = ? AND seq > ? AND kind = 'act' AND ({matches}) "
+        "ORDER BY seq DESC LIMIT ?",
+        (node.feed, window_start, *patterns, limits.page_size_max),
+    )
+    payments = []
+    for seq, ts, raw in rows:
+        line = describe_event(state, seq, ts, bytes(raw))
+        if line["kind"] != "transfer":
+            continue
+        paid = line["who"] is not None and line["who"]["id"] == id_to_text("m", member_id)
+        received = line["whom"]["id"] == id_to_text("m", member_id)
+        if not (paid or received):
+            continue
+        line["direction"] = "out" if paid else "in"
+        payments.append(line)
+        if len(payments) == history_payments_shown:
+            break
+    return payments, window_start
+
+
+async def member_page(request: web.Request) -> web.Response:
+    node = _node(request)
+    state: State = node.sequencer.state
+    reference = request.match_info["reference"]
+    member_id = _resolve(state, reference)
+    if member_id is None:
+        return _html("not_found.html", status=404, **await _frame(node), reference=reference)
+    member = state.members[member_id]
+    account = _account_row(node, member_id, member.name, member.role, member.active)
+    payments, window_start = await _history(node, member_id)
+    votes = []
+    for decision in await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched):
+        live = state.decisions.get(decision.seq, decision)
+        ballot = live.votes.get(member_id)
+        if ballot is not None:
+            votes.append({
+                "id": decision.seq, "title": decision.title, "open": live.is_open, "outcome": live.outcome,
+                "position": ballot.position,
+                "options": [decision.options[i] for i in ballot.options if i < len(decision.options)],
+            })
+    # An amount and memo for the QR code, from the page's own GET form (no JavaScript).
+    amount_text = request.query.get("amount", "").strip()[:32]
+    memo = request.query.get("memo", "")[: limits.memo_chars_max]
+    amount_error = None
+    if amount_text:
+        try:
+            amount_text = format_amount(parse_amount(amount_text, state.community.unit_decimals), state.community.unit_decimals)
+        except TallyError as error:
+            amount_error, amount_text = str(error), ""
+    origin = f"{request.scheme}://{request.host}"
+    uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
+    qr = segno.make(uri, error="m")
+    return _html(
+        "member.html",
+        **await _frame(node),
+        member=account,
+        admitted_seq=member.admitted_seq,
+        payments=payments,
+        history_window_events=history_window_events if window_start > 0 else None,
+        votes=votes,
+        pay_uri=uri,
+        qr_svg=Markup(qr.svg_inline(scale=4, dark="#111", light="#fff")),
+        amount=amount_text,
+        memo=memo,
+        amount_error=amount_error,
+        node_url=origin,
+    )
+
+
+# ---- the operator: /node --------------------------------------------------------------------------
+
+
+async def _feeds(node: Any, status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The feeds this node holds, with each one's last checkpoint. A checkpoint that is stored was
+    verified: the author's own, or recomputed by this replica's audit before it was stored (a
+    mismatch is refused, and shows as the peer's last error)."""
+    rows = await node.store.query(
+        "SELECT feed, name, seq, events_since_checkpoint FROM community ORDER BY feed LIMIT ?",
+        (feeds_shown,),
+        feeds_shown,
+    )
+    forked = {fork["feed"] for fork in status["forks"]}
+    feeds = []
+    for feed, name, seq, since in rows:
+        text = id_to_text("n", bytes(feed))
+        checkpoint_seq = seq - since
+        checkpoint = None
+        if since < seq:
+            found = await node.store.query(
+                "SELECT kind, bytes FROM log WHERE feed = ? AND seq = ?", (bytes(feed), checkpoint_seq), 1
+            )
+            if found and found[0][0] == "checkpoint":
+                body = decode_event(bytes(found[0][1])).body
+                assert isinstance(body, Checkpoint)
+                checkpoint = {"seq": checkpoint_seq, "state_hash": id_to_text("h", body.state_hash)}
+        held = status["feeds"].get(text, {})
+        feeds.append({
+            "id": text, "name": name, "seq": held.get("seq", seq), "head": held.get("head"),
+            "own": bytes(feed) == node.feed, "forked": text in forked, "checkpoint": checkpoint,
+            "since_checkpoint": since,
+        })
+    return feeds
+
+
+async def node_page(request: web.Request) -> web.Response:
+    node = _node(request)
+    frame = await _frame(node)
+    status = frame["node_status"]
+    now_ms = _now_ms()
+    peers = []
+    for peer in status["peers"]:
+        last_seen = peer.get("last_seen_ms")
+        peers.append({**peer, "seen_ago_ms": None if not last_seen else max(0, now_ms - last_seen)})
+    return _html(
+        "node.html",
+        **frame,
+        peers=peers,
+        feeds=await _feeds(node, status),
+        feeds_total=len(status["feeds"]),
+        forks=status["forks"],
+        pending=status["pending"],
+        head=status["head"],
+    )
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
+    app.router.add_get("/", community_page)
+    app.router.add_get("/members/{reference}", member_page)
+    app.router.add_get("/node", node_page)
+

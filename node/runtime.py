@@ -24,6 +24,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.events import Checkpoint
 from tallystick.protocol.ids import id_to_text
 
+from . import shares as sharing
 from .decisions import closing_body, due_closures
 from .domain import state_digest
 from .home import Home, HomeError, NodeConfig
@@ -88,8 +89,8 @@ class Node:
         }
 
     async def run_timer(self) -> None:
-        """Time-driven events: decisions whose deadline passed are closed (the domain says which
-        and with what outcome), and a checkpoint once the feed has been idle with unhashed events."""
+        """Time-driven events: decisions, offers and withdrawals whose time came are closed (the
+        domain says which and with what outcome), and a checkpoint once the feed has been idle with unhashed events."""
         while True:
             await asyncio.sleep(timer_interval_ms / 1000)
             if self.sequencer.refusal is not None:
@@ -98,6 +99,10 @@ class Node:
                 # The outcome is computed on the state the closing event follows, inside the
                 # sequencer's single write order, so no vote can slip in between.
                 await self.sequencer.append_body(lambda s, d=decision: closing_body(s, d))
+            for offer in sharing.due_offer_closes(self.sequencer.state, clock_ms()):
+                await self.sequencer.append_body(lambda s, o=offer: sharing.offer_closing_body(s, o))
+            for withdrawal in sharing.due_withdrawals(self.sequencer.state, clock_ms()):
+                await self.sequencer.append_body(lambda s, w=withdrawal: sharing.withdrawal_body(s, w))
             state, head = self.sequencer.state, self.sequencer.head
             if state.events_since_checkpoint > 0 and clock_ms() - head.ts >= self.config.checkpoint_idle_ms:
                 await self.sequencer.append_body(lambda s: Checkpoint(state_hash=state_digest(s)))
@@ -157,13 +162,14 @@ ExtensionFactory = Callable[[], Extension]
 
 
 def create_app(home: Home, config: NodeConfig, extension: Extension | None = None) -> web.Application:
-    from . import api, pages
+    from . import api, pages, shares_api
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[api.errors_as_json])
     registry = CollectorRegistry()
     registry.register(_NodeCollector(app))
     app[registry_key] = registry
     api.add_routes(app)
+    shares_api.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
     pages.add_routes(app)

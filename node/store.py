@@ -258,7 +258,7 @@ def share_value(kind: str, raw: bytes) -> object:
     return value
 
 
-def _share_key(kind: str, raw: bytes) -> object:
+def share_key(raw: bytes) -> object:
     key = _share_key_decoder.decode(raw)
     return tuple(key) if isinstance(key, list) else key
 
@@ -657,7 +657,7 @@ class Store:
         tables: dict[str, dict] = {kind: {} for kind in share_kinds}
         async with self._reader.execute("SELECT kind, key, record FROM shares WHERE feed = ?", (feed,)) as cursor:
             async for kind, key, record in cursor:
-                tables[kind][_share_key(kind, key)] = share_value(kind, record)
+                tables[kind][share_key(key)] = share_value(kind, record)
         shares = rebuilt_indexes(
             Shares(
                 enterprises=Map(tables["enterprise"]),

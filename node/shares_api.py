@@ -1,0 +1,307 @@
+"""The shares ledger over HTTP: enterprises, their cap tables (JSON and CSV), offers, order books,
+trades and a member's holdings. Read-only: every change is a signed intent posted to /api/intents.
+
+How this works: lists come from the `shares` projection through the store's bounded reader (an
+index on enterprise keeps a cap table query independent of the rest of the ledger); single small
+lookups (an enterprise's classes, a name) come from the sequencer's state. Ids are in their text
+form (`e_` enterprises, `m_` members); amounts in minor units.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from tallystick.protocol import limits
+from tallystick.protocol.errors import MalformedError
+from tallystick.protocol.ids import id_from_text, id_to_text
+
+from .domain import credit_ceiling, debit_limit, find_member
+from .errors import UnknownEnterpriseError, UnknownOfferError
+from .runtime import Node, clock_ms, node_key
+from .shares import Enterprise, Holding, Offer, Order, Trade, Withdrawal, allotment
+from .store import share_key, share_value
+
+
+def _json(data: Any) -> web.Response:
+    return web.Response(body=msgspec.json.encode(data), content_type="application/json")
+
+
+def _node(request: web.Request) -> Node:
+    return request.app[node_key]
+
+
+def resolve_enterprise(node: Node, reference: str) -> bytes:
+    """An enterprise by id (`e_…`, or its account's `m_…`) or by name."""
+    state = node.sequencer.state
+    if reference.startswith(("e_", "m_")):
+        found = id_from_text(reference[0], reference)  # type: ignore[arg-type]
+    else:
+        found = find_member(state, reference)
+    if found is None or found not in state.shares.enterprises:
+        raise UnknownEnterpriseError(f"no enterprise is called {reference!r}; `tally enterprise list` lists them")
+    return found
+
+
+def _name(node: Node, member_id: bytes) -> str | None:
+    member = node.sequencer.state.members.get(member_id)
+    return None if member is None else member.name
+
+
+def _limit(request: web.Request) -> int:
+    text = request.query.get("limit", str(limits.page_size_default))
+    if not text.isdigit() or not 1 <= int(text) <= limits.page_size_max:
+        raise MalformedError(f"query parameter limit must be between 1 and {limits.page_size_max}")
+    return int(text)
+
+
+def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise) -> dict[str, Any]:
+    state = node.sequencer.state
+    account = state.accounts[eid]
+    return {
+        "id": id_to_text("e", eid),
+        "account": id_to_text("m", eid),
+        "name": enterprise.name,
+        "manager": id_to_text("m", enterprise.manager),
+        "manager_name": _name(node, enterprise.manager),
+        "registered_seq": enterprise.registered_seq,
+        "balance": account.balance_minor,
+        "debit_limit": debit_limit(state, account),
+        "credit_ceiling": credit_ceiling(state, account),
+        "withdrawal_rule": {"notice_ms": enterprise.notice_ms, "yearly_cap": enterprise.yearly_cap_minor},
+        "withdrawn_this_year": enterprise.withdrawn_in_year_minor,
+        "classes": [
+            {
+                "index": index,
+                "name": share_class.name,
+                "kind": share_class.kind,
+                "votes_per_share": share_class.votes_per_share,
+                "dividend_weight": share_class.dividend_weight,
+                "par": share_class.par_minor,
+                "withdrawable": share_class.withdrawable,
+                "transferable": share_class.transferable,
+                "holding_cap": share_class.holding_cap_units,
+                "local_only": share_class.local_only,
+                "issued": enterprise.issued[index],
+                "withdrawn": enterprise.withdrawn[index],
+                "outstanding": enterprise.issued[index] - enterprise.withdrawn[index],
+            }
+            for index, share_class in enumerate(enterprise.classes)
+        ],
+    }
+
+
+def offer_json(node: Node, offer: Offer, *, subscriptions: bool = False) -> dict[str, Any]:
+    state = node.sequencer.state
+    enterprise = state.shares.enterprises[offer.enterprise]
+    document: dict[str, Any] = {
+        "id": offer.seq,
+        "enterprise": id_to_text("e", offer.enterprise),
+        "enterprise_name": enterprise.name,
+        "class": offer.share_class,
+        "class_name": enterprise.classes[offer.share_class].name,
+        "price": offer.price_minor,
+        "units": offer.units,
+        "min_units": offer.min_units,
+        "member_cap": offer.member_cap_units,
+        "deadline_ms": offer.deadline_ms,
+        "subscribed_units": offer.subscribed_units,
+        "subscribers": len(offer.subscriptions),
+        "escrow": offer.escrow_minor,
+        "open": offer.outcome is None,
+        "time_left_ms": max(0, offer.deadline_ms - clock_ms()) if offer.outcome is None else 0,
+        "outcome": offer.outcome,
+        "closed_seq": offer.closed_seq,
+    }
+    if subscriptions:
+        allotted = allotment(offer) if offer.outcome is None else {}
+        document["subscriptions"] = [
+            {
+                "member": id_to_text("m", member),
+                "name": _name(node, member),
+                "units": sub.units,
+                "first_seq": sub.first_seq,
+                # While open: what the member would get if the offer closed allotted now.
+                "allotted": sub.allotted if offer.outcome is not None else allotted.get(member, 0),
+            }
+            for member, sub in sorted(offer.subscriptions.items(), key=lambda item: item[1].first_seq)
+        ]
+    return document
+
+
+def holding_json(node: Node, key: tuple, held: Holding) -> dict[str, Any]:
+    eid, share_class, holder = key
+    enterprise = node.sequencer.state.shares.enterprises[eid]
+    return {
+        "enterprise": id_to_text("e", eid),
+        "enterprise_name": enterprise.name,
+        "class": share_class,
+        "class_name": enterprise.classes[share_class].name,
+        "holder": id_to_text("m", holder),
+        "name": _name(node, holder),
+        "units": held.units,
+        "locked": held.locked,
+        "since_seq": held.since_seq,
+        "cost": held.cost_minor,
+    }
+
+
+def order_json(node: Node, order: Order) -> dict[str, Any]:
+    return {
+        "id": order.seq,
+        "owner": id_to_text("m", order.owner),
+        "name": _name(node, order.owner),
+        "enterprise": id_to_text("e", order.enterprise),
+        "class": order.share_class,
+        "side": order.side,
+        "price": order.price_minor,
+        "units": order.units,
+        "reserved": order.reserved_minor,
+    }
+
+
+def trade_json(node: Node, trade: Trade) -> dict[str, Any]:
+    return {
+        "seq": trade.seq,
+        "price": trade.price_minor,
+        "units": trade.units,
+        "buyer": id_to_text("m", trade.buyer),
+        "seller": id_to_text("m", trade.seller),
+    }
+
+
+async def _rows(node: Node, kind: str, enterprise: bytes | None, limit: int, holder: bytes | None = None) -> list:
+    query = "SELECT key, record FROM shares WHERE feed = ? AND kind = ? "
+    params: list[Any] = [node.feed, kind]
+    if enterprise is not None:
+        query += "AND enterprise = ? "
+        params.append(enterprise)
+    if holder is not None:
+        query += "AND holder = ? "
+        params.append(holder)
+    query += "ORDER BY seq, key LIMIT ?"
+    params.append(limit)
+    rows = await node.store.query(query, tuple(params), limit)
+    return [(share_key(key), share_value(kind, record)) for key, record in rows]
+
+
+async def enterprises(request: web.Request) -> web.Response:
+    node = _node(request)
+    state = node.sequencer.state
+    found = sorted(state.shares.enterprises.items(), key=lambda item: item[1].registered_seq)[: _limit(request)]
+    return _json([enterprise_json(node, eid, enterprise) for eid, enterprise in found])
+
+
+async def cap_table(node: Node, eid: bytes, limit: int) -> list[dict[str, Any]]:
+    return [holding_json(node, key, held) for key, held in await _rows(node, "holding", eid, limit)]
+
+
+async def enterprise(request: web.Request) -> web.Response:
+    node = _node(request)
+    eid = resolve_enterprise(node, request.match_info["reference"])
+    state = node.sequencer.state
+    document = enterprise_json(node, eid, state.shares.enterprises[eid])
+    limit = _limit(request)
+    document["holders"] = await cap_table(node, eid, limit)
+    document["offers"] = [offer_json(node, offer) for _, offer in await _rows(node, "offer", eid, limit)]
+    document["trades"] = [
+        {"class": index, **trade_json(node, trade)}
+        for index in range(len(document["classes"]))
+        for trade in state.shares.trades.get((eid, index), ())
+    ]
+    document["withdrawals"] = [
+        {"id": w.seq, "holder": id_to_text("m", w.holder), "class": w.share_class, "units": w.units,
+         "due_ms": w.due_ms, "outcome": w.outcome}
+        for _, w in await _rows(node, "withdrawal", eid, limit)
+        if isinstance(w, Withdrawal)
+    ]
+    return _json(document)
+
+
+async def enterprise_csv(request: web.Request) -> web.Response:
+    """The register of members (the cap table) as CSV, for a spreadsheet or the annual return."""
+    node = _node(request)
+    eid = resolve_enterprise(node, request.match_info["reference"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["holder", "name", "class", "class_name", "units", "locked", "since_seq", "cost_minor"])
+    for row in await cap_table(node, eid, limits.page_size_max):
+        writer.writerow([row["holder"], row["name"], row["class"], row["class_name"], row["units"], row["locked"],
+                         row["since_seq"], row["cost"]])
+    return web.Response(text=out.getvalue(), content_type="text/csv")
+
+
+async def book(request: web.Request) -> web.Response:
+    node = _node(request)
+    eid = resolve_enterprise(node, request.match_info["reference"])
+    text = request.match_info["share_class"]
+    state = node.sequencer.state
+    enterprise_value = state.shares.enterprises[eid]
+    if not text.isdigit() or int(text) >= len(enterprise_value.classes):
+        raise MalformedError(f"{enterprise_value.name} has share classes 0 to {len(enterprise_value.classes) - 1}")
+    index = int(text)
+    found = state.shares.books.get((eid, index))
+    depth = _limit(request)
+
+    def levels(side: str, prices: tuple[int, ...]) -> list[dict[str, Any]]:
+        out = []
+        for price in prices[:depth]:
+            seqs = found.levels[(side, price)]  # type: ignore[union-attr]
+            units = sum(state.shares.orders[seq].units for seq in seqs)
+            out.append({"price": price, "units": units, "orders": len(seqs)})
+        return out
+
+    return _json(
+        {
+            "enterprise": id_to_text("e", eid),
+            "class": index,
+            "bids": [] if found is None else levels("buy", tuple(reversed(found.bid_prices))),
+            "asks": [] if found is None else levels("sell", found.ask_prices),
+            "trades": [trade_json(node, trade) for trade in reversed(state.shares.trades.get((eid, index), ()))],
+        }
+    )
+
+
+async def offers(request: web.Request) -> web.Response:
+    node = _node(request)
+    open_only = request.query.get("open", "") in ("1", "true", "yes")
+    state = node.sequencer.state
+    seqs = sorted(state.shares.open_offers.keys() if open_only else state.shares.offers.keys(), reverse=True)
+    return _json([offer_json(node, state.shares.offers[seq]) for seq in seqs[: _limit(request)]])
+
+
+async def offer(request: web.Request) -> web.Response:
+    node = _node(request)
+    text = request.match_info["offer"]
+    if not text.isdigit():
+        raise MalformedError("an offer's id is the seq of the event that opened it, an integer")
+    found = node.sequencer.state.shares.offers.get(int(text))
+    if found is None:
+        raise UnknownOfferError(f"there is no offer {text}; `tally enterprise offers` lists them")
+    return _json(offer_json(node, found, subscriptions=True))
+
+
+async def holdings(request: web.Request) -> web.Response:
+    """A member's holdings and resting orders."""
+    from .api import resolve_member
+
+    node = _node(request)
+    member_id = resolve_member(node, request.match_info["reference"])
+    limit = _limit(request)
+    held = [holding_json(node, key, value) for key, value in await _rows(node, "holding", None, limit, member_id)]
+    orders = [order_json(node, value) for _, value in await _rows(node, "order", None, limit, member_id)]
+    return _json({"member": id_to_text("m", member_id), "holdings": held, "orders": orders})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/enterprises", enterprises)
+    app.router.add_get("/api/enterprises/{reference}", enterprise)
+    app.router.add_get("/api/enterprises/{reference}/captable.csv", enterprise_csv)
+    app.router.add_get("/api/enterprises/{reference}/book/{share_class}", book)
+    app.router.add_get("/api/offers", offers)
+    app.router.add_get("/api/offers/{offer}", offer)
+    app.router.add_get("/api/members/{reference}/holdings", holdings)
+
