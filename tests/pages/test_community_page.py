@@ -1,0 +1,128 @@
+"""The community's page (/) in a real browser, against a real cluster: what a person sees matches
+the API, follows new payments within seconds, reads without JavaScript, and shows whatever members
+typed (names, memos, proposals) as text, never as markup that runs."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from support import tally_json
+from tallystick.node.money import format_amount
+
+from .conftest import Browsing, Community, wait_until
+
+# Hostile text a member can type: each would set window.__tallyInjected and open a dialog if a page
+# ever let it through as markup.
+script_memo = '<script>window.__tallyInjected = "memo"; alert("memo")</script>'
+html_name = '<img src=x onerror="window.__tallyInjected=1;alert(1)">Eve'
+script_title = '<script>window.__tallyInjected = "title"</script>Fix <b>the</b> roof'
+_memo_numbers = itertools.count(1)
+
+
+def decimals_of(community: Community) -> int:
+    return community.get("/api/community")["unit"]["decimals"]
+
+
+def balances_on_page(browsing: Browsing) -> dict[str, str]:
+    """Member id -> the balance text of its row in the members table."""
+    return {
+        row.get_attribute("data-member"): row.locator("td.balance").inner_text().strip()
+        for row in browsing.page.locator("table.members tbody tr").all()
+    }
+
+
+def balances_of_api(community: Community) -> dict[str, str]:
+    decimals = decimals_of(community)
+    return {row["account"]: format_amount(row["balance"], decimals) for row in community.get("/api/balances")}
+
+
+def assert_no_script_ran(browsing: Browsing) -> None:
+    assert browsing.page.evaluate("typeof window.__tallyInjected") == "undefined"
+    assert browsing.dialogs == []
+    assert browsing.errors == []
+
+
+def test_community_page_shows_every_balance_of_the_api(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[0]
+    response = browsing.open(community.url + "/")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert balances_on_page(browsing) == balances_of_api(community)
+    assert browsing.text(".active-members") == str(community.get("/api/community")["members"])
+
+
+def test_community_page_reads_without_javascript(cluster: list[Community], browsing_without_javascript: Browsing) -> None:
+    community = cluster[1]
+    browsing = browsing_without_javascript
+    assert browsing.open(community.url + "/").status == 200
+    assert balances_on_page(browsing) == balances_of_api(community)
+    assert browsing.page.locator("script").count() == 0, "the pages ship no script"
+
+
+def test_a_payment_made_with_the_cli_appears_on_the_page_within_seconds(
+    cluster: list[Community], browsing: Browsing
+) -> None:
+    community = cluster[0]
+    memo = f"bread and honey {next(_memo_numbers)}"
+    paid = community.cli("--key", community.member_key("Ada"), "pay", "Bruno", "2.25", "--memo", memo)
+
+    def shown() -> bool:
+        browsing.open(community.url + "/")
+        line = browsing.page.locator(f'ol.activity li[data-seq="{paid["seq"]}"]')
+        return line.count() == 1 and memo in line.inner_text()
+
+    wait_until(shown, what=f"payment #{paid['seq']} in the recent activity")
+    line = browsing.text(f'ol.activity li[data-seq="{paid["seq"]}"]')
+    assert "Ada paid Bruno 2.25 HRS" in line
+    assert balances_on_page(browsing) == balances_of_api(community)
+
+
+def test_a_memo_of_script_and_a_name_of_html_show_as_text_and_run_nothing(
+    cluster: list[Community], browsing: Browsing, tmp_path: Any
+) -> None:
+    community = cluster[0]
+    key_file = tmp_path / "eve.key"
+    member = tally_json("key", "new", key_file, "--json")["id"]
+    community.cli("--key", community.admin_key, "member", "add", member, "--name", html_name)
+    paid = community.cli("--key", key_file, "pay", "Ada", "0.50", "--memo", script_memo)
+
+    browsing.open(community.url + "/")
+    line = browsing.page.locator(f'ol.activity li[data-seq="{paid["seq"]}"]')
+    wait_until(lambda: line.count() == 1, what="the hostile payment in the activity")
+    assert script_memo in line.inner_text()
+    assert html_name in line.inner_text()
+    assert html_name in browsing.text("table.members")
+    assert browsing.page.locator("main img").count() == 0
+    assert browsing.page.locator("main script").count() == 0
+    assert_no_script_ran(browsing)
+
+
+def test_open_decisions_show_the_api_live_tally_and_time_left(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[2]
+    proposed = community.cli("--key", community.admin_key, "propose", script_title, "--text", script_memo,
+                             "--closes-in", "2h")
+    for name, choice in (("Ada", "agree"), ("Bruno", "agree"), ("Chiara", "disagree")):
+        community.cli("--key", community.member_key(name), "vote", str(proposed["id"]), choice)
+    [expected] = [d for d in community.get("/api/decisions?open=1") if d["id"] == proposed["id"]]
+
+    browsing.open(community.url + "/")
+    decision = browsing.page.locator(f'#decisions .decision[data-decision="{proposed["id"]}"]')
+    assert decision.count() == 1
+    for position, count in expected["tally"]["positions"].items():
+        assert decision.locator(f".count-{position}").inner_text() == str(count)
+    assert decision.locator(".participants").inner_text() == str(expected["tally"]["participants"])
+    assert decision.locator(".electorate").inner_text() == str(expected["tally"]["electorate"])
+    assert decision.locator(".outcome-now").inner_text() == expected["tally"]["outcome"]
+    assert decision.locator(".time-left").inner_text().startswith(("1 h", "2 h"))
+    assert script_title in decision.inner_text() and script_memo in decision.inner_text()
+    assert_no_script_ran(browsing)
+
+
+def test_the_balance_plot_counts_every_active_account(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[1]
+    browsing.open(community.url + "/")
+    bars = browsing.page.locator("#distribution svg.histogram rect")
+    assert bars.count() > 0
+    plotted = sum(int(bar.get_attribute("data-count")) for bar in bars.all())
+    assert plotted == sum(1 for row in community.get("/api/balances") if row["active"])
