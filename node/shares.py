@@ -740,7 +740,8 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
             pending = _add_pending(pending, (*key, buyer), -fill.units)
         left = resting.units - fill.units
         if left:
-            orders = orders.set(fill.resting, _replace(resting, units=left, reserved_minor=resting.reserved_minor - value))
+            reserved = resting.reserved_minor - value if resting.side == "buy" else 0
+            orders = orders.set(fill.resting, _replace(resting, units=left, reserved_minor=reserved))
         else:
             orders = orders.delete(fill.resting)
             books = books.set(key, _book_remove(books[key], resting))
