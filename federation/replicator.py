@@ -33,7 +33,6 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from tallystick.node.domain import State
 from tallystick.node.replay import fold_received, start_received, verify_intent_signatures
 from tallystick.node.runtime import Node
@@ -45,7 +44,15 @@ from tallystick.protocol.errors import LocalError, MalformedError, RemoteError, 
 from tallystick.protocol.events import ForkProof, KeyRotated
 from tallystick.protocol.feed import FeedHead, verify_fork_proof, verify_next
 from tallystick.protocol.ids import hash32, id_from_text, id_to_text
-from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder, forks_decoder, heads_decoder
+from tallystick.protocol.wire import (
+    Events,
+    Forks,
+    Heads,
+    WireHead,
+    events_decoder,
+    forks_decoder,
+    heads_decoder,
+)
 
 log = logging.getLogger("tallystick.replication")
 # Batches whose member signatures the process pool checks ahead of the fold during a catch-up:

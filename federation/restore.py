@@ -14,7 +14,6 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-
 from tallystick.node.home import Home, HomeError, NodeConfig
 from tallystick.node.replay import fold_received, start_received
 from tallystick.node.store import Store

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 
 from aiohttp import web
-
 from tallystick.node.home import Home, NodeConfig
-from tallystick.node.runtime import clock_ms, create_app as create_node_app, serve as serve_node
-
+from tallystick.node.runtime import clock_ms
+from tallystick.node.runtime import create_app as create_node_app
+from tallystick.node.runtime import serve as serve_node
 from tallystick.protocol.ids import id_from_text
 
 from .replicator import Replicator

@@ -43,7 +43,7 @@ _member = {
         "id": _id,
         "name": {"type": "string"},
         "key": _id,
-        "role": {"type": "string", "enum": ["member", "admin", "treasury"]},
+        "role": {"type": "string", "enum": ["member", "admin", "treasury", "enterprise", "escrow"]},
         "active": {"type": "boolean"},
         "admitted_seq": {"type": "integer"},
     },
@@ -89,6 +89,73 @@ _decision = {
         "votes": {"type": "array", "description": "only on /api/decisions/{decision}"},
     },
 }
+
+
+_limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}}
+_reference = {"name": "reference", "in": "path", "required": True,
+              "schema": {"type": "string", "description": "an id (e_ or m_) or a name"}}
+_share_class = {
+    "type": "object",
+    "properties": {
+        "index": {"type": "integer"}, "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["founder", "labour", "user", "investor"]},
+        "votes_per_share": {"type": "integer"}, "dividend_weight": {"type": "integer"}, "par": {"type": "integer"},
+        "withdrawable": {"type": "boolean"}, "transferable": {"type": "boolean"},
+        "holding_cap": {"type": ["integer", "null"]}, "local_only": {"type": "boolean"},
+        "issued": {"type": "integer"}, "withdrawn": {"type": "integer"}, "outstanding": {"type": "integer"},
+    },
+}
+_enterprise = {
+    "type": "object",
+    "properties": {
+        "id": _id, "account": _id, "name": {"type": "string"}, "manager": _id, "manager_name": {"type": "string"},
+        "registered_seq": {"type": "integer"}, "balance": {"type": "integer"}, "debit_limit": {"type": "integer"},
+        "credit_ceiling": {"type": "integer"}, "withdrawal_rule": {"type": "object"},
+        "classes": {"type": "array", "items": _share_class},
+        "holders": {"type": "array", "description": "the cap table: only on /api/enterprises/{reference}"},
+        "offers": {"type": "array"}, "trades": {"type": "array"}, "withdrawals": {"type": "array"},
+    },
+}
+_offer = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "description": "the seq of the event that opened it"},
+        "enterprise": _id, "class": {"type": "integer"}, "price": {"type": "integer"}, "units": {"type": "integer"},
+        "min_units": {"type": "integer"}, "member_cap": {"type": "integer"}, "deadline_ms": {"type": "integer"},
+        "subscribed_units": {"type": "integer"}, "escrow": {"type": "integer"}, "open": {"type": "boolean"},
+        "time_left_ms": {"type": "integer"}, "outcome": {"type": ["string", "null"], "enum": ["allotted", "refunded", None]},
+        "subscriptions": {"type": "array", "description": "only on /api/offers/{offer}; `allotted` is live while open"},
+    },
+}
+
+
+def _shares_paths() -> dict[str, Any]:
+    return {
+        "/api/enterprises": {"get": {"summary": "The community's enterprises", "parameters": [_limit],
+                                     "responses": {"200": _ok({"type": "array", "items": _enterprise})}}},
+        "/api/enterprises/{reference}": {"get": {
+            "summary": "An enterprise with its classes, cap table (register of members), offers, last trades",
+            "parameters": [_reference, _limit], "responses": {"200": _ok(_enterprise), **_errors(400, 404)}}},
+        "/api/enterprises/{reference}/captable.csv": {"get": {
+            "summary": "The register of members as CSV", "parameters": [_reference],
+            "responses": {"200": {"description": "text/csv"}, **_errors(404)}}},
+        "/api/enterprises/{reference}/book/{share_class}": {"get": {
+            "summary": "A class's order book by price level, best first, and its last trades",
+            "parameters": [_reference, {"name": "share_class", "in": "path", "required": True,
+                                        "schema": {"type": "integer"}}, _limit],
+            "responses": {"200": _ok({"type": "object"}), **_errors(400, 404)}}},
+        "/api/offers": {"get": {
+            "summary": "Share offers, newest first",
+            "parameters": [{"name": "open", "in": "query", "schema": {"type": "string"}}, _limit],
+            "responses": {"200": _ok({"type": "array", "items": _offer})}}},
+        "/api/offers/{offer}": {"get": {
+            "summary": "One offer with its subscriptions",
+            "parameters": [{"name": "offer", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": _ok(_offer), **_errors(400, 404)}}},
+        "/api/members/{reference}/holdings": {"get": {
+            "summary": "A member's shares and resting orders", "parameters": [_reference, _limit],
+            "responses": {"200": _ok({"type": "object"}), **_errors(400)}}},
+    }
 
 
 def document() -> dict[str, Any]:
@@ -201,6 +268,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            **_shares_paths(),
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _ok({"type": "object"})}}},
             "/metrics": {
                 "get": {
@@ -209,5 +277,9 @@ def document() -> dict[str, Any]:
                 }
             },
             "/": {"get": {"summary": "The community's page", "responses": {"200": {"description": "HTML"}}}},
+            "/members/{reference}": {"get": {"summary": "A member's page", "parameters": [_reference],
+                                             "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
+            "/node": {"get": {"summary": "The operator's page: peers, lag, forks, alerts",
+                              "responses": {"200": {"description": "HTML"}}}},
         },
     }
