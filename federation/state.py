@@ -256,6 +256,7 @@ class _Derivation:
         self.decisions: dict[bytes, Decision] = {}
         self.resolved: dict[bytes, Federation | None] = {}
         self.resolving: set[bytes] = set()
+        self.forks = observations.forks
         seen_proposals: dict[bytes, _Proposal] = {}
         for feed in sorted(observations.feeds.keys()):
             held = observations.feeds[feed]
@@ -310,7 +311,12 @@ class _Derivation:
     def ballot(self, member: FederationMember, federation: bytes, epoch: int) -> Ballot | None:
         if member.kind == "community":
             facts = self.facts.get(member.member)
-            return None if facts is None else facts.ballots.get((federation, epoch))
+            counted = None if facts is None else facts.ballots.get((federation, epoch))
+            if counted is None and member.member in self.forks:
+                # A frozen feed casts nothing more: it abstains in every epoch it had not voted in
+                # before its fork, so that it cannot hold an epoch open for ever.
+                return Ballot(member.member, None, 0)
+            return counted
         child = self.resolve(member.member)
         if child is None:
             return None

@@ -38,7 +38,6 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import hash32
 
-from . import domain
 from .errors import (
     BadAmountError,
     BadOfferError,
@@ -1140,3 +1139,8 @@ def audit_invariants(state: State) -> None:
     for book in shares.books.values():
         if book.bid_prices and book.ask_prices:
             assert book.bid_prices[-1] < book.ask_prices[0], "a crossed book"
+
+
+# Imported last: domain imports decisions, whose table of effects names functions of this module, so
+# whichever of the three is imported first, this module's functions exist before decisions asks.
+from . import domain  # noqa: E402
