@@ -1,0 +1,151 @@
+"""Community shares end to end with a real `tally serve` and the `tally` command line: a bakery
+registers, offers customer shares, members subscribe, the node's timer allots the offer, members
+trade investor shares, the holders declare a dividend, a member withdraws at par; the cap table
+reads the same in JSON and CSV, every refusal is one line on stderr and changes nothing, and the
+home verifies and rebuilds to the same balances."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+from support import tally, tally_json
+
+from .conftest import NodeProcess
+
+wait_seconds = 60.0
+
+
+def new_key(directory: Path, name: str) -> tuple[Path, str]:
+    path = directory / f"{name}.key"
+    return path, tally_json("key", "new", path, "--json")["id"]
+
+
+def wait_for(check: Any, what: str) -> Any:
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {wait_seconds} s")
+
+
+def balances(node: NodeProcess) -> dict[str, int]:
+    return {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+
+
+def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_profit(
+    make_node: Any, tmp_path: Path
+) -> None:
+    node = make_node(debit_limit="500", credit_ceiling="5000")
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    bea_path, bea_id = new_key(tmp_path, "bea")
+    cal_path, cal_id = new_key(tmp_path, "cal")
+    bea = ("--node", node.url, "--key", bea_path)
+    cal = ("--node", node.url, "--key", cal_path)
+    tally_json(*admin, "member", "add", bea_id, "--name", "Bea", "--json")
+    tally_json(*admin, "member", "add", cal_id, "--name", "Cal", "--json")
+    registered = tally_json(
+        *admin, "enterprise", "register", "Bakery",
+        "--class", "Customer shares:user:par=1.00:votes=1:dividend=0:withdrawable:cap=60:local",
+        "--class", "Investor shares:investor:par=2.00:transferable:votes=1:dividend=2",
+        "--notice", "2s", "--json",
+    )
+    assert registered["id"].startswith("e_")
+    customers = tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "0", "--price", "1.00",
+                           "--units", "100", "--min", "20", "--member-cap", "50", "--closes-in", "12s", "--json")["id"]
+    investors = tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "1", "--price", "2.00",
+                           "--units", "20", "--min", "1", "--closes-in", "12s", "--json")["id"]
+    tally_json(*bea, "enterprise", "subscribe", str(customers), "40", "--json")
+    tally_json(*cal, "enterprise", "subscribe", str(customers), "30", "--json")
+    tally_json(*bea, "enterprise", "subscribe", str(investors), "12", "--json")
+    tally_json(*cal, "enterprise", "subscribe", str(investors), "8", "--json")
+
+    before = node.snapshot()
+    over_cap = tally(*bea, "enterprise", "subscribe", str(customers), "11")
+    assert over_cap.returncode == 1 and "member_cap" in over_cap.stderr
+    assert len(over_cap.stderr.strip().splitlines()) == 1
+    assert node.snapshot() == before
+    live = tally_json("--node", node.url, "enterprise", "offers", str(customers), "--json")
+    assert live["open"] and live["escrow"] == 7000 and live["subscribed_units"] == 70
+    assert balances(node)["Escrow"] == 7000 + 4000
+
+    wait_for(lambda: not tally_json("--node", node.url, "enterprise", "offers", "--open", "--json"), "the offers closing")
+    shown = tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")
+    assert [c["outstanding"] for c in shown["classes"]] == [70, 20]
+    assert {o["id"]: o["outcome"] for o in shown["offers"]} == {customers: "allotted", investors: "allotted"}
+    table = {(h["name"], h["class"]): h["units"] for h in shown["holders"]}
+    assert table == {("Bea", 0): 40, ("Cal", 0): 30, ("Bea", 1): 12, ("Cal", 1): 8}
+    exported = tally("--node", node.url, "enterprise", "show", "Bakery", "--csv")
+    assert exported.returncode == 0
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {(r["name"], int(r["class"])): int(r["units"]) for r in rows} == table
+    assert balances(node)["Bakery"] == 7000 + 4000 and balances(node)["Escrow"] == 0
+
+    tally_json(*bea, "enterprise", "sell", "Bakery", "1", "5", "2.50", "--json")
+    bought = tally_json(*cal, "enterprise", "buy", "Bakery", "1", "3", "3.00", "--json")
+    book = tally_json("--node", node.url, "enterprise", "book", "Bakery", "1", "--json")
+    assert book["asks"] == [{"price": 250, "units": 2, "orders": 1}] and book["bids"] == []
+    assert book["trades"][0] == {"seq": bought["seq"], "price": 250, "units": 3,
+                                 "buyer": cal_id, "seller": bea_id}
+    self_trade = tally(*bea, "enterprise", "buy", "Bakery", "1", "1", "3.00")
+    assert self_trade.returncode == 1 and "self_trade" in self_trade.stderr
+    not_traded = tally(*bea, "enterprise", "sell", "Bakery", "0", "1", "1.00")
+    assert not_traded.returncode == 1 and "not_transferable" in not_traded.stderr
+
+    # The holders declare a dividend: one vote per share of either class (Bea 40 + 9, Cal 30 + 11).
+    dividend = tally_json(*admin, "propose", "First dividend", "--holders", "Bakery", "--dividend", "10.00",
+                          "--closes-in", "12s", "--json")["id"]
+    outsider = tally(*admin, "vote", str(dividend), "agree")
+    assert outsider.returncode == 1 and "not_authorized" in outsider.stderr
+    tally_json(*bea, "vote", str(dividend), "agree", "--json")
+    tally_json(*cal, "vote", str(dividend), "agree", "--json")
+    money_before = balances(node)
+    wait_for(lambda: not tally_json("--node", node.url, "decisions", str(dividend), "--json")["open"], "the dividend")
+    decided = tally_json("--node", node.url, "decisions", str(dividend), "--json")
+    assert decided["outcome"] == "passed" and decided["tally"]["electorate"] == 90
+    money = balances(node)
+    # Only investor shares carry a dividend (weight 2): Bea 9, Cal 11 of 20 shares -> 4.50 and 5.50.
+    assert money["Bea"] - money_before["Bea"] == 450 and money["Cal"] - money_before["Cal"] == 550
+    assert money_before["Bakery"] - money["Bakery"] == 1000
+
+    withdrawal = tally_json(*bea, "enterprise", "withdraw", "Bakery", "0", "10", "--json")["id"]
+    wait_for(lambda: tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")["classes"][0]["withdrawn"] == 10,
+             f"withdrawal {withdrawal} being paid")
+    after = balances(node)
+    assert after["Bea"] - money["Bea"] == 1000 and money["Bakery"] - after["Bakery"] == 1000
+    assert sum(after.values()) == 0
+    held = tally_json("--node", node.url, "enterprise", "holdings", "Bea", "--json")
+    assert {(h["class"], h["units"]) for h in held["holdings"]} == {(0, 30), (1, 9)}
+    assert [o["units"] for o in held["orders"]] == [2]
+
+    removal = tally(*admin, "member", "remove", "Cal")
+    assert removal.returncode == 1 and "shares_outstanding" in removal.stderr
+
+    holders_before = tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")["holders"]
+    node.stop()
+    assert tally("verify", node.home).returncode == 0
+    assert tally("rebuild", node.home).returncode == 0
+    node.start()
+    assert balances(node) == after
+    assert tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")["holders"] == holders_before
+    book_after = tally_json("--node", node.url, "enterprise", "book", "Bakery", "1", "--json")
+    assert book_after["asks"] == [{"price": 250, "units": 2, "orders": 1}]
+
+
+def test_unknown_enterprises_offers_and_orders_are_refused_in_one_line(make_node: Any) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    for args, code in (
+        (("enterprise", "show", "Nowhere"), "unknown_enterprise"),
+        (("enterprise", "subscribe", "999", "1"), "unknown_offer"),
+        (("enterprise", "cancel", "999"), "unknown_order"),
+        (("enterprise", "offers", "999"), "unknown_offer"),
+    ):
+        refused = tally(*admin, *args)
+        assert refused.returncode == 1 and code in refused.stderr, (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
