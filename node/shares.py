@@ -596,7 +596,8 @@ def _resting_in_priority(book: Book, side: str):  # noqa: ANN202 - a generator o
 
 
 def match(state: State, owner: bytes, action: PlaceOrder) -> MatchPlan:
-    """The fills of an incoming order against the book, price-time, a pure function of the state."""
+    """The fills of an incoming order against the book, price-time, a pure function of the state.
+    Raises SelfTradeError if the order would reach one of `owner`'s own resting orders."""
     book = state.shares.books.get((action.enterprise, action.share_class))
     remaining = action.units
     fills: list[Fill] = []
@@ -610,6 +611,8 @@ def match(state: State, owner: bytes, action: PlaceOrder) -> MatchPlan:
         if len(fills) >= limits.fills_per_order_max:
             return MatchPlan(tuple(fills), tuple(cancelled), remaining, False)
         resting = state.shares.orders[order_seq]
+        if resting.owner == owner:
+            raise SelfTradeError(f"this order would trade with your own resting order {order_seq}; cancel it first")
         units = min(remaining, resting.units)
         if resting.side == "sell":
             seller = resting.owner
@@ -636,13 +639,6 @@ def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> Mat
     if shares.member_orders.get(signer_id, 0) >= limits.orders_per_member_max:
         raise TooManyOrdersError(f"a member may have at most {limits.orders_per_member_max} resting orders; cancel some")
     amount = _check_amount(action.price_minor, action.units)
-    book = shares.books.get((action.enterprise, action.share_class))
-    if book is not None:
-        for price, order_seq in _resting_in_priority(book, action.side):
-            if not _crosses(action.side, action.price_minor, price):
-                break
-            if shares.orders[order_seq].owner == signer_id:
-                raise SelfTradeError(f"this order would trade with your own resting order {order_seq}; cancel it first")
     key = (action.enterprise, action.share_class, signer_id)
     if action.side == "buy":
         _check_holder(state, share_class, signer_id, _exposure(state, *key) + action.units, "the buyer")

@@ -242,8 +242,14 @@ def test_a_forked_feed_counts_only_up_to_the_fork() -> None:
     assert one_branch.decisions[first].outcome == "passed"
     both = fold([*a.feed_events(), *b.feed_events(), *twin.feed_events(), *c.feed_events()])
     assert dict(both.forks) == {b.id: b.head.seq}
+    # b's votes from the fork on are void and b abstains: first may still pass with c's vote,
+    # second no longer can.
     assert both.decisions[first].outcome == "open"
-    assert both.decisions[second].outcome == "open"
+    assert both.decisions[second].outcome == "failed"
+    c.vote(federation, 0, first)
+    assert fold([*a.feed_events(), *b.feed_events(), *twin.feed_events(), *c.feed_events()]).decisions[
+        first
+    ].outcome == "passed"
 
 
 def test_a_confederation_decides_by_its_member_federations_decisions() -> None:

@@ -1,8 +1,11 @@
 """Fixtures for the page tests: a real cluster of nodes and a real headless Chromium.
 
 How this works: `cluster` runs `tally cluster up DIR --nodes 3` (three `tally serve` processes on
-loopback, peered in a line, with demo members who traded) once per module and `tally cluster
-down DIR` after it. `browser` launches Debian's Chromium (`/usr/bin/chromium`, or $TALLY_CHROMIUM)
+loopback, peered in a line, with demo members who traded) once for the whole pages suite and
+`tally cluster down DIR` after it: starting and stopping a cluster costs about 8 s on two cores,
+and the pages suite must stay well under a minute. Tests only add to it (members, payments,
+decisions) and compare the page with the API at that moment, so they do not depend on each other's
+order; a test that must break something (a fork) makes its own nodes. `browser` launches Debian's Chromium (`/usr/bin/chromium`, or $TALLY_CHROMIUM)
 through Playwright with `executable_path`: no browser build is ever downloaded. `make test`
 installs the `chromium` package when it is missing; if it is still missing, these tests are
 skipped on a developer's machine and fail under CI=true, where they must run. Each test gets a
@@ -160,9 +163,9 @@ def _consecutive_free_ports(count: int) -> int:
     raise RuntimeError(f"found no {count} consecutive free ports")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Community]]:
-    """`tally cluster up` with three communities, shared by a module's tests; `tally cluster down` after."""
+    """`tally cluster up` with three communities, shared by the pages suite; `tally cluster down` after."""
     failures = []
     for _ in range(cluster_start_attempts):
         directory = tmp_path_factory.mktemp("cluster")
