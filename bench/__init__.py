@@ -10,7 +10,9 @@ limit says more than an absolute number. The sections are:
 - `sequencer`: durable transfers through the in-process Sequencer on a real Store (bench/inprocess.py);
 - `http`: the same through a real `tally serve` and 64 keep-alive clients (bench/served.py);
 - `offline`: `rebuild_home` and `verify_home` on a home of N events (bench/inprocess.py);
-- `memory`: the peak RSS of `tally serve` holding a million events (bench/served.py).
+- `memory`: the peak RSS of `tally serve` holding a million events (bench/served.py);
+- `exchange`: limit orders through the Sequencer against a book of 10,000 resting orders, as a
+  ratio to plain transfers through the same Sequencer in the same run (bench/exchange.py).
 
 Large homes are made by bench/homes.py's fast builder, which signs a valid feed directly (the same
 `validate`, `apply` and `sign_event` the sequencer uses, one transaction per 10,000 events) and

@@ -39,7 +39,7 @@ from rich.table import Table
 from tallystick.protocol.ids import id_from_text
 
 from . import costs as costs_module
-from . import inprocess, raw, replication, served
+from . import exchange, inprocess, raw, replication, served
 from .homes import (
     BuiltHome,
     admitted_home,
@@ -51,7 +51,7 @@ from .homes import (
     transfer_plan,
 )
 
-sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication")
+sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication", "exchange")
 console = Console(stderr=True)
 # Wide enough for the table when stdout is a file or a pipe (CI logs).
 output_console = Console(width=None if sys.stdout.isatty() else 160)
@@ -73,15 +73,18 @@ class Sizes:
     cache_homes: bool
     replication_events: int = 100_000
     propagation_payments: int = 7
+    exchange_resting: int = 10_000  # orders resting in the book before the clock starts
+    exchange_orders: int = 10_000
 
 
 full_sizes = Sizes(2000, 1500, 2000, 3, 20_000, 10_000, 100_000, 1_000_000, cache_homes=True)
 quick_sizes = Sizes(300, 200, 300, 1, 1000, 500, 3000, 10_000, cache_homes=False, replication_events=3000,
-                    propagation_payments=2)
+                    propagation_payments=2, exchange_resting=500, exchange_orders=500)
 
 megabyte = 1_000_000
 # The goals this benchmark checks (docs/performance.md explains each).
 goal_sequencer_ratio = 0.50  # of the raw append loop
+goal_exchange_ratio = 0.70  # orders through the sequencer with a deep book, of plain transfers
 goal_http_ratio = 0.25  # of the raw append loop
 goal_rebuild_per_second = 50_000
 goal_verify_ratio = 0.60  # of raw Ed25519 verifications
@@ -367,6 +370,28 @@ class Run:
             "pool": {**asdict(pool), "per_second": pool.per_second, "limits": asdict(pool_limits)},
             "propagation": propagations,
         }
+
+    async def exchange(self) -> None:
+        """Limit orders through the sequencer against a book of `exchange_resting` resting orders,
+        against plain transfers through the same sequencer in the same run (best of the repeats)."""
+        repeats = []
+        for repeat in range(self.sizes.repeats):
+            folder = self.scratch / f"exchange-{repeat}"
+            folder.mkdir()
+            transfers, _ = await self.bracketed(
+                lambda folder=folder: inprocess.sequencer_transfers_per_second(folder, self.sizes.exchange_orders))
+            (orders, depth), limits = await self.bracketed(lambda folder=folder, repeat=repeat: self.profiled(
+                f"exchange-{repeat}",
+                lambda: exchange.orders_per_second(folder, self.sizes.exchange_resting, self.sizes.exchange_orders)))
+            repeats.append({"orders_per_second": orders.per_second, "transfers_per_second": transfers.per_second,
+                            "ratio": orders.per_second / transfers.per_second, "book_depth": depth,
+                            "refused": orders.refused, "orders_per_commit": orders.transfers / max(1, orders.batches),
+                            "limits": asdict(limits)})
+        best = max(repeats, key=lambda item: item["ratio"])
+        self.details["exchange"] = {"best": best, "repeats": repeats}
+        self.add(f"limit orders, book of {best['book_depth']:,} resting", best["orders_per_second"], "orders/s",
+                 "plain transfers", best["transfers_per_second"], f">= {goal_exchange_ratio:.0%} of transfers",
+                 best["ratio"] >= goal_exchange_ratio and best["refused"] == 0)
 
     async def memory(self) -> None:
         built = await _home_of(self.sizes.memory_events, self.sizes, self.scratch, "memory-home")

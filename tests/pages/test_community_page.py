@@ -5,10 +5,13 @@ typed (names, memos, proposals) as text, never as markup that runs."""
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from support import tally_json
 from tallystick.node.money import format_amount
+from tallystick.protocol.events import AdmitMember, Propose, Vote
+from tallystick.protocol.ids import id_from_text
 
 from .conftest import Browsing, Community, wait_until
 
@@ -84,7 +87,7 @@ def test_a_memo_of_script_and_a_name_of_html_show_as_text_and_run_nothing(
     community = cluster[0]
     key_file = tmp_path / "eve.key"
     member = tally_json("key", "new", key_file, "--json")["id"]
-    community.cli("--key", community.admin_key, "member", "add", member, "--name", html_name)
+    community.act(community.admin_key, AdmitMember(member=id_from_text("m", member), name=html_name))
     paid = community.cli("--key", key_file, "pay", "Ada", "0.50", "--memo", script_memo)
 
     browsing.open(community.url + "/")
@@ -100,14 +103,14 @@ def test_a_memo_of_script_and_a_name_of_html_show_as_text_and_run_nothing(
 
 def test_open_decisions_show_the_api_live_tally_and_time_left(cluster: list[Community], browsing: Browsing) -> None:
     community = cluster[2]
-    proposed = community.cli("--key", community.admin_key, "propose", script_title, "--text", script_memo,
-                             "--closes-in", "2h")
-    for name, choice in (("Ada", "agree"), ("Bruno", "agree"), ("Chiara", "disagree")):
-        community.cli("--key", community.member_key(name), "vote", str(proposed["id"]), choice)
-    [expected] = [d for d in community.get("/api/decisions?open=1") if d["id"] == proposed["id"]]
+    deadline_ms = int(time.time() * 1000) + 2 * 3600 * 1000
+    proposed = community.act(community.admin_key, Propose("proposal", script_title, script_memo, deadline_ms))
+    for name, position in (("Ada", "agree"), ("Bruno", "agree"), ("Chiara", "disagree")):
+        community.act(community.member_key(name), Vote(decision=proposed["seq"], position=position))
+    [expected] = [d for d in community.get("/api/decisions?open=1") if d["id"] == proposed["seq"]]
 
     browsing.open(community.url + "/")
-    decision = browsing.page.locator(f'#decisions .decision[data-decision="{proposed["id"]}"]')
+    decision = browsing.page.locator(f'#decisions .decision[data-decision="{proposed["seq"]}"]')
     assert decision.count() == 1
     for position, count in expected["tally"]["positions"].items():
         assert decision.locator(f".count-{position}").inner_text() == str(count)
