@@ -1,0 +1,108 @@
+"""A member's page (/members/{ref}) in a real browser, against a real cluster: the balance and
+limits of the API, the member's payments as the log holds them, their votes, a "pay me" QR code as
+SVG that encodes the URI shown beside it, and a proper 404 page for a member who does not exist."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+import segno
+from tallystick.node.money import format_amount
+from tallystick.protocol.events import Propose, Vote
+from tallystick.protocol.ids import id_to_text
+
+from .conftest import Browsing, Community, wait_until
+
+hostile_memo = '<script>window.__tallyInjected = "qr"; alert(1)</script>'
+
+
+def transfers_of(community: Community, member: dict) -> set[int]:
+    """Seqs of the log's transfers that `member` made or received, read from the API's log."""
+    seqs = set()
+    next_seq = 1
+    while next_seq is not None:
+        page = community.get(f"/api/log?from={next_seq}&limit=1000")
+        for event in page["events"]:
+            body = event["body"]
+            if body["kind"] != "act" or body["intent"]["action"]["kind"] != "transfer":
+                continue
+            if body["intent"]["key"] == member["key"] or body["intent"]["action"]["to"] == member["id"]:
+                seqs.add(event["seq"])
+        next_seq = page["next"]
+    return seqs
+
+
+def test_member_page_shows_the_balance_and_limits_of_the_api(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[0]
+    [expected] = community.get("/api/balances?account=Ada")
+    decimals = community.get("/api/community")["unit"]["decimals"]
+    assert browsing.open(community.url + "/members/Ada").status == 200
+    assert browsing.text("h1.member-name") == "Ada"
+    assert browsing.text("#account .balance") == format_amount(expected["balance"], decimals)
+    assert browsing.text("#account .debit-limit") == "-" + format_amount(expected["debit_limit"], decimals)
+    assert browsing.text("#account .credit-ceiling") == format_amount(expected["credit_ceiling"], decimals)
+    # The page by id is the same page.
+    browsing.open(community.url + "/members/" + expected["account"])
+    assert browsing.text("h1.member-name") == "Ada"
+
+
+def test_member_page_lists_every_payment_the_member_made_or_received(
+    cluster: list[Community], browsing: Browsing
+) -> None:
+    community = cluster[0]
+    paid = community.cli("--key", community.member_key("Chiara"), "pay", "Ada", "1.25", "--memo", "soup")
+    ada = community.get("/api/members/Ada")
+    expected = transfers_of(community, ada)
+    assert paid["seq"] in expected
+
+    def rows() -> set[int]:
+        browsing.open(community.url + "/members/Ada")
+        return {int(row.get_attribute("data-seq")) for row in browsing.page.locator("table.payments tbody tr[data-seq]").all()}
+
+    wait_until(lambda: rows() == expected, what=f"Ada's payments {sorted(expected)} on her page")
+    line = browsing.text(f'table.payments tr[data-seq="{paid["seq"]}"]')
+    assert "from Chiara" in line and "+1.25" in line and "soup" in line
+
+
+def test_member_page_shows_the_member_votes(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[0]
+    deadline_ms = int(time.time() * 1000) + 3600 * 1000
+    proposed = community.act(community.admin_key, Propose("proposal", "Plant an orchard", "", deadline_ms))
+    community.act(community.member_key("Bruno"), Vote(decision=proposed["seq"], position="disagree"))
+    browsing.open(community.url + "/members/Bruno")
+    vote = browsing.page.locator(f'#votes li[data-decision="{proposed["seq"]}"]')
+    assert vote.count() == 1
+    assert "Plant an orchard" in vote.inner_text()
+    assert vote.locator(".position").inner_text() == "disagree"
+
+
+def test_pay_me_is_a_qr_code_in_svg_encoding_the_pay_uri_shown(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[1]
+    ada = community.get("/api/members/Ada")
+    query = urllib.parse.urlencode({"amount": "3.5", "memo": hostile_memo})
+    assert browsing.open(f"{community.url}/members/Ada?{query}").status == 200
+    uri = browsing.text("#pay-me .pay-uri")
+    assert uri.startswith("tally:pay?")
+    fields = dict(urllib.parse.parse_qsl(uri.removeprefix("tally:pay?")))
+    assert fields == {"node": community.url, "feed": community.node, "to": ada["id"], "name": "Ada",
+                      "amount": "3.50", "memo": hostile_memo}
+    path = browsing.page.locator("#pay-me figure.qr svg path.qrline")
+    assert path.count() == 1
+    # segno is deterministic: the drawn modules are those of this very URI.
+    expected = segno.make(uri, error="m").svg_inline(scale=4)
+    assert f'd="{path.get_attribute("d")}"' in expected
+    assert browsing.page.evaluate("typeof window.__tallyInjected") == "undefined"
+    assert browsing.dialogs == [] and browsing.errors == []
+
+
+def test_an_unknown_member_gets_a_404_page(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[1]
+    unknown = ["Nobody", "<b>Nobody</b>", "m_not-an-id", id_to_text("m", bytes(32))]
+    for reference in unknown:
+        response = browsing.open(community.url + "/members/" + urllib.parse.quote(reference, safe=""))
+        assert response.status == 404, reference
+        assert response.headers["content-type"].startswith("text/html")
+        assert browsing.text("h1") == "Not found"
+        assert reference in browsing.text(".not-found")
+        assert browsing.page.locator("main b").count() == 0
