@@ -21,7 +21,13 @@ from tallystick.node.errors import DomainError
 from tallystick.node.home import read_key
 from tallystick.node.sequencer import Appended, Sequencer
 from tallystick.protocol.codec import sign_intent
-from tallystick.protocol.events import FounderIssue, PlaceOrder, RegisterEnterprise, ShareClass, TransferShares
+from tallystick.protocol.events import (
+    FounderIssue,
+    PlaceOrder,
+    RegisterEnterprise,
+    ShareClass,
+    TransferShares,
+)
 
 from .homes import admitted_home, fresh_nonce_base, member_keys, members_default, open_sequencer
 from .inprocess import SequencerResult, gather_chunk_intents

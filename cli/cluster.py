@@ -21,9 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tallystick.node.home import NodeConfig, init_home, read_key, write_key
+from tallystick.node.shares import enterprise_id
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.events import AdmitMember, Transfer
-from tallystick.protocol.ids import KeyPair
+from tallystick.protocol.events import (
+    AdmitMember,
+    OpenOffer,
+    PlaceOrder,
+    RegisterEnterprise,
+    ShareClass,
+    Subscribe,
+    Transfer,
+)
+from tallystick.protocol.ids import KeyPair, id_from_text
 
 from .client import Client, NodeRefused, NodeUnreachable
 
@@ -135,11 +144,33 @@ def _populate(community: Community, rng: random.Random) -> None:
         client.submit(admin, AdmitMember(member=pair.public, name=name))
     for _ in range(6):
         trade(community, rng)
+    _open_bakery(community, client, admin, rng)
+
+
+# The demo's enterprise: customer shares (withdrawable at par, one vote each) and investor shares
+# (transferable, so they trade on the local exchange), offered for `bakery_offer_ms` after `up`.
+bakery_classes = (
+    ShareClass("Customer shares", "user", 1, 1, 100, True, False, 100, True),
+    ShareClass("Investor shares", "investor", 1, 2, 500, False, True, None, False),
+)
+bakery_offer_ms = 20_000
+
+
+def _open_bakery(community: Community, client: Client, admin: KeyPair, rng: random.Random) -> None:
+    registered = client.submit(admin, RegisterEnterprise(name="Bakery", classes=bakery_classes, notice_ms=86_400_000))
+    bakery = enterprise_id(id_from_text("n", community.node), registered["seq"])
+    deadline = time.time_ns() // 1_000_000 + bakery_offer_ms
+    offer = client.submit(admin, OpenOffer(bakery, 1, 500, 40, 10, 20, deadline))["seq"]
+    for path in member_keys(community)[:4]:
+        client.submit(read_key(path), Subscribe(offer=offer, units=rng.randrange(3, 10)))
 
 
 def trade(community: Community, rng: random.Random) -> str | None:
-    """One random payment between two demo members; returns a line saying what happened."""
+    """One random payment between two demo members, or now and then a limit order for the
+    Bakery's investor shares; returns a line saying what happened."""
     keys = member_keys(community)
+    if rng.random() < 0.3:
+        return _order(community, rng, keys)
     payer_path, payee_path = rng.sample(keys, 2)
     payer, payee = read_key(payer_path), read_key(payee_path)
     amount_minor = rng.randrange(1, 20) * 50
@@ -148,6 +179,19 @@ def trade(community: Community, rng: random.Random) -> str | None:
     except NodeRefused as refusal:
         return f"{community.name}: {payer_path.stem} -> {payee_path.stem} refused ({refusal.code})"
     return f"{community.name}: {payer_path.stem} paid {payee_path.stem} {amount_minor / 100:.2f} HRS"
+
+
+def _order(community: Community, rng: random.Random, keys: list[Path]) -> str:
+    trader_path = rng.choice(keys)
+    side = rng.choice(("buy", "sell"))
+    units, price = rng.randrange(1, 4), rng.randrange(450, 650, 10)
+    client = Client(community.url)
+    try:
+        bakery = id_from_text("e", client.get("/api/enterprises/Bakery", limit=1)["id"])
+        client.submit(read_key(trader_path), PlaceOrder(bakery, 1, side, units, price))  # type: ignore[arg-type]
+    except NodeRefused as refusal:
+        return f"{community.name}: {trader_path.stem}'s order to {side} Bakery shares refused ({refusal.code})"
+    return f"{community.name}: {trader_path.stem} placed an order to {side} {units} Bakery shares at {price / 100:.2f}"
 
 
 def load(directory: Path) -> list[Community]:
