@@ -51,7 +51,7 @@ from .homes import (
     transfer_plan,
 )
 
-sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication", "exchange")
+sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication", "exchange", "pages")
 console = Console(stderr=True)
 # Wide enough for the table when stdout is a file or a pipe (CI logs).
 output_console = Console(width=None if sys.stdout.isatty() else 160)
@@ -392,6 +392,11 @@ class Run:
         self.add(f"limit orders, book of {best['book_depth']:,} resting", best["orders_per_second"], "orders/s",
                  "plain transfers", best["transfers_per_second"], f">= {goal_exchange_ratio:.0%} of transfers",
                  best["ratio"] >= goal_exchange_ratio and best["refused"] == 0)
+
+    async def pages(self) -> None:
+        from . import pages  # bench/pages.py: each page's response time, against /api/status's
+
+        await pages.section(self)
 
     async def memory(self) -> None:
         built = await _home_of(self.sizes.memory_events, self.sizes, self.scratch, "memory-home")

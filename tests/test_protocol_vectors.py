@@ -335,3 +335,23 @@ def test_the_specification_names_every_limit_and_every_error_code() -> None:
     missing = [f"limit {name}" for name in limit_names if f"`{name}`" not in specification]
     missing += [f"error code {code}" for code in error_classes if f"`{code}`" not in specification]
     assert not missing, f"docs/protocol.md does not mention {', '.join(missing)}: add them to its tables"
+
+
+def test_the_shares_feed_refolds_to_its_stated_state_digest_balances_and_holdings() -> None:
+    """A replica re-running the shares feed (the allotment and the matching included) from its bytes
+    alone reaches the digest, balances and holdings the vector states."""
+    market = files["shares.json"]
+    raw = [bytes.fromhex(event["bytes_hex"]) for event in market["events"]]
+    head, genesis = start_feed(raw[0])
+    assert isinstance(genesis.body, Genesis) and head.feed.hex() == market["feed_hex"]
+    state = domain.initial_state(head.feed, genesis.body)
+    for event_bytes in raw[1:]:
+        head, event = verify_next(head, event_bytes)
+        intent = verify_intent(event.body.intent, feed=head.feed) if isinstance(event.body, Act) else None
+        state = domain.audit(state, event, intent)
+    assert domain.state_digest(state).hex() == market["state_digest_hex"]
+    for name, balance in market["final_balances"].items():
+        assert state.accounts[keys[name].public].balance_minor == balance
+    units = {holder: held.units for (_, share_class, holder), held in state.shares.holdings.items() if share_class == 1}
+    assert {name: units[keys[name].public] for name in market["final_holdings"]} == market["final_holdings"]
+    assert any(event["decoded"]["body"].get("kind") == "offer_closed" for event in market["events"])

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from tallystick.node import domain
+from tallystick.node import domain, shares
 from tallystick.protocol import limits
 from tallystick.protocol.codec import (
     decode_event,
@@ -48,24 +48,31 @@ from tallystick.protocol.events import (
     Action,
     AdmitMember,
     Body,
+    CancelOrder,
     Checkpoint,
     EventUnsigned,
     ForkProof,
     Genesis,
     IntentUnsigned,
     KeyRotated,
+    OpenOffer,
+    PlaceOrder,
     RebindKey,
+    RegisterEnterprise,
     RemoveMember,
     SetDefaultLimits,
     SetLimits,
     SetRole,
+    ShareClass,
+    Subscribe,
     Transfer,
+    TransferShares,
 )
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
 vectors_dir = Path(__file__).resolve().parent
-file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json")
+file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -349,6 +356,44 @@ def build_feed() -> _FeedBuilder:
     # the whole run verifies as one batch too
     final, _ = verify_batch(builder.heads[0], builder.raw[1:])
     assert final == builder.heads[-1]
+    return builder
+
+
+def build_shares_feed() -> _FeedBuilder:
+    """A second community, Millbrook, whose bakery raises capital and whose members trade: every
+    shares action and body of docs/shares.md, checked as a replica would."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _FeedBuilder()
+    t = genesis_ts_ms
+    builder.append("node", t, Genesis(
+        name="Millbrook", unit_code="MBK", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name="Ada", checkpoint_interval_events=limits.checkpoint_interval_events_max,
+    ), "genesis: the community Millbrook, unit MBK", None)
+    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
+    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
+    customer = ShareClass("Customer shares", "user", 1, 0, 100, True, False, 50, True)
+    investor = ShareClass("Investor shares", "investor", 1, 2, 500, False, True, None, False)
+    registered = builder.act("admin", t + 3, RegisterEnterprise(
+        name="Bakery", classes=(customer, investor), founder_issue=(), notice_ms=1000, yearly_cap_minor=0,
+    ), "Ada registers the Bakery with withdrawable customer shares and transferable investor shares")
+    bakery = shares.enterprise_id(builder.feed, decode_event(registered).seq)
+    offer = decode_event(builder.act("admin", t + 4, OpenOffer(bakery, 1, 500, 10, 2, 8, t + 100),
+                                     "Ada offers 10 investor shares at 5.00, target 2, at most 8 each")).seq
+    builder.act("alice", t + 5, Subscribe(offer, 8), "Alice subscribes 8: 40.00 into escrow")
+    builder.act("bob", t + 6, Subscribe(offer, 5), "Bob subscribes 5: oversubscribed (13 for 10)")
+    builder.append("node", t + 100, shares.offer_closing_body(builder.states[-1], offer),
+                   "the offer closes at its deadline: pro rata, Alice 6 (6.15), Bob 4 (3.85, the largest remainder)",
+                   None)
+    builder.act("alice", t + 101, PlaceOrder(bakery, 1, "sell", 3, 600), "Alice offers 3 at 6.00")
+    builder.act("bob", t + 102, PlaceOrder(bakery, 1, "buy", 2, 650),
+                "Bob bids 2 at 6.50: fills 2 at 6.00 (the resting price), 1.00 back to Bob")
+    builder.act("bob", t + 103, PlaceOrder(bakery, 1, "buy", 1, 550), "Bob bids 1 at 5.50: rests")
+    builder.act("bob", t + 104, CancelOrder(decode_event(builder.raw[-1]).seq), "Bob cancels that bid")
+    builder.act("alice", t + 105, TransferShares(bakery, 1, public["bob"], 1), "Alice gives Bob 1 investor share")
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
+    shares.audit_invariants(builder.states[-1])
     return builder
 
 
@@ -1013,7 +1058,24 @@ def build() -> dict[str, Any]:
         "error is the stable code of the error raised.",
         "cases": build_invalid(builder),
     }
+    market = build_shares_feed()
+    market_state = market.states[-1]
+    shares_file = {
+        "description": "A valid feed of the community Millbrook: an enterprise, an oversubscribed offer closed "
+        "by the node, a fill at the resting price, a cancel and a direct transfer (docs/shares.md). Fields as in "
+        "feed.json; state_digest_hex is the state digest after the last event (docs/protocol.md).",
+        "feed_hex": market.feed.hex(),
+        "events": market.events,
+        "intents": market.intents,
+        "state_digest_hex": domain.state_digest(market_state).hex(),
+        "final_balances": {name: market_state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob")},
+        "final_holdings": {name: market_state.shares.holdings[(shares.enterprise_id(market.feed, 4), 1,
+                                                                 key_for(name).public)].units
+                           for name in ("alice", "bob")},
+    }
     return {
+        "shares.json": shares_file,
         "keys.json": build_keys(builder),
         "feed.json": feed,
         "intents.json": intents,
