@@ -34,6 +34,7 @@ from tallystick.protocol.events import (
     Effect,
     Electorate,
     Event,
+    FederationAct,
     Holders,
     Propose,
     RecoverKey,
@@ -226,6 +227,8 @@ effects: dict[type, tuple[EffectCheck, EffectApply]] = {
     TreasuryPay: (_check_treasury_pay, _apply_treasury_pay),  # type: ignore[dict-item]
     DeclareDividend: (sharing.check_dividend, sharing.apply_dividend),  # type: ignore[dict-item]
     SetWithdrawalRule: (sharing.check_withdrawal_rule, sharing.apply_withdrawal_rule),  # type: ignore[dict-item]
+    FederationAct: (lambda state, effect: domain.check_federation_act_rule(state, effect),  # type: ignore[dict-item]
+                    lambda state, effect, seq: domain.apply_federation_act(state, effect)),
 }
 
 # Effects only an enterprise's holders decide.
@@ -261,6 +264,8 @@ def effect_members(state: State, effect: Effect | None) -> list[bytes]:
         return sharing.dividend_payees(state, effect) if effect.enterprise in state.shares.enterprises else []
     if isinstance(effect, SetWithdrawalRule):
         return [("enterprise", effect.enterprise)]
+    if isinstance(effect, FederationAct):
+        return []  # the outbox is part of the community row, written with every batch
     return [effect.member]
 
 

@@ -30,6 +30,7 @@ from tallystick.protocol.events import (
     Delegate,
     EnterprisePay,
     Event,
+    FederationAct,
     Genesis,
     Intent,
     KeyRotated,
@@ -51,7 +52,7 @@ from tallystick.protocol.events import (
     WithdrawalDue,
     WithdrawShares,
 )
-from tallystick.protocol.federation import ledger_neutral_bodies
+from tallystick.protocol.federation import Charter, FederationVote, ledger_neutral_bodies
 from tallystick.protocol.ids import hash32
 
 from . import decisions as deciding
@@ -141,6 +142,9 @@ class State(Struct, frozen=True):
     levy: Levy | None = None  # None: payments carry no levy
     treasury: bytes | None = None  # the treasury's account id, once a levy created it
     shares: sharing.Shares = sharing.Shares()  # enterprises, holdings, offers, books (node/shares.py)
+    # Federation bodies (charter, proposal, vote) the community decided to append, oldest first; the
+    # node's timer appends them, and a replica accepts such a body only as the first of these.
+    federation_outbox: tuple = ()
 
 
 def _name_key(name: str) -> str:
@@ -330,6 +334,23 @@ def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> Non
     _check_new_limits(state, community, list(state.accounts.values()))
 
 
+def check_federation_act_rule(state: State, action: FederationAct) -> None:
+    """What the community's own ledger can check of a federation act: room in the outbox, and a
+    charter it adopts names this community. The federation's rules are checked by federation/,
+    which folds the members' feeds."""
+    if len(state.federation_outbox) >= limits.federation_outbox_max:
+        raise NotAuthorizedError(
+            f"{limits.federation_outbox_max} federation acts wait to be appended; try again in a moment"
+        )
+    body = action.body
+    if isinstance(body, Charter) and not any(member.member == state.feed for member in body.members):
+        raise NotAuthorizedError("that charter does not name this community as a member; it cannot adopt it")
+
+
+def apply_federation_act(state: State, action: FederationAct) -> State:
+    return _replace(state, federation_outbox=(*state.federation_outbox, action.body))
+
+
 def _check_rebind(state: State, signer: Member, action: RebindKey) -> None:
     if action.new_key in state.keys:
         raise KeyInUseError("that key is or was bound to a member; generate a new key")
@@ -398,6 +419,13 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
             sharing.check_open_offer(state, signer_id, action, now_ms)
         elif isinstance(action, WithdrawShares):
             sharing.check_withdraw(state, signer_id, action)
+        elif isinstance(action, FederationAct):
+            _require_admin(signer)
+            if state.rules.admission == "decision":
+                raise NotAuthorizedError(
+                    "this community decides by decision: propose it (`tally federation … --propose`)"
+                )
+            check_federation_act_rule(state, action)
         else:  # pragma: no cover - the decoder admits only the Action union
             raise AssertionError(f"no rule for {type(action).__name__}")
     except DomainError as error:
@@ -445,6 +473,8 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int, ts_m
         return deciding.apply_undelegate(state, signer_id, action)
     if isinstance(action, RebindKey):
         return rebind(state, signer_id, action.new_key)
+    if isinstance(action, FederationAct):
+        return apply_federation_act(state, action)
     if isinstance(action, PlaceOrder):
         return sharing.apply_place_order(state, signer_id, action, seq)
     if isinstance(action, Subscribe):
@@ -525,7 +555,9 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
     elif isinstance(body, KeyRotated):
         pass  # the keys of the feed are the protocol's FeedHead; the ledger is unchanged
     elif isinstance(body, ledger_neutral_bodies):
-        pass  # federation/ folds these from the members' feeds; the community's ledger is unchanged
+        # federation/ folds these from the members' feeds; the ledger only leaves the outbox.
+        if state.federation_outbox and state.federation_outbox[0] == body:
+            state = _replace(state, federation_outbox=state.federation_outbox[1:])
     elif isinstance(body, Genesis):
         raise AssertionError("a genesis starts a state; it is never applied to one")
     else:  # pragma: no cover - the decoder admits only the Body union
@@ -542,6 +574,14 @@ def audit(state: State, event: Event, intent: Intent | None) -> State:
             raise error
     elif isinstance(event.body, DecisionClosed):
         deciding.audit_close(state, event)
+    elif isinstance(event.body, ledger_neutral_bodies):
+        body = event.body
+        decided = bool(state.federation_outbox) and state.federation_outbox[0] == body
+        abstention = isinstance(body, FederationVote) and body.proposal is None
+        if not decided and not abstention:
+            raise NotAuthorizedError(
+                f"seq {event.seq} appends a federation {body.__struct_config__.tag} the community did not decide"
+            )
     elif isinstance(event.body, OfferClosed):
         sharing.audit_offer_close(state, event)
     elif isinstance(event.body, WithdrawalDue):
@@ -649,11 +689,14 @@ def state_digest(state: State) -> bytes:
                 sorted((member, sorted(topics.items())) for member, topics in state.delegations.items()),
             ]
         )
-    if state.shares.enterprises:
-        # Only once the community has an enterprise, so every earlier digest is unchanged.
+    if state.shares.enterprises or state.federation_outbox:
+        # Only once the community has an enterprise or a federation act waiting, so every earlier
+        # digest is unchanged.
         if len(preimage) == 4:
             preimage.append(None)
         preimage.append(sharing.digest_part(state))
+        if state.federation_outbox:
+            preimage.append([encode(body) for body in state.federation_outbox])
     return hash32(encode(preimage))
 
 

@@ -103,6 +103,9 @@ class Node:
                 await self.sequencer.append_body(lambda s, o=offer: sharing.offer_closing_body(s, o))
             for withdrawal in sharing.due_withdrawals(self.sequencer.state, clock_ms()):
                 await self.sequencer.append_body(lambda s, w=withdrawal: sharing.withdrawal_body(s, w))
+            for _ in range(len(self.sequencer.state.federation_outbox)):
+                # Only this loop empties the outbox, so its first body is still there.
+                await self.sequencer.append_body(lambda s: s.federation_outbox[0])
             state, head = self.sequencer.state, self.sequencer.head
             if state.events_since_checkpoint > 0 and clock_ms() - head.ts >= self.config.checkpoint_idle_ms:
                 await self.sequencer.append_body(lambda s: Checkpoint(state_hash=state_digest(s)))

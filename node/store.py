@@ -26,6 +26,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import DecisionClosed, Effect, Electorate, OfferClosed, WithdrawalDue
+from tallystick.protocol.federation import FederationBody
 from tallystick.protocol.feed import FeedHead
 
 from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
@@ -88,7 +89,8 @@ CREATE TABLE IF NOT EXISTS community (
     credit_ceiling_minor INTEGER NOT NULL,
     checkpoint_interval_events INTEGER NOT NULL,
     seq INTEGER NOT NULL,
-    events_since_checkpoint INTEGER NOT NULL
+    events_since_checkpoint INTEGER NOT NULL,
+    federation_outbox BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members (
     feed BLOB NOT NULL,
@@ -157,6 +159,7 @@ projection_tables = ("feeds", "community", "members", "accounts", "decisions", "
 _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
 _keys_decoder = msgspec.msgpack.Decoder(list[bytes])
+_outbox_decoder = msgspec.msgpack.Decoder(list[FederationBody])
 
 
 class _DecisionRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -316,6 +319,7 @@ def _community_row(state: State) -> tuple:
         c.checkpoint_interval_events,
         state.seq,
         state.events_since_checkpoint,
+        _nonce_encoder.encode(list(state.federation_outbox)),
     )
 
 
@@ -414,7 +418,7 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
         plan.append(("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", members, True))
     if accounts:
         plan.append(("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)", accounts, True))
-    plan.append(("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state), False))
+    plan.append(("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state), False))
     plan.append(("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?)", _head_row(head), False))
     return plan
 
@@ -606,6 +610,7 @@ class Store:
             return None
         community = Community(*row[1:7])
         seq, since = row[7], row[8]
+        outbox = tuple(_outbox_decoder.decode(row[9]))
         members: dict[bytes, Member] = {}
         async with self._reader.execute(
             "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces, retired_keys "
@@ -685,6 +690,7 @@ class Store:
             levy=Levy(*rules_row[3:]) if rules_row and rules_row[3] is not None else None,
             treasury=next((i for i, m in members.items() if m.role == "treasury"), None),
             shares=shares,
+            federation_outbox=outbox,
         )
 
     async def decision_rows(self, feed: bytes, *, open_only: bool, limit: int = limits.page_size_max) -> list[Decision]:

@@ -235,6 +235,14 @@ class TreasuryPay(_Tagged, tag="treasury_pay"):
     memo: Memo = ""
 
 
+class FederationAct(_Tagged, tag="federation"):
+    """The community appends `body` to its own feed: it adopts a federation's charter, proposes in
+    a federation, or casts its ballot in one (federation/ folds these from the members' feeds). An
+    admin's intent, or the effect of a passed decision when the community admits by decision."""
+
+    body: FederationBody
+
+
 # What a passed decision may change. Another effect is one struct here plus one entry in
 # node/decisions.py's `effects` table.
 Effect = (
@@ -248,6 +256,7 @@ Effect = (
     | TreasuryPay
     | DeclareDividend
     | SetWithdrawalRule
+    | FederationAct
 )
 
 
@@ -325,6 +334,7 @@ Action = (
     | CancelOrder
     | TransferShares
     | WithdrawShares
+    | FederationAct
 )
 
 
@@ -439,6 +449,7 @@ action_kinds: frozenset[str] = frozenset(
         "cancel_order",
         "transfer_shares",
         "withdraw_shares",
+        "federation",
     }
 )
 

@@ -87,6 +87,9 @@ fork_safety_wait_ms = 3_000
 # One HTTP call to a peer.
 peer_request_timeout_ms = 10_000
 
+# Federation bodies a community decided to append and its node has not appended yet.
+federation_outbox_max = 16
+
 # ---- community shares and the local exchange (node/shares.py) -----------------------------------
 
 # Share classes of one enterprise.
