@@ -13,7 +13,9 @@ index by account. The numbers are the API's: the same projections, the same `deb
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import functools
 import math
 import urllib.parse
 from typing import Any
@@ -60,6 +62,9 @@ history_window_events = 20_000
 history_payments_shown = 50
 # Decisions (newest first) searched for a member's votes.
 votes_decisions_searched = limits.page_size_default
+# QR codes kept drawn (by URI): segno takes ~50 ms of pure Python to choose a code's mask, so a
+# member's page is drawn once and served from here after; a few hundred kilobytes at most.
+qr_codes_cached = 256
 # Feeds listed on /node (a node may hold up to `replication_heads_max`).
 feeds_shown = limits.page_size_default
 
@@ -286,7 +291,10 @@ async def community_page(request: web.Request) -> web.Response:
     node = _node(request)
     state: State = node.sequencer.state
     feed = node.feed
-    [(accounts_total,)] = await node.store.query("SELECT count(*) FROM accounts WHERE feed = ?", (feed,), 1)
+    # Members' accounts, as /api/balances lists them (enterprises' and escrow accounts are not members).
+    [(accounts_total,)] = await node.store.query(
+        "SELECT count(*) FROM accounts a JOIN members m ON m.feed = a.feed AND m.id = a.id WHERE a.feed = ?", (feed,), 1
+    )
     pages = max(1, math.ceil(accounts_total / members_per_page))
     page = _page_number(request, pages)
     rows = await node.store.query(
@@ -350,6 +358,12 @@ def pay_uri(node_url: str, feed: str, member: str, name: str, amount: str | None
     if memo:
         fields.append(("memo", memo))
     return "tally:pay?" + urllib.parse.urlencode(fields, quote_via=urllib.parse.quote)
+
+
+@functools.lru_cache(maxsize=qr_codes_cached)
+def qr_svg(uri: str) -> str:
+    """The QR code of `uri` as inline SVG (segno draws the modules as one path; no text)."""
+    return segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
 
 
 def _history_patterns(state: State, member_id: bytes) -> list[bytes]:
@@ -418,7 +432,8 @@ async def member_page(request: web.Request) -> web.Response:
             amount_error, amount_text = str(error), ""
     origin = f"{request.scheme}://{request.host}"
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
-    qr = segno.make(uri, error="m")
+    # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
+    svg = await asyncio.to_thread(qr_svg, uri)
     return _html(
         "member.html",
         **await _frame(node),
@@ -428,7 +443,7 @@ async def member_page(request: web.Request) -> web.Response:
         history_window_events=history_window_events if window_start > 0 else None,
         votes=votes,
         pay_uri=uri,
-        qr_svg=Markup(qr.svg_inline(scale=4, dark="#111", light="#fff")),
+        qr_svg=Markup(svg),  # drawn by segno from our URI; nothing a member typed is in it as text
         amount=amount_text,
         memo=memo,
         amount_error=amount_error,

@@ -1,0 +1,124 @@
+"""The web pages' response times on a large home: 10,000 members and 1,000,000 events.
+
+How this works: the home is the cached bench home of that size (bench/homes.py), copied into the
+run's scratch folder, because this section adds to it: ten open decisions, proposed through the
+node's API like any member's, so that the community page counts ten live tallies over every member.
+A real `tally serve` serves the copy (bench/served.py). Each path is asked once to warm up, then
+`requests_per_path` times in turn, one request at a time, over one keep-alive connection; the
+median is the figure. The limit it is compared with is the same node's median for /api/status in
+the same run, measured the same way and interleaved with the pages: the cheapest real answer
+through the same aiohttp stack and event loop, so the ratio says what a page costs beyond serving
+at all on this machine at this moment. The issue's goal is an absolute one: every page under
+200 ms.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from tallystick.node.home import Home, read_key
+from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.events import Propose
+from tallystick.protocol.ids import id_from_text, id_to_text
+
+from .homes import build_feed, cached_feed, member_key
+from .served import ServedNode
+
+# The issue's home: a large town's scheme after years of trade.
+members_full, events_full = 10_000, 1_000_000
+# --quick: every code path, small.
+members_quick, events_quick = 1_000, 20_000
+# Sequential requests per path after one warm-up; the median is reported.
+requests_per_path = 15
+# Open decisions on the community page (its most; each live tally counts every member).
+open_decisions = 10
+goal_page_ms = 200.0
+# A nonce far above any the home builder used for the admin.
+_admin_nonce_base = 1 << 50
+
+
+async def _timed_get(session: aiohttp.ClientSession, url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    async with session.get(url) as response:
+        await response.read()
+        status = response.status
+    return (time.perf_counter() - started) * 1000, status
+
+
+async def _propose_decisions(session: aiohttp.ClientSession, url: str, home: Home) -> None:
+    async with session.get(url + "/api/community") as response:
+        feed = id_from_text("n", (await response.json())["node"])
+    admin = read_key(home.admin_key_path)
+    deadline_ms = time.time_ns() // 1_000_000 + 24 * 3600 * 1000
+    for index in range(open_decisions):
+        action = Propose("proposal", f"Bench decision {index}", "Counted over every member.", deadline_ms)
+        intent = sign_intent(admin, feed=feed, nonce=_admin_nonce_base + index, action=action)
+        async with session.post(url + "/api/intents", data=intent,
+                                headers={"Content-Type": "application/msgpack"}) as response:
+            if response.status != 201:
+                raise RuntimeError(f"the bench proposal was refused: {response.status} {await response.text()}")
+
+
+async def measure(home: Home, members: int, log_path: Path) -> dict[str, Any]:
+    """Median milliseconds per path on a served copy of `home`; `limit` is /api/status's."""
+    last_page = (members + 1 + 99) // 100  # members and the admin, 100 to a page
+
+    def member_id(request: int) -> str:
+        return id_to_text("m", member_key((members // 2 + request) % members).public)
+
+    def member_name(request: int) -> str:
+        return urllib.parse.quote(f"member {(members // 3 + request) % members}")
+
+    # Each request of a member's page asks for another member: a page whose QR code is drawn
+    # afresh (the node keeps drawn codes), the worst case, not the cached one.
+    paths: dict[str, Callable[[int], str]] = {
+        "/api/status": lambda _: "/api/status",
+        "/ (community, first page of members)": lambda _: "/",
+        f"/?page={last_page} (last page of members)": lambda _: f"/?page={last_page}",
+        "/members/{id}": lambda request: f"/members/{member_id(request)}",
+        "/members/{name}": lambda request: f"/members/{member_name(request)}",
+        "/node (operator)": lambda _: "/node",
+    }
+    async with ServedNode.tally(home, log_path) as node:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await _propose_decisions(session, node.url, home)
+            timings: dict[str, list[float]] = {name: [] for name in paths}
+            for path_of in paths.values():  # warm-up, and a check that every page answers
+                _, status = await _timed_get(session, node.url + path_of(-1))
+                if status != 200:
+                    raise RuntimeError(f"GET {path_of(-1)} answered {status}; see {log_path}")
+            for request in range(requests_per_path):
+                for name, path_of in paths.items():  # interleaved, so the machine's moods hit all alike
+                    elapsed_ms, _ = await _timed_get(session, node.url + path_of(request))
+                    timings[name].append(elapsed_ms)
+    return {name: {"median_ms": statistics.median(values), "max_ms": max(values)} for name, values in timings.items()}
+
+
+async def section(run: Any) -> None:
+    """The `pages` section of `python -m bench` (`run` is bench.__main__'s Run)."""
+    if run.sizes.cache_homes:
+        members, events = members_full, events_full
+        built = await cached_feed(events, members)
+    else:
+        members, events = members_quick, events_quick
+        built = await build_feed(run.scratch / "pages-built", events, members)
+    copy = run.scratch / "pages-home"
+    shutil.copytree(built.home.path, copy, ignore=shutil.ignore_patterns("node.lock"))
+    figures = await measure(Home(copy), members, run.scratch / "pages-serve.log")
+    limit = figures["/api/status"]["median_ms"]
+    run.details["pages"] = {"members": members, "events": built.events, "requests_per_path": requests_per_path,
+                            "open_decisions": open_decisions, "figures": figures}
+    for name, figure in figures.items():
+        if name == "/api/status":
+            continue
+        run.add(f"page {name}, {members:,} members, {built.events:,} events (median)", figure["median_ms"], "ms",
+                "/api/status", limit, f"< {goal_page_ms:.0f} ms", figure["median_ms"] < goal_page_ms)
+    shutil.rmtree(copy, ignore_errors=True)
