@@ -51,6 +51,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from . import cluster as cluster_module
+from . import federation as federation_commands
 from . import shares as shares_commands
 from .client import Client, NodeRefused
 from .keyfile import seal, unseal
@@ -361,7 +362,10 @@ def limits_set(context: Context, account: str, debit_limit: str | None, credit_c
 def pay(context: Context, to: str, amount: str, memo: str, as_json: bool) -> None:
     """Pay TO (a member id or name) AMOUNT in major units, signed with --key."""
     if "@" in to:
-        raise click.ClickException("paying a member of another community needs a federation (not yet available)")
+        raise click.ClickException(
+            "paying a member of another community (ID@NODE_URL) is not available yet: cross-community payments "
+            "are the next part of federation (docs/federation.md)"
+        )
     client = context.client()
     community = client.get("/api/community")
     decimals = community["unit"]["decimals"]
@@ -828,6 +832,7 @@ def cluster_down(directory: Path) -> None:
 
 
 shares_commands.add_commands(main, refusals_exit_cleanly, print_json, now_ms)
+federation_commands.add_commands(main, refusals_exit_cleanly, print_json, _parse_duration_ms)
 
 
 if __name__ == "__main__":

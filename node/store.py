@@ -26,7 +26,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import DecisionClosed, Effect, Electorate, OfferClosed, WithdrawalDue
-from tallystick.protocol.federation import FederationBody
+from tallystick.protocol.federation import FederationBody, federation_body_kinds
 from tallystick.protocol.feed import FeedHead
 
 from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
@@ -65,6 +65,12 @@ BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_is_append_only_delete BEFORE DELETE ON log
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
 CREATE INDEX IF NOT EXISTS log_key_rotations ON log (feed, seq) WHERE kind = 'key_rotated';
+CREATE TABLE IF NOT EXISTS federation_log (
+    feed BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (feed, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS forks (
     feed BLOB NOT NULL,
@@ -499,6 +505,9 @@ class Store:
             ("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events, True),
             *_projection_plan(state, _with_closures(state, touched, events), head),
         ]
+        federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_body_kinds]
+        if federation:
+            plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
         await self._transaction(plan)
 
     async def _transaction(self, plan: list[_Statement]) -> None:
@@ -713,6 +722,16 @@ class Store:
         query += "ORDER BY m.name COLLATE NOCASE LIMIT ?"
         async with self._reader.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
             return list(await cursor.fetchall())
+
+    async def federation_events(self, limit: int) -> list[tuple[bytes, int, bytes]]:
+        """(feed, seq, bytes) of every held federation event (charters, proposals, votes, payments)
+        of every feed, in (feed, seq) order, at most `limit`: what the federation layer folds. The
+        `federation_log` table is an index of the log written in the same transaction, so this
+        never scans the whole log."""
+        async with self._reader.execute(
+            "SELECT feed, seq, bytes FROM federation_log ORDER BY feed, seq LIMIT ?", (limit,)
+        ) as cursor:
+            return [(feed, seq, bytes(raw)) for feed, seq, raw in await cursor.fetchall()]
 
     async def query(self, sql: str, params: tuple = (), limit: int = limits.page_size_max) -> list[tuple]:
         """A read-only query on the reader connection (it is `query_only`), at most `limit` rows:

@@ -1,0 +1,311 @@
+"""`tally federation …`: found a federation, adopt its charter, propose and vote in it, and read its
+state and viability report. A community acts in a federation through its own ledger: each command
+that acts signs a `federation` intent with --key (an admin's), or with `--by-decision` opens a
+community decision whose effect is that act, for communities that decide together.
+
+How this works: the federation's state is what the node folds from every federation event it
+holds (GET /api/federations…); commands read the current epoch and last decision from there, build
+the body from protocol/federation.py, and submit it. docs/federation.md describes the protocol.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+from tallystick.node.money import parse_amount
+from tallystick.protocol import limits
+from tallystick.protocol.events import FederationAct, Propose
+from tallystick.protocol.federation import (
+    AdmitFederationMember,
+    AllocateCapacity,
+    AmendCharter,
+    CapacityShare,
+    Charter,
+    CharterMember,
+    ExpelFederationMember,
+    FederationProposal,
+    FederationVote,
+    SetTradeLimits,
+    federation_id,
+    proposal_id,
+)
+from tallystick.protocol.ids import id_from_text, id_to_text
+
+from .client import Client
+
+console = Console()
+_charter_decoder = msgspec.msgpack.Decoder(Charter)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _member_id(text: str) -> bytes:
+    """A federation member: a community (`n_…`) or a federation (`x_…`)."""
+    if text.startswith(("n_", "x_")):
+        return id_from_text(text[0], text)  # type: ignore[arg-type]
+    raise click.BadParameter(f"{text!r}: a member is a community's n_ id or a federation's x_ id")
+
+
+def _rated(text: str) -> CharterMember:
+    """'n_…[=UNIT:NUM/DEN]' (default: the member's unit converts 1:1 as HRS)."""
+    member, _, rate = text.partition("=")
+    unit, num, den = "HRS", 1, 1
+    if rate:
+        unit, _, fraction = rate.partition(":")
+        numerator, _, denominator = fraction.partition("/")
+        if not (unit and numerator.isdigit() and (denominator or "1").isdigit()):
+            raise click.BadParameter(f"{text!r}: write ID=UNIT:NUM/DEN, e.g. n_…=HRS:1/1")
+        num, den = int(numerator), int(denominator or "1")
+    return CharterMember(member=_member_id(member), unit_code=unit, rate_num=num, rate_den=den)
+
+
+def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any, parse_duration_ms: Any) -> None:
+    """Register the `federation` group on the `tally` command."""
+
+    def act(context: Any, body: Any, by_decision: bool, closes_in: str, title: str) -> dict:
+        client = context.client()
+        action: Any = FederationAct(body=body)
+        if by_decision:
+            action = Propose(decision_type="proposal", title=title[: limits.decision_title_chars_max], text="",
+                             deadline_ms=_now_ms() + parse_duration_ms(closes_in), effect=action)
+        return client.submit(context.key(), action)
+
+    def federation_document(client: Client, reference: str) -> dict:
+        return client.get(f"/api/federations/{reference}")
+
+    @main.group()
+    def federation() -> None:
+        """Federations of communities: found, adopt, propose, vote, show, report."""
+
+    decision_options = [
+        click.option("--by-decision", is_flag=True, help="Open a community decision whose effect is this act."),
+        click.option("--closes-in", default="7d", show_default=True, help="With --by-decision: how long it stays open."),
+        click.option("--json", "as_json", is_flag=True),
+    ]
+
+    def with_decision_options(function: Any) -> Any:
+        for option in reversed(decision_options):
+            function = option(function)
+        return function
+
+    @federation.command("found")
+    @click.argument("name")
+    @click.option("--member", "members", multiple=True, required=True, metavar="ID[=UNIT:NUM/DEN]",
+                  help="A founding member (a community's n_ id, this one included), its unit and rate (repeat).")
+    @click.option("--unit", "unit_code", default="HRS", show_default=True, help="The federation's unit.")
+    @click.option("--decimals", type=click.IntRange(0, limits.unit_decimals_max), default=2, show_default=True)
+    @click.option("--quorum", default="60", show_default=True, help="Percent of members whose yes passes a decision (over 50).")
+    @with_decision_options
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def found(context: Any, name: str, members: tuple[str, ...], unit_code: str, decimals: int, quorum: str,
+              by_decision: bool, closes_in: str, as_json: bool) -> None:
+        """Write a charter naming the founding members and adopt it here. Each other founding
+        community adopts the same charter: `tally federation adopt ID --from THIS_NODE_URL`."""
+        charter = Charter(
+            name=name, unit_code=unit_code, unit_decimals=decimals, members=tuple(_rated(m) for m in members),
+            quorum_bp=parse_amount(quorum.rstrip("%"), 2), founded_ms=_now_ms(),
+        )
+        appended = act(context, charter, by_decision, closes_in, f"Found the federation {name}")
+        identity = id_to_text("x", federation_id(charter))
+        if as_json:
+            print_json({"id": identity, "charter": base64.b64encode(msgspec.msgpack.encode(charter)).decode(), **appended})
+        else:
+            click.echo(f"charter of {name} ({identity}) adopted here at seq {appended['seq']}; "
+                       f"each other member runs: tally federation adopt {identity} --from <this node's URL>")
+
+    @federation.command("adopt")
+    @click.argument("reference")
+    @click.option("--from", "source", required=True, metavar="URL", help="A node that holds the charter.")
+    @with_decision_options
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def adopt(context: Any, reference: str, source: str, by_decision: bool, closes_in: str, as_json: bool) -> None:
+        """Adopt federation REFERENCE's charter, fetched from another node and checked against its id."""
+        document = federation_document(Client(source), reference)
+        charter = _charter_decoder.decode(base64.b64decode(document["charter"]))
+        if id_to_text("x", federation_id(charter)) != document["id"]:
+            raise click.ClickException(f"{source} served a charter whose hash is not {document['id']}; not adopted")
+        if reference.startswith("x_") and reference != document["id"]:
+            raise click.ClickException(f"{source} answered with federation {document['id']}, not {reference}")
+        appended = act(context, charter, by_decision, closes_in, f"Join the federation {charter.name}")
+        print_json({"id": document["id"], **appended}) if as_json else click.echo(
+            f"adopted the charter of {charter.name} at seq {appended['seq']}")
+
+    @federation.command("list")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def list_(context: Any, as_json: bool) -> None:
+        """Every federation this node knows of."""
+        rows = context.client().get("/api/federations")
+        if as_json:
+            print_json(rows)
+            return
+        table = Table()
+        for column in ("name", "id", "founded", "members", "epoch", "decisions passed"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["name"], row["id"][:14] + "…", "yes" if row["founded"] else "adopting",
+                          str(len(row["members"])), str(row["epoch"]), str(len(row["passed"])))
+        console.print(table)
+
+    @federation.command("show")
+    @click.argument("reference")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def show(context: Any, reference: str, as_json: bool) -> None:
+        """A federation: members, their units, capacity and limits, and its decisions."""
+        document = federation_document(context.client(), reference)
+        if as_json:
+            print_json(document)
+            return
+        state = "founded" if document["founded"] else f"adopted by {len(document['adopted'])} of {len(document['members'])}"
+        console.print(f"[bold]{document['name']}[/]  {document['id']}  ({state}; epoch {document['epoch']}, "
+                      f"quorum {document['quorum']} of {len(document['members'])})")
+        table = Table(title="members")
+        for column in ("member", "name", "kind", "unit", "rate", "capacity", "trade limits"):
+            table.add_column(column)
+        for m in document["members"]:
+            table.add_row(m["member"][:14] + "…", m["name"] or "", m["kind"], m["unit_code"], f"{m['rate'][0]}/{m['rate'][1]}",
+                          str(m["capacity"]), f"-{m['debit_limit']} / {m['credit_ceiling']}")
+        console.print(table)
+        for d in document["decisions"]:
+            console.print(f"  {d['outcome']:<10} epoch {d['epoch']}  {d['title']}  yes {len(d['yes'])}/{d['needed']}  {d['id']}")
+
+    @federation.command("report")
+    @click.argument("reference")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def report(context: Any, reference: str, as_json: bool) -> None:
+        """The viability report: S1 operations … S5 policy, algedonic alerts first."""
+        document = context.client().get(f"/api/federations/{reference}/report")
+        if as_json:
+            print_json(document)
+            return
+        console.print(f"[bold]{document['name']}[/] — viability report")
+        for alert in document["alerts"]:
+            console.print(f"  [red]ALERT[/] {alert['system']}: {alert['message']}")
+        policy = document["s5_policy"]
+        console.print(f"S5 policy: charter {policy['charter']['name']}, quorum {policy['quorum_bp'] / 100:.0f}%, "
+                      f"epoch {policy['epoch']}, {policy['passed_decisions']} decisions passed")
+        table = Table(title="S1 operations")
+        for column in ("community", "members", "enterprises", "events", "idle", "open decisions"):
+            table.add_column(column)
+        for row in document["s1_operations"]:
+            if not row["held"]:
+                table.add_row(row["community"][:14] + "…", "not held here", "", "", "", "")
+                continue
+            table.add_row(row["name"], str(row["members"]), str(row["enterprises"]), str(row["seq"]),
+                          f"{row['idle_ms'] // 1000}s", str(row["open_decisions"]))
+        console.print(table)
+        peers = document["s2_coordination"]["peers"]
+        console.print("S2 coordination: " + (", ".join(
+            f"{p['url']} {'up' if p['reachable'] else 'DOWN'} lag {p['lag']}" for p in peers) or "no peers"))
+        console.print("S3 control: " + ", ".join(
+            f"{c['member'][:10]}… capacity {c['capacity_allocated']}" for c in document["s3_control"]))
+        audit = document["s3_star_audit"]
+        console.print(f"S3* audit by {audit['verified_by'][:14]}…: {len(audit['forks'])} forks, "
+                      f"{len(audit['equivocations'])} equivocations, {len(audit['refused_federation_events'])} refused events")
+        console.print(f"S4 intelligence: {document['s4_intelligence']['note']}")
+
+    @federation.command("propose")
+    @click.argument("reference")
+    @click.argument("title")
+    @click.option("--text", default="")
+    @click.option("--admit", default=None, metavar="ID[=UNIT:NUM/DEN]", help="Admit a community or federation.")
+    @click.option("--expel", default=None, metavar="ID", help="Expel a member.")
+    @click.option("--rename", default=None, help="Amend the charter: a new name (keeps the quorum unless --quorum).")
+    @click.option("--quorum", default=None, help="Amend the charter: the quorum, percent (over 50).")
+    @click.option("--allocate", "allocations", multiple=True, metavar="ID=AMOUNT",
+                  help="Divide the capacity: this member's share, major units of the federation (repeat).")
+    @click.option("--trade-limits", default=None, metavar="ID", help="Set a member's balance-of-trade limits.")
+    @click.option("--debit-limit", default="0", help="With --trade-limits: major units.")
+    @click.option("--credit-ceiling", default="0", help="With --trade-limits: major units.")
+    @click.option("--deadline-in", default="7d", show_default=True, help="How long members may vote yes.")
+    @with_decision_options
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def propose(context: Any, reference: str, title: str, text: str, admit: str | None, expel: str | None,
+                rename: str | None, quorum: str | None, allocations: tuple[str, ...], trade_limits: str | None,
+                debit_limit: str, credit_ceiling: str, deadline_in: str, by_decision: bool, closes_in: str,
+                as_json: bool) -> None:
+        """Propose a federation decision in the current epoch; `--json` prints its `proposal` id."""
+        document = federation_document(context.client(), reference)
+        decimals = document["unit"]["decimals"]
+        chosen = [admit, expel, rename or quorum, allocations or None, trade_limits]
+        if sum(option is not None for option in chosen) != 1:
+            raise click.UsageError("a federation decision has one effect: --admit, --expel, --rename/--quorum, "
+                                   "--allocate or --trade-limits")
+        effect: Any
+        if admit is not None:
+            effect = AdmitFederationMember(member=_rated(admit))
+        elif expel is not None:
+            effect = ExpelFederationMember(member=_member_id(expel))
+        elif rename is not None or quorum is not None:
+            effect = AmendCharter(name=rename or document["name"],
+                                  quorum_bp=parse_amount(quorum.rstrip("%"), 2) if quorum else document["quorum_bp"])
+        elif allocations:
+            shares = []
+            for item in allocations:
+                member, _, amount = item.partition("=")
+                shares.append(CapacityShare(member=_member_id(member), capacity_minor=parse_amount(amount, decimals, allow_zero=True)))
+            effect = AllocateCapacity(shares=tuple(shares))
+        else:
+            effect = SetTradeLimits(member=_member_id(trade_limits or ""),
+                                    debit_limit_minor=parse_amount(debit_limit, decimals, allow_zero=True),
+                                    credit_ceiling_minor=parse_amount(credit_ceiling, decimals, allow_zero=True))
+        body = FederationProposal(
+            federation=id_from_text("x", document["id"]), epoch=document["epoch"],
+            previous=id_from_text("h", document["last_decision"]) if document["passed"] else id_from_text("x", document["id"]),
+            deadline_ms=_now_ms() + parse_duration_ms(deadline_in), title=title, text=text, effect=effect,
+        )
+        appended = act(context, body, by_decision, closes_in, f"Propose in {document['name']}: {title}")
+        identity = id_to_text("h", proposal_id(body))
+        if as_json:
+            print_json({"proposal": identity, "epoch": document["epoch"], **appended})
+        else:
+            click.echo(f"proposed {identity} in epoch {document['epoch']}; members vote with "
+                       f"`tally federation vote {document['id']} {identity}`")
+
+    @federation.command("vote")
+    @click.argument("reference")
+    @click.argument("proposal")
+    @with_decision_options
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def vote(context: Any, reference: str, proposal: str, by_decision: bool, closes_in: str, as_json: bool) -> None:
+        """Cast this community's one ballot of the current epoch: yes on PROPOSAL (its h_ id), or
+        `abstain`. A community votes once per epoch; a second ballot is ignored."""
+        document = federation_document(context.client(), reference)
+        choice = None if proposal == "abstain" else id_from_text("h", proposal)
+        body = FederationVote(federation=id_from_text("x", document["id"]), epoch=document["epoch"], proposal=choice)
+        appended = act(context, body, by_decision, closes_in, f"Vote in {document['name']}")
+        print_json({"epoch": document["epoch"], **appended}) if as_json else click.echo(
+            f"voted {'to abstain' if choice is None else 'yes'} in epoch {document['epoch']} of {document['name']}")
+
+    @federation.command("certificate")
+    @click.argument("reference")
+    @click.argument("decision")
+    @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the bytes here.")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    @refusals_exit_cleanly
+    def certificate(context: Any, reference: str, decision: str, out: str | None, as_json: bool) -> None:
+        """The quorum certificate of a passed decision: what a parent federation checks it from."""
+        document = context.client().get(f"/api/federations/{reference}/decisions/{decision}/certificate")
+        if out:
+            with open(out, "wb") as handle:
+                handle.write(base64.b64decode(document["certificate"]))
+        print_json(document) if as_json else click.echo(f"certificate of {decision}: {document['bytes']} bytes"
+                                                        + (f", written to {out}" if out else ""))
