@@ -158,6 +158,31 @@ def _shares_paths() -> dict[str, Any]:
     }
 
 
+_federation_ref = {"name": "federation", "in": "path", "required": True,
+                   "schema": {"type": "string", "description": "an x_ id or a name"}}
+
+
+def _federation_paths() -> dict[str, Any]:
+    """Served when the node runs with its federation layer (`tally serve`)."""
+    return {
+        "/api/federations": {"get": {
+            "summary": "Every federation in this node's view: charter, members, units, capacity, epoch",
+            "responses": {"200": _ok({"type": "array"})}}},
+        "/api/federations/{federation}": {"get": {
+            "summary": "One federation with its decisions (open, passed, failed, superseded) and equivocations",
+            "parameters": [_federation_ref], "responses": {"200": _ok({"type": "object"}), **_errors(404)}}},
+        "/api/federations/{federation}/report": {"get": {
+            "summary": "The viability report: alerts, S1 operations, S2 coordination, S3 control, S3* audit, "
+                       "S4 intelligence, S5 policy",
+            "parameters": [_federation_ref], "responses": {"200": _ok({"type": "object"}), **_errors(404)}}},
+        "/api/federations/{federation}/decisions/{decision}/certificate": {"get": {
+            "summary": "The quorum certificate of a passed decision (base64 of its canonical bytes)",
+            "parameters": [_federation_ref, {"name": "decision", "in": "path", "required": True,
+                                             "schema": {"type": "string", "description": "h_ id"}}],
+            "responses": {"200": _ok({"type": "object"}), **_errors(400, 404)}}},
+    }
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -269,6 +294,7 @@ def document() -> dict[str, Any]:
                 }
             },
             **_shares_paths(),
+            **_federation_paths(),
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _ok({"type": "object"})}}},
             "/metrics": {
                 "get": {

@@ -6,19 +6,21 @@ import html
 from pathlib import Path
 
 from support import http
+from tallystick.federation.service import create_app
 from tallystick.node.home import Home, NodeConfig
-from tallystick.node.runtime import create_app
 
 from .conftest import NodeProcess
 
 
 def served_routes() -> set[tuple[str, str]]:
-    """(path, method) of every route the app factory registers (HEAD comes free with GET)."""
+    """(path, method) of every route `tally serve`'s app registers (HEAD comes free with GET), but
+    the node-to-node msgpack routes under /replication/, which docs/protocol.md §16 specifies."""
     app = create_app(Home(Path("/nonexistent-home-never-opened")), NodeConfig())
     return {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()
         if route.method != "HEAD" and route.resource is not None
+        and not route.resource.canonical.startswith("/replication/")
     }
 
 
