@@ -1,8 +1,8 @@
 """Fixtures for the page tests: a real cluster of nodes and a real headless Chromium.
 
 How this works: `cluster` runs `tally cluster up DIR --nodes 3` (three `tally serve` processes on
-loopback, peered in a line, with demo members who traded) once for the whole pages suite and
-`tally cluster down DIR` after it: starting and stopping a cluster costs about 8 s on two cores,
+loopback, peered in a line, with demo members who traded) once for the whole pages package and
+`tally cluster down DIR` after its last test: starting and stopping a cluster costs about 8 s on two cores,
 and the pages suite must stay well under a minute. Tests only add to it (members, payments,
 decisions) and compare the page with the API at that moment, so they do not depend on each other's
 order; a test that must break something (a fork) makes its own nodes. `browser` launches Debian's Chromium (`/usr/bin/chromium`, or $TALLY_CHROMIUM)
@@ -46,7 +46,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; install it with `apt-get install chromium` (or run `make test`)")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread
+# while it is started, and the async tests of other folders, run later in the same session, need
+# the thread free (asyncio.run refuses to start inside a running loop).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not chromium_path.exists():
         _unavailable(f"no Chromium at {chromium_path}")
@@ -175,7 +178,7 @@ def _consecutive_free_ports(count: int) -> int:
     raise RuntimeError(f"found no {count} consecutive free ports")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Community]]:
     """`tally cluster up` with three communities, shared by the pages suite; `tally cluster down` after."""
     failures = []
