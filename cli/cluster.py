@@ -3,7 +3,9 @@
 How this works: `up` runs `tally init` for each community in DIR/<slug>/, starts each `tally serve`
 as its own detached process (its output in DIR/<slug>/serve.log), records the processes in
 DIR/cluster.json, waits until every node answers, then admits demo members (their key files in
-DIR/<slug>/members/) and makes a few payments between them. `down` stops every recorded process
+DIR/<slug>/members/), makes a few payments between them, opens each community's Bakery share offer,
+and has every community adopt one charter, so the cluster is one federation (DESIGN's contract for
+`tally cluster up`). `down` stops every recorded process
 with SIGTERM and waits for it. Nothing here is special to the demo: the nodes are ordinary homes.
 """
 
@@ -25,6 +27,7 @@ from tallystick.node.shares import enterprise_id
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import (
     AdmitMember,
+    FederationAct,
     OpenOffer,
     PlaceOrder,
     RegisterEnterprise,
@@ -32,6 +35,7 @@ from tallystick.protocol.events import (
     Subscribe,
     Transfer,
 )
+from tallystick.protocol.federation import Charter, CharterMember, federation_id
 from tallystick.protocol.ids import KeyPair, id_from_text
 
 from .client import Client, NodeRefused, NodeUnreachable
@@ -117,7 +121,25 @@ def up(directory: Path, nodes: int, base_port: int, host: str = "127.0.0.1", see
     rng = random.Random(seed)
     for community in communities:
         _populate(community, rng)
+    if len(communities) > 1:
+        _federate(communities)
     return communities
+
+
+def _federate(communities: list[Community]) -> bytes:
+    """The cluster's communities found one federation: each adopts the same charter by its
+    admin's intent (docs/federation.md). Returns the federation's id."""
+    charter = Charter(
+        name="Cluster federation",
+        unit_code="HRS",
+        unit_decimals=2,
+        members=tuple(CharterMember(id_from_text("n", c.node), "HRS", 1, 1) for c in communities),
+        quorum_bp=6000,
+        founded_ms=time.time_ns() // 1_000_000,
+    )
+    for community in communities:
+        Client(community.url).submit(read_key(community.home / "admin.key"), FederationAct(body=charter))
+    return federation_id(charter)
 
 
 def _record(directory: Path, communities: list[Community]) -> None:

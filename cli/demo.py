@@ -38,6 +38,8 @@ Try, in another terminal:
   .venv/bin/tally --node {first.url} balance
   .venv/bin/tally --node {first.url} log
   .venv/bin/tally --node {first.url} --key {member_key} pay {cluster.member_names[1]} 2.50 --memo "bread"
+  .venv/bin/tally --node {first.url} enterprise show Bakery        (community shares and the local exchange)
+  .venv/bin/tally --node {first.url} federation report "Cluster federation"   (the federation, by VSM system)
   .venv/bin/tally verify {first.home}     (after Ctrl-C: offline check of the whole log)
 
 Members keep trading every {trade_interval_seconds:.0f} s. Ctrl-C stops every node.""",
