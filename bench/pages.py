@@ -2,7 +2,7 @@
 
 How this works: the home is the cached bench home of that size (bench/homes.py), copied into the
 run's scratch folder, because this section adds to it: ten open decisions, proposed through the
-node's API like any member's, so that the community page counts ten live tallies over every member.
+node's API like any member's, so that the community page counts its live tallies over every member.
 A real `tally serve` serves the copy (bench/served.py). Each path is asked once to warm up, then
 `requests_per_path` times in turn, one request at a time, over one keep-alive connection; the
 median is the figure. The limit it is compared with is the same node's median for /api/status in
@@ -37,11 +37,9 @@ members_full, events_full = 10_000, 1_000_000
 members_quick, events_quick = 1_000, 20_000
 # Sequential requests per path after one warm-up; the median is reported.
 requests_per_path = 15
-# Open decisions on the community page (its most; each live tally counts every member).
+# Open decisions: more than the community page shows with live tallies (each counts every member).
 open_decisions = 10
 goal_page_ms = 200.0
-# A nonce far above any the home builder used for the admin.
-_admin_nonce_base = 1 << 50
 
 
 async def _timed_get(session: aiohttp.ClientSession, url: str) -> tuple[float, int]:
@@ -57,9 +55,10 @@ async def _propose_decisions(session: aiohttp.ClientSession, url: str, home: Hom
         feed = id_from_text("n", (await response.json())["node"])
     admin = read_key(home.admin_key_path)
     deadline_ms = time.time_ns() // 1_000_000 + 24 * 3600 * 1000
+    nonce_base = time.time_ns()  # above the builder's admin nonces (0 up), and new in every run
     for index in range(open_decisions):
         action = Propose("proposal", f"Bench decision {index}", "Counted over every member.", deadline_ms)
-        intent = sign_intent(admin, feed=feed, nonce=_admin_nonce_base + index, action=action)
+        intent = sign_intent(admin, feed=feed, nonce=nonce_base + index, action=action)
         async with session.post(url + "/api/intents", data=intent,
                                 headers={"Content-Type": "application/msgpack"}) as response:
             if response.status != 201:
