@@ -11,7 +11,7 @@ from typing import Any
 from support import tally_json
 from tallystick.node.money import format_amount
 from tallystick.protocol.events import AdmitMember, Propose, Vote
-from tallystick.protocol.ids import id_from_text
+from tallystick.protocol.ids import KeyPair, id_from_text
 
 from .conftest import Browsing, Community, wait_until
 
@@ -129,3 +129,24 @@ def test_the_balance_plot_counts_every_active_account(cluster: list[Community], 
     assert bars.count() > 0
     plotted = sum(int(bar.get_attribute("data-count")) for bar in bars.all())
     assert plotted == sum(1 for row in community.get("/api/balances") if row["active"])
+
+
+def test_every_member_is_on_one_of_the_pages_in_the_api_order(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[2]
+    for index in range(101):  # with the demo members, more than one page of 100
+        community.act(community.admin_key, AdmitMember(member=KeyPair.generate().public, name=f"Neighbour {index:03}"))
+    decimals = decimals_of(community)
+    expected = [(row["account"], format_amount(row["balance"], decimals)) for row in community.get("/api/balances")]
+    assert len(expected) > 100, "more than one page"
+
+    browsing.open(community.url + "/")
+    seen: list[tuple[str, str]] = []
+    for _ in range(len(expected)):  # a person following "next" from the first page to the last
+        rows = browsing.page.locator("table.members tbody tr").all()
+        seen += [(row.get_attribute("data-member"), row.locator("td.balance").inner_text().strip()) for row in rows]
+        following = browsing.page.locator("#members a[rel=next]")
+        if following.count() == 0:
+            break
+        following.click()
+        browsing.page.wait_for_load_state()
+    assert seen == expected
