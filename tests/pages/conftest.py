@@ -46,6 +46,13 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; install it with `apt-get install chromium` (or run `make test`)")
 
 
+@pytest.fixture(scope="package", autouse=True)
+def chromium_is_here() -> None:
+    """Before anything is started: skip, or under CI fail, at once when there is no browser."""
+    if not chromium_path.exists():
+        _unavailable(f"no Chromium at {chromium_path}")
+
+
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread
 # while it is started, and the async tests of other folders, run later in the same session, need
 # the thread free (asyncio.run refuses to start inside a running loop).
