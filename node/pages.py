@@ -159,6 +159,7 @@ def _account_row(node: Any, member_id: bytes, name: str, role: str, active: bool
         "balance_minor": account.balance_minor,
         "balance": _amount(node, account.balance_minor),
         "debit_limit": _amount(node, debit),
+        "debit_floor": _amount(node, -debit),  # the lowest balance allowed: "-50.00", and "0.00", not "-0.00"
         "credit_ceiling": _amount(node, ceiling),
         "bar": _bar(account.balance_minor, debit, ceiling),
     }
@@ -432,7 +433,7 @@ async def member_page(request: web.Request) -> web.Response:
     origin = f"{request.scheme}://{request.host}"
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
-    svg = await asyncio.to_thread(qr_svg, uri)
+    svg = "" if member.role == "escrow" else await asyncio.to_thread(qr_svg, uri)  # nobody pays an escrow
     return _html(
         "member.html",
         **await _frame(node),

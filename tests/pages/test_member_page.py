@@ -40,7 +40,7 @@ def test_member_page_shows_the_balance_and_limits_of_the_api(cluster: list[Commu
     assert browsing.open(community.url + "/members/Ada").status == 200
     assert browsing.text("h1.member-name") == "Ada"
     assert browsing.text("#account .balance") == format_amount(expected["balance"], decimals)
-    assert browsing.text("#account .debit-limit") == "-" + format_amount(expected["debit_limit"], decimals)
+    assert browsing.text("#account .debit-limit") == format_amount(-expected["debit_limit"], decimals)
     assert browsing.text("#account .credit-ceiling") == format_amount(expected["credit_ceiling"], decimals)
     # The page by id is the same page.
     browsing.open(community.url + "/members/" + expected["account"])
