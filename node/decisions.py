@@ -186,10 +186,11 @@ def _check_treasury_pay(state: State, effect: TreasuryPay) -> None:
         raise BadDecisionError("the community has no treasury yet: a levy opens it")
     if effect.to == state.treasury:
         raise domain.SameAccountError("the treasury cannot pay itself")
-    domain.active_member(state, effect.to, "the payee")
-    treasury, payee = state.accounts[state.treasury], state.accounts[effect.to]
+    if domain.active_member(state, effect.to, "the payee").role == "escrow":
+        raise domain.NotAuthorizedError("nobody pays the escrow directly")
+    treasury = state.accounts[state.treasury]
     domain.check_within(state, treasury, treasury.balance_minor - effect.amount_minor, "the treasury")
-    domain.check_within(state, payee, payee.balance_minor + effect.amount_minor, "the payee")
+    sharing.check_can_receive(state, effect.to, effect.amount_minor, "the payee")
 
 
 def _apply_treasury_pay(state: State, effect: TreasuryPay, seq: int) -> State:

@@ -278,11 +278,12 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
         )
     if action.to == signer_id:
         raise SameAccountError("payer and payee are the same account")
-    active_member(state, action.to, "the payee")
-    payer, payee = state.accounts[signer_id], state.accounts[action.to]
+    if active_member(state, action.to, "the payee").role == "escrow":
+        raise NotAuthorizedError("nobody pays the escrow directly; subscribe to an offer or place an order")
+    payer = state.accounts[signer_id]
     levy = levy_minor(state, signer_id, action.to, action.amount_minor)
     check_within(state, payer, payer.balance_minor - action.amount_minor - levy, "the payer")
-    check_within(state, payee, payee.balance_minor + action.amount_minor, "the payee")
+    sharing.check_can_receive(state, action.to, action.amount_minor, "the payee")
     if levy:
         treasury = state.accounts[state.treasury]  # type: ignore[index]
         check_within(state, treasury, treasury.balance_minor + levy, "the treasury")
@@ -305,7 +306,9 @@ def _check_set_limits(state: State, signer: Member, action: SetLimits) -> None:
 def check_set_limits_rule(state: State, action: SetLimits) -> None:
     active_member(state, action.account, "the account")
     account = state.accounts[action.account]
-    changed = Account(account.balance_minor, action.debit_limit_minor, action.credit_ceiling_minor)
+    # What escrow holds for the account comes back to it: the new ceiling must leave room for it.
+    changed = Account(account.balance_minor + sharing.escrowed_for(state, action.account), action.debit_limit_minor,
+                      action.credit_ceiling_minor)
     _check_new_limits(state, state.community, [changed])
 
 
@@ -331,7 +334,11 @@ def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> Non
         debit_limit_minor=action.debit_limit_minor,
         credit_ceiling_minor=action.credit_ceiling_minor,
     )
-    _check_new_limits(state, community, list(state.accounts.values()))
+    accounts = [
+        _replace(account, balance_minor=account.balance_minor + sharing.escrowed_for(state, member_id))
+        for member_id, account in state.accounts.items()
+    ]
+    _check_new_limits(state, community, accounts)
 
 
 def check_federation_act_rule(state: State, action: FederationAct) -> None:

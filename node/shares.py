@@ -165,6 +165,9 @@ class Shares(Struct, frozen=True):
     pending_withdrawals: Map = Map()  # seq -> due_ms
     trades: Map = Map()  # (enterprise, class) -> tuple of the last Trades, newest last
     member_orders: Map = Map()  # owner -> number of resting orders
+    # member -> credit the escrow holds for them (open subscriptions, resting buys' reservations):
+    # it comes back to them, so what others may pay them counts it against their credit ceiling.
+    escrowed: Map = Map()
 
 
 def enterprise_id(feed: bytes, seq: int) -> bytes:
@@ -219,9 +222,24 @@ def _check_can_pay(state: State, payer: bytes, amount: int, who: str) -> None:
     domain.check_within(state, account, account.balance_minor - amount, who)
 
 
+def escrowed_for(state: State, member: bytes) -> int:
+    """Credit the escrow holds for `member`, which will come back to them."""
+    return state.shares.escrowed.get(member, 0)
+
+
 def _check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
+    """`payee` can take `amount` without passing their ceiling, counting what escrow will give back."""
     account = state.accounts[payee]
-    domain.check_within(state, account, account.balance_minor + amount, who)
+    domain.check_within(state, account, account.balance_minor + escrowed_for(state, payee) + amount, who)
+
+
+def check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
+    _check_can_receive(state, payee, amount, who)
+
+
+def _add_escrowed(escrowed: Map, member: bytes, change: int) -> Map:
+    total = escrowed.get(member, 0) + change
+    return escrowed.set(member, total) if total else escrowed.delete(member)
 
 
 def _move(accounts: Map, payer: bytes, payee: bytes, amount: int) -> Map:
@@ -471,6 +489,7 @@ def apply_subscribe(state: State, signer_id: bytes, action: Subscribe, seq: int)
         shares,
         offers=shares.offers.set(action.offer, offer),
         pending=_add_pending(shares.pending, (offer.enterprise, offer.share_class, signer_id), action.units),
+        escrowed=_add_escrowed(shares.escrowed, signer_id, amount),
     )
     return _replace(state, shares=shares, accounts=_move(state.accounts, signer_id, escrow, amount))
 
@@ -531,7 +550,7 @@ def audit_offer_close(state: State, event: Event) -> None:
 def apply_offer_close(state: State, body: OfferClosed, seq: int) -> State:
     offer = state.shares.offers[body.offer]
     shares = state.shares
-    accounts, holdings, pending = state.accounts, shares.holdings, shares.pending
+    accounts, holdings, pending, escrowed = state.accounts, shares.holdings, shares.pending, shares.escrowed
     escrow = escrow_id(state.feed)
     allotted = allotment(offer) if body.outcome == "allotted" else {}
     subscriptions = offer.subscriptions
@@ -541,6 +560,7 @@ def apply_offer_close(state: State, body: OfferClosed, seq: int) -> State:
         units = allotted.get(member, 0)
         allotted_total += units
         pending = _add_pending(pending, (offer.enterprise, offer.share_class, member), -sub.units)
+        escrowed = _add_escrowed(escrowed, member, -sub.units * offer.price_minor)
         refund = (sub.units - units) * offer.price_minor
         accounts = _move(accounts, escrow, member, refund)
         if units:
@@ -559,6 +579,7 @@ def apply_offer_close(state: State, body: OfferClosed, seq: int) -> State:
         open_offers=shares.open_offers.delete(body.offer),
         holdings=holdings,
         pending=pending,
+        escrowed=escrowed,
     )
     return _replace(state, accounts=accounts, shares=shares)
 
@@ -617,7 +638,7 @@ def match(state: State, owner: bytes, action: PlaceOrder) -> MatchPlan:
         if resting.side == "sell":
             seller = resting.owner
             account = state.accounts[seller]
-            after = account.balance_minor + proceeds.get(seller, 0) + units * price
+            after = account.balance_minor + escrowed_for(state, seller) + proceeds.get(seller, 0) + units * price
             if after > domain.credit_ceiling(state, account):
                 cancelled.append(order_seq)
                 continue
@@ -690,10 +711,11 @@ def _drop_resting(state: State, order: Order) -> State:
     book_key = (order.enterprise, order.share_class)
     holding_key = (order.enterprise, order.share_class, order.owner)
     book = _book_remove(shares.books[book_key], order)
-    accounts, holdings, pending = state.accounts, shares.holdings, shares.pending
+    accounts, holdings, pending, escrowed = state.accounts, shares.holdings, shares.pending, shares.escrowed
     if order.side == "buy":
         accounts = _move(accounts, escrow_id(state.feed), order.owner, order.reserved_minor)
         pending = _add_pending(pending, holding_key, -order.units)
+        escrowed = _add_escrowed(escrowed, order.owner, -order.reserved_minor)
     else:
         held = holdings[holding_key]
         holdings = holdings.set(holding_key, _replace(held, locked=held.locked - order.units))
@@ -703,6 +725,7 @@ def _drop_resting(state: State, order: Order) -> State:
         books=shares.books.set(book_key, book) if book.levels else shares.books.delete(book_key),
         holdings=holdings,
         pending=pending,
+        escrowed=escrowed,
         member_orders=_count_orders(shares.member_orders, order.owner, -1),
     )
     return _replace(state, accounts=accounts, shares=shares)
@@ -716,6 +739,7 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
         state = _drop_resting(state, state.shares.orders[order_seq])
     shares = state.shares
     accounts, holdings, pending, orders = state.accounts, shares.holdings, shares.pending, shares.orders
+    escrowed = shares.escrowed
     books, member_orders = shares.books, shares.member_orders
     trades = list(shares.trades.get(key, ()))
     if action.side == "buy":  # the whole limit amount into escrow first; fills and refunds come out of it
@@ -733,6 +757,7 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
         holdings = _add_units(holdings, (*key, buyer), fill.units, value, seq)
         if resting.side == "buy":
             pending = _add_pending(pending, (*key, buyer), -fill.units)
+            escrowed = _add_escrowed(escrowed, buyer, -value)
         left = resting.units - fill.units
         if left:
             reserved = resting.reserved_minor - value if resting.side == "buy" else 0
@@ -751,6 +776,7 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
         member_orders = _count_orders(member_orders, signer_id, 1)
         if action.side == "buy":
             pending = _add_pending(pending, (*key, signer_id), remaining)
+            escrowed = _add_escrowed(escrowed, signer_id, action.price_minor * remaining)
     elif remaining:  # would still cross past the fill limit: cancelled, not rested
         if action.side == "buy":
             accounts = _move(accounts, escrow, signer_id, action.price_minor * remaining)
@@ -766,6 +792,7 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
         orders=orders,
         books=books,
         member_orders=member_orders,
+        escrowed=escrowed,
         trades=shares.trades.set(key, tuple(trades[-limits.trades_recent_max:])) if plan.fills else shares.trades,
     )
     return _replace(state, accounts=accounts, shares=shares)
@@ -1076,6 +1103,7 @@ def rebuilt_indexes(shares: Shares) -> Shares:
     books: dict = {}
     member_orders: dict = {}
     pending: dict = {}
+    escrowed: dict = {}
     for order in sorted(shares.orders.values(), key=lambda order: order.seq):
         key = (order.enterprise, order.share_class)
         books[key] = _book_add(books.get(key, Book()), order)
@@ -1083,6 +1111,7 @@ def rebuilt_indexes(shares: Shares) -> Shares:
         if order.side == "buy":
             holding_key = (*key, order.owner)
             pending[holding_key] = pending.get(holding_key, 0) + order.units
+            escrowed[order.owner] = escrowed.get(order.owner, 0) + order.reserved_minor
     open_offers = {}
     for offer in shares.offers.values():
         if offer.outcome is None:
@@ -1090,12 +1119,14 @@ def rebuilt_indexes(shares: Shares) -> Shares:
             for member, sub in offer.subscriptions.items():
                 holding_key = (offer.enterprise, offer.share_class, member)
                 pending[holding_key] = pending.get(holding_key, 0) + sub.units
+                escrowed[member] = escrowed.get(member, 0) + sub.units * offer.price_minor
     pending_withdrawals = {w.seq: w.due_ms for w in shares.withdrawals.values() if w.outcome is None}
     return _replace(
         shares,
         books=Map(books),
         member_orders=Map(member_orders),
         pending=Map(pending),
+        escrowed=Map(escrowed),
         open_offers=Map(open_offers),
         pending_withdrawals=Map(pending_withdrawals),
     )
@@ -1129,6 +1160,7 @@ def audit_invariants(state: State) -> None:
     owed += sum(o.reserved_minor for o in shares.orders.values())
     escrow = state.accounts.get(escrow_id(state.feed))
     assert (escrow.balance_minor if escrow else 0) == owed, (escrow, owed)
+    assert shares.escrowed == rebuilt_indexes(shares).escrowed, "escrowed per member"
     for offer in shares.offers.values():
         if offer.outcome is not None:
             assert offer.escrow_minor == 0

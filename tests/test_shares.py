@@ -20,6 +20,7 @@ from tallystick.node.errors import (
     DomainError,
     HoldingCapError,
     InsufficientSharesError,
+    LimitBelowBalanceError,
     LocalOnlyError,
     MemberCapError,
     NameTakenError,
@@ -525,3 +526,25 @@ def test_a_replica_refolding_the_feed_gets_the_same_fills_and_state(traded: tupl
     refolded, _ = refold(town.genesis_bytes, town.events)
     assert state_digest(refolded) == state_digest(town.state)
     assert refolded.shares.trades == town.state.shares.trades
+
+
+# ---- escrow belongs to its owners -----------------------------------------------------------------
+
+
+def test_nobody_pays_the_escrow_directly(traded: tuple[Community, bytes]) -> None:
+    town, bakery = traded
+    town.order(dee_key, bakery, "buy", 1, 100)  # the escrow holds Dee's reservation
+    assert_refused(town, bea_key, Transfer(to=shares.escrow_id(town.feed), amount_minor=1), NotAuthorizedError)
+
+
+def test_what_escrow_holds_for_a_member_counts_against_what_others_may_pay_them(town: Community) -> None:
+    bakery = town.register(customer)
+    town.accept(admin_key, SetLimits(account=bea, debit_limit_minor=100_000, credit_ceiling_minor=1000))
+    offer = town.offer(bakery, min_units=100)
+    town.accept(bea_key, Subscribe(offer, 5))  # 500 in escrow, Bea at -500
+    town.accept(cal_key, Transfer(to=bea, amount_minor=1000))  # Bea at 500, 500 more coming back
+    assert_refused(town, cal_key, Transfer(to=bea, amount_minor=1), CreditCeilingError)
+    assert_refused(town, admin_key, SetLimits(account=bea, debit_limit_minor=100_000, credit_ceiling_minor=999),
+                   LimitBelowBalanceError)
+    assert town.close_offer(offer) == "refunded"
+    assert town.balance(bea) == 1000  # at her ceiling, not past it
