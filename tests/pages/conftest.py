@@ -53,10 +53,11 @@ def chromium_is_here() -> None:
         _unavailable(f"no Chromium at {chromium_path}")
 
 
-# Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread
+# Per package, not per session: Playwright's sync API keeps an asyncio loop running in this thread
 # while it is started, and the async tests of other folders, run later in the same session, need
-# the thread free (asyncio.run refuses to start inside a running loop).
-@pytest.fixture(scope="module")
+# the thread free (asyncio.run refuses to start inside a running loop). So nothing in tests/pages/
+# may call asyncio.run either (the two-node fixture inits its homes with `tally init` processes).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not chromium_path.exists():
         _unavailable(f"no Chromium at {chromium_path}")
