@@ -87,11 +87,6 @@ class Model:
         self.trades: dict[tuple[bytes, int], list[tuple]] = {}  # every trade, oldest first
         self.paid_in_year: dict[tuple[bytes, int], int] = {}  # (enterprise, year) -> withdrawals paid
         self.stats: Counter = Counter()  # what this run exercised
-        # People the escrow paid back (a refund, a cancelled buy's reservation) past their credit
-        # ceiling: node/shares.py lets that happen, the spec says every account stays within its
-        # limits (see test_shares_model.py's xfail tests). Tolerated, and counted, until they are
-        # back under it.
-        self.over_ceiling_by_release: set[bytes] = set()
 
     # ---- accounts ---------------------------------------------------------------------------------
 
@@ -108,18 +103,24 @@ class Model:
     def can_pay(self, account: bytes, amount: int) -> bool:
         return self.balances[account] - amount >= -self.limits_of(account)[0]
 
+    def escrowed_for(self, account: bytes) -> int:
+        """What the escrow holds for `account`: its subscriptions to open offers and its resting
+        buys' reservations. It comes back to them, so it counts against their ceiling."""
+        held = sum(
+            offer["price"] * offer["subscriptions"].get(account, [0, 0])[0]
+            for offer in self.offers.values()
+            if offer["outcome"] is None
+        )
+        return held + sum(o["price"] * o["units"] for o in self.orders if o["side"] == "buy" and o["owner"] == account)
+
     def can_receive(self, account: bytes, amount: int) -> bool:
-        return self.balances[account] + amount <= self.limits_of(account)[1]
+        return self.balances[account] + self.escrowed_for(account) + amount <= self.limits_of(account)[1]
 
     def move(self, payer: bytes, payee: bytes, amount: int) -> None:
         if payer == self.escrow or payee == self.escrow:
             self.open_escrow()
         self.balances[payer] -= amount
         self.balances[payee] += amount
-        if payer == self.escrow and not self.can_receive(payee, 0):
-            self.over_ceiling_by_release.add(payee)
-            self.stats["escrow paid back past the payee's ceiling"] += 1
-        self.over_ceiling_by_release = {a for a in self.over_ceiling_by_release if not self.can_receive(a, 0)}
 
     def open_escrow(self) -> None:
         if self.escrow not in self.balances:
@@ -582,13 +583,73 @@ class Model:
         withdrawal["outcome"] = outcome
         self.stats[f"withdrawal {outcome}"] += 1
 
+    # ---- dividends, by a holders' decision ----------------------------------------------------------
+
+    def weights(self, enterprise: bytes, field: str) -> dict[bytes, int]:
+        """Per holder, sum of `field` (votes_per_share or dividend_weight) x units, locked included."""
+        classes = self.enterprises[enterprise]["classes"]
+        found: dict[bytes, int] = {}
+        for (e, c, holder), (units, _) in self.holdings.items():
+            if e == enterprise and getattr(classes[c], field):
+                found[holder] = found.get(holder, 0) + getattr(classes[c], field) * units
+        return found
+
+    def voters(self, enterprise: bytes) -> list[bytes]:
+        """The people among the holders with a vote: all of them agree in these runs."""
+        return sorted(h for h, weight in self.weights(enterprise, "votes_per_share").items() if self.kinds[h] == "person")
+
+    def dividend_shares(self, enterprise: bytes, amount: int) -> dict[bytes, int]:
+        """floor(amount x weight / total weight) each; the remainder stays with the enterprise."""
+        weights = self.weights(enterprise, "dividend_weight")
+        total = sum(weights.values())
+        return {holder: amount * weight // total for holder, weight in weights.items()}
+
+    def expect_dividend_proposal(self, enterprise: bytes, amount: int) -> set:
+        """node/decisions.py checks a proposal's effect when it is proposed, too (the spec speaks
+        only of the close): a dividend nobody could be paid now is refused at once."""
+        paid = self.dividend_shares(enterprise, amount)
+        if not paid:
+            return {BadOfferError}
+        refusals = set()
+        if not self.can_pay(enterprise, sum(paid.values())):
+            refusals.add(DebitLimitError)
+        if not all(self.can_receive(h, a) for h, a in paid.items()):
+            refusals.add(CreditCeilingError)
+        return refusals
+
+    def dividend_outcome(self, enterprise: bytes, amount: int, quorum_bp: int, threshold_bp: int) -> str:
+        """The close of a holders' proposal to pay `amount` that every person with a vote agreed to:
+        weights are votes per share x units at the close; enterprise holders cannot vote."""
+        electorate = sum(self.weights(enterprise, "votes_per_share").values())
+        agree = sum(self.weights(enterprise, "votes_per_share")[h] for h in self.voters(enterprise))
+        if agree * 10_000 < quorum_bp * electorate:
+            return "no_quorum"
+        if agree == 0 or agree * 10_000 < threshold_bp * agree:
+            return "rejected"
+        paid = self.dividend_shares(enterprise, amount)
+        if not paid:
+            self.stats["dividend refused: no dividend weight"] += 1
+            return "effect_refused"
+        if not self.can_pay(enterprise, sum(paid.values())) or not all(self.can_receive(h, a) for h, a in paid.items()):
+            self.stats["dividend refused: limits"] += 1
+            return "effect_refused"
+        return "passed"
+
+    def apply_dividend(self, enterprise: bytes, amount: int) -> None:
+        for holder, share in self.dividend_shares(enterprise, amount).items():
+            if share:
+                self.move(enterprise, holder, share)
+        self.stats["dividend paid"] += 1
+
     # ---- what always holds, in the model ------------------------------------------------------------
 
     def check_invariants(self) -> None:
         assert sum(self.balances.values()) == 0
         for account, balance in self.balances.items():
             debit, ceiling = self.limits_of(account)
-            assert -debit <= balance <= ceiling or account in self.over_ceiling_by_release, account
+            # What escrow holds for an account counts against its ceiling, so a release never
+            # takes it past.
+            assert -debit <= balance and balance + self.escrowed_for(account) <= ceiling, account
         for enterprise_id, enterprise in self.enterprises.items():
             for index in range(len(enterprise["classes"])):
                 held = sum(u for (e, c, _), (u, _) in self.holdings.items() if (e, c) == (enterprise_id, index))

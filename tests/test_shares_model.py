@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from domain_helpers import Ledger, SignedIntent, admin_key, key, node_key, refold
 from hypothesis import HealthCheck, settings
 from hypothesis import event as hypothesis_event
@@ -37,9 +36,15 @@ from hypothesis.stateful import (
 )
 from shares_model import Model, blake, offer_open_max_ms, year_ms
 from shares_model import fills_per_order_max as fills_per_order_max_spec
-from tallystick.node import shares
+from tallystick.node import decisions, shares
 from tallystick.node.domain import State, audit, credit_ceiling, debit_limit, state_digest, validate
-from tallystick.node.errors import DomainError, NotDueError, OutcomeMismatchError
+from tallystick.node.errors import (
+    CreditCeilingError,
+    DomainError,
+    NotAuthorizedError,
+    NotDueError,
+    OutcomeMismatchError,
+)
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, event_hash, sign_event
 from tallystick.protocol.events import (
@@ -48,17 +53,21 @@ from tallystick.protocol.events import (
     Body,
     CancelOrder,
     Checkpoint,
+    DeclareDividend,
     EnterprisePay,
     Event,
     FounderIssue,
+    Holders,
     OfferClosed,
     OpenOffer,
     PlaceOrder,
+    Propose,
     RegisterEnterprise,
     ShareClass,
     Subscribe,
     Transfer,
     TransferShares,
+    Vote,
     WithdrawalDue,
     WithdrawShares,
 )
@@ -166,16 +175,13 @@ def error_names(errors: set) -> list[str]:
 # ---- the spec's invariants, checked on the domain's state itself ----------------------------------
 
 
-def check_state_invariants(state: State, over_ceiling_by_release: set[bytes] = frozenset()) -> None:  # type: ignore[assignment]
-    """docs/shares.md "What always holds", from the state's own records (not the model's); but
-    people whom the escrow paid back past their ceiling (see the xfail tests below) may be above it."""
+def check_state_invariants(state: State) -> None:
+    """docs/shares.md "What always holds", from the state's own records (not the model's)."""
     accounts = state.accounts
     assert sum(account.balance_minor for account in accounts.values()) == 0, "credit does not sum to zero"
     for account_id, account in accounts.items():
-        ceiling = credit_ceiling(state, account)
-        assert -debit_limit(state, account) <= account.balance_minor, f"{state.members[account_id].name}: {account}"
-        assert account.balance_minor <= ceiling or account_id in over_ceiling_by_release, (
-            f"{state.members[account_id].name} is above its ceiling: {account}"
+        assert -debit_limit(state, account) <= account.balance_minor <= credit_ceiling(state, account), (
+            f"{state.members[account_id].name} is outside its limits: {account}"
         )
     holdings = state.shares.holdings
     for enterprise_id, enterprise in state.shares.enterprises.items():
@@ -200,7 +206,7 @@ def check_state_invariants(state: State, over_ceiling_by_release: set[bytes] = f
         selling = sum(o.units for o in orders if o.side == "sell" and (o.enterprise, o.share_class, o.owner) == key_)
         withdrawing = sum(
             w.units
-            for seq, w in state.shares.withdrawals.items()
+            for w in state.shares.withdrawals.values()
             if w.outcome is None and (w.enterprise, w.share_class, w.holder) == key_
         )
         assert held.locked == selling + withdrawing <= held.units, f"locks do not match: {held}"
@@ -279,9 +285,9 @@ class SharesMachine(RuleBasedStateMachine):
         ]
         return key_of[holders[choice % len(holders)]] if holders and choice < 80 else self.person(choice)
 
-    def account(self, choice: int, *, escrow: bool = True) -> bytes:
+    def account(self, choice: int) -> bytes:
         """Mostly a person, sometimes an enterprise, the escrow or an unknown id."""
-        if choice < 60 or (not escrow and 85 <= choice < 93):
+        if choice < 60:
             return self.person(choice).public
         enterprises = list(self.model.enterprises)
         if choice < 85 and enterprises:
@@ -462,9 +468,8 @@ class SharesMachine(RuleBasedStateMachine):
 
     @rule(signer=choices, to=choices, amount=amounts)
     def pay(self, signer: int, to: int, amount: int) -> None:
-        # Not to the escrow: test_a_member_cannot_pay_the_escrow_directly shows that case.
         payer = self.person(signer)
-        payee = self.account(to, escrow=False)
+        payee = self.account(to)
         if payee == payer.public and to % 4:  # mostly someone else
             payee = self.person(signer + 1).public
         if self.act(payer, Transfer(to=payee, amount_minor=amount), self.model.expect_pay(payer.public, payee, amount)):
@@ -477,6 +482,34 @@ class SharesMachine(RuleBasedStateMachine):
         expected = self.model.expect_enterprise_pay(manager.public, enterprise, payee, amount)
         if self.act(manager, EnterprisePay(enterprise, payee, amount), expected):
             self.model.apply_pay(enterprise, payee, amount)
+
+    @rule(which=choices, amount=st.sampled_from([1, 7, 50, 150, 400]))
+    def dividend(self, which: int, amount: int) -> None:
+        """The manager proposes a dividend to the holders, every person with a vote agrees, and a
+        minute later the node closes the decision (its timer closes decisions before offers)."""
+        enterprise = self.enterprise(which)
+        if enterprise not in self.model.enterprises:
+            return
+        self.timer()
+        manager = key_of[self.model.enterprises[enterprise]["manager"]]
+        deadline = self.ledger.now_ms + 60_000
+        effect = DeclareDividend(enterprise, amount)
+        propose = Propose("proposal", "A dividend", "", deadline, electorate=Holders(enterprise), effect=effect)
+        if not self.act(manager, propose, self.model.expect_dividend_proposal(enterprise, amount)):
+            return
+        decision = self.ledger.seq
+        for voter in self.model.voters(enterprise):
+            assert self.act(key_of[voter], Vote(decision, "agree"), set())
+        self.ledger.now_ms = deadline
+        rules = self.ledger.state.rules
+        expected = self.model.dividend_outcome(enterprise, amount, rules.quorum_bp, rules.threshold_bp)
+        body = decisions.closing_body(self.ledger.state, decision)
+        assert body.outcome == expected, f"dividend: the model says {expected}, the node {body.outcome}"
+        self.ledger.audited(body)
+        if expected == "passed":
+            self.model.apply_dividend(enterprise, amount)
+        event(f"dividend {expected}")
+        self.timer()
 
     @rule(step_ms=clock_steps, then_timer=st.booleans(), which=choices)
     def advance_clock(self, step_ms: int, then_timer: bool, which: int) -> None:
@@ -545,7 +578,7 @@ class SharesMachine(RuleBasedStateMachine):
     def check_against_model(self) -> None:
         state, model = self.ledger.state, self.model
         model.check_invariants()
-        check_state_invariants(state, model.over_ceiling_by_release)
+        check_state_invariants(state)
         # Balances. The spec opens the escrow at the first subscription or buy order; an empty
         # escrow account opened earlier is the same ledger.
         actual = {account_id: account.balance_minor for account_id, account in state.accounts.items()}
@@ -619,7 +652,7 @@ class SharesMachine(RuleBasedStateMachine):
 
 
 machine_settings = settings(
-    max_examples=150,
+    max_examples=250,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -715,62 +748,112 @@ def test_a_replica_refolding_the_log_rematches_every_order_to_the_same_state() -
     assert refolded.shares.trades == machine.ledger.state.shares.trades
 
 
-# ---- where node/ and docs/shares.md disagree (found by the machine above) -------------------------
+def open_offer(machine: SharesMachine, enterprise: bytes, share_class: int, price: int, units: int, min_units: int,
+               member_cap: int) -> int:
+    action = OpenOffer(enterprise, share_class, price, units, min_units, member_cap, machine.ledger.now_ms + hour_ms)
+    manager = key_of[machine.model.enterprises[enterprise]["manager"]]
+    assert machine.act(manager, action, machine.model.expect_open_offer(manager.public, action, machine.ledger.now_ms))
+    machine.model.apply_open_offer(action, machine.ledger.seq)
+    return machine.ledger.seq
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/domain.py _check_transfer lets a member pay the escrow account directly: the escrow then "
-    "holds more than its offers and buy orders (docs/shares.md: 'and nothing else'), and "
-    "shares.audit_invariants fails. enterprise_pay already refuses it (NotAuthorizedError).",
-)
-def test_a_member_cannot_pay_the_escrow_directly() -> None:
+def test_oversubscribed_units_left_over_go_to_the_earliest_of_equal_remainders() -> None:
+    machine, mill = mill_with_founders(10)
+    offer = open_offer(machine, mill, 1, 2, 3, 1, 10)
+    for subscriber in (dee_key, bea_key, cal_key, admin_key):  # 4 x 1 for 3: every remainder is 3
+        machine.do_subscribe(subscriber, offer, 1)
+    machine.ledger.now_ms += hour_ms
+    machine.timer()
+    allotted = {m: s.allotted for m, s in machine.ledger.state.shares.offers[offer].subscriptions.items()}
+    assert allotted == {dee_key.public: 1, bea_key.public: 1, cal_key.public: 1, admin_key.public: 0}
+    assert machine.ledger.state.accounts[admin_key.public].balance_minor == 0  # refunded in full
+    machine.teardown()
+
+
+def test_an_allotment_that_would_take_the_enterprise_past_its_ceiling_is_refunded() -> None:
+    machine, mill = mill_with_founders(10)
+    offer = open_offer(machine, mill, 1, 2, 10, 1, 10)
+    machine.do_subscribe(bea_key, offer, 10)  # 20 for the Mill at the close
+    for payer, amount in ((cal_key, 150), (dee_key, 135)):  # the Mill at 285: 20 more would pass 300
+        assert machine.act(payer, Transfer(to=mill, amount_minor=amount), machine.model.expect_pay(payer.public, mill, amount))
+        machine.model.apply_pay(payer.public, mill, amount)
+    machine.ledger.now_ms += hour_ms
+    machine.timer()
+    assert machine.ledger.state.shares.offers[offer].outcome == "refunded"
+    assert machine.model.stats["refunded: enterprise ceiling"] == 1
+    assert machine.ledger.state.accounts[bea_key.public].balance_minor == 0
+    machine.teardown()
+
+
+def test_withdrawals_past_the_yearly_cap_are_refused_and_unlocked_and_a_new_year_starts_afresh() -> None:
+    machine = SharesMachine()
+    machine.register_the_mill(notice=hour_ms, yearly_cap=10, founder_units=10, customer_cap=None)
+    mill = machine.mill
+    offer = open_offer(machine, mill, 1, 2, 20, 1, 20)  # customer shares, withdrawable at par 2
+    machine.do_subscribe(bea_key, offer, 15)
+    machine.ledger.now_ms += hour_ms
+    machine.timer()
+
+    def withdraw(units: int) -> None:
+        expected = machine.model.expect_withdraw(bea_key.public, mill, 1, units)
+        assert machine.act(bea_key, WithdrawShares(mill, 1, units), expected)
+        machine.model.apply_withdraw(bea_key.public, mill, 1, units, machine.ledger.seq, machine.ledger.now_ms)
+
+    withdraw(4)  # 8 of the 10 this year
+    withdraw(2)  # 4 more: past the cap
+    machine.ledger.now_ms += hour_ms
+    machine.timer()
+    outcomes = [w.outcome for w in machine.ledger.state.shares.withdrawals.values()]
+    assert outcomes == ["paid", "refused"]
+    assert machine.ledger.state.shares.holdings[(mill, 1, bea_key.public)].locked == 0
+    machine.ledger.now_ms = year_ms + day_ms  # the next 365-day period
+    withdraw(2)
+    machine.ledger.now_ms += hour_ms
+    machine.timer()
+    assert [w.outcome for w in machine.ledger.state.shares.withdrawals.values()][-1] == "paid"
+    assert machine.ledger.state.shares.enterprises[mill].withdrawn[1] == 6
+    machine.teardown()
+
+
+# ---- the escrow (found by the machine above, fixed in 13f253d) ------------------------------------
+
+
+def test_nobody_pays_the_escrow_directly() -> None:
     machine, mill = mill_with_founders(10)
     machine.do_place_order(bea_key, mill, 0, "buy", 1, 1)  # opens the escrow
     escrow = machine.model.escrow
-    error = machine.ledger.submit(machine.ledger.sign(cal_key, Transfer(to=escrow, amount_minor=1)))
-    assert error is not None, "paying the escrow was not refused"
-    assert machine.ledger.state.accounts[escrow].balance_minor == machine.model.escrow_owed()
+    assert machine.model.expect_pay(cal_key.public, escrow, 1) == {NotAuthorizedError}
+    assert not machine.act(cal_key, Transfer(to=escrow, amount_minor=1), {NotAuthorizedError})
+    assert not machine.act(admin_key, EnterprisePay(mill, escrow, 1), {NotAuthorizedError})
+    machine.check_against_model()
 
 
-def subscriber_at_the_ceiling_with_money_in_escrow() -> tuple[SharesMachine, bytes]:
-    """Bea subscribes 5 customer shares (10 in escrow, balance -10), then is paid up to her ceiling."""
+def test_what_escrow_holds_for_a_subscriber_leaves_room_for_the_refund() -> None:
+    """Bea's 10 in escrow count against her ceiling: a payment that would leave no room for the
+    refund is refused, and the refund keeps her within it."""
     machine, mill = mill_with_founders(10)
-    deadline = machine.ledger.now_ms + hour_ms
-    machine.ledger.accept(admin_key, OpenOffer(mill, 1, 2, 10, 10, 10, deadline))
-    machine.model.apply_open_offer(OpenOffer(mill, 1, 2, 10, 10, 10, deadline), machine.ledger.seq)
-    machine.do_subscribe(bea_key, machine.ledger.seq, 5)
-    for payer, amount in ((cal_key, 200), (dee_key, 110)):
-        machine.ledger.accept(payer, Transfer(to=bea_key.public, amount_minor=amount))
-        machine.model.apply_pay(payer.public, bea_key.public, amount)
-    assert machine.ledger.state.accounts[bea_key.public].balance_minor == ceiling_default_minor
-    return machine, mill
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/shares.py apply_offer_close refunds subscribers without their ceiling: Bea ends at 310 with "
-    "a ceiling of 300 (docs/shares.md 'What always holds': every account within its limits). Either "
-    "payments to a member count what they have in escrow, or the spec says refunds may pass the ceiling.",
-)
-def test_a_refunded_offer_never_takes_a_subscriber_past_their_ceiling() -> None:
-    machine, _ = subscriber_at_the_ceiling_with_money_in_escrow()
+    offer = open_offer(machine, mill, 1, 2, 10, 10, 10)
+    machine.do_subscribe(bea_key, offer, 5)  # 10 in escrow, balance -10
+    for payer, amount, refused in ((cal_key, 200, set()), (dee_key, 110, {CreditCeilingError}), (dee_key, 100, set())):
+        assert machine.model.expect_pay(payer.public, bea_key.public, amount) == refused
+        if machine.act(payer, Transfer(to=bea_key.public, amount_minor=amount), refused):
+            machine.model.apply_pay(payer.public, bea_key.public, amount)
     machine.ledger.now_ms += hour_ms
     machine.timer()  # fewer than min_units: refunded
-    assert machine.ledger.state.shares.offers[max(machine.model.offers)].outcome == "refunded"
-    assert machine.ledger.state.accounts[bea_key.public].balance_minor <= ceiling_default_minor
+    assert machine.ledger.state.shares.offers[offer].outcome == "refunded"
+    assert machine.ledger.state.accounts[bea_key.public].balance_minor == ceiling_default_minor
+    machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/shares.py apply_cancel_order gives a buy's reservation back without the buyer's ceiling: "
-    "Bea ends at 305 with a ceiling of 300 (docs/shares.md: every account within its limits).",
-)
-def test_cancelling_a_buy_never_takes_the_buyer_past_their_ceiling() -> None:
+def test_what_escrow_holds_for_a_bidder_leaves_room_for_the_cancelled_bid() -> None:
     machine, mill = mill_with_founders(10)
     machine.do_place_order(bea_key, mill, 0, "buy", 5, 1)  # 5 reserved, balance -5
-    for payer, amount in ((cal_key, 200), (dee_key, 105)):
-        machine.ledger.accept(payer, Transfer(to=bea_key.public, amount_minor=amount))
-    order = machine.ledger.seq - 2
-    machine.ledger.submit(machine.ledger.sign(bea_key, CancelOrder(order)))
-    assert machine.ledger.state.accounts[bea_key.public].balance_minor <= ceiling_default_minor
+    order = machine.ledger.seq
+    for payer, amount, refused in ((cal_key, 200, set()), (dee_key, 105, {CreditCeilingError}), (dee_key, 100, set())):
+        if machine.act(payer, Transfer(to=bea_key.public, amount_minor=amount), refused):
+            machine.model.apply_pay(payer.public, bea_key.public, amount)
+    assert machine.act(bea_key, CancelOrder(order), set())
+    machine.model.apply_cancel_order(order)
+    machine.check_against_model()
+    assert machine.ledger.state.accounts[bea_key.public].balance_minor == ceiling_default_minor
+    machine.teardown()
