@@ -4,7 +4,8 @@ How this works: the input is events that replication already verified, as `FeedE
 body)`, from many feeds in any interleaving. `observe` files each event under its feed and seq and
 nothing else, so what it builds is a function of the *set* of events seen, whatever the order; two
 different events at one (feed, seq) are a fork, and the feed counts only up to the seq before it
-(it is frozen: every federation ignores what it signed from there on). `derive` then computes
+(it is frozen: every federation ignores what it signed from there on, and it abstains in every
+epoch it had not voted in before the fork). `derive` then computes
 everything from that set, federation by federation and epoch by epoch:
 
 - A federation is known from its `Charter` (its id is the charter's hash) and is founded once every

@@ -118,8 +118,8 @@ federation_quorum_bp_min = 5001
 # The longest a federation proposal may stay open, from its event's ts to its deadline: a year and a
 # day, as for a community decision.
 federation_decision_duration_max_ms = 366 * 24 * 3600 * 1000
-# Proposals one federation may have open (not yet passed, failed or superseded) in the fold: each is
-# held with its ballots until its epoch ends. Past this, further proposals are refused by the fold.
+# Valid proposals one epoch of one federation may hold in the fold: each is held with its ballots
+# until its epoch ends. Past this, further proposals of that epoch are refused (lowest ids kept).
 federation_open_proposals_max = 1000
 # A quorum certificate: the passed decisions it chains back to the charter (each with its votes),
 # the key history (genesis and key rotations) it carries per voting feed, and its encoded size.
