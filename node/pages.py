@@ -4,10 +4,12 @@ How this works: each page is rendered on the server from the projections and the
 through Jinja2 with autoescaping on, so nothing a member typed (a name, a memo, a proposal) can run
 as script in a reader's browser: templates never mark member text `|safe`; the only markup made
 here is SVG we draw ourselves (the balance plot, the QR code from segno). No page needs JavaScript
-to be read. Every query is bounded: a page of members (`page_size_default`), the last events of the
-log, a histogram computed by SQLite into a fixed number of buckets, and a member's history found
-by SQLite in a bounded window of the log's tail (`history_window_events`), because the log has no
-index by account. The numbers are the API's: the same projections, the same `debit_limit`,
+to be read. Every read is bounded: a page of members from the name index (`page_size_default`),
+the last events of the log, a histogram from one pass over the members the node holds in memory,
+the newest few open decisions, and a member's history found by SQLite in a bounded window of the
+log's tail (`history_window_events`), because the log has no index by account. docs/pages.md has
+what each page reads and what `make bench` measured at 10,000 members and 1,000,000 events. The
+numbers are the API's: the same projections, the same `debit_limit`,
 `credit_ceiling` and decision `tally`, and the alerts of `Node.status()`, which /api/status serves.
 """
 
@@ -47,6 +49,7 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
 from .money import format_amount, parse_amount
+from .runtime import Node, clock_ms, node_key
 
 # Rows of the members table on one page of `/`.
 members_per_page = limits.page_size_default
@@ -78,16 +81,8 @@ _environment = jinja2.Environment(
 )
 
 
-def _node(request: web.Request) -> Any:
-    from .runtime import node_key
-
+def _node(request: web.Request) -> Node:
     return request.app[node_key]
-
-
-def _now_ms() -> int:
-    from .runtime import clock_ms
-
-    return clock_ms()
 
 
 def _html(template: str, status: int = 200, **context: Any) -> web.Response:
@@ -119,7 +114,7 @@ _environment.filters["time"] = format_time
 # ---- what every page shows ------------------------------------------------------------------------
 
 
-async def _frame(node: Any) -> dict[str, Any]:
+async def _frame(node: Node) -> dict[str, Any]:
     """The header of every page: the community, the node, and the algedonic alerts (/api/status's)."""
     status = await node.status()
     state: State = node.sequencer.state
@@ -132,7 +127,7 @@ async def _frame(node: Any) -> dict[str, Any]:
     }
 
 
-def _amount(node: Any, minor: int) -> str:
+def _amount(node: Node, minor: int) -> str:
     return format_amount(minor, node.sequencer.state.community.unit_decimals)
 
 
@@ -147,7 +142,7 @@ def _bar(balance: int, debit: int, ceiling: int) -> dict[str, float]:
     return {"left": 50.0, "width": 50 * fraction, "side": 1 if balance else 0}
 
 
-def _account_row(node: Any, member_id: bytes, name: str, role: str, active: bool) -> dict[str, Any]:
+def _account_row(node: Node, member_id: bytes, name: str, role: str, active: bool) -> dict[str, Any]:
     state: State = node.sequencer.state
     account = state.accounts[member_id]
     debit, ceiling = debit_limit(state, account), credit_ceiling(state, account)
@@ -218,7 +213,7 @@ def describe_event(state: State, seq: int, ts: int, raw: bytes) -> dict[str, Any
     return line
 
 
-def _decision_view(node: Any, decision: Decision, now_ms: int) -> dict[str, Any]:
+def _decision_view(node: Node, decision: Decision, now_ms: int) -> dict[str, Any]:
     """A decision with the API's live tally (the same `tally` /api/decisions serves)."""
     state: State = node.sequencer.state
     live = state.decisions.get(decision.seq, decision)
@@ -247,7 +242,7 @@ def _decision_view(node: Any, decision: Decision, now_ms: int) -> dict[str, Any]
 # ---- the community: / ----------------------------------------------------------------------------
 
 
-def _histogram(node: Any) -> dict[str, Any] | None:
+def _histogram(node: Node) -> dict[str, Any] | None:
     """The distribution of the active members' balances. Read from the state the node holds in
     memory (one pass over the members, ~5 ms for 10,000): two SQL scans with a join cost 5x that."""
     state: State = node.sequencer.state
@@ -308,7 +303,7 @@ async def community_page(request: web.Request) -> web.Response:
         "SELECT seq, ts, bytes FROM log WHERE feed = ? ORDER BY seq DESC LIMIT ?", (feed, activity_events), activity_events
     )
     activity = [describe_event(state, seq, ts, bytes(raw)) for seq, ts, raw in tail]
-    now_ms = _now_ms()
+    now_ms = clock_ms()
     open_rows = await node.store.decision_rows(feed, open_only=True, limit=open_decisions_shown + 1)
     decisions = [_decision_view(node, decision, now_ms) for decision in open_rows[:open_decisions_shown]]
     treasury = None
@@ -372,7 +367,7 @@ def _history_patterns(state: State, member_id: bytes) -> list[bytes]:
     return list(dict.fromkeys(keys))[:8]  # the id, the key, and the keys it signed with before
 
 
-async def _history(node: Any, member_id: bytes) -> tuple[list[dict[str, Any]], int]:
+async def _history(node: Node, member_id: bytes) -> tuple[list[dict[str, Any]], int]:
     """The member's payments (made or received) in the log's last `history_window_events`, newest
     first. SQLite finds candidate events by the member's id or keys in the bytes; each is decoded
     and kept only if it is a payment the member made or received."""
@@ -454,7 +449,7 @@ async def member_page(request: web.Request) -> web.Response:
 # ---- the operator: /node --------------------------------------------------------------------------
 
 
-async def _feeds(node: Any, status: dict[str, Any]) -> list[dict[str, Any]]:
+async def _feeds(node: Node, status: dict[str, Any]) -> list[dict[str, Any]]:
     """The feeds this node holds, with each one's last checkpoint. A checkpoint that is stored was
     verified: the author's own, or recomputed by this replica's audit before it was stored (a
     mismatch is refused, and shows as the peer's last error)."""
@@ -490,7 +485,7 @@ async def node_page(request: web.Request) -> web.Response:
     node = _node(request)
     frame = await _frame(node)
     status = frame["node_status"]
-    now_ms = _now_ms()
+    now_ms = clock_ms()
     peers = []
     for peer in status["peers"]:
         last_seen = peer.get("last_seen_ms")
