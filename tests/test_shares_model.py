@@ -4,8 +4,8 @@ How this works: hypothesis drives a `ClockedLedger` (the sequencer's part: valid
 clock, append an `Act` only if valid; node bodies through `audit`, as a replica receives them) with
 registrations of enterprises with random classes, founder issues, offers, subscriptions, buy and
 sell limit orders at prices from a small set (so that they cross), cancellations, direct transfers,
-withdrawals, payments, enterprise payments, a clock that moves forward and the node's timer that
-closes due offers and settles due withdrawals. Beside it runs `shares_model.Model`, written from the
+withdrawals, payments, enterprise payments, dividends by holders' decisions, a clock that moves
+forward and the node's timer that closes due offers and settles due withdrawals. Beside it runs `shares_model.Model`, written from the
 spec alone in plain dicts and lists. For every intent the model gives the set of refusals the rules
 call for: the domain must accept exactly when that set is empty, and refuse with one of them
 otherwise, changing nothing. After every step the whole shares ledger (balances, holdings with
@@ -14,7 +14,10 @@ withdrawals, recent trades) must equal the model's, and the invariants of the sp
 on the state directly (and with `shares.audit_invariants`). At the end of every run the log is
 refolded from its bytes, as a replica does, re-running every match: the same state, the same digest.
 A last check counts what the runs exercised (fills, allotments, oversubscriptions, refunds,
-withdrawals, ...), so that the agreement cannot be vacuous.
+withdrawals, ...), so that the agreement cannot be vacuous. The rules random runs reach too rarely
+(the fill limit, the enterprise's ceiling at allotment, ties in the largest remainders, the yearly
+withdrawal cap, a resting sell cancelled for its seller's ceiling) are driven by hand through the
+same machine below, so the model checks them all the same.
 """
 
 from __future__ import annotations
@@ -652,7 +655,7 @@ class SharesMachine(RuleBasedStateMachine):
 
 
 machine_settings = settings(
-    max_examples=250,
+    max_examples=200,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
