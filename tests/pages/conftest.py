@@ -65,7 +65,8 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright is not installed (pip install -e '.[dev]')")
-    arguments = ["--no-sandbox"] if os.geteuid() == 0 else []
+    # A container's /dev/shm is often 64 MB, too small for Chromium's shared memory: use /tmp.
+    arguments = ["--disable-dev-shm-usage", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=arguments)
         yield launched
