@@ -217,7 +217,10 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         audit = document["s3_star_audit"]
         console.print(f"S3* audit by {audit['verified_by'][:14]}…: {len(audit['forks'])} forks, "
                       f"{len(audit['equivocations'])} equivocations, {len(audit['refused_federation_events'])} refused events")
-        console.print(f"S4 intelligence: {document['s4_intelligence']['note']}")
+        flows = document["s4_intelligence"]["trade_flows"]
+        console.print("S4 intelligence: " + (", ".join(
+            f"{f['from'][:10]}… → {f['to'][:10]}…: {f['payments']} payments, {f['sent']} sent" for f in flows)
+            or "no settled payments yet"))
 
     @federation.command("propose")
     @click.argument("reference")

@@ -35,6 +35,7 @@ from tallystick.protocol.events import (
     DeclareDividend,
     Delegate,
     Holders,
+    PayAcross,
     Propose,
     RecoverKey,
     RemoveMember,
@@ -356,27 +357,66 @@ def limits_set(context: Context, account: str, debit_limit: str | None, credit_c
 @click.argument("to")
 @click.argument("amount")
 @click.option("--memo", default="", help=f"Up to {limits.memo_chars_max} characters.")
+@click.option("--federation", default=None, help="For ID@NODE_URL: the federation to pay through (default: the first shared).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
-def pay(context: Context, to: str, amount: str, memo: str, as_json: bool) -> None:
-    """Pay TO (a member id or name) AMOUNT in major units, signed with --key."""
-    if "@" in to:
-        raise click.ClickException(
-            "paying a member of another community (ID@NODE_URL) is not available yet: cross-community payments "
-            "are the next part of federation (docs/federation.md)"
-        )
+def pay(context: Context, to: str, amount: str, memo: str, federation: str | None, as_json: bool) -> None:
+    """Pay TO (a member id or name, or ID@NODE_URL for a member of another community in a shared
+    federation) AMOUNT in major units, signed with --key."""
     client = context.client()
     community = client.get("/api/community")
     decimals = community["unit"]["decimals"]
     minor = parse_amount(amount, decimals)
     if len(memo) > limits.memo_chars_max:
         raise MalformedError(f"a memo has at most {limits.memo_chars_max} characters; this one has {len(memo)}")
+    if "@" in to:
+        member_ref, _, url = to.partition("@")
+        other = Client(url)
+        to_community = other.get("/api/community")["node"]
+        to_member = other.get(f"/api/members/{member_ref}")["id"]
+        shared = [
+            f for f in client.get("/api/federations")
+            if f["founded"] and {community["node"], to_community} <= {m["member"] for m in f["members"]}
+            and (federation is None or federation in (f["id"], f["name"]))
+        ]
+        if not shared:
+            raise click.ClickException(f"this community and {url} share no federation; a payment across needs one")
+        action = PayAcross(federation=id_from_text("x", shared[0]["id"]), to_community=id_from_text("n", to_community),
+                           to_member=id_from_text("m", to_member), amount_minor=minor, memo=memo)
+        appended = client.submit(context.key(), action)
+        if as_json:
+            print_json({"payment": appended["hash"], **appended})
+        else:
+            click.echo(f"sent {format_amount(minor, decimals)} {community['unit']['code']} to {to} through "
+                       f"{shared[0]['name']} (payment {appended['hash']}); `tally payments` shows when it settles")
+        return
     appended = client.submit(context.key(), Transfer(to=_member_id(client, to), amount_minor=minor, memo=memo))
     if as_json:
         print_json(appended)
     else:
         click.echo(f"paid {format_amount(minor, decimals)} {community['unit']['code']} to {to} (seq {appended['seq']})")
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Every payment this node holds, not only this community's.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def payments(context: Context, everything: bool, as_json: bool) -> None:
+    """Payments across communities: pending, accepted, settled, rejected, returned or expired."""
+    rows = context.client().get("/api/payments", mine=None if everything else "1")
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    for column in ("payment", "status", "from", "to", "amount", "received", "memo"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["id"][:14] + "…", row["status"] + (f" ({row['reason']})" if row["reason"] else ""),
+                      row["from_community"][:12] + "…", row["to_community"][:12] + "…", str(row["amount"]),
+                      "" if row["received"] is None else str(row["received"]), row["memo"][:30])
+    console.print(table)
 
 
 # ---- decisions ----------------------------------------------------------------------------------

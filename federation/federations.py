@@ -24,13 +24,25 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from msgspec import Struct
 from prometheus_client.core import GaugeMetricFamily, Metric
+from tallystick.node import payments as paying
 from tallystick.node.runtime import Node, clock_ms
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof, encode
 from tallystick.protocol.errors import BadIdError, MalformedError
-from tallystick.protocol.federation import FederationVote
-from tallystick.protocol.ids import id_from_text, id_to_text
+from tallystick.protocol.events import Event, TradeLimits
+from tallystick.protocol.federation import (
+    FederationVote,
+    PaymentAccepted,
+    PaymentBody,
+    PaymentCancel,
+    PaymentOut,
+    PaymentRejected,
+    PaymentReturned,
+    PaymentSettled,
+)
+from tallystick.protocol.ids import hash32, id_from_text, id_to_text
 
 from .quorum import KeyHistory, build_certificate, encode_certificate
 from .state import Decision, Federation, FederationState, FeedEvent, fold
@@ -39,8 +51,19 @@ log = logging.getLogger("tallystick.federation")
 federations_key = web.AppKey("federations", object)
 # Federation events folded at most (charters, proposals and votes of every federation held).
 federation_events_max = 200_000
+# A payment not settled or returned after this long raises an algedonic alert.
+payment_pending_alert_ms = 3600 * 1000
 # How often the node looks for stalled epochs it should abstain in.
 abstain_interval_ms = 1000
+
+
+class Held(Struct, frozen=True):
+    """A held federation or payment event, with its exact bytes."""
+
+    feed: bytes
+    seq: int
+    raw: bytes
+    event: Event
 
 
 class UnknownFederationError(BadIdError):
@@ -58,7 +81,7 @@ class Federations:
 
     def __init__(self) -> None:
         self.alerts: list[dict[str, object]] = []
-        self._cached: tuple[tuple[int, int], FederationState, list[FeedEvent]] | None = None
+        self._cached: tuple[tuple[int, int], FederationState, list[FeedEvent], list[Held]] | None = None
         self.abstained_total = 0
         self.replicator: Any = None  # set by federation/service.py: peers, lag and held replicas
 
@@ -68,6 +91,7 @@ class Federations:
         app.router.add_get("/api/federations/{federation}", show_federation)
         app.router.add_get("/api/federations/{federation}/report", viability_report)
         app.router.add_get("/api/federations/{federation}/decisions/{decision}/certificate", certificate)
+        app.router.add_get("/api/payments", payments_list)
 
     async def start(self, node: Node) -> None:
         self.node = node
@@ -79,6 +103,9 @@ class Federations:
             await asyncio.sleep(abstain_interval_ms / 1000)
             try:
                 await self.abstain_where_stalled()
+                await self.follow_trade_limits()
+                await self.answer_payments()
+                await self.settle_payments()
             except Exception:  # the view must never stop the node; the next round tries again
                 log.exception("federation round failed")
 
@@ -93,15 +120,24 @@ class Federations:
     # ---- the fold -------------------------------------------------------------------------------
 
     async def view(self) -> tuple[FederationState, list[FeedEvent]]:
-        """The federation state of every federation event held, refolded when the log grew."""
+        state, events, _ = await self.view_held()
+        return state, events
+
+    async def view_held(self) -> tuple[FederationState, list[FeedEvent], list[Held]]:
+        """The federation state of every federation event held, refolded when the log grew, and
+        every held federation or payment event with its exact bytes."""
         rows = await self.store.federation_events(federation_events_max)
         forks = await self.store.forks()
         key = (len(rows), len(forks))
         if self._cached is not None and self._cached[0] == key:
-            return self._cached[1], self._cached[2]
+            return self._cached[1], self._cached[2], self._cached[3]
         events = []
+        held = []
         for feed, seq, raw in rows:
             event = decode_event(raw)
+            held.append(Held(feed, seq, raw, event))
+            if isinstance(event.body, PaymentBody.__args__):  # type: ignore[attr-defined]
+                continue  # payments are not the federation fold's business
             events.append(FeedEvent(feed, seq, event.ts, event.body))
         for feed, seq, proof in forks:
             decoded = decode_fork_proof(proof)
@@ -109,8 +145,8 @@ class Federations:
                 event = decode_event(half)
                 events.append(FeedEvent(feed, seq, event.ts, event.body))
         state = fold(events)
-        self._cached = (key, state, events)
-        return state, events
+        self._cached = (key, state, events, held)
+        return state, events, held
 
     async def abstain_where_stalled(self) -> int:
         """Abstain in every current epoch of a federation this community is a member of, where it
@@ -138,6 +174,148 @@ class Federations:
                 appended += 1
         self.abstained_total += appended
         return appended
+
+    # ---- trade limits and payments ----------------------------------------------------------------
+
+    def _rate(self, state: FederationState, federation: bytes, member: bytes) -> tuple[int, int] | None:
+        found = state.federations.get(federation)
+        entry = None if found is None else found.members.get(member)
+        return None if entry is None else (entry.rate_num, entry.rate_den)
+
+    async def follow_trade_limits(self) -> int:
+        """Apply the federation's decided balance-of-trade limits to this community's trade
+        accounts (converted into its unit, rounded down), as a `trade_limits` event."""
+        if self.node.sequencer.refusal is not None:
+            return 0
+        state, _ = await self.view()
+        ledger = self.node.sequencer.state
+        appended = 0
+        for federation_id_, account_id in ledger.payments.trade.items():
+            federation = state.federations.get(federation_id_)
+            member = None if federation is None else federation.members.get(self.own_feed)
+            if member is None:
+                continue
+            debit = member.debit_limit_minor * member.rate_den // member.rate_num
+            ceiling = member.credit_ceiling_minor * member.rate_den // member.rate_num
+            account = ledger.accounts[account_id]
+            if (account.credit_ceiling_minor, account.debit_limit_minor) == (debit, ceiling):
+                continue
+            body = TradeLimits(federation_id_, federation.last_decision, debit, ceiling)
+            await self.node.sequencer.append_body(lambda _state, body=body: body)
+            appended += 1
+        return appended
+
+    async def answer_payments(self) -> int:
+        """Accept or reject every payment sent to this community that it has not answered: the
+        rules of its own ledger decide, on the state the answer is appended to."""
+        if self.node.sequencer.refusal is not None:
+            return 0
+        state, _, held = await self.view_held()
+        cancelled = {h.event.body.payment for h in held if isinstance(h.event.body, PaymentCancel)}
+        appended = 0
+        for item in held:
+            body = item.event.body
+            if not isinstance(body, PaymentOut) or body.to_community != self.own_feed or item.feed == self.own_feed:
+                continue
+            payment = hash32(item.raw)
+            if payment in self.node.sequencer.state.payments.answered:
+                continue
+            source, target = self._rate(state, body.federation, item.feed), self._rate(state, body.federation, self.own_feed)
+            amount = 0 if source is None or target is None else paying.convert(body.amount_minor, source, target)
+
+            def answer(ledger: Any, body: PaymentOut = body, payment: bytes = payment, amount: int = amount,
+                       feed: bytes = item.feed) -> Any:
+                if payment in cancelled:
+                    reason = "cancelled"
+                elif clock_ms() > body.expires_ms:
+                    reason = "expired"
+                elif amount <= 0:
+                    reason = "refused"
+                else:
+                    reason = paying.incoming_refusal(ledger, body.federation, body.to_member, amount)
+                if reason is None:
+                    return PaymentAccepted(payment, feed, amount, body.federation, body.to_member)
+                return PaymentRejected(payment, feed, reason)  # type: ignore[arg-type]
+
+            await self.node.sequencer.append_body(answer)
+            appended += 1
+        return appended
+
+    async def settle_payments(self) -> int:
+        """For every payment this community sent and has pending: settle it once the other
+        community accepted it, return it once it rejected it, ask to cancel it once it expired."""
+        if self.node.sequencer.refusal is not None:
+            return 0
+        _, _, held = await self.view_held()
+        answers = {}
+        for item in held:
+            body = item.event.body
+            if isinstance(body, (PaymentAccepted, PaymentRejected)) and body.from_community == self.own_feed:
+                answers[(item.feed, body.payment)] = (hash32(item.raw), body)
+        appended = 0
+        for payment, pending in list(self.node.sequencer.state.payments.pending.items()):
+            found = answers.get((pending.to_community, payment))
+            if found is not None:
+                answer_hash, answer = found
+                settle: Any = (PaymentSettled(payment, answer_hash) if isinstance(answer, PaymentAccepted)
+                               else PaymentReturned(payment, answer_hash))
+                await self.node.sequencer.append_body(lambda _state, settle=settle: settle)
+                appended += 1
+            elif not pending.cancel_sent and clock_ms() >= pending.expires_ms:
+                cancel = PaymentCancel(payment, pending.to_community)
+                await self.node.sequencer.append_body(lambda _state, cancel=cancel: cancel)
+                appended += 1
+        return appended
+
+    async def payments(self) -> list[dict[str, Any]]:
+        """Every payment this node holds (any community's), with its state as both feeds show it."""
+        _, _, held = await self.view_held()
+        sent: dict[bytes, Held] = {}
+        answers: dict[bytes, Held] = {}
+        ends: dict[bytes, Held] = {}
+        cancels: set[bytes] = set()
+        for item in held:
+            body = item.event.body
+            if isinstance(body, PaymentOut):
+                sent[hash32(item.raw)] = item
+            elif isinstance(body, (PaymentAccepted, PaymentRejected)):
+                answers[body.payment] = item
+            elif isinstance(body, (PaymentSettled, PaymentReturned)):
+                ends[body.payment] = item
+            elif isinstance(body, PaymentCancel):
+                cancels.add(body.payment)
+        rows = []
+        now = clock_ms()
+        for payment, item in sent.items():
+            body = item.event.body
+            answer, end = answers.get(payment), ends.get(payment)
+            if end is not None:
+                status = "settled" if isinstance(end.event.body, PaymentSettled) else "returned"
+            elif answer is not None:
+                status = "accepted" if isinstance(answer.event.body, PaymentAccepted) else "rejected"
+            elif payment in cancels or now > body.expires_ms:
+                status = "expired"
+            else:
+                status = "pending"
+            rows.append({
+                "id": id_to_text("h", payment),
+                "status": status,
+                "federation": id_to_text("x", body.federation),
+                "from_community": id_to_text("n", item.feed),
+                "payer": id_to_text("m", body.payer),
+                "to_community": id_to_text("n", body.to_community),
+                "to_member": id_to_text("m", body.to_member),
+                "amount": body.amount_minor,
+                "received": answer.event.body.amount_minor if answer is not None and isinstance(
+                    answer.event.body, PaymentAccepted) else None,
+                "reason": answer.event.body.reason if answer is not None and isinstance(
+                    answer.event.body, PaymentRejected) else None,
+                "memo": body.memo,
+                "sent_ms": item.event.ts,
+                "expires_ms": body.expires_ms,
+            })
+        rows.sort(key=lambda row: -row["sent_ms"])
+        return rows
 
     # ---- certificates ---------------------------------------------------------------------------
 
@@ -333,13 +511,32 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         })
     peers = replicator.peer_status() if replicator is not None else []
     status = await node.status()
-    control = [
-        {"member": _member_text(state, m.member), "capacity_allocated": m.capacity_minor,
-         "trade_debit_limit": m.debit_limit_minor, "trade_credit_ceiling": m.credit_ceiling_minor,
-         # Cross-community payments are not yet part of the ledger: no trade account moves.
-         "position": 0}
-        for m in sorted(federation.members.values(), key=lambda m: m.member)
-    ]
+    def ledger_of(member: bytes) -> Any:
+        if member == layer.own_feed:
+            return node.sequencer.state
+        replica = replicator.replicas.get(member) if replicator is not None else None
+        return None if replica is None else replica.state
+
+    control = []
+    for m in sorted(federation.members.values(), key=lambda m: m.member):
+        ledger = ledger_of(m.member)
+        local = None if ledger is None else paying.position(ledger, federation.id)
+        # In the federation's unit: the member's position converted by its rate, rounded down.
+        in_federation = None if local is None else local * m.rate_num // m.rate_den
+        control.append({
+            "member": _member_text(state, m.member), "capacity_allocated": m.capacity_minor,
+            "trade_debit_limit": m.debit_limit_minor, "trade_credit_ceiling": m.credit_ceiling_minor,
+            "position": in_federation,
+            "at_limit": in_federation is not None and m.debit_limit_minor > 0 and -in_federation >= m.debit_limit_minor,
+        })
+    payments = [row for row in await layer.payments() if row["federation"] == id_to_text("x", federation.id)]
+    flows: dict[tuple[str, str], dict[str, int]] = {}
+    for row in payments:
+        if row["status"] == "settled":
+            flow = flows.setdefault((row["from_community"], row["to_community"]), {"payments": 0, "sent": 0})
+            flow["payments"] += 1
+            flow["sent"] += row["amount"]
+    pending = [row for row in payments if row["status"] in ("pending", "accepted", "rejected")]
     checkpoints = {}
     for community in communities:
         rows = await layer.store.query("SELECT MAX(seq) FROM log WHERE feed = ? AND kind = 'checkpoint'", (community,), 1)
@@ -366,6 +563,14 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
     for item in audit["equivocations"]:
         alerts.append({"kind": "equivocation", "system": "S3*",
                        "message": f"{item['member']} voted twice in epoch {item['epoch']}; the first counts"})
+    for row in control:
+        if row["at_limit"]:
+            alerts.append({"kind": "at_limit", "system": "S3",
+                           "message": f"{row['member']} is at its balance-of-trade limit in the federation"})
+    for row in pending:
+        if clock_ms() - row["sent_ms"] > payment_pending_alert_ms:
+            alerts.append({"kind": "payment_pending", "system": "S2",
+                           "message": f"payment {row['id']} has been {row['status']} for over an hour"})
     for peer in peers:
         if not peer["reachable"]:
             alerts.append({"kind": "unreachable", "system": "S2", "message": f"peer {peer['url']} is unreachable"})
@@ -382,11 +587,14 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         "name": federation.name,
         "alerts": alerts,
         "s1_operations": operations,
-        "s2_coordination": {"peers": peers, "payments_pending": 0},
+        "s2_coordination": {"peers": peers, "payments_pending": len(pending),
+                            "payments": pending[: limits.page_size_max]},
         "s3_control": control,
         "s3_star_audit": audit,
-        "s4_intelligence": {"trade_flows": [], "imbalances": [],
-                            "note": "trade flows appear once cross-community payments run"},
+        "s4_intelligence": {
+            "trade_flows": [{"from": source, "to": target, **flow} for (source, target), flow in sorted(flows.items())],
+            "imbalances": sorted((row for row in control if row["position"]), key=lambda row: row["position"]),
+        },
         "s5_policy": {
             "charter": {"name": charter.name, "unit": charter.unit_code, "decimals": charter.unit_decimals,
                         "quorum_bp": charter.quorum_bp, "founded_ms": charter.founded_ms,
@@ -409,6 +617,17 @@ def _communities_under(state: FederationState, federation: Federation, seen: fro
         elif member not in seen:
             found |= _communities_under(state, child, seen | {federation.id})
     return found
+
+
+async def payments_list(request: web.Request) -> web.Response:
+    """Payments across communities this node holds, newest first; `?mine=1` for this
+    community's own (sent or received)."""
+    layer = _layer(request)
+    rows = await layer.payments()
+    if request.query.get("mine", "") in ("1", "true", "yes"):
+        own = id_to_text("n", layer.own_feed)
+        rows = [row for row in rows if own in (row["from_community"], row["to_community"])]
+    return _json(rows[: limits.page_size_max])
 
 
 async def viability_report(request: web.Request) -> web.Response:

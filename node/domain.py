@@ -24,6 +24,7 @@ from tallystick.protocol.events import (
     Act,
     Action,
     AdmitMember,
+    Body,
     CancelOrder,
     Checkpoint,
     DecisionClosed,
@@ -36,6 +37,7 @@ from tallystick.protocol.events import (
     KeyRotated,
     OfferClosed,
     OpenOffer,
+    PayAcross,
     PlaceOrder,
     Propose,
     RebindKey,
@@ -45,6 +47,7 @@ from tallystick.protocol.events import (
     SetLimits,
     SetRole,
     Subscribe,
+    TradeLimits,
     Transfer,
     TransferShares,
     Undelegate,
@@ -52,10 +55,22 @@ from tallystick.protocol.events import (
     WithdrawalDue,
     WithdrawShares,
 )
-from tallystick.protocol.federation import Charter, FederationVote, ledger_neutral_bodies
+from tallystick.protocol.federation import (
+    Charter,
+    FederationVote,
+    PaymentAccepted,
+    PaymentCancel,
+    PaymentOut,
+    PaymentRejected,
+    PaymentReturned,
+    PaymentSettled,
+    federation_id,
+    ledger_neutral_bodies,
+)
 from tallystick.protocol.ids import hash32
 
 from . import decisions as deciding
+from . import payments as paying
 from . import shares as sharing
 from .errors import (
     AccountClosedError,
@@ -145,6 +160,7 @@ class State(Struct, frozen=True):
     # Federation bodies (charter, proposal, vote) the community decided to append, oldest first; the
     # node's timer appends them, and a replica accepts such a body only as the first of these.
     federation_outbox: tuple = ()
+    payments: paying.Payments = paying.Payments()  # trade accounts, payments across (node/payments.py)
 
 
 def _name_key(name: str) -> str:
@@ -354,6 +370,14 @@ def check_federation_act_rule(state: State, action: FederationAct) -> None:
         raise NotAuthorizedError("that charter does not name this community as a member; it cannot adopt it")
 
 
+def intent_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> Body:
+    """The event body that carries a valid intent: a `payment_sent` for a payment across
+    communities (so the other community finds it among few events), an `act` for everything else."""
+    if isinstance(intent.action, PayAcross):
+        return paying.payment_body(state, intent, intent_bytes, ts_ms)
+    return Act(intent=intent_bytes)
+
+
 def apply_federation_act(state: State, action: FederationAct) -> State:
     return _replace(state, federation_outbox=(*state.federation_outbox, action.body))
 
@@ -426,6 +450,8 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
             sharing.check_open_offer(state, signer_id, action, now_ms)
         elif isinstance(action, WithdrawShares):
             sharing.check_withdraw(state, signer_id, action)
+        elif isinstance(action, PayAcross):
+            paying.check_pay_across(state, signer_id, action)
         elif isinstance(action, FederationAct):
             _require_admin(signer)
             if state.rules.admission == "decision":
@@ -546,10 +572,13 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
     once by the caller, who also checked `validate`)."""
     body = event.body
     since = state.events_since_checkpoint + 1
-    if isinstance(body, Act):
-        assert intent is not None, "an Act is applied with its decoded intent"
+    if isinstance(body, (Act, PaymentOut)):
+        assert intent is not None, "an event carrying an intent is applied with its decoded intent"
         signer_id = state.keys[intent.key]
-        state = _apply_action(state, signer_id, intent.action, event.seq, event.ts)
+        if isinstance(body, PaymentOut):
+            state = paying.apply_payment_out(state, event, signer_id)
+        else:
+            state = _apply_action(state, signer_id, intent.action, event.seq, event.ts)
         state = _replace(state, members=state.members.set(signer_id, _record_nonce(state.members[signer_id], intent.nonce)))
     elif isinstance(body, Checkpoint):
         since = 0
@@ -562,9 +591,24 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
     elif isinstance(body, KeyRotated):
         pass  # the keys of the feed are the protocol's FeedHead; the ledger is unchanged
     elif isinstance(body, ledger_neutral_bodies):
-        # federation/ folds these from the members' feeds; the ledger only leaves the outbox.
+        # federation/ folds these from the members' feeds; the ledger only leaves the outbox, and
+        # adopting a charter opens the community's trade account in that federation.
         if state.federation_outbox and state.federation_outbox[0] == body:
             state = _replace(state, federation_outbox=state.federation_outbox[1:])
+        if isinstance(body, Charter):
+            state = paying.open_trade_account(state, body, event.seq)
+    elif isinstance(body, TradeLimits):
+        state = paying.apply_trade_limits(state, body)
+    elif isinstance(body, PaymentAccepted):
+        state = paying.apply_accepted(state, body)
+    elif isinstance(body, PaymentRejected):
+        state = paying.apply_rejected(state, body)
+    elif isinstance(body, PaymentSettled):
+        state = paying.apply_settled(state, body)
+    elif isinstance(body, PaymentReturned):
+        state = paying.apply_returned(state, body)
+    elif isinstance(body, PaymentCancel):
+        state = paying.apply_cancel(state, body)
     elif isinstance(body, Genesis):
         raise AssertionError("a genesis starts a state; it is never applied to one")
     else:  # pragma: no cover - the decoder admits only the Body union
@@ -574,11 +618,15 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
 
 def audit(state: State, event: Event, intent: Intent | None) -> State:
     """What a replica or a verifier does with each event: the full rules, then the transition."""
-    if isinstance(event.body, Act):
+    if isinstance(event.body, (Act, PaymentOut)):
         assert intent is not None
         error = validate(state, intent, event.ts)
         if error is not None:
             raise error
+        if isinstance(event.body, PaymentOut):
+            paying.audit_payment_out(state, event, intent)
+        elif isinstance(intent.action, PayAcross):
+            raise NotAuthorizedError(f"seq {event.seq} carries a payment across in an act; it belongs in payment_sent")
     elif isinstance(event.body, DecisionClosed):
         deciding.audit_close(state, event)
     elif isinstance(event.body, ledger_neutral_bodies):
@@ -589,6 +637,14 @@ def audit(state: State, event: Event, intent: Intent | None) -> State:
             raise NotAuthorizedError(
                 f"seq {event.seq} appends a federation {body.__struct_config__.tag} the community did not decide"
             )
+    elif isinstance(event.body, TradeLimits):
+        paying.check_trade_limits(state, event.body)
+    elif isinstance(event.body, (PaymentAccepted, PaymentRejected)):
+        paying.audit_answer(state, event)
+    elif isinstance(event.body, (PaymentSettled, PaymentReturned)):
+        paying.audit_settled(state, event)
+    elif isinstance(event.body, PaymentCancel):
+        paying.audit_cancel(state, event)
     elif isinstance(event.body, OfferClosed):
         sharing.audit_offer_close(state, event)
     elif isinstance(event.body, WithdrawalDue):
@@ -625,6 +681,8 @@ def touched_accounts(state: State, intent: Intent) -> list[bytes]:
         ids.append(state.seq + 1)  # type: ignore[arg-type]  # the decision's id: the seq of its event
     elif isinstance(action, Vote):
         ids.append(action.decision)  # type: ignore[arg-type]
+    elif isinstance(action, PayAcross):
+        ids.append(state.payments.trade.get(action.federation))
     elif isinstance(action, (Delegate, Undelegate)) and signer_id is not None:
         ids.append(delegations_of(signer_id))  # type: ignore[arg-type]
     elif signer_id is not None:
@@ -636,6 +694,17 @@ def delegations_of(member_id: bytes) -> tuple[str, bytes]:
     """The projection key of a member's delegations (touched sets mix member ids, decision ids
     and these)."""
     return ("delegations", member_id)
+
+
+def touched_by_body(state: State, body: object) -> list:
+    """The projection rows a node body (not carrying an intent) changes, from the state before it."""
+    if isinstance(body, DecisionClosed):
+        return touched_by_close(state, body)
+    if isinstance(body, Charter):
+        return [paying.trade_account_id(state.feed, federation_id(body))]
+    if isinstance(body, TradeLimits):
+        return [state.payments.trade.get(body.federation)]
+    return paying.touched(state, body)
 
 
 def touched_by_close(state: State, body: DecisionClosed) -> list:
@@ -696,14 +765,16 @@ def state_digest(state: State) -> bytes:
                 sorted((member, sorted(topics.items())) for member, topics in state.delegations.items()),
             ]
         )
-    if state.shares.enterprises or state.federation_outbox:
+    if state.shares.enterprises or state.federation_outbox or state.payments.trade:
         # Only once the community has an enterprise or a federation act waiting, so every earlier
         # digest is unchanged.
         if len(preimage) == 4:
             preimage.append(None)
         preimage.append(sharing.digest_part(state))
-        if state.federation_outbox:
+        if state.federation_outbox or state.payments.trade:
             preimage.append([encode(body) for body in state.federation_outbox])
+        if state.payments.trade:
+            preimage.append(paying.digest_part(state))
     return hash32(encode(preimage))
 
 

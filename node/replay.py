@@ -18,10 +18,11 @@ from typing import NamedTuple
 from tallystick.protocol.codec import decode_event, decode_intent, verify_intent
 from tallystick.protocol.errors import RemoteError, TallyError
 from tallystick.protocol.events import Act, Genesis, Intent
+from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import FeedHead, check_links, start_feed, verify_batch, verify_next
 from tallystick.protocol.ids import hash32
 
-from .domain import State, audit, initial_state, touched_accounts
+from .domain import State, audit, initial_state, touched_accounts, touched_by_body
 from .store import Store, StoredEvent
 
 # Threads that check member signatures during `tally verify`, beside the fold in the main thread.
@@ -41,7 +42,8 @@ class LogCorruptError(RemoteError):
 
 
 def _intent_of(event_body: object, feed: bytes, verify: bool) -> Intent | None:
-    if not isinstance(event_body, Act):
+    """The member intent an event carries (an `act`, or a `payment_sent`), or None."""
+    if not isinstance(event_body, (Act, PaymentOut)):
         return None
     return verify_intent(event_body.intent, feed=feed) if verify else decode_intent(event_body.intent)
 
@@ -183,7 +185,7 @@ def verify_intent_signatures(feed: bytes, batch: list[bytes]) -> int:
     checked = 0
     for raw in batch:
         body = decode_event(raw).body
-        if isinstance(body, Act):
+        if isinstance(body, (Act, PaymentOut)):
             verify_intent(body.intent, feed=feed)
             checked += 1
     return checked
@@ -203,6 +205,8 @@ def fold_received(
         intent = _intent_of(event.body, head.feed, not intents_verified)
         if intent is not None:
             touched.update(touched_accounts(state, intent))
+        else:
+            touched.update(touched_by_body(state, event.body))
         state = audit(state, event, intent)
         rows.append((head.feed, event.seq, hash32(raw), event.ts, event.body.__struct_config__.tag, raw))  # type: ignore[arg-type]
     return Received(state, new_head, rows, touched)

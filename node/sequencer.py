@@ -20,11 +20,20 @@ from dataclasses import dataclass, field
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event, verify_intent
 from tallystick.protocol.errors import TallyError
-from tallystick.protocol.events import Act, Body, Checkpoint, DecisionClosed, Event, Intent
+from tallystick.protocol.events import Body, Checkpoint, Event, Intent
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 
-from .domain import State, apply, checkpoint_due, state_digest, touched_accounts, touched_by_close, validate
+from .domain import (
+    State,
+    apply,
+    checkpoint_due,
+    intent_body,
+    state_digest,
+    touched_accounts,
+    touched_by_body,
+    validate,
+)
 from .errors import BusyError
 from .store import Store
 
@@ -158,12 +167,11 @@ class Sequencer:
                     item.done.set_exception(error)
                     continue
                 touched.update(touched_accounts(state, item.intent))
-                body: Body = Act(intent=item.intent_bytes or b"")
+                body: Body = intent_body(state, item.intent, item.intent_bytes or b"", ts)
             else:
                 assert item.make_body is not None
                 body = item.make_body(state)
-                if isinstance(body, DecisionClosed):
-                    touched.update(touched_by_close(state, body))
+                touched.update(touched_by_body(state, body))
             raw, event, head = self._sign(state, head, body, ts)
             state = apply(state, event, item.intent)
             rows.append((head.feed, head.seq, head.head, event.ts, event.body.__struct_config__.tag, raw))

@@ -230,7 +230,8 @@ def escrowed_for(state: State, member: bytes) -> int:
 def _check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
     """`payee` can take `amount` without passing their ceiling, counting what escrow will give back."""
     account = state.accounts[payee]
-    domain.check_within(state, account, account.balance_minor + escrowed_for(state, payee) + amount, who)
+    coming_back = escrowed_for(state, payee) + payments.held_for(state, payee)
+    domain.check_within(state, account, account.balance_minor + coming_back + amount, who)
 
 
 def check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
@@ -1171,4 +1172,4 @@ def audit_invariants(state: State) -> None:
 
 # Imported last: domain imports decisions, whose table of effects names functions of this module, so
 # whichever of the three is imported first, this module's functions exist before decisions asks.
-from . import domain  # noqa: E402
+from . import domain, payments  # noqa: E402

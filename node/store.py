@@ -26,11 +26,12 @@ from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import DecisionClosed, Effect, Electorate, OfferClosed, WithdrawalDue
-from tallystick.protocol.federation import FederationBody, federation_body_kinds
+from tallystick.protocol.federation import FederationBody, federation_body_kinds, payment_body_kinds
 from tallystick.protocol.feed import FeedHead
 
 from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
 from .domain import Account, Community, Levy, Member, Rules, State, _name_key, delegations_of
+from .payments import Payments, Pending
 from .shares import (
     Enterprise,
     Holding,
@@ -96,7 +97,8 @@ CREATE TABLE IF NOT EXISTS community (
     checkpoint_interval_events INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     events_since_checkpoint INTEGER NOT NULL,
-    federation_outbox BLOB NOT NULL
+    federation_outbox BLOB NOT NULL,
+    payments BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members (
     feed BLOB NOT NULL,
@@ -166,6 +168,19 @@ _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
 _keys_decoder = msgspec.msgpack.Decoder(list[bytes])
 _outbox_decoder = msgspec.msgpack.Decoder(list[FederationBody])
+
+
+# The kinds `federation_log` indexes: what the federation layer folds and answers.
+federation_log_kinds = federation_body_kinds | payment_body_kinds
+
+
+class _PaymentsRecord(msgspec.Struct, frozen=True, array_like=True):
+    trade: list[tuple[bytes, bytes]]
+    pending: list[tuple[bytes, Pending]]
+    answered: list[tuple[bytes, str]]
+
+
+_payments_decoder = msgspec.msgpack.Decoder(_PaymentsRecord)
 
 
 class _DecisionRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -326,6 +341,9 @@ def _community_row(state: State) -> tuple:
         state.seq,
         state.events_since_checkpoint,
         _nonce_encoder.encode(list(state.federation_outbox)),
+        _nonce_encoder.encode(_PaymentsRecord(
+            sorted(state.payments.trade.items()), sorted(state.payments.pending.items()),
+            sorted(state.payments.answered.items()))),
     )
 
 
@@ -424,7 +442,7 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
         plan.append(("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", members, True))
     if accounts:
         plan.append(("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)", accounts, True))
-    plan.append(("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state), False))
+    plan.append(("INSERT OR REPLACE INTO community VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _community_row(state), False))
     plan.append(("INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?)", _head_row(head), False))
     return plan
 
@@ -505,7 +523,7 @@ class Store:
             ("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events, True),
             *_projection_plan(state, _with_closures(state, touched, events), head),
         ]
-        federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_body_kinds]
+        federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_log_kinds]
         if federation:
             plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
         await self._transaction(plan)
@@ -620,6 +638,12 @@ class Store:
         community = Community(*row[1:7])
         seq, since = row[7], row[8]
         outbox = tuple(_outbox_decoder.decode(row[9]))
+        payments_record = _payments_decoder.decode(row[10])
+        held: dict[bytes, int] = {}
+        for _, pending in payments_record.pending:
+            held[pending.payer] = held.get(pending.payer, 0) + pending.amount_minor
+        payments = Payments(Map(payments_record.trade), Map(payments_record.pending), Map(payments_record.answered),
+                            Map(held))
         members: dict[bytes, Member] = {}
         async with self._reader.execute(
             "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces, retired_keys "
@@ -700,6 +724,7 @@ class Store:
             treasury=next((i for i, m in members.items() if m.role == "treasury"), None),
             shares=shares,
             federation_outbox=outbox,
+            payments=payments,
         )
 
     async def decision_rows(self, feed: bytes, *, open_only: bool, limit: int = limits.page_size_max) -> list[Decision]:

@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from . import limits
-from .federation import FederationBody, federation_body_kinds
+from .federation import FederationBody, PaymentBody, federation_body_kinds, payment_body_kinds
 from .types import (
     Admission,
     AmountMinor,
@@ -235,6 +235,18 @@ class TreasuryPay(_Tagged, tag="treasury_pay"):
     memo: Memo = ""
 
 
+class PayAcross(_Tagged, tag="pay_across"):
+    """The signer pays `to_member` of community `to_community` (another node's feed) through
+    `federation`, whose charter converts the units. The node carries this intent in a
+    `payment_sent` event; the other community alone accepts or rejects it."""
+
+    federation: Id32
+    to_community: Id32
+    to_member: Id32
+    amount_minor: AmountMinor
+    memo: Memo = ""
+
+
 class FederationAct(_Tagged, tag="federation"):
     """The community appends `body` to its own feed: it adopts a federation's charter, proposes in
     a federation, or casts its ballot in one (federation/ folds these from the members' feeds). An
@@ -335,6 +347,7 @@ Action = (
     | TransferShares
     | WithdrawShares
     | FederationAct
+    | PayAcross
 )
 
 
@@ -408,6 +421,19 @@ class DecisionClosed(_Tagged, tag="decision_closed"):
     outcome: Outcome
 
 
+class TradeLimits(_Tagged, tag="trade_limits"):
+    """The node applies a passed federation decision (`decision`, a `fed_trade_limits`) to this
+    community's balance-of-trade account in `federation`, in the community's unit: how far the
+    community may be below zero in the federation (it bought more than it sold) and above it.
+    Each community enforces its own limits locally; every node that folds the federation checks
+    them against the decision (the viability report's S3*)."""
+
+    federation: Id32
+    decision: Id32
+    debit_limit_minor: LimitMinor
+    credit_ceiling_minor: LimitMinor
+
+
 class OfferClosed(_Tagged, tag="offer_closed"):
     """Appended once the node's clock passes an offer's deadline: allots or refunds it whole."""
 
@@ -422,11 +448,16 @@ class WithdrawalDue(_Tagged, tag="withdrawal_due"):
     outcome: Literal["paid", "refused"]
 
 
-Body = Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | FederationBody
+Body = (
+    Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | TradeLimits
+    | FederationBody | PaymentBody
+)
 
 body_kinds: frozenset[str] = (
-    frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed", "offer_closed", "withdrawal_due"})
+    frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed", "offer_closed", "withdrawal_due",
+               "trade_limits"})
     | federation_body_kinds
+    | payment_body_kinds
 )
 action_kinds: frozenset[str] = frozenset(
     {
@@ -450,6 +481,7 @@ action_kinds: frozenset[str] = frozenset(
         "transfer_shares",
         "withdraw_shares",
         "federation",
+        "pay_across",
     }
 )
 

@@ -221,6 +221,10 @@ class PaymentAccepted(Tagged, tag="payment_accepted"):
     payment: Id32
     from_community: Id32
     amount_minor: AmountMinor
+    # Who is credited and through which federation's trade account, so that C2's own feed says
+    # everything its ledger does (a replica of C2 alone can check it).
+    federation: Id32
+    to_member: Id32
 
 
 PaymentRejectReason = Literal[
@@ -261,6 +265,10 @@ class PaymentCancel(Tagged, tag="payment_cancel"):
 
 
 PaymentBody = PaymentOut | PaymentAccepted | PaymentRejected | PaymentSettled | PaymentReturned | PaymentCancel
+
+payment_body_kinds: frozenset[str] = frozenset(
+    {"payment_sent", "payment_accepted", "payment_rejected", "payment_settled", "payment_returned", "payment_cancel"}
+)
 
 
 # ---- ids ---------------------------------------------------------------------------------------

@@ -1,0 +1,333 @@
+"""Cross-community payments in one community's ledger: the pure half of each side. No I/O, no clock.
+
+How this works: a community has one balance-of-trade account per federation it adopted (a system
+account, role `trade`), the counterparty of every payment across: when member A of C1 pays member B
+of C2, C1's node carries A's signed `pay_across` intent in a `payment_sent` event (A debited, C1's
+trade account credited: C1 now owes the federation), and holds the payment pending. C2's node, and
+only C2's, answers in its own feed: `payment_accepted` (B credited, C2's trade account debited: the
+federation owes C2) or `payment_rejected`. C1 then appends `payment_settled` (the pending payment
+ends) or `payment_returned` (A refunded, the trade account back). A payment's id is the hash of its
+`payment_sent` event. Each feed alone says everything its ledger does, so a replica audits each
+side from that side's feed; that C1 followed C2's answer, and that C2's amount is the charter's
+conversion, are checked across feeds by the federation layer (federation/payments.py). The trade
+account's limits come from the federation's decision (`trade_limits`), so each community enforces
+its own share of the federation's capacity locally.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from immutables import Map
+from msgspec import Struct
+from msgspec.structs import replace as _replace
+from tallystick.protocol.codec import encode
+from tallystick.protocol.events import Event, Intent, PayAcross, TradeLimits
+from tallystick.protocol.federation import (
+    Charter,
+    PaymentAccepted,
+    PaymentCancel,
+    PaymentOut,
+    PaymentRejected,
+    PaymentReturned,
+    PaymentSettled,
+    federation_id,
+)
+from tallystick.protocol.ids import hash32
+
+from .errors import (
+    DomainError,
+    NotAuthorizedError,
+    NotDueError,
+    SameAccountError,
+)
+
+if TYPE_CHECKING:
+    from .domain import State
+
+# How long a payment waits for the other community's answer before its payer's node asks to
+# cancel it (the other community may still accept; the payer is refunded only on a rejection).
+payment_expiry_ms = 24 * 3600 * 1000
+
+
+class UnknownPaymentError(DomainError):
+    code = "unknown_payment"
+    http_status = 404
+
+
+class PaymentAnsweredError(DomainError):
+    code = "payment_answered"
+    http_status = 409
+
+
+class NotInFederationError(DomainError):
+    code = "not_in_federation"
+    http_status = 409
+
+
+class Pending(Struct, frozen=True, array_like=True):
+    """A payment this community sent and has not settled or returned."""
+
+    seq: int
+    payer: bytes
+    federation: bytes
+    to_community: bytes
+    to_member: bytes
+    amount_minor: int
+    expires_ms: int
+    cancel_sent: bool = False
+
+
+class Payments(Struct, frozen=True):
+    trade: Map = Map()  # federation id -> this community's trade account id in it
+    pending: Map = Map()  # payment id -> Pending (sent, not yet settled or returned)
+    answered: Map = Map()  # payment id -> "accepted" / "rejected" (payments to this community)
+    held: Map = Map()  # payer -> credit their pending payments would return to them
+
+
+def trade_account_id(feed: bytes, federation: bytes) -> bytes:
+    return hash32(b"tallystick/trade\n" + feed + federation)
+
+
+def payment_id(event: Event) -> bytes:
+    """The hash of the `payment_sent` event: its canonical encoding is its exact bytes."""
+    return hash32(encode(event))
+
+
+def held_for(state: State, member: bytes) -> int:
+    return state.payments.held.get(member, 0)
+
+
+def _add_held(held: Map, member: bytes, change: int) -> Map:
+    total = held.get(member, 0) + change
+    return held.set(member, total) if total else held.delete(member)
+
+
+def _move(accounts: Map, payer: bytes, payee: bytes, amount: int) -> Map:
+    source = accounts[payer]
+    accounts = accounts.set(payer, _replace(source, balance_minor=source.balance_minor - amount))
+    target = accounts[payee]
+    return accounts.set(payee, _replace(target, balance_minor=target.balance_minor + amount))
+
+
+# ---- the trade account ----------------------------------------------------------------------------
+
+
+def open_trade_account(state: State, charter: Charter, seq: int) -> State:
+    """When the community appends a charter naming it: its trade account in that federation, with
+    no room until the federation decides its limits."""
+    from . import domain, shares
+
+    federation = federation_id(charter)
+    if federation in state.payments.trade or not any(m.member == state.feed for m in charter.members):
+        return state
+    account = trade_account_id(state.feed, federation)
+    name = shares._free_name(state, (f"Trade {charter.name}", f"Trade {charter.name} {seq}"))
+    state = shares._open_system_account(state, account, name, "trade", seq, domain.Account(0, 0, 0))
+    return _replace(state, payments=_replace(state.payments, trade=state.payments.trade.set(federation, account)))
+
+
+def check_trade_limits(state: State, body: TradeLimits) -> None:
+    if body.federation not in state.payments.trade:
+        raise NotInFederationError("this community has no trade account in that federation")
+
+
+def apply_trade_limits(state: State, body: TradeLimits) -> State:
+    account_id = state.payments.trade[body.federation]
+    # Mirrored: the community below zero in the federation is its trade account above zero here.
+    account = _replace(state.accounts[account_id], debit_limit_minor=body.credit_ceiling_minor,
+                       credit_ceiling_minor=body.debit_limit_minor)
+    return _replace(state, accounts=state.accounts.set(account_id, account))
+
+
+def position(state: State, federation: bytes) -> int | None:
+    """The community's position in `federation`, in its own unit: what it sold minus what it bought."""
+    account = state.payments.trade.get(federation)
+    return None if account is None else -state.accounts[account].balance_minor
+
+
+# ---- C1: sending --------------------------------------------------------------------------------
+
+
+def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
+    from . import domain
+
+    account_id = state.payments.trade.get(action.federation)
+    if account_id is None:
+        raise NotInFederationError("this community has not adopted that federation's charter; it cannot pay through it")
+    if action.to_community == state.feed:
+        raise SameAccountError("that member is in this community: pay them with `tally pay NAME AMOUNT`")
+    payer = state.accounts[signer_id]
+    domain.check_within(state, payer, payer.balance_minor - action.amount_minor, "the payer")
+    trade = state.accounts[account_id]
+    try:
+        domain.check_within(state, trade, trade.balance_minor + action.amount_minor, "the trade account")
+    except DomainError:
+        raise NotAuthorizedError(
+            "this payment would take the community past its balance-of-trade limit in the federation; "
+            "trade the other way first, or ask the federation to raise it"
+        ) from None
+
+
+def payment_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> PaymentOut:
+    """The event the node appends for a `pay_across` intent (the intent carried verbatim)."""
+    action = intent.action
+    assert isinstance(action, PayAcross)
+    return PaymentOut(
+        federation=action.federation, to_community=action.to_community, to_member=action.to_member,
+        payer=state.keys[intent.key], amount_minor=action.amount_minor, expires_ms=ts_ms + payment_expiry_ms,
+        memo=action.memo, intent=intent_bytes,
+    )
+
+
+def audit_payment_out(state: State, event: Event, intent: Intent) -> None:
+    body = event.body
+    assert isinstance(body, PaymentOut)
+    action = intent.action
+    if not isinstance(action, PayAcross):
+        raise NotAuthorizedError(f"seq {event.seq} sends a payment that its intent does not ask for")
+    expected = payment_body(state, intent, body.intent, event.ts)
+    if body != expected:
+        raise NotAuthorizedError(f"seq {event.seq} sends a payment that differs from its member's intent")
+
+
+def apply_payment_out(state: State, event: Event, signer_id: bytes) -> State:
+    body = event.body
+    assert isinstance(body, PaymentOut)
+    trade = state.payments.trade[body.federation]
+    pending = Pending(event.seq, signer_id, body.federation, body.to_community, body.to_member, body.amount_minor,
+                      body.expires_ms)
+    payments = state.payments
+    payments = _replace(
+        payments,
+        pending=payments.pending.set(payment_id(event), pending),
+        held=_add_held(payments.held, signer_id, body.amount_minor),
+    )
+    return _replace(state, accounts=_move(state.accounts, signer_id, trade, body.amount_minor), payments=payments)
+
+
+def _pending(state: State, payment: bytes, what: str) -> Pending:
+    found = state.payments.pending.get(payment)
+    if found is None:
+        raise UnknownPaymentError(f"{what} names a payment this community has not pending")
+    return found
+
+
+def audit_settled(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, (PaymentSettled, PaymentReturned))
+    _pending(state, body.payment, f"seq {event.seq}")
+
+
+def apply_settled(state: State, body: PaymentSettled) -> State:
+    pending = state.payments.pending[body.payment]
+    payments = state.payments
+    return _replace(state, payments=_replace(
+        payments, pending=payments.pending.delete(body.payment),
+        held=_add_held(payments.held, pending.payer, -pending.amount_minor)))
+
+
+def apply_returned(state: State, body: PaymentReturned) -> State:
+    pending = state.payments.pending[body.payment]
+    trade = state.payments.trade[pending.federation]
+    payments = state.payments
+    payments = _replace(payments, pending=payments.pending.delete(body.payment),
+                        held=_add_held(payments.held, pending.payer, -pending.amount_minor))
+    return _replace(state, accounts=_move(state.accounts, trade, pending.payer, pending.amount_minor), payments=payments)
+
+
+def audit_cancel(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, PaymentCancel)
+    pending = _pending(state, body.payment, f"seq {event.seq}")
+    if pending.cancel_sent:
+        raise PaymentAnsweredError(f"seq {event.seq} asks again to cancel payment it already asked to cancel")
+    if event.ts < pending.expires_ms:
+        raise NotDueError(f"seq {event.seq} cancels a payment before it expires at {pending.expires_ms} ms")
+
+
+def apply_cancel(state: State, body: PaymentCancel) -> State:
+    pending = state.payments.pending[body.payment]
+    payments = state.payments
+    return _replace(state, payments=_replace(
+        payments, pending=payments.pending.set(body.payment, _replace(pending, cancel_sent=True))))
+
+
+# ---- C2: answering ------------------------------------------------------------------------------
+
+
+def incoming_refusal(state: State, federation: bytes, to_member: bytes, amount_minor: int) -> str | None:
+    """Why this community would reject a payment of `amount_minor` (its unit) to `to_member`, as
+    one of the protocol's reasons, or None if it accepts."""
+    from . import domain, shares
+
+    account_id = state.payments.trade.get(federation)
+    member = state.members.get(to_member)
+    if account_id is None:
+        return "refused"
+    if member is None or member.role not in shares.people_roles:
+        return "unknown_member"
+    if not member.active:
+        return "account_closed"
+    try:
+        shares.check_can_receive(state, to_member, amount_minor, "the payee")
+    except DomainError:
+        return "credit_ceiling"
+    trade = state.accounts[account_id]
+    try:
+        domain.check_within(state, trade, trade.balance_minor - amount_minor, "the trade account")
+    except DomainError:
+        return "trade_limit"
+    return None
+
+
+def audit_answer(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, (PaymentAccepted, PaymentRejected))
+    if body.payment in state.payments.answered:
+        raise PaymentAnsweredError(f"seq {event.seq} answers payment that this community already answered")
+    if isinstance(body, PaymentAccepted):
+        refusal = incoming_refusal(state, body.federation, body.to_member, body.amount_minor)
+        if refusal is not None:
+            raise NotAuthorizedError(f"seq {event.seq} accepts a payment its own rules refuse ({refusal})")
+
+
+def apply_accepted(state: State, body: PaymentAccepted) -> State:
+    trade = state.payments.trade[body.federation]
+    payments = _replace(state.payments, answered=state.payments.answered.set(body.payment, "accepted"))
+    return _replace(state, accounts=_move(state.accounts, trade, body.to_member, body.amount_minor), payments=payments)
+
+
+def apply_rejected(state: State, body: PaymentRejected) -> State:
+    return _replace(state, payments=_replace(state.payments,
+                                             answered=state.payments.answered.set(body.payment, "rejected")))
+
+
+def convert(amount_minor: int, source_rate: tuple[int, int], target_rate: tuple[int, int]) -> int:
+    """`amount_minor` of the source community's unit in the target's, through the federation's
+    unit: floor(floor(amount x num1 / den1) x den2 / num2). Rounding is down at each step, so a
+    payment never creates credit."""
+    in_federation = amount_minor * source_rate[0] // source_rate[1]
+    return in_federation * target_rate[1] // target_rate[0]
+
+
+def touched(state: State, body: object) -> list:
+    """The projection rows a payment body changes (the accounts; payments ride in the community row)."""
+    if isinstance(body, PaymentAccepted):
+        return [state.payments.trade.get(body.federation), body.to_member]
+    if isinstance(body, (PaymentSettled, PaymentReturned, PaymentCancel)):
+        pending = state.payments.pending.get(body.payment)
+        if pending is None:
+            return []
+        return [pending.payer, state.payments.trade.get(pending.federation)]
+    return []
+
+
+def digest_part(state: State) -> list:
+    payments = state.payments
+    return [
+        sorted([federation, account] for federation, account in payments.trade.items()),
+        sorted([payment, p.seq, p.amount_minor, p.cancel_sent] for payment, p in payments.pending.items()),
+        sorted([payment, answer] for payment, answer in payments.answered.items()),
+    ]
+
