@@ -15,6 +15,7 @@ from tallystick.node.domain import State, apply, audit, initial_state, state_dig
 from tallystick.node.errors import DomainError
 from tallystick.protocol.codec import decode_event, event_hash, sign_event, sign_intent, verify_intent
 from tallystick.protocol.events import Act, Action, Body, Checkpoint, Event, Genesis, Intent
+from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import start_feed, verify_next
 from tallystick.protocol.ids import KeyPair, hash32
 
@@ -133,7 +134,8 @@ def refold(genesis_bytes: bytes, events: list[bytes]) -> tuple[State, dict[int, 
     digests_at_checkpoints: dict[int, bytes] = {}
     for raw in events:
         head, event = verify_next(head, raw)
-        intent = verify_intent(event.body.intent, feed=head.feed) if isinstance(event.body, Act) else None
+        carries_intent = isinstance(event.body, (Act, PaymentOut))
+        intent = verify_intent(event.body.intent, feed=head.feed) if carries_intent else None
         if isinstance(event.body, Checkpoint):
             digests_at_checkpoints[event.seq] = state_digest(state)
         state = audit(state, event, intent)

@@ -1,0 +1,175 @@
+"""Payments across communities in each community's own ledger (node/payments.py): two ledgers, C1
+and C2, written as their sequencers write them; each side's events audited as a replica of that
+side alone would audit them."""
+
+from __future__ import annotations
+
+import pytest
+from domain_helpers import Ledger, admin_key, key, node_key, refold
+from msgspec.structs import replace
+from tallystick.node import payments
+from tallystick.node.domain import audit, intent_body, state_digest, validate
+from tallystick.node.errors import DomainError, NotAuthorizedError, NotDueError
+from tallystick.protocol.codec import decode_event, event_hash, sign_event
+from tallystick.protocol.events import Act, AdmitMember, Body, Event, FederationAct, PayAcross, TradeLimits
+from tallystick.protocol.federation import (
+    Charter,
+    CharterMember,
+    PaymentAccepted,
+    PaymentCancel,
+    PaymentOut,
+    PaymentRejected,
+    PaymentReturned,
+    PaymentSettled,
+    federation_id,
+)
+
+ada_key, bea_key = key("ada of c1"), key("bea of c2")
+start_ms = 1_000_000
+
+
+class Side(Ledger):
+    """One community whose events carry a settable clock; its node bodies go through `audit`."""
+
+    def __init__(self, name: str, member: bytes, member_name: str) -> None:
+        super().__init__(debit_limit_minor=1000, credit_ceiling_minor=1000, admin_name=f"Admin of {name}")
+        self.now_ms = start_ms
+        self.accept(admin_key, AdmitMember(member=member, name=member_name))
+
+    def next_event(self, body: Body) -> tuple[bytes, Event]:
+        raw = sign_event(node_key, feed=self.feed, seq=self.seq + 1, prev=self.head, ts=self.now_ms, body=body)
+        return raw, decode_event(raw)
+
+    def audited(self, body: Body, intent=None) -> tuple[bytes, Event]:  # type: ignore[no-untyped-def]
+        raw, event = self.next_event(body)
+        self.state = audit(self.state, event, intent)
+        self.events.append(raw)
+        self.seq, self.head = event.seq, event_hash(raw)
+        return raw, event
+
+    def balance(self, account: bytes) -> int:
+        return self.state.accounts[account].balance_minor
+
+
+def founded() -> tuple[Side, Side, bytes]:
+    """C1 (Ada) and C2 (Bea) adopt one charter; the federation lets each go 500 either way."""
+    c1, c2 = Side("C1", ada_key.public, "Ada"), Side("C2", bea_key.public, "Bea")
+    charter = Charter("Valley", "VAL", 2, (CharterMember(c1.feed, "TST", 1, 1), CharterMember(c2.feed, "TST", 1, 1)),
+                      6000, start_ms)
+    valley = federation_id(charter)
+    for side in (c1, c2):
+        side.accept(admin_key, FederationAct(body=charter))
+        side.audited(charter)
+        side.audited(TradeLimits(valley, valley, 500, 500))
+    return c1, c2, valley
+
+
+def send(c1: Side, c2: Side, valley: bytes, amount: int) -> tuple[bytes, PaymentOut]:
+    signed = c1.sign(ada_key, PayAcross(valley, c2.feed, bea_key.public, amount, "cheese"))
+    assert validate(c1.state, signed.intent, c1.now_ms) is None
+    body = intent_body(c1.state, signed.intent, signed.raw, c1.now_ms)
+    assert isinstance(body, PaymentOut)
+    raw, _ = c1.audited(body, signed.intent)
+    return event_hash(raw), body
+
+
+def test_a_payment_sent_accepted_and_settled_moves_credit_in_both_ledgers() -> None:
+    c1, c2, valley = founded()
+    payment, _ = send(c1, c2, valley, 300)
+    trade1, trade2 = c1.state.payments.trade[valley], c2.state.payments.trade[valley]
+    assert c1.balance(ada_key.public) == -300 and c1.balance(trade1) == 300
+    assert payment in c1.state.payments.pending and payments.position(c1.state, valley) == -300
+    assert payments.incoming_refusal(c2.state, valley, bea_key.public, 300) is None
+    acceptance, _ = c2.audited(PaymentAccepted(payment, c1.feed, 300, valley, bea_key.public))
+    assert c2.balance(bea_key.public) == 300 and payments.position(c2.state, valley) == 300
+    c1.audited(PaymentSettled(payment, event_hash(acceptance)))
+    assert not c1.state.payments.pending and c1.balance(ada_key.public) == -300
+    for side in (c1, c2):
+        assert sum(a.balance_minor for a in side.state.accounts.values()) == 0
+
+
+def test_a_rejected_payment_is_returned_to_the_payer() -> None:
+    c1, c2, valley = founded()
+    payment, _ = send(c1, c2, valley, 300)
+    rejection, _ = c2.audited(PaymentRejected(payment, c1.feed, "unknown_member"))
+    c1.audited(PaymentReturned(payment, event_hash(rejection)))
+    assert c1.balance(ada_key.public) == 0 and c1.balance(c1.state.payments.trade[valley]) == 0
+
+
+def test_a_payment_is_answered_and_settled_only_once() -> None:
+    c1, c2, valley = founded()
+    payment, _ = send(c1, c2, valley, 100)
+    acceptance, _ = c2.audited(PaymentAccepted(payment, c1.feed, 100, valley, bea_key.public))
+    for second in (PaymentAccepted(payment, c1.feed, 100, valley, bea_key.public),
+                   PaymentRejected(payment, c1.feed, "refused")):
+        _, event = c2.next_event(second)
+        with pytest.raises(payments.PaymentAnsweredError):
+            audit(c2.state, event, None)
+    c1.audited(PaymentSettled(payment, event_hash(acceptance)))
+    for again in (PaymentSettled(payment, event_hash(acceptance)), PaymentReturned(payment, event_hash(acceptance))):
+        _, event = c1.next_event(again)
+        with pytest.raises(payments.UnknownPaymentError):
+            audit(c1.state, event, None)
+
+
+def test_the_other_community_cannot_accept_what_its_own_rules_refuse() -> None:
+    c1, c2, valley = founded()
+    payment, _ = send(c1, c2, valley, 300)
+    _, over_ceiling = c2.next_event(PaymentAccepted(payment, c1.feed, 1001, valley, bea_key.public))
+    with pytest.raises(NotAuthorizedError):
+        audit(c2.state, over_ceiling, None)
+    assert payments.incoming_refusal(c2.state, valley, bea_key.public, 1001) == "credit_ceiling"
+    assert payments.incoming_refusal(c2.state, valley, b"\x09" * 32, 10) == "unknown_member"
+    assert payments.incoming_refusal(c2.state, valley, bea_key.public, 501) == "trade_limit"
+
+
+def test_a_payment_past_the_trade_limit_is_refused_at_the_payers_node() -> None:
+    c1, c2, valley = founded()
+    send(c1, c2, valley, 400)
+    error = validate(c1.state, c1.sign(ada_key, PayAcross(valley, c2.feed, bea_key.public, 101)).intent, c1.now_ms)
+    assert isinstance(error, NotAuthorizedError) and "balance-of-trade" in error.message
+
+
+def test_a_payment_through_a_federation_not_adopted_or_to_the_same_community_is_refused() -> None:
+    c1, c2, valley = founded()
+    stranger = c1.sign(ada_key, PayAcross(b"\x07" * 32, c2.feed, bea_key.public, 10))
+    assert isinstance(validate(c1.state, stranger.intent, c1.now_ms), payments.NotInFederationError)
+    home = c1.sign(ada_key, PayAcross(valley, c1.feed, bea_key.public, 10))
+    assert isinstance(validate(c1.state, home.intent, c1.now_ms), DomainError)
+
+
+def test_a_payment_sent_event_must_match_the_members_intent() -> None:
+    c1, c2, valley = founded()
+    signed = c1.sign(ada_key, PayAcross(valley, c2.feed, bea_key.public, 100))
+    honest = intent_body(c1.state, signed.intent, signed.raw, c1.now_ms)
+    assert isinstance(honest, PaymentOut)
+    _, forged = c1.next_event(replace(honest, amount_minor=99))
+    with pytest.raises(NotAuthorizedError):
+        audit(c1.state, forged, signed.intent)
+    _, as_act = c1.next_event(Act(intent=signed.raw))
+    with pytest.raises(NotAuthorizedError):
+        audit(c1.state, as_act, signed.intent)
+
+
+def test_a_cancel_waits_for_expiry_and_a_pending_payment_counts_against_the_payers_ceiling() -> None:
+    c1, c2, valley = founded()
+    payment, body = send(c1, c2, valley, 300)
+    _, early = c1.next_event(PaymentCancel(payment, c2.feed))
+    with pytest.raises(NotDueError):
+        audit(c1.state, early, None)
+    c1.now_ms = body.expires_ms
+    c1.audited(PaymentCancel(payment, c2.feed))
+    assert c1.state.payments.pending[payment].cancel_sent
+    # Ada is at -300 with 300 on its way back if C2 refuses: she may receive at most 1000 more.
+    assert payments.held_for(c1.state, ada_key.public) == 300
+
+
+def test_both_sides_refold_from_their_bytes_to_the_same_state() -> None:
+    c1, c2, valley = founded()
+    payment, _ = send(c1, c2, valley, 200)
+    acceptance, _ = c2.audited(PaymentAccepted(payment, c1.feed, 200, valley, bea_key.public))
+    c1.audited(PaymentSettled(payment, event_hash(acceptance)))
+    for side in (c1, c2):
+        refolded, _ = refold(side.genesis_bytes, side.events)
+        assert state_digest(refolded) == state_digest(side.state)
+        assert refolded.payments == side.state.payments
