@@ -76,7 +76,7 @@ def send(c1: Side, c2: Side, valley: bytes, amount: int) -> tuple[bytes, Payment
 def test_a_payment_sent_accepted_and_settled_moves_credit_in_both_ledgers() -> None:
     c1, c2, valley = founded()
     payment, _ = send(c1, c2, valley, 300)
-    trade1, trade2 = c1.state.payments.trade[valley], c2.state.payments.trade[valley]
+    trade1 = c1.state.payments.trade[valley]
     assert c1.balance(ada_key.public) == -300 and c1.balance(trade1) == 300
     assert payment in c1.state.payments.pending and payments.position(c1.state, valley) == -300
     assert payments.incoming_refusal(c2.state, valley, bea_key.public, 300) is None
