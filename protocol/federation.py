@@ -13,8 +13,8 @@ members' replicated feeds, into the federation's state.
 
 The bodies that move no credit join the community's `Body` union in events.py through
 `FederationBody`; the community's ledger (node/domain.py) keeps them as records. The cross-community
-payment bodies at the end move credit in the appending community's ledger: they are defined here
-but join the union only once the ledger has their transitions.
+payment bodies at the end move credit in the appending community's ledger: they join the union
+through `PaymentBody`, and node/payments.py has their transitions.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ ledger_neutral_bodies: tuple[type, ...] = (Charter, FederationProposal, Federati
 federation_body_kinds: frozenset[str] = frozenset({"charter", "fed_propose", "fed_vote"})
 
 
-# ---- cross-community payments (not in the Body union yet: they move credit) -------------------
+# ---- cross-community payments (they move credit: node/payments.py has their transitions) ------
 #
 # Member A of community C1 pays member B of community C2. The payment's id is the hash of the
 # `PaymentOut` event (the exact signed bytes). C1 appends `PaymentOut` (A debited, the amount held
