@@ -326,3 +326,27 @@ def test_an_unverified_duplicate_event_is_idempotent() -> None:
     proposal, raw = a.propose(federation, 0, federation, limits_for(b), deadline)
     events = [*a.feed_events(), feed_event(raw), *b.feed_events(), *c.feed_events()]
     assert fold(events) == state_of(a, b, c)
+
+
+def test_a_fork_can_fool_two_observers_only_until_they_pool_what_they_hold() -> None:
+    """The boundary of the safety claim: a member that forks its feed can back one proposal on each
+    branch. Observers holding one branch each then pass different decisions; together they hold the
+    fork proof, and with it neither passes."""
+    honest = [Community(name) for name in "abcd"]
+    byzantine = Community("byzantine")
+    _, federation = found(*honest, byzantine)  # 5 members, 3 needed
+    first, _ = honest[0].propose(federation, 0, federation, limits_for(honest[0], 1), deadline)
+    second, _ = honest[1].propose(federation, 0, federation, limits_for(honest[0], 2), deadline)
+    for community, choice in zip(honest, (first, second, first, second), strict=True):
+        community.vote(federation, 0, choice)
+    twin = byzantine.branch()
+    byzantine.vote(federation, 0, first)
+    twin.vote(federation, 0, second)
+    honest_events = [event for community in honest for event in community.feed_events()]
+    sees_first = fold([*honest_events, *byzantine.feed_events()])
+    sees_second = fold([*honest_events, *twin.feed_events()])
+    assert (sees_first.decisions[first].outcome, sees_first.decisions[second].outcome) == ("passed", "superseded")
+    assert (sees_second.decisions[first].outcome, sees_second.decisions[second].outcome) == ("superseded", "passed")
+    pooled = fold([*honest_events, *byzantine.feed_events(), *twin.feed_events()])
+    assert byzantine.id in pooled.forks
+    assert [d.outcome for d in (pooled.decisions[first], pooled.decisions[second])] == ["failed", "failed"]

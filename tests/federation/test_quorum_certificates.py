@@ -26,6 +26,7 @@ from tallystick.federation.quorum import (
 from tallystick.federation.state import FederationState, fold
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, sign_event
+from tallystick.protocol.events import ForkProof
 from tallystick.protocol.federation import (
     AdmitFederationMember,
     CharterMember,
@@ -34,6 +35,7 @@ from tallystick.protocol.federation import (
     VoteInParent,
     federation_id,
 )
+from tallystick.protocol.feed import verify_fork_proof
 
 from .federation_helpers import Community, charter_of, found, start_ms
 
@@ -283,3 +285,27 @@ def test_a_chain_link_whose_proposal_is_of_another_federation_is_refused() -> No
     certificate = world.certificate(proposal)
     with pytest.raises(CertificateChainError):
         verify_certificate(msgspec.structs.replace(certificate, charter=charter_of(a, b, name="Other")))
+
+
+def test_certificates_from_two_branches_of_a_fork_both_verify_alone_and_together_prove_the_fork() -> None:
+    """What a certificate cannot see: a member that forked its feed can sign into two certificates
+    for two proposals of one epoch. Each verifies alone; side by side, their two votes by that
+    member at one seq are a fork proof (protocol.feed.verify_fork_proof)."""
+    honest = [Community(name) for name in "abcd"]
+    byzantine = Community("byzantine")
+    _, federation = found(*honest, byzantine)
+    first, _ = honest[0].propose(federation, 0, federation, limits_for(honest[0], 1), deadline)
+    second, _ = honest[1].propose(federation, 0, federation, limits_for(honest[0], 2), deadline)
+    for community, choice in zip(honest, (first, second, first, second), strict=True):
+        community.vote(federation, 0, choice)
+    twin = byzantine.branch()
+    byzantine.vote(federation, 0, first)
+    twin.vote(federation, 0, second)
+    one = verify_certificate(World(*honest, byzantine).certificate(first))
+    other = verify_certificate(World(*honest, twin).certificate(second))
+    assert (one.epoch, other.epoch) == (0, 0) and one.id != other.id
+    proof = ForkProof(
+        feed=byzantine.id, seq=byzantine.head.seq, first=byzantine.events[-1], second=twin.events[-1]
+    )
+    signed_first, signed_second = verify_fork_proof(proof, byzantine.key.public)
+    assert decode_event(byzantine.events[-1]) == signed_first and signed_second.body != signed_first.body
