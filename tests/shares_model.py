@@ -21,6 +21,7 @@ from tallystick.node.errors import (
     DebitLimitError,
     HoldingCapError,
     InsufficientSharesError,
+    LimitBelowBalanceError,
     LocalOnlyError,
     MemberCapError,
     NameTakenError,
@@ -87,10 +88,13 @@ class Model:
         self.trades: dict[tuple[bytes, int], list[tuple]] = {}  # every trade, oldest first
         self.paid_in_year: dict[tuple[bytes, int], int] = {}  # (enterprise, year) -> withdrawals paid
         self.stats: Counter = Counter()  # what this run exercised
+        self.own_limits: dict[bytes, tuple[int | None, int | None]] = {}  # None: the community's default
 
     # ---- accounts ---------------------------------------------------------------------------------
 
-    def add_person(self, member: bytes, name: str) -> None:
+    def add_person(self, member: bytes, name: str, *, admin: bool = False) -> None:
+        if admin:
+            self.admin = member
         self.balances[member] = 0
         self.kinds[member] = "person"
         self.names[name_key(name)] = member
@@ -98,7 +102,27 @@ class Model:
     def limits_of(self, account: bytes) -> tuple[int, int]:
         if self.kinds[account] == "escrow":
             return 0, escrow_ceiling_minor
-        return self.debit_limit_minor, self.credit_ceiling_minor
+        debit, ceiling = self.own_limits.get(account, (None, None))
+        return (
+            self.debit_limit_minor if debit is None else debit,
+            self.credit_ceiling_minor if ceiling is None else ceiling,
+        )
+
+    def expect_set_limits(self, signer: bytes, account: bytes, debit: int | None, ceiling: int | None) -> set:
+        """An admin sets an account's limits (a person's or an enterprise's, `tally limits`); the
+        account must be within them, and "a new ceiling must leave room for" what escrow holds for it."""
+        refusals = set() if signer == self.admin else {NotAuthorizedError}
+        if account not in self.kinds:
+            return refusals | {UnknownMemberError}
+        debit = self.debit_limit_minor if debit is None else debit
+        ceiling = self.credit_ceiling_minor if ceiling is None else ceiling
+        if self.balances[account] < -debit or self.balances[account] + self.escrowed_for(account) > ceiling:
+            refusals.add(LimitBelowBalanceError)
+        return refusals
+
+    def apply_set_limits(self, account: bytes, debit: int | None, ceiling: int | None) -> None:
+        self.own_limits[account] = (debit, ceiling)
+        self.stats["limits set"] += 1
 
     def can_pay(self, account: bytes, amount: int) -> bool:
         return self.balances[account] - amount >= -self.limits_of(account)[0]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from domain_helpers import Ledger, SignedIntent, admin_key, key, node_key, refold
 from hypothesis import HealthCheck, settings
 from hypothesis import event as hypothesis_event
@@ -44,6 +45,7 @@ from tallystick.node.domain import State, audit, credit_ceiling, debit_limit, st
 from tallystick.node.errors import (
     CreditCeilingError,
     DomainError,
+    LimitBelowBalanceError,
     NotAuthorizedError,
     NotDueError,
     OutcomeMismatchError,
@@ -66,6 +68,7 @@ from tallystick.protocol.events import (
     PlaceOrder,
     Propose,
     RegisterEnterprise,
+    SetLimits,
     ShareClass,
     Subscribe,
     Transfer,
@@ -225,7 +228,7 @@ class SharesMachine(RuleBasedStateMachine):
         super().__init__()
         self.ledger = ClockedLedger(debit_limit_minor=debit_default_minor, credit_ceiling_minor=ceiling_default_minor)
         self.model = Model(self.ledger.feed, debit_default_minor, ceiling_default_minor)
-        self.model.add_person(admin_key.public, "Ada")
+        self.model.add_person(admin_key.public, "Ada", admin=True)
         for person, name in zip(people[1:], people_names[1:], strict=True):
             self.act(admin_key, AdmitMember(member=person.public, name=name), set())
             self.model.add_person(person.public, name)
@@ -486,6 +489,26 @@ class SharesMachine(RuleBasedStateMachine):
         if self.act(manager, EnterprisePay(enterprise, payee, amount), expected):
             self.model.apply_pay(enterprise, payee, amount)
 
+    @rule(
+        signer=choices,
+        to=choices,
+        debit=st.sampled_from([None, 0, 50, 200, 400]),
+        ceiling=st.sampled_from([None, 50, 150, 300, 500]),
+    )
+    def set_limits(self, signer: int, to: int, debit: int | None, ceiling: int | None) -> None:
+        """An admin (Ada, mostly) sets the limits of a person or an enterprise."""
+        admin = admin_key if signer < 85 else self.person(signer)
+        account = self.account(to)
+        if account == self.model.escrow:
+            account = self.person(to).public
+        if account in self.model.kinds and debit is not None:
+            balance = self.model.balances[account]
+            if balance < -debit <= balance + self.model.escrowed_for(account):
+                return  # node/domain.py accepts this: see test_a_new_debit_limit_does_not_count_what_escrow_holds
+        expected = self.model.expect_set_limits(admin.public, account, debit, ceiling)
+        if self.act(admin, SetLimits(account=account, debit_limit_minor=debit, credit_ceiling_minor=ceiling), expected):
+            self.model.apply_set_limits(account, debit, ceiling)
+
     @rule(which=choices, amount=st.sampled_from([1, 7, 50, 150, 400]))
     def dividend(self, which: int, amount: int) -> None:
         """The manager proposes a dividend to the holders, every person with a vote agrees, and a
@@ -591,6 +614,8 @@ class SharesMachine(RuleBasedStateMachine):
                 del balances[model.escrow]
         assert actual == wanted, "balances differ"
         for account_id, kind in model.kinds.items():
+            account = state.accounts[account_id]
+            assert (debit_limit(state, account), credit_ceiling(state, account)) == model.limits_of(account_id)
             role = state.members[account_id].role
             assert role in ({"member", "admin"} if kind == "person" else {kind}), (kind, role)
         # Enterprises.
@@ -860,3 +885,17 @@ def test_what_escrow_holds_for_a_bidder_leaves_room_for_the_cancelled_bid() -> N
     machine.check_against_model()
     assert machine.ledger.state.accounts[bea_key.public].balance_minor == ceiling_default_minor
     machine.teardown()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="node/domain.py check_set_limits_rule (and check_set_default_limits_rule) adds what escrow holds "
+    "for the account to its balance for both bounds; docs/shares.md counts it against the ceiling only. "
+    "Bea at -2 with 2 in escrow gets a debit limit of 0 and is left below it.",
+)
+def test_a_new_debit_limit_does_not_count_what_escrow_holds() -> None:
+    machine, mill = mill_with_founders(5)
+    offer = open_offer(machine, mill, 1, 2, 3, 1, 3)
+    machine.do_subscribe(bea_key, offer, 1)  # balance -2, 2 in escrow
+    error = machine.ledger.submit(machine.ledger.sign(admin_key, SetLimits(bea_key.public, 0, None)))
+    assert isinstance(error, LimitBelowBalanceError), f"a debit limit of 0 was accepted at a balance of -2: {error!r}"
