@@ -33,7 +33,7 @@ import msgspec
 from msgspec import Meta, Struct
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, event_hash, verify_event_signature
-from tallystick.protocol.errors import RemoteError, TallyError
+from tallystick.protocol.errors import LocalError, RemoteError, TallyError
 from tallystick.protocol.events import Event, KeyRotated
 from tallystick.protocol.federation import (
     AdmitFederationMember,
@@ -93,8 +93,8 @@ class CertificateQuorumError(CertificateError):
     code = "certificate_no_quorum"
 
 
-class CertificateUnknownDecisionError(TallyError):
-    """The caller asked to certify a decision that its state does not show as passed."""
+class CertificateUnknownDecisionError(LocalError):
+    """The caller asked to certify a decision that its own state does not show as passed."""
 
     code = "certificate_not_passed"
     http_status = 404
