@@ -362,8 +362,9 @@ def limits_set(context: Context, account: str, debit_limit: str | None, credit_c
 @click.pass_obj
 @refusals_exit_cleanly
 def pay(context: Context, to: str, amount: str, memo: str, federation: str | None, as_json: bool) -> None:
-    """Pay TO (a member id or name, or ID@NODE_URL for a member of another community in a shared
-    federation) AMOUNT in major units, signed with --key."""
+    """Pay TO (a member id or name; or MEMBER@NODE_URL, or m_ID@n_COMMUNITY while that node is
+    down, for a member of another community in a shared federation) AMOUNT in major units, signed
+    with --key."""
     client = context.client()
     community = client.get("/api/community")
     decimals = community["unit"]["decimals"]
@@ -371,17 +372,23 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
     if len(memo) > limits.memo_chars_max:
         raise MalformedError(f"a memo has at most {limits.memo_chars_max} characters; this one has {len(memo)}")
     if "@" in to:
-        member_ref, _, url = to.partition("@")
-        other = Client(url)
-        to_community = other.get("/api/community")["node"]
-        to_member = other.get(f"/api/members/{member_ref}")["id"]
+        member_ref, _, where = to.partition("@")
+        if where.startswith("n_"):
+            # The other community by its id: works while its node is down (the payment waits).
+            if not member_ref.startswith("m_"):
+                raise click.UsageError("with a community's n_ id, name the member by their m_ id: m_…@n_…")
+            to_community, to_member = where, member_ref
+        else:
+            other = Client(where)
+            to_community = other.get("/api/community")["node"]
+            to_member = other.get(f"/api/members/{member_ref}")["id"]
         shared = [
             f for f in client.get("/api/federations")
             if f["founded"] and {community["node"], to_community} <= {m["member"] for m in f["members"]}
             and (federation is None or federation in (f["id"], f["name"]))
         ]
         if not shared:
-            raise click.ClickException(f"this community and {url} share no federation; a payment across needs one")
+            raise click.ClickException(f"this community and {where} share no federation; a payment across needs one")
         action = PayAcross(federation=id_from_text("x", shared[0]["id"]), to_community=id_from_text("n", to_community),
                            to_member=id_from_text("m", to_member), amount_minor=minor, memo=memo)
         appended = client.submit(context.key(), action)
