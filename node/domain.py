@@ -322,17 +322,20 @@ def _check_set_limits(state: State, signer: Member, action: SetLimits) -> None:
 def check_set_limits_rule(state: State, action: SetLimits) -> None:
     active_member(state, action.account, "the account")
     account = state.accounts[action.account]
-    # What escrow holds for the account comes back to it: the new ceiling must leave room for it.
-    changed = Account(account.balance_minor + sharing.escrowed_for(state, action.account), action.debit_limit_minor,
-                      action.credit_ceiling_minor)
-    _check_new_limits(state, state.community, [changed])
+    changed = Account(account.balance_minor, action.debit_limit_minor, action.credit_ceiling_minor)
+    # What escrow or a pending payment holds for the account comes back to it: the new ceiling
+    # (not the debit limit) must leave room for it.
+    coming_back = sharing.coming_back_to(state, action.account)
+    _check_new_limits(state, state.community, [changed], [coming_back])
 
 
-def _check_new_limits(state: State, community: Community, accounts: list[Account]) -> None:
+def _check_new_limits(state: State, community: Community, accounts: list[Account], coming_back: list[int]) -> None:
     probe = _replace(state, community=community)
-    for account in accounts:
+    for account, back in zip(accounts, coming_back, strict=True):
         try:
             check_within(probe, account, account.balance_minor, "an account")
+            if back and account.balance_minor + back > credit_ceiling(probe, account):
+                raise CreditCeilingError(f"escrow or a pending payment would bring it back to {account.balance_minor + back}")
         except (DebitLimitError, CreditCeilingError) as error:
             raise LimitBelowBalanceError(
                 f"the new limits would leave an account outside them ({error.message}); settle it first"
@@ -350,11 +353,8 @@ def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> Non
         debit_limit_minor=action.debit_limit_minor,
         credit_ceiling_minor=action.credit_ceiling_minor,
     )
-    accounts = [
-        _replace(account, balance_minor=account.balance_minor + sharing.escrowed_for(state, member_id))
-        for member_id, account in state.accounts.items()
-    ]
-    _check_new_limits(state, community, accounts)
+    ids = list(state.accounts.keys())
+    _check_new_limits(state, community, [state.accounts[i] for i in ids], [sharing.coming_back_to(state, i) for i in ids])
 
 
 def check_federation_act_rule(state: State, action: FederationAct) -> None:

@@ -175,6 +175,11 @@ def _federation_paths() -> dict[str, Any]:
             "summary": "The viability report: alerts, S1 operations, S2 coordination, S3 control, S3* audit, "
                        "S4 intelligence, S5 policy",
             "parameters": [_federation_ref], "responses": {"200": _ok({"type": "object"}), **_errors(404)}}},
+        "/api/payments": {"get": {
+            "summary": "Payments across communities this node holds, newest first, with their state (pending, "
+                       "accepted, settled, rejected, returned, expired); ?mine=1 for this community's own",
+            "parameters": [{"name": "mine", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _ok({"type": "array"})}}},
         "/api/federations/{federation}/decisions/{decision}/certificate": {"get": {
             "summary": "The quorum certificate of a passed decision (base64 of its canonical bytes)",
             "parameters": [_federation_ref, {"name": "decision", "in": "path", "required": True,

@@ -230,8 +230,12 @@ def escrowed_for(state: State, member: bytes) -> int:
 def _check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
     """`payee` can take `amount` without passing their ceiling, counting what escrow will give back."""
     account = state.accounts[payee]
-    coming_back = escrowed_for(state, payee) + payments.held_for(state, payee)
-    domain.check_within(state, account, account.balance_minor + coming_back + amount, who)
+    domain.check_within(state, account, account.balance_minor + coming_back_to(state, payee) + amount, who)
+
+
+def coming_back_to(state: State, member: bytes) -> int:
+    """Credit that escrow or a pending payment across will give back to `member`."""
+    return escrowed_for(state, member) + payments.held_for(state, member)
 
 
 def check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:

@@ -23,7 +23,9 @@ forbidden = frozenset(
 # The interpreter itself loads os, time and datetime (msgspec does); these must never be loaded by the core.
 forbidden_at_runtime = frozenset({"aiohttp", "aiosqlite", "sqlite3", "socket", "asyncio"})
 package_folders = {"protocol": "protocol", "node": "node", "federation": "federation", "cli": "cli"}
-core_files = sorted(repository.glob("protocol/*.py")) + [repository / "node" / "domain.py"]
+core_files = sorted(repository.glob("protocol/*.py")) + [repository / "node" / "domain.py"] + [
+    repository / "federation" / name for name in ("state.py", "quorum.py", "payments.py")
+]
 
 
 def module_name(path: Path) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from domain_helpers import Ledger, SignedIntent, admin_key, key, node_key, refold
 from hypothesis import HealthCheck, settings
 from hypothesis import event as hypothesis_event
@@ -887,12 +886,6 @@ def test_what_escrow_holds_for_a_bidder_leaves_room_for_the_cancelled_bid() -> N
     machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/domain.py check_set_limits_rule (and check_set_default_limits_rule) adds what escrow holds "
-    "for the account to its balance for both bounds; docs/shares.md counts it against the ceiling only. "
-    "Bea at -2 with 2 in escrow gets a debit limit of 0 and is left below it.",
-)
 def test_a_new_debit_limit_does_not_count_what_escrow_holds() -> None:
     machine, mill = mill_with_founders(5)
     offer = open_offer(machine, mill, 1, 2, 3, 1, 3)
