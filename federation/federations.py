@@ -30,7 +30,7 @@ from tallystick.node import payments as paying
 from tallystick.node.runtime import Node, clock_ms
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof, encode
-from tallystick.protocol.errors import BadIdError, MalformedError
+from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
 from tallystick.protocol.events import Event, TradeLimits
 from tallystick.protocol.federation import (
     FederationVote,
@@ -44,6 +44,7 @@ from tallystick.protocol.federation import (
 )
 from tallystick.protocol.ids import hash32, id_from_text, id_to_text
 
+from . import payments as payment_machine
 from .quorum import KeyHistory, build_certificate, encode_certificate
 from .state import Decision, Federation, FederationState, FeedEvent, fold
 
@@ -268,51 +269,62 @@ class Federations:
         return appended
 
     async def payments(self) -> list[dict[str, Any]]:
-        """Every payment this node holds (any community's), with its state as both feeds show it."""
-        _, _, held = await self.view_held()
-        sent: dict[bytes, Held] = {}
-        answers: dict[bytes, Held] = {}
-        ends: dict[bytes, Held] = {}
-        cancels: set[bytes] = set()
+        """Every payment this node holds (any community's), with its state as both feeds show it:
+        each payment's events run through federation/payments.py's state machine (the mirror
+        check of S3*: an answer or a conclusion that does not follow the protocol, or credits other
+        than the charters' rates give, is listed under `violation`)."""
+        state, _, held = await self.view_held()
+        order = {PaymentOut: 0, PaymentCancel: 1, PaymentAccepted: 2, PaymentRejected: 2,
+                 PaymentSettled: 3, PaymentReturned: 3}
+        by_payment: dict[bytes, list[tuple[int, Held]]] = {}
         for item in held:
             body = item.event.body
             if isinstance(body, PaymentOut):
-                sent[hash32(item.raw)] = item
-            elif isinstance(body, (PaymentAccepted, PaymentRejected)):
-                answers[body.payment] = item
-            elif isinstance(body, (PaymentSettled, PaymentReturned)):
-                ends[body.payment] = item
-            elif isinstance(body, PaymentCancel):
-                cancels.add(body.payment)
+                by_payment.setdefault(hash32(item.raw), []).append((0, item))
+            elif type(body) in order:
+                by_payment.setdefault(body.payment, []).append((order[type(body)], item))
         rows = []
         now = clock_ms()
-        for payment, item in sent.items():
-            body = item.event.body
-            answer, end = answers.get(payment), ends.get(payment)
-            if end is not None:
-                status = "settled" if isinstance(end.event.body, PaymentSettled) else "returned"
-            elif answer is not None:
-                status = "accepted" if isinstance(answer.event.body, PaymentAccepted) else "rejected"
-            elif payment in cancels or now > body.expires_ms:
+        for payment_id, items in by_payment.items():
+            items.sort(key=lambda pair: (pair[0], pair[1].event.ts))
+            if items[0][0] != 0:
+                continue  # an answer or conclusion for a payment whose sending event is not held here
+            sent = items[0][1]
+            body = sent.event.body
+            violation = None
+            try:
+                payment = payment_machine.send(payment_id, sent.feed, sent.event.ts, body)
+                for _, item in items[1:]:
+                    converted = None
+                    if isinstance(item.event.body, PaymentAccepted):
+                        try:
+                            _, steps = payment_machine.route(state, sent.feed, body.to_community)
+                            converted = payment_machine.convert(body.amount_minor, steps)
+                        except TallyError:
+                            converted = None
+                    payment = payment_machine.apply(payment, item.feed, item.event.ts, hash32(item.raw),
+                                                    item.event.body, converted)
+            except TallyError as error:
+                violation = f"{error.code}: {error.message}"
+            status = payment.status
+            if status == "pending" and now > body.expires_ms:
                 status = "expired"
-            else:
-                status = "pending"
+            answer = next((i.event.body for _, i in items if isinstance(i.event.body, (PaymentAccepted, PaymentRejected))), None)
             rows.append({
-                "id": id_to_text("h", payment),
+                "id": id_to_text("h", payment_id),
                 "status": status,
                 "federation": id_to_text("x", body.federation),
-                "from_community": id_to_text("n", item.feed),
+                "from_community": id_to_text("n", sent.feed),
                 "payer": id_to_text("m", body.payer),
                 "to_community": id_to_text("n", body.to_community),
                 "to_member": id_to_text("m", body.to_member),
                 "amount": body.amount_minor,
-                "received": answer.event.body.amount_minor if answer is not None and isinstance(
-                    answer.event.body, PaymentAccepted) else None,
-                "reason": answer.event.body.reason if answer is not None and isinstance(
-                    answer.event.body, PaymentRejected) else None,
+                "received": answer.amount_minor if isinstance(answer, PaymentAccepted) else None,
+                "reason": answer.reason if isinstance(answer, PaymentRejected) else None,
                 "memo": body.memo,
-                "sent_ms": item.event.ts,
+                "sent_ms": sent.event.ts,
                 "expires_ms": body.expires_ms,
+                "violation": violation,
             })
         rows.sort(key=lambda row: -row["sent_ms"])
         return rows
@@ -567,6 +579,10 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         if row["at_limit"]:
             alerts.append({"kind": "at_limit", "system": "S3",
                            "message": f"{row['member']} is at its balance-of-trade limit in the federation"})
+    for row in payments:
+        if row["violation"]:
+            alerts.append({"kind": "payment_violation", "system": "S3*",
+                           "message": f"payment {row['id']} does not follow the protocol: {row['violation']}"})
     for row in pending:
         if clock_ms() - row["sent_ms"] > payment_pending_alert_ms:
             alerts.append({"kind": "payment_pending", "system": "S2",

@@ -95,6 +95,9 @@ def test_members_of_two_communities_pay_each_other_through_their_federation(node
     c2.start()
     wait_until(lambda: payment_status(c1, later) == "settled", "the payment settling after C2 came back")
     assert balances(c2)["Bea"] == 1250 + 200
+    for node in (c1, c2):
+        rows = tally_json("--node", node.url, "payments", "--json")
+        assert len(rows) == 3 and all(row["violation"] is None for row in rows), rows
     report = tally_json("--node", c1.url, "federation", "report", valley, "--json")
     flows = report["s4_intelligence"]["trade_flows"]
     assert flows == [{"from": members[0], "to": members[1], "payments": 2, "sent": 1450}]
