@@ -500,10 +500,6 @@ class SharesMachine(RuleBasedStateMachine):
         account = self.account(to)
         if account == self.model.escrow:
             account = self.person(to).public
-        if account in self.model.kinds and debit is not None:
-            balance = self.model.balances[account]
-            if balance < -debit <= balance + self.model.escrowed_for(account):
-                return  # node/domain.py accepts this: see test_a_new_debit_limit_does_not_count_what_escrow_holds
         expected = self.model.expect_set_limits(admin.public, account, debit, ceiling)
         if self.act(admin, SetLimits(account=account, debit_limit_minor=debit, credit_ceiling_minor=ceiling), expected):
             self.model.apply_set_limits(account, debit, ceiling)
@@ -679,7 +675,7 @@ class SharesMachine(RuleBasedStateMachine):
 
 
 machine_settings = settings(
-    max_examples=200,
+    max_examples=150,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -887,6 +883,7 @@ def test_what_escrow_holds_for_a_bidder_leaves_room_for_the_cancelled_bid() -> N
 
 
 def test_a_new_debit_limit_does_not_count_what_escrow_holds() -> None:
+    """Found by the machine above, fixed in bc8e329: the escrow counts against the ceiling only."""
     machine, mill = mill_with_founders(5)
     offer = open_offer(machine, mill, 1, 2, 3, 1, 3)
     machine.do_subscribe(bea_key, offer, 1)  # balance -2, 2 in escrow
