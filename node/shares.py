@@ -355,6 +355,10 @@ def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -
         share_class = action.classes[issue.share_class]
         if share_class.kind != "founder":
             raise BadShareClassError(f"{share_class.name} is not a founder class; only founder shares are issued at registration")
+        if share_class.withdrawable:
+            raise BadShareClassError(
+                f"{share_class.name} is withdrawable at par, so it is issued only for its price, in an offer"
+            )
         if issue.share_class in seen:
             raise BadShareClassError("each founder class is issued once")
         seen.add(issue.share_class)

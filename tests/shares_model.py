@@ -255,8 +255,8 @@ class Model:
                 refusals.add(BadShareClassError)
                 continue
             share_class = action.classes[issue.share_class]
-            if share_class.kind != "founder" or issue.share_class in seen:
-                refusals.add(BadShareClassError)
+            if share_class.kind != "founder" or share_class.withdrawable or issue.share_class in seen:
+                refusals.add(BadShareClassError)  # a withdrawable share is paid for at par, in an offer
             seen.add(issue.share_class)
             if share_class.holding_cap_units is not None and issue.units > share_class.holding_cap_units:
                 refusals.add(HoldingCapError)
