@@ -140,3 +140,31 @@ def refold(genesis_bytes: bytes, events: list[bytes]) -> tuple[State, dict[int, 
             digests_at_checkpoints[event.seq] = state_digest(state)
         state = audit(state, event, intent)
     return state, digests_at_checkpoints
+
+
+class ClockedLedger(Ledger):
+    """A Ledger whose events carry a settable clock (`now_ms`), whose intents are validated at that
+    clock as the sequencer does, and whose node bodies go through `audit` as a replica receives
+    them. `head` is then the hash of the last event appended."""
+
+    def __init__(self, *, now_ms: int = 1_000_000, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.now_ms = now_ms
+
+    def next_event(self, body: Body) -> tuple[bytes, Event]:
+        raw = sign_event(node_key, feed=self.feed, seq=self.seq + 1, prev=self.head, ts=self.now_ms, body=body)
+        return raw, decode_event(raw)
+
+    def submit(self, signed: SignedIntent) -> DomainError | None:
+        error = validate(self.state, signed.intent, self.now_ms)
+        if error is None:
+            self.append(Act(intent=signed.raw), signed.intent)
+        return error
+
+    def audited(self, body: Body, intent: Intent | None = None) -> Event:
+        """Append a node body (or an event carrying `intent`) through `audit`; raises if refused."""
+        raw, event = self.next_event(body)
+        self.state = audit(self.state, event, intent)
+        self.events.append(raw)
+        self.seq, self.head = event.seq, event_hash(raw)
+        return event

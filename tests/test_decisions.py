@@ -8,10 +8,11 @@ node's timer would, through `audit` as a replica does.
 from __future__ import annotations
 
 import pytest
-from domain_helpers import Ledger, SignedIntent, admin_key, key, node_key, refold
+from domain_helpers import ClockedLedger as BaseClockedLedger
+from domain_helpers import Ledger, admin_key, key, refold
 from msgspec.structs import replace
 from tallystick.node import decisions
-from tallystick.node.domain import State, audit, state_digest, validate
+from tallystick.node.domain import State, state_digest, validate
 from tallystick.node.errors import (
     AccountClosedError,
     BadDecisionError,
@@ -28,11 +29,9 @@ from tallystick.node.errors import (
     UnknownDecisionError,
     UnknownMemberError,
 )
-from tallystick.protocol.codec import decode_event, event_hash, sign_event
+from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import (
-    Act,
     AdmitMember,
-    Body,
     DecisionClosed,
     Delegate,
     Event,
@@ -56,22 +55,8 @@ start_ms = 1_000_000
 deadline_ms = start_ms + 60_000
 
 
-class ClockedLedger(Ledger):
-    """A Ledger whose events carry a settable clock, validated at that clock."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.now_ms = start_ms
-
-    def next_event(self, body: Body) -> tuple[bytes, Event]:
-        raw = sign_event(node_key, feed=self.feed, seq=self.seq + 1, prev=self.head, ts=self.now_ms, body=body)
-        return raw, decode_event(raw)
-
-    def submit(self, signed: SignedIntent) -> DomainError | None:
-        error = validate(self.state, signed.intent, self.now_ms)
-        if error is None:
-            self.append(Act(intent=signed.raw), signed.intent)
-        return error
+class ClockedLedger(BaseClockedLedger):
+    """domain_helpers' ClockedLedger, with the steps of deciding."""
 
     def accept(self, signer, action, *, nonce=None) -> Event:  # type: ignore[no-untyped-def]
         signed = self.sign(signer, action, nonce=nonce)
@@ -81,14 +66,6 @@ class ClockedLedger(Ledger):
 
     def events_decoded(self) -> list[Event]:
         return [decode_event(raw) for raw in self.events]
-
-    def audited(self, body: Body) -> Event:
-        """Append a node body through `audit`, as a replica receives it (raises if refused)."""
-        raw, event = self.next_event(body)
-        self.state = audit(self.state, event, None)
-        self.events.append(raw)
-        self.seq, self.head = event.seq, event_hash(raw)
-        return event
 
     def propose(self, signer=admin_key, **fields: object) -> int:  # type: ignore[no-untyped-def]
         fields.setdefault("decision_type", "proposal")

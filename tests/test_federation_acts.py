@@ -5,17 +5,13 @@ replica refuses a federation body the community did not decide, except an absten
 from __future__ import annotations
 
 import pytest
-from domain_helpers import Ledger, admin_key, key, node_key, refold
+from domain_helpers import ClockedLedger, admin_key, key, refold
 from tallystick.node import decisions
-from tallystick.node.domain import audit, state_digest, validate
+from tallystick.node.domain import audit, state_digest
 from tallystick.node.errors import DomainError, NotAuthorizedError
 from tallystick.protocol import limits
-from tallystick.protocol.codec import decode_event, event_hash, sign_event
 from tallystick.protocol.events import (
-    Act,
     AdmitMember,
-    Body,
-    Event,
     FederationAct,
     Propose,
     SetRules,
@@ -34,28 +30,10 @@ bea_key = key("bea")
 start_ms = 1_000_000
 
 
-class Community(Ledger):
+class Community(ClockedLedger):
     def __init__(self) -> None:
-        super().__init__()
-        self.now_ms = start_ms
+        super().__init__(now_ms=start_ms)
         self.accept(admin_key, AdmitMember(member=bea_key.public, name="Bea"))
-
-    def next_event(self, body: Body) -> tuple[bytes, Event]:
-        raw = sign_event(node_key, feed=self.feed, seq=self.seq + 1, prev=self.head, ts=self.now_ms, body=body)
-        return raw, decode_event(raw)
-
-    def submit(self, signed):  # type: ignore[no-untyped-def]
-        error = validate(self.state, signed.intent, self.now_ms)
-        if error is None:
-            self.append(Act(intent=signed.raw), signed.intent)
-        return error
-
-    def audited(self, body: Body) -> Event:
-        raw, event = self.next_event(body)
-        self.state = audit(self.state, event, None)
-        self.events.append(raw)
-        self.seq, self.head = event.seq, event_hash(raw)
-        return event
 
     def charter(self, *others: bytes) -> Charter:
         members = tuple(CharterMember(member, "TST", 1, 1) for member in (self.feed, *others))

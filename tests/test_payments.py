@@ -5,13 +5,12 @@ side alone would audit them."""
 from __future__ import annotations
 
 import pytest
-from domain_helpers import Ledger, admin_key, key, node_key, refold
+from domain_helpers import ClockedLedger, admin_key, key, refold
 from msgspec.structs import replace
 from tallystick.node import payments
 from tallystick.node.domain import audit, intent_body, state_digest, validate
 from tallystick.node.errors import DomainError, NotAuthorizedError, NotDueError
-from tallystick.protocol.codec import decode_event, event_hash, sign_event
-from tallystick.protocol.events import Act, AdmitMember, Body, Event, FederationAct, PayAcross, TradeLimits
+from tallystick.protocol.events import Act, AdmitMember, FederationAct, PayAcross, TradeLimits
 from tallystick.protocol.federation import (
     Charter,
     CharterMember,
@@ -28,24 +27,13 @@ ada_key, bea_key = key("ada of c1"), key("bea of c2")
 start_ms = 1_000_000
 
 
-class Side(Ledger):
-    """One community whose events carry a settable clock; its node bodies go through `audit`."""
+class Side(ClockedLedger):
+    """One community; its node bodies go through `audit`."""
 
     def __init__(self, name: str, member: bytes, member_name: str) -> None:
-        super().__init__(debit_limit_minor=1000, credit_ceiling_minor=1000, admin_name=f"Admin of {name}")
-        self.now_ms = start_ms
+        super().__init__(now_ms=start_ms, debit_limit_minor=1000, credit_ceiling_minor=1000,
+                         admin_name=f"Admin of {name}")
         self.accept(admin_key, AdmitMember(member=member, name=member_name))
-
-    def next_event(self, body: Body) -> tuple[bytes, Event]:
-        raw = sign_event(node_key, feed=self.feed, seq=self.seq + 1, prev=self.head, ts=self.now_ms, body=body)
-        return raw, decode_event(raw)
-
-    def audited(self, body: Body, intent=None) -> tuple[bytes, Event]:  # type: ignore[no-untyped-def]
-        raw, event = self.next_event(body)
-        self.state = audit(self.state, event, intent)
-        self.events.append(raw)
-        self.seq, self.head = event.seq, event_hash(raw)
-        return raw, event
 
     def balance(self, account: bytes) -> int:
         return self.state.accounts[account].balance_minor
@@ -69,8 +57,8 @@ def send(c1: Side, c2: Side, valley: bytes, amount: int) -> tuple[bytes, Payment
     assert validate(c1.state, signed.intent, c1.now_ms) is None
     body = intent_body(c1.state, signed.intent, signed.raw, c1.now_ms)
     assert isinstance(body, PaymentOut)
-    raw, _ = c1.audited(body, signed.intent)
-    return event_hash(raw), body
+    c1.audited(body, signed.intent)
+    return c1.head, body
 
 
 def test_a_payment_sent_accepted_and_settled_moves_credit_in_both_ledgers() -> None:
@@ -80,9 +68,9 @@ def test_a_payment_sent_accepted_and_settled_moves_credit_in_both_ledgers() -> N
     assert c1.balance(ada_key.public) == -300 and c1.balance(trade1) == 300
     assert payment in c1.state.payments.pending and payments.position(c1.state, valley) == -300
     assert payments.incoming_refusal(c2.state, valley, bea_key.public, 300) is None
-    acceptance, _ = c2.audited(PaymentAccepted(payment, c1.feed, 300, valley, bea_key.public))
+    c2.audited(PaymentAccepted(payment, c1.feed, 300, valley, bea_key.public))
     assert c2.balance(bea_key.public) == 300 and payments.position(c2.state, valley) == 300
-    c1.audited(PaymentSettled(payment, event_hash(acceptance)))
+    c1.audited(PaymentSettled(payment, c2.head))
     assert not c1.state.payments.pending and c1.balance(ada_key.public) == -300
     for side in (c1, c2):
         assert sum(a.balance_minor for a in side.state.accounts.values()) == 0
@@ -91,22 +79,23 @@ def test_a_payment_sent_accepted_and_settled_moves_credit_in_both_ledgers() -> N
 def test_a_rejected_payment_is_returned_to_the_payer() -> None:
     c1, c2, valley = founded()
     payment, _ = send(c1, c2, valley, 300)
-    rejection, _ = c2.audited(PaymentRejected(payment, c1.feed, "unknown_member"))
-    c1.audited(PaymentReturned(payment, event_hash(rejection)))
+    c2.audited(PaymentRejected(payment, c1.feed, "unknown_member"))
+    c1.audited(PaymentReturned(payment, c2.head))
     assert c1.balance(ada_key.public) == 0 and c1.balance(c1.state.payments.trade[valley]) == 0
 
 
 def test_a_payment_is_answered_and_settled_only_once() -> None:
     c1, c2, valley = founded()
     payment, _ = send(c1, c2, valley, 100)
-    acceptance, _ = c2.audited(PaymentAccepted(payment, c1.feed, 100, valley, bea_key.public))
+    c2.audited(PaymentAccepted(payment, c1.feed, 100, valley, bea_key.public))
+    acceptance = c2.head
     for second in (PaymentAccepted(payment, c1.feed, 100, valley, bea_key.public),
                    PaymentRejected(payment, c1.feed, "refused")):
         _, event = c2.next_event(second)
         with pytest.raises(payments.PaymentAnsweredError):
             audit(c2.state, event, None)
-    c1.audited(PaymentSettled(payment, event_hash(acceptance)))
-    for again in (PaymentSettled(payment, event_hash(acceptance)), PaymentReturned(payment, event_hash(acceptance))):
+    c1.audited(PaymentSettled(payment, acceptance))
+    for again in (PaymentSettled(payment, acceptance), PaymentReturned(payment, acceptance)):
         _, event = c1.next_event(again)
         with pytest.raises(payments.UnknownPaymentError):
             audit(c1.state, event, None)
@@ -167,8 +156,8 @@ def test_a_cancel_waits_for_expiry_and_a_pending_payment_counts_against_the_paye
 def test_both_sides_refold_from_their_bytes_to_the_same_state() -> None:
     c1, c2, valley = founded()
     payment, _ = send(c1, c2, valley, 200)
-    acceptance, _ = c2.audited(PaymentAccepted(payment, c1.feed, 200, valley, bea_key.public))
-    c1.audited(PaymentSettled(payment, event_hash(acceptance)))
+    c2.audited(PaymentAccepted(payment, c1.feed, 200, valley, bea_key.public))
+    c1.audited(PaymentSettled(payment, c2.head))
     for side in (c1, c2):
         refolded, _ = refold(side.genesis_bytes, side.events)
         assert state_digest(refolded) == state_digest(side.state)

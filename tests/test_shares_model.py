@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from domain_helpers import Ledger, SignedIntent, admin_key, key, node_key, refold
+from domain_helpers import ClockedLedger as BaseClockedLedger
+from domain_helpers import admin_key, key, refold
 from hypothesis import HealthCheck, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
@@ -40,7 +41,7 @@ from hypothesis.stateful import (
 from shares_model import Model, blake, offer_open_max_ms, year_ms
 from shares_model import fills_per_order_max as fills_per_order_max_spec
 from tallystick.node import decisions, shares
-from tallystick.node.domain import State, audit, credit_ceiling, debit_limit, state_digest, validate
+from tallystick.node.domain import State, audit, credit_ceiling, debit_limit, state_digest
 from tallystick.node.errors import (
     CreditCeilingError,
     DomainError,
@@ -50,16 +51,13 @@ from tallystick.node.errors import (
     OutcomeMismatchError,
 )
 from tallystick.protocol import limits
-from tallystick.protocol.codec import decode_event, event_hash, sign_event
 from tallystick.protocol.events import (
-    Act,
     AdmitMember,
     Body,
     CancelOrder,
     Checkpoint,
     DeclareDividend,
     EnterprisePay,
-    Event,
     FounderIssue,
     Holders,
     OfferClosed,
@@ -91,30 +89,11 @@ debit_default_minor, ceiling_default_minor = 200, 300
 unknown_id = blake(b"no account or enterprise has this id")
 
 
-class ClockedLedger(Ledger):
-    """A Ledger whose events carry a settable clock, validated at that clock (as the sequencer
-    does); node bodies go through `audit`, as a replica receives them."""
+class ClockedLedger(BaseClockedLedger):
+    """domain_helpers' ClockedLedger starting two days before a withdrawal year ends."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.now_ms = start_ms
-
-    def next_event(self, body: Body) -> tuple[bytes, Event]:
-        raw = sign_event(node_key, feed=self.feed, seq=self.seq + 1, prev=self.head, ts=self.now_ms, body=body)
-        return raw, decode_event(raw)
-
-    def submit(self, signed: SignedIntent) -> DomainError | None:
-        error = validate(self.state, signed.intent, self.now_ms)
-        if error is None:
-            self.append(Act(intent=signed.raw), signed.intent)
-        return error
-
-    def audited(self, body: Body) -> Event:
-        raw, event_ = self.next_event(body)
-        self.state = audit(self.state, event_, None)
-        self.events.append(raw)
-        self.seq, self.head = event_.seq, event_hash(raw)
-        return event_
+        super().__init__(now_ms=start_ms, **kwargs)  # type: ignore[arg-type]
 
     def audit_refuses(self, body: Body) -> DomainError:
         """What a replica says of `body` appended now (the ledger is left as it was)."""

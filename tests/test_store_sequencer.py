@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from tallystick.node.domain import state_digest
 from tallystick.node.errors import BusyError, DebitLimitError, ReplayedNonceError
 from tallystick.node.home import Home, init_home, read_key
