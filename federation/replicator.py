@@ -34,6 +34,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from tallystick.node.domain import State
+from tallystick.node.errors import CheckpointMismatchError
 from tallystick.node.replay import fold_received, start_received, verify_intent_signatures
 from tallystick.node.runtime import Node
 from tallystick.node.sequencer import Sequencer
@@ -140,6 +141,15 @@ class Replicator:
         for feed, seq, _proof in await self.store.forks():
             self._freeze(feed, seq, announce=False)
 
+    def _alert_checkpoint_mismatch(self, feed: bytes, error: TallyError) -> None:
+        """Algedonic: a feed whose author's checkpoint does not match the state this node derives
+        (a fault of the author or of this replica). Raised once per feed; the batch is refused."""
+        text = id_to_text("n", feed)
+        if any(alert["kind"] == "checkpoint_mismatch" and alert.get("feed") == text for alert in self.alerts):
+            return
+        self.alerts.append({"kind": "checkpoint_mismatch", "feed": text,
+                            "message": f"feed {text}: {error.message}; its events from there on are refused"})
+
     def _freeze(self, feed: bytes, seq: int, *, announce: bool = True) -> None:
         if feed in self.frozen:
             return
@@ -206,7 +216,11 @@ class Replicator:
             events = await self._drop_overlap(replica.head, message)
             if not events:
                 return replica.head.seq
-            received = fold_received(replica.state, replica.head, events, intents_verified=intents_verified)
+            try:
+                received = fold_received(replica.state, replica.head, events, intents_verified=intents_verified)
+            except CheckpointMismatchError as error:
+                self._alert_checkpoint_mismatch(feed, error)
+                raise
             await self.store.append(received.rows, received.state, received.touched, received.head)
             replica.state, replica.head = received.state, received.head
         self.wake_peers()

@@ -21,7 +21,7 @@ import pytest
 from support import tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.errors import TallyError
-from tallystick.protocol.events import Act, AdmitMember, Transfer
+from tallystick.protocol.events import Act, AdmitMember, Checkpoint, Transfer
 from tallystick.protocol.feed import start_feed, verify_batch
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 from tallystick.protocol.wire import Events, events_decoder
@@ -359,3 +359,15 @@ def test_the_honest_nodes_verify_offline_after_meeting_every_lie(world: World) -
     assert [world.h1.stop(), world.h2.stop()] == [0, 0]
     reports = tally_json_many(["verify", world.h1.home, "--json"], ["verify", world.h2.home, "--json"])
     assert [report["ok"] for report in reports] == [True, True]
+
+
+def test_a_checkpoint_that_does_not_match_is_refused_and_raised_as_an_alert(world: World) -> None:
+    """A feed whose author hashes a state no replica derives: refused (`checkpoint_mismatch`), and
+    an algedonic alert names the feed."""
+    feed = FeedBuilder("Wrong checkpoint")
+    feed.append(admit_body(feed, "eve"))
+    wrong = feed.next_event(Checkpoint(state_hash=hash32(b"not the state")))
+    assert refusal_of(world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]))) == (422, "checkpoint_mismatch")
+    alerts = [a for a in world.h1.status()["alerts"] if a["kind"] == "checkpoint_mismatch"]
+    assert [a["feed"] for a in alerts] == [feed.feed_text]
+    assert held_seq(world.h1, feed) == 1  # the batch after the genesis is refused whole
