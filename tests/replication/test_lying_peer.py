@@ -223,6 +223,18 @@ def test_bad_data_pushed_directly_is_refused_with_a_stable_code_and_never_stored
     assert held_seq(world.h1, lie.feed) < lie.bad_seq
 
 
+def test_a_checkpoint_that_does_not_match_is_refused_and_raised_as_an_alert(world: World) -> None:
+    """A feed whose author hashes a state no replica derives: refused (`checkpoint_mismatch`), and
+    an algedonic alert names the feed."""
+    feed = FeedBuilder("Wrong checkpoint")
+    feed.append(admit_body(feed, "eve"))
+    wrong = feed.next_event(Checkpoint(state_hash=hash32(b"not the state")))
+    assert refusal_of(world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]))) == (422, "checkpoint_mismatch")
+    alerts = [a for a in world.h1.status()["alerts"] if a["kind"] == "checkpoint_mismatch"]
+    assert [a["feed"] for a in alerts] == [feed.feed_text]
+    assert held_seq(world.h1, feed) == 1  # the batch after the genesis is refused whole
+
+
 def test_a_fork_pushed_directly_is_refused_as_feed_frozen_and_proven(world: World) -> None:
     feed = FeedBuilder("Pushed fork")
     first = [*feed.events, feed.next_event(admit_body(feed, "eve"))]
@@ -360,14 +372,3 @@ def test_the_honest_nodes_verify_offline_after_meeting_every_lie(world: World) -
     reports = tally_json_many(["verify", world.h1.home, "--json"], ["verify", world.h2.home, "--json"])
     assert [report["ok"] for report in reports] == [True, True]
 
-
-def test_a_checkpoint_that_does_not_match_is_refused_and_raised_as_an_alert(world: World) -> None:
-    """A feed whose author hashes a state no replica derives: refused (`checkpoint_mismatch`), and
-    an algedonic alert names the feed."""
-    feed = FeedBuilder("Wrong checkpoint")
-    feed.append(admit_body(feed, "eve"))
-    wrong = feed.next_event(Checkpoint(state_hash=hash32(b"not the state")))
-    assert refusal_of(world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]))) == (422, "checkpoint_mismatch")
-    alerts = [a for a in world.h1.status()["alerts"] if a["kind"] == "checkpoint_mismatch"]
-    assert [a["feed"] for a in alerts] == [feed.feed_text]
-    assert held_seq(world.h1, feed) == 1  # the batch after the genesis is refused whole
