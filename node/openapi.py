@@ -312,5 +312,11 @@ def document() -> dict[str, Any]:
                                              "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
             "/node": {"get": {"summary": "The operator's page: peers, lag, forks, alerts",
                               "responses": {"200": {"description": "HTML"}}}},
+            "/enterprises/{reference}": {"get": {"summary": "An enterprise's page: classes, register, offers, order books",
+                                                 "parameters": [_reference],
+                                                 "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
+            "/federations/{reference}": {"get": {"summary": "A federation's page: the viability report and its picture",
+                                                 "parameters": [_reference],
+                                                 "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
         },
     }

@@ -50,6 +50,8 @@ from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
 from .money import format_amount, parse_amount
 from .runtime import Node, clock_ms, node_key
+from .shares_api import cap_table, enterprise_json, offer_json, resolve_enterprise, trade_json
+from .store import share_value
 
 # Rows of the members table on one page of `/`.
 members_per_page = limits.page_size_default
@@ -325,6 +327,8 @@ async def community_page(request: web.Request) -> web.Response:
         levy=None if levy is None else {"rate_percent": levy.rate_bp / 100, "min": _amount(node, levy.min_minor),
                                         "max": _amount(node, levy.max_minor)},
         histogram=_histogram(node),
+        enterprises=await _enterprises_listed(node),
+        federations=await _federations_listed(request),
         default_debit_limit=_amount(node, state.community.debit_limit_minor),
         default_credit_ceiling=_amount(node, state.community.credit_ceiling_minor),
     )
@@ -506,4 +510,201 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", community_page)
     app.router.add_get("/members/{reference}", member_page)
     app.router.add_get("/node", node_page)
+    app.router.add_get("/enterprises/{reference}", enterprise_page)
+    app.router.add_get("/federations/{reference}", federation_page)
 
+
+
+# ---- an enterprise: /enterprises/{ref} ------------------------------------------------------------
+
+# Price levels shown per side of each class's order book, and the last trades shown per class.
+book_levels_shown = 10
+trades_shown = 10
+# Open offers listed with each enterprise on `/`, and enterprises listed there.
+offers_listed = 5
+enterprises_listed = limits.page_size_default
+
+
+def _offer_view(node: Node, offer_document: dict[str, Any]) -> dict[str, Any]:
+    """An offer as /api/offers gives it, with what its progress bar needs (percent of the units)."""
+    units = offer_document["units"] or 1
+    return {
+        **offer_document,
+        "price_text": _amount(node, offer_document["price"]),
+        "subscribed_percent": min(100.0, 100 * offer_document["subscribed_units"] / units),
+        "min_percent": min(100.0, 100 * offer_document["min_units"] / units),
+    }
+
+
+def _book_view(node: Node, eid: bytes, index: int) -> dict[str, Any]:
+    """One class's order book by price level and its last trades, as /api/enterprises/{ref}/book/{class}
+    counts them: units summed over the resting orders at each price, best prices first."""
+    shares = node.sequencer.state.shares
+    found = shares.books.get((eid, index))
+
+    def levels(side: str, prices: tuple[int, ...]) -> list[dict[str, Any]]:
+        out = []
+        for price in prices[:book_levels_shown]:
+            seqs = found.levels[(side, price)]  # type: ignore[union-attr]
+            out.append({"price": _amount(node, price), "units": sum(shares.orders[seq].units for seq in seqs),
+                        "orders": len(seqs)})
+        return out
+
+    trades = [trade_json(node, trade) for trade in reversed(shares.trades.get((eid, index), ()))][:trades_shown]
+    for trade in trades:
+        trade["price_text"] = _amount(node, trade["price"])
+        trade["buyer_name"] = _name_of(node, trade["buyer"])
+        trade["seller_name"] = _name_of(node, trade["seller"])
+    return {
+        "bids": [] if found is None else levels("buy", tuple(reversed(found.bid_prices))),
+        "asks": [] if found is None else levels("sell", found.ask_prices),
+        "trades": trades,
+    }
+
+
+def _name_of(node: Node, member_text: str) -> str | None:
+    member = node.sequencer.state.members.get(id_from_text("m", member_text))
+    return None if member is None else member.name
+
+
+async def enterprise_page(request: web.Request) -> web.Response:
+    node = _node(request)
+    state: State = node.sequencer.state
+    reference = request.match_info["reference"]
+    try:
+        eid = resolve_enterprise(node, reference)
+    except TallyError:
+        return _html("not_found.html", status=404, **await _frame(node), reference=reference, what="enterprise")
+    document = enterprise_json(node, eid, state.shares.enterprises[eid])
+    for share_class in document["classes"]:
+        share_class["par_text"] = _amount(node, share_class["par"])
+    holders = await cap_table(node, eid, limits.page_size_max)
+    for row in holders:
+        row["cost_text"] = _amount(node, row["cost"])
+    offer_rows = await node.store.query(
+        "SELECT key, record FROM shares WHERE feed = ? AND kind = 'offer' AND enterprise = ? ORDER BY seq DESC LIMIT ?",
+        (node.feed, eid, limits.page_size_max),
+        limits.page_size_max,
+    )
+    offers = [_offer_view(node, offer_json(node, share_value("offer", record))) for _, record in offer_rows]
+    books = [
+        {"class": share_class, **_book_view(node, eid, share_class["index"])}
+        for share_class in document["classes"]
+        if share_class["transferable"]
+    ]
+    return _html(
+        "enterprise.html",
+        **await _frame(node),
+        enterprise=document,
+        balance=_amount(node, document["balance"]),
+        holders=holders,
+        holders_max=limits.page_size_max,
+        offers=offers,
+        books=books,
+    )
+
+
+async def _enterprises_listed(node: Node) -> list[dict[str, Any]]:
+    """The enterprises of `/`, oldest first as /api/enterprises lists them, each with its open offers."""
+    shares = node.sequencer.state.shares
+    found = sorted(shares.enterprises.items(), key=lambda item: item[1].registered_seq)[:enterprises_listed]
+    open_offers: dict[bytes, list[dict[str, Any]]] = {}
+    for seq in sorted(shares.open_offers.keys(), reverse=True)[: limits.page_size_max]:
+        offer = shares.offers[seq]
+        listed = open_offers.setdefault(offer.enterprise, [])
+        if len(listed) < offers_listed:
+            listed.append(_offer_view(node, offer_json(node, offer)))
+    return [
+        {"id": id_to_text("e", eid), "name": enterprise.name, "offers": open_offers.get(eid, [])}
+        for eid, enterprise in found
+    ]
+
+
+# ---- a federation: /federations/{ref} -------------------------------------------------------------
+
+# The federation picture: a square SVG, the federation at its centre and its members on a circle.
+picture_size = 420
+picture_radius = 150
+# Widest edge (the largest settled flow), in pixels; every other edge scales by its share of it.
+edge_width_max = 12.0
+
+
+def _federations_layer(request: web.Request) -> Any:
+    """The node's federation layer, or None when it runs without one (only `tally serve` adds it)."""
+    from tallystick.federation.federations import federations_key
+
+    return request.app.get(federations_key)
+
+
+async def _federations_listed(request: web.Request) -> list[dict[str, str]] | None:
+    layer = _federations_layer(request)
+    if layer is None:
+        return None
+    state, _ = await layer.view()
+    found = sorted(state.federations.values(), key=lambda f: (f.name, f.id))[: limits.page_size_max]
+    return [{"id": id_to_text("x", f.id), "name": f.name, "members": len(f.members)} for f in found]
+
+
+def _resolve_federation(state: Any, reference: str) -> Any:
+    """A federation by id (`x_…`) or by its name, as /api/federations/{id} resolves it; None if unknown."""
+    if reference.startswith("x_"):
+        try:
+            return state.federations.get(id_from_text("x", reference))
+        except TallyError:
+            return None
+    named = [f for f in state.federations.values() if f.name.casefold() == reference.casefold()]
+    return named[0] if len(named) == 1 else None
+
+
+def federation_picture(name: str, members: list[dict[str, Any]], flows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The federation as a node in the middle with its members on a circle around it, and the settled
+    trade flows between members as edges whose width is their share of the largest flow. Numbers
+    only: the template writes the names into the SVG as escaped text."""
+    centre = picture_size / 2
+    nodes = []
+    where: dict[str, tuple[float, float]] = {}
+    for index, member in enumerate(members):
+        angle = 2 * math.pi * index / max(1, len(members)) - math.pi / 2
+        x, y = centre + picture_radius * math.cos(angle), centre + picture_radius * math.sin(angle)
+        where[member["member"]] = (x, y)
+        nodes.append({"id": member["member"], "name": member["name"] or member["member"][:10] + "…", "x": x, "y": y,
+                      "kind": member["kind"]})
+    heaviest = max((flow["sent"] for flow in flows), default=0) or 1
+    edges = []
+    for flow in flows:
+        if flow["from"] in where and flow["to"] in where and flow["from"] != flow["to"]:
+            (x1, y1), (x2, y2) = where[flow["from"]], where[flow["to"]]
+            edges.append({"x1": x1, "y1": y1, "x2": x2, "y2": y2, "from": flow["from"], "to": flow["to"],
+                          "sent": flow["sent"], "payments": flow["payments"],
+                          "width": max(1.0, edge_width_max * flow["sent"] / heaviest)})
+    return {"size": picture_size, "centre": centre, "name": name, "nodes": nodes, "edges": edges}
+
+
+async def federation_page(request: web.Request) -> web.Response:
+    node = _node(request)
+    reference = request.match_info["reference"]
+    layer = _federations_layer(request)
+    if layer is None:
+        return _html("not_found.html", status=404, **await _frame(node), reference=reference, what="federation",
+                     reason="This node runs without its federation layer (start it with `tally serve`), so it knows no federation")
+    from tallystick.federation.federations import federation_json, report_json
+
+    state, _ = await layer.view()
+    federation = _resolve_federation(state, reference)
+    if federation is None:
+        return _html("not_found.html", status=404, **await _frame(node), reference=reference, what="federation",
+                     reason="This node's view holds no federation called")
+    document = federation_json(layer, state, federation)
+    report = await report_json(layer, state, federation)
+    names = {member["member"]: member["name"] for member in document["members"]}
+    for row in report["s1_operations"]:
+        names.setdefault(row["community"], row.get("name"))
+    flows = report["s4_intelligence"]["trade_flows"]
+    return _html(
+        "federation.html",
+        **await _frame(node),
+        federation=document,
+        report=report,
+        names=names,
+        picture=federation_picture(federation.name, document["members"], flows),
+    )

@@ -1,0 +1,44 @@
+"""A federation's page (/federations/{ref}) in a real browser, against the federation that
+`tally cluster up` founds of all its communities: every member community by name, the viability
+report's sections by VSM system, and an SVG picture with one node per member."""
+
+from __future__ import annotations
+
+from .conftest import Browsing, Community, wait_until
+
+
+def _federation(community: Community) -> dict:
+    """The cluster's federation once this node's view holds every community as a member."""
+    def found() -> dict | None:
+        for federation in community.get("/api/federations"):
+            if federation["name"] == "Cluster federation":
+                document = community.get("/api/federations/" + federation["id"])
+                return document if all(m["name"] for m in document["members"]) else None
+        return None
+
+    return wait_until(found, what="the cluster's federation with every member named")
+
+
+def test_federation_page_shows_every_member_the_report_and_a_picture(
+    cluster: list[Community], browsing: Browsing
+) -> None:
+    community = cluster[0]
+    federation = _federation(community)
+    assert len(federation["members"]) == len(cluster)
+    browsing.open(community.url + "/")
+    browsing.page.locator(f'#federations a[href="/federations/{federation["id"]}"]').click()
+    assert browsing.text("h1.federation-name") == "Cluster federation"
+    page_text = browsing.text("main")
+    for member in federation["members"]:
+        assert member["name"] in page_text
+        assert browsing.page.locator(f'svg.federation-picture g.member-node[data-member="{member["member"]}"]').count() == 1
+    assert browsing.page.locator("svg.federation-picture g.member-node").count() == len(federation["members"])
+    for heading in ("S5 policy", "S1 operations", "S2 coordination", "S3 control", "S3* audit", "S4 intelligence"):
+        assert browsing.page.get_by_role("heading", name=heading).count() == 1, heading
+    report = community.get(f"/api/federations/{federation['id']}/report")
+    assert browsing.page.locator("#s1 table.communities tbody tr").count() == len(report["s1_operations"])
+    assert browsing.dialogs == [] and browsing.errors == []
+
+
+def test_unknown_federation_gets_a_404_page(cluster: list[Community], browsing: Browsing) -> None:
+    assert browsing.open(cluster[0].url + "/federations/No such federation").status == 404
