@@ -31,7 +31,9 @@ from tallystick.protocol.federation import (
     ExpelFederationMember,
     FederationProposal,
     FederationVote,
+    JoinFederation,
     SetTradeLimits,
+    VoteInParent,
     federation_id,
     proposal_id,
 )
@@ -235,23 +237,34 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
     @click.option("--trade-limits", default=None, metavar="ID", help="Set a member's balance-of-trade limits.")
     @click.option("--debit-limit", default="0", help="With --trade-limits: major units.")
     @click.option("--credit-ceiling", default="0", help="With --trade-limits: major units.")
+    @click.option("--join", default=None, metavar="PARENT", help="This federation adopts PARENT's charter (x_ id): joins a confederation.")
+    @click.option("--vote-in-parent", default=None, metavar="PARENT",
+                  help="This federation's ballot in PARENT's current epoch: yes on --parent-proposal, or abstain.")
+    @click.option("--parent-proposal", default=None, metavar="h_ID|abstain", help="With --vote-in-parent.")
     @click.option("--deadline-in", default="7d", show_default=True, help="How long members may vote yes.")
     @with_decision_options
     @click.pass_obj
     @refusals_exit_cleanly
     def propose(context: Any, reference: str, title: str, text: str, admit: str | None, expel: str | None,
                 rename: str | None, quorum: str | None, allocations: tuple[str, ...], trade_limits: str | None,
-                debit_limit: str, credit_ceiling: str, deadline_in: str, by_decision: bool, closes_in: str,
+                debit_limit: str, credit_ceiling: str, join: str | None, vote_in_parent: str | None,
+                parent_proposal: str | None, deadline_in: str, by_decision: bool, closes_in: str,
                 as_json: bool) -> None:
         """Propose a federation decision in the current epoch; `--json` prints its `proposal` id."""
         document = federation_document(context.client(), reference)
         decimals = document["unit"]["decimals"]
-        chosen = [admit, expel, rename or quorum, allocations or None, trade_limits]
+        chosen = [admit, expel, rename or quorum, allocations or None, trade_limits, join, vote_in_parent]
         if sum(option is not None for option in chosen) != 1:
             raise click.UsageError("a federation decision has one effect: --admit, --expel, --rename/--quorum, "
-                                   "--allocate or --trade-limits")
+                                   "--allocate, --trade-limits, --join or --vote-in-parent")
         effect: Any
-        if admit is not None:
+        if join is not None:
+            effect = JoinFederation(federation=_member_id(join))
+        elif vote_in_parent is not None:
+            parent = federation_document(context.client(), vote_in_parent)
+            choice = None if parent_proposal in (None, "abstain") else id_from_text("h", parent_proposal)
+            effect = VoteInParent(federation=id_from_text("x", parent["id"]), epoch=parent["epoch"], proposal=choice)
+        elif admit is not None:
             effect = AdmitFederationMember(member=_rated(admit))
         elif expel is not None:
             effect = ExpelFederationMember(member=_member_id(expel))

@@ -358,16 +358,14 @@ def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> Non
 
 
 def check_federation_act_rule(state: State, action: FederationAct) -> None:
-    """What the community's own ledger can check of a federation act: room in the outbox, and a
-    charter it adopts names this community. The federation's rules are checked by federation/,
-    which folds the members' feeds."""
+    """What the community's own ledger can check of a federation act: room in the outbox. A
+    charter that names this community is its adoption; one that does not only publishes it (how a
+    confederation of federations gets its charter into the feeds: its member federations adopt it
+    by decision). The federation's rules are checked by federation/, which folds the feeds."""
     if len(state.federation_outbox) >= limits.federation_outbox_max:
         raise NotAuthorizedError(
             f"{limits.federation_outbox_max} federation acts wait to be appended; try again in a moment"
         )
-    body = action.body
-    if isinstance(body, Charter) and not any(member.member == state.feed for member in body.members):
-        raise NotAuthorizedError("that charter does not name this community as a member; it cannot adopt it")
 
 
 def intent_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> Body:
