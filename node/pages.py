@@ -1,4 +1,5 @@
-"""The node's web pages: the community (/), each member (/members/{ref}) and the operator (/node).
+"""The node's web pages: the community (/), each member (/members/{ref}), the operator (/node), each
+enterprise (/enterprises/{ref}) and each federation this node knows (/federations/{ref}).
 
 How this works: each page is rendered on the server from the projections and the tail of the log,
 through Jinja2 with autoescaping on, so nothing a member typed (a name, a memo, a proposal) can run
@@ -10,7 +11,9 @@ the newest few open decisions, and a member's history found by SQLite in a bound
 log's tail (`history_window_events`), because the log has no index by account. docs/pages.md has
 what each page reads and what `make bench` measured at 10,000 members and 1,000,000 events. The
 numbers are the API's: the same projections, the same `debit_limit`,
-`credit_ceiling` and decision `tally`, and the alerts of `Node.status()`, which /api/status serves.
+`credit_ceiling` and decision `tally`, and the alerts of `Node.status()`, which /api/status serves;
+an enterprise's from node/shares_api.py's `enterprise_json`, `offer_json` and `cap_table`, and a
+federation's from federation/federations.py's `federation_json` and `report_json`.
 """
 
 from __future__ import annotations
@@ -669,14 +672,15 @@ def federation_picture(name: str, members: list[dict[str, Any]], flows: list[dic
         where[member["member"]] = (x, y)
         nodes.append({"id": member["member"], "name": member["name"] or member["member"][:10] + "…", "x": x, "y": y,
                       "kind": member["kind"]})
-    heaviest = max((flow["sent"] for flow in flows), default=0) or 1
+    # A flow between communities of a member federation has no node of its own here: not drawn.
+    drawn = [flow for flow in flows if flow["from"] in where and flow["to"] in where and flow["from"] != flow["to"]]
+    heaviest = max((flow["sent"] for flow in drawn), default=0) or 1
     edges = []
-    for flow in flows:
-        if flow["from"] in where and flow["to"] in where and flow["from"] != flow["to"]:
-            (x1, y1), (x2, y2) = where[flow["from"]], where[flow["to"]]
-            edges.append({"x1": x1, "y1": y1, "x2": x2, "y2": y2, "from": flow["from"], "to": flow["to"],
-                          "sent": flow["sent"], "payments": flow["payments"],
-                          "width": max(1.0, edge_width_max * flow["sent"] / heaviest)})
+    for flow in drawn:
+        (x1, y1), (x2, y2) = where[flow["from"]], where[flow["to"]]
+        edges.append({"x1": x1, "y1": y1, "x2": x2, "y2": y2, "from": flow["from"], "to": flow["to"],
+                      "sent": flow["sent"], "payments": flow["payments"],
+                      "width": max(1.0, edge_width_max * flow["sent"] / heaviest)})
     return {"size": picture_size, "centre": centre, "name": name, "nodes": nodes, "edges": edges}
 
 

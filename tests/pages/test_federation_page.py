@@ -42,3 +42,19 @@ def test_federation_page_shows_every_member_the_report_and_a_picture(
 
 def test_unknown_federation_gets_a_404_page(cluster: list[Community], browsing: Browsing) -> None:
     assert browsing.open(cluster[0].url + "/federations/No such federation").status == 404
+
+
+def test_the_picture_weighs_each_edge_by_its_settled_flow() -> None:
+    """The cluster settles no payment between communities (its trade limits are 0), so the edges'
+    weighting is proved on the drawing function with a report's flows: the largest flow is the
+    widest edge, one half as large half as wide, and a flow to a non-member is not drawn."""
+    from tallystick.node.pages import edge_width_max, federation_picture
+
+    members = [{"member": name, "name": name, "kind": "community"} for name in ("n_a", "n_b", "n_c")]
+    flows = [{"from": "n_a", "to": "n_b", "payments": 2, "sent": 1000},
+             {"from": "n_b", "to": "n_c", "payments": 1, "sent": 500},
+             {"from": "n_a", "to": "n_elsewhere", "payments": 1, "sent": 9000}]
+    picture = federation_picture("F", members, flows)
+    assert [node["id"] for node in picture["nodes"]] == ["n_a", "n_b", "n_c"]
+    assert [(edge["from"], edge["to"], edge["width"]) for edge in picture["edges"]] == [
+        ("n_a", "n_b", edge_width_max), ("n_b", "n_c", edge_width_max / 2)]
