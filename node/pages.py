@@ -53,7 +53,14 @@ from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
 from .money import format_amount, parse_amount
 from .runtime import Node, clock_ms, node_key
-from .shares_api import cap_table, enterprise_json, offer_json, resolve_enterprise, trade_json
+from .shares_api import (
+    cap_table,
+    enterprise_json,
+    member_holdings,
+    offer_json,
+    resolve_enterprise,
+    trade_json,
+)
 from .store import share_value
 
 # Rows of the members table on one page of `/`.
@@ -423,6 +430,11 @@ async def member_page(request: web.Request) -> web.Response:
                 "position": ballot.position,
                 "options": [decision.options[i] for i in ballot.options if i < len(decision.options)],
             })
+    held, orders = await member_holdings(node, member_id, limits.page_size_max)
+    for row in held:
+        row["cost_text"] = _amount(node, row["cost"])
+    for row in orders:
+        row["price_text"] = _amount(node, row["price"])
     # An amount and memo for the QR code, from the page's own GET form (no JavaScript).
     amount_text = request.query.get("amount", "").strip()[:32]
     memo = request.query.get("memo", "")[: limits.memo_chars_max]
@@ -444,6 +456,8 @@ async def member_page(request: web.Request) -> web.Response:
         payments=payments,
         history_window_events=history_window_events if window_start > 0 else None,
         votes=votes,
+        holdings=held,
+        orders=orders,
         pay_uri=uri,
         qr_svg=Markup(svg),  # drawn by segno from our URI; nothing a member typed is in it as text
         amount=amount_text,

@@ -284,15 +284,20 @@ async def offer(request: web.Request) -> web.Response:
     return _json(offer_json(node, found, subscriptions=True))
 
 
+async def member_holdings(node: Node, member_id: bytes, limit: int) -> tuple[list[dict], list[dict]]:
+    """A member's holdings and resting orders, as the API shows them (pages use this too)."""
+    held = [holding_json(node, key, value) for key, value in await _rows(node, "holding", None, limit, member_id)]
+    orders = [order_json(node, value) for _, value in await _rows(node, "order", None, limit, member_id)]
+    return held, orders
+
+
 async def holdings(request: web.Request) -> web.Response:
     """A member's holdings and resting orders."""
     from .api import resolve_member
 
     node = _node(request)
     member_id = resolve_member(node, request.match_info["reference"])
-    limit = _limit(request)
-    held = [holding_json(node, key, value) for key, value in await _rows(node, "holding", None, limit, member_id)]
-    orders = [order_json(node, value) for _, value in await _rows(node, "order", None, limit, member_id)]
+    held, orders = await member_holdings(node, member_id, _limit(request))
     return _json({"member": id_to_text("m", member_id), "holdings": held, "orders": orders})
 
 

@@ -9,8 +9,9 @@ import urllib.parse
 
 import segno
 from tallystick.node.money import format_amount
-from tallystick.protocol.events import Propose, Vote
-from tallystick.protocol.ids import id_to_text
+from tallystick.node.shares import enterprise_id
+from tallystick.protocol.events import FounderIssue, PlaceOrder, Propose, RegisterEnterprise, ShareClass, Vote
+from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .conftest import Browsing, Community, wait_until
 
@@ -106,3 +107,20 @@ def test_an_unknown_member_gets_a_404_page(cluster: list[Community], browsing: B
         assert browsing.text("h1") == "Not found"
         assert reference in browsing.text(".not-found")
         assert browsing.page.locator("main b").count() == 0
+
+
+def test_member_page_shows_the_members_shares_and_orders_as_the_api(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[0]
+    kiln = ShareClass("Founders", "founder", 1, 1, 100, False, True, None, False)
+    registered = community.act(community.member_key("Dev"), RegisterEnterprise("Dev's Kiln", (kiln,), (FounderIssue(0, 7),)))
+    kiln_id = enterprise_id(id_from_text("n", community.node), registered["seq"])
+    enterprise = id_to_text("e", kiln_id)
+    community.act(community.member_key("Dev"), PlaceOrder(kiln_id, 0, "sell", 2, 150))
+    expected = community.get("/api/members/Dev/holdings")
+    kiln_row = next(h for h in expected["holdings"] if h["enterprise"] == enterprise)
+    assert kiln_row["units"] == 7 and kiln_row["locked"] == 2
+    browsing.open(community.url + "/members/Dev")
+    row = f'#holdings tr[data-enterprise="{enterprise}"] .units'
+    assert browsing.text(row) == "7"
+    orders = browsing.page.locator("#holdings li[data-order]").count()
+    assert orders == len(expected["orders"]) >= 1
