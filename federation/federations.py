@@ -127,11 +127,13 @@ class Federations:
     async def view_held(self) -> tuple[FederationState, list[FeedEvent], list[Held]]:
         """The federation state of every federation event held, refolded when the log grew, and
         every held federation or payment event with its exact bytes."""
-        rows = await self.store.federation_events(federation_events_max)
-        forks = await self.store.forks()
-        key = (len(rows), len(forks))
+        # The log only grows, so the counts say whether anything changed: one cheap query a call
+        # (the node's loop and every request ask), and the bytes are read only when they did.
+        key = await self.store.federation_counts()
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1], self._cached[2], self._cached[3]
+        rows = await self.store.federation_events(federation_events_max)
+        forks = await self.store.forks()
         events = []
         held = []
         for feed, seq, raw in rows:
@@ -332,11 +334,11 @@ class Federations:
     # ---- certificates ---------------------------------------------------------------------------
 
     async def certificate_bytes(self, decision: bytes) -> bytes:
-        state, events = await self.view()
+        state, events, held = await self.view_held()
         found = state.decisions.get(decision)
         if found is None:
             raise UnknownFederationDecisionError("no federation decision has that id in this node's view")
-        raw_by_place = {(feed, seq): raw for feed, seq, raw in await self.store.federation_events(federation_events_max)}
+        raw_by_place = {(item.feed, item.seq): item.raw for item in held}
         histories: dict[bytes, KeyHistory] = {}
         for feed in {e.feed for e in events}:
             genesis = await self.store.event_at(feed, 1)

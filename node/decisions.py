@@ -194,11 +194,7 @@ def _check_treasury_pay(state: State, effect: TreasuryPay) -> None:
 
 
 def _apply_treasury_pay(state: State, effect: TreasuryPay, seq: int) -> State:
-    treasury_account, payee = state.accounts[state.treasury], state.accounts[effect.to]  # type: ignore[index]
-    accounts = state.accounts.set(
-        state.treasury, _replace(treasury_account, balance_minor=treasury_account.balance_minor - effect.amount_minor)
-    )
-    accounts = accounts.set(effect.to, _replace(payee, balance_minor=payee.balance_minor + effect.amount_minor))
+    accounts = domain.move_credit(state.accounts, state.treasury, effect.to, effect.amount_minor)  # type: ignore[arg-type]
     return _replace(state, accounts=accounts)
 
 

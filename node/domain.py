@@ -476,6 +476,17 @@ def _record_nonce(member: Member, nonce: int) -> Member:
     return _replace(member, nonce_floor=floor, nonces=nonces)
 
 
+def move_credit(accounts: Map, payer: bytes, payee: bytes, amount: int) -> Map:
+    """`accounts` with `amount` moved from `payer` to `payee`: the one way credit moves, so
+    balances sum to zero by construction (limits are checked before, by the rules)."""
+    if amount == 0:
+        return accounts
+    source = accounts[payer]
+    accounts = accounts.set(payer, _replace(source, balance_minor=source.balance_minor - amount))
+    target = accounts[payee]
+    return accounts.set(payee, _replace(target, balance_minor=target.balance_minor + amount))
+
+
 def apply_admin_action(state: State, action: Action, seq: int) -> State:
     """An admission, removal or change of limits, by an admin's intent or a passed decision."""
     return _apply_action(state, b"", action, seq, state.ts_ms)
@@ -524,15 +535,10 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int, ts_m
         return sharing.apply_withdraw(state, signer_id, action, seq, ts_ms)
     members, accounts, keys, names = state.members, state.accounts, state.keys, state.names
     if isinstance(action, Transfer):
-        payer, payee = accounts[signer_id], accounts[action.to]
         levy = levy_minor(state, signer_id, action.to, action.amount_minor)
-        accounts = accounts.set(
-            signer_id, _replace(payer, balance_minor=payer.balance_minor - action.amount_minor - levy)
-        )
-        accounts = accounts.set(action.to, _replace(payee, balance_minor=payee.balance_minor + action.amount_minor))
+        accounts = move_credit(accounts, signer_id, action.to, action.amount_minor)
         if levy:
-            treasury = accounts[state.treasury]  # type: ignore[index]
-            accounts = accounts.set(state.treasury, _replace(treasury, balance_minor=treasury.balance_minor + levy))
+            accounts = move_credit(accounts, signer_id, state.treasury, levy)  # type: ignore[arg-type]
     elif isinstance(action, AdmitMember):
         members = members.set(
             action.member, Member(name=action.name, key=action.member, role=action.role, active=True, admitted_seq=seq)

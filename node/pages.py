@@ -54,12 +54,12 @@ from .domain import State, credit_ceiling, debit_limit, find_member, member_for_
 from .money import format_amount, parse_amount
 from .runtime import Node, clock_ms, node_key
 from .shares_api import (
+    book_json,
     cap_table,
     enterprise_json,
     member_holdings,
     offer_json,
     resolve_enterprise,
-    trade_json,
 )
 from .store import share_value
 
@@ -554,29 +554,17 @@ def _offer_view(node: Node, offer_document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _book_view(node: Node, eid: bytes, index: int) -> dict[str, Any]:
-    """One class's order book by price level and its last trades, as /api/enterprises/{ref}/book/{class}
-    counts them: units summed over the resting orders at each price, best prices first."""
-    shares = node.sequencer.state.shares
-    found = shares.books.get((eid, index))
-
-    def levels(side: str, prices: tuple[int, ...]) -> list[dict[str, Any]]:
-        out = []
-        for price in prices[:book_levels_shown]:
-            seqs = found.levels[(side, price)]  # type: ignore[union-attr]
-            out.append({"price": _amount(node, price), "units": sum(shares.orders[seq].units for seq in seqs),
-                        "orders": len(seqs)})
-        return out
-
-    trades = [trade_json(node, trade) for trade in reversed(shares.trades.get((eid, index), ()))][:trades_shown]
-    for trade in trades:
+    """One class's order book by price level and its last trades, from the API's `book_json`, with
+    amounts and names for people."""
+    book = book_json(node, eid, index, book_levels_shown)
+    for level in (*book["bids"], *book["asks"]):
+        level["price"] = _amount(node, level["price"])
+    book["trades"] = book["trades"][:trades_shown]
+    for trade in book["trades"]:
         trade["price_text"] = _amount(node, trade["price"])
         trade["buyer_name"] = _name_of(node, trade["buyer"])
         trade["seller_name"] = _name_of(node, trade["seller"])
-    return {
-        "bids": [] if found is None else levels("buy", tuple(reversed(found.bid_prices))),
-        "asks": [] if found is None else levels("sell", found.ask_prices),
-        "trades": trades,
-    }
+    return book
 
 
 def _name_of(node: Node, member_text: str) -> str | None:

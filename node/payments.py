@@ -103,21 +103,12 @@ def _add_held(held: Map, member: bytes, change: int) -> Map:
     return held.set(member, total) if total else held.delete(member)
 
 
-def _move(accounts: Map, payer: bytes, payee: bytes, amount: int) -> Map:
-    source = accounts[payer]
-    accounts = accounts.set(payer, _replace(source, balance_minor=source.balance_minor - amount))
-    target = accounts[payee]
-    return accounts.set(payee, _replace(target, balance_minor=target.balance_minor + amount))
-
-
 # ---- the trade account ----------------------------------------------------------------------------
 
 
 def open_trade_account(state: State, charter: Charter, seq: int) -> State:
     """When the community appends a charter naming it: its trade account in that federation, with
     no room until the federation decides its limits."""
-    from . import domain, shares
-
     federation = federation_id(charter)
     if federation in state.payments.trade or not any(m.member == state.feed for m in charter.members):
         return state
@@ -150,8 +141,6 @@ def position(state: State, federation: bytes) -> int | None:
 
 
 def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
-    from . import domain
-
     account_id = state.payments.trade.get(action.federation)
     if account_id is None:
         raise NotInFederationError("this community has not adopted that federation's charter; it cannot pay through it")
@@ -203,7 +192,7 @@ def apply_payment_out(state: State, event: Event, signer_id: bytes) -> State:
         pending=payments.pending.set(payment_id(event), pending),
         held=_add_held(payments.held, signer_id, body.amount_minor),
     )
-    return _replace(state, accounts=_move(state.accounts, signer_id, trade, body.amount_minor), payments=payments)
+    return _replace(state, accounts=domain.move_credit(state.accounts, signer_id, trade, body.amount_minor), payments=payments)
 
 
 def _pending(state: State, payment: bytes, what: str) -> Pending:
@@ -233,7 +222,7 @@ def apply_returned(state: State, body: PaymentReturned) -> State:
     payments = state.payments
     payments = _replace(payments, pending=payments.pending.delete(body.payment),
                         held=_add_held(payments.held, pending.payer, -pending.amount_minor))
-    return _replace(state, accounts=_move(state.accounts, trade, pending.payer, pending.amount_minor), payments=payments)
+    return _replace(state, accounts=domain.move_credit(state.accounts, trade, pending.payer, pending.amount_minor), payments=payments)
 
 
 def audit_cancel(state: State, event: Event) -> None:
@@ -259,8 +248,6 @@ def apply_cancel(state: State, body: PaymentCancel) -> State:
 def incoming_refusal(state: State, federation: bytes, to_member: bytes, amount_minor: int) -> str | None:
     """Why this community would reject a payment of `amount_minor` (its unit) to `to_member`, as
     one of the protocol's reasons, or None if it accepts."""
-    from . import domain, shares
-
     account_id = state.payments.trade.get(federation)
     member = state.members.get(to_member)
     if account_id is None:
@@ -295,7 +282,7 @@ def audit_answer(state: State, event: Event) -> None:
 def apply_accepted(state: State, body: PaymentAccepted) -> State:
     trade = state.payments.trade[body.federation]
     payments = _replace(state.payments, answered=state.payments.answered.set(body.payment, "accepted"))
-    return _replace(state, accounts=_move(state.accounts, trade, body.to_member, body.amount_minor), payments=payments)
+    return _replace(state, accounts=domain.move_credit(state.accounts, trade, body.to_member, body.amount_minor), payments=payments)
 
 
 def apply_rejected(state: State, body: PaymentRejected) -> State:
@@ -331,3 +318,6 @@ def digest_part(state: State) -> list:
         sorted([payment, answer] for payment, answer in payments.answered.items()),
     ]
 
+
+# Imported last, as in shares.py: domain imports this module at its top.
+from . import domain, shares  # noqa: E402

@@ -247,15 +247,6 @@ def _add_escrowed(escrowed: Map, member: bytes, change: int) -> Map:
     return escrowed.set(member, total) if total else escrowed.delete(member)
 
 
-def _move(accounts: Map, payer: bytes, payee: bytes, amount: int) -> Map:
-    if amount == 0:
-        return accounts
-    source, target = accounts[payer], accounts[payee]
-    accounts = accounts.set(payer, _replace(source, balance_minor=source.balance_minor - amount))
-    target = accounts[payee]
-    return accounts.set(payee, _replace(target, balance_minor=target.balance_minor + amount))
-
-
 def _check_holder(state: State, share_class: ShareClass, holder: bytes, units_after: int, who: str) -> None:
     """The holding cap (shares held, subscribed and bid for) and the local-only rule for `holder`."""
     member = domain.active_member(state, holder, who)
@@ -402,7 +393,7 @@ def check_enterprise_pay(state: State, signer_id: bytes, action: EnterprisePay) 
 
 
 def apply_enterprise_pay(state: State, action: EnterprisePay) -> State:
-    return _replace(state, accounts=_move(state.accounts, action.enterprise, action.to, action.amount_minor))
+    return _replace(state, accounts=domain.move_credit(state.accounts, action.enterprise, action.to, action.amount_minor))
 
 
 # ---- offers ---------------------------------------------------------------------------------------
@@ -500,7 +491,7 @@ def apply_subscribe(state: State, signer_id: bytes, action: Subscribe, seq: int)
         pending=_add_pending(shares.pending, (offer.enterprise, offer.share_class, signer_id), action.units),
         escrowed=_add_escrowed(shares.escrowed, signer_id, amount),
     )
-    return _replace(state, shares=shares, accounts=_move(state.accounts, signer_id, escrow, amount))
+    return _replace(state, shares=shares, accounts=domain.move_credit(state.accounts, signer_id, escrow, amount))
 
 
 def allotment(offer: Offer) -> dict[bytes, int]:
@@ -571,11 +562,11 @@ def apply_offer_close(state: State, body: OfferClosed, seq: int) -> State:
         pending = _add_pending(pending, (offer.enterprise, offer.share_class, member), -sub.units)
         escrowed = _add_escrowed(escrowed, member, -sub.units * offer.price_minor)
         refund = (sub.units - units) * offer.price_minor
-        accounts = _move(accounts, escrow, member, refund)
+        accounts = domain.move_credit(accounts, escrow, member, refund)
         if units:
             holdings = _add_units(holdings, (offer.enterprise, offer.share_class, member), units, units * offer.price_minor, seq)
             subscriptions = subscriptions.set(member, _replace(sub, allotted=units))
-    accounts = _move(accounts, escrow, offer.enterprise, allotted_total * offer.price_minor)
+    accounts = domain.move_credit(accounts, escrow, offer.enterprise, allotted_total * offer.price_minor)
     if allotted_total:
         issued = list(enterprise.issued)
         issued[offer.share_class] += allotted_total
@@ -722,7 +713,7 @@ def _drop_resting(state: State, order: Order) -> State:
     book = _book_remove(shares.books[book_key], order)
     accounts, holdings, pending, escrowed = state.accounts, shares.holdings, shares.pending, shares.escrowed
     if order.side == "buy":
-        accounts = _move(accounts, escrow_id(state.feed), order.owner, order.reserved_minor)
+        accounts = domain.move_credit(accounts, escrow_id(state.feed), order.owner, order.reserved_minor)
         pending = _add_pending(pending, holding_key, -order.units)
         escrowed = _add_escrowed(escrowed, order.owner, -order.reserved_minor)
     else:
@@ -752,16 +743,16 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
     books, member_orders = shares.books, shares.member_orders
     trades = list(shares.trades.get(key, ()))
     if action.side == "buy":  # the whole limit amount into escrow first; fills and refunds come out of it
-        accounts = _move(accounts, signer_id, escrow, action.price_minor * action.units)
+        accounts = domain.move_credit(accounts, signer_id, escrow, action.price_minor * action.units)
     else:
         holdings = _lock(holdings, (*key, signer_id), action.units)
     for fill in plan.fills:
         resting = orders[fill.resting]
         buyer, seller = (signer_id, resting.owner) if action.side == "buy" else (resting.owner, signer_id)
         value = fill.units * fill.price_minor
-        accounts = _move(accounts, escrow, seller, value)
+        accounts = domain.move_credit(accounts, escrow, seller, value)
         if action.side == "buy":  # the incoming buyer reserved at its limit: the difference comes back
-            accounts = _move(accounts, escrow, buyer, fill.units * (action.price_minor - fill.price_minor))
+            accounts = domain.move_credit(accounts, escrow, buyer, fill.units * (action.price_minor - fill.price_minor))
         holdings = _remove_units(holdings, (*key, seller), fill.units, fill.units)
         holdings = _add_units(holdings, (*key, buyer), fill.units, value, seq)
         if resting.side == "buy":
@@ -788,7 +779,7 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
             escrowed = _add_escrowed(escrowed, signer_id, action.price_minor * remaining)
     elif remaining:  # would still cross past the fill limit: cancelled, not rested
         if action.side == "buy":
-            accounts = _move(accounts, escrow, signer_id, action.price_minor * remaining)
+            accounts = domain.move_credit(accounts, escrow, signer_id, action.price_minor * remaining)
         else:
             held = holdings[(*key, signer_id)]
             holdings = holdings.set((*key, signer_id), _replace(held, locked=held.locked - remaining))
@@ -922,7 +913,7 @@ def apply_withdrawal(state: State, body: WithdrawalDue, seq: int) -> State:
     accounts, holdings = state.accounts, shares.holdings
     if body.outcome == "paid":
         amount = enterprise.classes[withdrawal.share_class].par_minor * withdrawal.units
-        accounts = _move(accounts, withdrawal.enterprise, withdrawal.holder, amount)
+        accounts = domain.move_credit(accounts, withdrawal.enterprise, withdrawal.holder, amount)
         holdings = _remove_units(holdings, key, withdrawal.units, withdrawal.units)
         withdrawn = list(enterprise.withdrawn)
         withdrawn[withdrawal.share_class] += withdrawal.units
@@ -990,7 +981,7 @@ def check_dividend(state: State, effect: DeclareDividend) -> None:
 def apply_dividend(state: State, effect: DeclareDividend, seq: int) -> State:
     accounts = state.accounts
     for holder, amount in sorted(dividend_shares(state, effect).items()):
-        accounts = _move(accounts, effect.enterprise, holder, amount)
+        accounts = domain.move_credit(accounts, effect.enterprise, holder, amount)
     return _replace(state, accounts=accounts)
 
 

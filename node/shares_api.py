@@ -243,26 +243,27 @@ async def book(request: web.Request) -> web.Response:
     if not text.isdigit() or int(text) >= len(enterprise_value.classes):
         raise MalformedError(f"{enterprise_value.name} has share classes 0 to {len(enterprise_value.classes) - 1}")
     index = int(text)
-    found = state.shares.books.get((eid, index))
-    depth = _limit(request)
+    return _json({"enterprise": id_to_text("e", eid), "class": index, **book_json(node, eid, index, _limit(request))})
+
+
+def book_json(node: Node, eid: bytes, index: int, depth: int) -> dict[str, Any]:
+    """One class's book: `depth` price levels a side, best first, each with the units and orders
+    resting there, and the last trades, newest first (the API and the enterprise page)."""
+    shares = node.sequencer.state.shares
+    found = shares.books.get((eid, index))
 
     def levels(side: str, prices: tuple[int, ...]) -> list[dict[str, Any]]:
         out = []
         for price in prices[:depth]:
             seqs = found.levels[(side, price)]  # type: ignore[union-attr]
-            units = sum(state.shares.orders[seq].units for seq in seqs)
-            out.append({"price": price, "units": units, "orders": len(seqs)})
+            out.append({"price": price, "units": sum(shares.orders[seq].units for seq in seqs), "orders": len(seqs)})
         return out
 
-    return _json(
-        {
-            "enterprise": id_to_text("e", eid),
-            "class": index,
-            "bids": [] if found is None else levels("buy", tuple(reversed(found.bid_prices))),
-            "asks": [] if found is None else levels("sell", found.ask_prices),
-            "trades": [trade_json(node, trade) for trade in reversed(state.shares.trades.get((eid, index), ()))],
-        }
-    )
+    return {
+        "bids": [] if found is None else levels("buy", tuple(reversed(found.bid_prices))),
+        "asks": [] if found is None else levels("sell", found.ask_prices),
+        "trades": [trade_json(node, trade) for trade in reversed(shares.trades.get((eid, index), ()))],
+    }
 
 
 async def offers(request: web.Request) -> web.Response:

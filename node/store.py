@@ -748,6 +748,15 @@ class Store:
         async with self._reader.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
             return list(await cursor.fetchall())
 
+    async def federation_counts(self) -> tuple[int, int]:
+        """(federation events held, fork proofs held): both only grow, so they tell a reader whether
+        anything it folded changed, without reading the events."""
+        async with self._reader.execute(
+            "SELECT (SELECT COUNT(*) FROM federation_log), (SELECT COUNT(*) FROM forks)"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
     async def federation_events(self, limit: int) -> list[tuple[bytes, int, bytes]]:
         """(feed, seq, bytes) of every held federation event (charters, proposals, votes, payments)
         of every feed, in (feed, seq) order, at most `limit`: what the federation layer folds. The

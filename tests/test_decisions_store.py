@@ -3,20 +3,17 @@ rebuild; the closing event appended through the sequencer as the timer does."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
+from sequencer_helpers import Clock, running_node
 from tallystick.node.decisions import closing_body, due_closures
 from tallystick.node.domain import state_digest
 from tallystick.node.errors import DeadlinePassedError
-from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.replay import fold_received, refold, start_received
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
-from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import (
-    AdmitMember,
     Delegate,
     Propose,
     RecoverKey,
@@ -28,44 +25,11 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair
 
-start_ms = 1_700_000_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now_ms = start_ms
-
-    def __call__(self) -> int:
-        self.now_ms += 1
-        return self.now_ms
-
 
 @pytest.fixture
 async def node(tmp_path: Path):
-    home_path = tmp_path / "home"
-    await init_home(
-        home_path, name="Test", unit_code="HRS", unit_decimals=2, debit_limit_minor=1000,
-        credit_ceiling_minor=5000, now_ms=start_ms, checkpoint_interval_events=10,
-    )
-    home = Home(home_path)
-    store = await Store.open(home.database_path)
-    feed = await store.own_feed()
-    clock = Clock()
-    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), clock)
-    writer = asyncio.create_task(sequencer.run())
-    admin = read_key(home.admin_key_path)
-    members = [admin] + [KeyPair(bytes([index + 1]) * 32) for index in range(4)]
-    nonce = iter(range(1, 1_000_000))
-
-    async def act(signer: KeyPair, action) -> int:  # type: ignore[no-untyped-def]
-        return (await sequencer.submit(sign_intent(signer, feed=feed, nonce=next(nonce), action=action))).seq
-
-    for index, member in enumerate(members[1:]):
-        await act(admin, AdmitMember(member=member.public, name=f"m{index}"))
-    yield store, sequencer, feed, members, act, clock
-    writer.cancel()
-    await asyncio.gather(writer, return_exceptions=True)
-    await store.close()
+    async with running_node(tmp_path, debit_limit_minor=1000, credit_ceiling_minor=5000) as running:
+        yield running
 
 
 async def close_due(sequencer: Sequencer, clock: Clock) -> list[int]:

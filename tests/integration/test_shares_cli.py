@@ -149,3 +149,26 @@ def test_unknown_enterprises_offers_and_orders_are_refused_in_one_line(make_node
         refused = tally(*admin, *args)
         assert refused.returncode == 1 and code in refused.stderr, (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_bad_references_to_the_shares_and_federation_routes_get_typed_errors_and_change_nothing(
+    make_node: Any,
+) -> None:
+    node = make_node()
+    tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "register", "Mill",
+               "--class", "Stock:investor:transferable", "--json")
+    before = node.snapshot()
+    for path, status, code in (
+        ("/api/offers/abc", 400, "malformed"),
+        ("/api/offers/999", 404, "unknown_offer"),
+        ("/api/enterprises/Nowhere", 404, "unknown_enterprise"),
+        ("/api/enterprises/Mill/book/7", 400, "malformed"),
+        ("/api/enterprises/Mill/book/x", 400, "malformed"),
+        ("/api/enterprises/Mill?limit=0", 400, "malformed"),
+        ("/api/members/Nobody/holdings", 400, "bad_id"),
+        ("/api/federations/x_" + "a" * 52, 404, "unknown_federation"),
+        ("/api/federations/Nowhere/report", 404, "unknown_federation"),
+    ):
+        answer = node.http("GET", path)
+        assert (answer.status, answer.json()["error"]) == (status, code), (path, answer.body[:200])
+    assert node.snapshot() == before
