@@ -353,11 +353,41 @@ def limits_set(context: Context, account: str, debit_limit: str | None, credit_c
     print_json(appended) if as_json else click.echo(f"limits set at seq {appended['seq']}")
 
 
+def _meeting_federation(
+    federations: list[dict[str, Any]], mine: str, theirs: str, wanted: str | None
+) -> dict[str, Any] | None:
+    """Where a payment between two communities meets: the lowest founded federation above both
+    (nearest to this community first), or the one named `wanted` if it is above both."""
+    by_id = {f["id"]: f for f in federations if f["founded"]}
+    parents: dict[str, list[str]] = {}
+    for federation in by_id.values():
+        for member in federation["members"]:
+            parents.setdefault(member["member"], []).append(federation["id"])
+
+    def above(member: str) -> list[str]:
+        found: list[str] = []
+        frontier = sorted(parents.get(member, []))
+        while frontier:
+            following: list[str] = []
+            for federation in frontier:
+                if federation not in found:
+                    found.append(federation)
+                    following += sorted(parents.get(federation, []))
+            frontier = following
+        return found
+
+    theirs_above = set(above(theirs))
+    common = [by_id[f] for f in above(mine) if f in theirs_above]
+    if wanted is not None:
+        common = [f for f in common if wanted in (f["id"], f["name"])]
+    return common[0] if common else None
+
+
 @main.command()
 @click.argument("to")
 @click.argument("amount")
 @click.option("--memo", default="", help=f"Up to {limits.memo_chars_max} characters.")
-@click.option("--federation", default=None, help="For ID@NODE_URL: the federation to pay through (default: the first shared).")
+@click.option("--federation", default=None, help="For ID@NODE_URL: the federation to pay through (default: the lowest above both communities).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
@@ -382,13 +412,12 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
             other = Client(where)
             to_community = other.get("/api/community")["node"]
             to_member = other.get(f"/api/members/{member_ref}")["id"]
-        shared = [
-            f for f in client.get("/api/federations")
-            if f["founded"] and {community["node"], to_community} <= {m["member"] for m in f["members"]}
-            and (federation is None or federation in (f["id"], f["name"]))
-        ]
-        if not shared:
-            raise click.ClickException(f"this community and {where} share no federation; a payment across needs one")
+        meeting = _meeting_federation(client.get("/api/federations"), community["node"], to_community, federation)
+        if meeting is None:
+            raise click.ClickException(
+                f"this community and {where} are under no common federation"
+                + (f" named {federation}" if federation else "") + "; a payment across needs one above both")
+        shared = [meeting]
         action = PayAcross(federation=id_from_text("x", shared[0]["id"]), to_community=id_from_text("n", to_community),
                            to_member=id_from_text("m", to_member), amount_minor=minor, memo=memo)
         appended = client.submit(context.key(), action)

@@ -31,7 +31,7 @@ from tallystick.node.runtime import Node, clock_ms
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof, encode
 from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
-from tallystick.protocol.events import Event, TradeLimits
+from tallystick.protocol.events import CapacityLimits, Event, Intent, PayAcross, TradeLimits
 from tallystick.protocol.federation import (
     FederationVote,
     PaymentAccepted,
@@ -67,6 +67,11 @@ class Held(Struct, frozen=True):
     event: Event
 
 
+class FrozenCommunityError(TallyError):
+    code = "community_frozen"
+    http_status = 409
+
+
 class UnknownFederationError(BadIdError):
     code = "unknown_federation"
     http_status = 404
@@ -85,6 +90,8 @@ class Federations:
         self._cached: tuple[tuple[int, int], FederationState, list[FeedEvent], list[Held]] | None = None
         self.abstained_total = 0
         self.replicator: Any = None  # set by federation/service.py: peers, lag and held replicas
+        # (federation, member) -> when this node first saw the member at its limit, while it stays there
+        self.at_limit_since: dict[tuple[bytes, bytes], int] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app[federations_key] = self
@@ -98,6 +105,17 @@ class Federations:
         self.node = node
         self.store = node.store
         self.own_feed = node.sequencer.head.feed
+        node.sequencer.screens.append(self.screen_intent)
+
+    def screen_intent(self, intent: Intent) -> None:
+        """Refuse a payment to a community whose feed is proven forked: it is frozen in every
+        federation it belongs to (its answers could not be trusted)."""
+        action = intent.action
+        if isinstance(action, PayAcross) and self._cached is not None and action.to_community in self._cached[1].forks:
+            raise FrozenCommunityError(
+                f"community {id_to_text('n', action.to_community)} is frozen: its feed is proven forked, so no "
+                "federation trusts what it signs; payments to it are refused until it recovers as a new feed"
+            )
 
     async def run(self) -> None:
         while True:
@@ -105,6 +123,7 @@ class Federations:
             try:
                 await self.abstain_where_stalled()
                 await self.follow_trade_limits()
+                await self.follow_capacity()
                 await self.answer_payments()
                 await self.settle_payments()
             except Exception:  # the view must never stop the node; the next round tries again
@@ -208,6 +227,32 @@ class Federations:
             appended += 1
         return appended
 
+    async def follow_capacity(self) -> int:
+        """Apply each of this community's federations' capacity allocation (`fed_allocate`), and the
+        chain of federations above it, as a `capacity_limits` event: the ledger then keeps the
+        community's position through every level above within its share (node/payments.py)."""
+        if self.node.sequencer.refusal is not None:
+            return 0
+        state, _ = await self.view()
+        ledger = self.node.sequencer.state
+        appended = 0
+        for federation_id_ in sorted(ledger.payments.trade):
+            federation = state.federations.get(federation_id_)
+            member = None if federation is None else federation.members.get(self.own_feed)
+            if member is None:
+                continue
+            above = state.ancestors(federation_id_)
+            current = ledger.payments.capacity.get(federation_id_)
+            if not above and current is None:
+                continue  # a federation at the top: its members' trade limits are the only bound
+            share = member.capacity_minor * member.rate_den // member.rate_num
+            if current is not None and (current.above, current.share_minor) == (above, share):
+                continue
+            body = CapacityLimits(federation_id_, federation.last_decision, above, share)
+            await self.node.sequencer.append_body(lambda _state, body=body: body)
+            appended += 1
+        return appended
+
     async def answer_payments(self) -> int:
         """Accept or reject every payment sent to this community that it has not answered: the
         rules of its own ledger decide, on the state the answer is appended to."""
@@ -223,12 +268,18 @@ class Federations:
             payment = hash32(item.raw)
             if payment in self.node.sequencer.state.payments.answered:
                 continue
-            source, target = self._rate(state, body.federation, item.feed), self._rate(state, body.federation, self.own_feed)
-            amount = 0 if source is None or target is None else paying.convert(body.amount_minor, source, target)
+            try:
+                _, steps = payment_machine.route(state, item.feed, self.own_feed, body.federation)
+                amount = payment_machine.convert(body.amount_minor, steps)
+            except TallyError:
+                amount = 0  # no route through that federation, or less than one minor unit here
+            frozen = item.feed in state.forks
 
             def answer(ledger: Any, body: PaymentOut = body, payment: bytes = payment, amount: int = amount,
-                       feed: bytes = item.feed) -> Any:
-                if payment in cancelled:
+                       feed: bytes = item.feed, frozen: bool = frozen) -> Any:
+                if frozen:
+                    reason = "refused"  # the paying community's feed is forked: frozen everywhere
+                elif payment in cancelled:
                     reason = "cancelled"
                 elif clock_ms() > body.expires_ms:
                     reason = "expired"
@@ -300,7 +351,7 @@ class Federations:
                     converted = None
                     if isinstance(item.event.body, PaymentAccepted):
                         try:
-                            _, steps = payment_machine.route(state, sent.feed, body.to_community)
+                            _, steps = payment_machine.route(state, sent.feed, body.to_community, body.federation)
                             converted = payment_machine.convert(body.amount_minor, steps)
                         except TallyError:
                             converted = None

@@ -197,10 +197,14 @@ class RateStep(Struct, frozen=True):
     rate_den: int
 
 
-def route(state: FederationState, from_community: bytes, to_community: bytes) -> tuple[bytes, tuple[RateStep, ...]]:
-    """The lowest federation both communities are under, and the rates from C1's unit up to it and
+def route(
+    state: FederationState, from_community: bytes, to_community: bytes, meeting: bytes | None = None
+) -> tuple[bytes, tuple[RateStep, ...]]:
+    """The federation the payment meets at (`meeting`, the one its `PaymentOut` names; by default
+    the lowest federation both communities are under), and the rates from C1's unit up to it and
     down to C2's unit, each member's rate as the federation above it states it."""
-    meeting = state.lowest_common_federation(from_community, to_community)
+    if meeting is None:
+        meeting = state.lowest_common_federation(from_community, to_community)
     if meeting is None:
         raise PaymentRouteError("the two communities share no federation; a payment needs one above both")
     up = _path_up(state, from_community, meeting)

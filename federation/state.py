@@ -609,12 +609,13 @@ def derive(observations: Observations) -> FederationState:
 
 
 def capacity_in(federations: dict[bytes, Federation], parents: dict[bytes, set[bytes]], member: bytes) -> int | None:
-    """A federation's capacity: the smallest share any parent allocated it (None at the top)."""
-    shares = [
-        federations[parent].members[member].capacity_minor
-        for parent in sorted(parents.get(member, ()))
-        if federations[parent].allocation_effective
-    ]
+    """A federation's capacity, in its own unit: the smallest share any parent allocated it (each
+    in that parent's unit, converted at the member's rate and rounded down), None at the top."""
+    shares = []
+    for parent in sorted(parents.get(member, ())):
+        if federations[parent].allocation_effective:
+            entry = federations[parent].members[member]
+            shares.append(entry.capacity_minor * entry.rate_den // entry.rate_num)
     return min(shares) if shares else None
 
 

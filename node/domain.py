@@ -26,6 +26,7 @@ from tallystick.protocol.events import (
     AdmitMember,
     Body,
     CancelOrder,
+    CapacityLimits,
     Checkpoint,
     DecisionClosed,
     Delegate,
@@ -603,6 +604,8 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
             state = paying.open_trade_account(state, body, event.seq)
     elif isinstance(body, TradeLimits):
         state = paying.apply_trade_limits(state, body)
+    elif isinstance(body, CapacityLimits):
+        state = paying.apply_capacity_limits(state, body)
     elif isinstance(body, PaymentAccepted):
         state = paying.apply_accepted(state, body)
     elif isinstance(body, PaymentRejected):
@@ -643,6 +646,8 @@ def audit(state: State, event: Event, intent: Intent | None) -> State:
             )
     elif isinstance(event.body, TradeLimits):
         paying.check_trade_limits(state, event.body)
+    elif isinstance(event.body, CapacityLimits):
+        paying.check_capacity_limits(state, event.body)
     elif isinstance(event.body, (PaymentAccepted, PaymentRejected)):
         paying.audit_answer(state, event)
     elif isinstance(event.body, (PaymentSettled, PaymentReturned)):
@@ -686,7 +691,8 @@ def touched_accounts(state: State, intent: Intent) -> list[bytes]:
     elif isinstance(action, Vote):
         ids.append(action.decision)  # type: ignore[arg-type]
     elif isinstance(action, PayAcross):
-        ids.append(state.payments.trade.get(action.federation))
+        route = paying.through(state, action.federation)
+        ids.append(None if route is None else state.payments.trade.get(route[0]))
     elif isinstance(action, (Delegate, Undelegate)) and signer_id is not None:
         ids.append(delegations_of(signer_id))  # type: ignore[arg-type]
     elif signer_id is not None:

@@ -11,7 +11,17 @@ ends) or `payment_returned` (A refunded, the trade account back). A payment's id
 side from that side's feed; that C1 followed C2's answer, and that C2's amount is the charter's
 conversion, are checked across feeds by the federation layer (federation/payments.py). The trade
 account's limits come from the federation's decision (`trade_limits`), so each community enforces
-its own share of the federation's capacity locally.
+its own limits locally.
+
+Through a confederation: when C1 and C2 are under different federations, the payment meets at
+their lowest common federation (`PaymentOut.federation`), and each side moves the trade account of
+its own federation (the one whose ancestors include the meeting federation) and counts the amount
+against its share of that federation's capacity at each level it leaves (`Capacity`, set by the
+node's `capacity_limits` body from the federation's `fed_allocate` decision). A level's count is
+the community's net position through it: what it sold through it minus what it bought, payments
+held out counted as if they came back. Each community keeps every level within its share, and a
+federation's shares sum to at most its capacity, so no federation's net position in its parent
+breaches its capacity at any level, with no central check (docs/federation.md, "Capacity").
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from immutables import Map
 from msgspec import Struct
 from msgspec.structs import replace as _replace
 from tallystick.protocol.codec import encode
-from tallystick.protocol.events import Event, Intent, PayAcross, TradeLimits
+from tallystick.protocol.events import CapacityLimits, Event, Intent, PayAcross, TradeLimits
 from tallystick.protocol.federation import (
     Charter,
     PaymentAccepted,
@@ -65,6 +75,11 @@ class NotInFederationError(DomainError):
     http_status = 409
 
 
+class CapacityShareError(DomainError):
+    code = "capacity_share"
+    http_status = 409
+
+
 class Pending(Struct, frozen=True, array_like=True):
     """A payment this community sent and has not settled or returned."""
 
@@ -76,6 +91,19 @@ class Pending(Struct, frozen=True, array_like=True):
     amount_minor: int
     expires_ms: int
     cancel_sent: bool = False
+    via: bytes = b""  # the community's own federation it left through (its trade account's); "" if `federation`
+    levels: int = 0  # how many capacity levels above `via` it was counted in
+
+
+class Capacity(Struct, frozen=True, array_like=True):
+    """The community's share of its federation's capacity (from a `capacity_limits` body) and its
+    net position through each level above it: level j counts the payments that meet at one of
+    `above[j:]` (level 0: all trade leaving the federation; level 1: leaving `above[0]`; ...)."""
+
+    above: tuple[bytes, ...]
+    share_minor: int
+    used: tuple[int, ...]  # per level: sold minus bought through it, in the community's unit
+    held: tuple[int, ...]  # per level: sent through it and pending (comes back if returned)
 
 
 class Payments(Struct, frozen=True):
@@ -83,6 +111,7 @@ class Payments(Struct, frozen=True):
     pending: Map = Map()  # payment id -> Pending (sent, not yet settled or returned)
     answered: Map = Map()  # payment id -> "accepted" / "rejected" (payments to this community)
     held: Map = Map()  # payer -> credit their pending payments would return to them
+    capacity: Map = Map()  # own federation id -> Capacity (only where the federation has a parent)
 
 
 def trade_account_id(feed: bytes, federation: bytes) -> bytes:
@@ -131,6 +160,76 @@ def apply_trade_limits(state: State, body: TradeLimits) -> State:
     return _replace(state, accounts=state.accounts.set(account_id, account))
 
 
+# ---- capacity: the community's share of its federation's capacity, at every level ------------------
+
+
+def check_capacity_limits(state: State, body: CapacityLimits) -> None:
+    if body.federation not in state.payments.trade:
+        raise NotInFederationError("this community has no trade account in that federation")
+    if body.federation in body.above or len(set(body.above)) != len(body.above):
+        raise NotAuthorizedError("a federation's ancestors name each federation once, and never itself")
+
+
+def apply_capacity_limits(state: State, body: CapacityLimits) -> State:
+    """The new share and chain. A level's count survives while the chain up to it is unchanged; a
+    level new to the chain starts at zero (no payment could meet above a federation not yet there)."""
+    old = state.payments.capacity.get(body.federation)
+    levels = len(body.above)
+    used, held = [0] * levels, [0] * levels
+    if old is not None:
+        for level in range(min(levels, len(old.above))):
+            if old.above[:level] != body.above[:level]:
+                break
+            used[level], held[level] = old.used[level], old.held[level]
+    capacity = Capacity(tuple(body.above), body.share_minor, tuple(used), tuple(held))
+    return _replace(state, payments=_replace(
+        state.payments, capacity=state.payments.capacity.set(body.federation, capacity)))
+
+
+def through(state: State, federation: bytes) -> tuple[bytes, int] | None:
+    """How a payment meeting at `federation` leaves this community: the community's own federation
+    whose trade account it moves, and how many capacity levels above it counts in (0 for a
+    federation the community is a direct member of). None if the community is not under it."""
+    payments = state.payments
+    if federation in payments.trade:
+        return federation, 0
+    for own, capacity in sorted(payments.capacity.items()):
+        if federation in capacity.above:
+            return own, capacity.above.index(federation) + 1
+    return None
+
+
+def capacity_refusal(state: State, own: bytes, levels: int, change: int) -> str | None:
+    """Why moving the community's position by `change` through the first `levels` levels above
+    `own` would breach its share, or None. A position held out counts as if it came back; a change
+    that brings an out-of-share position nearer zero (after a smaller allocation) is allowed."""
+    capacity = state.payments.capacity.get(own)
+    if levels == 0:
+        return None
+    if capacity is None or len(capacity.used) < levels:
+        return "the federation has allotted this community no share of its capacity above it yet"
+    for level in range(levels):
+        before = capacity.used[level] + (capacity.held[level] if change > 0 else 0)
+        after = before + change
+        if abs(after) > capacity.share_minor and abs(after) > abs(before):
+            return (f"its position through the federations above would reach {after}, past its share of "
+                    f"{capacity.share_minor} of the federation's capacity")
+    return None
+
+
+def _count(payments: Payments, own: bytes, levels: int, used: int, held: int) -> Payments:
+    capacity = payments.capacity.get(own)
+    if capacity is None or levels == 0:
+        return payments
+    reach = min(levels, len(capacity.used))
+    capacity = _replace(
+        capacity,
+        used=tuple(u + used if level < reach else u for level, u in enumerate(capacity.used)),
+        held=tuple(h + held if level < reach else h for level, h in enumerate(capacity.held)),
+    )
+    return _replace(payments, capacity=payments.capacity.set(own, capacity))
+
+
 def position(state: State, federation: bytes) -> int | None:
     """The community's position in `federation`, in its own unit: what it sold minus what it bought."""
     account = state.payments.trade.get(federation)
@@ -141,9 +240,12 @@ def position(state: State, federation: bytes) -> int | None:
 
 
 def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
-    account_id = state.payments.trade.get(action.federation)
-    if account_id is None:
-        raise NotInFederationError("this community has not adopted that federation's charter; it cannot pay through it")
+    route = through(state, action.federation)
+    if route is None:
+        raise NotInFederationError(
+            "this community is not under that federation (it adopted no charter of it or of a federation "
+            "below it that the node knows joined it); it cannot pay through it")
+    account_id = state.payments.trade[route[0]]
     if action.to_community == state.feed:
         raise SameAccountError("that member is in this community: pay them with `tally pay NAME AMOUNT`")
     payer = state.accounts[signer_id]
@@ -156,6 +258,12 @@ def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
             "this payment would take the community past its balance-of-trade limit in the federation; "
             "trade the other way first, or ask the federation to raise it"
         ) from None
+    refusal = capacity_refusal(state, route[0], route[1], -action.amount_minor)
+    if refusal is not None:
+        raise CapacityShareError(
+            f"this payment would take the community past its share of its federation's capacity: {refusal}; "
+            "trade the other way first, or ask the federation to allocate this community more"
+        )
 
 
 def payment_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> PaymentOut:
@@ -183,10 +291,11 @@ def audit_payment_out(state: State, event: Event, intent: Intent) -> None:
 def apply_payment_out(state: State, event: Event, signer_id: bytes) -> State:
     body = event.body
     assert isinstance(body, PaymentOut)
-    trade = state.payments.trade[body.federation]
+    own, levels = through(state, body.federation)  # type: ignore[misc]  # validated before
+    trade = state.payments.trade[own]
     pending = Pending(event.seq, signer_id, body.federation, body.to_community, body.to_member, body.amount_minor,
-                      body.expires_ms)
-    payments = state.payments
+                      body.expires_ms, via=b"" if own == body.federation else own, levels=levels)
+    payments = _count(state.payments, own, levels, -body.amount_minor, body.amount_minor)
     payments = _replace(
         payments,
         pending=payments.pending.set(payment_id(event), pending),
@@ -208,9 +317,14 @@ def audit_settled(state: State, event: Event) -> None:
     _pending(state, body.payment, f"seq {event.seq}")
 
 
+def own_federation(pending: Pending) -> bytes:
+    """The community's own federation whose trade account a pending payment moved."""
+    return pending.via or pending.federation
+
+
 def apply_settled(state: State, body: PaymentSettled) -> State:
     pending = state.payments.pending[body.payment]
-    payments = state.payments
+    payments = _count(state.payments, own_federation(pending), pending.levels, 0, -pending.amount_minor)
     return _replace(state, payments=_replace(
         payments, pending=payments.pending.delete(body.payment),
         held=_add_held(payments.held, pending.payer, -pending.amount_minor)))
@@ -218,8 +332,9 @@ def apply_settled(state: State, body: PaymentSettled) -> State:
 
 def apply_returned(state: State, body: PaymentReturned) -> State:
     pending = state.payments.pending[body.payment]
-    trade = state.payments.trade[pending.federation]
-    payments = state.payments
+    trade = state.payments.trade[own_federation(pending)]
+    payments = _count(state.payments, own_federation(pending), pending.levels, pending.amount_minor,
+                      -pending.amount_minor)
     payments = _replace(payments, pending=payments.pending.delete(body.payment),
                         held=_add_held(payments.held, pending.payer, -pending.amount_minor))
     return _replace(state, accounts=domain.move_credit(state.accounts, trade, pending.payer, pending.amount_minor), payments=payments)
@@ -248,9 +363,9 @@ def apply_cancel(state: State, body: PaymentCancel) -> State:
 def incoming_refusal(state: State, federation: bytes, to_member: bytes, amount_minor: int) -> str | None:
     """Why this community would reject a payment of `amount_minor` (its unit) to `to_member`, as
     one of the protocol's reasons, or None if it accepts."""
-    account_id = state.payments.trade.get(federation)
+    route = through(state, federation)
     member = state.members.get(to_member)
-    if account_id is None:
+    if route is None:
         return "refused"
     if member is None or member.role not in shares.people_roles:
         return "unknown_member"
@@ -260,11 +375,13 @@ def incoming_refusal(state: State, federation: bytes, to_member: bytes, amount_m
         shares.check_can_receive(state, to_member, amount_minor, "the payee")
     except DomainError:
         return "credit_ceiling"
-    trade = state.accounts[account_id]
+    trade = state.accounts[state.payments.trade[route[0]]]
     try:
         domain.check_within(state, trade, trade.balance_minor - amount_minor, "the trade account")
     except DomainError:
         return "trade_limit"
+    if capacity_refusal(state, route[0], route[1], amount_minor) is not None:
+        return "capacity"
     return None
 
 
@@ -280,8 +397,10 @@ def audit_answer(state: State, event: Event) -> None:
 
 
 def apply_accepted(state: State, body: PaymentAccepted) -> State:
-    trade = state.payments.trade[body.federation]
-    payments = _replace(state.payments, answered=state.payments.answered.set(body.payment, "accepted"))
+    own, levels = through(state, body.federation)  # type: ignore[misc]  # audited before
+    trade = state.payments.trade[own]
+    payments = _count(state.payments, own, levels, body.amount_minor, 0)
+    payments = _replace(payments, answered=payments.answered.set(body.payment, "accepted"))
     return _replace(state, accounts=domain.move_credit(state.accounts, trade, body.to_member, body.amount_minor), payments=payments)
 
 
@@ -301,12 +420,13 @@ def convert(amount_minor: int, source_rate: tuple[int, int], target_rate: tuple[
 def touched(state: State, body: object) -> list:
     """The projection rows a payment body changes (the accounts; payments ride in the community row)."""
     if isinstance(body, PaymentAccepted):
-        return [state.payments.trade.get(body.federation), body.to_member]
+        route = through(state, body.federation)
+        return [None if route is None else state.payments.trade.get(route[0]), body.to_member]
     if isinstance(body, (PaymentSettled, PaymentReturned, PaymentCancel)):
         pending = state.payments.pending.get(body.payment)
         if pending is None:
             return []
-        return [pending.payer, state.payments.trade.get(pending.federation)]
+        return [pending.payer, state.payments.trade.get(own_federation(pending))]
     return []
 
 
@@ -316,7 +436,8 @@ def digest_part(state: State) -> list:
         sorted([federation, account] for federation, account in payments.trade.items()),
         sorted([payment, p.seq, p.amount_minor, p.cancel_sent] for payment, p in payments.pending.items()),
         sorted([payment, answer] for payment, answer in payments.answered.items()),
-    ]
+    ] + ([sorted([own, list(c.above), c.share_minor, list(c.used), list(c.held)]
+                 for own, c in payments.capacity.items())] if payments.capacity else [])
 
 
 # Imported last, as in shares.py: domain imports this module at its top.

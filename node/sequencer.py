@@ -75,6 +75,9 @@ class Sequencer:
         self.refused_total = 0
         self.batches_total = 0
         self._listeners: list[Callable[[FeedHead], None]] = []
+        # Checks an extension runs on each verified intent before it is queued (e.g. the federation
+        # layer refusing a payment to a frozen community); each raises a TallyError to refuse it.
+        self.screens: list[Callable[[Intent], None]] = []
         # The write gate: open unless held for the start-up fork-safety check or closed for good
         # (a stale or forked home). `submit` waits for it to open and then checks the refusal.
         self._gate_open = asyncio.Event()
@@ -118,6 +121,8 @@ class Sequencer:
         """Verify a member's signed intent, queue it, and wait until its event is committed.
         Raises a RemoteError for bad bytes or signatures, a DomainError if the rules refuse it."""
         intent = verify_intent(intent_bytes, feed=self.head.feed)
+        for screen in self.screens:
+            screen(intent)
         await self._gate_open.wait()
         if self._refusal is not None:
             raise self._refusal

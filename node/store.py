@@ -31,7 +31,7 @@ from tallystick.protocol.feed import FeedHead
 
 from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
 from .domain import Account, Community, Levy, Member, Rules, State, _name_key, delegations_of
-from .payments import Payments, Pending
+from .payments import Capacity, Payments, Pending
 from .shares import (
     Enterprise,
     Holding,
@@ -178,6 +178,7 @@ class _PaymentsRecord(msgspec.Struct, frozen=True, array_like=True):
     trade: list[tuple[bytes, bytes]]
     pending: list[tuple[bytes, Pending]]
     answered: list[tuple[bytes, str]]
+    capacity: list[tuple[bytes, Capacity]] = []  # absent in rows written before capacity existed
 
 
 _payments_decoder = msgspec.msgpack.Decoder(_PaymentsRecord)
@@ -343,7 +344,7 @@ def _community_row(state: State) -> tuple:
         _nonce_encoder.encode(list(state.federation_outbox)),
         _nonce_encoder.encode(_PaymentsRecord(
             sorted(state.payments.trade.items()), sorted(state.payments.pending.items()),
-            sorted(state.payments.answered.items()))),
+            sorted(state.payments.answered.items()), sorted(state.payments.capacity.items()))),
     )
 
 
@@ -643,7 +644,7 @@ class Store:
         for _, pending in payments_record.pending:
             held[pending.payer] = held.get(pending.payer, 0) + pending.amount_minor
         payments = Payments(Map(payments_record.trade), Map(payments_record.pending), Map(payments_record.answered),
-                            Map(held))
+                            Map(held), Map(payments_record.capacity))
         members: dict[bytes, Member] = {}
         async with self._reader.execute(
             "SELECT id, name, key, role, active, admitted_seq, nonce_floor, nonces, retired_keys "

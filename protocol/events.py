@@ -434,6 +434,21 @@ class TradeLimits(_Tagged, tag="trade_limits"):
     credit_ceiling_minor: LimitMinor
 
 
+class CapacityLimits(_Tagged, tag="capacity_limits"):
+    """The node applies its federation's capacity allocation: `federation` is a federation this
+    community is a direct member of (it has a trade account there), `above` that federation's
+    ancestors, nearest first, and `share_minor` the share of the federation's capacity its members
+    allotted this community (`fed_allocate`, converted into the community's unit, rounded down).
+    From then on the community's net position through each level (its trade leaving `federation`,
+    then leaving `above[0]`, ...) stays within `share_minor` either way, so the shares of all the
+    communities under a federation, summed, never breach the capacity its parent gave it."""
+
+    federation: Id32
+    decision: Id32
+    above: Annotated[tuple[Id32, ...], Meta(max_length=limits.certificate_depth_max)]
+    share_minor: LimitMinor
+
+
 class OfferClosed(_Tagged, tag="offer_closed"):
     """Appended once the node's clock passes an offer's deadline: allots or refunds it whole."""
 
@@ -450,12 +465,12 @@ class WithdrawalDue(_Tagged, tag="withdrawal_due"):
 
 Body = (
     Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | TradeLimits
-    | FederationBody | PaymentBody
+    | CapacityLimits | FederationBody | PaymentBody
 )
 
 body_kinds: frozenset[str] = (
     frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed", "offer_closed", "withdrawal_due",
-               "trade_limits"})
+               "trade_limits", "capacity_limits"})
     | federation_body_kinds
     | payment_body_kinds
 )

@@ -228,7 +228,7 @@ class PaymentAccepted(Tagged, tag="payment_accepted"):
 
 
 PaymentRejectReason = Literal[
-    "unknown_member", "account_closed", "credit_ceiling", "trade_limit", "expired", "cancelled", "refused"
+    "unknown_member", "account_closed", "credit_ceiling", "trade_limit", "capacity", "expired", "cancelled", "refused"
 ]
 
 

@@ -10,7 +10,7 @@ from msgspec.structs import replace
 from tallystick.node import payments
 from tallystick.node.domain import audit, intent_body, state_digest, validate
 from tallystick.node.errors import DomainError, NotAuthorizedError, NotDueError
-from tallystick.protocol.events import Act, AdmitMember, FederationAct, PayAcross, TradeLimits
+from tallystick.protocol.events import Act, AdmitMember, CapacityLimits, FederationAct, PayAcross, TradeLimits
 from tallystick.protocol.federation import (
     Charter,
     CharterMember,
@@ -162,3 +162,108 @@ def test_both_sides_refold_from_their_bytes_to_the_same_state() -> None:
         refolded, _ = refold(side.genesis_bytes, side.events)
         assert state_digest(refolded) == state_digest(side.state)
         assert refolded.payments == side.state.payments
+
+
+# ---- through a confederation: each community's share of its federation's capacity ---------------
+
+
+def confederated(share: int = 200) -> tuple[Side, Side, bytes, bytes, bytes]:
+    """C1 (Ada) alone in federation F1, C2 (Bea) alone in F2, both federations members of P; each
+    community's node has applied its federation's allocation: `share` either way through P."""
+    c1, c2 = Side("C1", ada_key.public, "Ada"), Side("C2", bea_key.public, "Bea")
+    f1_charter = Charter("Hills", "HIL", 2, (CharterMember(c1.feed, "TST", 1, 1),), 6000, start_ms)
+    f2_charter = Charter("Coast", "CST", 2, (CharterMember(c2.feed, "TST", 1, 1),), 6000, start_ms)
+    f1, f2 = federation_id(f1_charter), federation_id(f2_charter)
+    top = federation_id(Charter("Island", "ISL", 2, (CharterMember(f1, "HIL", 1, 1), CharterMember(f2, "CST", 1, 1)),
+                                6000, start_ms))
+    for side, charter, own in ((c1, f1_charter, f1), (c2, f2_charter, f2)):
+        side.accept(admin_key, FederationAct(body=charter))
+        side.audited(charter)
+        side.audited(TradeLimits(own, own, 1000, 1000))
+        side.audited(CapacityLimits(own, own, (top,), share))
+    return c1, c2, f1, f2, top
+
+
+def send_through(c1: Side, c2: Side, top: bytes, amount: int) -> bytes:
+    signed = c1.sign(ada_key, PayAcross(top, c2.feed, bea_key.public, amount, "wool"))
+    error = validate(c1.state, signed.intent, c1.now_ms)
+    if error is not None:
+        raise error
+    body = intent_body(c1.state, signed.intent, signed.raw, c1.now_ms)
+    c1.audited(body, signed.intent)
+    return c1.head
+
+
+def test_a_payment_through_a_confederation_moves_each_sides_own_trade_account_and_counts_its_share() -> None:
+    c1, c2, f1, f2, top = confederated()
+    payment = send_through(c1, c2, top, 150)
+    assert payments.position(c1.state, f1) == -150
+    assert c1.state.payments.capacity[f1].used == (-150,) and c1.state.payments.capacity[f1].held == (150,)
+    assert payments.incoming_refusal(c2.state, top, bea_key.public, 150) is None
+    c2.audited(PaymentAccepted(payment, c1.feed, 150, top, bea_key.public))
+    assert payments.position(c2.state, f2) == 150 and c2.state.payments.capacity[f2].used == (150,)
+    c1.audited(PaymentSettled(payment, c2.head))
+    assert c1.state.payments.capacity[f1].held == (0,) and c1.state.payments.capacity[f1].used == (-150,)
+    for side in (c1, c2):
+        assert sum(a.balance_minor for a in side.state.accounts.values()) == 0
+        refolded, _ = refold(side.genesis_bytes, side.events)
+        assert state_digest(refolded) == state_digest(side.state) and refolded.payments == side.state.payments
+
+
+def test_a_community_paying_past_its_share_of_the_capacity_is_refused_locally() -> None:
+    c1, c2, f1, _, top = confederated(share=200)
+    send_through(c1, c2, top, 150)
+    with pytest.raises(payments.CapacityShareError) as refused:
+        send_through(c1, c2, top, 51)
+    assert "share" in refused.value.message and "200" in refused.value.message
+    assert c1.state.payments.capacity[f1].used == (-150,)
+    send_through(c1, c2, top, 50)  # exactly the share is allowed
+
+
+def test_a_community_receiving_past_its_share_rejects_and_cannot_accept() -> None:
+    c1, c2, _, _, top = confederated(share=200)
+    payment = send_through(c1, c2, top, 150)
+    c2.audited(PaymentAccepted(payment, c1.feed, 150, top, bea_key.public))
+    assert payments.incoming_refusal(c2.state, top, bea_key.public, 51) == "capacity"
+    _, over = c2.next_event(PaymentAccepted(b"\x05" * 32, c1.feed, 51, top, bea_key.public))
+    with pytest.raises(NotAuthorizedError):
+        audit(c2.state, over, None)
+
+
+def test_a_returned_payment_gives_its_share_back_and_held_payments_count_against_receiving() -> None:
+    c1, c2, f1, _, top = confederated(share=200)
+    payment = send_through(c1, c2, top, 180)
+    # 180 held out may come back: C1 can receive only 200 - (-180 + 180) = 200, not 201.
+    assert payments.incoming_refusal(c1.state, top, ada_key.public, 200) is None
+    assert payments.incoming_refusal(c1.state, top, ada_key.public, 201) == "capacity"
+    c2.audited(PaymentRejected(payment, c1.feed, "refused"))
+    c1.audited(PaymentReturned(payment, c2.head))
+    assert c1.state.payments.capacity[f1].used == (0,) and c1.state.payments.capacity[f1].held == (0,)
+
+
+def test_without_a_share_or_a_chain_a_payment_above_is_refused_with_a_clear_error() -> None:
+    c1, c2, f1, _, top = confederated(share=0)
+    with pytest.raises(payments.CapacityShareError):
+        send_through(c1, c2, top, 1)
+    unknown = c1.sign(ada_key, PayAcross(b"\x08" * 32, c2.feed, bea_key.public, 1))
+    assert isinstance(validate(c1.state, unknown.intent, c1.now_ms), payments.NotInFederationError)
+
+
+def test_a_capacity_body_for_a_federation_not_adopted_or_naming_itself_is_refused() -> None:
+    c1, _, f1, _, top = confederated()
+    for bad in (CapacityLimits(b"\x06" * 32, f1, (top,), 10), CapacityLimits(f1, f1, (f1,), 10),
+                CapacityLimits(f1, f1, (top, top), 10)):
+        _, event = c1.next_event(bad)
+        with pytest.raises(DomainError):
+            audit(c1.state, event, None)
+
+
+def test_a_new_chain_keeps_the_counts_of_the_levels_it_shares_and_starts_new_ones_at_zero() -> None:
+    c1, c2, f1, _, top = confederated(share=200)
+    send_through(c1, c2, top, 100)
+    higher = b"\x04" * 32
+    c1.audited(CapacityLimits(f1, f1, (top, higher), 300))
+    capacity = c1.state.payments.capacity[f1]
+    assert capacity.used == (-100, 0) and capacity.held == (100, 0) and capacity.share_minor == 300
+    c1.audited(CapacityLimits(f1, f1, (higher,), 300))
+    assert c1.state.payments.capacity[f1].used == (-100,)  # level 0 is still "trade leaving F1"
