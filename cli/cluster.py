@@ -27,17 +27,17 @@ from tallystick.node.shares import enterprise_id
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import (
     AdmitMember,
-    FederationAct,
     OpenOffer,
+    PayAcross,
     PlaceOrder,
     RegisterEnterprise,
     ShareClass,
     Subscribe,
     Transfer,
 )
-from tallystick.protocol.federation import Charter, CharterMember, federation_id
 from tallystick.protocol.ids import KeyPair, id_from_text
 
+from . import federate
 from .client import Client, NodeRefused, NodeUnreachable
 
 community_names = [
@@ -47,6 +47,10 @@ community_names = [
 member_names = ["Ada", "Bruno", "Chiara", "Dev", "Esme", "Farid", "Gwen", "Hugo"]
 members_per_community = 4
 start_timeout_seconds = 30
+# Each community's balance-of-trade limits in its federation, either way; with a confederation, each
+# federation's capacity in it (divided equally among its communities).
+trade_limit_minor = 200_00
+federation_capacity_minor = 300_00
 
 
 class ClusterError(LocalError):
@@ -126,20 +130,30 @@ def up(directory: Path, nodes: int, base_port: int, host: str = "127.0.0.1", see
     return communities
 
 
-def _federate(communities: list[Community]) -> bytes:
-    """The cluster's communities found one federation: each adopts the same charter by its
-    admin's intent (docs/federation.md). Returns the federation's id."""
-    charter = Charter(
-        name="Cluster federation",
-        unit_code="HRS",
-        unit_decimals=2,
-        members=tuple(CharterMember(id_from_text("n", c.node), "HRS", 1, 1) for c in communities),
-        quorum_bp=6000,
-        founded_ms=time.time_ns() // 1_000_000,
-    )
-    for community in communities:
-        Client(community.url).submit(read_key(community.home / "admin.key"), FederationAct(body=charter))
-    return federation_id(charter)
+def _federate(communities: list[Community]) -> None:
+    """Link the cluster's communities (docs/federation.md): up to four found one federation; more
+    are split into two federations, which found a confederation. Every community gets
+    balance-of-trade limits in its federation, and with a confederation each federation gets a
+    capacity in it, divided among its communities: all by federation decisions, voted by the
+    communities' admins (cli/federate.py)."""
+    seats = [federate.Seat(c.url, c.node, c.home / "admin.key") for c in communities]
+    if len(seats) <= 4:
+        federations = [federate.found("Cluster federation", "HRS", 2, seats)]
+    else:
+        half = (len(seats) + 1) // 2
+        federations = [federate.found("East federation", "HRS", 2, seats[:half]),
+                       federate.found("West federation", "HRS", 2, seats[half:])]
+    for federation in federations:
+        federate.wait_founded(federation)
+        federate.trade_limits(federation, trade_limit_minor, trade_limit_minor)
+    if len(federations) > 1:
+        top = federate.found("Cluster confederation", "HRS", 2, federations)
+        for federation in federations:
+            federate.join(federation, top)
+        federate.wait_founded(top)
+        federate.allocate(top, federation_capacity_minor)
+        for federation in federations:
+            federate.allocate(federation, federation_capacity_minor // len(federation.communities))
 
 
 def _record(directory: Path, communities: list[Community]) -> None:
@@ -204,6 +218,26 @@ def trade(community: Community, rng: random.Random) -> str | None:
     except NodeRefused as refusal:
         return f"{community.name}: {payer_path.stem} -> {payee_path.stem} refused ({refusal.code})"
     return f"{community.name}: {payer_path.stem} paid {payee_path.stem} {amount_minor / 100:.2f} HRS"
+
+
+def trade_across(communities: list[Community], rng: random.Random) -> str | None:
+    """One random payment from a member of one community to a member of another, through the
+    lowest federation above both; returns a line saying what happened."""
+    payer_community, payee_community = rng.sample(communities, 2)
+    payer_path, payee_path = rng.choice(member_keys(payer_community)), rng.choice(member_keys(payee_community))
+    client = Client(payer_community.url)
+    meeting = federate.meeting(client.get("/api/federations"), payer_community.node, payee_community.node, None)
+    if meeting is None:
+        return f"{payer_community.name} and {payee_community.name} share no federation yet"
+    amount_minor = rng.randrange(1, 10) * 50
+    action = PayAcross(federation=id_from_text("x", meeting["id"]), to_community=id_from_text("n", payee_community.node),
+                       to_member=read_key(payee_path).public, amount_minor=amount_minor, memo="demo trade across")
+    where = f"{payer_community.name}'s {payer_path.stem} -> {payee_community.name}'s {payee_path.stem}"
+    try:
+        client.submit(read_key(payer_path), action)
+    except NodeRefused as refusal:
+        return f"{where} refused ({refusal.code})"
+    return f"{where}: sent {amount_minor / 100:.2f} HRS through {meeting['name']}"
 
 
 def _order(community: Community, rng: random.Random, keys: list[Path]) -> str:

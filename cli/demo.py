@@ -38,6 +38,8 @@ Try, in another terminal:
   .venv/bin/tally --node {first.url} balance
   .venv/bin/tally --node {first.url} log
   .venv/bin/tally --node {first.url} --key {member_key} pay {cluster.member_names[1]} 2.50 --memo "bread"
+  .venv/bin/tally --node {first.url} --key {member_key} pay {cluster.member_names[2]}@{communities[1].url} 3.00
+        (a payment to another community; `tally --node {first.url} payments` shows it settle)
   .venv/bin/tally --node {first.url} enterprise show Bakery        (community shares and the local exchange)
   .venv/bin/tally --node {first.url} federation report "Cluster federation"   (the federation, by VSM system)
   .venv/bin/tally verify {first.home}     (after Ctrl-C: offline check of the whole log)
@@ -58,7 +60,9 @@ Members keep trading every {trade_interval_seconds:.0f} s. Ctrl-C stops every no
         while not stopping:
             time.sleep(trade_interval_seconds)
             if not stopping:
-                print("  " + (cluster.trade(rng.choice(communities), rng) or ""), flush=True)
+                line = (cluster.trade_across(communities, rng) if len(communities) > 1 and rng.random() < 0.3
+                        else cluster.trade(rng.choice(communities), rng))
+                print("  " + (line or ""), flush=True)
     finally:
         print("\nstopping the demo's nodes ...", flush=True)
         cluster.down(demo_directory)

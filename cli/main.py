@@ -52,6 +52,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from . import cluster as cluster_module
+from . import federate
 from . import federation as federation_commands
 from . import shares as shares_commands
 from .client import Client, NodeRefused
@@ -353,36 +354,6 @@ def limits_set(context: Context, account: str, debit_limit: str | None, credit_c
     print_json(appended) if as_json else click.echo(f"limits set at seq {appended['seq']}")
 
 
-def _meeting_federation(
-    federations: list[dict[str, Any]], mine: str, theirs: str, wanted: str | None
-) -> dict[str, Any] | None:
-    """Where a payment between two communities meets: the lowest founded federation above both
-    (nearest to this community first), or the one named `wanted` if it is above both."""
-    by_id = {f["id"]: f for f in federations if f["founded"]}
-    parents: dict[str, list[str]] = {}
-    for federation in by_id.values():
-        for member in federation["members"]:
-            parents.setdefault(member["member"], []).append(federation["id"])
-
-    def above(member: str) -> list[str]:
-        found: list[str] = []
-        frontier = sorted(parents.get(member, []))
-        while frontier:
-            following: list[str] = []
-            for federation in frontier:
-                if federation not in found:
-                    found.append(federation)
-                    following += sorted(parents.get(federation, []))
-            frontier = following
-        return found
-
-    theirs_above = set(above(theirs))
-    common = [by_id[f] for f in above(mine) if f in theirs_above]
-    if wanted is not None:
-        common = [f for f in common if wanted in (f["id"], f["name"])]
-    return common[0] if common else None
-
-
 @main.command()
 @click.argument("to")
 @click.argument("amount")
@@ -412,7 +383,7 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
             other = Client(where)
             to_community = other.get("/api/community")["node"]
             to_member = other.get(f"/api/members/{member_ref}")["id"]
-        meeting = _meeting_federation(client.get("/api/federations"), community["node"], to_community, federation)
+        meeting = federate.meeting(client.get("/api/federations"), community["node"], to_community, federation)
         if meeting is None:
             raise click.ClickException(
                 f"this community and {where} are under no common federation"

@@ -583,16 +583,24 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         return None if replica is None else replica.state
 
     control = []
+    now = clock_ms()
     for m in sorted(federation.members.values(), key=lambda m: m.member):
-        ledger = ledger_of(m.member)
-        local = None if ledger is None else paying.position(ledger, federation.id)
-        # In the federation's unit: the member's position converted by its rate, rounded down.
-        in_federation = None if local is None else local * m.rate_num // m.rate_den
+        in_federation = member_position(state, ledger_of, federation, m.member)
+        if m.kind == "federation":
+            # A member federation's bound is its capacity here, either way.
+            at_limit = in_federation is not None and m.capacity_minor > 0 and abs(in_federation) >= m.capacity_minor
+        else:
+            at_limit = in_federation is not None and (
+                (m.debit_limit_minor > 0 and -in_federation >= m.debit_limit_minor)
+                or (m.credit_ceiling_minor > 0 and in_federation >= m.credit_ceiling_minor))
+        since = layer.at_limit_since.setdefault((federation.id, m.member), now) if at_limit else None
+        if not at_limit:
+            layer.at_limit_since.pop((federation.id, m.member), None)
         control.append({
-            "member": _member_text(state, m.member), "capacity_allocated": m.capacity_minor,
+            "member": _member_text(state, m.member), "kind": m.kind, "capacity_allocated": m.capacity_minor,
             "trade_debit_limit": m.debit_limit_minor, "trade_credit_ceiling": m.credit_ceiling_minor,
-            "position": in_federation,
-            "at_limit": in_federation is not None and m.debit_limit_minor > 0 and -in_federation >= m.debit_limit_minor,
+            "position": in_federation, "at_limit": at_limit,
+            "at_limit_ms": None if since is None else now - since,
         })
     payments = [row for row in await layer.payments() if row["federation"] == id_to_text("x", federation.id)]
     flows: dict[tuple[str, str], dict[str, int]] = {}
@@ -629,9 +637,11 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         alerts.append({"kind": "equivocation", "system": "S3*",
                        "message": f"{item['member']} voted twice in epoch {item['epoch']}; the first counts"})
     for row in control:
-        if row["at_limit"]:
+        if row["at_limit"] and row["at_limit_ms"] >= node.config.at_limit_alert_ms:
+            bound = "capacity" if row["kind"] == "federation" else "balance-of-trade limit"
             alerts.append({"kind": "at_limit", "system": "S3",
-                           "message": f"{row['member']} is at its balance-of-trade limit in the federation"})
+                           "message": f"{row['member']} has been at its {bound} in the federation for "
+                                      f"{row['at_limit_ms'] // 60000} min: it can only trade the other way"})
     for row in payments:
         if row["violation"]:
             alerts.append({"kind": "payment_violation", "system": "S3*",
@@ -675,6 +685,38 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
             "parents": sorted(id_to_text("x", p) for p in state.parents.get(federation.id, frozenset())),
         },
     }
+
+
+def member_position(state: FederationState, ledger_of: Any, federation: Federation, member: bytes) -> int | None:
+    """A member's net position in `federation`, in the federation's unit (None if a ledger it
+    needs is not held here). A community's is its trade account there; a member federation's is
+    the sum, over the communities under it, of their position through it (their capacity count at
+    the level that leaves it), each converted up the tree by the charters' rates, rounded down."""
+    child = state.federations.get(member)
+    if child is None:
+        ledger = ledger_of(member)
+        local = None if ledger is None else paying.position(ledger, federation.id)
+        entry = federation.members[member]
+        return None if local is None else local * entry.rate_num // entry.rate_den
+    total = 0
+    for community in sorted(_communities_under(state, child)):
+        ledger = ledger_of(community)
+        if ledger is None:
+            return None
+        for own, capacity in sorted(ledger.payments.capacity.items()):
+            chain = (own, *capacity.above)
+            if member not in chain or federation.id not in capacity.above:
+                continue
+            value = capacity.used[chain.index(member)]
+            try:
+                _, steps = payment_machine.route(state, community, community, federation.id)
+            except TallyError:
+                return None
+            for step in steps[: len(steps) // 2]:  # the way up, from the community to `federation`
+                value = value * step.rate_num // step.rate_den
+            total += value
+            break
+    return total
 
 
 def _communities_under(state: FederationState, federation: Federation, seen: frozenset[bytes] = frozenset()) -> set[bytes]:

@@ -57,6 +57,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     verify_processes: Annotated[int, Meta(ge=0, le=64)] | None = None
     # Feeds (node ids, n_...) this node replicates besides its own; None: every feed its peers hold.
     follow: Annotated[list[str], Meta(max_length=limits.replication_heads_max)] | None = None
+    # A federation member at its trade limit (or a member federation at its capacity) this long
+    # raises an algedonic alert in the viability report (System 3).
+    at_limit_alert_ms: Annotated[int, Meta(ge=0)] = 3_600_000
 
 
 key_file_mode = 0o600

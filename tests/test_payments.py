@@ -242,7 +242,7 @@ def test_a_returned_payment_gives_its_share_back_and_held_payments_count_against
 
 
 def test_without_a_share_or_a_chain_a_payment_above_is_refused_with_a_clear_error() -> None:
-    c1, c2, f1, _, top = confederated(share=0)
+    c1, c2, _, _, top = confederated(share=0)
     with pytest.raises(payments.CapacityShareError):
         send_through(c1, c2, top, 1)
     unknown = c1.sign(ada_key, PayAcross(b"\x08" * 32, c2.feed, bea_key.public, 1))
