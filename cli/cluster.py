@@ -19,6 +19,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,17 +145,19 @@ def _federate(communities: list[Community]) -> None:
         half = (len(seats) + 1) // 2
         federations = [federate.found("East federation", "HRS", 2, seats[:half]),
                        federate.found("West federation", "HRS", 2, seats[half:])]
-    for federation in federations:
-        federate.wait_founded(federation)
-        federate.trade_limits(federation, trade_limit_minor, trade_limit_minor)
-    if len(federations) > 1:
-        top = federate.found("Cluster confederation", "HRS", 2, federations)
-        for federation in federations:
-            federate.join(federation, top)
-        federate.wait_founded(top)
-        federate.allocate(top, federation_capacity_minor)
-        for federation in federations:
-            federate.allocate(federation, federation_capacity_minor // len(federation.communities))
+    # Federations decide independently: their decisions run side by side, one thread each.
+    with ThreadPoolExecutor(len(federations)) as pool:
+        def each(step: Callable[[federate.Federation], None]) -> None:
+            list(pool.map(step, federations))
+
+        each(federate.wait_founded)
+        each(lambda federation: federate.trade_limits(federation, trade_limit_minor, trade_limit_minor))
+        if len(federations) > 1:
+            top = federate.found("Cluster confederation", "HRS", 2, federations)
+            each(lambda federation: federate.join(federation, top))
+            federate.wait_founded(top)
+            federate.allocate(top, federation_capacity_minor)
+            each(lambda federation: federate.allocate(federation, federation_capacity_minor // len(federation.communities)))
 
 
 def _record(directory: Path, communities: list[Community]) -> None:

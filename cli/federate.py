@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,8 +147,9 @@ def decide(federation: Federation, effect: FederationEffect, title: str) -> str:
         _wait(f"the proposal at {seat.url}",
               lambda seat=seat: any(d["id"] == proposal for d in (view(seat, federation) or {}).get("decisions", [])))
         seat.act(FederationVote(federation.id, body.epoch, proposal_id(body)))
-    for child in federation.children:
-        decide_ballot(child, federation, body.epoch, proposal)
+    if federation.children:  # each member federation's ballot is a decision of its own, side by side
+        with ThreadPoolExecutor(len(federation.children)) as pool:
+            list(pool.map(lambda child: decide_ballot(child, federation, body.epoch, proposal), federation.children))
 
     def passed() -> bool:
         decisions = (view(proposer, federation) or {}).get("decisions", [])

@@ -669,6 +669,14 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         "s2_coordination": {"peers": peers, "payments_pending": len(pending),
                             "payments": pending[: limits.page_size_max]},
         "s3_control": control,
+        # This federation's own net position in each parent, in the parent's unit: with its
+        # members' positions here, the sums balance (members' positions sum to it).
+        "position_in_parents": [
+            {"parent": id_to_text("x", parent),
+             "position": member_position(state, ledger_of, state.federations[parent], federation.id),
+             "capacity": state.federations[parent].members[federation.id].capacity_minor}
+            for parent in sorted(state.parents.get(federation.id, frozenset()))
+        ],
         "s3_star_audit": audit,
         "s4_intelligence": {
             "trade_flows": [{"from": source, "to": target, **flow} for (source, target), flow in sorted(flows.items())],
