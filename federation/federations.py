@@ -56,6 +56,8 @@ federation_events_max = 200_000
 payment_pending_alert_ms = 3600 * 1000
 # How often the node looks for stalled epochs it should abstain in.
 abstain_interval_ms = 1000
+# The least time between two rounds woken by new federation or payment events.
+round_spacing_ms = 20
 
 
 class Held(Struct, frozen=True):
@@ -65,6 +67,7 @@ class Held(Struct, frozen=True):
     seq: int
     raw: bytes
     event: Event
+    hash: bytes  # the event's hash (a payment_sent's is the payment's id)
 
 
 class FrozenCommunityError(TallyError):
@@ -106,6 +109,8 @@ class Federations:
         self.store = node.store
         self.own_feed = node.sequencer.head.feed
         node.sequencer.screens.append(self.screen_intent)
+        self._wake = asyncio.Event()
+        self.store.federation_listeners.append(self._wake.set)
 
     def screen_intent(self, intent: Intent) -> None:
         """Refuse a payment to a community whose feed is proven forked: it is frozen in every
@@ -119,7 +124,15 @@ class Federations:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(abstain_interval_ms / 1000)
+            # A round when federation or payment events were stored (a payment to answer or to
+            # settle moves on at once), and at least every `abstain_interval_ms` (deadlines pass).
+            try:
+                async with asyncio.timeout(abstain_interval_ms / 1000):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await asyncio.sleep(round_spacing_ms / 1000)  # events that land together, one round
             try:
                 await self.abstain_where_stalled()
                 await self.follow_trade_limits()
@@ -155,9 +168,15 @@ class Federations:
         forks = await self.store.forks()
         events = []
         held = []
+        # Events are decoded and hashed once: the held ones of the last fold are reused (a stored
+        # event never changes; a forked feed's second half lives in `forks`, not here).
+        known = {} if self._cached is None else {(h.feed, h.seq): h for h in self._cached[3]}
         for feed, seq, raw in rows:
-            event = decode_event(raw)
-            held.append(Held(feed, seq, raw, event))
+            item = known.get((feed, seq))
+            if item is None or item.raw != raw:
+                item = Held(feed, seq, raw, decode_event(raw), hash32(raw))
+            held.append(item)
+            event = item.event
             if isinstance(event.body, PaymentBody.__args__):  # type: ignore[attr-defined]
                 continue  # payments are not the federation fold's business
             events.append(FeedEvent(feed, seq, event.ts, event.body))
@@ -265,7 +284,7 @@ class Federations:
             body = item.event.body
             if not isinstance(body, PaymentOut) or body.to_community != self.own_feed or item.feed == self.own_feed:
                 continue
-            payment = hash32(item.raw)
+            payment = item.hash
             if payment in self.node.sequencer.state.payments.answered:
                 continue
             try:
@@ -305,7 +324,7 @@ class Federations:
         for item in held:
             body = item.event.body
             if isinstance(body, (PaymentAccepted, PaymentRejected)) and body.from_community == self.own_feed:
-                answers[(item.feed, body.payment)] = (hash32(item.raw), body)
+                answers[(item.feed, body.payment)] = (item.hash, body)
         appended = 0
         for payment, pending in list(self.node.sequencer.state.payments.pending.items()):
             found = answers.get((pending.to_community, payment))
@@ -333,7 +352,7 @@ class Federations:
         for item in held:
             body = item.event.body
             if isinstance(body, PaymentOut):
-                by_payment.setdefault(hash32(item.raw), []).append((0, item))
+                by_payment.setdefault(item.hash, []).append((0, item))
             elif type(body) in order:
                 by_payment.setdefault(body.payment, []).append((order[type(body)], item))
         rows = []
@@ -355,7 +374,7 @@ class Federations:
                             converted = payment_machine.convert(body.amount_minor, steps)
                         except TallyError:
                             converted = None
-                    payment = payment_machine.apply(payment, item.feed, item.event.ts, hash32(item.raw),
+                    payment = payment_machine.apply(payment, item.feed, item.event.ts, item.hash,
                                                     item.event.body, converted)
             except TallyError as error:
                 violation = f"{error.code}: {error.message}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import aiosqlite
@@ -459,6 +459,9 @@ class Store:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self.path = path
+        # Called after each commit that wrote federation or payment events (own or replicated): the
+        # federation layer wakes on it instead of waiting for its next round.
+        self.federation_listeners: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -528,6 +531,9 @@ class Store:
         if federation:
             plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
         await self._transaction(plan)
+        if federation:
+            for listener in self.federation_listeners:
+                listener()
 
     async def _transaction(self, plan: list[_Statement]) -> None:
         """Run a whole transaction in the writer connection's own thread: one thread hop per batch
