@@ -214,8 +214,19 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         peers = document["s2_coordination"]["peers"]
         console.print("S2 coordination: " + (", ".join(
             f"{p['url']} {'up' if p['reachable'] else 'DOWN'} lag {p['lag']}" for p in peers) or "no peers"))
-        console.print("S3 control: " + ", ".join(
-            f"{c['member'][:10]}… capacity {c['capacity_allocated']}" for c in document["s3_control"]))
+        table = Table(title="S3 control (the federation's unit, minor units)")
+        for column in ("member", "position", "trade limits", "capacity share", "at limit"):
+            table.add_column(column)
+        for row in document["s3_control"]:
+            position = "not held" if row["position"] is None else str(row["position"])
+            limits_text = ("" if row["kind"] == "federation"
+                           else f"-{row['trade_debit_limit']} … {row['trade_credit_ceiling']}")
+            table.add_row(row["name"] or row["member"][:14] + "…", position, limits_text,
+                          str(row["capacity_allocated"]), "yes" if row["at_limit"] else "")
+        console.print(table)
+        for parent in document["position_in_parents"]:
+            console.print(f"  position in parent {parent['parent'][:14]}…: {parent['position']} "
+                          f"of a capacity of {parent['capacity']}")
         audit = document["s3_star_audit"]
         console.print(f"S3* audit by {audit['verified_by'][:14]}…: {len(audit['forks'])} forks, "
                       f"{len(audit['equivocations'])} equivocations, {len(audit['refused_federation_events'])} refused events")

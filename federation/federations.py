@@ -485,6 +485,10 @@ def _hexed(value: Any) -> Any:
 
 
 def _member_name(layer: Federations, member: bytes) -> str | None:
+    """A community's name from its ledger, or a federation's (None if neither is held here)."""
+    cached = layer._cached
+    if cached is not None and member in cached[1].federations:
+        return cached[1].federations[member].name
     if member == layer.own_feed:
         return layer.node.sequencer.state.community.name
     replica = layer.replicator.replicas.get(member) if layer.replicator is not None else None
@@ -616,7 +620,8 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         if not at_limit:
             layer.at_limit_since.pop((federation.id, m.member), None)
         control.append({
-            "member": _member_text(state, m.member), "kind": m.kind, "capacity_allocated": m.capacity_minor,
+            "member": _member_text(state, m.member), "name": _member_name(layer, m.member), "kind": m.kind,
+            "capacity_allocated": m.capacity_minor,
             "trade_debit_limit": m.debit_limit_minor, "trade_credit_ceiling": m.credit_ceiling_minor,
             "position": in_federation, "at_limit": at_limit,
             "at_limit_ms": None if since is None else now - since,
