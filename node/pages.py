@@ -37,6 +37,7 @@ from tallystick.protocol.events import (
     AdmitMember,
     Checkpoint,
     DecisionClosed,
+    DeclareDividend,
     Delegate,
     Genesis,
     KeyRotated,
@@ -51,6 +52,7 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
+from .history import History
 from .money import format_amount, parse_amount
 from .runtime import Node, clock_ms, node_key
 from .shares_api import (
@@ -121,6 +123,103 @@ def format_time(ms: int) -> str:
 
 _environment.filters["duration"] = format_duration
 _environment.filters["time"] = format_time
+
+history_key = web.AppKey("history", History)
+
+# The plots over time: an SVG this wide and high (the histogram's width), and a margin for labels.
+chart_width, chart_height = 480, 140
+# Buckets of the trade plot: the smallest of these sizes that gives at most `trade_buckets_max`.
+trade_bucket_sizes_ms = (("minute", 60_000), ("hour", 3_600_000), ("day", 86_400_000), ("week", 604_800_000))
+trade_buckets_max = 48
+# Colours of the trade plot's pairs of communities, in turn (the rest share the last one).
+pair_colours = ("#3a8a50", "#557", "#c80", "#a33", "#2a7ab0", "#888")
+
+
+def line_chart(points: list[tuple[int, int, int]], start_ms: int, end_ms: int,
+               label: Any) -> dict[str, Any] | None:
+    """A step line of values over time, drawn from numbers only: `points` are (seq, ts, value) in
+    order, each value holding until the next point, the last one until `end_ms`. The y axis always
+    includes zero, so a glance says above or below it. `label(value)` writes a value for people."""
+    if not points:
+        return None
+    values = [value for _, _, value in points]
+    low, high = min(0, *values), max(0, *values)
+    span_value = (high - low) or 1
+    span_ms = max(1, end_ms - start_ms)
+
+    def x(ts: int) -> float:
+        return chart_width * min(1.0, max(0.0, (ts - start_ms) / span_ms))
+
+    def y(value: int) -> float:
+        return chart_height * (high - value) / span_value
+
+    markers = [{"x": x(ts), "y": y(value), "seq": seq, "ts": ts, "value": value, "text": label(value)}
+               for seq, ts, value in points]
+    path = f"M {markers[0]['x']:.1f} {markers[0]['y']:.1f}"
+    for marker in markers[1:]:
+        path += f" H {marker['x']:.1f} V {marker['y']:.1f}"
+    path += f" H {chart_width:.1f}"
+    return {"width": chart_width, "height": chart_height, "path": path, "markers": markers, "zero_y": y(0),
+            "low": label(low), "high": label(high), "start_ms": start_ms, "end_ms": end_ms,
+            "last": markers[-1]}
+
+
+def trade_buckets(start_ms: int, end_ms: int) -> tuple[str, int, int, int]:
+    """(name, size in ms, first bucket's start, count): whole minutes, hours, days or weeks (UTC),
+    the smallest size that covers start..end in at most `trade_buckets_max` buckets."""
+    for name, size in trade_bucket_sizes_ms:
+        first = start_ms - start_ms % size
+        count = (end_ms - first) // size + 1
+        if count <= trade_buckets_max or size == trade_bucket_sizes_ms[-1][1]:
+            return name, size, first, min(count, trade_buckets_max)
+    raise AssertionError("unreachable")
+
+
+def trade_chart(settled: list[dict[str, Any]], end_ms: int, names: dict[str, str | None]) -> dict[str, Any] | None:
+    """Settled payments between communities per time bucket (by the time they were sent), stacked
+    by pair of communities (from, to): a bar's height is the number of payments; each part's title
+    says the pair, the count and the amount sent (in the sender's unit, so amounts of different
+    units are never added). The oldest buckets are dropped past `trade_buckets_max`."""
+    if not settled:
+        return None
+    start_ms = min(row["sent_ms"] for row in settled)
+    unit, size, first, count = trade_buckets(start_ms, max(end_ms, start_ms))
+    first = max(first, (max(end_ms, start_ms) - max(end_ms, start_ms) % size) - (count - 1) * size)
+    pairs: list[tuple[str, str]] = sorted({(row["from_community"], row["to_community"]) for row in settled})
+    colour = {pair: pair_colours[min(index, len(pair_colours) - 1)] for index, pair in enumerate(pairs)}
+    cells: dict[tuple[int, tuple[str, str]], dict[str, int]] = {}
+    for row in settled:
+        bucket = (row["sent_ms"] - first) // size
+        if 0 <= bucket < count:
+            cell = cells.setdefault((bucket, (row["from_community"], row["to_community"])), {"payments": 0, "sent": 0})
+            cell["payments"] += 1
+            cell["sent"] += row["amount"]
+    totals = [sum(c["payments"] for (b, _), c in cells.items() if b == bucket) for bucket in range(count)]
+    tallest = max(totals) or 1
+    bar = chart_width / count
+    bars = []
+    for bucket in range(count):
+        bottom = float(chart_height)
+        parts = []
+        for pair in pairs:
+            cell = cells.get((bucket, pair))
+            if cell is None:
+                continue
+            height = chart_height * cell["payments"] / tallest
+            bottom -= height
+            parts.append({"y": bottom, "height": height, "colour": colour[pair], "from": pair[0], "to": pair[1], **cell,
+                          "from_name": names.get(pair[0]) or pair[0], "to_name": names.get(pair[1]) or pair[1]})
+        bars.append({"x": bucket * bar, "width": max(1.0, bar - 1), "start_ms": first + bucket * size,
+                     "payments": totals[bucket], "parts": parts})
+    legend = [{"colour": colour[pair], "from_name": names.get(pair[0]) or pair[0], "to_name": names.get(pair[1]) or pair[1]}
+              for pair in pairs]
+    return {"width": chart_width, "height": chart_height, "bars": bars, "unit": unit, "tallest": tallest,
+            "start_ms": first, "end_ms": first + count * size, "legend": legend,
+            "payments": sum(totals)}
+
+
+def _balances_over_time(request: web.Request) -> History:
+    return request.app[history_key]
 
 
 # ---- what every page shows ------------------------------------------------------------------------
@@ -194,9 +293,7 @@ def describe_event(state: State, seq: int, ts: int, raw: bytes) -> dict[str, Any
             line["whom"] = _name(state, action.to)
             line["amount"] = format_amount(action.amount_minor, state.community.unit_decimals)
             line["memo"] = action.memo
-        elif isinstance(action, AdmitMember):
-            line["whom"] = _name(state, action.member)
-        elif isinstance(action, RemoveMember):
+        elif isinstance(action, (AdmitMember, RemoveMember)):
             line["whom"] = _name(state, action.member)
         elif isinstance(action, SetLimits):
             line["whom"] = _name(state, action.account)
@@ -249,6 +346,22 @@ def _decision_view(node: Node, decision: Decision, now_ms: int) -> dict[str, Any
         "quorum_percent": decision.quorum_bp / 100,
         "participation_percent": 100 * result.participants / result.electorate if result.electorate else 0.0,
     }
+
+
+# ---- balances over time ---------------------------------------------------------------------------
+
+
+def _chart_over_time(node: Node, found: dict[str, Any], points: list[tuple[int, int, int]]) -> dict[str, Any] | None:
+    """A series from node/history.py as a step line from its first point to the node's last event."""
+    if not points:
+        return None
+    end_ms = max(node.sequencer.state.ts_ms, found["ts"], points[-1][1])
+    return line_chart(points, points[0][1], end_ms, lambda value: _amount(node, value))
+
+
+def _folded(node: Node, found: dict[str, Any]) -> dict[str, int]:
+    """How far the fold behind the plots has read the log: a page says so while it catches up."""
+    return {"seq": found["seq"], "head": node.sequencer.head.seq}
 
 
 # ---- the community: / ----------------------------------------------------------------------------
@@ -322,8 +435,12 @@ async def community_page(request: web.Request) -> web.Response:
     if state.treasury is not None and state.treasury in state.members:
         treasury = _account_row(node, state.treasury, state.members[state.treasury].name, "treasury", True)
     levy = state.levy
+    over_time = await _balances_over_time(request).community(str(node.home.database_path), feed, node.sequencer.head.seq)
     return _html(
         "index.html",
+        circulation=_chart_over_time(node, over_time, over_time["circulation"]),
+        treasury_chart=_chart_over_time(node, over_time, over_time["treasury"]) if treasury else None,
+        folded=_folded(node, over_time),
         **await _frame(node),
         members=members,
         members_total=accounts_total,
@@ -446,11 +563,16 @@ async def member_page(request: web.Request) -> web.Response:
             amount_error, amount_text = str(error), ""
     origin = f"{request.scheme}://{request.host}"
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
+    over_time = await _balances_over_time(request).account(
+        str(node.home.database_path), node.feed, node.sequencer.head.seq, member_id)
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
     svg = "" if member.role == "escrow" else await asyncio.to_thread(qr_svg, uri)  # nobody pays an escrow
     return _html(
         "member.html",
         **await _frame(node),
+        balance_chart=_chart_over_time(node, over_time, over_time["points"]),
+        balance_stride=over_time["stride"],
+        folded=_folded(node, over_time),
         member=account,
         admitted_seq=member.admitted_seq,
         payments=payments,
@@ -524,7 +646,15 @@ async def node_page(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    history = History()
+    app[history_key] = history
+
+    async def stop_history(app: web.Application) -> None:
+        await history.close()
+
+    app.on_cleanup.append(stop_history)
     app.router.add_get("/", community_page)
+    app.router.add_get("/payments", payments_page)
     app.router.add_get("/members/{reference}", member_page)
     app.router.add_get("/node", node_page)
     app.router.add_get("/enterprises/{reference}", enterprise_page)
@@ -540,6 +670,8 @@ trades_shown = 10
 # Open offers listed with each enterprise on `/`, and enterprises listed there.
 offers_listed = 5
 enterprises_listed = limits.page_size_default
+# Dividends (declared, or proposed and open) listed on an enterprise's page, newest first.
+dividends_shown = limits.page_size_default
 
 
 def _offer_view(node: Node, offer_document: dict[str, Any]) -> dict[str, Any]:
@@ -599,6 +731,7 @@ async def enterprise_page(request: web.Request) -> web.Response:
     ]
     return _html(
         "enterprise.html",
+        dividends=_dividends(node, eid),
         **await _frame(node),
         enterprise=document,
         balance=_amount(node, document["balance"]),
@@ -607,6 +740,27 @@ async def enterprise_page(request: web.Request) -> web.Response:
         offers=offers,
         books=books,
     )
+
+
+def _dividends(node: Node, eid: bytes) -> list[dict[str, Any]]:
+    """The enterprise's dividends: every holders' decision whose effect declares one, newest first,
+    with its outcome; a passed one was paid by the event that closed it (node/shares.py
+    `apply_dividend`: pro rata by dividend weight, the remainder staying with the enterprise). From
+    the decisions in memory (one pass; /api/decisions/{id} gives each one)."""
+    state: State = node.sequencer.state
+    found = [
+        decision for decision in state.decisions.values()
+        if isinstance(decision.effect, DeclareDividend) and decision.effect.enterprise == eid
+        and decision.outcome in (None, "passed")
+    ]
+    found.sort(key=lambda decision: -decision.seq)
+    return [
+        {"id": decision.seq, "title": decision.title, "amount": decision.effect.amount_minor,  # type: ignore[union-attr]
+         "amount_text": _amount(node, decision.effect.amount_minor),  # type: ignore[union-attr]
+         "open": decision.is_open, "outcome": decision.outcome, "closed_seq": decision.closed_seq,
+         "deadline_ms": decision.deadline_ms}
+        for decision in found[:dividends_shown]
+    ]
 
 
 async def _enterprises_listed(node: Node) -> list[dict[str, Any]]:
@@ -706,6 +860,22 @@ async def federation_page(request: web.Request) -> web.Response:
     for row in report["s1_operations"]:
         names.setdefault(row["community"], row.get("name"))
     flows = report["s4_intelligence"]["trade_flows"]
+    federation_text = id_to_text("x", federation.id)
+    # The same rows report_json read (Federations.payments() is what /api/payments serves).
+    payments = [row for row in await layer.payments() if row["federation"] == federation_text]
+    settled = [row for row in payments if row["status"] == "settled"]
+    federation_names = {federation_text: federation.name}
+    pending = [_payment_view(request, layer, row, federation_names) for row in report["s2_coordination"]["payments"]]
+    decimals = federation.charter.unit_decimals
+    positions = []
+    for row in report["s3_control"]:
+        position = row["position"]
+        shown = {"balance": "unknown", "debit_floor": format_amount(-row["trade_debit_limit"], decimals),
+                 "credit_ceiling": format_amount(row["trade_credit_ceiling"], decimals)}
+        if position is not None:
+            shown["balance"] = format_amount(position, decimals)
+            shown["bar"] = _bar(position, row["trade_debit_limit"], row["trade_credit_ceiling"])
+        positions.append({**row, "shown": shown, "capacity_text": format_amount(row["capacity_allocated"], decimals)})
     return _html(
         "federation.html",
         **await _frame(node),
@@ -713,4 +883,93 @@ async def federation_page(request: web.Request) -> web.Response:
         report=report,
         names=names,
         picture=federation_picture(federation.name, document["members"], flows),
+        trade=trade_chart(settled, clock_ms(), names),
+        settled_total=len(settled),
+        pending=pending,
+        positions=positions,
+    )
+
+
+# ---- payments between communities: /payments, and on each federation's page ----------------------
+
+# The states a payment across goes through (federation/payments.py), in the order a person reads them.
+payment_statuses = ("pending", "accepted", "settled", "rejected", "returned", "expired")
+payments_per_page = limits.page_size_default
+
+
+def _ledger_of(request: web.Request, layer: Any, feed: bytes) -> State | None:
+    """The ledger of community `feed` as this node holds it: its own, or a replica's; None if not held
+    (as report_json finds them)."""
+    node = _node(request)
+    if feed == node.feed:
+        return node.sequencer.state
+    replicator = layer.replicator
+    replica = replicator.replicas.get(feed) if replicator is not None else None
+    return None if replica is None else replica.state
+
+
+def _payment_view(request: web.Request, layer: Any, row: dict[str, Any], federation_names: dict[str, str]) -> dict[str, Any]:
+    """A row of /api/payments with names and amounts for people: each side's community and member
+    by the name its ledger gives (when this node holds it), the amount in the payer community's unit
+    and the amount received in the payee community's."""
+    view = {**row, "federation_name": federation_names.get(row["federation"])}
+    for side, community_key, member_key, amount_key in (("from", "from_community", "payer", "amount"),
+                                                         ("to", "to_community", "to_member", "received")):
+        ledger = _ledger_of(request, layer, id_from_text("n", row[community_key]))
+        member = None if ledger is None else ledger.members.get(id_from_text("m", row[member_key]))
+        view[f"{side}_community_name"] = None if ledger is None else ledger.community.name
+        view[f"{side}_member_name"] = None if member is None else member.name
+        view[f"{side}_local"] = ledger is not None and ledger.feed == _node(request).feed
+        amount = row[amount_key]
+        if amount is None:
+            view[f"{amount_key}_text"] = None
+        elif ledger is None:
+            view[f"{amount_key}_text"] = f"{amount} minor units"
+        else:
+            unit = ledger.community
+            view[f"{amount_key}_text"] = f"{format_amount(amount, unit.unit_decimals)} {unit.unit_code}"
+    return view
+
+
+async def _federation_names(layer: Any) -> dict[str, str]:
+    state, _ = await layer.view()
+    return {id_to_text("x", f.id): f.name for f in state.federations.values()}
+
+
+async def payments_page(request: web.Request) -> web.Response:
+    """Every payment across communities this node holds (as /api/payments lists them, from the same
+    `Federations.payments()`), newest first, by state and by federation, 100 to a page."""
+    node = _node(request)
+    layer = _federations_layer(request)
+    if layer is None:
+        return _html("not_found.html", status=404, **await _frame(node), reference="/payments", what="payments")
+    rows = await layer.payments()
+    federation_names = await _federation_names(layer)
+    status = request.query.get("status", "")
+    status = status if status in payment_statuses else ""
+    federation = request.query.get("federation", "")
+    federation = federation if federation in federation_names else ""
+    in_federation = [row for row in rows if not federation or row["federation"] == federation]
+    counts = {name: sum(1 for row in in_federation if row["status"] == name) for name in payment_statuses}
+    shown = [row for row in in_federation if not status or row["status"] == status]
+    pages = max(1, math.ceil(len(shown) / payments_per_page))
+    page = _page_number(request, pages)
+    start = (page - 1) * payments_per_page
+    query = {key: value for key, value in (("status", status), ("federation", federation)) if value}
+    return _html(
+        "payments.html",
+        **await _frame(node),
+        payments=[_payment_view(request, layer, row, federation_names) for row in shown[start : start + payments_per_page]],
+        shown_total=len(shown),
+        total=len(in_federation),
+        counts=counts,
+        statuses=payment_statuses,
+        status_filter=status,
+        federation=federation,
+        federation_name=federation_names.get(federation),
+        page=page,
+        pages=pages,
+        query=urllib.parse.urlencode(query),
+        status_query={name: urllib.parse.urlencode({**query, "status": name}) for name in payment_statuses},
+        all_query=urllib.parse.urlencode({key: value for key, value in query.items() if key != "status"}),
     )

@@ -5,8 +5,21 @@ text and never runs."""
 
 from __future__ import annotations
 
+import time
+
 from tallystick.node.money import format_amount
-from tallystick.protocol.events import RegisterEnterprise, ShareClass
+from tallystick.node.shares import enterprise_id
+from tallystick.protocol.events import (
+    DeclareDividend,
+    FounderIssue,
+    Holders,
+    Propose,
+    RegisterEnterprise,
+    ShareClass,
+    Transfer,
+    Vote,
+)
+from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .conftest import Browsing, Community, wait_until
 
@@ -64,3 +77,29 @@ def test_an_enterprise_name_with_markup_shows_as_text_and_runs_nothing(
     assert browsing.page.locator(f'#enterprises [data-enterprise="{enterprise_id}"] a').inner_text() == hostile_name
     assert browsing.page.locator("#enterprises img").count() == 0
     assert browsing.dialogs == [] and browsing.errors == []
+
+
+def test_enterprise_page_lists_the_dividends_its_holders_declared(cluster: list[Community], browsing: Browsing) -> None:
+    """An enterprise whose founder holds every share (with a dividend weight) declares a dividend by
+    a holders' decision; once the decision closes, the page lists it as paid, with the amount and the
+    closing event of /api/decisions/{id}; the decision's title is text."""
+    community = cluster[2]
+    founders = ShareClass("Founders", "founder", 1, 1, 100, False, False, None, False)
+    registered = community.act(community.member_key("Chiara"), RegisterEnterprise("Press", (founders,), (FounderIssue(0, 10),)))
+    press = enterprise_id(id_from_text("n", community.node), registered["seq"])
+    community.act(community.member_key("Ada"), Transfer(to=press, amount_minor=500, memo="cider"))
+    title = "<b>Dividend</b> for the year"
+    proposed = community.act(community.member_key("Chiara"), Propose(
+        "proposal", title, "", int(time.time() * 1000) + 1500, electorate=Holders(press), effect=DeclareDividend(press, 300)))
+    community.act(community.member_key("Chiara"), Vote(decision=proposed["seq"], position="agree"))
+    decision = wait_until(lambda: (found := community.get(f"/api/decisions/{proposed['seq']}"))["closed_seq"] and found,
+                          what="the dividend decision closing")
+    assert decision["outcome"] == "passed"
+    decimals = community.get("/api/community")["unit"]["decimals"]
+    browsing.open(f"{community.url}/enterprises/{id_to_text('e', press)}")
+    row = browsing.page.locator(f'table.dividends tr[data-decision="{proposed["seq"]}"]')
+    assert row.count() == 1
+    assert row.locator(".dividend-amount").inner_text() == format_amount(decision["effect"]["amount_minor"], decimals)
+    assert f"#{decision['closed_seq']}" in row.inner_text() and "paid" in row.inner_text()
+    assert row.locator(".title").inner_text() == title
+    assert browsing.page.locator("main b").count() == 0
