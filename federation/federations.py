@@ -319,10 +319,13 @@ class Federations:
         community accepted it, return it once it rejected it, ask to cancel it once it expired."""
         if self.node.sequencer.refusal is not None:
             return 0
-        _, _, held = await self.view_held()
+        state, _, held = await self.view_held()
         answers = {}
         for item in held:
             body = item.event.body
+            frozen_from = state.forks.get(item.feed)
+            if frozen_from is not None and item.seq >= frozen_from:
+                continue  # a forked feed counts nothing it signed from the fork on: the payment waits
             if isinstance(body, (PaymentAccepted, PaymentRejected)) and body.from_community == self.own_feed:
                 answers[(item.feed, body.payment)] = (item.hash, body)
         appended = 0
