@@ -5,6 +5,7 @@ sent, never settles twice, and the federation's trade limit is enforced by the p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ def decide(nodes: list[NodeProcess], valley: str, *args: str) -> None:
 def test_members_of_two_communities_pay_each_other_through_their_federation(nodes: Nodes, tmp_path: Path) -> None:
     c1, c2 = nodes.create(2)
     c1.peers, c2.peers = [c2.url], [c1.url]
+    # C1 alerts on a member at its limit at once; C2 keeps the default hour.
+    config = json.loads((c1.home / "config.json").read_text())
+    (c1.home / "config.json").write_text(json.dumps({**config, "at_limit_alert_ms": 0}))
     start_all([c1, c2])
     ada_path, bea_path = tmp_path / "ada.key", tmp_path / "bea.key"
     ada = tally_json("key", "new", ada_path, "--json")["id"]
@@ -103,6 +107,22 @@ def test_members_of_two_communities_pay_each_other_through_their_federation(node
     assert flows == [{"from": members[0], "to": members[1], "payments": 2, "sent": 1450}]
     positions = {row["member"]: row["position"] for row in report["s3_control"]}
     assert positions == {members[0]: -1450, members[1]: 1450}
+    assert not [alert for alert in report["alerts"] if alert["kind"] == "at_limit"]
+
+    # C1 reaches its balance-of-trade limit (50.00): the next payment is refused by its own node,
+    # and the report raises the "at its limit" alert where the node is told to at once (C1), not
+    # where it waits for an hour (C2).
+    last = tally_json(*ada_pays, "35.50", "--json")["payment"]
+    wait_until(lambda: payment_status(c1, last) == "settled", "the payment to the limit settling")
+    beyond = tally(*ada_pays, "0.01")
+    assert beyond.returncode == 1 and "balance-of-trade" in beyond.stderr
+
+    def at_limit_alerts(node: NodeProcess) -> list[dict[str, Any]]:
+        alerts = tally_json("--node", node.url, "federation", "report", valley, "--json")["alerts"]
+        return [alert for alert in alerts if alert["kind"] == "at_limit"]
+    # Both are at a limit: C1 bought 50.00 (its debit limit), C2 sold 50.00 (its credit ceiling).
+    assert sorted(alert["message"].split()[0] for alert in at_limit_alerts(c1)) == sorted(members)
+    assert at_limit_alerts(c2) == []
     for node in (c1, c2):
         node.stop()
         assert tally("verify", node.home).returncode == 0
