@@ -51,7 +51,8 @@ from .homes import (
     transfer_plan,
 )
 
-sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication", "exchange", "pages")
+sections_all = ("costs", "sequencer", "http", "offline", "memory", "replication", "exchange", "pages",
+                "payments")
 console = Console(stderr=True)
 # Wide enough for the table when stdout is a file or a pipe (CI logs).
 output_console = Console(width=None if sys.stdout.isatty() else 160)
@@ -397,6 +398,11 @@ class Run:
         from . import pages  # bench/pages.py: each page's response time, against /api/status's
 
         await pages.section(self)
+
+    async def payments(self) -> None:
+        from . import payments  # bench/payments.py: payments across two nodes, against transfers in one
+
+        await payments.section(self)
 
     async def memory(self) -> None:
         built = await _home_of(self.sizes.memory_events, self.sizes, self.scratch, "memory-home")
