@@ -90,7 +90,21 @@ class Federations:
 
     def __init__(self) -> None:
         self.alerts: list[dict[str, object]] = []
-        self._cached: tuple[tuple[int, int], FederationState, list[FeedEvent], list[Held]] | None = None
+        # The view, kept up to date from the rows the store reports as it commits them (see
+        # `view_held`): every held federation and payment event, decoded and hashed once.
+        self._loaded = False
+        self._arrived: list[tuple[bytes, int, bytes]] = []
+        self._places: set[tuple[bytes, int]] = set()
+        self._held: list[Held] = []
+        self._events: list[FeedEvent] = []  # the federation (not payment) events, fork halves last
+        self._fork_count = -1
+        self._fork_events: list[FeedEvent] = []
+        self._state: FederationState | None = None  # None while the fold is out of date
+        self._last_state: FederationState | None = None
+        # Payments by what the node's rounds look for, so that a round costs what is new.
+        self._incoming: dict[bytes, Held] = {}  # payment id -> a payment_sent to this community, not yet answered
+        self._answers: dict[tuple[bytes, bytes], Held] = {}  # (payee feed, payment id) -> its answer to us
+        self._cancelled: set[bytes] = set()
         self.abstained_total = 0
         self.replicator: Any = None  # set by federation/service.py: peers, lag and held replicas
         # (federation, member) -> when this node first saw the member at its limit, while it stays there
@@ -110,13 +124,14 @@ class Federations:
         self.own_feed = node.sequencer.head.feed
         node.sequencer.screens.append(self.screen_intent)
         self._wake = asyncio.Event()
-        self.store.federation_listeners.append(self._wake.set)
+        self.store.federation_listeners.append(self._arrive)
 
     def screen_intent(self, intent: Intent) -> None:
         """Refuse a payment to a community whose feed is proven forked: it is frozen in every
         federation it belongs to (its answers could not be trusted)."""
         action = intent.action
-        if isinstance(action, PayAcross) and self._cached is not None and action.to_community in self._cached[1].forks:
+        state = self._last_state
+        if isinstance(action, PayAcross) and state is not None and action.to_community in state.forks:
             raise FrozenCommunityError(
                 f"community {id_to_text('n', action.to_community)} is frozen: its feed is proven forked, so no "
                 "federation trusts what it signs; payments to it are refused until it recovers as a new feed"
@@ -146,8 +161,7 @@ class Federations:
         return []
 
     def collect(self) -> Iterable[Metric]:
-        cached = self._cached
-        known = len(cached[1].federations) if cached else 0
+        known = len(self._last_state.federations) if self._last_state else 0
         yield GaugeMetricFamily("tally_federations_known", "Federations in this node's view", value=known)
 
     # ---- the fold -------------------------------------------------------------------------------
@@ -157,37 +171,57 @@ class Federations:
         return state, events
 
     async def view_held(self) -> tuple[FederationState, list[FeedEvent], list[Held]]:
-        """The federation state of every federation event held, refolded when the log grew, and
-        every held federation or payment event with its exact bytes."""
-        # The log only grows, so the counts say whether anything changed: one cheap query a call
-        # (the node's loop and every request ask), and the bytes are read only when they did.
-        key = await self.store.federation_counts()
-        if self._cached is not None and self._cached[0] == key:
-            return self._cached[1], self._cached[2], self._cached[3]
-        rows = await self.store.federation_events(federation_events_max)
-        forks = await self.store.forks()
-        events = []
-        held = []
-        # Events are decoded and hashed once: the held ones of the last fold are reused (a stored
-        # event never changes; a forked feed's second half lives in `forks`, not here).
-        known = {} if self._cached is None else {(h.feed, h.seq): h for h in self._cached[3]}
-        for feed, seq, raw in rows:
-            item = known.get((feed, seq))
-            if item is None or item.raw != raw:
-                item = Held(feed, seq, raw, decode_event(raw), hash32(raw))
-            held.append(item)
-            event = item.event
-            if isinstance(event.body, PaymentBody.__args__):  # type: ignore[attr-defined]
-                continue  # payments are not the federation fold's business
-            events.append(FeedEvent(feed, seq, event.ts, event.body))
-        for feed, seq, proof in forks:
-            decoded = decode_fork_proof(proof)
-            for half in (decoded.first, decoded.second):
-                event = decode_event(half)
-                events.append(FeedEvent(feed, seq, event.ts, event.body))
-        state = fold(events)
-        self._cached = (key, state, events, held)
-        return state, events, held
+        """The federation state of every federation event held, and every held federation or
+        payment event with its exact bytes. The first call reads them all from the store; later
+        calls take only the rows the store reported since (`_arrived`, fed by its commit
+        listener), so a call costs what is new; the fold reruns only when a federation event or
+        a fork proof arrived (payments are not the fold's business)."""
+        if not self._loaded:
+            self._loaded = True
+            for row in await self.store.federation_events(federation_events_max):
+                self._absorb(*row)
+        arrived, self._arrived = self._arrived, []
+        for row in arrived:
+            self._absorb(*row)
+        fork_count = await self.store.fork_count()
+        if fork_count != self._fork_count:
+            self._fork_count = fork_count
+            self._fork_events = []
+            for feed, seq, proof in await self.store.forks():
+                decoded = decode_fork_proof(proof)
+                for half in (decoded.first, decoded.second):
+                    event = decode_event(half)
+                    self._fork_events.append(FeedEvent(feed, seq, event.ts, event.body))
+            self._state = None
+        events = self._events + self._fork_events
+        if self._state is None:
+            self._state = self._last_state = fold(events)
+        return self._state, events, self._held
+
+    def _arrive(self, rows: list[tuple[bytes, int, bytes]]) -> None:
+        """The store's commit listener: federation and payment rows just stored, own or replicated."""
+        self._arrived.extend(rows)
+        self._wake.set()
+
+    def _absorb(self, feed: bytes, seq: int, raw: bytes) -> None:
+        if (feed, seq) in self._places:
+            return  # read at the first load and reported by the listener too
+        self._places.add((feed, seq))
+        event = decode_event(raw)
+        item = Held(feed, seq, raw, event, hash32(raw))
+        self._held.append(item)
+        body = event.body
+        if isinstance(body, PaymentOut):
+            if body.to_community == self.own_feed and feed != self.own_feed:
+                self._incoming[item.hash] = item
+        elif isinstance(body, (PaymentAccepted, PaymentRejected)):
+            if body.from_community == self.own_feed:
+                self._answers[(feed, body.payment)] = item
+        elif isinstance(body, PaymentCancel):
+            self._cancelled.add(body.payment)
+        elif not isinstance(body, PaymentBody.__args__):  # type: ignore[attr-defined]
+            self._events.append(FeedEvent(feed, seq, event.ts, body))
+            self._state = None
 
     async def abstain_where_stalled(self) -> int:
         """Abstain in every current epoch of a federation this community is a member of, where it
@@ -274,19 +308,18 @@ class Federations:
 
     async def answer_payments(self) -> int:
         """Accept or reject every payment sent to this community that it has not answered: the
-        rules of its own ledger decide, on the state the answer is appended to."""
+        rules of its own ledger decide, on the state the answer is appended to. A round's answers
+        are queued together, so the sequencer commits them in one batch."""
         if self.node.sequencer.refusal is not None:
             return 0
-        state, _, held = await self.view_held()
-        cancelled = {h.event.body.payment for h in held if isinstance(h.event.body, PaymentCancel)}
-        appended = 0
-        for item in held:
+        state, _, _ = await self.view_held()
+        answered = self.node.sequencer.state.payments.answered
+        bodies = []
+        for payment, item in list(self._incoming.items()):
+            if payment in answered:
+                del self._incoming[payment]
+                continue
             body = item.event.body
-            if not isinstance(body, PaymentOut) or body.to_community != self.own_feed or item.feed == self.own_feed:
-                continue
-            payment = item.hash
-            if payment in self.node.sequencer.state.payments.answered:
-                continue
             try:
                 _, steps = payment_machine.route(state, item.feed, self.own_feed, body.federation)
                 amount = payment_machine.convert(body.amount_minor, steps)
@@ -298,7 +331,7 @@ class Federations:
                        feed: bytes = item.feed, frozen: bool = frozen) -> Any:
                 if frozen:
                     reason = "refused"  # the paying community's feed is forked: frozen everywhere
-                elif payment in cancelled:
+                elif payment in self._cancelled:
                     reason = "cancelled"
                 elif clock_ms() > body.expires_ms:
                     reason = "expired"
@@ -310,38 +343,37 @@ class Federations:
                     return PaymentAccepted(payment, feed, amount, body.federation, body.to_member)
                 return PaymentRejected(payment, feed, reason)  # type: ignore[arg-type]
 
-            await self.node.sequencer.append_body(answer)
-            appended += 1
-        return appended
+            bodies.append(answer)
+        return await self._append_all(bodies)
 
     async def settle_payments(self) -> int:
         """For every payment this community sent and has pending: settle it once the other
         community accepted it, return it once it rejected it, ask to cancel it once it expired."""
         if self.node.sequencer.refusal is not None:
             return 0
-        state, _, held = await self.view_held()
-        answers = {}
-        for item in held:
-            body = item.event.body
-            frozen_from = state.forks.get(item.feed)
-            if frozen_from is not None and item.seq >= frozen_from:
-                continue  # a forked feed counts nothing it signed from the fork on: the payment waits
-            if isinstance(body, (PaymentAccepted, PaymentRejected)) and body.from_community == self.own_feed:
-                answers[(item.feed, body.payment)] = (item.hash, body)
-        appended = 0
+        state, _, _ = await self.view_held()
+        bodies: list[Any] = []
+        now = clock_ms()
         for payment, pending in list(self.node.sequencer.state.payments.pending.items()):
-            found = answers.get((pending.to_community, payment))
-            if found is not None:
-                answer_hash, answer = found
-                settle: Any = (PaymentSettled(payment, answer_hash) if isinstance(answer, PaymentAccepted)
-                               else PaymentReturned(payment, answer_hash))
-                await self.node.sequencer.append_body(lambda _state, settle=settle: settle)
-                appended += 1
-            elif not pending.cancel_sent and clock_ms() >= pending.expires_ms:
+            item = self._answers.get((pending.to_community, payment))
+            frozen_from = None if item is None else state.forks.get(item.feed)
+            if item is not None and (frozen_from is None or item.seq < frozen_from):
+                # (a forked feed counts nothing it signed from the fork on: such an answer waits)
+                answer = item.event.body
+                settle: Any = (PaymentSettled(payment, item.hash) if isinstance(answer, PaymentAccepted)
+                               else PaymentReturned(payment, item.hash))
+                bodies.append(lambda _state, settle=settle: settle)
+            elif not pending.cancel_sent and now >= pending.expires_ms:
                 cancel = PaymentCancel(payment, pending.to_community)
-                await self.node.sequencer.append_body(lambda _state, cancel=cancel: cancel)
-                appended += 1
-        return appended
+                bodies.append(lambda _state, cancel=cancel: cancel)
+        return await self._append_all(bodies)
+
+    async def _append_all(self, bodies: list[Any]) -> int:
+        """Queue every body at once (the sequencer commits what is queued together in one batch)
+        and wait for all of them."""
+        if bodies:
+            await asyncio.gather(*(self.node.sequencer.append_body(body) for body in bodies))
+        return len(bodies)
 
     async def payments(self) -> list[dict[str, Any]]:
         """Every payment this node holds (any community's), with its state as both feeds show it:
@@ -489,9 +521,9 @@ def _hexed(value: Any) -> Any:
 
 def _member_name(layer: Federations, member: bytes) -> str | None:
     """A community's name from its ledger, or a federation's (None if neither is held here)."""
-    cached = layer._cached
-    if cached is not None and member in cached[1].federations:
-        return cached[1].federations[member].name
+    state = layer._last_state
+    if state is not None and member in state.federations:
+        return state.federations[member].name
     if member == layer.own_feed:
         return layer.node.sequencer.state.community.name
     replica = layer.replicator.replicas.get(member) if layer.replicator is not None else None
