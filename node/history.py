@@ -26,7 +26,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import multiprocessing
+import os
 import sqlite3
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +44,13 @@ from .shares import touched_by_offer_close, touched_by_withdrawal
 # Points kept per account: a plot needs no more; 10,000 accounts full cost ~30 MB in the worker.
 account_points_max = 128
 # Points kept of the community's totals (credit in circulation, treasury).
-community_points_max = 512
+community_points_max = 256
 # Events read from the log per batch (one SELECT; bounded memory in the worker).
 fold_batch_events = 5_000
 # Events a page's request folds before it is answered: ~25 µs each, so ~50 ms at most.
 request_fold_events_max = 2_000
+# How often the worker checks that the node that started it is still its parent.
+orphan_check_seconds = 1.0
 # Events per call of the background fold: short, so a page's request queued behind it waits little.
 background_fold_events = 5_000
 
@@ -169,6 +174,16 @@ _worker: _Worker | None = None  # set in the worker process only, by the pool's 
 def _start_worker() -> None:
     global _worker  # the worker process's one piece of state
     _worker = _Worker()
+    # A node killed with SIGKILL never shuts its pool down: the worker notices it was orphaned and
+    # exits, rather than outlive the node holding its memory and a reader of its database.
+    parent = os.getppid()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), name="orphan watch", daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(orphan_check_seconds)
+    os._exit(0)
 
 
 def _advance(database: str, feed: bytes, events_max: int) -> int:
