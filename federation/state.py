@@ -137,6 +137,7 @@ class Ballot(Struct, frozen=True):
     feed: bytes | None = None
     seq: int | None = None
     decision: bytes | None = None
+    frozen: bool = False  # the abstention a frozen (forked) member counts as, not a ballot it cast
 
 
 class Decision(Struct, frozen=True):
@@ -316,7 +317,7 @@ class _Derivation:
             if counted is None and member.member in self.forks:
                 # A frozen feed casts nothing more: it abstains in every epoch it had not voted in
                 # before its fork, so that it cannot hold an epoch open for ever.
-                return Ballot(member.member, None, 0)
+                return Ballot(member.member, None, 0, frozen=True)
             return counted
         child = self.resolve(member.member)
         if child is None:
@@ -396,8 +397,9 @@ class _Derivation:
         by_epoch: dict[int, list[_Proposal]] = {}
         for proposal in proposals:
             by_epoch.setdefault(proposal.body.epoch, []).append(proposal)
-        # Each pass of this loop ends one epoch, and an epoch ends only on a ballot cast for it:
-        # the loop is bounded by the ballots held.
+        # Each pass of this loop ends one epoch, and an epoch ends only on a ballot cast for it or a
+        # proposal made in it (a frozen member's standing abstention alone ends none): the loop is
+        # bounded by the ballots and proposals held.
         while True:
             epoch = federation.epoch
             valid = self._valid_proposals(federation, by_epoch.pop(epoch, []))
@@ -405,11 +407,13 @@ class _Derivation:
             needed = quorum_votes(size, federation.quorum_bp)
             yes: dict[bytes, list[Ballot]] = {}
             cast = 0
+            standing = 0  # frozen members' abstentions
             for member in federation.members.values():
                 ballot = self.ballot(member, identity, epoch)
                 if ballot is None:
                     continue
                 cast += 1
+                standing += ballot.frozen
                 if ballot.choice is None:
                     continue
                 known = valid.get(ballot.choice)
@@ -433,6 +437,8 @@ class _Derivation:
                 federation = self._apply(federation, winner)
                 continue
             most = max((len(ballots) for ballots in yes.values()), default=0)
+            if not valid and cast == standing:
+                break  # nothing happened in this epoch yet: it stays the current one
             if most + uncast < needed:
                 for proposal in valid.values():
                     self._record(proposal, identity, "failed", "the epoch ended without a quorum")

@@ -252,6 +252,23 @@ def test_a_forked_feed_counts_only_up_to_the_fork() -> None:
     ].outcome == "passed"
 
 
+def test_a_fork_in_a_federation_that_can_no_longer_reach_its_quorum_leaves_it_stalled_not_spinning() -> None:
+    """Two members and a quorum of both: once one forks, no epoch can pass. The frozen member's
+    standing abstention ends no epoch by itself (it once made the fold loop for ever); an epoch in
+    which the other member proposes still fails, and the next one waits."""
+    a, b = Community("a"), Community("b")
+    _, federation = found(a, b)
+    twin = a.branch()
+    a.vote(federation, 0, None)
+    twin.vote(federation, 0, b"\x01" * 32)
+    state = fold([*a.feed_events(), *twin.feed_events(), *b.feed_events()])
+    assert a.id in state.forks and state.federations[federation].epoch == 0
+    proposal, _ = b.propose(federation, 0, federation, limits_for(b, 1), deadline, ts=start_ms + 1)
+    b.vote(federation, 0, proposal)
+    state = fold([*a.feed_events(), *twin.feed_events(), *b.feed_events()])
+    assert state.decisions[proposal].outcome == "failed" and state.federations[federation].epoch == 1
+
+
 def test_a_confederation_decides_by_its_member_federations_decisions() -> None:
     a, b, c, d = (Community(name) for name in "abcd")
     west_charter, west = found(a, b, name="West")
