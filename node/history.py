@@ -24,7 +24,9 @@ from __future__ import annotations
 import array
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
+import logging
 import multiprocessing
 import os
 import sqlite3
@@ -41,6 +43,7 @@ from tallystick.protocol.ids import hash32
 from .domain import State, apply, initial_state, touched_accounts, touched_by_body
 from .shares import touched_by_offer_close, touched_by_withdrawal
 
+log = logging.getLogger("tallystick.pages")
 # Points kept per account: a plot needs no more; 10,000 accounts full cost ~30 MB in the worker.
 account_points_max = 128
 # Points kept of the community's totals (credit in circulation, treasury).
@@ -206,6 +209,13 @@ def _account_series(database: str, feed: bytes, account: bytes, events_max: int)
             "stride": samples.stride if samples is not None else 1}
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """The background fold only gets ahead of the pages, which fold for themselves too: its failure
+    is logged, and the next page's request starts it again."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the history fold failed", exc_info=task.exception())
+
+
 class History:
     """The node's side of the worker: started on first use, stopped with the app."""
 
@@ -224,14 +234,23 @@ class History:
         return self._pool
 
     async def _call(self, database: str, feed: bytes, function: Any, *args: Any) -> Any:
-        pool = self._ready(database, feed)
-        return await asyncio.get_running_loop().run_in_executor(pool, function, database, feed, *args)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._ready(database, feed), function, database, feed, *args)
+        except concurrent.futures.process.BrokenProcessPool:
+            # The worker died (killed, out of memory): a new one folds again from the genesis.
+            log.warning("the history worker died; starting another, which reads the log again")
+            broken, self._pool = self._pool, None
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            return await loop.run_in_executor(self._ready(database, feed), function, database, feed, *args)
 
     def _follow(self, head_seq: int, folded_seq: int) -> None:
         """Fold the rest in the background, in slices, when a page found the fold behind."""
         if folded_seq >= head_seq or (self._background is not None and not self._background.done()):
             return
         self._background = asyncio.create_task(self._fold_until(head_seq), name="history fold")
+        self._background.add_done_callback(_log_failure)
 
     async def _fold_until(self, head_seq: int) -> None:
         seq = 0

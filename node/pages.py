@@ -1,5 +1,6 @@
 """The node's web pages: the community (/), each member (/members/{ref}), the operator (/node), each
-enterprise (/enterprises/{ref}) and each federation this node knows (/federations/{ref}).
+enterprise (/enterprises/{ref}), each federation this node knows (/federations/{ref}) and the
+payments between communities (/payments).
 
 How this works: each page is rendered on the server from the projections and the tail of the log,
 through Jinja2 with autoescaping on, so nothing a member typed (a name, a memo, a proposal) can run
@@ -13,7 +14,10 @@ what each page reads and what `make bench` measured at 10,000 members and 1,000,
 numbers are the API's: the same projections, the same `debit_limit`,
 `credit_ceiling` and decision `tally`, and the alerts of `Node.status()`, which /api/status serves;
 an enterprise's from node/shares_api.py's `enterprise_json`, `offer_json` and `cap_table`, and a
-federation's from federation/federations.py's `federation_json` and `report_json`.
+federation's from federation/federations.py's `federation_json` and `report_json`, and payments
+across from its `Federations.payments()`, which /api/payments serves. Balances over time (a
+member's, the community's credit in circulation and treasury) come from node/history.py, which
+folds the log in a worker process because the log has no index by account.
 """
 
 from __future__ import annotations
