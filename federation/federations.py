@@ -325,23 +325,9 @@ class Federations:
                 amount = payment_machine.convert(body.amount_minor, steps)
             except TallyError:
                 amount = 0  # no route through that federation, or less than one minor unit here
-            frozen = item.feed in state.forks
 
-            def answer(ledger: Any, body: PaymentOut = body, payment: bytes = payment, amount: int = amount,
-                       feed: bytes = item.feed, frozen: bool = frozen) -> Any:
-                if frozen:
-                    reason = "refused"  # the paying community's feed is forked: frozen everywhere
-                elif payment in self._cancelled:
-                    reason = "cancelled"
-                elif clock_ms() > body.expires_ms:
-                    reason = "expired"
-                elif amount <= 0:
-                    reason = "refused"
-                else:
-                    reason = paying.incoming_refusal(ledger, body.federation, body.to_member, amount)
-                if reason is None:
-                    return PaymentAccepted(payment, feed, amount, body.federation, body.to_member)
-                return PaymentRejected(payment, feed, reason)  # type: ignore[arg-type]
+            def answer(ledger: Any, item: Held = item, amount: int = amount) -> Any:
+                return answer_for(ledger, state, item, amount, item.hash in self._cancelled, clock_ms())
 
             bodies.append(answer)
         return await self._append_all(bodies)
@@ -461,6 +447,29 @@ class Federations:
 
 
 # ---- JSON -----------------------------------------------------------------------------------------
+
+
+def answer_for(ledger: Any, state: FederationState, item: Held, amount: int, cancelled: bool,
+               now_ms: int) -> PaymentAccepted | PaymentRejected:
+    """The payee community's answer to the `payment_sent` in `item`, worth `amount` in its unit
+    (0 if it does not convert), on its ledger as it stands when the answer is appended."""
+    body = item.event.body
+    assert isinstance(body, PaymentOut)
+    if item.seq >= state.forks.get(item.feed, item.seq + 1):
+        # A forked feed counts nothing it signed from its fork on (frozen everywhere); a payment it
+        # sent before the fork is an ordinary one: the fork proof does not dispute it.
+        reason: str | None = "refused"
+    elif cancelled:
+        reason = "cancelled"
+    elif now_ms > body.expires_ms:
+        reason = "expired"
+    elif amount <= 0:
+        reason = "refused"
+    else:
+        reason = paying.incoming_refusal(ledger, body.federation, body.to_member, amount)
+    if reason is None:
+        return PaymentAccepted(item.hash, item.feed, amount, body.federation, body.to_member)
+    return PaymentRejected(item.hash, item.feed, reason)  # type: ignore[arg-type]
 
 
 def _layer(request: web.Request) -> Federations:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
+from immutables import Map
 from msgspec.structs import replace
+from tallystick.federation.federations import Held, answer_for
+from tallystick.federation.state import fold
 from tallystick.node import payments
 from tallystick.node.domain import audit, intent_body, state_digest, validate
 from tallystick.node.errors import DomainError, NotAuthorizedError, NotDueError
+from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import Act, AdmitMember, CapacityLimits, FederationAct, PayAcross, TradeLimits
 from tallystick.protocol.federation import (
     Charter,
@@ -22,6 +26,7 @@ from tallystick.protocol.federation import (
     PaymentSettled,
     federation_id,
 )
+from tallystick.protocol.ids import hash32
 
 ada_key, bea_key = key("ada of c1"), key("bea of c2")
 start_ms = 1_000_000
@@ -267,3 +272,22 @@ def test_a_new_chain_keeps_the_counts_of_the_levels_it_shares_and_starts_new_one
     assert capacity.used == (-100, 0) and capacity.held == (100, 0) and capacity.share_minor == 300
     c1.audited(CapacityLimits(f1, f1, (higher,), 300))
     assert c1.state.payments.capacity[f1].used == (-100,)  # level 0 is still "trade leaving F1"
+
+
+def test_the_payee_answers_a_payment_a_forked_feed_sent_before_its_fork_and_refuses_one_from_it_on() -> None:
+    c1, c2, valley = founded()
+    send(c1, c2, valley, 100)
+    raw, seq = c1.events[-1], c1.seq
+    item = Held(c1.feed, seq, raw, decode_event(raw), hash32(raw))
+    clean = fold([])
+    assert isinstance(answer_for(c2.state, clean, item, 100, False, start_ms), PaymentAccepted)
+    forked_after = replace(clean, forks=Map({c1.feed: seq + 1}))
+    assert isinstance(answer_for(c2.state, forked_after, item, 100, False, start_ms), PaymentAccepted)
+    for fork_seq in (seq, seq - 1):
+        forked = replace(clean, forks=Map({c1.feed: fork_seq}))
+        answer = answer_for(c2.state, forked, item, 100, False, start_ms)
+        assert isinstance(answer, PaymentRejected) and answer.reason == "refused"
+    cancelled = answer_for(c2.state, clean, item, 100, True, start_ms)
+    assert isinstance(cancelled, PaymentRejected) and cancelled.reason == "cancelled"
+    late = answer_for(c2.state, clean, item, 100, False, item.event.body.expires_ms + 1)
+    assert isinstance(late, PaymentRejected) and late.reason == "expired"

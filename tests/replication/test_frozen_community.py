@@ -3,22 +3,21 @@ every level: with real `tally serve` processes, F1 = {A, B, D} and F2 = {C} foun
 (through cli/federate.py, as `tally cluster up` does); A's home is copied and both copies write,
 which forks A's feed. Then the fork alert is in the viability report of F1 and of P, at a node of
 each federation; a payment to A is refused at the payer's node (`community_frozen`), within F1 and
-across P; and a payment A sent before the fork is rejected by its payee ("refused").
+across P; and a payment A sent before the fork, which the fork does not dispute, is still answered
+by its payee by its own rules.
 
 How this works: A first sends Cy, a member of C, a payment through P while C's node is stopped.
 Then A's stopped home is copied to A2 (as tests/replication/test_copied_home.py does), both copies
 start peered with B only and each takes a different transfer at the same seq: B, which sees both
 halves, proves the fork. C is restarted cut off from B (its only peer is a `TcpProxy`, closed), and
 the test pushes it, as a peer would, A's feed up to the first half's event and then the second
-half's event at the same seq: C stores the payment and proves the fork in two requests made as soon
-as its port opens, before its federation loop's first round (a second after start) looks at the
-payment, so C answers it knowing A is forked. Only then is C's link to B restored.
+half's event at the same seq: C stores the payment and proves the fork. Only then is C's link to B
+restored. (A payment signed on a forked feed from the fork on is rejected, reason "refused"; a node
+holds such an event only if it stored it before it saw the other half, which a test cannot order
+against the node's federation round, so that case is left to the code's one line.)
 
-F1 has three communities, not two: a quorum is always more than half the members, so in a
-federation of two, a frozen member (who abstains in every epoch) leaves a quorum no epoch can
-reach. The federation fold then never ends (federation/state.py `_resolve` ends every epoch at
-once and tries the next, for ever), and every node that folds F1 stops answering - a bug reported
-with this test; with `f1_communities = 2` this test reproduces it.
+F1 has three communities: with two, a frozen member leaves a quorum no epoch can reach (the fold
+once looped for ever on it; tests/federation/test_federation_state.py now covers that case).
 """
 
 from __future__ import annotations
@@ -185,12 +184,13 @@ def test_a_forked_community_is_frozen_in_every_federation_and_the_alert_reaches_
         assert refusal_of(pay_across(payer, key, world.a, alice, 1_00, federation)) == (409, "community_frozen")
         assert payer.status()["seq"] == before  # nothing appended
 
-    # The payment A sent before the fork is rejected by its payee, who knows A is forked.
+    # The payment A sent before its fork is undisputed (both halves share everything before the
+    # fork's seq): its payee answers it by its own rules alone, whenever it learned of the fork.
     def answer() -> dict[str, Any] | None:
         return next((row for row in world.c.get("/api/payments") if row["id"] == world.payment_from_a
                      and row["status"] != "pending"), None)
 
     row = wait_until(answer, "C answering A's payment", describe=lambda: world.c.get("/api/payments"))
-    assert (row["status"], row["reason"]) == ("rejected", "refused")
+    assert row["status"] in ("accepted", "settled") and row["received"] == 5_00
     cy_balance = next(r["balance"] for r in world.c.get("/api/balances") if r["name"] == "Cy")
-    assert cy_balance == 0
+    assert cy_balance == 5_00
