@@ -55,7 +55,7 @@ request_fold_events_max = 2_000
 # How often the worker checks that the node that started it is still its parent.
 orphan_check_seconds = 1.0
 # Events per call of the background fold: short, so a page's request queued behind it waits little.
-background_fold_events = 5_000
+background_fold_events = 2_000
 
 
 @dataclass

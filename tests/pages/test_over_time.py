@@ -84,3 +84,17 @@ def test_community_page_plots_credit_in_circulation_ending_at_the_sum_of_positiv
     assert [seq for seq, _ in points] == sorted(seq for seq, _ in points)
     assert browsing.page.locator("script").count() == 0
     assert browsing.page.locator("#circulation svg path").count() == 1
+
+
+def test_a_plot_is_a_step_line_through_its_points_with_every_text_escaped() -> None:
+    """The drawing function: zero always on the axis, a value holding until the next point and the
+    last one until the end, and the labels and unit written as escaped text in the SVG."""
+    from tallystick.node.pages import chart_height, chart_width, line_chart
+
+    chart = line_chart([(1, 0, 500), (2, 100, -500)], 0, 200, lambda value: f"<i>{value}", "<b>U")
+    assert chart is not None
+    assert chart["path"] == f"M 0.0 0.0 H {chart_width / 2:.1f} V {chart_height:.1f} H {chart_width:.1f}"
+    assert chart["zero_y"] == chart_height / 2
+    svg = str(chart["points_svg"])
+    assert svg.count("<circle") == 2 and "<i>" not in svg and "<b>" not in svg and "&lt;b&gt;U" in svg
+    assert line_chart([], 0, 1, str, "U") is None
