@@ -318,5 +318,7 @@ def document() -> dict[str, Any]:
             "/federations/{reference}": {"get": {"summary": "A federation's page: the viability report and its picture",
                                                  "parameters": [_reference],
                                                  "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
+            "/payments": {"get": {"summary": "Payments across communities with their states (?status=, ?federation=, ?page=)",
+                                  "responses": {"200": {"description": "HTML"}}}},
         },
     }
