@@ -19,8 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,25 +137,11 @@ def _federate(communities: list[Community]) -> None:
     capacity in it, divided among its communities: all by federation decisions, voted by the
     communities' admins (cli/federate.py)."""
     seats = [federate.Seat(c.url, c.node, c.home / "admin.key") for c in communities]
-    if len(seats) <= 4:
-        federations = [federate.found("Cluster federation", "HRS", 2, seats)]
-    else:
-        half = (len(seats) + 1) // 2
-        federations = [federate.found("East federation", "HRS", 2, seats[:half]),
-                       federate.found("West federation", "HRS", 2, seats[half:])]
-    # Federations decide independently: their decisions run side by side, one thread each.
-    with ThreadPoolExecutor(len(federations)) as pool:
-        def each(step: Callable[[federate.Federation], None]) -> None:
-            list(pool.map(step, federations))
-
-        each(federate.wait_founded)
-        each(lambda federation: federate.trade_limits(federation, trade_limit_minor, trade_limit_minor))
-        if len(federations) > 1:
-            top = federate.found("Cluster confederation", "HRS", 2, federations)
-            each(lambda federation: federate.join(federation, top))
-            federate.wait_founded(top)
-            federate.allocate(top, federation_capacity_minor)
-            each(lambda federation: federate.allocate(federation, federation_capacity_minor // len(federation.communities)))
+    half = (len(seats) + 1) // 2
+    groups = ([("Cluster federation", seats)] if len(seats) <= 4
+              else [("East federation", seats[:half]), ("West federation", seats[half:])])
+    federate.link(groups, "Cluster confederation", "HRS", 2, trade_limit_minor=trade_limit_minor,
+                  capacity_minor=federation_capacity_minor)
 
 
 def _record(directory: Path, communities: list[Community]) -> None:

@@ -183,6 +183,36 @@ def allocate(federation: Federation, share_minor: int) -> None:
     decide(federation, AllocateCapacity(tuple(CapacityShare(m, share_minor) for m in members)), "Allocate capacity")
 
 
+def link(
+    groups: Sequence[tuple[str, Sequence[Seat]]], top_name: str, unit_code: str, decimals: int, *,
+    trade_limit_minor: int, capacity_minor: int, share_minor: int | None = None,
+) -> tuple[list[Federation], Federation | None]:
+    """Found one federation per (name, communities) group, each giving its communities
+    balance-of-trade limits of `trade_limit_minor` either way; with more than one group, found a
+    confederation `top_name` of them, which each joins by its own decision, allocate each a
+    capacity of `capacity_minor` there, and have each divide it among its communities
+    (`share_minor` each; by default equally). The federations decide side by side, one thread
+    each. Returns the federations and the confederation (None for a single group)."""
+    with ThreadPoolExecutor(len(groups)) as pool:
+        def found_one(group: tuple[str, Sequence[Seat]]) -> Federation:
+            federation = found(group[0], unit_code, decimals, group[1])
+            wait_founded(federation)
+            trade_limits(federation, trade_limit_minor, trade_limit_minor)
+            return federation
+
+        federations = list(pool.map(found_one, groups))
+        if len(federations) == 1:
+            return federations, None
+        top = found(top_name, unit_code, decimals, federations)
+        list(pool.map(lambda federation: join(federation, top), federations))
+        wait_founded(top)
+        allocate(top, capacity_minor)
+        list(pool.map(lambda federation: allocate(
+            federation, capacity_minor // len(federation.communities) if share_minor is None else share_minor),
+            federations))
+    return federations, top
+
+
 def meeting(
     federations: list[dict[str, Any]], mine: str, theirs: str, wanted: str | None
 ) -> dict[str, Any] | None:

@@ -158,23 +158,11 @@ def build(nodes: Nodes, background: BackgroundLoop) -> Network:
     # cli/cluster.py `_federate`, with East's and West's independent steps in two threads.
     seats = [federate.Seat(c.node.url, c.text, c.node.home / "admin.key") for c in communities]
 
-    def found_one(name: str, indexes: tuple[int, ...]) -> federate.Federation:
-        federation = federate.found(name, "HRS", 2, [seats[i] for i in indexes])
-        federate.wait_founded(federation)
-        federate.trade_limits(federation, trade_limit_minor, trade_limit_minor)
-        return federation
-
-    with ThreadPoolExecutor(2) as pool:
-        east_future = pool.submit(found_one, "East federation", east_nodes)
-        west_future = pool.submit(found_one, "West federation", west_nodes)
-        east, west = east_future.result(), west_future.result()
-        top = federate.found("Chaos confederation", "HRS", 2, [east, west])
-        for joined in [pool.submit(federate.join, child, top) for child in (east, west)]:
-            joined.result()
-        federate.wait_founded(top)
-        federate.allocate(top, federation_capacity_minor)
-        for allocated in [pool.submit(federate.allocate, child, community_share_minor) for child in (east, west)]:
-            allocated.result()
+    (east, west), top = federate.link(
+        [("East federation", [seats[i] for i in east_nodes]), ("West federation", [seats[i] for i in west_nodes])],
+        "Chaos confederation", "HRS", 2, trade_limit_minor=trade_limit_minor,
+        capacity_minor=federation_capacity_minor, share_minor=community_share_minor)
+    assert top is not None
     network = Network(communities, proxies, east, west, top)
     for community in communities:
         wait_until(lambda community=community: holds_its_share(community), f"{community.text} applying its share",

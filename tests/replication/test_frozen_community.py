@@ -26,7 +26,6 @@ import shutil
 import time
 import urllib.error
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,23 +109,11 @@ def world(nodes: Nodes, background: BackgroundLoop) -> Iterator[World]:
         seat_a, seat_b, seat_c, *seat_others = (federate.Seat(n.url, n.feed_text, n.home / "admin.key")
                                                 for n in (a, b, c, *others))
 
-        def found_one(name: str, seats: list[federate.Seat]) -> federate.Federation:
-            federation = federate.found(name, "HRS", 2, seats)
-            federate.wait_founded(federation)
-            federate.trade_limits(federation, trade_limit_minor, trade_limit_minor)
-            return federation
-
-        with ThreadPoolExecutor(2) as pool:
-            f1_future, f2_future = pool.submit(found_one, "F1", [seat_a, seat_b, *seat_others]), pool.submit(found_one, "F2", [seat_c])
-            f1, f2 = f1_future.result(), f2_future.result()
-            top = federate.found("P", "HRS", 2, [f1, f2])
-            for joined in [pool.submit(federate.join, child, top) for child in (f1, f2)]:
-                joined.result()
-            federate.wait_founded(top)
-            federate.allocate(top, federation_capacity_minor)
-            for allocated in [pool.submit(federate.allocate, f1, community_share_minor),
-                              pool.submit(federate.allocate, f2, community_share_minor)]:
-                allocated.result()
+        (f1, f2), top = federate.link(
+            [("F1", [seat_a, seat_b, *seat_others]), ("F2", [seat_c])], "P", "HRS", 2,
+            trade_limit_minor=trade_limit_minor, capacity_minor=federation_capacity_minor,
+            share_minor=community_share_minor)
+        assert top is not None
         for node in (a, b, c, *others):
             wait_until(lambda node=node: holds_shares(node), f"{node.url} applying its trade limits and share",
                        describe=lambda node=node: [e["body"] for e in node.get("/api/log?limit=1000")["events"]
