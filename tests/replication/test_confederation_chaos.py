@@ -39,6 +39,7 @@ How this works:
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import subprocess
 import threading
@@ -47,12 +48,14 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
-from support import next_nonce, tally_executable
+from support import next_nonce, tally, tally_executable
 from tallystick.cli import federate
 from tallystick.node.domain import State, audit, initial_state
+from tallystick.node.home import write_key
 from tallystick.protocol.codec import sign_intent, verify_intent
 from tallystick.protocol.events import Act, Genesis, PayAcross
 from tallystick.protocol.federation import (
@@ -352,11 +355,28 @@ def all_settled(network: Network) -> bool:
 
 
 def test_random_payments_across_a_confederation_survive_kills_and_cut_links(
-    network: Network, nodes: Nodes
+    network: Network, nodes: Nodes, tmp_path: Path
 ) -> None:
     meetings = meeting_federations(network)
     assert sum(meeting == network.top.id for meeting in meetings.values()) == 18  # 3 x 3 pairs, both ways
+
+    # First, with `tally pay`: community 0 pays West through the confederation up to its share of
+    # East's capacity; one more cent is refused by its own node, at once, in one clear line.
+    payer, payee = network.communities[0], network.communities[3]
+    keys = []
+    for index, member in enumerate(payer.members):
+        keys.append(tmp_path / f"member{index}.key")
+        write_key(keys[-1], member)
+    to = f"{id_to_text('m', payee.members[0].public)}@{payee.text}"
     attempts: list[Attempt] = []
+    for key, amount in ((keys[0], 60_00), (keys[1], 40_00)):
+        paid = tally("--node", payer.node.url, "--key", key, "pay", to, f"{amount / 100:.2f}", "--json")
+        assert paid.returncode == 0, paid.stderr
+        attempts.append(Attempt(payer.index, payee.index, amount, "sent",
+                                payment=id_from_text("h", json.loads(paid.stdout)["payment"])))
+    refused = tally("--node", payer.node.url, "--key", keys[2], "pay", to, "0.01")
+    assert refused.returncode == 1 and refused.stderr.startswith("tally: capacity_share: ")
+    assert "share" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     stop = threading.Event()
     started = time.monotonic()
     with ThreadPoolExecutor(payer_threads) as pool:
