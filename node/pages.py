@@ -793,8 +793,9 @@ async def _enterprises_listed(node: Node) -> list[dict[str, Any]]:
 # ---- a federation: /federations/{ref} -------------------------------------------------------------
 
 # The federation picture: a square SVG, the federation at its centre and its members on a circle.
-picture_size = 420
+picture_size = 520
 picture_radius = 150
+child_radius = 70  # a member federation's own members, beyond it
 # Widest edge (the largest settled flow), in pixels; every other edge scales by its share of it.
 edge_width_max = 12.0
 
@@ -826,10 +827,12 @@ def _resolve_federation(state: Any, reference: str) -> Any:
     return named[0] if len(named) == 1 else None
 
 
-def federation_picture(name: str, members: list[dict[str, Any]], flows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The federation as a node in the middle with its members on a circle around it, and the settled
-    trade flows between members as edges whose width is their share of the largest flow. Numbers
-    only: the template writes the names into the SVG as escaped text."""
+def federation_picture(name: str, members: list[dict[str, Any]], flows: list[dict[str, Any]],
+                       children: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The federation as a node in the middle with its members on a circle around it, each member
+    federation's own members (`children`) on a small arc beyond it, and the settled trade flows
+    between any two drawn as edges whose width is their share of the largest flow. Numbers only:
+    the template writes the names into the SVG as escaped text."""
     centre = picture_size / 2
     nodes = []
     where: dict[str, tuple[float, float]] = {}
@@ -839,7 +842,16 @@ def federation_picture(name: str, members: list[dict[str, Any]], flows: list[dic
         where[member["member"]] = (x, y)
         nodes.append({"id": member["member"], "name": member["name"] or member["member"][:10] + "…", "x": x, "y": y,
                       "kind": member["kind"]})
-    # A flow between communities of a member federation has no node of its own here: not drawn.
+        below = (children or {}).get(member["member"], [])
+        for place, child in enumerate(below):
+            # Spread outward from the member, within a quarter turn either side of its own angle.
+            spread = 0.0 if len(below) == 1 else (place / (len(below) - 1) - 0.5) * math.pi / 2
+            cx = x + child_radius * math.cos(angle + spread)
+            cy = y + child_radius * math.sin(angle + spread)
+            where[child["member"]] = (cx, cy)
+            nodes.append({"id": child["member"], "name": child["name"] or child["member"][:10] + "…", "x": cx,
+                          "y": cy, "kind": child["kind"], "parent_x": x, "parent_y": y})
+    # A flow between communities drawn nowhere here (deeper than one level below) is not drawn.
     drawn = [flow for flow in flows if flow["from"] in where and flow["to"] in where and flow["from"] != flow["to"]]
     heaviest = max((flow["sent"] for flow in drawn), default=0) or 1
     edges = []
@@ -881,19 +893,34 @@ async def federation_page(request: web.Request) -> web.Response:
     positions = []
     for row in report["s3_control"]:
         position = row["position"]
-        shown = {"balance": "unknown", "debit_floor": format_amount(-row["trade_debit_limit"], decimals),
-                 "credit_ceiling": format_amount(row["trade_credit_ceiling"], decimals)}
+        # A member federation's bound is its capacity, either way; a community's, its trade limits.
+        debit, ceiling = ((row["capacity_allocated"], row["capacity_allocated"]) if row["kind"] == "federation"
+                          else (row["trade_debit_limit"], row["trade_credit_ceiling"]))
+        shown = {"balance": "unknown", "debit_floor": format_amount(-debit, decimals),
+                 "credit_ceiling": format_amount(ceiling, decimals)}
         if position is not None:
             shown["balance"] = format_amount(position, decimals)
-            shown["bar"] = _bar(position, row["trade_debit_limit"], row["trade_credit_ceiling"])
+            shown["bar"] = _bar(position, debit, ceiling)
         positions.append({**row, "shown": shown, "capacity_text": format_amount(row["capacity_allocated"], decimals)})
+    children = {}
+    for member in document["members"]:
+        child = state.federations.get(id_from_text("x", member["member"])) if member["kind"] == "federation" else None
+        if child is not None:
+            children[member["member"]] = federation_json(layer, state, child)["members"]
+            for grandchild in children[member["member"]]:
+                names.setdefault(grandchild["member"], grandchild["name"])
+    parents = [{**row, "name": state.federations[id_from_text("x", row["parent"])].name,
+                "position_text": "unknown" if row["position"] is None else format_amount(row["position"], decimals),
+                "capacity_text": format_amount(row["capacity"], decimals)}
+               for row in report["position_in_parents"]]
     return _html(
         "federation.html",
         **await _frame(node),
         federation=document,
         report=report,
         names=names,
-        picture=federation_picture(federation.name, document["members"], flows),
+        picture=federation_picture(federation.name, document["members"], flows, children),
+        parents=parents,
         trade=trade_chart(settled, clock_ms(), names),
         settled_total=len(settled),
         pending=pending,

@@ -45,9 +45,9 @@ def test_unknown_federation_gets_a_404_page(cluster: list[Community], browsing: 
 
 
 def test_the_picture_weighs_each_edge_by_its_settled_flow() -> None:
-    """The cluster settles no payment between communities (its trade limits are 0), so the edges'
-    weighting is proved on the drawing function with a report's flows: the largest flow is the
-    widest edge, one half as large half as wide, and a flow to a non-member is not drawn."""
+    """The edges' weighting, on the drawing function with a report's flows: the largest flow is
+    the widest edge, one half as large half as wide, and a flow to a community drawn nowhere is not
+    drawn."""
     from tallystick.node.pages import edge_width_max, federation_picture
 
     members = [{"member": name, "name": name, "kind": "community"} for name in ("n_a", "n_b", "n_c")]
@@ -58,3 +58,26 @@ def test_the_picture_weighs_each_edge_by_its_settled_flow() -> None:
     assert [node["id"] for node in picture["nodes"]] == ["n_a", "n_b", "n_c"]
     assert [(edge["from"], edge["to"], edge["width"]) for edge in picture["edges"]] == [
         ("n_a", "n_b", edge_width_max), ("n_b", "n_c", edge_width_max / 2)]
+
+
+def test_the_picture_draws_a_member_federations_communities_beyond_it_with_their_flows() -> None:
+    """A confederation's page draws the tree: its member federations around it, each one's
+    communities beyond it (joined to it, not to the middle), and a flow between communities of
+    two member federations as an edge between those communities."""
+    from tallystick.node.pages import federation_picture
+
+    members = [{"member": "x_east", "name": "East", "kind": "federation"},
+               {"member": "x_west", "name": "West", "kind": "federation"}]
+    children = {"x_east": [{"member": "n_a", "name": "A", "kind": "community"},
+                           {"member": "n_b", "name": "B", "kind": "community"}],
+                "x_west": [{"member": "n_c", "name": "C", "kind": "community"}]}
+    flows = [{"from": "n_a", "to": "n_c", "payments": 3, "sent": 900}]
+    picture = federation_picture("Top", members, flows, children)
+    by_id = {node["id"]: node for node in picture["nodes"]}
+    assert set(by_id) == {"x_east", "x_west", "n_a", "n_b", "n_c"}
+    for child, parent in (("n_a", "x_east"), ("n_b", "x_east"), ("n_c", "x_west")):
+        assert (by_id[child]["parent_x"], by_id[child]["parent_y"]) == (by_id[parent]["x"], by_id[parent]["y"])
+    assert "parent_x" not in by_id["x_east"]
+    [edge] = picture["edges"]
+    assert (edge["x1"], edge["y1"], edge["x2"], edge["y2"]) == (by_id["n_a"]["x"], by_id["n_a"]["y"],
+                                                               by_id["n_c"]["x"], by_id["n_c"]["y"])
