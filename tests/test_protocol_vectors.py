@@ -33,6 +33,7 @@ from tallystick.protocol.codec import (
     verify_intent,
 )
 from tallystick.protocol.events import Act, Checkpoint, Genesis
+from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
@@ -355,3 +356,30 @@ def test_the_shares_feed_refolds_to_its_stated_state_digest_balances_and_holding
     units = {holder: held.units for (_, share_class, holder), held in state.shares.holdings.items() if share_class == 1}
     assert {name: units[keys[name].public] for name in market["final_holdings"]} == market["final_holdings"]
     assert any(event["decoded"]["body"].get("kind") == "offer_closed" for event in market["events"])
+
+
+def test_the_payments_feed_refolds_to_its_stated_digest_balances_and_capacity() -> None:
+    """A replica re-running the payments feed (each payment_sent with its member's intent) from its
+    bytes alone reaches the digest, balances, trade account and capacity counts the vector states."""
+    trading = files["payments.json"]
+    raw = [bytes.fromhex(event["bytes_hex"]) for event in trading["events"]]
+    head, genesis = start_feed(raw[0])
+    assert isinstance(genesis.body, Genesis) and head.feed.hex() == trading["feed_hex"]
+    state = domain.initial_state(head.feed, genesis.body)
+    for event_bytes in raw[1:]:
+        head, event = verify_next(head, event_bytes)
+        carried = event.body.intent if isinstance(event.body, (Act, PaymentOut)) else None
+        intent = verify_intent(carried, feed=head.feed) if carried is not None else None
+        state = domain.audit(state, event, intent)
+    assert domain.state_digest(state).hex() == trading["state_digest_hex"]
+    for name, balance in trading["final_balances"].items():
+        assert state.accounts[keys[name].public].balance_minor == balance
+    hills = bytes.fromhex(trading["hills_hex"])
+    assert state.accounts[state.payments.trade[hills]].balance_minor == trading["trade_account_balance"]
+    capacity = state.payments.capacity[hills]
+    assert [above.hex() for above in capacity.above] == trading["capacity"]["above_hex"] == [trading["island_hex"]]
+    assert (capacity.share_minor, list(capacity.used), list(capacity.held)) == (
+        trading["capacity"]["share_minor"], trading["capacity"]["used"], trading["capacity"]["held"])
+    kinds = [event["decoded"]["body"]["kind"] for event in trading["events"]]
+    assert {"charter", "trade_limits", "capacity_limits", "payment_sent", "payment_settled", "payment_accepted",
+            "payment_returned"} <= set(kinds)

@@ -49,13 +49,16 @@ from tallystick.protocol.events import (
     AdmitMember,
     Body,
     CancelOrder,
+    CapacityLimits,
     Checkpoint,
     EventUnsigned,
+    FederationAct,
     ForkProof,
     Genesis,
     IntentUnsigned,
     KeyRotated,
     OpenOffer,
+    PayAcross,
     PlaceOrder,
     RebindKey,
     RegisterEnterprise,
@@ -65,14 +68,25 @@ from tallystick.protocol.events import (
     SetRole,
     ShareClass,
     Subscribe,
+    TradeLimits,
     Transfer,
     TransferShares,
+)
+from tallystick.protocol.federation import (
+    Charter,
+    CharterMember,
+    PaymentAccepted,
+    PaymentOut,
+    PaymentReturned,
+    PaymentSettled,
+    federation_id,
 )
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
 vectors_dir = Path(__file__).resolve().parent
-file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json")
+file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
+              "payments.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -192,7 +206,7 @@ class _FeedBuilder:
         else:
             head, event = verify_next(self.heads[-1], raw)
             decoded_intent = (
-                verify_intent(event.body.intent, feed=self.feed) if isinstance(event.body, Act) else None
+                verify_intent(event.body.intent, feed=self.feed) if isinstance(event.body, (Act, PaymentOut)) else None
             )
             state = domain.audit(self.states[-1], event, decoded_intent)
         self.raw.append(raw)
@@ -395,6 +409,53 @@ def build_shares_feed() -> _FeedBuilder:
     assert final == builder.heads[-1]
     shares.audit_invariants(builder.states[-1])
     return builder
+
+
+def build_payments_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
+    """A third community, Oakhaven, in federation Hills under the confederation Island: it adopts
+    Hills' charter, its node applies Hills' trade limits and its share of Hills' capacity, Alice pays
+    a member of a community of another federation through Island (settled), Bob receives a payment
+    across, and a rejected payment is returned (docs/federation.md §15.7.1, docs/protocol.md)."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _FeedBuilder()
+    t = genesis_ts_ms
+    builder.append("node", t, Genesis(
+        name="Oakhaven", unit_code="OAK", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name="Ada", checkpoint_interval_events=limits.checkpoint_interval_events_max,
+    ), "genesis: the community Oakhaven, unit OAK", None)
+    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
+    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
+    neighbour, elsewhere, payee = hash32(b"neighbour community"), hash32(b"community of Coast"), hash32(b"Cy")
+    hills_charter = Charter("Hills", "HIL", 2, (CharterMember(builder.feed, "OAK", 1, 1),
+                                                CharterMember(neighbour, "NBR", 2, 1)), 6000, t)
+    hills = federation_id(hills_charter)
+    island = hash32(b"the charter of Island, a confederation of Hills and Coast")
+    builder.act("admin", t + 3, FederationAct(body=hills_charter), "Ada decides to adopt Hills' charter")
+    builder.append("node", t + 4, hills_charter, "the node appends the charter: Oakhaven's trade account in Hills",
+                   None)
+    builder.append("node", t + 5, TradeLimits(hills, hills, 50_000, 50_000),
+                   "the node applies Hills' trade limits: 500.00 either way", None)
+    builder.append("node", t + 6, CapacityLimits(hills, hills, (island,), 20_000),
+                   "the node applies Hills' allocation: Oakhaven's share of Hills' capacity in Island, 200.00", None)
+    pay = PayAcross(federation=island, to_community=elsewhere, to_member=payee, amount_minor=12_000, memo="wool")
+    intent, record = builder.intent("alice", pay, "Alice pays Cy, of a community in Coast, 120.00 through Island")
+    builder.append("node", t + 7, domain.intent_body(builder.states[-1], decode_intent(intent), intent, t + 7),
+                   "payment_sent: Alice debited, the trade account in Hills credited, 120.00 of the share used",
+                   record)
+    sent = event_hash(builder.raw[-1])
+    builder.append("node", t + 8, PaymentSettled(sent, hash32(b"Coast's acceptance")),
+                   "Cy's community accepted: settled", None)
+    builder.append("node", t + 9, PaymentAccepted(hash32(b"a payment from Coast"), elsewhere, 3_000, island,
+                                                  public["bob"]), "Oakhaven accepts 30.00 for Bob through Island",
+                   None)
+    pay = PayAcross(federation=island, to_community=elsewhere, to_member=payee, amount_minor=1_000, memo="")
+    intent, record = builder.intent("alice", pay, "Alice pays Cy 10.00 through Island")
+    builder.append("node", t + 10, domain.intent_body(builder.states[-1], decode_intent(intent), intent, t + 10),
+                   "payment_sent", record)
+    builder.append("node", t + 11, PaymentReturned(event_hash(builder.raw[-1]), hash32(b"Coast's rejection")),
+                   "Cy's community rejected it: returned to Alice", None)
+    return builder, {"hills": hills, "island": island}
 
 
 # ---- invalid cases ---------------------------------------------------------------------------------
@@ -1074,7 +1135,29 @@ def build() -> dict[str, Any]:
                                                                  key_for(name).public)].units
                            for name in ("alice", "bob")},
     }
+    trading, ids = build_payments_feed()
+    trading_state = trading.states[-1]
+    capacity = trading_state.payments.capacity[ids["hills"]]
+    payments_file = {
+        "description": "A valid feed of the community Oakhaven, in federation Hills under the confederation "
+        "Island: the charter adopted through the outbox, the trade_limits and capacity_limits node bodies, a "
+        "payment across settled, one received, one returned (docs/federation.md 15.7.1). Fields as in feed.json; "
+        "state_digest_hex is the state digest after the last event, with the capacity entry of the payments "
+        "element (docs/protocol.md).",
+        "feed_hex": trading.feed.hex(),
+        "hills_hex": ids["hills"].hex(),
+        "island_hex": ids["island"].hex(),
+        "events": trading.events,
+        "intents": trading.intents,
+        "state_digest_hex": domain.state_digest(trading_state).hex(),
+        "final_balances": {name: trading_state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob")},
+        "trade_account_balance": trading_state.accounts[trading_state.payments.trade[ids["hills"]]].balance_minor,
+        "capacity": {"above_hex": [above.hex() for above in capacity.above], "share_minor": capacity.share_minor,
+                     "used": list(capacity.used), "held": list(capacity.held)},
+    }
     return {
+        "payments.json": payments_file,
         "shares.json": shares_file,
         "keys.json": build_keys(builder),
         "feed.json": feed,
