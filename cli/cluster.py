@@ -131,17 +131,44 @@ def up(directory: Path, nodes: int, base_port: int, host: str = "127.0.0.1", see
 
 
 def _federate(communities: list[Community]) -> None:
-    """Link the cluster's communities (docs/federation.md): up to four found one federation; more
+    link([federate.Seat(c.url, c.node, c.home / "admin.key") for c in communities])
+
+
+cluster_federation_names = ("Cluster federation", "East federation", "West federation", "Cluster confederation")
+
+
+def link(seats: list[federate.Seat]) -> bool:
+    """Link running communities (docs/federation.md §12): up to four found one federation; more
     are split into two federations, which found a confederation. Every community gets
     balance-of-trade limits in its federation, and with a confederation each federation gets a
     capacity in it, divided among its communities: all by federation decisions, voted by the
-    communities' admins (cli/federate.py)."""
-    seats = [federate.Seat(c.url, c.node, c.home / "admin.key") for c in communities]
+    communities' admins (cli/federate.py). Returns False, doing nothing, if the first node already
+    knows a federation of these names (linked before: a compose restart runs this again)."""
+    known = {f["name"] for f in Client(seats[0].url).get("/api/federations")}
+    if known & set(cluster_federation_names):
+        return False
     half = (len(seats) + 1) // 2
     groups = ([("Cluster federation", seats)] if len(seats) <= 4
               else [("East federation", seats[:half]), ("West federation", seats[half:])])
     federate.link(groups, "Cluster confederation", "HRS", 2, trade_limit_minor=trade_limit_minor,
                   capacity_minor=federation_capacity_minor)
+    return True
+
+
+def wait_for(urls: list[str], timeout_seconds: float = start_timeout_seconds) -> list[str]:
+    """Each node's id (n_…), once every node answers."""
+    deadline = time.monotonic() + timeout_seconds
+    found = []
+    for url in urls:
+        while True:
+            try:
+                found.append(Client(url).get("/api/community")["node"])
+                break
+            except NodeUnreachable:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{url} did not answer within {timeout_seconds:.0f} s") from None
+                time.sleep(0.2)
+    return found
 
 
 def _record(directory: Path, communities: list[Community]) -> None:

@@ -869,6 +869,26 @@ def cluster_up(directory: Path, nodes: int, base_port: int, as_json: bool) -> No
     click.echo(f"stop them with: tally cluster down {directory}")
 
 
+@cluster.command("link")
+@click.argument("nodes", nargs=-1, required=True, metavar="URL=ADMIN_KEY...")
+@refusals_exit_cleanly
+def cluster_link(nodes: tuple[str, ...]) -> None:
+    """Link running communities as `cluster up` does: one federation of up to four, or two
+    federations in a confederation, with trade limits and capacity shares, by federation decisions
+    signed with each community's ADMIN_KEY file. Does nothing if they are linked already. For
+    clusters started another way (docker/compose.yml runs it as its `federate` service)."""
+    pairs = [node.partition("=") for node in nodes]
+    if any(not key for _, _, key in pairs):
+        raise click.UsageError("give each node as URL=ADMIN_KEY_FILE")
+    ids = cluster_module.wait_for([url for url, _, _ in pairs])
+    seats = [federate.Seat(url, node, Path(key)) for (url, _, key), node in zip(pairs, ids, strict=True)]
+    if cluster_module.link(seats):
+        click.echo(f"linked {len(seats)} communities: " + ", ".join(
+            f"{f['name']} ({f['id']})" for f in Client(seats[0].url).get("/api/federations")))
+    else:
+        click.echo("already linked: nothing to do")
+
+
 @cluster.command("down")
 @click.argument("directory", type=click.Path(path_type=Path))
 @refusals_exit_cleanly

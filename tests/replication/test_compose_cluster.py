@@ -14,11 +14,12 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
-from support import clean_environment, free_port
+from support import clean_environment, free_port, tally
 
 from .helpers import NodeProcess, wait_until
 
@@ -38,9 +39,15 @@ def rewrite_peers(peers: str, ports: dict[str, int]) -> str:
     return " ".join(rewritten)
 
 
+def node_services() -> dict[str, Any]:
+    """The compose services that are community nodes (the `federate` job is not one)."""
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    return {name: service for name, service in services.items() if "TALLY_NAME" in (service.get("environment") or {})}
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
-    services = yaml.safe_load(compose_file.read_text())["services"]
+    services = node_services()
     ports = {name: free_port() for name in services}
     directory = tmp_path_factory.mktemp("compose")
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -88,5 +95,43 @@ def test_the_compose_services_run_as_processes_form_a_cluster_where_every_node_h
     wait_until(everyone_holds_all, "every compose node holding all five feeds",
                describe=lambda: {name: len(node.feeds()) for name, node in cluster.items()})
     names = {node.status()["name"] for node in cluster.values()}
-    services = yaml.safe_load(compose_file.read_text())["services"]
-    assert names == {service["environment"]["TALLY_NAME"] for service in services.values()}
+    assert names == {service["environment"]["TALLY_NAME"] for service in node_services().values()}
+
+
+def test_the_compose_federate_job_links_the_five_into_two_federations_under_one_confederation(
+    cluster: dict[str, NodeProcess],
+) -> None:
+    """The `federate` service's command, run as a process with the hostnames and volume paths
+    rewritten for one machine (each volume is the node's home folder's parent, as in the node
+    service), founds East and West under one confederation; every community then applies its
+    trade limits and its capacity share; run again, it does nothing."""
+    job = yaml.safe_load(compose_file.read_text())["services"]["federate"]
+    assert job["entrypoint"] == ["tally", "cluster", "link"]
+    ports = {name: node.port for name, node in cluster.items()}
+    mounts = {}
+    for volume in job["volumes"]:
+        name, mount, _ = volume.split(":")
+        mounts[mount] = cluster[name].home.parent  # the node's /data
+    arguments = []
+    for item in job["command"]:
+        url, _, key = item.partition("=")
+        mount = next(m for m in mounts if key.startswith(m + "/"))
+        arguments.append(f"{rewrite_peers(url, ports)}={mounts[mount] / key[len(mount) + 1:]}")
+    linked = tally("cluster", "link", *arguments)
+    assert linked.returncode == 0, linked.stderr
+    assert linked.stdout.startswith("linked 5 communities")
+
+    def confederation_founded(node: NodeProcess) -> bool:
+        federations = {f["name"]: f for f in node.get("/api/federations")}
+        top = federations.get("Cluster confederation")
+        return top is not None and top["founded"] and len(top["members"]) == 2
+
+    def applied(node: NodeProcess) -> bool:
+        kinds = {event["body"]["kind"] for event in node.get("/api/log?limit=1000")["events"]}
+        return {"charter", "trade_limits", "capacity_limits"} <= kinds
+
+    for name, node in cluster.items():
+        wait_until(lambda node=node: confederation_founded(node) and applied(node),
+                   f"{name} holding the confederation and applying its limits and share")
+    again = tally("cluster", "link", *arguments)
+    assert again.returncode == 0 and "already linked" in again.stdout
