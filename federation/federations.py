@@ -93,6 +93,7 @@ class Federations:
         # The view, kept up to date from the rows the store reports as it commits them (see
         # `view_held`): every held federation and payment event, decoded and hashed once.
         self._loaded = False
+        self._loading = asyncio.Lock()
         self._arrived: list[tuple[bytes, int, bytes]] = []
         self._places: set[tuple[bytes, int]] = set()
         self._held: list[Held] = []
@@ -177,9 +178,11 @@ class Federations:
         listener), so a call costs what is new; the fold reruns only when a federation event or
         a fork proof arrived (payments are not the fold's business)."""
         if not self._loaded:
-            self._loaded = True
-            for row in await self.store.federation_events(federation_events_max):
-                self._absorb(*row)
+            async with self._loading:  # concurrent first callers wait for the one load
+                if not self._loaded:
+                    for row in await self.store.federation_events(federation_events_max):
+                        self._absorb(*row)
+                    self._loaded = True
         arrived, self._arrived = self._arrived, []
         for row in arrived:
             self._absorb(*row)
