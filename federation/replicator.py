@@ -209,7 +209,7 @@ class Replicator:
             replica = self.replicas.setdefault(feed, Replica(received.state, received.head))
             async with replica.lock:
                 if replica.head.seq == 1 and await self.store.event_at(feed, 1) is None:
-                    await self.store.append(received.rows, received.state, received.touched, received.head)
+                    await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
             rest = Events(feed, 2, message.events[1:])
             return await self.ingest(rest, intents_verified=intents_verified) if rest.events else 1
         async with replica.lock:
@@ -221,7 +221,7 @@ class Replicator:
             except CheckpointMismatchError as error:
                 self._alert_checkpoint_mismatch(feed, error)
                 raise
-            await self.store.append(received.rows, received.state, received.touched, received.head)
+            await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
             replica.state, replica.head = received.state, received.head
         self.wake_peers()
         return replica.head.seq

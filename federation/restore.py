@@ -76,10 +76,10 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
                     if received is None:
                         received = start_received(batch.pop(0))
                         await store.set_meta("own_feed", feed)
-                        await store.append(received.rows, received.state, received.touched, received.head)
+                        await store.append(received.rows, received.state, received.touched, received.head, received.postings)
                     if batch:
                         received = fold_received(received.state, received.head, batch)
-                        await store.append(received.rows, received.state, received.touched, received.head)
+                        await store.append(received.rows, received.state, received.touched, received.head, received.postings)
                     seq = message.start + len(message.events)
                 assert received is not None
                 if received.head.signing_key != key.public:

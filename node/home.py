@@ -29,7 +29,7 @@ from tallystick.protocol.feed import start_feed
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
 from .domain import initial_state
-from .store import Store
+from .store import Store, opening_postings
 
 
 class HomeError(LocalError):
@@ -189,7 +189,8 @@ async def init_home(
         store = await Store.open(home.database_path)
         try:
             await store.set_meta("own_feed", head.feed)
-            await store.append([(head.feed, 1, head.head, event.ts, "genesis", raw)], state, [admin_key.public], head)
+            await store.append([(head.feed, 1, head.head, event.ts, "genesis", raw)], state, [admin_key.public], head,
+                               opening_postings(state))
         finally:
             await store.close()
         if path.exists():

@@ -21,7 +21,7 @@ from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
 from .domain import apply, state_digest
 from .home import Home, HomeError, read_key, write_key
-from .replay import LogCorruptError, refold
+from .replay import LogCorruptError, rebuild, refold
 from .store import Store
 
 
@@ -82,8 +82,7 @@ async def rebuild_home(home: Home, progress: Callable[[int], None] | None = None
         store = await Store.open(home.database_path)
         try:
             feed = await _own_feed(store, home)
-            state, head = await refold(store, feed, verify=False, progress=progress)
-            await store.replace_projections(state, head)
+            _state, head = await rebuild(store, feed, progress)
             return head.seq
         finally:
             await store.close()

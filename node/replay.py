@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from tallystick.protocol.codec import decode_event, decode_intent, verify_intent
@@ -23,7 +23,7 @@ from tallystick.protocol.feed import FeedHead, check_links, start_feed, verify_b
 from tallystick.protocol.ids import hash32
 
 from .domain import State, audit, initial_state, touched_accounts, touched_by_body
-from .store import Store, StoredEvent
+from .store import Posting, Store, StoredEvent, balance_changes, opening_postings
 
 # Threads that check member signatures during `tally verify`, beside the fold in the main thread.
 verify_threads = 2
@@ -67,10 +67,12 @@ def fold_batch(
     verify: bool,
     last_of_feed: bool = True,
     intents_checked: bool = False,
+    postings: list[Posting] | None = None,
 ) -> tuple[State, FeedHead]:
     """Check and apply a contiguous batch after `head`. Raises LogCorruptError naming the event.
     The author's signature is checked on the batch's last event only if it is the feed's last
-    (`last_of_feed`): the hash chain carries that one signature back over the whole feed."""
+    (`last_of_feed`): the hash chain carries that one signature back over the whole feed. With a
+    `postings` list, each event's balance changes are added to it (what a rebuild stages)."""
     try:
         if last_of_feed:
             new_head, events = verify_batch(head, [stored.bytes for stored in batch])
@@ -81,10 +83,17 @@ def fold_batch(
     for stored, event in zip(batch, events, strict=True):
         if stored.seq != event.seq or (verify and hash32(stored.bytes) != stored.hash):
             raise LogCorruptError(stored.seq, "its stored seq or hash does not match its bytes")
+        intent = _intent_of(event.body, head.feed, verify and not intents_checked)
+        before = state
         try:
-            state = audit(state, event, _intent_of(event.body, head.feed, verify and not intents_checked))
+            state = audit(state, event, intent)
         except TallyError as error:
             raise LogCorruptError(event.seq, error) from None
+        if postings is not None:
+            ids = touched_accounts(before, intent) if intent is not None else touched_by_body(before, event.body)
+            changes = balance_changes(before, state, event.body, ids)
+            if changes:
+                postings.append((event.seq, changes))
     return state, new_head
 
 
@@ -105,8 +114,10 @@ async def refold(
     *,
     verify: bool,
     progress: Callable[[int], None] | None = None,
+    on_postings: Callable[[list[Posting]], Awaitable[None]] | None = None,
 ) -> tuple[State, FeedHead]:
-    """Fold the whole feed from seq 1. `progress(n)` is called after each batch of n events.
+    """Fold the whole feed from seq 1. `progress(n)` is called after each batch of n events, and
+    `on_postings(postings)` (if given) is awaited with each batch's balance changes, in seq order.
 
     Three things overlap: the store reads the next batch in its thread, a thread pool checks this
     batch's member signatures (PyNaCl releases the GIL, so that runs on the other core), and this
@@ -126,9 +137,12 @@ async def refold(
                 else None
             )
             try:
+                postings: list[Posting] | None = [] if on_postings is not None else None
                 if state is None or head is None:
                     state, head = start(batch[0])
                     batch = batch[1:]
+                    if postings is not None:
+                        postings += opening_postings(state)
                     if progress:
                         progress(1)
                 following_is_last = None
@@ -140,7 +154,8 @@ async def refold(
                     following_is_last = following is None
                     before = (state, head)
                     state, head = fold_batch(
-                        state, head, batch, verify=verify, last_of_feed=following_is_last, intents_checked=verify
+                        state, head, batch, verify=verify, last_of_feed=following_is_last, intents_checked=verify,
+                        postings=postings,
                     )
                     if checking is not None:
                         try:
@@ -152,6 +167,8 @@ async def refold(
                     following = await reading
                     if checking is not None:
                         await checking
+                if on_postings is not None and postings:
+                    await on_postings(postings)
                 if progress:
                     progress(len(batch))
                 batch = following
@@ -177,6 +194,7 @@ class Received(NamedTuple):
     head: FeedHead
     rows: list[tuple[bytes, int, bytes, int, str, bytes]]
     touched: set[bytes]
+    postings: list[Posting]
 
 
 def verify_intent_signatures(feed: bytes, batch: list[bytes]) -> int:
@@ -201,15 +219,17 @@ def fold_received(
     new_head, events = verify_batch(head, batch)
     rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
     touched: set[bytes] = set()
+    postings: list[Posting] = []
     for raw, event in zip(batch, events, strict=True):
         intent = _intent_of(event.body, head.feed, not intents_verified)
-        if intent is not None:
-            touched.update(touched_accounts(state, intent))
-        else:
-            touched.update(touched_by_body(state, event.body))
-        state = audit(state, event, intent)
+        ids = touched_accounts(state, intent) if intent is not None else touched_by_body(state, event.body)
+        touched.update(ids)
+        before, state = state, audit(state, event, intent)
+        changes = balance_changes(before, state, event.body, ids)
+        if changes:
+            postings.append((event.seq, changes))
         rows.append((head.feed, event.seq, hash32(raw), event.ts, event.body.__struct_config__.tag, raw))  # type: ignore[arg-type]
-    return Received(state, new_head, rows, touched)
+    return Received(state, new_head, rows, touched, postings)
 
 
 def start_received(genesis_bytes: bytes) -> Received:
@@ -217,4 +237,20 @@ def start_received(genesis_bytes: bytes) -> Received:
     head, event = start_feed(genesis_bytes)
     assert isinstance(event.body, Genesis)
     state = initial_state(head.feed, event.body)
-    return Received(state, head, [(head.feed, 1, head.head, event.ts, "genesis", genesis_bytes)], {event.body.admin_key})
+    return Received(state, head, [(head.feed, 1, head.head, event.ts, "genesis", genesis_bytes)], {event.body.admin_key},
+                    opening_postings(state))
+
+
+async def rebuild(
+    store: Store, feed: bytes, progress: Callable[[int], None] | None = None
+) -> tuple[State, FeedHead]:
+    """`tally rebuild`: refold `feed` from its log (trusted: no signature checks) and replace its
+    projections with the result in one transaction, the postings staged batch by batch meanwhile."""
+    await store.start_staging_postings()
+
+    async def stage(postings: list[Posting]) -> None:
+        await store.stage_postings(feed, postings)
+
+    state, head = await refold(store, feed, verify=False, progress=progress, on_postings=stage)
+    await store.replace_projections(state, head)
+    return state, head

@@ -35,7 +35,7 @@ from .domain import (
     validate,
 )
 from .errors import BusyError
-from .store import Store
+from .store import Posting, Store, balance_changes
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,7 @@ class Sequencer:
         state, head = self.state, self.head
         rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
         touched: set[bytes] = set()
+        postings: list[Posting] = []
         accepted: list[tuple[_Pending, Appended]] = []
         for item in batch:
             if item.done.cancelled():
@@ -171,14 +172,18 @@ class Sequencer:
                     self.refused_total += 1
                     item.done.set_exception(error)
                     continue
-                touched.update(touched_accounts(state, item.intent))
+                ids = touched_accounts(state, item.intent)
                 body: Body = intent_body(state, item.intent, item.intent_bytes or b"", ts)
             else:
                 assert item.make_body is not None
                 body = item.make_body(state)
-                touched.update(touched_by_body(state, body))
+                ids = touched_by_body(state, body)
+            touched.update(ids)
             raw, event, head = self._sign(state, head, body, ts)
-            state = apply(state, event, item.intent)
+            before, state = state, apply(state, event, item.intent)
+            changes = balance_changes(before, state, body, ids)
+            if changes:
+                postings.append((head.seq, changes))
             rows.append((head.feed, head.seq, head.head, event.ts, event.body.__struct_config__.tag, raw))
             accepted.append((item, Appended(head.seq, head.head)))
             if checkpoint_due(state):
@@ -188,7 +193,7 @@ class Sequencer:
         if not rows:
             return
         try:
-            await self.store.append(rows, state, touched, head)
+            await self.store.append(rows, state, touched, head, postings)
         except Exception as error:
             # Nothing of this batch is durable: answer every caller with the failure; state stays.
             for item, _ in accepted:

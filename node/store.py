@@ -49,7 +49,7 @@ from .shares import (
 
 # Bumped whenever a table changes shape; a database of another version is refused with a message
 # (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).
-schema_version = 3
+schema_version = 4
 
 _schema = """
 CREATE TABLE IF NOT EXISTS log (
@@ -150,6 +150,19 @@ CREATE TABLE IF NOT EXISTS shares (
     PRIMARY KEY (feed, kind, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS shares_by_enterprise ON shares (feed, enterprise, kind, seq);
+CREATE TABLE IF NOT EXISTS postings (
+    feed BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    positive_minor INTEGER NOT NULL,
+    balances BLOB NOT NULL,
+    PRIMARY KEY (feed, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS posting_blocks (
+    feed BLOB NOT NULL,
+    account BLOB NOT NULL,
+    block INTEGER NOT NULL,
+    PRIMARY KEY (feed, account, block)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rules (
     feed BLOB PRIMARY KEY,
     admission TEXT NOT NULL,
@@ -162,7 +175,21 @@ CREATE TABLE IF NOT EXISTS rules (
 """
 
 # Tables derived from the log: `tally rebuild` drops and refolds exactly these.
-projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "rules", "shares")
+projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "rules", "shares",
+                     "postings", "posting_blocks")
+# Of those, the ones that hold history, not the state: a rebuild cannot write them from the final
+# state, so it stages them while it folds (`stage_postings`).
+history_tables = ("postings", "posting_blocks")
+# How balances over time are kept. `postings` holds one row per event that changed a balance (or
+# opened an account): the balances after it of the accounts it changed, and the credit in
+# circulation after it (the sum of positive balances). `posting_blocks` says in which blocks of this
+# many events an account has postings: an account's history is read block by block, newest first,
+# each block one range of `postings` that SQLite filters by the account's id in C. Why not a row per
+# (account, event) keyed by account: measured here (sequencer bench, 100 members), such rows cost
+# 13-16 % of the sequencer's throughput, being one B-tree insert each (~2.8 µs on this machine)
+# and a page dirtied per account per commit; one row an event in seq order, and a block row per
+# account per block, cost ~3 %.
+posting_block_events = 1024
 
 _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
@@ -374,11 +401,97 @@ def _with_closures(state: State, touched: Iterable, events: list[tuple[bytes, in
     return ids
 
 
+_Statement = tuple[str, object, bool]  # SQL, its parameters, and whether they are many rows
+
+# The balance changes of one event: its seq, and per account whose balance it changed or which it
+# opened, (account, balance before or None if opened, balance after). Every writer computes these
+# where it applies events (`balance_changes`) and hands them to `Store.append`.
+Change = tuple[bytes, int | None, int]
+Posting = tuple[int, list[Change]]
+
+
+def balance_changes(before: State, after: State, body: object, touched: Iterable[object]) -> list[Change]:
+    """The balance changes of one event: of the ids it touched (the projection rows its writer
+    already computes: `touched_accounts` or `touched_by_body`), the accounts whose balance `apply`
+    changed or opened, plus what a closing offer or a due withdrawal pays out (the store adds those
+    closings' rows itself, see `_with_closures`, so writers do not list them). Pure, and a few
+    dictionary lookups an event: the sequencer runs it on every append."""
+    old, new = before.accounts, after.accounts
+    body_type = type(body)
+    if body_type is OfferClosed:
+        touched = [*touched, *touched_by_offer_close(before, body.offer), *touched_by_offer_close(after, body.offer)]
+    elif body_type is WithdrawalDue:
+        touched = [*touched, *touched_by_withdrawal(before, body.withdrawal)]
+    found: list[Change] = []
+    for account in dict.fromkeys(touched):
+        if type(account) is not bytes:
+            continue
+        now = new.get(account)
+        if now is None:
+            continue
+        was = old.get(account)
+        if was is None:
+            found.append((account, None, now.balance_minor))
+        elif was.balance_minor != now.balance_minor:
+            found.append((account, was.balance_minor, now.balance_minor))
+    return found
+
+
+def opening_postings(state: State, seq: int = 1) -> list[Posting]:
+    """The postings of a genesis: every account it opens, at its balance."""
+    changes = [(account, None, value.balance_minor) for account, value in state.accounts.items()]
+    return [(seq, changes)] if changes else []
+
+
+_balances_encoder = msgspec.msgpack.Encoder()
+balances_decoder = msgspec.msgpack.Decoder(list[tuple[bytes, int]])
+
+
+def _postings_rows(
+    feed: bytes, postings: list[Posting], positive_minor: int
+) -> tuple[list[tuple], set[tuple[bytes, int]], int]:
+    """The `postings` rows of `postings` (in seq order): per event, the credit in circulation after
+    it (from `positive_minor` before the first, plus what each change did to the sum of positive
+    balances) and its accounts' balances after it; the (account, block) pairs they fall in; and the
+    credit in circulation after the last."""
+    rows: list[tuple] = []
+    blocks: set[tuple[bytes, int]] = set()
+    encode = _balances_encoder.encode
+    for seq, changes in postings:
+        block = seq // posting_block_events
+        balances = []
+        for account, was, now in changes:
+            balances.append((account, now))
+            positive_minor += max(0, now) - (max(0, was) if was is not None else 0)
+            blocks.add((account, block))
+        rows.append((feed, seq, positive_minor, encode(balances)))
+    return rows, blocks, positive_minor
+
+
+_staging_schema = """
+CREATE TEMP TABLE IF NOT EXISTS staged_postings (
+    feed BLOB NOT NULL, seq INTEGER NOT NULL, positive_minor INTEGER NOT NULL, balances BLOB NOT NULL,
+    PRIMARY KEY (feed, seq)
+) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS staged_posting_blocks (
+    feed BLOB NOT NULL, account BLOB NOT NULL, block INTEGER NOT NULL, PRIMARY KEY (feed, account, block)
+) WITHOUT ROWID;
+"""
+
+
+def _postings_plan(feed: bytes, rows: list[tuple], blocks: Iterable[tuple[bytes, int]], prefix: str = "") -> list[_Statement]:
+    plan: list[_Statement] = []
+    if rows:
+        plan.append((f"INSERT INTO {prefix}postings (feed, seq, positive_minor, balances) VALUES (?, ?, ?, ?)", rows, True))
+    block_rows = [(feed, account, block) for account, block in blocks]
+    if block_rows:
+        plan.append((f"INSERT OR IGNORE INTO {prefix}posting_blocks (feed, account, block) VALUES (?, ?, ?)",
+                     block_rows, True))
+    return plan
+
+
 def _head_row(head: FeedHead) -> tuple:
     return (head.feed, head.seq, head.head, head.ts, head.signing_key, head.recovery_key_hash)
-
-
-_Statement = tuple[str, object, bool]  # SQL, its parameters, and whether they are many rows
 
 
 def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement]) -> None:
@@ -458,6 +571,13 @@ class Store:
         self._db = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._staging = False  # a rebuild's postings are being staged (`start_staging_postings`)
+        # The credit in circulation after each feed's last `postings` row, as committed: the one
+        # writer keeps it, so an append adds to it without reading the table (read again after a
+        # failed transaction or a rebuild).
+        self._positive_minor: dict[bytes, int] = {}
+        # Per feed, the newest block of `posting_blocks` and the accounts it holds, as committed.
+        self._blocks_written: dict[bytes, tuple[int, frozenset[bytes]]] = {}
         self.path = path
         # Called after each commit that wrote federation or payment events (own or replicated),
         # with their (feed, seq, bytes): the federation layer keeps its view from them and wakes.
@@ -510,11 +630,13 @@ class Store:
         state: State,
         touched: Iterable[bytes],
         head: FeedHead,
+        postings: list[Posting] = [],  # noqa: B006 - never mutated
     ) -> None:
         """Append rows (feed, seq, hash, ts, kind, bytes) to the log and write the projections of
-        `state` for the members in `touched`, all in one transaction."""
+        `state` for the members in `touched`, and the `postings` of those events (`balance_changes`,
+        in seq order), all in one transaction."""
         async with self._write_lock:
-            await self._append(events, state, touched, head)
+            await self._append(events, state, touched, head, postings)
 
     async def _append(
         self,
@@ -522,18 +644,49 @@ class Store:
         state: State,
         touched: Iterable[bytes],
         head: FeedHead,
+        postings: list[Posting],
     ) -> None:
+        feed = state.feed
+        positive_minor = self._positive_minor.get(feed)
+        if positive_minor is None:
+            positive_minor = await self._last_positive_minor(feed, "postings")
+        rows, blocks, positive_after = _postings_rows(feed, postings, positive_minor)
+        # Block rows already written need no INSERT OR IGNORE (a lookup each): skip the current
+        # block's accounts this store wrote.
+        written_block, written = self._blocks_written.get(feed, (-1, frozenset()))
+        new_blocks = [(account, block) for account, block in blocks if block != written_block or account not in written]
         plan: list[_Statement] = [
             ("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events, True),
             *_projection_plan(state, _with_closures(state, touched, events), head),
+            *_postings_plan(feed, rows, new_blocks),
         ]
         federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_log_kinds]
         if federation:
             plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
-        await self._transaction(plan)
+        try:
+            await self._transaction(plan)
+        except BaseException:
+            self._positive_minor.pop(feed, None)  # read again from the tables at the next append
+            self._blocks_written.pop(feed, None)
+            raise
+        self._positive_minor[feed] = positive_after
+        if blocks:
+            last_block = max(block for _, block in blocks)
+            accounts = {account for account, block in blocks if block == last_block}
+            if last_block == written_block:
+                accounts |= written
+            self._blocks_written[feed] = (last_block, frozenset(accounts))
         if federation:
             for listener in self.federation_listeners:
                 listener(federation)
+
+    async def _last_positive_minor(self, feed: bytes, table: str) -> int:
+        """The sum of positive balances after the feed's last event that changed one (0 before any)."""
+        async with self._db.execute(
+            f"SELECT positive_minor FROM {table} WHERE feed = ? ORDER BY seq DESC LIMIT 1", (feed,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
 
     async def _transaction(self, plan: list[_Statement]) -> None:
         """Run a whole transaction in the writer connection's own thread: one thread hop per batch
@@ -787,8 +940,28 @@ class Store:
 
     # ---- rebuild ---------------------------------------------------------------------------------
 
+    async def start_staging_postings(self) -> None:
+        """Empty the staging tables a rebuild fills while it folds (temporary tables of the writer
+        connection: nothing of them reaches the database file until `replace_projections`)."""
+        async with self._write_lock:
+            await self._db.executescript(_staging_schema)
+            await self._transaction([("DELETE FROM staged_postings", (), False),
+                                     ("DELETE FROM staged_posting_blocks", (), False)])
+            self._staging = True
+
+    async def stage_postings(self, feed: bytes, postings: list[Posting]) -> None:
+        """Keep a folded batch's postings for `replace_projections`: a rebuild's memory stays bounded
+        by a batch, and the live tables stay as they were until its one final transaction."""
+        async with self._write_lock:
+            assert self._staging, "start_staging_postings first"
+            positive_minor = await self._last_positive_minor(feed, "staged_postings")
+            rows, blocks, _ = _postings_rows(feed, postings, positive_minor)
+            await self._transaction(_postings_plan(feed, rows, blocks, "staged_"))
+
     async def replace_projections(self, state: State, head: FeedHead) -> None:
-        """Drop every projection row of this feed and write `state` whole, in one transaction."""
+        """Drop every projection row of this feed and write `state` whole, in one transaction; the
+        history tables (postings, posting_blocks) become what was staged since `start_staging_postings`,
+        or stay as they are if nothing was started."""
         async with self._write_lock:
             await self._replace_projections(state, head)
 
@@ -797,16 +970,28 @@ class Store:
                       *_share_keys(state)]
         if any(d.outcome == "passed" and isinstance(d.effect, rules_effects) for d in state.decisions.values()):
             everything.append("rules")  # as live: the row exists once rules were set
+        staged = self._staging
         plan: list[_Statement] = [
             (f"DELETE FROM {table} WHERE feed = ?", (state.feed,), False)  # noqa: S608 - fixed table names
             for table in projection_tables
+            if staged or table not in history_tables
         ]
+        if staged:
+            plan += [
+                ("INSERT INTO postings SELECT * FROM staged_postings WHERE feed = ?", (state.feed,), False),
+                ("INSERT INTO posting_blocks SELECT * FROM staged_posting_blocks WHERE feed = ?", (state.feed,), False),
+                ("DELETE FROM staged_postings", (), False),
+                ("DELETE FROM staged_posting_blocks", (), False),
+            ]
+        self._positive_minor.pop(state.feed, None)
+        self._blocks_written.pop(state.feed, None)
         await self._transaction([*plan, *_projection_plan(state, everything, head)])
+        self._staging = False
 
     async def projection_snapshot(self) -> dict[str, list[tuple]]:
         """Every projection row, sorted: what a test compares between live and rebuilt."""
         snapshot = {}
         for table in projection_tables:
-            async with self._reader.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:
+            async with self._reader.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3") as cursor:
                 snapshot[table] = list(await cursor.fetchall())
         return snapshot

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from postings_helpers import assert_postings_hold
 from sequencer_helpers import Clock, running_node
 from tallystick.node import shares
 from tallystick.node.decisions import closing_body, due_closures
 from tallystick.node.domain import state_digest
-from tallystick.node.replay import fold_received, refold, start_received
+from tallystick.node.replay import fold_received, rebuild, refold, start_received
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol.events import (
@@ -113,7 +114,8 @@ async def test_shares_are_projected_restored_and_rebuilt_as_they_were_live(node)
     refolded, head = await refold(store, feed, verify=True)
     assert head == sequencer.head and state_digest(refolded) == state_digest(state)
     assert refolded.shares == state.shares
-    await store.replace_projections(refolded, head)
+    await assert_postings_hold(store, feed)
+    await rebuild(store, feed)
     assert await store.projection_snapshot() == live
 
 
@@ -124,19 +126,20 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_shares(node, t
     replica_store = await Store.open(tmp_path / "replica.sqlite")
     try:
         received = start_received(raw[0])
-        await replica_store.append(received.rows, received.state, received.touched, received.head)
+        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
         # In two batches, so the second starts from a state the replica reloads from its projections.
         middle = len(raw) // 2
         received = fold_received(received.state, received.head, raw[1:middle])
-        await replica_store.append(received.rows, received.state, received.touched, received.head)
+        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
         reloaded = await replica_store.load_state(feed)
         assert reloaded is not None and reloaded.shares == received.state.shares
         received = fold_received(reloaded, received.head, raw[middle:])
-        await replica_store.append(received.rows, received.state, received.touched, received.head)
+        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
         replica_state = await replica_store.load_state(feed)
         assert replica_state is not None and state_digest(replica_state) == state_digest(sequencer.state)
         ours, theirs = await store.projection_snapshot(), await replica_store.projection_snapshot()
-        for table in ("shares", "members", "accounts", "decisions"):
+        for table in ("postings", "posting_blocks", "shares", "members", "accounts", "decisions"):
             assert theirs[table] == ours[table], table
+        await assert_postings_hold(replica_store, feed)
     finally:
         await replica_store.close()

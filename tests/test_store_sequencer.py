@@ -7,11 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from postings_helpers import assert_postings_hold
 from tallystick.node.domain import state_digest
 from tallystick.node.errors import BusyError, DebitLimitError, ReplayedNonceError
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.offline import verify_home
-from tallystick.node.replay import refold
+from tallystick.node.replay import rebuild, refold
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol.codec import sign_intent
@@ -99,8 +100,9 @@ async def test_projections_after_live_appends_equal_a_rebuild(node) -> None:
     home, store, sequencer, feed, members, nonce = node
     await asyncio.gather(*(sequencer.submit(pay(feed, members[i % 4], members[(i + 2) % 4], 3 + i, next(nonce))) for i in range(30)))
     live = await store.projection_snapshot()
-    state, head = await refold(store, feed, verify=False)
-    await store.replace_projections(state, head)
+    assert live["postings"] and live["posting_blocks"]
+    await assert_postings_hold(store, feed)
+    await rebuild(store, feed)
     assert await store.projection_snapshot() == live
 
 

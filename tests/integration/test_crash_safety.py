@@ -17,7 +17,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from postings_helpers import assert_postings_hold
 from support import next_nonce, tally, tally_json
+from tallystick.node.home import Home
+from tallystick.node.store import Store
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
@@ -179,6 +182,22 @@ def test_verify_passes_after_a_kill_9(crash: Crash, stopped: list[dict[str, Any]
     done = tally("verify", crash.node.home, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_postings_after_a_kill_9_are_exactly_what_the_log_gives(crash: Crash, stopped: list[dict[str, Any]]) -> None:
+    """The balances over time (written with the log, in its transactions) hold every change of the
+    logged payments and nothing of what was cut: a refold of the log finds exactly them."""
+
+    async def check() -> None:
+        store = await Store.open(Home(crash.node.home).database_path)
+        try:
+            feed = await store.own_feed()
+            assert feed is not None
+            await assert_postings_hold(store, feed)
+        finally:
+            await store.close()
+
+    asyncio.run(check())
 
 
 @pytest.fixture(scope="module")
