@@ -8,8 +8,8 @@ as script in a reader's browser: templates never mark member text `|safe`; the o
 here is SVG we draw ourselves (the balance plot, the QR code from segno). No page needs JavaScript
 to be read. Every read is bounded: a page of members from the name index (`page_size_default`),
 the last events of the log, a histogram from one pass over the members the node holds in memory,
-the newest few open decisions, and a member's history found by SQLite in a bounded window of the
-log's tail (`history_window_events`), because the log has no index by account. docs/pages.md has
+the newest few open decisions, and a member's payments from the `postings` projection joined with
+the log, newest first, a page at a time (node/history.py). docs/pages.md has
 what each page reads and what `make bench` measured at 10,000 members and 1,000,000 events. The
 numbers are the API's: the same projections, the same `debit_limit`,
 `credit_ceiling` and decision `tally`, and the alerts of `Node.status()`, which /api/status serves;
@@ -17,7 +17,7 @@ an enterprise's from node/shares_api.py's `enterprise_json`, `offer_json` and `c
 federation's from federation/federations.py's `federation_json` and `report_json`, and payments
 across from its `Federations.payments()`, which /api/payments serves. Balances over time (a
 member's, the community's credit in circulation and treasury) come from node/history.py, which
-folds the log in a worker process because the log has no index by account.
+reads them from the `postings` projection the store writes with the log.
 """
 
 from __future__ import annotations
@@ -78,10 +78,11 @@ activity_events = 20
 open_decisions_shown = 5
 # Buckets of the balance histogram: enough to see a shape, few enough to label.
 histogram_buckets = 24
-# A member's page looks for their payments in this many events at the log's tail (SQLite scans the
-# bytes in C; a per-account index of the log would lift this bound), and shows at most so many.
-history_window_events = 20_000
+# A member's page shows at most so many payments, newest first, with a link to older ones; it reads
+# at most `history_postings_read_max` of the member's postings (events that changed their balance:
+# payments, and levies, dividends, subscriptions…) to find them.
 history_payments_shown = 50
+history_postings_read_max = limits.page_size_max
 # Decisions (newest first) searched for a member's votes.
 votes_decisions_searched = limits.page_size_default
 # QR codes kept drawn (by URI): segno takes ~50 ms of pure Python to choose a code's mask, so a
@@ -127,8 +128,6 @@ def format_time(ms: int) -> str:
 
 _environment.filters["duration"] = format_duration
 _environment.filters["time"] = format_time
-
-history_key = web.AppKey("history", History)
 
 # The plots over time: an SVG this wide and high (the histogram's width), and a margin for labels.
 chart_width, chart_height = 480, 140
@@ -229,7 +228,7 @@ def trade_chart(settled: list[dict[str, Any]], end_ms: int, names: dict[str, str
 
 
 def _balances_over_time(request: web.Request) -> History:
-    return request.app[history_key]
+    return History(_node(request).store)  # holds nothing but the store: one per request costs nothing
 
 
 # ---- what every page shows ------------------------------------------------------------------------
@@ -371,8 +370,9 @@ def _chart_over_time(node: Node, found: dict[str, Any], points: list[tuple[int, 
 
 
 def _folded(node: Node, found: dict[str, Any]) -> dict[str, int]:
-    """How far the fold behind the plots has read the log: a page says so while it catches up."""
-    return {"seq": found["seq"], "head": node.sequencer.head.seq}
+    """The head the plots were read at (the postings are written with the log, so they are never
+    behind what was committed when they were read)."""
+    return {"seq": found["seq"], "head": found["seq"]}
 
 
 # ---- the community: / ----------------------------------------------------------------------------
@@ -446,7 +446,7 @@ async def community_page(request: web.Request) -> web.Response:
     if state.treasury is not None and state.treasury in state.members:
         treasury = _account_row(node, state.treasury, state.members[state.treasury].name, "treasury", True)
     levy = state.levy
-    over_time = await _balances_over_time(request).community(str(node.home.database_path), feed, node.sequencer.head.seq)
+    over_time = await _balances_over_time(request).community(feed, state.treasury)
     return _html(
         "index.html",
         circulation=_chart_over_time(node, over_time, over_time["circulation"]),
@@ -503,39 +503,42 @@ def qr_svg(uri: str) -> str:
     return segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
 
 
-def _history_patterns(state: State, member_id: bytes) -> list[bytes]:
-    member = state.members[member_id]
-    keys = [member_id, member.key, *sorted(member.retired_keys)]
-    return list(dict.fromkeys(keys))[:8]  # the id, the key, and the keys it signed with before
-
-
-async def _history(node: Node, member_id: bytes) -> tuple[list[dict[str, Any]], int]:
-    """The member's payments (made or received) in the log's last `history_window_events`, newest
-    first. SQLite finds candidate events by the member's id or keys in the bytes; each is decoded
-    and kept only if it is a payment the member made or received."""
+async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[list[dict[str, Any]], int | None]:
+    """The member's payments (made or received), newest first, before the `before` seq of the
+    query (a page of older ones), and the seq to continue from (None: nothing older). The events
+    are the member's postings (node/history.py) joined with the log; each is decoded and kept only
+    if it is a payment the member made or received."""
     state: State = node.sequencer.state
-    patterns = _history_patterns(state, member_id)
-    window_start = max(0, node.sequencer.head.seq - history_window_events)
-    matches = " OR ".join("instr(bytes, ?) > 0" for _ in patterns)
+    try:
+        before: int | None = max(1, int(request.query["before"]))
+    except (KeyError, ValueError):
+        before = None
+    seqs, continue_from = await _balances_over_time(request).postings_newest_first(
+        node.feed, member_id, before, history_payments_shown)
+    if len(seqs) > history_postings_read_max:
+        seqs, continue_from = seqs[:history_postings_read_max], seqs[history_postings_read_max - 1]
     rows = await node.store.query(
-        f"SELECT seq, ts, bytes FROM log WHERE feed = ? AND seq > ? AND kind = 'act' AND ({matches}) "
+        f"SELECT seq, ts, bytes FROM log WHERE feed = ? AND kind = 'act' AND seq IN ({', '.join('?' * len(seqs))}) "
         "ORDER BY seq DESC LIMIT ?",
-        (node.feed, window_start, *patterns, limits.page_size_max),
-    )
+        (node.feed, *seqs, history_postings_read_max),
+    ) if seqs else []
+    member_text = id_to_text("m", member_id)
     payments = []
     for seq, ts, raw in rows:
         line = describe_event(state, seq, ts, bytes(raw))
         if line["kind"] != "transfer":
             continue
-        paid = line["who"] is not None and line["who"]["id"] == id_to_text("m", member_id)
-        received = line["whom"]["id"] == id_to_text("m", member_id)
+        paid = line["who"] is not None and line["who"]["id"] == member_text
+        received = line["whom"]["id"] == member_text
         if not (paid or received):
             continue
         line["direction"] = "out" if paid else "in"
         payments.append(line)
         if len(payments) == history_payments_shown:
+            if seq != seqs[-1]:
+                continue_from = seq
             break
-    return payments, window_start
+    return payments, continue_from
 
 
 async def member_page(request: web.Request) -> web.Response:
@@ -547,7 +550,7 @@ async def member_page(request: web.Request) -> web.Response:
         return _html("not_found.html", status=404, **await _frame(node), reference=reference)
     member = state.members[member_id]
     account = _account_row(node, member_id, member.name, member.role, member.active)
-    payments, window_start = await _history(node, member_id)
+    payments, older = await _history(request, node, member_id)
     votes = []
     for decision in await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched):
         live = state.decisions.get(decision.seq, decision)
@@ -574,20 +577,19 @@ async def member_page(request: web.Request) -> web.Response:
             amount_error, amount_text = str(error), ""
     origin = f"{request.scheme}://{request.host}"
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
-    over_time = await _balances_over_time(request).account(
-        str(node.home.database_path), node.feed, node.sequencer.head.seq, member_id)
+    over_time = await _balances_over_time(request).account(node.feed, member_id)
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
     svg = "" if member.role == "escrow" else await asyncio.to_thread(qr_svg, uri)  # nobody pays an escrow
     return _html(
         "member.html",
         **await _frame(node),
         balance_chart=_chart_over_time(node, over_time, over_time["points"]),
-        balance_stride=over_time["stride"],
+        balance_sampled=over_time["sampled"],
         folded=_folded(node, over_time),
         member=account,
         admitted_seq=member.admitted_seq,
         payments=payments,
-        history_window_events=history_window_events if window_start > 0 else None,
+        older_payments=older,
         votes=votes,
         holdings=held,
         orders=orders,
@@ -657,13 +659,6 @@ async def node_page(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    history = History()
-    app[history_key] = history
-
-    async def stop_history(app: web.Application) -> None:
-        await history.close()
-
-    app.on_cleanup.append(stop_history)
     app.router.add_get("/", community_page)
     app.router.add_get("/payments", payments_page)
     app.router.add_get("/members/{reference}", member_page)
