@@ -338,18 +338,26 @@ def test_the_specification_names_every_limit_and_every_error_code() -> None:
     assert not missing, f"docs/protocol.md does not mention {', '.join(missing)}: add them to its tables"
 
 
+def replayed(vector: dict[str, Any]) -> domain.State:
+    """A vector feed's state, as a replica derives it from the bytes alone: every event verified
+    in order and audited with the intent it carries (an act's, or a payment_sent's)."""
+    raw = [bytes.fromhex(event["bytes_hex"]) for event in vector["events"]]
+    head, genesis = start_feed(raw[0])
+    assert isinstance(genesis.body, Genesis) and head.feed.hex() == vector["feed_hex"]
+    state = domain.initial_state(head.feed, genesis.body)
+    for event_bytes in raw[1:]:
+        head, event = verify_next(head, event_bytes)
+        carried = event.body.intent if isinstance(event.body, (Act, PaymentOut)) else None
+        intent = verify_intent(carried, feed=head.feed) if carried is not None else None
+        state = domain.audit(state, event, intent)
+    return state
+
+
 def test_the_shares_feed_refolds_to_its_stated_state_digest_balances_and_holdings() -> None:
     """A replica re-running the shares feed (the allotment and the matching included) from its bytes
     alone reaches the digest, balances and holdings the vector states."""
     market = files["shares.json"]
-    raw = [bytes.fromhex(event["bytes_hex"]) for event in market["events"]]
-    head, genesis = start_feed(raw[0])
-    assert isinstance(genesis.body, Genesis) and head.feed.hex() == market["feed_hex"]
-    state = domain.initial_state(head.feed, genesis.body)
-    for event_bytes in raw[1:]:
-        head, event = verify_next(head, event_bytes)
-        intent = verify_intent(event.body.intent, feed=head.feed) if isinstance(event.body, Act) else None
-        state = domain.audit(state, event, intent)
+    state = replayed(market)
     assert domain.state_digest(state).hex() == market["state_digest_hex"]
     for name, balance in market["final_balances"].items():
         assert state.accounts[keys[name].public].balance_minor == balance
@@ -362,15 +370,7 @@ def test_the_payments_feed_refolds_to_its_stated_digest_balances_and_capacity() 
     """A replica re-running the payments feed (each payment_sent with its member's intent) from its
     bytes alone reaches the digest, balances, trade account and capacity counts the vector states."""
     trading = files["payments.json"]
-    raw = [bytes.fromhex(event["bytes_hex"]) for event in trading["events"]]
-    head, genesis = start_feed(raw[0])
-    assert isinstance(genesis.body, Genesis) and head.feed.hex() == trading["feed_hex"]
-    state = domain.initial_state(head.feed, genesis.body)
-    for event_bytes in raw[1:]:
-        head, event = verify_next(head, event_bytes)
-        carried = event.body.intent if isinstance(event.body, (Act, PaymentOut)) else None
-        intent = verify_intent(carried, feed=head.feed) if carried is not None else None
-        state = domain.audit(state, event, intent)
+    state = replayed(trading)
     assert domain.state_digest(state).hex() == trading["state_digest_hex"]
     for name, balance in trading["final_balances"].items():
         assert state.accounts[keys[name].public].balance_minor == balance

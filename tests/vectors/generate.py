@@ -373,19 +373,27 @@ def build_feed() -> _FeedBuilder:
     return builder
 
 
+def _community_with_alice_and_bob(name: str, unit_code: str) -> _FeedBuilder:
+    """A new feed: the community's genesis (Ada its admin), then Ada admits Alice and Bob."""
+    public = {key: key_for(key).public for key in key_names}
+    builder = _FeedBuilder()
+    t = genesis_ts_ms
+    builder.append("node", t, Genesis(
+        name=name, unit_code=unit_code, unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name="Ada", checkpoint_interval_events=limits.checkpoint_interval_events_max,
+    ), f"genesis: the community {name}, unit {unit_code}", None)
+    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
+    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
+    return builder
+
+
 def build_shares_feed() -> _FeedBuilder:
     """A second community, Millbrook, whose bakery raises capital and whose members trade: every
     shares action and body of docs/shares.md, checked as a replica would."""
     public = {name: key_for(name).public for name in key_names}
-    builder = _FeedBuilder()
+    builder = _community_with_alice_and_bob("Millbrook", "MBK")
     t = genesis_ts_ms
-    builder.append("node", t, Genesis(
-        name="Millbrook", unit_code="MBK", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
-        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
-        admin_name="Ada", checkpoint_interval_events=limits.checkpoint_interval_events_max,
-    ), "genesis: the community Millbrook, unit MBK", None)
-    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
-    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
     customer = ShareClass("Customer shares", "user", 1, 0, 100, True, False, 50, True)
     investor = ShareClass("Investor shares", "investor", 1, 2, 500, False, True, None, False)
     registered = builder.act("admin", t + 3, RegisterEnterprise(
@@ -417,15 +425,8 @@ def build_payments_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
     a member of a community of another federation through Island (settled), Bob receives a payment
     across, and a rejected payment is returned (docs/federation.md §15.7.1, docs/protocol.md)."""
     public = {name: key_for(name).public for name in key_names}
-    builder = _FeedBuilder()
+    builder = _community_with_alice_and_bob("Oakhaven", "OAK")
     t = genesis_ts_ms
-    builder.append("node", t, Genesis(
-        name="Oakhaven", unit_code="OAK", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
-        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
-        admin_name="Ada", checkpoint_interval_events=limits.checkpoint_interval_events_max,
-    ), "genesis: the community Oakhaven, unit OAK", None)
-    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
-    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
     neighbour, elsewhere, payee = hash32(b"neighbour community"), hash32(b"community of Coast"), hash32(b"Cy")
     hills_charter = Charter("Hills", "HIL", 2, (CharterMember(builder.feed, "OAK", 1, 1),
                                                 CharterMember(neighbour, "NBR", 2, 1)), 6000, t)
