@@ -151,8 +151,7 @@ class Federations:
             await asyncio.sleep(round_spacing_ms / 1000)  # events that land together, one round
             try:
                 await self.abstain_where_stalled()
-                await self.follow_trade_limits()
-                await self.follow_capacity()
+                await self.follow_decisions()
                 await self.answer_payments()
                 await self.settle_payments()
             except Exception:  # the view must never stop the node; the next round tries again
@@ -255,59 +254,37 @@ class Federations:
 
     # ---- trade limits and payments ----------------------------------------------------------------
 
-    def _rate(self, state: FederationState, federation: bytes, member: bytes) -> tuple[int, int] | None:
-        found = state.federations.get(federation)
-        entry = None if found is None else found.members.get(member)
-        return None if entry is None else (entry.rate_num, entry.rate_den)
-
-    async def follow_trade_limits(self) -> int:
-        """Apply the federation's decided balance-of-trade limits to this community's trade
-        accounts (converted into its unit, rounded down), as a `trade_limits` event."""
+    async def follow_decisions(self) -> int:
+        """Apply what each federation this community adopted decided for it, in its unit (rounded
+        down): its balance-of-trade limits, as a `trade_limits` event, and, where the federation
+        has a parent, the chain above and its share of the federation's capacity, as a
+        `capacity_limits` event (the ledger then keeps its position through every level within
+        that share, node/payments.py). Only what changed is appended, in one batch."""
         if self.node.sequencer.refusal is not None:
             return 0
         state, _ = await self.view()
         ledger = self.node.sequencer.state
-        appended = 0
-        for federation_id_, account_id in ledger.payments.trade.items():
+        bodies: list[Any] = []
+        for federation_id_, account_id in sorted(ledger.payments.trade.items()):
             federation = state.federations.get(federation_id_)
             member = None if federation is None else federation.members.get(self.own_feed)
             if member is None:
                 continue
-            debit = member.debit_limit_minor * member.rate_den // member.rate_num
-            ceiling = member.credit_ceiling_minor * member.rate_den // member.rate_num
+            debit, ceiling = member.in_own_unit(member.debit_limit_minor), member.in_own_unit(member.credit_ceiling_minor)
             account = ledger.accounts[account_id]
-            if (account.credit_ceiling_minor, account.debit_limit_minor) == (debit, ceiling):
-                continue
-            body = TradeLimits(federation_id_, federation.last_decision, debit, ceiling)
-            await self.node.sequencer.append_body(lambda _state, body=body: body)
-            appended += 1
-        return appended
-
-    async def follow_capacity(self) -> int:
-        """Apply each of this community's federations' capacity allocation (`fed_allocate`), and the
-        chain of federations above it, as a `capacity_limits` event: the ledger then keeps the
-        community's position through every level above within its share (node/payments.py)."""
-        if self.node.sequencer.refusal is not None:
-            return 0
-        state, _ = await self.view()
-        ledger = self.node.sequencer.state
-        appended = 0
-        for federation_id_ in sorted(ledger.payments.trade):
-            federation = state.federations.get(federation_id_)
-            member = None if federation is None else federation.members.get(self.own_feed)
-            if member is None:
-                continue
+            # Mirrored: the trade account's ceiling is the community's debit limit in the federation.
+            if (account.credit_ceiling_minor, account.debit_limit_minor) != (debit, ceiling):
+                body: Any = TradeLimits(federation_id_, federation.last_decision, debit, ceiling)
+                bodies.append(lambda _state, body=body: body)
             above = state.ancestors(federation_id_)
             current = ledger.payments.capacity.get(federation_id_)
             if not above and current is None:
                 continue  # a federation at the top: its members' trade limits are the only bound
-            share = member.capacity_minor * member.rate_den // member.rate_num
-            if current is not None and (current.above, current.share_minor) == (above, share):
-                continue
-            body = CapacityLimits(federation_id_, federation.last_decision, above, share)
-            await self.node.sequencer.append_body(lambda _state, body=body: body)
-            appended += 1
-        return appended
+            share = member.in_own_unit(member.capacity_minor)
+            if current is None or (current.above, current.share_minor) != (above, share):
+                body = CapacityLimits(federation_id_, federation.last_decision, above, share)
+                bodies.append(lambda _state, body=body: body)
+        return await self._append_all(bodies)
 
     async def answer_payments(self) -> int:
         """Accept or reject every payment sent to this community that it has not answered: the
@@ -775,8 +752,7 @@ def member_position(state: FederationState, ledger_of: Any, federation: Federati
     if child is None:
         ledger = ledger_of(member)
         local = None if ledger is None else paying.position(ledger, federation.id)
-        entry = federation.members[member]
-        return None if local is None else local * entry.rate_num // entry.rate_den
+        return None if local is None else federation.members[member].in_federation_unit(local)
     total = 0
     for community in sorted(_communities_under(state, child)):
         ledger = ledger_of(community)
@@ -788,11 +764,11 @@ def member_position(state: FederationState, ledger_of: Any, federation: Federati
                 continue
             value = capacity.used[chain.index(member)]
             try:
-                _, steps = payment_machine.route(state, community, community, federation.id)
+                rates = payment_machine.rates_up(state, community, federation.id)
             except TallyError:
                 return None
-            for step in steps[: len(steps) // 2]:  # the way up, from the community to `federation`
-                value = value * step.rate_num // step.rate_den
+            for rate_num, rate_den in rates:  # from the community's unit up to `federation`'s
+                value = value * rate_num // rate_den
             total += value
             break
     return total

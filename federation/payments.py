@@ -207,15 +207,15 @@ def route(
         meeting = state.lowest_common_federation(from_community, to_community)
     if meeting is None:
         raise PaymentRouteError("the two communities share no federation; a payment needs one above both")
-    up = _path_up(state, from_community, meeting)
-    down = _path_up(state, to_community, meeting)
+    up = rates_up(state, from_community, meeting)
+    down = rates_up(state, to_community, meeting)
     steps = [RateStep(True, rate_num, rate_den) for rate_num, rate_den in up]
     steps += [RateStep(False, rate_num, rate_den) for rate_num, rate_den in reversed(down)]
     return meeting, tuple(steps)
 
 
-def _path_up(state: FederationState, member: bytes, top: bytes) -> list[tuple[int, int]]:
-    """Rates from `member` up to `top`, nearest first, along the first path (by id) that reaches it."""
+def rates_up(state: FederationState, member: bytes, top: bytes) -> list[tuple[int, int]]:
+    """Rates (num, den) from `member` up to `top`, nearest first, along the first path (by id) that reaches it."""
     frontier: list[tuple[bytes, list[tuple[int, int]]]] = [(member, [])]
     seen = {member}
     for _ in range(limits.certificate_depth_max + 1):

@@ -164,6 +164,14 @@ class FederationMember(Struct, frozen=True):
     debit_limit_minor: int = 0  # its balance-of-trade limits in the federation; none until decided
     credit_ceiling_minor: int = 0
 
+    def in_own_unit(self, amount_minor: int) -> int:
+        """An amount of the federation's unit in this member's unit, rounded down."""
+        return amount_minor * self.rate_den // self.rate_num
+
+    def in_federation_unit(self, amount_minor: int) -> int:
+        """An amount of this member's unit in the federation's unit, rounded down."""
+        return amount_minor * self.rate_num // self.rate_den
+
 
 class Federation(Struct, frozen=True):
     id: bytes
@@ -621,7 +629,7 @@ def capacity_in(federations: dict[bytes, Federation], parents: dict[bytes, set[b
     for parent in sorted(parents.get(member, ())):
         if federations[parent].allocation_effective:
             entry = federations[parent].members[member]
-            shares.append(entry.capacity_minor * entry.rate_den // entry.rate_num)
+            shares.append(entry.in_own_unit(entry.capacity_minor))
     return min(shares) if shares else None
 
 

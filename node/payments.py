@@ -409,14 +409,6 @@ def apply_rejected(state: State, body: PaymentRejected) -> State:
                                              answered=state.payments.answered.set(body.payment, "rejected")))
 
 
-def convert(amount_minor: int, source_rate: tuple[int, int], target_rate: tuple[int, int]) -> int:
-    """`amount_minor` of the source community's unit in the target's, through the federation's
-    unit: floor(floor(amount x num1 / den1) x den2 / num2). Rounding is down at each step, so a
-    payment never creates credit."""
-    in_federation = amount_minor * source_rate[0] // source_rate[1]
-    return in_federation * target_rate[1] // target_rate[0]
-
-
 def touched(state: State, body: object) -> list:
     """The projection rows a payment body changes (the accounts; payments ride in the community row)."""
     if isinstance(body, PaymentAccepted):

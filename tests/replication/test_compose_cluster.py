@@ -99,7 +99,7 @@ def test_the_compose_services_run_as_processes_form_a_cluster_where_every_node_h
 
 
 def test_the_compose_federate_job_links_the_five_into_two_federations_under_one_confederation(
-    cluster: dict[str, NodeProcess],
+    cluster: dict[str, NodeProcess], tmp_path: Path,
 ) -> None:
     """The `federate` service's command, run as a process with the hostnames and volume paths
     rewritten for one machine (each volume is the node's home folder's parent, as in the node
@@ -117,6 +117,19 @@ def test_the_compose_federate_job_links_the_five_into_two_federations_under_one_
         url, _, key = item.partition("=")
         mount = next(m for m in mounts if key.startswith(m + "/"))
         arguments.append(f"{rewrite_peers(url, ports)}={mounts[mount] / key[len(mount) + 1:]}")
+    # Bad input first, and nothing changes: a node given without its key file, and a key file
+    # that is no community's admin (the first charter is refused by the node it is sent to).
+    heads = {name: node.status()["seq"] for name, node in cluster.items()}
+    no_key = tally("cluster", "link", *[argument.partition("=")[0] for argument in arguments])
+    assert no_key.returncode == 2 and "URL=ADMIN_KEY_FILE" in no_key.stderr
+    stranger = tmp_path / "stranger.key"
+    assert tally("key", "new", stranger).returncode == 0
+    forged = tally("cluster", "link", *[f"{argument.partition('=')[0]}={stranger}" for argument in arguments])
+    assert forged.returncode == 1 and forged.stderr.startswith("tally: ")
+    assert len(forged.stderr.strip().splitlines()) == 1
+    assert {name: node.status()["seq"] for name, node in cluster.items()} == heads
+    assert all(node.get("/api/federations") == [] for node in cluster.values())
+
     linked = tally("cluster", "link", *arguments)
     assert linked.returncode == 0, linked.stderr
     assert linked.stdout.startswith("linked 5 communities")
