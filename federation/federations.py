@@ -26,6 +26,7 @@ import msgspec
 from aiohttp import web
 from msgspec import Struct
 from prometheus_client.core import GaugeMetricFamily, Metric
+from tallystick.node import params
 from tallystick.node import payments as paying
 from tallystick.node.runtime import Node, clock_ms
 from tallystick.protocol import limits
@@ -790,7 +791,7 @@ async def payments_list(request: web.Request) -> web.Response:
     community's own (sent or received)."""
     layer = _layer(request)
     rows = await layer.payments()
-    if request.query.get("mine", "") in ("1", "true", "yes"):
+    if params.query_flag(request, "mine"):
         own = id_to_text("n", layer.own_feed)
         rows = [row for row in rows if own in (row["from_community"], row["to_community"])]
     return _json(rows[: limits.page_size_max])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 import msgspec
@@ -21,6 +20,8 @@ from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from . import params
+from .connections import read_body
 from .decisions import Decision, tally, winners
 from .domain import credit_ceiling, debit_limit, find_member
 from .errors import UnknownDecisionError
@@ -59,19 +60,6 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
 
 def _node(request: web.Request) -> Node:
     return request.app[node_key]
-
-
-def _int_param(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
-    text = request.query.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise MalformedError(f"query parameter {name} must be an integer") from None
-    if not minimum <= value <= maximum:
-        raise MalformedError(f"query parameter {name} must be between {minimum} and {maximum}")
-    return value
 
 
 def resolve_member(node: Node, reference: str) -> bytes:
@@ -115,7 +103,7 @@ async def balances(request: web.Request) -> web.Response:
     reference = request.query.get("account")
     account = resolve_member(node, reference) if reference else None
     state = node.sequencer.state
-    rows = await node.store.balances(node.feed, account, _int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    rows = await node.store.balances(node.feed, account, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max))
     result = []
     for member_id, name, balance, _debit, _ceiling, active in rows:
         account_state = state.accounts[member_id]
@@ -134,7 +122,7 @@ async def balances(request: web.Request) -> web.Response:
 
 async def members(request: web.Request) -> web.Response:
     node = _node(request)
-    rows = await node.store.members(node.feed, _int_param(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    rows = await node.store.members(node.feed, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max))
     return _json(
         [
             {
@@ -168,30 +156,42 @@ async def member(request: web.Request) -> web.Response:
 
 async def log(request: web.Request) -> web.Response:
     node = _node(request)
-    start = _int_param(request, "from", 1, 1, limits.int64_max)
-    limit = _int_param(request, "limit", limits.page_size_default, 1, limits.page_size_max)
+    start = params.query_integer(request, "from", 1, params.seq_min, params.seq_max)
+    limit = params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
     stored = await node.store.read_log(node.feed, start, limit)
     events = [event_json(decode_event(item.bytes), item.hash) for item in stored]
     next_seq = stored[-1].seq + 1 if stored and len(stored) == limit else None
     return _json({"events": events, "next": next_seq})
 
 
+class IntentEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The JSON form of POST /api/intents: the signed intent's bytes in base64."""
+
+    intent: str
+
+
+# A typed decoder looks at one level at a time: `[[[[...` 64 KiB deep is refused at the first
+# bracket, where json.loads would recurse into it and fail with RecursionError (a 500).
+_envelope_decoder = msgspec.json.Decoder(IntentEnvelope)
+
+
+def intent_from_json(body: bytes) -> bytes:
+    try:
+        envelope = _envelope_decoder.decode(body)
+    except msgspec.ValidationError:
+        raise MalformedError("body must be a JSON object with an \"intent\" string (base64)") from None
+    except msgspec.DecodeError:
+        raise MalformedError("body is not valid JSON; send {\"intent\": \"<base64 of the signed intent>\"}") from None
+    try:
+        return base64.b64decode(envelope.intent, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedError("\"intent\" is not valid base64") from None
+
+
 async def submit_intent(request: web.Request) -> web.Response:
     node = _node(request)
-    body = await request.read()
-    if request.content_type == "application/msgpack":
-        intent_bytes = body
-    else:
-        try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedError("body is not valid JSON; send {\"intent\": \"<base64 of the signed intent>\"}") from None
-        if not isinstance(document, dict) or not isinstance(document.get("intent"), str):
-            raise MalformedError("body must be a JSON object with an \"intent\" string (base64)")
-        try:
-            intent_bytes = base64.b64decode(document["intent"], validate=True)
-        except (binascii.Error, ValueError):
-            raise MalformedError("\"intent\" is not valid base64") from None
+    body = await read_body(request)
+    intent_bytes = body if request.content_type == "application/msgpack" else intent_from_json(body)
     appended = await node.sequencer.submit(intent_bytes)
     return _json({"seq": appended.seq, "hash": id_to_text("h", appended.hash)}, status=201)
 
@@ -243,20 +243,19 @@ def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, A
 
 async def decisions(request: web.Request) -> web.Response:
     node = _node(request)
-    open_only = request.query.get("open", "") in ("1", "true", "yes")
-    limit = _int_param(request, "limit", limits.page_size_default, 1, limits.page_size_max)
+    open_only = params.query_flag(request, "open")
+    limit = params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
     rows = await node.store.decision_rows(node.feed, open_only=open_only, limit=limit)
     return _json([decision_json(node, decision, votes=False) for decision in rows])
 
 
 async def decision(request: web.Request) -> web.Response:
     node = _node(request)
-    text = request.match_info["decision"]
-    if not text.isdigit():
-        raise MalformedError("a decision's id is the seq of the event that proposed it, an integer")
-    found = node.sequencer.state.decisions.get(int(text))
+    seq = params.path_integer(request, "decision", params.seq_min, params.seq_max,
+                              "a decision's id (the seq of the event that proposed it)")
+    found = node.sequencer.state.decisions.get(seq)
     if found is None:
-        raise UnknownDecisionError(f"there is no decision {text}; `tally decisions` lists them")
+        raise UnknownDecisionError(f"there is no decision {seq}; `tally decisions` lists them")
     return _json(decision_json(node, found, votes=True))
 
 

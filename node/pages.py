@@ -35,7 +35,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_intent
-from tallystick.protocol.errors import TallyError
+from tallystick.protocol.errors import MalformedError, TallyError
 from tallystick.protocol.events import (
     Act,
     AdmitMember,
@@ -54,6 +54,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from . import params
 from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
 from .history import History
@@ -408,12 +409,22 @@ def _histogram(node: Node) -> dict[str, Any] | None:
             "low": _amount(node, low), "high": _amount(node, high)}
 
 
-def _page_number(request: web.Request, pages: int) -> int:
+def _query_number(request: web.Request, name: str) -> int | None:
+    """A page's number-valued query parameter (`page`, `before`) as node/params.py parses it; a page
+    is for people, who edit its URL, so a value that is no number is ignored rather than refused."""
+    text = request.query.get(name)
+    if text is None:
+        return None
     try:
-        number = int(request.query.get("page", "1"))
-    except ValueError:
-        return 1
-    return min(max(1, number), max(1, pages))
+        return params.integer(text, name, 0, params.seq_max)
+    except MalformedError:
+        return None
+
+
+def _page_number(request: web.Request, pages: int) -> int:
+    """`?page=`, kept inside 1..pages (a page past the last shows the last)."""
+    number = _query_number(request, "page")
+    return 1 if number is None else min(max(1, number), max(1, pages))
 
 
 async def community_page(request: web.Request) -> web.Response:
@@ -509,10 +520,9 @@ async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[
     are the member's postings (node/history.py) joined with the log; each is decoded and kept only
     if it is a payment the member made or received."""
     state: State = node.sequencer.state
-    try:
-        before: int | None = max(1, int(request.query["before"]))
-    except (KeyError, ValueError):
-        before = None
+    before = _query_number(request, "before")
+    if before is not None:
+        before = max(1, before)
     seqs, continue_from = await _balances_over_time(request).postings_newest_first(
         node.feed, member_id, before, history_payments_shown)
     if len(seqs) > history_postings_read_max:
@@ -579,7 +589,13 @@ async def member_page(request: web.Request) -> web.Response:
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
     over_time = await _balances_over_time(request).account(node.feed, member_id)
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
-    svg = "" if member.role == "escrow" else await asyncio.to_thread(qr_svg, uri)  # nobody pays an escrow
+    svg = ""
+    if member.role != "escrow":  # nobody pays an escrow
+        try:
+            svg = await asyncio.to_thread(qr_svg, uri)
+        except segno.DataOverflowError:
+            # A long memo (280 characters of 4-byte letters, percent-encoded) is past what a QR code holds.
+            amount_error = "the memo is too long for a QR code; shorten it"
     return _html(
         "member.html",
         **await _frame(node),

@@ -25,6 +25,14 @@ from tallystick.protocol.events import Checkpoint
 from tallystick.protocol.ids import id_to_text
 
 from . import shares as sharing
+from .connections import (
+    ConnectionGuard,
+    HttpBounds,
+    effective_connections_max,
+    http_bounds_key,
+    keepalive_timeout_ms,
+    raise_open_files_limit,
+)
 from .decisions import closing_body, due_closures
 from .domain import state_digest
 from .home import Home, HomeError, NodeConfig
@@ -113,6 +121,7 @@ class Node:
 
 node_key = web.AppKey("node", Node)
 registry_key = web.AppKey("registry", CollectorRegistry)
+connection_guard_key = web.AppKey("connection_guard", ConnectionGuard)
 
 
 class _NodeCollector:
@@ -133,6 +142,13 @@ class _NodeCollector:
         yield CounterMetricFamily("tally_batches_committed", "Group commits since start", value=sequencer.batches_total)
         if node.extension is not None:
             yield from node.extension.collect()
+        guard = self.app.get(connection_guard_key)
+        if guard is not None:
+            yield GaugeMetricFamily("tally_http_connections_open", "Client connections open", value=guard.open)
+            yield CounterMetricFamily("tally_http_connections_refused", "Connections refused at once (per-address or total bound)",
+                                      value=guard.refused_total)
+            yield CounterMetricFamily("tally_http_head_timeouts", "Connections dropped for a slow request head",
+                                      value=guard.timed_out_total)
         yield GaugeMetricFamily(
             "tally_members", "Active members", value=sum(1 for m in sequencer.state.members.values() if m.active)
         )
@@ -164,10 +180,13 @@ class Extension(Protocol):
 ExtensionFactory = Callable[[], Extension]
 
 
-def create_app(home: Home, config: NodeConfig, extension: Extension | None = None) -> web.Application:
+def create_app(
+    home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
+) -> web.Application:
     from . import api, pages, shares_api
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[api.errors_as_json])
+    app[http_bounds_key] = bounds or HttpBounds.from_config(config)
     registry = CollectorRegistry()
     registry.register(_NodeCollector(app))
     app[registry_key] = registry
@@ -223,25 +242,38 @@ def create_app(home: Home, config: NodeConfig, extension: Extension | None = Non
     return app
 
 
-async def serve(home: Home, config: NodeConfig, extension: Extension | None = None) -> None:
-    """Run the node until SIGTERM or SIGINT, then stop cleanly."""
-    app = create_app(home, config, extension)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+async def serve(
+    home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
+) -> None:
+    """Run the node until SIGTERM or SIGINT, then stop cleanly. Connections reach aiohttp through a
+    `ConnectionGuard` (node/connections.py): bounded per client address and in all, and dropped if
+    their request head is slow."""
+    app = create_app(home, config, extension, bounds)
+    bounds = app[http_bounds_key]
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=keepalive_timeout_ms / 1000)
+    total_max = effective_connections_max(bounds, raise_open_files_limit())
+    guard = ConnectionGuard(lambda: runner.server(), bounds, total_max)  # type: ignore[misc]
+    app[connection_guard_key] = guard
     await runner.setup()
     loop = asyncio.get_running_loop()
+    listener: asyncio.Server | None = None
     try:
-        site = web.TCPSite(runner, config.listen_host, config.listen_port, reuse_address=True)
-        await site.start()
+        listener = await loop.create_server(guard, config.listen_host, config.listen_port, reuse_address=True)
         node = app[node_key]
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, node.stop_requested.set)
         url = f"http://{config.listen_host}:{config.listen_port}/"
         print(f"tally: serving {id_to_text('n', node.feed)} ({node.sequencer.state.community.name}) on {url}", flush=True)
+        if total_max < bounds.connections_max:
+            print(f"tally: at most {total_max} open connections (the open-files limit); raise `ulimit -n` for more",
+                  flush=True)
         await node.stop_requested.wait()
     finally:
         with contextlib.suppress(NotImplementedError):
             for signal_number in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signal_number)
+        if listener is not None:
+            listener.close()  # no new connections; the runner's cleanup closes the open ones
         await runner.cleanup()
 
 

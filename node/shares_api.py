@@ -16,9 +16,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 from tallystick.protocol import limits
-from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from . import params
 from .domain import credit_ceiling, debit_limit, find_member
 from .errors import UnknownEnterpriseError, UnknownOfferError
 from .runtime import Node, clock_ms, node_key
@@ -52,10 +52,7 @@ def _name(node: Node, member_id: bytes) -> str | None:
 
 
 def _limit(request: web.Request) -> int:
-    text = request.query.get("limit", str(limits.page_size_default))
-    if not text.isdigit() or not 1 <= int(text) <= limits.page_size_max:
-        raise MalformedError(f"query parameter limit must be between 1 and {limits.page_size_max}")
-    return int(text)
+    return params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
 
 
 def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise) -> dict[str, Any]:
@@ -237,12 +234,10 @@ async def enterprise_csv(request: web.Request) -> web.Response:
 async def book(request: web.Request) -> web.Response:
     node = _node(request)
     eid = resolve_enterprise(node, request.match_info["reference"])
-    text = request.match_info["share_class"]
     state = node.sequencer.state
     enterprise_value = state.shares.enterprises[eid]
-    if not text.isdigit() or int(text) >= len(enterprise_value.classes):
-        raise MalformedError(f"{enterprise_value.name} has share classes 0 to {len(enterprise_value.classes) - 1}")
-    index = int(text)
+    last = len(enterprise_value.classes) - 1
+    index = params.path_integer(request, "share_class", 0, last, f"{enterprise_value.name}'s share class (0 to {last})")
     return _json({"enterprise": id_to_text("e", eid), "class": index, **book_json(node, eid, index, _limit(request))})
 
 
@@ -268,7 +263,7 @@ def book_json(node: Node, eid: bytes, index: int, depth: int) -> dict[str, Any]:
 
 async def offers(request: web.Request) -> web.Response:
     node = _node(request)
-    open_only = request.query.get("open", "") in ("1", "true", "yes")
+    open_only = params.query_flag(request, "open")
     state = node.sequencer.state
     seqs = sorted(state.shares.open_offers.keys() if open_only else state.shares.offers.keys(), reverse=True)
     return _json([offer_json(node, state.shares.offers[seq]) for seq in seqs[: _limit(request)]])
@@ -276,12 +271,11 @@ async def offers(request: web.Request) -> web.Response:
 
 async def offer(request: web.Request) -> web.Response:
     node = _node(request)
-    text = request.match_info["offer"]
-    if not text.isdigit():
-        raise MalformedError("an offer's id is the seq of the event that opened it, an integer")
-    found = node.sequencer.state.shares.offers.get(int(text))
+    seq = params.path_integer(request, "offer", params.seq_min, params.seq_max,
+                              "an offer's id (the seq of the event that opened it)")
+    found = node.sequencer.state.shares.offers.get(seq)
     if found is None:
-        raise UnknownOfferError(f"there is no offer {text}; `tally enterprise offers` lists them")
+        raise UnknownOfferError(f"there is no offer {seq}; `tally enterprise offers` lists them")
     return _json(offer_json(node, found, subscriptions=True))
 
 
