@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 import aiosqlite
 import msgspec
 from immutables import Map
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
-from tallystick.protocol.errors import LocalError
+from tallystick.protocol.errors import BadIdError, LocalError
 from tallystick.protocol.events import DecisionClosed, Effect, Electorate, OfferClosed, WithdrawalDue
 from tallystick.protocol.federation import FederationBody, federation_body_kinds, payment_body_kinds
 from tallystick.protocol.feed import FeedHead
+from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
 from .domain import Account, Community, Levy, Member, Rules, State, _name_key, delegations_of
@@ -331,6 +334,112 @@ class SchemaVersionError(LocalError):
     code = "schema_version"
 
 
+class AcknowledgedLostError(LocalError):
+    code = "acknowledged_lost"
+
+
+# ---- the acknowledged head --------------------------------------------------------------------------
+
+# How a store keeps the record of the own feed's last acknowledged head (`Store.open`): "keep" checks
+# it at open and writes it after every commit of own events (the node, and every offline command that
+# writes); "check" only checks it (`tally verify`, which may run beside a node and must not write);
+# "off" neither (a database being built by `tally restore`, which writes the record itself once the
+# database is in place).
+Acknowledging = Literal["keep", "check", "off"]
+acknowledged_suffix = ".acknowledged"
+# The record is one line of JSON of a few hundred bytes; anything longer is not one.
+acknowledged_record_bytes_max = 1024
+
+
+class AcknowledgedHead(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The own feed's last acknowledged head, as the record file holds it (ids in their text form,
+    so an operator can read it)."""
+
+    feed: str
+    seq: int
+    head: str
+
+
+def acknowledged_path(database: Path) -> Path:
+    """Where the record of `database`'s acknowledged head lives: beside it, named after it."""
+    return database.with_name(database.name + acknowledged_suffix)
+
+
+def read_acknowledged(database: Path) -> tuple[bytes, int, bytes] | None:
+    """(feed, seq, head hash) of the record beside `database`, or None if there is none. A record
+    that cannot be read is refused: the node cannot know what it acknowledged."""
+    path = acknowledged_path(database)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(acknowledged_record_bytes_max + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise AcknowledgedLostError(
+            f"cannot read {path} ({error.strerror}): fix its permissions; it records what this node acknowledged"
+        ) from None
+    try:
+        if len(raw) > acknowledged_record_bytes_max:
+            raise msgspec.DecodeError("too long")
+        record = msgspec.json.decode(raw, type=AcknowledgedHead)
+        if record.seq < 1:
+            raise msgspec.DecodeError("seq below 1")
+        return id_from_text("n", record.feed), record.seq, id_from_text("h", record.head)
+    except (msgspec.DecodeError, msgspec.ValidationError, BadIdError):
+        raise AcknowledgedLostError(
+            f"{path} is damaged, so what this node acknowledged is unknown; restore the home from a peer "
+            "with `tally restore` (docs/operator.md §5.3)"
+        ) from None
+
+
+def write_acknowledged(database: Path, feed: bytes, seq: int, head: bytes) -> None:
+    """Replace the record beside `database` whole and durably: a temporary file (named by process,
+    so that `tally verify` beside a node never writes into the node's), fsync, rename, fsync of the
+    folder. A crash leaves the old record or the new one, never a mix."""
+    path = acknowledged_path(database)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    record = msgspec.json.encode(AcknowledgedHead(id_to_text("n", feed), seq, id_to_text("h", head))) + b"\n"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(descriptor, record)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def check_acknowledged(database: Path, record: tuple[bytes, int, bytes] | None,
+                       own: tuple[bytes, int] | None, held: bytes | None) -> None:
+    """Refuse (AcknowledgedLostError) a database whose own feed is behind `record` (the file beside
+    it, `read_acknowledged`). `own` is the database's own (feed, head seq); `held` the hash of the
+    event it holds at the record's seq (None if it holds none there)."""
+    if record is None:
+        return
+    feed, seq, head = record
+    remedy = ("writing now could sign a second event at a seq other nodes may hold (a fork). Restore the home "
+              f"from a peer: `tally restore {database.parent} --from PEER_URL` (docs/operator.md §5.3)")
+    if own is None:
+        raise AcknowledgedLostError(
+            f"{database} holds no feed, but this node acknowledged its feed up to seq {seq}; " + remedy)
+    own_feed, own_seq = own
+    if own_feed != feed:
+        raise AcknowledgedLostError(
+            f"{database} holds feed {id_to_text('n', own_feed)}, but {acknowledged_path(database).name} records "
+            f"feed {id_to_text('n', feed)}: the database is another node's; " + remedy)
+    if own_seq < seq:
+        raise AcknowledgedLostError(
+            f"{database} holds this node's feed up to seq {own_seq}, but the node acknowledged up to seq {seq}: "
+            "the database lost its last events (a damaged WAL, or an old copy put back); " + remedy)
+    if held != head:
+        raise AcknowledgedLostError(
+            f"{database} holds another event at seq {seq} than the one this node acknowledged (a fork); " + remedy)
+
+
 class StoredEvent(msgspec.Struct, frozen=True):
     seq: int
     hash: bytes
@@ -494,8 +603,10 @@ def _head_row(head: FeedHead) -> tuple:
     return (head.feed, head.seq, head.head, head.ts, head.signing_key, head.recovery_key_hash)
 
 
-def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement]) -> None:
-    """In the store's thread: every statement of `plan` in one transaction, or none of them."""
+def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement],
+                     acknowledge: tuple[Path, FeedHead] | None = None) -> None:
+    """In the store's thread: every statement of `plan` in one transaction, or none of them; then,
+    if `acknowledge` is (database, own head), the acknowledged-head record, before anyone is told."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         for sql, parameters, many in plan:
@@ -508,6 +619,9 @@ def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement]) -> 
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+    if acknowledge is not None:
+        database, head = acknowledge
+        write_acknowledged(database, head.feed, head.seq, head.head)
 
 
 def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) -> list[_Statement]:
@@ -564,7 +678,8 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
 class Store:
     """One node's database. Open with `await Store.open(path)`; close with `await store.close()`."""
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: Path,
+                 acknowledging: Acknowledging = "keep") -> None:
         # One connection writes, under `_write_lock` so that transactions never interleave; the other
         # reads, and under WAL it sees only committed data, so no reader ever sees an event that a
         # failing transaction is about to roll back.
@@ -579,12 +694,16 @@ class Store:
         # Per feed, the newest block of `posting_blocks` and the accounts it holds, as committed.
         self._blocks_written: dict[bytes, tuple[int, frozenset[bytes]]] = {}
         self.path = path
+        self._acknowledging = acknowledging
+        self._own_feed: bytes | None = None  # as in `meta`, kept by `set_meta` and `open`
         # Called after each commit that wrote federation or payment events (own or replicated),
         # with their (feed, seq, bytes): the federation layer keeps its view from them and wakes.
         self.federation_listeners: list[Callable[[list[tuple[bytes, int, bytes]]], None]] = []
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, *, acknowledged: Acknowledging = "keep") -> Store:
+        """Open (or create) the database at `path`. With `acknowledged` "keep" or "check", refuse
+        with AcknowledgedLostError a database behind its acknowledged-head record (see the top)."""
         connection = await aiosqlite.connect(path, isolation_level=None)
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=FULL")
@@ -606,7 +725,29 @@ class Store:
         )
         reader = await aiosqlite.connect(path, isolation_level=None)
         await reader.execute("PRAGMA query_only=ON")
-        return cls(connection, reader, path)
+        store = cls(connection, reader, path, acknowledged)
+        try:
+            await store._open_acknowledged()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def _open_acknowledged(self) -> None:
+        """Check the database against its acknowledged-head record, and bring the record forward.
+        The record is read before the database: a node running beside (`tally verify`) writes the
+        record only after its commit, so the head read next is never behind what was read."""
+        record = read_acknowledged(self.path) if self._acknowledging != "off" else None
+        self._own_feed = await self.own_feed()
+        head = await self.head(self._own_feed) if self._own_feed is not None else None
+        if self._acknowledging == "off":
+            return
+        held = None
+        if record is not None and head is not None:
+            held = head.head if head.seq == record[1] else await self.hash_at(head.feed, record[1])
+        check_acknowledged(self.path, record, None if head is None else (head.feed, head.seq), held)
+        if self._acknowledging == "keep" and head is not None and (record is None or record[1] < head.seq):
+            await asyncio.to_thread(write_acknowledged, self.path, head.feed, head.seq, head.head)
 
     @contextlib.asynccontextmanager
     async def read_snapshot(self) -> AsyncIterator[None]:
@@ -663,8 +804,9 @@ class Store:
         federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_log_kinds]
         if federation:
             plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
+        acknowledge = (self.path, head) if self._acknowledging == "keep" and feed == self._own_feed else None
         try:
-            await self._transaction(plan)
+            await self._transaction(plan, acknowledge)
         except BaseException:
             self._positive_minor.pop(feed, None)  # read again from the tables at the next append
             self._blocks_written.pop(feed, None)
@@ -688,18 +830,20 @@ class Store:
             row = await cursor.fetchone()
         return 0 if row is None else int(row[0])
 
-    async def _transaction(self, plan: list[_Statement]) -> None:
+    async def _transaction(self, plan: list[_Statement], acknowledge: tuple[Path, FeedHead] | None = None) -> None:
         """Run a whole transaction in the writer connection's own thread: one thread hop per batch
         (DESIGN.md, Storage), and a cancellation of the caller can never split it, because the
         thread runs it to COMMIT or ROLLBACK either way. aiosqlite has no public call for "run this
         function in your thread"; `_execute` and `_conn` are its internals (the same since 0.17;
         pyproject pins the range tested)."""
         db = self._db
-        await db._execute(_run_transaction, db._conn, plan)  # noqa: SLF001
+        await db._execute(_run_transaction, db._conn, plan, acknowledge)  # noqa: SLF001
 
     async def set_meta(self, key: str, value: object) -> None:
         async with self._write_lock:
             await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            if key == "own_feed":
+                self._own_feed = bytes(value)  # type: ignore[arg-type]
 
     async def get_meta(self, key: str) -> object | None:
         async with self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
@@ -726,6 +870,11 @@ class Store:
                 return
             yield batch
             seq = batch[-1].seq + 1
+
+    async def hash_at(self, feed: bytes, seq: int) -> bytes | None:
+        async with self._reader.execute("SELECT hash FROM log WHERE feed = ? AND seq = ?", (feed, seq)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else bytes(row[0])
 
     async def event_at(self, feed: bytes, seq: int) -> bytes | None:
         async with self._reader.execute("SELECT bytes FROM log WHERE feed = ? AND seq = ?", (feed, seq)) as cursor:

@@ -124,7 +124,7 @@ async def test_the_log_refuses_update_delete_and_a_second_event_at_a_seq(node) -
 async def test_a_full_pending_queue_is_refused_with_busy(tmp_path: Path) -> None:
     home_path = tmp_path / "home"
     await init_home(home_path, name="T", unit_code="HRS", unit_decimals=2, debit_limit_minor=10,
-                    credit_ceiling_minor=10, now_ms=1)
+                    credit_ceiling_minor=10, now_ms=Clock().now_ms)
     home = Home(home_path)
     store = await Store.open(home.database_path)
     try:
