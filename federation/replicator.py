@@ -1,14 +1,24 @@
 """Replication: nodes gossip each other's feeds, verify and audit everything, and prove forks.
 
 How this works (DEV DOCS):
-- Every node serves what it holds under /replication/: its heads (feed -> seq, hash), ranges of any
-  feed as exact signed bytes, and the fork proofs it keeps.
+- Every node serves what it holds under /replication/: its heads (feed -> seq, hash, in pages of
+  feeds by id, so no held feed is ever left out of the exchange), ranges of any feed as exact
+  signed bytes, the fork proofs it keeps, and its own feed id (/replication/node).
+- A node holds a feed only with a reason (docs/federation.md, "What a node holds"): its own; an
+  anchor (a configured peer's own feed, a followed feed, a member of a federation it belongs to); or
+  a feed a configured peer vouches for - one it serves when pulled by URL, or pushes signed - while
+  fewer than `feeds_held_max` feeds are held. A push or a fork proof must carry a Tally-Signature
+  by the current key of a feed this node holds (or, first contact, an anchor's genesis); anything
+  else is refused with 403 before the body is read. Signatures carry a time (within
+  `request_clock_skew_max_ms`) and a nonce remembered until it is outside that window, so a
+  captured request cannot be replayed.
 - `ingest` is the one door for another node's events. It takes a contiguous run of one feed, and:
   refuses feeds that are frozen by a fork proof; compares any overlap with what is stored (a different
   event at a stored seq, signed by the feed's key, is a fork: the proof is kept, spread and the feed
   frozen); verifies the rest with one author signature per batch and every member intent signature;
   audits it with the same pure domain the sequencer uses; and appends it with its projections in one
-  transaction. Nothing unverified is stored, so nothing unverified is served.
+  transaction. Nothing unverified is stored, so nothing unverified is served. A new feed's replica
+  enters memory only after its genesis committed, so a failed append leaves nothing behind.
 - One task per peer. It wakes when this node appends or ingests something (push: it posts the new
   events the peer lacks) and every `anti_entropy_interval_ms` (pull: it fetches the peer's heads and
   forks, and pulls every range it lacks). A failing peer is retried with exponential backoff; no
@@ -16,6 +26,7 @@ How this works (DEV DOCS):
 - Fork safety at start: until the peers have been asked for their copy of this node's own feed, the
   sequencer's write gate stays shut; a peer holding a later head of our feed keeps it shut, with a
   message to run `tally restore`.
+- Alerts are raised once per feed and cause, for held feeds only, and at most `alerts_max` of them.
 """
 
 from __future__ import annotations
@@ -23,10 +34,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import heapq
 import logging
 import multiprocessing
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -34,25 +47,43 @@ import msgspec
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from tallystick.node.domain import State
-from tallystick.node.errors import CheckpointMismatchError
+from tallystick.node.errors import BusyError, CheckpointMismatchError
+from tallystick.node.params import query_integer
 from tallystick.node.replay import fold_received, start_received, verify_intent_signatures
 from tallystick.node.runtime import Node
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof, encode, verify_event_signature
-from tallystick.protocol.errors import LocalError, MalformedError, RemoteError, TallyError, TooLargeError
+from tallystick.protocol.errors import (
+    BadSignatureError,
+    LocalError,
+    MalformedError,
+    RemoteError,
+    TallyError,
+    TooLargeError,
+)
 from tallystick.protocol.events import ForkProof, KeyRotated
-from tallystick.protocol.feed import FeedHead, verify_fork_proof, verify_next
-from tallystick.protocol.ids import hash32, id_from_text, id_to_text
+from tallystick.protocol.feed import FeedHead, start_feed, verify_fork_proof, verify_next
+from tallystick.protocol.ids import hash32, id_from_text, id_to_text, verify_signature
 from tallystick.protocol.wire import (
+    BadRequestSignatureHeaderError,
     Events,
     Forks,
     Heads,
+    NodeIdentity,
+    RequestSignature,
+    RequestSigned,
     WireHead,
     events_decoder,
     forks_decoder,
     heads_decoder,
+    identity_decoder,
+    parse_request_signature,
+    request_nonce_bytes,
+    request_signable,
+    request_signature_header,
+    sign_request,
 )
 
 log = logging.getLogger("tallystick.replication")
@@ -62,6 +93,30 @@ bulk_verify_batches_ahead = 8
 # Events of one feed folded and committed in one transaction during a catch-up.
 ingest_events_max = 2048
 msgpack_type = "application/msgpack"
+
+# Feeds held, the own one included, past which a feed that is no anchor (only vouched for by a
+# peer) is not taken: each costs about 4 KiB of memory (its replica) plus its rows, and a linked
+# node gone bad could otherwise fill this one with junk. Anchors (a peer's own feed, a followed
+# feed, a federation member) still enter, up to `feeds_anchor_reserve` more: their number is
+# bounded by the config (peers_max, the follow list) and the federations' charters.
+feeds_held_max = 20_000
+feeds_anchor_reserve = 1_000
+# Fork proofs kept: one per held feed at most (a frozen feed takes no second proof).
+fork_proofs_kept_max = feeds_held_max + feeds_anchor_reserve
+# Alerts listed at once: one per feed and cause, but a bound on the status document whatever happens.
+alerts_max = 1_000
+# A signed request's time may be this far from this node's clock, either way: wide enough for
+# clocks an NTP daemon keeps, narrow enough that the nonces of one window fit `request_nonces_max`.
+request_clock_skew_max_ms = 60_000
+# Nonces of accepted signed requests remembered (each until it is older than the skew window): at
+# 64 peers that is over 25 signed requests a second each. Past it, signed requests answer 503.
+request_nonces_max = 100_000
+# Feeds in one page of the heads exchange (the server caps `limit` at replication_heads_max), and
+# the pages of one peer's heads read in one pass: enough for every feed this node could take.
+heads_page_feeds_max = limits.replication_heads_max
+heads_pages_max = (feeds_held_max + feeds_anchor_reserve) // heads_page_feeds_max + 2
+# How often the anchors from federation membership are refreshed from the federation view.
+anchors_refresh_interval_ms = limits.anti_entropy_interval_ms
 
 
 class StaleHomeError(LocalError):
@@ -79,6 +134,44 @@ class FeedFrozenError(RemoteError):
     http_status = 409
 
 
+# ---- refusals of pushes and fork proofs (403: who sends, or what, has no standing here) ---------
+
+
+class UnsignedRequestError(RemoteError):
+    code = "unsigned_request"
+    http_status = 403
+
+
+class BadRequestSignatureError(RemoteError):
+    code = "bad_request_signature"
+    http_status = 403
+
+
+class RequestExpiredError(RemoteError):
+    code = "request_expired"
+    http_status = 403
+
+
+class ReplayedRequestError(RemoteError):
+    code = "replayed_request"
+    http_status = 403
+
+
+class UnknownPeerError(RemoteError):
+    code = "unknown_peer"
+    http_status = 403
+
+
+class NoReasonError(LocalError):
+    code = "no_reason"
+    http_status = 403
+
+
+class FeedsLimitError(LocalError):
+    code = "feeds_limit"
+    http_status = 403
+
+
 @dataclass
 class PeerState:
     url: str
@@ -86,6 +179,8 @@ class PeerState:
     last_seen_ms: int | None = None
     last_error: str | None = None
     known: dict[bytes, int] = field(default_factory=dict)  # feed -> seq the peer holds
+    feed: bytes | None = None  # the peer's own feed, as it answers /replication/node
+    identity_asked: bool = False
     not_followed: set[bytes] = field(default_factory=set)  # feeds the peer refused as not followed
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -106,17 +201,28 @@ class Replicator:
         clock_ms: Callable[[], int],
         verify_processes: int = 0,
         follow: list[bytes] | None = None,
+        feeds_held_max: int = feeds_held_max,
     ) -> None:
         self.clock_ms = clock_ms
         # None: every feed the peers hold (open replication); else only these (and our own).
         self.follow = None if follow is None else frozenset(follow)
         self.verify_processes = verify_processes
+        self.feeds_held_max = feeds_held_max
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.peers = {url.rstrip("/"): PeerState(url.rstrip("/")) for url in peers}
         self.replicas: dict[bytes, Replica] = {}
+        self._new_feeds = asyncio.Lock()  # a new feed's genesis is stored, then its replica made
         self.frozen: set[bytes] = set()
         self.alerts: list[dict[str, object]] = []
+        self._alerted: set[tuple[str, bytes | None]] = set()  # (kind, feed): once per feed and cause
+        self.alerts_dropped_total = 0
         self.rejected_total = 0
+        self.refused_requests_total = 0
+        # Members of the federations this node belongs to (set by federation/service.py's Layers,
+        # refreshed every `anchors_refresh_interval_ms`): anchors, as a peer's own feed is.
+        self.federation_members: Callable[[], Awaitable[frozenset[bytes]]] | None = None
+        self._federation_anchors: frozenset[bytes] = frozenset()
+        self._nonces: dict[bytes, int] = {}  # nonce -> our clock when accepted, oldest first
         self._session: aiohttp.ClientSession | None = None
 
     # ---- start ----------------------------------------------------------------------------------
@@ -141,27 +247,34 @@ class Replicator:
         for feed, seq, _proof in await self.store.forks():
             self._freeze(feed, seq, announce=False)
 
+    def _raise_alert(self, kind: str, feed: bytes | None, message: str, **detail: object) -> None:
+        """Algedonic alerts: one per feed and cause, at most `alerts_max` (then counted, not listed)."""
+        if (kind, feed) in self._alerted:
+            return
+        self._alerted.add((kind, feed))
+        if len(self.alerts) >= alerts_max:
+            self.alerts_dropped_total += 1
+            return
+        alert: dict[str, object] = {"kind": kind}
+        if feed is not None:
+            alert["feed"] = id_to_text("n", feed)
+        alert.update(detail)
+        alert["message"] = message
+        self.alerts.append(alert)
+
     def _alert_checkpoint_mismatch(self, feed: bytes, error: TallyError) -> None:
         """Algedonic: a feed whose author's checkpoint does not match the state this node derives
         (a fault of the author or of this replica). Raised once per feed; the batch is refused."""
         text = id_to_text("n", feed)
-        if any(alert["kind"] == "checkpoint_mismatch" and alert.get("feed") == text for alert in self.alerts):
-            return
-        self.alerts.append({"kind": "checkpoint_mismatch", "feed": text,
-                            "message": f"feed {text}: {error.message}; its events from there on are refused"})
+        self._raise_alert("checkpoint_mismatch", feed, f"feed {text}: {error.message}; its events from there on are refused")
 
     def _freeze(self, feed: bytes, seq: int, *, announce: bool = True) -> None:
         if feed in self.frozen:
             return
         self.frozen.add(feed)
         whose = "this node's own feed" if feed == self.own_feed else f"feed {id_to_text('n', feed)}"
-        self.alerts.append(
-            {
-                "kind": "fork",
-                "feed": id_to_text("n", feed),
-                "seq": seq,
-                "message": f"{whose} is forked at seq {seq}: its key signed two different events; it is frozen",
-            }
+        self._raise_alert(
+            "fork", feed, f"{whose} is forked at seq {seq}: its key signed two different events; it is frozen", seq=seq
         )
         if feed == self.own_feed:
             self.sequencer.close_gate(
@@ -173,6 +286,140 @@ class Replicator:
         if announce:
             log.warning("fork proven on %s at seq %d", id_to_text("n", feed), seq)
             self.wake_peers()
+
+    # ---- what this node has a reason to hold ----------------------------------------------------
+
+    def peer_feeds(self) -> set[bytes]:
+        """The own feeds of the configured peers, as far as they have told us (/replication/node)."""
+        return {peer.feed for peer in self.peers.values() if peer.feed is not None}
+
+    def is_anchor(self, feed: bytes) -> bool:
+        """A feed this node holds for its own sake, not because someone vouched for it."""
+        return (
+            feed == self.own_feed
+            or feed in self.peer_feeds()
+            or (self.follow is not None and feed in self.follow)
+            or feed in self._federation_anchors
+        )
+
+    def feeds_held(self) -> int:
+        return 1 + len(self.replicas)
+
+    def check_reason(self, feed: bytes, *, vouched: bool) -> None:
+        """Raise unless this node may take `feed`, new to it: an anchor (within the reserve above
+        the limit), or a feed a configured peer vouches for (`vouched`) below the limit."""
+        if not self.follows(feed):
+            raise NotFollowedError(f"this node does not follow feed {id_to_text('n', feed)}")
+        if self.is_anchor(feed):
+            if self.feeds_held() >= self.feeds_held_max + feeds_anchor_reserve:
+                self._alert_feeds_limit()
+                raise FeedsLimitError(self._feeds_limit_message())
+            return
+        if not vouched:
+            raise NoReasonError(
+                f"this node has no reason to hold feed {id_to_text('n', feed)}: it is not a configured peer's, "
+                "not followed and not a member of a federation of this node, and only a configured peer vouches "
+                "for other feeds; list the sending node as a peer (both ways) if it should"
+            )
+        if self.feeds_held() >= self.feeds_held_max:
+            self._alert_feeds_limit()
+            raise FeedsLimitError(self._feeds_limit_message())
+
+    def _feeds_limit_message(self) -> str:
+        return (
+            f"this node holds {self.feeds_held()} feeds, its limit ({self.feeds_held_max}): feeds its peers vouch "
+            "for are no longer taken; check which peer spreads so many feeds (`tally status --json`)"
+        )
+
+    def _alert_feeds_limit(self) -> None:
+        self._raise_alert("feeds_limit", None, self._feeds_limit_message())
+
+    async def refresh_anchors(self) -> None:
+        if self.federation_members is not None:
+            self._federation_anchors = await self.federation_members()
+
+    # ---- who sent a push or a fork proof --------------------------------------------------------
+
+    def _current_key(self, feed: bytes) -> bytes | None:
+        head = self._head(feed)
+        return None if head is None else head.signing_key
+
+    def authenticate_header(self, request: web.Request) -> tuple[RequestSignature, bytes | None]:
+        """The cheap checks, before the body is read: a well-formed Tally-Signature, in the time
+        window, by a feed this node holds (its current key returned) or an anchor it does not hold
+        yet (None: first contact, whose genesis the body must carry)."""
+        value = request.headers.get(request_signature_header)
+        if value is None:
+            raise UnsignedRequestError(
+                "this route takes only requests signed by a node this node replicates (a Tally-Signature "
+                "header, docs/federation.md); link the nodes as peers"
+            )
+        try:
+            claim = parse_request_signature(value)
+        except BadRequestSignatureHeaderError as error:
+            raise BadRequestSignatureError(f"the Tally-Signature header is not valid: {error}") from None
+        now = self.clock_ms()
+        if abs(claim.ts - now) > request_clock_skew_max_ms:
+            raise RequestExpiredError(
+                f"the request was signed at {claim.ts} ms, more than {request_clock_skew_max_ms} ms from this "
+                f"node's clock ({now} ms); sign each request afresh and check the sender's clock"
+            )
+        key = self._current_key(claim.feed)
+        if key is None and not self.is_anchor(claim.feed):
+            raise UnknownPeerError(
+                f"this node holds no feed {id_to_text('n', claim.feed)} and has no reason to: only its peers, the "
+                "feeds it follows and its federations' members may push; list the sending node as a peer"
+            )
+        return claim, key
+
+    def authenticate_body(self, request: web.Request, claim: RequestSignature, key: bytes, body: bytes) -> None:
+        """The signature over the route, the body's hash, the time and the nonce; then the nonce
+        is remembered, so the same request is refused if it comes again."""
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else request.path
+        signed = RequestSigned(request.method, path, hash32(body), claim.ts, claim.nonce, claim.feed)
+        try:
+            verify_signature(key, request_signable(signed), claim.signature)
+        except BadSignatureError:
+            raise BadRequestSignatureError(
+                f"the Tally-Signature does not verify by the current key of {id_to_text('n', claim.feed)}: the "
+                "request was altered, or signed by another key (after a key rotation, a node's pushes are "
+                "taken once this node holds the rotation)"
+            ) from None
+        now = self.clock_ms()
+        while self._nonces:
+            oldest, seen_ms = next(iter(self._nonces.items()))
+            if now - seen_ms <= 2 * request_clock_skew_max_ms:
+                break
+            del self._nonces[oldest]
+        if claim.nonce in self._nonces:
+            raise ReplayedRequestError("this signed request was received before; sign each request with a fresh nonce")
+        if len(self._nonces) >= request_nonces_max:
+            raise BusyError("too many signed requests in the last minutes; retry later")
+        self._nonces[claim.nonce] = now
+
+    async def authenticated_body(self, request: web.Request) -> tuple[bytes, bytes]:
+        """The body of a signed request from a node with standing here, and the signer's feed.
+        Refused (403) before the body is read unless the header names a node this node knows."""
+        try:
+            claim, key = self.authenticate_header(request)
+            body = await read_body_bounded(request, limits.replication_body_bytes_max)
+            if key is None:  # first contact: an anchor pushes its own feed from its genesis
+                message = _decode(events_decoder, body)
+                if message.feed != claim.feed or message.start != 1 or not message.events:
+                    raise UnknownPeerError(
+                        f"this node holds no feed {id_to_text('n', claim.feed)} yet: its first push must be that "
+                        "feed from its genesis"
+                    )
+                genesis_head, _ = start_feed(message.events[0])
+                if genesis_head.feed != claim.feed:
+                    raise MalformedError("a feed's id is the hash of its genesis; this genesis does not match")
+                key = genesis_head.signing_key
+            self.authenticate_body(request, claim, key, body)
+        except TallyError:
+            self.refused_requests_total += 1
+            raise
+        return body, claim.feed
 
     def follows(self, feed: bytes) -> bool:
         return self.follow is None or feed in self.follow or feed == self.own_feed
@@ -189,9 +436,11 @@ class Replicator:
 
     # ---- the one door for other nodes' events ---------------------------------------------------
 
-    async def ingest(self, message: Events, *, intents_verified: bool = False) -> int:
+    async def ingest(self, message: Events, *, intents_verified: bool = False, vouched: bool = False) -> int:
         """Verify, audit and store a run of events; returns the seq now held for that feed.
-        `intents_verified`: the member signatures of these very bytes were checked already."""
+        `intents_verified`: the member signatures of these very bytes were checked already.
+        `vouched`: a configured peer sent it (pulled from its URL, or pushed signed by its key), so a
+        feed new to this node may be taken below the limit (`check_reason`)."""
         feed = message.feed
         if feed in self.frozen:
             raise FeedFrozenError(f"feed {id_to_text('n', feed)} is frozen by a fork proof")
@@ -203,13 +452,10 @@ class Replicator:
         if replica is None:
             if message.start != 1 or not message.events:
                 return 0
+            self.check_reason(feed, vouched=vouched)
             if hash32(message.events[0]) != feed:
                 raise MalformedError("a feed's id is the hash of its genesis; this genesis does not match")
-            received = start_received(message.events[0])
-            replica = self.replicas.setdefault(feed, Replica(received.state, received.head))
-            async with replica.lock:
-                if replica.head.seq == 1 and await self.store.event_at(feed, 1) is None:
-                    await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
+            replica = await self._start_replica(feed, message.events[0])
             rest = Events(feed, 2, message.events[1:])
             return await self.ingest(rest, intents_verified=intents_verified) if rest.events else 1
         async with replica.lock:
@@ -222,9 +468,31 @@ class Replicator:
                 self._alert_checkpoint_mismatch(feed, error)
                 raise
             await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
-            replica.state, replica.head = received.state, received.head
+            replica.state, replica.head = received.state, received.head  # only once the store committed
         self.wake_peers()
         return replica.head.seq
+
+    async def _start_replica(self, feed: bytes, genesis: bytes) -> Replica:
+        """The replica of a feed new to this node, from its verified genesis. The replica enters
+        memory only after the genesis committed: an append that fails (a full disk) leaves nothing
+        behind, so a later run cannot be stored after a genesis that is not there."""
+        received = start_received(genesis)
+        async with self._new_feeds:
+            replica = self.replicas.get(feed)
+            if replica is not None:
+                return replica
+            stored_head = await self.store.head(feed)
+            if stored_head is None:
+                await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
+                replica = Replica(received.state, received.head)
+            else:  # held in the store, not in memory (its state did not load at start): take the store's
+                state = await self.store.load_state(feed)
+                if state is None:
+                    raise MalformedError(f"feed {id_to_text('n', feed)} is in the store without its state; run `tally verify`")
+                replica = Replica(state, stored_head)
+            self.replicas[feed] = replica
+        self.wake_peers()
+        return replica
 
     async def _drop_overlap(self, head: FeedHead, message: Events) -> list[bytes]:
         """The events after `head`; any that overlap what we hold must be the same bytes."""
@@ -279,17 +547,31 @@ class Replicator:
             return
         key = await self.store.signing_key_at(proof.feed, proof.seq)
         if key is None:
-            return  # a feed we do not hold: nothing to freeze here
+            return  # a feed we do not hold: nothing to freeze here, and nothing kept
         verify_fork_proof(proof, key)
+        if await self.store.fork_count() >= fork_proofs_kept_max:
+            return  # at most one per held feed: only a bug could get here; keep what is kept
         if await self.store.add_fork(proof.feed, proof.seq, raw):
             self._freeze(proof.feed, proof.seq)
 
     # ---- serving --------------------------------------------------------------------------------
 
-    async def heads(self) -> Heads:
-        held = await self.store.heads()
-        forks = await self.store.forks(limits.replication_forks_max)
-        return Heads([WireHead(h.feed, h.seq, h.head) for h in held], len(forks))
+    def held_heads(self) -> Iterable[FeedHead]:
+        yield self.sequencer.head
+        for replica in self.replicas.values():
+            yield replica.head
+
+    async def heads(self, *, after: bytes | None = None, limit: int = heads_page_feeds_max, key: bytes | None = None) -> Heads:
+        """One page of the heads this node holds, by feed id after `after`: the first `limit` (at
+        most replication_heads_max). A page shorter than `limit` is the last, so a peer that reads
+        pages until then sees every held feed, however many. `key`: only feeds that key signs now."""
+        held = (
+            head for head in self.held_heads()
+            if (after is None or head.feed > after) and (key is None or head.signing_key == key)
+        )
+        page = heapq.nsmallest(min(limit, limits.replication_heads_max), held, key=lambda head: head.feed)
+        forks = min(await self.store.fork_count(), limits.replication_forks_max)
+        return Heads([WireHead(h.feed, h.seq, h.head) for h in page], forks)
 
     async def serve_range(self, feed: bytes, start: int, limit: int) -> Events:
         """A run of `feed` from `start` whose last event verifies on its own, so that whoever
@@ -324,11 +606,18 @@ class Replicator:
                 self._session = session
                 await self._check_own_feed_at_start()
                 async with asyncio.TaskGroup() as tasks:
+                    if self.federation_members is not None:
+                        tasks.create_task(self._refresh_anchors_forever(), name="federation anchors")
                     for peer in self.peers.values():
                         tasks.create_task(self._run_peer(peer), name=f"peer {peer.url}")
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _refresh_anchors_forever(self) -> None:
+        while True:
+            await self.refresh_anchors()
+            await asyncio.sleep(anchors_refresh_interval_ms / 1000)
 
     async def _check_own_feed_at_start(self) -> None:
         """Fork safety: ask the peers for our own feed before the first append."""
@@ -351,8 +640,8 @@ class Replicator:
         self.sequencer.open_gate()
 
     async def _sync_own(self, peer: PeerState) -> None:
-        heads = await self._get_heads(peer)
-        for head in heads.heads:
+        heads, _forks = await self._get_heads(peer)
+        for head in heads:
             if head.feed == self.own_feed and head.seq >= self.sequencer.head.seq:
                 await self._pull(peer, self.own_feed, max(1, self.sequencer.head.seq), head.seq)
 
@@ -388,22 +677,29 @@ class Replicator:
 
     async def _sync(self, peer: PeerState) -> None:
         if not peer.known:
-            heads = await self._get_heads(peer)
-            peer.known = {head.feed: head.seq for head in heads.heads}
+            await self._learn_identity(peer)
+            heads, fork_count = await self._get_heads(peer)
+            peer.known = {head.feed: head.seq for head in heads}
             refused: TallyError | None = None
-            for head in heads.heads:
+            # The peer's own feed first: it is an anchor, and our pushes to it need it to hold ours.
+            for head in sorted(heads, key=lambda head: head.feed != peer.feed):
                 if head.feed in self.frozen or not self.follows(head.feed):
                     continue
+                if self._head(head.feed) is None:
+                    try:
+                        self.check_reason(head.feed, vouched=True)
+                    except (FeedsLimitError, NoReasonError):
+                        continue  # alerted once; the feeds already held still replicate
                 try:
                     await self._pull_behind(peer, head)
                 except TallyError as error:
                     # One feed that does not verify must not hold back the peer's other feeds (nor
                     # its fork proofs): note it, carry on, and report it once the pass is over.
                     refused = refused or error
-            if heads.forks:
+            if fork_count:
                 await self._pull_forks(peer)
             ours = await self.store.forks(limits.replication_forks_max)
-            if len(ours) > heads.forks:
+            if len(ours) > fork_count:
                 await self._post_forks(peer, [proof for _feed, _seq, proof in ours])
             if refused is not None:
                 raise refused
@@ -420,19 +716,61 @@ class Replicator:
             if stored is not None and hash32(stored) != head.head:
                 await self._pull(peer, head.feed, head.seq, head.seq)
 
+    def _signed_headers(self, path: str, body: bytes) -> dict[str, str]:
+        """Content-Type and the Tally-Signature of a POST by this node (its feed's current key)."""
+        signature = sign_request(
+            self.sequencer.key, feed=self.own_feed, method="POST", path=path, body=body, ts=self.clock_ms(),
+            nonce=os.urandom(request_nonce_bytes),
+        )
+        return {"Content-Type": msgpack_type, request_signature_header: signature}
+
     async def _post_forks(self, peer: PeerState, proofs: list[bytes]) -> None:
         """Gossip our fork proofs to a peer that holds fewer (DESIGN: a fork is proven and spread)."""
         assert self._session is not None
-        async with self._session.post(
-            f"{peer.url}/replication/forks", data=encode(Forks(proofs)), headers={"Content-Type": msgpack_type}
-        ) as response:
+        body = encode(Forks(proofs))
+        path = "/replication/forks"
+        async with self._session.post(f"{peer.url}{path}", data=body, headers=self._signed_headers(path, body)) as response:
             await response.read()
 
-    async def _get_heads(self, peer: PeerState) -> Heads:
+    async def _learn_identity(self, peer: PeerState) -> None:
+        """Ask a configured peer once which feed is its own (GET /replication/node). A node that does
+        not answer it (an older one) stays a peer whose own feed is only vouched for, not an anchor."""
+        if peer.identity_asked:
+            return
         assert self._session is not None
-        async with self._session.get(f"{peer.url}/replication/heads") as response:
+        async with self._session.get(f"{peer.url}/replication/node") as response:
+            if response.status == 404:
+                peer.identity_asked = True
+                return
             response.raise_for_status()
-            return _decode(heads_decoder, await _read_bounded(response))
+            identity = _decode(identity_decoder, await _read_bounded(response))
+        peer.feed, peer.identity_asked = identity.feed, True
+
+    async def _get_heads(self, peer: PeerState) -> tuple[list[WireHead], int]:
+        """Every head the peer holds, page by page (each page's feeds after the last one's), and
+        the fork proofs it reports. At most `heads_pages_max` pages: past that, the rest next pass."""
+        assert self._session is not None
+        heads: list[WireHead] = []
+        forks = 0
+        after: bytes | None = None
+        for _page in range(heads_pages_max):
+            params = {"limit": str(heads_page_feeds_max)}
+            if after is not None:
+                params["after"] = id_to_text("n", after)
+            async with self._session.get(f"{peer.url}/replication/heads", params=params) as response:
+                response.raise_for_status()
+                page = _decode(heads_decoder, await _read_bounded(response))
+            forks = max(forks, page.forks)
+            if after is not None and page.heads and page.heads[0].feed <= after:
+                break  # a server that does not page answers its first page again: that was all
+            for before, head in zip(page.heads, page.heads[1:], strict=False):
+                if head.feed <= before.feed:
+                    raise MalformedError("the peer's heads are not in feed order")
+            heads.extend(page.heads)
+            if len(page.heads) < heads_page_feeds_max:
+                break
+            after = page.heads[-1].feed
+        return heads, forks
 
     async def _fetch(self, peer: PeerState, feed: bytes, start: int) -> Events:
         assert self._session is not None
@@ -491,7 +829,9 @@ class Replicator:
                     if following_checked is not None:
                         await following_checked
                     events.extend(following.events)
-                held = await self.ingest(Events(feed, message.start, events), intents_verified=checked is not None)
+                held = await self.ingest(
+                    Events(feed, message.start, events), intents_verified=checked is not None, vouched=True
+                )
                 if held < message.start:
                     return
         finally:
@@ -535,18 +875,22 @@ class Replicator:
                 message = await self.serve_range(feed, theirs + 1, limits.replication_batch_events_max)
                 if not message.events:
                     break
+                body = encode(message)
+                path = "/replication/push"
                 try:
                     async with self._session.post(
-                        f"{peer.url}/replication/push", data=encode(message), headers={"Content-Type": msgpack_type}
+                        f"{peer.url}{path}", data=body, headers=self._signed_headers(path, body)
                     ) as response:
-                        if response.status == 409:
+                        if response.status in (403, 409):
                             refusal = await _error_code(response)
-                            if refusal == NotFollowedError.code and feed != self.own_feed:
+                            if refusal in per_feed_refusals and feed != self.own_feed:
                                 peer.not_followed.add(feed)
-                            if refusal in (NotFollowedError.code, FeedFrozenError.code):
+                            if refusal in per_feed_refusals or refusal == FeedFrozenError.code:
                                 break  # not this feed, for this peer; its other feeds still go
                         if response.status >= 400:
-                            peer.known.clear()  # re-read its heads before pushing again
+                            # Among others, 403 unknown_peer: the peer does not hold our feed yet (it
+                            # pulls it, if it lists us as a peer). Re-read its heads before pushing again.
+                            peer.known.clear()
                             return
                         answer = _decode(heads_decoder, await _read_bounded(response))
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
@@ -569,6 +913,10 @@ class Replicator:
         yield GaugeMetricFamily("tally_feeds_held", "Feeds this node holds, its own included", value=1 + len(self.replicas))
         yield GaugeMetricFamily("tally_forks", "Feeds frozen by a fork proof", value=len(self.frozen))
         yield CounterMetricFamily("tally_replication_rejected", "Batches from peers that did not verify", value=self.rejected_total)
+        yield CounterMetricFamily(
+            "tally_replication_refused_requests", "Pushes and fork proofs refused before their body was used "
+            "(unsigned, a bad or replayed signature, an unknown node)", value=self.refused_requests_total,
+        )
 
     def peer_status(self) -> list[dict[str, object]]:
         return [
@@ -614,6 +962,10 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
+# Refusals that concern one pushed feed, not the pushing node: the pusher stops pushing that feed.
+per_feed_refusals = (NotFollowedError.code, NoReasonError.code, FeedsLimitError.code)
+
+
 def _decode(decoder: msgspec.msgpack.Decoder, data: bytes):  # type: ignore[no-untyped-def]
     try:
         return decoder.decode(data)
@@ -631,13 +983,25 @@ def _msgpack(value: object, status: int = 200) -> web.Response:
 
 
 async def handle_heads(request: web.Request) -> web.Response:
-    heads = await request.config_dict[replicator_key].heads()
-    if "key" in request.query:  # which feed does this key sign? (`tally restore` asks)
-        key = id_from_text("k", request.query["key"])
-        held = await request.config_dict[replicator_key].store.heads()
-        feeds = {h.feed for h in held if h.signing_key == key}
-        heads = Heads([h for h in heads.heads if h.feed in feeds], heads.forks)
+    """GET /replication/heads[?after=n_…][&limit=N][&key=k_…]: one page of the held heads by feed id
+    (a full page means: ask again after its last feed). `key`: which feed does this key sign now?
+    (`tally restore` asks.) Open to anyone, as every GET under /replication/."""
+    replicator = request.config_dict[replicator_key]
+    after = request.query.get("after")
+    key = request.query.get("key")
+    limit = query_integer(request, "limit", heads_page_feeds_max, 1, limits.replication_heads_max)
+    heads = await replicator.heads(
+        after=None if after is None else id_from_text("n", after),
+        limit=limit,
+        key=None if key is None else id_from_text("k", key),
+    )
     return _msgpack(heads)
+
+
+async def handle_node(request: web.Request) -> web.Response:
+    """GET /replication/node: this node's own feed, so that a node that lists it as a peer by URL
+    knows which of the feeds it serves is its own (an anchor, and whose key signs its pushes)."""
+    return _msgpack(NodeIdentity(request.config_dict[replicator_key].own_feed))
 
 
 async def handle_range(request: web.Request) -> web.Response:
@@ -668,10 +1032,13 @@ async def read_body_bounded(request: web.Request, maximum: int) -> bytes:
 
 
 async def handle_push(request: web.Request) -> web.Response:
+    """POST /replication/push: a run of one feed, signed by a node this node holds (403 before the
+    body is read otherwise); a feed new to this node is taken only with a reason (`check_reason`)."""
     replicator = request.config_dict[replicator_key]
-    message = _decode(events_decoder, await read_body_bounded(request, limits.replication_body_bytes_max))
+    body, signer = await replicator.authenticated_body(request)
+    message = _decode(events_decoder, body)
     try:
-        seq = await replicator.ingest(message)
+        seq = await replicator.ingest(message, vouched=signer in replicator.peer_feeds())
     except TallyError:
         replicator.rejected_total += 1
         raise
@@ -686,8 +1053,11 @@ async def handle_forks(request: web.Request) -> web.Response:
 
 
 async def handle_fork_post(request: web.Request) -> web.Response:
+    """POST /replication/forks: fork proofs, signed by a node this node holds; a proof is kept only
+    for a held feed (and freezes it, with one alert)."""
     replicator = request.config_dict[replicator_key]
-    message = _decode(forks_decoder, await read_body_bounded(request, limits.replication_body_bytes_max))
+    body, _signer = await replicator.authenticated_body(request)
+    message = _decode(forks_decoder, body)
     for raw in message.proofs:
         await replicator.ingest_fork_proof(raw)
     return _msgpack(Forks([]))
@@ -695,6 +1065,7 @@ async def handle_fork_post(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/replication/heads", handle_heads)
+    app.router.add_get("/replication/node", handle_node)
     app.router.add_get("/replication/feeds/{feed}", handle_range)
     app.router.add_post("/replication/push", handle_push)
     app.router.add_get("/replication/forks", handle_forks)

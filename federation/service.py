@@ -3,7 +3,8 @@
 How this works: node/ knows nothing of peers or federations; it exposes one extension point
 (node.runtime.Extension). This module builds the `Replicator` for a home's configured peers and the
 `Federations` view, joins them in `Layers`, and runs the node with them, which is what `tally
-serve` does.
+serve` does. It also tells the replicator which feeds are members of the federations this node
+belongs to (anchors: feeds it holds for its own sake, docs/federation.md "What a node holds").
 """
 
 from __future__ import annotations
@@ -18,10 +19,21 @@ from tallystick.node.home import Home, NodeConfig
 from tallystick.node.runtime import Node, clock_ms
 from tallystick.node.runtime import create_app as create_node_app
 from tallystick.node.runtime import serve as serve_node
+from tallystick.protocol.errors import LocalError
 from tallystick.protocol.ids import id_from_text
 
+from . import replicator as replication
 from .federations import Federations
 from .replicator import Replicator
+from .state import FederationState
+
+# An operator (or a test) may lower the limit on feeds held below replicator.feeds_held_max, never
+# raise it: a small node, or a test that fills a node to its limit without 20,000 feeds.
+feeds_held_max_variable = "TALLY_FEEDS_HELD_MAX"
+
+
+class FeedsHeldMaxError(LocalError):
+    code = "config"
 
 
 class Layers:
@@ -30,6 +42,11 @@ class Layers:
     def __init__(self, replicator: Replicator, federations: Federations) -> None:
         self.replicator, self.federations = replicator, federations
         federations.replicator = replicator
+        replicator.federation_members = self.federation_members
+
+    async def federation_members(self) -> frozenset[bytes]:
+        state, _events = await self.federations.view()
+        return members_of_own_federations(state, self.replicator.own_feed)
 
     @property
     def alerts(self) -> list[dict[str, object]]:
@@ -54,10 +71,44 @@ class Layers:
         yield from self.federations.collect()
 
 
+def members_of_own_federations(state: FederationState, own_feed: bytes) -> frozenset[bytes]:
+    """Every community under every federation above `own_feed` (its federations, and theirs)."""
+    found: set[bytes] = set()
+    seen: set[bytes] = set()
+    frontier = list(state.ancestors(own_feed))
+    while frontier:
+        federation_id = frontier.pop()
+        federation = state.federations.get(federation_id)
+        if federation_id in seen or federation is None:
+            continue
+        seen.add(federation_id)
+        for member in federation.members:
+            if member in state.federations:
+                frontier.append(member)
+            else:
+                found.add(member)
+    found.discard(own_feed)
+    return frozenset(found)
+
+
+def feeds_held_max_from(environment: dict[str, str]) -> int:
+    text = environment.get(feeds_held_max_variable)
+    if text is None:
+        return replication.feeds_held_max
+    if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 9) or not 1 <= int(text) <= replication.feeds_held_max:
+        raise FeedsHeldMaxError(
+            f"{feeds_held_max_variable} must be a whole number from 1 to {replication.feeds_held_max}; unset it for the default"
+        )
+    return int(text)
+
+
 def replicator_for(config: NodeConfig) -> Replicator:
     processes = (os.cpu_count() or 1) if config.verify_processes is None else config.verify_processes
     follow = None if config.follow is None else [id_from_text("n", feed) for feed in config.follow]
-    return Replicator(config.peers, clock_ms, verify_processes=processes, follow=follow)
+    return Replicator(
+        config.peers, clock_ms, verify_processes=processes, follow=follow,
+        feeds_held_max=feeds_held_max_from(dict(os.environ)),
+    )
 
 
 def layers_for(config: NodeConfig) -> Layers:

@@ -10,10 +10,15 @@ same code in this process - and stops every node it made. Members act through si
 posted to /api/intents (the protocol's own signer, as the CLI does). Waiting is always
 `wait_until(predicate, deadline)`: a poll, never a fixed sleep.
 
+Pushes and fork proofs must be signed by a node the receiver holds (docs/federation.md, "Signed
+requests"): `Signer` is a node's feed and current key (`signer_of(node)` reads a home's node.key),
+and `NodeProcess.push(message, signer)` / `post_signed` sign as the replicator does; an unsigned
+push is how a stranger knocks.
+
 `BackgroundLoop` runs an asyncio loop in a thread of the test process; on it run `TcpProxy` (an
 asyncio forwarder to a node's port that can refuse and drop connections, then come back on the
 same port) and `LyingPeer` (an aiohttp server that answers /replication/ with whatever feeds a test
-offers it, valid or not). `FeedBuilder` builds a real feed of the protocol - a genesis and signed
+offers it, valid or not, and names its own feed, `identity`, at /replication/node). `FeedBuilder` builds a real feed of the protocol - a genesis and signed
 events carrying real member intents - with helpers to spoil one event in one precise way.
 Nothing of Tallystick is mocked: the honest nodes are the real program, and the liar's bytes are
 made with protocol.codec's signer.
@@ -24,10 +29,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
 import sqlite3
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +63,17 @@ from tallystick.protocol.events import (
     Genesis,
 )
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
-from tallystick.protocol.wire import Events, Forks, Heads, WireHead, events_decoder
+from tallystick.protocol.wire import (
+    Events,
+    Forks,
+    Heads,
+    NodeIdentity,
+    WireHead,
+    events_decoder,
+    request_nonce_bytes,
+    request_signature_header,
+    sign_request,
+)
 
 # Any one HTTP request in these tests (less than support's default).
 http_timeout_seconds = 15.0
@@ -161,6 +179,48 @@ def refusal_of(answer: Answer) -> tuple[int, str]:
         return answer.status, f"accepted, answered {answer.body[:60]!r}"
 
 
+def http_with_headers(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Answer:
+    """One HTTP request with extra headers (a Tally-Signature); an error status is an Answer too."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=http_timeout_seconds) as response:
+            return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+# ---- signed requests ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs a request between nodes: a node's own feed and its current signing key."""
+
+    feed: bytes
+    key: KeyPair
+
+
+def signer_of(node: ServeProcess) -> Signer:
+    """The node's own identity, from its home's node.key (the key in force since its last rotation)."""
+    assert node.feed, "the node has not answered /api/status yet: its feed is not known"
+    return Signer(node.feed, support.key_from_file(node.home / "node.key"))
+
+
+def signer_of_feed(feed: FeedBuilder) -> Signer:
+    return Signer(feed.feed, feed.node_key)
+
+
+def signed_headers(signer: Signer, path: str, body: bytes, *, ts: int | None = None, nonce: bytes | None = None) -> dict[str, str]:
+    """Content-Type and a Tally-Signature for a POST of `body` to `path`, as a node signs it."""
+    value = sign_request(
+        signer.key, feed=signer.feed, method="POST", path=path, body=body,
+        ts=time.time_ns() // 1_000_000 if ts is None else ts,
+        nonce=os.urandom(request_nonce_bytes) if nonce is None else nonce,
+    )
+    return {"Content-Type": "application/msgpack", request_signature_header: value}
+
+
 # ---- a running node -------------------------------------------------------------------------------
 
 
@@ -176,10 +236,26 @@ class NodeProcess(ServeProcess):
         """What `status --json` shows under "feeds": feed id -> {"seq", "head"}."""
         return self.status()["feeds"]
 
-    def push(self, message: Events | bytes) -> Answer:
-        """POST /replication/push, as another node would."""
+    def push(self, message: Events | bytes, signer: Signer | None = None) -> Answer:
+        """POST /replication/push, as another node would: signed by `signer`, or unsigned (a stranger)."""
         body = message if isinstance(message, bytes) else encode(message)
-        return self.http("POST", "/replication/push", body, "application/msgpack")
+        if signer is None:
+            return self.http("POST", "/replication/push", body, "application/msgpack")
+        return self.post_signed("/replication/push", body, signed_headers(signer, "/replication/push", body))
+
+    def post_signed(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """POST with the given headers (made by `signed_headers`; a test may send the same twice)."""
+        return http_with_headers("POST", self.url + path, body, headers)
+
+    def post_forks(self, proofs: list[bytes], signer: Signer | None = None) -> Answer:
+        """POST /replication/forks, signed by `signer` or unsigned."""
+        body = encode(Forks(proofs))
+        if signer is None:
+            return self.http("POST", "/replication/forks", body, "application/msgpack")
+        return self.post_signed("/replication/forks", body, signed_headers(signer, "/replication/forks", body))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.status()["alerts"]
 
     def event_hash_at(self, feed: bytes, seq: int) -> str | None:
         """The hash (text form) of `feed`'s event at `seq` as this node serves it, or None."""
@@ -450,12 +526,15 @@ class Offer:
 
 class LyingPeer:
     """An aiohttp server in the test process speaking /replication/ in msgpack (protocol/wire.py).
-    It serves whatever `offers` holds - feed -> Offer - and accepts every push."""
+    It serves whatever `offers` holds - feed -> Offer - and accepts every push. It has a node
+    identity of its own, `identity` (a real genesis, served among its feeds and named at
+    /replication/node), so a node that lists it as a peer holds its feed and takes its signed pushes."""
 
     def __init__(self, background: BackgroundLoop) -> None:
         self.background = background
         self.port = free_port()
-        self.offers: dict[bytes, Offer] = {}
+        self.identity = FeedBuilder("Lying peer")
+        self.offers: dict[bytes, Offer] = {self.identity.feed: Offer(list(self.identity.events))}
         self.requests: list[str] = []
         self._runner: web.AppRunner | None = None
 
@@ -464,7 +543,12 @@ class LyingPeer:
         return f"http://127.0.0.1:{self.port}"
 
     def offer(self, offers: dict[bytes, Offer]) -> None:
-        self.offers = dict(offers)  # one assignment: the server thread sees the old or the new
+        # One assignment: the server thread sees the old or the new. Its own feed is always offered.
+        self.offers = {self.identity.feed: Offer(list(self.identity.events)), **offers}
+
+    @property
+    def signer(self) -> Signer:
+        return signer_of_feed(self.identity)
 
     def start(self) -> LyingPeer:
         self.background.run(self._start())
@@ -477,6 +561,7 @@ class LyingPeer:
     async def _start(self) -> None:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_get("/replication/heads", self._heads)
+        app.router.add_get("/replication/node", self._node)
         app.router.add_get("/replication/feeds/{feed}", self._range)
         app.router.add_post("/replication/push", self._push)
         app.router.add_get("/replication/forks", self._forks)
@@ -490,13 +575,22 @@ class LyingPeer:
         return web.Response(body=encode(value), content_type="application/msgpack")
 
     async def _heads(self, request: web.Request) -> web.Response:
+        """Pages by feed id as a node serves them (`after`, `limit`)."""
         self.requests.append(str(request.rel_url))
-        heads = [
-            WireHead(feed, len(offer.events), hash32(offer.events[-1]))
-            for feed, offer in self.offers.items()
-            if offer.events
-        ]
-        return self._msgpack(Heads(heads, 0))
+        after = id_from_text("n", request.query["after"]) if "after" in request.query else b""
+        limit = int(request.query.get("limit", "10000"))
+        heads = sorted(
+            (
+                WireHead(feed, len(offer.events), hash32(offer.events[-1]))
+                for feed, offer in self.offers.items()
+                if offer.events and feed > after
+            ),
+            key=lambda head: head.feed,
+        )
+        return self._msgpack(Heads(heads[:limit], 0))
+
+    async def _node(self, request: web.Request) -> web.Response:
+        return self._msgpack(NodeIdentity(self.identity.feed))
 
     async def _range(self, request: web.Request) -> web.Response:
         self.requests.append(str(request.rel_url))

@@ -1,15 +1,17 @@
-"""A node configured with `follow` replicates only those feeds (and its own), and refuses others."""
+"""A node configured with `follow` replicates only those feeds (and its own), and refuses others,
+even when a node it holds pushes them signed."""
 
 from __future__ import annotations
 
 import json
 
-from .helpers import Nodes, http, refusal_of, start_all, wait_until
+from .helpers import Nodes, http, refusal_of, signer_of, start_all, wait_until
 
 
 def test_a_node_that_follows_one_feed_holds_that_feed_and_no_other(nodes: Nodes) -> None:
     hub, followed, other, follower = nodes.create(4)
-    hub.peers = [followed.url, other.url]
+    # The hub lists the follower too: a node holds another's feed only with a reason.
+    hub.peers = [followed.url, other.url, follower.url]
     followed.peers = [hub.url]
     other.peers = [hub.url]
     follower.peers = [hub.url]
@@ -23,5 +25,5 @@ def test_a_node_that_follows_one_feed_holds_that_feed_and_no_other(nodes: Nodes)
     wait_until(lambda: followed.feed_text in follower.feeds(), "the follower holding the followed feed")
     assert set(follower.feeds()) == {follower.feed_text, followed.feed_text}
     served = http("GET", f"{hub.url}/replication/feeds/{other.feed_text}?from=1&limit=10")
-    assert refusal_of(follower.push(served.body)) == (409, "not_followed")
+    assert refusal_of(follower.push(served.body, signer_of(followed))) == (409, "not_followed")
     assert other.feed_text not in follower.feeds()
