@@ -10,10 +10,23 @@ replica recomputes the outcome with `tally` from its own state and refuses a clo
 or wrong. A passed decision's effect is applied by that closing event. The domain calls in here
 from `validate`, `apply` and `audit`; this module reads the state through `domain`'s types only.
 
-Adding an effect: a struct in protocol/events.py's `Effect` union, and one `(check, apply)` pair
-in `effects` below. `check` raises a DomainError if the effect cannot apply to the state (it runs
-when the proposal is made, and again at the close, where a failure makes the outcome
-`effect_refused`); `apply` returns the new state.
+Floors: every effect belongs to a class (`decision_class`: membership, limits, key recovery,
+treasury, federation acts, an enterprise's holders, and `rules`, the strictest, for the rules
+themselves, the floors, an admin's account and federation membership); the community's floors
+give each class a least quorum, threshold and time open. A proposal that asks for less is refused
+(`below_floor`); one that names no quorum or threshold gets the community's default raised to the
+floor. The floors in force are a fold of the passed `set_floors` decisions over `default_floors`
+(`floors_in_force`), so they are a rule in the log that only a decision of the `rules` class
+changes, and every replica derives them from the decisions it holds. A close that passes a
+decision below the floors in force is refused by `audit_close`; a decision whose floors rose while
+it was open closes as `below_floor`. The one way to close before the deadline is unanimity: a
+decision with an effect that every member of its electorate agreed to, directly, closes at once
+(the time open protects those who have not spoken; here everyone has).
+
+Adding an effect: a struct in protocol/events.py's `Effect` union, one `(check, apply)` pair in
+`effects` below, and its class in `decision_class`. `check` raises a DomainError if the effect
+cannot apply to the state (it runs when the proposal is made, and again at the close, where a
+failure makes the outcome `effect_refused`); `apply` returns the new state.
 """
 
 from __future__ import annotations
@@ -35,11 +48,13 @@ from tallystick.protocol.events import (
     Electorate,
     Event,
     FederationAct,
+    Floor,
     Holders,
     Propose,
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
+    SetFloors,
     SetLevy,
     SetLimits,
     SetRules,
@@ -47,6 +62,14 @@ from tallystick.protocol.events import (
     TreasuryPay,
     Undelegate,
     Vote,
+)
+from tallystick.protocol.federation import (
+    AdmitFederationMember,
+    AmendCharter,
+    Charter,
+    ExpelFederationMember,
+    FederationProposal,
+    JoinFederation,
 )
 from tallystick.protocol.ids import hash32
 
@@ -56,6 +79,7 @@ from .errors import (
     BadDecisionError,
     BadDelegationError,
     BadVoteError,
+    BelowFloorError,
     DeadlinePassedError,
     DecisionClosedError,
     DecisionNotDueError,
@@ -114,6 +138,167 @@ class Decision(Struct, frozen=True):
     @property
     def is_open(self) -> bool:
         return self.outcome is None
+
+
+# ---- floors: the least each class of decision must ask for -----------------------------------------
+
+hour_ms = 3600 * 1000
+
+# The floors of a community that never set its own (docs/decisions.md says why each).
+default_floors: dict[str, Floor] = {
+    floor.decision_class: floor
+    for floor in (
+        # No effect (a proposal to sound the community out, a poll): nothing changes, nothing to protect.
+        Floor("general", quorum_bp=0, threshold_bp=0, period_ms=0),
+        # A dividend or withdrawal rule, decided by the enterprise's holders by votes per share: it
+        # moves only the enterprise's own account, which its manager pays from anyway.
+        Floor("enterprise", quorum_bp=0, threshold_bp=0, period_ms=0),
+        Floor("membership", quorum_bp=2500, threshold_bp=5000, period_ms=24 * hour_ms),
+        Floor("federation", quorum_bp=2500, threshold_bp=5000, period_ms=24 * hour_ms),
+        Floor("limits", quorum_bp=5000, threshold_bp=5000, period_ms=48 * hour_ms),
+        Floor("treasury", quorum_bp=5000, threshold_bp=5000, period_ms=48 * hour_ms),
+        Floor("key_recovery", quorum_bp=5000, threshold_bp=6667, period_ms=72 * hour_ms),
+        Floor("rules", quorum_bp=5000, threshold_bp=6667, period_ms=72 * hour_ms),
+    )
+}
+strictest_class = "rules"
+
+# What a decision of each class does, for the one-line refusals.
+class_descriptions = {
+    "general": "has no effect",
+    "enterprise": "an enterprise's holders decide",
+    "membership": "admits or removes a member",
+    "federation": "acts in a federation",
+    "limits": "changes debit limits or credit ceilings",
+    "treasury": "levies for or spends from the treasury",
+    "key_recovery": "recovers a member's account to a new key",
+    "rules": "changes the rules or floors, an admin's account, or federation membership",
+}
+
+# Federation acts that change who is in a federation: adopting (or publishing) a charter, and
+# proposals to admit, expel, amend the charter or join a parent federation.
+_membership_effects = (AdmitFederationMember, ExpelFederationMember, AmendCharter, JoinFederation)
+
+
+def _is_admin(state: State, member_id: bytes) -> bool:
+    member = state.members.get(member_id)
+    return member is not None and member.role == "admin"
+
+
+def decision_class(state: State, effect: Effect | None) -> str:
+    """The class whose floors a decision with `effect` must meet, on `state` (checked at the
+    proposal and again at the close: a member who became an admin meanwhile makes it `rules`)."""
+    if effect is None:
+        return "general"
+    if isinstance(effect, holders_effects):
+        return "enterprise"
+    if isinstance(effect, (SetRules, SetFloors)):
+        return strictest_class
+    if isinstance(effect, AdmitMember):
+        return strictest_class if effect.role == "admin" else "membership"
+    if isinstance(effect, RemoveMember):
+        return strictest_class if _is_admin(state, effect.member) else "membership"
+    if isinstance(effect, SetLimits):
+        return strictest_class if _is_admin(state, effect.account) else "limits"
+    if isinstance(effect, SetDefaultLimits):
+        return "limits"
+    if isinstance(effect, RecoverKey):
+        return strictest_class if _is_admin(state, effect.member) else "key_recovery"
+    if isinstance(effect, (SetLevy, TreasuryPay)):
+        return "treasury"
+    if isinstance(effect, FederationAct):
+        body = effect.body
+        membership = isinstance(body, Charter) or (
+            isinstance(body, FederationProposal) and isinstance(body.effect, _membership_effects)
+        )
+        return strictest_class if membership else "federation"
+    raise AssertionError(f"no class for {type(effect).__name__}")  # every Effect has one above
+
+
+def floors_in_force(state: State) -> dict[str, Floor]:
+    """`default_floors`, with every passed `set_floors` applied in the order they closed."""
+    floors = dict(default_floors)
+    changes = sorted(
+        (decision for decision in state.decisions.values()
+         if decision.outcome == "passed" and isinstance(decision.effect, SetFloors)),
+        key=lambda decision: decision.closed_seq or 0,
+    )
+    for decision in changes:
+        for floor in decision.effect.floors:  # type: ignore[union-attr]
+            floors[floor.decision_class] = floor
+    return floors
+
+
+def _percent(basis_points: int) -> str:
+    return f"{basis_points / 100:g} %"
+
+
+def _hours(duration_ms: int) -> str:
+    return f"{duration_ms / hour_ms:g} h" if duration_ms >= hour_ms else f"{duration_ms / 1000:g} s"
+
+
+def floor_shortfall(
+    state: State, decision_type: str, quorum_bp: int, threshold_bp: int, period_ms: int, effect: Effect | None
+) -> str | None:
+    """How a decision falls short of the floors in force for its effect, in words, or None."""
+    decision_class_ = decision_class(state, effect)
+    floor = floors_in_force(state)[decision_class_]
+    what = f"a decision that {class_descriptions[decision_class_]}"
+    if quorum_bp < floor.quorum_bp:
+        return (f"{what} needs a quorum of at least {_percent(floor.quorum_bp)}, not {_percent(quorum_bp)}: "
+                f"ask for at least that (--quorum)")
+    if decision_type == "proposal" and threshold_bp < floor.threshold_bp:
+        return (f"{what} needs a threshold of at least {_percent(floor.threshold_bp)}, not {_percent(threshold_bp)}: "
+                f"ask for at least that (--threshold)")
+    if period_ms < floor.period_ms:
+        return (f"{what} stays open at least {_hours(floor.period_ms)}, not {_hours(period_ms)}: "
+                f"give it a later deadline (--closes-in)")
+    return None
+
+
+def asked_quorum_threshold(state: State, action: Propose) -> tuple[int, int]:
+    """The quorum and threshold a proposal gets: what it names, or the community's default raised
+    to the floor of its class (a consent or a poll has no threshold: 0)."""
+    floor = floors_in_force(state)[decision_class(state, action.effect)]
+    rules = state.rules
+    quorum = max(rules.quorum_bp, floor.quorum_bp) if action.quorum_bp is None else action.quorum_bp
+    if action.decision_type != "proposal":
+        return quorum, 0
+    threshold = max(rules.threshold_bp, floor.threshold_bp) if action.threshold_bp is None else action.threshold_bp
+    return quorum, threshold
+
+
+def deadline_of(action: Propose, ts_ms: int) -> int:
+    """When a proposal closes: its deadline, or its voting period after its event's ts."""
+    return action.deadline_ms if action.voting_period_ms is None else ts_ms + action.voting_period_ms
+
+
+def _check_floors(state: State, effect: SetFloors) -> None:
+    classes = [floor.decision_class for floor in effect.floors]
+    if len(set(classes)) != len(classes):
+        raise BadDecisionError("each class of decision may have one floor in a set_floors; name each once")
+    floors = {**floors_in_force(state), **{floor.decision_class: floor for floor in effect.floors}}
+    strictest = floors[strictest_class]
+    for floor in floors.values():
+        if (floor.quorum_bp > strictest.quorum_bp or floor.threshold_bp > strictest.threshold_bp
+                or floor.period_ms > strictest.period_ms):
+            raise BadDecisionError(
+                f"the {strictest_class} class must stay at least as strict as every other; "
+                f"{floor.decision_class} would ask for more: raise {strictest_class} too"
+            )
+
+
+def unanimous(state: State, decision: Decision) -> bool:
+    """Whether every member of a decision's electorate agreed to it, directly (so it may close
+    before its deadline). Only decisions with an effect: a discussion keeps its time."""
+    if decision.effect is None or decision.decision_type == "poll" or not decision.votes:
+        return False
+    voters = [member_id for member_id, weight in _voters(state, decision) if weight > 0]
+    if not voters or len(decision.votes) < len(voters):
+        return False
+    return all(
+        (ballot := decision.votes.get(member_id)) is not None and ballot.position == "agree" for member_id in voters
+    )
 
 
 # ---- effects: the one table of what a passed decision can change --------------------------------
@@ -226,6 +411,8 @@ effects: dict[type, tuple[EffectCheck, EffectApply]] = {
     SetWithdrawalRule: (sharing.check_withdrawal_rule, sharing.apply_withdrawal_rule),  # type: ignore[dict-item]
     FederationAct: (lambda state, effect: domain.check_federation_act_rule(state, effect),  # type: ignore[dict-item]
                     lambda state, effect, seq: domain.apply_federation_act(state, effect)),
+    # The floors are derived from the passed set_floors decisions (floors_in_force): nothing to set.
+    SetFloors: (_check_floors, lambda state, effect, seq: state),  # type: ignore[dict-item]
 }
 
 # Effects only an enterprise's holders decide.
@@ -247,7 +434,7 @@ def apply_effect(state: State, effect: Effect, seq: int) -> State:
 
 def effect_members(state: State, effect: Effect | None) -> list[bytes]:
     """Member ids whose rows an effect may change (for the store's projections)."""
-    if effect is None or isinstance(effect, SetRules):
+    if effect is None or isinstance(effect, (SetRules, SetFloors)):
         return []
     if isinstance(effect, SetLevy):
         return [treasury_id(state.feed)]
@@ -274,9 +461,12 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
         raise TooManyDecisionsError(
             f"{limits.decisions_open_max} decisions are open; wait until some close before proposing another"
         )
-    if action.deadline_ms <= ts_ms:
-        raise DeadlinePassedError(f"the deadline {action.deadline_ms} ms is not in the future (now {ts_ms} ms)")
-    if action.deadline_ms - ts_ms > limits.decision_duration_max_ms:
+    if action.voting_period_ms is not None and action.deadline_ms != 0:
+        raise BadDecisionError("a decision has a deadline or a voting period, not both: give the deadline as 0")
+    deadline_ms = deadline_of(action, ts_ms)
+    if deadline_ms <= ts_ms:
+        raise DeadlinePassedError(f"the deadline {deadline_ms} ms is not in the future (now {ts_ms} ms)")
+    if deadline_ms - ts_ms > limits.decision_duration_max_ms:
         raise BadDecisionError(
             f"a decision may stay open at most {limits.decision_duration_max_ms // 86_400_000} days; choose an earlier deadline"
         )
@@ -307,6 +497,10 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
             )
     elif holders is not None and action.effect is not None:
         raise BadDecisionError("a holders' decision can only declare a dividend or set the withdrawal rule")
+    quorum_bp, threshold_bp = asked_quorum_threshold(state, action)
+    shortfall = floor_shortfall(state, action.decision_type, quorum_bp, threshold_bp, deadline_ms - ts_ms, action.effect)
+    if shortfall is not None:
+        raise BelowFloorError(shortfall)
     if action.effect is not None:
         check_effect(state, action.effect)
 
@@ -364,7 +558,8 @@ def check_undelegate(state: State, signer_id: bytes, action: Undelegate) -> None
 
 
 def apply_propose(state: State, signer_id: bytes, action: Propose, seq: int, ts_ms: int) -> State:
-    rules = state.rules
+    quorum_bp, threshold_bp = asked_quorum_threshold(state, action)
+    deadline_ms = deadline_of(action, ts_ms)
     decision = Decision(
         seq=seq,
         proposer=signer_id,
@@ -375,12 +570,9 @@ def apply_propose(state: State, signer_id: bytes, action: Propose, seq: int, ts_
         options=tuple(action.options),
         multiple=action.multiple,
         ranked=action.ranked,
-        quorum_bp=rules.quorum_bp if action.quorum_bp is None else action.quorum_bp,
-        threshold_bp=(
-            0 if action.decision_type != "proposal"
-            else rules.threshold_bp if action.threshold_bp is None else action.threshold_bp
-        ),
-        deadline_ms=action.deadline_ms,
+        quorum_bp=quorum_bp,
+        threshold_bp=threshold_bp,
+        deadline_ms=deadline_ms,
         opened_ms=ts_ms,
         effect=action.effect,
         electorate=action.electorate,
@@ -388,7 +580,7 @@ def apply_propose(state: State, signer_id: bytes, action: Propose, seq: int, ts_
     return _replace(
         state,
         decisions=state.decisions.set(seq, decision),
-        open_decisions=state.open_decisions.set(seq, action.deadline_ms),
+        open_decisions=state.open_decisions.set(seq, deadline_ms),
     )
 
 
@@ -424,6 +616,12 @@ def apply_close(state: State, body: DecisionClosed, seq: int) -> State:
     return state
 
 
+def decision_shortfall(state: State, decision: Decision) -> str | None:
+    """How an open decision falls short of the floors in force now, or None."""
+    return floor_shortfall(state, decision.decision_type, decision.quorum_bp, decision.threshold_bp,
+                           decision.deadline_ms - decision.opened_ms, decision.effect)
+
+
 def audit_close(state: State, event: Event) -> None:
     body = event.body
     assert isinstance(body, DecisionClosed)
@@ -432,10 +630,14 @@ def audit_close(state: State, event: Event) -> None:
         raise UnknownDecisionError(f"seq {event.seq} closes decision {body.decision}, which does not exist")
     if not decision.is_open:
         raise DecisionClosedError(f"seq {event.seq} closes decision {body.decision}, which is already closed")
-    if event.ts < decision.deadline_ms:
+    if event.ts < decision.deadline_ms and not unanimous(state, decision):
         raise DecisionNotDueError(
             f"seq {event.seq} closes decision {body.decision} at {event.ts} ms, before its deadline {decision.deadline_ms} ms"
         )
+    if body.outcome == "passed":
+        shortfall = decision_shortfall(state, decision)
+        if shortfall is not None:
+            raise BelowFloorError(f"seq {event.seq} passes decision {body.decision}, but {shortfall}")
     expected = outcome(state, body.decision)
     if body.outcome != expected:
         raise OutcomeMismatchError(
@@ -507,6 +709,8 @@ def tally(state: State, decision: Decision) -> Tally:
         result = "passed" if passed else "rejected"
     else:
         result = "passed"
+    if result == "passed" and decision.is_open and decision_shortfall(state, decision) is not None:
+        result = "below_floor"
     if result == "passed" and decision.effect is not None:
         try:
             check_effect(state, decision.effect)
@@ -541,10 +745,21 @@ def winners(result: Tally) -> list[int]:
 
 
 def due_closures(state: State, now_ms: int) -> list[int]:
-    """Open decisions whose deadline is at or before `now_ms`, in the order they fall due."""
+    """Open decisions whose deadline is at or before `now_ms`, in the order they fall due, then
+    those every voter agreed to (`unanimous`), which close at once."""
     due = [(deadline, seq) for seq, deadline in state.open_decisions.items() if deadline <= now_ms]
-    return [seq for _, seq in sorted(due)]
+    early = [
+        (deadline, seq) for seq, deadline in state.open_decisions.items()
+        if deadline > now_ms and unanimous(state, state.decisions[seq])
+    ]
+    return [seq for _, seq in sorted(due)] + [seq for _, seq in sorted(early)]
 
 
-def closing_body(state: State, decision_seq: int) -> DecisionClosed:
+def closing_body(state: State, decision_seq: int) -> DecisionClosed | None:
+    """The event that closes `decision_seq`, computed on the state it follows; None if it is
+    closed already. (One due early by unanimity whose vote changed since is no longer due: the
+    sequencer audits the body at its own ts and appends nothing then.)"""
+    decision = state.decisions.get(decision_seq)
+    if decision is None or not decision.is_open:
+        return None
     return DecisionClosed(decision=decision_seq, outcome=outcome(state, decision_seq))  # type: ignore[arg-type]

@@ -389,9 +389,10 @@ def _check_rebind(state: State, signer: Member, action: RebindKey) -> None:
 def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainError | None:
     """Why `intent` cannot be applied to `state`, or None if it can. The signature and target feed
     were checked by the protocol layer; this checks who the signer is and the community's rules.
-    `ts_ms` is the ts the event carrying it will have (the sequencer's, or the event's in `audit`);
-    without it the last event's ts stands for "now" (deadlines are then checked less strictly)."""
-    now_ms = state.ts_ms if ts_ms is None else max(ts_ms, state.ts_ms)
+    `ts_ms` is the ts the event carrying it will have (the sequencer's, or the event's in `audit`):
+    deadlines are checked against the event's own time; without it the last event's ts stands for
+    "now" (deadlines are then checked less strictly)."""
+    now_ms = state.ts_ms if ts_ms is None else ts_ms
     try:
         signer_id = state.keys.get(intent.key)
         if signer_id is None:

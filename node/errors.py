@@ -117,6 +117,21 @@ class TooManyDecisionsError(DomainError):
     http_status = 409
 
 
+class BelowFloorError(DomainError):
+    """A decision asks for less than the community's floors for its effect: a smaller quorum or
+    threshold, or a shorter time open (node/decisions.py, docs/decisions.md)."""
+
+    code = "below_floor"
+
+
+class ClockAheadError(LocalError):
+    """This node's clock is far ahead of every time it has reason to believe; it appends nothing
+    until the operator fixes the clock (node/sequencer.py)."""
+
+    code = "clock_ahead"
+    http_status = 503
+
+
 class BusyError(LocalError):
     """Too many intents are waiting; the client should retry after `retry_after_seconds`."""
 

@@ -9,21 +9,35 @@ resolve: an acknowledged event is durable. If the commit fails, the in-memory st
 value it had before the batch (states are immutable, so that is one assignment) and every caller of
 the batch gets the error. Node-originated bodies (checkpoints, and the timer's time-driven events)
 go through the same queue, so there is exactly one order of writes.
+
+Time. Each event's ts is `now_ms()`: the wall clock plus the lag of the log behind it (zero unless
+the log already holds an event stamped ahead of the clock, e.g. from a run with the clock years
+ahead), never before the previous event. So a jump already in the log does not stop the log's time:
+it runs on from the jump at the clock's pace, and a decision's voting period measured from its event
+elapses in real time. A jump must not get into the log in the first place: the sequencer refuses to
+append (`clock_ahead`, 503, also the node's alert, through `refusal`) while the wall clock is more
+than `clock_skew_max_ms` ahead of every time it has reason to believe (its last event, the latest
+event its peers sent, which an extension reports through `peer_times`) and, once it has accepted a
+clock in this run, more than `clock_jump_max_ms` ahead of that clock plus the boot clock's elapsed
+time since.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event, verify_intent
 from tallystick.protocol.errors import TallyError
-from tallystick.protocol.events import Body, Checkpoint, Event, Intent
+from tallystick.protocol.events import Body, Checkpoint, DecisionClosed, Event, Intent
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 
+from .decisions import audit_close
 from .domain import (
     State,
     apply,
@@ -34,7 +48,7 @@ from .domain import (
     touched_by_body,
     validate,
 )
-from .errors import BusyError
+from .errors import BusyError, ClockAheadError, DecisionNotDueError, DomainError
 from .store import Posting, Store, balance_changes
 
 
@@ -48,8 +62,19 @@ class Appended:
 class _Pending:
     intent_bytes: bytes | None
     intent: Intent | None
-    make_body: Callable[[State], Body] | None
-    done: asyncio.Future[Appended] = field(repr=False)
+    make_body: Callable[[State], Body | None] | None
+    done: asyncio.Future[Appended | None] = field(repr=False)
+
+
+def boot_clock_ms() -> int:
+    """Milliseconds on a clock that only moves forward and counts time suspended (Linux's
+    CLOCK_BOOTTIME; the monotonic clock elsewhere): elapsed time, whatever the wall clock does."""
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.clock_gettime_ns(clock) // 1_000_000
+
+
+def _date(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
 
 
 class Sequencer:
@@ -63,12 +88,26 @@ class Sequencer:
         *,
         batch_max: int = limits.sequencer_batch_intents_max,
         pending_max: int = limits.pending_intents_max,
+        elapsed_ms: Callable[[], int] = boot_clock_ms,
+        clock_skew_max_ms: int = limits.clock_skew_max_ms,
+        clock_jump_max_ms: int = limits.clock_jump_max_ms,
     ) -> None:
         self.store = store
         self.key = key
         self.state = state
         self.head = head
         self.clock_ms = clock_ms
+        self.elapsed_ms = elapsed_ms
+        self.clock_skew_max_ms = clock_skew_max_ms
+        self.clock_jump_max_ms = clock_jump_max_ms
+        # Each returns the latest ts this node holds from a peer (0 if none): an extension that
+        # replicates registers one, so a node whose peers moved on may follow them (node/ knows no peers).
+        self.peer_times: list[Callable[[], int]] = []
+        # The wall clock last accepted, with the boot clock then: what this run has reason to believe.
+        self._trusted: tuple[int, int] | None = None
+        # How far the log's last event is ahead of the wall clock (0 unless a jump is in the log).
+        self._lag_ms = max(0, head.ts - clock_ms())
+        self._clock_alerted = False
         self.batch_max = batch_max
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=pending_max)
         self.appended_total = 0
@@ -98,7 +137,40 @@ class Sequencer:
 
     @property
     def refusal(self) -> TallyError | None:
-        return self._refusal
+        """Why this node appends nothing now: a closed gate, or a clock far ahead (the node's status
+        shows it as an alert, and its timer appends nothing meanwhile)."""
+        return self._refusal if self._refusal is not None else self.clock_refusal()
+
+    def now_ms(self) -> int:
+        """The ts the next event gets: the wall clock plus the log's lag (never before the last event)."""
+        clock = self.clock_ms()
+        self._lag_ms = max(self._lag_ms, self.head.ts - clock)
+        return clock + self._lag_ms
+
+    def clock_refusal(self) -> ClockAheadError | None:
+        """A `clock_ahead` error if the wall clock is far ahead of every time this node has reason
+        to believe (see the module's comment), else None (and this clock is trusted from now on)."""
+        clock, elapsed = self.clock_ms(), self.elapsed_ms()
+        believed = max([self.head.ts, *(peer_time() for peer_time in self.peer_times)])
+        allowed = believed + self.clock_skew_max_ms
+        if self._trusted is not None:
+            trusted_clock, trusted_elapsed = self._trusted
+            allowed = max(allowed, trusted_clock + (elapsed - trusted_elapsed) + self.clock_jump_max_ms)
+        if clock <= allowed:
+            self._trusted = (clock, elapsed)
+            if self._clock_alerted:
+                self._clock_alerted = False
+                print("tally: the clock is back within bounds; appending again", file=sys.stderr, flush=True)
+            return None
+        error = ClockAheadError(
+            f"this node's clock ({_date(clock)}) is {(clock - believed) / 86_400_000:.1f} days ahead of its last event "
+            f"and its peers' ({_date(believed)}); it appends nothing until the clock is right: fix it (NTP) "
+            "or, if it is right, restart the node"
+        )
+        if not self._clock_alerted:
+            self._clock_alerted = True
+            print(f"tally: clock_ahead: {error.message}", file=sys.stderr, flush=True)
+        return error
 
     @property
     def pending(self) -> int:
@@ -108,7 +180,7 @@ class Sequencer:
         """Call `listener(head)` after each committed batch (replication pushes from here)."""
         self._listeners.append(listener)
 
-    def _enqueue(self, item: _Pending) -> asyncio.Future[Appended]:
+    def _enqueue(self, item: _Pending) -> asyncio.Future[Appended | None]:
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -124,18 +196,23 @@ class Sequencer:
         for screen in self.screens:
             screen(intent)
         await self._gate_open.wait()
-        if self._refusal is not None:
-            raise self._refusal
-        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        return await self._enqueue(_Pending(intent_bytes, intent, None, future))
+        refusal = self.refusal
+        if refusal is not None:
+            raise refusal
+        future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
+        appended = await self._enqueue(_Pending(intent_bytes, intent, None, future))
+        assert appended is not None, "an accepted intent is appended"
+        return appended
 
-    async def append_body(self, make_body: Callable[[State], Body]) -> Appended:
+    async def append_body(self, make_body: Callable[[State], Body | None]) -> Appended | None:
         """Append a node-originated body (e.g. a time-driven event) in the single write order;
-        `make_body` sees the state the body will follow, so it can e.g. hash it."""
+        `make_body` sees the state the body will follow, so it can e.g. hash it. None from it, or a
+        decision's close that is not due at the event's ts, appends nothing and answers None."""
         await self._gate_open.wait()
-        if self._refusal is not None:
-            raise self._refusal
-        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        refusal = self.refusal
+        if refusal is not None:
+            raise refusal
+        future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
         return await self._enqueue(_Pending(None, None, make_body, future))
 
     async def run(self) -> None:
@@ -149,7 +226,7 @@ class Sequencer:
 
     def _sign(self, state: State, head: FeedHead, body: Body, ts: int | None = None) -> tuple[bytes, Event, FeedHead]:
         seq = head.seq + 1
-        ts = max(self.clock_ms(), head.ts) if ts is None else ts
+        ts = max(self.now_ms(), head.ts) if ts is None else ts
         raw = sign_event(self.key, feed=head.feed, seq=seq, prev=head.head, ts=ts, body=body)
         event = Event(v=limits.protocol_version, feed=head.feed, seq=seq, prev=head.head, ts=ts, body=body, sig=raw[-64:])
         new_head = FeedHead(head.feed, seq, hash32(raw), ts, head.signing_key, head.recovery_key_hash)
@@ -161,11 +238,15 @@ class Sequencer:
         touched: set[bytes] = set()
         postings: list[Posting] = []
         accepted: list[tuple[_Pending, Appended]] = []
+        clock_refusal = self.clock_refusal()
         for item in batch:
             if item.done.cancelled():
                 continue  # the caller went away before we started; nothing was appended
+            if clock_refusal is not None:
+                item.done.set_exception(clock_refusal)
+                continue
             # The ts this event will carry: the rules see it as "now" (a vote's deadline).
-            ts = max(self.clock_ms(), head.ts)
+            ts = max(self.now_ms(), head.ts)
             if item.intent is not None:
                 error = validate(state, item.intent, ts)
                 if error is not None:
@@ -176,10 +257,26 @@ class Sequencer:
                 body: Body = intent_body(state, item.intent, item.intent_bytes or b"", ts)
             else:
                 assert item.make_body is not None
-                body = item.make_body(state)
+                made = item.make_body(state)
+                if made is None:
+                    item.done.set_result(None)
+                    continue
+                body = made
                 ids = touched_by_body(state, body)
+            raw, event, signed_head = self._sign(state, head, body, ts)
+            if isinstance(body, DecisionClosed):
+                # Checked as every replica will: a close due early (by unanimity) whose vote
+                # changed since, is not due at this ts; the timer asks again later.
+                try:
+                    audit_close(state, event)
+                except DecisionNotDueError:
+                    item.done.set_result(None)
+                    continue
+                except DomainError as error:
+                    item.done.set_exception(error)
+                    continue
             touched.update(ids)
-            raw, event, head = self._sign(state, head, body, ts)
+            head = signed_head
             before, state = state, apply(state, event, item.intent)
             changes = balance_changes(before, state, body, ids)
             if changes:

@@ -22,6 +22,7 @@ from .types import (
     AmountMinor,
     BasisPoints,
     Decimals,
+    DecisionClass,
     DecisionType,
     Id32,
     LimitMinor,
@@ -216,6 +217,24 @@ class SetRules(_Tagged, tag="set_rules"):
     threshold_bp: BasisPoints
 
 
+class Floor(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
+    """The least a decision of `decision_class` must ask for: its quorum, its threshold (a
+    proposal's; consent has none, since one block stops it), and how long it stays open."""
+
+    decision_class: DecisionClass
+    quorum_bp: BasisPoints
+    threshold_bp: BasisPoints
+    period_ms: DurationMs
+
+
+class SetFloors(_Tagged, tag="set_floors"):
+    """The community's floors for the classes named (each at most once); the others keep theirs.
+    Itself a decision of the strictest class, `rules`, which must stay at least as strict as every
+    other class (node/decisions.py, docs/decisions.md)."""
+
+    floors: Annotated[tuple[Floor, ...], Meta(min_length=1, max_length=limits.decision_classes_max)]
+
+
 class SetLevy(_Tagged, tag="set_levy"):
     """A levy on every payment between members, paid by the payer into the community's treasury
     account on top of the amount: `rate_bp` of the amount, at least `min_minor` and at most
@@ -269,6 +288,7 @@ Effect = (
     | DeclareDividend
     | SetWithdrawalRule
     | FederationAct
+    | SetFloors
 )
 
 
@@ -287,9 +307,13 @@ Electorate = AllMembers | Holders
 
 class Propose(_Tagged, tag="propose"):
     """Open a decision. Its id is the seq of the event that carries this intent. `quorum_bp` and
-    `threshold_bp` of None take the community's rules. Polls have options and no effect; a
-    `multiple` poll takes several options, a `ranked` one takes options in order of preference
-    (counted by Borda: first of n options scores n, the next n-1, and so on)."""
+    `threshold_bp` of None take the community's rules (raised to its floors for the effect). Polls
+    have options and no effect; a `multiple` poll takes several options, a `ranked` one takes
+    options in order of preference (counted by Borda: first of n options scores n, the next n-1,
+    and so on). The decision closes at `deadline_ms`, or, with `voting_period_ms` (and a
+    `deadline_ms` of 0), that long after the ts of the event that carries it: a period is measured
+    on the log's own time, so neither the member's clock nor a jump already in the log can make it
+    late."""
 
     decision_type: DecisionType
     title: Title
@@ -303,6 +327,7 @@ class Propose(_Tagged, tag="propose"):
     threshold_bp: BasisPoints | None = None
     electorate: Electorate = AllMembers()
     effect: Effect | None = None
+    voting_period_ms: DurationMs | None = None
 
 
 class Vote(_Tagged, tag="vote"):

@@ -39,6 +39,19 @@ basis_points_max = 10_000
 decision_duration_max_ms = 366 * 24 * 3600 * 1000
 # Decisions open at once: each is held in memory with its votes until it closes.
 decisions_open_max = 1000
+# Classes of decision that have floors (protocol/types.py's DecisionClass): one floor each at most
+# in a `set_floors` effect.
+decision_classes_max = 8
+
+# Clocks (node/sequencer.py). A node refuses to append while its wall clock is more than
+# `clock_skew_max_ms` ahead of its own last event and of the latest event it holds from its peers:
+# those are the only times it has reason to believe at start. Thirty days catches a clock set a
+# year (or months) ahead before it stamps events that would close every open decision and offer
+# early, and still lets a node that was switched off for a few weeks start again.
+clock_skew_max_ms = 30 * 24 * 3600 * 1000
+# While it runs, a node also trusts the wall clock it last accepted plus the time elapsed since on
+# the boot clock (which counts suspended time): no correct wall clock moves an hour ahead of that.
+clock_jump_max_ms = 3600 * 1000
 
 # Integers are signed 64-bit everywhere, so SQLite INTEGER holds every amount exactly.
 int64_max = 2**63 - 1

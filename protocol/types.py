@@ -32,8 +32,15 @@ Topic = Annotated[str, Meta(max_length=limits.topic_chars_max)]
 OptionIndex = Annotated[int, Meta(ge=0, lt=limits.poll_options_max)]
 DecisionType = Literal["proposal", "poll", "consent"]
 Position = Literal["agree", "abstain", "disagree", "block"]
-Outcome = Literal["passed", "rejected", "blocked", "no_quorum", "effect_refused"]
+# below_floor: the votes would pass it, but it no longer meets the community's floors for its effect
+# (they were raised while it was open); node/decisions.py.
+Outcome = Literal["passed", "rejected", "blocked", "no_quorum", "effect_refused", "below_floor"]
 Admission = Literal["admin", "decision"]
+# The classes of decision the community's floors are set for, from the lightest to the strictest
+# (docs/decisions.md, "Floors"); `rules` is the strictest and always at least as strict as the others.
+DecisionClass = Literal[
+    "general", "enterprise", "membership", "limits", "treasury", "federation", "key_recovery", "rules"
+]
 
 
 class Tagged(Struct, frozen=True, forbid_unknown_fields=True, array_like=True, tag_field="kind"):

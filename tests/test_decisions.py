@@ -52,7 +52,8 @@ bea_key, cal_key, dee_key, eve_key = key("bea"), key("cal"), key("dee"), key("ev
 stranger_key, newcomer_key, bea_new_key = key("stranger"), key("newcomer"), key("bea new")
 ada, bea, cal, dee, eve = admin_key.public, bea_key.public, cal_key.public, dee_key.public, eve_key.public
 start_ms = 1_000_000
-deadline_ms = start_ms + 60_000
+deadline_ms = start_ms + 4 * 24 * 3600 * 1000  # beyond every default floor (72 h at most)
+period_ms = 4 * 24 * 3600 * 1000
 
 
 class ClockedLedger(BaseClockedLedger):
@@ -453,7 +454,7 @@ def test_an_effect_that_became_impossible_before_the_close_is_refused_not_applie
 def test_rules_by_decision_stop_admins_admitting_alone(ledger: ClockedLedger) -> None:
     pass_decision(ledger, effect=SetRules(admission="decision", quorum_bp=2500, threshold_bp=5000))
     assert_refused(ledger, admin_key, AdmitMember(member=eve, name="Eve"), NotAuthorizedError)
-    seq = ledger.propose(deadline_ms=ledger.now_ms + 1000)
+    seq = ledger.propose(deadline_ms=0, voting_period_ms=1000)
     assert ledger.state.decisions[seq].quorum_bp == 2500
 
 
@@ -545,7 +546,7 @@ def test_a_levy_with_its_minimum_above_its_maximum_is_refused(ledger: ClockedLed
 def test_a_levy_of_zero_turns_it_off(ledger: ClockedLedger) -> None:
     treasury = with_levy(ledger, 200, 5, 50)
     ledger.now_ms += 1
-    seq = ledger.propose(deadline_ms=ledger.now_ms + 10, effect=SetLevy(rate_bp=0, min_minor=0, max_minor=0))
+    seq = ledger.propose(deadline_ms=0, voting_period_ms=period_ms, effect=SetLevy(rate_bp=0, min_minor=0, max_minor=0))
     for signer in (admin_key, bea_key, cal_key):
         ledger.vote(signer, seq, "agree")
     assert ledger.close(seq) == "passed"
@@ -556,10 +557,10 @@ def test_a_levy_of_zero_turns_it_off(ledger: ClockedLedger) -> None:
 def test_the_treasury_cannot_be_removed_or_recovered_and_does_not_vote(ledger: ClockedLedger) -> None:
     treasury = with_levy(ledger, 200, 5, 50)
     assert_refused(ledger, admin_key, RemoveMember(member=treasury), NotAuthorizedError)
-    action = Propose(decision_type="proposal", title="Steal", text="", deadline_ms=ledger.now_ms + 10,
+    action = Propose(decision_type="proposal", title="Steal", text="", deadline_ms=0, voting_period_ms=period_ms,
                      effect=RecoverKey(member=treasury, new_key=stranger_key.public))
     assert_refused(ledger, bea_key, action, NotAuthorizedError)
-    assert tally(ledger, ledger.propose(deadline_ms=ledger.now_ms + 10)).electorate == 4
+    assert tally(ledger, ledger.propose(deadline_ms=0, voting_period_ms=period_ms)).electorate == 4
 
 
 def test_a_member_holds_a_bounded_number_of_delegations(ledger: ClockedLedger) -> None:
@@ -590,7 +591,7 @@ def test_a_passed_treasury_payment_spends_the_levies_without_a_levy(ledger: Cloc
     treasury = with_levy(ledger, 200, 5, 50)
     ledger.accept(bea_key, Transfer(to=cal, amount_minor=500))  # levy 10
     ledger.now_ms += 1
-    seq = ledger.propose(deadline_ms=ledger.now_ms + 10, effect=TreasuryPay(to=dee, amount_minor=7, memo="litter picking"))
+    seq = ledger.propose(deadline_ms=0, voting_period_ms=period_ms, effect=TreasuryPay(to=dee, amount_minor=7, memo="litter picking"))
     for signer in (admin_key, bea_key, cal_key):
         ledger.vote(signer, seq, "agree")
     assert ledger.close(seq) == "passed"
@@ -600,7 +601,7 @@ def test_a_passed_treasury_payment_spends_the_levies_without_a_levy(ledger: Cloc
 
 def test_a_treasury_payment_beyond_its_balance_is_refused(ledger: ClockedLedger) -> None:
     with_levy(ledger, 200, 5, 50)
-    action = Propose(decision_type="proposal", title="Spend", text="", deadline_ms=ledger.now_ms + 10,
+    action = Propose(decision_type="proposal", title="Spend", text="", deadline_ms=0, voting_period_ms=period_ms,
                      effect=TreasuryPay(to=dee, amount_minor=1))
     assert_refused(ledger, bea_key, action, DebitLimitError)
 

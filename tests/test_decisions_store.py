@@ -27,6 +27,10 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import KeyPair
 
 
+# Longer than every default floor (72 h at most), shorter than the clock's skew limit.
+week_ms = 7 * 24 * 3600 * 1000
+
+
 @pytest.fixture
 async def node(tmp_path: Path):
     async with running_node(tmp_path, debit_limit_minor=1000, credit_ceiling_minor=5000) as running:
@@ -49,15 +53,16 @@ async def test_decisions_votes_delegations_and_effects_are_projected_like_a_rebu
     await act(m2, Delegate(to=m1.public))
     await act(m3, Delegate(to=m1.public, topic="garden"))
     await act(m3, Undelegate(topic="garden"))
-    deadline = clock.now_ms + 1000
+    deadline = clock.now_ms + week_ms
     recovery = await act(m1, Propose(decision_type="proposal", title="Recover m0", text="lost phone",
                                      deadline_ms=deadline, effect=RecoverKey(member=m0.public, new_key=recovered.public)))
     rules = await act(admin, Propose(decision_type="consent", title="Admit by decision", text="", deadline_ms=deadline,
-                                     quorum_bp=0, effect=SetRules(admission="decision", quorum_bp=4000, threshold_bp=5000)))
+                                     effect=SetRules(admission="decision", quorum_bp=4000, threshold_bp=5000)))
     poll = await act(admin, Propose(decision_type="poll", title="Picnic?", text="", deadline_ms=deadline,
                                     options=("Sat", "Sun")))
     for voter in (admin, m1, m3):
         await act(voter, Vote(decision=recovery, position="agree"))
+        await act(voter, Vote(decision=rules, position="agree"))
     await act(m3, Vote(decision=poll, options=(1,)))
     live_open = await store.load_state(feed)
     assert live_open is not None and live_open.decisions == sequencer.state.decisions
@@ -92,10 +97,12 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_decisions(node
     store, sequencer, feed, members, act, clock = node
     admin, m0, m1, _m2, _m3 = members
     await act(m0, Delegate(to=m1.public, topic="garden"))
-    decision = await act(admin, Propose(decision_type="proposal", title="Rules", text="", deadline_ms=clock.now_ms + 50,
-                                        quorum_bp=0, effect=SetRules(admission="decision", quorum_bp=1, threshold_bp=2)))
-    await act(m1, Vote(decision=decision, position="agree"))
-    clock.now_ms += 100
+    decision = await act(admin, Propose(decision_type="proposal", title="Rules", text="", deadline_ms=0,
+                                        voting_period_ms=week_ms,
+                                        effect=SetRules(admission="decision", quorum_bp=1, threshold_bp=2)))
+    for voter in (admin, m1, _m2):
+        await act(voter, Vote(decision=decision, position="agree"))
+    clock.now_ms += week_ms + 100
     assert await close_due(sequencer, clock) == [decision]
     raw = [row.bytes for row in await store.read_log(feed, 1, 1000)]
     replica_store = await Store.open(tmp_path / "replica.sqlite")
@@ -118,9 +125,11 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_decisions(node
 async def test_a_levy_and_its_treasury_are_projected_like_a_rebuild(node) -> None:
     store, sequencer, feed, members, act, clock = node
     admin, m0, m1, m2, _m3 = members
-    decision = await act(admin, Propose(decision_type="consent", title="Levy", text="", deadline_ms=clock.now_ms + 50,
-                                        quorum_bp=0, effect=SetLevy(rate_bp=100, min_minor=2, max_minor=30)))
-    clock.now_ms += 100
+    decision = await act(admin, Propose(decision_type="consent", title="Levy", text="", deadline_ms=clock.now_ms + week_ms,
+                                        effect=SetLevy(rate_bp=100, min_minor=2, max_minor=30)))
+    for voter in (admin, m0, m1):
+        await act(voter, Vote(decision=decision, position="agree"))
+    clock.now_ms += week_ms + 100
     await close_due(sequencer, clock)
     for payer, payee, amount in ((m0, m1, 500), (m1, m2, 50), (m2, m0, 10)):
         await act(payer, Transfer(to=payee.public, amount_minor=amount))
