@@ -10,6 +10,8 @@ from typing import Any
 
 from tallystick.protocol import limits
 
+from . import params
+
 _error = {
     "type": "object",
     "required": ["error", "message"],
@@ -91,9 +93,32 @@ _decision = {
 }
 
 
-_limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}}
-_reference = {"name": "reference", "in": "path", "required": True,
-              "schema": {"type": "string", "description": "an id (e_ or m_) or a name"}}
+# ---- parameters: every one with its type and bounds, as node/params.py parses it ----------------
+
+
+def _limit(default: int = limits.page_size_default) -> dict[str, Any]:
+    return {"name": "limit", "in": "query", "description": "how many, at most",
+            "schema": {"type": "integer", "minimum": 1, "maximum": limits.page_size_max, "default": default}}
+
+
+def _flag(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description,
+            "schema": {"type": "string", "enum": [*params.flag_true_words, *params.flag_false_words]}}
+
+
+def _seq_path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}}
+
+
+def _text_path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}}
+
+
+# The longest reference a route looks up: an id's text (2 + 52 characters) or a name.
+reference_chars_max = 128
+_reference = _text_path("reference", "an id (e_ or m_) or a name")
 _share_class = {
     "type": "object",
     "properties": {
@@ -129,196 +154,235 @@ _offer = {
 }
 
 
+def _get(summary: str, ok: dict[str, Any], *errors: int, parameters: list[dict[str, Any]] | None = None,
+         ok_status: str = "200") -> dict[str, Any]:
+    """One GET operation: its answer, and every refusal it can give (each with the JSON error body)."""
+    return {"get": {"summary": summary, "parameters": parameters or [],
+                    "responses": {ok_status: ok, **_errors(*errors, *always)}}}
+
+
+# Any route can answer 503 `too_many_connections` (node/connections.py: the connection is refused
+# before a request is read, past the per-address or total bound).
+always = (503,)
+_html_page = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+_html_not_found = {"description": "HTML: nothing by that name", "content": {"text/html": {"schema": {"type": "string"}}}}
+_msgpack = {"description": "msgpack (docs/protocol.md, protocol/wire.py)",
+            "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _page(summary: str, *parameters: dict[str, Any], not_found: bool = False) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": _html_page, **_errors(*always)}
+    if not_found:
+        responses["404"] = _html_not_found
+    return {"get": {"summary": summary, "parameters": list(parameters), "responses": responses}}
+
+
+def _page_number(name: str, description: str) -> dict[str, Any]:
+    """A page's number: people edit these URLs, so a value out of range is brought into it and one
+    that is no number is ignored (node/pages.py), never refused."""
+    return {"name": name, "in": "query", "description": description, "schema": {"type": "string", "maxLength": 32}}
+
+
 def _shares_paths() -> dict[str, Any]:
+    share_class = {"name": "share_class", "in": "path", "required": True, "description": "the class's index",
+                   "schema": {"type": "integer", "minimum": 0, "maximum": limits.share_classes_max - 1}}
     return {
-        "/api/enterprises": {"get": {"summary": "The community's enterprises", "parameters": [_limit],
-                                     "responses": {"200": _ok({"type": "array", "items": _enterprise})}}},
-        "/api/enterprises/{reference}": {"get": {
-            "summary": "An enterprise with its classes, cap table (register of members), offers, last trades",
-            "parameters": [_reference, _limit], "responses": {"200": _ok(_enterprise), **_errors(400, 404)}}},
-        "/api/enterprises/{reference}/captable.csv": {"get": {
-            "summary": "The register of members as CSV", "parameters": [_reference],
-            "responses": {"200": {"description": "text/csv"}, **_errors(404)}}},
-        "/api/enterprises/{reference}/book/{share_class}": {"get": {
-            "summary": "A class's order book by price level, best first, and its last trades",
-            "parameters": [_reference, {"name": "share_class", "in": "path", "required": True,
-                                        "schema": {"type": "integer"}}, _limit],
-            "responses": {"200": _ok({"type": "object"}), **_errors(400, 404)}}},
-        "/api/offers": {"get": {
-            "summary": "Share offers, newest first",
-            "parameters": [{"name": "open", "in": "query", "schema": {"type": "string"}}, _limit],
-            "responses": {"200": _ok({"type": "array", "items": _offer})}}},
-        "/api/offers/{offer}": {"get": {
-            "summary": "One offer with its subscriptions",
-            "parameters": [{"name": "offer", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            "responses": {"200": _ok(_offer), **_errors(400, 404)}}},
-        "/api/members/{reference}/holdings": {"get": {
-            "summary": "A member's shares and resting orders", "parameters": [_reference, _limit],
-            "responses": {"200": _ok({"type": "object"}), **_errors(400)}}},
+        "/api/enterprises": _get("The community's enterprises", _ok({"type": "array", "items": _enterprise}), 400,
+                                 parameters=[_limit()]),
+        "/api/enterprises/{reference}": _get(
+            "An enterprise with its classes, cap table (register of members), offers, last trades", _ok(_enterprise),
+            400, 404, parameters=[_reference, _limit()]),
+        "/api/enterprises/{reference}/captable.csv": _get(
+            "The register of members as CSV",
+            {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}, 400, 404,
+            parameters=[_reference]),
+        "/api/enterprises/{reference}/book/{share_class}": _get(
+            "A class's order book by price level, best first, and its last trades",
+            _ok({"type": "object", "required": ["enterprise", "class", "bids", "asks", "trades"]}), 400, 404,
+            parameters=[_reference, share_class, _limit()]),
+        "/api/offers": _get("Share offers, newest first", _ok({"type": "array", "items": _offer}), 400,
+                            parameters=[_flag("open", "only open offers"), _limit()]),
+        "/api/offers/{offer}": _get("One offer with its subscriptions", _ok(_offer), 400, 404,
+                                    parameters=[_seq_path("offer", "the seq of the event that opened it")]),
+        "/api/members/{reference}/holdings": _get(
+            "A member's shares and resting orders",
+            _ok({"type": "object", "required": ["member", "holdings", "orders"]}), 400, 404,
+            parameters=[_text_path("reference", "an id (m_) or a name"), _limit()]),
     }
 
 
-_federation_ref = {"name": "federation", "in": "path", "required": True,
-                   "schema": {"type": "string", "description": "an x_ id or a name"}}
+_federation_ref = _text_path("federation", "an x_ id or a name")
 
 
 def _federation_paths() -> dict[str, Any]:
     """Served when the node runs with its federation layer (`tally serve`)."""
     return {
-        "/api/federations": {"get": {
-            "summary": "Every federation in this node's view: charter, members, units, capacity, epoch",
-            "responses": {"200": _ok({"type": "array"})}}},
-        "/api/federations/{federation}": {"get": {
-            "summary": "One federation with its decisions (open, passed, failed, superseded) and equivocations",
-            "parameters": [_federation_ref], "responses": {"200": _ok({"type": "object"}), **_errors(404)}}},
-        "/api/federations/{federation}/report": {"get": {
-            "summary": "The viability report: alerts, S1 operations, S2 coordination, S3 control, S3* audit, "
-                       "S4 intelligence, S5 policy",
-            "parameters": [_federation_ref], "responses": {"200": _ok({"type": "object"}), **_errors(404)}}},
-        "/api/payments": {"get": {
-            "summary": "Payments across communities this node holds, newest first, with their state (pending, "
-                       "accepted, settled, rejected, returned, expired); ?mine=1 for this community's own",
-            "parameters": [{"name": "mine", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": _ok({"type": "array"})}}},
-        "/api/federations/{federation}/decisions/{decision}/certificate": {"get": {
-            "summary": "The quorum certificate of a passed decision (base64 of its canonical bytes)",
-            "parameters": [_federation_ref, {"name": "decision", "in": "path", "required": True,
-                                             "schema": {"type": "string", "description": "h_ id"}}],
-            "responses": {"200": _ok({"type": "object"}), **_errors(400, 404)}}},
+        "/api/federations": _get(
+            "Every federation in this node's view: charter, members, units, capacity, epoch",
+            _ok({"type": "array", "items": {"type": "object"}})),
+        "/api/federations/{federation}": _get(
+            "One federation with its decisions (open, passed, failed, superseded) and equivocations",
+            _ok({"type": "object"}), 400, 404, parameters=[_federation_ref]),
+        "/api/federations/{federation}/report": _get(
+            "The viability report: alerts, S1 operations, S2 coordination, S3 control, S3* audit, "
+            "S4 intelligence, S5 policy", _ok({"type": "object"}), 400, 404, parameters=[_federation_ref]),
+        "/api/payments": _get(
+            "Payments across communities this node holds, newest first, with their state (pending, "
+            "accepted, settled, rejected, returned, expired); ?mine=1 for this community's own",
+            _ok({"type": "array", "items": {"type": "object"}}), 400,
+            parameters=[_flag("mine", "only payments this community sent or received")]),
+        "/api/federations/{federation}/decisions/{decision}/certificate": _get(
+            "The quorum certificate of a passed decision (base64 of its canonical bytes)",
+            _ok({"type": "object", "required": ["decision", "federation", "certificate", "bytes"]}), 400, 404,
+            parameters=[_federation_ref, _text_path("decision", "h_ id")]),
     }
+
+
+def _replication_paths() -> dict[str, Any]:
+    """Node to node (federation/replicator.py, docs/protocol.md §16): msgpack, not JSON, but for
+    refusals, which are the same JSON errors as everywhere."""
+    feed = {"name": "feed", "in": "path", "required": True, "description": "n_ id",
+            "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}}
+    body = {"required": True, "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}}}
+    return {
+        "/replication/heads": _get(
+            "Every feed this node holds (seq and head) and how many fork proofs it keeps; ?key=k_… only the "
+            "feeds that key signs", _msgpack, 400,
+            parameters=[{"name": "key", "in": "query", "description": "k_ id",
+                         "schema": {"type": "string", "maxLength": reference_chars_max}}]),
+        "/replication/feeds/{feed}": _get(
+            "A run of a feed's events from `from`, ending in one whose own signature verifies", _msgpack, 400,
+            parameters=[feed,
+                        {"name": "from", "in": "query",
+                         "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}},
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": limits.replication_batch_events_max}}]),
+        "/replication/push": {"post": {
+            "summary": "A peer pushes a run of a feed's events (Events, msgpack); answered with the head stored",
+            "requestBody": body,
+            "responses": {"200": _msgpack, **_errors(400, 403, 409, 413, 422, *always)}}},
+        "/replication/forks": {
+            **_get("The fork proofs this node keeps (Forks, msgpack)", _msgpack),
+            "post": {"summary": "A peer sends fork proofs (Forks, msgpack)", "requestBody": body,
+                     "responses": {"200": _msgpack, **_errors(400, 413, *always)}},
+        },
+    }
+
+
+_community = {
+    "type": "object",
+    "required": ["node", "name", "unit", "debit_limit", "credit_ceiling", "seq", "head", "members"],
+    "properties": {
+        "node": _id, "name": {"type": "string"},
+        "unit": {"type": "object", "required": ["code", "decimals"],
+                 "properties": {"code": {"type": "string"}, "decimals": {"type": "integer"}}},
+        "debit_limit": {"type": "integer"}, "credit_ceiling": {"type": "integer"},
+        "seq": {"type": "integer"}, "head": _id, "members": {"type": "integer"},
+    },
+}
+_status = {
+    "type": "object",
+    "required": ["node", "name", "seq", "head", "peers", "feeds", "forks", "alerts", "pending"],
+    "properties": {
+        "node": _id, "name": {"type": "string"}, "seq": {"type": "integer"}, "head": _id,
+        "peers": {"type": "array", "items": {"type": "object"}},
+        "feeds": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["seq", "head"], "properties": {"seq": {"type": "integer"}, "head": _id}}},
+        "forks": {"type": "array", "items": {"type": "object", "required": ["feed", "seq", "proof"]}},
+        "alerts": {"type": "array", "items": {"type": "object", "required": ["kind"]}},
+        "pending": {"type": "integer"},
+    },
+}
+_intent_request = {
+    "required": True,
+    "content": {
+        "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["intent"],
+                "additionalProperties": False,
+                "properties": {"intent": {"type": "string", "contentEncoding": "base64"}},
+            }
+        },
+    },
+}
 
 
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Tallystick node", "version": str(limits.protocol_version)},
+        "info": {"title": "Tallystick node", "version": str(limits.protocol_version),
+                 "description": "Every refusal is a JSON Error with a stable code. Any route may answer 503 "
+                                "too_many_connections when this node holds its limit of connections."},
         "components": {"schemas": {"Error": _error}},
         "paths": {
-            "/api/community": {
-                "get": {
-                    "summary": "The community: name, unit, default limits, feed head",
-                    "responses": {"200": _ok({"type": "object"})},
-                }
-            },
-            "/api/status": {
-                "get": {
-                    "summary": "Node status: seq, head, peers, feeds held, forks, alerts",
-                    "responses": {
-                        "200": _ok(
-                            {
-                                "type": "object",
-                                "required": ["node", "seq", "head", "peers", "feeds", "forks", "alerts"],
-                            }
-                        )
-                    },
-                }
-            },
-            "/api/balances": {
-                "get": {
-                    "summary": "Balances and effective limits",
-                    "parameters": [
-                        {"name": "account", "in": "query", "schema": {"type": "string"}, "description": "id or name"},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}},
-                    ],
-                    "responses": {"200": _ok({"type": "array", "items": _balance}), **_errors(400)},
-                }
-            },
-            "/api/members": {
-                "get": {
-                    "summary": "Members",
-                    "parameters": [
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}}
-                    ],
-                    "responses": {"200": _ok({"type": "array", "items": _member})},
-                }
-            },
-            "/api/members/{reference}": {
-                "get": {
-                    "summary": "One member, by id or by name",
-                    "parameters": [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": _ok(_member), **_errors(400)},
-                }
-            },
-            "/api/log": {
-                "get": {
-                    "summary": "The feed's events, decoded",
-                    "parameters": [
-                        {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}},
-                    ],
-                    "responses": {
-                        "200": _ok(
-                            {
-                                "type": "object",
-                                "properties": {"events": {"type": "array"}, "next": {"type": ["integer", "null"]}},
-                            }
-                        ),
-                        **_errors(400),
-                    },
-                }
-            },
-            "/api/decisions": {
-                "get": {
-                    "summary": "Decisions, newest first, each with its live or final tally and time left",
-                    "parameters": [
-                        {"name": "open", "in": "query", "schema": {"type": "string", "enum": ["1", "true", "yes"]}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": limits.page_size_max}},
-                    ],
-                    "responses": {"200": _ok({"type": "array", "items": _decision}), **_errors(400)},
-                }
-            },
-            "/api/decisions/{decision}": {
-                "get": {
-                    "summary": "One decision with its tally and every direct vote",
-                    "parameters": [{"name": "decision", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                    "responses": {"200": _ok(_decision), **_errors(400, 404)},
-                }
-            },
+            "/api/community": _get("The community: name, unit, default limits, feed head", _ok(_community)),
+            "/api/status": _get("Node status: seq, head, peers, feeds held, forks, alerts", _ok(_status)),
+            "/api/balances": _get(
+                "Balances and effective limits", _ok({"type": "array", "items": _balance}), 400,
+                parameters=[{"name": "account", "in": "query", "description": "an id (m_) or a name",
+                             "schema": {"type": "string", "maxLength": reference_chars_max}},
+                            _limit(limits.page_size_max)]),
+            "/api/members": _get("Members", _ok({"type": "array", "items": _member}), 400,
+                                 parameters=[_limit(limits.page_size_max)]),
+            "/api/members/{reference}": _get("One member, by id or by name", _ok(_member), 400, 404,
+                                             parameters=[_text_path("reference", "an id (m_) or a name")]),
+            "/api/log": _get(
+                "The feed's events, decoded",
+                _ok({"type": "object", "required": ["events", "next"],
+                     "properties": {"events": {"type": "array", "items": {"type": "object"}},
+                                    "next": {"type": ["integer", "null"]}}}),
+                400,
+                parameters=[{"name": "from", "in": "query", "description": "the first seq",
+                             "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}},
+                            _limit()]),
+            "/api/decisions": _get(
+                "Decisions, newest first, each with its live or final tally and time left",
+                _ok({"type": "array", "items": _decision}), 400,
+                parameters=[_flag("open", "only open decisions"), _limit()]),
+            "/api/decisions/{decision}": _get(
+                "One decision with its tally and every direct vote", _ok(_decision), 400, 404,
+                parameters=[_seq_path("decision", "the seq of the event that proposed it")]),
             "/api/intents": {
                 "post": {
                     "summary": "Submit a member's signed intent; answered after the event is committed",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["intent"],
-                                    "properties": {"intent": {"type": "string", "contentEncoding": "base64"}},
-                                }
-                            },
-                        },
-                    },
+                    "requestBody": _intent_request,
                     "responses": {
-                        "201": _ok(
-                            {"type": "object", "properties": {"seq": {"type": "integer"}, "hash": _id}}, "appended"
-                        ),
-                        **_errors(400, 403, 409, 413, 422, 503),
+                        "201": _ok({"type": "object", "required": ["seq", "hash"],
+                                    "properties": {"seq": {"type": "integer"}, "hash": _id}}, "appended"),
+                        # 404: a vote, subscription or order naming a decision, offer, order or
+                        # enterprise that does not exist; 408: the body did not arrive in time.
+                        **_errors(400, 403, 404, 408, 409, 413, 422, *always),
                     },
                 }
             },
             **_shares_paths(),
             **_federation_paths(),
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _ok({"type": "object"})}}},
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "text exposition format"}},
-                }
-            },
-            "/": {"get": {"summary": "The community's page", "responses": {"200": {"description": "HTML"}}}},
-            "/members/{reference}": {"get": {"summary": "A member's page", "parameters": [_reference],
-                                             "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
-            "/node": {"get": {"summary": "The operator's page: peers, lag, forks, alerts",
-                              "responses": {"200": {"description": "HTML"}}}},
-            "/enterprises/{reference}": {"get": {"summary": "An enterprise's page: classes, register, offers, order books",
-                                                 "parameters": [_reference],
-                                                 "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
-            "/federations/{reference}": {"get": {"summary": "A federation's page: the viability report and its picture",
-                                                 "parameters": [_reference],
-                                                 "responses": {"200": {"description": "HTML"}, "404": {"description": "HTML"}}}},
-            "/payments": {"get": {"summary": "Payments across communities with their states (?status=, ?federation=, ?page=)",
-                                  "responses": {"200": {"description": "HTML"}}}},
+            **_replication_paths(),
+            "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
+            "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
+                                                    "content": {"text/plain": {"schema": {"type": "string"}}}}),
+            "/": _page("The community's page", _page_number("page", "which page of members (1 to the last)")),
+            "/members/{reference}": _page(
+                "A member's page", _reference,
+                _page_number("before", "payments before this seq (older ones)"),
+                {"name": "amount", "in": "query", "description": "an amount for the pay-me QR code",
+                 "schema": {"type": "string", "maxLength": 32}},
+                {"name": "memo", "in": "query", "description": "a memo for the pay-me QR code",
+                 "schema": {"type": "string", "maxLength": limits.memo_chars_max}},
+                not_found=True),
+            "/node": _page("The operator's page: peers, lag, forks, alerts"),
+            "/enterprises/{reference}": _page("An enterprise's page: classes, register, offers, order books",
+                                              _reference, not_found=True),
+            "/federations/{reference}": _page("A federation's page: the viability report and its picture",
+                                              _text_path("reference", "an x_ id or a name"), not_found=True),
+            "/payments": _page(
+                "Payments across communities with their states",
+                {"name": "status", "in": "query", "description": "one state (another value shows all)",
+                 "schema": {"type": "string", "maxLength": 32}},
+                {"name": "federation", "in": "query", "description": "one federation's x_ id (another value shows all)",
+                 "schema": {"type": "string", "maxLength": reference_chars_max}},
+                _page_number("page", "which page (1 to the last)"), not_found=True),
         },
     }

@@ -13,14 +13,13 @@ from .conftest import NodeProcess
 
 
 def served_routes() -> set[tuple[str, str]]:
-    """(path, method) of every route `tally serve`'s app registers (HEAD comes free with GET), but
-    the node-to-node msgpack routes under /replication/, which docs/protocol.md §16 specifies."""
+    """(path, method) of every route `tally serve`'s app registers (HEAD comes free with GET), the
+    node-to-node msgpack routes under /replication/ included."""
     app = create_app(Home(Path("/nonexistent-home-never-opened")), NodeConfig())
     return {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()
         if route.method != "HEAD" and route.resource is not None
-        and not route.resource.canonical.startswith("/replication/")
     }
 
 
