@@ -7,7 +7,9 @@ of this test speaking /replication/ in msgpack (protocol/wire.py) and serving a 
 with that feed's own node key, carrying intents of members it admitted - spoiled in one precise way.
 One peer per lie, because a node's sync with a peer stops at the first batch that does not verify:
 separate peers let H1 meet every lie at once. H2 never hears of any liar; what it knows of them, it
-knows from H1.
+knows from H1. Each liar is a configured peer of H1 with a node identity of its own (a real genesis
+H1 holds), so the lies pushed directly are pushed as that peer, signed by its key: what is refused
+here is the data, not the sender (a stranger's pushes: test_hold_reasons.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .helpers import (
     http,
     log_rows,
     refusal_of,
+    signer_of,
     start_all,
     tally_json_many,
     wait_until,
@@ -169,6 +172,8 @@ def world(module_nodes: Nodes, background: BackgroundLoop) -> Iterator[World]:
     h2.peers = [h1.url]
     try:
         start_all([h1, h2])
+        for liar in liars:  # each liar's own feed: then H1 takes its signed pushes
+            wait_until(lambda liar=liar: liar.identity.feed_text in h1.feeds(), f"H1 holding {liar.url}'s own feed")
         yield World(h1, h2, lies, fork, liars)
     finally:
         failures = module_nodes.stop_all()
@@ -219,7 +224,8 @@ def test_bad_data_served_by_a_lying_peer_is_refused_and_never_stored(world: Worl
 @pytest.mark.parametrize("name", lie_names)
 def test_bad_data_pushed_directly_is_refused_with_a_stable_code_and_never_stored(world: World, name: str) -> None:
     lie = world.lies[name]
-    assert refusal_of(world.h1.push(lie.push_body)) == (lie.push_status, lie.push_code)
+    assert lie.liar is not None
+    assert refusal_of(world.h1.push(lie.push_body, lie.liar.signer)) == (lie.push_status, lie.push_code)
     assert held_seq(world.h1, lie.feed) < lie.bad_seq
 
 
@@ -229,7 +235,8 @@ def test_a_checkpoint_that_does_not_match_is_refused_and_raised_as_an_alert(worl
     feed = FeedBuilder("Wrong checkpoint")
     feed.append(admit_body(feed, "eve"))
     wrong = feed.next_event(Checkpoint(state_hash=hash32(b"not the state")))
-    assert refusal_of(world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]))) == (422, "checkpoint_mismatch")
+    pusher = world.liars[0].signer
+    assert refusal_of(world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]), pusher)) == (422, "checkpoint_mismatch")
     alerts = [a for a in world.h1.status()["alerts"] if a["kind"] == "checkpoint_mismatch"]
     assert [a["feed"] for a in alerts] == [feed.feed_text]
     assert held_seq(world.h1, feed) == 1  # the batch after the genesis is refused whole
@@ -239,8 +246,9 @@ def test_a_fork_pushed_directly_is_refused_as_feed_frozen_and_proven(world: Worl
     feed = FeedBuilder("Pushed fork")
     first = [*feed.events, feed.next_event(admit_body(feed, "eve"))]
     second = feed.next_event(admit_body(feed, "mallory"), after=feed.events)
-    assert world.h1.push(Events(feed.feed, 1, first)).status == 200
-    assert refusal_of(world.h1.push(Events(feed.feed, 2, [second]))) == (409, "feed_frozen")
+    pusher = world.liars[0].signer
+    assert world.h1.push(Events(feed.feed, 1, first), pusher).status == 200
+    assert refusal_of(world.h1.push(Events(feed.feed, 2, [second]), pusher)) == (409, "feed_frozen")
     assert feed.feed_text in {fork["feed"] for fork in world.h1.status()["forks"]}
     assert world.h1.event_hash_at(feed.feed, 2) == id_to_text("h", hash32(first[1]))
 
@@ -284,8 +292,8 @@ def test_a_forked_feed_is_frozen_and_later_events_of_it_are_refused(world: World
         wait_until(lambda node=node: fork_alerts(node, forked.feed), f"{node.url} raising the fork alert")
     assert forked.liar is not None
     forked.liar.offer({forked.feed.feed: Offer([*forked.first, forked.later])})
-    for node in (world.h1, world.h2):
-        assert refusal_of(node.push(Events(forked.feed.feed, 3, [forked.later]))) == (409, "feed_frozen")
+    for node, pusher in ((world.h1, forked.liar.signer), (world.h2, signer_of(world.h1))):
+        assert refusal_of(node.push(Events(forked.feed.feed, 3, [forked.later]), pusher)) == (409, "feed_frozen")
     # The liar now announces seq 3; a frozen feed is not pulled either.
     heads_asked = len([r for r in forked.liar.requests if r.startswith("/replication/heads")])
     wait_until(
@@ -349,7 +357,7 @@ def test_a_bad_signature_inside_a_signed_run_is_authenticated_by_the_chain_and_n
     spoiled = with_bad_signature(feed.next_event(admit_body(feed, "eve")))
     events = [*feed.events, spoiled]
     events.append(feed.next_event(admit_body(feed, "mallory"), after=events))
-    assert world.h1.push(Events(feed.feed, 1, events)).status == 200
+    assert world.h1.push(Events(feed.feed, 1, events), world.liars[0].signer).status == 200
     assert world.h1.event_hash_at(feed.feed, 2) is None  # event 2 alone does not verify: not served
     assert world.h1.event_hash_at(feed.feed, 3) == id_to_text("h", hash32(events[2]))
     served = http("GET", f"{world.h1.url}/replication/feeds/{feed.feed_text}?from=1&limit=2")

@@ -20,7 +20,7 @@ from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
 from tallystick.protocol.ids import KeyPair, hash32
 from tallystick.protocol.wire import Events
 
-from .helpers import BackgroundLoop, LyingPeer, NodeProcess, Nodes, Offer, log_rows, refusal_of
+from .helpers import BackgroundLoop, LyingPeer, NodeProcess, Nodes, Offer, log_rows, refusal_of, wait_until
 
 
 def own_feed(home: Path) -> bytes:
@@ -57,16 +57,35 @@ def write_one_transfer(node: NodeProcess) -> tuple[int, str]:
 
 
 def test_an_impostor_event_pushed_as_a_nodes_own_next_event_is_refused_and_the_node_keeps_writing(
-    nodes: Nodes,
+    nodes: Nodes, background: BackgroundLoop
 ) -> None:
+    """Pushed by a peer the node holds, signed by that peer: the request is authenticated, the
+    event is not (another key signed it)."""
+    (node,) = nodes.create(1)
+    liar = LyingPeer(background).start()
+    try:
+        node.peers = [liar.url]
+        node.start()
+        wait_until(lambda: liar.identity.feed_text in node.feeds(), "the node holding its peer's feed")
+        genesis = log_rows(node.home, node.feed)[0][4]
+
+        answer = node.push(Events(node.feed, 2, [impostor_event(node.feed, genesis, 2)]), liar.signer)
+
+        assert refusal_of(answer) == (400, "bad_signature")
+        assert node.status()["alerts"] == []
+        assert write_one_transfer(node) == (201, "accepted")
+    finally:
+        liar.close()
+
+
+def test_an_impostor_event_pushed_by_a_stranger_is_refused_before_it_is_read(nodes: Nodes) -> None:
     (node,) = nodes.create(1)
     node.start()
     genesis = log_rows(node.home, node.feed)[0][4]
 
     answer = node.push(Events(node.feed, 2, [impostor_event(node.feed, genesis, 2)]))
 
-    assert answer.status >= 400, f"the push was accepted: {refusal_of(answer)}"
-    assert refusal_of(answer)[1] == "bad_signature"
+    assert refusal_of(answer) == (403, "unsigned_request")
     assert node.status()["alerts"] == []
     assert write_one_transfer(node) == (201, "accepted")
 
