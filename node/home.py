@@ -5,7 +5,8 @@ moved offline by the operator), `admin.key` (the first member's key), `config.js
 and `tally.db`. `init_home` writes the genesis event as seq 1 of the new feed in the same step, so a
 home either exists whole or not at all (it is built in a temporary folder and renamed into place).
 A running node holds an exclusive lock on `node.lock`; offline commands that write take the same
-lock, so they cannot run beside `tally serve`.
+lock, so they cannot run beside `tally serve`. Key files and the config are fsynced when written,
+and the folder after each rename, so what a command reported done survives a power cut.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tallystick.protocol.feed import start_feed
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
 from .domain import initial_state
-from .store import Store, opening_postings
+from .store import Store, acknowledged_path, opening_postings
 
 
 class HomeError(LocalError):
@@ -65,11 +66,24 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 key_file_mode = 0o600
 
 
+def fsync_folder(path: Path) -> None:
+    """Make the renames and creations in folder `path` durable (a rename is durable only once its
+    folder is synced)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def write_key(path: Path, key: KeyPair) -> None:
-    """Write a key file readable by its owner only (created 0600, never widened)."""
+    """Write a key file readable by its owner only (created 0600, never widened), and fsync it: a key
+    file is written before what depends on it (a rotation's event) is committed."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, key_file_mode)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(key.to_text() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def read_key(path: Path) -> KeyPair:
@@ -104,6 +118,21 @@ class Home:
     def database_path(self) -> Path:
         return self.path / "tally.db"
 
+    @property
+    def acknowledged_path(self) -> Path:
+        """The record of the own feed's last acknowledged head (node/store.py, `tally.db.acknowledged`)."""
+        return acknowledged_path(self.database_path)
+
+    @property
+    def staged_node_key_path(self) -> Path:
+        """A rotation's new node key, until the rotation renames it over node.key."""
+        return self.path / "node.new"
+
+    @property
+    def staged_recovery_key_path(self) -> Path:
+        """A rotation's new recovery key, until the rotation renames it over recovery.key."""
+        return self.path / "recovery.key.new"
+
     def check(self) -> None:
         if not self.database_path.exists() or not self.config_path.exists():
             raise HomeError(f"{self.path} is not a node home; create one with `tally init {self.path} ...`")
@@ -117,8 +146,12 @@ class Home:
 
     def write_config(self, config: NodeConfig) -> None:
         temporary = self.config_path.with_suffix(".tmp")
-        temporary.write_bytes(msgspec.json.format(msgspec.json.encode(config)) + b"\n")
+        with open(temporary, "wb") as handle:
+            handle.write(msgspec.json.format(msgspec.json.encode(config)) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, self.config_path)
+        fsync_folder(self.path)
 
     def node_key(self) -> KeyPair:
         return read_key(self.node_key_path)
@@ -193,9 +226,11 @@ async def init_home(
                                opening_postings(state))
         finally:
             await store.close()
+        fsync_folder(building)
         if path.exists():
             path.rmdir()
         os.rename(building, path)
+        fsync_folder(path.parent)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

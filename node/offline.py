@@ -14,13 +14,13 @@ from pathlib import Path
 
 import msgspec
 from tallystick.protocol.codec import sign_event
-from tallystick.protocol.errors import LocalError
+from tallystick.protocol.errors import BadIdError, LocalError
 from tallystick.protocol.events import KeyRotated
 from tallystick.protocol.feed import FeedHead, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
 from .domain import apply, state_digest
-from .home import Home, HomeError, read_key, write_key
+from .home import Home, HomeError, fsync_folder, read_key, write_key
 from .replay import LogCorruptError, rebuild, refold
 from .store import Store
 
@@ -66,7 +66,9 @@ async def _verify_feed(store: Store, feed: bytes, progress: Callable[[int], None
 async def verify_home(home: Home, progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Refold every feed held with every check; compare each with its live projections."""
     home.check()
-    store = await Store.open(home.database_path)
+    # "check": a database behind what the node acknowledged is refused (acknowledged_lost), and verify,
+    # which may run beside a node, never writes the record itself.
+    store = await Store.open(home.database_path, acknowledged="check")
     try:
         async with store.read_snapshot():
             own = await _own_feed(store, home)
@@ -99,7 +101,14 @@ class Rotated(msgspec.Struct):
 
 
 async def rotate_key(home: Home, recovery_key_path: Path, now_ms: int) -> Rotated:
-    """Append `KeyRotated` signed by the recovery key; write the new node key and recovery key."""
+    """Append `KeyRotated` signed by the recovery key; write the new node key and recovery key.
+
+    The order makes a crash at any point recoverable: the new keys are staged (node.new,
+    recovery.key.new) and fsynced with their folder before the event is committed; after the commit
+    they are renamed over the old ones. A crash before the commit leaves the old keys in force (the
+    staged files are junk, replaced by the next rotation); a crash after it leaves some renames
+    undone, and `finish_staged_rotation` (run by `tally serve` at start, and by the next rotation)
+    does them, each staged file checked against the committed head."""
     home.check()
     recovery = read_key(recovery_key_path)
     new_signing, new_recovery = KeyPair.generate(), KeyPair.generate()
@@ -110,6 +119,7 @@ async def rotate_key(home: Home, recovery_key_path: Path, now_ms: int) -> Rotate
             head = await store.head(feed)
             state = await store.load_state(feed)
             assert head is not None and state is not None
+            finish_staged_rotation(home, head)
             if hash32(recovery.public) != head.recovery_key_hash:
                 raise RecoveryKeyError(
                     f"{recovery_key_path} is not this feed's current recovery key; use the one `tally init` "
@@ -122,30 +132,51 @@ async def rotate_key(home: Home, recovery_key_path: Path, now_ms: int) -> Rotate
             )
             raw = sign_event(recovery, feed=feed, seq=head.seq + 1, prev=head.head, ts=max(now_ms, head.ts), body=body)
             new_head, event = verify_next(head, raw)
-            # Stage the new keys first: a crash after the append leaves them beside the old ones.
-            staged_node, staged_recovery = home.node_key_path.with_suffix(".new"), home.path / "recovery.key.new"
+            staged_node, staged_recovery = home.staged_node_key_path, home.staged_recovery_key_path
             for staged in (staged_node, staged_recovery):
                 staged.unlink(missing_ok=True)
-            write_key(staged_node, new_signing)
+            write_key(staged_node, new_signing)  # each fsynced
             write_key(staged_recovery, new_recovery)
+            fsync_folder(home.path)  # the staged files exist durably before the rotation does
             await store.append(
                 [(feed, new_head.seq, new_head.head, event.ts, "key_rotated", raw)],
                 apply(state, event),
                 [],
                 new_head,
             )
-            os.replace(staged_node, home.node_key_path)
-            os.replace(staged_recovery, home.recovery_key_path)
+            finish_staged_rotation(home, new_head)
             return Rotated(new_head.seq, id_to_text("k", new_signing.public), str(home.recovery_key_path))
         finally:
             await store.close()
 
 
 def finish_staged_rotation(home: Home, head: FeedHead) -> None:
-    """If a rotation crashed between its append and its renames, complete the renames."""
-    staged_node = home.node_key_path.with_suffix(".new")
-    if staged_node.exists() and read_key(staged_node).public == head.signing_key:
+    """Complete the renames of a rotation committed in `head` (the feed's committed head): a staged
+    node key that is the head's signing key replaces node.key, and a staged recovery key whose hash
+    is the head's recovery-key hash replaces recovery.key, each on its own (a crash may fall between
+    the two renames). A staged file the head does not name is left as it is: its rotation was never
+    committed."""
+    renamed = False
+    staged_node, staged_recovery = home.staged_node_key_path, home.staged_recovery_key_path
+    node_key = _staged_public_key(staged_node)
+    if node_key is not None and node_key == head.signing_key:
         os.replace(staged_node, home.node_key_path)
-        staged_recovery = home.path / "recovery.key.new"
-        if staged_recovery.exists():
-            os.replace(staged_recovery, home.recovery_key_path)
+        renamed = True
+    recovery_key = _staged_public_key(staged_recovery)
+    if recovery_key is not None and hash32(recovery_key) == head.recovery_key_hash:
+        os.replace(staged_recovery, home.recovery_key_path)
+        renamed = True
+    if renamed:
+        fsync_folder(home.path)
+
+
+def _staged_public_key(path: Path) -> bytes | None:
+    """The public key of a staged key file, or None if there is none or it is cut short: a file a
+    crash cut short was staged by a rotation that was never committed (a committed one fsynced its
+    files first), so it is junk, and the next rotation replaces it."""
+    if not path.exists():
+        return None
+    try:
+        return read_key(path).public
+    except (HomeError, BadIdError):
+        return None

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from support import key_from_file, tally
+from tallystick.node.home import write_key
 from tallystick.protocol.codec import event_hash, sign_event
 from tallystick.protocol.errors import BadSignatureError
 from tallystick.protocol.events import Checkpoint, Transfer
@@ -198,3 +199,68 @@ def test_rotating_again_with_the_new_recovery_key_succeeds_and_verifies(
     assert done.returncode == 0, done.stderr
     done = tally("verify", home, "--json")
     assert done.returncode == 0, done.stderr
+
+
+# ---- a rotation interrupted by a crash ----------------------------------------------------------------
+
+
+def put_back_as_a_crash_leaves_it(home: Path, old: dict[str, bytes], *, node_key_renamed: bool) -> None:
+    """After a real, complete rotation, undo its renames the way a crash after the commit leaves
+    them: the new keys back in their staged files (node.new, recovery.key.new), the old ones back
+    in place; with `node_key_renamed`, the crash fell between the two renames (node.key is new)."""
+    (home / "recovery.key").rename(home / "recovery.key.new")
+    (home / "recovery.key").write_bytes(old["recovery.key"])
+    (home / "recovery.key").chmod(0o600)
+    if not node_key_renamed:
+        (home / "node.key").rename(home / "node.new")
+        (home / "node.key").write_bytes(old["node.key"])
+        (home / "node.key").chmod(0o600)
+
+
+@pytest.mark.parametrize("node_key_renamed", [True, False], ids=["between-the-renames", "before-the-renames"])
+def test_tally_serve_finishes_a_rotation_interrupted_after_its_commit_and_the_node_signs_with_the_new_key(
+    make_node: Any, node_key_renamed: bool
+) -> None:
+    node = make_node()
+    alice, bob = node.admit("alice"), node.admit("bob")
+    assert node.stop() == 0
+    old = key_files(node.home)
+    done = tally("key", "rotate", node.home, "--recovery", node.home / "recovery.key", "--json")
+    assert done.returncode == 0, done.stderr
+    rotated = json.loads(done.stdout)
+    new = key_files(node.home)
+    put_back_as_a_crash_leaves_it(node.home, old, node_key_renamed=node_key_renamed)
+    assert (node.home / "recovery.key").read_bytes() == old["recovery.key"]
+
+    node.start()
+
+    assert key_files(node.home) == new  # both renames done, nothing staged left
+    assert node.get("/api/status")["seq"] == rotated["seq"]
+    appended = node.pay(alice, bob, 125, memo="after the finished rotation")
+    assert appended["seq"] == rotated["seq"] + 1
+    assert node.stop() == 0
+    head = feed_head(node.home)  # every event checked, the payment's by the new node key
+    assert head.seq == appended["seq"]
+    assert id_to_text("k", head.signing_key) == rotated["signing_key"]
+    # recovery.key is the live recovery key: it rotates again.
+    again = tally("key", "rotate", node.home, "--recovery", node.home / "recovery.key")
+    assert again.returncode == 0, again.stderr
+
+
+def test_staged_keys_of_a_rotation_that_never_committed_are_left_alone_and_the_old_keys_stay(
+    make_node: Any,
+) -> None:
+    node = make_node()
+    assert node.stop() == 0
+    before = key_files(node.home)
+    # What a crash before the commit leaves: staged keys the log does not name, one cut short.
+    write_key(node.home / "node.new", KeyPair.generate())
+    (node.home / "recovery.key.new").write_text("s_cut")
+    node.start()
+    assert {name: key_files(node.home)[name] for name in before} == before
+    alice = node.admit("alice")  # the node signs with the old, still current, key
+    assert node.get("/api/members/alice")["id"] == id_to_text("m", alice.public)
+    assert node.stop() == 0
+    done = tally("key", "rotate", node.home, "--recovery", node.home / "recovery.key")
+    assert done.returncode == 0, done.stderr
+    assert not list(node.home.glob("*.new"))
