@@ -111,10 +111,10 @@ request_clock_skew_max_ms = 60_000
 # Nonces of accepted signed requests remembered (each until it is older than the skew window): at
 # 64 peers that is over 25 signed requests a second each. Past it, signed requests answer 503.
 request_nonces_max = 100_000
-# Feeds in one page of the heads exchange (the server caps `limit` at replication_heads_max), and
-# the pages of one peer's heads read in one pass: enough for every feed this node could take.
+# Feeds in one page of the heads exchange (the server caps `limit` at replication_heads_max). A
+# peer's heads are read in at most (feeds_held_max + feeds_anchor_reserve) / page + 2 pages a pass:
+# enough for every feed this node could take; the rest, if a peer holds more, next pass.
 heads_page_feeds_max = limits.replication_heads_max
-heads_pages_max = (feeds_held_max + feeds_anchor_reserve) // heads_page_feeds_max + 2
 # How often the anchors from federation membership are refreshed from the federation view.
 anchors_refresh_interval_ms = limits.anti_entropy_interval_ms
 
@@ -202,12 +202,14 @@ class Replicator:
         verify_processes: int = 0,
         follow: list[bytes] | None = None,
         feeds_held_max: int = feeds_held_max,
+        heads_page_feeds: int = heads_page_feeds_max,
     ) -> None:
         self.clock_ms = clock_ms
         # None: every feed the peers hold (open replication); else only these (and our own).
         self.follow = None if follow is None else frozenset(follow)
         self.verify_processes = verify_processes
         self.feeds_held_max = feeds_held_max
+        self.heads_page_feeds = heads_page_feeds  # feeds asked per page of a peer's heads
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.peers = {url.rstrip("/"): PeerState(url.rstrip("/")) for url in peers}
         self.replicas: dict[bytes, Replica] = {}
@@ -748,13 +750,14 @@ class Replicator:
 
     async def _get_heads(self, peer: PeerState) -> tuple[list[WireHead], int]:
         """Every head the peer holds, page by page (each page's feeds after the last one's), and
-        the fork proofs it reports. At most `heads_pages_max` pages: past that, the rest next pass."""
+        the fork proofs it reports. A bounded number of pages: past that, the rest next pass."""
         assert self._session is not None
         heads: list[WireHead] = []
         forks = 0
         after: bytes | None = None
-        for _page in range(heads_pages_max):
-            params = {"limit": str(heads_page_feeds_max)}
+        pages_max = (self.feeds_held_max + feeds_anchor_reserve) // self.heads_page_feeds + 2
+        for _page in range(pages_max):
+            params = {"limit": str(self.heads_page_feeds)}
             if after is not None:
                 params["after"] = id_to_text("n", after)
             async with self._session.get(f"{peer.url}/replication/heads", params=params) as response:
@@ -767,7 +770,7 @@ class Replicator:
                 if head.feed <= before.feed:
                     raise MalformedError("the peer's heads are not in feed order")
             heads.extend(page.heads)
-            if len(page.heads) < heads_page_feeds_max:
+            if len(page.heads) < self.heads_page_feeds:
                 break
             after = page.heads[-1].feed
         return heads, forks

@@ -27,12 +27,14 @@ from .federations import Federations
 from .replicator import Replicator
 from .state import FederationState
 
-# An operator (or a test) may lower the limit on feeds held below replicator.feeds_held_max, never
-# raise it: a small node, or a test that fills a node to its limit without 20,000 feeds.
+# An operator (or a test) may lower the limit on feeds held below replicator.feeds_held_max, and the
+# page of the heads exchange below replicator.heads_page_feeds_max, never raise them: a small node,
+# or a test that fills a node to its limit, or pages its heads, without 20,000 feeds.
 feeds_held_max_variable = "TALLY_FEEDS_HELD_MAX"
+heads_page_feeds_variable = "TALLY_HEADS_PAGE_FEEDS"
 
 
-class FeedsHeldMaxError(LocalError):
+class ReplicationBoundError(LocalError):
     code = "config"
 
 
@@ -91,14 +93,13 @@ def members_of_own_federations(state: FederationState, own_feed: bytes) -> froze
     return frozenset(found)
 
 
-def feeds_held_max_from(environment: dict[str, str]) -> int:
-    text = environment.get(feeds_held_max_variable)
+def lowered_bound(environment: dict[str, str], variable: str, default: int) -> int:
+    """`variable`'s value if set (a whole number from 1 to `default`), else `default`."""
+    text = environment.get(variable)
     if text is None:
-        return replication.feeds_held_max
-    if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 9) or not 1 <= int(text) <= replication.feeds_held_max:
-        raise FeedsHeldMaxError(
-            f"{feeds_held_max_variable} must be a whole number from 1 to {replication.feeds_held_max}; unset it for the default"
-        )
+        return default
+    if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 9) or not 1 <= int(text) <= default:
+        raise ReplicationBoundError(f"{variable} must be a whole number from 1 to {default}; unset it for the default")
     return int(text)
 
 
@@ -107,7 +108,8 @@ def replicator_for(config: NodeConfig) -> Replicator:
     follow = None if config.follow is None else [id_from_text("n", feed) for feed in config.follow]
     return Replicator(
         config.peers, clock_ms, verify_processes=processes, follow=follow,
-        feeds_held_max=feeds_held_max_from(dict(os.environ)),
+        feeds_held_max=lowered_bound(dict(os.environ), feeds_held_max_variable, replication.feeds_held_max),
+        heads_page_feeds=lowered_bound(dict(os.environ), heads_page_feeds_variable, replication.heads_page_feeds_max),
     )
 
 
