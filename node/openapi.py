@@ -246,10 +246,16 @@ def _replication_paths() -> dict[str, Any]:
     body = {"required": True, "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}}}
     return {
         "/replication/heads": _get(
-            "Every feed this node holds (seq and head) and how many fork proofs it keeps; ?key=k_… only the "
-            "feeds that key signs", _msgpack, 400,
-            parameters=[{"name": "key", "in": "query", "description": "k_ id",
+            "One page of the feeds this node holds (seq and head), by feed id, and how many fork proofs it keeps; "
+            "a full page means: ask again after its last feed. ?key=k_… only the feeds that key signs now",
+            _msgpack, 400,
+            parameters=[{"name": "after", "in": "query", "description": "n_ id: the page after this feed",
+                         "schema": {"type": "string", "maxLength": reference_chars_max}},
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": limits.replication_heads_max}},
+                        {"name": "key", "in": "query", "description": "k_ id",
                          "schema": {"type": "string", "maxLength": reference_chars_max}}]),
+        "/replication/node": _get("This node's own feed id (NodeIdentity, msgpack)", _msgpack),
         "/replication/feeds/{feed}": _get(
             "A run of a feed's events from `from`, ending in one whose own signature verifies", _msgpack, 400,
             parameters=[feed,
@@ -258,13 +264,14 @@ def _replication_paths() -> dict[str, Any]:
                         {"name": "limit", "in": "query",
                          "schema": {"type": "integer", "minimum": 1, "maximum": limits.replication_batch_events_max}}]),
         "/replication/push": {"post": {
-            "summary": "A peer pushes a run of a feed's events (Events, msgpack); answered with the head stored",
+            "summary": "A peer pushes a run of a feed's events (Events, msgpack), signed by its node key in a "
+                       "Tally-Signature header (403 without one); answered with the head stored",
             "requestBody": body,
             "responses": {"200": _msgpack, **_errors(400, 403, 409, 413, 422, *always)}}},
         "/replication/forks": {
             **_get("The fork proofs this node keeps (Forks, msgpack)", _msgpack),
-            "post": {"summary": "A peer sends fork proofs (Forks, msgpack)", "requestBody": body,
-                     "responses": {"200": _msgpack, **_errors(400, 413, *always)}},
+            "post": {"summary": "A peer sends fork proofs (Forks, msgpack), signed as a push is", "requestBody": body,
+                     "responses": {"200": _msgpack, **_errors(400, 403, 409, 413, *always)}},
         },
     }
 
