@@ -56,6 +56,7 @@ from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof, encode, verify_event_signature
 from tallystick.protocol.errors import (
+    BadIdError,
     BadSignatureError,
     LocalError,
     MalformedError,
@@ -360,6 +361,8 @@ class Replicator:
             claim = parse_request_signature(value)
         except BadRequestSignatureHeaderError as error:
             raise BadRequestSignatureError(f"the Tally-Signature header is not valid: {error}") from None
+        except BadIdError as error:
+            raise BadRequestSignatureError(f"the Tally-Signature header's feed is not valid: {error.message}") from None
         now = self.clock_ms()
         if abs(claim.ts - now) > request_clock_skew_max_ms:
             raise RequestExpiredError(
