@@ -4,19 +4,21 @@ The contract, for every request schemathesis makes from the document (values tha
 and, for the JSON API, values that break them): the node never answers 5xx, it answers only the
 statuses and content types the document lists for the route, each body matches its documented
 schema (a refusal is the JSON Error), and a request the document calls invalid is refused (4xx).
-The node holds members, payments, a poll, an enterprise with an open offer, so the routes that look
-things up have things to find. POST /replication/* is left out: pushes are being changed to need a
+The document fuzzed is the one the node serves; the node holds members, payments, a poll, an
+enterprise with an open offer, and their ids are given as examples of the path parameters, so the
+routes that look things up have things to find. POST /replication/* is left out: pushes are being changed to need a
 signed peer request, and their refusals of garbage are tested in tests/replication/.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -25,55 +27,87 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from support import tally_json
 from tallystick.node.openapi import document
 
-from .conftest import NodeProcess, init_home
+from .conftest import NodeProcess
+from .test_hostile_http_params import Populated, populate
 
 # Examples per route and generation mode: enough to meet every parameter's edges (the coverage
 # phase adds the boundaries of every documented range), few enough for two slow cores.
-examples_per_route = 25
-
-schema = schemathesis.openapi.from_dict(document()).exclude(method="POST", path_regex="^/replication/")
-schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                                max_examples=examples_per_route)
+examples_per_route = 10
 
 checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    """A node with members, payments, an open poll, an enterprise and an open offer."""
-    directory = tmp_path_factory.mktemp("fuzzed")
-    home = directory / "home"
-    created = init_home(home, debit_limit="500", credit_ceiling="5000")
-    port = json.loads((home / "config.json").read_text())["listen_port"]
-    node = NodeProcess(home=home, port=port, log_path=directory / "serve.log", created=created).start()
-    alice = node.admit("Alice")
-    bob = node.admit("Bob")
-    node.pay(alice, bob, 150, "bread")
-    admin = ("--node", node.url, "--key", node.home / "admin.key")
-    tally_json(*admin, "propose", "Where to meet", "--type", "poll", "--option", "hall", "--option", "park",
-               "--closes-in", "7d", "--json")
-    tally_json(*admin, "enterprise", "register", "Bakery",
-               "--class", "Customer shares:user:par=1.00:votes=1:dividend=0:withdrawable:cap=60:local",
-               "--class", "Investor shares:investor:par=2.00:transferable:votes=1:dividend=2", "--json")
-    tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "0", "--price", "1.00", "--units", "100",
-               "--min", "20", "--member-cap", "50", "--closes-in", "7d", "--json")
-    yield node
-    assert node.stop() == 0, node.output()
+def populated(node: NodeProcess) -> Populated:
+    return populate(node)
 
 
-def test_the_fuzzed_document_is_the_one_the_node_serves(populated: NodeProcess) -> None:
-    assert populated.get("/openapi.json") == json.loads(json.dumps(document()))
+# Found by this test in a file another change owns; each goes when its fix lands (not strict: the
+# examples drawn may miss it; tests/integration/test_hostile_http_params.py sends it for certain).
+known_failures = {
+    ("/replication/feeds/{feed}", GenerationMode.NEGATIVE): pytest.mark.xfail(
+        strict=False, reason="federation/replicator.py handle_range reads ?from= with int(): past 2^63 it "
+                            "overflows SQLite (500); parse it with node/params.py query_integer"),
+}
 
 
-# schemathesis cannot write msgpack bodies; POST /api/intents is fuzzed through its JSON form.
-@pytest.mark.filterwarnings("ignore:Skipped test cases with unsupported payload media types")
-@schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_no_route_answers_5xx_or_outside_its_documented_schemas(case: schemathesis.Case, populated: NodeProcess) -> None:
-    from_pages = not case.operation.path.startswith(("/api/", "/replication/"))
-    extra = [] if from_pages or case.meta is None or case.meta.generation.mode != GenerationMode.NEGATIVE else [
-        negative_data_rejection]
-    case.call_and_validate(base_url=populated.url, checks=checks + extra)
+def real_path_parameters(populated: Populated) -> dict[str, list[dict[str, Any]]]:
+    """For each route with path parameters, values that name something this node holds."""
+    node = populated.node
+    return {
+        "/api/members/{reference}": [{"reference": populated.alice}, {"reference": "Alice"}],
+        "/api/members/{reference}/holdings": [{"reference": populated.alice}],
+        "/api/decisions/{decision}": [{"decision": populated.decision}],
+        "/api/offers/{offer}": [{"offer": populated.offer}],
+        "/api/enterprises/{reference}": [{"reference": "Bakery"}],
+        "/api/enterprises/{reference}/captable.csv": [{"reference": "Bakery"}],
+        "/api/enterprises/{reference}/book/{share_class}": [{"reference": "Bakery", "share_class": 0},
+                                                            {"reference": "Bakery", "share_class": 1}],
+        "/members/{reference}": [{"reference": populated.alice}],
+        "/enterprises/{reference}": [{"reference": "Bakery"}],
+        "/replication/feeds/{feed}": [{"feed": node.feed_text}],
+    }
+
+
+@pytest.fixture(scope="module")
+def served_schema(populated: Populated) -> schemathesis.BaseSchema:
+    """The document the running node serves at /openapi.json, the one its users read."""
+    return schemathesis.openapi.from_dict(populated.node.get("/openapi.json"))
+
+
+# Every route in the document but POST /replication/*, with values that fit its schemas; and,
+# for each route that takes any parameter or body, with values that break them.
+routes = [
+    pytest.param(path, method, mode, id=f"{method.upper()} {path} {mode.value}", marks=known_failures.get((path, mode), ()))
+    for path, item in document()["paths"].items()
+    for method, operation in item.items()
+    if not (method == "post" and path.startswith("/replication/"))
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if mode == GenerationMode.POSITIVE or operation.get("parameters") or operation.get("requestBody")
+]
+
+
+def test_the_served_document_is_the_one_node_openapi_builds(populated: Populated) -> None:
+    assert populated.node.get("/openapi.json") == json.loads(json.dumps(document()))
+
+
+@pytest.mark.parametrize(("path", "method", "mode"), routes)
+def test_no_route_answers_5xx_or_outside_its_documented_schemas(
+    served_schema: schemathesis.BaseSchema, populated: Populated, path: str, method: str, mode: GenerationMode
+) -> None:
+    operation = served_schema[path][method.upper()]
+    strategies = [operation.as_strategy(generation_mode=mode)]
+    strategies += [operation.as_strategy(generation_mode=mode, path_parameters=values)
+                   for values in real_path_parameters(populated).get(path, [])]
+    # A request the document calls invalid must be refused; the pages ignore what they cannot read.
+    refused = [negative_data_rejection] if mode == GenerationMode.NEGATIVE and path.startswith(("/api/", "/replication/")) else []
+
+    @given(case=st.one_of(strategies))
+    @settings(max_examples=examples_per_route * len(strategies), deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def request_answers_as_documented(case: schemathesis.Case) -> None:
+        case.call_and_validate(base_url=populated.node.url, checks=checks + refused)
+
+    request_answers_as_documented()
