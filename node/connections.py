@@ -7,7 +7,8 @@ every 10 s then hold a node at its 1,024 open files and every other request time
 connection is wrapped in a `GuardedConnection`, which
 
 - refuses it at once (a 503 `too_many_connections` written raw, then closed, before any byte is
-  read) past `connections_per_address_max` open connections from the same client address, or past
+  read) past `connections_per_address_max` open connections from the same client address (an IPv6
+  client's /64), or past
   the node's total bound (`connections_max`, kept below the process's open-files limit, which
   `raise_open_files_limit` first raises to its hard limit);
 - closes it if the request head (request line and headers, up to the blank line) has not fully
@@ -24,6 +25,7 @@ the proxy's address: docs/operator.md says how to set the proxy's own limits and
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import resource
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -51,6 +53,9 @@ connections_max = 4096
 # Open files kept for everything but client connections: the database and its WAL, the home lock,
 # connections to peers (`peers_max`), the signature-checking processes' pipes, logs.
 open_files_reserved = 256
+# IPv6 clients are counted per network of this prefix length: one host is usually given a whole /64,
+# so counting single addresses would let it open 2^64 times the bound.
+ipv6_client_prefix_bits = 64
 # The answer written to a connection refused at once.
 refused_retry_after_seconds = limits.retry_after_seconds
 
@@ -93,6 +98,21 @@ def raise_open_files_limit() -> int:
 
 def effective_connections_max(bounds: HttpBounds, open_files_soft_limit: int) -> int:
     return max(1, min(bounds.connections_max, open_files_soft_limit - open_files_reserved))
+
+
+def client_address(peer: object) -> str:
+    """Whom a connection counts against: its IPv4 address, or its IPv6 address's /64 network."""
+    if not (isinstance(peer, tuple) and peer):
+        return "unknown"  # not a TCP socket (a Unix socket): one shared count
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    except ValueError:
+        return str(peer[0])
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{ipv6_client_prefix_bits}", strict=False))
+    return str(address)
 
 
 def _refusal(message: str) -> bytes:
@@ -158,8 +178,7 @@ class GuardedConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        address = client_address(transport.get_extra_info("peername"))
         refusal = self.guard.admit(address)
         if refusal is not None:
             self.guard.refused_total += 1
