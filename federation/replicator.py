@@ -621,7 +621,10 @@ class Replicator:
 
     async def _refresh_anchors_forever(self) -> None:
         while True:
-            await self.refresh_anchors()
+            try:
+                await self.refresh_anchors()
+            except TallyError as error:  # the view refused something it holds: keep the last anchors
+                log.warning("federation anchors not refreshed: %s: %s", error.code, error.message)
             await asyncio.sleep(anchors_refresh_interval_ms / 1000)
 
     async def _check_own_feed_at_start(self) -> None:
