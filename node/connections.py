@@ -70,6 +70,7 @@ class HttpBounds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     header_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = header_read_timeout_ms
     body_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = body_read_timeout_ms
+    keepalive_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = keepalive_timeout_ms
     connections_per_address_max: Annotated[int, Meta(ge=1, le=1_000_000)] = connections_per_address_max
     connections_max: Annotated[int, Meta(ge=1, le=1_000_000)] = connections_max
 

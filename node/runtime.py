@@ -30,7 +30,6 @@ from .connections import (
     HttpBounds,
     effective_connections_max,
     http_bounds_key,
-    keepalive_timeout_ms,
     raise_open_files_limit,
 )
 from .decisions import closing_body, due_closures
@@ -250,7 +249,7 @@ async def serve(
     their request head is slow."""
     app = create_app(home, config, extension, bounds)
     bounds = app[http_bounds_key]
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=keepalive_timeout_ms / 1000)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=bounds.keepalive_timeout_ms / 1000)
     total_max = effective_connections_max(bounds, raise_open_files_limit())
     guard = ConnectionGuard(lambda: runner.server(), bounds, total_max)  # type: ignore[misc]
     app[connection_guard_key] = guard

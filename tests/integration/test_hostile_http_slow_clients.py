@@ -26,6 +26,7 @@ from .conftest import NodeProcess, init_home
 
 head_timeout_ms = 1500
 body_timeout_ms = 600
+keepalive_ms = 1500
 per_address_max = 8
 total_max = 40
 # Attackers per address in the per-address test: more than the bound.
@@ -41,6 +42,7 @@ socket_timeout_seconds = 5.0
 bounds = {
     "header_read_timeout_ms": head_timeout_ms,
     "body_read_timeout_ms": body_timeout_ms,
+    "keepalive_timeout_ms": keepalive_ms,
     "connections_per_address_max": per_address_max,
     "connections_max": total_max,
 }
@@ -194,6 +196,17 @@ def test_a_head_sent_in_pieces_within_the_timeout_is_answered(guarded: NodeProce
         client.sendall(b"Connection: close\r\n\r\n")
         status, document = read_answer(client)
     assert status == 200 and id_from_text("n", document["node"]) == guarded.feed
+
+
+def test_a_kept_alive_client_that_drips_its_next_request_is_dropped(guarded: NodeProcess) -> None:
+    """The head timeout covers a connection's first request; aiohttp's keep-alive timeout (the node
+    sets it) covers the next ones: a connection part-way through a head that long after its last
+    answer is closed."""
+    with connect(guarded, "127.0.0.6") as client:
+        client.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert read_answer(client)[0] == 200
+        start_dripping(client)
+        assert drip_until_dropped([client]) == [], "the node kept a client dripping its second request"
 
 
 def test_connections_past_the_total_bound_are_refused_and_freed_places_are_served(guarded: NodeProcess) -> None:
