@@ -53,6 +53,9 @@ connections_max = 4096
 # Open files kept for everything but client connections: the database and its WAL, the home lock,
 # connections to peers (`peers_max`), the signature-checking processes' pipes, logs.
 open_files_reserved = 256
+# Connections the kernel queues for the node to accept (aiohttp's TCPSite uses 128 too); past it a
+# new client's SYN waits, and everyone already connected is served.
+listen_backlog = 128
 # IPv6 clients are counted per network of this prefix length: one host is usually given a whole /64,
 # so counting single addresses would let it open 2^64 times the bound.
 ipv6_client_prefix_bits = 64

@@ -30,6 +30,7 @@ from .connections import (
     HttpBounds,
     effective_connections_max,
     http_bounds_key,
+    listen_backlog,
     raise_open_files_limit,
 )
 from .decisions import closing_body, due_closures
@@ -257,7 +258,9 @@ async def serve(
     loop = asyncio.get_running_loop()
     listener: asyncio.Server | None = None
     try:
-        listener = await loop.create_server(guard, config.listen_host, config.listen_port, reuse_address=True)
+        listener = await loop.create_server(
+            guard, config.listen_host, config.listen_port, reuse_address=True, backlog=listen_backlog
+        )
         node = app[node_key]
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, node.stop_requested.set)
