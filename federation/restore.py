@@ -4,33 +4,76 @@ How this works: the home keeps only its node key (and perhaps its config). We as
 feed that key signs (heads filtered by signing key), pull the whole feed in batches, and verify and
 audit every batch exactly as replication does, into a fresh database that replaces the old one only
 once it is complete. The signatures prove the feed is ours; the result is byte for byte what the
-peer holds. An old database is kept beside it as tally.db.before-restore.
+peer holds.
+
+What it never does:
+- Shorten the feed. What the home already holds of its feed - the head of its old database's log
+  (read through a read-only connection) and the acknowledged-head record beside it
+  (node/store.py) - must be a prefix of the peer's copy: a peer that holds less is refused
+  (`restore_would_lose`) before anything is pulled, and a peer that holds another event at a seq
+  the home holds is refused as a fork (`restore_fork`) as soon as the pull reaches it. A refusal
+  changes nothing in the home.
+- Read a peer's answer without a bound: every answer is read in chunks up to
+  `limits.replication_body_bytes_max` (as replication reads), and decoded into bounded types.
+- Lose the old database. Its WAL is checkpointed into it first, and its files (`tally.db`, `-wal`,
+  `-shm`) move aside together as `tally.db.before-restore` (or `-2`, `-3`, ... if an earlier
+  restore left one), so it opens on its own with everything it held.
+Once the new database is in place, the acknowledged-head record is brought up to its head.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import aiohttp
 import msgspec
-from tallystick.node.home import Home, HomeError, NodeConfig
-from tallystick.node.replay import fold_received, start_received
-from tallystick.node.store import Store
+from tallystick.node.home import Home, HomeError, NodeConfig, fsync_folder
+from tallystick.node.replay import Received, fold_received, start_received
+from tallystick.node.store import (
+    AcknowledgedLostError,
+    Store,
+    read_acknowledged,
+    read_only_connection,
+    write_acknowledged,
+)
 from tallystick.protocol import limits
-from tallystick.protocol.errors import LocalError, MalformedError
+from tallystick.protocol.errors import LocalError, MalformedError, TooLargeError
 from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.wire import events_decoder, heads_decoder
+
+# Databases an earlier restore moved aside are kept; past this many, the operator clears them.
+before_restore_copies_max = 100
+# Read size of a peer's answer (each chunk is checked against the body limit).
+answer_chunk_bytes = 64 * 1024
 
 
 class RestoreError(LocalError):
     code = "restore"
 
 
+class RestoreWouldLoseError(LocalError):
+    code = "restore_would_lose"
+
+
+class RestoreForkError(LocalError):
+    code = "restore_fork"
+
+
 class Restored(msgspec.Struct):
     node: str
     seq: int
     head: str
+
+
+class _Held(msgspec.Struct, frozen=True):
+    """A point of the own feed the home is known to hold: its seq and hash, and who says so."""
+
+    feed: bytes
+    seq: int
+    hash: bytes
+    source: str
 
 
 async def restore_home(path: Path, peer_url: str) -> Restored:
@@ -42,6 +85,75 @@ async def restore_home(path: Path, peer_url: str) -> Restored:
         raise RestoreError(f"{peer_url} answered with something that is not a Tallystick node's: {error}") from None
 
 
+async def read_bounded(response: aiohttp.ClientResponse, maximum: int = limits.replication_body_bytes_max) -> bytes:
+    """A peer's answer, refused (TooLargeError) past `maximum` bytes, declared or read: memory stays
+    bounded by the limit whatever the peer sends."""
+    if response.content_length is not None and response.content_length > maximum:
+        raise TooLargeError(f"the peer's answer of {response.content_length} bytes is over the limit of {maximum}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(answer_chunk_bytes):
+        size += len(chunk)
+        if size > maximum:
+            raise TooLargeError(f"the peer's answer is over the limit of {maximum} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(decoder: msgspec.msgpack.Decoder, data: bytes, peer_url: str):  # type: ignore[no-untyped-def]
+    try:
+        return decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise MalformedError(f"{peer_url} answered with something that does not decode: {error}") from None
+
+
+def _old_head(database: Path) -> _Held | None:
+    """The head of the own feed in the old database's log (the truth, whatever the projections say),
+    read through a read-only connection (which never writes or checkpoints); None if there is no
+    database, or none that can be read (a damaged disk: the record beside it still counts)."""
+    if not database.exists():
+        return None
+    try:
+        connection = read_only_connection(database)
+    except sqlite3.Error:
+        return None
+    try:
+        own = connection.execute("SELECT value FROM meta WHERE key = 'own_feed'").fetchone()
+        if own is None:
+            return None
+        row = connection.execute(
+            "SELECT seq, hash FROM log WHERE feed = ? ORDER BY seq DESC LIMIT 1", (own[0],)
+        ).fetchone()
+        return None if row is None else _Held(bytes(own[0]), int(row[0]), bytes(row[1]), "this home's tally.db")
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
+
+
+def _acknowledged(database: Path) -> _Held | None:
+    try:
+        record = read_acknowledged(database)
+    except AcknowledgedLostError:
+        return None  # a damaged record says nothing; the restored head replaces it
+    if record is None:
+        return None
+    feed, seq, head = record
+    return _Held(feed, seq, head, "the head this node acknowledged (tally.db.acknowledged)")
+
+
+def _check_held_in(held: list[_Held], rows: list[tuple[bytes, int, bytes, int, str, bytes]], peer_url: str) -> None:
+    """Refuse a pulled run that holds another event than the home at one of its `held` points."""
+    hashes = {row[1]: row[2] for row in rows}
+    for point in held:
+        if point.seq in hashes and hashes[point.seq] != point.hash:
+            raise RestoreForkError(
+                f"{peer_url} holds another event at seq {point.seq} of this feed than {point.source}: the feed "
+                "forked. Nothing was changed; restore from a peer that holds this home's events "
+                "(docs/operator.md §5.3)"
+            )
+
+
 async def _restore_home(path: Path, peer_url: str) -> Restored:
     home = Home(path)
     if not home.node_key_path.exists():
@@ -49,48 +161,117 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
     key = home.node_key()
     peer_url = peer_url.rstrip("/")
     timeout = aiohttp.ClientTimeout(total=limits.peer_request_timeout_ms / 1000)
+    building = home.path / "tally.db.restoring"
     with home.lock():
+        held = [point for point in (_old_head(home.database_path), _acknowledged(home.database_path)) if point]
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.get(f"{peer_url}/replication/heads", params={"key": id_to_text("k", key.public)}) as response:
                 response.raise_for_status()
-                heads = heads_decoder.decode(await response.read())
+                heads = _decode(heads_decoder, await read_bounded(response), peer_url)
             if len(heads.heads) != 1:
                 raise RestoreError(f"{peer_url} holds no feed signed by this home's node key; try another peer")
             feed, end = heads.heads[0].feed, heads.heads[0].seq
-            building = home.path / "tally.db.restoring"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{building}{suffix}").unlink(missing_ok=True)
-            store = await Store.open(building)
+            for point in held:
+                if point.feed != feed:
+                    raise RestoreForkError(
+                        f"{peer_url}'s feed signed by this node key is {id_to_text('n', feed)}, but {point.source} is "
+                        f"of feed {id_to_text('n', point.feed)}. Nothing was changed; check the node key and the peer"
+                    )
+            furthest = max(held, key=lambda point: point.seq, default=None)
+            if furthest is not None and furthest.seq > end:
+                raise RestoreWouldLoseError(
+                    f"{peer_url} holds this feed up to seq {end}, but {furthest.source} goes to seq {furthest.seq}: "
+                    "restoring from it would lose events that were acknowledged. Nothing was changed; restore from "
+                    "a peer that holds them all (`tally --node PEER status --json`, key feeds)"
+                )
+            aside = _free_aside_name(home)
+            _remove_database_files(building)
             try:
-                received = None
-                seq = 1
-                while seq <= end:
-                    url = f"{peer_url}/replication/feeds/{id_to_text('n', feed)}"
-                    params = {"from": str(seq), "limit": str(limits.replication_batch_events_max)}
-                    async with session.get(url, params=params) as response:
-                        response.raise_for_status()
-                        message = events_decoder.decode(await response.read())
-                    if message.feed != feed or message.start != seq or not message.events:
-                        raise MalformedError(f"{peer_url} answered with another range than asked")
-                    batch = list(message.events)
-                    if received is None:
-                        received = start_received(batch.pop(0))
-                        await store.set_meta("own_feed", feed)
-                        await store.append(received.rows, received.state, received.touched, received.head, received.postings)
-                    if batch:
-                        received = fold_received(received.state, received.head, batch)
-                        await store.append(received.rows, received.state, received.touched, received.head, received.postings)
-                    seq = message.start + len(message.events)
-                assert received is not None
+                received = await _pull(session, peer_url, building, feed, end, held)
                 if received.head.signing_key != key.public:
                     raise RestoreError("the feed restored is not signed by this home's current node key")
-            finally:
-                await store.close()
-    if home.database_path.exists():
-        os.replace(home.database_path, home.path / "tally.db.before-restore")
-        for suffix in ("-wal", "-shm"):
-            Path(f"{home.database_path}{suffix}").unlink(missing_ok=True)
-    os.replace(building, home.database_path)
-    if not home.config_path.exists():
-        home.write_config(NodeConfig(peers=[peer_url]))
+            except BaseException:
+                _remove_database_files(building)
+                raise
+        _move_old_database_aside(home.database_path, aside)
+        os.replace(building, home.database_path)
+        fsync_folder(home.path)
+        write_acknowledged(home.database_path, received.head.feed, received.head.seq, received.head.head)
+        if not home.config_path.exists():
+            home.write_config(NodeConfig(peers=[peer_url]))
     return Restored(id_to_text("n", feed), received.head.seq, id_to_text("h", received.head.head))
+
+
+async def _pull(
+    session: aiohttp.ClientSession, peer_url: str, building: Path, feed: bytes, end: int, held: list[_Held]
+) -> Received:
+    """The peer's copy of `feed` up to `end`, verified and audited batch by batch into a new
+    database at `building`, each run checked against what the home holds."""
+    # The database being built keeps no record of its own: the home's record is written once it is in place.
+    store = await Store.open(building, acknowledged="off")
+    try:
+        received: Received | None = None
+        seq = 1
+        while seq <= end:  # every turn moves seq on by at least one event, or raises
+            url = f"{peer_url}/replication/feeds/{id_to_text('n', feed)}"
+            params = {"from": str(seq), "limit": str(limits.replication_batch_events_max)}
+            async with session.get(url, params=params) as response:
+                response.raise_for_status()
+                message = _decode(events_decoder, await read_bounded(response), peer_url)
+            if message.feed != feed or message.start != seq or not message.events:
+                raise MalformedError(f"{peer_url} answered with another range than asked")
+            batch = list(message.events)
+            if received is None:
+                received = start_received(batch.pop(0))
+                _check_held_in(held, received.rows, peer_url)
+                await store.set_meta("own_feed", feed)
+                await store.append(received.rows, received.state, received.touched, received.head, received.postings)
+            if batch:
+                received = fold_received(received.state, received.head, batch)
+                _check_held_in(held, received.rows, peer_url)
+                await store.append(received.rows, received.state, received.touched, received.head, received.postings)
+            seq = received.head.seq + 1
+        assert received is not None  # end >= 1: the loop ran
+        return received
+    finally:
+        await store.close()
+
+
+def _database_files(database: Path) -> list[Path]:
+    return [Path(f"{database}{suffix}") for suffix in ("", "-wal", "-shm")]
+
+
+def _remove_database_files(database: Path) -> None:
+    for file in _database_files(database):
+        file.unlink(missing_ok=True)
+
+
+def _free_aside_name(home: Home) -> Path:
+    """Where the old database will move: the first name no earlier restore took."""
+    for number in range(1, before_restore_copies_max + 1):
+        aside = home.path / ("tally.db.before-restore" if number == 1 else f"tally.db.before-restore-{number}")
+        if not any(file.exists() for file in _database_files(aside)):
+            return aside
+    raise RestoreError(
+        f"{home.path} holds {before_restore_copies_max} databases earlier restores moved aside "
+        "(tally.db.before-restore*); delete the ones you no longer need, then restore again"
+    )
+
+
+def _move_old_database_aside(old: Path, aside: Path) -> None:
+    """Fold the old database's WAL into it, then move its files aside together."""
+    if not any(file.exists() for file in _database_files(old)):
+        return
+    if old.exists():
+        try:
+            connection = sqlite3.connect(old)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            pass  # a damaged database: moved as it is, all its files together, for whoever examines it
+    for source, target in zip(_database_files(old), _database_files(aside), strict=True):
+        if source.exists():
+            os.replace(source, target)
+    fsync_folder(old.parent)

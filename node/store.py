@@ -440,6 +440,51 @@ def check_acknowledged(database: Path, record: tuple[bytes, int, bytes] | None,
             f"{database} holds another event at seq {seq} than the one this node acknowledged (a fork); " + remedy)
 
 
+def read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that reads the database at `path` and writes nothing: it never checkpoints the
+    WAL, and - when there is no WAL, so the main file is the whole database - creates none either
+    (`immutable`; SQLite would otherwise create an empty tally.db-wal beside it)."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True)
+
+
+def _own_head_read_only(
+    path: Path,
+) -> tuple[tuple[bytes, int, bytes] | None, tuple[bytes | None, int, bytes | None, bytes | None] | None]:
+    """The acknowledged record beside `path`, then (in that order, see the top) the database's own
+    (feed, head seq, head hash, hash held at the record's seq), read through a read-only connection,
+    which never checkpoints or writes. The second is None when there is nothing to
+    compare: no database file, or one of another schema (which `Store.open` refuses on its own);
+    its feed is None for a database that holds no feed."""
+    record = read_acknowledged(path)
+    if not path.exists():
+        return record, None
+    connection = read_only_connection(path)
+    try:
+        try:
+            version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if version is None or version[0] != schema_version:
+                return record, None
+            feed = connection.execute("SELECT value FROM meta WHERE key = 'own_feed'").fetchone()
+            if feed is None:
+                return record, (None, 0, None, None)
+            head = connection.execute("SELECT seq, head FROM feeds WHERE feed = ?", (feed[0],)).fetchone()
+            if head is None:
+                return record, (bytes(feed[0]), 0, None, None)
+            held = None
+            if record is not None:
+                found = connection.execute(
+                    "SELECT hash FROM log WHERE feed = ? AND seq = ?", (feed[0], record[1])).fetchone()
+                held = None if found is None else bytes(found[0])
+            return record, (bytes(feed[0]), int(head[0]), bytes(head[1]), held)
+        except sqlite3.OperationalError:
+            return record, None  # not a database of ours (no meta table): the open says so
+    finally:
+        connection.close()
+
+
 class StoredEvent(msgspec.Struct, frozen=True):
     seq: int
     hash: bytes
@@ -702,8 +747,15 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, *, acknowledged: Acknowledging = "keep") -> Store:
-        """Open (or create) the database at `path`. With `acknowledged` "keep" or "check", refuse
-        with AcknowledgedLostError a database behind its acknowledged-head record (see the top)."""
+        """Open (or create) the database at `path`. With `acknowledged` "keep" or "check", a database
+        behind its acknowledged-head record is refused (AcknowledgedLostError) before anything opens
+        it for writing, so the refusal leaves its files exactly as they were (see the top)."""
+        record = None
+        if acknowledged != "off":
+            record, own = await asyncio.to_thread(_own_head_read_only, path)
+            if own is not None:
+                feed, seq, head, held = own
+                check_acknowledged(path, record, None if feed is None else (feed, seq), held)
         connection = await aiosqlite.connect(path, isolation_level=None)
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=FULL")
@@ -727,27 +779,14 @@ class Store:
         await reader.execute("PRAGMA query_only=ON")
         store = cls(connection, reader, path, acknowledged)
         try:
-            await store._open_acknowledged()
+            store._own_feed = await store.own_feed()
+            head = await store.head(store._own_feed) if store._own_feed is not None else None
+            if acknowledged == "keep" and head is not None and (record is None or record[1] < head.seq):
+                await asyncio.to_thread(write_acknowledged, path, head.feed, head.seq, head.head)
         except BaseException:
             await store.close()
             raise
         return store
-
-    async def _open_acknowledged(self) -> None:
-        """Check the database against its acknowledged-head record, and bring the record forward.
-        The record is read before the database: a node running beside (`tally verify`) writes the
-        record only after its commit, so the head read next is never behind what was read."""
-        record = read_acknowledged(self.path) if self._acknowledging != "off" else None
-        self._own_feed = await self.own_feed()
-        head = await self.head(self._own_feed) if self._own_feed is not None else None
-        if self._acknowledging == "off":
-            return
-        held = None
-        if record is not None and head is not None:
-            held = head.head if head.seq == record[1] else await self.hash_at(head.feed, record[1])
-        check_acknowledged(self.path, record, None if head is None else (head.feed, head.seq), held)
-        if self._acknowledging == "keep" and head is not None and (record is None or record[1] < head.seq):
-            await asyncio.to_thread(write_acknowledged, self.path, head.feed, head.seq, head.head)
 
     @contextlib.asynccontextmanager
     async def read_snapshot(self) -> AsyncIterator[None]:

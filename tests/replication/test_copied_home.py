@@ -19,7 +19,7 @@ from tallystick.protocol.codec import encode, sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.wire import Events, events_decoder
 
-from .helpers import NodeProcess, Nodes, http, refusal_of, start_all, wait_until
+from .helpers import NodeProcess, Nodes, http, refusal_of, signer_of, start_all, wait_until
 
 
 @dataclass
@@ -96,5 +96,7 @@ def test_a_common_peer_freezes_the_forked_feed_and_refuses_its_later_events(copi
     last = copies.payments["original"][-1]["seq"]
     served = http("GET", f"{copies.original.url}/replication/feeds/{copies.original.feed_text}?from={last}&limit=1")
     later = events_decoder.decode(served.body).events[0]
-    assert refusal_of(copies.peer.push(encode(Events(feed, last, [later])))) == (409, "feed_frozen")
+    # Pushed as the original node pushes (signed by its node key): a node it peers with.
+    pushed = copies.peer.push(encode(Events(feed, last, [later])), signer_of(copies.original))
+    assert refusal_of(pushed) == (409, "feed_frozen")
     assert copies.peer.feeds()[copies.original.feed_text] == held
