@@ -74,10 +74,13 @@ class Layers:
 
 
 def members_of_own_federations(state: FederationState, own_feed: bytes) -> frozenset[bytes]:
-    """Every community under every federation above `own_feed` (its federations, and theirs)."""
+    """Every community under every federation above `own_feed` (its federations, and theirs), and
+    every member named with it in a charter it holds that is not founded yet: a founding member's
+    feed must reach the others for it to adopt the charter at all."""
     found: set[bytes] = set()
     seen: set[bytes] = set()
-    frontier = list(state.ancestors(own_feed))
+    named_with = [federation.id for federation in state.federations.values() if own_feed in federation.members]
+    frontier = [*state.ancestors(own_feed), *named_with]
     while frontier:
         federation_id = frontier.pop()
         federation = state.federations.get(federation_id)
