@@ -164,8 +164,8 @@ class Sequencer:
             return None
         error = ClockAheadError(
             f"this node's clock ({_date(clock)}) is {(clock - believed) / 86_400_000:.1f} days ahead of its last event "
-            f"and its peers' ({_date(believed)}); it appends nothing until the clock is right: fix it (NTP) "
-            "or, if it is right, restart the node"
+            f"and its peers' ({_date(believed)}); it appends nothing until the clock is right: fix it (NTP); "
+            "if it is right, see clock_ahead in docs/operator.md"
         )
         if not self._clock_alerted:
             self._clock_alerted = True
