@@ -1016,13 +1016,10 @@ async def handle_node(request: web.Request) -> web.Response:
 async def handle_range(request: web.Request) -> web.Response:
     replicator = request.config_dict[replicator_key]
     feed = id_from_text("n", request.match_info["feed"])
-    try:
-        start = int(request.query.get("from", "1"))
-        limit = int(request.query.get("limit", str(limits.replication_batch_events_max)))
-    except ValueError:
-        raise MalformedError("from and limit must be integers") from None
-    if start < 1 or limit < 1:
-        raise MalformedError("from and limit must be at least 1")
+    # ASCII digits within int64 (a seq past 2^63 would overflow SQLite); a larger `limit` than a run
+    # may hold is served as the largest run (replication_batch_events_max).
+    start = query_integer(request, "from", 1, 1, limits.int64_max)
+    limit = query_integer(request, "limit", limits.replication_batch_events_max, 1, limits.int64_max)
     return _msgpack(await replicator.serve_range(feed, start, limit))
 
 

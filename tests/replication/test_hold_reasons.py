@@ -260,3 +260,16 @@ def test_a_configured_peer_pushes_signed_by_its_node_key(nodes: Nodes) -> None:
     assert fresh.feed_text not in b.feeds()
     assert b.push(Events(fresh.feed, 1, fresh.events), signer_of(a)).status == 200
     assert fresh.feed_text in b.feeds()
+
+
+@pytest.mark.parametrize(
+    "query", ["from=0", "from=%C2%B2", "from=9223372036854775808", "from=99999999999999999999", "limit=0", "limit=%D9%A3"]
+)
+def test_a_bad_range_parameter_is_a_400_never_a_500(world: World, query: str) -> None:
+    answer = http("GET", f"{world.node.url}/replication/feeds/{world.vouched.feed_text}?{query}")
+    assert refusal_of(answer) == (400, "malformed"), answer.body[:300]
+
+
+def test_a_range_from_the_largest_seq_is_an_empty_run(world: World) -> None:
+    answer = http("GET", f"{world.node.url}/replication/feeds/{world.vouched.feed_text}?from=9223372036854775807")
+    assert answer.status == 200
