@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import random
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,28 +83,54 @@ async def pay_until_killed(node: NodeProcess, payers: list[KeyPair]) -> Stream:
     return stream
 
 
+@dataclass(frozen=True)
+class AfterKill:
+    """Right after one kill: the highest seq acknowledged in that round, what the acknowledged-head
+    record said, and the database's hash at the record's seq and its head seq."""
+
+    acknowledged_seq: int
+    record: dict[str, Any]
+    database_hash_at_record: str | None
+    database_seq: int
+
+
 @dataclass
 class Crash:
     node: NodeProcess
     members: list[KeyPair]
     stream: Stream
     kill_statuses: list[int]
+    after_kills: list[AfterKill] = field(default_factory=list)
+
+
+def after_kill(node: NodeProcess, stream: Stream) -> AfterKill:
+    """Read the record and the database (read-only: nothing is checkpointed) before the restart."""
+    record = json.loads((node.home / "tally.db.acknowledged").read_text())
+    database = sqlite3.connect(f"file:{node.home / 'tally.db'}?mode=ro", uri=True)
+    try:
+        (seq,) = database.execute("SELECT max(seq) FROM log WHERE feed = ?", (node.feed,)).fetchone()
+        found = database.execute("SELECT hash FROM log WHERE feed = ? AND seq = ?", (node.feed, record["seq"])).fetchone()
+    finally:
+        database.close()
+    return AfterKill(max(ack.seq for ack in stream.acknowledged), record,
+                     None if found is None else id_to_text("h", bytes(found[0])), seq)
 
 
 @pytest.fixture(scope="module")
 def crash(make_node: Any) -> Crash:
     node = make_node(debit_limit="1000000", credit_ceiling="1000000")
     members = [node.admit(f"member {index:02d}") for index in range(clients)]
-    total, kill_statuses = Stream(), []
+    total, kill_statuses, after_kills = Stream(), [], []
     for _ in range(kill_rounds):
         stream = asyncio.run(pay_until_killed(node, members))
         assert node.process is not None
         kill_statuses.append(node.process.returncode)
+        after_kills.append(after_kill(node, stream))
         total.sent += stream.sent
         total.acknowledged += stream.acknowledged
         total.refusals += stream.refusals
         node.start()
-    return Crash(node, members, total, kill_statuses)
+    return Crash(node, members, total, kill_statuses, after_kills)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +156,16 @@ def test_every_acknowledged_payment_is_in_the_log_after_a_kill_9(
         intent = event["body"]["intent"]
         assert intent["sig"] == acknowledged.intent[-64:].hex()
         assert intent["key"] == id_to_text("k", acknowledged.intent[38:70])
+
+
+def test_after_each_kill_9_the_acknowledged_record_covers_every_answer_and_is_never_ahead_of_the_database(
+    crash: Crash,
+) -> None:
+    assert len(crash.after_kills) == kill_rounds
+    for after in crash.after_kills:
+        assert after.record["feed"] == crash.node.feed_text
+        assert after.acknowledged_seq <= after.record["seq"] <= after.database_seq
+        assert after.database_hash_at_record == after.record["head"]
 
 
 def test_log_after_a_kill_9_is_contiguous_and_holds_each_submitted_intent_at_most_once(
