@@ -17,8 +17,8 @@ from typing import Any
 import click
 import msgspec
 from rich.console import Console
-from rich.table import Table
 from tallystick.node.money import parse_amount
+from tallystick.node.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import FederationAct, Propose
 from tallystick.protocol.federation import (
@@ -40,6 +40,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client
+from .terminal import Table, markup, visible
 
 console = Console()
 _charter_decoder = msgspec.msgpack.Decoder(Charter)
@@ -112,6 +113,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
               by_decision: bool, closes_in: str, as_json: bool) -> None:
         """Write a charter naming the founding members and adopt it here. Each other founding
         community adopts the same charter: `tally federation adopt ID --from THIS_NODE_URL`."""
+        name = normalise_name(name, "the federation's name")
         charter = Charter(
             name=name, unit_code=unit_code, unit_decimals=decimals, members=tuple(_rated(m) for m in members),
             quorum_bp=parse_amount(quorum.rstrip("%"), 2), founded_ms=_now_ms(),
@@ -121,7 +123,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json({"id": identity, "charter": base64.b64encode(msgspec.msgpack.encode(charter)).decode(), **appended})
         else:
-            click.echo(f"charter of {name} ({identity}) adopted here at seq {appended['seq']}; "
+            click.echo(f"charter of {visible(name)} ({identity}) adopted here at seq {appended['seq']}; "
                        f"each other member runs: tally federation adopt {identity} --from <this node's URL>")
 
     @federation.command("adopt")
@@ -140,7 +142,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             raise click.ClickException(f"{source} answered with federation {document['id']}, not {reference}")
         appended = act(context, charter, by_decision, closes_in, f"Join the federation {charter.name}")
         print_json({"id": document["id"], **appended}) if as_json else click.echo(
-            f"adopted the charter of {charter.name} at seq {appended['seq']}")
+            f"adopted the charter of {visible(charter.name)} at seq {appended['seq']}")
 
     @federation.command("list")
     @click.option("--json", "as_json", is_flag=True)
@@ -172,7 +174,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             print_json(document)
             return
         state = "founded" if document["founded"] else f"adopted by {len(document['adopted'])} of {len(document['members'])}"
-        console.print(f"[bold]{document['name']}[/]  {document['id']}  ({state}; epoch {document['epoch']}, "
+        console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  ({state}; epoch {document['epoch']}, "
                       f"quorum {document['quorum']} of {len(document['members'])})")
         table = Table(title="members")
         for column in ("member", "name", "kind", "unit", "rate", "capacity", "trade limits"):
@@ -182,7 +184,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                           str(m["capacity"]), f"-{m['debit_limit']} / {m['credit_ceiling']}")
         console.print(table)
         for d in document["decisions"]:
-            console.print(f"  {d['outcome']:<10} epoch {d['epoch']}  {d['title']}  yes {len(d['yes'])}/{d['needed']}  {d['id']}")
+            console.print(f"  {d['outcome']:<10} epoch {d['epoch']}  {markup(d['title'])}  yes {len(d['yes'])}/{d['needed']}  {d['id']}")
 
     @federation.command("report")
     @click.argument("reference")
@@ -195,11 +197,11 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json(document)
             return
-        console.print(f"[bold]{document['name']}[/] — viability report")
+        console.print(f"[bold]{markup(document['name'])}[/] — viability report")
         for alert in document["alerts"]:
-            console.print(f"  [red]ALERT[/] {alert['system']}: {alert['message']}")
+            console.print(f"  [red]ALERT[/] {markup(str(alert['system']))}: {markup(str(alert['message']))}")
         policy = document["s5_policy"]
-        console.print(f"S5 policy: charter {policy['charter']['name']}, quorum {policy['quorum_bp'] / 100:.0f}%, "
+        console.print(f"S5 policy: charter {markup(policy['charter']['name'])}, quorum {policy['quorum_bp'] / 100:.0f}%, "
                       f"epoch {policy['epoch']}, {policy['passed_decisions']} decisions passed")
         table = Table(title="S1 operations")
         for column in ("community", "members", "enterprises", "events", "idle", "open decisions"):
@@ -213,7 +215,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         console.print(table)
         peers = document["s2_coordination"]["peers"]
         console.print("S2 coordination: " + (", ".join(
-            f"{p['url']} {'up' if p['reachable'] else 'DOWN'} lag {p['lag']}" for p in peers) or "no peers"))
+            f"{markup(p['url'])} {'up' if p['reachable'] else 'DOWN'} lag {p['lag']}" for p in peers) or "no peers"))
         table = Table(title="S3 control (the federation's unit, minor units)")
         for column in ("member", "position", "trade limits", "capacity share", "at limit"):
             table.add_column(column)
@@ -319,7 +321,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         body = FederationVote(federation=id_from_text("x", document["id"]), epoch=document["epoch"], proposal=choice)
         appended = act(context, body, by_decision, closes_in, f"Vote in {document['name']}")
         print_json({"epoch": document["epoch"], **appended}) if as_json else click.echo(
-            f"voted {'to abstain' if choice is None else 'yes'} in epoch {document['epoch']} of {document['name']}")
+            f"voted {'to abstain' if choice is None else 'yes'} in epoch {document['epoch']} of {visible(document['name'])}")
 
     @federation.command("certificate")
     @click.argument("reference")

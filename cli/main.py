@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
 from tallystick.node.money import format_amount, parse_amount
+from tallystick.node.names import normalise_name
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
 from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError, TallyError
@@ -57,6 +57,7 @@ from . import federation as federation_commands
 from . import shares as shares_commands
 from .client import Client, NodeRefused
 from .keyfile import seal, unseal
+from .terminal import Table, markup, visible
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 console = Console()
@@ -70,10 +71,10 @@ def refusals_exit_cleanly(function: Function) -> Function:
         try:
             return function(*args, **kwargs)
         except TallyError as error:
-            click.echo(f"tally: {error.code}: {error.message}", err=True)
+            click.echo(f"tally: {visible(error.code)}: {visible(error.message)}", err=True)
             sys.exit(1)
         except NodeRefused as error:
-            click.echo(f"tally: {error.code}: {error.message}", err=True)
+            click.echo(f"tally: {visible(error.code)}: {visible(error.message)}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -147,6 +148,8 @@ def init(
     as_json: bool,
 ) -> None:
     """Create a node home: keys, config, database and the feed's genesis."""
+    name = normalise_name(name, "the community's name")
+    admin_name = normalise_name(admin_name, "the admin's name")
     host, port = _parse_listen(listen)
     debit = parse_amount(debit_limit, decimals, allow_zero=True)
     ceiling = parse_amount(credit_ceiling, decimals, allow_zero=True) if credit_ceiling else limits.amount_minor_max
@@ -166,11 +169,11 @@ def init(
     if as_json:
         print_json({"node": created.node, "admin": created.admin})
         return
-    console.print(f"Created [bold]{name}[/] in {directory}")
+    console.print(f"Created [bold]{markup(name)}[/] in {markup(str(directory))}")
     console.print(f"  node   {created.node}")
-    console.print(f"  admin  {created.admin}  (key: {directory / 'admin.key'})")
-    console.print(f"[yellow]Move {directory / 'recovery.key'} offline now[/]: it is how you rotate a lost node key.")
-    console.print(f"Start it with: tally serve {directory}")
+    console.print(f"  admin  {created.admin}  (key: {markup(str(directory / 'admin.key'))})")
+    console.print(f"[yellow]Move {markup(str(directory / 'recovery.key'))} offline now[/]: it is how you rotate a lost node key.")
+    console.print(f"Start it with: tally serve {markup(str(directory))}")
 
 
 @main.command()
@@ -309,9 +312,11 @@ def member() -> None:
 @refusals_exit_cleanly
 def member_add(context: Context, member_id: str, name: str, make_admin: bool, as_json: bool) -> None:
     """Admit MEMBER_ID (from `tally key new`) under NAME."""
+    # The rules refuse a name that is not in its normal form: normalise what was typed before signing it.
+    name = normalise_name(name, "the member's name")
     action = AdmitMember(member=id_from_text("m", member_id), name=name, role="admin" if make_admin else "member")
     appended = context.client().submit(context.key(), action)
-    print_json(appended) if as_json else click.echo(f"admitted {name} at seq {appended['seq']}")
+    print_json(appended) if as_json else click.echo(f"admitted {visible(name)} at seq {appended['seq']}")
 
 
 @member.command("remove")
@@ -323,7 +328,7 @@ def member_remove(context: Context, member_ref: str, as_json: bool) -> None:
     """Close a member's account (its balance must be zero)."""
     client = context.client()
     appended = client.submit(context.key(), RemoveMember(member=_member_id(client, member_ref)))
-    print_json(appended) if as_json else click.echo(f"removed {member_ref} at seq {appended['seq']}")
+    print_json(appended) if as_json else click.echo(f"removed {visible(member_ref)} at seq {appended['seq']}")
 
 
 @main.command("limits")
@@ -395,14 +400,14 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
         if as_json:
             print_json({"payment": appended["hash"], **appended})
         else:
-            click.echo(f"sent {format_amount(minor, decimals)} {community['unit']['code']} to {to} through "
-                       f"{shared[0]['name']} (payment {appended['hash']}); `tally payments` shows when it settles")
+            click.echo(f"sent {format_amount(minor, decimals)} {visible(community['unit']['code'])} to {visible(to)} through "
+                       f"{visible(shared[0]['name'])} (payment {appended['hash']}); `tally payments` shows when it settles")
         return
     appended = client.submit(context.key(), Transfer(to=_member_id(client, to), amount_minor=minor, memo=memo))
     if as_json:
         print_json(appended)
     else:
-        click.echo(f"paid {format_amount(minor, decimals)} {community['unit']['code']} to {to} (seq {appended['seq']})")
+        click.echo(f"paid {format_amount(minor, decimals)} {visible(community['unit']['code'])} to {visible(to)} (seq {appended['seq']})")
 
 
 @main.command()
@@ -462,7 +467,7 @@ def _effect(
     if admit is not None:
         if not name:
             raise click.UsageError("--admit needs --name")
-        return AdmitMember(member=id_from_text("m", admit), name=name)
+        return AdmitMember(member=id_from_text("m", admit), name=normalise_name(name, "the member's name"))
     if remove is not None:
         return RemoveMember(member=_member_id(client, remove))
     if recover is not None:
@@ -578,7 +583,7 @@ def propose(
         text=text,
         deadline_ms=now_ms() + _parse_duration_ms(closes_in),
         topic=topic,
-        options=tuple(options),
+        options=tuple(normalise_name(option, f"option {index}") for index, option in enumerate(options)),
         multiple=multiple,
         ranked=ranked,
         quorum_bp=_parse_percent_bp(quorum),
@@ -747,11 +752,11 @@ def status(context: Context, as_json: bool) -> None:
     if as_json:
         print_json(document)
         return
-    console.print(f"[bold]{document['name']}[/]  {document['node']}")
+    console.print(f"[bold]{markup(document['name'])}[/]  {document['node']}")
     console.print(f"  seq {document['seq']}  head {document['head']}")
     console.print(f"  peers {len(document['peers'])}  feeds {len(document['feeds'])}  forks {len(document['forks'])}")
     for alert in document["alerts"]:
-        console.print(f"  [red]alert[/] {alert}")
+        console.print(f"  [red]alert[/] {markup(str(alert))}")
 
 
 # ---- offline ------------------------------------------------------------------------------------
@@ -865,7 +870,7 @@ def cluster_up(directory: Path, nodes: int, base_port: int, as_json: bool) -> No
         print_json([{"name": c.name, "url": c.url, "node": c.node, "home": str(c.home)} for c in communities])
         return
     for community in communities:
-        click.echo(f"{community.name:<14} {community.url}/  {community.node}")
+        click.echo(f"{visible(community.name):<14} {community.url}/  {community.node}")
     click.echo(f"stop them with: tally cluster down {directory}")
 
 
@@ -884,7 +889,7 @@ def cluster_link(nodes: tuple[str, ...]) -> None:
     seats = [federate.Seat(url, node, Path(key)) for (url, _, key), node in zip(pairs, ids, strict=True)]
     if cluster_module.link(seats):
         click.echo(f"linked {len(seats)} communities: " + ", ".join(
-            f"{f['name']} ({f['id']})" for f in Client(seats[0].url).get("/api/federations")))
+            f"{visible(f['name'])} ({f['id']})" for f in Client(seats[0].url).get("/api/federations")))
     else:
         click.echo("already linked: nothing to do")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 from tallystick.node.money import format_amount, parse_amount
+from tallystick.node.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     CancelOrder,
@@ -30,6 +30,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client
+from .terminal import Table, markup, visible
 
 console = Console()
 share_kinds = ("founder", "labour", "user", "investor")
@@ -56,7 +57,7 @@ def parse_class(spec: str, decimals: int) -> ShareClass:
     if len(parts) < 2 or parts[1] not in share_kinds:
         raise click.BadParameter(f"{spec!r}: write NAME:KIND[:option…], KIND one of {', '.join(share_kinds)}")
     fields: dict[str, Any] = {
-        "name": parts[0], "kind": parts[1], "votes_per_share": 1, "dividend_weight": 1,
+        "name": normalise_name(parts[0], "a share class's name"), "kind": parts[1], "votes_per_share": 1, "dividend_weight": 1,
         "par_minor": parse_amount("1", decimals), "withdrawable": False, "transferable": False,
         "holding_cap_units": None, "local_only": False,
     }
@@ -109,6 +110,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
     def register(context: Any, name: str, classes: tuple[str, ...], founder: tuple[str, ...], notice: str | None,
                  yearly_cap: str | None, as_json: bool) -> None:
         """Register enterprise NAME, managed by you (--key). `--json` prints its `id` too."""
+        name = normalise_name(name, "the enterprise's name")
         client = context.client()
         decimals = _decimals(client)
         issues = []
@@ -129,7 +131,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json({"id": registered["id"], **appended})
         else:
-            click.echo(f"registered {name} ({registered['id']}) at seq {appended['seq']}")
+            click.echo(f"registered {visible(name)} ({registered['id']}) at seq {appended['seq']}")
 
     @enterprise.command("list")
     @click.option("--json", "as_json", is_flag=True)
@@ -164,14 +166,14 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         client = context.client()
         if as_csv:
             enterprise_id(client, reference)  # a clear refusal for an unknown name
-            click.echo(client.get_text(f"/api/enterprises/{reference}/captable.csv"), nl=False)
+            click.echo(visible(client.get_text(f"/api/enterprises/{reference}/captable.csv"), multiline=True), nl=False)
             return
         document = client.get(f"/api/enterprises/{reference}", limit=limits.page_size_max)
         if as_json:
             print_json(document)
             return
         decimals = _decimals(client)
-        console.print(f"[bold]{document['name']}[/]  {document['id']}  managed by {document['manager_name']}")
+        console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  managed by {markup(document['manager_name'] or '')}")
         console.print(f"  balance {format_amount(document['balance'], decimals)}")
         classes = Table(title="share classes")
         for column in ("#", "name", "kind", "par", "votes", "dividend", "rights", "cap", "outstanding"):
@@ -192,7 +194,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         console.print(holders)
         for offer in document["offers"]:
             state = "open" if offer["open"] else offer["outcome"]
-            console.print(f"  offer {offer['id']}: {offer['units']} {offer['class_name']} at "
+            console.print(f"  offer {offer['id']}: {offer['units']} {markup(offer['class_name'])} at "
                           f"{format_amount(offer['price'], decimals)}, {offer['subscribed_units']} subscribed ({state})")
 
     @enterprise.command("pay")
@@ -208,7 +210,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         client = context.client()
         action = EnterprisePay(enterprise=enterprise_id(client, reference), to=_account_id(client, to),
                                amount_minor=parse_amount(amount, _decimals(client)), memo=memo)
-        _submitted(context, action, as_json, f"{reference} paid {to} (seq {{seq}})")
+        _submitted(context, action, as_json, f"{visible(reference)} paid {visible(to)} (seq {{seq}})")
 
     @enterprise.command("offer")
     @click.argument("reference")
@@ -346,7 +348,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         client = context.client()
         action = TransferShares(enterprise=enterprise_id(client, reference), share_class=share_class,
                                 to=_account_id(client, to), units=units)
-        _submitted(context, action, as_json, f"transferred {units} to {to} (seq {{seq}})")
+        _submitted(context, action, as_json, f"transferred {units} to {visible(to)} (seq {{seq}})")
 
     @enterprise.command("withdraw")
     @click.argument("reference")
