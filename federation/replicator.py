@@ -38,6 +38,7 @@ import heapq
 import logging
 import multiprocessing
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from tallystick.node.domain import State
 from tallystick.node.errors import BusyError, CheckpointMismatchError
 from tallystick.node.params import query_integer
-from tallystick.node.replay import fold_received, start_received, verify_intent_signatures
+from tallystick.node.replay import Received, fold_received, start_received, verify_intent_signatures
 from tallystick.node.runtime import Node
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
@@ -171,6 +172,13 @@ class NoReasonError(LocalError):
 class FeedsLimitError(LocalError):
     code = "feeds_limit"
     http_status = 403
+
+
+class StoreFailedError(LocalError):
+    """The store could not commit (a full disk, say): nothing of the run was kept, here or in memory."""
+
+    code = "store_failed"
+    http_status = 503
 
 
 @dataclass
@@ -472,7 +480,7 @@ class Replicator:
             except CheckpointMismatchError as error:
                 self._alert_checkpoint_mismatch(feed, error)
                 raise
-            await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
+            await self._append(received)
             replica.state, replica.head = received.state, received.head  # only once the store committed
         self.wake_peers()
         return replica.head.seq
@@ -488,7 +496,7 @@ class Replicator:
                 return replica
             stored_head = await self.store.head(feed)
             if stored_head is None:
-                await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
+                await self._append(received)
                 replica = Replica(received.state, received.head)
             else:  # held in the store, not in memory (its state did not load at start): take the store's
                 state = await self.store.load_state(feed)
@@ -498,6 +506,16 @@ class Replicator:
             self.replicas[feed] = replica
         self.wake_peers()
         return replica
+
+    async def _append(self, received: Received) -> None:
+        try:
+            await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
+        except sqlite3.OperationalError as error:  # "database or disk is full", an I/O error: ours, not the sender's
+            log.error("could not store events of %s: %s", id_to_text("n", received.head.feed), error)
+            raise StoreFailedError(
+                f"this node could not store the events ({error}); nothing of them was kept: its operator must free "
+                "disk space (see its log); retry later"
+            ) from None
 
     async def _drop_overlap(self, head: FeedHead, message: Events) -> list[bytes]:
         """The events after `head`; any that overlap what we hold must be the same bytes."""
@@ -668,7 +686,7 @@ class Replicator:
                 backoff_ms = 250
                 peer.reachable, peer.last_seen_ms, peer.last_error = True, self.clock_ms(), None
                 wait_ms = max(0.0, (next_heads_at - time.monotonic()) * 1000)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 peer.reachable, peer.last_error = False, str(error) or type(error).__name__
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
             except TallyError as error:
@@ -902,7 +920,7 @@ class Replicator:
                             peer.known.clear()
                             return
                         answer = _decode(heads_decoder, await _read_bounded(response))
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     peer.known.clear()
                     return
                 held = answer.heads[0].seq if answer.heads else 0
