@@ -689,6 +689,9 @@ class Replicator:
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 peer.reachable, peer.last_error = False, str(error) or type(error).__name__
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
+            except StoreFailedError as error:  # ours, not the peer's: say so, and retry as for a dead peer
+                peer.last_error = f"{error.code}: {error.message}"
+                wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
             except TallyError as error:
                 self.rejected_total += 1
                 peer.last_error = f"{error.code}: {error.message}"
