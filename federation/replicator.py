@@ -1037,10 +1037,9 @@ async def handle_node(request: web.Request) -> web.Response:
 async def handle_range(request: web.Request) -> web.Response:
     replicator = request.config_dict[replicator_key]
     feed = id_from_text("n", request.match_info["feed"])
-    # ASCII digits within int64 (a seq past 2^63 would overflow SQLite); a larger `limit` than a run
-    # may hold is served as the largest run (replication_batch_events_max).
+    # ASCII digits within int64 (a seq past 2^63 would overflow SQLite), and at most one run.
     start = query_integer(request, "from", 1, 1, limits.int64_max)
-    limit = query_integer(request, "limit", limits.replication_batch_events_max, 1, limits.int64_max)
+    limit = query_integer(request, "limit", limits.replication_batch_events_max, 1, limits.replication_batch_events_max)
     return _msgpack(await replicator.serve_range(feed, start, limit))
 
 

@@ -263,7 +263,7 @@ def test_a_configured_peer_pushes_signed_by_its_node_key(nodes: Nodes) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["from=0", "from=%C2%B2", "from=9223372036854775808", "from=99999999999999999999", "limit=0", "limit=%D9%A3"]
+    "query", ["from=0", "from=%C2%B2", "from=9223372036854775808", "from=99999999999999999999", "limit=0", "limit=%D9%A3", "limit=257"]
 )
 def test_a_bad_range_parameter_is_a_400_never_a_500(world: World, query: str) -> None:
     answer = http("GET", f"{world.node.url}/replication/feeds/{world.vouched.feed_text}?{query}")
