@@ -44,15 +44,6 @@ def populated(node: NodeProcess) -> Populated:
     return populate(node)
 
 
-# Found by this test in a file another change owns; each goes when its fix lands (not strict: the
-# examples drawn may miss it; tests/integration/test_hostile_http_params.py sends it for certain).
-known_failures = {
-    ("/replication/feeds/{feed}", GenerationMode.NEGATIVE): pytest.mark.xfail(
-        strict=False, reason="federation/replicator.py handle_range reads ?from= with int(): past 2^63 it "
-                            "overflows SQLite (500); parse it with node/params.py query_integer"),
-}
-
-
 def real_path_parameters(populated: Populated) -> dict[str, list[dict[str, Any]]]:
     """For each route with path parameters, values that name something this node holds."""
     node = populated.node
@@ -80,7 +71,7 @@ def served_schema(populated: Populated) -> schemathesis.BaseSchema:
 # Every route in the document but POST /replication/*, with values that fit its schemas; and,
 # for each route that takes any parameter or body, with values that break them.
 routes = [
-    pytest.param(path, method, mode, id=f"{method.upper()} {path} {mode.value}", marks=known_failures.get((path, mode), ()))
+    pytest.param(path, method, mode, id=f"{method.upper()} {path} {mode.value}")
     for path, item in document()["paths"].items()
     for method, operation in item.items()
     if not (method == "post" and path.startswith("/replication/"))

@@ -102,8 +102,6 @@ def test_a_log_start_past_int64_or_not_a_seq_is_400_malformed(populated: Populat
     assert_malformed(get(populated.node, f"/api/log?from={q(text)}"), "from")
 
 
-@pytest.mark.xfail(strict=True, reason="federation/replicator.py handle_range reads ?from= with int(): past 2^63 "
-                                       "it overflows SQLite (500); parse it with node/params.py query_integer")
 @pytest.mark.parametrize("text", [int64_past, arabic_three])
 def test_a_replication_range_start_past_int64_or_not_ascii_is_400_malformed(populated: Populated, text: str) -> None:
     assert_malformed(get(populated.node, f"/replication/feeds/{populated.node.feed_text}?from={q(text)}"), "from")
