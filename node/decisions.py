@@ -51,6 +51,7 @@ from tallystick.protocol.events import (
     Floor,
     Holders,
     Propose,
+    ProposeWithPeriod,
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
@@ -270,7 +271,7 @@ def asked_quorum_threshold(state: State, action: Propose) -> tuple[int, int]:
 
 def deadline_of(action: Propose, ts_ms: int) -> int:
     """When a proposal closes: its deadline, or its voting period after its event's ts."""
-    return action.deadline_ms if action.voting_period_ms is None else ts_ms + action.voting_period_ms
+    return ts_ms + action.voting_period_ms if isinstance(action, ProposeWithPeriod) else action.deadline_ms
 
 
 def _check_floors(state: State, effect: SetFloors) -> None:
@@ -461,7 +462,7 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
         raise TooManyDecisionsError(
             f"{limits.decisions_open_max} decisions are open; wait until some close before proposing another"
         )
-    if action.voting_period_ms is not None and action.deadline_ms != 0:
+    if isinstance(action, ProposeWithPeriod) and action.deadline_ms != 0:
         raise BadDecisionError("a decision has a deadline or a voting period, not both: give the deadline as 0")
     deadline_ms = deadline_of(action, ts_ms)
     if deadline_ms <= ts_ms:

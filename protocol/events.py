@@ -310,10 +310,7 @@ class Propose(_Tagged, tag="propose"):
     `threshold_bp` of None take the community's rules (raised to its floors for the effect). Polls
     have options and no effect; a `multiple` poll takes several options, a `ranked` one takes
     options in order of preference (counted by Borda: first of n options scores n, the next n-1,
-    and so on). The decision closes at `deadline_ms`, or, with `voting_period_ms` (and a
-    `deadline_ms` of 0), that long after the ts of the event that carries it: a period is measured
-    on the log's own time, so neither the member's clock nor a jump already in the log can make it
-    late."""
+    and so on). The decision closes at `deadline_ms` (`ProposeWithPeriod`: after a period)."""
 
     decision_type: DecisionType
     title: Title
@@ -327,7 +324,15 @@ class Propose(_Tagged, tag="propose"):
     threshold_bp: BasisPoints | None = None
     electorate: Electorate = AllMembers()
     effect: Effect | None = None
-    voting_period_ms: DurationMs | None = None
+
+
+class ProposeWithPeriod(Propose, tag="propose_period"):
+    """A `propose` whose decision closes `voting_period_ms` after the ts of the event that carries
+    it (its `deadline_ms` is 0): measured on the log's own time, so neither the member's clock nor
+    a jump already in the log can make it late. A kind of its own, so no `propose` written before
+    changes a byte."""
+
+    voting_period_ms: DurationMs = 0
 
 
 class Vote(_Tagged, tag="vote"):
@@ -360,6 +365,7 @@ Action = (
     | SetDefaultLimits
     | RebindKey
     | Propose
+    | ProposeWithPeriod
     | Vote
     | Delegate
     | Undelegate
@@ -509,6 +515,7 @@ action_kinds: frozenset[str] = frozenset(
         "set_default_limits",
         "rebind_key",
         "propose",
+        "propose_period",
         "vote",
         "delegate",
         "undelegate",

@@ -25,7 +25,7 @@ from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
-from tallystick.protocol.events import AdmitMember, Propose, Vote
+from tallystick.protocol.events import AdmitMember, Propose, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair
 
 start_ms = 1_800_000_000_000
@@ -145,7 +145,7 @@ async def test_a_jump_already_in_the_log_does_not_block_proposals_votes_or_close
         bea = KeyPair(b"\x0b" * 32)
         await node.act(node.admin, AdmitMember(member=bea.public, name="Bea"))
         assert node.sequencer.head.ts >= jumped_ms  # never before the last event
-        decision = await node.act(bea, Propose("proposal", "Picnic", "", 0, voting_period_ms=day_ms))
+        decision = await node.act(bea, ProposeWithPeriod("proposal", "Picnic", "", 0, voting_period_ms=day_ms))
         await node.act(node.admin, Vote(decision=decision, position="agree"))
         opened_ms = node.sequencer.state.decisions[decision].opened_ms
         assert node.sequencer.state.decisions[decision].deadline_ms == opened_ms + day_ms
@@ -159,7 +159,7 @@ async def test_a_jump_already_in_the_log_does_not_block_proposals_votes_or_close
 
 async def test_a_close_no_longer_due_appends_nothing(tmp_path: Path) -> None:
     async with running(tmp_path, log_ms=start_ms, wall_ms=start_ms) as node:
-        decision = await node.act(node.admin, Propose("proposal", "Later", "", 0, voting_period_ms=day_ms))
+        decision = await node.act(node.admin, ProposeWithPeriod("proposal", "Later", "", 0, voting_period_ms=day_ms))
         head = node.sequencer.head
         assert await node.sequencer.append_body(lambda state: closing_body(state, decision)) is None
         assert node.sequencer.head == head and node.sequencer.state.decisions[decision].is_open

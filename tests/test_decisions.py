@@ -31,6 +31,7 @@ from tallystick.node.errors import (
 )
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import (
+    ProposeWithPeriod,
     AdmitMember,
     DecisionClosed,
     Delegate,
@@ -73,7 +74,8 @@ class ClockedLedger(BaseClockedLedger):
         fields.setdefault("title", "A proposal")
         fields.setdefault("text", "")
         fields.setdefault("deadline_ms", deadline_ms)
-        return self.accept(signer, Propose(**fields)).seq  # type: ignore[arg-type]
+        kind = ProposeWithPeriod if "voting_period_ms" in fields else Propose
+        return self.accept(signer, kind(**fields)).seq  # type: ignore[arg-type]
 
     def vote(self, signer, decision: int, position: str | None = None, options: tuple[int, ...] = ()) -> None:  # type: ignore[no-untyped-def]
         self.accept(signer, Vote(decision=decision, position=position, options=options))  # type: ignore[arg-type]
@@ -557,7 +559,7 @@ def test_a_levy_of_zero_turns_it_off(ledger: ClockedLedger) -> None:
 def test_the_treasury_cannot_be_removed_or_recovered_and_does_not_vote(ledger: ClockedLedger) -> None:
     treasury = with_levy(ledger, 200, 5, 50)
     assert_refused(ledger, admin_key, RemoveMember(member=treasury), NotAuthorizedError)
-    action = Propose(decision_type="proposal", title="Steal", text="", deadline_ms=0, voting_period_ms=period_ms,
+    action = ProposeWithPeriod(decision_type="proposal", title="Steal", text="", deadline_ms=0, voting_period_ms=period_ms,
                      effect=RecoverKey(member=treasury, new_key=stranger_key.public))
     assert_refused(ledger, bea_key, action, NotAuthorizedError)
     assert tally(ledger, ledger.propose(deadline_ms=0, voting_period_ms=period_ms)).electorate == 4
@@ -601,7 +603,7 @@ def test_a_passed_treasury_payment_spends_the_levies_without_a_levy(ledger: Cloc
 
 def test_a_treasury_payment_beyond_its_balance_is_refused(ledger: ClockedLedger) -> None:
     with_levy(ledger, 200, 5, 50)
-    action = Propose(decision_type="proposal", title="Spend", text="", deadline_ms=0, voting_period_ms=period_ms,
+    action = ProposeWithPeriod(decision_type="proposal", title="Spend", text="", deadline_ms=0, voting_period_ms=period_ms,
                      effect=TreasuryPay(to=dee, amount_minor=1))
     assert_refused(ledger, bea_key, action, DebitLimitError)
 

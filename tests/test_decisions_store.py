@@ -15,6 +15,7 @@ from tallystick.node.replay import fold_received, rebuild, refold, start_receive
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol.events import (
+    ProposeWithPeriod,
     Delegate,
     Propose,
     RecoverKey,
@@ -97,7 +98,7 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_decisions(node
     store, sequencer, feed, members, act, clock = node
     admin, m0, m1, _m2, _m3 = members
     await act(m0, Delegate(to=m1.public, topic="garden"))
-    decision = await act(admin, Propose(decision_type="proposal", title="Rules", text="", deadline_ms=0,
+    decision = await act(admin, ProposeWithPeriod(decision_type="proposal", title="Rules", text="", deadline_ms=0,
                                         voting_period_ms=week_ms,
                                         effect=SetRules(admission="decision", quorum_bp=1, threshold_bp=2)))
     for voter in (admin, m1, _m2):

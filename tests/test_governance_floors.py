@@ -21,6 +21,7 @@ from tallystick.node.errors import (
 )
 from tallystick.protocol.codec import encode
 from tallystick.protocol.events import (
+    ProposeWithPeriod,
     Act,
     AdmitMember,
     DecisionClosed,
@@ -53,7 +54,7 @@ def ledger() -> ClockedLedger:
 
 def proposal(effect: object = None, *, period_ms: int, **fields: object) -> Propose:
     fields.setdefault("decision_type", "proposal")
-    return Propose(title="A change", text="", deadline_ms=0, voting_period_ms=period_ms, effect=effect,  # type: ignore[arg-type]
+    return ProposeWithPeriod(title="A change", text="", deadline_ms=0, voting_period_ms=period_ms, effect=effect,  # type: ignore[arg-type]
                    **fields)  # type: ignore[arg-type]
 
 
@@ -241,13 +242,14 @@ def test_a_voting_period_runs_from_the_events_own_time(ledger: ClockedLedger) ->
 
 
 def test_a_deadline_and_a_voting_period_together_are_refused(ledger: ClockedLedger) -> None:
-    action = Propose("proposal", "Both", "", ledger.now_ms + hour_ms, voting_period_ms=hour_ms)
+    action = ProposeWithPeriod("proposal", "Both", "", ledger.now_ms + hour_ms, voting_period_ms=hour_ms)
     assert isinstance(refused(ledger, bea_key, action), BadDecisionError)
 
 
-def test_a_propose_written_before_voting_periods_still_decodes_with_none() -> None:
-    # The field is the last of the array, so a Propose of one element fewer is read as before.
-    older = msgspec.msgpack.encode(["propose", "proposal", "T", "", 5, "", [], False, False, None, None, ["members"], None])
-    decoded = msgspec.msgpack.decode(older, type=Propose)
-    assert decoded.voting_period_ms is None and decoded.deadline_ms == 5
-    assert encode(decoded)[-1:] == b"\xc0" and len(msgspec.msgpack.decode(encode(decoded))) == 14
+def test_a_propose_with_a_period_is_a_kind_of_its_own_and_a_propose_keeps_its_bytes() -> None:
+    # A plain propose is the 13-element array it always was, so no log written before changes.
+    plain = msgspec.msgpack.decode(encode(Propose("proposal", "T", "", 5)))
+    assert plain[0] == "propose" and len(plain) == 13
+    with_period = msgspec.msgpack.decode(encode(ProposeWithPeriod("proposal", "T", "", 0, voting_period_ms=60_000)))
+    assert with_period[0] == "propose_period" and with_period[1:13] == [*plain[1:4], 0, *plain[5:13]]
+    assert with_period[13] == 60_000

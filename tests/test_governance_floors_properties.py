@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tallystick.node import decisions
 from tallystick.node.errors import DomainError
 from tallystick.protocol.events import (
+    ProposeWithPeriod,
     AdmitMember,
     DecisionClosed,
     FederationAct,
@@ -135,11 +136,12 @@ class Floors(RuleBasedStateMachine):
                                                           6000, self.fresh)),
             "ballot": lambda: FederationAct(body=FederationVote(b"\x07" * 32, self.fresh, None)),
         }[effect_kind]()
-        action = Propose(
+        timing: dict = {"deadline_ms": self.ledger.now_ms + period_ms} if absolute else \
+            {"deadline_ms": 0, "voting_period_ms": period_ms}
+        action = (Propose if absolute else ProposeWithPeriod)(
             decision_type=decision_type,  # type: ignore[arg-type]
             title="A proposal", text="",
-            deadline_ms=self.ledger.now_ms + period_ms if absolute else 0,
-            voting_period_ms=None if absolute else period_ms,
+            **timing,
             options=("A", "B") if decision_type == "poll" else (),
             quorum_bp=quorum_bp,
             threshold_bp=threshold_bp if decision_type == "proposal" else None,

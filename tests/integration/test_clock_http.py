@@ -21,7 +21,7 @@ import pytest
 from support import free_port, next_nonce
 from tallystick.node.home import NodeConfig, init_home
 from tallystick.protocol.codec import sign_intent
-from tallystick.protocol.events import AdmitMember, Propose, Vote
+from tallystick.protocol.events import AdmitMember, Propose, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
 
 from .conftest import NodeProcess
@@ -82,7 +82,7 @@ def test_a_log_holding_an_event_two_years_ahead_does_not_block_proposals_votes_o
     nodes.append(node)
     bea = node.admit("Bea")
     assert node.get("/api/status")["alerts"] == []
-    picnic = node.act(bea, Propose("proposal", "Picnic", "", 0, voting_period_ms=7 * day_ms))["seq"]
+    picnic = node.act(bea, ProposeWithPeriod("proposal", "Picnic", "", 0, voting_period_ms=7 * day_ms))["seq"]
     node.act(node.admin_key, Vote(decision=picnic, position="agree"))
     node.act(bea, Vote(decision=picnic, position="disagree"))
     shown = node.get(f"/api/decisions/{picnic}")
@@ -92,7 +92,7 @@ def test_a_log_holding_an_event_two_years_ahead_does_not_block_proposals_votes_o
                                             action=Propose("proposal", "Absolute", "", now_ms() + 7 * day_ms)))
     assert (absolute.status, absolute.json()["error"]) == (409, "deadline_passed")
     cal = KeyPair.generate()
-    admission = node.act(bea, Propose("proposal", "Admit Cal", "", 0, voting_period_ms=2 * day_ms,
+    admission = node.act(bea, ProposeWithPeriod("proposal", "Admit Cal", "", 0, voting_period_ms=2 * day_ms,
                                       effect=AdmitMember(member=cal.public, name="Cal")))["seq"]
     for voter in (node.admin_key, bea):
         node.act(voter, Vote(decision=admission, position="agree"))
@@ -111,7 +111,7 @@ def test_after_a_jump_in_the_log_a_decision_closes_when_its_voting_period_has_ru
 ) -> None:
     node = serve_home_at(tmp_path, now_ms() + 2 * 365 * day_ms)
     nodes.append(node)
-    quick = node.act(node.admin_key, Propose("proposal", "Quick", "", 0, voting_period_ms=2000))["seq"]
+    quick = node.act(node.admin_key, ProposeWithPeriod("proposal", "Quick", "", 0, voting_period_ms=2000))["seq"]
     deadline = time.monotonic() + 20.0  # ten times the voting period
     while node.get(f"/api/decisions/{quick}")["open"]:
         assert time.monotonic() < deadline, "the decision was not closed after its voting period"

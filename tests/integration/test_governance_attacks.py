@@ -19,6 +19,7 @@ from support import next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import (
+    ProposeWithPeriod,
     AdmitMember,
     FederationAct,
     Floor,
@@ -106,7 +107,7 @@ def test_the_quick_attacks_with_the_quorum_raised_are_still_refused_for_their_ti
 ) -> None:
     effect = SetLimits(account=community.mallory.public, debit_limit_minor=limits.amount_minor_max,
                        credit_ceiling_minor=None)
-    attack = Propose(decision_type="consent", title="Quick one", text="", deadline_ms=0, voting_period_ms=1500,
+    attack = ProposeWithPeriod(decision_type="consent", title="Quick one", text="", deadline_ms=0, voting_period_ms=1500,
                      quorum_bp=5000, effect=effect)
     assert_below_floor(community, attack, "stays open", "48 h")
     recovery = Propose(decision_type="proposal", title="Quick one", text="", deadline_ms=now_ms() + 1500,
@@ -122,7 +123,7 @@ def test_a_member_cannot_lower_the_floors_by_a_quick_decision(community: Communi
 
 def test_a_proposal_below_the_threshold_floor_is_refused(community: Community) -> None:
     effect = AdmitMember(member=KeyPair.generate().public, name="Mallory's friend")
-    attack = Propose(decision_type="proposal", title="Admit my friend", text="", deadline_ms=0,
+    attack = ProposeWithPeriod(decision_type="proposal", title="Admit my friend", text="", deadline_ms=0,
                      voting_period_ms=48 * hour_ms, threshold_bp=1, effect=effect)
     assert_below_floor(community, attack, "threshold", "50 %")
 
@@ -132,7 +133,7 @@ def test_a_proposal_that_meets_the_floors_is_taken_with_the_floors_quorum_and_st
 ) -> None:
     node = community.node
     effect = SetLimits(account=community.mallory.public, debit_limit_minor=200_00, credit_ceiling_minor=None)
-    proposal = Propose(decision_type="consent", title="A bigger limit for me", text="", deadline_ms=0,
+    proposal = ProposeWithPeriod(decision_type="consent", title="A bigger limit for me", text="", deadline_ms=0,
                        voting_period_ms=49 * hour_ms, effect=effect)
     seq = node.act(community.mallory, proposal)["seq"]
     node.act(community.mallory, Vote(decision=seq, position="agree"))
@@ -145,7 +146,7 @@ def test_a_proposal_that_meets_the_floors_is_taken_with_the_floors_quorum_and_st
 def test_an_admission_every_member_agrees_to_closes_at_once_and_admits(community: Community) -> None:
     node = community.node
     newcomer = KeyPair.generate()
-    proposal = Propose(decision_type="proposal", title="Admit Dan", text="", deadline_ms=0,
+    proposal = ProposeWithPeriod(decision_type="proposal", title="Admit Dan", text="", deadline_ms=0,
                        voting_period_ms=24 * hour_ms, effect=AdmitMember(member=newcomer.public, name="Dan"))
     seq = node.act(community.bea, proposal)["seq"]
     for voter in (community.ada, community.bea, community.cal, community.mallory):
