@@ -532,7 +532,7 @@ def _apply_action(state: State, signer_id: bytes, action: Action, seq: int, ts_m
     if isinstance(action, EnterprisePay):
         return sharing.apply_enterprise_pay(state, action)
     if isinstance(action, OpenOffer):
-        return sharing.apply_open_offer(state, action, seq)
+        return sharing.apply_open_offer(state, action, seq, ts_ms)
     if isinstance(action, WithdrawShares):
         return sharing.apply_withdraw(state, signer_id, action, seq, ts_ms)
     members, accounts, keys, names = state.members, state.accounts, state.keys, state.names

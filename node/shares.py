@@ -27,6 +27,7 @@ from tallystick.protocol.events import (
     Event,
     OfferClosed,
     OpenOffer,
+    OpenOfferWithPeriod,
     PlaceOrder,
     RegisterEnterprise,
     SetWithdrawalRule,
@@ -410,13 +411,22 @@ def check_open_offer(state: State, signer_id: bytes, action: OpenOffer, now_ms: 
     if share_class.withdrawable and action.price_minor != share_class.par_minor:
         raise BadOfferError(f"{share_class.name} is withdrawable at par, so it is offered at par ({share_class.par_minor})")
     _check_amount(action.price_minor, action.units)
-    if action.deadline_ms <= now_ms:
-        raise DeadlinePassedError(f"the deadline {action.deadline_ms} ms is not in the future (now {now_ms} ms)")
-    if action.deadline_ms - now_ms > limits.decision_duration_max_ms:
+    if isinstance(action, OpenOfferWithPeriod) and action.deadline_ms != 0:
+        raise BadOfferError("an offer has a deadline or a period open, not both: give the deadline as 0")
+    deadline_ms = offer_deadline(action, now_ms)
+    if deadline_ms <= now_ms:
+        raise DeadlinePassedError(f"the deadline {deadline_ms} ms is not in the future (now {now_ms} ms)")
+    if deadline_ms - now_ms > limits.decision_duration_max_ms:
         raise BadOfferError("an offer may stay open at most 366 days; choose an earlier deadline")
 
 
-def apply_open_offer(state: State, action: OpenOffer, seq: int) -> State:
+def offer_deadline(action: OpenOffer, ts_ms: int) -> int:
+    """When an offer closes: its deadline, or its period open after its event's ts (the log's time)."""
+    return ts_ms + action.open_for_ms if isinstance(action, OpenOfferWithPeriod) else action.deadline_ms
+
+
+def apply_open_offer(state: State, action: OpenOffer, seq: int, ts_ms: int) -> State:
+    deadline_ms = offer_deadline(action, ts_ms)
     offer = Offer(
         seq=seq,
         enterprise=action.enterprise,
@@ -425,10 +435,10 @@ def apply_open_offer(state: State, action: OpenOffer, seq: int) -> State:
         units=action.units,
         min_units=action.min_units,
         member_cap_units=action.member_cap_units,
-        deadline_ms=action.deadline_ms,
+        deadline_ms=deadline_ms,
     )
     shares = state.shares
-    shares = _replace(shares, offers=shares.offers.set(seq, offer), open_offers=shares.open_offers.set(seq, action.deadline_ms))
+    shares = _replace(shares, offers=shares.offers.set(seq, offer), open_offers=shares.open_offers.set(seq, deadline_ms))
     return _replace(state, shares=shares)
 
 

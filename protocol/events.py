@@ -151,6 +151,13 @@ class OpenOffer(_Tagged, tag="open_offer"):
     deadline_ms: TimestampMs
 
 
+class OpenOfferWithPeriod(OpenOffer, tag="open_offer_period"):
+    """An `open_offer` that closes `open_for_ms` after the ts of the event carrying it (its
+    `deadline_ms` is 0): on the log's own time, like `propose_period`."""
+
+    open_for_ms: DurationMs = 0
+
+
 class Subscribe(_Tagged, tag="subscribe"):
     offer: Seq
     units: ShareUnits
@@ -372,6 +379,7 @@ Action = (
     | RegisterEnterprise
     | EnterprisePay
     | OpenOffer
+    | OpenOfferWithPeriod
     | Subscribe
     | PlaceOrder
     | CancelOrder
@@ -522,6 +530,7 @@ action_kinds: frozenset[str] = frozenset(
         "register_enterprise",
         "enterprise_pay",
         "open_offer",
+        "open_offer_period",
         "subscribe",
         "place_order",
         "cancel_order",

@@ -533,3 +533,28 @@ def test_what_escrow_holds_for_a_member_counts_against_what_others_may_pay_them(
                    LimitBelowBalanceError)
     assert town.close_offer(offer) == "refunded"
     assert town.balance(bea) == 1000  # at her ceiling, not past it
+
+
+# ---- an offer's time on the log's own clock (issue 12) ------------------------------------------
+
+
+def test_an_offer_with_a_period_open_runs_from_its_events_own_time_after_a_jump_in_the_log(town: Community) -> None:
+    from tallystick.protocol.events import OpenOfferWithPeriod
+
+    bakery = town.register(customer)
+    town.now_ms = 5_000_000_000_000  # the log's time jumped far ahead of any member's clock
+    absolute = OpenOffer(bakery, 0, 100, 100, 10, 100, 1_800_000_000_000)  # the manager's clock: "past" here
+    assert_refused(town, admin_key, absolute, DeadlinePassedError)
+    offer = town.accept(admin_key, OpenOfferWithPeriod(bakery, 0, 100, 100, 10, 100, 0, open_for_ms=60_000)).seq
+    assert town.state.shares.offers[offer].deadline_ms == town.now_ms + 60_000
+    town.accept(bea_key, Subscribe(offer=offer, units=20))
+    assert shares.due_offer_closes(town.state, town.now_ms + 59_999) == []
+    assert town.close_offer(offer) == "allotted" and town.held(bakery, bea) == 20
+
+
+def test_an_offer_with_both_a_deadline_and_a_period_is_refused(town: Community) -> None:
+    from tallystick.protocol.events import OpenOfferWithPeriod
+
+    bakery = town.register(customer)
+    both = OpenOfferWithPeriod(bakery, 0, 100, 100, 10, 100, town.now_ms + 60_000, open_for_ms=60_000)
+    assert_refused(town, admin_key, both, BadOfferError)
