@@ -289,10 +289,20 @@ def _check_floors(state: State, effect: SetFloors) -> None:
             )
 
 
-def unanimous(state: State, decision: Decision) -> bool:
-    """Whether every member of a decision's electorate agreed to it, directly (so it may close
-    before its deadline). Only decisions with an effect: a discussion keeps its time."""
+def unanimous(
+    state: State, decision: Decision, *, floors: dict[str, Floor] | None = None, people: int | None = None
+) -> bool:
+    """Whether every member of a decision's electorate agreed to it, directly, so that it may close
+    before its deadline. Only a decision whose class has a least time open: the early close
+    shortens the wait the floors impose, and where they impose none the deadline the proposer chose
+    stands (a discussion, a holders' dividend). `floors` and `people` (the active people, for a
+    members' decision) may be given by a caller that asks this of many decisions."""
     if decision.effect is None or decision.decision_type == "poll" or not decision.votes:
+        return False
+    if people is not None and not isinstance(decision.electorate, Holders) and len(decision.votes) < people:
+        return False  # cheap: fewer votes than voters
+    floors = floors_in_force(state) if floors is None else floors
+    if floors[decision_class(state, decision.effect)].period_ms == 0:
         return False
     voters = [member_id for member_id, weight in _voters(state, decision) if weight > 0]
     if not voters or len(decision.votes) < len(voters):
@@ -749,10 +759,14 @@ def due_closures(state: State, now_ms: int) -> list[int]:
     """Open decisions whose deadline is at or before `now_ms`, in the order they fall due, then
     those every voter agreed to (`unanimous`), which close at once."""
     due = [(deadline, seq) for seq, deadline in state.open_decisions.items() if deadline <= now_ms]
-    early = [
-        (deadline, seq) for seq, deadline in state.open_decisions.items()
-        if deadline > now_ms and unanimous(state, state.decisions[seq])
-    ]
+    waiting = [seq for seq, deadline in state.open_decisions.items()
+               if deadline > now_ms and state.decisions[seq].effect is not None and state.decisions[seq].votes]
+    early = []
+    if waiting:  # asked every second by the timer: the floors and the count of people once
+        floors = floors_in_force(state)
+        people = sum(1 for member in state.members.values() if member.active and member.role in sharing.people_roles)
+        early = [(state.open_decisions[seq], seq) for seq in waiting
+                 if unanimous(state, state.decisions[seq], floors=floors, people=people)]
     return [seq for _, seq in sorted(due)] + [seq for _, seq in sorted(early)]
 
 
