@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from replication.helpers import NodeProcess, Nodes, log_rows
+from replication.helpers import NodeProcess, Nodes, log_rows, signer_of
 from tallystick.node.home import read_key
 from tallystick.protocol.codec import encode, sign_event
 from tallystick.protocol.events import Checkpoint, ForkProof
-from tallystick.protocol.wire import Forks
 
 from .conftest import Browsing, wait_until
 
@@ -75,7 +74,7 @@ def test_a_fork_raises_an_alert_at_the_top_of_every_page(pair: Pair, browsing: B
     second = sign_event(read_key(a.home / "node.key"), feed=a.feed, seq=seq, prev=a.feed, ts=ts,
                         body=Checkpoint(state_hash=bytes(range(32))))
     proof = encode(ForkProof(feed=a.feed, seq=seq, first=first, second=second))
-    answer = b.http("POST", "/replication/forks", encode(Forks([proof])), "application/msgpack")
+    answer = b.post_forks([proof], signer_of(a))
     assert answer.status == 200, answer.body[:300]
 
     alerts = wait_until(lambda: b.get("/api/status")["alerts"], what="B raising an alert for the fork")

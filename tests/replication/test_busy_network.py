@@ -10,6 +10,7 @@ times a second while the test watches what B learns from A.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,10 @@ from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember
 from tallystick.protocol.wire import Events
 
-from .helpers import FeedBuilder, NodeProcess, Nodes, refusal_of, start_all, wait_until
+from .helpers import FeedBuilder, NodeProcess, Nodes, refusal_of, signer_of_feed, start_all, wait_until
+
+# A feed made by hand, which A follows: A has no peers, so following it is A's reason to take it.
+forked_elsewhere = FeedBuilder("Forked elsewhere")
 
 # How often B writes while busy, and how long "periodic" may take: three anti-entropy intervals. (With
 # B writing every 3 s instead, both tests pass well inside this deadline.)
@@ -38,6 +42,10 @@ class Pair:
 def pair(module_nodes: Nodes) -> Pair:
     a, b = module_nodes.create(2)
     b.peers = [a.url]
+    config_path = a.home / "config.json"
+    config = json.loads(config_path.read_text())
+    config["follow"] = [forked_elsewhere.feed_text]
+    config_path.write_text(json.dumps(config))
     start_all([a, b])
     return Pair(a, b)
 
@@ -87,13 +95,13 @@ def test_a_busy_node_still_pulls_from_a_peer_that_does_not_push_to_it(pair: Pair
 
 
 def test_a_fork_proof_reaches_a_busy_node(pair: Pair) -> None:
-    feed = FeedBuilder("Forked elsewhere")
+    feed = forked_elsewhere
     first = feed.next_event(feed.act_body(feed.admin_key, AdmitMember(member=FeedBuilder("k").node_key.public, name="x")))
     second = feed.next_event(feed.act_body(feed.admin_key, AdmitMember(member=FeedBuilder("k").node_key.public, name="y")))
-    assert pair.a.push(Events(feed.feed, 1, [*feed.events, first])).status == 200
+    assert pair.a.push(Events(feed.feed, 1, [*feed.events, first]), signer_of_feed(feed)).status == 200
     wait_until(lambda: seq_held(pair.b, feed.feed_text) == 2, "B pulling the feed from A")
     with busy(pair.b):
-        assert refusal_of(pair.a.push(Events(feed.feed, 2, [second]))) == (409, "feed_frozen")
+        assert refusal_of(pair.a.push(Events(feed.feed, 2, [second]), signer_of_feed(feed))) == (409, "feed_frozen")
         wait_until(
             lambda: any(fork["feed"] == feed.feed_text for fork in pair.b.status()["forks"]),
             "busy B receiving A's fork proof",

@@ -37,7 +37,17 @@ from tallystick.protocol.events import PayAcross
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 from tallystick.protocol.wire import Events, events_decoder
 
-from .helpers import BackgroundLoop, NodeProcess, Nodes, TcpProxy, refusal_of, start_all, wait_until
+from .helpers import (
+    BackgroundLoop,
+    NodeProcess,
+    Nodes,
+    Signer,
+    TcpProxy,
+    refusal_of,
+    signer_of,
+    start_all,
+    wait_until,
+)
 
 trade_limit_minor = 200_00
 federation_capacity_minor = 300_00
@@ -78,12 +88,12 @@ def feed_events(node: NodeProcess, feed: bytes, start: int, limit: int) -> list[
     return list(events_decoder.decode(answer.body).events)
 
 
-def push_as_soon_as_listening(node: NodeProcess, message: Events) -> Any:
+def push_as_soon_as_listening(node: NodeProcess, message: Events, signer: Signer) -> Any:
     """POST /replication/push the moment the (just launched) node's port opens."""
     deadline = time.monotonic() + port_open_timeout_seconds
     while True:
         try:
-            return node.push(message)
+            return node.push(message, signer)
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline or not node.running:
                 raise
@@ -143,8 +153,8 @@ def world(nodes: Nodes, background: BackgroundLoop) -> Iterator[World]:
         first_half = feed_events(a, a.feed, 1, fork_seq)
         [other_event] = feed_events(a2, a.feed, fork_seq, 1)
         c.launch()
-        assert push_as_soon_as_listening(c, Events(a.feed, 1, first_half)).status == 200
-        assert refusal_of(c.push(Events(a.feed, fork_seq, [other_event]))) == (409, "feed_frozen")
+        assert push_as_soon_as_listening(c, Events(a.feed, 1, first_half), signer_of(a)).status == 200
+        assert refusal_of(c.push(Events(a.feed, fork_seq, [other_event]), signer_of(a))) == (409, "feed_frozen")
         c.wait_for_status()
         to_b.restore()
         to_c.restore()
