@@ -25,7 +25,7 @@ from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
-from tallystick.protocol.events import AdmitMember, Propose, ProposeWithPeriod, Vote
+from tallystick.protocol.events import AdmitMember, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair
 
 start_ms = 1_800_000_000_000

@@ -31,12 +31,12 @@ from tallystick.node.errors import (
 )
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import (
-    ProposeWithPeriod,
     AdmitMember,
     DecisionClosed,
     Delegate,
     Event,
     Propose,
+    ProposeWithPeriod,
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,

@@ -15,9 +15,9 @@ from tallystick.node.replay import fold_received, rebuild, refold, start_receive
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol.events import (
-    ProposeWithPeriod,
     Delegate,
     Propose,
+    ProposeWithPeriod,
     RecoverKey,
     SetLevy,
     SetRules,
@@ -26,7 +26,6 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.ids import KeyPair
-
 
 # Longer than every default floor (72 h at most), shorter than the clock's skew limit.
 week_ms = 7 * 24 * 3600 * 1000

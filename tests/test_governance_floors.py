@@ -21,13 +21,13 @@ from tallystick.node.errors import (
 )
 from tallystick.protocol.codec import encode
 from tallystick.protocol.events import (
-    ProposeWithPeriod,
     Act,
     AdmitMember,
     DecisionClosed,
     FederationAct,
     Floor,
     Propose,
+    ProposeWithPeriod,
     RecoverKey,
     RemoveMember,
     SetFloors,

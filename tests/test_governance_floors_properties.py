@@ -21,12 +21,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tallystick.node import decisions
 from tallystick.node.errors import DomainError
 from tallystick.protocol.events import (
-    ProposeWithPeriod,
     AdmitMember,
     DecisionClosed,
     FederationAct,
     Floor,
     Propose,
+    ProposeWithPeriod,
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,

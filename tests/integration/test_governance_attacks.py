@@ -19,11 +19,11 @@ from support import next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import (
-    ProposeWithPeriod,
     AdmitMember,
     FederationAct,
     Floor,
     Propose,
+    ProposeWithPeriod,
     RecoverKey,
     SetFloors,
     SetLimits,

@@ -17,10 +17,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from tallystick.protocol.events import DecisionClosed, Floor, Propose, ProposeWithPeriod, SetFloors, SetLimits, Vote
+from tallystick.protocol.events import (
+    DecisionClosed,
+    Floor,
+    Propose,
+    ProposeWithPeriod,
+    SetFloors,
+    SetLimits,
+    Vote,
+)
 from tallystick.protocol.wire import Events
 
-from .helpers import BackgroundLoop, FeedBuilder, LyingPeer, NodeProcess, Nodes, refusal_of, start_all, wait_until
+from .helpers import (
+    BackgroundLoop,
+    FeedBuilder,
+    LyingPeer,
+    NodeProcess,
+    Nodes,
+    refusal_of,
+    start_all,
+    wait_until,
+)
 
 hour_ms = 3600 * 1000
 
