@@ -207,11 +207,14 @@ class Sequencer:
     async def append_body(self, make_body: Callable[[State], Body | None]) -> Appended | None:
         """Append a node-originated body (e.g. a time-driven event) in the single write order;
         `make_body` sees the state the body will follow, so it can e.g. hash it. None from it, or a
-        decision's close that is not due at the event's ts, appends nothing and answers None."""
+        decision's close that is not due at the event's ts, appends nothing and answers None; so
+        does a clock far ahead (`clock_ahead`: the node's own time-driven events wait for the clock,
+        without failing the task that asked)."""
         await self._gate_open.wait()
-        refusal = self.refusal
-        if refusal is not None:
-            raise refusal
+        if self._refusal is not None:
+            raise self._refusal
+        if self.clock_refusal() is not None:
+            return None  # nothing is appended while the clock is ahead; the alert says why
         future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
         return await self._enqueue(_Pending(None, None, make_body, future))
 
@@ -243,7 +246,10 @@ class Sequencer:
             if item.done.cancelled():
                 continue  # the caller went away before we started; nothing was appended
             if clock_refusal is not None:
-                item.done.set_exception(clock_refusal)
+                if item.intent is not None:
+                    item.done.set_exception(clock_refusal)
+                else:
+                    item.done.set_result(None)
                 continue
             # The ts this event will carry: the rules see it as "now" (a vote's deadline).
             ts = max(self.now_ms(), head.ts)

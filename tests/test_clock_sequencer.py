@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 from tallystick.node.decisions import closing_body, due_closures
+from tallystick.node.domain import state_digest
 from tallystick.node.errors import ClockAheadError
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
-from tallystick.protocol.events import AdmitMember, ProposeWithPeriod, Vote
+from tallystick.protocol.events import AdmitMember, Checkpoint, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair
 
 start_ms = 1_800_000_000_000
@@ -163,3 +164,10 @@ async def test_a_close_no_longer_due_appends_nothing(tmp_path: Path) -> None:
         head = node.sequencer.head
         assert await node.sequencer.append_body(lambda state: closing_body(state, decision)) is None
         assert node.sequencer.head == head and node.sequencer.state.decisions[decision].is_open
+
+
+async def test_a_node_body_asked_while_the_clock_is_ahead_appends_nothing_and_raises_nothing(tmp_path: Path) -> None:
+    async with running(tmp_path, log_ms=start_ms, wall_ms=start_ms + 2 * year_ms) as node:
+        head = node.sequencer.head
+        assert await node.sequencer.append_body(lambda state: Checkpoint(state_hash=state_digest(state))) is None
+        assert node.sequencer.head == head and await node.store.head(node.feed) == head
