@@ -14,6 +14,8 @@ Python values; running the script writes them next to it as JSON:
 - intents.json      every member intent of the feed, with its signed message and signature
 - invalid.json      bytes that must be refused, each with the check that refuses it and the error code
 - fork_proofs.json  a valid fork proof
+- decisions.json    a community deciding under its floors: proposals with a voting period, a
+                    unanimous early close, set_floors, a close at the deadline (docs/decisions.md)
 
 tests/test_protocol_vectors.py rebuilds these in memory and fails if one byte differs: a change of a
 byte here is a protocol change (bump limits.protocol_version and say so in docs/protocol.md).
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from tallystick.node import domain, shares
+from tallystick.node import decisions, domain, shares
 from tallystick.protocol import limits
 from tallystick.protocol.codec import (
     decode_event,
@@ -51,8 +53,10 @@ from tallystick.protocol.events import (
     CancelOrder,
     CapacityLimits,
     Checkpoint,
+    DecisionClosed,
     EventUnsigned,
     FederationAct,
+    Floor,
     ForkProof,
     Genesis,
     IntentUnsigned,
@@ -60,10 +64,13 @@ from tallystick.protocol.events import (
     OpenOffer,
     PayAcross,
     PlaceOrder,
+    Propose,
+    ProposeWithPeriod,
     RebindKey,
     RegisterEnterprise,
     RemoveMember,
     SetDefaultLimits,
+    SetFloors,
     SetLimits,
     SetRole,
     ShareClass,
@@ -71,6 +78,7 @@ from tallystick.protocol.events import (
     TradeLimits,
     Transfer,
     TransferShares,
+    Vote,
 )
 from tallystick.protocol.federation import (
     Charter,
@@ -86,7 +94,7 @@ from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
-              "payments.json")
+              "payments.json", "decisions.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -416,6 +424,44 @@ def build_shares_feed() -> _FeedBuilder:
     final, _ = verify_batch(builder.heads[0], builder.raw[1:])
     assert final == builder.heads[-1]
     shares.audit_invariants(builder.states[-1])
+    return builder
+
+
+hour_ms = 3600 * 1000
+
+
+def build_decisions_feed() -> _FeedBuilder:
+    """A third community, Fairfield, deciding under its floors: Alice's limit by a proposal with a
+    voting period that all three agree to (closed early, unanimous), stricter floors by the rules
+    class (also unanimous), and a consent with an absolute deadline that closes at it, no quorum."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _community_with_alice_and_bob("Fairfield", "FFD")
+    t = genesis_ts_ms
+    limit = decode_event(builder.act("alice", t + 3, ProposeWithPeriod(
+        "proposal", "A bigger limit for Alice", "", 0, voting_period_ms=48 * hour_ms,
+        effect=SetLimits(public["alice"], 200_000, None),
+    ), "Alice proposes her own debit limit of 2,000.00, open 48 h (the limits floor)")).seq
+    for offset, voter in enumerate(("admin", "alice", "bob")):
+        builder.act(voter, t + 4 + offset, Vote(decision=limit, position="agree"), f"{voter} agrees")
+    builder.append("node", t + 7, DecisionClosed(decision=limit, outcome="passed"),
+                   "everyone agreed: the node closes it before its deadline, passed", None)
+    floors = decode_event(builder.act("admin", t + 8, ProposeWithPeriod(
+        "proposal", "Stricter limits", "", 0, voting_period_ms=72 * hour_ms,
+        effect=SetFloors((Floor("limits", 7500, 5000, 48 * hour_ms), Floor("rules", 7500, 6667, 72 * hour_ms))),
+    ), "Ada proposes floors: limits and rules need three quarters of the members (the rules class, 72 h)")).seq
+    for offset, voter in enumerate(("admin", "alice", "bob")):
+        builder.act(voter, t + 9 + offset, Vote(decision=floors, position="agree"), f"{voter} agrees")
+    builder.append("node", t + 12, DecisionClosed(decision=floors, outcome="passed"),
+                   "everyone agreed: the floors pass", None)
+    deadline = t + 13 + 48 * hour_ms
+    defaults = decode_event(builder.act("bob", t + 13, Propose(
+        "consent", "Higher default limits", "", deadline, effect=SetDefaultLimits(150_000, 150_000),
+    ), "Bob proposes higher default limits by consent, deadline 48 h on (quorum: the new 75 % floor)")).seq
+    builder.act("bob", t + 14, Vote(decision=defaults, position="agree"), "Bob agrees; no one else votes")
+    builder.append("node", deadline, DecisionClosed(decision=defaults, outcome="no_quorum"),
+                   "at its deadline: one of three took part, below the 75 % quorum", None)
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
     return builder
 
 
@@ -1157,7 +1203,25 @@ def build() -> dict[str, Any]:
         "capacity": {"above_hex": [above.hex() for above in capacity.above], "share_minor": capacity.share_minor,
                      "used": list(capacity.used), "held": list(capacity.held)},
     }
+    deciding = build_decisions_feed()
+    deciding_state = deciding.states[-1]
+    decisions_file = {
+        "description": "A valid feed of the community Fairfield deciding under its floors (docs/decisions.md): "
+        "propose_period, votes, a unanimous close before the deadline, set_floors, a consent closed at its "
+        "deadline for want of the floor's quorum. Fields as in feed.json; state_digest_hex is the state digest "
+        "after the last event; floors are the floors in force then, by class, as [quorum_bp, threshold_bp, "
+        "period_ms].",
+        "feed_hex": deciding.feed.hex(),
+        "events": deciding.events,
+        "intents": deciding.intents,
+        "state_digest_hex": domain.state_digest(deciding_state).hex(),
+        "outcomes": {str(seq): decision.outcome for seq, decision in sorted(deciding_state.decisions.items())},
+        "floors": {name: [floor.quorum_bp, floor.threshold_bp, floor.period_ms]
+                   for name, floor in decisions.floors_in_force(deciding_state).items()},
+        "alice_debit_limit_minor": deciding_state.accounts[key_for("alice").public].debit_limit_minor,
+    }
     return {
+        "decisions.json": decisions_file,
         "payments.json": payments_file,
         "shares.json": shares_file,
         "keys.json": build_keys(builder),
