@@ -47,6 +47,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from tallystick.node.connections import read_body
 from tallystick.node.domain import State
 from tallystick.node.errors import BusyError, CheckpointMismatchError
 from tallystick.node.params import query_integer
@@ -247,6 +248,9 @@ class Replicator:
         self.sequencer: Sequencer = node.sequencer
         self.own_feed = node.sequencer.head.feed
         self.sequencer.on_append(lambda head: self.wake_peers())
+        # The clock check trusts only the configured peers' own feeds: a vouched-for stranger's
+        # feed stamped far in the future must not vouch for our clock.
+        self.sequencer.peer_times.append(self.peers_latest_ts)
         if self.peers:
             self.sequencer.hold_writes()  # until the peers were asked for our own feed (fork safety)
         for head in await self.store.heads():
@@ -303,6 +307,11 @@ class Replicator:
     def peer_feeds(self) -> set[bytes]:
         """The own feeds of the configured peers, as far as they have told us (/replication/node)."""
         return {peer.feed for peer in self.peers.values() if peer.feed is not None}
+
+    def peers_latest_ts(self) -> int:
+        """The latest event time among the configured peers' own feeds held (0 when none is)."""
+        held = (self.replicas.get(feed) for feed in self.peer_feeds())
+        return max((replica.head.ts for replica in held if replica is not None), default=0)
 
     def is_anchor(self, feed: bytes) -> bool:
         """A feed this node holds for its own sake, not because someone vouched for it."""
@@ -1044,17 +1053,8 @@ async def handle_range(request: web.Request) -> web.Response:
 
 
 async def read_body_bounded(request: web.Request, maximum: int) -> bytes:
-    """The request body, refused with 413 past `maximum` bytes before it is read whole."""
-    if request.content_length is not None and request.content_length > maximum:
-        raise TooLargeError(f"body of {request.content_length} bytes is over the limit of {maximum}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > maximum:
-            raise TooLargeError(f"body is over the limit of {maximum} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body, refused with 413 past `maximum` bytes and 408 if it comes too slowly."""
+    return await read_body(request, maximum)
 
 
 async def handle_push(request: web.Request) -> web.Response:

@@ -25,7 +25,7 @@ from .connections import read_body
 from .decisions import Decision, tally, winners
 from .domain import credit_ceiling, debit_limit, find_member
 from .errors import UnknownDecisionError
-from .runtime import Node, clock_ms, node_key
+from .runtime import Node, node_key
 from .views import event_json, render
 
 
@@ -217,7 +217,7 @@ def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, A
         "opened_ms": decision.opened_ms,
         "deadline_ms": decision.deadline_ms,
         "open": live.is_open,
-        "time_left_ms": max(0, decision.deadline_ms - clock_ms()) if live.is_open else 0,
+        "time_left_ms": max(0, decision.deadline_ms - node.sequencer.now_ms()) if live.is_open else 0,
         "outcome": live.outcome,
         "closed_seq": live.closed_seq,
         "effect": None if decision.effect is None else render(decision.effect),

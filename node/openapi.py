@@ -63,7 +63,7 @@ _tally = {
         "option_counts": {"type": "array", "items": {"type": "integer"}},
         "winners": {"type": "array", "items": {"type": "integer"}},
         "quorum_met": {"type": "boolean"},
-        "outcome": {"type": "string", "enum": ["passed", "rejected", "blocked", "no_quorum", "effect_refused"]},
+        "outcome": {"type": "string", "enum": ["passed", "rejected", "blocked", "no_quorum", "effect_refused", "below_floor"]},
     },
 }
 _decision = {

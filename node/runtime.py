@@ -103,19 +103,19 @@ class Node:
             await asyncio.sleep(timer_interval_ms / 1000)
             if self.sequencer.refusal is not None:
                 continue  # a stale or forked home appends nothing; the alert says why
-            for decision in due_closures(self.sequencer.state, clock_ms()):
+            for decision in due_closures(self.sequencer.state, self.sequencer.now_ms()):
                 # The outcome is computed on the state the closing event follows, inside the
                 # sequencer's single write order, so no vote can slip in between.
                 await self.sequencer.append_body(lambda s, d=decision: closing_body(s, d))
-            for offer in sharing.due_offer_closes(self.sequencer.state, clock_ms()):
+            for offer in sharing.due_offer_closes(self.sequencer.state, self.sequencer.now_ms()):
                 await self.sequencer.append_body(lambda s, o=offer: sharing.offer_closing_body(s, o))
-            for withdrawal in sharing.due_withdrawals(self.sequencer.state, clock_ms()):
+            for withdrawal in sharing.due_withdrawals(self.sequencer.state, self.sequencer.now_ms()):
                 await self.sequencer.append_body(lambda s, w=withdrawal: sharing.withdrawal_body(s, w))
             for _ in range(len(self.sequencer.state.federation_outbox)):
                 # Only this loop empties the outbox, so its first body is still there.
                 await self.sequencer.append_body(lambda s: s.federation_outbox[0])
             state, head = self.sequencer.state, self.sequencer.head
-            if state.events_since_checkpoint > 0 and clock_ms() - head.ts >= self.config.checkpoint_idle_ms:
+            if state.events_since_checkpoint > 0 and self.sequencer.now_ms() - head.ts >= self.config.checkpoint_idle_ms:
                 await self.sequencer.append_body(lambda s: Checkpoint(state_hash=state_digest(s)))
 
 

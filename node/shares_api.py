@@ -21,7 +21,7 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 from . import params
 from .domain import credit_ceiling, debit_limit, find_member
 from .errors import UnknownEnterpriseError, UnknownOfferError
-from .runtime import Node, clock_ms, node_key
+from .runtime import Node, node_key
 from .shares import Enterprise, Holding, Offer, Order, Trade, Withdrawal, allotment
 from .store import share_key, share_value
 
@@ -109,7 +109,7 @@ def offer_json(node: Node, offer: Offer, *, subscriptions: bool = False) -> dict
         "subscribers": len(offer.subscriptions),
         "escrow": offer.escrow_minor,
         "open": offer.outcome is None,
-        "time_left_ms": max(0, offer.deadline_ms - clock_ms()) if offer.outcome is None else 0,
+        "time_left_ms": max(0, offer.deadline_ms - node.sequencer.now_ms()) if offer.outcome is None else 0,
         "outcome": offer.outcome,
         "closed_seq": offer.closed_seq,
     }

@@ -88,16 +88,17 @@ def test_a_node_may_abstain_on_its_own_to_end_a_stalled_epoch(town: Community) -
 
 
 def test_a_community_that_decides_by_decision_acts_in_federations_by_a_passed_decision(town: Community) -> None:
-    deadline = start_ms + 60_000
-    rules = town.accept(admin_key, Propose("consent", "Decide together", "", deadline, quorum_bp=0,
+    deadline = start_ms + 73 * 3600 * 1000  # past the rules class's 72 h floor
+    rules = town.accept(admin_key, Propose("consent", "Decide together", "", deadline,
                                            effect=SetRules("decision", 5000, 5000))).seq
+    town.accept(admin_key, Vote(rules, "agree"))
     town.now_ms = deadline
     town.audited(decisions.closing_body(town.state, rules))
     assert town.state.rules.admission == "decision"
     charter = town.charter()
     error = town.submit(town.sign(admin_key, FederationAct(body=charter)))
     assert isinstance(error, NotAuthorizedError)
-    deadline = town.now_ms + 60_000
+    deadline = town.now_ms + 73 * 3600 * 1000
     join = town.accept(admin_key, Propose("proposal", "Join the Valley", "", deadline,
                                           effect=FederationAct(body=charter))).seq
     town.accept(admin_key, Vote(join, "agree"))
