@@ -36,20 +36,6 @@ from msgspec import Meta
 from tallystick.protocol import limits
 from tallystick.protocol.errors import RemoteError, TooLargeError
 
-# A client that has not sent its whole request head this long after connecting is dropped. Real
-# clients send it in one packet; nginx's own client_header_timeout is 60 s.
-header_read_timeout_ms = 10_000
-# A handler waits this long for a request body (at most `replication_body_bytes_max`).
-body_read_timeout_ms = 30_000
-# A kept-alive connection is closed this long after its last answer if no new request came whole
-# (aiohttp's keepalive_timeout; its default is 75 s).
-keepalive_timeout_ms = 15_000
-# Open connections from one client address. Behind a reverse proxy all connections come from the
-# proxy's address, so it must be above the proxy's own connection pool (docs/operator.md).
-connections_per_address_max = 256
-# Open connections in all; the effective bound is also kept `open_files_reserved` below the
-# process's open-files limit.
-connections_max = 4096
 # Open files kept for everything but client connections: the database and its WAL, the home lock,
 # connections to peers (`peers_max`), the signature-checking processes' pipes, logs.
 open_files_reserved = 256
@@ -71,11 +57,11 @@ class RequestTimeoutError(RemoteError):
 class HttpBounds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The operator's bounds on client connections (config.json, docs/operator.md)."""
 
-    header_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = header_read_timeout_ms
-    body_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = body_read_timeout_ms
-    keepalive_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = keepalive_timeout_ms
-    connections_per_address_max: Annotated[int, Meta(ge=1, le=1_000_000)] = connections_per_address_max
-    connections_max: Annotated[int, Meta(ge=1, le=1_000_000)] = connections_max
+    header_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.header_read_timeout_ms
+    body_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.body_read_timeout_ms
+    keepalive_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.keepalive_timeout_ms
+    connections_per_address_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_per_address_max
+    connections_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_max
 
     @classmethod
     def from_config(cls, config: object) -> HttpBounds:

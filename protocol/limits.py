@@ -141,3 +141,20 @@ certificate_key_events_max = 64
 certificate_bytes_max = 16 * 1024 * 1024
 # How deep certificates nest: a confederation's decision voted by its member federations' decisions.
 certificate_depth_max = 8
+
+# ---- HTTP clients (node/connections.py; each can be set in config.json) ---------------------------
+
+# A client that has not sent its whole request head this long after connecting is dropped. Real
+# clients send it in one packet; nginx's own client_header_timeout is 60 s.
+header_read_timeout_ms = 10_000
+# A handler waits this long for a request body (at most `replication_body_bytes_max`).
+body_read_timeout_ms = 30_000
+# A kept-alive connection is closed this long after its last answer if no new request came whole
+# (aiohttp's keepalive_timeout; its default is 75 s).
+keepalive_timeout_ms = 15_000
+# Open connections from one client address. Behind a reverse proxy all connections come from the
+# proxy's address, so it must be above the proxy's own connection pool (docs/operator.md).
+connections_per_address_max = 256
+# Open connections in all; the effective bound is also kept `open_files_reserved` below the
+# process's open-files limit.
+connections_max = 4096
