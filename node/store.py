@@ -9,12 +9,26 @@ batch of events and the rows they touched, and this module writes them with a fe
 calls and one commit (each aiosqlite call is a thread hop of ~100 µs, so we pay per batch, not per
 row). Every read takes a limit. WAL with synchronous=FULL: a commit that returned survives a kill -9
 and a power cut.
+
+The acknowledged head: after each commit that added events to the home's own feed, and before the
+commit returns (so before anyone is told), the store records the feed's new head in a small file
+beside the database, `tally.db.acknowledged`, synced to disk (two checksummed slots written in turn,
+see `acknowledged_slot_bytes`). It is independent of SQLite: a WAL that lost its tail (one flipped
+byte makes SQLite drop every frame from it on) or an old copy of the database put back leaves the
+database's own head behind the record, and `Store.open` then refuses with `acknowledged_lost` instead
+of letting the node sign a second event at a seq it already gave out. The record can only be behind
+the database (a crash between a commit and its record), and that is fine: the next open brings it
+up. The check reads the record first and the database second, through a read-only connection that
+never checkpoints the WAL: a node running beside (`tally verify` may run beside one) writes the
+record only after its commit, so the head read second is never behind the record read first, and a
+refusal leaves every file as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -347,17 +361,49 @@ class AcknowledgedLostError(LocalError):
 # database is in place).
 Acknowledging = Literal["keep", "check", "off"]
 acknowledged_suffix = ".acknowledged"
-# The record is one line of JSON of a few hundred bytes; anything longer is not one.
-acknowledged_record_bytes_max = 1024
+# The record file is two slots of this many bytes, each one line: a JSON document padded with spaces.
+# A commit overwrites the older slot in place and fdatasyncs it (one sync, ~2 ms here, where a new
+# file renamed into place costs two syncs and a folder sync, ~8 ms, per committed batch); a write a
+# crash tears leaves that slot failing its checksum and the other slot whole, and the newest whole
+# slot is the record. Every slot ever written is a head that was committed, so whichever survives is
+# never ahead of the database. 256 bytes hold the longest record (two 54-character ids, a seq, a
+# 32-digit checksum) with room to spare.
+acknowledged_slot_bytes = 256
+acknowledged_slots = 2
 
 
 class AcknowledgedHead(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The own feed's last acknowledged head, as the record file holds it (ids in their text form,
-    so an operator can read it)."""
+    """One slot of the record file (ids in their text form, so an operator can read it); `check`
+    is the BLAKE2b-128 of the other fields, so a torn slot is told from a whole one."""
 
     feed: str
     seq: int
     head: str
+    check: str
+
+
+_acknowledged_decoder = msgspec.json.Decoder(AcknowledgedHead)
+
+
+def _slot_check(feed: str, seq: int, head: str) -> str:
+    return hashlib.blake2b(f"{feed} {seq} {head}".encode(), digest_size=16).hexdigest()
+
+
+def _slot(feed: bytes, seq: int, head: bytes) -> bytes:
+    feed_text, head_text = id_to_text("n", feed), id_to_text("h", head)
+    document = msgspec.json.encode(AcknowledgedHead(feed_text, seq, head_text, _slot_check(feed_text, seq, head_text)))
+    assert len(document) < acknowledged_slot_bytes
+    return document.ljust(acknowledged_slot_bytes - 1) + b"\n"
+
+
+def _read_slot(raw: bytes) -> tuple[bytes, int, bytes] | None:
+    try:
+        record = _acknowledged_decoder.decode(raw.strip())
+        if record.seq < 1 or record.check != _slot_check(record.feed, record.seq, record.head):
+            return None
+        return id_from_text("n", record.feed), record.seq, id_from_text("h", record.head)
+    except (msgspec.DecodeError, msgspec.ValidationError, BadIdError):
+        return None
 
 
 def acknowledged_path(database: Path) -> Path:
@@ -365,43 +411,48 @@ def acknowledged_path(database: Path) -> Path:
     return database.with_name(database.name + acknowledged_suffix)
 
 
-def read_acknowledged(database: Path) -> tuple[bytes, int, bytes] | None:
-    """(feed, seq, head hash) of the record beside `database`, or None if there is none. A record
-    that cannot be read is refused: the node cannot know what it acknowledged."""
+def _read_slots(database: Path) -> tuple[tuple[bytes, int, bytes], int] | None:
+    """(the newest whole slot's (feed, seq, head hash), its index), or None if there is no record.
+    A record with no whole slot is refused: the node cannot know what it acknowledged."""
     path = acknowledged_path(database)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(acknowledged_record_bytes_max + 1)
+            raw = handle.read(acknowledged_slot_bytes * acknowledged_slots + 1)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise AcknowledgedLostError(
             f"cannot read {path} ({error.strerror}): fix its permissions; it records what this node acknowledged"
         ) from None
-    try:
-        if len(raw) > acknowledged_record_bytes_max:
-            raise msgspec.DecodeError("too long")
-        record = msgspec.json.decode(raw, type=AcknowledgedHead)
-        if record.seq < 1:
-            raise msgspec.DecodeError("seq below 1")
-        return id_from_text("n", record.feed), record.seq, id_from_text("h", record.head)
-    except (msgspec.DecodeError, msgspec.ValidationError, BadIdError):
+    slots = []
+    if len(raw) == acknowledged_slot_bytes * acknowledged_slots:
+        for index in range(acknowledged_slots):
+            record = _read_slot(raw[index * acknowledged_slot_bytes : (index + 1) * acknowledged_slot_bytes])
+            if record is not None:
+                slots.append((record, index))
+    if not slots:
         raise AcknowledgedLostError(
             f"{path} is damaged, so what this node acknowledged is unknown; restore the home from a peer "
             "with `tally restore` (docs/operator.md §5.3)"
-        ) from None
+        )
+    return max(slots, key=lambda slot: slot[0][1])
+
+
+def read_acknowledged(database: Path) -> tuple[bytes, int, bytes] | None:
+    """(feed, seq, head hash) of the record beside `database`, or None if there is none."""
+    found = _read_slots(database)
+    return None if found is None else found[0]
 
 
 def write_acknowledged(database: Path, feed: bytes, seq: int, head: bytes) -> None:
-    """Replace the record beside `database` whole and durably: a temporary file (named by process,
-    so that `tally verify` beside a node never writes into the node's), fsync, rename, fsync of the
-    folder. A crash leaves the old record or the new one, never a mix."""
+    """Write the record beside `database` whole (both slots), for a command that holds the home's
+    lock: a temporary file (named by process), fsync, rename, fsync of the folder. A crash leaves
+    the old record or the new one, never a mix."""
     path = acknowledged_path(database)
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    record = msgspec.json.encode(AcknowledgedHead(id_to_text("n", feed), seq, id_to_text("h", head))) + b"\n"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(descriptor, record)
+        os.write(descriptor, _slot(feed, seq, head) * acknowledged_slots)
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
@@ -411,6 +462,34 @@ def write_acknowledged(database: Path, feed: bytes, seq: int, head: bytes) -> No
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+class AcknowledgedRecord:
+    """The record file of a store that keeps it, open for the writes in place after each commit
+    (in the store's writer thread, one at a time)."""
+
+    def __init__(self, database: Path, head: FeedHead) -> None:
+        """Open the record of `database`, whose own feed's committed head is `head`: written whole if
+        there is none, brought up to `head` if it is behind (a crash between a commit and its record)."""
+        found = _read_slots(database)
+        if found is None:
+            write_acknowledged(database, head.feed, head.seq, head.head)
+            found = ((head.feed, head.seq, head.head), 0)
+        (_, self.seq, _), newest = found
+        self._next_slot = (newest + 1) % acknowledged_slots
+        self._descriptor = os.open(acknowledged_path(database), os.O_WRONLY)
+        if self.seq < head.seq:
+            self.write(head)
+
+    def write(self, head: FeedHead) -> None:
+        """Overwrite the older slot with `head` and make it durable before returning."""
+        os.pwrite(self._descriptor, _slot(head.feed, head.seq, head.head), self._next_slot * acknowledged_slot_bytes)
+        os.fdatasync(self._descriptor)
+        self._next_slot = (self._next_slot + 1) % acknowledged_slots
+        self.seq = head.seq
+
+    def close(self) -> None:
+        os.close(self._descriptor)
 
 
 def check_acknowledged(database: Path, record: tuple[bytes, int, bytes] | None,
@@ -649,9 +728,9 @@ def _head_row(head: FeedHead) -> tuple:
 
 
 def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement],
-                     acknowledge: tuple[Path, FeedHead] | None = None) -> None:
+                     acknowledge: tuple[AcknowledgedRecord, FeedHead] | None = None) -> None:
     """In the store's thread: every statement of `plan` in one transaction, or none of them; then,
-    if `acknowledge` is (database, own head), the acknowledged-head record, before anyone is told."""
+    if `acknowledge` is (the record, own head), the acknowledged-head record, before anyone is told."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         for sql, parameters, many in plan:
@@ -665,8 +744,8 @@ def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement],
             connection.execute("ROLLBACK")
         raise
     if acknowledge is not None:
-        database, head = acknowledge
-        write_acknowledged(database, head.feed, head.seq, head.head)
+        record, head = acknowledge
+        record.write(head)
 
 
 def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) -> list[_Statement]:
@@ -740,6 +819,7 @@ class Store:
         self._blocks_written: dict[bytes, tuple[int, frozenset[bytes]]] = {}
         self.path = path
         self._acknowledging = acknowledging
+        self._acknowledged: AcknowledgedRecord | None = None  # open once the own feed has a head
         self._own_feed: bytes | None = None  # as in `meta`, kept by `set_meta` and `open`
         # Called after each commit that wrote federation or payment events (own or replicated),
         # with their (feed, seq, bytes): the federation layer keeps its view from them and wakes.
@@ -781,8 +861,8 @@ class Store:
         try:
             store._own_feed = await store.own_feed()
             head = await store.head(store._own_feed) if store._own_feed is not None else None
-            if acknowledged == "keep" and head is not None and (record is None or record[1] < head.seq):
-                await asyncio.to_thread(write_acknowledged, path, head.feed, head.seq, head.head)
+            if acknowledged == "keep" and head is not None:
+                store._acknowledged = await asyncio.to_thread(AcknowledgedRecord, path, head)
         except BaseException:
             await store.close()
             raise
@@ -801,6 +881,9 @@ class Store:
     async def close(self) -> None:
         await self._reader.close()
         await self._db.close()
+        if self._acknowledged is not None:
+            self._acknowledged.close()
+            self._acknowledged = None
 
     # ---- writing ---------------------------------------------------------------------------------
 
@@ -843,13 +926,17 @@ class Store:
         federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_log_kinds]
         if federation:
             plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
-        acknowledge = (self.path, head) if self._acknowledging == "keep" and feed == self._own_feed else None
+        keeps_record = self._acknowledging == "keep" and feed == self._own_feed
+        acknowledge = (self._acknowledged, head) if keeps_record and self._acknowledged is not None else None
         try:
             await self._transaction(plan, acknowledge)
         except BaseException:
             self._positive_minor.pop(feed, None)  # read again from the tables at the next append
             self._blocks_written.pop(feed, None)
             raise
+        if keeps_record and self._acknowledged is None:
+            # The feed's first events (`tally init`): the record starts with them, after their commit.
+            self._acknowledged = await asyncio.to_thread(AcknowledgedRecord, self.path, head)
         self._positive_minor[feed] = positive_after
         if blocks:
             last_block = max(block for _, block in blocks)
@@ -869,7 +956,8 @@ class Store:
             row = await cursor.fetchone()
         return 0 if row is None else int(row[0])
 
-    async def _transaction(self, plan: list[_Statement], acknowledge: tuple[Path, FeedHead] | None = None) -> None:
+    async def _transaction(self, plan: list[_Statement],
+                           acknowledge: tuple[AcknowledgedRecord, FeedHead] | None = None) -> None:
         """Run a whole transaction in the writer connection's own thread: one thread hop per batch
         (DESIGN.md, Storage), and a cancellation of the caller can never split it, because the
         thread runs it to COMMIT or ROLLBACK either way. aiosqlite has no public call for "run this

@@ -9,6 +9,7 @@ three times. The tests then check what the restarted node holds against what the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -105,7 +106,12 @@ class Crash:
 
 def after_kill(node: NodeProcess, stream: Stream) -> AfterKill:
     """Read the record and the database (read-only: nothing is checkpointed) before the restart."""
-    record = json.loads((node.home / "tally.db.acknowledged").read_text())
+    # The newest of the record's two slots (each a line of JSON; one a crash tore would not parse).
+    slots = []
+    for line in (node.home / "tally.db.acknowledged").read_text().splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            slots.append(json.loads(line))
+    record = max(slots, key=lambda slot: slot["seq"])
     database = sqlite3.connect(f"file:{node.home / 'tally.db'}?mode=ro", uri=True)
     try:
         (seq,) = database.execute("SELECT max(seq) FROM log WHERE feed = ?", (node.feed,)).fetchone()

@@ -28,7 +28,10 @@ def home_files(home: Path) -> dict[str, bytes]:
 
 
 def record(home: Path) -> dict[str, Any]:
-    return json.loads((home / "tally.db.acknowledged").read_text())
+    """The newest slot of the record file (two lines of JSON, each padded), without its checksum."""
+    slots = [json.loads(line) for line in (home / "tally.db.acknowledged").read_text().splitlines()]
+    newest = max(slots, key=lambda slot: slot["seq"])
+    return {key: newest[key] for key in ("feed", "seq", "head")}
 
 
 def serve_refused(home: Path) -> str:
