@@ -18,7 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.node import names
 from tallystick.node.errors import DomainError
-from tallystick.node.names import BadNameError, name_key, normalise_name, require_distinct, require_normal_name, skeleton
+from tallystick.node.names import (
+    BadNameError,
+    name_key,
+    normalise_name,
+    require_distinct,
+    require_normal_name,
+    skeleton,
+)
 from test_purity import forbidden, forbidden_at_runtime, imports_of, repository
 
 bob = "Bob"
