@@ -998,11 +998,6 @@ class Store:
             yield batch
             seq = batch[-1].seq + 1
 
-    async def hash_at(self, feed: bytes, seq: int) -> bytes | None:
-        async with self._reader.execute("SELECT hash FROM log WHERE feed = ? AND seq = ?", (feed, seq)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else bytes(row[0])
-
     async def event_at(self, feed: bytes, seq: int) -> bytes | None:
         async with self._reader.execute("SELECT bytes FROM log WHERE feed = ? AND seq = ?", (feed, seq)) as cursor:
             row = await cursor.fetchone()
