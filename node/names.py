@@ -192,7 +192,7 @@ def require_distinct(names: tuple[str, ...] | list[str], what: str) -> None:
     """Refuse a list of names (a poll's options, an enterprise's share classes) of which two look
     alike: each must be told apart on screen."""
     seen: dict[str, int] = {}
-    for position, name in enumerate(names, start=1):
+    for position, name in enumerate(names):  # numbered from 0, as `tally` numbers options and classes
         key = name_key(name)
         if key in seen:
             raise BadNameError(

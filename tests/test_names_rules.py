@@ -143,7 +143,7 @@ def test_lookup_of_an_invisible_imitation_finds_the_imitated_key() -> None:
 
 def test_options_that_look_alike_are_refused() -> None:
     require_distinct(["Yes", "No", "Later"], "options")
-    with pytest.raises(BadNameError, match="options 1 and 3 look alike"):
+    with pytest.raises(BadNameError, match="options 0 and 2 look alike"):
         require_distinct(["Yes", "No", "Y\u0435s"], "options")
 
 
