@@ -166,7 +166,9 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         client = context.client()
         if as_csv:
             enterprise_id(client, reference)  # a clear refusal for an unknown name
-            click.echo(visible(client.get_text(f"/api/enterprises/{reference}/captable.csv"), multiline=True), nl=False)
+            # CSV rows end in CR LF; a CR inside a field (a name written before names were checked) is shown.
+            table = client.get_text(f"/api/enterprises/{reference}/captable.csv").replace("\r\n", "\n")
+            click.echo(visible(table, multiline=True), nl=False)
             return
         document = client.get(f"/api/enterprises/{reference}", limit=limits.page_size_max)
         if as_json:
