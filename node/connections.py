@@ -65,9 +65,8 @@ class HttpBounds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @classmethod
     def from_config(cls, config: object) -> HttpBounds:
-        """The bounds a home's config sets, each field defaulting to the constant above."""
-        defaults = cls()
-        return cls(**{name: getattr(config, name, getattr(defaults, name)) for name in cls.__struct_fields__})
+        """The bounds a home's config sets (NodeConfig carries each field, defaulting to limits.py)."""
+        return cls(**{name: getattr(config, name) for name in cls.__struct_fields__})
 
 
 http_bounds_key = web.AppKey("http_bounds", HttpBounds)

@@ -61,6 +61,16 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # A federation member at its trade limit (or a member federation at its capacity) this long
     # raises an algedonic alert in the viability report (System 3).
     at_limit_alert_ms: Annotated[int, Meta(ge=0)] = 3_600_000
+    # How far the clock may run ahead of the last event and of the configured peers' latest times
+    # before the node refuses to append (clock_ahead). Raise it only for a node that was really off
+    # that long with no peer up (docs/operator.md §11).
+    clock_skew_max_ms: Annotated[int, Meta(ge=0)] = limits.clock_skew_max_ms
+    # Bounds on HTTP clients (node/connections.py, docs/operator.md §3.2).
+    header_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.header_read_timeout_ms
+    body_read_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.body_read_timeout_ms
+    keepalive_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.keepalive_timeout_ms
+    connections_per_address_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_per_address_max
+    connections_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_max
 
 
 key_file_mode = 0o600

@@ -213,7 +213,10 @@ def create_app(
                         f"{home.node_key_path} is not the feed's current signing key; restore the right key "
                         "file (`tally key import`) or rotate with the recovery key (`tally key rotate`)"
                     )
-                sequencer = Sequencer(store, key, state, head, clock_ms, pending_max=config.pending_intents_max)
+                sequencer = Sequencer(
+                    store, key, state, head, clock_ms,
+                    pending_max=config.pending_intents_max, clock_skew_max_ms=config.clock_skew_max_ms,
+                )
                 node = Node(home, config, store, sequencer, extension)
                 app[node_key] = node
                 if extension is not None:

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from support import http
-from tallystick.node.home import NodeConfig
 from tallystick.protocol.ids import id_from_text
 
 from .conftest import NodeProcess, init_home
@@ -48,37 +46,16 @@ bounds = {
 }
 
 
-def config_takes_bounds() -> bool:
-    return all(name in NodeConfig.__struct_fields__ for name in bounds)
-
-
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     directory = tmp_path_factory.mktemp("guarded")
     home = directory / "home"
-    created = init_home(home, config=bounds if config_takes_bounds() else None)
+    created = init_home(home, config=bounds)
     port = json.loads((home / "config.json").read_text())["listen_port"]
     node = NodeProcess(home=home, port=port, log_path=directory / "serve.log", created=created)
-    if not config_takes_bounds():
-        # Until NodeConfig carries the four bounds: the same node (`tally serve`'s federation/service
-        # stack), started with them passed to node.runtime.serve.
-        node.command = [sys.executable, "-c", launcher, str(home), str(port), json.dumps(bounds)]
     node.start()
     yield node
     assert node.stop() == 0, node.output()
-
-
-launcher = """
-import asyncio, json, sys
-import msgspec
-from tallystick.federation.service import layers_for
-from tallystick.node.connections import HttpBounds
-from tallystick.node.home import Home
-from tallystick.node.runtime import serve
-home = Home(sys.argv[1])
-config = msgspec.structs.replace(home.config(), listen_host="127.0.0.1", listen_port=int(sys.argv[2]))
-asyncio.run(serve(home, config, layers_for(config), HttpBounds(**json.loads(sys.argv[3]))))
-"""
 
 
 def connect(node: NodeProcess, source: str) -> socket.socket:
