@@ -75,6 +75,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import hash32
 
 from . import domain
+from . import names as naming
 from . import shares as sharing
 from .errors import (
     BadDecisionError,
@@ -356,11 +357,7 @@ def treasury_id(feed: bytes) -> bytes:
 def _apply_levy(state: State, effect: SetLevy, seq: int) -> State:
     if state.treasury is None:
         treasury = treasury_id(state.feed)
-        name = next(
-            candidate
-            for candidate in ("Treasury", "Community treasury", f"Treasury {seq}")
-            if domain._name_key(candidate) not in state.names
-        )
+        name = sharing._free_name(state, ("Treasury", "Community treasury", f"Treasury {seq}"))
         state = _replace(
             state,
             treasury=treasury,
@@ -486,6 +483,9 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
             raise BadDecisionError("a poll needs at least two options")
         if len({option.casefold() for option in action.options}) != len(action.options):
             raise BadDecisionError("a poll's options must differ from each other")
+        for index, option in enumerate(action.options):
+            naming.require_normal_name(option, f"option {index}")
+        naming.require_distinct(action.options, "options")
         if action.effect is not None:
             raise BadDecisionError("a poll has no effect; make it a proposal or consent to change the community")
         if action.threshold_bp is not None:

@@ -71,6 +71,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import hash32
 
 from . import decisions as deciding
+from . import names as naming
 from . import payments as paying
 from . import shares as sharing
 from .errors import (
@@ -165,7 +166,8 @@ class State(Struct, frozen=True):
 
 
 def _name_key(name: str) -> str:
-    return " ".join(name.casefold().split())
+    """The key a name is held under: equal for names that look alike (node/names.py)."""
+    return naming.name_key(name)
 
 
 def initial_state(feed: bytes, genesis: Genesis) -> State:
@@ -254,8 +256,11 @@ def check_admit_rule(state: State, action: AdmitMember) -> None:
     """The rules of an admission, whoever asks (an admin, or a passed decision)."""
     if action.member in state.members or action.member in state.keys:  # keys holds every key ever bound
         raise KeyInUseError("that key already belongs to a member; each member needs their own key")
+    naming.require_normal_name(action.name, "the member's name")
     if _name_key(action.name) in state.names:
-        raise NameTakenError(f"the name {action.name!r} is taken; choose another")
+        raise NameTakenError(
+            "that name looks like the name of a member or an enterprise already here; choose another (add a surname)"
+        )
 
 
 def _check_remove(state: State, signer: Member, action: RemoveMember) -> None:

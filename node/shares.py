@@ -39,6 +39,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import hash32
 
+from . import names as naming
 from .errors import (
     BadAmountError,
     BadOfferError,
@@ -294,7 +295,14 @@ def _add_pending(pending: Map, key: tuple, units: int) -> Map:
 
 
 def _free_name(state: State, candidates: tuple[str, ...]) -> str:
-    return next(name for name in candidates if domain._name_key(name) not in state.names)
+    """The first candidate no one holds (by look-alike key), else the last one numbered: members
+    choose enterprise names, so they could take every candidate; among len(names) + 1 numbers one
+    is free, so this always ends."""
+    for name in candidates:
+        if domain._name_key(name) not in state.names:
+            return name
+    numbered = (f"{candidates[-1]} ({number})" for number in range(2, len(state.names) + 3))
+    return next(name for name in numbered if domain._name_key(name) not in state.names)
 
 
 def _open_system_account(state: State, account_id: bytes, name: str, role: str, seq: int, account: domain.Account) -> State:
@@ -329,8 +337,11 @@ def _check_escrow_can_receive(state: State, amount: int) -> None:
 
 def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -> None:
     _require_person(state, signer_id, "the manager")
+    naming.require_normal_name(action.name, "the enterprise's name")
     if domain._name_key(action.name) in state.names:
-        raise NameTakenError(f"the name {action.name!r} is taken by a member or an enterprise; choose another")
+        raise NameTakenError(
+            "that name looks like the name of a member or an enterprise already here; choose another"
+        )
     names = set()
     for share_class in action.classes:
         if share_class.withdrawable and share_class.transferable:
@@ -340,6 +351,8 @@ def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -
         if share_class.name.casefold() in names:
             raise BadShareClassError(f"two classes are called {share_class.name!r}")
         names.add(share_class.name.casefold())
+        naming.require_normal_name(share_class.name, "a share class's name")
+    naming.require_distinct([share_class.name for share_class in action.classes], "share classes")
     seen = set()
     for issue in action.founder_issue:
         if issue.share_class >= len(action.classes):

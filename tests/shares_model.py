@@ -37,6 +37,8 @@ from tallystick.node.errors import (
     UnknownOfferError,
     UnknownOrderError,
 )
+from tallystick.node.names import BadNameError, normalise_name
+from tallystick.node.names import name_key as node_name_key
 
 # The spec's constants, restated here rather than read from the code under test.
 fills_per_order_max = 100  # docs/shares.md: an order fills against at most 100 resting orders
@@ -50,8 +52,8 @@ def blake(data: bytes) -> bytes:
 
 
 def name_key(name: str) -> str:
-    """Names are equal whatever their case and spacing (the community's rule for names)."""
-    return " ".join(name.casefold().split())
+    """Names are equal when they look alike (node/names.py is the community's rule for names)."""
+    return node_name_key(name)
 
 
 def pro_rata(subscriptions: dict[bytes, list[int]], units: int) -> dict[bytes, int]:
@@ -244,6 +246,8 @@ class Model:
 
     def expect_register(self, signer: bytes, action) -> set:  # noqa: ANN001 - a RegisterEnterprise
         refusals = set()
+        if normalise_name(action.name) != action.name:
+            refusals.add(BadNameError)
         if name_key(action.name) in self.names:
             refusals.add(NameTakenError)
         for share_class in action.classes:

@@ -40,6 +40,7 @@ from tallystick.node.errors import (
     SameAccountError,
     UnknownMemberError,
 )
+from tallystick.node.names import BadNameError
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent, verify_intent
 from tallystick.protocol.errors import MalformedError
@@ -275,7 +276,11 @@ def test_admitting_the_key_a_member_rebound_to_is_refused_and_changes_nothing(le
     assert_refused(ledger, ledger.sign(admin_key, AdmitMember(member=dee, name="Dee")), KeyInUseError)
 
 
-@pytest.mark.parametrize("name", ["Bea", "bea", "BEA", " bEa ", "ada"])
+def test_admitting_a_name_not_in_its_normal_form_is_refused_and_changes_nothing(ledger: Ledger) -> None:
+    assert_refused(ledger, ledger.sign(admin_key, AdmitMember(member=dee, name=" bEa ")), BadNameError)
+
+
+@pytest.mark.parametrize("name", ["Bea", "bea", "BEA", "B\u0435a", "ada"])
 def test_admitting_a_taken_name_is_refused_whatever_its_case_and_changes_nothing(
     ledger: Ledger, name: str
 ) -> None:

@@ -40,6 +40,8 @@ from tallystick.node.errors import (
     SameAccountError,
     UnknownMemberError,
 )
+from tallystick.node.names import BadNameError, normalise_name
+from tallystick.node.names import name_key as node_name_key
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     Act,
@@ -96,7 +98,7 @@ class Model:
 
     @staticmethod
     def name_key(name: str) -> str:
-        return name.strip().casefold()
+        return node_name_key(name)
 
     def active_names(self) -> dict[str, bytes]:
         return {self.name_key(m["name"]): i for i, m in self.members.items() if m["active"]}
@@ -155,6 +157,8 @@ class Model:
         if isinstance(action, AdmitMember):
             if action.member in self.members or action.member in self.ever_bound:
                 return KeyInUseError
+            if normalise_name(action.name) != action.name:
+                return BadNameError
             return NameTakenError if self.name_key(action.name) in self.active_names() else None
         if isinstance(action, SetDefaultLimits):
             new_defaults = (action.debit_limit_minor, action.credit_ceiling_minor)

@@ -197,6 +197,17 @@ def test_subscriptions_wait_in_escrow_and_an_offer_meeting_its_target_is_allotte
     assert town.state.shares.enterprises[bakery].issued == (35,)
 
 
+def test_enterprises_named_like_every_escrow_candidate_leave_the_escrow_a_numbered_name(town: Community) -> None:
+    # Four registrations and an offer, then the subscription whose event opens the escrow.
+    opening_seq = town.state.seq + 6
+    for name in ("Escrow", "Community escrow", f"Escrow {opening_seq}"):
+        town.register(customer, name=name)
+    offer = town.offer(town.register(customer))
+    assert town.accept(bea_key, Subscribe(offer, 20)).seq == opening_seq
+    escrow = town.state.members[shares.escrow_id(town.feed)]
+    assert escrow.name == f"Escrow {opening_seq} (2)" and town.balance(shares.escrow_id(town.feed)) == 2000
+
+
 def test_an_offer_short_of_its_target_refunds_everyone_in_full(town: Community) -> None:
     bakery = town.register(customer)
     offer = town.offer(bakery, units=100, min_units=50)
