@@ -20,7 +20,7 @@ from rich.console import Console
 from tallystick.node.money import parse_amount
 from tallystick.node.names import normalise_name
 from tallystick.protocol import limits
-from tallystick.protocol.events import FederationAct, Propose
+from tallystick.protocol.events import FederationAct, ProposeWithPeriod
 from tallystick.protocol.federation import (
     AdmitFederationMember,
     AllocateCapacity,
@@ -77,8 +77,9 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         client = context.client()
         action: Any = FederationAct(body=body)
         if by_decision:
-            action = Propose(decision_type="proposal", title=title[: limits.decision_title_chars_max], text="",
-                             deadline_ms=_now_ms() + parse_duration_ms(closes_in), effect=action)
+            action = ProposeWithPeriod(decision_type="proposal", title=title[: limits.decision_title_chars_max],
+                                       text="", deadline_ms=0, voting_period_ms=parse_duration_ms(closes_in),
+                                       effect=action)
         return client.submit(context.key(), action)
 
     def federation_document(client: Client, reference: str) -> dict:

@@ -36,7 +36,7 @@ from tallystick.protocol.events import (
     Delegate,
     Holders,
     PayAcross,
-    Propose,
+    ProposeWithPeriod,
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
@@ -577,11 +577,14 @@ def propose(
             effect = SetWithdrawalRule(enterprise=enterprise, notice_ms=notice, yearly_cap_minor=cap)
     elif dividend is not None or withdrawal_notice is not None:
         raise click.UsageError("--dividend and --withdrawal-notice need --holders ENTERPRISE")
-    action = Propose(
+    # A voting period, not a deadline: it runs from the event's own time, so a period of exactly a
+    # floor meets it, and neither this machine's clock nor a jump in the log can make it late.
+    action = ProposeWithPeriod(
         decision_type=decision_type,  # type: ignore[arg-type]
         title=title,
         text=text,
-        deadline_ms=now_ms() + _parse_duration_ms(closes_in),
+        deadline_ms=0,
+        voting_period_ms=_parse_duration_ms(closes_in),
         topic=topic,
         options=tuple(normalise_name(option, f"option {index}") for index, option in enumerate(options)),
         multiple=multiple,

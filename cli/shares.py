@@ -19,7 +19,7 @@ from tallystick.protocol.events import (
     CancelOrder,
     EnterprisePay,
     FounderIssue,
-    OpenOffer,
+    OpenOfferWithPeriod,
     PlaceOrder,
     RegisterEnterprise,
     ShareClass,
@@ -231,12 +231,12 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
               member_cap: int | None, closes_in: str, as_json: bool) -> None:
         """Open a share offer (the manager). `--json` prints its `id`."""
         client = context.client()
-        action = OpenOffer(
+        action = OpenOfferWithPeriod(  # open for a period of the log's own time, as a decision
             enterprise=enterprise_id(client, reference), share_class=share_class,
             price_minor=parse_amount(price, _decimals(client)), units=units,
             min_units=units if min_units is None else min_units,
             member_cap_units=units if member_cap is None else member_cap,
-            deadline_ms=now_ms() + _duration_ms(closes_in),
+            deadline_ms=0, open_for_ms=_duration_ms(closes_in),
         )
         appended = client.submit(context.key(), action)
         if as_json:
