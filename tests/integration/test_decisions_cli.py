@@ -76,11 +76,12 @@ def test_social_recovery_by_decision_stays_open_its_72_hours_and_the_owner_can_b
     assert quick.returncode == 1 and "below_floor" in quick.stderr and "72 h" in quick.stderr
     assert len(quick.stderr.strip().splitlines()) == 1
     decision = tally_json(*cal, "propose", "Bea lost her phone", "--recover", "Bea", "--new-key", bea_new_id,
-                          "--closes-in", "4d", "--json")["id"]
+                          "--closes-in", "72h", "--json")["id"]  # exactly the floor: a period of the log's time
     for key_path in (node.home / "admin.key", cal_path):
         tally_json("--node", node.url, "--key", key_path, "vote", str(decision), "agree", "--json")
     shown = tally_json("--node", node.url, "decisions", str(decision), "--json")
     assert shown["open"] and shown["quorum_bp"] == 5000 and shown["threshold_bp"] == 6667
+    assert shown["deadline_ms"] - shown["opened_ms"] == 72 * 3600 * 1000
     # Bea still holds her key: it was not lost, and she stops it.
     tally_json("--node", node.url, "--key", bea_path, "vote", str(decision), "block", "--json")
     shown = tally_json("--node", node.url, "decisions", str(decision), "--json")
