@@ -559,6 +559,14 @@ class Replicator:
                 # Only an event that links to our head and is signed by our own key proves that this
                 # home is behind; anything else is a lying peer's and changes nothing.
                 verify_next(head, raw)
+                stored = await self.store.event_at(self.own_feed, seq)
+                if stored == raw:
+                    # Our own event, committed but not yet in the sequencer's head (the commit's
+                    # acknowledged record is being synced): a peer pulled it that fast, not stale.
+                    break
+                if stored is not None:
+                    await self._prove_fork(self.own_feed, seq, stored, raw)
+                    break
                 self.sequencer.close_gate(
                     StaleHomeError(
                         f"a peer holds this node's feed up to seq {seq} or later, but this home has only "

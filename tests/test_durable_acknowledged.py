@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sequencer_helpers import Clock, start_ms
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import (
@@ -21,17 +22,6 @@ from tallystick.node.store import (
 )
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember
-
-start_ms = 1_700_000_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now_ms = start_ms
-
-    def __call__(self) -> int:
-        self.now_ms += 1
-        return self.now_ms
 
 
 async def new_home(tmp_path: Path) -> Home:

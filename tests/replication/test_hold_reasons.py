@@ -224,12 +224,16 @@ def test_past_its_limit_a_node_takes_no_more_vouched_feeds_but_still_its_anchors
         node.wait_for_status()
         peer_node.wait_for_status()
         anchors = {node.feed_text, peer_node.feed_text, liar.identity.feed_text}
-        wait_until(lambda: anchors <= set(node.feeds()) and len(node.feeds()) == 5, "N holding its anchors and 2 more",
+        wait_until(lambda: anchors <= set(node.feeds()) and len(node.feeds()) >= 5, "N holding its anchors and more",
                    describe=node.feeds)
+        # Vouched feeds stop at 5 held; an anchor learned after that (P's feed, if L's junk came
+        # first) still enters, so N holds 2 or 3 of the junk feeds.
+        held = set(node.feeds())
+        assert 2 <= len(held - anchors) <= 3 and len(held) <= 6, held
         assert [alert["kind"] for alert in node.alerts()] == ["feeds_limit"]
         one_more = FeedBuilder("One more")
         assert refusal_of(node.push(Events(one_more.feed, 1, one_more.events), liar.signer)) == (403, "feeds_limit")
-        assert len(node.feeds()) == 5
+        assert set(node.feeds()) == held
         peer_node.admit("hana")
         written_seq = peer_node.status()["seq"]
         wait_until(lambda: node.feeds()[peer_node.feed_text]["seq"] >= written_seq, "N holding its peer's new event")
