@@ -267,11 +267,11 @@ def _replication_paths() -> dict[str, Any]:
             "summary": "A peer pushes a run of a feed's events (Events, msgpack), signed by its node key in a "
                        "Tally-Signature header (403 without one); answered with the head stored",
             "requestBody": body,
-            "responses": {"200": _msgpack, **_errors(400, 403, 409, 413, 422, *always)}}},
+            "responses": {"200": _msgpack, **_errors(400, 403, 408, 409, 413, 422, *always)}}},
         "/replication/forks": {
             **_get("The fork proofs this node keeps (Forks, msgpack)", _msgpack),
             "post": {"summary": "A peer sends fork proofs (Forks, msgpack), signed as a push is", "requestBody": body,
-                     "responses": {"200": _msgpack, **_errors(400, 403, 409, 413, *always)}},
+                     "responses": {"200": _msgpack, **_errors(400, 403, 408, 409, 413, *always)}},
         },
     }
 
