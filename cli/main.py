@@ -776,7 +776,8 @@ async def _count_events(directory: Path, own_only: bool) -> int:
 
     home = Home(directory)
     home.check()
-    store = await Store.open(home.database_path)
+    # Beside a running node: read only, so the acknowledged record is checked, never written here.
+    store = await Store.open(home.database_path, acknowledged="check")
     try:
         own = await store.own_feed()
         heads = await store.heads()

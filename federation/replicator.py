@@ -118,6 +118,9 @@ request_nonces_max = 100_000
 # peer's heads are read in at most (feeds_held_max + feeds_anchor_reserve) / page + 2 pages a pass:
 # enough for every feed this node could take; the rest, if a peer holds more, next pass.
 heads_page_feeds_max = limits.replication_heads_max
+# Signed request bodies (pushes, fork posts) read at once before their signature is checked: 16
+# of replication_body_bytes_max is 64 MiB at most; a peer pushes one run at a time per peer task.
+unverified_bodies_max = 16
 # How often the anchors from federation membership are refreshed from the federation view.
 anchors_refresh_interval_ms = limits.anti_entropy_interval_ms
 
@@ -235,6 +238,10 @@ class Replicator:
         self.federation_members: Callable[[], Awaitable[frozenset[bytes]]] | None = None
         self._federation_anchors: frozenset[bytes] = frozenset()
         self._nonces: dict[bytes, int] = {}  # nonce -> our clock when accepted, oldest first
+        # Bodies of signed requests read at once before their signature is checked: the header names
+        # a held feed (public), so without this anyone could make the node hold connections_max
+        # bodies of 4 MiB each in memory.
+        self._unverified_bodies = asyncio.Semaphore(unverified_bodies_max)
         self._session: aiohttp.ClientSession | None = None
 
     # ---- start ----------------------------------------------------------------------------------
@@ -425,7 +432,10 @@ class Replicator:
         Refused (403) before the body is read unless the header names a node this node knows."""
         try:
             claim, key = self.authenticate_header(request)
-            body = await read_body_bounded(request, limits.replication_body_bytes_max)
+            if self._unverified_bodies.locked():
+                raise BusyError("this node is reading as many signed requests as it takes at once; retry later")
+            async with self._unverified_bodies:
+                body = await read_body_bounded(request, limits.replication_body_bytes_max)
             if key is None:  # first contact: an anchor pushes its own feed from its genesis
                 message = _decode(events_decoder, body)
                 if message.feed != claim.feed or message.start != 1 or not message.events:
@@ -477,7 +487,7 @@ class Replicator:
             self.check_reason(feed, vouched=vouched)
             if hash32(message.events[0]) != feed:
                 raise MalformedError("a feed's id is the hash of its genesis; this genesis does not match")
-            replica = await self._start_replica(feed, message.events[0])
+            replica = await self._start_replica(feed, message.events[0], vouched=vouched)
             rest = Events(feed, 2, message.events[1:])
             return await self.ingest(rest, intents_verified=intents_verified) if rest.events else 1
         async with replica.lock:
@@ -494,7 +504,7 @@ class Replicator:
         self.wake_peers()
         return replica.head.seq
 
-    async def _start_replica(self, feed: bytes, genesis: bytes) -> Replica:
+    async def _start_replica(self, feed: bytes, genesis: bytes, *, vouched: bool) -> Replica:
         """The replica of a feed new to this node, from its verified genesis. The replica enters
         memory only after the genesis committed: an append that fails (a full disk) leaves nothing
         behind, so a later run cannot be stored after a genesis that is not there."""
@@ -505,6 +515,9 @@ class Replicator:
                 return replica
             stored_head = await self.store.head(feed)
             if stored_head is None:
+                # Again under the lock: concurrent pushes of distinct new feeds all passed the first
+                # check, and only one at a time may count itself against `feeds_held_max`.
+                self.check_reason(feed, vouched=vouched)
                 await self._append(received)
                 replica = Replica(received.state, received.head)
             else:  # held in the store, not in memory (its state did not load at start): take the store's

@@ -135,7 +135,13 @@ def _acknowledged(database: Path) -> _Held | None:
     try:
         record = read_acknowledged(database)
     except AcknowledgedLostError:
-        return None  # a damaged record says nothing; the restored head replaces it
+        # A damaged record is the very case where the database may have lost its tail too: without
+        # it, a peer that is behind could shorten the feed. The operator decides, knowing the peers.
+        raise RestoreError(
+            f"{database.name}.acknowledged is damaged, so restore cannot tell how far this node acknowledged "
+            "its feed; restore from the peer you know holds the most, after moving that file aside "
+            "(docs/operator.md §5.3)"
+        ) from None
     if record is None:
         return None
     feed, seq, head = record

@@ -221,3 +221,24 @@ def test_restore_from_a_peer_that_holds_another_event_at_a_seq_the_home_holds_is
     assert f"seq {forked_seq}" in done.stderr
     assert home_files(pair.a.home) == before
 
+
+
+def test_restore_over_a_damaged_acknowledged_record_is_refused_and_changes_nothing(pair: Pair) -> None:
+    # A damaged record may come with a database that lost its tail: restore cannot tell how far the
+    # home acknowledged, so it refuses rather than take a peer's shorter copy.
+    if pair.a.running:
+        assert pair.a.stop() == 0
+    if not pair.b.running:
+        pair.b.start()
+    path = pair.a.home / "tally.db.acknowledged"
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-9])  # cut short, as a disk could leave it
+    before = home_files(pair.a.home)
+    try:
+        done = tally("restore", pair.a.home, "--from", pair.b.url)
+
+        assert_refused(done, "restore")
+        assert "damaged" in done.stderr and "moving that file aside" in done.stderr
+        assert home_files(pair.a.home) == before
+    finally:
+        path.write_bytes(whole)
