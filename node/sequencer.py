@@ -196,9 +196,10 @@ class Sequencer:
         for screen in self.screens:
             screen(intent)
         await self._gate_open.wait()
-        refusal = self.refusal
-        if refusal is not None:
-            raise refusal
+        if self._refusal is not None:
+            raise self._refusal
+        # The clock is checked once per batch by the writer (`_write_batch`), which answers
+        # `clock_ahead` to every intent of a batch it will not append.
         future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
         appended = await self._enqueue(_Pending(intent_bytes, intent, None, future))
         assert appended is not None, "an accepted intent is appended"
