@@ -59,6 +59,7 @@ from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
 from .history import History
 from .money import format_amount, parse_amount
+from .public import public_url
 from .runtime import Node, clock_ms, node_key
 from .shares_api import (
     book_json,
@@ -585,7 +586,7 @@ async def member_page(request: web.Request) -> web.Response:
             amount_text = format_amount(parse_amount(amount_text, state.community.unit_decimals), state.community.unit_decimals)
         except TallyError as error:
             amount_error, amount_text = str(error), ""
-    origin = f"{request.scheme}://{request.host}"
+    origin = public_url(request)
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
     over_time = await _balances_over_time(request).account(node.feed, member_id)
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
