@@ -41,3 +41,22 @@ def format_amount(minor: int, decimals: int) -> str:
     if decimals == 0:
         return sign + digits
     return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
+
+
+def format_money(minor: int, decimals: int, unit: str) -> str:
+    """1250 -> '12.50 HRS': an amount as a person reads it, in major units with the unit's code.
+    Zero is never signed ('0.00 HRS', not '-0.00 HRS')."""
+    return f"{format_amount(minor, decimals)} {unit}"
+
+
+def format_debit_limit(limit_minor: int, decimals: int, unit: str) -> str:
+    """A debit limit (a positive number of minor units an account may go below zero):
+    10000 -> '-100.00 HRS'; 0 -> '0.00 HRS' (no credit)."""
+    return format_money(-limit_minor, decimals, unit)
+
+
+def format_ceiling(ceiling_minor: int, decimals: int, unit: str) -> str:
+    """A credit ceiling: '500.00 HRS', or 'no ceiling' for the largest the protocol carries."""
+    if ceiling_minor >= limits.amount_minor_max:
+        return "no ceiling"
+    return format_money(ceiling_minor, decimals, unit)
