@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import ipaddress
 import os
+import re
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -41,14 +45,31 @@ class NodeRunningError(LocalError):
     code = "node_running"
 
 
+# A host as a URL carries it: a DNS name or IPv4 address, or a bracketed IPv6 address, and an
+# optional port. Nothing else (no '/', '@', quotes, brackets or spaces) reaches a page or a QR code.
+url_host_pattern = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?"
+)
+# A public URL is a scheme and a host name (at most 253 characters) and a port: 300 is plenty.
+public_url_chars_max = 300
+# An operator has a few proxies, or a network of them; a list past this is a mistake.
+trusted_proxies_max = 64
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything an operator may configure, in one typed place (`DIR/config.json`)."""
 
     listen_host: str = "127.0.0.1"
     listen_port: Annotated[int, Meta(ge=1, le=65535)] = 7600
     peers: Annotated[list[str], Meta(max_length=limits.peers_max)] = []
-    # URL other nodes and members use to reach this node; defaults to http://listen_host:listen_port.
-    public_url: str | None = None
+    # The URL members and other nodes use to reach this node, as pages and QR codes show it
+    # (node/public.py): "https://riverside.example". None: the URL each request came in on (or, from
+    # a trusted proxy, the one it forwards). An http(s) URL with a host and no path, query or user.
+    public_url: Annotated[str, Meta(max_length=public_url_chars_max)] | None = None
+    # Addresses or networks ("127.0.0.1", "10.0.0.0/8", "::1") of the operator's reverse proxies, whose
+    # Forwarded / X-Forwarded-Proto / X-Forwarded-Host headers say the scheme and host a client used.
+    # Empty: such headers are ignored (anyone can send them).
+    trusted_proxies: Annotated[list[str], Meta(max_length=trusted_proxies_max)] = []
     # The timer appends a checkpoint when the feed has been idle this long with uncheckpointed events.
     checkpoint_idle_ms: Annotated[int, Meta(ge=1000)] = 60_000
     # Intents waiting for the sequencer before the API answers 503 (limits.pending_intents_max).
@@ -71,6 +92,46 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keepalive_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.keepalive_timeout_ms
     connections_per_address_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_per_address_max
     connections_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_max
+
+    def __post_init__(self) -> None:
+        # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value
+        # is refused when config.json is read (Home.config), never when a page first needs it.
+        if self.public_url is not None:
+            check_public_url(self.public_url)
+        trusted_networks(tuple(self.trusted_proxies))
+
+
+def check_public_url(url: str) -> None:
+    """Refuse (ValueError) what cannot be the base of the node's links: not http(s), no host, a path
+    beyond '/', a query, a fragment, a user, or a port out of range."""
+    remedy = 'write it as the scheme and host members use, e.g. "https://riverside.example"'
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"public_url {url!r} is not a URL; {remedy}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"public_url {url!r} needs http:// or https:// and a host; {remedy}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ValueError(f"public_url {url!r} has a path, query or fragment; a node lives at its host's root: {remedy}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"public_url {url!r} carries a user or password; {remedy}")
+    if port == 0 or not url_host_pattern.fullmatch(parts.netloc):
+        raise ValueError(f"public_url {url!r} has a host that is not a name or an address; {remedy}")
+
+
+@functools.lru_cache(maxsize=64)
+def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of `trusted_proxies` (an address is its own /32 or /128); ValueError names a bad entry."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"trusted_proxies entry {entry!r} is not an address or a network; write e.g. \"127.0.0.1\" or \"10.0.0.0/8\""
+            ) from None
+    return tuple(networks)
 
 
 key_file_mode = 0o600

@@ -120,6 +120,9 @@ class Node:
 
 
 node_key = web.AppKey("node", Node)
+# The node's configuration, held from create_app on (before start-up), so what reads it per request
+# (node/public.py: the public URL and trusted proxies) needs no running node.
+config_key = web.AppKey("config", NodeConfig)
 registry_key = web.AppKey("registry", CollectorRegistry)
 connection_guard_key = web.AppKey("connection_guard", ConnectionGuard)
 
@@ -186,6 +189,7 @@ def create_app(
     from . import api, pages, shares_api
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[api.errors_as_json])
+    app[config_key] = config
     app[http_bounds_key] = bounds or HttpBounds.from_config(config)
     registry = CollectorRegistry()
     registry.register(_NodeCollector(app))
