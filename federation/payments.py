@@ -181,7 +181,10 @@ def _answer(
             raise PaymentMismatchError(f"the acceptance names another {field.replace('_', ' ')} than the payment")
     if converted_minor is None or body.amount_minor != converted_minor:
         raise PaymentMismatchError(
-            f"the acceptance credits {body.amount_minor}, the charters' rates give {converted_minor}"
+            # The payee's decimals are not in the charters (only its unit's code), so these stay in
+            # minor units, and say so: the reader is an operator comparing two feeds.
+            f"the acceptance credits {body.amount_minor} minor units of the payee's unit; the charters' rates "
+            f"give {converted_minor}: the payee community's node converts differently from this one"
         )
     return _replace(payment, status="accepted", answer=event_hash, credited_minor=body.amount_minor)
 

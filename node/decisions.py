@@ -379,11 +379,13 @@ def _check_treasury_pay(state: State, effect: TreasuryPay) -> None:
         raise BadDecisionError("the community has no treasury yet: a levy opens it")
     if effect.to == state.treasury:
         raise domain.SameAccountError("the treasury cannot pay itself")
-    if domain.active_member(state, effect.to, "the payee").role == "escrow":
-        raise domain.NotAuthorizedError("nobody pays the escrow directly")
+    payee = domain.active_member(state, effect.to, "the payee")
+    if payee.role == "escrow":
+        raise domain.NotAuthorizedError("nobody pays the escrow directly; propose to pay a member")
     treasury = state.accounts[state.treasury]
-    domain.check_within(state, treasury, treasury.balance_minor - effect.amount_minor, "the treasury")
-    sharing.check_can_receive(state, effect.to, effect.amount_minor, "the payee")
+    domain.check_within(state, treasury, treasury.balance_minor - effect.amount_minor, "the treasury",
+                        moved=effect.amount_minor, remedy=lambda most: f"propose at most {domain.money(state, most)}")
+    sharing.check_can_receive(state, effect.to, effect.amount_minor, payee.name, verb="propose to pay them")
 
 
 def _apply_treasury_pay(state: State, effect: TreasuryPay, seq: int) -> State:

@@ -93,6 +93,7 @@ from .errors import (
     SharesOutstandingError,
     UnknownMemberError,
 )
+from .money import format_ceiling, format_debit_limit, format_money
 
 # Nonces above a member's floor that are remembered; an intent's nonce must be above the floor and
 # not among these. 32 lets a member have 32 intents in flight in any order, in bounded memory.
@@ -226,17 +227,78 @@ def _require_admin(member: Member) -> None:
         raise NotAuthorizedError(f"{member.name} is not an admin; only an admin may do this")
 
 
-def check_within(state: State, account: Account, balance: int, who: str) -> None:
-    if balance < -debit_limit(state, account):
+def money(state: State, minor: int) -> str:
+    """An amount as a person reads it, in this community's unit: 1250 -> '12.50 HRS'."""
+    return format_money(minor, state.community.unit_decimals, state.community.unit_code)
+
+
+def name_of(state: State, account_id: bytes) -> str:
+    """The name an account goes by here (a member's, an enterprise's, a system account's)."""
+    member = state.members.get(account_id)
+    return "an account unknown here" if member is None else member.name
+
+
+def check_within(
+    state: State,
+    account: Account,
+    balance: int,
+    who: str,
+    *,
+    moved: int | None = None,
+    most: int | None = None,
+    remedy: Callable[[int], str] | None = None,
+    counting: int = 0,
+) -> None:
+    """Refuse a `balance` outside `account`'s limits, in one line a person reads: the limit and the
+    balance in major units with the unit, then what to do. `moved` is the credit that would take the
+    account there (what it pays, or receives); given it, the refusal says the most that fits
+    (`most` where the caller knows better, as with a levy), worded by `remedy` (default "at most
+    87.50 HRS fits"). `counting` is credit already counted in `balance` that escrow or a pending
+    payment will bring back, said so in the refusal."""
+    decimals, unit = state.community.unit_decimals, state.community.unit_code
+    counted = f", counting {money(state, counting)} that escrow or a pending payment will return" if counting else ""
+    limit = debit_limit(state, account)
+    if balance < -limit:
+        room = most if most is not None or moved is None else moved - (-limit - balance)
         raise DebitLimitError(
-            f"{who} would go below the debit limit of -{debit_limit(state, account)} minor units "
-            f"(balance would be {balance})"
+            f"{who} would go below the debit limit of {format_debit_limit(limit, decimals, unit)} "
+            f"(the balance would be {money(state, balance)}{counted})"
+            + _fits(state, room, remedy, "it must receive credit first, or an admin may lower the limit")
         )
-    if balance > credit_ceiling(state, account):
+    ceiling = credit_ceiling(state, account)
+    if balance > ceiling:
+        room = most if most is not None or moved is None else moved - (balance - ceiling)
         raise CreditCeilingError(
-            f"{who} would go above the credit ceiling of {credit_ceiling(state, account)} minor units "
-            f"(balance would be {balance})"
+            f"{who} would go above the credit ceiling of {format_ceiling(ceiling, decimals, unit)} "
+            f"(the balance would be {money(state, balance)}{counted})"
+            + _fits(state, room, remedy, "it must pay out first, or an admin may raise the ceiling")
         )
+
+
+def _fits(state: State, room: int | None, remedy: Callable[[int], str] | None, no_room: str) -> str:
+    """The end of a limit refusal: the most that fits (`room`, minor units), or what frees room."""
+    if room is None:
+        return ""
+    if room <= 0:
+        return f": nothing fits; {no_room}"
+    return ": " + (remedy(room) if remedy is not None else f"at most {money(state, room)} fits")
+
+
+def _pay_at_most(state: State) -> Callable[[int], str]:
+    return lambda most: f"pay at most {money(state, most)}"
+
+
+def most_payable(state: State, payer: bytes, payee: bytes, room: int) -> int:
+    """The largest amount `payer` can pay `payee` when `room` (minor units) is what its debit limit
+    leaves, counting the levy (the amount plus its levy grows with the amount, so bisect)."""
+    low, high = 0, max(0, min(room, limits.amount_minor_max))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if middle + levy_minor(state, payer, payee, middle) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _admins(state: State) -> int:
@@ -277,7 +339,10 @@ def check_remove_rule(state: State, action: RemoveMember) -> None:
         raise SharesOutstandingError(f"{member.name} {why}; sell, cancel or withdraw them first")
     balance = state.accounts[action.member].balance_minor
     if balance != 0:
-        raise BalanceNotZeroError(f"{member.name} has a balance of {balance}; it must be settled to zero first")
+        raise BalanceNotZeroError(
+            f"{member.name} has a balance of {money(state, balance)}; it must be settled to zero first "
+            + ("(they pay it to a member)" if balance > 0 else "(a member pays it to them)")
+        )
     if member.role == "admin" and _admins(state) == 1:
         raise LastAdminError("that is the last admin; make another member admin first")
 
@@ -296,19 +361,26 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
     # the payment backwards, and `validate` must hold for an Intent built in code, not only decoded.
     if not 1 <= action.amount_minor <= limits.amount_minor_max:
         raise BadAmountError(
-            f"the amount must be between 1 and {limits.amount_minor_max} minor units, not {action.amount_minor}"
+            f"the amount must be between {money(state, 1)} and {money(state, limits.amount_minor_max)}, "
+            f"not {money(state, action.amount_minor)}"
         )
     if action.to == signer_id:
-        raise SameAccountError("payer and payee are the same account")
-    if active_member(state, action.to, "the payee").role == "escrow":
+        raise SameAccountError("payer and payee are the same account: pay someone else")
+    payee = active_member(state, action.to, "the payee")
+    if payee.role == "escrow":
         raise NotAuthorizedError("nobody pays the escrow directly; subscribe to an offer or place an order")
     payer = state.accounts[signer_id]
     levy = levy_minor(state, signer_id, action.to, action.amount_minor)
-    check_within(state, payer, payer.balance_minor - action.amount_minor - levy, "the payer")
-    sharing.check_can_receive(state, action.to, action.amount_minor, "the payee")
+    after = payer.balance_minor - action.amount_minor - levy
+    room = payer.balance_minor + debit_limit(state, payer)
+    most = most_payable(state, signer_id, action.to, room) if after < -debit_limit(state, payer) else None
+    who = name_of(state, signer_id) + (f" (paying {money(state, levy)} of levy too)" if levy else "")
+    check_within(state, payer, after, who, moved=action.amount_minor, most=most, remedy=_pay_at_most(state))
+    sharing.check_can_receive(state, action.to, action.amount_minor, payee.name, verb="pay them")
     if levy:
         treasury = state.accounts[state.treasury]  # type: ignore[index]
-        check_within(state, treasury, treasury.balance_minor + levy, "the treasury")
+        check_within(state, treasury, treasury.balance_minor + levy, "the treasury (which takes the levy)",
+                     moved=levy, remedy=lambda _: "pay less, or to an account the levy does not apply to")
 
 
 def levy_minor(state: State, payer: bytes, payee: bytes, amount_minor: int) -> int:
@@ -332,19 +404,24 @@ def check_set_limits_rule(state: State, action: SetLimits) -> None:
     # What escrow or a pending payment holds for the account comes back to it: the new ceiling
     # (not the debit limit) must leave room for it.
     coming_back = sharing.coming_back_to(state, action.account)
-    _check_new_limits(state, state.community, [changed], [coming_back])
+    _check_new_limits(state, state.community, [(action.account, changed)], [coming_back])
 
 
-def _check_new_limits(state: State, community: Community, accounts: list[Account], coming_back: list[int]) -> None:
+def _check_new_limits(
+    state: State, community: Community, accounts: list[tuple[bytes, Account]], coming_back: list[int]
+) -> None:
     probe = _replace(state, community=community)
-    for account, back in zip(accounts, coming_back, strict=True):
+    for (account_id, account), back in zip(accounts, coming_back, strict=True):
         try:
-            check_within(probe, account, account.balance_minor, "an account")
-            if back and account.balance_minor + back > credit_ceiling(probe, account):
-                raise CreditCeilingError(f"escrow or a pending payment would bring it back to {account.balance_minor + back}")
+            who = f"{name_of(state, account_id)}'s account"
+            check_within(probe, account, account.balance_minor, who)
+            if back:  # the debit limit is checked on the balance alone, the ceiling on what comes back too
+                check_within(probe, _replace(account, debit_limit_minor=limits.amount_minor_max),
+                             account.balance_minor + back, who, counting=back)
         except (DebitLimitError, CreditCeilingError) as error:
             raise LimitBelowBalanceError(
-                f"the new limits would leave an account outside them ({error.message}); settle it first"
+                f"the new limits would leave an account outside them: {error.message}; "
+                "settle it first, or choose limits that include its balance"
             ) from None
 
 
@@ -360,7 +437,7 @@ def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> Non
         credit_ceiling_minor=action.credit_ceiling_minor,
     )
     ids = list(state.accounts.keys())
-    _check_new_limits(state, community, [state.accounts[i] for i in ids], [sharing.coming_back_to(state, i) for i in ids])
+    _check_new_limits(state, community, [(i, state.accounts[i]) for i in ids], [sharing.coming_back_to(state, i) for i in ids])
 
 
 def check_federation_act_rule(state: State, action: FederationAct) -> None:

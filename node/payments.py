@@ -46,6 +46,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import hash32
 
 from .errors import (
+    CreditCeilingError,
     DomainError,
     NotAuthorizedError,
     NotDueError,
@@ -208,12 +209,18 @@ def capacity_refusal(state: State, own: bytes, levels: int, change: int) -> str 
         return None
     if capacity is None or len(capacity.used) < levels:
         return "the federation has allotted this community no share of its capacity above it yet"
+    rooms = []
+    for level in range(levels):
+        before = capacity.used[level] + (capacity.held[level] if change > 0 else 0)
+        rooms.append(capacity.share_minor - before if change > 0 else capacity.share_minor + before)
     for level in range(levels):
         before = capacity.used[level] + (capacity.held[level] if change > 0 else 0)
         after = before + change
         if abs(after) > capacity.share_minor and abs(after) > abs(before):
-            return (f"its position through the federations above would reach {after}, past its share of "
-                    f"{capacity.share_minor} of the federation's capacity")
+            room = min(rooms)
+            fits = f" (at most {domain.money(state, room)} fits)" if room > 0 else ""
+            return (f"its position through the federations above would reach {domain.money(state, after)}, "
+                    f"past its share of {domain.money(state, capacity.share_minor)} of the federation's capacity{fits}")
     return None
 
 
@@ -249,14 +256,17 @@ def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
     if action.to_community == state.feed:
         raise SameAccountError("that member is in this community: pay them with `tally pay NAME AMOUNT`")
     payer = state.accounts[signer_id]
-    domain.check_within(state, payer, payer.balance_minor - action.amount_minor, "the payer")
+    domain.check_within(state, payer, payer.balance_minor - action.amount_minor, domain.name_of(state, signer_id),
+                        moved=action.amount_minor, remedy=lambda most: f"pay at most {domain.money(state, most)}")
     trade = state.accounts[account_id]
     try:
         domain.check_within(state, trade, trade.balance_minor + action.amount_minor, "the trade account")
-    except DomainError:
+    except DomainError as error:
+        room = domain.credit_ceiling(state, trade) - trade.balance_minor
+        most = f"pay at most {domain.money(state, room)} across now, or " if isinstance(error, CreditCeilingError) and room > 0 else ""
         raise NotAuthorizedError(
-            "this payment would take the community past its balance-of-trade limit in the federation; "
-            "trade the other way first, or ask the federation to raise it"
+            "this payment would take the community past its balance-of-trade limit in the federation: "
+            f"{most}trade the other way first, or ask the federation to raise it"
         ) from None
     refusal = capacity_refusal(state, route[0], route[1], -action.amount_minor)
     if refusal is not None:

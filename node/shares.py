@@ -40,6 +40,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import hash32
 
 from . import names as naming
+from .money import format_ceiling
 from .errors import (
     BadAmountError,
     BadOfferError,
@@ -212,16 +213,36 @@ def _holding(state: State, enterprise: bytes, share_class: int, holder: bytes) -
     return state.shares.holdings.get((enterprise, share_class, holder))
 
 
-def _check_amount(price_minor: int, units: int) -> int:
+def _check_amount(state: State, price_minor: int, units: int) -> int:
     total = price_minor * units
     if not 1 <= total <= limits.amount_minor_max:
-        raise BadAmountError(f"price x units is {total} minor units; it must be between 1 and {limits.amount_minor_max}")
+        raise BadAmountError(
+            f"{units} shares at {domain.money(state, price_minor)} come to {domain.money(state, total)}; "
+            f"the total must be between {domain.money(state, 1)} and {domain.money(state, limits.amount_minor_max)}: "
+            "ask for fewer shares or a lower price"
+        )
     return total
 
 
-def _check_can_pay(state: State, payer: bytes, amount: int, who: str) -> None:
+def _check_can_pay(state: State, payer: bytes, amount: int, who: str, *, price_minor: int = 0, verb: str = "buy") -> None:
+    """`payer` can pay `amount` within its debit limit. With `price_minor`, the amount is that price
+    per share, and the refusal says how many shares fit ("buy at most 3 shares")."""
     account = state.accounts[payer]
-    domain.check_within(state, account, account.balance_minor - amount, who)
+    domain.check_within(state, account, account.balance_minor - amount, who, moved=amount,
+                        remedy=_shares_that_fit(state, price_minor, verb))
+
+
+def _shares_that_fit(state: State, price_minor: int, verb: str):  # type: ignore[no-untyped-def]
+    if not price_minor:
+        return None
+
+    def remedy(room: int) -> str:
+        units = room // price_minor
+        if units == 0:
+            return f"not one share at {domain.money(state, price_minor)} fits (room for {domain.money(state, room)})"
+        return f"{verb} at most {units} shares at {domain.money(state, price_minor)}"
+
+    return remedy
 
 
 def escrowed_for(state: State, member: bytes) -> int:
@@ -229,10 +250,14 @@ def escrowed_for(state: State, member: bytes) -> int:
     return state.shares.escrowed.get(member, 0)
 
 
-def _check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
-    """`payee` can take `amount` without passing their ceiling, counting what escrow will give back."""
+def _check_can_receive(state: State, payee: bytes, amount: int, who: str, *, verb: str = "") -> None:
+    """`payee` can take `amount` without passing their ceiling, counting what escrow will give back.
+    With `verb` ("pay them"), the refusal says the most that fits ("pay them at most 20.00 HRS")."""
     account = state.accounts[payee]
-    domain.check_within(state, account, account.balance_minor + coming_back_to(state, payee) + amount, who)
+    back = coming_back_to(state, payee)
+    remedy = (lambda most: f"{verb} at most {domain.money(state, most)}") if verb else None
+    domain.check_within(state, account, account.balance_minor + back + amount, who, moved=amount,
+                        remedy=remedy, counting=back)
 
 
 def coming_back_to(state: State, member: bytes) -> int:
@@ -240,8 +265,8 @@ def coming_back_to(state: State, member: bytes) -> int:
     return escrowed_for(state, member) + payments.held_for(state, member)
 
 
-def check_can_receive(state: State, payee: bytes, amount: int, who: str) -> None:
-    _check_can_receive(state, payee, amount, who)
+def check_can_receive(state: State, payee: bytes, amount: int, who: str, *, verb: str = "") -> None:
+    _check_can_receive(state, payee, amount, who, verb=verb)
 
 
 def _add_escrowed(escrowed: Map, member: bytes, change: int) -> Map:
@@ -402,8 +427,8 @@ def check_enterprise_pay(state: State, signer_id: bytes, action: EnterprisePay) 
     payee = domain.active_member(state, action.to, "the payee")
     if payee.role == "escrow":
         raise NotAuthorizedError("nobody pays the escrow directly; subscribe to an offer or place an order")
-    _check_can_pay(state, action.enterprise, action.amount_minor, enterprise.name)
-    _check_can_receive(state, action.to, action.amount_minor, "the payee")
+    _check_can_pay(state, action.enterprise, action.amount_minor, enterprise.name, verb="")
+    _check_can_receive(state, action.to, action.amount_minor, payee.name, verb="pay them")
 
 
 def apply_enterprise_pay(state: State, action: EnterprisePay) -> State:
@@ -422,8 +447,11 @@ def check_open_offer(state: State, signer_id: bytes, action: OpenOffer, now_ms: 
     if action.min_units > action.units:
         raise BadOfferError(f"the minimum target ({action.min_units}) is above the shares offered ({action.units})")
     if share_class.withdrawable and action.price_minor != share_class.par_minor:
-        raise BadOfferError(f"{share_class.name} is withdrawable at par, so it is offered at par ({share_class.par_minor})")
-    _check_amount(action.price_minor, action.units)
+        raise BadOfferError(
+            f"{share_class.name} is withdrawable at par, so it is offered at par: "
+            f"give the price {domain.money(state, share_class.par_minor)}"
+        )
+    _check_amount(state, action.price_minor, action.units)
     if isinstance(action, OpenOfferWithPeriod) and action.deadline_ms != 0:
         raise BadOfferError("an offer has a deadline or a period open, not both: give the deadline as 0")
     deadline_ms = offer_deadline(action, now_ms)
@@ -481,17 +509,21 @@ def check_subscribe(state: State, signer_id: bytes, action: Subscribe, now_ms: i
         raise BadOfferError("this offer cannot take more subscriptions")
     after = _exposure(state, offer.enterprise, offer.share_class, signer_id) + action.units
     _check_holder(state, share_class, signer_id, after, "the subscriber")
-    amount = _check_amount(offer.price_minor, action.units)
-    _check_can_pay(state, signer_id, amount, "the subscriber")
+    amount = _check_amount(state, offer.price_minor, action.units)
+    _check_can_pay(state, signer_id, amount, domain.name_of(state, signer_id), price_minor=offer.price_minor,
+                   verb="subscribe")
     _check_escrow_can_receive(state, amount)
     account = state.accounts[offer.enterprise]
     escrowed = sum(state.shares.offers[s].escrow_minor for s in state.shares.open_offers
                    if state.shares.offers[s].enterprise == offer.enterprise)
     ceiling = domain.credit_ceiling(state, account)
     if account.balance_minor + escrowed + amount > ceiling:
+        room = ceiling - account.balance_minor - escrowed
         raise CreditCeilingError(
-            f"{enterprise.name} would pass its credit ceiling of {ceiling} minor units if its offers were allotted; "
-            "it cannot take this subscription"
+            f"{enterprise.name} would pass its credit ceiling of "
+            f"{format_ceiling(ceiling, state.community.unit_decimals, state.community.unit_code)} if its offers were "
+            f"allotted; it cannot take this subscription"
+            + (f": subscribe at most {room // offer.price_minor} shares" if room >= offer.price_minor else "")
         )
 
 
@@ -682,11 +714,11 @@ def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> Mat
         raise TooManyOrdersError(f"{limits.orders_open_max} orders rest in this community's books")
     if shares.member_orders.get(signer_id, 0) >= limits.orders_per_member_max:
         raise TooManyOrdersError(f"a member may have at most {limits.orders_per_member_max} resting orders; cancel some")
-    amount = _check_amount(action.price_minor, action.units)
+    amount = _check_amount(state, action.price_minor, action.units)
     key = (action.enterprise, action.share_class, signer_id)
     if action.side == "buy":
         _check_holder(state, share_class, signer_id, _exposure(state, *key) + action.units, "the buyer")
-        _check_can_pay(state, signer_id, amount, "the buyer")
+        _check_can_pay(state, signer_id, amount, domain.name_of(state, signer_id), price_minor=action.price_minor)
         _check_escrow_can_receive(state, amount)
         return match(state, signer_id, action)
     held = shares.holdings.get(key)
@@ -695,7 +727,7 @@ def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> Mat
         raise InsufficientSharesError(f"you have {free} {share_class.name} that are not already offered; you asked to sell {action.units}")
     plan = match(state, signer_id, action)
     gained = sum(fill.units * fill.price_minor for fill in plan.fills)
-    _check_can_receive(state, signer_id, gained, "the seller")
+    _check_can_receive(state, signer_id, gained, domain.name_of(state, signer_id))
     return plan
 
 
@@ -873,7 +905,7 @@ def check_withdraw(state: State, signer_id: bytes, action: WithdrawShares) -> No
     free = 0 if held is None else held.units - held.locked
     if free < action.units:
         raise InsufficientSharesError(f"you have {free} {share_class.name} free to withdraw; you asked for {action.units}")
-    _check_amount(share_class.par_minor, action.units)
+    _check_amount(state, share_class.par_minor, action.units)
 
 
 def apply_withdraw(state: State, signer_id: bytes, action: WithdrawShares, seq: int, ts_ms: int) -> State:
@@ -995,10 +1027,21 @@ def check_dividend(state: State, effect: DeclareDividend) -> None:
     enterprise = _enterprise(state, effect.enterprise)
     paid = dividend_shares(state, effect)
     if not paid:
-        raise BadOfferError(f"no share of {enterprise.name} carries a dividend weight; there is no one to pay")
-    _check_can_pay(state, effect.enterprise, sum(paid.values()), enterprise.name)
+        if not any(share_class.dividend_weight for share_class in enterprise.classes):
+            raise BadOfferError(
+                f"no share class of {enterprise.name} carries a dividend weight; "
+                "register a class with dividend=N for the dividend to have someone to pay"
+            )
+        raise BadOfferError(
+            f"no one holds a share of {enterprise.name} that carries a dividend yet; "
+            "issue some first (an offer that allots, or founder shares)"
+        )
+    total = sum(paid.values())
+    account = state.accounts[effect.enterprise]
+    domain.check_within(state, account, account.balance_minor - total, enterprise.name, moved=total,
+                        remedy=lambda most: f"declare a dividend of at most {domain.money(state, most)}")
     for holder, amount in paid.items():
-        _check_can_receive(state, holder, amount, "a holder")
+        _check_can_receive(state, holder, amount, f"{domain.name_of(state, holder)}, a holder,")
 
 
 def apply_dividend(state: State, effect: DeclareDividend, seq: int) -> State:

@@ -96,13 +96,14 @@ def ledger() -> ClockedLedger:
     return ledger
 
 
-def assert_refused(ledger: ClockedLedger, signer, action, error_class: type[DomainError]) -> None:  # type: ignore[no-untyped-def]
+def assert_refused(ledger: ClockedLedger, signer, action, error_class: type[DomainError]) -> DomainError:  # type: ignore[no-untyped-def]
     state_before, digest_before, events_before = ledger.state, state_digest(ledger.state), len(ledger.events)
     error = ledger.submit(ledger.sign(signer, action))
     assert type(error) is error_class, f"expected {error_class.__name__}, got {error!r}"
     assert error.message and error.code == error_class.code
     assert ledger.state is state_before and state_digest(ledger.state) == digest_before
     assert len(ledger.events) == events_before
+    return error
 
 
 def tally(ledger: ClockedLedger, decision: int) -> decisions.Tally:
@@ -532,6 +533,16 @@ def test_a_payment_to_the_treasury_carries_no_levy(ledger: ClockedLedger) -> Non
     treasury = with_levy(ledger, 200, 5, 50)
     ledger.accept(bea_key, Transfer(to=treasury, amount_minor=100))
     assert ledger.state.accounts[bea].balance_minor == -100 and ledger.state.accounts[treasury].balance_minor == 100
+
+
+def test_a_refusal_for_the_levy_says_the_most_that_can_be_paid_with_its_levy(ledger: ClockedLedger) -> None:
+    # 10 %, no minimum: paying 9.09 TST costs 9.09 + 0.90 = 9.99 TST (within -10.00 TST); 9.10 TST costs 10.01.
+    with_levy(ledger, 1000, 0, 10**6)
+    error = assert_refused(ledger, bea_key, Transfer(to=cal, amount_minor=950), DebitLimitError)
+    assert error.message.startswith("Bea (paying 0.95 TST of levy too) would go below the debit limit of -10.00 TST")
+    assert error.message.endswith(": pay at most 9.09 TST")
+    assert_refused(ledger, bea_key, Transfer(to=cal, amount_minor=910), DebitLimitError)
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=909))
 
 
 def test_a_payment_whose_levy_would_break_the_payers_debit_limit_is_refused(ledger: ClockedLedger) -> None:

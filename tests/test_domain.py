@@ -175,6 +175,32 @@ def test_payment_that_breaks_both_limits_reports_the_payers_debit_limit_first(le
     assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=10**15)), DebitLimitError)
 
 
+def test_a_refusal_at_the_debit_limit_says_the_limit_the_balance_and_the_most_that_can_be_paid(
+    ledger: Ledger,
+) -> None:
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=600))
+    error = assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=512)), DebitLimitError)
+    assert error.message == (
+        "Bea would go below the debit limit of -10.00 TST (the balance would be -11.12 TST): pay at most 4.00 TST"
+    )
+    assert "minor" not in error.message and "\n" not in error.message
+
+
+def test_a_refusal_at_the_debit_limit_with_no_room_left_says_what_frees_room(ledger: Ledger) -> None:
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=debit_default))
+    error = assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1)), DebitLimitError)
+    assert error.message.startswith("Bea would go below the debit limit of -10.00 TST (the balance would be -10.01 TST)")
+    assert error.message.endswith("nothing fits; it must receive credit first, or an admin may lower the limit")
+
+
+def test_a_refusal_at_the_payees_ceiling_says_the_ceiling_and_the_most_they_can_be_paid(ledger: Ledger) -> None:
+    ledger.accept(bea_key, Transfer(to=cal, amount_minor=1000))
+    error = assert_refused(ledger, ledger.sign(admin_key, Transfer(to=cal, amount_minor=800)), CreditCeilingError)
+    assert error.message == (
+        "Cal would go above the credit ceiling of 15.00 TST (the balance would be 18.00 TST): pay them at most 5.00 TST"
+    )
+
+
 def test_account_limits_override_the_community_defaults_for_that_account(ledger: Ledger) -> None:
     ledger.accept(admin_key, SetLimits(account=bea, debit_limit_minor=5000, credit_ceiling_minor=None))
     ledger.accept(admin_key, SetLimits(account=cal, debit_limit_minor=None, credit_ceiling_minor=5000))

@@ -220,7 +220,8 @@ def test_a_community_paying_past_its_share_of_the_capacity_is_refused_locally() 
     send_through(c1, c2, top, 150)
     with pytest.raises(payments.CapacityShareError) as refused:
         send_through(c1, c2, top, 51)
-    assert "share" in refused.value.message and "200" in refused.value.message
+    assert "share" in refused.value.message and "2.00 TST" in refused.value.message
+    assert "at most 0.50 TST fits" in refused.value.message
     assert c1.state.payments.capacity[f1].used == (-150,)
     send_through(c1, c2, top, 50)  # exactly the share is allowed
 
