@@ -122,7 +122,7 @@ def test_serve_refuses_a_config_with_a_bad_public_url_or_proxy_in_one_line(
     home = tmp_path / "home"
     init_home(home, config=setting)
     done = tally("serve", home)
-    assert done.returncode != 0
+    assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert named in lines[0] and "config.json" in lines[0]
