@@ -17,7 +17,7 @@ from typing import Any
 import click
 import msgspec
 from rich.console import Console
-from tallystick.node.money import parse_amount
+from tallystick.node.money import format_ceiling, format_debit_limit, format_money, parse_amount
 from tallystick.node.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import FederationAct, ProposeWithPeriod
@@ -40,6 +40,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client
+from .shares import duration_text, examples
 from .terminal import Table, markup, visible
 
 console = Console()
@@ -70,6 +71,33 @@ def _rated(text: str) -> CharterMember:
     return CharterMember(member=_member_id(member), unit_code=unit, rate_num=num, rate_den=den)
 
 
+class _Money:
+    """Amounts of one unit as people read them: '12.50 HRS'; trade limits as '-100.00 HRS to 100.00 HRS'."""
+
+    def __init__(self, decimals: int, code: str) -> None:
+        self.decimals, self.code = decimals, code
+
+    def amount(self, minor: int) -> str:
+        return format_money(minor, self.decimals, self.code)
+
+    def trade_limits(self, debit_limit_minor: int, credit_ceiling_minor: int) -> str:
+        if debit_limit_minor == 0 and credit_ceiling_minor == 0:
+            return "none (no payments across)"
+        return (f"{format_debit_limit(debit_limit_minor, self.decimals, self.code)} to "
+                f"{format_ceiling(credit_ceiling_minor, self.decimals, self.code)}")
+
+
+def _money(decimals: int, code: str) -> _Money:
+    return _Money(decimals, code)
+
+
+def _rate(member_unit: str, rate: list[int], federation_unit: str) -> str:
+    """'1 HRS = 1 HRS': what one unit of the member's is worth in the federation's unit."""
+    numerator, denominator = rate
+    worth = str(numerator) if denominator == 1 else f"{numerator}/{denominator}"
+    return f"1 {member_unit} = {worth} {federation_unit}"
+
+
 def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any, parse_duration_ms: Any) -> None:
     """Register the `federation` group on the `tally` command."""
 
@@ -85,14 +113,15 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
     def federation_document(client: Client, reference: str) -> dict:
         return client.get(f"/api/federations/{reference}")
 
-    @main.group()
+    @main.group(epilog=examples("tally federation list", "tally federation show Valley", "tally federation report Valley"))
     def federation() -> None:
-        """Federations of communities: found, adopt, propose, vote, show, report."""
+        """Federations of communities: found, adopt, propose, vote, show, report. An act signs with
+        an admin's --key; docs/federation.md describes the protocol."""
 
     decision_options = [
         click.option("--by-decision", is_flag=True, help="Open a community decision whose effect is this act."),
         click.option("--closes-in", default="7d", show_default=True, help="With --by-decision: how long it stays open."),
-        click.option("--json", "as_json", is_flag=True),
+        click.option("--json", "as_json", is_flag=True, help="Print the act's seq and hash (and ids) as JSON."),
     ]
 
     def with_decision_options(function: Any) -> Any:
@@ -100,7 +129,8 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             function = option(function)
         return function
 
-    @federation.command("found")
+    @federation.command("found", epilog=examples(
+        "tally --key riverside/admin.key federation found Valley --member n_<riverside> --member n_<hilltop>"))
     @click.argument("name")
     @click.option("--member", "members", multiple=True, required=True, metavar="ID[=UNIT:NUM/DEN]",
                   help="A founding member (a community's n_ id, this one included), its unit and rate (repeat).")
@@ -125,9 +155,10 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             print_json({"id": identity, "charter": base64.b64encode(msgspec.msgpack.encode(charter)).decode(), **appended})
         else:
             click.echo(f"charter of {visible(name)} ({identity}) adopted here at seq {appended['seq']}; "
-                       f"each other member runs: tally federation adopt {identity} --from <this node's URL>")
+                       f"each other member runs: tally federation adopt {identity} --from {context.node_url or '<this node URL>'}")
 
-    @federation.command("adopt")
+    @federation.command("adopt", epilog=examples(
+        "tally --node http://127.0.0.1:7601 --key hilltop/admin.key federation adopt Valley --from http://127.0.0.1:7600"))
     @click.argument("reference")
     @click.option("--from", "source", required=True, metavar="URL", help="A node that holds the charter.")
     @with_decision_options
@@ -145,8 +176,8 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         print_json({"id": document["id"], **appended}) if as_json else click.echo(
             f"adopted the charter of {visible(charter.name)} at seq {appended['seq']}")
 
-    @federation.command("list")
-    @click.option("--json", "as_json", is_flag=True)
+    @federation.command("list", epilog=examples("tally federation list", "tally federation list --json"))
+    @click.option("--json", "as_json", is_flag=True, help="The federations' documents as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def list_(context: Any, as_json: bool) -> None:
@@ -163,48 +194,70 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                           str(len(row["members"])), str(row["epoch"]), str(len(row["passed"])))
         console.print(table)
 
-    @federation.command("show")
+    @federation.command("show", epilog=examples("tally federation show Valley", "tally federation show Valley --json"))
     @click.argument("reference")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units of the federation's unit.")
     @click.pass_obj
     @refusals_exit_cleanly
     def show(context: Any, reference: str, as_json: bool) -> None:
-        """A federation: members, their units, capacity and limits, and its decisions."""
+        """A federation: members, their units, capacity and trade limits (in the federation's
+        unit), and its decisions."""
         document = federation_document(context.client(), reference)
         if as_json:
             print_json(document)
             return
+        unit = document["unit"]
+        money = _money(unit["decimals"], unit["code"])
         state = "founded" if document["founded"] else f"adopted by {len(document['adopted'])} of {len(document['members'])}"
-        console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  ({state}; epoch {document['epoch']}, "
-                      f"quorum {document['quorum']} of {len(document['members'])})")
-        table = Table(title="members")
-        for column in ("member", "name", "kind", "unit", "rate", "capacity", "trade limits"):
+        console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  ({state}; epoch {document['epoch']}; "
+                      f"a decision needs the yes of {document['quorum']} of {len(document['members'])} members; "
+                      f"unit {markup(unit['code'])})")
+        table = Table(title=f"members (amounts in {unit['code']}, the federation's unit)")
+        for column in ("member", "name", "kind", "rate", "capacity share", "trade limits"):
             table.add_column(column)
         for m in document["members"]:
-            table.add_row(m["member"][:14] + "…", m["name"] or "", m["kind"], m["unit_code"], f"{m['rate'][0]}/{m['rate'][1]}",
-                          str(m["capacity"]), f"-{m['debit_limit']} / {m['credit_ceiling']}")
+            table.add_row(m["member"][:12] + "…", m["name"] or "", m["kind"],
+                          _rate(m["unit_code"], m["rate"], unit["code"]), money.amount(m["capacity"]),
+                          "" if m["kind"] == "federation" else money.trade_limits(m["debit_limit"], m["credit_ceiling"]))
         console.print(table)
         for d in document["decisions"]:
-            console.print(f"  {d['outcome']:<10} epoch {d['epoch']}  {markup(d['title'])}  yes {len(d['yes'])}/{d['needed']}  {d['id']}")
+            console.print(f"  {d['outcome']:<10} epoch {d['epoch']}  {markup(d['title'])}  "
+                          f"yes {len(d['yes'])} of {d['needed']} needed  {d['id']}")
 
-    @federation.command("report")
+    @federation.command("report", epilog=examples("tally federation report Valley", "tally federation report Valley --json"))
     @click.argument("reference")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units; systems keyed s1_operations … s5_policy.")
     @click.pass_obj
     @refusals_exit_cleanly
     def report(context: Any, reference: str, as_json: bool) -> None:
-        """The viability report: S1 operations … S5 policy, algedonic alerts first."""
-        document = context.client().get(f"/api/federations/{reference}/report")
+        """The viability report: alerts first, then policy, the communities, replication, trade
+        and capacity, the audit and the trade between communities (after Stafford Beer's Viable
+        System Model: S5 policy, S1 operations, S2 coordination, S3 control, S3* audit, S4
+        intelligence)."""
+        client = context.client()
+        document = client.get(f"/api/federations/{reference}/report")
         if as_json:
             print_json(document)
             return
+        policy = document["s5_policy"]
+        charter = policy["charter"]
+        money = _money(charter["decimals"], charter["unit"])
+        community = client.get("/api/community")
+        names = {row["community"]: row["name"] for row in document["s1_operations"] if row["held"]}
+        units = {row["community"]: (row["unit"], row.get("unit_decimals")) for row in document["s1_operations"] if row["held"]}
+        units[community["node"]] = (community["unit"]["code"], community["unit"]["decimals"])
+
+        def named(member: str) -> str:
+            return markup(names.get(member) or member[:14] + "…")
+
         console.print(f"[bold]{markup(document['name'])}[/] — viability report")
         for alert in document["alerts"]:
-            console.print(f"  [red]ALERT[/] {markup(str(alert['system']))}: {markup(str(alert['message']))}")
-        policy = document["s5_policy"]
-        console.print(f"S5 policy: charter {markup(policy['charter']['name'])}, quorum {policy['quorum_bp'] / 100:.0f}%, "
-                      f"epoch {policy['epoch']}, {policy['passed_decisions']} decisions passed")
-        table = Table(title="S1 operations")
+            console.print(f"  [red]ALERT[/] {markup(str(alert['message']))} ({markup(str(alert['system']))})")
+        passed = policy["passed_decisions"]
+        console.print(f"Policy (S5): charter {markup(charter['name'])}; a decision needs the yes of "
+                      f"{policy['quorum_bp'] / 100:g}% of members; epoch {policy['epoch']}; "
+                      f"{passed} decision{'' if passed == 1 else 's'} passed")
+        table = Table(title="Communities (S1 operations)")
         for column in ("community", "members", "enterprises", "events", "idle", "open decisions"):
             table.add_column(column)
         for row in document["s1_operations"]:
@@ -212,33 +265,50 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                 table.add_row(row["community"][:14] + "…", "not held here", "", "", "", "")
                 continue
             table.add_row(row["name"], str(row["members"]), str(row["enterprises"]), str(row["seq"]),
-                          f"{row['idle_ms'] // 1000}s", str(row["open_decisions"]))
+                          duration_text(row["idle_ms"]), str(row["open_decisions"]))
         console.print(table)
-        peers = document["s2_coordination"]["peers"]
-        console.print("S2 coordination: " + (", ".join(
-            f"{markup(p['url'])} {'up' if p['reachable'] else 'DOWN'} lag {p['lag']}" for p in peers) or "no peers"))
-        table = Table(title="S3 control (the federation's unit, minor units)")
-        for column in ("member", "position", "trade limits", "capacity share", "at limit"):
+        coordination = document["s2_coordination"]
+        peers = coordination["peers"]
+        in_flight = coordination["payments_pending"]
+        console.print("Replication with peers (S2 coordination): " + (", ".join(
+            f"{markup(p['url'])} {'up' if p['reachable'] else 'DOWN'}, {p['lag']} events behind" for p in peers)
+            or "no peers") + f"; {in_flight} payment{'' if in_flight == 1 else 's'} in flight")
+        table = Table(title=f"Trade and capacity (S3 control), in {charter['unit']}")
+        for column in ("member", "position", "trade limits", "capacity share", "at its limit"):
             table.add_column(column)
         for row in document["s3_control"]:
-            position = "not held" if row["position"] is None else str(row["position"])
+            position = "not held here" if row["position"] is None else money.amount(row["position"])
             limits_text = ("" if row["kind"] == "federation"
-                           else f"-{row['trade_debit_limit']} … {row['trade_credit_ceiling']}")
-            table.add_row(row["name"] or row["member"][:14] + "…", position, limits_text,
-                          str(row["capacity_allocated"]), "yes" if row["at_limit"] else "")
+                           else money.trade_limits(row["trade_debit_limit"], row["trade_credit_ceiling"]))
+            table.add_row(markup(row["name"] or row["member"][:14] + "…"), position, limits_text,
+                          money.amount(row["capacity_allocated"]), "yes" if row["at_limit"] else "")
         console.print(table)
         for parent in document["position_in_parents"]:
-            console.print(f"  position in parent {parent['parent'][:14]}…: {parent['position']} "
-                          f"of a capacity of {parent['capacity']}")
+            above = federation_document(client, parent["parent"])
+            in_parent = _money(above["unit"]["decimals"], above["unit"]["code"])
+            position = "not held here" if parent["position"] is None else in_parent.amount(parent["position"])
+            console.print(f"  position in {markup(above['name'])}: {position}, of a capacity of "
+                          f"{in_parent.amount(parent['capacity'])}")
         audit = document["s3_star_audit"]
-        console.print(f"S3* audit by {audit['verified_by'][:14]}…: {len(audit['forks'])} forks, "
-                      f"{len(audit['equivocations'])} equivocations, {len(audit['refused_federation_events'])} refused events")
+        console.print(f"Audit (S3*), checked by {named(audit['verified_by'])}: {len(audit['forks'])} forks, "
+                      f"{len(audit['equivocations'])} double votes, {len(audit['refused_federation_events'])} refused events")
         flows = document["s4_intelligence"]["trade_flows"]
-        console.print("S4 intelligence: " + (", ".join(
-            f"{f['from'][:10]}… → {f['to'][:10]}…: {f['payments']} payments, {f['sent']} sent" for f in flows)
-            or "no settled payments yet"))
 
-    @federation.command("propose")
+        def sent(flow: dict[str, Any]) -> str:
+            code, decimals = units.get(flow["from"], (None, None))
+            if decimals is None:  # a community whose ledger this node does not serve the decimals of
+                return f"{flow['sent']} minor units of {code or 'its unit'}"
+            return format_money(flow["sent"], decimals, code)
+
+        console.print("Trade between communities (S4 intelligence): " + (", ".join(
+            f"{named(f['from'])} → {named(f['to'])}: {f['payments']} payment{'' if f['payments'] == 1 else 's'}, "
+            f"{sent(f)} sent" for f in flows) or "no settled payments yet"))
+
+    @federation.command("propose", epilog=examples(
+        'tally --key riverside/admin.key federation propose Valley "Limits" --trade-limits n_<riverside> '
+        '--debit-limit 100 --credit-ceiling 100',
+        'tally --key riverside/admin.key federation propose Valley "Capacity" --allocate n_<riverside>=300 '
+        '--allocate n_<hilltop>=300'))
     @click.argument("reference")
     @click.argument("title")
     @click.option("--text", default="")
@@ -308,7 +378,9 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             click.echo(f"proposed {identity} in epoch {document['epoch']}; members vote with "
                        f"`tally federation vote {document['id']} {identity}`")
 
-    @federation.command("vote")
+    @federation.command("vote", epilog=examples(
+        "tally --key riverside/admin.key federation vote Valley h_<proposal>",
+        "tally --key riverside/admin.key federation vote Valley abstain"))
     @click.argument("reference")
     @click.argument("proposal")
     @with_decision_options
@@ -324,11 +396,12 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         print_json({"epoch": document["epoch"], **appended}) if as_json else click.echo(
             f"voted {'to abstain' if choice is None else 'yes'} in epoch {document['epoch']} of {visible(document['name'])}")
 
-    @federation.command("certificate")
+    @federation.command("certificate", epilog=examples(
+        "tally federation certificate Valley h_<decision> --out valley-limits.cert"))
     @click.argument("reference")
     @click.argument("decision")
     @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the bytes here.")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="The certificate (base64) and its size as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def certificate(context: Any, reference: str, decision: str, out: str | None, as_json: bool) -> None:

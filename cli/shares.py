@@ -2,17 +2,21 @@
 read its cap table. Every change is an intent signed with --key; every read takes --json.
 
 How this works: each command builds one action from protocol/events.py, resolves names to ids
-through the node's API, and submits it; amounts are typed in major units and sent in minor units.
-docs/shares.md states the rules the node applies.
+through the node's API, and submits it; amounts are typed in major units and sent in minor units,
+and printed for people in major units with the unit's code ("12.50 HRS"); `--json` keeps the
+node's integers of minor units. After an order is placed the command reads back what its event
+did (the trades the book records at the event's seq, and whether the order rests), so it says what
+filled and what rests. docs/shares.md states the rules the node applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 from rich.console import Console
-from tallystick.node.money import format_amount, parse_amount
+from tallystick.node.money import format_money, parse_amount
 from tallystick.node.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
@@ -34,14 +38,61 @@ from .terminal import Table, markup, visible
 
 console = Console()
 share_kinds = ("founder", "labour", "user", "investor")
+Money = Callable[[int], str]
+
+
+def examples(*lines: str) -> str:
+    """A command's --help epilog: its examples, kept as written (click's \\b stops rewrapping)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _decimals(client: Client) -> int:
     return client.get("/api/community")["unit"]["decimals"]
 
 
+def money_of(client: Client) -> tuple[int, Money]:
+    """The community's decimals, and a function writing minor units as people read them."""
+    unit = client.get("/api/community")["unit"]
+    return unit["decimals"], lambda minor: format_money(minor, unit["decimals"], unit["code"])
+
+
+def enterprise_document(client: Client, reference: str) -> dict[str, Any]:
+    """An enterprise's document (its classes, without the cap table's rows)."""
+    return client.get(f"/api/enterprises/{reference}", limit=1)
+
+
 def enterprise_id(client: Client, reference: str) -> bytes:
-    return id_from_text("e", client.get(f"/api/enterprises/{reference}", limit=1)["id"])
+    return id_from_text("e", enterprise_document(client, reference)["id"])
+
+
+def _class_name(document: dict[str, Any], index: int) -> str:
+    classes = document["classes"]
+    return classes[index]["name"] if index < len(classes) else f"class {index}"
+
+
+def dividend_refusal(client: Client, reference: str) -> str | None:
+    """Why a dividend of enterprise REFERENCE could not be paid to anyone, said plainly, or None.
+    A dividend goes to the holders of classes with a dividend weight, by weight x units held."""
+    document = enterprise_document(client, reference)
+    name = visible(document["name"])
+    classes = document["classes"]
+    if not any(c["outstanding"] for c in classes):
+        return (f"{name} has issued no shares yet, so a dividend has no one to go to; shares are issued when an "
+                f"offer closes with its minimum subscribed (`tally enterprise offers` shows {name}'s offers)")
+    if not any(c["outstanding"] and c["dividend_weight"] for c in classes):
+        weighted = [visible(c["name"]) for c in classes if c["dividend_weight"]]
+        carried = (f"only {', '.join(weighted)} {'carries' if len(weighted) == 1 else 'carry'} one, and none is held"
+                   if weighted else "no class of it carries one (dividend=0)")
+        return f"no share of {name} that is held carries a dividend: {carried}"
+    return None
+
+
+def check_dividend_payable(client: Client, reference: str) -> None:
+    """For `tally propose --holders E --dividend A`: refuse, before anything is signed, a dividend
+    that would go to no one (the node would refuse it too, in its own words)."""
+    refusal = dividend_refusal(client, reference)
+    if refusal is not None:
+        raise click.UsageError(refusal)
 
 
 def _account_id(client: Client, reference: str) -> bytes:
@@ -82,6 +133,74 @@ def _duration_ms(text: str) -> int:
     return _parse_duration_ms(text)
 
 
+def duration_text(ms: int) -> str:
+    """A duration as people say it, to two units: '2 d 3 h', '1 min 50 s', '0 s'."""
+    seconds = max(0, ms) // 1000
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def _shares(units: int, class_name: str) -> str:
+    """'1 share of Investor shares' reads badly; a class is named for its shares ('Investor shares'),
+    so units come first and the class's name after."""
+    return f"{units} {visible(class_name)}"
+
+
+def order_outcome(client: Client, member: str, enterprise: dict[str, Any], share_class: int, seq: int,
+                  units: int) -> dict[str, Any]:
+    """What the order placed at `seq` did: its fills (the trades the book records at that seq,
+    best price first as they matched), and the units that rest on the exchange now (its resting
+    order, found among the member's own). `complete` is False when the book keeps fewer of the
+    order's trades than it made (it keeps the last `trades_recent_max` of a class)."""
+    book = client.get(f"/api/enterprises/{enterprise['id']}/book/{share_class}", limit=1)
+    fills = [{"price": t["price"], "units": t["units"]} for t in reversed(book["trades"]) if t["seq"] == seq]
+    held = client.get(f"/api/members/{member}/holdings", limit=limits.page_size_max)
+    resting = next((o for o in held["orders"] if o["id"] == seq), None)
+    filled = sum(f["units"] for f in fills)
+    return {
+        "fills": fills,
+        "filled_units": filled,
+        "filled_value": sum(f["units"] * f["price"] for f in fills),
+        "resting_units": 0 if resting is None else resting["units"],
+        "complete": len(fills) < limits.trades_recent_max or filled + (0 if resting is None else resting["units"]) == units,
+    }
+
+
+def order_message(side: str, units: int, limit_minor: int, enterprise: dict[str, Any], share_class: int, seq: int,
+                  outcome: dict[str, Any], money: Money) -> str:
+    """'bought 2 Investor shares of Bakery at 6.00 HRS each (12.00 HRS); nothing rests', or
+    'sold 1 at 6.00 HRS; 2 rest on the exchange at 6.00 HRS (order 27)'."""
+    verb = "bought" if side == "buy" else "sold"
+    shares = _shares(outcome["filled_units"], _class_name(enterprise, share_class))
+    name = visible(enterprise["name"])
+    fills = outcome["fills"]
+    prices = {f["price"] for f in fills}
+    if not fills:
+        done = f"nothing filled: no {'seller asks' if side == 'buy' else 'buyer bids'} {money(limit_minor)} or better"
+    elif len(prices) == 1:
+        done = f"{verb} {shares} of {name} at {money(fills[0]['price'])} each ({money(outcome['filled_value'])})"
+    else:
+        parts = ", ".join(f"{f['units']} at {money(f['price'])}" for f in fills)
+        done = f"{verb} {shares} of {name}: {parts} ({money(outcome['filled_value'])} in all)"
+    if not outcome["complete"]:
+        done += " and more (`tally enterprise book` shows the last trades)"
+    left = outcome["resting_units"]
+    if left:
+        rests = (f"{left} {'rests' if left == 1 else 'rest'} on the exchange at {money(limit_minor)} (order {seq}; "
+                 f"`tally enterprise cancel {seq}` takes {'it' if left == 1 else 'them'} back)")
+    elif outcome["filled_units"] + left < units and outcome["complete"]:
+        rests = f"the other {units - outcome['filled_units']} did not rest (past the fills one order may make)"
+    else:
+        rests = "nothing rests"
+    return f"{done}; {rests}"
+
+
 def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any, now_ms: Any) -> None:
     """Register the `enterprise` group on the `tally` command."""
 
@@ -93,18 +212,24 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             click.echo(message.format(seq=appended["seq"]))
         return appended
 
-    @main.group()
+    @main.group(epilog=examples("tally enterprise list", "tally enterprise show Bakery",
+                                "tally --key alice.key enterprise subscribe 12 8"))
     def enterprise() -> None:
-        """Enterprises and their shares: register, offer, subscribe, trade, withdraw, show."""
+        """Enterprises and their shares: register, offer, subscribe, trade, withdraw, show.
+        Amounts are typed in major units (5.00); docs/shares.md states every rule."""
 
-    @enterprise.command("register")
+    @enterprise.command("register", epilog=examples(
+        'tally --key riverside/admin.key enterprise register Bakery \\',
+        '    --class "Customer shares:user:par=1.00:withdrawable:cap=100:local" \\',
+        '    --class "Investor shares:investor:par=5.00:transferable:dividend=2" --notice 30d'))
     @click.argument("name")
     @click.option("--class", "classes", multiple=True, required=True, metavar="SPEC",
-                  help="NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local] (repeat)")
-    @click.option("--founder", "founder", multiple=True, metavar="CLASS:UNITS", help="Founder shares issued to you now.")
+                  help="NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local] (repeat); "
+                       "KIND is founder, labour, user or investor; classes are numbered 0, 1, … in this order.")
+    @click.option("--founder", "founder", multiple=True, metavar="CLASS:UNITS", help="Founder shares issued to you now, e.g. 0:100.")
     @click.option("--notice", default=None, help="Withdrawal notice: 90s, 10m, 2h, 30d (default none).")
     @click.option("--yearly-cap", default=None, help="Most paid out in withdrawals per year, major units (default no cap).")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the enterprise's id, seq and hash as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def register(context: Any, name: str, classes: tuple[str, ...], founder: tuple[str, ...], notice: str | None,
@@ -117,7 +242,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         for item in founder:
             index, _, units = item.partition(":")
             if not index.isdigit() or not units.isdigit():
-                raise click.BadParameter(f"{item!r}: write CLASS:UNITS, e.g. 0:100")
+                raise click.BadParameter(f"{item!r}: write CLASS:UNITS, e.g. 0:100", param_hint="--founder")
             issues.append(FounderIssue(share_class=int(index), units=int(units)))
         action = RegisterEnterprise(
             name=name,
@@ -127,37 +252,38 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             yearly_cap_minor=parse_amount(yearly_cap, decimals) if yearly_cap else 0,
         )
         appended = client.submit(context.key(), action)
-        registered = client.get(f"/api/enterprises/{name}", limit=1)
+        registered = enterprise_document(client, name)
         if as_json:
             print_json({"id": registered["id"], **appended})
-        else:
-            click.echo(f"registered {visible(name)} ({registered['id']}) at seq {appended['seq']}")
+            return
+        numbered = ", ".join(f"{c['index']} {visible(c['name'])}" for c in registered["classes"])
+        click.echo(f"registered {visible(name)} ({registered['id']}) with share classes {numbered}; offer shares with "
+                   f"`tally enterprise offer {visible(name)} --class 0 --price PRICE --units UNITS`")
 
-    @enterprise.command("list")
-    @click.option("--json", "as_json", is_flag=True)
+    @enterprise.command("list", epilog=examples("tally enterprise list", "tally enterprise list --json"))
+    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
     @click.pass_obj
     @refusals_exit_cleanly
     def list_(context: Any, as_json: bool) -> None:
-        """Every enterprise of the community."""
+        """Every enterprise of the community, with its balance and its share classes (shares outstanding)."""
         client = context.client()
         rows = client.get("/api/enterprises", limit=limits.page_size_max)
         if as_json:
             print_json(rows)
             return
-        decimals = _decimals(client)
+        _, money = money_of(client)
         table = Table()
-        for column in ("name", "id", "manager", "balance", "classes"):
+        for column in ("name", "id", "manager", "balance", "classes (shares outstanding)"):
             table.add_column(column)
         for row in rows:
-            classes = ", ".join(f"{c['index']}:{c['name']} ({c['outstanding']})" for c in row["classes"])
-            table.add_row(row["name"], row["id"][:14] + "…", row["manager_name"] or "",
-                          format_amount(row["balance"], decimals), classes)
+            classes = ", ".join(f"{c['index']} {c['name']} ({c['outstanding']})" for c in row["classes"])
+            table.add_row(row["name"], row["id"][:14] + "…", row["manager_name"] or "", money(row["balance"]), classes)
         console.print(table)
 
-    @enterprise.command("show")
+    @enterprise.command("show", epilog=examples("tally enterprise show Bakery", "tally enterprise show Bakery --csv > bakery.csv"))
     @click.argument("reference")
-    @click.option("--csv", "as_csv", is_flag=True, help="The register of members (cap table) as CSV.")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--csv", "as_csv", is_flag=True, help="The register of members (cap table) as CSV (costs in minor units).")
+    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
     @click.pass_obj
     @refusals_exit_cleanly
     def show(context: Any, reference: str, as_csv: bool, as_json: bool) -> None:
@@ -174,90 +300,123 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json(document)
             return
-        decimals = _decimals(client)
+        _, money = money_of(client)
         console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  managed by {markup(document['manager_name'] or '')}")
-        console.print(f"  balance {format_amount(document['balance'], decimals)}")
+        console.print(f"  balance {money(document['balance'])}")
         classes = Table(title="share classes")
         for column in ("#", "name", "kind", "par", "votes", "dividend", "rights", "cap", "outstanding"):
             classes.add_column(column)
         for c in document["classes"]:
             rights = " ".join(r for r, on in (("withdrawable", c["withdrawable"]), ("transferable", c["transferable"]),
                                               ("local-only", c["local_only"])) if on)
-            classes.add_row(str(c["index"]), c["name"], c["kind"], format_amount(c["par"], decimals),
+            classes.add_row(str(c["index"]), c["name"], c["kind"], money(c["par"]),
                             str(c["votes_per_share"]), str(c["dividend_weight"]), rights,
-                            "" if c["holding_cap"] is None else str(c["holding_cap"]), str(c["outstanding"]))
+                            "none" if c["holding_cap"] is None else str(c["holding_cap"]), str(c["outstanding"]))
         console.print(classes)
-        holders = Table(title="register of members")
-        for column in ("holder", "class", "units", "locked", "since seq", "cost"):
-            holders.add_column(column)
-        for h in document["holders"]:
-            holders.add_row(h["name"] or h["holder"], h["class_name"], str(h["units"]), str(h["locked"]),
-                            str(h["since_seq"]), format_amount(h["cost"], decimals))
-        console.print(holders)
+        if document["holders"]:
+            holders = Table(title="register of members")
+            for column in ("holder", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
+                holders.add_column(column)
+            for h in document["holders"]:
+                holders.add_row(h["name"] or h["holder"], h["class_name"], str(h["units"]), str(h["locked"]),
+                                str(h["since_seq"]), money(h["cost"]))
+            console.print(holders)
+        else:
+            console.print("  no shares issued yet: shares are issued when an offer closes with its minimum subscribed")
         for offer in document["offers"]:
             state = "open" if offer["open"] else offer["outcome"]
             console.print(f"  offer {offer['id']}: {offer['units']} {markup(offer['class_name'])} at "
-                          f"{format_amount(offer['price'], decimals)}, {offer['subscribed_units']} subscribed ({state})")
+                          f"{money(offer['price'])} each, {offer['subscribed_units']} subscribed, at least "
+                          f"{offer['min_units']} needed ({state})")
+        for trade in document["trades"][-5:]:
+            console.print(f"  traded {trade['units']} {markup(_class_name(document, trade['class']))} at "
+                          f"{money(trade['price'])} (seq {trade['seq']})")
 
-    @enterprise.command("pay")
+    @enterprise.command("pay", epilog=examples('tally --key bea.key enterprise pay Bakery Alice 20.00 --memo "flour"'))
     @click.argument("reference")
     @click.argument("to")
     @click.argument("amount")
-    @click.option("--memo", default="")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--memo", default="", help="What it is for.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def pay(context: Any, reference: str, to: str, amount: str, memo: str, as_json: bool) -> None:
-        """The manager pays TO from the enterprise's account."""
+        """The manager pays TO (a member or an enterprise) AMOUNT, in major units, from the enterprise's account."""
         client = context.client()
+        decimals, money = money_of(client)
+        amount_minor = parse_amount(amount, decimals)
         action = EnterprisePay(enterprise=enterprise_id(client, reference), to=_account_id(client, to),
-                               amount_minor=parse_amount(amount, _decimals(client)), memo=memo)
-        _submitted(context, action, as_json, f"{visible(reference)} paid {visible(to)} (seq {{seq}})")
+                               amount_minor=amount_minor, memo=memo)
+        _submitted(context, action, as_json, f"{visible(reference)} paid {visible(to)} {money(amount_minor)} (seq {{seq}})")
 
-    @enterprise.command("offer")
+    @enterprise.command("offer", epilog=examples(
+        "tally --key riverside/admin.key enterprise offer Bakery --class 1 --price 5.00 --units 40 --min 10 --closes-in 2m"))
     @click.argument("reference")
-    @click.option("--class", "share_class", type=click.IntRange(0, limits.share_classes_max - 1), required=True)
+    @click.option("--class", "share_class", type=click.IntRange(0, limits.share_classes_max - 1), required=True,
+                  help="The class's number (0 for the first --class of `register`).")
     @click.option("--price", required=True, help="Per share, major units (a withdrawable class: its par).")
-    @click.option("--units", type=click.IntRange(1, limits.share_units_max), required=True)
+    @click.option("--units", type=click.IntRange(1, limits.share_units_max), required=True, help="Shares on offer.")
     @click.option("--min", "min_units", type=click.IntRange(1, limits.share_units_max), default=None,
-                  help="The minimum target in shares (default: all of --units).")
+                  help="The minimum target in shares: fewer subscribed by the close, and everyone is refunded "
+                       "(default: all of --units).")
     @click.option("--member-cap", type=click.IntRange(1, limits.share_units_max), default=None,
                   help="Most shares one member may subscribe (default: all).")
-    @click.option("--closes-in", default="14d", show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--closes-in", default="14d", show_default=True, help="How long it stays open: 90s, 10m, 2h, 7d.")
+    @click.option("--json", "as_json", is_flag=True, help="Print its id (the seq that opened it), seq and hash.")
     @click.pass_obj
     @refusals_exit_cleanly
     def offer(context: Any, reference: str, share_class: int, price: str, units: int, min_units: int | None,
               member_cap: int | None, closes_in: str, as_json: bool) -> None:
-        """Open a share offer (the manager). `--json` prints its `id`."""
+        """Open a share offer (the manager): members subscribe while it is open, their money waits in
+        escrow, and at the close the node allots it (at least --min subscribed) or refunds everyone."""
         client = context.client()
+        decimals, money = money_of(client)
+        document = enterprise_document(client, reference)
+        price_minor = parse_amount(price, decimals)
+        minimum = units if min_units is None else min_units
+        open_for_ms = _duration_ms(closes_in)
         action = OpenOfferWithPeriod(  # open for a period of the log's own time, as a decision
-            enterprise=enterprise_id(client, reference), share_class=share_class,
-            price_minor=parse_amount(price, _decimals(client)), units=units,
-            min_units=units if min_units is None else min_units,
+            enterprise=id_from_text("e", document["id"]), share_class=share_class,
+            price_minor=price_minor, units=units, min_units=minimum,
             member_cap_units=units if member_cap is None else member_cap,
-            deadline_ms=0, open_for_ms=_duration_ms(closes_in),
+            deadline_ms=0, open_for_ms=open_for_ms,
         )
         appended = client.submit(context.key(), action)
         if as_json:
             print_json({"id": appended["seq"], **appended})
-        else:
-            click.echo(f"offer {appended['seq']} is open: subscribe with `tally enterprise subscribe {appended['seq']} UNITS`")
+            return
+        seq = appended["seq"]
+        click.echo(f"offer {seq} is open for {duration_text(open_for_ms)}: {_shares(units, _class_name(document, share_class))} "
+                   f"of {visible(document['name'])} at {money(price_minor)} each, allotted only if at least {minimum} "
+                   f"are subscribed; members subscribe with `tally enterprise subscribe {seq} UNITS`")
 
-    @enterprise.command("subscribe")
+    @enterprise.command("subscribe", epilog=examples("tally --key alice.key enterprise subscribe 12 8"))
     @click.argument("offer_id", type=click.IntRange(1))
     @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def subscribe(context: Any, offer_id: int, units: int, as_json: bool) -> None:
-        """Subscribe UNITS shares of an offer; the price waits in escrow until it closes."""
-        _submitted(context, Subscribe(offer=offer_id, units=units), as_json, f"subscribed {units} (seq {{seq}})")
+        """Subscribe UNITS shares of offer OFFER_ID (`tally enterprise offers` lists them); the price
+        waits in escrow until it closes, then buys the shares allotted or comes back."""
+        client = context.client()
+        appended = client.submit(context.key(), Subscribe(offer=offer_id, units=units))
+        if as_json:
+            print_json(appended)
+            return
+        _, money = money_of(client)
+        found = client.get(f"/api/offers/{offer_id}")
+        subscribed, minimum = found["subscribed_units"], found["min_units"]
+        target = (f"{subscribed} of the {minimum} it needs are subscribed so far: if fewer are by then, "
+                  f"everyone is refunded" if subscribed < minimum else f"{subscribed} subscribed, its minimum of {minimum} is met")
+        click.echo(f"subscribed {_shares(units, found['class_name'])} of {visible(found['enterprise_name'])} at "
+                   f"{money(found['price'])} each: {money(units * found['price'])} waits in escrow until offer "
+                   f"{offer_id} closes in {duration_text(found['time_left_ms'])}; {target}")
 
-    @enterprise.command("offers")
+    @enterprise.command("offers", epilog=examples("tally enterprise offers --open", "tally enterprise offers 12"))
     @click.argument("offer_id", type=click.IntRange(1), required=False)
-    @click.option("--open", "open_only", is_flag=True)
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--open", "open_only", is_flag=True, help="Only the offers still open.")
+    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
     @click.pass_obj
     @refusals_exit_cleanly
     def offers(context: Any, offer_id: int | None, open_only: bool, as_json: bool) -> None:
@@ -268,52 +427,71 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json(rows[0] if offer_id else rows)
             return
-        decimals = _decimals(client)
+        _, money = money_of(client)
         table = Table()
-        for column in ("id", "enterprise", "class", "price", "subscribed", "target", "status"):
+        for column in ("id", "enterprise", "class", "price", "subscribed", "at least", "status"):
             table.add_column(column)
         for row in rows:
-            table.add_row(str(row["id"]), row["enterprise_name"], row["class_name"], format_amount(row["price"], decimals),
-                          f"{row['subscribed_units']}/{row['units']}", str(row["min_units"]),
-                          "open" if row["open"] else row["outcome"])
+            status = f"open, closes in {duration_text(row['time_left_ms'])}" if row["open"] else row["outcome"]
+            table.add_row(str(row["id"]), row["enterprise_name"], row["class_name"], money(row["price"]),
+                          f"{row['subscribed_units']} of {row['units']}", str(row["min_units"]), status)
         console.print(table)
+        if offer_id and rows[0].get("subscriptions"):
+            subscribers = Table(title="subscriptions")
+            for column in ("member", "units", "allotted" if not rows[0]["open"] else "allotted if it closed now"):
+                subscribers.add_column(column)
+            for sub in rows[0]["subscriptions"]:
+                subscribers.add_row(sub["name"] or sub["member"], str(sub["units"]), str(sub["allotted"]))
+            console.print(subscribers)
 
     def order(context: Any, side: str, reference: str, share_class: int, units: int, price: str, as_json: bool) -> None:
         client = context.client()
-        action = PlaceOrder(enterprise=enterprise_id(client, reference), share_class=share_class, side=side,  # type: ignore[arg-type]
-                            units=units, price_minor=parse_amount(price, _decimals(client)))
-        appended = client.submit(context.key(), action)
+        decimals, money = money_of(client)
+        document = enterprise_document(client, reference)
+        limit_minor = parse_amount(price, decimals)
+        action = PlaceOrder(enterprise=id_from_text("e", document["id"]), share_class=share_class, side=side,  # type: ignore[arg-type]
+                            units=units, price_minor=limit_minor)
+        key = context.key()
+        appended = client.submit(key, action)
+        outcome = order_outcome(client, id_to_text("m", key.public), document, share_class, appended["seq"], units)
         if as_json:
-            print_json({"id": appended["seq"], **appended})
+            print_json({"id": appended["seq"], **appended, **outcome})
         else:
-            click.echo(f"order {appended['seq']} placed ({side} {units} at {price})")
+            click.echo(order_message(side, units, limit_minor, document, share_class, appended["seq"], outcome, money))
 
-    for side in ("buy", "sell"):
-        @enterprise.command(side, help=f"Place a limit order to {side} UNITS of CLASS at PRICE (major units) or better.")
+    for side, verb, example in (("buy", "buy", "tally --key bob.key enterprise buy Bakery 1 2 6.50"),
+                                ("sell", "sell", "tally --key alice.key enterprise sell Bakery 1 3 6.00")):
+        @enterprise.command(side, epilog=examples(example), help=(
+            f"Place a limit order to {verb} UNITS shares of class SHARE_CLASS of enterprise REFERENCE at PRICE "
+            f"(major units, per share) or {'less' if side == 'buy' else 'more'}. What crosses the book fills at once, "
+            f"at the resting orders' prices; the rest rests on the exchange until it fills or you cancel it. "
+            f"It says what filled, at what price, and what rests; `--json` adds `fills`, `filled_units`, "
+            f"`filled_value` and `resting_units` (minor units)."))
         @click.argument("reference")
         @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
         @click.argument("units", type=click.IntRange(1, limits.share_units_max))
         @click.argument("price")
-        @click.option("--json", "as_json", is_flag=True)
+        @click.option("--json", "as_json", is_flag=True, help="Print the order's id, seq, hash and what it did as JSON.")
         @click.pass_obj
         @refusals_exit_cleanly
         def place(context: Any, reference: str, share_class: int, units: int, price: str, as_json: bool,
                   side: str = side) -> None:
             order(context, side, reference, share_class, units, price, as_json)
 
-    @enterprise.command("cancel")
+    @enterprise.command("cancel", epilog=examples("tally --key alice.key enterprise cancel 27"))
     @click.argument("order_id", type=click.IntRange(1))
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def cancel(context: Any, order_id: int, as_json: bool) -> None:
-        """Cancel your resting order."""
+        """Cancel your resting order ORDER_ID (`tally enterprise holdings` lists yours): a buy's
+        reserved credit comes back, a sell's shares are free again."""
         _submitted(context, CancelOrder(order=order_id), as_json, f"cancelled order {order_id} (seq {{seq}})")
 
-    @enterprise.command("book")
+    @enterprise.command("book", epilog=examples("tally enterprise book Bakery 1"))
     @click.argument("reference")
     @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Prices as integers of minor units.")
     @click.pass_obj
     @refusals_exit_cleanly
     def book(context: Any, reference: str, share_class: int, as_json: bool) -> None:
@@ -323,7 +501,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json(document)
             return
-        decimals = _decimals(client)
+        _, money = money_of(client)
         table = Table()
         for column in ("bid units", "bid", "ask", "ask units"):
             table.add_column(column, justify="right")
@@ -331,18 +509,21 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         for i in range(max(len(bids), len(asks))):
             bid = bids[i] if i < len(bids) else None
             ask = asks[i] if i < len(asks) else None
-            table.add_row(str(bid["units"]) if bid else "", format_amount(bid["price"], decimals) if bid else "",
-                          format_amount(ask["price"], decimals) if ask else "", str(ask["units"]) if ask else "")
-        console.print(table)
+            table.add_row(str(bid["units"]) if bid else "", money(bid["price"]) if bid else "",
+                          money(ask["price"]) if ask else "", str(ask["units"]) if ask else "")
+        if bids or asks:
+            console.print(table)
+        else:
+            console.print("no orders rest in this book")
         for trade in document["trades"]:
-            console.print(f"  traded {trade['units']} at {format_amount(trade['price'], decimals)} (seq {trade['seq']})")
+            console.print(f"  traded {trade['units']} at {money(trade['price'])} (seq {trade['seq']})")
 
-    @enterprise.command("transfer")
+    @enterprise.command("transfer", epilog=examples("tally --key alice.key enterprise transfer Bakery 1 Bob 2"))
     @click.argument("reference")
     @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
     @click.argument("to")
     @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def transfer(context: Any, reference: str, share_class: int, to: str, units: int, as_json: bool) -> None:
@@ -352,26 +533,30 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                                 to=_account_id(client, to), units=units)
         _submitted(context, action, as_json, f"transferred {units} to {visible(to)} (seq {{seq}})")
 
-    @enterprise.command("withdraw")
+    @enterprise.command("withdraw", epilog=examples("tally --key alice.key enterprise withdraw Bakery 0 5"))
     @click.argument("reference")
     @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
     @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the withdrawal's id, seq and hash as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
     def withdraw(context: Any, reference: str, share_class: int, units: int, as_json: bool) -> None:
         """Ask for UNITS withdrawable shares to be paid back at par after the notice period."""
         client = context.client()
-        action = WithdrawShares(enterprise=enterprise_id(client, reference), share_class=share_class, units=units)
+        document = enterprise_document(client, reference)
+        action = WithdrawShares(enterprise=id_from_text("e", document["id"]), share_class=share_class, units=units)
         appended = client.submit(context.key(), action)
         if as_json:
             print_json({"id": appended["seq"], **appended})
-        else:
-            click.echo(f"withdrawal {appended['seq']} asked; the node pays it when the notice has run")
+            return
+        classes = document["classes"]
+        par = f" at {money_of(client)[1](classes[share_class]['par'])} each" if share_class < len(classes) else ""
+        click.echo(f"withdrawal {appended['seq']} asked: {_shares(units, _class_name(document, share_class))} of "
+                   f"{visible(document['name'])} paid back{par} when the notice has run")
 
-    @enterprise.command("holdings")
+    @enterprise.command("holdings", epilog=examples("tally --key alice.key enterprise holdings", "tally enterprise holdings Bob"))
     @click.argument("member", required=False)
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
     @click.pass_obj
     @refusals_exit_cleanly
     def holdings(context: Any, member: str | None, as_json: bool) -> None:
@@ -383,13 +568,16 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json(document)
             return
-        decimals = _decimals(client)
+        _, money = money_of(client)
         table = Table()
-        for column in ("enterprise", "class", "units", "locked", "since seq", "cost"):
+        for column in ("enterprise", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
             table.add_column(column)
         for h in document["holdings"]:
             table.add_row(h["enterprise_name"], h["class_name"], str(h["units"]), str(h["locked"]), str(h["since_seq"]),
-                          format_amount(h["cost"], decimals))
-        console.print(table)
+                          money(h["cost"]))
+        if document["holdings"]:
+            console.print(table)
+        else:
+            console.print("no shares held")
         for o in document["orders"]:
-            console.print(f"  order {o['id']}: {o['side']} {o['units']} at {format_amount(o['price'], decimals)}")
+            console.print(f"  order {o['id']}: {o['side']} {o['units']} at {money(o['price'])} each")
