@@ -1,11 +1,18 @@
 """The `tally` command: operators and members.
 
-How this works: click commands, one per line of the interface contract in DESIGN.md. Commands that
-talk to a running node use `--node URL` (or TALLY_NODE) and sign with `--key FILE` (or TALLY_KEY);
-offline commands take the home folder. Every reading command takes `--json` and then prints exactly
-one JSON document on stdout; people get rich tables. A refusal prints one line on stderr, `tally:
-<code>: <message>`, and exits 1, having changed nothing. Amounts are typed in major units (`12.50`)
-and parsed with the community's decimals, never through a float.
+How this works: click commands, one per line of the interface contract (docs/architecture.md).
+Commands that talk to a running node use `--node URL` (or TALLY_NODE) and sign with `--key FILE`
+(or TALLY_KEY); offline commands take the home folder. `--node`, `--key` and `--json` may stand
+before the command or after it: `TallyGroup` gives every command of the tree those options once,
+lifting their values to the one `Context`. Every reading command takes `--json` and then prints
+exactly one JSON document on stdout (amounts as integers of minor units, ids); people get tables
+and lines with amounts in major units and the unit's code ("12.50 HRS").
+
+Every failure is one line on stderr, `tally: <code>: <message>`, and changes nothing. Exit status 2
+is a mistake in what was typed or named (an option, a URL, an amount, a key file, a folder that is
+no home, a member or decision that is not there, a node that does not answer), and the message
+says what to type instead; exit status 1 is a refusal: the node judged a signed action by the
+community's rules and refused it, or an offline check found the log damaged.
 """
 
 from __future__ import annotations
@@ -16,15 +23,23 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
-from tallystick.node.money import format_amount, parse_amount
+from tallystick.node.money import (
+    format_ceiling,
+    format_debit_limit,
+    format_money,
+    parse_amount,
+)
 from tallystick.node.names import normalise_name
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
 from tallystick.protocol import limits
@@ -42,6 +57,7 @@ from tallystick.protocol.events import (
     SetDefaultLimits,
     SetLevy,
     SetLimits,
+    SetRole,
     SetRules,
     SetWithdrawalRule,
     Transfer,
@@ -55,27 +71,46 @@ from . import cluster as cluster_module
 from . import federate
 from . import federation as federation_commands
 from . import shares as shares_commands
-from .client import Client, NodeRefused
+from .client import BadUrlError, Client, NodeRefused, check_node_url
 from .keyfile import seal, unseal
 from .terminal import Table, markup, visible
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 console = Console()
 
+# Exit statuses: a mistake in what was typed (what click itself uses for usage errors), and a refusal.
+exit_mistake = 2
+exit_refused = 1
+
+# Errors raised in this process (before anything was signed or sent) that are the user's mistake:
+# an amount, a name, an id, a URL, a key file, a home folder, a node that does not answer.
+mistake_codes = frozenset(
+    {"bad_amount", "malformed", "bad_id", "bad_name", "bad_url", "home", "key_file", "unreachable",
+     "node_running", "wrong_recovery_key"}
+)
+
+
+def _one_line(code: str, message: str) -> str:
+    return f"tally: {visible(code)}: {visible(' '.join(message.split()))}"
+
 
 def refusals_exit_cleanly(function: Function) -> Function:
-    """Any typed refusal becomes one line on stderr and exit status 1."""
+    """A typed error becomes one line on stderr: exit 2 for a mistake in what was typed or named,
+    1 for a refusal by the node's rules (or a failed offline check)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except TallyError as error:
-            click.echo(f"tally: {visible(error.code)}: {visible(error.message)}", err=True)
-            sys.exit(1)
         except NodeRefused as error:
-            click.echo(f"tally: {visible(error.code)}: {visible(error.message)}", err=True)
-            sys.exit(1)
+            # A read the node answers 4xx named something that is not there (a member, a decision,
+            # an enterprise): a mistake. A signed intent it refuses was judged by the rules.
+            mistake = not error.signed and 400 <= error.status < 500 and error.status != 429
+            click.echo(_one_line(error.code, error.message), err=True)
+            sys.exit(exit_mistake if mistake else exit_refused)
+        except TallyError as error:
+            click.echo(_one_line(error.code, error.message), err=True)
+            sys.exit(exit_mistake if error.code in mistake_codes else exit_refused)
 
     return wrapper  # type: ignore[return-value]
 
@@ -88,29 +123,133 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def example(*lines: str) -> str:
+    """A command's help epilog: its examples, one a line, kept as written (click's \\b)."""
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 class Context:
-    def __init__(self, node_url: str | None, key_path: str | None) -> None:
+    def __init__(self, node_url: str | None, key_path: str | None, as_json: bool = False) -> None:
         self.node_url = node_url
         self.key_path = key_path
+        self.as_json = as_json
 
     def client(self) -> Client:
         if not self.node_url:
-            raise click.UsageError("say which node: --node URL (or set TALLY_NODE)")
+            raise click.UsageError("say which node: --node http://HOST:PORT (or set TALLY_NODE)")
         return Client(self.node_url)
 
     def key(self) -> KeyPair:
         if not self.key_path:
             raise click.UsageError("say whose key signs: --key FILE (or set TALLY_KEY)")
-        return read_key(Path(self.key_path))
+        path = Path(self.key_path)
+        if path.is_dir():
+            raise click.UsageError(f"{path} is a folder; give the key file: --key {path / 'admin.key'} or your own FILE.key")
+        if not path.exists():
+            raise click.UsageError(f"there is no key file {path}; make one with `tally key new {path}`, or give --key FILE")
+        try:
+            return read_key(path)
+        except TallyError:
+            raise click.UsageError(f"{path} is not a key file; give the file `tally key new` wrote, with --key FILE") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--node", "node_url", envvar="TALLY_NODE", metavar="URL", help="The node's URL, e.g. http://127.0.0.1:7600")
-@click.option("--key", "key_path", envvar="TALLY_KEY", metavar="FILE", help="The key file that signs intents.")
+def _context_setter(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def store(context: click.Context, parameter: click.Parameter, value: Any) -> None:
+        if value is not None:
+            found = context.find_object(Context)
+            if found is not None:
+                setattr(found, attribute, value)
+
+    return store
+
+
+class TallyCommand(click.Command):
+    """A command that also takes `--node` and `--key` after its name (their value goes to the one
+    Context, as if they stood before it), and `--json` before its name where it has one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = {name for parameter in self.params for name in getattr(parameter, "opts", [])}
+        for option, attribute, metavar in (("--node", "node_url", "URL"), ("--key", "key_path", "FILE")):
+            if option not in names:
+                self.params.append(click.Option(
+                    [option], metavar=metavar, expose_value=False, hidden=True, is_eager=True,
+                    callback=_context_setter(attribute),
+                ))
+
+    def invoke(self, context: click.Context) -> Any:
+        found = context.find_object(Context)
+        if found is not None and found.as_json:
+            if "as_json" not in context.params:
+                raise click.UsageError(f"`{context.command_path}` has no --json", ctx=context)
+            context.params["as_json"] = True
+        return super().invoke(context)
+
+
+class TallyGroup(click.Group):
+    """The command tree: every command a TallyCommand, every group a TallyGroup; every error one line."""
+
+    command_class = TallyCommand
+    group_class = type  # subgroups are TallyGroups too
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, *rest: Any, **extra: Any) -> Any:
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args, prog_name or "tally", *rest, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx is not None else "tally"
+            click.echo(f"tally: usage: {visible(' '.join(error.format_message().split()))} "
+                       f"(see `{where} --help`)", err=True)
+            sys.exit(exit_mistake)
+        except click.ClickException as error:
+            click.echo(_one_line("usage", error.format_message()), err=True)
+            sys.exit(exit_mistake)
+        except click.Abort:
+            click.echo("tally: stopped", err=True)
+            sys.exit(exit_refused)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _version() -> str:
+    try:
+        return package_version("tallystick")
+    except PackageNotFoundError:  # run from a tree that was never installed
+        return "unknown"
+
+
+top_help = """Tallystick: a community's mutual credit, as a signed, replicated log.
+
+\b
+Commands that talk to a running node need its URL and, to sign, a key file:
+  --node URL   or TALLY_NODE=URL   e.g. http://127.0.0.1:7600
+  --key FILE   or TALLY_KEY=FILE   a key file from `tally key new` (or a home's admin.key)
+Both, and --json, may stand before the command or after it.
+
+\b
+--json: reading commands print one JSON document on stdout instead of a table: amounts are
+integers of minor units (1250 for 12.50 in a unit of 2 decimals), ids in their text form.
+
+\b
+Every failure is one line on stderr, `tally: CODE: what to do`. Exit status 2: a mistake in what
+was typed (an option, a URL, an amount, a file, a name that is not there); 1: the node refused
+the action by the community's rules, or a check found damage; 0: done.
+"""
+
+
+@click.group(
+    cls=TallyGroup, help=top_help, context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=example("tally init riverside --name Riverside --unit HRS --decimals 2 --debit-limit 100",
+                   "tally serve riverside",
+                   "tally --node http://127.0.0.1:7600 --key alice.key pay Bob 12.50",
+                   "tally balance --node http://127.0.0.1:7600 --json"),
+)
+@click.option("--node", "node_url", envvar="TALLY_NODE", metavar="URL", help="The node's URL, e.g. http://127.0.0.1:7600 (TALLY_NODE).")
+@click.option("--key", "key_path", envvar="TALLY_KEY", metavar="FILE", help="The key file that signs (TALLY_KEY).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout (commands that have --json).")
+@click.version_option(_version(), "--version", prog_name="tally", message="%(prog)s %(version)s")
 @click.pass_context
-def main(context: click.Context, node_url: str | None, key_path: str | None) -> None:
-    """Tallystick: a community's mutual credit, as a signed, replicated log."""
-    context.obj = Context(node_url, key_path)
+def main(context: click.Context, node_url: str | None, key_path: str | None, as_json: bool) -> None:
+    context.obj = Context(node_url, key_path, as_json)
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:
@@ -123,7 +262,9 @@ def _parse_listen(listen: str) -> tuple[str, int]:
 # ---- init and serve -----------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(epilog=example(
+    'tally init riverside --name "Riverside" --unit HRS --decimals 2 --debit-limit 100',
+    'tally init hilltop --name "Hilltop" --unit HRS --decimals 2 --listen 127.0.0.1:7601 --json'))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="The community's name.")
 @click.option("--unit", "unit_code", required=True, help="The unit's code, e.g. HRS.")
@@ -176,7 +317,7 @@ def init(
     console.print(f"Start it with: tally serve {markup(str(directory))}")
 
 
-@main.command()
+@main.command(epilog=example("tally serve riverside", "tally serve hilltop --peer http://127.0.0.1:7600"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--listen", default=None, help="HOST:PORT to listen on (default: from config.json).")
 @click.option("--peer", "peers", multiple=True, metavar="URL", help="A peer's URL (adds to config.json's).")
@@ -212,7 +353,7 @@ def key() -> None:
     """Member and node keys."""
 
 
-@key.command("new")
+@key.command("new", epilog=example("tally key new alice.key", "tally key new alice.key --json"))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_cleanly
@@ -226,7 +367,7 @@ def key_new(file: Path, as_json: bool) -> None:
     print_json({"id": member_id}) if as_json else click.echo(member_id)
 
 
-@key.command("show")
+@key.command("show", epilog=example("tally key show alice.key"))
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_cleanly
@@ -244,12 +385,16 @@ def _passphrase(confirm: bool) -> str:
     return click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
 
 
-@key.command("export")
+@key.command("export", epilog=example(
+    "TALLY_PASSPHRASE=... tally key export riverside riverside-node.sealed   # a home: its node.key",
+    "tally key export alice.key alice.sealed                               # a member key file"))
 @click.argument("key_file", type=click.Path(path_type=Path, exists=True, dir_okay=True))
 @click.argument("out", type=click.Path(path_type=Path))
 @refusals_exit_cleanly
 def key_export(key_file: Path, out: Path) -> None:
     """Write KEY_FILE (or a home's node.key) to OUT encrypted under a passphrase (TALLY_PASSPHRASE or prompt)."""
+    if key_file.is_dir():
+        Home(key_file).check()
     source = key_file / "node.key" if key_file.is_dir() else key_file
     if out.exists():
         raise click.ClickException(f"{out} exists; choose a new file")
@@ -260,21 +405,46 @@ def key_export(key_file: Path, out: Path) -> None:
     click.echo(f"exported {source} to {out}", err=True)
 
 
-@key.command("import")
-@click.argument("exported", type=click.Path(path_type=Path, exists=True))
-@click.argument("key_file", type=click.Path(path_type=Path))
-@refusals_exit_cleanly
-def key_import(exported: Path, key_file: Path) -> None:
-    """Decrypt EXPORTED into KEY_FILE (or into a home's node.key if KEY_FILE is a home folder)."""
-    target = key_file / "node.key" if key_file.is_dir() else key_file
+def _import_target(target: Path) -> Path:
+    """Where `key import` writes: a home folder's node.key, or a member key file named FILE.key.
+    Anything else is refused before the passphrase is asked, so nothing is written where a
+    restore would not find it (a file named `riverside` beside the home)."""
+    if target.is_dir():
+        home = Home(target)
+        if not home.config_path.exists() or not home.database_path.exists():
+            raise click.ClickException(
+                f"{target} is a folder but no node home (a home holds config.json and tally.db); "
+                f"import a node key into its home: tally key import EXPORT HOME_DIR")
+        if home.node_key_path.exists():
+            raise click.ClickException(f"{home.node_key_path} exists; move it away first")
+        return home.node_key_path
+    if target.suffix != ".key":
+        raise click.ClickException(
+            f"{target} is no home folder; import a node key into its home: tally key import EXPORT HOME_DIR, "
+            f"or a member key into a new file: tally key import EXPORT {target.name}.key")
     if target.exists():
         raise click.ClickException(f"{target} exists; move it away first")
+    if not target.parent.is_dir():
+        raise click.ClickException(f"there is no folder {target.parent} to hold {target.name}")
+    return target
+
+
+@key.command("import", epilog=example(
+    "tally key import riverside-node.sealed riverside   # into the home: writes riverside/node.key",
+    "tally key import alice.sealed alice.key            # a member key file"))
+@click.argument("exported", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("target", metavar="HOME_DIR|FILE.key", type=click.Path(path_type=Path))
+@refusals_exit_cleanly
+def key_import(exported: Path, target: Path) -> None:
+    """Decrypt EXPORTED (from `tally key export`) into a home folder's node.key, or into a new
+    member key file FILE.key. A path that is neither a home folder nor ends in .key is refused."""
+    destination = _import_target(target)
     pair = unseal(exported.read_bytes(), _passphrase(confirm=False))
-    write_key(target, pair)
-    click.echo(f"imported key {id_to_text('k', pair.public)} into {target}", err=True)
+    write_key(destination, pair)
+    click.echo(f"imported key {id_to_text('k', pair.public)} into {destination}", err=True)
 
 
-@key.command("rotate")
+@key.command("rotate", epilog=example("tally key rotate riverside --recovery /media/usb/recovery.key   # node stopped"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--recovery", "recovery_file", required=True, type=click.Path(path_type=Path, exists=True))
 @click.option("--json", "as_json", is_flag=True)
@@ -295,15 +465,17 @@ def key_rotate(directory: Path, recovery_file: Path, as_json: bool) -> None:
 def _member_id(client: Client, reference: str) -> bytes:
     if reference.startswith("m_"):
         return id_from_text("m", reference)
-    return id_from_text("m", client.get(f"/api/members/{reference}")["id"])
+    return id_from_text("m", client.get(f"/api/members/{quote(reference, safe='')}")["id"])
 
 
 @main.group()
 def member() -> None:
-    """Admit and remove members."""
+    """Admit and remove members, and make them admins."""
 
 
-@member.command("add")
+@member.command("add", epilog=example(
+    "tally key new alice.key        # Alice makes her key and tells you the m_... id it prints",
+    "tally --key riverside/admin.key member add m_... --name Alice"))
 @click.argument("member_id")
 @click.option("--name", required=True)
 @click.option("--admin", "make_admin", is_flag=True, help="Admit as an admin.")
@@ -311,7 +483,7 @@ def member() -> None:
 @click.pass_obj
 @refusals_exit_cleanly
 def member_add(context: Context, member_id: str, name: str, make_admin: bool, as_json: bool) -> None:
-    """Admit MEMBER_ID (from `tally key new`) under NAME."""
+    """Admit MEMBER_ID (from `tally key new`) under NAME (admin)."""
     # The rules refuse a name that is not in its normal form: normalise what was typed before signing it.
     name = normalise_name(name, "the member's name")
     action = AdmitMember(member=id_from_text("m", member_id), name=name, role="admin" if make_admin else "member")
@@ -319,47 +491,94 @@ def member_add(context: Context, member_id: str, name: str, make_admin: bool, as
     print_json(appended) if as_json else click.echo(f"admitted {visible(name)} at seq {appended['seq']}")
 
 
-@member.command("remove")
-@click.argument("member_ref")
+@member.command("remove", epilog=example("tally --key riverside/admin.key member remove Alice"))
+@click.argument("member_ref", metavar="MEMBER")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
 def member_remove(context: Context, member_ref: str, as_json: bool) -> None:
-    """Close a member's account (its balance must be zero)."""
+    """Close MEMBER's account, by name or m_ id (admin; its balance must be zero)."""
     client = context.client()
     appended = client.submit(context.key(), RemoveMember(member=_member_id(client, member_ref)))
     print_json(appended) if as_json else click.echo(f"removed {visible(member_ref)} at seq {appended['seq']}")
 
 
-@main.command("limits")
-@click.argument("account")
-@click.option("--debit-limit", default=None, help="Major units, or 'default'.")
-@click.option("--credit-ceiling", default=None, help="Major units, or 'default'.")
+@member.command("role", epilog=example(
+    "tally --key riverside/admin.key member role Alice admin",
+    "tally --key riverside/admin.key member role Alice member"))
+@click.argument("member_ref", metavar="MEMBER")
+@click.argument("role", type=click.Choice(["admin", "member"]))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
-def limits_set(context: Context, account: str, debit_limit: str | None, credit_ceiling: str | None, as_json: bool) -> None:
-    """Set an account's debit limit and credit ceiling (admin)."""
+def member_role(context: Context, member_ref: str, role: str, as_json: bool) -> None:
+    """Make MEMBER (name or m_ id) an admin, or a member again (admin; the last admin stays one)."""
     client = context.client()
-    decimals = client.get("/api/community")["unit"]["decimals"]
-    member_id = _member_id(client, account)
-    current = client.get("/api/balances", account=id_to_text("m", member_id))[0]
+    appended = client.submit(context.key(), SetRole(member=_member_id(client, member_ref), role=role))  # type: ignore[arg-type]
+    print_json(appended) if as_json else click.echo(f"{visible(member_ref)} is now {role} (seq {appended['seq']})")
 
-    def value(text: str | None, current_minor: int) -> int | None:
+
+@main.command("limits", epilog=example(
+    "tally --key riverside/admin.key limits Alice --debit-limit 250 --credit-ceiling 1000",
+    "tally --key riverside/admin.key limits Alice --debit-limit default",
+    "tally --key riverside/admin.key limits --default --debit-limit 100 --credit-ceiling none"))
+@click.argument("account", required=False)
+@click.option("--default", "community_default", is_flag=True, help="Set the community's default limits instead.")
+@click.option("--debit-limit", default=None, help="Major units; for an account also 'default'.")
+@click.option("--credit-ceiling", default=None, help="Major units, or 'none' (no ceiling); for an account also 'default'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def limits_set(
+    context: Context, account: str | None, community_default: bool, debit_limit: str | None,
+    credit_ceiling: str | None, as_json: bool,
+) -> None:
+    """Set ACCOUNT's debit limit and credit ceiling, or with --default the community's default limits,
+    which every account without its own follows (admin). An option left out keeps its value."""
+    if community_default == (account is not None):
+        raise click.UsageError("name one ACCOUNT, or give --default for the community's default limits")
+    if debit_limit is None and credit_ceiling is None:
+        raise click.UsageError("give --debit-limit AMOUNT, --credit-ceiling AMOUNT, or both")
+    client = context.client()
+    community = client.get("/api/community")
+    decimals, unit = community["unit"]["decimals"], community["unit"]["code"]
+
+    def value(text: str | None, current_minor: int | None, allow_default: bool) -> int | None:
         if text is None:
             return current_minor
-        return None if text == "default" else parse_amount(text, decimals, allow_zero=True)
+        if text == "default" and allow_default:
+            return None
+        if text == "none":
+            return limits.amount_minor_max
+        return parse_amount(text, decimals, allow_zero=True)
 
-    action = SetLimits(
-        account=member_id,
-        debit_limit_minor=value(debit_limit, current["debit_limit"]),
-        credit_ceiling_minor=value(credit_ceiling, current["credit_ceiling"]),
-    )
-    appended = client.submit(context.key(), action)
-    print_json(appended) if as_json else click.echo(f"limits set at seq {appended['seq']}")
+    if community_default:
+        debit = value(debit_limit, community["debit_limit"], False)
+        ceiling = value(credit_ceiling, community["credit_ceiling"], False)
+        assert debit is not None and ceiling is not None  # allow_default=False never gives None
+        appended = client.submit(context.key(), SetDefaultLimits(debit_limit_minor=debit, credit_ceiling_minor=ceiling))
+        what = "the community's default limits"
+    else:
+        member_id = _member_id(client, account or "")
+        current = client.get("/api/balances", account=id_to_text("m", member_id))[0]
+        # An option left out keeps the account's limit as it stands (the API gives the limits in force).
+        debit = value(debit_limit, current["debit_limit"], True)
+        ceiling = value(credit_ceiling, current["credit_ceiling"], True)
+        appended = client.submit(context.key(), SetLimits(account=member_id, debit_limit_minor=debit,
+                                                          credit_ceiling_minor=ceiling))
+        what = f"{account}'s limits"
+    if as_json:
+        print_json(appended)
+        return
+    shown_debit = "the default" if debit is None else format_debit_limit(debit, decimals, unit)
+    shown_ceiling = "the default" if ceiling is None else format_ceiling(ceiling, decimals, unit)
+    click.echo(f"{visible(what)}: debit limit {shown_debit}, credit ceiling {shown_ceiling} (seq {appended['seq']})")
 
 
-@main.command()
+@main.command(epilog=example(
+    "tally --key alice.key pay Bob 12.50 --memo apples",
+    "tally pay Bob 12.50 --node http://127.0.0.1:7600 --key alice.key --json",
+    "tally --key alice.key pay Carol@http://127.0.0.1:7601 5.00    # a member of another community"))
 @click.argument("to")
 @click.argument("amount")
 @click.option("--memo", default="", help=f"Up to {limits.memo_chars_max} characters.")
@@ -385,9 +604,15 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
                 raise click.UsageError("with a community's n_ id, name the member by their m_ id: m_…@n_…")
             to_community, to_member = where, member_ref
         else:
-            other = Client(where)
+            try:
+                other = Client(where)
+            except BadUrlError:
+                raise click.UsageError(
+                    f"{where!r} after @ is not a node's URL: pay {member_ref}@http://HOST:PORT (the other community's "
+                    f"node), or m_ID@n_COMMUNITY while it is down; a member here is paid by name: pay {member_ref}"
+                ) from None
             to_community = other.get("/api/community")["node"]
-            to_member = other.get(f"/api/members/{member_ref}")["id"]
+            to_member = other.get(f"/api/members/{quote(member_ref, safe='')}")["id"]
         meeting = federate.meeting(client.get("/api/federations"), community["node"], to_community, federation)
         if meeting is None:
             raise click.ClickException(
@@ -400,34 +625,59 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
         if as_json:
             print_json({"payment": appended["hash"], **appended})
         else:
-            click.echo(f"sent {format_amount(minor, decimals)} {visible(community['unit']['code'])} to {visible(to)} through "
+            click.echo(f"sent {visible(format_money(minor, decimals, community['unit']['code']))} to {visible(to)} through "
                        f"{visible(shared[0]['name'])} (payment {appended['hash']}); `tally payments` shows when it settles")
         return
     appended = client.submit(context.key(), Transfer(to=_member_id(client, to), amount_minor=minor, memo=memo))
     if as_json:
         print_json(appended)
     else:
-        click.echo(f"paid {format_amount(minor, decimals)} {visible(community['unit']['code'])} to {visible(to)} (seq {appended['seq']})")
+        click.echo(f"paid {visible(format_money(minor, decimals, community['unit']['code']))} to {visible(to)} (seq {appended['seq']})")
 
 
-@main.command()
+@main.command(epilog=example("tally payments", "tally payments --all --json"))
 @click.option("--all", "everything", is_flag=True, help="Every payment this node holds, not only this community's.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
 def payments(context: Context, everything: bool, as_json: bool) -> None:
     """Payments across communities: pending, accepted, settled, rejected, returned or expired."""
-    rows = context.client().get("/api/payments", mine=None if everything else "1")
+    client = context.client()
+    rows = client.get("/api/payments", mine=None if everything else "1")
     if as_json:
         print_json(rows)
         return
+    community = client.get("/api/community")
+    own, decimals, unit = community["node"], community["unit"]["decimals"], community["unit"]["code"]
+    # Names: this community's accounts, and the communities of every federation this node holds.
+    member_names = {row["account"]: row["name"] for row in client.get("/api/balances")}
+    community_names = {own: community["name"]}
+    community_units: dict[str, str] = {}
+    for federation in client.get("/api/federations"):
+        for seat in federation["members"]:
+            community_names.setdefault(seat["member"], seat["name"] or seat["member"][:12] + "…")
+            community_units.setdefault(seat["member"], seat.get("unit_code") or "")
+
+    def amount(minor: int | None, where: str) -> str:
+        if minor is None:
+            return ""
+        if where == own:
+            return format_money(minor, decimals, unit)
+        # Another community's unit: its decimals are not in what this node serves for payments.
+        return f"{minor} minor units of {community_units.get(where) or 'its unit'}"
+
+    def party(community_id: str, member: str) -> str:
+        name = member_names.get(member) if community_id == own else None
+        return f"{name or member[:12] + '…'} of {community_names.get(community_id, community_id[:12] + '…')}"
+
     table = Table()
     for column in ("payment", "status", "from", "to", "amount", "received", "memo"):
         table.add_column(column)
     for row in rows:
         table.add_row(row["id"][:14] + "…", row["status"] + (f" ({row['reason']})" if row["reason"] else ""),
-                      row["from_community"][:12] + "…", row["to_community"][:12] + "…", str(row["amount"]),
-                      "" if row["received"] is None else str(row["received"]), row["memo"][:30])
+                      party(row["from_community"], row["payer"]), party(row["to_community"], row["to_member"]),
+                      amount(row["amount"], row["from_community"]), amount(row["received"], row["to_community"]),
+                      row["memo"][:30])
     console.print(table)
 
 
@@ -504,7 +754,10 @@ def _effect(
     return None
 
 
-@main.command()
+@main.command(epilog=example(
+    'tally --key alice.key propose "Admit Carol" --admit m_... --name Carol --closes-in 2d',
+    'tally --key alice.key propose "Picnic day" --type poll --option Saturday --option Sunday --closes-in 1h',
+    'tally --key alice.key propose "A 1% levy" --type consent --levy 1 --levy-max 1.00'))
 @click.argument("title")
 @click.option("--text", default="", help=f"What is proposed and why (up to {limits.decision_text_chars_max} characters).")
 @click.option("--type", "decision_type", type=click.Choice(["proposal", "poll", "consent"]), default="proposal", show_default=True)
@@ -598,10 +851,20 @@ def propose(
     if as_json:
         print_json({"id": appended["seq"], **appended})
     else:
-        click.echo(f"decision {appended['seq']} is open: vote with `tally vote {appended['seq']} agree`")
+        seq = appended["seq"]
+        if decision_type != "poll":
+            click.echo(f"decision {seq} is open: vote with `tally vote {seq} agree` (or disagree, abstain, block)")
+            return
+        how = "rank options, best first" if ranked else "choose one or more options" if multiple else "choose one option"
+        click.echo(f"poll {seq} is open; {how} by number:")
+        for index, option in enumerate(action.options):
+            click.echo(f"  {index}  {visible(option)}")
+        several = " ".join(str(index) for index in range(min(2, len(action.options))))
+        click.echo(f"vote with `tally vote {seq} {several if ranked or multiple else '0'}` (or abstain)")
 
 
-@main.command()
+@main.command(epilog=example("tally --key alice.key vote 12 agree", "tally --key alice.key vote 13 1      # a poll: option 1",
+                             "tally --key alice.key vote 14 2 0    # a ranked poll: option 2, then 0"))
 @click.argument("decision", type=click.IntRange(1))
 @click.argument("choice", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -615,12 +878,14 @@ def vote(context: Context, decision: int, choice: tuple[str, ...], as_json: bool
     elif all(item.isdigit() for item in choice):
         action = Vote(decision=decision, options=tuple(int(item) for item in choice))
     else:
-        raise click.UsageError("vote agree, abstain, disagree or block; in a poll, option numbers")
+        raise click.UsageError("vote agree, abstain, disagree or block; in a poll, option numbers "
+                               "(`tally decisions DECISION` lists them)")
     appended = context.client().submit(context.key(), action)
     print_json(appended) if as_json else click.echo(f"voted on decision {decision} (seq {appended['seq']})")
 
 
-@main.command()
+@main.command(epilog=example("tally --key alice.key delegate Bob", "tally --key alice.key delegate Bob --topic garden",
+                             "tally --key alice.key delegate --undo"))
 @click.argument("to", required=False)
 @click.option("--topic", default="", help="Only decisions of this topic (default: every topic without its own).")
 @click.option("--undo", is_flag=True, help="Take the delegation for --topic back.")
@@ -649,7 +914,7 @@ def _time_left(ms: int) -> str:
     return f"{seconds // 60}m {seconds % 60}s"
 
 
-@main.command()
+@main.command(epilog=example("tally decisions --open", "tally decisions 12", "tally decisions --json"))
 @click.argument("decision", type=click.IntRange(1), required=False)
 @click.option("--open", "open_only", is_flag=True, help="Only decisions still open.")
 @click.option("--limit", type=click.IntRange(1, limits.page_size_max), default=limits.page_size_default, show_default=True)
@@ -672,7 +937,8 @@ def decisions(context: Context, decision: int | None, open_only: bool, limit: in
     for row in rows:
         counted = row["tally"]
         if row["type"] == "poll":
-            summary = " ".join(f"{option}:{count}" for option, count in zip(row["options"], counted["option_counts"], strict=True))
+            summary = ", ".join(f"{index} {option}: {count}" for index, (option, count)
+                                in enumerate(zip(row["options"], counted["option_counts"], strict=True)))
         else:
             summary = " ".join(f"{position}:{count}" for position, count in counted["positions"].items() if count)
         summary += f" ({counted['participants']}/{counted['electorate']} voting)"
@@ -680,12 +946,18 @@ def decisions(context: Context, decision: int | None, open_only: bool, limit: in
         table.add_row(str(row["id"]), row["type"], row["title"][:40], status, summary,
                       _time_left(row["time_left_ms"]) if row["open"] else "closed")
     console.print(table)
+    if decision is not None and rows[0]["type"] == "poll":
+        shown = rows[0]
+        for index, (option, count) in enumerate(zip(shown["options"], shown["tally"]["option_counts"], strict=True)):
+            click.echo(f"  {index}  {visible(option)}: {count}")
+        if shown["open"]:
+            click.echo(f"vote with `tally vote {shown['id']} NUMBER`" + (" ..., best first" if shown.get("ranked") else ""))
 
 
 # ---- reading ------------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(epilog=example("tally balance", "tally balance Alice", "tally balance --json"))
 @click.argument("account", required=False)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -698,8 +970,8 @@ def balance(context: Context, account: str | None, as_json: bool) -> None:
         print_json([{k: row[k] for k in ("account", "name", "balance", "debit_limit", "credit_ceiling")} for row in rows])
         return
     community = client.get("/api/community")
-    decimals = community["unit"]["decimals"]
-    table = Table(title=f"{community['name']} ({community['unit']['code']})")
+    decimals, unit = community["unit"]["decimals"], community["unit"]["code"]
+    table = Table(title=f"{community['name']} ({unit})")
     for column in ("name", "account"):
         table.add_column(column)
     for column in ("balance", "debit limit", "credit ceiling"):
@@ -708,44 +980,127 @@ def balance(context: Context, account: str | None, as_json: bool) -> None:
         table.add_row(
             row["name"] + ("" if row["active"] else " (left)"),
             row["account"][:14] + "…",
-            format_amount(row["balance"], decimals),
-            "-" + format_amount(row["debit_limit"], decimals),
-            format_amount(row["credit_ceiling"], decimals),
+            format_money(row["balance"], decimals, unit),
+            format_debit_limit(row["debit_limit"], decimals, unit),
+            format_ceiling(row["credit_ceiling"], decimals, unit),
         )
     console.print(table)
 
 
-@main.command()
+class _Names:
+    """Who is who in a log, for people: account names by id, and the member a key belongs to."""
+
+    def __init__(self, client: Client) -> None:
+        self.accounts = {row["account"]: row["name"] for row in client.get("/api/balances")}
+        self.keys = {row["key"]: row["id"] for row in client.get("/api/members")}
+
+    def of(self, member: Any) -> str:
+        if not isinstance(member, str):
+            return str(member)
+        return self.accounts.get(member) or member[:14] + "…"
+
+    def signer(self, body: dict[str, Any]) -> str:
+        if body.get("signer_name"):
+            return str(body["signer_name"])
+        key = body["intent"]["key"]
+        # A key never re-bound is the member's own id (the same 32 bytes, another prefix).
+        member = self.keys.get(key) or "m_" + key.removeprefix("k_")
+        return self.of(member)
+
+
+def _describe_action(action: dict[str, Any], names: _Names, money: Callable[[int], str]) -> str:
+    """One act of the log as a line a member reads: names for ids, amounts in major units."""
+    kind = action["kind"]
+    memo = f' "{action["memo"]}"' if action.get("memo") else ""
+    if kind == "transfer":
+        return f"paid {names.of(action['to'])} {money(action['amount_minor'])}{memo}"
+    if kind == "admit":
+        return f"admitted {action['name']} as {action.get('role', 'member')}"
+    if kind == "remove":
+        return f"removed {names.of(action['member'])}"
+    if kind == "set_role":
+        return f"made {names.of(action['member'])} {action['role']}"
+    if kind in ("set_limits", "set_default_limits"):
+        whose = f"{names.of(action['account'])}'s limits" if kind == "set_limits" else "the default limits"
+        debit, ceiling = action["debit_limit_minor"], action["credit_ceiling_minor"]
+        shown_debit = "the default" if debit is None else "-" + money(debit) if debit else money(0)
+        shown_ceiling = "the default" if ceiling is None else "none" if ceiling >= limits.amount_minor_max else money(ceiling)
+        return f"set {whose}: debit limit {shown_debit}, credit ceiling {shown_ceiling}"
+    if kind == "vote":
+        chosen = action.get("position") or "options " + " ".join(str(option) for option in action.get("options", []))
+        return f"voted {chosen} on decision {action['decision']}"
+    if kind in ("propose", "propose_period"):
+        return f"proposed \"{action['title']}\" ({action['decision_type']})"
+    if kind == "delegate":
+        return f"delegated their vote to {names.of(action['to'])}" + (f" on {action['topic']}" if action.get("topic") else "")
+    if kind == "undelegate":
+        return "took their delegation back" + (f" on {action['topic']}" if action.get("topic") else "")
+    if kind == "pay_across":
+        return f"paid {action['to_member'][:14]}… of {action['to_community'][:14]}… {money(action['amount_minor'])}{memo}"
+    if kind == "treasury_pay":
+        return f"the treasury paid {names.of(action['to'])} {money(action['amount_minor'])}{memo}"
+    # Every other action: its fields, ids as names, amounts in major units.
+    fields = []
+    for field, value in action.items():
+        if field == "kind" or isinstance(value, (dict, list)):
+            continue
+        if field.endswith("_minor") and isinstance(value, int):
+            fields.append(f"{field.removesuffix('_minor').replace('_', ' ')} {money(value)}")
+        elif isinstance(value, str) and value.startswith("m_"):
+            fields.append(f"{field.replace('_', ' ')} {names.of(value)}")
+        else:
+            fields.append(f"{field.replace('_', ' ')} {value}")
+    return kind.replace("_", " ") + (": " + ", ".join(fields) if fields else "")
+
+
+_body_lines = {
+    "genesis": "the community's log begins",
+    "checkpoint": "checkpoint: the state so far, signed",
+    "key_rotated": "the node's signing key was rotated",
+    "decision_closed": "a decision closed",
+    "offer_closed": "a share offer closed",
+    "withdrawal_due": "a share withdrawal fell due",
+    "trade_limits": "trade limits from a federation decision",
+    "capacity_limits": "capacity limits from a federation decision",
+}
+
+
+@main.command(epilog=example("tally log", "tally log --from 120 --limit 20", "tally log --json"))
 @click.option("--from", "from_seq", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--limit", type=click.IntRange(1, limits.page_size_max), default=limits.page_size_default, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
 def log(context: Context, from_seq: int, limit: int, as_json: bool) -> None:
-    """The node's feed, decoded."""
-    page = context.client().get("/api/log", **{"from": from_seq, "limit": limit})
+    """The node's feed, one line an event: when, who signed it, and what it did."""
+    client = context.client()
+    page = client.get("/api/log", **{"from": from_seq, "limit": limit})
     if as_json:
         print_json(page["events"])
         return
+    community = client.get("/api/community")
+    decimals, unit = community["unit"]["decimals"], community["unit"]["code"]
+    names = _Names(client)
     table = Table()
-    for column in ("seq", "time", "kind", "detail"):
+    for column in ("seq", "time", "who", "what"):
         table.add_column(column)
     for event in page["events"]:
         body = event["body"]
         if body["kind"] == "act":
-            action = body["intent"]["action"]
-            detail = ", ".join(f"{k}={v}" for k, v in action.items() if k != "kind")
-            kind = f"act:{action['kind']}"
+            who = names.signer(body)
+            what = _describe_action(body["intent"]["action"], names, lambda minor: format_money(minor, decimals, unit))
         else:
-            kind, detail = body["kind"], ""
+            who, what = "the node", _body_lines.get(body["kind"], body["kind"].replace("_", " "))
+            if body["kind"] == "decision_closed" and "decision" in body:
+                what = f"decision {body['decision']} closed: {body.get('outcome', '')}".rstrip(": ")
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["ts"] / 1000))
-        table.add_row(str(event["seq"]), stamp, kind, detail[:90])
+        table.add_row(str(event["seq"]), stamp, who, what[:120])
     console.print(table)
     if page["next"]:
         console.print(f"more: tally log --from {page['next']}")
 
 
-@main.command()
+@main.command(epilog=example("tally status", "tally status --json"))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
@@ -759,7 +1114,9 @@ def status(context: Context, as_json: bool) -> None:
     console.print(f"  seq {document['seq']}  head {document['head']}")
     console.print(f"  peers {len(document['peers'])}  feeds {len(document['feeds'])}  forks {len(document['forks'])}")
     for alert in document["alerts"]:
-        console.print(f"  [red]alert[/] {markup(str(alert))}")
+        about = f" ({alert['feed']})" if alert.get("feed") else ""
+        message = str(alert.get("message") or "")
+        console.print(f"  [red]alert[/] {markup(str(alert.get('kind', '')))}{markup(about)}: {markup(message)}")
 
 
 # ---- offline ------------------------------------------------------------------------------------
@@ -771,11 +1128,21 @@ def _progress(description: str) -> Progress:
     )
 
 
+def _require_home(directory: Path) -> Home:
+    """The home at `directory`, or one line saying that it is none and what a home holds."""
+    home = Home(directory)
+    if not home.config_path.exists() or not home.database_path.exists():
+        what = "does not exist" if not directory.exists() else "is no node home"
+        raise click.ClickException(
+            f"{directory} {what}: a home is the folder `tally serve` runs, holding config.json, tally.db and "
+            f"node.key; give that folder (e.g. tally verify riverside)")
+    return home
+
+
 async def _count_events(directory: Path, own_only: bool) -> int:
     from tallystick.node.store import Store
 
-    home = Home(directory)
-    home.check()
+    home = _require_home(directory)
     # Beside a running node: read only, so the acknowledged record is checked, never written here.
     store = await Store.open(home.database_path, acknowledged="check")
     try:
@@ -786,7 +1153,7 @@ async def _count_events(directory: Path, own_only: bool) -> int:
         await store.close()
 
 
-@main.command()
+@main.command(epilog=example("tally verify riverside", "tally verify riverside --json"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_cleanly
@@ -820,7 +1187,7 @@ def verify(directory: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(epilog=example("tally rebuild riverside      # with the node stopped"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_cleanly
@@ -837,7 +1204,7 @@ def rebuild(directory: Path, as_json: bool) -> None:
     click.echo(f"rebuilt the projections from {seq} events")
 
 
-@main.command()
+@main.command(epilog=example("tally restore riverside --from http://127.0.0.1:7601"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--from", "peer_url", required=True, metavar="URL", help="A peer that holds this node's feed.")
 @click.option("--json", "as_json", is_flag=True)
@@ -846,6 +1213,7 @@ def restore(directory: Path, peer_url: str, as_json: bool) -> None:
     """Rebuild this home's own feed from a peer's verified copy (node.key must be present)."""
     from tallystick.federation.restore import restore_home
 
+    check_node_url(peer_url, "--from")
     restored = asyncio.run(restore_home(directory, peer_url))
     if as_json:
         print_json({"node": restored.node, "seq": restored.seq, "head": restored.head})
@@ -861,7 +1229,7 @@ def cluster() -> None:
     """Local clusters of communities on loopback, for testers."""
 
 
-@cluster.command("up")
+@cluster.command("up", epilog=example("tally cluster up /tmp/c --nodes 6 --base-port 7711"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--nodes", type=click.IntRange(1, len(cluster_module.community_names)), default=3, show_default=True)
 @click.option("--base-port", type=click.IntRange(1024, 65000), default=7601, show_default=True)
@@ -878,7 +1246,8 @@ def cluster_up(directory: Path, nodes: int, base_port: int, as_json: bool) -> No
     click.echo(f"stop them with: tally cluster down {directory}")
 
 
-@cluster.command("link")
+@cluster.command("link", epilog=example(
+    "tally cluster link http://127.0.0.1:7600=riverside/admin.key http://127.0.0.1:7601=hilltop/admin.key"))
 @click.argument("nodes", nargs=-1, required=True, metavar="URL=ADMIN_KEY...")
 @refusals_exit_cleanly
 def cluster_link(nodes: tuple[str, ...]) -> None:
@@ -898,7 +1267,7 @@ def cluster_link(nodes: tuple[str, ...]) -> None:
         click.echo("already linked: nothing to do")
 
 
-@cluster.command("down")
+@cluster.command("down", epilog=example("tally cluster down /tmp/c"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @refusals_exit_cleanly
 def cluster_down(directory: Path) -> None:
