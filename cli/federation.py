@@ -44,6 +44,8 @@ from .shares import duration_text, examples
 from .terminal import Table, markup, visible
 
 console = Console()
+# Table columns holding amounts: never wrapped, so "-100.00 HRS to 100.00 HRS" stays on one line.
+money_columns = frozenset({"capacity share", "trade limits", "position"})
 _charter_decoder = msgspec.msgpack.Decoder(Charter)
 
 
@@ -188,7 +190,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             return
         table = Table()
         for column in ("name", "id", "founded", "members", "epoch", "decisions passed"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in money_columns)
         for row in rows:
             table.add_row(row["name"], row["id"][:14] + "…", "yes" if row["founded"] else "adopting",
                           str(len(row["members"])), str(row["epoch"]), str(len(row["passed"])))
@@ -213,13 +215,15 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                       f"a decision needs the yes of {document['quorum']} of {len(document['members'])} members; "
                       f"unit {markup(unit['code'])})")
         table = Table(title=f"members (amounts in {unit['code']}, the federation's unit)")
-        for column in ("member", "name", "kind", "rate", "capacity share", "trade limits"):
-            table.add_column(column)
+        for column in ("member", "rate", "capacity share", "trade limits"):
+            table.add_column(column, no_wrap=column in money_columns)
         for m in document["members"]:
-            table.add_row(m["member"][:12] + "…", m["name"] or "", m["kind"],
-                          _rate(m["unit_code"], m["rate"], unit["code"]), money.amount(m["capacity"]),
+            label = (m["name"] or m["member"][:14] + "…") + (" (a federation)" if m["kind"] == "federation" else "")
+            table.add_row(label, _rate(m["unit_code"], m["rate"], unit["code"]), money.amount(m["capacity"]),
                           "" if m["kind"] == "federation" else money.trade_limits(m["debit_limit"], m["credit_ceiling"]))
         console.print(table)
+        for m in document["members"]:  # in full, to copy into --trade-limits, --allocate or --expel
+            console.print(f"  {markup(m['name'] or m['kind'])}: {m['member']}")
         for d in document["decisions"]:
             console.print(f"  {d['outcome']:<10} epoch {d['epoch']}  {markup(d['title'])}  "
                           f"yes {len(d['yes'])} of {d['needed']} needed  {d['id']}")
@@ -259,7 +263,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                       f"{passed} decision{'' if passed == 1 else 's'} passed")
         table = Table(title="Communities (S1 operations)")
         for column in ("community", "members", "enterprises", "events", "idle", "open decisions"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in money_columns)
         for row in document["s1_operations"]:
             if not row["held"]:
                 table.add_row(row["community"][:14] + "…", "not held here", "", "", "", "")
@@ -275,7 +279,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             or "no peers") + f"; {in_flight} payment{'' if in_flight == 1 else 's'} in flight")
         table = Table(title=f"Trade and capacity (S3 control), in {charter['unit']}")
         for column in ("member", "position", "trade limits", "capacity share", "at its limit"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in money_columns)
         for row in document["s3_control"]:
             position = "not held here" if row["position"] is None else money.amount(row["position"])
             limits_text = ("" if row["kind"] == "federation"

@@ -37,6 +37,8 @@ from .client import Client
 from .terminal import Table, markup, visible
 
 console = Console()
+# Table columns holding amounts: never wrapped, so "12.50 HRS" stays on one line.
+money_columns = frozenset({"balance", "par", "cost", "price", "bid", "ask"})
 share_kinds = ("founder", "labour", "user", "investor")
 Money = Callable[[int], str]
 
@@ -147,9 +149,12 @@ def duration_text(ms: int) -> str:
 
 
 def _shares(units: int, class_name: str) -> str:
-    """'1 share of Investor shares' reads badly; a class is named for its shares ('Investor shares'),
-    so units come first and the class's name after."""
-    return f"{units} {visible(class_name)}"
+    """'2 Investor shares', '1 Investor share': a class is usually named for its shares, so the
+    units come first and the class's name after, in the singular for one."""
+    name = visible(class_name)
+    if units == 1 and name.endswith(" shares"):
+        name = name[: -len("s")]
+    return f"{units} {name}"
 
 
 def order_outcome(client: Client, member: str, enterprise: dict[str, Any], share_class: int, seq: int,
@@ -274,7 +279,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         _, money = money_of(client)
         table = Table()
         for column in ("name", "id", "manager", "balance", "classes (shares outstanding)"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in money_columns)
         for row in rows:
             classes = ", ".join(f"{c['index']} {c['name']} ({c['outstanding']})" for c in row["classes"])
             table.add_row(row["name"], row["id"][:14] + "…", row["manager_name"] or "", money(row["balance"]), classes)
@@ -305,7 +310,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         console.print(f"  balance {money(document['balance'])}")
         classes = Table(title="share classes")
         for column in ("#", "name", "kind", "par", "votes", "dividend", "rights", "cap", "outstanding"):
-            classes.add_column(column)
+            classes.add_column(column, no_wrap=column in money_columns)
         for c in document["classes"]:
             rights = " ".join(r for r, on in (("withdrawable", c["withdrawable"]), ("transferable", c["transferable"]),
                                               ("local-only", c["local_only"])) if on)
@@ -316,7 +321,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if document["holders"]:
             holders = Table(title="register of members")
             for column in ("holder", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
-                holders.add_column(column)
+                holders.add_column(column, no_wrap=column in money_columns)
             for h in document["holders"]:
                 holders.add_row(h["name"] or h["holder"], h["class_name"], str(h["units"]), str(h["locked"]),
                                 str(h["since_seq"]), money(h["cost"]))
@@ -329,7 +334,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                           f"{money(offer['price'])} each, {offer['subscribed_units']} subscribed, at least "
                           f"{offer['min_units']} needed ({state})")
         for trade in document["trades"][-5:]:
-            console.print(f"  traded {trade['units']} {markup(_class_name(document, trade['class']))} at "
+            console.print(f"  traded {markup(_shares(trade['units'], _class_name(document, trade['class'])))} at "
                           f"{money(trade['price'])} (seq {trade['seq']})")
 
     @enterprise.command("pay", epilog=examples('tally --key bea.key enterprise pay Bakery Alice 20.00 --memo "flour"'))
@@ -430,7 +435,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         _, money = money_of(client)
         table = Table()
         for column in ("id", "enterprise", "class", "price", "subscribed", "at least", "status"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in money_columns)
         for row in rows:
             status = f"open, closes in {duration_text(row['time_left_ms'])}" if row["open"] else row["outcome"]
             table.add_row(str(row["id"]), row["enterprise_name"], row["class_name"], money(row["price"]),
@@ -504,7 +509,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         _, money = money_of(client)
         table = Table()
         for column in ("bid units", "bid", "ask", "ask units"):
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", no_wrap=column in money_columns)
         bids, asks = document["bids"], document["asks"]
         for i in range(max(len(bids), len(asks))):
             bid = bids[i] if i < len(bids) else None
@@ -571,7 +576,7 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         _, money = money_of(client)
         table = Table()
         for column in ("enterprise", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in money_columns)
         for h in document["holdings"]:
             table.add_row(h["enterprise_name"], h["class_name"], str(h["units"]), str(h["locked"]), str(h["since_seq"]),
                           money(h["cost"]))
