@@ -104,8 +104,12 @@ class Ballot(Struct, frozen=True, array_like=True):
 
 
 class Tally(Struct, frozen=True, array_like=True):
-    """The count of one decision against a state: `electorate` active members, `participants` of
-    them with a vote (their own or a delegate's), `direct` who voted themselves."""
+    """The count of one decision against a state: `electorate` votes that could be cast,
+    `participants` of them cast (their own or a delegate's), `direct` cast by voters themselves.
+    In a members' decision these are people, one vote each; in a holders' decision they are votes
+    per share, so the `_people` fields count the people beside them: the people who could vote,
+    who took part, and who voted themselves (for members, the same numbers). Read them for "3 of 8
+    people took part"; the weights decide the outcome."""
 
     electorate: int
     participants: int
@@ -114,6 +118,10 @@ class Tally(Struct, frozen=True, array_like=True):
     option_counts: tuple[int, ...]
     quorum_met: bool
     outcome: str
+    # Last, with defaults: a result stored before these fields decodes (as 0) until a rebuild.
+    electorate_people: int = 0
+    participants_people: int = 0
+    direct_people: int = 0
 
 
 class Decision(Struct, frozen=True):
@@ -689,20 +697,41 @@ def effective_ballot(state: State, decision: Decision, member_id: bytes) -> Ball
         seen.add(current)
 
 
+def reaches(part: int, whole: int, bar_bp: int) -> bool:
+    """Whether the share `part / whole` reaches a bar written in basis points: it does when, rounded
+    to the nearest basis point (a half rounds up), it is at least the bar. So two of three (66.666…
+    %, shown as 66.67 %) reach 66.67 %, one of two reaches 50.00 %, and 66.66 % does not reach
+    66.67 %. Exact in integers, the same on every replica: `part / whole >= (bar - 1/2) / 10000`.
+    With nothing to count (`whole` 0) every bar is reached, as a share of nobody is vacuous."""
+    return 2 * part * limits.basis_points_max >= (2 * bar_bp - 1) * whole
+
+
+def least_reaching(whole: int, bar_bp: int) -> int:
+    """The smallest part of `whole` that `reaches` the bar: ceil(whole x (bar - 1/2) / 10000)."""
+    return max(0, -(-(2 * bar_bp - 1) * whole // (2 * limits.basis_points_max)))
+
+
 def tally(state: State, decision: Decision) -> Tally:
-    """Count `decision` against `state`'s electorate (every active member, one vote each)."""
+    """Count `decision` against `state`'s electorate: every active person one vote each, or the
+    enterprise's holders by votes per share. A quorum is met, and a proposal's agreement reaches
+    its threshold, by `reaches` (the share rounded to the nearest basis point)."""
     counts = dict.fromkeys(positions, 0)
     option_counts = [0] * len(decision.options)
     electorate = participants = direct = 0
+    electorate_people = participants_people = direct_people = 0
     holders = isinstance(decision.electorate, Holders)
     for member_id, weight in _voters(state, decision):
+        person = domain.is_person(state.members.get(member_id))
         electorate += weight
+        electorate_people += person
         if member_id in decision.votes:
             direct += weight
+            direct_people += person
         ballot = decision.votes.get(member_id) if holders else effective_ballot(state, decision, member_id)
         if ballot is None:
             continue
         participants += weight
+        participants_people += person
         if decision.decision_type == "poll":
             if not ballot.options:
                 counts["abstain"] += weight
@@ -711,14 +740,14 @@ def tally(state: State, decision: Decision) -> Tally:
                 option_counts[option] += weight * (len(decision.options) - rank if decision.ranked else 1)
         else:
             counts[ballot.position or "abstain"] += weight
-    quorum_met = participants * limits.basis_points_max >= decision.quorum_bp * electorate
+    quorum_met = reaches(participants, electorate, decision.quorum_bp)
     if decision.decision_type != "poll" and counts["block"] > 0:
         result = "blocked"
     elif not quorum_met:
         result = "no_quorum"
     elif decision.decision_type == "proposal":
         sides = counts["agree"] + counts["disagree"]
-        passed = counts["agree"] > 0 and counts["agree"] * limits.basis_points_max >= decision.threshold_bp * sides
+        passed = counts["agree"] > 0 and reaches(counts["agree"], sides, decision.threshold_bp)
         result = "passed" if passed else "rejected"
     else:
         result = "passed"
@@ -729,7 +758,8 @@ def tally(state: State, decision: Decision) -> Tally:
             check_effect(state, decision.effect)
         except DomainError:
             result = "effect_refused"
-    return Tally(electorate, participants, direct, counts, tuple(option_counts), quorum_met, result)
+    return Tally(electorate, participants, direct, counts, tuple(option_counts), quorum_met, result,
+                 electorate_people, participants_people, direct_people)
 
 
 def _voters(state: State, decision: Decision) -> list[tuple[bytes, int]]:
@@ -766,9 +796,9 @@ def due_closures(state: State, now_ms: int) -> list[int]:
     early = []
     if waiting:  # asked every second by the timer: the floors and the count of people once
         floors = floors_in_force(state)
-        people = sum(1 for member in state.members.values() if member.active and member.role in sharing.people_roles)
+        people_now = domain.people(state)
         early = [(state.open_decisions[seq], seq) for seq in waiting
-                 if unanimous(state, state.decisions[seq], floors=floors, people=people)]
+                 if unanimous(state, state.decisions[seq], floors=floors, people=people_now)]
     return [seq for _, seq in sorted(due)] + [seq for _, seq in sorted(early)]
 
 

@@ -201,6 +201,18 @@ def credit_ceiling(state: State, account: Account) -> int:
     )
 
 
+def is_person(member: Member | None) -> bool:
+    """Whether an account is a person's (role member or admin), not the community's escrow,
+    treasury or a trade account, nor an enterprise's."""
+    return member is not None and member.role in sharing.people_roles
+
+
+def people(state: State) -> int:
+    """How many people the community has: its active members who are persons. What "N members"
+    means to a reader; `state.members` also holds the system and enterprise accounts."""
+    return sum(1 for member in state.members.values() if member.active and member.role in sharing.people_roles)
+
+
 def member_for_key(state: State, key: bytes) -> bytes | None:
     return state.keys.get(key)
 

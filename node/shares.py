@@ -240,7 +240,7 @@ def _shares_that_fit(state: State, price_minor: int, verb: str):  # type: ignore
         units = room // price_minor
         if units == 0:
             return f"not one share at {domain.money(state, price_minor)} fits (room for {domain.money(state, room)})"
-        return f"{verb} at most {units} shares at {domain.money(state, price_minor)}"
+        return f"{verb} at most {units} share{'' if units == 1 else 's'} at {domain.money(state, price_minor)}"
 
     return remedy
 

@@ -5,16 +5,29 @@ fractions; and a replica's refold of the same feed agrees.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from domain_helpers import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tallystick.node import decisions
 from tallystick.node.domain import state_digest
 from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
 from test_decisions import ClockedLedger, deadline_ms
 
 member_keys = [admin_key] + [key(f"voter {index}") for index in range(1, 8)]
+
+
+def in_basis_points(share: Fraction) -> int:
+    """A share as people write it, rounded to the nearest basis point (a half up): 2/3 -> 6667."""
+    return math.floor(share * 10_000 + Fraction(1, 2))
+
+
+def reaches_by_hand(part: int, whole: int, bar_bp: int) -> bool:
+    """The rule as docs/decisions.md states it: the share, rounded to the nearest basis point, is at
+    least the bar (a share of nobody reaches every bar)."""
+    return whole == 0 or in_basis_points(Fraction(part, whole)) >= bar_bp
 
 
 def reference_outcome(
@@ -43,11 +56,11 @@ def reference_outcome(
             cast.append(votes[path[-1]])
     if decision_type != "poll" and "block" in cast:
         return "blocked"
-    if Fraction(len(cast), len(active)) < Fraction(quorum_bp, 10_000):
+    if not reaches_by_hand(len(cast), len(active), quorum_bp):
         return "no_quorum"
     if decision_type == "proposal":
         agree, disagree = cast.count("agree"), cast.count("disagree")
-        if agree == 0 or Fraction(agree, agree + disagree) < Fraction(threshold_bp, 10_000):
+        if agree == 0 or not reaches_by_hand(agree, agree + disagree, threshold_bp):
             return "rejected"
     return "passed"
 
@@ -58,8 +71,9 @@ scenarios = st.fixed_dictionaries(
         "size": st.integers(2, 8),
         "decision_type": st.sampled_from(["proposal", "consent", "poll"]),
         "topic": st.sampled_from(["", "garden"]),
-        "quorum_bp": st.integers(0, 10_000),
-        "threshold_bp": st.integers(0, 10_000),
+        # Bars near the shares small electorates make (2/3, 1/2, 3/4 ...) as often as any other.
+        "quorum_bp": st.sampled_from([3333, 3334, 5000, 6666, 6667, 7500]) | st.integers(0, 10_000),
+        "threshold_bp": st.sampled_from([5000, 5001, 6666, 6667, 6668, 7500]) | st.integers(0, 10_000),
         "delegations": st.lists(
             st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["", "garden", "money"]), st.booleans()),
             max_size=12,
@@ -154,3 +168,27 @@ def test_after_any_payments_the_treasury_holds_exactly_the_levies_and_balances_s
             levies += max(minimum, min(maximum, amount * rate_bp // 10_000))
     assert sum(account.balance_minor for account in ledger.state.accounts.values()) == 0
     assert ledger.state.accounts[treasury].balance_minor == levies + gifts
+
+
+@settings(max_examples=500, deadline=None)
+@given(whole=st.integers(0, 10**6), data=st.data(), bar_bp=st.integers(0, 10_000))
+def test_a_share_reaches_a_bar_exactly_when_rounded_to_the_nearest_basis_point_it_is_at_least_the_bar(
+    whole: int, data: st.DataObject, bar_bp: int
+) -> None:
+    part = data.draw(st.integers(0, whole))
+    assert decisions.reaches(part, whole, bar_bp) == reaches_by_hand(part, whole, bar_bp)
+
+
+@settings(max_examples=500, deadline=None)
+@given(whole=st.integers(0, 10**6), bar_bp=st.integers(0, 10_000))
+def test_the_least_part_reaching_a_bar_reaches_it_and_one_less_does_not(whole: int, bar_bp: int) -> None:
+    least = decisions.least_reaching(whole, bar_bp)
+    assert 0 <= least <= whole and decisions.reaches(least, whole, bar_bp)
+    assert least == 0 or not decisions.reaches(least - 1, whole, bar_bp)
+
+
+def test_the_shares_people_name_reach_the_bars_they_write() -> None:
+    assert decisions.reaches(2, 3, 6667) and decisions.reaches(1, 2, 5000) and decisions.reaches(1, 3, 3333)
+    assert not decisions.reaches(6666, 10_000, 6667)  # 66.66 % is not 66.67 %
+    assert not decisions.reaches(1, 2, 5001) and not decisions.reaches(3, 5, 6667)
+    assert decisions.least_reaching(3, 6667) == 2 and decisions.least_reaching(64, 5001) == 33

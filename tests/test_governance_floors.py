@@ -159,6 +159,27 @@ def test_a_poll_cannot_carry_an_effect_to_dodge_the_floors(ledger: ClockedLedger
     assert isinstance(refused(ledger, bea_key, action), BadDecisionError)
 
 
+def test_two_agreeing_and_one_disagreeing_pass_the_two_thirds_floor_and_a_replica_agrees(
+    ledger: ClockedLedger,
+) -> None:
+    # The rules class asks for 66.67 %; two of three is 66.666... %, which is 66.67 % to the basis point.
+    seq = propose(ledger, admin_key, proposal(SetRules("admin", 5000, 6667), period_ms=72 * hour_ms))
+    assert ledger.state.decisions[seq].threshold_bp == 6667
+    vote(ledger, seq, "agree", admin_key, bea_key)
+    vote(ledger, seq, "disagree", cal_key)
+    assert close_at_deadline(ledger, seq) == "passed"
+    refolded, _ = refold(ledger.genesis_bytes, ledger.events)
+    assert state_digest(refolded) == state_digest(ledger.state)
+
+
+def test_three_agreeing_and_two_disagreeing_do_not_reach_two_thirds(ledger: ClockedLedger) -> None:
+    ledger.accept(admin_key, AdmitMember(member=key("eve").public, name="Eve"))
+    seq = propose(ledger, admin_key, proposal(SetRules("admin", 5000, 6667), period_ms=72 * hour_ms))
+    vote(ledger, seq, "agree", admin_key, bea_key, cal_key)
+    vote(ledger, seq, "disagree", dee_key, key("eve"))
+    assert close_at_deadline(ledger, seq) == "rejected"
+
+
 def test_a_unanimous_decision_closes_before_its_deadline_and_a_replica_accepts_it(ledger: ClockedLedger) -> None:
     seq = propose(ledger, bea_key, proposal(SetLimits(bea, 500, None), period_ms=48 * hour_ms))
     vote(ledger, seq, "agree", *everyone)

@@ -12,6 +12,7 @@ every member of the electorate agreed, directly, which is the one early close al
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from domain_helpers import ClockedLedger, admin_key, key
@@ -38,6 +39,12 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.federation import Charter, CharterMember, FederationVote
+
+
+def rounded_bp(share: Fraction) -> int:
+    """A share in basis points, rounded to the nearest (a half up), as docs/decisions.md reads bars."""
+    return math.floor(share * 10_000 + Fraction(1, 2))
+
 
 hour_ms = 3600 * 1000
 member_keys = [admin_key] + [key(f"floor voter {index}") for index in range(1, 6)]
@@ -224,11 +231,12 @@ class Floors(RuleBasedStateMachine):
         result = closed.result
         assert result is not None and decision.decision_type != "poll"
         assert decision.quorum_bp >= quorum, (decision, quorum)
-        assert Fraction(result.participants, max(result.electorate, 1)) >= Fraction(quorum, 10_000)
+        # A share reaches a floor when, rounded to the nearest basis point, it is at least the floor.
+        assert result.electorate == 0 or rounded_bp(Fraction(result.participants, result.electorate)) >= quorum
         if decision.decision_type == "proposal":
             assert decision.threshold_bp >= threshold
             sides = result.positions["agree"] + result.positions["disagree"]
-            assert Fraction(result.positions["agree"], max(sides, 1)) >= Fraction(threshold, 10_000)
+            assert sides > 0 and rounded_bp(Fraction(result.positions["agree"], sides)) >= threshold
         assert result.positions["block"] == 0
         everyone_agreed = result.direct == result.electorate == result.positions["agree"]
         assert decision.deadline_ms - decision.opened_ms >= period

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
-from tallystick.node import decisions, shares
+from tallystick.node import decisions, domain, shares
 from tallystick.node.domain import audit, state_digest
 from tallystick.node.errors import (
     BadOfferError,
@@ -500,6 +500,44 @@ def test_holders_vote_by_votes_per_share_and_non_holders_cannot_vote(town: Commu
     result = decisions.tally(town.state, town.state.decisions[decision])
     assert result.electorate == 21 and result.positions["agree"] == 11 and result.positions["disagree"] == 10
     assert close_decision(town, decision) == "rejected"  # 11/21 is under the two-thirds threshold
+
+
+def test_a_holders_tally_counts_the_people_beside_their_votes_per_share(town: Community) -> None:
+    bakery = town.register(customer, founder, founder_units=2)  # Ada: 10 votes
+    offer = town.offer(bakery, min_units=1)
+    town.accept(bea_key, Subscribe(offer, 11))  # Bea: 11 votes
+    town.accept(cal_key, Subscribe(offer, 4))  # Cal: 4 votes
+    town.close_offer(offer)
+    decision = holders_decision(town, bakery, SetWithdrawalRule(bakery, 1000, 0))
+    town.accept(bea_key, Vote(decision, "agree"))
+    town.accept(admin_key, Vote(decision, "disagree"))
+    result = decisions.tally(town.state, town.state.decisions[decision])
+    assert (result.electorate, result.participants, result.direct) == (25, 21, 21)
+    assert (result.electorate_people, result.participants_people, result.direct_people) == (3, 2, 2)
+    # The community's people leave out the escrow and the enterprise's account, which are members too.
+    assert domain.people(town.state) == 4 < sum(1 for member in town.state.members.values() if member.active)
+
+
+def test_a_dividend_proposal_with_no_holders_says_nothing_was_issued(town: Community) -> None:
+    bakery = town.register(customer, investor)
+    offer = town.offer(bakery, 1, price=200, min_units=5)
+    town.accept(bea_key, Subscribe(offer, 1))
+    town.close_offer(offer)  # refunded: under its minimum
+    action = Propose("proposal", "Dividend", "", town.now_ms + 60_000, effect=DeclareDividend(bakery, 10),
+                     electorate=Holders(bakery))
+    error = town.submit(town.sign(admin_key, action))
+    assert isinstance(error, BadOfferError) and "no one holds a share of Bakery" in error.message
+
+
+def test_a_subscription_past_the_debit_limit_says_how_many_shares_fit(town: Community) -> None:
+    bakery = town.register(customer, investor)
+    offer = town.offer(bakery, 1, price=30_000, min_units=1)
+    error = town.submit(town.sign(bea_key, Subscribe(offer, 4)))
+    assert isinstance(error, DebitLimitError)
+    assert error.message == (
+        "Bea would go below the debit limit of -1000.00 TST (the balance would be -1200.00 TST): "
+        "subscribe at most 3 shares at 300.00 TST"
+    )
 
 
 def test_a_dividend_needs_the_holders_electorate(town: Community) -> None:
