@@ -1,4 +1,5 @@
-"""`tally key export` / `tally key import`: the node key, sealed under a passphrase, round trips.
+"""`tally key export` / `tally key import`: the node key, sealed under a passphrase, round trips into
+its home folder (and a member key into a new FILE.key); any other target is refused, writing nothing.
 
 The passphrase comes from TALLY_PASSPHRASE, as a script would give it.
 """
@@ -85,3 +86,48 @@ def test_import_restores_a_lost_node_key_and_the_node_serves_its_feed_again(
         node.admit("after the restore")  # the restored key signs the next event
     finally:
         assert node.stop() == 0
+
+
+def test_import_into_a_name_that_is_no_home_folder_is_refused_and_writes_nothing(
+    exported: Exported, tmp_path: Path
+) -> None:
+    # `tally key import EXPORT riverside` with no folder `riverside`: not a file named riverside.
+    done = tally("key", "import", exported.sealed, tmp_path / "riverside",
+                 env=clean_environment(TALLY_PASSPHRASE=passphrase))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no home folder" in lines[0] and "HOME_DIR" in lines[0], done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_import_into_a_folder_that_is_no_home_is_refused_and_writes_nothing(
+    exported: Exported, tmp_path: Path
+) -> None:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    done = tally("key", "import", exported.sealed, folder, env=clean_environment(TALLY_PASSPHRASE=passphrase))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no node home" in lines[0] and "config.json" in lines[0], done.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_import_into_a_home_that_still_holds_its_node_key_is_refused_and_changes_nothing(
+    exported: Exported,
+) -> None:
+    before = (exported.home / "node.key").read_bytes()
+    done = tally("key", "import", exported.sealed, exported.home, env=clean_environment(TALLY_PASSPHRASE=passphrase))
+    assert done.returncode == 2 and "exists; move it away first" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert (exported.home / "node.key").read_bytes() == before
+
+
+def test_a_member_key_exports_and_imports_into_a_new_key_file(tmp_path: Path) -> None:
+    member = tmp_path / "alice.key"
+    assert tally("key", "new", member).returncode == 0
+    sealed = tmp_path / "alice.sealed"
+    env = clean_environment(TALLY_PASSPHRASE=passphrase)
+    assert tally("key", "export", member, sealed, env=env).returncode == 0
+    done = tally("key", "import", sealed, tmp_path / "alice-again.key", env=env)
+    assert done.returncode == 0, done.stderr
+    assert key_from_file(tmp_path / "alice-again.key").seed == key_from_file(member).seed
