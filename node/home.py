@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,25 @@ class HomeError(LocalError):
 
 class NodeRunningError(LocalError):
     code = "node_running"
+
+
+class SnapshotHomeError(HomeError):
+    """A home made by `tally backup`, not yet resumed: serving it could sign a second event at a
+    seq its node already gave out (code "home": the folder is not one to serve as it is)."""
+
+
+class Snapshot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`HOME/snapshot.json`, written by `tally backup`: this home is a copy of feed `feed` up to
+    `seq` (whose event's hash is `head`), taken at `taken_ms` (ms since the epoch, UTC). Ids in
+    their text form, so an operator can read it."""
+
+    feed: str
+    seq: Annotated[int, Meta(ge=1)]
+    head: str
+    taken_ms: Annotated[int, Meta(ge=0)]
+
+
+snapshot_file_name = "snapshot.json"
 
 
 # A host as a URL carries it: a DNS name or IPv4 address, or a bracketed IPv6 address, and an
@@ -193,6 +213,42 @@ class Home:
     def acknowledged_path(self) -> Path:
         """The record of the own feed's last acknowledged head (node/store.py, `tally.db.acknowledged`)."""
         return acknowledged_path(self.database_path)
+
+    @property
+    def snapshot_path(self) -> Path:
+        """Present while the home is a snapshot `tally backup` made and `tally resume` has not cleared."""
+        return self.path / snapshot_file_name
+
+    def snapshot(self) -> Snapshot | None:
+        try:
+            raw = self.snapshot_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise HomeError(f"cannot read {self.snapshot_path}: {error.strerror}; fix its permissions") from None
+        try:
+            return msgspec.json.decode(raw, type=Snapshot)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            # Damaged, it still says the home is a snapshot: never a reason to serve it.
+            raise SnapshotHomeError(
+                f"{self.snapshot_path} is damaged, but says {self.path} is a snapshot (`tally backup`); check "
+                f"it with `tally resume {self.path} --from PEER_URL` (docs/operator.md §5.4)"
+            ) from None
+
+    def refuse_if_snapshot(self) -> None:
+        """Refuse (SnapshotHomeError) to write to the own feed of a home that is a snapshot: the node
+        it was taken from may have acknowledged events past it, and new ones at those seqs fork the feed."""
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return
+        taken = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(snapshot.taken_ms / 1000))
+        raise SnapshotHomeError(
+            f"{self.path} is a snapshot of feed {snapshot.feed} at seq {snapshot.seq}, taken {taken} by `tally "
+            "backup`; its node may have acknowledged later events, and writing here would fork them. Run "
+            f"`tally resume {self.path} --from PEER_URL` with a node that replicates this feed (it fetches anything "
+            f"newer), or, only if no newer copy exists anywhere, `tally resume {self.path} --no-newer-copy` "
+            "(docs/operator.md §5.4)"
+        )
 
     @property
     def staged_node_key_path(self) -> Path:

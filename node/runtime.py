@@ -203,6 +203,8 @@ def create_app(
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
         with home.lock():
+            # Before the store opens (which would start an acknowledged record at the copy's head).
+            home.refuse_if_snapshot()
             store = await Store.open(home.database_path)
             try:
                 feed = await store.own_feed()
