@@ -387,17 +387,21 @@ def test_the_payments_feed_refolds_to_its_stated_digest_balances_and_capacity() 
 
 def test_the_decisions_feed_refolds_to_its_stated_digest_outcomes_and_floors() -> None:
     """A replica re-running the decisions feed (a unanimous close before its deadline, set_floors,
-    a close at the deadline below the new quorum floor) from its bytes alone reaches what the vector
-    states; a propose_period is the 14-element array of docs/protocol.md."""
+    a close at the deadline below the new quorum floor, two of three passing a 66.67 % threshold)
+    from its bytes alone reaches what the vector states; a propose_period is the 14-element array of
+    docs/protocol.md."""
     from tallystick.node import decisions
 
     deciding = files["decisions.json"]
     state = replayed(deciding)
     assert domain.state_digest(state).hex() == deciding["state_digest_hex"]
     assert {str(seq): d.outcome for seq, d in sorted(state.decisions.items())} == deciding["outcomes"]
-    assert list(deciding["outcomes"].values()) == ["passed", "passed", "no_quorum"]
+    assert list(deciding["outcomes"].values()) == ["passed", "passed", "no_quorum", "passed"]
+    two_thirds = state.decisions[max(state.decisions)]
+    assert two_thirds.threshold_bp == 6667 and two_thirds.result is not None
+    assert (two_thirds.result.positions["agree"], two_thirds.result.positions["disagree"]) == (2, 1)
     floors = {name: [f.quorum_bp, f.threshold_bp, f.period_ms] for name, f in decisions.floors_in_force(state).items()}
     assert floors == deciding["floors"] and floors["limits"][0] == 7500
     assert state.accounts[keys["alice"].public].debit_limit_minor == deciding["alice_debit_limit_minor"] == 200_000
     proposals = [intent for intent in deciding["intents"] if intent["decoded"]["action"]["kind"] == "propose_period"]
-    assert len(proposals) == 2 and all(intent["decoded"]["action"]["deadline_ms"] == 0 for intent in proposals)
+    assert len(proposals) == 3 and all(intent["decoded"]["action"]["deadline_ms"] == 0 for intent in proposals)

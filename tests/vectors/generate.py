@@ -72,6 +72,7 @@ from tallystick.protocol.events import (
     SetDefaultLimits,
     SetFloors,
     SetLimits,
+    SetRules,
     SetRole,
     ShareClass,
     Subscribe,
@@ -433,7 +434,8 @@ hour_ms = 3600 * 1000
 def build_decisions_feed() -> _FeedBuilder:
     """A third community, Fairfield, deciding under its floors: Alice's limit by a proposal with a
     voting period that all three agree to (closed early, unanimous), stricter floors by the rules
-    class (also unanimous), and a consent with an absolute deadline that closes at it, no quorum."""
+    class (also unanimous), a consent with an absolute deadline that closes at it, no quorum, and a
+    rules proposal that two of three pass at its deadline (two thirds reach 66.67 %)."""
     public = {name: key_for(name).public for name in key_names}
     builder = _community_with_alice_and_bob("Fairfield", "FFD")
     t = genesis_ts_ms
@@ -460,6 +462,22 @@ def build_decisions_feed() -> _FeedBuilder:
     builder.act("bob", t + 14, Vote(decision=defaults, position="agree"), "Bob agrees; no one else votes")
     builder.append("node", deadline, DecisionClosed(decision=defaults, outcome="no_quorum"),
                    "at its deadline: one of three took part, below the 75 % quorum", None)
+    t = deadline
+
+    def act(voter: str, ts: int, action: Action, description: str) -> bytes:  # after rotation_ts_ms, unrotated
+        intent, record = builder.intent(voter, action, description)
+        return builder.append("node", ts, Act(intent=intent), description, record)
+
+    two_thirds = decode_event(act("admin", t + 1, ProposeWithPeriod(
+        "proposal", "Admission by decision", "", 0, voting_period_ms=72 * hour_ms,
+        effect=SetRules("decision", 5000, 6667),
+    ), "Ada proposes that members are admitted by decision (the rules class: 66.67 %, 72 h)")).seq
+    act("admin", t + 2, Vote(decision=two_thirds, position="agree"), "admin agrees")
+    act("alice", t + 3, Vote(decision=two_thirds, position="agree"), "alice agrees")
+    act("bob", t + 4, Vote(decision=two_thirds, position="disagree"), "bob disagrees")
+    builder.append("node", t + 1 + 72 * hour_ms, DecisionClosed(decision=two_thirds, outcome="passed"),
+                   "at its deadline: two of three agree, 66.67 % to the basis point, which reaches the "
+                   "66.67 % threshold (docs/decisions.md, \"Reaching a bar\")", None)
     final, _ = verify_batch(builder.heads[0], builder.raw[1:])
     assert final == builder.heads[-1]
     return builder
@@ -1208,7 +1226,8 @@ def build() -> dict[str, Any]:
     decisions_file = {
         "description": "A valid feed of the community Fairfield deciding under its floors (docs/decisions.md): "
         "propose_period, votes, a unanimous close before the deadline, set_floors, a consent closed at its "
-        "deadline for want of the floor's quorum. Fields as in feed.json; state_digest_hex is the state digest "
+        "deadline for want of the floor's quorum, a set_rules passed at its deadline by two agreeing of three "
+        "(a share reaches a bar when, rounded to the nearest basis point, it is at least the bar). Fields as in feed.json; state_digest_hex is the state digest "
         "after the last event; floors are the floors in force then, by class, as [quorum_bp, threshold_bp, "
         "period_ms].",
         "feed_hex": deciding.feed.hex(),
