@@ -83,7 +83,21 @@ class ClusterError(LocalError):
 
 
 class PortTakenError(ClusterError):
+    """A port the cluster was asked to use is taken (the user's mistake: give other ports)."""
+
     code = "port_taken"
+
+
+class ClusterRecordedError(ClusterError):
+    """DIR already records a cluster (the user's mistake: `tally cluster down DIR` first)."""
+
+    code = "cluster_recorded"
+
+
+class NoClusterError(ClusterError):
+    """DIR records no cluster (the user's mistake: a wrong folder)."""
+
+    code = "no_cluster"
 
 
 @dataclass
@@ -189,7 +203,7 @@ def up(
     every node it started is stopped and reaped, DIR/cluster.json removed, and the error raised."""
     directory = Path(directory)
     if (directory / "cluster.json").exists():
-        raise ClusterError(f"a cluster is recorded in {directory}; run `tally cluster down {directory}` first")
+        raise ClusterRecordedError(f"a cluster is recorded in {directory}; run `tally cluster down {directory}` first")
     if not 1 <= nodes <= len(community_names):
         raise ClusterError(f"a local cluster has 1 to {len(community_names)} nodes")
     ports = _ports(host, nodes, base_port)
@@ -469,7 +483,7 @@ def _order(community: Community, rng: random.Random, keys: list[Path]) -> str:
 def load(directory: Path) -> list[Community]:
     path = Path(directory) / "cluster.json"
     if not path.exists():
-        raise ClusterError(f"no cluster is recorded in {directory}")
+        raise NoClusterError(f"no cluster is recorded in {directory}: give the folder you gave `tally cluster up`")
     return [
         Community(c["name"], Path(c["home"]), c["url"], c["node"], int(c["pid"])) for c in json.loads(path.read_text())
     ]
