@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+import click
 from support import tally, tally_json
+from tallystick.cli.client import Client
+from tallystick.cli.main import main as tally_command
+from tallystick.cli.shares import dividend_refusal
+from tallystick.protocol import limits
+from tallystick.protocol.ids import id_to_text
 
 from .conftest import NodeProcess
 
@@ -172,3 +179,140 @@ def test_bad_references_to_the_shares_and_federation_routes_get_typed_errors_and
         answer = node.http("GET", path)
         assert (answer.status, answer.json()["error"]) == (status, code), (path, answer.body[:200])
     assert node.snapshot() == before
+
+
+def said(*args: Any) -> str:
+    """What a command that must succeed printed for a person, on one line."""
+    done = tally(*args)
+    assert done.returncode == 0, (args, done.stderr)
+    return " ".join(done.stdout.split())
+
+
+def order_number(text: str) -> int:
+    found = re.search(r"\(order (\d+);", text)
+    assert found, text
+    return int(found.group(1))
+
+
+def test_an_order_says_what_filled_at_what_price_and_what_rests(make_node: Any, tmp_path: Path) -> None:
+    node = make_node(debit_limit="500", credit_ceiling="5000")
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    bea_path, bea_id = new_key(tmp_path, "bea")
+    cal_path, cal_id = new_key(tmp_path, "cal")
+    bea = ("--node", node.url, "--key", bea_path)
+    cal = ("--node", node.url, "--key", cal_path)
+    tally_json(*admin, "member", "add", bea_id, "--name", "Bea", "--json")
+    tally_json(*admin, "member", "add", cal_id, "--name", "Cal", "--json")
+    tally_json(*admin, "enterprise", "register", "Mill", "--class", "Stock shares:founder:par=5.00:transferable",
+               "--founder", "0:10", "--json")
+
+    asked = said(*admin, "enterprise", "sell", "Mill", "0", "3", "6.00")
+    first = order_number(asked)
+    assert asked == (f"nothing filled: no buyer bids 6.00 HRS or better; 3 rest on the exchange at 6.00 HRS "
+                     f"(order {first}; `tally enterprise cancel {first}` takes them back)")
+    before = balances(node)
+    assert said(*bea, "enterprise", "buy", "Mill", "0", "2", "6.50") == (
+        "bought 2 Stock shares of Mill at 6.00 HRS each (12.00 HRS); nothing rests")
+    partly = tally_json(*cal, "enterprise", "buy", "Mill", "0", "2", "6.00", "--json")
+    assert (partly["fills"], partly["filled_units"], partly["filled_value"], partly["resting_units"]) == (
+        [{"price": 600, "units": 1}], 1, 600, 1)
+    assert partly["id"] == partly["seq"] and partly["hash"].startswith("h_")
+    sold = said(*admin, "enterprise", "sell", "Mill", "0", "3", "5.00")
+    rest = order_number(sold)
+    assert sold == (f"sold 1 Stock share of Mill at 6.00 HRS each (6.00 HRS); 2 rest on the exchange at 5.00 HRS "
+                    f"(order {rest}; `tally enterprise cancel {rest}` takes them back)")
+    said(*admin, "enterprise", "sell", "Mill", "0", "1", "6.50")
+    assert said(*bea, "enterprise", "buy", "Mill", "0", "3", "7.00") == (
+        "bought 3 Stock shares of Mill: 2 at 5.00 HRS, 1 at 6.50 HRS (16.50 HRS in all); nothing rests")
+
+    after = balances(node)
+    assert before["Bea"] - after["Bea"] == 1200 + 1650 and before["Cal"] - after["Cal"] == 2 * 600
+    assert after["Escrow"] == 0 and sum(after.values()) == 0
+    book = tally_json("--node", node.url, "enterprise", "book", "Mill", "0", "--json")
+    assert book["bids"] == [] and book["asks"] == []
+
+
+def test_share_commands_print_amounts_in_major_units_with_the_unit(make_node: Any, tmp_path: Path) -> None:
+    node = make_node(debit_limit="500", credit_ceiling="5000")
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    bea_path, bea_id = new_key(tmp_path, "bea")
+    bea = ("--node", node.url, "--key", bea_path)
+    tally_json(*admin, "member", "add", bea_id, "--name", "Bea", "--json")
+    tally_json(*admin, "enterprise", "register", "Dairy", "--class", "Milk shares:founder:par=2.50:transferable",
+               "--founder", "0:4", "--json")
+    opened = said(*admin, "enterprise", "offer", "Dairy", "--class", "0", "--price", "2.50", "--units", "10",
+                  "--min", "5", "--closes-in", "1h")
+    offer = int(opened.split()[1])
+    assert opened == (f"offer {offer} is open for 1 h: 10 Milk shares of Dairy at 2.50 HRS each, allotted only if at "
+                      f"least 5 are subscribed; members subscribe with `tally enterprise subscribe {offer} UNITS`")
+    subscribed = said(*bea, "enterprise", "subscribe", str(offer), "2")
+    assert re.fullmatch(
+        rf"subscribed 2 Milk shares of Dairy at 2\.50 HRS each: 5\.00 HRS waits in escrow until offer {offer} closes "
+        r"in \d+ min \d+ s; 2 of the 5 it needs are subscribed so far: if fewer are by then, everyone is refunded",
+        subscribed), subscribed
+    said(*admin, "enterprise", "sell", "Dairy", "0", "1", "3.25")
+
+    shown = said("--node", node.url, "enterprise", "show", "Dairy")
+    assert "2.50 HRS" in shown and f"offer {offer}: 10 Milk shares at 2.50 HRS each, 2 subscribed" in shown
+    offers = said("--node", node.url, "enterprise", "offers")
+    assert "2.50 HRS" in offers
+    assert "3.25 HRS" in said("--node", node.url, "enterprise", "book", "Dairy", "0")
+    assert "order" in said(*admin, "enterprise", "holdings") and "3.25 HRS" in said(*admin, "enterprise", "holdings")
+    assert "0.00 HRS" in said("--node", node.url, "enterprise", "list")
+    for text in (shown, offers):
+        assert not re.search(r"\b(250|325|500)\b", text), text  # no minor units
+
+
+def test_a_dividend_that_would_go_to_no_one_is_explained_before_it_is_proposed(make_node: Any) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    tally_json(*admin, "enterprise", "register", "Kiln", "--class", "Pots shares:investor:transferable", "--json")
+    tally_json(*admin, "enterprise", "register", "Oven", "--class", "Bread shares:founder:dividend=0", "--founder", "0:5",
+               "--json")
+    tally_json(*admin, "enterprise", "register", "Loom", "--class", "Cloth shares:founder:dividend=0",
+               "--class", "Wool shares:investor:dividend=3", "--founder", "0:5", "--json")
+    tally_json(*admin, "enterprise", "register", "Forge", "--class", "Iron shares:founder", "--founder", "0:5", "--json")
+    client = Client(node.url)
+    kiln = dividend_refusal(client, "Kiln")
+    assert kiln is not None and kiln.startswith("Kiln has issued no shares yet, so a dividend has no one to go to")
+    assert dividend_refusal(client, "Oven") == "no share of Oven that is held carries a dividend: no class of it carries one (dividend=0)"
+    assert dividend_refusal(client, "Loom") == "no share of Loom that is held carries a dividend: only Wool shares carries one, and none is held"
+    assert dividend_refusal(client, "Forge") is None
+
+
+def test_every_enterprise_and_federation_command_has_an_example_in_its_help() -> None:
+    for group_name in ("enterprise", "federation"):
+        group = tally_command.commands[group_name]
+        assert isinstance(group, click.Group)
+        for name, command in [(group_name, group), *group.commands.items()]:
+            with click.Context(command, info_name=name) as context:
+                text = command.get_help(context)
+            example = text.partition("Examples:")[2]
+            words = group_name if command is group else f"{group_name} {name}"
+            assert words in example, f"`tally {words} --help` has no example of itself:\n{text}"
+    # As a person sees it: the example kept on one line, as written.
+    shown = tally("enterprise", "buy", "--help")
+    assert shown.returncode == 0 and "  tally --key bob.key enterprise buy Bakery 1 2 6.50\n" in shown.stdout
+
+
+def test_federation_show_and_report_read_limits_and_positions_in_major_units(make_node: Any) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    own = id_to_text("n", node.feed)
+    solo = tally_json(*admin, "federation", "found", "Solo", "--member", own, "--json")["id"]
+    wait_for(lambda: node.http("GET", f"/api/federations/{solo}").json().get("founded"), "Solo being founded")
+    largest = str(limits.amount_minor_max // 100)
+    for epoch, (debit, ceiling) in enumerate((("0", largest), ("100", "250.50"))):
+        proposal = tally_json(*admin, "federation", "propose", solo, f"Limits {epoch}", "--trade-limits", own,
+                              "--debit-limit", debit, "--credit-ceiling", ceiling, "--json")["proposal"]
+        tally_json(*admin, "federation", "vote", solo, proposal, "--json")
+        wait_for(lambda epoch=epoch: node.http("GET", f"/api/federations/{solo}").json()["epoch"] == epoch + 1,
+                 f"decision {epoch} passing")
+        shown = said("--node", node.url, "federation", "show", solo)
+        expected = "0.00 HRS to no ceiling" if epoch == 0 else "-100.00 HRS to 250.50 HRS"
+        assert expected in shown and "-0.00" not in shown, shown
+        assert f"Integration: {own}" in shown
+    report = said("--node", node.url, "federation", "report", solo)
+    assert "Trade and capacity (S3 control), in HRS" in report and "-100.00 HRS to 250.50 HRS" in report
+    assert "Policy (S5)" in report and "Communities (S1 operations)" in report and "minor units" not in report
+    assert "Trade between communities (S4 intelligence): no settled payments yet" in report
