@@ -100,6 +100,34 @@ def _rate(member_unit: str, rate: list[int], federation_unit: str) -> str:
     return f"1 {member_unit} = {worth} {federation_unit}"
 
 
+def _effect_text(effect: Any, document: dict[str, Any]) -> str:
+    """What a federation decision would do, in words and major units of the federation's unit."""
+    unit = document["unit"]
+    money = _money(unit["decimals"], unit["code"])
+    names = {m["member"]: m["name"] for m in document["members"]}
+
+    def named(member: bytes) -> str:
+        text = id_to_text("x", member) if id_to_text("x", member) in names else id_to_text("n", member)
+        return visible(names.get(text) or text)
+
+    if isinstance(effect, SetTradeLimits):
+        return (f"trade limits of {named(effect.member)} "
+                f"{money.trade_limits(effect.debit_limit_minor, effect.credit_ceiling_minor)}")
+    if isinstance(effect, AllocateCapacity):
+        return "capacity shares " + ", ".join(f"{named(s.member)} {money.amount(s.capacity_minor)}" for s in effect.shares)
+    if isinstance(effect, AdmitFederationMember):
+        return f"admit {named(effect.member.member)}"
+    if isinstance(effect, ExpelFederationMember):
+        return f"expel {named(effect.member)}"
+    if isinstance(effect, AmendCharter):
+        return f"the charter amended: name {visible(effect.name)}, quorum {effect.quorum_bp / 100:g}%"
+    if isinstance(effect, JoinFederation):
+        return f"join the federation {id_to_text('x', effect.federation)}"
+    if isinstance(effect, VoteInParent):
+        return "this federation's ballot in its parent"
+    return type(effect).__name__
+
+
 def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any, parse_duration_ms: Any) -> None:
     """Register the `federation` group on the `tally` command."""
 
@@ -379,7 +407,9 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         if as_json:
             print_json({"proposal": identity, "epoch": document["epoch"], **appended})
         else:
-            click.echo(f"proposed {identity} in epoch {document['epoch']}; members vote with "
+            click.echo(f"proposed {identity} in epoch {document['epoch']} of {visible(document['name'])}: "
+                       f"{_effect_text(effect, document)}; it passes with the yes of {document['quorum']} of "
+                       f"{len(document['members'])} members, each voting with "
                        f"`tally federation vote {document['id']} {identity}`")
 
     @federation.command("vote", epilog=examples(

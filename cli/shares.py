@@ -585,4 +585,6 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         else:
             console.print("no shares held")
         for o in document["orders"]:
-            console.print(f"  order {o['id']}: {o['side']} {o['units']} at {money(o['price'])} each")
+            what = _shares(o["units"], o.get("class_name") or f"class {o['class']}")
+            console.print(f"  order {o['id']}: {o['side']} {markup(what)} of {markup(o.get('enterprise_name') or o['enterprise'])} "
+                          f"at {money(o['price'])} each")

@@ -147,12 +147,15 @@ def holding_json(node: Node, key: tuple, held: Holding) -> dict[str, Any]:
 
 
 def order_json(node: Node, order: Order) -> dict[str, Any]:
+    enterprise = node.sequencer.state.shares.enterprises[order.enterprise]
     return {
         "id": order.seq,
         "owner": id_to_text("m", order.owner),
         "name": _name(node, order.owner),
         "enterprise": id_to_text("e", order.enterprise),
+        "enterprise_name": enterprise.name,
         "class": order.share_class,
+        "class_name": enterprise.classes[order.share_class].name,
         "side": order.side,
         "price": order.price_minor,
         "units": order.units,
