@@ -2,7 +2,8 @@
 
 Every reading command with `--json` prints one JSON document on stdout; amounts are integers of
 minor units; ids have one text form; a refused action exits non-zero with exactly one line on
-stderr and changes nothing.
+stderr and changes nothing. `--node`, `--key` and `--json` go before the command or after it; every
+command of cli/main.py shows an example in its help; what people read has names and major units.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import key_from_file, tally, tally_json
+from support import clean_environment, key_from_file, tally, tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text
@@ -21,6 +22,8 @@ from tallystick.protocol.ids import KeyPair, id_from_text
 from .conftest import NodeProcess, init_home, member_id
 
 balance_keys = {"account", "name", "balance", "debit_limit", "credit_ceiling"}
+# Wide enough that rich never wraps a table's row.
+wide = clean_environment(COLUMNS="240")
 
 
 def as_member(node: NodeProcess, key_file: Path, *args: str) -> Any:
@@ -242,3 +245,133 @@ def test_member_add_of_a_taken_name_exits_nonzero_with_one_line_and_changes_noth
     assert_refused_in_one_line(done)
     assert "name_taken" in done.stderr
     assert node.snapshot() == before
+
+
+# ---- the global options, the version and the help ---------------------------------------------------
+
+
+def test_node_key_and_json_are_taken_after_the_command_as_before_it(
+    node: NodeProcess, members: dict[str, Path]
+) -> None:
+    assert tally_json("balance", "--node", node.url, "--json") == balances(node)
+    assert tally_json("--json", "balance", "--node", node.url) == balances(node)
+    before = {row["name"]: row["balance"] for row in balances(node)}
+    appended = tally_json("pay", "grace", "0.10", "--key", members["ada"], "--node", node.url, "--json")
+    assert node.get("/api/status")["head"] == appended["hash"]
+    after = {row["name"]: row["balance"] for row in balances(node)}
+    assert after["ada"] == before["ada"] - 10 and after["grace"] == before["grace"] + 10
+
+
+def test_a_key_after_the_command_wins_over_one_before_it(node: NodeProcess, members: dict[str, Path]) -> None:
+    appended = tally_json("--node", node.url, "--key", members["grace"], "pay", "grace", "0.01",
+                          "--key", members["ada"], "--json")
+    event = node.get(f"/api/log?from={appended['seq']}&limit=1")["events"][0]
+    assert event["body"]["intent"]["key"] == "k_" + member_id(key_from_file(members["ada"]))[2:]
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    done = tally("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"tally {version('tallystick')}"
+
+
+def test_the_top_level_help_describes_json_and_the_environment() -> None:
+    done = tally("--help")
+    assert done.returncode == 0
+    for needed in ("--json", "TALLY_NODE", "TALLY_KEY", "Example:", "Exit status 2"):
+        assert needed in done.stdout, needed
+
+
+def test_every_command_of_the_cli_core_has_an_example_in_its_help() -> None:
+    import click
+    from click.testing import CliRunner
+    from tallystick.cli.main import main
+
+    def leaves(group: click.Group, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                found += leaves(command, (*path, name))
+            else:
+                found.append(((*path, name), command))
+        return found
+
+    core = [(path, command) for path, command in leaves(main, ())
+            if command.callback is not None and command.callback.__module__ == "tallystick.cli.main"]
+    assert len(core) > 20
+    runner = CliRunner()
+    missing = []
+    for path, _ in core:
+        shown = runner.invoke(main, [*path, "--help"])
+        assert shown.exit_code == 0, (path, shown.output)
+        if "Example:" not in shown.output or "tally " not in shown.output.split("Example:")[1]:
+            missing.append(" ".join(path))
+    assert missing == []
+
+
+# ---- roles and default limits -----------------------------------------------------------------------
+
+
+def test_member_role_makes_a_member_admin_and_back(node: NodeProcess, members: dict[str, Path]) -> None:
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    appended = tally_json(*admin, "member", "role", "grace", "admin", "--json")
+    assert {"seq", "hash"} <= appended.keys()
+    assert node.get("/api/members/grace")["role"] == "admin"
+    done = tally(*admin, "member", "role", "grace", "member")
+    assert done.returncode == 0 and done.stdout.startswith("grace is now member"), done.stderr
+    assert node.get("/api/members/grace")["role"] == "member"
+
+
+def test_member_role_by_a_member_who_is_no_admin_is_refused_by_the_node(
+    node: NodeProcess, members: dict[str, Path]
+) -> None:
+    before = node.snapshot()
+    done = as_member(node, members["ada"], "member", "role", "ada", "admin")
+    assert_refused_in_one_line(done)
+    assert done.returncode == 1 and "not_authorized" in done.stderr
+    assert node.snapshot() == before
+
+
+def test_limits_default_sets_the_communitys_default_limits(make_node: Any) -> None:
+    fresh = make_node()
+    admin = ("--node", fresh.url, "--key", fresh.home / "admin.key")
+    appended = tally_json(*admin, "limits", "--default", "--debit-limit", "40", "--json")
+    assert {"seq", "hash"} <= appended.keys()
+    community = fresh.get("/api/community")
+    assert (community["debit_limit"], community["credit_ceiling"]) == (4000, 20000)  # the ceiling kept
+    assert {row["debit_limit"] for row in fresh.get("/api/balances")} == {4000}
+    done = tally(*admin, "limits", "--default", "--credit-ceiling", "none")
+    assert done.returncode == 0, done.stderr
+    assert "credit ceiling no ceiling" in done.stdout and "-40.00 HRS" in done.stdout
+    assert fresh.get("/api/community")["credit_ceiling"] == limits.amount_minor_max
+
+
+# ---- what people read -------------------------------------------------------------------------------
+
+
+def test_log_shows_who_signed_each_event_and_what_it_did_in_plain_words(
+    node: NodeProcess, members: dict[str, Path]
+) -> None:
+    appended = tally_json("--node", node.url, "--key", members["ada"], "pay", "grace", "3.25", "--memo", "jam", "--json")
+    done = tally("--node", node.url, "log", "--from", str(appended["seq"]), "--limit", "1", env=wide)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.strip("│ ").startswith(str(appended["seq"])))
+    assert "ada" in row and 'paid grace 3.25 HRS "jam"' in row
+    assert "{" not in done.stdout and "amount_minor" not in done.stdout
+
+
+def test_balance_shows_major_units_with_the_unit_no_ceiling_and_an_unsigned_zero_limit(make_node: Any) -> None:
+    fresh = make_node(debit_limit="0", credit_ceiling=str(limits.amount_minor_max // 100))
+    done = tally("--node", fresh.url, "balance", env=wide)
+    assert done.returncode == 0, done.stderr
+    admin_row = next(line for line in done.stdout.splitlines() if "admin" in line)
+    assert "0.00 HRS" in admin_row and "no ceiling" in admin_row
+    assert "-0.00" not in done.stdout and "10000000000000" not in done.stdout
+
+
+def test_a_balance_and_its_limits_are_printed_with_the_unit(node: NodeProcess, members: dict[str, Path]) -> None:
+    minor = next(row["balance"] for row in balances(node) if row["name"] == "grace")
+    done = tally("--node", node.url, "balance", "grace", env=wide)
+    shown = f"{minor // 100}.{minor % 100:02d} HRS"
+    assert done.returncode == 0 and shown in done.stdout and "-100.00 HRS" in done.stdout and "200.00 HRS" in done.stdout
