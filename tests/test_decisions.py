@@ -11,7 +11,7 @@ import pytest
 from domain_helpers import ClockedLedger as BaseClockedLedger
 from domain_helpers import Ledger, admin_key, key, refold
 from msgspec.structs import replace
-from tallystick.node import decisions
+from tallystick.node import decisions, money
 from tallystick.node.domain import State, state_digest, validate
 from tallystick.node.errors import (
     AccountClosedError,
@@ -633,3 +633,27 @@ def test_a_proposal_past_the_most_decisions_open_at_once_is_refused(ledger: Cloc
         ledger.propose(bea_key)
     action = Propose(decision_type="proposal", title="One more", text="", deadline_ms=deadline_ms)
     assert_refused(ledger, bea_key, action, TooManyDecisionsError)
+
+
+# ---- bars as people type them (node/money.py: parse_share) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "basis_points"),
+    [("2/3", 6667), ("66.67", 6667), ("66.67%", 6667), ("66.67 %", 6667), ("50", 5000), ("1/2", 5000),
+     ("1/3", 3333), ("0", 0), ("100", 10_000), ("3/4", 7500)],
+)
+def test_a_bar_is_typed_as_a_percent_or_a_fraction(text: str, basis_points: int) -> None:
+    assert money.parse_share(text) == basis_points
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("66.666", "more than two decimals"), ("101", "more than 100 %"), ("4/3", "more than the whole"),
+     ("1/0", "divides by zero"), ("two thirds", "write a percent like 66.67"), ("1e2", "write a percent"),
+     ("-5", "write a percent"), ("", "write a percent")],
+)
+def test_a_bar_that_is_not_a_share_is_refused_saying_what_to_type(text: str, says: str) -> None:
+    with pytest.raises(BadDecisionError) as refused:
+        money.parse_share(text)
+    assert says in refused.value.message and len(refused.value.message.splitlines()) == 1

@@ -11,7 +11,7 @@ from fractions import Fraction
 from domain_helpers import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tallystick.node import decisions
+from tallystick.node import decisions, money
 from tallystick.node.domain import state_digest
 from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
 from test_decisions import ClockedLedger, deadline_ms
@@ -192,3 +192,21 @@ def test_the_shares_people_name_reach_the_bars_they_write() -> None:
     assert not decisions.reaches(6666, 10_000, 6667)  # 66.66 % is not 66.67 %
     assert not decisions.reaches(1, 2, 5001) and not decisions.reaches(3, 5, 6667)
     assert decisions.least_reaching(3, 6667) == 2 and decisions.least_reaching(64, 5001) == 33
+
+
+@settings(max_examples=500, deadline=None)
+@given(denominator=st.integers(1, 10**6), data=st.data())
+def test_a_bar_typed_as_a_fraction_is_reached_by_that_share_and_by_no_share_a_basis_point_below(
+    denominator: int, data: st.DataObject
+) -> None:
+    numerator = data.draw(st.integers(0, denominator))
+    bar_bp = money.parse_share(f"{numerator}/{denominator}")
+    assert bar_bp == in_basis_points(Fraction(numerator, denominator))
+    assert decisions.reaches(numerator, denominator, bar_bp)
+    assert bar_bp == 0 or not decisions.reaches(bar_bp - 1, 10_000, bar_bp)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bar_bp=st.integers(0, 10_000))
+def test_a_bar_read_back_as_a_percent_is_the_same_bar(bar_bp: int) -> None:
+    assert money.parse_share(money.format_share(bar_bp)) == bar_bp
