@@ -141,3 +141,54 @@ class History:
             if len(found) >= wanted or not older or index + 1 == history_blocks_read_max:
                 return found, block * posting_block_events if older else None
         return found, None
+
+    async def balance_before(self, feed: bytes, account: bytes, seq: int) -> int:
+        """The account's balance just before event `seq`: after its last posting before it, or 0
+        when it has none (an account opens at zero). At most three bounded queries: the posting's
+        own block, then the newest older block holding any of the account's postings."""
+        block = (seq - 1) // posting_block_events
+        earlier = await self._in_block(feed, account, block, seq)
+        if earlier:
+            return earlier[-1][2]
+        older = await self._blocks(feed, account, block - 1, newest_first=True, limit=1) if block > 0 else []
+        if not older:
+            return 0
+        found = await self._in_block(feed, account, older[0])
+        return found[-1][2] if found else 0
+
+    async def changes_newest_first(
+        self, feed: bytes, account: bytes, before_seq: int | None, wanted: int
+    ) -> tuple[list[tuple[int, int, int, int]], int | None]:
+        """The account's postings before `before_seq` (all if None), newest first, each as (seq, ts,
+        change, balance after), where the change is the balance after it minus the balance after the
+        posting before it: so the changes of every posting sum to the balance, and the balance after
+        the newest one listed is the balance at that point. Read block by block as
+        `postings_newest_first` does (at most `history_blocks_read_max` blocks), at most `wanted`
+        kept; and the seq to continue from (None: nothing older)."""
+        before_block = None if before_seq is None else (before_seq - 1) // posting_block_events
+        blocks = await self._blocks(feed, account, before_block, newest_first=True, limit=history_blocks_read_max + 1)
+        found: list[tuple[int, int, int]] = []  # (seq, ts, balance after), newest first
+        continue_from: int | None = None
+        for index, block in enumerate(blocks[:history_blocks_read_max]):
+            in_block = await self._in_block(feed, account, block, before_seq)
+            found += list(reversed(in_block))
+            older = index + 1 < len(blocks)
+            if len(found) > wanted:
+                # One more than shown: its balance is the one before the oldest shown.
+                continue_from = found[wanted - 1][0]
+                break
+            if not older or index + 1 == history_blocks_read_max:
+                continue_from = block * posting_block_events if older else None
+                break
+        kept = found[:wanted]
+        if not kept:
+            return [], continue_from
+        if len(found) > len(kept):
+            before_oldest = found[len(kept)][2]
+        else:
+            before_oldest = await self.balance_before(feed, account, kept[-1][0])
+        changes = []
+        for index, (seq, ts, balance) in enumerate(kept):
+            previous = kept[index + 1][2] if index + 1 < len(kept) else before_oldest
+            changes.append((seq, ts, balance - previous, balance))
+        return changes, continue_from
