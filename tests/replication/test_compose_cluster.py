@@ -2,15 +2,21 @@
 entrypoint and the environment compose would give them, replicate every feed to every node.
 
 No Docker here: the test parses compose.yml, and for each service runs `sh docker/entrypoint.sh`
-with the service's environment, rewritten for one machine - TALLY_HOME in a temporary folder,
-TALLY_LISTEN on a free loopback port, and each service hostname in TALLY_PEERS replaced by
-127.0.0.1 and that service's port - with the virtualenv's bin first on PATH (as the image has
-`tally` on its PATH). The entrypoint `exec`s `tally serve`, so SIGTERM reaches the node itself.
+with the service's environment, rewritten for one machine - each of its volumes a temporary folder
+(TALLY_HOME in its /data one, TALLY_RECOVERY its /recovery one), TALLY_LISTEN on a free loopback
+port, and each service hostname in TALLY_PEERS replaced by 127.0.0.1 and that service's port -
+with the virtualenv's bin first on PATH (as the image has `tally` on its PATH). The entrypoint
+`exec`s `tally serve`, so SIGTERM reaches the node itself. The image's health check
+(docker/healthcheck.sh) runs the same way, and the Dockerfile's and compose file's other promises
+(pinned dependencies, ports on loopback, health conditions) are read from the files themselves.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from support import clean_environment, free_port, tally
 
 from .helpers import NodeProcess, wait_until
@@ -26,6 +33,9 @@ from .helpers import NodeProcess, wait_until
 repository = Path(__file__).resolve().parents[2]
 compose_file = repository / "docker" / "compose.yml"
 entrypoint = repository / "docker" / "entrypoint.sh"
+healthcheck = repository / "docker" / "healthcheck.sh"
+dockerfile = repository / "docker" / "Dockerfile"
+constraints_file = repository / "docker" / "constraints.txt"
 # The entrypoint runs `tally init` before `tally serve`: two process starts, five services at once.
 entrypoint_start_timeout_seconds = 45.0
 
@@ -45,6 +55,21 @@ def node_services() -> dict[str, Any]:
     return {name: service for name, service in services.items() if "TALLY_NAME" in (service.get("environment") or {})}
 
 
+def volume_folders(service: dict[str, Any], directory: Path) -> dict[str, Path]:
+    """Each of a service's named volumes as a folder of its own: mount point -> folder."""
+    folders = {}
+    for volume in service.get("volumes", []):
+        name, mount = volume.split(":")[:2]
+        folders[mount] = directory / name
+        folders[mount].mkdir(exist_ok=True)
+    return folders
+
+
+def service_environment(name: str, node: NodeProcess) -> dict[str, str]:
+    assert node.environment is not None
+    return node.environment
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
     services = node_services()
@@ -54,14 +79,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node
     nodes: dict[str, NodeProcess] = {}
     for name, service in services.items():
         environment = {key: str(value) for key, value in (service.get("environment") or {}).items()}
+        volumes = volume_folders(service, directory)
         environment.update(
-            TALLY_HOME=str(directory / name / "home"),
+            TALLY_HOME=str(volumes["/data"] / "home"),
+            TALLY_RECOVERY=str(volumes["/recovery"]),
             TALLY_LISTEN=f"127.0.0.1:{ports[name]}",
             TALLY_PEERS=rewrite_peers(environment.get("TALLY_PEERS", ""), ports),
         )
-        (directory / name).mkdir()
         nodes[name] = NodeProcess(
-            home=directory / name / "home",
+            home=volumes["/data"] / "home",
             port=ports[name],
             command=["sh", str(entrypoint)],
             environment=clean_environment(PATH=path, **environment),
@@ -148,3 +174,82 @@ def test_the_compose_federate_job_links_the_five_into_two_federations_under_one_
                    f"{name} holding the confederation and applying its limits and share")
     again = tally("cluster", "link", *arguments)
     assert again.returncode == 0 and "already linked" in again.stdout
+
+
+def test_each_node_moves_its_recovery_key_out_of_its_own_volume_into_its_recovery_volume(
+    cluster: dict[str, NodeProcess],
+) -> None:
+    keys = set()
+    for name, node in cluster.items():
+        assert not (node.home / "recovery.key").exists(), f"{name} left its recovery key in its node volume"
+        key = Path(service_environment(name, node)["TALLY_RECOVERY"]) / "recovery.key"
+        assert key.stat().st_mode & 0o077 == 0
+        assert not key.is_relative_to(node.home.parent)
+        keys.add(key.read_text())
+    assert len(keys) == len(cluster)
+
+
+def test_the_health_check_passes_on_a_serving_node_and_fails_where_none_answers(
+    cluster: dict[str, NodeProcess],
+) -> None:
+    node = next(iter(cluster.values()))
+    environment = service_environment("", node)
+    healthy = subprocess.run(["sh", str(healthcheck)], check=False, env=environment, capture_output=True, text=True, timeout=30)
+    assert healthy.returncode == 0, healthy.stderr
+    nobody = dict(environment, TALLY_LISTEN=f"0.0.0.0:{free_port()}")
+    unhealthy = subprocess.run(["sh", str(healthcheck)], check=False, env=nobody, capture_output=True, text=True, timeout=30)
+    assert unhealthy.returncode != 0
+
+
+def test_the_image_runs_the_health_check_and_compose_waits_for_healthy_nodes() -> None:
+    text = dockerfile.read_text()
+    assert "COPY docker/healthcheck.sh /usr/local/bin/tally-health" in text
+    assert re.search(r'^HEALTHCHECK .*CMD \["tally-health"\]$', text, re.MULTILINE)
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    for name, service in services.items():
+        if name in node_services():
+            continue
+        depends = service["depends_on"]
+        assert isinstance(depends, dict), f"{name} waits for nodes that merely started"
+        assert set(depends) == set(node_services())
+        assert all(condition == {"condition": "service_healthy"} for condition in depends.values())
+
+
+def test_every_node_port_is_published_on_loopback_only() -> None:
+    for name, service in node_services().items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every address"
+
+
+def _runtime_closure() -> dict[str, str]:
+    """Every distribution the installed tallystick needs to run, by normalised name -> version."""
+    found: dict[str, str] = {}
+
+    def walk(requirement: Requirement) -> None:
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            return
+        key = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        if key in found:
+            return
+        distribution = importlib.metadata.distribution(requirement.name)
+        found[key] = distribution.version
+        for text in distribution.requires or []:
+            walk(Requirement(text))
+
+    for text in importlib.metadata.distribution("tallystick").requires or []:
+        walk(Requirement(text))
+    return found
+
+
+def test_the_image_installs_every_runtime_dependency_at_the_tested_version() -> None:
+    text = dockerfile.read_text()
+    assert "-c docker/constraints.txt ." in text and "PIP_CONSTRAINT=" in text
+    pinned = {}
+    for line in constraints_file.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            pinned[re.sub(r"[-_.]+", "-", name).lower()] = version
+    assert "setuptools" in pinned  # the build backend, through PIP_CONSTRAINT
+    assert {name: pinned.get(name) for name in _runtime_closure()} == _runtime_closure()
