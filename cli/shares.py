@@ -157,6 +157,15 @@ def _shares(units: int, class_name: str) -> str:
     return f"{units} {name}"
 
 
+def offer_status(offer: dict[str, Any]) -> str:
+    """'open, closes in 1 min 50 s', 'allotted', or 'refunded: 8 of the 10 needed were subscribed'."""
+    if offer["open"]:
+        return f"open, closes in {duration_text(offer['time_left_ms'])}"
+    if offer["outcome"] == "refunded" and offer["subscribed_units"] < offer["min_units"]:
+        return f"refunded: {offer['subscribed_units']} of the {offer['min_units']} needed were subscribed"
+    return str(offer["outcome"])
+
+
 def order_outcome(client: Client, member: str, enterprise: dict[str, Any], share_class: int, seq: int,
                   units: int) -> dict[str, Any]:
     """What the order placed at `seq` did: its fills (the trades the book records at that seq,
@@ -329,10 +338,9 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         else:
             console.print("  no shares issued yet: shares are issued when an offer closes with its minimum subscribed")
         for offer in document["offers"]:
-            state = "open" if offer["open"] else offer["outcome"]
             console.print(f"  offer {offer['id']}: {offer['units']} {markup(offer['class_name'])} at "
                           f"{money(offer['price'])} each, {offer['subscribed_units']} subscribed, at least "
-                          f"{offer['min_units']} needed ({state})")
+                          f"{offer['min_units']} needed ({offer_status(offer)})")
         for trade in document["trades"][-5:]:
             console.print(f"  traded {markup(_shares(trade['units'], _class_name(document, trade['class'])))} at "
                           f"{money(trade['price'])} (seq {trade['seq']})")
@@ -437,9 +445,8 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         for column in ("id", "enterprise", "class", "price", "subscribed", "at least", "status"):
             table.add_column(column, no_wrap=column in money_columns)
         for row in rows:
-            status = f"open, closes in {duration_text(row['time_left_ms'])}" if row["open"] else row["outcome"]
             table.add_row(str(row["id"]), row["enterprise_name"], row["class_name"], money(row["price"]),
-                          f"{row['subscribed_units']} of {row['units']}", str(row["min_units"]), status)
+                          f"{row['subscribed_units']} of {row['units']}", str(row["min_units"]), offer_status(row))
         console.print(table)
         if offer_id and rows[0].get("subscriptions"):
             subscribers = Table(title="subscriptions")
@@ -471,7 +478,8 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             f"(major units, per share) or {'less' if side == 'buy' else 'more'}. What crosses the book fills at once, "
             f"at the resting orders' prices; the rest rests on the exchange until it fills or you cancel it. "
             f"It says what filled, at what price, and what rests; `--json` adds `fills`, `filled_units`, "
-            f"`filled_value` and `resting_units` (minor units)."))
+            f"`filled_value` and `resting_units` (minor units), and `complete` (false if the book kept fewer "
+            f"trades than the order made)."))
         @click.argument("reference")
         @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
         @click.argument("units", type=click.IntRange(1, limits.share_units_max))

@@ -251,8 +251,15 @@ def test_share_commands_print_amounts_in_major_units_with_the_unit(make_node: An
         r"in \d+ min \d+ s; 2 of the 5 it needs are subscribed so far: if fewer are by then, everyone is refunded",
         subscribed), subscribed
     said(*admin, "enterprise", "sell", "Dairy", "0", "1", "3.25")
+    short = tally_json(*admin, "enterprise", "offer", "Dairy", "--class", "0", "--price", "2.50", "--units", "3",
+                       "--closes-in", "10s", "--json")["id"]
+    said(*bea, "enterprise", "subscribe", str(short), "1")
+    wait_for(lambda: not tally_json("--node", node.url, "enterprise", "offers", str(short), "--json")["open"],
+             f"offer {short} closing")
 
     shown = said("--node", node.url, "enterprise", "show", "Dairy")
+    assert f"offer {short}: 3 Milk shares at 2.50 HRS each, 1 subscribed, at least 3 needed " \
+           "(refunded: 1 of the 3 needed were subscribed)" in shown, shown
     assert "2.50 HRS" in shown and f"offer {offer}: 10 Milk shares at 2.50 HRS each, 2 subscribed" in shown
     offers = said("--node", node.url, "enterprise", "offers")
     assert "2.50 HRS" in offers
