@@ -1,6 +1,7 @@
 """Decisions end to end with a real `tally serve`: propose, vote with the CLI, watch the node close
 it by its timer (at once when every member agreed, the one way before the deadline the floors allow)
-and apply its effect; social recovery through a decision, which takes its 72 hours."""
+and apply its effect; social recovery through a decision, which takes its 72 hours; a poll's options
+shown by number, and the vote `propose` suggests, run as printed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support import tally, tally_json
+from support import clean_environment, tally, tally_json
 
 from .conftest import NodeProcess
 
@@ -140,3 +141,36 @@ def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zer
     balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
     assert balances["Treasury"] == 52 - 40 and balances["Bea"] == -5000 - 50 + 100 + 40
     assert sum(balances.values()) == 0
+
+
+def test_a_polls_propose_lists_its_options_by_number_and_suggests_a_vote_that_works(
+    make_node: Any, tmp_path: Path
+) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    proposed = tally(*admin, "propose", "Market day", "--type", "poll", "--option", "Friday",
+                     "--option", "Saturday", "--closes-in", "1h")
+    assert proposed.returncode == 0, proposed.stderr
+    lines = proposed.stdout.splitlines()
+    assert [line.split() for line in lines[1:3]] == [["0", "Friday"], ["1", "Saturday"]]
+    suggested = next(line for line in lines if "tally vote" in line).split("`")[1]
+    assert "agree" not in suggested
+    decision = suggested.split()[2]
+    voted = tally(*admin, *suggested.split()[1:])  # the suggestion, run as typed
+    assert voted.returncode == 0, voted.stderr
+    shown = tally_json("--node", node.url, "decisions", decision, "--json")
+    assert shown["tally"]["option_counts"] == [1, 0]
+    listed = tally("--node", node.url, "decisions", decision, env=clean_environment(COLUMNS="240"))
+    assert listed.returncode == 0
+    assert "0 Friday: 1" in listed.stdout and "1 Saturday: 0" in listed.stdout
+    assert any(line.split() == ["0", "Friday:", "1"] for line in listed.stdout.splitlines())
+
+
+def test_a_proposals_propose_suggests_a_vote_that_works(make_node: Any) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    proposed = tally(*admin, "propose", "Paint the hall", "--closes-in", "1h")
+    assert proposed.returncode == 0, proposed.stderr
+    suggested = proposed.stdout.split("`")[1]
+    assert suggested.endswith(" agree")
+    assert tally(*admin, *suggested.split()[1:]).returncode == 0
