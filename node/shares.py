@@ -40,7 +40,6 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import hash32
 
 from . import names as naming
-from .money import format_ceiling
 from .errors import (
     BadAmountError,
     BadOfferError,
@@ -68,6 +67,7 @@ from .errors import (
     UnknownOfferError,
     UnknownOrderError,
 )
+from .money import format_ceiling
 
 if TYPE_CHECKING:
     from .domain import State

@@ -8,12 +8,15 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import pytest
 from domain_helpers import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.node import decisions, money
 from tallystick.node.domain import state_digest
+from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
+from tallystick.protocol.federation import quorum_votes
 from test_decisions import ClockedLedger, deadline_ms
 
 member_keys = [admin_key] + [key(f"voter {index}") for index in range(1, 8)]
@@ -210,3 +213,18 @@ def test_a_bar_typed_as_a_fraction_is_reached_by_that_share_and_by_no_share_a_ba
 @given(bar_bp=st.integers(0, 10_000))
 def test_a_bar_read_back_as_a_percent_is_the_same_bar(bar_bp: int) -> None:
     assert money.parse_share(money.format_share(bar_bp)) == bar_bp
+
+
+@pytest.mark.xfail(strict=True, reason="until protocol/federation.py's quorum_votes counts by the same rule "
+                   "(a cross-file change asked for; remove this mark then)")
+def test_a_federations_quorum_is_the_least_number_of_members_whose_share_reaches_it() -> None:
+    # Every federation size and quorum the protocol allows (64 x 5000): small enough to try them all.
+    for members in range(1, limits.federation_members_max + 1):
+        for quorum_bp in range(limits.federation_quorum_bp_min, limits.basis_points_max + 1):
+            needed = quorum_votes(members, quorum_bp)
+            assert needed == max(1, decisions.least_reaching(members, quorum_bp)), (members, quorum_bp)
+            assert 2 * needed > members  # still more than half: two quorums share a member
+
+
+def test_a_federation_of_three_with_a_two_thirds_quorum_needs_two_yes_ballots_by_the_rule() -> None:
+    assert decisions.least_reaching(3, 6667) == 2 and 2 * decisions.least_reaching(3, 6667) > 3
