@@ -131,6 +131,16 @@ def test_json_output_keeps_the_exact_text(hostile_node: NodeProcess) -> None:
 
 def test_a_refusal_quoting_typed_text_is_one_visible_line(hostile_node: NodeProcess) -> None:
     done = tally("--node", hostile_node.url, "balance", "Mallory\x1b[2J\u202e", env=clean_environment(COLUMNS=columns))
-    assert done.returncode == 1
+    assert done.returncode == 2  # a name that is not there: a mistake in what was typed
     assert done.stderr.startswith("tally: ") and done.stderr.count("\n") == 1
     assert raw_characters(done.stderr) == []
+
+
+def test_a_mistake_quoting_typed_text_is_one_visible_line(hostile_node: NodeProcess, tmp_path: Path) -> None:
+    key_file = tmp_path / "someone.key"
+    assert tally("key", "new", key_file).returncode == 0
+    done = tally("--node", hostile_node.url, "--key", key_file, "pay", "Carol@hill\x1b[2Jtop\u202e", "1.00",
+                 env=clean_environment(COLUMNS=columns))
+    assert done.returncode == 2
+    assert done.stderr.startswith("tally: ") and done.stderr.count("\n") == 1
+    assert raw_characters(done.stderr) == [] and "\\x1b[2J" in done.stderr
