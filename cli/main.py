@@ -382,6 +382,8 @@ def _passphrase(confirm: bool) -> str:
     from_environment = os.environ.get("TALLY_PASSPHRASE")
     if from_environment:
         return from_environment
+    if not sys.stdin.isatty():
+        raise click.UsageError("no passphrase: set TALLY_PASSPHRASE, or run this in a terminal to be asked for one")
     return click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
 
 
@@ -658,12 +660,14 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
             community_names.setdefault(seat["member"], seat["name"] or seat["member"][:12] + "…")
             community_units.setdefault(seat["member"], seat.get("unit_code") or "")
 
-    def amount(minor: int | None, where: str) -> str:
+    def amount(minor: int | None, where: str, row_unit: Any) -> str:
         if minor is None:
             return ""
+        if isinstance(row_unit, dict) and "code" in row_unit and "decimals" in row_unit:
+            return format_money(minor, row_unit["decimals"], row_unit["code"])
         if where == own:
             return format_money(minor, decimals, unit)
-        # Another community's unit: its decimals are not in what this node serves for payments.
+        # Another community's unit, where the row does not carry its decimals.
         return f"{minor} minor units of {community_units.get(where) or 'its unit'}"
 
     def party(community_id: str, member: str) -> str:
@@ -676,7 +680,8 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
     for row in rows:
         table.add_row(row["id"][:14] + "…", row["status"] + (f" ({row['reason']})" if row["reason"] else ""),
                       party(row["from_community"], row["payer"]), party(row["to_community"], row["to_member"]),
-                      amount(row["amount"], row["from_community"]), amount(row["received"], row["to_community"]),
+                      amount(row["amount"], row["from_community"], row.get("from_unit")),
+                      amount(row["received"], row["to_community"], row.get("to_unit")),
                       row["memo"][:30])
     console.print(table)
 
