@@ -162,9 +162,10 @@ class Shell:
         self.directory = directory
         self.steps = steps
         self.count = 0
+        self._errors = open(steps / "shell.err", "wb")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
             ["bash", "--noprofile", "--norc"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=open(steps / "shell.err", "wb"),  # noqa: SIM115 - the shell holds it until it exits
+            stderr=self._errors,
             cwd=directory, env=environment, text=True, start_new_session=True,
         )
         self._send("set -m\n")
@@ -219,6 +220,7 @@ class Shell:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._errors.close()
 
     def kill(self, background: Background) -> None:
         """SIGKILL a command left running (after a failure); the shell, or init once it is gone, reaps it."""

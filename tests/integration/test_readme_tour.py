@@ -4,10 +4,10 @@ real `tally serve` processes on loopback, so the README cannot drift from the pr
 What is run: the fenced code blocks of README.md's section "A 5-minute tour", from the first
 (`tally init riverside`) through the federation block, in order, each line as a reader pasting it
 would run it (tests/tour_helpers.py): in a fresh folder, with `.venv/bin` first on PATH (the
-README's `source .venv/bin/activate`) and no TALLY_* setting of the test process; shell variables
-and exports carry from one line to the next. The cluster block (`tally cluster up`) is left out:
-six nodes and their federation decisions would take the test past its time budget; the cluster has
-its own tests in tests/federation.
+README's `source .venv/bin/activate`) and no TALLY_* setting of the test process; shell variables,
+functions and exports carry from one line to the next. The cluster block (`tally cluster up`) is
+left out: six nodes and their federation decisions would take the test past its time budget; the
+cluster has its own tests in tests/federation.
 
 What is changed, and only this: every 127.0.0.1 port the tour names (7600, 7601, ...) is replaced,
 everywhere in the tour, by a free port (`support.free_port`), so the test runs beside other tests
@@ -19,8 +19,8 @@ where the prose before a block says "Ctrl-C", those nodes get SIGINT and must ex
 block runs; every other line must exit 0, except a line whose comment starts with "refused", which
 must exit non-zero with exactly one line on stderr; no output, nor any node's log, holds
 "Traceback". At the end the tour must have reached what its prose says: the offer allotted, a
-trade filled, the dividend passed and paid, the payment across communities settled; and every node
-stops cleanly on Ctrl-C.
+trade filled, the dividend passed, the payment across communities settled; and every node stops
+cleanly on Ctrl-C. The small tests after the tour's show that each rule fails a tour that breaks it.
 """
 
 from __future__ import annotations
@@ -28,22 +28,36 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import clean_environment, command_timeout_seconds, free_port, http
-from tour_helpers import Background, Outcome, Shell, commands, loopback_ports, replace_ports, served_url, tour_blocks
+from tour_helpers import (
+    Background,
+    Block,
+    Outcome,
+    Shell,
+    commands,
+    loopback_ports,
+    replace_ports,
+    served_url,
+    tour_blocks,
+)
 
 readme_path = Path(__file__).resolve().parents[2] / "README.md"
-# The tour's waits are plain `sleep`s; a node must answer within this of `tally serve`.
+# A node must answer within this of `tally serve`, and exit within this of Ctrl-C.
 node_start_timeout_seconds = 30.0
 node_stop_timeout_seconds = 20.0
 # How long a payment across may take to settle after the tour's last command.
 settle_timeout_seconds = 30.0
 
 
-def is_cluster_block(text: str) -> bool:
-    return "tally cluster" in text
+def is_cluster_block(block: Block) -> bool:
+    return "tally cluster" in block.text
 
 
 def describe(outcome: Outcome) -> str:
@@ -64,74 +78,115 @@ def wait_for_node(url: str, background: Background) -> None:
                          f"{node_start_timeout_seconds} s:\n{background.output()}")
 
 
-def json_of(shell: Shell, command: str) -> Any:
-    outcome = shell.run(command, command_timeout_seconds)
-    assert outcome.exit_status == 0, describe(outcome)
-    return json.loads(outcome.stdout)
+@dataclass
+class Tour:
+    shell: Shell
+    ports: dict[int, int]  # the README's port -> the free port used instead
+    running: list[Background] = field(default_factory=list)
+
+    def json(self, command: str) -> Any:
+        """Run one more command in the tour's session; it must succeed and print JSON."""
+        outcome = self.shell.run(command, command_timeout_seconds)
+        assert outcome.exit_status == 0, describe(outcome)
+        return json.loads(outcome.stdout)
+
+    def stop_running(self) -> None:
+        """Ctrl-C every command left running; each must exit 0, having logged no traceback."""
+        while self.running:
+            background = self.running.pop(0)
+            assert "Traceback" not in background.output(), background.output()
+            status = self.shell.interrupt(background, node_stop_timeout_seconds)
+            assert status == 0, f"`{background.command}` exited {status} on Ctrl-C:\n{background.output()}"
 
 
-def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
-    readme = readme_path.read_text()
-    blocks = [block for block in tour_blocks(readme) if not is_cluster_block(block.text)]
-    assert len(blocks) >= 5, "the README's tour has lost its code blocks"
+@contextmanager
+def tour_run(blocks: list[Block], tmp_path: Path) -> Iterator[Tour]:
+    """Run the blocks by the rules above; the body then looks at what they left running, which
+    is stopped with Ctrl-C (and must exit 0) when it ends, or killed if anything failed."""
     ports = {port: free_port() for port in loopback_ports("\n".join(block.text for block in blocks))}
     assert len(set(ports.values())) == len(ports), "free_port gave the same port twice; run again"
-
     folder, steps = tmp_path / "reader", tmp_path / "steps"
     folder.mkdir()
     steps.mkdir()
     venv_bin = str(Path(sys.executable).parent)
     environment = clean_environment(PATH=venv_bin + ":" + clean_environment().get("PATH", ""))
-    shell = Shell(folder, steps, environment)
-    running: list[Background] = []
-    outcomes: list[Outcome] = []
+    tour = Tour(Shell(folder, steps, environment), ports)
     try:
         for block in blocks:
             if "Ctrl-C" in block.prose:
-                for background in running:
-                    assert "Traceback" not in background.output(), background.output()
-                    status = shell.interrupt(background, node_stop_timeout_seconds)
-                    assert status == 0, f"`{background.command}` exited {status} on Ctrl-C:\n{background.output()}"
-                running.clear()
+                tour.stop_running()
             for command in commands(block):
                 text = replace_ports(command.text, ports)
                 if command.leave_running:
-                    background = shell.start(text)
-                    running.append(background)
+                    background = tour.shell.start(text)
+                    tour.running.append(background)
                     wait_for_node(served_url(text, folder), background)
                     continue
-                outcome = shell.run(text, command_timeout_seconds)
-                outcomes.append(outcome)
+                outcome = tour.shell.run(text, command_timeout_seconds)
                 assert "Traceback" not in outcome.stdout + outcome.stderr, describe(outcome)
                 if command.refused:
                     assert outcome.exit_status != 0, f"the README says this is refused:\n{describe(outcome)}"
                     assert len(outcome.stderr.splitlines()) == 1, f"a refusal is one line on stderr:\n{describe(outcome)}"
                 else:
                     assert outcome.exit_status == 0, describe(outcome)
+        yield tour
+        tour.stop_running()
+    finally:
+        for background in tour.running:
+            tour.shell.kill(background)
+        tour.shell.close()
 
-        # What the prose says the tour did. The nodes are still running, as the tour leaves them.
-        riverside = f"--node http://127.0.0.1:{ports[7600]}"
-        offers = json_of(shell, f"tally {riverside} enterprise offers --json")
+
+def test_the_readme_tour_runs_as_written_and_reaches_what_it_says(tmp_path: Path) -> None:
+    blocks = [block for block in tour_blocks(readme_path.read_text()) if not is_cluster_block(block)]
+    assert len(blocks) >= 7, "the README's tour has lost code blocks"
+    with tour_run(blocks, tmp_path) as tour:
+        riverside = f"--node http://127.0.0.1:{tour.ports[7600]}"
+        offers = tour.json(f"tally {riverside} enterprise offers --json")
         assert [offer["outcome"] for offer in offers] == ["allotted"], offers
-        bakery = json_of(shell, f"tally {riverside} enterprise show Bakery --json")
+        bakery = tour.json(f"tally {riverside} enterprise show Bakery --json")
         assert bakery["trades"], f"no trade filled on the exchange: {bakery}"
-        decisions = json_of(shell, f"tally {riverside} decisions --json")
+        decisions = tour.json(f"tally {riverside} decisions --json")
         dividend = [decision for decision in decisions if decision["title"] == "First dividend"]
         assert [decision["outcome"] for decision in dividend] == ["passed"], decisions
         deadline = time.monotonic() + settle_timeout_seconds
         while True:
-            payments = json_of(shell, f"tally {riverside} payments --json")
+            payments = tour.json(f"tally {riverside} payments --json")
             if payments and all(payment["status"] == "settled" for payment in payments):
                 break
             assert time.monotonic() < deadline, f"the payment across did not settle: {payments}"
             time.sleep(0.5)
 
-        for background in running:
-            assert "Traceback" not in background.output(), background.output()
-            status = shell.interrupt(background, node_stop_timeout_seconds)
-            assert status == 0, f"`{background.command}` exited {status} on Ctrl-C:\n{background.output()}"
-        running.clear()
-    finally:
-        for background in running:
-            shell.kill(background)
-        shell.close()
+
+# ---- the rules fail a tour that breaks them (bash only, no node) ----------------------------------
+
+
+def tour_of(*lines: str) -> list[Block]:
+    return tour_blocks("## A 5-minute tour\n\nText.\n\n```\n" + "\n".join(lines) + "\n```\n")
+
+
+def test_a_tour_line_that_fails_fails_the_test(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="`false` exited 1"), tour_run(tour_of("true", "false", "true"), tmp_path):
+        pass
+
+
+def test_a_refused_line_that_succeeds_fails_the_test(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="says this is refused"), tour_run(tour_of("true   # refused: no"), tmp_path):
+        pass
+
+
+def test_a_refusal_of_more_than_one_line_fails_the_test(tmp_path: Path) -> None:
+    lines = tour_of("{ echo one; echo two; } >&2; false   # refused: two lines")
+    with pytest.raises(AssertionError, match="one line on stderr"), tour_run(lines, tmp_path):
+        pass
+
+
+def test_a_traceback_fails_the_test_even_on_a_line_that_exits_0(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="Traceback"), tour_run(tour_of("echo Traceback >&2"), tmp_path):
+        pass
+
+
+def test_shell_variables_carry_from_one_line_to_the_next(tmp_path: Path) -> None:
+    lines = tour_of('NAME=$(echo alice)', 'field() { echo "$1"; }', 'test "$(field $NAME)" = alice')
+    with tour_run(lines, tmp_path):
+        pass
