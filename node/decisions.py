@@ -90,6 +90,7 @@ from .errors import (
     TooManyDecisionsError,
     UnknownDecisionError,
 )
+from .money import format_share
 
 if TYPE_CHECKING:
     from .domain import State
@@ -240,7 +241,7 @@ def floors_in_force(state: State) -> dict[str, Floor]:
 
 
 def _percent(basis_points: int) -> str:
-    return f"{basis_points / 100:g} %"
+    return format_share(basis_points)  # 6667 -> "66.67 %", exactly (no float)
 
 
 def _hours(duration_ms: int) -> str:
