@@ -375,3 +375,16 @@ def test_a_balance_and_its_limits_are_printed_with_the_unit(node: NodeProcess, m
     done = tally("--node", node.url, "balance", "grace", env=wide)
     shown = f"{minor // 100}.{minor % 100:02d} HRS"
     assert done.returncode == 0 and shown in done.stdout and "-100.00 HRS" in done.stdout and "200.00 HRS" in done.stdout
+
+
+def test_status_prints_an_alert_as_a_readable_line(make_node: Any) -> None:
+    # A node allowed no clock skew at all: its clock is already past its genesis, so it refuses
+    # to append, and its status carries that as a clock_ahead alert.
+    skewed = make_node(config={"clock_skew_max_ms": 0})
+    alerts = skewed.get("/api/status")["alerts"]
+    assert [alert["kind"] for alert in alerts] == ["clock_ahead"]
+    done = tally("--node", skewed.url, "status", env=wide)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if "alert" in line)
+    assert line.strip().startswith("alert clock_ahead: this node's clock")
+    assert "{" not in done.stdout and "'kind'" not in done.stdout
