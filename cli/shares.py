@@ -44,8 +44,9 @@ Money = Callable[[int], str]
 
 
 def examples(*lines: str) -> str:
-    """A command's --help epilog: its examples, kept as written (click's \\b stops rewrapping)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+    """A command's --help epilog: its examples, one a line, kept as written (click's \\b stops
+    rewrapping), under the same heading as the other commands' (cli/main.py's `example`)."""
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _decimals(client: Client) -> int:

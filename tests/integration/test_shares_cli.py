@@ -147,14 +147,15 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
 def test_unknown_enterprises_offers_and_orders_are_refused_in_one_line(make_node: Any) -> None:
     node = make_node()
     admin = ("--node", node.url, "--key", node.home / "admin.key")
-    for args, code in (
-        (("enterprise", "show", "Nowhere"), "unknown_enterprise"),
-        (("enterprise", "subscribe", "999", "1"), "unknown_offer"),
-        (("enterprise", "cancel", "999"), "unknown_order"),
-        (("enterprise", "offers", "999"), "unknown_offer"),
+    # Naming what is not there in a read is a mistake (exit 2); a signed intent the rules refuse, 1.
+    for args, code, status in (
+        (("enterprise", "show", "Nowhere"), "unknown_enterprise", 2),
+        (("enterprise", "subscribe", "999", "1"), "unknown_offer", 1),
+        (("enterprise", "cancel", "999"), "unknown_order", 1),
+        (("enterprise", "offers", "999"), "unknown_offer", 2),
     ):
         refused = tally(*admin, *args)
-        assert refused.returncode == 1 and code in refused.stderr, (args, refused.stderr)
+        assert refused.returncode == status and code in refused.stderr, (args, refused.returncode, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1
 
 
@@ -295,7 +296,7 @@ def test_every_enterprise_and_federation_command_has_an_example_in_its_help() ->
         for name, command in [(group_name, group), *group.commands.items()]:
             with click.Context(command, info_name=name) as context:
                 text = command.get_help(context)
-            example = text.partition("Examples:")[2]
+            example = text.partition("Example:")[2]
             words = group_name if command is group else f"{group_name} {name}"
             assert words in example, f"`tally {words} --help` has no example of itself:\n{text}"
     # As a person sees it: the example kept on one line, as written.
