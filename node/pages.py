@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import itertools
 import math
 import urllib.parse
 from typing import Any
@@ -84,10 +85,10 @@ from . import params
 from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
 from .history import History
-from .shares import vote_weights
 from .money import format_amount, format_ceiling, format_debit_limit, format_money, parse_amount
 from .public import public_url
 from .runtime import Node, clock_ms, node_key
+from .shares import vote_weights
 from .shares_api import (
     book_json,
     cap_table,
@@ -114,6 +115,9 @@ history_payments_shown = 50
 history_postings_read_max = limits.page_size_max
 # Decisions (newest first) searched for a member's votes.
 votes_decisions_searched = limits.page_size_default
+# Pending payments across read for a member's page, to find theirs (a community rarely has more
+# than a few waiting: each is answered within seconds, or expires in a day).
+payments_pending_read_max = limits.page_size_max * 10
 # QR codes kept drawn (by URI): segno takes ~50 ms of pure Python to choose a code's mask, so a
 # member's page is drawn once and served from here after; a few hundred kilobytes at most.
 qr_codes_cached = 256
@@ -955,13 +959,14 @@ async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[
         node.feed, member_id, before, history_payments_shown)
     seqs = [seq for seq, _, _, _ in changes]
     rows = await node.store.query(
-        f"SELECT seq, bytes FROM log WHERE feed = ? AND seq IN ({', '.join('?' * len(seqs))}) LIMIT ?",
+        f"SELECT seq, kind, bytes FROM log WHERE feed = ? AND seq IN ({', '.join('?' * len(seqs))}) LIMIT ?",
         (node.feed, *seqs, len(seqs)),
         len(seqs),
     ) if seqs else []
-    raw_of = {seq: bytes(raw) for seq, raw in rows}
+    raw_of = {seq: bytes(raw) for seq, _, raw in rows}
     elsewhere = _Elsewhere(request)
-    await elsewhere.load()
+    if any(kind == "payment_accepted" for _, kind, _ in rows):  # only then is a payer looked up
+        await elsewhere.load()
     unit = state.community
     lines = []
     for seq, ts, change, balance in changes:
@@ -988,7 +993,7 @@ class _Elsewhere:
     async def load(self) -> None:
         if self.layer is None:
             return
-        for row in (await self.layer.payments())[: limits.page_size_max * 10]:
+        for row in await self.layer.payments():  # as /api/payments: at most `federation_events_max`
             self.payers[row["id"]] = id_from_text("m", row["payer"])
 
     def payer_of(self, payment: bytes) -> bytes | None:
@@ -1012,7 +1017,7 @@ def held_for_member(node: Node, request: web.Request, member_id: bytes, orders: 
     state: State = node.sequencer.state
     unit = state.community
     held = []
-    for offer_seq in list(state.shares.open_offers.keys())[: limits.page_size_max]:
+    for offer_seq in itertools.islice(state.shares.open_offers.keys(), limits.page_size_max):
         offer = state.shares.offers[offer_seq]
         subscription = offer.subscriptions.get(member_id)
         if subscription is not None:
@@ -1028,7 +1033,8 @@ def held_for_member(node: Node, request: web.Request, member_id: bytes, orders: 
                 ("text", f" ({order['units']} at {format_money(order['price'], unit.unit_decimals, unit.unit_code)})")]})
     layer = _federations_layer(request)
     elsewhere = _Elsewhere(request)
-    for pending in list(state.payments.pending.values())[: limits.page_size_max]:
+    # Payments across not yet answered, of every payer: bounded by what the community may hold out.
+    for pending in itertools.islice(state.payments.pending.values(), payments_pending_read_max):
         if pending.payer == member_id:
             community_name, member_name = elsewhere(pending.to_community, pending.to_member) if layer else (None, None)
             held.append({"amount_minor": pending.amount_minor, "parts": [

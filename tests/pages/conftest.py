@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 from support import http, next_nonce, tally, tally_json
 from tallystick.node.home import read_key
+from tallystick.node.money import format_money
+from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Action
 from tallystick.protocol.ids import id_from_text
@@ -117,6 +119,15 @@ def browsing_without_javascript(browser: Any) -> Iterator[Browsing]:
     yield from _browsing(browser, javascript=False)
 
 
+# The narrowest screen the pages are made for: a phone, in CSS pixels.
+phone_width_px = 360
+
+
+def fits_the_screen(page: Any) -> bool:
+    """Whether nothing of the loaded page runs off the side (a wide table may scroll in its own box)."""
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
 def wait_until(predicate: Callable[[], Any], deadline_seconds: float = page_deadline_seconds, what: str = "") -> Any:
     """Poll `predicate` until it returns something true; fail with `what` at the deadline."""
     deadline = time.monotonic() + deadline_seconds
@@ -158,6 +169,15 @@ class Community:
         answer = http("POST", self.url + "/api/intents", intent, "application/msgpack")
         assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
         return answer.json()
+
+    def money(self, minor: int) -> str:
+        """`minor` as the pages write an amount: '12.50 HRS' (node/money.py `format_money`)."""
+        unit = self.get("/api/community")["unit"]
+        return format_money(minor, unit["decimals"], unit["code"])
+
+    def people(self) -> list[dict[str, Any]]:
+        """The community's members who are people (role member or admin), as /api/members lists them."""
+        return [m for m in self.get(f"/api/members?limit={limits.page_size_max}") if m["role"] in ("member", "admin")]
 
     def cli(self, *args: str | Path) -> Any:
         """`tally --node URL ARGS... --json` as a member or operator would type it; must succeed."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from support import tally_json
-from tallystick.node.money import format_amount
+from tallystick.node.money import format_money
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Propose, Vote
 from tallystick.protocol.ids import KeyPair, id_from_text
@@ -25,10 +25,6 @@ script_title = '<script>window.__tallyInjected = "title"</script>Fix <b>the</b> 
 _memo_numbers = itertools.count(1)
 
 
-def decimals_of(community: Community) -> int:
-    return community.get("/api/community")["unit"]["decimals"]
-
-
 def balances_on_page(browsing: Browsing) -> dict[str, str]:
     """Member id -> the balance text of its row in the members table."""
     return {
@@ -38,8 +34,11 @@ def balances_on_page(browsing: Browsing) -> dict[str, str]:
 
 
 def balances_of_api(community: Community) -> dict[str, str]:
-    decimals = decimals_of(community)
-    return {row["account"]: format_amount(row["balance"], decimals) for row in community.get("/api/balances")}
+    """The people's balances (the members table lists people; the community's own accounts apart)."""
+    people = {member["id"] for member in community.people()}
+    unit = community.get("/api/community")["unit"]
+    return {row["account"]: format_money(row["balance"], unit["decimals"], unit["code"])
+            for row in community.get("/api/balances") if row["account"] in people}
 
 
 def wait_for_page_to_match(browsing: Browsing, url: str, on_page: Callable[[], Any], in_api: Callable[[], Any]) -> None:
@@ -68,7 +67,7 @@ def test_community_page_shows_every_balance_of_the_api(cluster: list[Community],
     wait_for_page_to_match(
         browsing, community.url + "/",
         lambda: (balances_on_page(browsing), browsing.text(".active-members")),
-        lambda: (balances_of_api(community), str(community.get("/api/community")["members"])),
+        lambda: (balances_of_api(community), str(sum(1 for member in community.people() if member["active"]))),
     )
 
 
@@ -141,13 +140,13 @@ def test_open_decisions_show_the_api_live_tally_and_time_left(cluster: list[Comm
     assert_no_script_ran(browsing)
 
 
-def test_the_balance_plot_counts_every_active_account(cluster: list[Community], browsing: Browsing) -> None:
+def test_the_balance_plot_counts_every_active_person(cluster: list[Community], browsing: Browsing) -> None:
     community = cluster[1]
     bars = browsing.page.locator("#distribution svg.histogram rect")
     wait_for_page_to_match(
         browsing, community.url + "/",
         lambda: sum(int(bar.get_attribute("data-count")) for bar in bars.all()),
-        lambda: sum(1 for row in community.get("/api/balances") if row["active"]),
+        lambda: sum(1 for member in community.people() if member["active"]),
     )
     assert bars.count() > 0
 
@@ -156,10 +155,12 @@ def test_every_member_is_on_one_of_the_pages_in_the_api_order(cluster: list[Comm
     community = cluster[2]
     for index in range(101):  # with the demo members, more than one page of 100
         community.act(community.admin_key, AdmitMember(member=KeyPair.generate().public, name=f"Neighbour {index:03}"))
-    decimals = decimals_of(community)
+    unit = community.get("/api/community")["unit"]
 
     def in_api() -> list[tuple[str, str]]:
-        return [(row["account"], format_amount(row["balance"], decimals)) for row in community.get("/api/balances")]
+        people = {member["id"] for member in community.people()}
+        return [(row["account"], format_money(row["balance"], unit["decimals"], unit["code"]))
+                for row in community.get("/api/balances") if row["account"] in people]
 
     def every_page() -> list[tuple[str, str]]:
         """What a person reads following "next" from the first page to the last."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-from tallystick.node.money import format_amount
 from tallystick.node.shares import enterprise_id
 from tallystick.protocol.events import (
     DeclareDividend,
@@ -29,7 +28,6 @@ hostile_name = "<img src=x onerror=alert(1)>"
 def test_enterprise_page_shows_the_classes_and_offer_of_the_api(cluster: list[Community], browsing: Browsing) -> None:
     community = cluster[0]
     expected = community.get("/api/enterprises/Bakery")
-    decimals = community.get("/api/community")["unit"]["decimals"]
     assert browsing.open(community.url + "/enterprises/Bakery").status == 200
     assert browsing.text("h1.enterprise-name") == "Bakery"
     rows = browsing.page.locator("table.classes tbody tr")
@@ -37,7 +35,7 @@ def test_enterprise_page_shows_the_classes_and_offer_of_the_api(cluster: list[Co
     for share_class in expected["classes"]:
         row = browsing.page.locator(f'table.classes tr[data-class="{share_class["index"]}"]')
         assert row.locator(".class-name").inner_text() == share_class["name"]
-        assert row.locator(".par").inner_text() == format_amount(share_class["par"], decimals)
+        assert row.locator(".par").inner_text() == community.money(share_class["par"])
         assert row.locator(".outstanding").inner_text() == str(share_class["outstanding"])
     [offer] = expected["offers"]
     shown = browsing.page.locator(f'.offer[data-offer="{offer["id"]}"]')
@@ -95,11 +93,10 @@ def test_enterprise_page_lists_the_dividends_its_holders_declared(cluster: list[
     decision = wait_until(lambda: (found := community.get(f"/api/decisions/{proposed['seq']}"))["closed_seq"] and found,
                           what="the dividend decision closing")
     assert decision["outcome"] == "passed"
-    decimals = community.get("/api/community")["unit"]["decimals"]
     browsing.open(f"{community.url}/enterprises/{id_to_text('e', press)}")
     row = browsing.page.locator(f'table.dividends tr[data-decision="{proposed["seq"]}"]')
     assert row.count() == 1
-    assert row.locator(".dividend-amount").inner_text() == format_amount(decision["effect"]["amount_minor"], decimals)
+    assert row.locator(".dividend-amount").inner_text() == community.money(decision["effect"]["amount_minor"])
     assert f"#{decision['closed_seq']}" in row.inner_text() and "paid" in row.inner_text()
     assert row.locator(".title").inner_text() == title
     assert browsing.page.locator("main b").count() == 0

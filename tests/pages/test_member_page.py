@@ -8,7 +8,6 @@ import time
 import urllib.parse
 
 import segno
-from tallystick.node.money import format_amount
 from tallystick.node.shares import enterprise_id
 from tallystick.protocol.events import FounderIssue, PlaceOrder, Propose, RegisterEnterprise, ShareClass, Vote
 from tallystick.protocol.ids import id_from_text, id_to_text
@@ -37,12 +36,11 @@ def transfers_of(community: Community, member: dict) -> set[int]:
 def test_member_page_shows_the_balance_and_limits_of_the_api(cluster: list[Community], browsing: Browsing) -> None:
     community = cluster[0]
     [expected] = community.get("/api/balances?account=Ada")
-    decimals = community.get("/api/community")["unit"]["decimals"]
     assert browsing.open(community.url + "/members/Ada").status == 200
     assert browsing.text("h1.member-name") == "Ada"
-    assert browsing.text("#account .balance") == format_amount(expected["balance"], decimals)
-    assert browsing.text("#account .debit-limit") == format_amount(-expected["debit_limit"], decimals)
-    assert browsing.text("#account .credit-ceiling") == format_amount(expected["credit_ceiling"], decimals)
+    assert browsing.text("#account .balance") == community.money(expected["balance"])
+    assert browsing.text("#account .debit-limit") == community.money(-expected["debit_limit"])
+    assert browsing.text("#account .credit-ceiling") == community.money(expected["credit_ceiling"])
     # The page by id is the same page.
     browsing.open(community.url + "/members/" + expected["account"])
     assert browsing.text("h1.member-name") == "Ada"
@@ -59,11 +57,12 @@ def test_member_page_lists_every_payment_the_member_made_or_received(
 
     def rows() -> set[int]:
         browsing.open(community.url + "/members/Ada")
-        return {int(row.get_attribute("data-seq")) for row in browsing.page.locator("table.payments tbody tr[data-seq]").all()}
+        return {int(row.get_attribute("data-seq")) for row in browsing.page.locator("table.history tbody tr[data-seq]").all()}
 
-    wait_until(lambda: rows() == expected, what=f"Ada's payments {sorted(expected)} on her page")
-    line = browsing.text(f'table.payments tr[data-seq="{paid["seq"]}"]')
-    assert "from Chiara" in line and "+1.25" in line and "soup" in line
+    # Her history lists every change of her balance: each of these payments, and the rest.
+    wait_until(lambda: expected <= rows(), what=f"Ada's payments {sorted(expected)} on her page")
+    line = browsing.text(f'table.history tr[data-seq="{paid["seq"]}"]')
+    assert "From Chiara" in line and "+1.25 HRS" in line and "soup" in line
 
 
 def test_member_page_shows_the_member_votes(cluster: list[Community], browsing: Browsing) -> None:
@@ -115,7 +114,7 @@ def test_member_page_shows_the_members_shares_and_orders_as_the_api(cluster: lis
     registered = community.act(community.member_key("Dev"), RegisterEnterprise("Dev's Kiln", (kiln,), (FounderIssue(0, 7),)))
     kiln_id = enterprise_id(id_from_text("n", community.node), registered["seq"])
     enterprise = id_to_text("e", kiln_id)
-    community.act(community.member_key("Dev"), PlaceOrder(kiln_id, 0, "sell", 2, 150))
+    kiln_order = community.act(community.member_key("Dev"), PlaceOrder(kiln_id, 0, "sell", 2, 150))
     expected = community.get("/api/members/Dev/holdings")
     kiln_row = next(h for h in expected["holdings"] if h["enterprise"] == enterprise)
     assert kiln_row["units"] == 7 and kiln_row["locked"] == 2
@@ -124,3 +123,5 @@ def test_member_page_shows_the_members_shares_and_orders_as_the_api(cluster: lis
     assert browsing.text(row) == "7"
     orders = browsing.page.locator("#holdings li[data-order]").count()
     assert orders == len(expected["orders"]) >= 1
+    sell = browsing.page.locator(f'#holdings li[data-order="{kiln_order["seq"]}"]').inner_text()
+    assert sell.startswith(f"Sell order #{kiln_order['seq']}: 2 shares of Dev's Kiln at 1.50 HRS each"), sell
