@@ -385,7 +385,13 @@ def _check_transfer(state: State, signer_id: bytes, action: Transfer) -> None:
     levy = levy_minor(state, signer_id, action.to, action.amount_minor)
     after = payer.balance_minor - action.amount_minor - levy
     room = payer.balance_minor + debit_limit(state, payer)
-    most = most_payable(state, signer_id, action.to, room) if after < -debit_limit(state, payer) else None
+    most = None
+    if after < -debit_limit(state, payer):
+        # The most that fits both the payer's debit limit (with its levy) and the payee's ceiling.
+        payee_account = state.accounts[action.to]
+        payee_room = credit_ceiling(state, payee_account) - payee_account.balance_minor - sharing.coming_back_to(
+            state, action.to)
+        most = min(most_payable(state, signer_id, action.to, room), max(0, payee_room))
     who = name_of(state, signer_id) + (f" (paying {money(state, levy)} of levy too)" if levy else "")
     check_within(state, payer, after, who, moved=action.amount_minor, most=most, remedy=_pay_at_most(state))
     sharing.check_can_receive(state, action.to, action.amount_minor, payee.name, verb="pay them")

@@ -201,6 +201,44 @@ def test_a_refusal_at_the_payees_ceiling_says_the_ceiling_and_the_most_they_can_
     )
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    spent=st.integers(0, 1000), amount=st.integers(1, 3000), payee_has=st.integers(0, 1000),
+    debit_limit_minor=st.integers(0, 2000),
+)
+def test_the_most_a_limit_refusal_says_can_be_paid_can_be_paid_and_a_cent_more_cannot(
+    spent: int, amount: int, payee_has: int, debit_limit_minor: int
+) -> None:
+    """Whatever the balances and limits: a refusal that says "pay at most M" is right about M."""
+    ledger = Ledger()
+    ledger.accept(admin_key, AdmitMember(member=bea, name="Bea"))
+    ledger.accept(admin_key, AdmitMember(member=cal, name="Cal"))
+    ledger.accept(admin_key, SetLimits(account=bea, debit_limit_minor=2000, credit_ceiling_minor=None))
+    if spent:
+        ledger.accept(bea_key, Transfer(to=ada, amount_minor=spent))
+    if payee_has:
+        ledger.accept(admin_key, Transfer(to=cal, amount_minor=payee_has))
+    ledger.accept(admin_key, SetLimits(account=bea, debit_limit_minor=max(debit_limit_minor, spent),
+                                       credit_ceiling_minor=None))
+    error = validate_intent(ledger.state, ledger.sign(bea_key, Transfer(to=cal, amount_minor=amount)))
+    if error is None:
+        return
+    assert isinstance(error, (DebitLimitError, CreditCeilingError)) and "minor" not in error.message
+    said = error.message.rpartition("at most ")[2]
+    if error.message.endswith("nothing fits; it must receive credit first, or an admin may lower the limit"):
+        assert isinstance(validate_intent(ledger.state, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1))),
+                          DebitLimitError)
+        return
+    if error.message.endswith("it must pay out first, or an admin may raise the ceiling"):
+        return  # the payee is at its ceiling: no payment to them fits
+    assert said.endswith(" TST")
+    most = round(float(said.removesuffix(" TST")) * 100)  # two decimals: exact as a float rounded
+    assert 1 <= most < amount
+    assert validate_intent(ledger.state, ledger.sign(bea_key, Transfer(to=cal, amount_minor=most))) is None
+    too_much = validate_intent(ledger.state, ledger.sign(bea_key, Transfer(to=cal, amount_minor=most + 1)))
+    assert isinstance(too_much, (DebitLimitError, CreditCeilingError))  # by either limit: M is the most
+
+
 def test_account_limits_override_the_community_defaults_for_that_account(ledger: Ledger) -> None:
     ledger.accept(admin_key, SetLimits(account=bea, debit_limit_minor=5000, credit_ceiling_minor=None))
     ledger.accept(admin_key, SetLimits(account=cal, debit_limit_minor=None, credit_ceiling_minor=5000))
