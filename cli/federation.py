@@ -93,6 +93,11 @@ def _money(decimals: int, code: str) -> _Money:
     return _Money(decimals, code)
 
 
+def _count(number: int, thing: str) -> str:
+    """'1 fork', '2 forks'."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 def _rate(member_unit: str, rate: list[int], federation_unit: str) -> str:
     """'1 HRS = 1 HRS': what one unit of the member's is worth in the federation's unit."""
     numerator, denominator = rate
@@ -322,8 +327,9 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             console.print(f"  position in {markup(above['name'])}: {position}, of a capacity of "
                           f"{in_parent.amount(parent['capacity'])}")
         audit = document["s3_star_audit"]
-        console.print(f"Audit (S3*), checked by {named(audit['verified_by'])}: {len(audit['forks'])} forks, "
-                      f"{len(audit['equivocations'])} double votes, {len(audit['refused_federation_events'])} refused events")
+        console.print(f"Audit (S3*), checked by {named(audit['verified_by'])}: {_count(len(audit['forks']), 'fork')}, "
+                      f"{_count(len(audit['equivocations']), 'double vote')}, "
+                      f"{_count(len(audit['refused_federation_events']), 'refused event')}")
         flows = document["s4_intelligence"]["trade_flows"]
 
         def sent(flow: dict[str, Any]) -> str:

@@ -73,7 +73,12 @@ def test_three_communities_found_a_federation_and_decide_in_it(nodes: Nodes) -> 
     assert report["s5_policy"]["passed_decisions"] == 1 and len(report["s2_coordination"]["peers"]) == 2
     assert report["s3_control"] and report["s3_star_audit"]["verified_by"] == members[0]
     refused = tally("--node", a.url, "federation", "show", "x_" + "a" * 52)
-    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    # As people read it: the capacity shares in major units of the federation's unit.
+    shown = tally("--node", c.url, "federation", "show", valley)
+    assert shown.returncode == 0 and "100.00 HRS" in shown.stdout and "50.00 HRS" in shown.stdout, shown.stdout
+    read = tally("--node", a.url, "federation", "report", valley)
+    assert read.returncode == 0 and "double votes" in read.stdout and "Trade and capacity (S3 control)" in read.stdout
 
 
 def test_a_stalled_epoch_ends_by_the_nodes_own_abstentions(nodes: Nodes) -> None:
