@@ -20,7 +20,7 @@ block runs; every other line must exit 0, except a line whose comment starts wit
 must exit non-zero with exactly one line on stderr; no output, nor any node's log, holds
 "Traceback". At the end the tour must have reached what its prose says: the offer allotted, a
 trade filled, the dividend passed, the payment across communities settled; and every node stops
-cleanly on Ctrl-C. The small tests after the tour's show that each rule fails a tour that breaks it.
+cleanly on Ctrl-C. The small tests after it show that each rule fails a tour that breaks it.
 """
 
 from __future__ import annotations
