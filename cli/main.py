@@ -90,6 +90,17 @@ mistake_codes = frozenset(
 )
 
 
+class Mistake(click.ClickException):
+    """A mistake in what was typed or pointed at, caught here before anything was sent: one line
+    `tally: CODE: message` saying what to type instead, exit status 2."""
+
+    exit_code = exit_mistake
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _one_line(code: str, message: str) -> str:
     return f"tally: {visible(code)}: {visible(' '.join(message.split()))}"
 
@@ -202,8 +213,8 @@ class TallyGroup(click.Group):
                        f"(see `{where} --help`)", err=True)
             sys.exit(exit_mistake)
         except click.ClickException as error:
-            click.echo(_one_line("usage", error.format_message()), err=True)
-            sys.exit(exit_mistake)
+            click.echo(_one_line(getattr(error, "code", "error"), error.format_message()), err=True)
+            sys.exit(error.exit_code)
         except click.Abort:
             click.echo("tally: stopped", err=True)
             sys.exit(exit_refused)
@@ -342,7 +353,8 @@ def serve(directory: Path, listen: str | None, peers: tuple[str, ...]) -> None:
 
         asyncio.run(serve_node(home, config))
     except OSError as error:
-        raise click.ClickException(f"cannot listen on {config.listen_host}:{config.listen_port}: {error.strerror}") from None
+        raise Mistake("listen", f"cannot listen on {config.listen_host}:{config.listen_port}: {error.strerror}; "
+                                "choose another with --listen HOST:PORT") from None
 
 
 # ---- keys ---------------------------------------------------------------------------------------
@@ -360,7 +372,7 @@ def key() -> None:
 def key_new(file: Path, as_json: bool) -> None:
     """Create a member key file (mode 0600); prints its member id."""
     if file.exists():
-        raise click.ClickException(f"{file} exists; a key file is never overwritten")
+        raise Mistake("exists", f"{file} exists; a key file is never overwritten")
     pair = KeyPair.generate()
     write_key(file, pair)
     member_id = id_to_text("m", pair.public)
@@ -399,7 +411,7 @@ def key_export(key_file: Path, out: Path) -> None:
         Home(key_file).check()
     source = key_file / "node.key" if key_file.is_dir() else key_file
     if out.exists():
-        raise click.ClickException(f"{out} exists; choose a new file")
+        raise Mistake("exists", f"{out} exists; choose a new file")
     sealed = seal(read_key(source), _passphrase(confirm=True))
     descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
@@ -414,20 +426,20 @@ def _import_target(target: Path) -> Path:
     if target.is_dir():
         home = Home(target)
         if not home.config_path.exists() or not home.database_path.exists():
-            raise click.ClickException(
+            raise Mistake("home",
                 f"{target} is a folder but no node home (a home holds config.json and tally.db); "
                 f"import a node key into its home: tally key import EXPORT HOME_DIR")
         if home.node_key_path.exists():
-            raise click.ClickException(f"{home.node_key_path} exists; move it away first")
+            raise Mistake("exists", f"{home.node_key_path} exists; move it away first")
         return home.node_key_path
     if target.suffix != ".key":
-        raise click.ClickException(
+        raise Mistake("home",
             f"{target} is no home folder; import a node key into its home: tally key import EXPORT HOME_DIR, "
             f"or a member key into a new file: tally key import EXPORT {target.name}.key")
     if target.exists():
-        raise click.ClickException(f"{target} exists; move it away first")
+        raise Mistake("exists", f"{target} exists; move it away first")
     if not target.parent.is_dir():
-        raise click.ClickException(f"there is no folder {target.parent} to hold {target.name}")
+        raise Mistake("home", f"there is no folder {target.parent} to hold {target.name}")
     return target
 
 
@@ -617,7 +629,7 @@ def pay(context: Context, to: str, amount: str, memo: str, federation: str | Non
             to_member = other.get(f"/api/members/{quote(member_ref, safe='')}")["id"]
         meeting = federate.meeting(client.get("/api/federations"), community["node"], to_community, federation)
         if meeting is None:
-            raise click.ClickException(
+            raise Mistake("no_federation",
                 f"this community and {where} are under no common federation"
                 + (f" named {federation}" if federation else "") + "; a payment across needs one above both")
         shared = [meeting]
@@ -1138,7 +1150,7 @@ def _require_home(directory: Path) -> Home:
     home = Home(directory)
     if not home.config_path.exists() or not home.database_path.exists():
         what = "does not exist" if not directory.exists() else "is no node home"
-        raise click.ClickException(
+        raise Mistake("home",
             f"{directory} {what}: a home is the folder `tally serve` runs, holding config.json, tally.db and "
             f"node.key; give that folder (e.g. tally verify riverside)")
     return home
