@@ -11,7 +11,7 @@ import pytest
 from domain_helpers import ClockedLedger as BaseClockedLedger
 from domain_helpers import Ledger, admin_key, key, refold
 from msgspec.structs import replace
-from tallystick.node import decisions, money
+from tallystick.node import decisions, domain, money
 from tallystick.node.domain import State, state_digest, validate
 from tallystick.node.errors import (
     AccountClosedError,
@@ -657,3 +657,14 @@ def test_a_bar_that_is_not_a_share_is_refused_saying_what_to_type(text: str, say
     with pytest.raises(BadDecisionError) as refused:
         money.parse_share(text)
     assert says in refused.value.message and len(refused.value.message.splitlines()) == 1
+
+
+def test_a_members_tally_counts_people_and_leaves_out_the_treasury(ledger: ClockedLedger) -> None:
+    with_levy(ledger, 200, 5, 50)  # opens the treasury: an account in the members table, not a person
+    seq = ledger.propose(deadline_ms=0, voting_period_ms=3600_000)
+    ledger.vote(admin_key, seq, "agree")
+    ledger.vote(bea_key, seq, "disagree")
+    result = decisions.tally(ledger.state, ledger.state.decisions[seq])
+    assert (result.electorate, result.participants, result.direct) == (4, 2, 2)
+    assert (result.electorate_people, result.participants_people, result.direct_people) == (4, 2, 2)
+    assert domain.people(ledger.state) == 4 and len(ledger.state.members) == 5
