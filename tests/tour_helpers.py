@@ -29,6 +29,8 @@ leave_running_mark = "leave it running"
 refused_mark = "refused"
 # The README's addresses: every port of 127.0.0.1 is replaced by a free one.
 loopback_port_pattern = re.compile(r"127\.0\.0\.1:(\d+)")
+# How long the shell may take to exit once its stdin is closed.
+shell_exit_timeout_seconds = 10.0
 
 
 @dataclass(frozen=True)
@@ -208,17 +210,22 @@ class Shell:
             pass
         return self.run(f"wait {background.pid}", timeout_seconds).exit_status
 
-    def close(self) -> None:
-        """End the session and anything it left running (its own process group and its jobs')."""
+    def close(self, timeout_seconds: float = shell_exit_timeout_seconds) -> None:
+        """End the session: stdin closed, bash exits after its current command; one still running
+        after `timeout_seconds` (a command that hangs) is killed with all it started."""
         if self.process.poll() is None:
             try:
                 self.process.stdin.close()  # type: ignore[union-attr]
             except BrokenPipeError:
                 pass
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=timeout_seconds)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                for pid in [*descendants(self.process.pid), self.process.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 self.process.wait()
         self._errors.close()
 
@@ -228,3 +235,34 @@ class Shell:
             os.kill(background.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc). Job control gives each of the
+    shell's commands its own process group, so the shell's group alone would miss them."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state, past the name
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    waiting = list(children.get(pid, []))
+    while waiting:
+        child = waiting.pop()
+        found.append(child)
+        waiting.extend(children.get(child, []))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """The process exists and is not a zombie (one killed whose parent has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -42,6 +42,7 @@ from tour_helpers import (
     Outcome,
     Shell,
     commands,
+    is_running,
     loopback_ports,
     replace_ports,
     served_url,
@@ -93,9 +94,10 @@ class Tour:
     def stop_running(self) -> None:
         """Ctrl-C every command left running; each must exit 0, having logged no traceback."""
         while self.running:
-            background = self.running.pop(0)
+            background = self.running[0]  # kept in the list (to be killed) until it has exited
             assert "Traceback" not in background.output(), background.output()
             status = self.shell.interrupt(background, node_stop_timeout_seconds)
+            self.running.pop(0)
             assert status == 0, f"`{background.command}` exited {status} on Ctrl-C:\n{background.output()}"
 
 
@@ -190,3 +192,16 @@ def test_shell_variables_carry_from_one_line_to_the_next(tmp_path: Path) -> None
     lines = tour_of('NAME=$(echo alice)', 'field() { echo "$1"; }', 'test "$(field $NAME)" = alice')
     with tour_run(lines, tmp_path):
         pass
+
+
+def test_a_command_that_hangs_fails_and_is_killed_with_what_it_started(tmp_path: Path) -> None:
+    steps = tmp_path / "steps"
+    steps.mkdir()
+    shell = Shell(tmp_path, steps, clean_environment())
+    try:
+        with pytest.raises(AssertionError, match="did not finish within"):
+            shell.run("sleep 300 & echo $! > sleeper.pid; wait", timeout_seconds=1)
+        sleeper = int((tmp_path / "sleeper.pid").read_text())
+    finally:
+        shell.close(timeout_seconds=1)
+    assert not is_running(sleeper), "the command's child is still running"
