@@ -275,14 +275,16 @@ def check_within(
         raise DebitLimitError(
             f"{who} would go below the debit limit of {format_debit_limit(limit, decimals, unit)} "
             f"(the balance would be {money(state, balance)}{counted})"
-            + _fits(state, room, remedy, "it must receive credit first, or an admin may lower the limit")
+            + _fits(state, room, remedy, "it must receive credit first, or an admin may let it go further below zero")
         )
     ceiling = credit_ceiling(state, account)
     if balance > ceiling:
         room = most if most is not None or moved is None else moved - (balance - ceiling)
         raise CreditCeilingError(
-            f"{who} would go above the credit ceiling of {format_ceiling(ceiling, decimals, unit)} "
-            f"(the balance would be {money(state, balance)}{counted})"
+            f"{who} would go above "
+            + (f"the credit ceiling of {format_ceiling(ceiling, decimals, unit)} " if ceiling < limits.amount_minor_max
+               else f"the largest balance the protocol carries ({money(state, ceiling)}) ")
+            + f"(the balance would be {money(state, balance)}{counted})"
             + _fits(state, room, remedy, "it must pay out first, or an admin may raise the ceiling")
         )
 

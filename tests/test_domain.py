@@ -190,7 +190,7 @@ def test_a_refusal_at_the_debit_limit_with_no_room_left_says_what_frees_room(led
     ledger.accept(bea_key, Transfer(to=cal, amount_minor=debit_default))
     error = assert_refused(ledger, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1)), DebitLimitError)
     assert error.message.startswith("Bea would go below the debit limit of -10.00 TST (the balance would be -10.01 TST)")
-    assert error.message.endswith("nothing fits; it must receive credit first, or an admin may lower the limit")
+    assert error.message.endswith("nothing fits; it must receive credit first, or an admin may let it go further below zero")
 
 
 def test_a_refusal_at_the_payees_ceiling_says_the_ceiling_and_the_most_they_can_be_paid(ledger: Ledger) -> None:
@@ -225,7 +225,7 @@ def test_the_most_a_limit_refusal_says_can_be_paid_can_be_paid_and_a_cent_more_c
         return
     assert isinstance(error, (DebitLimitError, CreditCeilingError)) and "minor" not in error.message
     said = error.message.rpartition("at most ")[2]
-    if error.message.endswith("nothing fits; it must receive credit first, or an admin may lower the limit"):
+    if error.message.endswith("nothing fits; it must receive credit first, or an admin may let it go further below zero"):
         assert isinstance(validate_intent(ledger.state, ledger.sign(bea_key, Transfer(to=cal, amount_minor=1))),
                           DebitLimitError)
         return
