@@ -149,6 +149,11 @@ def duration_text(ms: int) -> str:
     return " ".join(parts)
 
 
+def _count(number: int, thing: str) -> str:
+    """'1 vote', '2 votes'."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 def _shares(units: int, class_name: str) -> str:
     """'2 Investor shares', '1 Investor share': a class is usually named for its shares, so the
     units come first and the class's name after, in the singular for one."""
@@ -318,16 +323,15 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
         _, money = money_of(client)
         console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  managed by {markup(document['manager_name'] or '')}")
         console.print(f"  balance {money(document['balance'])}")
-        classes = Table(title="share classes")
-        for column in ("#", "name", "kind", "par", "votes", "dividend", "rights", "cap", "outstanding"):
-            classes.add_column(column, no_wrap=column in money_columns)
+        console.print("  share classes:")
         for c in document["classes"]:
-            rights = " ".join(r for r, on in (("withdrawable", c["withdrawable"]), ("transferable", c["transferable"]),
-                                              ("local-only", c["local_only"])) if on)
-            classes.add_row(str(c["index"]), c["name"], c["kind"], money(c["par"]),
-                            str(c["votes_per_share"]), str(c["dividend_weight"]), rights,
-                            "none" if c["holding_cap"] is None else str(c["holding_cap"]), str(c["outstanding"]))
-        console.print(classes)
+            rights = [r for r, on in (("withdrawable at par", c["withdrawable"]), ("transferable", c["transferable"]),
+                                      ("members of this community only", c["local_only"])) if on]
+            cap = [] if c["holding_cap"] is None else [f"at most {c['holding_cap']} a holder"]
+            console.print(f"    {c['index']} {markup(c['name'])} ({c['kind']}): par {money(c['par'])}; a share carries "
+                          f"{_count(c['votes_per_share'], 'vote')} and dividend weight {c['dividend_weight']}; "
+                          + "".join(f"{item}; " for item in (*rights, *cap))
+                          + f"{c['outstanding']} outstanding")
         if document["holders"]:
             holders = Table(title="register of members")
             for column in ("holder", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
