@@ -332,15 +332,20 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
                       f"{_count(len(audit['refused_federation_events']), 'refused event')}")
         flows = document["s4_intelligence"]["trade_flows"]
 
+        rates = {m["member"]: m["rate"] for m in federation_document(client, document["federation"])["members"]}
+
         def sent(flow: dict[str, Any]) -> str:
             code, decimals = units.get(flow["from"], (None, None))
-            if decimals is None:  # a community whose ledger this node does not serve the decimals of
-                return f"{flow['sent']} minor units of {code or 'its unit'}"
-            return format_money(flow["sent"], decimals, code)
+            if decimals is not None:  # in the payer's own unit
+                return f"{format_money(flow['sent'], decimals, code)} sent"
+            if flow["from"] in rates:  # a member's minor units, converted as the federation counts them
+                numerator, denominator = rates[flow["from"]]
+                return f"{money.amount(flow['sent'] * numerator // denominator)} sent, counted in the federation's unit"
+            return f"{flow['sent']} minor units of {code or 'its unit'} sent"
 
         console.print("Trade between communities (S4 intelligence): " + (", ".join(
             f"{named(f['from'])} → {named(f['to'])}: {f['payments']} payment{'' if f['payments'] == 1 else 's'}, "
-            f"{sent(f)} sent" for f in flows) or "no settled payments yet"))
+            f"{sent(f)}" for f in flows) or "no settled payments yet"))
 
     @federation.command("propose", epilog=examples(
         'tally --key riverside/admin.key federation propose Valley "Limits" --trade-limits n_<riverside> '
