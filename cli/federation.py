@@ -311,14 +311,16 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             f"{markup(p['url'])} {'up' if p['reachable'] else 'DOWN'}, {p['lag']} events behind" for p in peers)
             or "no peers") + f"; {in_flight} payment{'' if in_flight == 1 else 's'} in flight")
         table = Table(title=f"Trade and capacity (S3 control), in {charter['unit']}")
-        for column in ("member", "position", "trade limits", "capacity share", "at its limit"):
+        for column in ("member", "position", "trade limits", "capacity share"):
             table.add_column(column, no_wrap=column in money_columns)
         for row in document["s3_control"]:
             position = "not held here" if row["position"] is None else money.amount(row["position"])
+            if row["at_limit"]:
+                position += ", at its limit"
             limits_text = ("" if row["kind"] == "federation"
                            else money.trade_limits(row["trade_debit_limit"], row["trade_credit_ceiling"]))
             table.add_row(markup(row["name"] or row["member"][:14] + "…"), position, limits_text,
-                          money.amount(row["capacity_allocated"]), "yes" if row["at_limit"] else "")
+                          money.amount(row["capacity_allocated"]))
         console.print(table)
         for parent in document["position_in_parents"]:
             above = federation_document(client, parent["parent"])
