@@ -191,7 +191,9 @@ class Shell:
         """Run one command in the session (its variables stay set) and collect what it printed."""
         self.count += 1
         out, err, status = (self.steps / f"{self.count}.{name}" for name in ("out", "err", "status"))
-        self._send(f"{{\n{command}\n}} >{out} 2>{err} </dev/null\necho $? >{status}.part; mv {status}.part {status}\n")
+        out_, err_, status_, part_ = (shlex.quote(str(path)) for path in (out, err, status, f"{status}.part"))
+        # The status file appears whole (written, then renamed) once the command has finished.
+        self._send(f"{{\n{command}\n}} >{out_} 2>{err_} </dev/null\necho $? >{part_}; mv {part_} {status_}\n")
         exit_status = int(self._wait_for_file(status, timeout_seconds, command))
         return Outcome(command, exit_status, out.read_text(errors="replace"), err.read_text(errors="replace"))
 
@@ -199,7 +201,8 @@ class Shell:
         """Start a command that stays running, as in its own terminal; its output goes to a log."""
         self.count += 1
         log, pid = self.steps / f"{self.count}.log", self.steps / f"{self.count}.pid"
-        self._send(f"{command} >{log} 2>&1 </dev/null &\necho $! >{pid}.part; mv {pid}.part {pid}\n")
+        log_, pid_, part_ = (shlex.quote(str(path)) for path in (log, pid, f"{pid}.part"))
+        self._send(f"{command} >{log_} 2>&1 </dev/null &\necho $! >{part_}; mv {part_} {pid_}\n")
         return Background(command, int(self._wait_for_file(pid, 10, command)), log)
 
     def interrupt(self, background: Background, timeout_seconds: float) -> int:

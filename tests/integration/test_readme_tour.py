@@ -105,8 +105,11 @@ class Tour:
 def tour_run(blocks: list[Block], tmp_path: Path) -> Iterator[Tour]:
     """Run the blocks by the rules above; the body then looks at what they left running, which
     is stopped with Ctrl-C (and must exit 0) when it ends, or killed if anything failed."""
-    ports = {port: free_port() for port in loopback_ports("\n".join(block.text for block in blocks))}
-    assert len(set(ports.values())) == len(ports), "free_port gave the same port twice; run again"
+    ports: dict[int, int] = {}
+    for port in loopback_ports("\n".join(block.text for block in blocks)):
+        ports[port] = free_port()
+        while ports[port] in [ports[other] for other in ports if other != port]:
+            ports[port] = free_port()
     folder, steps = tmp_path / "reader", tmp_path / "steps"
     folder.mkdir()
     steps.mkdir()
