@@ -451,7 +451,7 @@ def describe_event(state: State, seq: int, ts: int, raw: bytes, elsewhere: Any =
             parts = [_enterprise_part(state, action.enterprise), ("text", " paid "), ("member", line["whom"]),
                      ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, FederationAct):
-            parts = [*subject, ("text", " for the community: "), *_federation_words(action.body)]
+            parts = [*subject, ("text", " "), *_federation_words(action.body), ("text", " for the community")]
         else:
             parts = [*subject, ("text", ": " + plain_kinds.get(line["kind"], line["kind"].replace("_", " ")))]
     elif isinstance(body, DecisionClosed):
@@ -545,8 +545,8 @@ def _decision_view(node: Node, decision: Decision, now_ms: int) -> dict[str, Any
     return {
         "id": decision.seq,
         "type": decision.decision_type,
-        "type_words": decision_type_words.get(decision.decision_type, decision.decision_type)
-        + (" of the holders" if holders else ""),
+        "type_words": ("holders' " if holders else "") + decision_type_words.get(decision.decision_type,
+                                                                                 decision.decision_type),
         "holders": holders,
         "enterprise": enterprise,
         "people": people_in_tally(state, live, result),
@@ -690,7 +690,8 @@ async def community_page(request: web.Request) -> web.Response:
     tail = await node.store.query(
         "SELECT seq, ts, bytes FROM log WHERE feed = ? ORDER BY seq DESC LIMIT ?", (feed, activity_events), activity_events
     )
-    activity = [describe_event(state, seq, ts, bytes(raw)) for seq, ts, raw in tail]
+    elsewhere = _Elsewhere(request)  # names the other side of payments across, from the ledgers held
+    activity = [describe_event(state, seq, ts, bytes(raw), elsewhere) for seq, ts, raw in tail]
     now_ms = clock_ms()
     open_rows = await node.store.decision_rows(feed, open_only=True, limit=open_decisions_shown + 1)
     decisions = [_decision_view(node, decision, now_ms) for decision in open_rows[:open_decisions_shown]]
@@ -845,9 +846,15 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
                 parts = [("text", f"Subscription to offer #{action.offer}")]
             elif signer == account:
                 held = offer.outcome is None
+                if held:
+                    outcome = ", held until it closes)"
+                elif offer.outcome == "allotted":
+                    outcome = f": shares allotted at event #{offer.closed_seq})"
+                else:
+                    outcome = f": it did not go ahead, and the money came back at event #{offer.closed_seq})"
                 parts = [("text", "Held in escrow for your subscription to " if held else "Subscribed to "),
                          *_shares_of(state, offer.enterprise, offer.share_class, action.units),
-                         ("text", f" (offer #{offer.seq}" + (", until it closes)" if held else ")"))]
+                         ("text", f" (offer #{offer.seq}" + outcome)]
             else:
                 parts = [("text", f"Subscription to offer #{offer.seq} of "), _enterprise_part(state, offer.enterprise)]
         elif isinstance(action, PlaceOrder):
