@@ -26,6 +26,7 @@ cleanly on Ctrl-C. The small tests after it show that each rule fails a tour tha
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -208,3 +209,19 @@ def test_a_command_that_hangs_fails_and_is_killed_with_what_it_started(tmp_path:
     finally:
         shell.close(timeout_seconds=1)
     assert not is_running(sleeper), "the command's child is still running"
+
+
+def test_the_tour_has_no_placeholder_to_fill_in_and_marks_every_node_it_starts() -> None:
+    blocks = [block for block in tour_blocks(readme_path.read_text()) if not is_cluster_block(block)]
+    lines = [command for block in blocks for command in commands(block)]
+    placeholders = [command.text for command in lines if re.search(r"<[^<>]*>|…|\.\.\.", command.text)]
+    assert not placeholders, f"a reader cannot paste these: {placeholders}"
+    serving = [command for command in lines if re.match(r"tally serve\b", command.text)]
+    assert serving and all(command.leave_running for command in serving), serving
+    assert any(command.refused for command in lines), "the tour shows no refusal"
+
+
+def test_a_hash_inside_quotes_is_not_a_comment() -> None:
+    (command,) = commands(tour_of('tally pay Bob 1.00 --memo "#1 apples" --json   # refused: why')[0])
+    assert command.text == 'tally pay Bob 1.00 --memo "#1 apples" --json'
+    assert command.refused
