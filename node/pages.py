@@ -83,12 +83,12 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 
 from . import params
 from .decisions import Decision, tally, winners
-from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key
+from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key, people
 from .history import History
 from .money import format_amount, format_ceiling, format_debit_limit, format_money, parse_amount
 from .public import public_url
 from .runtime import Node, clock_ms, node_key
-from .shares import vote_weights
+from .shares import people_roles, vote_weights  # people_roles: accounts that are people
 from .shares_api import (
     book_json,
     cap_table,
@@ -129,8 +129,6 @@ role_words = {
 }
 # Decision types in words.
 decision_type_words = {"proposal": "proposal", "poll": "poll", "consent": "decision by consent"}
-# Accounts that are people; the others are the community's system accounts (node/shares.py).
-people_roles = ("member", "admin")
 # System accounts listed on `/` (one per enterprise, the escrow, the treasury, one per federation).
 system_accounts_listed = limits.page_size_default
 # The order system accounts are listed in on `/`.
@@ -571,11 +569,11 @@ def people_in_tally(state: State, decision: Decision, result: Any) -> dict[str, 
     """How many people a tally counts, however their votes are weighted: for a holders' decision,
     the holders with a vote and how many of them voted (the tally's `electorate` and `participants`
     count votes, one per share); for the members', the tally's own counts, which are people. From
-    node/decisions.py's `people_electorate` and `people_voted` when its Tally carries them, else
-    counted here from the decision's ballots."""
-    electorate = getattr(result, "people_electorate", None)
-    voted = getattr(result, "people_voted", None)
-    if electorate is not None and voted is not None:
+    node/decisions.py's `electorate_people` and `participants_people`; a result stored before
+    those fields existed reads them as 0, and then they are counted here from the ballots."""
+    electorate = getattr(result, "electorate_people", 0)
+    voted = getattr(result, "participants_people", 0)
+    if electorate or not result.electorate:
         return {"of": electorate, "voted": voted}
     if not isinstance(decision.electorate, Holders):
         return {"of": result.electorate, "voted": result.participants}
@@ -708,7 +706,7 @@ async def community_page(request: web.Request) -> web.Response:
         **await _frame(node),
         members=members,
         members_total=people_total,
-        active_members=sum(1 for m in state.members.values() if m.active and m.role in people_roles),
+        active_members=people(state),
         system_accounts=system_accounts,
         system_total=len(system),
         page=page,

@@ -87,6 +87,8 @@ def test_pay_me_is_a_qr_code_in_svg_encoding_the_pay_uri_shown(cluster: list[Com
     fields = dict(urllib.parse.parse_qsl(uri.removeprefix("tally:pay?")))
     assert fields == {"node": community.url, "feed": community.node, "to": ada["id"], "name": "Ada",
                       "amount": "3.50", "memo": hostile_memo}
+    # The command-line hint names the node by the same public URL (node/public.py `public_url`).
+    assert browsing.text("#pay-me .pay-command").startswith(f"tally --node {community.url} --key YOUR.key pay {ada['id']} 3.50")
     path = browsing.page.locator("#pay-me figure.qr svg path.qrline")
     assert path.count() == 1
     # segno is deterministic: the drawn modules are those of this very URI.
