@@ -11,7 +11,7 @@ event pays. Members make a few payments, and every community adopts one charter,
 is one federation (docs/federation.md §12). The waits overlap: the offers' and the dividend
 decisions' periods run while the other communities are populated and while they federate.
 
-If anything fails (or the caller is interrupted) before `up` returns, every node it started is
+If anything fails (or the caller asks it to stop) before `up` returns, every node it started is
 stopped and reaped before the error goes on: no node outlives a failed start. `stop` ends the
 processes this process started (SIGTERM to all at once, one short wait for all together, SIGKILL
 for stragglers, every child reaped); `down` does the same for a cluster recorded in DIR by another
@@ -94,6 +94,10 @@ class ClusterRecordedError(ClusterError):
     code = "cluster_recorded"
 
 
+class StartInterrupted(Exception):
+    """`up` was asked to stop (its `stop_requested` said so); every node it started is stopped."""
+
+
 class NoClusterError(ClusterError):
     """DIR records no cluster (the user's mistake: a wrong folder)."""
 
@@ -168,11 +172,12 @@ def _start_node(home: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_for_nodes(communities: list[Community], host: str) -> None:
+def _wait_for_nodes(communities: list[Community], host: str, check: Callable[[], None]) -> None:
     """Until every node answers /api/status; a node that exits first is an error naming its log."""
     deadline = time.monotonic() + start_timeout_seconds
     waiting = list(communities)
     while waiting:
+        check()
         for community in list(waiting):
             assert community.process is not None
             status = community.process.poll()
@@ -196,11 +201,21 @@ def _wait_for_nodes(communities: list[Community], host: str) -> None:
 
 
 def up(
-    directory: Path, nodes: int, base_port: int | None = None, host: str = "127.0.0.1", seed: int = 1
+    directory: Path, nodes: int, base_port: int | None = None, host: str = "127.0.0.1", seed: int = 1,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> list[Community]:
     """Start `nodes` communities in `directory` (on free ports if `base_port` is None) and populate
     them; returns them with their processes. On any failure or interruption before it returns,
-    every node it started is stopped and reaped, DIR/cluster.json removed, and the error raised."""
+    every node it started is stopped and reaped, DIR/cluster.json removed, and the error raised.
+    `stop_requested` is asked between steps (at least every 0.1 s while waiting): once it says
+    True, `up` stops the nodes and raises StartInterrupted. (The demo's signal handler only sets a
+    flag: an exception raised from a handler in the middle of asyncio or aiohttp can leave their
+    objects half-built, and Python drops one raised inside a weakref callback.)"""
+
+    def check() -> None:
+        if stop_requested():
+            raise StartInterrupted("asked to stop while the cluster started")
+
     directory = Path(directory)
     if (directory / "cluster.json").exists():
         raise ClusterRecordedError(f"a cluster is recorded in {directory}; run `tally cluster down {directory}` first")
@@ -212,6 +227,7 @@ def up(
     communities: list[Community] = []
     try:
         for index in range(nodes):
+            check()
             name = community_names[index]
             home = directory / _slug(name)
             # Each node peers with its neighbours in a line; replication uses these (see docs/federation.md).
@@ -231,8 +247,8 @@ def up(
             process = _start_node(home)
             communities.append(Community(name, home, urls[index], created.node, process.pid, process))
             _record(directory, communities)
-        _wait_for_nodes(communities, host)
-        _populate_all(communities, random.Random(seed))
+        _wait_for_nodes(communities, host, check)
+        _populate_all(communities, random.Random(seed), check)
     except BaseException:
         stop(communities)
         (directory / "cluster.json").unlink(missing_ok=True)
@@ -240,31 +256,34 @@ def up(
     return communities
 
 
-def _populate_all(communities: list[Community], rng: random.Random) -> None:
+def _populate_all(communities: list[Community], rng: random.Random, check: Callable[[], None]) -> None:
     """Members, the Bakery's market and the federation, in phases across the communities so that
     each wait for the node's timer (an offer's close, a decision's) overlaps the others' work."""
     offers = {}
     for community in communities:
+        check()
         _admit_members(community)
+        check()
         offers[community.name] = _open_bakery(community)
     dividends = {}
     for community in communities:
         bakery, offer = offers[community.name]
-        _wait_for_close(community, f"/api/offers/{offer}", "the Bakery's share offer")
+        _wait_for_close(community, f"/api/offers/{offer}", "the Bakery's share offer", check)
         _trade_bakery_shares(community, bakery)
+        check()
         dividends[community.name] = _propose_dividend(community, bakery)
         for _ in range(6):
             trade(community, rng)
     if len(communities) > 1:
-        _in_thread(lambda: _federate(communities))
+        _in_thread(lambda: _federate(communities), check)
     for community in communities:
-        _wait_for_close(community, f"/api/decisions/{dividends[community.name]}", "the Bakery's dividend decision")
+        _wait_for_close(community, f"/api/decisions/{dividends[community.name]}", "the Bakery's dividend decision", check)
 
 
-def _in_thread(function: Callable[[], Result]) -> Result:
-    """`function()` in a helper thread, waited for in short slices: an interruption of this (main)
-    thread is not held up by threads the function waits on (federate.link's pool), so a Ctrl-C
-    during start-up gets to stopping the nodes at once; the helper threads then fail fast."""
+def _in_thread(function: Callable[[], Result], check: Callable[[], None]) -> Result:
+    """`function()` in a helper thread, waited for in slices of 0.1 s with `check()` between: a
+    stop asked for meanwhile is not held up by the threads the function waits on (federate.link's
+    pool), so it gets to stopping the nodes at once, and the helper threads then fail fast."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -276,6 +295,7 @@ def _in_thread(function: Callable[[], Result]) -> Result:
     helper = threading.Thread(target=run, name="cluster-link", daemon=True)
     helper.start()
     while helper.is_alive():
+        check()
         helper.join(0.1)
     if "error" in outcome:
         raise outcome["error"]
@@ -287,10 +307,11 @@ def _in_thread(function: Callable[[], Result]) -> Result:
 close_timeout_seconds = 20.0
 
 
-def _wait_for_close(community: Community, path: str, what: str) -> dict[str, Any]:
+def _wait_for_close(community: Community, path: str, what: str, check: Callable[[], None]) -> dict[str, Any]:
     client = Client(community.url)
     deadline = time.monotonic() + close_timeout_seconds
     while True:
+        check()
         found = client.get(path)
         if found["closed_seq"] is not None:
             return found

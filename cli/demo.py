@@ -8,10 +8,12 @@ Bakery has an allotted offer, trades and a dividend its holders voted). It print
 community's URL, the pages worth a look and a few commands to try, then makes a random payment or
 order every couple of seconds so the pages and `tally log` keep moving.
 
-Stopping: the first SIGINT (Ctrl-C) or SIGTERM raises `Stop` wherever the demo is and later ones
-are ignored, so the stop itself cannot be interrupted; `cluster.stop` ends every node at once
-(SIGKILL after a short grace) and reaps them, and the demo prints one line. A failure during
-start-up stops every node started so far (cluster.up does) and ends in one line on stderr.
+Stopping: SIGINT (Ctrl-C) or SIGTERM only sets a flag. The demo looks at it at least every 0.1 s
+while it waits (and cluster.up between its steps), and then raises `Stop` from its own code, never
+from inside asyncio or aiohttp, where an exception from a signal handler can leave objects
+half-built or be dropped. `cluster.stop` ends every node at once (SIGKILL after a short grace) and
+reaps them, and the demo prints one line. A failure during start-up stops every node started so
+far (cluster.up does) and ends in one line on stderr.
 """
 
 from __future__ import annotations
@@ -25,17 +27,20 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 from urllib.parse import quote
 
-from tallystick.protocol.errors import TallyError
-
-from . import cluster
-from .client import NodeRefused
+# Only the standard library at import: the rest (aiohttp and all Tallystick) takes seconds to
+# import on a busy machine, and `main` installs the signal handlers first, so a Ctrl-C that early
+# stops the demo like any other (once the import is done).
+if TYPE_CHECKING:
+    from . import cluster
 
 default_directory = Path(".demo")
 demo_nodes = 3
 trade_interval_seconds = 2.0
+# How often the trading loop looks whether a stop was asked for that Python dropped (see _on_signal).
+stop_check_seconds = 0.1
 # How many demos may run side by side from the default folder (.demo, .demo-2, ...).
 demos_beside_max = 9
 lock_name = "demo.lock"
@@ -43,7 +48,7 @@ lock_name = "demo.lock"
 
 class Stop(BaseException):
     """The demo was asked to stop (SIGINT or SIGTERM). A BaseException, like KeyboardInterrupt, so
-    that no `except Exception` on the way (in aiohttp, in asyncio's tasks) turns it into an error."""
+    that no `except Exception` on the way turns it into an error."""
 
 
 class DemoError(Exception):
@@ -54,10 +59,23 @@ class DemoError(Exception):
         self.message, self.status = message, status
 
 
+class Signals:
+    """What the signal handler sets: a stop was asked for."""
+
+    requested = False
+
+
 def _on_signal(_signal: int, _frame: object) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Stop
+    Signals.requested = True
+
+
+def _stop_requested() -> bool:
+    return Signals.requested
+
+
+def _check_stop() -> None:
+    if Signals.requested:
+        raise Stop
 
 
 def _try_lock(directory: Path) -> IO[str] | None:
@@ -87,6 +105,8 @@ def claim(directory: Path, chosen: bool) -> tuple[Path, IO[str]]:
 
 def empty(directory: Path) -> None:
     """Stop the nodes a demo that was killed outright left running here, and remove its homes."""
+    from . import cluster
+
     if (directory / "cluster.json").exists():
         cluster.down(directory)
     for entry in directory.iterdir():
@@ -106,6 +126,8 @@ def _tally_command() -> str:
 
 
 def introduce(communities: list[cluster.Community], directory: Path) -> None:
+    from . import cluster
+
     first, second = communities[0], communities[1] if len(communities) > 1 else communities[0]
     tally = _tally_command()
     member_key = cluster.member_keys(first)[0]
@@ -145,9 +167,14 @@ def introduce(communities: list[cluster.Community], directory: Path) -> None:
 
 
 def trade_until_stopped(communities: list[cluster.Community]) -> None:
+    from . import cluster
+
     rng = random.Random()
     while True:
-        time.sleep(trade_interval_seconds)
+        next_trade = time.monotonic() + trade_interval_seconds
+        while (left := next_trade - time.monotonic()) > 0:
+            _check_stop()
+            time.sleep(min(left, stop_check_seconds))
         line = (cluster.trade_across(communities, rng) if len(communities) > 1 and rng.random() < 0.3
                 else cluster.trade(rng.choice(communities), rng))
         print("  " + (line or ""), flush=True)
@@ -171,35 +198,54 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     communities: list[cluster.Community] = []
-    directory = arguments.directory or default_directory
+    home: Path | None = None  # the folder, once this demo holds its lock
     try:
-        directory, _lock = claim(directory, chosen=arguments.directory is not None)
+        from . import cluster
+
+        _check_stop()
+        home, _lock = claim(arguments.directory or default_directory, chosen=arguments.directory is not None)
+        directory = home
         empty(directory)
         print(f"Starting {demo_nodes} communities in {directory}/ ...", flush=True)
-        communities = cluster.up(directory, demo_nodes)
+        try:
+            communities = cluster.up(directory, demo_nodes, stop_requested=_stop_requested)
+        except cluster.StartInterrupted:
+            raise Stop from None  # cluster.up has stopped the nodes it started
         introduce(communities, directory)
         trade_until_stopped(communities)
     except Stop:
         started = time.monotonic()
-        stopped = _stop(communities, directory)
-        print(f"\nstopped the demo's {stopped} nodes in {time.monotonic() - started:.1f} s", flush=True)
+        stopped = _stop(communities, home)
+        if communities:
+            print(f"\nstopped the demo's {stopped} nodes in {time.monotonic() - started:.1f} s", flush=True)
+        else:  # cluster.up stopped the nodes it had started before it let Stop through
+            print("\nstopped the demo during start-up; no node it started is left running", flush=True)
     except DemoError as error:
         _fail(error.message, error.status)
-    except (TallyError, NodeRefused, OSError) as error:
-        # cluster.up has stopped the nodes it started; once the demo runs, a node that stops
-        # answering ends it, and the others are stopped here.
-        _stop(communities, directory)
+    except BaseException as error:
+        # Whatever went wrong, no node the demo started outlives it (cluster.up has stopped those
+        # of a failed start; once the demo runs, a node that stops answering ends it). What a
+        # user's machine can cause is one line; anything else is our bug, and its traceback follows.
+        _stop(communities, home)
+        from tallystick.protocol.errors import TallyError
+
+        from .client import NodeRefused
+
+        if not isinstance(error, TallyError | NodeRefused | OSError):
+            raise
         _fail(f"{getattr(error, 'message', None) or error}; every node the demo started is stopped", 1)
 
 
-def _stop(communities: list[cluster.Community], directory: Path) -> int:
-    """Stop and reap the demo's nodes; nothing interrupts this (signals are ignored from here on)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def _stop(communities: list[cluster.Community], home: Path | None) -> int:
+    """Stop and reap the demo's nodes, and any DIR/cluster.json still names (none, unless a bug
+    cut cluster.up's own clean-up short)."""
+    from . import cluster
+
     stopped = cluster.stop(communities)
-    if communities:
-        (directory / "cluster.json").unlink(missing_ok=True)
+    if home is not None and (home / "cluster.json").exists():
+        stopped += cluster.down(home, cluster.stop_grace_seconds)
     return stopped
+
 
 if __name__ == "__main__":
     main()
