@@ -6,6 +6,7 @@ federation picture's labels never meet."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,3 +249,43 @@ def test_the_federation_pictures_labels_do_not_overlap(cluster: list[Community],
         browsing.page.set_content(template.render(picture=picture, **frame))
         assert browsing.page.locator("svg.federation-picture g.child-node").count() == sum(map(len, groups))
         assert label_overlaps(browsing.page) == [], shape
+
+
+def test_a_long_history_pages_back_and_every_page_adds_up(
+    cluster: list[Community], browsing: Browsing, tmp_path: Path
+) -> None:
+    """A member with more changes than a page holds (50): following "Older changes" shows each
+    change once, each page's changes run from the balance before its oldest line to the balance after
+    its newest, and all of them sum to the API's balance."""
+    community = cluster[1]
+    key = KeyPair.generate()
+    key_file = tmp_path / "busy.key"
+    write_key(key_file, key)
+    member = id_to_text("m", key.public)
+    community.act(community.admin_key, AdmitMember(member=key.public, name=f"Busy {time.time_ns()}"))
+    ada = id_from_text("m", community.get("/api/members/Ada")["id"])
+    for index in range(60):
+        community.act(key_file, Transfer(to=ada, amount_minor=1 + index % 7, memo=""))
+    [account] = community.get(f"/api/balances?account={member}")
+
+    browsing.open(f"{community.url}/members/{member}")
+    assert len(history_rows(browsing)) == 50
+    seen: list[dict[str, Any]] = []
+    for _ in range(5):
+        rows = history_rows(browsing)
+        assert rows, "an empty page of history"
+        for newer, older in itertools.pairwise(rows):
+            assert older["balance"] == newer["balance"] - newer["change"], (newer, older)
+        if seen:
+            assert rows[0]["balance"] == seen[-1]["balance"] - seen[-1]["change"], "a page starts where the last ended"
+        seen += rows
+        older_link = browsing.page.locator("a.older-payments")
+        if older_link.count() == 0:
+            break
+        older_link.click()
+        browsing.page.wait_for_load_state()
+    seqs = [row["seq"] for row in seen]
+    assert seqs == sorted(set(seqs), reverse=True), "each change once, newest first"
+    assert len(seen) == 61  # joining (the account opens at zero) and the 60 payments
+    assert seen[0]["balance"] == account["balance"]
+    assert sum(row["change"] for row in seen) == account["balance"]
