@@ -216,7 +216,9 @@ def up(
         if stop_requested():
             raise StartInterrupted("asked to stop while the cluster started")
 
-    directory = Path(directory)
+    # Absolute, so the nodes' command lines name their homes whatever the caller's folder (`down`
+    # checks a pid against them) and cluster.json works from anywhere.
+    directory = Path(directory).absolute()
     if (directory / "cluster.json").exists():
         raise ClusterRecordedError(f"a cluster is recorded in {directory}; run `tally cluster down {directory}` first")
     if not 1 <= nodes <= len(community_names):

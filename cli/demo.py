@@ -117,12 +117,15 @@ def empty(directory: Path) -> None:
                 entry.unlink()
 
 
+def shown(path: Path) -> str:
+    """A path as short as it can be written from here: relative under the current folder."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else str(path)
+
+
 def _tally_command() -> str:
     beside = Path(sys.executable).parent / "tally"
-    if not beside.exists():
-        return "tally"
-    relative = os.path.relpath(beside)
-    return relative if not relative.startswith("..") else str(beside)
+    return shown(beside) if beside.exists() else "tally"
 
 
 def introduce(communities: list[cluster.Community], directory: Path) -> None:
@@ -130,9 +133,9 @@ def introduce(communities: list[cluster.Community], directory: Path) -> None:
 
     first, second = communities[0], communities[1] if len(communities) > 1 else communities[0]
     tally = _tally_command()
-    member_key = cluster.member_keys(first)[0]
+    member_key = shown(cluster.member_keys(first)[0])
     width = max(len(c.name) for c in communities) + 2
-    lines = ["", f"The demo is running: {len(communities)} communities, their homes in {directory}/", ""]
+    lines = ["", f"The demo is running: {len(communities)} communities, their homes in {shown(directory)}/", ""]
     lines += [f"  {c.name:<{width}}{c.url}/" for c in communities]
     lines += [
         "",
@@ -159,7 +162,7 @@ def introduce(communities: list[cluster.Community], directory: Path) -> None:
             f"        (a payment to {second.name}; `{tally} --node {first.url} payments` shows it settle)",
         ]
     lines += [
-        f"  {tally} verify {first.home}     (after Ctrl-C: an offline check of the whole log)",
+        f"  {tally} verify {shown(first.home)}     (after Ctrl-C: an offline check of the whole log)",
         "",
         f"Members keep trading every {trade_interval_seconds:.0f} s. Ctrl-C stops every node.",
     ]
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         home, _lock = claim(arguments.directory or default_directory, chosen=arguments.directory is not None)
         directory = home
         empty(directory)
-        print(f"Starting {demo_nodes} communities in {directory}/ ...", flush=True)
+        print(f"Starting {demo_nodes} communities in {shown(directory)}/ ...", flush=True)
         try:
             communities = cluster.up(directory, demo_nodes, stop_requested=_stop_requested)
         except cluster.StartInterrupted:

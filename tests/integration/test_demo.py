@@ -37,6 +37,7 @@ demo_start_timeout_seconds = 120.0
 demo_stop_timeout_seconds = 10.0
 url_line = re.compile(r"^  (\S+)\s+(http://127\.0\.0\.1:(\d+))/$")
 ready_line = "Ctrl-C stops every node."
+starting_line = re.compile(r"^Starting \d+ communities in (.+)/ \.\.\.$")
 
 
 def _alive(pid: int) -> bool:
@@ -64,17 +65,22 @@ def processes_naming(folder: Path) -> list[int]:
 
 @dataclass
 class Demo:
-    folder: Path
+    """The demo run from `cwd`, in `folder` (--directory) or, with no folder, in the one it picks
+    (.demo/ or one beside it: what `make demo` does), learnt from its first line."""
+
+    cwd: Path
+    folder: Path | None = None
     process: subprocess.Popen[str] | None = None
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     output: list[str] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> Demo:
+        folder = [] if self.folder is None else ["--directory", str(self.folder)]
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "tallystick.cli.demo", "--directory", str(self.folder)],
+            [sys.executable, "-u", "-m", "tallystick.cli.demo", *folder],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-            env=clean_environment(),
+            env=clean_environment(), cwd=self.cwd,
         )
         threading.Thread(target=self._read, daemon=True).start()
         return self
@@ -104,9 +110,12 @@ class Demo:
                 raise AssertionError(f"the demo exited at start:\n{chr(10).join(self.output)}\n{self.process.stderr.read()}")  # type: ignore[union-attr]
             if (found := url_line.match(line)) and found.group(1) not in self.urls:
                 self.urls[found.group(1)] = found.group(2)
+            if (starting := starting_line.match(line)) and self.folder is None:
+                self.folder = self.cwd / starting.group(1)
         return self.urls
 
     def recorded_pids(self) -> list[int]:
+        assert self.folder is not None
         return [int(c["pid"]) for c in json.loads((self.folder / "cluster.json").read_text())]
 
     def interrupt(self) -> tuple[int, list[str], str]:
@@ -128,7 +137,7 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid in processes_naming(self.folder):  # only if a test failed: no node outlives the test
+        for pid in processes_naming(self.folder or self.cwd):  # only if a test failed: no node outlives the test
             os.kill(pid, signal.SIGKILL)
 
 
@@ -140,8 +149,9 @@ def get(url: str) -> Any:
 
 @pytest.fixture(scope="module")
 def two_demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Demo]]:
-    """Two demos started at the same moment, each in its own folder."""
-    demos = [Demo(tmp_path_factory.mktemp("demo")).start(), Demo(tmp_path_factory.mktemp("demo")).start()]
+    """Two demos started at the same moment from the same folder, as two `make demo` would be."""
+    checkout = tmp_path_factory.mktemp("checkout")
+    demos = [Demo(checkout).start(), Demo(checkout).start()]
     try:
         for demo in demos:
             demo.wait_until_running()
@@ -172,7 +182,8 @@ def test_each_community_of_the_demo_has_an_allotted_offer_trades_and_a_paid_divi
             assert bakery["balance"] == offer["price"] * issued - dividend["effect"]["amount_minor"]
 
 
-def test_two_demos_run_side_by_side_on_different_ports(two_demos: list[Demo]) -> None:
+def test_two_demos_run_side_by_side_on_different_ports_and_folders(two_demos: list[Demo]) -> None:
+    assert {demo.folder.name for demo in two_demos if demo.folder} == {".demo", ".demo-2"}
     first, second = ({int(url.rsplit(":", 1)[1]) for url in demo.urls.values()} for demo in two_demos)
     assert len(first) == len(second) == 3
     assert first.isdisjoint(second)
@@ -187,7 +198,7 @@ def test_two_demos_run_side_by_side_on_different_ports(two_demos: list[Demo]) ->
 
 
 def test_ctrl_c_stops_every_node_reaps_them_and_says_so(tmp_path: Path) -> None:
-    demo = Demo(tmp_path / "demo").start()
+    demo = Demo(tmp_path, tmp_path / "demo").start()
     try:
         demo.wait_until_running()
         pids = demo.recorded_pids()
@@ -204,7 +215,7 @@ def test_ctrl_c_stops_every_node_reaps_them_and_says_so(tmp_path: Path) -> None:
 
 
 def test_a_node_killed_during_start_up_ends_the_demo_in_one_line_and_no_node_is_left(tmp_path: Path) -> None:
-    demo = Demo(tmp_path / "demo").start()
+    demo = Demo(tmp_path, tmp_path / "demo").start()
     try:
         deadline = time.monotonic() + demo_start_timeout_seconds
         recorded = demo.folder / "cluster.json"
@@ -227,12 +238,12 @@ def test_a_node_killed_during_start_up_ends_the_demo_in_one_line_and_no_node_is_
 
 def test_a_second_demo_in_a_folder_a_running_demo_holds_is_refused_in_one_line(two_demos: list[Demo]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tallystick.cli.demo", "--directory", str(two_demos[0].folder)],
+        [sys.executable, "-m", "tallystick.cli.demo", "--directory", str(two_demos[0].cwd / ".demo")],
         check=False, capture_output=True, text=True, timeout=60, env=clean_environment(), stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "another demo is running in" in done.stderr and "--directory" in done.stderr
-    assert all(_alive(pid) for pid in two_demos[0].recorded_pids())  # the running demo is untouched
+    assert all(_alive(pid) for demo in two_demos for pid in demo.recorded_pids())  # the running demos are untouched
 
 
 def test_cluster_up_on_a_taken_port_names_it_exits_2_and_starts_nothing(tmp_path: Path) -> None:
