@@ -67,6 +67,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
+from . import backup as backup_commands
 from . import cluster as cluster_module
 from . import federate
 from . import federation as federation_commands
@@ -86,7 +87,7 @@ exit_refused = 1
 # an amount, a name, an id, a URL, a key file, a home folder, a node that does not answer.
 mistake_codes = frozenset(
     {"bad_amount", "malformed", "bad_id", "bad_name", "bad_url", "home", "key_file", "unreachable",
-     "node_running", "wrong_recovery_key"}
+     "node_running", "wrong_recovery_key", "port_taken", "cluster_recorded", "no_cluster"}
 )
 
 
@@ -1293,6 +1294,8 @@ def cluster_down(directory: Path) -> None:
     click.echo(f"stopped {stopped} nodes")
 
 
+main.add_command(backup_commands.backup)
+main.add_command(backup_commands.resume)
 shares_commands.add_commands(main, refusals_exit_cleanly, print_json, now_ms)
 federation_commands.add_commands(main, refusals_exit_cleanly, print_json, _parse_duration_ms)
 
