@@ -12,9 +12,9 @@ from tallystick.federation.federations import Held, answer_for
 from tallystick.federation.state import fold
 from tallystick.node import payments
 from tallystick.node.domain import audit, intent_body, state_digest, validate
-from tallystick.node.errors import DomainError, NotAuthorizedError, NotDueError
+from tallystick.node.errors import DebitLimitError, DomainError, NotAuthorizedError, NotDueError
 from tallystick.protocol.codec import decode_event
-from tallystick.protocol.events import Act, AdmitMember, CapacityLimits, FederationAct, PayAcross, TradeLimits
+from tallystick.protocol.events import Act, AdmitMember, CapacityLimits, FederationAct, PayAcross, SetLimits, TradeLimits
 from tallystick.protocol.federation import (
     Charter,
     CharterMember,
@@ -122,6 +122,17 @@ def test_a_payment_past_the_trade_limit_is_refused_at_the_payers_node() -> None:
     send(c1, c2, valley, 400)
     error = validate(c1.state, c1.sign(ada_key, PayAcross(valley, c2.feed, bea_key.public, 101)).intent, c1.now_ms)
     assert isinstance(error, NotAuthorizedError) and "balance-of-trade" in error.message
+    assert "pay at most 1.00 TST across now" in error.message
+
+
+def test_a_payment_across_past_the_payers_debit_limit_says_the_most_in_major_units() -> None:
+    c1, c2, valley = founded()
+    c1.accept(admin_key, SetLimits(ada_key.public, 300, None))
+    error = validate(c1.state, c1.sign(ada_key, PayAcross(valley, c2.feed, bea_key.public, 450)).intent, c1.now_ms)
+    assert isinstance(error, DebitLimitError)
+    assert error.message == (
+        "Ada would go below the debit limit of -3.00 TST (the balance would be -4.50 TST): pay at most 3.00 TST"
+    )
 
 
 def test_a_payment_through_a_federation_not_adopted_or_to_the_same_community_is_refused() -> None:
