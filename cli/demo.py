@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 default_directory = Path(".demo")
 demo_nodes = 3
 trade_interval_seconds = 2.0
-# How often the trading loop looks whether a stop was asked for that Python dropped (see _on_signal).
+# How often the trading loop looks whether a stop was asked for: the demo stops in under 2 s.
 stop_check_seconds = 0.1
 # How many demos may run side by side from the default folder (.demo, .demo-2, ...).
 demos_beside_max = 9
@@ -89,12 +89,27 @@ def _try_lock(directory: Path) -> IO[str] | None:
     return lock
 
 
+def is_demo_folder(directory: Path) -> bool:
+    """Whether the demo may empty `directory`: new, empty, or a demo's or a cluster's already."""
+    if not directory.exists():
+        return True
+    if not directory.is_dir():
+        return False
+    return (directory / lock_name).exists() or (directory / "cluster.json").exists() or not any(directory.iterdir())
+
+
 def claim(directory: Path, chosen: bool) -> tuple[Path, IO[str]]:
     """The folder this demo runs in, locked until the process ends. The default folder gives way
-    to .demo-2, .demo-3, ... when other demos hold it; a folder the user chose does not."""
+    to .demo-2, .demo-3, ... when other demos hold it; a folder the user chose does not. A folder
+    holding anything else is never used: the demo empties the folder it runs in."""
     candidates = [directory] if chosen else [directory] + [
         directory.with_name(f"{directory.name}-{number}") for number in range(2, demos_beside_max + 1)]
     for candidate in candidates:
+        if not is_demo_folder(candidate):
+            if chosen:
+                raise DemoError(f"{directory} holds files that are not a demo's, and the demo empties its folder: "
+                                "give a new or empty folder with --directory", 2)
+            continue
         lock = _try_lock(candidate)
         if lock is not None:
             return candidate, lock

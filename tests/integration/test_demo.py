@@ -257,3 +257,14 @@ def test_cluster_up_on_a_taken_port_names_it_exits_2_and_starts_nothing(tmp_path
     assert "Traceback" not in done.stderr
     assert processes_naming(tmp_path) == []
     assert not (tmp_path / "c" / "cluster.json").exists()
+
+
+def test_the_demo_refuses_a_folder_that_holds_other_files_and_leaves_them(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a demo's\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "tallystick.cli.demo", "--directory", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=60, env=clean_environment(), stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--directory" in done.stderr, done.stderr
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["notes.txt"]
