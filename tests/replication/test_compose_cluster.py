@@ -3,12 +3,15 @@ entrypoint and the environment compose would give them, replicate every feed to 
 
 No Docker here: the test parses compose.yml, and for each service runs `sh docker/entrypoint.sh`
 with the service's environment, rewritten for one machine - each of its volumes a temporary folder
-(TALLY_HOME in its /data one, TALLY_RECOVERY its /recovery one), TALLY_LISTEN on a free loopback
+(TALLY_HOME in its /data one, TALLY_RECOVERY and TALLY_ADMIN its /recovery and /admin ones),
+TALLY_LISTEN on a free loopback
 port, and each service hostname in TALLY_PEERS replaced by 127.0.0.1 and that service's port -
 with the virtualenv's bin first on PATH (as the image has `tally` on its PATH). The entrypoint
 `exec`s `tally serve`, so SIGTERM reaches the node itself. The image's health check
 (docker/healthcheck.sh) runs the same way, and the Dockerfile's and compose file's other promises
 (pinned dependencies, ports on loopback, health conditions) are read from the files themselves.
+The five link jobs (docker/link.py) run at once as processes, each with only its own community's
+admin volume, as compose runs them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +40,12 @@ entrypoint = repository / "docker" / "entrypoint.sh"
 healthcheck = repository / "docker" / "healthcheck.sh"
 dockerfile = repository / "docker" / "Dockerfile"
 constraints_file = repository / "docker" / "constraints.txt"
-# The entrypoint runs `tally init` before `tally serve`: two process starts, five services at once.
-entrypoint_start_timeout_seconds = 45.0
+link_script = repository / "docker" / "link.py"
+# The five link jobs at once, from five processes' start, each polling its node.
+link_timeout_seconds = 300
+# The entrypoint runs `tally init` before `tally serve`: two process starts, five services at once,
+# on a machine that may be busy with other tests.
+entrypoint_start_timeout_seconds = 90.0
 
 
 def rewrite_peers(peers: str, ports: dict[str, int]) -> str:
@@ -50,7 +58,7 @@ def rewrite_peers(peers: str, ports: dict[str, int]) -> str:
 
 
 def node_services() -> dict[str, Any]:
-    """The compose services that are community nodes (the `federate` job is not one)."""
+    """The compose services that are community nodes (the link jobs are not)."""
     services = yaml.safe_load(compose_file.read_text())["services"]
     return {name: service for name, service in services.items() if "TALLY_NAME" in (service.get("environment") or {})}
 
@@ -83,6 +91,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node
         environment.update(
             TALLY_HOME=str(volumes["/data"] / "home"),
             TALLY_RECOVERY=str(volumes["/recovery"]),
+            TALLY_ADMIN=str(volumes["/admin"]),
             TALLY_LISTEN=f"127.0.0.1:{ports[name]}",
             TALLY_PEERS=rewrite_peers(environment.get("TALLY_PEERS", ""), ports),
         )
@@ -124,41 +133,83 @@ def test_the_compose_services_run_as_processes_form_a_cluster_where_every_node_h
     assert names == {service["environment"]["TALLY_NAME"] for service in node_services().values()}
 
 
-def test_the_compose_federate_job_links_the_five_into_two_federations_under_one_confederation(
+def link_jobs() -> dict[str, Any]:
+    """The compose services that are link jobs: one per community, named link-COMMUNITY."""
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    return {name: service for name, service in services.items() if service.get("entrypoint") == ["tally-link"]}
+
+
+def link_command(job: dict[str, Any], cluster: dict[str, NodeProcess], directory: Path) -> list[str]:
+    """A link job's command for one machine: service URLs to loopback ports, its volume paths to
+    the folders the node services' volumes are (the same named volume, the same folder)."""
+    ports = {name: node.port for name, node in cluster.items()}
+    mounts = volume_folders(job, directory)
+    arguments = []
+    for argument in job["command"]:
+        if argument.startswith("http://"):
+            url, _, key = argument.partition("=")
+            mount = next(m for m in mounts if key.startswith(m + "/"))
+            argument = f"{rewrite_peers(url, ports)}={mounts[mount] / key[len(mount) + 1:]}"
+        elif "=http://" in argument:
+            name, _, urls = argument.partition("=")
+            argument = f"{name}=" + ",".join(rewrite_peers(url, ports) for url in urls.split(","))
+        arguments.append(argument)
+    return [sys.executable, str(link_script), *arguments]
+
+
+def run_together(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
+    """Start every command at once (as compose starts the jobs) and wait for each."""
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=clean_environment(), stdin=subprocess.DEVNULL) for command in commands]
+    done = []
+    deadline = time.monotonic() + link_timeout_seconds
+    for command, process in zip(commands, processes, strict=True):
+        try:
+            stdout, stderr = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            outputs = ["".join(part[-1500:] for part in other.communicate()) for other in processes]
+            raise AssertionError(f"link jobs still running after {link_timeout_seconds} s:\n" + "\n---\n".join(outputs)) from None
+        done.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
+    return done
+
+
+def test_each_link_job_mounts_only_its_own_communitys_admin_volume() -> None:
+    jobs = link_jobs()
+    assert {name.removeprefix("link-") for name in jobs} == set(node_services())
+    for name, job in jobs.items():
+        community = name.removeprefix("link-")
+        assert job["volumes"] == [f"{community}-admin:/admin:ro"]
+        me = job["command"][job["command"].index("--self") + 1]
+        assert urlsplit(me.partition("=")[0]).hostname == community
+    for name, service in node_services().items():
+        assert f"{name}-admin:/admin" in service["volumes"]
+
+
+def test_the_link_jobs_each_with_one_admin_key_link_the_five_into_two_federations_under_one_confederation(
     cluster: dict[str, NodeProcess], tmp_path: Path,
 ) -> None:
-    """The `federate` service's command, run as a process with the hostnames and volume paths
-    rewritten for one machine (each volume is the node's home folder's parent, as in the node
-    service), founds East and West under one confederation; every community then applies its
-    trade limits and its capacity share; run again, it does nothing."""
-    job = yaml.safe_load(compose_file.read_text())["services"]["federate"]
-    assert job["entrypoint"] == ["tally", "cluster", "link"]
-    ports = {name: node.port for name, node in cluster.items()}
-    mounts = {}
-    for volume in job["volumes"]:
-        name, mount, _ = volume.split(":")
-        mounts[mount] = cluster[name].home.parent  # the node's /data
-    arguments = []
-    for item in job["command"]:
-        url, _, key = item.partition("=")
-        mount = next(m for m in mounts if key.startswith(m + "/"))
-        arguments.append(f"{rewrite_peers(url, ports)}={mounts[mount] / key[len(mount) + 1:]}")
-    # Bad input first, and nothing changes: a node given without its key file, and a key file
-    # that is no community's admin (the first charter is refused by the node it is sent to).
+    """The five link jobs' commands, run at once as processes with the hostnames and volume paths
+    rewritten for one machine, found East and West under one confederation; every community then
+    applies its trade limits and its capacity share; run again, they do nothing."""
+    directory = next(iter(cluster.values())).home.parent.parent
+    jobs = link_jobs()
+    commands = [link_command(job, cluster, directory) for job in jobs.values()]
+    # A job with a key file that is no community's admin is refused by its node and changes nothing.
     heads = {name: node.status()["seq"] for name, node in cluster.items()}
-    no_key = tally("cluster", "link", *[argument.partition("=")[0] for argument in arguments])
-    assert no_key.returncode == 2 and "URL=ADMIN_KEY_FILE" in no_key.stderr
     stranger = tmp_path / "stranger.key"
     assert tally("key", "new", stranger).returncode == 0
-    forged = tally("cluster", "link", *[f"{argument.partition('=')[0]}={stranger}" for argument in arguments])
-    assert forged.returncode == 1 and forged.stderr.startswith("tally: ")
-    assert len(forged.stderr.strip().splitlines()) == 1
+    forged = list(commands[0])
+    self_at = forged.index("--self") + 1
+    forged[self_at] = f"{forged[self_at].partition('=')[0]}={stranger}"
+    [refused] = run_together([forged])
+    assert refused.returncode == 1 and "refused" in refused.stderr
     assert {name: node.status()["seq"] for name, node in cluster.items()} == heads
     assert all(node.get("/api/federations") == [] for node in cluster.values())
 
-    linked = tally("cluster", "link", *arguments)
-    assert linked.returncode == 0, linked.stderr
-    assert linked.stdout.startswith("linked 5 communities")
+    linked = run_together(commands)
+    assert [job.returncode for job in linked] == [0] * len(commands), [job.stderr[-2000:] for job in linked]
 
     def confederation_founded(node: NodeProcess) -> bool:
         federations = {f["name"]: f for f in node.get("/api/federations")}
@@ -172,8 +223,18 @@ def test_the_compose_federate_job_links_the_five_into_two_federations_under_one_
     for name, node in cluster.items():
         wait_until(lambda node=node: confederation_founded(node) and applied(node),
                    f"{name} holding the confederation and applying its limits and share")
-    again = tally("cluster", "link", *arguments)
-    assert again.returncode == 0 and "already linked" in again.stdout
+    again = run_together(commands)
+    assert all(job.returncode == 0 and "already linked" in job.stdout for job in again), [j.stdout for j in again]
+
+
+def test_each_node_moves_its_admin_key_out_of_its_own_volume_into_its_admin_volume(
+    cluster: dict[str, NodeProcess],
+) -> None:
+    for name, node in cluster.items():
+        assert not (node.home / "admin.key").exists(), f"{name} left its admin key in its node volume"
+        key = Path(service_environment(name, node)["TALLY_ADMIN"]) / "admin.key"
+        assert key.stat().st_mode & 0o077 == 0
+        assert not key.is_relative_to(node.home.parent)
 
 
 def test_each_node_moves_its_recovery_key_out_of_its_own_volume_into_its_recovery_volume(
@@ -209,6 +270,7 @@ def test_the_image_runs_the_health_check_and_compose_waits_for_healthy_nodes() -
     for name, service in services.items():
         if name in node_services():
             continue
+        assert name in link_jobs()
         depends = service["depends_on"]
         assert isinstance(depends, dict), f"{name} waits for nodes that merely started"
         assert set(depends) == set(node_services())
