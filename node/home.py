@@ -5,7 +5,10 @@ moved offline by the operator), `admin.key` (the first member's key), `config.js
 and `tally.db`. `init_home` writes the genesis event as seq 1 of the new feed in the same step, so a
 home either exists whole or not at all (it is built in a temporary folder and renamed into place).
 A running node holds an exclusive lock on `node.lock`; offline commands that write take the same
-lock, so they cannot run beside `tally serve`. Key files and the config are fsynced when written,
+lock, so they cannot run beside `tally serve`. A home made by `tally backup` (cli/backup.py) also
+holds `snapshot.json`, and is not served (`refuse_if_snapshot`) until `tally resume` removes it.
+`NodeConfig.__post_init__` checks what msgspec's types cannot (a public URL, proxy networks), so a
+bad config.json is refused when it is read. Key files and the config are fsynced when written,
 and the folder after each rename, so what a command reported done survives a power cut.
 """
 
