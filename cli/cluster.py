@@ -186,7 +186,8 @@ def _wait_for_nodes(communities: list[Community], host: str, check: Callable[[],
                 if not _port_is_free(host, port):
                     raise PortTakenError(f"port {port} on {host} was taken by another program while {community.name} "
                                          f"started; start the cluster again")
-                raise ClusterError(f"{community.name}'s node ({community.url}) exited at start with status {status}; "
+                how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+                raise ClusterError(f"{community.name}'s node ({community.url}) {how} as it started; "
                                    f"its log: {community.home / 'serve.log'}")
             try:
                 Client(community.url).get("/api/status")
