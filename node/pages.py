@@ -86,6 +86,7 @@ from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key, people
 from .history import History
 from .money import format_amount, format_ceiling, format_debit_limit, format_money, parse_amount
+from .payments import payment_id
 from .public import public_url
 from .runtime import Node, clock_ms, node_key
 from .shares import people_roles, vote_weights  # people_roles: accounts that are people
@@ -883,7 +884,7 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
             parts = [("text", plain_kinds.get(kind, kind.replace("_", " ")).capitalize())]
     elif isinstance(body, PaymentOut):
         memo = body.memo or None
-        pending = any(p.seq == seq for p in state.payments.pending.values()) if body.payer == account else False
+        pending = body.payer == account and payment_id(event) in state.payments.pending
         held = pending
         if body.payer == account:
             parts = [("text", "Paid "), *other_side(body.to_community, body.to_member),
