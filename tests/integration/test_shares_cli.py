@@ -321,6 +321,9 @@ def test_federation_show_and_report_read_limits_and_positions_in_major_units(mak
         expected = "0.00 HRS to no ceiling" if epoch == 0 else "-100.00 HRS to 250.50 HRS"
         assert expected in shown and "-0.00" not in shown, shown
         assert f"Integration: {own}" in shown
+    proposed = said(*admin, "federation", "propose", solo, "Capacity", "--allocate", f"{own}=40.00")
+    assert re.fullmatch(rf"proposed h_\w+ in epoch 2 of Solo: capacity shares Integration 40\.00 HRS; it passes with "
+                        rf"the yes of 1 of 1 members, each voting with `tally federation vote {solo} h_\w+`", proposed), proposed
     report = said("--node", node.url, "federation", "report", solo)
     assert "Trade and capacity (S3 control), in HRS" in report and "-100.00 HRS to 250.50 HRS" in report
     assert "Policy (S5)" in report and "Communities (S1 operations)" in report and "minor units" not in report
