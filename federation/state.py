@@ -16,7 +16,8 @@ everything from that set, federation by federation and epoch by epoch:
   as `Equivocation` evidence. A child federation's ballot is its first passed decision (in its own
   epoch order) whose effect is `VoteInParent` for that epoch. A yes whose time (the vote's ts, or
   the child decision's deadline) is past the proposal's deadline counts as an abstention.
-- In epoch e with n members and q = ceil(n x quorum_bp / 10000) > n/2 yes ballots needed: a valid
+- In epoch e with n members and q = ceil((2 x quorum_bp - 1) x n / 20000) > n/2 (the least
+  number whose share, rounded to the nearest basis point, reaches the quorum) yes ballots needed: a valid
   proposal of e with q yes ballots passes, its effect applies, the others of e are superseded, and
   epoch e+1 begins. Two proposals cannot both have q, since that needs more than n ballots. If no
   proposal can reach q any more (the most yes ballots any choice has, plus the ballots not yet

@@ -23,7 +23,7 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 from . import params
 from .connections import read_body
 from .decisions import Decision, tally, winners
-from .domain import credit_ceiling, debit_limit, find_member
+from .domain import credit_ceiling, debit_limit, find_member, people
 from .errors import UnknownDecisionError
 from .runtime import Node, node_key
 from .views import event_json, render
@@ -89,7 +89,7 @@ async def community(request: web.Request) -> web.Response:
             "credit_ceiling": c.credit_ceiling_minor,
             "seq": head.seq,
             "head": id_to_text("h", head.head),
-            "members": sum(1 for m in state.members.values() if m.active),
+            "members": people(state),  # persons, not escrow, trade or enterprise accounts
         }
     )
 
@@ -225,6 +225,10 @@ def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, A
             "electorate": result.electorate,
             "participants": result.participants,
             "direct": result.direct,
+            # People, not votes: a holders' vote weighs shares; these count the persons.
+            "electorate_people": result.electorate_people,
+            "participants_people": result.participants_people,
+            "direct_people": result.direct_people,
             "positions": result.positions,
             "option_counts": list(result.option_counts),
             "winners": winners(result) if decision.decision_type == "poll" else [],

@@ -289,6 +289,8 @@ def proposal_id(proposal: FederationProposal) -> bytes:
 
 
 def quorum_votes(members: int, quorum_bp: int) -> int:
-    """Yes ballots needed among `members`: `quorum_bp` of them rounded up. With quorum_bp above
-    half, twice this is more than `members`: two quorums always share a member."""
-    return max(1, -(-members * quorum_bp // limits.basis_points_max))
+    """Yes ballots needed among `members`: the fewest whose share, rounded to the nearest basis
+    point, reaches `quorum_bp` (the rule of every bar, docs/decisions.md), i.e. the least k with
+    2 x k x 10000 >= (2 x quorum_bp - 1) x members. With quorum_bp above half, twice this is more
+    than `members`: two quorums always share a member."""
+    return max(1, -(-(2 * quorum_bp - 1) * members // (2 * limits.basis_points_max)))

@@ -650,9 +650,9 @@ class Model:
         weights are votes per share x units at the close; enterprise holders cannot vote."""
         electorate = sum(self.weights(enterprise, "votes_per_share").values())
         agree = sum(self.weights(enterprise, "votes_per_share")[h] for h in self.voters(enterprise))
-        if agree * 10_000 < quorum_bp * electorate:
+        if 2 * agree * 10_000 < (2 * quorum_bp - 1) * electorate:
             return "no_quorum"
-        if agree == 0 or agree * 10_000 < threshold_bp * agree:
+        if agree == 0 or 2 * agree * 10_000 < (2 * threshold_bp - 1) * agree:
             return "rejected"
         paid = self.dividend_shares(enterprise, amount)
         if not paid:

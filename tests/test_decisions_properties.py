@@ -215,8 +215,6 @@ def test_a_bar_read_back_as_a_percent_is_the_same_bar(bar_bp: int) -> None:
     assert money.parse_share(money.format_share(bar_bp)) == bar_bp
 
 
-@pytest.mark.xfail(strict=True, reason="until protocol/federation.py's quorum_votes counts by the same rule "
-                   "(a cross-file change asked for; remove this mark then)")
 def test_a_federations_quorum_is_the_least_number_of_members_whose_share_reaches_it() -> None:
     # Every federation size and quorum the protocol allows (64 x 5000): small enough to try them all.
     for members in range(1, limits.federation_members_max + 1):
