@@ -806,6 +806,8 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
     memo = None
     held = False
     unit = state.community
+    holder = state.members.get(account)
+    is_escrow = holder is not None and holder.role == "escrow"  # it holds others' credit, not its own
 
     def money(minor: int) -> str:
         return format_money(minor, unit.unit_decimals, unit.unit_code)
@@ -855,7 +857,12 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
                          *_shares_of(state, offer.enterprise, offer.share_class, action.units),
                          ("text", f" (offer #{offer.seq}" + outcome)]
             else:
-                parts = [("text", f"Subscription to offer #{offer.seq} of "), _enterprise_part(state, offer.enterprise)]
+                parts = [("text", "Subscription of "), _person(state, signer) if signer else ("text", "a member"),
+                         ("text", f" to offer #{offer.seq} of "), _enterprise_part(state, offer.enterprise)]
+        elif isinstance(action, PlaceOrder) and is_escrow:
+            parts = [("text", f"Order #{seq} of "), _person(state, signer) if signer else ("text", "a member"),
+                     ("text", f" to {action.side} shares of "), _enterprise_part(state, action.enterprise),
+                     ("text", ": the price held, or paid to the sellers")]
         elif isinstance(action, PlaceOrder):
             resting = state.shares.orders.get(seq)
             if signer == account and action.side == "buy":
@@ -907,6 +914,10 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
             parts = [("text", f"Offer #{body.offer} closed")]
         elif account == offer.enterprise:
             parts = [("text", f"Offer #{offer.seq} allotted: the price of the shares sold")]
+        elif is_escrow:
+            parts = [("text", f"Offer #{offer.seq} of "), _enterprise_part(state, offer.enterprise),
+                     ("text", " closed: the subscriptions' credit went to the enterprise and back to the subscribers"
+                      if body.outcome == "allotted" else " closed: the subscriptions' credit went back to the subscribers")]
         elif body.outcome == "refunded":
             parts = [("text", f"Offer #{offer.seq} of "), _enterprise_part(state, offer.enterprise),
                      ("text", " did not reach its target: your subscription came back from escrow")]
@@ -1107,6 +1118,7 @@ async def member_page(request: web.Request) -> web.Response:
         folded=_folded(node, over_time),
         member=account,
         role_words=role_words.get(member.role, member.role),
+        is_person=member.role in people_roles,
         admitted_seq=member.admitted_seq,
         history=history,
         older_history=older,
