@@ -15,7 +15,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,31 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import clean_environment, command_timeout_seconds, free_port, tally
+from support import free_port, tally
 from tallystick.protocol.ids import id_to_text
 
 from .conftest import NodeProcess, init_home
 
-# `tally backup` and `tally resume` live in cli/backup.py; until cli/main.py registers them, the
-# same click commands run under the real `tally` group in a child process.
-_registering = (
-    "import sys; from tallystick.cli.main import main; from tallystick.cli.backup import backup, resume; "
-    "main.add_command(backup); main.add_command(resume); sys.argv[0] = 'tally'; main()"
-)
 replica_catch_up_seconds = 30.0
 
 
-def tally_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    if args and args[0] in ("backup", "resume") and "No such command" in tally(args[0], "--help").stderr:
-        return subprocess.run(
-            [sys.executable, "-c", _registering, *map(str, args)], capture_output=True, text=True,
-            timeout=command_timeout_seconds, env=clean_environment(), stdin=subprocess.DEVNULL, check=False,
-        )
-    return tally(*args)
-
-
-def tally_cli_json(*args: str | Path) -> Any:
-    done = tally_cli(*args, "--json")
+def tally_json_of(*args: str | Path) -> Any:
+    done = tally(*args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -126,7 +110,7 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Any:
         payer = threading.Thread(target=keep_paying)
         payer.start()
         try:
-            snapshot = tally_cli_json("backup", original.home, root / "backups" / "riverside-1")
+            snapshot = tally_json_of("backup", original.home, root / "backups" / "riverside-1")
         finally:
             stop.set()
             payer.join()
@@ -188,7 +172,7 @@ def test_serve_refuses_a_snapshot_in_one_line_and_changes_nothing(town: Town) ->
 
 def test_resume_from_the_replica_restores_every_acknowledged_event_and_the_feed_goes_on(town: Town) -> None:
     home = fresh_copy(town, "resumed")
-    resumed = tally_cli_json("resume", home, "--from", town.replica.url)
+    resumed = tally_json_of("resume", home, "--from", town.replica.url)
     assert resumed["restored"] is True
     assert resumed["seq"] == resumed["peer_seq"] == town.seq_at_loss
     assert not (home / "snapshot.json").exists()
@@ -216,7 +200,7 @@ def test_resume_refuses_a_peer_that_holds_no_copy_of_the_feed(town: Town, tmp_pa
     stranger = make_process(stranger_home).start()
     try:
         home = fresh_copy(town, "stranger-asked")
-        line = one_line_mistake(tally_cli("resume", home, "--from", stranger.url))
+        line = one_line_mistake(tally("resume", home, "--from", stranger.url))
         assert "holds no copy" in line
         assert (home / "snapshot.json").exists()
     finally:
@@ -225,21 +209,21 @@ def test_resume_refuses_a_peer_that_holds_no_copy_of_the_feed(town: Town, tmp_pa
 
 def test_resume_refuses_a_peer_that_does_not_answer(town: Town) -> None:
     home = fresh_copy(town, "nobody-asked")
-    line = one_line_mistake(tally_cli("resume", home, "--from", f"http://127.0.0.1:{free_port()}"))
+    line = one_line_mistake(tally("resume", home, "--from", f"http://127.0.0.1:{free_port()}"))
     assert "no node answers" in line
     assert (home / "snapshot.json").exists()
 
 
 def test_resume_needs_a_peer_or_the_operators_word(town: Town) -> None:
     home = fresh_copy(town, "undecided")
-    assert "--no-newer-copy" in one_line_mistake(tally_cli("resume", home))
-    assert "--from" in one_line_mistake(tally_cli("resume", home, "--from", "127.0.0.1:7600"))
+    assert "--no-newer-copy" in one_line_mistake(tally("resume", home))
+    assert "--from" in one_line_mistake(tally("resume", home, "--from", "127.0.0.1:7600"))
     assert (home / "snapshot.json").exists()
 
 
 def test_resume_with_no_newer_copy_lets_the_snapshot_serve_from_its_own_last_event(town: Town) -> None:
     home = fresh_copy(town, "on-my-word")
-    done = tally_cli("resume", home, "--no-newer-copy")
+    done = tally("resume", home, "--no-newer-copy")
     assert done.returncode == 0, done.stderr
     assert "fork" in done.stderr  # says what the operator's word risks
     node = NodeProcess(home=home, port=free_port(), log_path=home.parent / "on-my-word.log").start()
@@ -270,6 +254,6 @@ def test_a_snapshot_copied_back_over_a_home_that_went_on_is_refused_even_unmarke
 def test_backup_refuses_a_folder_that_is_not_empty_or_a_home(town: Town, tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")
-    assert "not empty" in one_line_mistake(tally_cli("backup", town.snapshot_folder, tmp_path / "taken"))
-    assert "not a node home" in one_line_mistake(tally_cli("backup", tmp_path / "nothing", tmp_path / "out"))
+    assert "not empty" in one_line_mistake(tally("backup", town.snapshot_folder, tmp_path / "taken"))
+    assert "not a node home" in one_line_mistake(tally("backup", tmp_path / "nothing", tmp_path / "out"))
     assert not (tmp_path / "out").exists()
