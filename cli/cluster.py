@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tallystick.node.home import NodeConfig, init_home, read_key, write_key
+from tallystick.node.money import format_money
 from tallystick.node.shares import enterprise_id
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import (
@@ -501,7 +502,8 @@ def _order(community: Community, rng: random.Random, keys: list[Path]) -> str:
         client.submit(read_key(trader_path), PlaceOrder(bakery, 1, side, units, price))  # type: ignore[arg-type]
     except NodeRefused as refusal:
         return f"{community.name}: {trader_path.stem}'s order to {side} Bakery shares refused ({refusal.code})"
-    return f"{community.name}: {trader_path.stem} placed an order to {side} {units} Bakery shares at {price / 100:.2f}"
+    # The cluster's communities are all made by `up` in HRS with 2 decimals.
+    return f"{community.name}: {trader_path.stem} placed an order to {side} {units} Bakery shares at {format_money(price, 2, 'HRS')}"
 
 
 def load(directory: Path) -> list[Community]:

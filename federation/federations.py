@@ -621,6 +621,7 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
             "open_decisions": len(ledger.open_decisions),
             "credit_issued": sum(b for b in balances if b > 0),  # the sum of positive balances
             "unit": ledger.community.unit_code,
+            "unit_decimals": ledger.community.unit_decimals,
         })
     peers = replicator.peer_status() if replicator is not None else []
     status = await node.status()

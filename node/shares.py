@@ -724,7 +724,9 @@ def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> Mat
     held = shares.holdings.get(key)
     free = 0 if held is None else held.units - held.locked
     if free < action.units:
-        raise InsufficientSharesError(f"you have {free} {share_class.name} that are not already offered; you asked to sell {action.units}")
+        raise InsufficientSharesError(
+            f"you hold {free} {share_class.name} of {enterprise.name} free to sell "
+            f"(the rest, if any, is already offered for sale or being withdrawn); sell at most {free}")
     plan = match(state, signer_id, action)
     gained = sum(fill.units * fill.price_minor for fill in plan.fills)
     _check_can_receive(state, signer_id, gained, domain.name_of(state, signer_id))
