@@ -219,6 +219,11 @@ class TallyGroup(click.Group):
         except click.Abort:
             click.echo("tally: stopped", err=True)
             sys.exit(exit_refused)
+        except BrokenPipeError:
+            # The reader went away (`tally log | head`): nothing more to say, and no traceback when
+            # the interpreter flushes stdout on its way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(exit_refused)
         sys.exit(code if isinstance(code, int) else 0)
 
 
