@@ -113,6 +113,7 @@ async def rotate_key(home: Home, recovery_key_path: Path, now_ms: int) -> Rotate
     recovery = read_key(recovery_key_path)
     new_signing, new_recovery = KeyPair.generate(), KeyPair.generate()
     with home.lock():
+        home.refuse_if_snapshot()  # a rotation signs the next seq, which the snapshot's node may have used
         store = await Store.open(home.database_path)
         try:
             feed = await _own_feed(store, home)

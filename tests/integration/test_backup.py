@@ -257,3 +257,15 @@ def test_backup_refuses_a_folder_that_is_not_empty_or_a_home(town: Town, tmp_pat
     assert "not empty" in one_line_mistake(tally("backup", town.snapshot_folder, tmp_path / "taken"))
     assert "not a node home" in one_line_mistake(tally("backup", tmp_path / "nothing", tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_key_rotate_refuses_a_snapshot_in_one_line_and_changes_nothing(town: Town) -> None:
+    # A rotation signs the next seq of the feed, which the snapshot's node may already have used.
+    home = fresh_copy(town, "rotated")
+    recovery = town.source_folder / "recovery.key"
+    assert recovery.exists()
+    before = digest(home / "tally.db")
+    line = one_line_mistake(tally("key", "rotate", home, "--recovery", recovery))
+    assert "snapshot" in line and "tally resume" in line
+    assert digest(home / "tally.db") == before
+    assert (home / "node.key").read_bytes() == (town.snapshot_folder / "node.key").read_bytes()
