@@ -688,8 +688,8 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
         # Another community's unit, where the row does not carry its decimals.
         return f"{minor} minor units of {community_units.get(where) or 'its unit'}"
 
-    def party(community_id: str, member: str) -> str:
-        name = member_names.get(member) if community_id == own else None
+    def party(community_id: str, member: str, known: str | None) -> str:
+        name = known or (member_names.get(member) if community_id == own else None)
         return f"{name or member[:12] + '…'} of {community_names.get(community_id, community_id[:12] + '…')}"
 
     table = Table()
@@ -697,7 +697,8 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(row["id"][:14] + "…", row["status"] + (f" ({row['reason']})" if row["reason"] else ""),
-                      party(row["from_community"], row["payer"]), party(row["to_community"], row["to_member"]),
+                      party(row["from_community"], row["payer"], row.get("payer_name")),
+                      party(row["to_community"], row["to_member"], row.get("to_member_name")),
                       amount(row["amount"], row["from_community"], row.get("from_unit")),
                       amount(row["received"], row["to_community"], row.get("to_unit")),
                       row["memo"][:30])

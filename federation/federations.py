@@ -359,6 +359,28 @@ class Federations:
                 by_payment.setdefault(body.payment, []).append((order[type(body)], item))
         rows = []
         now = clock_ms()
+        ledgers: dict[bytes, Any] = {}
+
+        def ledger_of(community: bytes) -> Any:
+            """The community's ledger state as this node holds it (its own, or a replica's), or None."""
+            if community not in ledgers:
+                if community == self.own_feed:
+                    ledgers[community] = self.node.sequencer.state
+                else:
+                    replica = self.replicator.replicas.get(community) if self.replicator is not None else None
+                    ledgers[community] = None if replica is None else replica.state
+            return ledgers[community]
+
+        def unit_of(community: bytes) -> dict[str, Any] | None:
+            ledger = ledger_of(community)
+            return None if ledger is None else {"code": ledger.community.unit_code,
+                                                "decimals": ledger.community.unit_decimals}
+
+        def name_of(community: bytes, member: bytes) -> str | None:
+            ledger = ledger_of(community)
+            found = None if ledger is None else ledger.members.get(member)
+            return None if found is None else found.name
+
         for payment_id, items in by_payment.items():
             items.sort(key=lambda pair: (pair[0], pair[1].event.ts))
             if items[0][0] != 0:
@@ -394,6 +416,11 @@ class Federations:
                 "to_member": id_to_text("m", body.to_member),
                 "amount": body.amount_minor,
                 "received": answer.amount_minor if isinstance(answer, PaymentAccepted) else None,
+                # For people: each side's unit, and the members' names where this node holds the ledger.
+                "from_unit": unit_of(sent.feed),
+                "to_unit": unit_of(body.to_community),
+                "payer_name": name_of(sent.feed, body.payer),
+                "to_member_name": name_of(body.to_community, body.to_member),
                 "reason": answer.reason if isinstance(answer, PaymentRejected) else None,
                 "memo": body.memo,
                 "sent_ms": sent.event.ts,

@@ -159,7 +159,8 @@ async def log(request: web.Request) -> web.Response:
     start = params.query_integer(request, "from", 1, params.seq_min, params.seq_max)
     limit = params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
     stored = await node.store.read_log(node.feed, start, limit)
-    events = [event_json(decode_event(item.bytes), item.hash) for item in stored]
+    state = node.sequencer.state  # to name the signer and the members an event mentions beside their ids
+    events = [event_json(decode_event(item.bytes), item.hash, state) for item in stored]
     next_seq = stored[-1].seq + 1 if stored and len(stored) == limit else None
     return _json({"events": events, "next": next_seq})
 
