@@ -173,8 +173,9 @@ def join(child: Federation, parent: Federation) -> None:
 def trade_limits(federation: Federation, debit_minor: int, ceiling_minor: int) -> None:
     """Every member community's balance-of-trade limits in `federation`, one decision each."""
     for seat in federation.communities:
+        name = Client(seat.url).get("/api/community")["name"]  # a title people read on the pages
         decide(federation, SetTradeLimits(id_from_text("n", seat.node), debit_minor, ceiling_minor),
-               f"Trade limits for {seat.node[:10]}")
+               f"Trade limits for {name}")
 
 
 def allocate(federation: Federation, share_minor: int) -> None:

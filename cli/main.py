@@ -52,6 +52,7 @@ from tallystick.protocol.events import (
     Holders,
     PayAcross,
     ProposeWithPeriod,
+    RebindKey,
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
@@ -394,6 +395,23 @@ def key_show(file: Path, as_json: bool) -> None:
     pair = read_key(file)
     document = {"id": id_to_text("m", pair.public), "key": id_to_text("k", pair.public)}
     print_json(document) if as_json else click.echo(document["id"])
+
+
+@key.command("rebind", epilog=example(
+    "tally key new alice-2.key",
+    "tally --key alice.key key rebind alice-2.key   # from now on, sign with alice-2.key"))
+@click.argument("new_file", metavar="NEW_KEY_FILE", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def key_rebind(context: Context, new_file: Path, as_json: bool) -> None:
+    """Move your account to the key in NEW_KEY_FILE, signed with your current key (--key). The old
+    key is retired for good. For a lost key, another member proposes --recover instead."""
+    new = read_key(new_file)
+    client = context.client()
+    appended = client.submit(context.key(), RebindKey(new_key=new.public))
+    print_json(appended) if as_json else click.echo(
+        f"your account now answers to {visible(str(new_file))} (seq {appended['seq']}); the old key is retired")
 
 
 def _passphrase(confirm: bool) -> str:

@@ -17,7 +17,7 @@ import pytest
 from support import clean_environment, key_from_file, tally, tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.events import Transfer
-from tallystick.protocol.ids import KeyPair, id_from_text
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from .conftest import NodeProcess, init_home, member_id
 
@@ -345,6 +345,24 @@ def test_limits_default_sets_the_communitys_default_limits(make_node: Any) -> No
     assert done.returncode == 0, done.stderr
     assert "credit ceiling no ceiling" in done.stdout and "-40.00 HRS" in done.stdout
     assert fresh.get("/api/community")["credit_ceiling"] == limits.amount_minor_max
+
+
+def test_key_rebind_moves_the_account_to_a_new_key_and_retires_the_old(make_node: Any, tmp_path: Path) -> None:
+    fresh = make_node()
+    admin = ("--node", fresh.url, "--key", fresh.home / "admin.key")
+    old, new = tmp_path / "ivy.key", tmp_path / "ivy-2.key"
+    ivy = tally_json("key", "new", old, "--json")["id"]
+    tally_json("key", "new", new, "--json")
+    assert tally(*admin, "member", "add", ivy, "--name", "ivy").returncode == 0
+    done = tally("key", "rebind", new, "--node", fresh.url, "--key", old)  # global options after the command
+    assert done.returncode == 0 and "the old key is retired" in done.stdout, done.stderr
+    assert fresh.get("/api/members/ivy")["key"] == id_to_text("k", key_from_file(new).public)
+    before = fresh.snapshot()
+    refused = as_member(fresh, old, "pay", "admin", "1.00")
+    assert_refused_in_one_line(refused)
+    assert refused.returncode == 1 and ("key_retired" in refused.stderr or "not_a_member" in refused.stderr), refused.stderr
+    assert fresh.snapshot() == before
+    assert as_member(fresh, new, "pay", "admin", "1.00").returncode == 0
 
 
 # ---- what people read -------------------------------------------------------------------------------
