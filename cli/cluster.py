@@ -8,7 +8,7 @@ and gives each community a living market: its Bakery offers shares, the members 
 offer's minimum and the offer closes allotted; two members trade on the local exchange (a sell and
 a buy that fill, and two orders left resting); and the holders vote a dividend, which the closing
 event pays. Members make a few payments, and every community adopts one charter, so the cluster
-is one federation (docs/federation.md §12). The waits overlap: the offers' and the dividend
+is one federation (with more than four, two under a confederation; docs/federation.md §12). The waits overlap: the offers' and the dividend
 decisions' periods run while the other communities are populated and while they federate.
 
 If anything fails (or the caller asks it to stop) before `up` returns, every node it started is

@@ -1,6 +1,6 @@
 """The `tally` command: operators and members.
 
-How this works: click commands, one per line of the interface contract (docs/architecture.md).
+How this works: click commands (docs/operator.md §12 lists them).
 Commands that talk to a running node use `--node URL` (or TALLY_NODE) and sign with `--key FILE`
 (or TALLY_KEY); offline commands take the home folder. `--node`, `--key` and `--json` may stand
 before the command or after it: `TallyGroup` gives every command of the tree those options once,
@@ -1274,10 +1274,11 @@ def cluster() -> None:
 @cluster.command("up", epilog=example("tally cluster up /tmp/c --nodes 6 --base-port 7711"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--nodes", type=click.IntRange(1, len(cluster_module.community_names)), default=3, show_default=True)
-@click.option("--base-port", type=click.IntRange(1024, 65000), default=7601, show_default=True)
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=None,
+              help="The first of NODES consecutive ports (default: free ports).")
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_cleanly
-def cluster_up(directory: Path, nodes: int, base_port: int, as_json: bool) -> None:
+def cluster_up(directory: Path, nodes: int, base_port: int | None, as_json: bool) -> None:
     """Start NODES communities with demo members trading; prints each URL."""
     communities = cluster_module.up(directory, nodes, base_port)
     if as_json:
@@ -1296,7 +1297,9 @@ def cluster_link(nodes: tuple[str, ...]) -> None:
     """Link running communities as `cluster up` does: one federation of up to four, or two
     federations in a confederation, with trade limits and capacity shares, by federation decisions
     signed with each community's ADMIN_KEY file. Does nothing if they are linked already. For
-    clusters started another way (docker/compose.yml runs it as its `federate` service)."""
+    clusters started another way. (docker/compose.yml links with one `link-NAME` job per community,
+    docker/link.py, each holding only its own admin key; this does the same from one machine that
+    holds every admin key.)"""
     pairs = [node.partition("=") for node in nodes]
     if any(not key for _, _, key in pairs):
         raise click.UsageError("give each node as URL=ADMIN_KEY_FILE")
