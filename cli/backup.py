@@ -39,7 +39,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
 import click
 import msgspec
 from tallystick.node.home import Home, HomeError, Snapshot, fsync_folder, write_key
@@ -217,6 +216,7 @@ class Resumed(msgspec.Struct):
 async def _peer_head(peer_url: str, feed: bytes) -> tuple[int, bytes] | None:
     """The peer's head (seq, hash) of `feed`, or None if it holds no copy. Heads are paged by feed
     id, so the page after the id just below `feed` starts with `feed` if the peer holds it."""
+    import aiohttp  # here, not at import: every `tally` command would pay for it
     from tallystick.federation.restore import read_bounded
 
     number = int.from_bytes(feed, "big")

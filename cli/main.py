@@ -24,15 +24,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
 from tallystick.node.money import (
     format_ceiling,
@@ -229,6 +226,10 @@ class TallyGroup(click.Group):
 
 
 def _version() -> str:
+    # Imported here: importlib.metadata costs every other command a few hundredths of a second.
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
     try:
         return package_version("tallystick")
     except PackageNotFoundError:  # run from a tree that was never installed
@@ -1164,7 +1165,9 @@ def status(context: Context, as_json: bool) -> None:
 # ---- offline ------------------------------------------------------------------------------------
 
 
-def _progress(description: str) -> Progress:
+def _progress(description: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True)
     )
