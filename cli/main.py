@@ -36,6 +36,7 @@ from tallystick.node.money import (
     format_debit_limit,
     format_money,
     parse_amount,
+    parse_share,
 )
 from tallystick.node.names import normalise_name
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
@@ -43,6 +44,8 @@ from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError, TallyError
 from tallystick.protocol.events import (
     AdmitMember,
+    Floor,
+    SetFloors,
     AllMembers,
     DeclareDividend,
     Delegate,
@@ -738,13 +741,28 @@ def _parse_duration_ms(text: str) -> int:
 
 
 def _parse_percent_bp(text: str | None) -> int | None:
-    """'66.67' (percent) -> 6667 basis points."""
+    """'66.67' or '66.67%' (percent), or '2/3' (a fraction) -> 6667 basis points."""
     if text is None:
         return None
-    basis_points = parse_amount(text.rstrip("%"), 2, allow_zero=True)
-    if basis_points > limits.basis_points_max:
-        raise click.BadParameter(f"{text!r}: a percentage is at most 100")
-    return basis_points
+    try:
+        return parse_share(text)
+    except TallyError as error:
+        raise click.BadParameter(error.message) from None
+
+
+_decision_classes = ("general", "enterprise", "membership", "limits", "treasury", "federation", "key_recovery", "rules")
+
+
+def _parse_floor(text: str) -> Floor:
+    """'rules:50:2/3:72h' -> the floor of a decision class: its least quorum, threshold and period."""
+    parts = text.split(":")
+    if len(parts) != 4 or parts[0] not in _decision_classes:
+        raise click.BadParameter(
+            f"{text!r}: write CLASS:QUORUM:THRESHOLD:PERIOD, e.g. rules:50:2/3:72h, with CLASS one of "
+            + ", ".join(_decision_classes))
+    period = 0 if parts[3] in ("0", "0s") else _parse_duration_ms(parts[3])
+    return Floor(decision_class=parts[0], quorum_bp=_parse_percent_bp(parts[1]) or 0,  # type: ignore[arg-type]
+                 threshold_bp=_parse_percent_bp(parts[2]) or 0, period_ms=period)
 
 
 def _effect(
@@ -752,9 +770,9 @@ def _effect(
     new_key: str | None, set_limits: str | None, default_limits: bool, debit_limit: str | None,
     credit_ceiling: str | None, admission: str | None, default_quorum: str | None, default_threshold: str | None,
     levy: str | None = None, levy_min: str | None = None, levy_max: str | None = None,
-    treasury_pay: str | None = None, amount: str | None = None, memo: str = "",
+    treasury_pay: str | None = None, amount: str | None = None, memo: str = "", floors: tuple[str, ...] = (),
 ) -> Any:
-    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy, treasury_pay]
+    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy, treasury_pay, floors or None]
     if sum(option is not None for option in chosen) > 1:
         raise click.UsageError("a decision has at most one effect")
     if admit is not None:
@@ -788,6 +806,8 @@ def _effect(
             min_minor=parse_amount(levy_min or "0", decimals, allow_zero=True),
             max_minor=parse_amount(levy_max, decimals, allow_zero=True) if levy_max else limits.amount_minor_max,
         )
+    if floors:
+        return SetFloors(floors=tuple(_parse_floor(text) for text in floors))
     if admission is not None:
         return SetRules(
             admission=admission,  # type: ignore[arg-type]
@@ -809,8 +829,8 @@ def _effect(
 @click.option("--ranked", is_flag=True, help="A poll where members rank options, best first (Borda count).")
 @click.option("--topic", default="", help="The topic, for delegations per topic.")
 @click.option("--closes-in", default="7d", show_default=True, help="How long it stays open: 90s, 10m, 2h, 7d.")
-@click.option("--quorum", default=None, help="Percent of members who must take part (default: the community's rule).")
-@click.option("--threshold", default=None, help="Percent of agree among agree+disagree to pass (proposals).")
+@click.option("--quorum", default=None, help="Share of members who must take part: a percent (50) or a fraction (1/2); default: the community's rule.")
+@click.option("--threshold", default=None, help="Share of agree among agree+disagree to pass (proposals): 66.67 or 2/3.")
 @click.option("--admit", default=None, metavar="ID", help="Effect: admit this member id (with --name).")
 @click.option("--name", default=None, help="The name of the member --admit admits.")
 @click.option("--remove", default=None, metavar="MEMBER", help="Effect: close this member's account.")
@@ -831,6 +851,8 @@ def _effect(
 @click.option("--withdrawal-notice", default=None, help="With --holders: set the withdrawal notice (e.g. 30d, or 0s).")
 @click.option("--withdrawal-cap", default=None, help="With --holders and --withdrawal-notice: the yearly cap, major units (0: none).")
 @click.option("--treasury-pay", default=None, metavar="MEMBER", help="Effect: the treasury pays MEMBER --amount.")
+@click.option("--floor", "floors", multiple=True, metavar="CLASS:QUORUM:THRESHOLD:PERIOD",
+              help="Effect: set a decision class's floor, e.g. rules:50:2/3:72h (repeat for more classes).")
 @click.option("--amount", default=None, help="With --treasury-pay: major units.")
 @click.option("--memo", default="", help="With --treasury-pay: what it is for.")
 @click.option("--json", "as_json", is_flag=True)
@@ -844,7 +866,7 @@ def propose(
     debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
     default_threshold: str | None, levy: str | None, levy_min: str | None, levy_max: str | None,
     holders: str | None, dividend: str | None, withdrawal_notice: str | None, withdrawal_cap: str | None,
-    treasury_pay: str | None, amount: str | None, memo: str, as_json: bool,
+    treasury_pay: str | None, amount: str | None, floors: tuple[str, ...], memo: str, as_json: bool,
 ) -> None:
     """Open a decision titled TITLE; members vote with `tally vote`, and the node closes it at its
     deadline and applies its effect if it passed. `--json` prints its `id`, `seq` and `hash`."""
@@ -855,7 +877,7 @@ def propose(
         )
     effect = _effect(client, admit, name, remove, recover, new_key, set_limits, default_limits, debit_limit,
                      credit_ceiling, admission, default_quorum, default_threshold, levy, levy_min, levy_max,
-                     treasury_pay, amount, memo)
+                     treasury_pay, amount, memo, floors)
     electorate: Any = AllMembers()
     if holders is not None:
         enterprise = shares_commands.enterprise_id(client, holders)

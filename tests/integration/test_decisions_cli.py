@@ -174,3 +174,22 @@ def test_a_proposals_propose_suggests_a_vote_that_works(make_node: Any) -> None:
     suggested = proposed.stdout.split("`")[1]
     assert suggested.endswith(" agree")
     assert tally(*admin, *suggested.split()[1:]).returncode == 0
+
+
+def test_a_threshold_typed_as_a_fraction_and_floors_set_by_a_proposal(make_node: Any) -> None:
+    node = make_node()
+    admin = ("--node", node.url, "--key", node.home / "admin.key")
+    two_thirds = tally_json(*admin, "propose", "Paint the hall", "--threshold", "2/3", "--closes-in", "1h", "--json")
+    assert tally_json("--node", node.url, "decisions", str(two_thirds["id"]), "--json")["threshold_bp"] == 6667
+    floors = tally_json(*admin, "propose", "Stricter rules", "--floor", "rules:60:3/4:96h",
+                        "--floor", "key_recovery:50:70:72h", "--closes-in", "4d", "--json")
+    shown = tally_json("--node", node.url, "decisions", str(floors["id"]), "--json")
+    assert shown["effect"]["kind"] == "set_floors"
+    assert [(f["decision_class"], f["quorum_bp"], f["threshold_bp"], f["period_ms"]) for f in shown["effect"]["floors"]] == [
+        ("rules", 6000, 7500, 96 * 3_600_000), ("key_recovery", 5000, 7000, 72 * 3_600_000)], shown["effect"]
+    before = node.get("/api/status")["seq"]
+    for bad in ("rules:60:3/4", "nobody:1:1:1h", "rules:60:4/3:96h", "rules:sixty:1/2:96h"):
+        done = tally(*admin, "propose", "Bad floor", "--floor", bad, "--closes-in", "4d")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (bad, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert node.get("/api/status")["seq"] == before
