@@ -43,6 +43,9 @@ from .client import Client
 from .shares import duration_text, examples
 from .terminal import Table, markup, visible
 
+# How long a federation act waits for its body to be appended (docs/federation.md §16).
+act_body_wait_seconds = 10.0
+
 console = Console()
 # Table columns holding amounts: never wrapped, so "-100.00 HRS to 100.00 HRS" stays on one line.
 money_columns = frozenset({"capacity share", "trade limits", "position"})
@@ -143,7 +146,22 @@ def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any,
             action = ProposeWithPeriod(decision_type="proposal", title=title[: limits.decision_title_chars_max],
                                        text="", deadline_ms=0, voting_period_ms=parse_duration_ms(closes_in),
                                        effect=action)
-        return client.submit(context.key(), action)
+        appended = client.submit(context.key(), action)
+        if not by_decision:
+            wait_for_body(client, appended["seq"], body.__struct_config__.tag)
+        return appended
+
+    def wait_for_body(client: Client, act_seq: int, kind: str) -> None:
+        """Wait (a few seconds at most) until the node has appended the act's federation body, which
+        it does from its outbox just after the act: only then do other nodes see it, so a command
+        typed next elsewhere (an `adopt` after a `found`) finds it. A node that takes longer still
+        appends it; the command just does not wait for that."""
+        deadline = time.monotonic() + act_body_wait_seconds
+        while time.monotonic() < deadline:
+            events = client.get("/api/log", **{"from": act_seq + 1, "limit": 50})["events"]
+            if any(event["body"].get("kind") == kind for event in events):
+                return
+            time.sleep(0.05)
 
     def federation_document(client: Client, reference: str) -> dict:
         return client.get(f"/api/federations/{reference}")

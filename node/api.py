@@ -194,6 +194,8 @@ async def submit_intent(request: web.Request) -> web.Response:
     body = await read_body(request)
     intent_bytes = body if request.content_type == "application/msgpack" else intent_from_json(body)
     appended = await node.sequencer.submit(intent_bytes)
+    if node.sequencer.state.federation_outbox:
+        node.timer_wake.set()  # a federation act's body is appended next, not at the timer's tick
     return _json({"seq": appended.seq, "hash": id_to_text("h", appended.hash)}, status=201)
 
 

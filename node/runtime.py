@@ -62,6 +62,9 @@ class Node:
         self.feed = sequencer.head.feed
         self.failure: BaseException | None = None
         self.stop_requested = asyncio.Event()
+        # Set when a federation act waits in the outbox, so the timer appends its body at once
+        # rather than at its next tick (a `found` followed at once by an `adopt` elsewhere).
+        self.timer_wake = asyncio.Event()
 
     def task_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -100,7 +103,12 @@ class Node:
         """Time-driven events: decisions, offers and withdrawals whose time came are closed (the
         domain says which and with what outcome), and a checkpoint once the feed has been idle with unhashed events."""
         while True:
-            await asyncio.sleep(timer_interval_ms / 1000)
+            try:
+                async with asyncio.timeout(timer_interval_ms / 1000):
+                    await self.timer_wake.wait()
+            except TimeoutError:
+                pass
+            self.timer_wake.clear()
             if self.sequencer.refusal is not None:
                 continue  # a stale or forked home appends nothing; the alert says why
             for decision in due_closures(self.sequencer.state, self.sequencer.now_ms()):
