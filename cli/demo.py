@@ -25,6 +25,7 @@ import random
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
@@ -193,9 +194,29 @@ def trade_until_stopped(communities: list[cluster.Community]) -> None:
         while (left := next_trade - time.monotonic()) > 0:
             _check_stop()
             time.sleep(min(left, stop_check_seconds))
-        line = (cluster.trade_across(communities, rng) if len(communities) > 1 and rng.random() < 0.3
-                else cluster.trade(rng.choice(communities), rng))
-        print("  " + (line or ""), flush=True)
+        across = len(communities) > 1 and rng.random() < 0.3
+        community = rng.choice(communities)
+        outcome: list[str | None] = []
+        failure: list[BaseException] = []
+
+        def one_trade(across: bool = across, community: cluster.Community = community,
+                      outcome: list[str | None] = outcome, failure: list[BaseException] = failure) -> None:
+            try:
+                outcome.append(cluster.trade_across(communities, rng) if across else cluster.trade(community, rng))
+            except BaseException as error:  # noqa: BLE001 (handed to the loop, which raises it)
+                failure.append(error)
+
+        # A trade runs in a thread the loop watches, so a Ctrl-C in the middle of one (a few HTTP
+        # requests, slow on a busy machine) stops the demo at once: the thread is a daemon, left to
+        # end with the process once the nodes are stopped.
+        worker = threading.Thread(target=one_trade, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            _check_stop()
+            worker.join(stop_check_seconds)
+        if failure:
+            raise failure[0]
+        print("  " + (outcome[0] or ""), flush=True)
 
 
 def _fail(message: str, status: int) -> NoReturn:
