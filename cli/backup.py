@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import click
 import msgspec
-from tallystick.node.home import Home, HomeError, Snapshot, fsync_folder, write_key
+from tallystick.node.home import Home, HomeError, Snapshot, fsync_folder, publish_folder, write_key
 from tallystick.node.store import read_only_connection
 from tallystick.protocol import limits
 from tallystick.protocol.errors import LocalError, TallyError
@@ -151,11 +151,7 @@ def backup_home(source: Path, out: Path, now_ms: int) -> Snapshot:
         _write_synced(building / home.config_path.name, config)
         snapshot = Snapshot(id_to_text("n", feed), seq, id_to_text("h", head), now_ms)
         _write_synced(building / home.snapshot_path.name, msgspec.json.format(msgspec.json.encode(snapshot)) + b"\n")
-        fsync_folder(building)
-        if out.exists():
-            out.rmdir()
-        os.rename(building, out)
-        fsync_folder(out.parent)
+        publish_folder(building, out)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

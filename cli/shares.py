@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from tallystick.node.money import format_money, parse_amount
+from tallystick.node.money import format_duration, format_money, parse_amount
 from tallystick.node.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
@@ -136,17 +136,7 @@ def _duration_ms(text: str) -> int:
     return _parse_duration_ms(text)
 
 
-def duration_text(ms: int) -> str:
-    """A duration as people say it, to two units: '2 d 3 h', '1 min 50 s', '0 s'."""
-    seconds = max(0, ms) // 1000
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append(f"{seconds // size} {unit}")
-            seconds %= size
-        if len(parts) == 2:
-            break
-    return " ".join(parts)
+duration_text = format_duration  # the name cli/federation.py imports
 
 
 def _count(number: int, thing: str) -> str:

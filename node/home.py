@@ -160,6 +160,17 @@ def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | 
 key_file_mode = 0o600
 
 
+def publish_folder(building: Path, target: Path) -> None:
+    """Put the folder `building` (made whole, beside `target`) in `target`'s place in one rename,
+    `target` being absent or an empty folder, and make both durable: a crash leaves the old empty
+    folder or the whole new one, never half of it."""
+    fsync_folder(building)
+    if target.exists():
+        target.rmdir()
+    os.rename(building, target)
+    fsync_folder(target.parent)
+
+
 def fsync_folder(path: Path) -> None:
     """Make the renames and creations in folder `path` durable (a rename is durable only once its
     folder is synced)."""
@@ -356,11 +367,7 @@ async def init_home(
                                opening_postings(state))
         finally:
             await store.close()
-        fsync_folder(building)
-        if path.exists():
-            path.rmdir()
-        os.rename(building, path)
-        fsync_folder(path.parent)
+        publish_folder(building, path)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

@@ -108,3 +108,16 @@ def format_share(basis_points: int) -> str:
     """6667 -> '66.67 %'; 5000 -> '50 %': a bar as a person reads it."""
     whole, hundredths = divmod(basis_points, 100)
     return f"{whole} %" if hundredths == 0 else f"{whole}.{hundredths:02d} %"
+
+
+def format_duration(ms: int) -> str:
+    """A duration as people say it, to two units: '2 d 3 h', '1 min 50 s', '0 s'."""
+    seconds = max(0, ms) // 1000
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)

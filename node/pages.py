@@ -85,7 +85,14 @@ from . import params
 from .decisions import Decision, tally, winners
 from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key, people
 from .history import History
-from .money import format_amount, format_ceiling, format_debit_limit, format_money, parse_amount
+from .money import (
+    format_amount,
+    format_ceiling,
+    format_debit_limit,
+    format_duration,
+    format_money,
+    parse_amount,
+)
 from .payments import payment_id
 from .public import public_url
 from .runtime import Node, clock_ms, node_key
@@ -153,19 +160,6 @@ def _node(request: web.Request) -> Node:
 def _html(template: str, status: int = 200, **context: Any) -> web.Response:
     text = _environment.get_template(template).render(**context)
     return web.Response(text=text, status=status, content_type="text/html")
-
-
-def format_duration(ms: int) -> str:
-    """A duration as people say it, to two units: '2 d 3 h', '5 min 10 s', '0 s'."""
-    seconds = max(0, ms) // 1000
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append(f"{seconds // size} {unit}")
-            seconds %= size
-        if len(parts) == 2:
-            break
-    return " ".join(parts)
 
 
 def format_time(ms: int) -> str:
