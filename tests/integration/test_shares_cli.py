@@ -64,9 +64,9 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     )
     assert registered["id"].startswith("e_")
     customers = tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "0", "--price", "1.00",
-                           "--units", "100", "--min", "20", "--member-cap", "50", "--closes-in", "30s", "--json")["id"]
+                           "--units", "100", "--min", "20", "--member-cap", "50", "--closes-in", "20s", "--json")["id"]
     investors = tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "1", "--price", "2.00",
-                           "--units", "20", "--min", "1", "--closes-in", "30s", "--json")["id"]
+                           "--units", "20", "--min", "1", "--closes-in", "20s", "--json")["id"]
     tally_json(*bea, "enterprise", "subscribe", str(customers), "40", "--json")
     tally_json(*cal, "enterprise", "subscribe", str(customers), "30", "--json")
     tally_json(*bea, "enterprise", "subscribe", str(investors), "12", "--json")
@@ -106,7 +106,7 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
 
     # The holders declare a dividend: one vote per share of either class (Bea 40 + 9, Cal 30 + 11).
     dividend = tally_json(*admin, "propose", "First dividend", "--holders", "Bakery", "--dividend", "10.00",
-                          "--closes-in", "30s", "--json")["id"]
+                          "--closes-in", "20s", "--json")["id"]
     outsider = tally(*admin, "vote", str(dividend), "agree")
     assert outsider.returncode == 1 and "not_authorized" in outsider.stderr
     tally_json(*bea, "vote", str(dividend), "agree", "--json")
