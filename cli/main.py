@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 from urllib.parse import quote
 
 import click
@@ -44,11 +44,10 @@ from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError, TallyError
 from tallystick.protocol.events import (
     AdmitMember,
-    Floor,
-    SetFloors,
     AllMembers,
     DeclareDividend,
     Delegate,
+    Floor,
     Holders,
     PayAcross,
     ProposeWithPeriod,
@@ -56,6 +55,7 @@ from tallystick.protocol.events import (
     RecoverKey,
     RemoveMember,
     SetDefaultLimits,
+    SetFloors,
     SetLevy,
     SetLimits,
     SetRole,
@@ -67,6 +67,7 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+from tallystick.protocol.types import DecisionClass
 
 from . import backup as backup_commands
 from . import cluster as cluster_module
@@ -750,7 +751,7 @@ def _parse_percent_bp(text: str | None) -> int | None:
         raise click.BadParameter(error.message) from None
 
 
-_decision_classes = ("general", "enterprise", "membership", "limits", "treasury", "federation", "key_recovery", "rules")
+_decision_classes: tuple[str, ...] = get_args(DecisionClass)
 
 
 def _parse_floor(text: str) -> Floor:

@@ -201,6 +201,13 @@ class Federations:
             self._state = self._last_state = fold(events)
         return self._state, events, self._held
 
+    def ledger(self, community: bytes) -> Any:
+        """A community's ledger state as this node holds it (its own, or a replica's), or None."""
+        if community == self.own_feed:
+            return self.node.sequencer.state
+        replica = self.replicator.replicas.get(community) if self.replicator is not None else None
+        return None if replica is None else replica.state
+
     def _arrive(self, rows: list[tuple[bytes, int, bytes]]) -> None:
         """The store's commit listener: federation and payment rows just stored, own or replicated."""
         self._arrived.extend(rows)
@@ -359,25 +366,13 @@ class Federations:
                 by_payment.setdefault(body.payment, []).append((order[type(body)], item))
         rows = []
         now = clock_ms()
-        ledgers: dict[bytes, Any] = {}
-
-        def ledger_of(community: bytes) -> Any:
-            """The community's ledger state as this node holds it (its own, or a replica's), or None."""
-            if community not in ledgers:
-                if community == self.own_feed:
-                    ledgers[community] = self.node.sequencer.state
-                else:
-                    replica = self.replicator.replicas.get(community) if self.replicator is not None else None
-                    ledgers[community] = None if replica is None else replica.state
-            return ledgers[community]
-
         def unit_of(community: bytes) -> dict[str, Any] | None:
-            ledger = ledger_of(community)
+            ledger = self.ledger(community)
             return None if ledger is None else {"code": ledger.community.unit_code,
                                                 "decimals": ledger.community.unit_decimals}
 
         def name_of(community: bytes, member: bytes) -> str | None:
-            ledger = ledger_of(community)
+            ledger = self.ledger(community)
             found = None if ledger is None else ledger.members.get(member)
             return None if found is None else found.name
 
@@ -541,10 +536,8 @@ def _member_name(layer: Federations, member: bytes) -> str | None:
     state = layer._last_state
     if state is not None and member in state.federations:
         return state.federations[member].name
-    if member == layer.own_feed:
-        return layer.node.sequencer.state.community.name
-    replica = layer.replicator.replicas.get(member) if layer.replicator is not None else None
-    return None if replica is None else replica.state.community.name
+    ledger = layer.ledger(member)
+    return None if ledger is None else ledger.community.name
 
 
 def federation_json(layer: Federations, state: FederationState, federation: Federation) -> dict[str, Any]:
@@ -652,12 +645,7 @@ async def report_json(layer: Federations, state: FederationState, federation: Fe
         })
     peers = replicator.peer_status() if replicator is not None else []
     status = await node.status()
-    def ledger_of(member: bytes) -> Any:
-        if member == layer.own_feed:
-            return node.sequencer.state
-        replica = replicator.replicas.get(member) if replicator is not None else None
-        return None if replica is None else replica.state
-
+    ledger_of = layer.ledger
     control = []
     now = clock_ms()
     for m in sorted(federation.members.values(), key=lambda m: m.member):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import pytest
 from domain_helpers import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st

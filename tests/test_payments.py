@@ -14,7 +14,15 @@ from tallystick.node import payments
 from tallystick.node.domain import audit, intent_body, state_digest, validate
 from tallystick.node.errors import DebitLimitError, DomainError, NotAuthorizedError, NotDueError
 from tallystick.protocol.codec import decode_event
-from tallystick.protocol.events import Act, AdmitMember, CapacityLimits, FederationAct, PayAcross, SetLimits, TradeLimits
+from tallystick.protocol.events import (
+    Act,
+    AdmitMember,
+    CapacityLimits,
+    FederationAct,
+    PayAcross,
+    SetLimits,
+    TradeLimits,
+)
 from tallystick.protocol.federation import (
     Charter,
     CharterMember,
