@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tallystick.node.domain import apply, audit, state_digest, touched_accounts, validate
+from tallystick.ledger.changes import touched_accounts
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.transition import apply, audit, validate
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_intent, sign_event, signable_intent
 from tallystick.protocol.events import Act, Event

@@ -16,8 +16,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from tallystick.node import shares
-from tallystick.node.errors import DomainError
+from tallystick.ledger import shares
+from tallystick.ledger.errors import DomainError
 from tallystick.node.home import read_key
 from tallystick.node.sequencer import Appended, Sequencer
 from tallystick.protocol.codec import sign_intent

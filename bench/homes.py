@@ -27,7 +27,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tallystick.node.domain import State, apply, checkpoint_due, state_digest, touched_accounts, validate
+from tallystick.ledger.changes import touched_accounts
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.model import State
+from tallystick.ledger.transition import apply, checkpoint_due, validate
 from tallystick.node.home import Home, NodeConfig, init_home, read_key
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
@@ -61,7 +64,7 @@ _cache_sources = (
     "protocol/feed.py",
     "protocol/ids.py",
     "protocol/limits.py",
-    "node/domain.py",
+    "ledger/transition.py",
     "node/store.py",
     "bench/homes.py",
 )

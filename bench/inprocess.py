@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tallystick.node.errors import DomainError
+from tallystick.ledger.errors import DomainError
 from tallystick.node.home import Home
 from tallystick.node.offline import rebuild_home, verify_home
 from tallystick.node.sequencer import Appended

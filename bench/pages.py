@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from tallystick.ledger.shares import enterprise_id
 from tallystick.node.home import Home, read_key
-from tallystick.node.shares import enterprise_id
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import (
     Action,

@@ -80,7 +80,7 @@ poll_interval_seconds = 0.005
 round_poll_interval_seconds = 0.02  # the throughput watcher reads whole log pages
 setup_timeout_seconds = 60
 settle_timeout_seconds = 300
-# Setup intents posted at once: fewer than a member's nonce window (node/domain.py), so an admin's
+# Setup intents posted at once: fewer than a member's nonce window (ledger/transition.py), so an admin's
 # intents cannot arrive further out of order than the window allows.
 setup_concurrency = 16
 # B's members' keys: derived like A's, from indexes no A member uses.

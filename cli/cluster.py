@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tallystick.ledger.money import format_money
+from tallystick.ledger.shares import enterprise_id
 from tallystick.node.home import NodeConfig, init_home, read_key, write_key
-from tallystick.node.money import format_money
-from tallystick.node.shares import enterprise_id
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import (
     AdmitMember,

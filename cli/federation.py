@@ -17,8 +17,8 @@ from typing import Any
 import click
 import msgspec
 from rich.console import Console
-from tallystick.node.money import format_ceiling, format_debit_limit, format_money, parse_amount
-from tallystick.node.names import normalise_name
+from tallystick.ledger.money import format_ceiling, format_debit_limit, format_money, parse_amount
+from tallystick.ledger.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import FederationAct, ProposeWithPeriod
 from tallystick.protocol.federation import (

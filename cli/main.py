@@ -30,15 +30,15 @@ from urllib.parse import quote
 
 import click
 from rich.console import Console
-from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
-from tallystick.node.money import (
+from tallystick.ledger.money import (
     format_ceiling,
     format_debit_limit,
     format_money,
     parse_amount,
     parse_share,
 )
-from tallystick.node.names import normalise_name
+from tallystick.ledger.names import normalise_name
+from tallystick.node.home import Home, NodeConfig, init_home, read_key, write_key
 from tallystick.node.offline import rebuild_home, rotate_key, verify_home
 from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError, TallyError

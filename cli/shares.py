@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 from rich.console import Console
-from tallystick.node.money import format_duration, format_money, parse_amount
-from tallystick.node.names import normalise_name
+from tallystick.ledger.money import format_duration, format_money, parse_amount
+from tallystick.ledger.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     CancelOrder,

@@ -221,7 +221,7 @@ class Job:
 
 
 def _minor(text: str, decimals: int) -> int:
-    from tallystick.node.money import parse_amount
+    from tallystick.ledger.money import parse_amount
 
     return parse_amount(text, decimals)
 

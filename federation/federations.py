@@ -26,8 +26,8 @@ import msgspec
 from aiohttp import web
 from msgspec import Struct
 from prometheus_client.core import GaugeMetricFamily, Metric
+from tallystick.ledger import payments as paying
 from tallystick.node import params
-from tallystick.node import payments as paying
 from tallystick.node.runtime import Node, clock_ms
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof, encode

@@ -47,9 +47,10 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from tallystick.ledger.errors import CheckpointMismatchError
+from tallystick.ledger.model import State
 from tallystick.node.connections import read_body
-from tallystick.node.domain import State
-from tallystick.node.errors import BusyError, CheckpointMismatchError
+from tallystick.node.errors import BusyError
 from tallystick.node.params import query_integer
 from tallystick.node.replay import Received, fold_received, start_received, verify_intent_signatures
 from tallystick.node.runtime import Node

@@ -15,6 +15,10 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member, people
+from tallystick.ledger.decisions import tally, winners
+from tallystick.ledger.errors import UnknownDecisionError
+from tallystick.ledger.model import Decision
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
@@ -22,9 +26,6 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 
 from . import params
 from .connections import read_body
-from .decisions import Decision, tally, winners
-from .domain import credit_ceiling, debit_limit, find_member, people
-from .errors import UnknownDecisionError
 from .runtime import Node, node_key
 from .views import event_json, render
 

@@ -30,6 +30,7 @@ from typing import Annotated
 
 import msgspec
 from msgspec import Meta
+from tallystick.ledger.model import initial_state
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event
 from tallystick.protocol.errors import LocalError
@@ -37,7 +38,6 @@ from tallystick.protocol.events import Genesis
 from tallystick.protocol.feed import start_feed
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
-from .domain import initial_state
 from .store import Store, acknowledged_path, opening_postings
 
 

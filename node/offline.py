@@ -13,13 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.transition import apply
 from tallystick.protocol.codec import sign_event
 from tallystick.protocol.errors import BadIdError, LocalError
 from tallystick.protocol.events import KeyRotated
 from tallystick.protocol.feed import FeedHead, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
-from .domain import apply, state_digest
 from .home import Home, HomeError, fsync_folder, read_key, write_key
 from .replay import LogCorruptError, rebuild, refold
 from .store import Store

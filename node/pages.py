@@ -34,6 +34,26 @@ import jinja2
 import segno
 from aiohttp import web
 from markupsafe import Markup, escape
+from tallystick.ledger.accounts import (
+    credit_ceiling,
+    debit_limit,
+    find_member,
+    member_for_key,
+    people,
+    people_roles,
+)
+from tallystick.ledger.decisions import tally, winners
+from tallystick.ledger.model import Decision, State
+from tallystick.ledger.money import (
+    format_amount,
+    format_ceiling,
+    format_debit_limit,
+    format_duration,
+    format_money,
+    parse_amount,
+)
+from tallystick.ledger.payments import payment_id
+from tallystick.ledger.shares import vote_weights
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.errors import MalformedError, TallyError
@@ -82,21 +102,9 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from . import params
-from .decisions import Decision, tally, winners
-from .domain import State, credit_ceiling, debit_limit, find_member, member_for_key, people
 from .history import History
-from .money import (
-    format_amount,
-    format_ceiling,
-    format_debit_limit,
-    format_duration,
-    format_money,
-    parse_amount,
-)
-from .payments import payment_id
 from .public import public_url
 from .runtime import Node, clock_ms, node_key
-from .shares import people_roles, vote_weights  # people_roles: accounts that are people
 from .shares_api import (
     book_json,
     cap_table,

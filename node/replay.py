@@ -15,6 +15,9 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
+from tallystick.ledger.changes import touched_accounts, touched_by_body
+from tallystick.ledger.model import State, initial_state
+from tallystick.ledger.transition import audit
 from tallystick.protocol.codec import decode_event, decode_intent, verify_intent
 from tallystick.protocol.errors import RemoteError, TallyError
 from tallystick.protocol.events import Act, Genesis, Intent
@@ -22,7 +25,6 @@ from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import FeedHead, check_links, start_feed, verify_batch, verify_next
 from tallystick.protocol.ids import hash32
 
-from .domain import State, audit, initial_state, touched_accounts, touched_by_body
 from .store import Posting, Store, StoredEvent, balance_changes, opening_postings
 
 # Threads that check member signatures during `tally verify`, beside the fold in the main thread.

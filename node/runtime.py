@@ -20,11 +20,13 @@ from typing import Protocol
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from tallystick.ledger import shares as sharing
+from tallystick.ledger.decisions import closing_body, due_closures
+from tallystick.ledger.digest import state_digest
 from tallystick.protocol import limits
 from tallystick.protocol.events import Checkpoint
 from tallystick.protocol.ids import id_to_text
 
-from . import shares as sharing
 from .connections import (
     ConnectionGuard,
     HttpBounds,
@@ -33,8 +35,6 @@ from .connections import (
     listen_backlog,
     raise_open_files_limit,
 )
-from .decisions import closing_body, due_closures
-from .domain import state_digest
 from .home import Home, HomeError, NodeConfig
 from .offline import finish_staged_rotation
 from .sequencer import Sequencer

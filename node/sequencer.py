@@ -30,6 +30,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tallystick.ledger.changes import touched_accounts, touched_by_body
+from tallystick.ledger.decisions import audit_close
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import DecisionNotDueError, DomainError
+from tallystick.ledger.model import State
+from tallystick.ledger.transition import apply, checkpoint_due, intent_body, validate
+from tallystick.node.errors import BusyError, ClockAheadError
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event, verify_intent
 from tallystick.protocol.errors import TallyError
@@ -37,18 +44,6 @@ from tallystick.protocol.events import Body, Checkpoint, DecisionClosed, Event, 
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 
-from .decisions import audit_close
-from .domain import (
-    State,
-    apply,
-    checkpoint_due,
-    intent_body,
-    state_digest,
-    touched_accounts,
-    touched_by_body,
-    validate,
-)
-from .errors import BusyError, ClockAheadError, DecisionNotDueError, DomainError
 from .store import Posting, Store, balance_changes
 
 

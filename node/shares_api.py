@@ -15,14 +15,15 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member
+from tallystick.ledger.errors import UnknownEnterpriseError, UnknownOfferError
+from tallystick.ledger.model import Enterprise, Holding, Offer, Order, Trade, Withdrawal
+from tallystick.ledger.shares import allotment
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from . import params
-from .domain import credit_ceiling, debit_limit, find_member
-from .errors import UnknownEnterpriseError, UnknownOfferError
 from .runtime import Node, node_key
-from .shares import Enterprise, Holding, Offer, Order, Trade, Withdrawal, allotment
 from .store import share_key, share_value
 
 

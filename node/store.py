@@ -38,6 +38,37 @@ from typing import Literal
 import aiosqlite
 import msgspec
 from immutables import Map
+from tallystick.ledger.changes import delegations_of
+from tallystick.ledger.decisions import effect_members, rules_effects
+from tallystick.ledger.model import (
+    Account,
+    Ballot,
+    Capacity,
+    Community,
+    Decision,
+    Enterprise,
+    Holding,
+    Levy,
+    Member,
+    Offer,
+    Order,
+    Payments,
+    Pending,
+    Rules,
+    Shares,
+    State,
+    Subscription,
+    Tally,
+    Trade,
+    Withdrawal,
+)
+from tallystick.ledger.names import name_key as _name_key
+from tallystick.ledger.shares import (
+    rebuilt_indexes,
+    share_record,
+    touched_by_offer_close,
+    touched_by_withdrawal,
+)
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import BadIdError, LocalError
@@ -45,24 +76,6 @@ from tallystick.protocol.events import DecisionClosed, Effect, Electorate, Offer
 from tallystick.protocol.federation import FederationBody, federation_body_kinds, payment_body_kinds
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import id_from_text, id_to_text
-
-from .decisions import Ballot, Decision, Tally, effect_members, rules_effects
-from .domain import Account, Community, Levy, Member, Rules, State, _name_key, delegations_of
-from .payments import Capacity, Payments, Pending
-from .shares import (
-    Enterprise,
-    Holding,
-    Offer,
-    Order,
-    Shares,
-    Subscription,
-    Trade,
-    Withdrawal,
-    rebuilt_indexes,
-    share_record,
-    touched_by_offer_close,
-    touched_by_withdrawal,
-)
 
 # Bumped whenever a table changes shape; a database of another version is refused with a message
 # (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from tallystick.ledger.model import State
 from tallystick.protocol.codec import decode_intent
 from tallystick.protocol.events import Act, Event
 from tallystick.protocol.ids import id_to_text
-
-from .domain import State
 
 _id_kind_by_field = {
     "to": "m",

@@ -94,7 +94,7 @@ class RebindKey(_Tagged, tag="rebind_key"):
     new_key: Id32
 
 
-# ---- community shares: enterprises, offers, the exchange (node/shares.py, docs/shares.md) --------
+# ---- community shares: enterprises, offers, the exchange (ledger/shares.py, docs/shares.md) --------
 
 ShareUnits = Annotated[int, Meta(ge=1, le=limits.share_units_max)]
 ClassIndex = Annotated[int, Meta(ge=0, lt=limits.share_classes_max)]
@@ -237,7 +237,7 @@ class Floor(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
 class SetFloors(_Tagged, tag="set_floors"):
     """The community's floors for the classes named (each at most once); the others keep theirs.
     Itself a decision of the strictest class, `rules`, which must stay at least as strict as every
-    other class (node/decisions.py, docs/decisions.md)."""
+    other class (ledger/decisions.py, docs/decisions.md)."""
 
     floors: Annotated[tuple[Floor, ...], Meta(min_length=1, max_length=limits.decision_classes_max)]
 
@@ -282,7 +282,7 @@ class FederationAct(_Tagged, tag="federation"):
 
 
 # What a passed decision may change. Another effect is one struct here plus one entry in
-# node/decisions.py's `effects` table.
+# ledger/decisions.py's `effects` table.
 Effect = (
     AdmitMember
     | RemoveMember

@@ -12,9 +12,9 @@ protocol", gives the whole argument). federation/state.py folds these bodies, re
 members' replicated feeds, into the federation's state.
 
 The bodies that move no credit join the community's `Body` union in events.py through
-`FederationBody`; the community's ledger (node/domain.py) keeps them as records. The cross-community
+`FederationBody`; the community's ledger (ledger/transition.py) keeps them as records. The cross-community
 payment bodies at the end move credit in the appending community's ledger: they join the union
-through `PaymentBody`, and node/payments.py has their transitions.
+through `PaymentBody`, and ledger/payments.py has their transitions.
 """
 
 from __future__ import annotations
@@ -179,14 +179,14 @@ class FederationVote(Tagged, tag="fed_vote"):
 
 FederationBody = Charter | FederationProposal | FederationVote
 
-# The federation bodies that move no credit in the appending community's ledger: node/domain.py
+# The federation bodies that move no credit in the appending community's ledger: ledger/transition.py
 # keeps them as records. A body that moves credit (a payment) needs its transition in the domain.
 ledger_neutral_bodies: tuple[type, ...] = (Charter, FederationProposal, FederationVote)
 
 federation_body_kinds: frozenset[str] = frozenset({"charter", "fed_propose", "fed_vote"})
 
 
-# ---- cross-community payments (they move credit: node/payments.py has their transitions) ------
+# ---- cross-community payments (they move credit: ledger/payments.py has their transitions) ------
 #
 # Member A of community C1 pays member B of community C2. The payment's id is the hash of the
 # `PaymentOut` event (the exact signed bytes). C1 appends `PaymentOut` (A debited, the amount held

@@ -103,7 +103,7 @@ peer_request_timeout_ms = 10_000
 # Federation bodies a community decided to append and its node has not appended yet.
 federation_outbox_max = 16
 
-# ---- community shares and the local exchange (node/shares.py) -----------------------------------
+# ---- community shares and the local exchange (ledger/shares.py) -----------------------------------
 
 # Share classes of one enterprise.
 share_classes_max = 8
@@ -158,3 +158,14 @@ connections_per_address_max = 256
 # Open connections in all; the effective bound is also kept `open_files_reserved` below the
 # process's open-files limit.
 connections_max = 4096
+
+# ---- rules of the ledger (ledger/) -----------------------------------------------------------------
+# Nonces above a member's floor that are remembered: the 32 highest a member used. An intent's nonce
+# must be above the floor and not among these; 32 lets a member have 32 intents in flight in any
+# order, in bounded memory.
+nonce_window_size = 32
+# How long a payment across waits for the other community's answer before its payer's node asks
+# to cancel it (the other community may still accept; the payer is refunded only on a rejection).
+payment_expiry_ms = 24 * 3600 * 1000
+# The period a share class's withdrawal cap counts in: each 365-day period from the Unix epoch.
+year_ms = 365 * 24 * 3600 * 1000

@@ -33,7 +33,7 @@ OptionIndex = Annotated[int, Meta(ge=0, lt=limits.poll_options_max)]
 DecisionType = Literal["proposal", "poll", "consent"]
 Position = Literal["agree", "abstain", "disagree", "block"]
 # below_floor: the votes would pass it, but it no longer meets the community's floors for its effect
-# (they were raised while it was open); node/decisions.py.
+# (they were raised while it was open); ledger/decisions.py.
 Outcome = Literal["passed", "rejected", "blocked", "no_quorum", "effect_refused", "below_floor"]
 Admission = Literal["admin", "decision"]
 # The classes of decision the community's floors are set for, from the lightest to the strictest

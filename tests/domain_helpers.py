@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from tallystick.node.domain import State, apply, audit, initial_state, state_digest, validate
-from tallystick.node.errors import DomainError
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import DomainError
+from tallystick.ledger.model import State, initial_state
+from tallystick.ledger.transition import apply, audit, validate
 from tallystick.protocol.codec import decode_event, event_hash, sign_event, sign_intent, verify_intent
 from tallystick.protocol.events import Act, Action, Body, Checkpoint, Event, Genesis, Intent
 from tallystick.protocol.federation import PaymentOut

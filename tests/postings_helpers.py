@@ -10,7 +10,8 @@ fails here even when live, rebuilt and replicated agree with each other.
 
 from __future__ import annotations
 
-from tallystick.node.domain import apply, initial_state
+from tallystick.ledger.model import initial_state
+from tallystick.ledger.transition import apply
 from tallystick.node.store import Store, balances_decoder, posting_block_events
 from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.events import Act, Genesis

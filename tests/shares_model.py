@@ -1,6 +1,6 @@
 """A reference model of docs/shares.md in plain dicts and lists, for tests/test_shares_model.py.
 
-How this works: the model is written from the spec alone and shares no code with node/shares.py
+How this works: the model is written from the spec alone and shares no code with ledger/shares.py
 (no import of it, nor of its data structures). Each `expect_*` method returns the set of refusals
 the rules call for (empty: the action is valid), computed from the model's own state; each
 `apply_*` method carries out a valid action on that state. Balances are one dict over every account
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from tallystick.node.errors import (
+from tallystick.ledger.errors import (
     BadOfferError,
     BadShareClassError,
     CreditCeilingError,
@@ -37,8 +37,8 @@ from tallystick.node.errors import (
     UnknownOfferError,
     UnknownOrderError,
 )
-from tallystick.node.names import BadNameError, normalise_name
-from tallystick.node.names import name_key as node_name_key
+from tallystick.ledger.names import BadNameError, normalise_name
+from tallystick.ledger.names import name_key as node_name_key
 
 # The spec's constants, restated here rather than read from the code under test.
 fills_per_order_max = 100  # docs/shares.md: an order fills against at most 100 resting orders
@@ -52,7 +52,7 @@ def blake(data: bytes) -> bytes:
 
 
 def name_key(name: str) -> str:
-    """Names are equal when they look alike (node/names.py is the community's rule for names)."""
+    """Names are equal when they look alike (ledger/names.py is the community's rule for names)."""
     return node_name_key(name)
 
 
@@ -575,7 +575,7 @@ class Model:
         return [seq for _, seq in sorted(due)]
 
     def withdrawal_year(self, withdrawal: dict, ts_ms: int) -> int:
-        # "The withdrawals paid in the current year": node/shares.py counts each withdrawal in the
+        # "The withdrawals paid in the current year": ledger/shares.py counts each withdrawal in the
         # year it fell due, not the year of the event that pays it (they differ when the node's
         # timer runs late across a year's end). The spec does not say which; this follows the node,
         # and the report on this file names the case.
@@ -633,7 +633,7 @@ class Model:
         return {holder: amount * weight // total for holder, weight in weights.items()}
 
     def expect_dividend_proposal(self, enterprise: bytes, amount: int) -> set:
-        """node/decisions.py checks a proposal's effect when it is proposed, too (the spec speaks
+        """ledger/decisions.py checks a proposal's effect when it is proposed, too (the spec speaks
         only of the close): a dividend nobody could be paid now is refused at once."""
         paid = self.dividend_shares(enterprise, amount)
         if not paid:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tallystick.node.decisions import closing_body, due_closures
-from tallystick.node.domain import state_digest
+from tallystick.ledger.decisions import closing_body, due_closures
+from tallystick.ledger.digest import state_digest
 from tallystick.node.errors import ClockAheadError
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.sequencer import Sequencer

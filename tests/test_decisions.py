@@ -11,9 +11,10 @@ import pytest
 from domain_helpers import ClockedLedger as BaseClockedLedger
 from domain_helpers import Ledger, admin_key, key, refold
 from msgspec.structs import replace
-from tallystick.node import decisions, domain, money
-from tallystick.node.domain import State, state_digest, validate
-from tallystick.node.errors import (
+from tallystick.ledger import decisions, money
+from tallystick.ledger.accounts import people
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import (
     AccountClosedError,
     BadDecisionError,
     BadDelegationError,
@@ -29,6 +30,8 @@ from tallystick.node.errors import (
     UnknownDecisionError,
     UnknownMemberError,
 )
+from tallystick.ledger.model import State, Tally
+from tallystick.ledger.transition import validate
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import (
     AdmitMember,
@@ -106,7 +109,7 @@ def assert_refused(ledger: ClockedLedger, signer, action, error_class: type[Doma
     return error
 
 
-def tally(ledger: ClockedLedger, decision: int) -> decisions.Tally:
+def tally(ledger: ClockedLedger, decision: int) -> Tally:
     return decisions.tally(ledger.state, ledger.state.decisions[decision])
 
 
@@ -626,7 +629,7 @@ def test_a_treasury_payment_without_a_treasury_is_refused(ledger: ClockedLedger)
 
 
 def test_a_proposal_past_the_most_decisions_open_at_once_is_refused(ledger: ClockedLedger) -> None:
-    from tallystick.node.errors import TooManyDecisionsError
+    from tallystick.ledger.errors import TooManyDecisionsError
     from tallystick.protocol import limits
 
     for _ in range(limits.decisions_open_max):
@@ -635,7 +638,7 @@ def test_a_proposal_past_the_most_decisions_open_at_once_is_refused(ledger: Cloc
     assert_refused(ledger, bea_key, action, TooManyDecisionsError)
 
 
-# ---- bars as people type them (node/money.py: parse_share) ---------------------------------------
+# ---- bars as people type them (ledger/money.py: parse_share) ---------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -667,4 +670,4 @@ def test_a_members_tally_counts_people_and_leaves_out_the_treasury(ledger: Clock
     result = decisions.tally(ledger.state, ledger.state.decisions[seq])
     assert (result.electorate, result.participants, result.direct) == (4, 2, 2)
     assert (result.electorate_people, result.participants_people, result.direct_people) == (4, 2, 2)
-    assert domain.people(ledger.state) == 4 and len(ledger.state.members) == 5
+    assert people(ledger.state) == 4 and len(ledger.state.members) == 5

@@ -11,8 +11,8 @@ from fractions import Fraction
 from domain_helpers import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tallystick.node import decisions, money
-from tallystick.node.domain import state_digest
+from tallystick.ledger import decisions, money
+from tallystick.ledger.digest import state_digest
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
 from tallystick.protocol.federation import quorum_votes

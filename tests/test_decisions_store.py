@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from postings_helpers import assert_postings_hold
 from sequencer_helpers import Clock, running_node
-from tallystick.node.decisions import closing_body, due_closures
-from tallystick.node.domain import state_digest
-from tallystick.node.errors import DeadlinePassedError
+from tallystick.ledger.decisions import closing_body, due_closures
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import DeadlinePassedError
 from tallystick.node.replay import fold_received, rebuild, refold, start_received
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store

@@ -12,17 +12,9 @@ from domain_helpers import Ledger, SignedIntent, admin_key, key, refold, validat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
-from tallystick.node.domain import (
-    audit,
-    checkpoint_due,
-    credit_ceiling,
-    debit_limit,
-    find_member,
-    nonce_window_size,
-    state_digest,
-    validate,
-)
-from tallystick.node.errors import (
+from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import (
     AccountClosedError,
     BadAmountError,
     BalanceNotZeroError,
@@ -40,7 +32,8 @@ from tallystick.node.errors import (
     SameAccountError,
     UnknownMemberError,
 )
-from tallystick.node.names import BadNameError
+from tallystick.ledger.names import BadNameError
+from tallystick.ledger.transition import audit, checkpoint_due, validate
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent, verify_intent
 from tallystick.protocol.errors import MalformedError
@@ -57,6 +50,7 @@ from tallystick.protocol.events import (
     Transfer,
 )
 from tallystick.protocol.ids import hash32
+from tallystick.protocol.limits import nonce_window_size
 
 bea_key = key("bea")
 cal_key = key("cal")

@@ -16,15 +16,9 @@ from domain_helpers import Ledger, SignedIntent, admin_key, key, refold
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from tallystick.node.domain import (
-    checkpoint_due,
-    credit_ceiling,
-    debit_limit,
-    nonce_window_size,
-    state_digest,
-)
-from tallystick.node.domain import validate as domain_validate
-from tallystick.node.errors import (
+from tallystick.ledger.accounts import credit_ceiling, debit_limit
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import (
     AccountClosedError,
     BalanceNotZeroError,
     CreditCeilingError,
@@ -40,8 +34,10 @@ from tallystick.node.errors import (
     SameAccountError,
     UnknownMemberError,
 )
-from tallystick.node.names import BadNameError, normalise_name
-from tallystick.node.names import name_key as node_name_key
+from tallystick.ledger.names import BadNameError, normalise_name
+from tallystick.ledger.names import name_key as node_name_key
+from tallystick.ledger.transition import checkpoint_due
+from tallystick.ledger.transition import validate as domain_validate
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     Act,
@@ -55,6 +51,7 @@ from tallystick.protocol.events import (
     Transfer,
 )
 from tallystick.protocol.ids import KeyPair
+from tallystick.protocol.limits import nonce_window_size
 
 debit_default, ceiling_default = 400, 600
 
@@ -74,7 +71,7 @@ roles = st.sampled_from(["member", "admin"])
 
 
 class Model:
-    """The rules of DESIGN.md in plain dicts, independent of domain.py's data structures."""
+    """The rules of DESIGN.md in plain dicts, independent of the ledger's data structures."""
 
     def __init__(self) -> None:
         admin = admin_key.public

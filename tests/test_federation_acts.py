@@ -1,4 +1,4 @@
-"""A community's federation acts in its own ledger (node/domain.py): an admin's intent, or a passed
+"""A community's federation acts in its own ledger (ledger/transition.py): an admin's intent, or a passed
 decision, puts a charter, proposal or vote in the outbox; the node appends it as its own event; a
 replica refuses a federation body the community did not decide, except an abstention."""
 
@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
-from tallystick.node import decisions
-from tallystick.node.domain import audit, state_digest
-from tallystick.node.errors import DomainError, NotAuthorizedError
+from tallystick.ledger import decisions
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import DomainError, NotAuthorizedError
+from tallystick.ledger.transition import audit
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     AdmitMember,

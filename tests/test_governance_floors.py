@@ -11,14 +11,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
-from tallystick.node import decisions
-from tallystick.node.domain import state_digest
-from tallystick.node.errors import (
-    BadDecisionError,
-    BelowFloorError,
-    DecisionNotDueError,
-    DomainError,
-)
+from tallystick.ledger import decisions
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import BadDecisionError, BelowFloorError, DecisionNotDueError, DomainError
 from tallystick.protocol.codec import encode
 from tallystick.protocol.events import (
     Act,

@@ -3,7 +3,7 @@ deadline or voting period), vote at random, time passes, the timer closes what i
 hostile node tries to close random open decisions as passed whenever it likes: no effect ever
 passes below the floors of its class.
 
-The oracle here is written separately from node/decisions.py: its own table of default floors, its
+The oracle here is written separately from ledger/decisions.py: its own table of default floors, its
 own map from effect to class, and its own fold of the `set_floors` that passed. At each close that
 passes an effect it checks, against the floors in force just before that close: the decision's
 quorum and (a proposal's) threshold, the members who took part, and the time it was open (unless
@@ -19,8 +19,8 @@ from domain_helpers import ClockedLedger, admin_key, key
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from tallystick.node import decisions
-from tallystick.node.errors import DecisionNotDueError, DomainError
+from tallystick.ledger import decisions
+from tallystick.ledger.errors import DecisionNotDueError, DomainError
 from tallystick.protocol.events import (
     AdmitMember,
     DecisionClosed,

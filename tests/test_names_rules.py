@@ -1,4 +1,4 @@
-"""node/names.py: the normal form of a name, the characters refused, and the look-alike key.
+"""ledger/names.py: the normal form of a name, the characters refused, and the look-alike key.
 
 How this works: each test states one claim about the pure functions, with the attack strings of
 issue 12 (a zero-width space, a Cyrillic о, an RTL override, a combining accent, an ANSI escape and
@@ -16,9 +16,9 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tallystick.node import names
-from tallystick.node.errors import DomainError
-from tallystick.node.names import (
+from tallystick.ledger import names
+from tallystick.ledger.errors import DomainError
+from tallystick.ledger.names import (
     BadNameError,
     name_key,
     normalise_name,
@@ -180,7 +180,7 @@ def test_the_table_is_the_version_this_module_was_written_for() -> None:
 
 
 def test_names_module_imports_no_io_clock_or_randomness() -> None:
-    path = repository / "node" / "names.py"
+    path = repository / "ledger" / "names.py"
     offending = [(module, line) for module, line in imports_of(path) if module.split(".")[0] in forbidden]
     assert not offending
 
@@ -188,7 +188,7 @@ def test_names_module_imports_no_io_clock_or_randomness() -> None:
 def test_using_names_loads_no_io_library() -> None:
     program = (
         "import sys\n"
-        "from tallystick.node import names\n"
+        "from tallystick.ledger import names\n"
         "names.name_key('B\\u043eb')\n"
         f"print(','.join(sorted(set(sys.modules) & set({sorted(forbidden_at_runtime)!r}))))\n"
     )

@@ -1,4 +1,4 @@
-"""Payments across communities in each community's own ledger (node/payments.py): two ledgers, C1
+"""Payments across communities in each community's own ledger (ledger/payments.py): two ledgers, C1
 and C2, written as their sequencers write them; each side's events audited as a replica of that
 side alone would audit them."""
 
@@ -10,9 +10,20 @@ from immutables import Map
 from msgspec.structs import replace
 from tallystick.federation.federations import Held, answer_for
 from tallystick.federation.state import fold
-from tallystick.node import payments
-from tallystick.node.domain import audit, intent_body, state_digest, validate
-from tallystick.node.errors import DebitLimitError, DomainError, NotAuthorizedError, NotDueError
+from tallystick.ledger import payments
+from tallystick.ledger.accounts import held_for
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import (
+    CapacityShareError,
+    DebitLimitError,
+    DomainError,
+    NotAuthorizedError,
+    NotDueError,
+    NotInFederationError,
+    PaymentAnsweredError,
+    UnknownPaymentError,
+)
+from tallystick.ledger.transition import audit, intent_body, validate
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import (
     Act,
@@ -105,12 +116,12 @@ def test_a_payment_is_answered_and_settled_only_once() -> None:
     for second in (PaymentAccepted(payment, c1.feed, 100, valley, bea_key.public),
                    PaymentRejected(payment, c1.feed, "refused")):
         _, event = c2.next_event(second)
-        with pytest.raises(payments.PaymentAnsweredError):
+        with pytest.raises(PaymentAnsweredError):
             audit(c2.state, event, None)
     c1.audited(PaymentSettled(payment, acceptance))
     for again in (PaymentSettled(payment, acceptance), PaymentReturned(payment, acceptance)):
         _, event = c1.next_event(again)
-        with pytest.raises(payments.UnknownPaymentError):
+        with pytest.raises(UnknownPaymentError):
             audit(c1.state, event, None)
 
 
@@ -146,7 +157,7 @@ def test_a_payment_across_past_the_payers_debit_limit_says_the_most_in_major_uni
 def test_a_payment_through_a_federation_not_adopted_or_to_the_same_community_is_refused() -> None:
     c1, c2, valley = founded()
     stranger = c1.sign(ada_key, PayAcross(b"\x07" * 32, c2.feed, bea_key.public, 10))
-    assert isinstance(validate(c1.state, stranger.intent, c1.now_ms), payments.NotInFederationError)
+    assert isinstance(validate(c1.state, stranger.intent, c1.now_ms), NotInFederationError)
     home = c1.sign(ada_key, PayAcross(valley, c1.feed, bea_key.public, 10))
     assert isinstance(validate(c1.state, home.intent, c1.now_ms), DomainError)
 
@@ -174,7 +185,7 @@ def test_a_cancel_waits_for_expiry_and_a_pending_payment_counts_against_the_paye
     c1.audited(PaymentCancel(payment, c2.feed))
     assert c1.state.payments.pending[payment].cancel_sent
     # Ada is at -300 with 300 on its way back if C2 refuses: she may receive at most 1000 more.
-    assert payments.held_for(c1.state, ada_key.public) == 300
+    assert held_for(c1.state, ada_key.public) == 300
 
 
 def test_both_sides_refold_from_their_bytes_to_the_same_state() -> None:
@@ -237,7 +248,7 @@ def test_a_payment_through_a_confederation_moves_each_sides_own_trade_account_an
 def test_a_community_paying_past_its_share_of_the_capacity_is_refused_locally() -> None:
     c1, c2, f1, _, top = confederated(share=200)
     send_through(c1, c2, top, 150)
-    with pytest.raises(payments.CapacityShareError) as refused:
+    with pytest.raises(CapacityShareError) as refused:
         send_through(c1, c2, top, 51)
     assert "share" in refused.value.message and "2.00 TST" in refused.value.message
     assert "at most 0.50 TST fits" in refused.value.message
@@ -268,10 +279,10 @@ def test_a_returned_payment_gives_its_share_back_and_held_payments_count_against
 
 def test_without_a_share_or_a_chain_a_payment_above_is_refused_with_a_clear_error() -> None:
     c1, c2, _, _, top = confederated(share=0)
-    with pytest.raises(payments.CapacityShareError):
+    with pytest.raises(CapacityShareError):
         send_through(c1, c2, top, 1)
     unknown = c1.sign(ada_key, PayAcross(b"\x08" * 32, c2.feed, bea_key.public, 1))
-    assert isinstance(validate(c1.state, unknown.intent, c1.now_ms), payments.NotInFederationError)
+    assert isinstance(validate(c1.state, unknown.intent, c1.now_ms), NotInFederationError)
 
 
 def test_a_capacity_body_for_a_federation_not_adopted_or_naming_itself_is_refused() -> None:

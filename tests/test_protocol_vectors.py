@@ -15,7 +15,9 @@ from typing import Any
 
 import nacl.signing
 import pytest
-from tallystick.node import domain
+from tallystick.ledger import decisions, transition
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.model import State, initial_state
 from tallystick.protocol import errors, limits
 from tallystick.protocol.codec import (
     decode_event,
@@ -220,13 +222,13 @@ def test_the_checkpoint_is_the_state_digest_of_the_domain_fold_and_its_documente
     feed = bytes.fromhex(feed_vectors["feed_hex"])
     genesis = decode_event(_event_bytes(1))
     assert isinstance(genesis.body, Genesis)
-    state = domain.initial_state(feed, genesis.body)
+    state = initial_state(feed, genesis.body)
     checkpoint = feed_vectors["checkpoint"]
     for record in events[1:]:
         event = decode_event(bytes.fromhex(record["bytes_hex"]))
         if isinstance(event.body, Checkpoint):
             assert event.seq == checkpoint["seq"] and state.seq == checkpoint["state_after_seq"]
-            assert event.body.state_hash == domain.state_digest(state)
+            assert event.body.state_hash == state_digest(state)
             assert event.body.state_hash.hex() == checkpoint["state_hash_hex"]
             assert (
                 hash32(bytes.fromhex(checkpoint["state_preimage_hex"])).hex() == checkpoint["state_hash_hex"]
@@ -235,7 +237,7 @@ def test_the_checkpoint_is_the_state_digest_of_the_domain_fold_and_its_documente
                 + protocol_change
             )
         intent = verify_intent(event.body.intent, feed=feed) if isinstance(event.body, Act) else None
-        state = domain.audit(state, event, intent)
+        state = transition.audit(state, event, intent)
     balances = {
         name: state.accounts[keys[name].public].balance_minor for name in feed_vectors["final_balances"]
     }
@@ -338,18 +340,18 @@ def test_the_specification_names_every_limit_and_every_error_code() -> None:
     assert not missing, f"docs/protocol.md does not mention {', '.join(missing)}: add them to its tables"
 
 
-def replayed(vector: dict[str, Any]) -> domain.State:
+def replayed(vector: dict[str, Any]) -> State:
     """A vector feed's state, as a replica derives it from the bytes alone: every event verified
     in order and audited with the intent it carries (an act's, or a payment_sent's)."""
     raw = [bytes.fromhex(event["bytes_hex"]) for event in vector["events"]]
     head, genesis = start_feed(raw[0])
     assert isinstance(genesis.body, Genesis) and head.feed.hex() == vector["feed_hex"]
-    state = domain.initial_state(head.feed, genesis.body)
+    state = initial_state(head.feed, genesis.body)
     for event_bytes in raw[1:]:
         head, event = verify_next(head, event_bytes)
         carried = event.body.intent if isinstance(event.body, (Act, PaymentOut)) else None
         intent = verify_intent(carried, feed=head.feed) if carried is not None else None
-        state = domain.audit(state, event, intent)
+        state = transition.audit(state, event, intent)
     return state
 
 
@@ -358,7 +360,7 @@ def test_the_shares_feed_refolds_to_its_stated_state_digest_balances_and_holding
     alone reaches the digest, balances and holdings the vector states."""
     market = files["shares.json"]
     state = replayed(market)
-    assert domain.state_digest(state).hex() == market["state_digest_hex"]
+    assert state_digest(state).hex() == market["state_digest_hex"]
     for name, balance in market["final_balances"].items():
         assert state.accounts[keys[name].public].balance_minor == balance
     units = {holder: held.units for (_, share_class, holder), held in state.shares.holdings.items() if share_class == 1}
@@ -371,7 +373,7 @@ def test_the_payments_feed_refolds_to_its_stated_digest_balances_and_capacity() 
     bytes alone reaches the digest, balances, trade account and capacity counts the vector states."""
     trading = files["payments.json"]
     state = replayed(trading)
-    assert domain.state_digest(state).hex() == trading["state_digest_hex"]
+    assert state_digest(state).hex() == trading["state_digest_hex"]
     for name, balance in trading["final_balances"].items():
         assert state.accounts[keys[name].public].balance_minor == balance
     hills = bytes.fromhex(trading["hills_hex"])
@@ -390,11 +392,10 @@ def test_the_decisions_feed_refolds_to_its_stated_digest_outcomes_and_floors() -
     a close at the deadline below the new quorum floor, two of three passing a 66.67 % threshold)
     from its bytes alone reaches what the vector states; a propose_period is the 14-element array of
     docs/protocol.md."""
-    from tallystick.node import decisions
 
     deciding = files["decisions.json"]
     state = replayed(deciding)
-    assert domain.state_digest(state).hex() == deciding["state_digest_hex"]
+    assert state_digest(state).hex() == deciding["state_digest_hex"]
     assert {str(seq): d.outcome for seq, d in sorted(state.decisions.items())} == deciding["outcomes"]
     assert list(deciding["outcomes"].values()) == ["passed", "passed", "no_quorum", "passed"]
     two_thirds = state.decisions[max(state.decisions)]

@@ -1,6 +1,6 @@
-"""The sans-IO core stays pure: protocol/ and node/domain.py import no I/O, no clock, no randomness.
+"""The sans-IO core stays pure: protocol/ and ledger/ import no I/O, no clock, no randomness.
 
-How this works: every module of protocol/ and node/domain.py, and every tallystick module they import
+How this works: every module of protocol/ and ledger/ (and the pure federation core), and every tallystick module they import
 in turn, is parsed with ast; an import of a forbidden module anywhere in its source (top level or
 inside a function) fails the test, naming the file and line. Each module is also imported for real, in
 a fresh interpreter, to check that no I/O library is loaded as a side effect of a third-party import.
@@ -22,8 +22,11 @@ forbidden = frozenset(
 )
 # The interpreter itself loads os, time and datetime (msgspec does); these must never be loaded by the core.
 forbidden_at_runtime = frozenset({"aiohttp", "aiosqlite", "sqlite3", "socket", "asyncio"})
-package_folders = {"protocol": "protocol", "node": "node", "federation": "federation", "cli": "cli"}
-core_files = sorted(repository.glob("protocol/*.py")) + [repository / "node" / "domain.py"] + [
+package_folders = {
+    "protocol": "protocol", "ledger": "ledger", "node": "node", "federation": "federation", "cli": "cli",
+    "replication": "replication",
+}
+core_files = sorted(repository.glob("protocol/*.py")) + sorted(repository.glob("ledger/*.py")) + [
     repository / "federation" / name for name in ("state.py", "quorum.py", "payments.py")
 ]
 
@@ -109,7 +112,7 @@ def test_the_check_sees_imports_anywhere_in_a_module() -> None:
 
 def test_the_core_is_found() -> None:
     names = {path.name for path in core_files}
-    assert {"limits.py", "errors.py", "ids.py", "events.py", "codec.py", "feed.py", "domain.py"} <= names
+    assert {"limits.py", "errors.py", "ids.py", "events.py", "codec.py", "feed.py", "transition.py", "model.py"} <= names
 
 
 @pytest.mark.parametrize("path", core_closure(), ids=lambda path: str(path.relative_to(repository)))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
-from tallystick.node import decisions, domain, shares
-from tallystick.node.domain import audit, state_digest
-from tallystick.node.errors import (
+from tallystick.ledger import decisions, shares
+from tallystick.ledger.accounts import people
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import (
+    BadDecisionError,
     BadOfferError,
     BadShareClassError,
     CreditCeilingError,
@@ -37,6 +39,7 @@ from tallystick.node.errors import (
     UnknownOfferError,
     UnknownOrderError,
 )
+from tallystick.ledger.transition import audit
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.events import (
@@ -515,7 +518,7 @@ def test_a_holders_tally_counts_the_people_beside_their_votes_per_share(town: Co
     assert (result.electorate, result.participants, result.direct) == (25, 21, 21)
     assert (result.electorate_people, result.participants_people, result.direct_people) == (3, 2, 2)
     # The community's people leave out the escrow and the enterprise's account, which are members too.
-    assert domain.people(town.state) == 4 < sum(1 for member in town.state.members.values() if member.active)
+    assert people(town.state) == 4 < sum(1 for member in town.state.members.values() if member.active)
 
 
 def test_a_dividend_proposal_with_no_holders_says_nothing_was_issued(town: Community) -> None:
@@ -543,7 +546,7 @@ def test_a_subscription_past_the_debit_limit_says_how_many_shares_fit(town: Comm
 def test_a_dividend_needs_the_holders_electorate(town: Community) -> None:
     bakery = town.register(customer)
     action = Propose("proposal", "Dividend", "", deadline_ms, effect=DeclareDividend(bakery, 10))
-    assert_refused(town, admin_key, action, decisions.BadDecisionError)
+    assert_refused(town, admin_key, action, BadDecisionError)
 
 
 def test_a_member_with_shares_cannot_be_removed(traded: tuple[Community, bytes]) -> None:

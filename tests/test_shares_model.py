@@ -40,9 +40,10 @@ from hypothesis.stateful import (
 )
 from shares_model import Model, blake, offer_open_max_ms, year_ms
 from shares_model import fills_per_order_max as fills_per_order_max_spec
-from tallystick.node import decisions, shares
-from tallystick.node.domain import State, audit, credit_ceiling, debit_limit, state_digest
-from tallystick.node.errors import (
+from tallystick.ledger import decisions, shares
+from tallystick.ledger.accounts import credit_ceiling, debit_limit
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import (
     CreditCeilingError,
     DomainError,
     LimitBelowBalanceError,
@@ -50,6 +51,8 @@ from tallystick.node.errors import (
     NotDueError,
     OutcomeMismatchError,
 )
+from tallystick.ledger.model import State
+from tallystick.ledger.transition import audit
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     AdmitMember,

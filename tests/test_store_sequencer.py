@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from postings_helpers import assert_postings_hold
-from tallystick.node.domain import state_digest
-from tallystick.node.errors import BusyError, DebitLimitError, ReplayedNonceError
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.errors import DebitLimitError, ReplayedNonceError
+from tallystick.node.errors import BusyError
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.offline import verify_home
 from tallystick.node.replay import rebuild, refold

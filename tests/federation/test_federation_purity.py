@@ -1,5 +1,5 @@
 """The federation core (state, quorum certificates, payments) is pure like protocol/: no I/O, no
-clock, no randomness, no coroutine. tests/test_purity.py checks protocol/ and node/domain.py; this
+clock, no randomness, no coroutine. tests/test_purity.py checks protocol/ and ledger/transition.py; this
 applies the same check, with the same forbidden list, to the federation core's files."""
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ refusal (`bad_name` for a name holding a control or format character or not in i
 `name_taken` for a name that looks like Bob's) and the log, balances and members are unchanged.
 The same holds for an enterprise's name, its share classes, and a poll's options.
 
-These tests fail on a node whose rules do not call node/names.py (every look-alike is admitted),
-and pass once domain.py, shares.py and decisions.py are wired to it.
+These tests fail on a node whose rules do not call ledger/names.py (every look-alike is admitted),
+and pass once the ledger (ledger/membership.py, shares.py and decisions.py) is wired to it.
 """
 
 from __future__ import annotations

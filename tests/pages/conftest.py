@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 from support import http, next_nonce, tally, tally_json
+from tallystick.ledger.money import format_money
 from tallystick.node.home import read_key
-from tallystick.node.money import format_money
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Action

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from support import tally_json
-from tallystick.node.money import format_money
+from tallystick.ledger.money import format_money
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Propose, Vote
 from tallystick.protocol.ids import KeyPair, id_from_text

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from tallystick.node.shares import enterprise_id
+from tallystick.ledger.shares import enterprise_id
 from tallystick.protocol.events import (
     DeclareDividend,
     FounderIssue,

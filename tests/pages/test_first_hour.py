@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tallystick.ledger.shares import enterprise_id
 from tallystick.node import pages
 from tallystick.node.home import write_key
-from tallystick.node.shares import enterprise_id
 from tallystick.protocol.events import (
     AdmitMember,
     FounderIssue,

@@ -8,7 +8,7 @@ import time
 import urllib.parse
 
 import segno
-from tallystick.node.shares import enterprise_id
+from tallystick.ledger.shares import enterprise_id
 from tallystick.protocol.events import FounderIssue, PlaceOrder, Propose, RegisterEnterprise, ShareClass, Vote
 from tallystick.protocol.ids import id_from_text, id_to_text
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tallystick.ledger.money import format_amount
 from tallystick.node.home import write_key
-from tallystick.node.money import format_amount
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 

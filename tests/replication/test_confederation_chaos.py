@@ -54,7 +54,8 @@ from typing import Any
 import pytest
 from support import next_nonce, tally, tally_executable
 from tallystick.cli import federate
-from tallystick.node.domain import State, audit, initial_state
+from tallystick.ledger.model import State, initial_state
+from tallystick.ledger.transition import audit
 from tallystick.node.home import write_key
 from tallystick.protocol.codec import sign_intent, verify_intent
 from tallystick.protocol.events import Act, Genesis, PayAcross

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from support import tally
-from tallystick.node.shares import enterprise_id
+from tallystick.ledger.shares import enterprise_id
 from tallystick.protocol.events import OpenOffer, PlaceOrder, RegisterEnterprise, ShareClass, Subscribe
 
 from .helpers import Nodes, start_all, wait_until

@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from tallystick.node import decisions, domain, shares
+from tallystick.ledger import decisions, shares, transition
+from tallystick.ledger.digest import state_digest
+from tallystick.ledger.model import State, initial_state
 from tallystick.protocol import limits
 from tallystick.protocol.codec import (
     decode_event,
@@ -154,7 +156,7 @@ def unsigned_event(
     return encode(EventUnsigned(v=v, feed=feed, seq=seq, prev=prev, ts=ts, body=body))
 
 
-def state_digest_preimage(state: domain.State) -> bytes:
+def state_digest_preimage(state: State) -> bytes:
     """The bytes whose BLAKE2b-256 is the checkpoint's state hash, built from the layout that
     docs/protocol.md describes (not by calling node.domain), so the test catches a drift."""
     community = state.community
@@ -193,7 +195,7 @@ class _FeedBuilder:
         self.intents: list[dict[str, Any]] = []
         self.raw: list[bytes] = []
         self.heads: list[FeedHead] = []  # heads[i] is the head after seq i + 1
-        self.states: list[domain.State] = []  # states[i] is the state after seq i + 1
+        self.states: list[State] = []  # states[i] is the state after seq i + 1
         self.nonces: dict[str, int] = {}
 
     @property
@@ -211,13 +213,13 @@ class _FeedBuilder:
         if seq == 1:
             head, event = start_feed(raw)
             assert isinstance(event.body, Genesis)
-            state = domain.initial_state(head.feed, event.body)
+            state = initial_state(head.feed, event.body)
         else:
             head, event = verify_next(self.heads[-1], raw)
             decoded_intent = (
                 verify_intent(event.body.intent, feed=self.feed) if isinstance(event.body, (Act, PaymentOut)) else None
             )
-            state = domain.audit(self.states[-1], event, decoded_intent)
+            state = transition.audit(self.states[-1], event, decoded_intent)
         self.raw.append(raw)
         self.heads.append(head)
         self.states.append(state)
@@ -344,11 +346,11 @@ def build_feed() -> _FeedBuilder:
         "Bob moves his account to a new key; nonce 1000 (uint16)",
         nonce=1000,
     )
-    assert domain.checkpoint_due(builder.states[-1])
+    assert transition.checkpoint_due(builder.states[-1])
     builder.append(
         "node",
         t + 10_000,
-        Checkpoint(state_hash=domain.state_digest(builder.states[-1])),
+        Checkpoint(state_hash=state_digest(builder.states[-1])),
         "checkpoint: the state digest after seq 11 (10 events since the genesis, the community's interval)",
         None,
     )
@@ -505,7 +507,7 @@ def build_payments_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
                    "the node applies Hills' allocation: Oakhaven's share of Hills' capacity in Island, 200.00", None)
     pay = PayAcross(federation=island, to_community=elsewhere, to_member=payee, amount_minor=12_000, memo="wool")
     intent, record = builder.intent("alice", pay, "Alice pays Cy, of a community in Coast, 120.00 through Island")
-    builder.append("node", t + 7, domain.intent_body(builder.states[-1], decode_intent(intent), intent, t + 7),
+    builder.append("node", t + 7, transition.intent_body(builder.states[-1], decode_intent(intent), intent, t + 7),
                    "payment_sent: Alice debited, the trade account in Hills credited, 120.00 of the share used",
                    record)
     sent = event_hash(builder.raw[-1])
@@ -516,7 +518,7 @@ def build_payments_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
                    None)
     pay = PayAcross(federation=island, to_community=elsewhere, to_member=payee, amount_minor=1_000, memo="")
     intent, record = builder.intent("alice", pay, "Alice pays Cy 10.00 through Island")
-    builder.append("node", t + 10, domain.intent_body(builder.states[-1], decode_intent(intent), intent, t + 10),
+    builder.append("node", t + 10, transition.intent_body(builder.states[-1], decode_intent(intent), intent, t + 10),
                    "payment_sent", record)
     builder.append("node", t + 11, PaymentReturned(event_hash(builder.raw[-1]), hash32(b"Coast's rejection")),
                    "Cy's community rejected it: returned to Alice", None)
@@ -1141,7 +1143,7 @@ def build() -> dict[str, Any]:
     checkpoint_seq = 12
     state_before = builder.states[checkpoint_seq - 2]
     preimage = state_digest_preimage(state_before)
-    assert hash32(preimage) == domain.state_digest(state_before)
+    assert hash32(preimage) == state_digest(state_before)
     feed = {
         "description": "A valid feed of the community Riverside. Each event's bytes_hex is its exact signed "
         "encoding; unsigned_hex is what the envelope encodes without sig; signed_message_hex is the "
@@ -1193,7 +1195,7 @@ def build() -> dict[str, Any]:
         "feed_hex": market.feed.hex(),
         "events": market.events,
         "intents": market.intents,
-        "state_digest_hex": domain.state_digest(market_state).hex(),
+        "state_digest_hex": state_digest(market_state).hex(),
         "final_balances": {name: market_state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob")},
         "final_holdings": {name: market_state.shares.holdings[(shares.enterprise_id(market.feed, 4), 1,
@@ -1214,7 +1216,7 @@ def build() -> dict[str, Any]:
         "island_hex": ids["island"].hex(),
         "events": trading.events,
         "intents": trading.intents,
-        "state_digest_hex": domain.state_digest(trading_state).hex(),
+        "state_digest_hex": state_digest(trading_state).hex(),
         "final_balances": {name: trading_state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob")},
         "trade_account_balance": trading_state.accounts[trading_state.payments.trade[ids["hills"]]].balance_minor,
@@ -1233,7 +1235,7 @@ def build() -> dict[str, Any]:
         "feed_hex": deciding.feed.hex(),
         "events": deciding.events,
         "intents": deciding.intents,
-        "state_digest_hex": domain.state_digest(deciding_state).hex(),
+        "state_digest_hex": state_digest(deciding_state).hex(),
         "outcomes": {str(seq): decision.outcome for seq, decision in sorted(deciding_state.decisions.items())},
         "floors": {name: [floor.quorum_bp, floor.threshold_bp, floor.period_ms]
                    for name, floor in decisions.floors_in_force(deciding_state).items()},

@@ -5,7 +5,7 @@ How this works: "12.50" in a unit of 2 decimals is 1250 minor units; "12.505" is
 the unit cannot represent it. Parsing goes through `decimal.Decimal` on the string, so no binary
 float ever touches an amount. A bar is typed as a percent ("66.67", "66.67%") or a fraction
 ("2/3"); a fraction becomes the basis points it rounds to, which it then reaches by the rule of
-node/decisions.py (`reaches`: a share reaches a bar when, rounded to the nearest basis point, it
+ledger/decisions.py (`reaches`: a share reaches a bar when, rounded to the nearest basis point, it
 is at least the bar), so "2/3" means that two of three pass.
 """
 

@@ -14,7 +14,6 @@ compute the same fills. Offers close and withdrawals fall due by events the node
 from __future__ import annotations
 
 from bisect import insort
-from typing import TYPE_CHECKING
 
 from immutables import Map
 from msgspec import Struct
@@ -40,6 +39,19 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import hash32
 
 from . import names as naming
+from .accounts import (
+    active_member,
+    check_can_receive,
+    check_within,
+    credit_ceiling,
+    escrowed_for,
+    free_name,
+    money,
+    move_credit,
+    name_of,
+    open_system_account,
+    people_roles,
+)
 from .errors import (
     BadAmountError,
     BadOfferError,
@@ -60,6 +72,7 @@ from .errors import (
     NotWithdrawableError,
     OfferClosedError,
     OutcomeMismatchError,
+    SameAccountError,
     SelfTradeError,
     TooManyOffersError,
     TooManyOrdersError,
@@ -67,110 +80,22 @@ from .errors import (
     UnknownOfferError,
     UnknownOrderError,
 )
+from .model import (
+    Account,
+    Book,
+    Enterprise,
+    Holding,
+    Member,
+    Offer,
+    Order,
+    Shares,
+    State,
+    Subscription,
+    Trade,
+    Withdrawal,
+)
 from .money import format_ceiling
-
-if TYPE_CHECKING:
-    from .domain import State
-
-people_roles = frozenset({"member", "admin"})
-year_ms = 365 * 24 * 3600 * 1000
-
-
-class Enterprise(Struct, frozen=True, array_like=True):
-    name: str
-    manager: bytes
-    classes: tuple[ShareClass, ...]
-    registered_seq: int
-    notice_ms: int
-    yearly_cap_minor: int
-    issued: tuple[int, ...]  # per class: units ever issued
-    withdrawn: tuple[int, ...]  # per class: units withdrawn at par
-    withdrawal_year: int = -1  # the 365-day period (from the epoch) of `withdrawn_in_year_minor`
-    withdrawn_in_year_minor: int = 0
-
-
-class Holding(Struct, frozen=True, array_like=True):
-    units: int
-    locked: int  # in resting sells and pending withdrawals
-    since_seq: int  # when this holder first held the class (since they last held none)
-    cost_minor: int  # what they paid for the units they hold (0 for founder issues and gifts)
-
-
-class Subscription(Struct, frozen=True, array_like=True):
-    units: int
-    first_seq: int
-    allotted: int = 0  # set at an allotting close
-
-
-class Offer(Struct, frozen=True):
-    seq: int
-    enterprise: bytes
-    share_class: int
-    price_minor: int
-    units: int
-    min_units: int
-    member_cap_units: int
-    deadline_ms: int
-    subscriptions: Map = Map()  # member id -> Subscription
-    subscribed_units: int = 0
-    escrow_minor: int = 0
-    outcome: str | None = None
-    closed_seq: int | None = None
-
-
-class Order(Struct, frozen=True, array_like=True):
-    seq: int
-    owner: bytes
-    enterprise: bytes
-    share_class: int
-    side: str
-    price_minor: int
-    units: int  # still open
-    reserved_minor: int  # a buy's credit still in escrow (price x units)
-
-
-class Withdrawal(Struct, frozen=True, array_like=True):
-    seq: int
-    holder: bytes
-    enterprise: bytes
-    share_class: int
-    units: int
-    due_ms: int
-    outcome: str | None = None
-
-
-class Trade(Struct, frozen=True, array_like=True):
-    seq: int
-    price_minor: int
-    units: int
-    buyer: bytes
-    seller: bytes
-
-
-class Book(Struct, frozen=True):
-    """One class's resting orders: the distinct prices of each side, ascending, and per (side,
-    price) the order seqs oldest first. Best bid is `bid_prices[-1]`, best ask `ask_prices[0]`."""
-
-    bid_prices: tuple[int, ...] = ()
-    ask_prices: tuple[int, ...] = ()
-    levels: Map = Map()  # (side, price) -> tuple of order seqs
-
-
-class Shares(Struct, frozen=True):
-    enterprises: Map = Map()  # enterprise id -> Enterprise
-    holdings: Map = Map()  # (enterprise, class, holder) -> Holding
-    offers: Map = Map()  # seq -> Offer (closed ones stay, with their outcome)
-    open_offers: Map = Map()  # seq -> deadline_ms
-    orders: Map = Map()  # seq -> Order, resting ones only
-    books: Map = Map()  # (enterprise, class) -> Book
-    pending: Map = Map()  # (enterprise, class, member) -> units subscribed in open offers or bid for
-    withdrawals: Map = Map()  # seq -> Withdrawal (paid and refused ones stay, with their outcome)
-    pending_withdrawals: Map = Map()  # seq -> due_ms
-    trades: Map = Map()  # (enterprise, class) -> tuple of the last Trades, newest last
-    member_orders: Map = Map()  # owner -> number of resting orders
-    # member -> credit the escrow holds for them (open subscriptions, resting buys' reservations):
-    # it comes back to them, so what others may pay them counts it against their credit ceiling.
-    escrowed: Map = Map()
+from .names import name_key
 
 
 def enterprise_id(feed: bytes, seq: int) -> bytes:
@@ -202,8 +127,8 @@ def _require_manager(enterprise: Enterprise, signer_id: bytes) -> None:
         raise NotManagerError(f"only the manager of {enterprise.name} may do this")
 
 
-def _require_person(state: State, member_id: bytes, who: str) -> domain.Member:
-    member = domain.active_member(state, member_id, who)
+def _require_person(state: State, member_id: bytes, who: str) -> Member:
+    member = active_member(state, member_id, who)
     if member.role not in people_roles:
         raise NotAuthorizedError(f"{who} must be a person who is a member, not the account {member.name}")
     return member
@@ -217,8 +142,8 @@ def _check_amount(state: State, price_minor: int, units: int) -> int:
     total = price_minor * units
     if not 1 <= total <= limits.amount_minor_max:
         raise BadAmountError(
-            f"{units} shares at {domain.money(state, price_minor)} come to {domain.money(state, total)}; "
-            f"the total must be between {domain.money(state, 1)} and {domain.money(state, limits.amount_minor_max)}: "
+            f"{units} shares at {money(state, price_minor)} come to {money(state, total)}; "
+            f"the total must be between {money(state, 1)} and {money(state, limits.amount_minor_max)}: "
             "ask for fewer shares or a lower price"
         )
     return total
@@ -228,7 +153,7 @@ def _check_can_pay(state: State, payer: bytes, amount: int, who: str, *, price_m
     """`payer` can pay `amount` within its debit limit. With `price_minor`, the amount is that price
     per share, and the refusal says how many shares fit ("buy at most 3 shares")."""
     account = state.accounts[payer]
-    domain.check_within(state, account, account.balance_minor - amount, who, moved=amount,
+    check_within(state, account, account.balance_minor - amount, who, moved=amount,
                         remedy=_shares_that_fit(state, price_minor, verb))
 
 
@@ -239,34 +164,10 @@ def _shares_that_fit(state: State, price_minor: int, verb: str):  # type: ignore
     def remedy(room: int) -> str:
         units = room // price_minor
         if units == 0:
-            return f"not one share at {domain.money(state, price_minor)} fits (room for {domain.money(state, room)})"
-        return f"{verb} at most {units} share{'' if units == 1 else 's'} at {domain.money(state, price_minor)}"
+            return f"not one share at {money(state, price_minor)} fits (room for {money(state, room)})"
+        return f"{verb} at most {units} share{'' if units == 1 else 's'} at {money(state, price_minor)}"
 
     return remedy
-
-
-def escrowed_for(state: State, member: bytes) -> int:
-    """Credit the escrow holds for `member`, which will come back to them."""
-    return state.shares.escrowed.get(member, 0)
-
-
-def _check_can_receive(state: State, payee: bytes, amount: int, who: str, *, verb: str = "") -> None:
-    """`payee` can take `amount` without passing their ceiling, counting what escrow will give back.
-    With `verb` ("pay them"), the refusal says the most that fits ("pay them at most 20.00 HRS")."""
-    account = state.accounts[payee]
-    back = coming_back_to(state, payee)
-    remedy = (lambda most: f"{verb} at most {domain.money(state, most)}") if verb else None
-    domain.check_within(state, account, account.balance_minor + back + amount, who, moved=amount,
-                        remedy=remedy, counting=back)
-
-
-def coming_back_to(state: State, member: bytes) -> int:
-    """Credit that escrow or a pending payment across will give back to `member`."""
-    return escrowed_for(state, member) + payments.held_for(state, member)
-
-
-def check_can_receive(state: State, payee: bytes, amount: int, who: str, *, verb: str = "") -> None:
-    _check_can_receive(state, payee, amount, who, verb=verb)
 
 
 def _add_escrowed(escrowed: Map, member: bytes, change: int) -> Map:
@@ -276,7 +177,7 @@ def _add_escrowed(escrowed: Map, member: bytes, change: int) -> Map:
 
 def _check_holder(state: State, share_class: ShareClass, holder: bytes, units_after: int, who: str) -> None:
     """The holding cap (shares held, subscribed and bid for) and the local-only rule for `holder`."""
-    member = domain.active_member(state, holder, who)
+    member = active_member(state, holder, who)
     if share_class.local_only and member.role not in people_roles:
         raise LocalOnlyError(f"{share_class.name} may be held only by people who are members, not by {member.name}")
     cap = share_class.holding_cap_units
@@ -319,40 +220,19 @@ def _add_pending(pending: Map, key: tuple, units: int) -> Map:
     return pending.set(key, total) if total else pending.delete(key)
 
 
-def _free_name(state: State, candidates: tuple[str, ...]) -> str:
-    """The first candidate no one holds (by look-alike key), else the last one numbered: members
-    choose enterprise names, so they could take every candidate; among len(names) + 1 numbers one
-    is free, so this always ends."""
-    for name in candidates:
-        if domain._name_key(name) not in state.names:
-            return name
-    numbered = (f"{candidates[-1]} ({number})" for number in range(2, len(state.names) + 3))
-    return next(name for name in numbered if domain._name_key(name) not in state.names)
-
-
-def _open_system_account(state: State, account_id: bytes, name: str, role: str, seq: int, account: domain.Account) -> State:
-    return _replace(
-        state,
-        members=state.members.set(account_id, domain.Member(name=name, key=account_id, role=role, active=True, admitted_seq=seq)),
-        accounts=state.accounts.set(account_id, account),
-        keys=state.keys.set(account_id, account_id),
-        names=state.names.set(domain._name_key(name), account_id),
-    )
-
-
 def _with_escrow(state: State, seq: int) -> tuple[State, bytes]:
     escrow = escrow_id(state.feed)
     if escrow not in state.members:
-        name = _free_name(state, ("Escrow", "Community escrow", f"Escrow {seq}"))
+        name = free_name(state, ("Escrow", "Community escrow", f"Escrow {seq}"))
         # Escrow only holds what it is given: never below zero, no ceiling below the protocol's.
-        state = _open_system_account(state, escrow, name, "escrow", seq, domain.Account(0, 0, limits.amount_minor_max))
+        state = open_system_account(state, escrow, name, "escrow", seq, Account(0, 0, limits.amount_minor_max))
     return state, escrow
 
 
 def _check_escrow_can_receive(state: State, amount: int) -> None:
     escrow = escrow_id(state.feed)
     if escrow in state.accounts:
-        _check_can_receive(state, escrow, amount, "the community's escrow")
+        check_can_receive(state, escrow, amount, "the community's escrow")
     elif amount > limits.amount_minor_max:
         raise CreditCeilingError("the community's escrow would pass its ceiling")
 
@@ -363,7 +243,7 @@ def _check_escrow_can_receive(state: State, amount: int) -> None:
 def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -> None:
     _require_person(state, signer_id, "the manager")
     naming.require_normal_name(action.name, "the enterprise's name")
-    if domain._name_key(action.name) in state.names:
+    if name_key(action.name) in state.names:
         raise NameTakenError(
             "that name looks like the name of a member or an enterprise already here; choose another"
         )
@@ -414,7 +294,7 @@ def apply_register(state: State, signer_id: bytes, action: RegisterEnterprise, s
         issued=tuple(issued),
         withdrawn=(0,) * len(action.classes),
     )
-    state = _open_system_account(state, eid, action.name, "enterprise", seq, domain.Account())
+    state = open_system_account(state, eid, action.name, "enterprise", seq, Account())
     shares = _replace(state.shares, enterprises=state.shares.enterprises.set(eid, enterprise), holdings=holdings)
     return _replace(state, shares=shares)
 
@@ -423,16 +303,16 @@ def check_enterprise_pay(state: State, signer_id: bytes, action: EnterprisePay) 
     enterprise = _enterprise(state, action.enterprise)
     _require_manager(enterprise, signer_id)
     if action.to == action.enterprise:
-        raise domain.SameAccountError("an enterprise cannot pay itself")
-    payee = domain.active_member(state, action.to, "the payee")
+        raise SameAccountError("an enterprise cannot pay itself")
+    payee = active_member(state, action.to, "the payee")
     if payee.role == "escrow":
         raise NotAuthorizedError("nobody pays the escrow directly; subscribe to an offer or place an order")
     _check_can_pay(state, action.enterprise, action.amount_minor, enterprise.name, verb="")
-    _check_can_receive(state, action.to, action.amount_minor, payee.name, verb="pay them")
+    check_can_receive(state, action.to, action.amount_minor, payee.name, verb="pay them")
 
 
 def apply_enterprise_pay(state: State, action: EnterprisePay) -> State:
-    return _replace(state, accounts=domain.move_credit(state.accounts, action.enterprise, action.to, action.amount_minor))
+    return _replace(state, accounts=move_credit(state.accounts, action.enterprise, action.to, action.amount_minor))
 
 
 # ---- offers ---------------------------------------------------------------------------------------
@@ -449,7 +329,7 @@ def check_open_offer(state: State, signer_id: bytes, action: OpenOffer, now_ms: 
     if share_class.withdrawable and action.price_minor != share_class.par_minor:
         raise BadOfferError(
             f"{share_class.name} is withdrawable at par, so it is offered at par: "
-            f"give the price {domain.money(state, share_class.par_minor)}"
+            f"give the price {money(state, share_class.par_minor)}"
         )
     _check_amount(state, action.price_minor, action.units)
     if isinstance(action, OpenOfferWithPeriod) and action.deadline_ms != 0:
@@ -510,13 +390,13 @@ def check_subscribe(state: State, signer_id: bytes, action: Subscribe, now_ms: i
     after = _exposure(state, offer.enterprise, offer.share_class, signer_id) + action.units
     _check_holder(state, share_class, signer_id, after, "the subscriber")
     amount = _check_amount(state, offer.price_minor, action.units)
-    _check_can_pay(state, signer_id, amount, domain.name_of(state, signer_id), price_minor=offer.price_minor,
+    _check_can_pay(state, signer_id, amount, name_of(state, signer_id), price_minor=offer.price_minor,
                    verb="subscribe")
     _check_escrow_can_receive(state, amount)
     account = state.accounts[offer.enterprise]
     escrowed = sum(state.shares.offers[s].escrow_minor for s in state.shares.open_offers
                    if state.shares.offers[s].enterprise == offer.enterprise)
-    ceiling = domain.credit_ceiling(state, account)
+    ceiling = credit_ceiling(state, account)
     if account.balance_minor + escrowed + amount > ceiling:
         room = ceiling - account.balance_minor - escrowed
         raise CreditCeilingError(
@@ -546,7 +426,7 @@ def apply_subscribe(state: State, signer_id: bytes, action: Subscribe, seq: int)
         pending=_add_pending(shares.pending, (offer.enterprise, offer.share_class, signer_id), action.units),
         escrowed=_add_escrowed(shares.escrowed, signer_id, amount),
     )
-    return _replace(state, shares=shares, accounts=domain.move_credit(state.accounts, signer_id, escrow, amount))
+    return _replace(state, shares=shares, accounts=move_credit(state.accounts, signer_id, escrow, amount))
 
 
 def allotment(offer: Offer) -> dict[bytes, int]:
@@ -573,7 +453,7 @@ def offer_outcome(state: State, offer_seq: int) -> str:
         return "refunded"
     allotted = min(offer.subscribed_units, offer.units)
     account = state.accounts[offer.enterprise]
-    if account.balance_minor + allotted * offer.price_minor > domain.credit_ceiling(state, account):
+    if account.balance_minor + allotted * offer.price_minor > credit_ceiling(state, account):
         return "refunded"
     return "allotted"
 
@@ -617,11 +497,11 @@ def apply_offer_close(state: State, body: OfferClosed, seq: int) -> State:
         pending = _add_pending(pending, (offer.enterprise, offer.share_class, member), -sub.units)
         escrowed = _add_escrowed(escrowed, member, -sub.units * offer.price_minor)
         refund = (sub.units - units) * offer.price_minor
-        accounts = domain.move_credit(accounts, escrow, member, refund)
+        accounts = move_credit(accounts, escrow, member, refund)
         if units:
             holdings = _add_units(holdings, (offer.enterprise, offer.share_class, member), units, units * offer.price_minor, seq)
             subscriptions = subscriptions.set(member, _replace(sub, allotted=units))
-    accounts = domain.move_credit(accounts, escrow, offer.enterprise, allotted_total * offer.price_minor)
+    accounts = move_credit(accounts, escrow, offer.enterprise, allotted_total * offer.price_minor)
     if allotted_total:
         issued = list(enterprise.issued)
         issued[offer.share_class] += allotted_total
@@ -659,7 +539,7 @@ def _crosses(side: str, limit_price: int, resting_price: int) -> bool:
     return resting_price <= limit_price if side == "buy" else resting_price >= limit_price
 
 
-def _resting_in_priority(book: Book, side: str):  # noqa: ANN202 - a generator of order seqs
+def _resting_in_priority(book: Book, side: str):
     """The resting orders an incoming `side` order meets, best price first, then oldest."""
     if side == "buy":
         for price in book.ask_prices:
@@ -694,7 +574,7 @@ def match(state: State, owner: bytes, action: PlaceOrder) -> MatchPlan:
             seller = resting.owner
             account = state.accounts[seller]
             after = account.balance_minor + escrowed_for(state, seller) + proceeds.get(seller, 0) + units * price
-            if after > domain.credit_ceiling(state, account):
+            if after > credit_ceiling(state, account):
                 cancelled.append(order_seq)
                 continue
             proceeds[seller] = proceeds.get(seller, 0) + units * price
@@ -718,7 +598,7 @@ def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> Mat
     key = (action.enterprise, action.share_class, signer_id)
     if action.side == "buy":
         _check_holder(state, share_class, signer_id, _exposure(state, *key) + action.units, "the buyer")
-        _check_can_pay(state, signer_id, amount, domain.name_of(state, signer_id), price_minor=action.price_minor)
+        _check_can_pay(state, signer_id, amount, name_of(state, signer_id), price_minor=action.price_minor)
         _check_escrow_can_receive(state, amount)
         return match(state, signer_id, action)
     held = shares.holdings.get(key)
@@ -729,7 +609,7 @@ def check_place_order(state: State, signer_id: bytes, action: PlaceOrder) -> Mat
             f"(the rest, if any, is already offered for sale or being withdrawn); sell at most {free}")
     plan = match(state, signer_id, action)
     gained = sum(fill.units * fill.price_minor for fill in plan.fills)
-    _check_can_receive(state, signer_id, gained, domain.name_of(state, signer_id))
+    check_can_receive(state, signer_id, gained, name_of(state, signer_id))
     return plan
 
 
@@ -770,7 +650,7 @@ def _drop_resting(state: State, order: Order) -> State:
     book = _book_remove(shares.books[book_key], order)
     accounts, holdings, pending, escrowed = state.accounts, shares.holdings, shares.pending, shares.escrowed
     if order.side == "buy":
-        accounts = domain.move_credit(accounts, escrow_id(state.feed), order.owner, order.reserved_minor)
+        accounts = move_credit(accounts, escrow_id(state.feed), order.owner, order.reserved_minor)
         pending = _add_pending(pending, holding_key, -order.units)
         escrowed = _add_escrowed(escrowed, order.owner, -order.reserved_minor)
     else:
@@ -800,16 +680,16 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
     books, member_orders = shares.books, shares.member_orders
     trades = list(shares.trades.get(key, ()))
     if action.side == "buy":  # the whole limit amount into escrow first; fills and refunds come out of it
-        accounts = domain.move_credit(accounts, signer_id, escrow, action.price_minor * action.units)
+        accounts = move_credit(accounts, signer_id, escrow, action.price_minor * action.units)
     else:
         holdings = _lock(holdings, (*key, signer_id), action.units)
     for fill in plan.fills:
         resting = orders[fill.resting]
         buyer, seller = (signer_id, resting.owner) if action.side == "buy" else (resting.owner, signer_id)
         value = fill.units * fill.price_minor
-        accounts = domain.move_credit(accounts, escrow, seller, value)
+        accounts = move_credit(accounts, escrow, seller, value)
         if action.side == "buy":  # the incoming buyer reserved at its limit: the difference comes back
-            accounts = domain.move_credit(accounts, escrow, buyer, fill.units * (action.price_minor - fill.price_minor))
+            accounts = move_credit(accounts, escrow, buyer, fill.units * (action.price_minor - fill.price_minor))
         holdings = _remove_units(holdings, (*key, seller), fill.units, fill.units)
         holdings = _add_units(holdings, (*key, buyer), fill.units, value, seq)
         if resting.side == "buy":
@@ -836,7 +716,7 @@ def apply_place_order(state: State, signer_id: bytes, action: PlaceOrder, seq: i
             escrowed = _add_escrowed(escrowed, signer_id, action.price_minor * remaining)
     elif remaining:  # would still cross past the fill limit: cancelled, not rested
         if action.side == "buy":
-            accounts = domain.move_credit(accounts, escrow, signer_id, action.price_minor * remaining)
+            accounts = move_credit(accounts, escrow, signer_id, action.price_minor * remaining)
         else:
             held = holdings[(*key, signer_id)]
             holdings = holdings.set((*key, signer_id), _replace(held, locked=held.locked - remaining))
@@ -873,8 +753,8 @@ def check_transfer_shares(state: State, signer_id: bytes, action: TransferShares
     if not share_class.transferable:
         raise NotTransferableError(f"{share_class.name} of {enterprise.name} is not transferable")
     if action.to == signer_id:
-        raise domain.SameAccountError("you already hold these shares")
-    recipient = domain.active_member(state, action.to, "the recipient")
+        raise SameAccountError("you already hold these shares")
+    recipient = active_member(state, action.to, "the recipient")
     if recipient.role in ("escrow", "treasury"):
         raise NotAuthorizedError(f"{recipient.name} cannot hold shares")
     held = _holding(state, action.enterprise, action.share_class, signer_id)
@@ -929,11 +809,11 @@ def withdrawal_outcome(state: State, withdrawal_seq: int) -> str:
     amount = enterprise.classes[withdrawal.share_class].par_minor * withdrawal.units
     try:
         _check_can_pay(state, withdrawal.enterprise, amount, enterprise.name)
-        _check_can_receive(state, withdrawal.holder, amount, "the holder")
+        check_can_receive(state, withdrawal.holder, amount, "the holder")
     except (DebitLimitError, CreditCeilingError):
         return "refused"
     if enterprise.yearly_cap_minor:
-        year = withdrawal.due_ms // year_ms
+        year = withdrawal.due_ms // limits.year_ms
         used = enterprise.withdrawn_in_year_minor if enterprise.withdrawal_year == year else 0
         if used + amount > enterprise.yearly_cap_minor:
             return "refused"
@@ -970,11 +850,11 @@ def apply_withdrawal(state: State, body: WithdrawalDue, seq: int) -> State:
     accounts, holdings = state.accounts, shares.holdings
     if body.outcome == "paid":
         amount = enterprise.classes[withdrawal.share_class].par_minor * withdrawal.units
-        accounts = domain.move_credit(accounts, withdrawal.enterprise, withdrawal.holder, amount)
+        accounts = move_credit(accounts, withdrawal.enterprise, withdrawal.holder, amount)
         holdings = _remove_units(holdings, key, withdrawal.units, withdrawal.units)
         withdrawn = list(enterprise.withdrawn)
         withdrawn[withdrawal.share_class] += withdrawal.units
-        year = withdrawal.due_ms // year_ms
+        year = withdrawal.due_ms // limits.year_ms
         used = enterprise.withdrawn_in_year_minor if enterprise.withdrawal_year == year else 0
         enterprise = _replace(enterprise, withdrawn=tuple(withdrawn), withdrawal_year=year, withdrawn_in_year_minor=used + amount)
     else:
@@ -1040,16 +920,16 @@ def check_dividend(state: State, effect: DeclareDividend) -> None:
         )
     total = sum(paid.values())
     account = state.accounts[effect.enterprise]
-    domain.check_within(state, account, account.balance_minor - total, enterprise.name, moved=total,
-                        remedy=lambda most: f"declare a dividend of at most {domain.money(state, most)}")
+    check_within(state, account, account.balance_minor - total, enterprise.name, moved=total,
+                        remedy=lambda most: f"declare a dividend of at most {money(state, most)}")
     for holder, amount in paid.items():
-        _check_can_receive(state, holder, amount, f"{domain.name_of(state, holder)}, a holder,")
+        check_can_receive(state, holder, amount, f"{name_of(state, holder)}, a holder,")
 
 
 def apply_dividend(state: State, effect: DeclareDividend, seq: int) -> State:
     accounts = state.accounts
     for holder, amount in sorted(dividend_shares(state, effect).items()):
-        accounts = domain.move_credit(accounts, effect.enterprise, holder, amount)
+        accounts = move_credit(accounts, effect.enterprise, holder, amount)
     return _replace(state, accounts=accounts)
 
 
@@ -1237,6 +1117,3 @@ def audit_invariants(state: State) -> None:
             assert book.bid_prices[-1] < book.ask_prices[0], "a crossed book"
 
 
-# Imported last: domain imports decisions, whose table of effects names functions of this module, so
-# whichever of the three is imported first, this module's functions exist before decisions asks.
-from . import domain, payments  # noqa: E402

@@ -26,13 +26,11 @@ breaches its capacity at any level, with no central check (docs/federation.md, "
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from immutables import Map
-from msgspec import Struct
 from msgspec.structs import replace as _replace
+from tallystick.protocol import limits
 from tallystick.protocol.codec import encode
-from tallystick.protocol.events import CapacityLimits, Event, Intent, PayAcross, TradeLimits
+from tallystick.protocol.events import CapacityLimits, Event, FederationAct, Intent, PayAcross, TradeLimits
 from tallystick.protocol.federation import (
     Charter,
     PaymentAccepted,
@@ -45,74 +43,29 @@ from tallystick.protocol.federation import (
 )
 from tallystick.protocol.ids import hash32
 
+from .accounts import (
+    check_can_receive,
+    check_within,
+    credit_ceiling,
+    free_name,
+    money,
+    move_credit,
+    name_of,
+    open_system_account,
+    people_roles,
+)
 from .errors import (
+    CapacityShareError,
     CreditCeilingError,
     DomainError,
     NotAuthorizedError,
     NotDueError,
+    NotInFederationError,
+    PaymentAnsweredError,
     SameAccountError,
+    UnknownPaymentError,
 )
-
-if TYPE_CHECKING:
-    from .domain import State
-
-# How long a payment waits for the other community's answer before its payer's node asks to
-# cancel it (the other community may still accept; the payer is refunded only on a rejection).
-payment_expiry_ms = 24 * 3600 * 1000
-
-
-class UnknownPaymentError(DomainError):
-    code = "unknown_payment"
-    http_status = 404
-
-
-class PaymentAnsweredError(DomainError):
-    code = "payment_answered"
-    http_status = 409
-
-
-class NotInFederationError(DomainError):
-    code = "not_in_federation"
-    http_status = 409
-
-
-class CapacityShareError(DomainError):
-    code = "capacity_share"
-    http_status = 409
-
-
-class Pending(Struct, frozen=True, array_like=True):
-    """A payment this community sent and has not settled or returned."""
-
-    seq: int
-    payer: bytes
-    federation: bytes
-    to_community: bytes
-    to_member: bytes
-    amount_minor: int
-    expires_ms: int
-    cancel_sent: bool = False
-    via: bytes = b""  # the community's own federation it left through (its trade account's); "" if `federation`
-    levels: int = 0  # how many capacity levels above `via` it was counted in
-
-
-class Capacity(Struct, frozen=True, array_like=True):
-    """The community's share of its federation's capacity (from a `capacity_limits` body) and its
-    net position through each level above it: level j counts the payments that meet at one of
-    `above[j:]` (level 0: all trade leaving the federation; level 1: leaving `above[0]`; ...)."""
-
-    above: tuple[bytes, ...]
-    share_minor: int
-    used: tuple[int, ...]  # per level: sold minus bought through it, in the community's unit
-    held: tuple[int, ...]  # per level: sent through it and pending (comes back if returned)
-
-
-class Payments(Struct, frozen=True):
-    trade: Map = Map()  # federation id -> this community's trade account id in it
-    pending: Map = Map()  # payment id -> Pending (sent, not yet settled or returned)
-    answered: Map = Map()  # payment id -> "accepted" / "rejected" (payments to this community)
-    held: Map = Map()  # payer -> credit their pending payments would return to them
-    capacity: Map = Map()  # own federation id -> Capacity (only where the federation has a parent)
+from .model import Account, Capacity, Payments, Pending, State
 
 
 def trade_account_id(feed: bytes, federation: bytes) -> bytes:
@@ -122,10 +75,6 @@ def trade_account_id(feed: bytes, federation: bytes) -> bytes:
 def payment_id(event: Event) -> bytes:
     """The hash of the `payment_sent` event: its canonical encoding is its exact bytes."""
     return hash32(encode(event))
-
-
-def held_for(state: State, member: bytes) -> int:
-    return state.payments.held.get(member, 0)
 
 
 def _add_held(held: Map, member: bytes, change: int) -> Map:
@@ -143,8 +92,8 @@ def open_trade_account(state: State, charter: Charter, seq: int) -> State:
     if federation in state.payments.trade or not any(m.member == state.feed for m in charter.members):
         return state
     account = trade_account_id(state.feed, federation)
-    name = shares._free_name(state, (f"Trade {charter.name}", f"Trade {charter.name} {seq}"))
-    state = shares._open_system_account(state, account, name, "trade", seq, domain.Account(0, 0, 0))
+    name = free_name(state, (f"Trade {charter.name}", f"Trade {charter.name} {seq}"))
+    state = open_system_account(state, account, name, "trade", seq, Account(0, 0, 0))
     return _replace(state, payments=_replace(state.payments, trade=state.payments.trade.set(federation, account)))
 
 
@@ -218,9 +167,9 @@ def capacity_refusal(state: State, own: bytes, levels: int, change: int) -> str 
         after = before + change
         if abs(after) > capacity.share_minor and abs(after) > abs(before):
             room = min(rooms)
-            fits = f" (at most {domain.money(state, room)} fits)" if room > 0 else ""
-            return (f"its position through the federations above would reach {domain.money(state, after)}, "
-                    f"past its share of {domain.money(state, capacity.share_minor)} of the federation's capacity{fits}")
+            fits = f" (at most {money(state, room)} fits)" if room > 0 else ""
+            return (f"its position through the federations above would reach {money(state, after)}, "
+                    f"past its share of {money(state, capacity.share_minor)} of the federation's capacity{fits}")
     return None
 
 
@@ -256,14 +205,14 @@ def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
     if action.to_community == state.feed:
         raise SameAccountError("that member is in this community: pay them with `tally pay NAME AMOUNT`")
     payer = state.accounts[signer_id]
-    domain.check_within(state, payer, payer.balance_minor - action.amount_minor, domain.name_of(state, signer_id),
-                        moved=action.amount_minor, remedy=lambda most: f"pay at most {domain.money(state, most)}")
+    check_within(state, payer, payer.balance_minor - action.amount_minor, name_of(state, signer_id),
+                        moved=action.amount_minor, remedy=lambda most: f"pay at most {money(state, most)}")
     trade = state.accounts[account_id]
     try:
-        domain.check_within(state, trade, trade.balance_minor + action.amount_minor, "the trade account")
+        check_within(state, trade, trade.balance_minor + action.amount_minor, "the trade account")
     except DomainError as error:
-        room = domain.credit_ceiling(state, trade) - trade.balance_minor
-        most = f"pay at most {domain.money(state, room)} across now, or " if isinstance(error, CreditCeilingError) and room > 0 else ""
+        room = credit_ceiling(state, trade) - trade.balance_minor
+        most = f"pay at most {money(state, room)} across now, or " if isinstance(error, CreditCeilingError) and room > 0 else ""
         raise NotAuthorizedError(
             "this payment would take the community past its balance-of-trade limit in the federation: "
             f"{most}trade the other way first, or ask the federation to raise it"
@@ -282,7 +231,7 @@ def payment_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) 
     assert isinstance(action, PayAcross)
     return PaymentOut(
         federation=action.federation, to_community=action.to_community, to_member=action.to_member,
-        payer=state.keys[intent.key], amount_minor=action.amount_minor, expires_ms=ts_ms + payment_expiry_ms,
+        payer=state.keys[intent.key], amount_minor=action.amount_minor, expires_ms=ts_ms + limits.payment_expiry_ms,
         memo=action.memo, intent=intent_bytes,
     )
 
@@ -311,7 +260,7 @@ def apply_payment_out(state: State, event: Event, signer_id: bytes) -> State:
         pending=payments.pending.set(payment_id(event), pending),
         held=_add_held(payments.held, signer_id, body.amount_minor),
     )
-    return _replace(state, accounts=domain.move_credit(state.accounts, signer_id, trade, body.amount_minor), payments=payments)
+    return _replace(state, accounts=move_credit(state.accounts, signer_id, trade, body.amount_minor), payments=payments)
 
 
 def _pending(state: State, payment: bytes, what: str) -> Pending:
@@ -347,7 +296,7 @@ def apply_returned(state: State, body: PaymentReturned) -> State:
                       -pending.amount_minor)
     payments = _replace(payments, pending=payments.pending.delete(body.payment),
                         held=_add_held(payments.held, pending.payer, -pending.amount_minor))
-    return _replace(state, accounts=domain.move_credit(state.accounts, trade, pending.payer, pending.amount_minor), payments=payments)
+    return _replace(state, accounts=move_credit(state.accounts, trade, pending.payer, pending.amount_minor), payments=payments)
 
 
 def audit_cancel(state: State, event: Event) -> None:
@@ -377,17 +326,17 @@ def incoming_refusal(state: State, federation: bytes, to_member: bytes, amount_m
     member = state.members.get(to_member)
     if route is None:
         return "refused"
-    if member is None or member.role not in shares.people_roles:
+    if member is None or member.role not in people_roles:
         return "unknown_member"
     if not member.active:
         return "account_closed"
     try:
-        shares.check_can_receive(state, to_member, amount_minor, "the payee")
+        check_can_receive(state, to_member, amount_minor, "the payee")
     except DomainError:
         return "credit_ceiling"
     trade = state.accounts[state.payments.trade[route[0]]]
     try:
-        domain.check_within(state, trade, trade.balance_minor - amount_minor, "the trade account")
+        check_within(state, trade, trade.balance_minor - amount_minor, "the trade account")
     except DomainError:
         return "trade_limit"
     if capacity_refusal(state, route[0], route[1], amount_minor) is not None:
@@ -411,7 +360,7 @@ def apply_accepted(state: State, body: PaymentAccepted) -> State:
     trade = state.payments.trade[own]
     payments = _count(state.payments, own, levels, body.amount_minor, 0)
     payments = _replace(payments, answered=payments.answered.set(body.payment, "accepted"))
-    return _replace(state, accounts=domain.move_credit(state.accounts, trade, body.to_member, body.amount_minor), payments=payments)
+    return _replace(state, accounts=move_credit(state.accounts, trade, body.to_member, body.amount_minor), payments=payments)
 
 
 def apply_rejected(state: State, body: PaymentRejected) -> State:
@@ -442,5 +391,19 @@ def digest_part(state: State) -> list:
                  for own, c in payments.capacity.items())] if payments.capacity else [])
 
 
-# Imported last, as in shares.py: domain imports this module at its top.
-from . import domain, shares  # noqa: E402
+
+# ---- the community's federation acts (its outbox) -------------------------------------------
+
+def check_federation_act_rule(state: State, action: FederationAct) -> None:
+    """What the community's own ledger can check of a federation act: room in the outbox. A
+    charter that names this community is its adoption; one that does not only publishes it (how a
+    confederation of federations gets its charter into the feeds: its member federations adopt it
+    by decision). The federation's rules are checked by federation/, which folds the feeds."""
+    if len(state.federation_outbox) >= limits.federation_outbox_max:
+        raise NotAuthorizedError(
+            f"{limits.federation_outbox_max} federation acts wait to be appended; try again in a moment"
+        )
+
+
+def apply_federation_act(state: State, action: FederationAct) -> State:
+    return _replace(state, federation_outbox=(*state.federation_outbox, action.body))

@@ -32,20 +32,16 @@ failure makes the outcome `effect_refused`); `apply` returns the new state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from immutables import Map
-from msgspec import Struct
 from msgspec.structs import replace as _replace
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     AdmitMember,
-    AllMembers,
     DecisionClosed,
     DeclareDividend,
     Delegate,
     Effect,
-    Electorate,
     Event,
     FederationAct,
     Floor,
@@ -74,9 +70,19 @@ from tallystick.protocol.federation import (
 )
 from tallystick.protocol.ids import hash32
 
-from . import domain
 from . import names as naming
 from . import shares as sharing
+from .accounts import (
+    active_member,
+    check_can_receive,
+    check_within,
+    free_name,
+    is_person,
+    money,
+    move_credit,
+    people,
+    people_roles,
+)
 from .errors import (
     BadDecisionError,
     BadDelegationError,
@@ -86,69 +92,28 @@ from .errors import (
     DecisionClosedError,
     DecisionNotDueError,
     DomainError,
+    KeyInUseError,
+    NotAuthorizedError,
     OutcomeMismatchError,
+    SameAccountError,
     TooManyDecisionsError,
     UnknownDecisionError,
 )
+from .membership import (
+    apply_admin_action,
+    check_admit_rule,
+    check_remove_rule,
+    check_set_default_limits_rule,
+    check_set_limits_rule,
+    rebind,
+)
+from .model import Account, Ballot, Decision, Levy, Member, Rules, State, Tally
 from .money import format_share
-
-if TYPE_CHECKING:
-    from .domain import State
+from .names import name_key
+from .payments import apply_federation_act, check_federation_act_rule
 
 positions = ("agree", "abstain", "disagree", "block")
 _no_delegations: Map = Map()
-
-
-class Ballot(Struct, frozen=True, array_like=True):
-    position: str | None
-    options: tuple[int, ...] = ()
-
-
-class Tally(Struct, frozen=True, array_like=True):
-    """The count of one decision against a state: `electorate` votes that could be cast,
-    `participants` of them cast (their own or a delegate's), `direct` cast by voters themselves.
-    In a members' decision these are people, one vote each; in a holders' decision they are votes
-    per share, so the `_people` fields count the people beside them: the people who could vote,
-    who took part, and who voted themselves (for members, the same numbers). Read them for "3 of 8
-    people took part"; the weights decide the outcome."""
-
-    electorate: int
-    participants: int
-    direct: int
-    positions: dict[str, int]
-    option_counts: tuple[int, ...]
-    quorum_met: bool
-    outcome: str
-    # Last, with defaults: a result stored before these fields decodes (as 0) until a rebuild.
-    electorate_people: int = 0
-    participants_people: int = 0
-    direct_people: int = 0
-
-
-class Decision(Struct, frozen=True):
-    seq: int
-    proposer: bytes
-    decision_type: str
-    title: str
-    text: str
-    topic: str
-    options: tuple[str, ...]
-    multiple: bool
-    ranked: bool
-    quorum_bp: int
-    threshold_bp: int
-    deadline_ms: int
-    opened_ms: int
-    effect: Effect | None
-    votes: Map = Map()  # member id -> Ballot
-    outcome: str | None = None  # None while open
-    closed_seq: int | None = None
-    result: Tally | None = None  # the tally at the close
-    electorate: Electorate = AllMembers()
-
-    @property
-    def is_open(self) -> bool:
-        return self.outcome is None
 
 
 # ---- floors: the least each class of decision must ask for -----------------------------------------
@@ -326,27 +291,27 @@ def unanimous(
 
 
 def _check_admit(state: State, effect: AdmitMember) -> None:
-    domain.check_admit_rule(state, effect)
+    check_admit_rule(state, effect)
 
 
 def _check_remove(state: State, effect: RemoveMember) -> None:
-    domain.check_remove_rule(state, effect)
+    check_remove_rule(state, effect)
 
 
 def _check_set_limits(state: State, effect: SetLimits) -> None:
-    domain.check_set_limits_rule(state, effect)
+    check_set_limits_rule(state, effect)
 
 
 def _check_set_default_limits(state: State, effect: SetDefaultLimits) -> None:
-    domain.check_set_default_limits_rule(state, effect)
+    check_set_default_limits_rule(state, effect)
 
 
 def _check_recover(state: State, effect: RecoverKey) -> None:
-    member = domain.active_member(state, effect.member, "the member to recover")
+    member = active_member(state, effect.member, "the member to recover")
     if member.role == "treasury":
-        raise domain.NotAuthorizedError("the community's treasury has no key to recover; no one may sign for it")
+        raise NotAuthorizedError("the community's treasury has no key to recover; no one may sign for it")
     if effect.new_key in state.keys:
-        raise domain.KeyInUseError("that key is or was bound to a member; the member must generate a new key")
+        raise KeyInUseError("that key is or was bound to a member; the member must generate a new key")
 
 
 def _check_rules(state: State, effect: SetRules) -> None:
@@ -366,20 +331,20 @@ def treasury_id(feed: bytes) -> bytes:
 def _apply_levy(state: State, effect: SetLevy, seq: int) -> State:
     if state.treasury is None:
         treasury = treasury_id(state.feed)
-        name = sharing._free_name(state, ("Treasury", "Community treasury", f"Treasury {seq}"))
+        name = free_name(state, ("Treasury", "Community treasury", f"Treasury {seq}"))
         state = _replace(
             state,
             treasury=treasury,
             members=state.members.set(
-                treasury, domain.Member(name=name, key=treasury, role="treasury", active=True, admitted_seq=seq)
+                treasury, Member(name=name, key=treasury, role="treasury", active=True, admitted_seq=seq)
             ),
             # The treasury only receives: it never goes below zero, and holds any levies collected.
-            accounts=state.accounts.set(treasury, domain.Account(0, 0, limits.amount_minor_max)),
+            accounts=state.accounts.set(treasury, Account(0, 0, limits.amount_minor_max)),
             keys=state.keys.set(treasury, treasury),
-            names=state.names.set(domain._name_key(name), treasury),
+            names=state.names.set(name_key(name), treasury),
         )
     off = effect.rate_bp == 0 and effect.min_minor == 0
-    levy = None if off else domain.Levy(effect.rate_bp, effect.min_minor, effect.max_minor)
+    levy = None if off else Levy(effect.rate_bp, effect.min_minor, effect.max_minor)
     return _replace(state, levy=levy)
 
 
@@ -387,31 +352,31 @@ def _check_treasury_pay(state: State, effect: TreasuryPay) -> None:
     if state.treasury is None:
         raise BadDecisionError("the community has no treasury yet: a levy opens it")
     if effect.to == state.treasury:
-        raise domain.SameAccountError("the treasury cannot pay itself")
-    payee = domain.active_member(state, effect.to, "the payee")
+        raise SameAccountError("the treasury cannot pay itself")
+    payee = active_member(state, effect.to, "the payee")
     if payee.role == "escrow":
-        raise domain.NotAuthorizedError("nobody pays the escrow directly; propose to pay a member")
+        raise NotAuthorizedError("nobody pays the escrow directly; propose to pay a member")
     treasury = state.accounts[state.treasury]
-    domain.check_within(state, treasury, treasury.balance_minor - effect.amount_minor, "the treasury",
-                        moved=effect.amount_minor, remedy=lambda most: f"propose at most {domain.money(state, most)}")
-    sharing.check_can_receive(state, effect.to, effect.amount_minor, payee.name, verb="propose to pay them")
+    check_within(state, treasury, treasury.balance_minor - effect.amount_minor, "the treasury",
+                        moved=effect.amount_minor, remedy=lambda most: f"propose at most {money(state, most)}")
+    check_can_receive(state, effect.to, effect.amount_minor, payee.name, verb="propose to pay them")
 
 
 def _apply_treasury_pay(state: State, effect: TreasuryPay, seq: int) -> State:
-    accounts = domain.move_credit(state.accounts, state.treasury, effect.to, effect.amount_minor)  # type: ignore[arg-type]
+    accounts = move_credit(state.accounts, state.treasury, effect.to, effect.amount_minor)  # type: ignore[arg-type]
     return _replace(state, accounts=accounts)
 
 
 def _apply_member_action(state: State, effect: Effect, seq: int) -> State:
-    return domain.apply_admin_action(state, effect, seq)
+    return apply_admin_action(state, effect, seq)
 
 
 def _apply_recover(state: State, effect: RecoverKey, seq: int) -> State:
-    return domain.rebind(state, effect.member, effect.new_key)
+    return rebind(state, effect.member, effect.new_key)
 
 
 def _apply_rules(state: State, effect: SetRules, seq: int) -> State:
-    return _replace(state, rules=domain.Rules(effect.admission, effect.quorum_bp, effect.threshold_bp))
+    return _replace(state, rules=Rules(effect.admission, effect.quorum_bp, effect.threshold_bp))
 
 
 EffectCheck = Callable[["State", Effect], None]
@@ -428,8 +393,8 @@ effects: dict[type, tuple[EffectCheck, EffectApply]] = {
     TreasuryPay: (_check_treasury_pay, _apply_treasury_pay),  # type: ignore[dict-item]
     DeclareDividend: (sharing.check_dividend, sharing.apply_dividend),  # type: ignore[dict-item]
     SetWithdrawalRule: (sharing.check_withdrawal_rule, sharing.apply_withdrawal_rule),  # type: ignore[dict-item]
-    FederationAct: (lambda state, effect: domain.check_federation_act_rule(state, effect),  # type: ignore[dict-item]
-                    lambda state, effect, seq: domain.apply_federation_act(state, effect)),
+    FederationAct: (lambda state, effect: check_federation_act_rule(state, effect),  # type: ignore[dict-item]
+                    lambda state, effect, seq: apply_federation_act(state, effect)),
     # The floors are derived from the passed set_floors decisions (floors_in_force): nothing to set.
     SetFloors: (_check_floors, lambda state, effect, seq: state),  # type: ignore[dict-item]
 }
@@ -562,7 +527,7 @@ def check_vote(state: State, signer_id: bytes, action: Vote, ts_ms: int) -> None
 def check_delegate(state: State, signer_id: bytes, action: Delegate) -> None:
     if action.to == signer_id:
         raise BadDelegationError("a member cannot delegate to themselves")
-    domain.active_member(state, action.to, "the delegate")
+    active_member(state, action.to, "the delegate")
     mine = state.delegations.get(signer_id, _no_delegations)
     if action.topic not in mine and len(mine) >= limits.delegations_per_member_max:
         raise BadDelegationError(
@@ -722,7 +687,7 @@ def tally(state: State, decision: Decision) -> Tally:
     electorate_people = participants_people = direct_people = 0
     holders = isinstance(decision.electorate, Holders)
     for member_id, weight in _voters(state, decision):
-        person = domain.is_person(state.members.get(member_id))
+        person = is_person(state.members.get(member_id))
         electorate += weight
         electorate_people += person
         if member_id in decision.votes:
@@ -773,7 +738,7 @@ def _voters(state: State, decision: Decision) -> list[tuple[bytes, int]]:
     return [
         (member_id, 1)
         for member_id, member in state.members.items()
-        if member.active and member.role in sharing.people_roles
+        if member.active and member.role in people_roles
     ]
 
 
@@ -797,7 +762,7 @@ def due_closures(state: State, now_ms: int) -> list[int]:
     early = []
     if waiting:  # asked every second by the timer: the floors and the count of people once
         floors = floors_in_force(state)
-        people_now = domain.people(state)
+        people_now = people(state)
         early = [(state.open_decisions[seq], seq) for seq in waiting
                  if unanimous(state, state.decisions[seq], floors=floors, people=people_now)]
     return [seq for _, seq in sorted(due)] + [seq for _, seq in sorted(early)]

@@ -31,7 +31,7 @@ import functools
 import unicodedata
 from importlib import resources
 
-from tallystick.node.errors import DomainError, NameTakenError
+from .errors import DomainError, NameTakenError
 
 __all__ = [
     "BadNameError",
