@@ -410,8 +410,9 @@ def test_the_decisions_feed_refolds_to_its_stated_digest_outcomes_and_floors() -
 
 
 def test_the_commons_feed_refolds_to_its_stated_digest_balances_and_treasury() -> None:
-    """A replica re-running the commons feed (delegations, a levy, a withdrawal, open decisions) from
-    its bytes alone reaches the digest, balances and treasury balance the vector states."""
+    """A replica re-running the commons feed (delegations, a levy, a withdrawal, a poll counted through
+    a delegation, a dividend, a treasury payment) from its bytes alone reaches the digest, balances,
+    treasury balance and outcomes the vector states."""
     commons = files["commons.json"]
     state = replayed(commons)
     assert domain.state_digest(state).hex() == commons["state_digest_hex"]
@@ -419,6 +420,10 @@ def test_the_commons_feed_refolds_to_its_stated_digest_balances_and_treasury() -
         assert state.accounts[keys[name].public].balance_minor == balance
     assert state.treasury is not None and state.accounts[state.treasury].balance_minor == commons["treasury_balance"]
     assert sum(account.balance_minor for account in state.accounts.values()) == 0
+    assert {str(seq): d.outcome for seq, d in sorted(state.decisions.items())} == commons["outcomes"]
+    kinds = {intent["decoded"]["action"]["kind"] for intent in commons["intents"]}
+    assert {"delegate", "undelegate", "propose", "propose_period", "vote", "register_enterprise",
+            "open_offer_period", "subscribe", "withdraw_shares", "transfer_shares", "transfer"} <= kinds
 
 
 def _msgpack_array_header(count: int) -> bytes:

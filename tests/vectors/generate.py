@@ -566,7 +566,9 @@ def build_commons_feed() -> _FeedBuilder:
     """A fifth community, Kingsbridge, that fills every part of the state digest the other feeds
     leave empty: delegations (one taken back), a levy and its treasury, an enterprise with a founder
     class and a withdrawable class sold by an `open_offer_period`, a withdrawal paid when its notice
-    ran, an open poll with option votes, and an open holders' decision (docs/protocol.md §11)."""
+    ran, a poll with option votes and a holders' decision (both open at seq 24, which digests.json takes
+    apart, and closed at their deadlines later: the dividend paid), and a treasury payment decided
+    (docs/protocol.md §11)."""
     public = {name: key_for(name).public for name in key_names}
     builder = _community_with_alice_and_bob("Kingsbridge", "KBG")
     t = genesis_ts_ms
@@ -611,10 +613,30 @@ def build_commons_feed() -> _FeedBuilder:
         effect=DeclareDividend(mill, 300)), "Ada asks the Mill's holders to pay a 3.00 dividend")).seq
     builder.act("alice", t + 1019, Vote(decision=holders, position="agree"),
                 "Alice agrees (6 votes: 4 founder and 2 member shares)")
+    assert len(builder.raw) == commons_digest_seq  # digests.json takes this state apart
+    builder.act("admin", t + 1020, Vote(decision=holders, position="agree"), "Ada agrees (6 founder shares)")
+    builder.act("bob", t + 1021, Vote(decision=poll, options=(0,)), "Bob votes Tuesday")
+    thanks = decode_event(builder.act("admin", t + 1022, ProposeWithPeriod(
+        "proposal", "Thank Bob", "", 0, voting_period_ms=48 * hour_ms,
+        effect=TreasuryPay(public["bob"], 50, "thanks")), "Ada proposes the treasury pays Bob 0.50")).seq
+    for offset, voter in enumerate(("admin", "alice", "bob")):
+        builder.act(voter, t + 1023 + offset, Vote(decision=thanks, position="agree"), f"{voter} agrees")
+    builder.append("node", t + 1026, DecisionClosed(thanks, decisions.outcome(builder.states[-1], thanks)),
+                   "everyone agreed directly: closed early, the treasury pays Bob 0.50", None)
+    builder.append("node", t + 1016 + 24 * hour_ms, DecisionClosed(poll, decisions.outcome(builder.states[-1], poll)),
+                   "the poll closes at its deadline: Ada's vote counts for Alice too (her roads delegation), "
+                   "Bob's for himself", None)
+    builder.append("node", t + 1018 + 24 * hour_ms,
+                   DecisionClosed(holders, decisions.outcome(builder.states[-1], holders)),
+                   "the holders' decision closes at its deadline: the Mill pays its 3.00 dividend by weight", None)
     final, _ = verify_batch(builder.heads[0], builder.raw[1:])
     assert final == builder.heads[-1]
     shares.audit_invariants(builder.states[-1])
     return builder
+
+
+# The seq of commons.json after which digests.json takes its state apart (docs/protocol.md §14.6).
+commons_digest_seq = 24
 
 
 # ---- the state digest, built from its documented layout ------------------------------------------
@@ -1570,8 +1592,9 @@ def build() -> dict[str, Any]:
     commons_file = {
         "description": "A valid feed of the community Kingsbridge that fills every part of the state digest the "
         "other feeds leave empty: delegations, a levy and its treasury account, an enterprise with a founder "
-        "class and a withdrawable class, an open_offer_period allotted, a withdrawal paid, an open poll and an "
-        "open holders' decision. Fields as in feed.json; state_digest_hex is the state digest after the last "
+        "class and a withdrawable class, an open_offer_period allotted, a withdrawal paid, a poll and a holders' "
+        "decision (open at seq 24, closed at their deadlines later), a treasury payment decided. Fields as in "
+        "feed.json; state_digest_hex is the state digest after the last "
         "event (digests.json takes it apart).",
         "feed_hex": commons.feed.hex(),
         "events": commons.events,
@@ -1580,6 +1603,7 @@ def build() -> dict[str, Any]:
         "final_balances": {name: commons_state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob")},
         "treasury_balance": commons_state.accounts[commons_state.treasury].balance_minor,
+        "outcomes": {str(seq): decision.outcome for seq, decision in sorted(commons_state.decisions.items())},
     }
     for built in (builder, market, trading, deciding, commons):
         check_documented_digest(built)
@@ -1597,9 +1621,9 @@ def build() -> dict[str, Any]:
             digest_example("fairfield", deciding, "decisions.json: rules, closed decisions with votes, no shares"),
             digest_example("oakhaven", trading, "payments.json: a trade account, an empty outbox, the payments "
                            "element with its capacity entry"),
-            digest_example("kingsbridge", commons, "commons.json: the treasury and the levy, delegations, an open "
-                           "poll and an open holders' decision (its enterprise appended), two share classes, a "
-                           "withdrawal"),
+            digest_example("kingsbridge", commons, "commons.json after seq 24: the treasury and the levy, "
+                           "delegations, an open poll and an open holders' decision (its enterprise appended), two "
+                           "share classes, a withdrawal", seq=commons_digest_seq),
         ],
     }
     return {
