@@ -768,7 +768,7 @@ def build_layouts() -> dict[str, Any]:
                                              voting_period_ms=24 * hour_ms)),
         ("vote on a proposal", Vote(1, "agree")),
         ("vote in a poll, options in order of preference", Vote(1, None, (2, 0))),
-        ("vote with every field at its default (an empty poll vote: an abstention)", Vote(1)),
+        ("vote with position and options at their defaults (an empty poll vote: an abstention)", Vote(1)),
         ("delegate, general topic", Delegate(member)),
         ("delegate on a topic", Delegate(member, "roads")),
         ("undelegate, general topic", Undelegate()),
