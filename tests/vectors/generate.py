@@ -14,8 +14,16 @@ Python values; running the script writes them next to it as JSON:
 - intents.json      every member intent of the feed, with its signed message and signature
 - invalid.json      bytes that must be refused, each with the check that refuses it and the error code
 - fork_proofs.json  a valid fork proof
+- shares.json       a community's enterprise, offer, exchange and share transfer (docs/shares.md)
+- payments.json     a community in a federation: charter, trade and capacity limits, payments across
 - decisions.json    a community deciding under its floors: proposals with a voting period, a
                     unanimous early close, set_floors, a close at the deadline (docs/decisions.md)
+- commons.json      a community filling every part of the state digest the others leave empty
+                    (delegations, a levy and its treasury, withdrawals, open polls, holders' decisions)
+- digests.json      the state digest taken apart, element by element, for five states
+- layouts.json      one canonical encoding of every action, effect, electorate, body and federation effect
+
+Files only ever gain entries: a case or an event appended keeps every existing byte.
 
 tests/test_protocol_vectors.py rebuilds these in memory and fails if one byte differs: a change of a
 byte here is a protocol change (bump limits.protocol_version and say so in docs/protocol.md).
@@ -51,45 +59,76 @@ from tallystick.protocol.events import (
     Act,
     Action,
     AdmitMember,
+    AllMembers,
     Body,
     CancelOrder,
     CapacityLimits,
     Checkpoint,
     DecisionClosed,
+    DeclareDividend,
+    Delegate,
+    Effect,
+    Electorate,
+    EnterprisePay,
     EventUnsigned,
     FederationAct,
     Floor,
     ForkProof,
+    FounderIssue,
     Genesis,
+    Holders,
     IntentUnsigned,
     KeyRotated,
+    OfferClosed,
     OpenOffer,
+    OpenOfferWithPeriod,
     PayAcross,
     PlaceOrder,
     Propose,
     ProposeWithPeriod,
     RebindKey,
+    RecoverKey,
     RegisterEnterprise,
     RemoveMember,
     SetDefaultLimits,
     SetFloors,
+    SetLevy,
     SetLimits,
     SetRole,
     SetRules,
+    SetWithdrawalRule,
     ShareClass,
     Subscribe,
     TradeLimits,
     Transfer,
     TransferShares,
+    TreasuryPay,
+    Undelegate,
     Vote,
+    WithdrawalDue,
+    WithdrawShares,
 )
 from tallystick.protocol.federation import (
+    AdmitFederationMember,
+    AllocateCapacity,
+    AmendCharter,
+    CapacityShare,
     Charter,
     CharterMember,
+    ExpelFederationMember,
+    FederationEffect,
+    FederationProposal,
+    FederationVote,
+    JoinFederation,
     PaymentAccepted,
+    PaymentCancel,
     PaymentOut,
+    PaymentRejected,
     PaymentReturned,
     PaymentSettled,
+    SetExchangeRate,
+    SetTradeLimits,
+    VoteInParent,
     federation_id,
 )
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
@@ -97,7 +136,7 @@ from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
-              "payments.json", "decisions.json")
+              "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -523,6 +562,296 @@ def build_payments_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
     builder.append("node", t + 11, PaymentReturned(event_hash(builder.raw[-1]), hash32(b"Coast's rejection")),
                    "Cy's community rejected it: returned to Alice", None)
     return builder, {"hills": hills, "island": island}
+
+
+def build_commons_feed() -> _FeedBuilder:
+    """A fifth community, Kingsbridge, that fills every part of the state digest the other feeds
+    leave empty: delegations (one taken back), a levy and its treasury, an enterprise with a founder
+    class and a withdrawable class sold by an `open_offer_period`, a withdrawal paid when its notice
+    ran, a poll with option votes and a holders' decision (both open at seq 24, which digests.json takes
+    apart, and closed at their deadlines later: the dividend paid), and a treasury payment decided
+    (docs/protocol.md §11)."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _community_with_alice_and_bob("Kingsbridge", "KBG")
+    t = genesis_ts_ms
+    builder.act("alice", t + 3, Delegate(to=public["bob"]), "Alice lets Bob vote for her on every topic")
+    builder.act("alice", t + 4, Delegate(to=public["admin"], topic="roads"), "Alice lets Ada vote for her on roads")
+    builder.act("bob", t + 5, Delegate(to=public["admin"], topic="roads"), "Bob lets Ada vote for him on roads")
+    builder.act("bob", t + 6, Undelegate(topic="roads"), "Bob takes his roads delegation back")
+    levy = decode_event(builder.act("admin", t + 7, ProposeWithPeriod(
+        "proposal", "A levy for the commons", "1 % of every payment, 0.01 to 5.00", 0,
+        voting_period_ms=48 * hour_ms, effect=SetLevy(100, 1, 500)),
+        "Ada proposes a levy (the treasury class: open 48 h)")).seq
+    for offset, voter in enumerate(("admin", "alice", "bob")):
+        builder.act(voter, t + 8 + offset, Vote(decision=levy, position="agree"), f"{voter} agrees")
+    builder.append("node", t + 11, DecisionClosed(decision=levy, outcome="passed"),
+                   "everyone agreed directly: closed early, passed; the treasury account opens", None)
+    builder.act("alice", t + 12, Transfer(to=public["bob"], amount_minor=10_000, memo="rent"),
+                "Alice pays Bob 100.00, and 1.00 of levy to the treasury")
+    registered = builder.act("admin", t + 13, RegisterEnterprise(
+        name="Mill", classes=(ShareClass("Founder shares", "founder", 1, 1, 100, False, True, None, False),
+                              ShareClass("Member shares", "user", 1, 1, 1000, True, False, 5, True)),
+        founder_issue=(FounderIssue(0, 10),), notice_ms=1000, yearly_cap_minor=0),
+        "Ada registers the Mill: 10 founder shares to her, withdrawable member shares at 10.00")
+    mill = shares.enterprise_id(builder.feed, decode_event(registered).seq)
+    builder.act("admin", t + 14, TransferShares(mill, 0, public["alice"], 4), "Ada gives Alice 4 founder shares")
+    offer = decode_event(builder.act("admin", t + 15, OpenOfferWithPeriod(
+        mill, 1, 1000, 5, 1, 5, 0, open_for_ms=1000),
+        "Ada offers 5 member shares at 10.00, open 1 s (open_offer_period); the escrow account opens")).seq
+    builder.act("alice", t + 16, Subscribe(offer, 3), "Alice subscribes 3: 30.00 into escrow")
+    builder.append("node", t + 1015, shares.offer_closing_body(builder.states[-1], offer),
+                   "the offer closes: Alice is allotted 3, the Mill receives 30.00", None)
+    withdrawal = decode_event(builder.act("alice", t + 1016, WithdrawShares(mill, 1, 1),
+                                          "Alice asks to withdraw 1 member share (notice 1 s)")).seq
+    builder.append("node", t + 2016, shares.withdrawal_body(builder.states[-1], withdrawal),
+                   "the notice has run: the Mill pays Alice 10.00 at par", None)
+    t += 1000
+    poll = decode_event(builder.act("admin", t + 1016, Propose(
+        "poll", "Market day", "", t + 1016 + 24 * hour_ms, topic="roads", options=("Tuesday", "Saturday"),
+        multiple=True), "Ada opens a poll on the roads topic: Tuesday or Saturday (several allowed)")).seq
+    builder.act("admin", t + 1017, Vote(decision=poll, options=(1, 0)), "Ada votes Saturday, then Tuesday")
+    holders = decode_event(builder.act("admin", t + 1018, Propose(
+        "proposal", "A dividend", "", t + 1018 + 24 * hour_ms, electorate=Holders(mill),
+        effect=DeclareDividend(mill, 300)), "Ada asks the Mill's holders to pay a 3.00 dividend")).seq
+    builder.act("alice", t + 1019, Vote(decision=holders, position="agree"),
+                "Alice agrees (6 votes: 4 founder and 2 member shares)")
+    assert len(builder.raw) == commons_digest_seq  # digests.json takes this state apart
+    builder.act("admin", t + 1020, Vote(decision=holders, position="agree"), "Ada agrees (6 founder shares)")
+    builder.act("bob", t + 1021, Vote(decision=poll, options=(0,)), "Bob votes Tuesday")
+    thanks = decode_event(builder.act("admin", t + 1022, ProposeWithPeriod(
+        "proposal", "Thank Bob", "", 0, voting_period_ms=48 * hour_ms,
+        effect=TreasuryPay(public["bob"], 50, "thanks")), "Ada proposes the treasury pays Bob 0.50")).seq
+    for offset, voter in enumerate(("admin", "alice", "bob")):
+        builder.act(voter, t + 1023 + offset, Vote(decision=thanks, position="agree"), f"{voter} agrees")
+    builder.append("node", t + 1026, DecisionClosed(thanks, decisions.outcome(builder.states[-1], thanks)),
+                   "everyone agreed directly: closed early, the treasury pays Bob 0.50", None)
+    builder.append("node", t + 1016 + 24 * hour_ms, DecisionClosed(poll, decisions.outcome(builder.states[-1], poll)),
+                   "the poll closes at its deadline: Ada's vote counts for Alice too (her roads delegation), "
+                   "Bob's for himself", None)
+    builder.append("node", t + 1018 + 24 * hour_ms,
+                   DecisionClosed(holders, decisions.outcome(builder.states[-1], holders)),
+                   "the holders' decision closes at its deadline: the Mill pays its 3.00 dividend by weight", None)
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
+    shares.audit_invariants(builder.states[-1])
+    return builder
+
+
+# The seq of commons.json after which digests.json takes its state apart (docs/protocol.md §14.6).
+commons_digest_seq = 24
+
+
+# ---- the state digest, built from its documented layout ------------------------------------------
+
+digest_element_names = ("feed", "seq", "settings", "members", "decisions", "shares", "federation_outbox",
+                        "payments")
+
+
+def documented_digest_elements(state: domain.State) -> list[Any]:
+    """The top-level elements of the state digest's array, built from docs/protocol.md §11 (not by
+    calling node.domain), so the vector test catches a drift. Python sorts lists element by
+    element, bytes bytewise and strings by code point (the same order as their UTF-8 bytes)."""
+    community = state.community
+    elements: list[Any] = [
+        state.feed,
+        state.seq,
+        [community.name, community.unit_code, community.unit_decimals, community.debit_limit_minor,
+         community.credit_ceiling_minor, community.checkpoint_interval_events],
+        [[member_id, member.name, member.key, member.role, member.active,
+          state.accounts[member_id].balance_minor, state.accounts[member_id].debit_limit_minor,
+          state.accounts[member_id].credit_ceiling_minor]
+         for member_id, member in sorted(state.members.items())],
+    ]
+    rules = state.rules
+    decisions_used = bool(state.decisions) or bool(state.delegations) or (
+        (rules.admission, rules.quorum_bp, rules.threshold_bp) != ("admin", 5000, 6667))
+    if decisions_used:
+        levy = None if state.levy is None else [state.levy.rate_bp, state.levy.min_minor, state.levy.max_minor]
+        entries = []
+        for seq in sorted(state.decisions.keys()):
+            d = state.decisions[seq]
+            votes = [[member, d.votes[member].position, list(d.votes[member].options)]
+                     for member in sorted(d.votes.keys())]
+            entry = [seq, d.proposer, d.decision_type, d.deadline_ms, d.quorum_bp, d.threshold_bp, d.outcome, votes]
+            if isinstance(d.electorate, Holders):
+                entry.append(d.electorate.enterprise)
+            entries.append(entry)
+        delegations = [[member, [[topic, state.delegations[member][topic]]
+                                 for topic in sorted(state.delegations[member].keys())]]
+                       for member in sorted(state.delegations.keys())]
+        elements.append([[rules.admission, rules.quorum_bp, rules.threshold_bp, levy], entries, delegations])
+    payments = state.payments
+    if state.shares.enterprises or state.federation_outbox or payments.trade:
+        if not decisions_used:
+            elements.append(None)
+        held = state.shares
+        elements.append([
+            sorted([eid, e.manager, list(e.issued), list(e.withdrawn), e.notice_ms, e.yearly_cap_minor,
+                    e.withdrawn_in_year_minor] for eid, e in held.enterprises.items()),
+            sorted([enterprise, share_class, holder, h.units, h.locked]
+                   for (enterprise, share_class, holder), h in held.holdings.items()),
+            [[seq, held.offers[seq].subscribed_units, held.offers[seq].escrow_minor, held.offers[seq].outcome]
+             for seq in sorted(held.offers.keys())],
+            [[seq, o.owner, o.side, o.price_minor, o.units, o.reserved_minor]
+             for seq, o in sorted(held.orders.items())],
+            [[seq, w.units, w.due_ms, w.outcome] for seq, w in sorted(held.withdrawals.items())],
+        ])
+        if state.federation_outbox or payments.trade:
+            elements.append([encode(body) for body in state.federation_outbox])
+        if payments.trade:
+            part = [
+                [[federation, payments.trade[federation]] for federation in sorted(payments.trade.keys())],
+                [[payment, p.seq, p.amount_minor, p.cancel_sent] for payment, p in sorted(payments.pending.items())],
+                [[payment, payments.answered[payment]] for payment in sorted(payments.answered.keys())],
+            ]
+            if payments.capacity:
+                part.append([[own, list(c.above), c.share_minor, list(c.used), list(c.held)]
+                             for own, c in sorted(payments.capacity.items())])
+            elements.append(part)
+    return elements
+
+
+def check_documented_digest(builder: _FeedBuilder) -> None:
+    """Every state of a vector feed hashes the same by the documented layout as by the node."""
+    for state in builder.states:
+        assert hash32(encode(documented_digest_elements(state))) == domain.state_digest(state), state.seq
+
+
+def digest_example(name: str, builder: _FeedBuilder, description: str, seq: int | None = None) -> dict[str, Any]:
+    state = builder.states[-1 if seq is None else seq - 1]
+    elements = documented_digest_elements(state)
+    preimage = encode(elements)
+    assert hash32(preimage) == domain.state_digest(state)
+    return {
+        "name": name,
+        "description": description,
+        "feed_hex": builder.feed.hex(),
+        "state_after_seq": state.seq,
+        "preimage_hex": preimage.hex(),
+        "state_hash_hex": hash32(preimage).hex(),
+        "elements": [{"element": digest_element_names[index], "bytes_hex": encode(element).hex()}
+                     for index, element in enumerate(elements)],
+    }
+
+
+# ---- one canonical encoding of every kind of structure --------------------------------------------
+
+
+def _example_id(label: str) -> bytes:
+    return hash32(b"tallystick layout example: " + label.encode("ascii"))
+
+
+def build_layouts() -> dict[str, Any]:
+    """One example of every action, effect, electorate, body and federation effect: its decoded
+    fields (defaults included) and its canonical bytes, decoded back with the union it belongs to."""
+    member, other, enterprise, federation = (_example_id(label) for label in ("member", "other", "enterprise",
+                                                                                 "federation"))
+    community, payment, answer = (_example_id(label) for label in ("community", "payment", "answer"))
+    share_class = ShareClass("Founder shares", "founder", 1, 1, 100, False, True, None, False)
+    charter_member = CharterMember(community, "RVC", 1, 1)
+    fed_propose = FederationProposal(federation, 3, federation, genesis_ts_ms + 7 * 24 * hour_ms, "Trade limits",
+                                     "", SetTradeLimits(community, 50_000, 50_000))
+    actions: list[tuple[str, Any]] = [
+        ("admit, with role at its default", AdmitMember(member, "Dee")),
+        ("remove", RemoveMember(member)),
+        ("set_role", SetRole(member, "admin")),
+        ("transfer, with memo at its default", Transfer(member, 1250)),
+        ("set_limits, nil ceiling (the community default)", SetLimits(member, 20_000, None)),
+        ("set_default_limits", SetDefaultLimits(15_000, 60_000)),
+        ("rebind_key", RebindKey(other)),
+        ("propose with every field at its default", Propose("proposal", "A bench", "", genesis_ts_ms)),
+        ("propose: a ranked poll with its own quorum and threshold",
+         Propose("poll", "Colour", "Of the bench", genesis_ts_ms, "park", ("red", "green", "blue"), False, True,
+                 2500, 5000)),
+        ("propose: a holders' decision with an effect", Propose(
+            "proposal", "Dividend", "", genesis_ts_ms, electorate=Holders(enterprise),
+            effect=DeclareDividend(enterprise, 300))),
+        ("propose_period", ProposeWithPeriod("consent", "Admit Dee", "", 0, effect=AdmitMember(member, "Dee"),
+                                             voting_period_ms=24 * hour_ms)),
+        ("vote on a proposal", Vote(1, "agree")),
+        ("vote in a poll, options in order of preference", Vote(1, None, (2, 0))),
+        ("vote with position and options at their defaults (an empty poll vote: an abstention)", Vote(1)),
+        ("delegate, general topic", Delegate(member)),
+        ("delegate on a topic", Delegate(member, "roads")),
+        ("undelegate, general topic", Undelegate()),
+        ("register_enterprise", RegisterEnterprise("Mill", (share_class,), (FounderIssue(0, 10),), 1000, 0)),
+        ("register_enterprise with its defaults", RegisterEnterprise("Mill", (share_class,))),
+        ("enterprise_pay", EnterprisePay(enterprise, member, 500)),
+        ("open_offer", OpenOffer(enterprise, 1, 500, 10, 2, 8, genesis_ts_ms)),
+        ("open_offer_period", OpenOfferWithPeriod(enterprise, 1, 500, 10, 2, 8, 0, open_for_ms=hour_ms)),
+        ("subscribe", Subscribe(5, 8)),
+        ("place_order", PlaceOrder(enterprise, 1, "sell", 3, 600)),
+        ("cancel_order", CancelOrder(7)),
+        ("transfer_shares", TransferShares(enterprise, 1, member, 1)),
+        ("withdraw_shares", WithdrawShares(enterprise, 1, 1)),
+        ("federation: a community's ballot in its federation",
+         FederationAct(FederationVote(federation, 3, _example_id("proposal")))),
+        ("pay_across, with memo at its default", PayAcross(federation, community, member, 12_000)),
+    ]
+    effects: list[tuple[str, Any]] = [
+        ("admit", AdmitMember(member, "Dee", "admin")),
+        ("remove", RemoveMember(member)),
+        ("set_limits", SetLimits(member, None, None)),
+        ("set_default_limits", SetDefaultLimits(15_000, 60_000)),
+        ("recover_key", RecoverKey(member, other)),
+        ("set_rules", SetRules("decision", 5000, 6667)),
+        ("set_levy", SetLevy(100, 1, 500)),
+        ("treasury_pay, with memo at its default", TreasuryPay(member, 2500)),
+        ("declare_dividend", DeclareDividend(enterprise, 300)),
+        ("set_withdrawal_rule", SetWithdrawalRule(enterprise, 30 * 24 * hour_ms, 100_000)),
+        ("federation: propose in a federation", FederationAct(fed_propose)),
+        ("set_floors", SetFloors((Floor("limits", 7500, 5000, 48 * hour_ms),))),
+    ]
+    electorates: list[tuple[str, Any]] = [
+        ("every active member, one vote each", AllMembers()),
+        ("the holders of an enterprise's shares, by votes per share", Holders(enterprise)),
+    ]
+    bodies: list[tuple[str, Any]] = [
+        ("decision_closed", DecisionClosed(1, "passed")),
+        ("offer_closed", OfferClosed(5, "allotted")),
+        ("withdrawal_due", WithdrawalDue(9, "paid")),
+        ("trade_limits", TradeLimits(federation, _example_id("decision"), 50_000, 50_000)),
+        ("capacity_limits", CapacityLimits(federation, _example_id("decision"), (_example_id("parent"),), 20_000)),
+        ("charter", Charter("Hills", "HIL", 2, (charter_member,), 6000, genesis_ts_ms)),
+        ("fed_propose", fed_propose),
+        ("fed_vote: an abstention for the whole epoch", FederationVote(federation, 3, None)),
+        ("payment_sent", PaymentOut(federation, community, member, other, 12_000, genesis_ts_ms + 24 * hour_ms,
+                                    "wool", b"\x96 the exact signed intent")),
+        ("payment_accepted", PaymentAccepted(payment, community, 3_000, federation, member)),
+        ("payment_rejected", PaymentRejected(payment, community, "credit_ceiling")),
+        ("payment_settled", PaymentSettled(payment, answer)),
+        ("payment_returned", PaymentReturned(payment, answer)),
+        ("payment_cancel", PaymentCancel(payment, community)),
+    ]
+    federation_effects: list[tuple[str, Any]] = [
+        ("fed_admit", AdmitFederationMember(charter_member)),
+        ("fed_expel", ExpelFederationMember(community)),
+        ("fed_amend", AmendCharter("Hills", 7500)),
+        ("fed_rate", SetExchangeRate(community, "RVC", 3, 2)),
+        ("fed_allocate", AllocateCapacity((CapacityShare(community, 20_000),))),
+        ("fed_trade_limits", SetTradeLimits(community, 50_000, 50_000)),
+        ("fed_join", JoinFederation(_example_id("parent"))),
+        ("fed_vote_in_parent", VoteInParent(_example_id("parent"), 0, None)),
+    ]
+    groups = {"action": (Action, actions), "effect": (Effect, effects), "electorate": (Electorate, electorates),
+              "body": (Body, bodies), "federation_effect": (FederationEffect, federation_effects)}
+    examples = []
+    for group, (union, values) in groups.items():
+        decoder = msgspec.msgpack.Decoder(union)
+        for description, value in values:
+            data = encode(value)
+            assert decoder.decode(data) == value and encode(decoder.decode(data)) == data
+            examples.append({"group": group, "kind": type(value).__struct_config__.tag, "description": description,
+                             "decoded": plain(value), "bytes_hex": data.hex()})
+    return {
+        "description": "One canonical encoding of every action, effect, electorate, node body and federation "
+        "effect (docs/protocol.md §4, §5). group names the union that decodes bytes_hex: action (an intent's "
+        "action), effect (a proposal's effect), electorate, body (an event's body), federation_effect (a "
+        "fed_propose's effect). decoded lists every field by name, defaults included; the bytes are the "
+        "tagged array of §3.2. Ids are BLAKE2b-256 of 'tallystick layout example: ' + a label; a payment_sent's "
+        "intent here is placeholder bytes, not a signed intent.",
+        "examples": examples,
+    }
 
 
 # ---- invalid cases ---------------------------------------------------------------------------------
@@ -1029,6 +1358,24 @@ def build_invalid(builder: _FeedBuilder) -> list[dict[str, Any]]:
         ForkProof(feed=feed, seq=1, first=raw[0], second=other_genesis),
         node.public,
     )
+
+    def nested_version_2(depth: int) -> bytes:
+        """An event of version 2 whose body is `depth` arrays inside one another around a 0."""
+        return bytes((0x97, 2, 0xC0, 1, 0xC0, 0)) + b"\x91" * depth + b"\x00" + b"\xc4\x40" + bytes(64)
+
+    event_case(
+        "nested_100_deep_of_version_2",
+        "a version-2 event whose body is 100 arrays deep: shallow enough to classify, so unsupported_version",
+        "unsupported_version",
+        nested_version_2(100),
+    )
+    event_case(
+        "nested_4000_deep_of_version_2",
+        "a version-2 event whose body is 4000 arrays deep: past the nesting this implementation classifies "
+        "(docs/protocol.md §7), so malformed whatever its version",
+        "malformed",
+        nested_version_2(4000),
+    )
     return cases
 
 
@@ -1064,7 +1411,7 @@ def build_fork_proofs(builder: _FeedBuilder) -> dict[str, Any]:
         "valid": [
             {
                 "name": "fork_at_seq_3",
-                "description": "the feed's event 3 (Alice pays Bob) and a checkpoint the node also signed at seq 3",
+                "description": "the feed's event 3 (Ada admits Bob) and a checkpoint the node also signed at seq 3",
                 "signing_key_hex": node.public.hex(),
                 "feed_hex": builder.feed.hex(),
                 "seq": 3,
@@ -1122,6 +1469,7 @@ def build_keys(builder: _FeedBuilder) -> dict[str, Any]:
         },
         {"kind": "m", "text": "m_" + body + "====", "why": "padding is not part of the text form"},
         {"kind": "m", "text": "m_", "why": "empty"},
+        {"kind": "m", "text": "m_" + body.upper(), "why": "uppercase digits: ids are written in lowercase only"},
     ]
     for good in good_ids:
         assert id_from_text(good["kind"], good["text"]).hex() == good["hex"]
@@ -1241,7 +1589,49 @@ def build() -> dict[str, Any]:
                    for name, floor in decisions.floors_in_force(deciding_state).items()},
         "alice_debit_limit_minor": deciding_state.accounts[key_for("alice").public].debit_limit_minor,
     }
+    commons = build_commons_feed()
+    commons_state = commons.states[-1]
+    commons_file = {
+        "description": "A valid feed of the community Kingsbridge that fills every part of the state digest the "
+        "other feeds leave empty: delegations, a levy and its treasury account, an enterprise with a founder "
+        "class and a withdrawable class, an open_offer_period allotted, a withdrawal paid, a poll and a holders' "
+        "decision (open at seq 24, closed at their deadlines later), a treasury payment decided. Fields as in "
+        "feed.json; state_digest_hex is the state digest after the last "
+        "event (digests.json takes it apart).",
+        "feed_hex": commons.feed.hex(),
+        "events": commons.events,
+        "intents": commons.intents,
+        "state_digest_hex": domain.state_digest(commons_state).hex(),
+        "final_balances": {name: commons_state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob")},
+        "treasury_balance": commons_state.accounts[commons_state.treasury].balance_minor,
+        "outcomes": {str(seq): decision.outcome for seq, decision in sorted(commons_state.decisions.items())},
+    }
+    for built in (builder, market, trading, deciding, commons):
+        check_documented_digest(built)
+    digests_file = {
+        "description": "Worked examples of the state digest (docs/protocol.md §11): preimage_hex is the canonical "
+        "encoding of the digest's array, state_hash_hex its BLAKE2b-256 (a checkpoint's state_hash), elements "
+        "the encoding of each top-level element in order. Each example is the state after state_after_seq of "
+        "the named vector feed. Every state of every vector feed hashes the same by the documented layout as by "
+        "the node (generate.py: documented_digest_elements).",
+        "examples": [
+            digest_example("riverside_checkpoint", builder, "feed.json before its checkpoint: members only",
+                           seq=checkpoint_seq - 1),
+            digest_example("millbrook", market, "shares.json: no decisions (a nil fifth element), an enterprise "
+                           "account, the escrow account, a closed offer, holdings of one class by two holders"),
+            digest_example("fairfield", deciding, "decisions.json: rules, closed decisions with votes, no shares"),
+            digest_example("oakhaven", trading, "payments.json: a trade account, an empty outbox, the payments "
+                           "element with its capacity entry"),
+            digest_example("kingsbridge", commons, "commons.json after seq 24: the treasury and the levy, "
+                           "delegations, an open poll and an open holders' decision (its enterprise appended), two "
+                           "share classes, a withdrawal", seq=commons_digest_seq),
+        ],
+    }
     return {
+        "commons.json": commons_file,
+        "digests.json": digests_file,
+        "layouts.json": build_layouts(),
         "decisions.json": decisions_file,
         "payments.json": payments_file,
         "shares.json": shares_file,
