@@ -235,7 +235,7 @@ def test_the_checkpoint_is_the_state_digest_of_the_domain_fold_and_its_documente
             assert (
                 hash32(bytes.fromhex(checkpoint["state_preimage_hex"])).hex() == checkpoint["state_hash_hex"]
             ), (
-                "node.domain.state_digest no longer hashes the layout docs/protocol.md describes. "
+                "ledger.digest.state_digest no longer hashes the layout docs/protocol.md describes. "
                 + protocol_change
             )
         intent = verify_intent(event.body.intent, feed=feed) if isinstance(event.body, Act) else None
@@ -416,7 +416,7 @@ def test_the_commons_feed_refolds_to_its_stated_digest_balances_and_treasury() -
     treasury balance and outcomes the vector states."""
     commons = files["commons.json"]
     state = replayed(commons)
-    assert domain.state_digest(state).hex() == commons["state_digest_hex"]
+    assert state_digest(state).hex() == commons["state_digest_hex"]
     for name, balance in commons["final_balances"].items():
         assert state.accounts[keys[name].public].balance_minor == balance
     assert state.treasury is not None and state.accounts[state.treasury].balance_minor == commons["treasury_balance"]
@@ -444,7 +444,7 @@ def test_each_worked_digest_is_its_elements_in_one_array_and_the_state_of_its_fe
     vector = next(files[name] for name in generator.file_names
                   if files[name].get("feed_hex") == example["feed_hex"] and "events" in files[name])
     cut = dict(vector, events=vector["events"][: example["state_after_seq"]])
-    assert domain.state_digest(replayed(cut)).hex() == example["state_hash_hex"]
+    assert state_digest(replayed(cut)).hex() == example["state_hash_hex"]
 
 
 def test_the_riverside_digest_example_is_the_checkpoint_preimage_of_feed_json() -> None:

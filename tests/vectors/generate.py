@@ -647,7 +647,7 @@ digest_element_names = ("feed", "seq", "settings", "members", "decisions", "shar
                         "payments")
 
 
-def documented_digest_elements(state: domain.State) -> list[Any]:
+def documented_digest_elements(state: State) -> list[Any]:
     """The top-level elements of the state digest's array, built from docs/protocol.md §11 (not by
     calling node.domain), so the vector test catches a drift. Python sorts lists element by
     element, bytes bytewise and strings by code point (the same order as their UTF-8 bytes)."""
@@ -714,14 +714,14 @@ def documented_digest_elements(state: domain.State) -> list[Any]:
 def check_documented_digest(builder: _FeedBuilder) -> None:
     """Every state of a vector feed hashes the same by the documented layout as by the node."""
     for state in builder.states:
-        assert hash32(encode(documented_digest_elements(state))) == domain.state_digest(state), state.seq
+        assert hash32(encode(documented_digest_elements(state))) == state_digest(state), state.seq
 
 
 def digest_example(name: str, builder: _FeedBuilder, description: str, seq: int | None = None) -> dict[str, Any]:
     state = builder.states[-1 if seq is None else seq - 1]
     elements = documented_digest_elements(state)
     preimage = encode(elements)
-    assert hash32(preimage) == domain.state_digest(state)
+    assert hash32(preimage) == state_digest(state)
     return {
         "name": name,
         "description": description,
@@ -1601,7 +1601,7 @@ def build() -> dict[str, Any]:
         "feed_hex": commons.feed.hex(),
         "events": commons.events,
         "intents": commons.intents,
-        "state_digest_hex": domain.state_digest(commons_state).hex(),
+        "state_digest_hex": state_digest(commons_state).hex(),
         "final_balances": {name: commons_state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob")},
         "treasury_balance": commons_state.accounts[commons_state.treasury].balance_minor,
