@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .home import NodeConfig, trusted_networks
 from .home import url_host_pattern as _host
-from .runtime import config_key
+from .app import config_key
 
 _schemes = ("http", "https")
 

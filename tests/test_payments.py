@@ -8,8 +8,9 @@ import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
 from immutables import Map
 from msgspec.structs import replace
-from tallystick.federation.federations import Held, answer_for
+from tallystick.federation.rounds import answer_for
 from tallystick.federation.state import fold
+from tallystick.federation.view import Held
 from tallystick.node import payments
 from tallystick.node.domain import audit, intent_body, state_digest, validate
 from tallystick.node.errors import DebitLimitError, DomainError, NotAuthorizedError, NotDueError

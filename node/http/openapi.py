@@ -96,7 +96,7 @@ _decision = {
 }
 
 
-# ---- parameters: every one with its type and bounds, as node/params.py parses it ----------------
+# ---- parameters: every one with its type and bounds, as http/params.py parses it -----------------
 
 
 def _limit(default: int = limits.page_size_default) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def _page(summary: str, *parameters: dict[str, Any], not_found: bool = False) ->
 
 def _page_number(name: str, description: str) -> dict[str, Any]:
     """A page's number: people edit these URLs, so a value out of range is brought into it and one
-    that is no number is ignored (node/pages.py), never refused."""
+    that is no number is ignored (node/pages/shared.py), never refused."""
     return {"name": name, "in": "query", "description": description, "schema": {"type": "string", "maxLength": 32}}
 
 

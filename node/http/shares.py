@@ -13,21 +13,17 @@ import csv
 import io
 from typing import Any
 
-import msgspec
 from aiohttp import web
+from tallystick.node.domain import credit_ceiling, debit_limit, find_member
+from tallystick.node.errors import UnknownEnterpriseError, UnknownOfferError
+from tallystick.node.shares import Enterprise, Holding, Offer, Order, Trade, Withdrawal, allotment
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from ..app import Node, node_key
+from ..store import share_key, share_value
 from . import params
-from .domain import credit_ceiling, debit_limit, find_member
-from .errors import UnknownEnterpriseError, UnknownOfferError
-from .runtime import Node, node_key
-from .shares import Enterprise, Holding, Offer, Order, Trade, Withdrawal, allotment
-from .store import share_key, share_value
-
-
-def _json(data: Any) -> web.Response:
-    return web.Response(body=msgspec.json.encode(data), content_type="application/json")
+from .middleware import json_response as _json
 
 
 def _node(request: web.Request) -> Node:
