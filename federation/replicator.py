@@ -47,12 +47,12 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from tallystick.node.app import Node
 from tallystick.node.connections import read_body
 from tallystick.node.domain import State
 from tallystick.node.errors import BusyError, CheckpointMismatchError
 from tallystick.node.http.params import query_integer
 from tallystick.node.replay import Received, fold_received, start_received, verify_intent_signatures
-from tallystick.node.app import Node
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits

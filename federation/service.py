@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 from aiohttp import web
 from prometheus_client.core import Metric
-from tallystick.node.home import Home, NodeConfig
 from tallystick.node.app import Node, clock_ms
 from tallystick.node.app import create_app as create_node_app
 from tallystick.node.app import serve as serve_node
+from tallystick.node.home import Home, NodeConfig
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.ids import id_from_text
 

@@ -45,6 +45,8 @@ environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+environment.filters["duration"] = format_duration
+environment.filters["time"] = charts.format_time
 
 
 def node_of(request: web.Request) -> Node:
@@ -54,10 +56,6 @@ def node_of(request: web.Request) -> Node:
 def html_page(template: str, status: int = 200, **context: Any) -> web.Response:
     text = environment.get_template(template).render(**context)
     return web.Response(text=text, status=status, content_type="text/html")
-
-
-environment.filters["duration"] = format_duration
-environment.filters["time"] = charts.format_time
 
 
 def balances_over_time(request: web.Request) -> History:
