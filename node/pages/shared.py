@@ -166,7 +166,7 @@ class ElsewhereNames:
         self.payers: Mapping[bytes, bytes] = {}
 
     async def load(self) -> None:
-        if self.elsewhere is not None:  # as /api/payments: at most `federation_events_max`
+        if self.elsewhere is not None:  # every payment across the layer holds, as /api/payments lists them
             self.payers = await self.elsewhere.payers_by_payment()
 
     def payer_of(self, payment: bytes) -> bytes | None:
