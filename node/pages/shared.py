@@ -133,8 +133,8 @@ def folded_at(node: Node, found: dict[str, Any]) -> dict[str, int]:
 
 
 def query_number(request: web.Request, name: str) -> int | None:
-    """A page's number-valued query parameter (`page`, `before`) as node/params.py parses it; a page
-    is for people, who edit its URL, so a value that is no number is ignored rather than refused."""
+    """A page's number-valued query parameter (`page`, `before`) as node/http/params.py parses it; a
+    page is for people, who edit its URL, so a value that is no number is ignored rather than refused."""
     text = request.query.get(name)
     if text is None:
         return None
