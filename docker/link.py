@@ -57,7 +57,7 @@ quorum_bp = 6000
 
 
 def _hexed(value: Any) -> Any:
-    """As the node's API writes a decision's effect (federation/federations.py `_plain`)."""
+    """As the node's API writes a decision's effect (federation/http.py `_plain`)."""
     if isinstance(value, dict):
         return {key: _hexed(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -49,11 +49,11 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from tallystick.ledger.errors import CheckpointMismatchError
 from tallystick.ledger.model import State
+from tallystick.node.app import Node
 from tallystick.node.connections import read_body
 from tallystick.node.errors import BusyError
-from tallystick.node.params import query_integer
+from tallystick.node.http.params import query_integer
 from tallystick.node.replay import Received, fold_received, start_received, verify_intent_signatures
-from tallystick.node.runtime import Node
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
@@ -207,7 +207,7 @@ class Replica:
 
 
 class Replicator:
-    """The node's replication extension (see node.runtime.Extension)."""
+    """The node's replication extension (see node.app.Extension)."""
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """A federated node: the community node with replication and the federation view plugged in.
 
 How this works: node/ knows nothing of peers or federations; it exposes one extension point
-(node.runtime.Extension). This module builds the `Replicator` for a home's configured peers and the
+(node.app.Extension). This module builds the `Replicator` for a home's configured peers and the
 `Federations` view, joins them in `Layers`, and runs the node with them, which is what `tally
 serve` does. It also tells the replicator which feeds are members of the federations this node
 belongs to (anchors: feeds it holds for its own sake, docs/federation.md "What a node holds").
@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 from aiohttp import web
 from prometheus_client.core import Metric
+from tallystick.node.app import Node, clock_ms
+from tallystick.node.app import create_app as create_node_app
+from tallystick.node.app import serve as serve_node
 from tallystick.node.home import Home, NodeConfig
-from tallystick.node.runtime import Node, clock_ms
-from tallystick.node.runtime import create_app as create_node_app
-from tallystick.node.runtime import serve as serve_node
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.ids import id_from_text
 

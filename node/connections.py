@@ -3,7 +3,7 @@
 How this works: aiohttp reads a request's head with no deadline of its own, and accepts every
 connection until the process runs out of open files; 1,100 sockets that each drip a header line
 every 10 s then hold a node at its 1,024 open files and every other request times out. So `serve`
-(node/runtime.py) puts a `ConnectionGuard` between the listening socket and aiohttp: each new
+(node/app.py) puts a `ConnectionGuard` between the listening socket and aiohttp: each new
 connection is wrapped in a `GuardedConnection`, which
 
 - refuses it at once (a 503 `too_many_connections` written raw, then closed, before any byte is

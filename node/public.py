@@ -19,9 +19,9 @@ import ipaddress
 
 from aiohttp import web
 
+from .app import config_key
 from .home import NodeConfig, trusted_networks
 from .home import url_host_pattern as _host
-from .runtime import config_key
 
 _schemes = ("http", "https")
 

@@ -1,4 +1,4 @@
-"""Payments across communities in each community's own ledger (ledger/payments.py): two ledgers, C1
+"""Payments across communities in each community's own ledger (node/payments.py): two ledgers, C1
 and C2, written as their sequencers write them; each side's events audited as a replica of that
 side alone would audit them."""
 
@@ -8,8 +8,9 @@ import pytest
 from domain_helpers import ClockedLedger, admin_key, key, refold
 from immutables import Map
 from msgspec.structs import replace
-from tallystick.federation.federations import Held, answer_for
+from tallystick.federation.rounds import answer_for
 from tallystick.federation.state import fold
+from tallystick.federation.view import Held
 from tallystick.ledger import payments
 from tallystick.ledger.accounts import held_for
 from tallystick.ledger.digest import state_digest

@@ -27,7 +27,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tallystick.node.openapi import document
+from tallystick.node.http.openapi import document
 
 from .conftest import NodeProcess
 from .test_hostile_http_params import Populated, populate

@@ -1,6 +1,6 @@
 """Hostile parameters and bodies are refused at the boundary with a typed 400, never a 500.
 
-Each input here answered 500 before node/params.py (issue 12): a Unicode digit passes
+Each input here answered 500 before node/http/params.py (issue 12): a Unicode digit passes
 `str.isdigit()` and then fails `int()` (`/api/decisions/²`, `?limit=²`), a number past 2^63 - 1
 overflows SQLite (`?from=`, `?before=`), and `json.loads` recurses into deeply nested JSON until
 RecursionError (`POST /api/intents`). The JSON API refuses each with 400 `malformed` and a message

@@ -48,7 +48,7 @@ def test_the_picture_weighs_each_edge_by_its_settled_flow() -> None:
     """The edges' weighting, on the drawing function with a report's flows: the largest flow is
     the widest edge, one half as large half as wide, and a flow to a community drawn nowhere is not
     drawn."""
-    from tallystick.node.pages import edge_width_max, federation_picture
+    from tallystick.federation.charts import edge_width_max, federation_picture
 
     members = [{"member": name, "name": name, "kind": "community"} for name in ("n_a", "n_b", "n_c")]
     flows = [{"from": "n_a", "to": "n_b", "payments": 2, "sent": 1000},
@@ -64,7 +64,7 @@ def test_the_picture_draws_a_member_federations_communities_beyond_it_with_their
     """A confederation's page draws the tree: its member federations around it, each one's
     communities beyond it (joined to it, not to the middle), and a flow between communities of
     two member federations as an edge between those communities."""
-    from tallystick.node.pages import federation_picture
+    from tallystick.federation.charts import federation_picture
 
     members = [{"member": "x_east", "name": "East", "kind": "federation"},
                {"member": "x_west", "name": "West", "kind": "federation"}]

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tallystick.federation.charts import federation_picture
 from tallystick.ledger.shares import enterprise_id
-from tallystick.node import pages
 from tallystick.node.home import write_key
+from tallystick.node.pages.shared import environment
 from tallystick.protocol.events import (
     AdmitMember,
     FounderIssue,
@@ -236,7 +237,7 @@ def test_the_federation_pictures_labels_do_not_overlap(cluster: list[Community],
         "long names": [["A community with a very long name indeed", "Hilltop"], ["Oakhaven", "Fernwood", "Foxley"]],
         "twelve": [[f"Community {n}" for n in range(6)], [f"Village {n}" for n in range(6)]],
     }
-    template = pages._environment.from_string(
+    template = environment.from_string(
         '{% extends "base.html" %}{% from "_macros.html" import federation_svg %}'
         "{% block content %}{{ federation_svg(picture, {}) }}{% endblock %}")
     frame = {"community": {"name": "Test", "unit_code": "HRS"}, "node_id": "n_test", "seq": 0, "alerts": []}
@@ -245,7 +246,7 @@ def test_the_federation_pictures_labels_do_not_overlap(cluster: list[Community],
                    for index in range(len(groups))]
         children = {f"x_{index}": [{"member": f"n_{index}_{place}", "name": name, "kind": "community"}
                                    for place, name in enumerate(names)] for index, names in enumerate(groups)}
-        picture = pages.federation_picture("The confederation of the valley", members, [], children)
+        picture = federation_picture("The confederation of the valley", members, [], children)
         browsing.page.set_content(template.render(picture=picture, **frame))
         assert browsing.page.locator("svg.federation-picture g.child-node").count() == sum(map(len, groups))
         assert label_overlaps(browsing.page) == [], shape

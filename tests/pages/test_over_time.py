@@ -89,7 +89,7 @@ def test_community_page_plots_credit_in_circulation_ending_at_the_sum_of_positiv
 def test_a_plot_is_a_step_line_through_its_points_with_every_text_escaped() -> None:
     """The drawing function: zero always on the axis, a value holding until the next point and the
     last one until the end, and the labels and unit written as escaped text in the SVG."""
-    from tallystick.node.pages import chart_height, chart_width, line_chart
+    from tallystick.node.pages.charts import chart_height, chart_width, line_chart
 
     chart = line_chart([(1, 0, 500), (2, 100, -500)], 0, 200, lambda value: f"<i>{value}", "<b>U")
     assert chart is not None

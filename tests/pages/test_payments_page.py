@@ -109,7 +109,7 @@ def test_federation_page_plots_the_settled_trade_and_lists_pending_and_positions
 def test_trade_plot_buckets_settled_payments_by_hour_and_stacks_them_by_pair() -> None:
     """The drawing function with a day of payments: hourly buckets, one stacked part per pair of
     communities in a bucket, the counts and amounts summed per part, nothing lost."""
-    from tallystick.node.pages import trade_chart
+    from tallystick.federation.charts import trade_chart
 
     hour = 3_600_000
     start = 1_800_000_000_000 - 1_800_000_000_000 % hour

@@ -96,7 +96,7 @@ _decision = {
 }
 
 
-# ---- parameters: every one with its type and bounds, as node/params.py parses it ----------------
+# ---- parameters: every one with its type and bounds, as http/params.py parses it -----------------
 
 
 def _limit(default: int = limits.page_size_default) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def _page(summary: str, *parameters: dict[str, Any], not_found: bool = False) ->
 
 def _page_number(name: str, description: str) -> dict[str, Any]:
     """A page's number: people edit these URLs, so a value out of range is brought into it and one
-    that is no number is ignored (node/pages.py), never refused."""
+    that is no number is ignored (node/pages/shared.py), never refused."""
     return {"name": name, "in": "query", "description": description, "schema": {"type": "string", "maxLength": 32}}
 
 
@@ -279,15 +279,34 @@ def _replication_paths() -> dict[str, Any]:
     }
 
 
+def _id_of(kind: str, what: str) -> dict[str, Any]:
+    """An id of one kind in its one text form: `kind` + "_" + 52 lower-case base32 letters (32 bytes)."""
+    return {"type": "string", "pattern": f"^{kind}_[a-z2-7]{{52}}$", "description": what}
+
+
+_minor_limit = {"type": "integer", "minimum": 0, "maximum": limits.amount_minor_max}
+# GET /api/community: node/http/api.py `community` answers exactly these fields.
 _community = {
     "type": "object",
     "required": ["node", "name", "unit", "debit_limit", "credit_ceiling", "seq", "head", "members"],
+    "additionalProperties": False,
     "properties": {
-        "node": _id, "name": {"type": "string"},
-        "unit": {"type": "object", "required": ["code", "decimals"],
-                 "properties": {"code": {"type": "string"}, "decimals": {"type": "integer"}}},
-        "debit_limit": {"type": "integer"}, "credit_ceiling": {"type": "integer"},
-        "seq": {"type": "integer"}, "head": _id, "members": {"type": "integer"},
+        "node": _id_of("n", "the community's feed id: the node's own feed, the id intents are signed for"),
+        "name": {"type": "string", "minLength": 1, "maxLength": limits.name_chars_max},
+        "unit": {"type": "object", "required": ["code", "decimals"], "additionalProperties": False,
+                 "properties": {
+                     "code": {"type": "string", "pattern": "^[A-Z0-9]+$", "minLength": 1,
+                              "maxLength": limits.unit_code_chars_max},
+                     "decimals": {"type": "integer", "minimum": 0, "maximum": limits.unit_decimals_max,
+                                  "description": "minor units per major unit: 10^decimals"}}},
+        "debit_limit": {**_minor_limit, "description": "the default debit limit, minor units (a balance may go "
+                                                        "this far below zero)"},
+        "credit_ceiling": {**_minor_limit, "description": "the default credit ceiling, minor units"},
+        "seq": {"type": "integer", "minimum": 1, "maximum": limits.int64_max,
+                "description": "the seq of the feed's last event (its genesis is 1)"},
+        "head": _id_of("h", "the hash of the feed's last event"),
+        "members": {"type": "integer", "minimum": 0,
+                    "description": "active members who are people (not the community's own accounts)"},
     },
 }
 _status = {

@@ -2,9 +2,8 @@
 
 How this works: handlers are thin. Reads go to the store's projections (never a log replay);
 writes go to the sequencer as signed intents, and the answer comes after the commit. Every error is
-a JSON body `{"error": code, "message": text}` produced in one middleware from our typed errors, so
-the same refusal reads the same over HTTP and at the command line. Bodies larger than
-`request_bytes_max` are refused by aiohttp before they are read whole.
+a JSON body `{"error": code, "message": text}` produced in one middleware from our typed errors
+(http/middleware.py), so the same refusal reads the same over HTTP and at the command line.
 """
 
 from __future__ import annotations
@@ -21,42 +20,14 @@ from tallystick.ledger.errors import UnknownDecisionError
 from tallystick.ledger.model import Decision
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
-from tallystick.protocol.errors import BadIdError, MalformedError, TallyError
+from tallystick.protocol.errors import BadIdError, MalformedError
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from ..app import Node, node_key
+from ..connections import read_body
+from ..views import event_json, render
 from . import params
-from .connections import read_body
-from .runtime import Node, node_key
-from .views import event_json, render
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode(data), status=status, content_type="application/json", headers=headers
-    )
-
-
-def error_response(error: TallyError) -> web.Response:
-    headers = {"Retry-After": str(limits.retry_after_seconds)} if error.http_status == 503 else None
-    return _json(error.to_json(), status=error.http_status, headers=headers)
-
-
-@web.middleware
-async def errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except TallyError as error:
-        return error_response(error)
-    except web.HTTPRequestEntityTooLarge:
-        return _json(
-            {"error": "too_large", "message": f"request body is over the limit of {limits.request_bytes_max} bytes"},
-            status=413,
-        )
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
-        return _json({"error": code, "message": error.reason}, status=error.status)
+from .middleware import json_response as _json
 
 
 def _node(request: web.Request) -> Node:

@@ -13,7 +13,6 @@ import csv
 import io
 from typing import Any
 
-import msgspec
 from aiohttp import web
 from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member
 from tallystick.ledger.errors import UnknownEnterpriseError, UnknownOfferError
@@ -22,13 +21,10 @@ from tallystick.ledger.shares import allotment
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from ..app import Node, node_key
+from ..store import share_key, share_value
 from . import params
-from .runtime import Node, node_key
-from .store import share_key, share_value
-
-
-def _json(data: Any) -> web.Response:
-    return web.Response(body=msgspec.json.encode(data), content_type="application/json")
+from .middleware import json_response as _json
 
 
 def _node(request: web.Request) -> Node:

@@ -7,7 +7,7 @@ number past 2^63 - 1 overflows SQLite's INTEGER. An integer here is 1 to `intege
 digits inside the route's own range; a flag is one of a few words; a choice is one of a named set.
 Anything else is a `MalformedError` (400, code `malformed`) that names the parameter and says what
 it takes, so no input reaches the store or the domain in a shape that could crash them.
-/openapi.json states the same ranges (node/openapi.py reads the constants used here).
+/openapi.json states the same ranges (node/http/openapi.py reads the constants used here).
 """
 
 from __future__ import annotations

@@ -1,10 +1,16 @@
-"""A running node: the app factory, its resources, its background tasks, and `tally serve`.
+"""A running node: the app factory, its typed resources, its background tasks, and `tally serve`.
 
 How this works: `create_app(home, config)` returns an aiohttp Application whose one cleanup context
 takes the home's lock, opens the store, loads the state from the projections, and runs the
 sequencer's writer and the timer in an `asyncio.TaskGroup`; cleanup cancels them and closes the
 store, and runs if and only if start-up did. The node's clock lives here (the domain reads none):
 the timer asks the pure domain what is due and appends it through the sequencer.
+
+Every resource a handler reads is under a typed `web.AppKey` defined here. A layer above the node
+(replication, federations) plugs in as an `Extension`; node/ imports none of it. What the node's
+own pages may learn of other communities through such a layer (a community's name, who paid a
+payment across, the federations known) is the `Elsewhere` protocol, which the layer provides under
+`elsewhere_key`; without one, the pages name nothing elsewhere.
 """
 
 from __future__ import annotations
@@ -13,16 +19,18 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from tallystick.ledger import shares as sharing
 from tallystick.ledger.decisions import closing_body, due_closures
 from tallystick.ledger.digest import state_digest
+from tallystick.ledger.model import State
 from tallystick.protocol import limits
 from tallystick.protocol.events import Checkpoint
 from tallystick.protocol.ids import id_to_text
@@ -188,15 +196,41 @@ class Extension(Protocol):
     def collect(self) -> Iterable[Metric]: ...
 
 
-ExtensionFactory = Callable[[], Extension]
+class FederationListed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A federation as the community's page lists it."""
+
+    id: bytes
+    name: str
+    members: int
+
+
+class Elsewhere(Protocol):
+    """What the node's pages may learn of other communities and federations, from the layer that
+    holds them (federation/view.py provides it under `elsewhere_key`)."""
+
+    def ledger(self, community: bytes) -> State | None:
+        """A community's ledger as this node holds it (its own, or a replica's), or None."""
+
+    async def payers_by_payment(self) -> Mapping[bytes, bytes]:
+        """The payer (a member id of the paying community) of every payment across held here, by
+        the payment's id."""
+
+    async def federations_listed(self) -> list[FederationListed]:
+        """The federations in this node's view, by name (at most `page_size_max`)."""
+
+
+elsewhere_key = web.AppKey("elsewhere", Elsewhere)
 
 
 def create_app(
     home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
 ) -> web.Application:
-    from . import api, pages, shares_api
+    from . import pages
+    from .http import api
+    from .http import shares as shares_api
+    from .http.middleware import errors_as_json
 
-    app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[api.errors_as_json])
+    app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json])
     app[config_key] = config
     app[http_bounds_key] = bounds or HttpBounds.from_config(config)
     registry = CollectorRegistry()
@@ -206,7 +240,7 @@ def create_app(
     shares_api.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
-    pages.add_routes(app)
+    pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice
     app.router.add_get("/metrics", metrics)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:

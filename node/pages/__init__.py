@@ -1,0 +1,61 @@
+"""The node's web pages: the community (/), each member (/members/{ref}), the operator (/node) and
+each enterprise (/enterprises/{ref}); one module a page, the plots apart (charts.py), the QR code
+apart (qr.py), events in words (describe.py) and what every page shares (shared.py). The pages of
+federations and of payments between communities are the federation layer's own
+(federation/pages.py), registered with its routes; a node without that layer says so at their
+addresses.
+
+How this works: each page is rendered on the server from the projections and the tail of the log,
+through Jinja2 with autoescaping on, so nothing a member typed (a name, a memo, a proposal) can run
+as script in a reader's browser: templates never mark member text `|safe`; the only markup made
+here is SVG we draw ourselves (the balance plot, the QR code from segno). No page needs JavaScript
+to be read. Every read is bounded: a page of members from the name index (`page_size_default`),
+the last events of the log, a histogram from one pass over the members the node holds in memory,
+the newest few open decisions, and a member's payments from the `postings` projection joined with
+the log, newest first, a page at a time (node/history.py). docs/pages.md has what each page reads
+and what `make bench` measured at 10,000 members and 1,000,000 events. The numbers are the API's:
+the same projections, the same `debit_limit`, `credit_ceiling` and decision `tally`, and the
+alerts of `Node.status()`, which /api/status serves; an enterprise's from node/http/shares.py's
+`enterprise_json`, `offer_json` and `cap_table`. Balances over time (a member's, the community's
+credit in circulation and treasury) come from node/history.py, which reads them from the
+`postings` projection the store writes with the log. What a page says of other communities (their
+names, who paid a payment across, the federations known) comes through the node's `Elsewhere`
+layer (node/app.py), never from federation/ itself.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..app import elsewhere_key
+from .community import community_page
+from .enterprise import enterprise_page
+from .member import member_page
+from .node import node_page
+from .shared import html_page, node_of, page_frame
+
+_no_layer = ("This node runs without its federation layer (start it with `tally serve`), so it knows no "
+             "federation")
+
+
+async def no_federation_page(request: web.Request) -> web.Response:
+    return html_page("not_found.html", status=404, **await page_frame(node_of(request)),
+                     reference=request.match_info["reference"], what="federation", reason=_no_layer)
+
+
+async def no_payments_page(request: web.Request) -> web.Response:
+    return html_page("not_found.html", status=404, **await page_frame(node_of(request)), reference="/payments",
+                     what="payments")
+
+
+def add_routes(app: web.Application) -> None:
+    """The node's pages. Called after the extension's routes: without a layer that holds other
+    communities (`elsewhere_key` unset), /payments and /federations/{ref} say there is none."""
+    app.router.add_get("/", community_page)
+    if elsewhere_key not in app:
+        app.router.add_get("/payments", no_payments_page)
+    app.router.add_get("/members/{reference}", member_page)
+    app.router.add_get("/node", node_page)
+    app.router.add_get("/enterprises/{reference}", enterprise_page)
+    if elsewhere_key not in app:
+        app.router.add_get("/federations/{reference}", no_federation_page)

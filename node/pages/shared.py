@@ -1,0 +1,183 @@
+"""What every page of the node shares: the Jinja2 environment, the frame (the community, the node
+and the alerts every page shows), amounts in the community's unit, a balance between its limits,
+a page's number-valued query parameters, balances over time, and the names of the other side of a
+payment across.
+
+How this works: templates are rendered with autoescaping on, so nothing a member typed can run as
+script in a reader's browser. The names of other communities come from the layer that holds their
+ledgers (node/app.py `Elsewhere`, under `elsewhere_key`); a node without one names nothing elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from tallystick.ledger.accounts import credit_ceiling, debit_limit
+from tallystick.ledger.model import State
+from tallystick.ledger.money import (
+    format_amount,
+    format_ceiling,
+    format_debit_limit,
+    format_duration,
+    format_money,
+)
+from tallystick.protocol.errors import MalformedError
+from tallystick.protocol.ids import id_to_text
+
+from ..app import Elsewhere, Node, elsewhere_key, node_key
+from ..history import History
+from ..http import params
+from . import charts
+
+# What each role of account is, in words (system accounts are not people: docs/pages.md).
+role_words = {
+    "member": "member", "admin": "member and admin",
+    "enterprise": "an enterprise's account", "escrow": "the community's escrow account",
+    "treasury": "the community's treasury", "trade": "the community's account of trade with a federation",
+}
+
+environment = jinja2.Environment(
+    loader=jinja2.PackageLoader("tallystick.node", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["duration"] = format_duration
+environment.filters["time"] = charts.format_time
+
+
+def node_of(request: web.Request) -> Node:
+    return request.app[node_key]
+
+
+def html_page(template: str, status: int = 200, **context: Any) -> web.Response:
+    text = environment.get_template(template).render(**context)
+    return web.Response(text=text, status=status, content_type="text/html")
+
+
+def balances_over_time(request: web.Request) -> History:
+    return History(node_of(request).store)  # holds nothing but the store: one per request costs nothing
+
+
+async def page_frame(node: Node) -> dict[str, Any]:
+    """The header of every page: the community, the node, and the algedonic alerts (/api/status's)."""
+    status = await node.status()
+    state: State = node.sequencer.state
+    return {
+        "community": state.community,
+        "node_id": status["node"],
+        "seq": status["seq"],
+        "alerts": status["alerts"],
+        "node_status": status,
+    }
+
+
+def plain_amount(node: Node, minor: int) -> str:
+    """A bare number in the community's unit ('12.50'), for a plot's axis or a form's field, where
+    the unit is written once beside it."""
+    return format_amount(minor, node.sequencer.state.community.unit_decimals)
+
+
+def money_text(node: Node, minor: int) -> str:
+    """An amount as a person reads it: '12.50 HRS' (node/money.py `format_money`)."""
+    community = node.sequencer.state.community
+    return format_money(minor, community.unit_decimals, community.unit_code)
+
+
+def balance_bar(balance: int, debit: int, ceiling: int) -> dict[str, float]:
+    """Where a balance sits: the left half of the bar is the debit side (0 to -debit limit), the
+    right half the credit side (0 to +ceiling), each scaled by its own limit, so a glance says how
+    near an account is to either limit, even when the ceiling is far larger than the debit limit."""
+    if balance < 0:
+        fraction = min(1.0, -balance / debit) if debit else 1.0
+        return {"left": 50 - 50 * fraction, "width": 50 * fraction, "side": -1}
+    fraction = min(1.0, balance / ceiling) if ceiling else (1.0 if balance else 0.0)
+    return {"left": 50.0, "width": 50 * fraction, "side": 1 if balance else 0}
+
+
+def account_row(node: Node, member_id: bytes, name: str, role: str, active: bool) -> dict[str, Any]:
+    state: State = node.sequencer.state
+    account = state.accounts[member_id]
+    debit, ceiling = debit_limit(state, account), credit_ceiling(state, account)
+    return {
+        "id": id_to_text("m", member_id),
+        "name": name,
+        "role": role,
+        "active": active,
+        "balance_minor": account.balance_minor,
+        "balance": money_text(node, account.balance_minor),
+        "debit_limit": money_text(node, debit),
+        # The lowest balance allowed: "-50.00 HRS", and "0.00 HRS", not "-0.00"; "no ceiling" for none.
+        "debit_floor": format_debit_limit(debit, state.community.unit_decimals, state.community.unit_code),
+        "credit_ceiling": format_ceiling(ceiling, state.community.unit_decimals, state.community.unit_code),
+        "bar": balance_bar(account.balance_minor, debit, ceiling),
+    }
+
+
+def chart_over_time(node: Node, found: dict[str, Any], points: list[tuple[int, int, int]]) -> dict[str, Any] | None:
+    """A series from node/history.py as a step line from its first point to the node's last event."""
+    if not points:
+        return None
+    end_ms = max(node.sequencer.state.ts_ms, found["ts"], points[-1][1])
+    return charts.line_chart(points, points[0][1], end_ms, lambda value: plain_amount(node, value),
+                      node.sequencer.state.community.unit_code)
+
+
+def folded_at(node: Node, found: dict[str, Any]) -> dict[str, int]:
+    """The head the plots were read at (the postings are written with the log, so they are never
+    behind what was committed when they were read)."""
+    return {"seq": found["seq"], "head": found["seq"]}
+
+
+def query_number(request: web.Request, name: str) -> int | None:
+    """A page's number-valued query parameter (`page`, `before`) as node/http/params.py parses it; a
+    page is for people, who edit its URL, so a value that is no number is ignored rather than refused."""
+    text = request.query.get(name)
+    if text is None:
+        return None
+    try:
+        return params.integer(text, name, 0, params.seq_max)
+    except MalformedError:
+        return None
+
+
+def page_number(request: web.Request, pages: int) -> int:
+    """`?page=`, kept inside 1..pages (a page past the last shows the last)."""
+    number = query_number(request, "page")
+    return 1 if number is None else min(max(1, number), max(1, pages))
+
+
+def elsewhere_of(request: web.Request) -> Elsewhere | None:
+    """The layer that holds other communities' ledgers, or None when the node runs without one
+    (only `tally serve` adds it)."""
+    return request.app.get(elsewhere_key)
+
+
+class ElsewhereNames:
+    """Names of the other side of payments across, from the ledgers this node holds (its replicas'),
+    and who paid a payment received (the payers of the payments across held), through the node's
+    `Elsewhere` layer."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.elsewhere = elsewhere_of(request)
+        self.payers: Mapping[bytes, bytes] = {}
+
+    async def load(self) -> None:
+        if self.elsewhere is not None:  # every payment across the layer holds, as /api/payments lists them
+            self.payers = await self.elsewhere.payers_by_payment()
+
+    def payer_of(self, payment: bytes) -> bytes | None:
+        return self.payers.get(payment) if self.payers else None
+
+    def __call__(self, community: bytes, member: bytes | None) -> tuple[str | None, str | None]:
+        if self.elsewhere is None:
+            return None, None
+        ledger = self.elsewhere.ledger(community)
+        if ledger is None:
+            return None, None
+        found = ledger.members.get(member) if member is not None else None
+        return ledger.community.name, None if found is None else found.name
