@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tallystick.node.home import read_key
-from tallystick.protocol.errors import LocalError
+from tallystick.protocol.errors import BadIdError, LocalError
 from tallystick.protocol.events import FederationAct
 from tallystick.protocol.federation import (
     AllocateCapacity,
@@ -218,27 +218,31 @@ def meeting(
     federations: list[dict[str, Any]], mine: str, theirs: str, wanted: str | None
 ) -> dict[str, Any] | None:
     """Where a payment between two communities meets: the lowest founded federation above both
-    (nearest to this community first), or the one named `wanted` if it is above both."""
-    by_id = {f["id"]: f for f in federations if f["founded"]}
-    parents: dict[str, list[str]] = {}
-    for federation in by_id.values():
+    (nearest to this community first), or the one named `wanted` (by id or name) if it is above both.
+
+    `federations` is the node's `/api/federations`. The walk up is the federation fold's own
+    (`FederationState.ancestors`, over the parents the founded federations' members give), so the
+    federation chosen here is the one the node routes by: nearest first, and among federations at
+    one level, in the order of their ids' bytes."""
+    # Imported here: only a payment across needs it, and every other command starts without it.
+    from immutables import Map
+    from tallystick.federation.state import FederationState
+
+    def raw(text: str) -> bytes:
+        return id_from_text(text[0], text)  # type: ignore[arg-type]  # an n_ community or an x_ federation
+
+    by_id = {raw(f["id"]): f for f in federations if f["founded"]}
+    parents: dict[bytes, set[bytes]] = {}
+    for identity, federation in by_id.items():
         for member in federation["members"]:
-            parents.setdefault(member["member"], []).append(federation["id"])
-
-    def above(member: str) -> list[str]:
-        found: list[str] = []
-        frontier = sorted(parents.get(member, []))
-        while frontier:
-            following: list[str] = []
-            for federation in frontier:
-                if federation not in found:
-                    found.append(federation)
-                    following += sorted(parents.get(federation, []))
-            frontier = following
-        return found
-
-    theirs_above = set(above(theirs))
-    common = [by_id[f] for f in above(mine) if f in theirs_above]
+            parents.setdefault(raw(member["member"]), set()).add(identity)
+    state = FederationState(federations=Map(), decisions=Map(), equivocations=(), forks=Map(), refusals=(),
+                            parents=Map({member: frozenset(above) for member, above in parents.items()}))
+    try:
+        theirs_above = set(state.ancestors(raw(theirs)))
+    except BadIdError:  # typed after @ as n_…: no community by that id is under any federation here
+        return None
+    common = [by_id[f] for f in state.ancestors(raw(mine)) if f in theirs_above]
     if wanted is not None:
         common = [f for f in common if wanted in (f["id"], f["name"])]
     return common[0] if common else None
