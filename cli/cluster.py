@@ -59,7 +59,7 @@ from tallystick.protocol.ids import KeyPair, id_from_text
 
 from . import federate
 from .client import Client, NodeRefused, NodeUnreachable
-from .common import TallyGroup, example, print_json, refusals_exit_cleanly
+from .common import TallyGroup, example, now_ms, print_json, refusals_exit_cleanly
 from .terminal import visible
 
 community_names = [
@@ -248,7 +248,7 @@ def up(
                     unit_decimals=2,
                     debit_limit_minor=50_00,
                     credit_ceiling_minor=500_00,
-                    now_ms=time.time_ns() // 1_000_000,
+                    now_ms=now_ms(),
                     config=NodeConfig(listen_host=host, listen_port=ports[index], peers=peers),
                 )
             )

@@ -38,6 +38,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client, NodeRefused
+from .common import now_ms
 
 decision_wait_seconds = 60
 # A member federation's ballot is a decision whose deadline is its time as a ballot: it must come
@@ -81,10 +82,6 @@ class Federation:
         return id_to_text("x", self.id)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _wait(what: str, check: Callable[[], bool], seconds: float = decision_wait_seconds) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -109,7 +106,7 @@ def found(name: str, unit_code: str, decimals: int, members: Sequence[Seat | Fed
         members=tuple(
             CharterMember(id_from_text("n", m.node) if isinstance(m, Seat) else m.id, unit_code, 1, 1) for m in members
         ),
-        quorum_bp=quorum_bp, founded_ms=_now_ms(),
+        quorum_bp=quorum_bp, founded_ms=now_ms(),
     )
     federation = Federation(
         federation_id(charter), name,
@@ -138,7 +135,7 @@ def decide(federation: Federation, effect: FederationEffect, title: str) -> str:
     body = FederationProposal(
         federation=federation.id, epoch=document["epoch"],
         previous=id_from_text("h", document["last_decision"]) if document["passed"] else federation.id,
-        deadline_ms=_now_ms() + (ballot_deadline_ms if isinstance(effect, VoteInParent) else proposal_deadline_ms),
+        deadline_ms=now_ms() + (ballot_deadline_ms if isinstance(effect, VoteInParent) else proposal_deadline_ms),
         title=title, text="", effect=effect,
     )
     proposer.act(body)
