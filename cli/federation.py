@@ -309,7 +309,7 @@ def report(context: Context, reference: str, as_json: bool) -> None:
     policy = document["s5_policy"]
     charter = policy["charter"]
     money = _money(charter["decimals"], charter["unit"])
-    community = client.get("/api/community")
+    community = client.community()
     names = {row["community"]: row["name"] for row in document["s1_operations"] if row["held"]}
     units = {row["community"]: (row["unit"], row.get("unit_decimals")) for row in document["s1_operations"] if row["held"]}
     units[community["node"]] = (community["unit"]["code"], community["unit"]["decimals"])
