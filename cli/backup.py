@@ -28,34 +28,25 @@ temporary folder beside OUT, synced, and renamed into place, so OUT exists whole
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 import msgspec
 from tallystick.node.home import Home, HomeError, Snapshot, fsync_folder, publish_folder, write_key
 from tallystick.node.store import read_only_connection
 from tallystick.protocol import limits
-from tallystick.protocol.errors import LocalError, TallyError
+from tallystick.protocol.errors import LocalError
 from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.wire import heads_decoder
 
 from .client import check_node_url
+from .common import mistakes_exit_cleanly, now_ms
 from .terminal import visible
-
-Function = TypeVar("Function", bound=Callable[..., Any])
-
-# Exit statuses, as cli/main.py's: a mistake in what was typed or named (2), a refusal (1).
-exit_mistake = 2
-exit_refused = 1
 
 
 class BackupError(LocalError):
@@ -66,25 +57,6 @@ class ResumeError(LocalError):
     """A peer does not show that it holds nothing newer of this feed (or holds another event)."""
 
     code = "resume"
-
-
-def _exit_cleanly(function: Function) -> Function:
-    """A typed error is one line on stderr. Every refusal here is about what the operator named (a
-    folder, a peer), so it is a mistake to correct: exit 2."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except TallyError as error:
-            click.echo(f"tally: {visible(error.code)}: {visible(' '.join(error.message.split()))}", err=True)
-            sys.exit(exit_mistake)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _taken_text(taken_ms: int) -> str:
@@ -294,7 +266,7 @@ async def resume_home(path: Path, peer_url: str | None) -> Resumed:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print {node, seq, head, taken_ms} as JSON.")
-@_exit_cleanly
+@mistakes_exit_cleanly
 def backup(directory: Path, out: Path, as_json: bool) -> None:
     """Snapshot the home DIRECTORY into the new folder OUT, while its node runs.
 
@@ -304,7 +276,7 @@ def backup(directory: Path, out: Path, as_json: bool) -> None:
 
     Example: tally backup /srv/riverside /backups/riverside-$(date +%F)
     """
-    snapshot = backup_home(directory, out, _now_ms())
+    snapshot = backup_home(directory, out, now_ms())
     if as_json:
         click.echo(msgspec.json.encode(msgspec.structs.asdict(snapshot)).decode())
         return
@@ -319,7 +291,7 @@ def backup(directory: Path, out: Path, as_json: bool) -> None:
 @click.option("--no-newer-copy", is_flag=True,
               help="Resume on your word that no newer copy of this feed exists anywhere (else it forks).")
 @click.option("--json", "as_json", is_flag=True, help="Print {node, seq, head, peer, peer_seq, restored} as JSON.")
-@_exit_cleanly
+@mistakes_exit_cleanly
 def resume(directory: Path, peer_url: str | None, no_newer_copy: bool, as_json: bool) -> None:
     """Let `tally serve` start a home made by `tally backup`.
 
@@ -345,3 +317,6 @@ def resume(directory: Path, peer_url: str | None, no_newer_copy: bool, as_json: 
         click.echo(f"resumed {visible(str(directory))} at seq {resumed.seq}: {visible(resumed.peer)} holds "
                    f"{resumed.node} up to seq {resumed.peer_seq}{fetched}")
     click.echo(f"Start it with: tally serve {visible(str(directory))}")
+
+
+commands = (backup, resume)

@@ -1,12 +1,15 @@
 """A small HTTP client for the node's JSON API, used by the `tally` command.
 
 How this works: each call is one request on a connection of its own (http.client); a JSON error body from
-the node becomes a `NodeRefused` carrying the node's stable `error` code and message, so the CLI can
-print one line and exit non-zero. A refusal of a signed intent (`signed`) is the node judging an
-action by the community's rules; a refusal of a read names something that is not there (a member,
-a decision), which is the user's mistake. The URL is checked when the client is made, so `--node
-127.0.0.1:7600` is one line saying to write `http://127.0.0.1:7600`, not a traceback.
+the node becomes a `NodeRefused`, a typed error (`LocalError`) carrying the node's stable `error` code
+and message, so the CLI can print one line and exit non-zero. A refusal of a signed intent (`signed`)
+is the node judging an action by the community's rules; a refusal of a read names something that is
+not there (a member, a decision), which is the user's mistake (`NodeRefused.is_mistake`). The URL is
+checked when the client is made, so `--node 127.0.0.1:7600` is one line saying to write
+`http://127.0.0.1:7600`, not a traceback.
 Intents are signed here, with the member's own key file: the node never sees a member's secret key.
+The community's document (`/api/community`: its node id, unit, default limits) is read once per
+client (`community`), so a command that needs its unit and then signs asks for it once.
 """
 
 from __future__ import annotations
@@ -27,10 +30,26 @@ from tallystick.protocol.ids import KeyPair, id_from_text
 request_timeout_seconds = 30
 
 
-class NodeRefused(Exception):
+class NodeRefused(LocalError):
+    """The node answered with an error: its stable `code` and message exactly as it sent them, the
+    HTTP status, and whether the request was a signed intent (`signed`)."""
+
+    code = "refused"  # the class's; each refusal carries the node's own code
+
     def __init__(self, status: int, code: str, message: str, *, signed: bool = False) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.signed = status, code, message, signed
+        self.code, self.http_status, self.signed = code, status, signed
+
+    @property
+    def status(self) -> int:
+        return self.http_status
+
+    @property
+    def is_mistake(self) -> bool:
+        """A read the node answers 4xx named something that is not there (a member, a decision, an
+        enterprise): the user's mistake. A signed intent it refuses was judged by the rules, and a
+        5xx or 429 is the node's state, not what was typed."""
+        return not self.signed and 400 <= self.status < 500 and self.status != 429
 
 
 class NodeUnreachable(LocalError):
@@ -76,6 +95,7 @@ class Client:
     def __init__(self, base_url: str) -> None:
         self.base_url = check_node_url(base_url)
         self._parts = urlsplit(self.base_url)
+        self._community: dict[str, Any] | None = None
 
     def _exchange(self, method: str, path: str, body: bytes | None = None,
                   headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -124,9 +144,15 @@ class Client:
             raise NodeRefused(status, "http_error", f"HTTP {status}")
         return raw.decode("utf-8", errors="replace")
 
+    def community(self) -> dict[str, Any]:
+        """The community's document, `/api/community`, read on first use and kept: its node id and
+        unit never change, and one command reads it once (its default limits as they were then)."""
+        if self._community is None:
+            self._community = self.get("/api/community")
+        return self._community
+
     def submit(self, key: KeyPair, action: Action) -> Any:
-        community = self.get("/api/community")
-        feed = id_from_text("n", community["node"])
+        feed = id_from_text("n", self.community()["node"])
         # A nanosecond clock gives nonces that only grow, inside the node's per-member window.
         intent = sign_intent(key, feed=feed, nonce=time.time_ns(), action=action)
         return self._request(

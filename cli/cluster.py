@@ -15,7 +15,8 @@ If anything fails (or the caller asks it to stop) before `up` returns, every nod
 stopped and reaped before the error goes on: no node outlives a failed start. `stop` ends the
 processes this process started (SIGTERM to all at once, one short wait for all together, SIGKILL
 for stragglers, every child reaped); `down` does the same for a cluster recorded in DIR by another
-process. Nothing here is special to the demo: the nodes are ordinary homes.
+process. Nothing here is special to the demo: the nodes are ordinary homes. The commands
+`tally cluster up/link/down` are at the end.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
 from tallystick.ledger.money import format_money
 from tallystick.ledger.shares import enterprise_id
 from tallystick.node.home import NodeConfig, init_home, read_key, write_key
@@ -57,6 +59,8 @@ from tallystick.protocol.ids import KeyPair, id_from_text
 
 from . import federate
 from .client import Client, NodeRefused, NodeUnreachable
+from .common import TallyGroup, example, now_ms, print_json, refusals_exit_cleanly
+from .terminal import visible
 
 community_names = [
     "Riverside", "Hilltop", "Millbrook", "Oakhaven", "Fernwood", "Stonebridge", "Willowmere", "Ashford",
@@ -244,7 +248,7 @@ def up(
                     unit_decimals=2,
                     debit_limit_minor=50_00,
                     credit_ceiling_minor=500_00,
-                    now_ms=time.time_ns() // 1_000_000,
+                    now_ms=now_ms(),
                     config=NodeConfig(listen_host=host, listen_port=ports[index], peers=peers),
                 )
             )
@@ -580,3 +584,64 @@ def down(directory: Path, grace_seconds: float = down_grace_seconds) -> int:
     stopped = stop(load(directory), grace_seconds)
     (Path(directory) / "cluster.json").unlink()
     return stopped
+
+
+# ---- the commands -----------------------------------------------------------------------------------
+
+
+@click.group(cls=TallyGroup)
+def cluster() -> None:
+    """Local clusters of communities on loopback, for testers."""
+
+
+@cluster.command("up", epilog=example("tally cluster up /tmp/c --nodes 6 --base-port 7711"))
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--nodes", type=click.IntRange(1, len(community_names)), default=3, show_default=True)
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=None,
+              help="The first of NODES consecutive ports (default: free ports).")
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_cleanly
+def cluster_up(directory: Path, nodes: int, base_port: int | None, as_json: bool) -> None:
+    """Start NODES communities with demo members trading; prints each URL."""
+    communities = up(directory, nodes, base_port)
+    if as_json:
+        print_json([{"name": c.name, "url": c.url, "node": c.node, "home": str(c.home)} for c in communities])
+        return
+    for community in communities:
+        click.echo(f"{visible(community.name):<14} {community.url}/  {community.node}")
+    click.echo(f"stop them with: tally cluster down {directory}")
+
+
+@cluster.command("link", epilog=example(
+    "tally cluster link http://127.0.0.1:7600=riverside/admin.key http://127.0.0.1:7601=hilltop/admin.key"))
+@click.argument("nodes", nargs=-1, required=True, metavar="URL=ADMIN_KEY...")
+@refusals_exit_cleanly
+def cluster_link(nodes: tuple[str, ...]) -> None:
+    """Link running communities as `cluster up` does: one federation of up to four, or two
+    federations in a confederation, with trade limits and capacity shares, by federation decisions
+    signed with each community's ADMIN_KEY file. Does nothing if they are linked already. For
+    clusters started another way. (docker/compose.yml links with one `link-NAME` job per community,
+    docker/link.py, each holding only its own admin key; this does the same from one machine that
+    holds every admin key.)"""
+    pairs = [node.partition("=") for node in nodes]
+    if any(not key for _, _, key in pairs):
+        raise click.UsageError("give each node as URL=ADMIN_KEY_FILE")
+    ids = wait_for([url for url, _, _ in pairs])
+    seats = [federate.Seat(url, node, Path(key)) for (url, _, key), node in zip(pairs, ids, strict=True)]
+    if link(seats):
+        click.echo(f"linked {len(seats)} communities: " + ", ".join(
+            f"{visible(f['name'])} ({f['id']})" for f in Client(seats[0].url).get("/api/federations")))
+    else:
+        click.echo("already linked: nothing to do")
+
+
+@cluster.command("down", epilog=example("tally cluster down /tmp/c"))
+@click.argument("directory", type=click.Path(path_type=Path))
+@refusals_exit_cleanly
+def cluster_down(directory: Path) -> None:
+    """Stop every node of the cluster in DIRECTORY."""
+    stopped = down(directory)
+    click.echo(f"stopped {stopped} nodes")
+
+
+commands = (cluster,)

@@ -268,13 +268,13 @@ def main(argv: list[str] | None = None) -> None:
         _stop(communities, home)
         from tallystick.protocol.errors import TallyError
 
-        from .client import NodeRefused, NodeUnreachable
+        from .client import NodeUnreachable
 
         if isinstance(error, NodeUnreachable):  # its own remedy (start the node) is not the demo's
             logs = f"; their logs: {shown(home)}/*/serve.log" if home is not None else ""
             _fail(f"a node stopped answering ({error.message.split(';')[0]}); every node the demo started is "
                   f"stopped{logs}", 1)
-        if not isinstance(error, TallyError | NodeRefused | OSError):
+        if not isinstance(error, TallyError | OSError):  # a node's refusal is a TallyError too
             raise
         _fail(f"{getattr(error, 'message', None) or error}; every node the demo started is stopped", 1)
 

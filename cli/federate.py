@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tallystick.node.home import read_key
-from tallystick.protocol.errors import LocalError
+from tallystick.protocol.errors import BadIdError, LocalError
 from tallystick.protocol.events import FederationAct
 from tallystick.protocol.federation import (
     AllocateCapacity,
@@ -38,6 +38,7 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client, NodeRefused
+from .common import now_ms
 
 decision_wait_seconds = 60
 # A member federation's ballot is a decision whose deadline is its time as a ballot: it must come
@@ -81,10 +82,6 @@ class Federation:
         return id_to_text("x", self.id)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _wait(what: str, check: Callable[[], bool], seconds: float = decision_wait_seconds) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -109,7 +106,7 @@ def found(name: str, unit_code: str, decimals: int, members: Sequence[Seat | Fed
         members=tuple(
             CharterMember(id_from_text("n", m.node) if isinstance(m, Seat) else m.id, unit_code, 1, 1) for m in members
         ),
-        quorum_bp=quorum_bp, founded_ms=_now_ms(),
+        quorum_bp=quorum_bp, founded_ms=now_ms(),
     )
     federation = Federation(
         federation_id(charter), name,
@@ -138,7 +135,7 @@ def decide(federation: Federation, effect: FederationEffect, title: str) -> str:
     body = FederationProposal(
         federation=federation.id, epoch=document["epoch"],
         previous=id_from_text("h", document["last_decision"]) if document["passed"] else federation.id,
-        deadline_ms=_now_ms() + (ballot_deadline_ms if isinstance(effect, VoteInParent) else proposal_deadline_ms),
+        deadline_ms=now_ms() + (ballot_deadline_ms if isinstance(effect, VoteInParent) else proposal_deadline_ms),
         title=title, text="", effect=effect,
     )
     proposer.act(body)
@@ -218,27 +215,31 @@ def meeting(
     federations: list[dict[str, Any]], mine: str, theirs: str, wanted: str | None
 ) -> dict[str, Any] | None:
     """Where a payment between two communities meets: the lowest founded federation above both
-    (nearest to this community first), or the one named `wanted` if it is above both."""
-    by_id = {f["id"]: f for f in federations if f["founded"]}
-    parents: dict[str, list[str]] = {}
-    for federation in by_id.values():
+    (nearest to this community first), or the one named `wanted` (by id or name) if it is above both.
+
+    `federations` is the node's `/api/federations`. The walk up is the federation fold's own
+    (`FederationState.ancestors`, over the parents the founded federations' members give), so the
+    federation chosen here is the one the node routes by: nearest first, and among federations at
+    one level, in the order of their ids' bytes."""
+    # Imported here: only a payment across needs it, and every other command starts without it.
+    from immutables import Map
+    from tallystick.federation.state import FederationState
+
+    def raw(text: str) -> bytes:
+        return id_from_text(text[0], text)  # type: ignore[arg-type]  # an n_ community or an x_ federation
+
+    by_id = {raw(f["id"]): f for f in federations if f["founded"]}
+    parents: dict[bytes, set[bytes]] = {}
+    for identity, federation in by_id.items():
         for member in federation["members"]:
-            parents.setdefault(member["member"], []).append(federation["id"])
-
-    def above(member: str) -> list[str]:
-        found: list[str] = []
-        frontier = sorted(parents.get(member, []))
-        while frontier:
-            following: list[str] = []
-            for federation in frontier:
-                if federation not in found:
-                    found.append(federation)
-                    following += sorted(parents.get(federation, []))
-            frontier = following
-        return found
-
-    theirs_above = set(above(theirs))
-    common = [by_id[f] for f in above(mine) if f in theirs_above]
+            parents.setdefault(raw(member["member"]), set()).add(identity)
+    state = FederationState(federations=Map(), decisions=Map(), equivocations=(), forks=Map(), refusals=(),
+                            parents=Map({member: frozenset(above) for member, above in parents.items()}))
+    try:
+        theirs_above = set(state.ancestors(raw(theirs)))
+    except BadIdError:  # typed after @ as n_…: no community by that id is under any federation here
+        return None
+    common = [by_id[f] for f in state.ancestors(raw(mine)) if f in theirs_above]
     if wanted is not None:
         common = [f for f in common if wanted in (f["id"], f["name"])]
     return common[0] if common else None

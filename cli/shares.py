@@ -11,12 +11,11 @@ filled and what rests. docs/shares.md states the rules the node applies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import click
-from rich.console import Console
-from tallystick.ledger.money import format_duration, format_money, parse_amount
+from tallystick.ledger.money import format_duration, parse_amount
 from tallystick.ledger.names import normalise_name
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
@@ -34,34 +33,29 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client
+from .common import (
+    Context,
+    Money,
+    TallyGroup,
+    account_id,
+    console,
+    count,
+    example,
+    money_of,
+    parse_duration_ms,
+    print_json,
+    refusals_exit_cleanly,
+)
 from .terminal import Table, markup, visible
 
-console = Console()
 # Table columns holding amounts: never wrapped, so "12.50 HRS" stays on one line.
 money_columns = frozenset({"balance", "par", "cost", "price", "bid", "ask"})
 share_kinds = ("founder", "labour", "user", "investor")
-Money = Callable[[int], str]
-
-
-def examples(*lines: str) -> str:
-    """A command's --help epilog: its examples, one a line, kept as written (click's \\b stops
-    rewrapping), under the same heading as the other commands' (cli/main.py's `example`)."""
-    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def _decimals(client: Client) -> int:
-    return client.get("/api/community")["unit"]["decimals"]
-
-
-def money_of(client: Client) -> tuple[int, Money]:
-    """The community's decimals, and a function writing minor units as people read them."""
-    unit = client.get("/api/community")["unit"]
-    return unit["decimals"], lambda minor: format_money(minor, unit["decimals"], unit["code"])
 
 
 def enterprise_document(client: Client, reference: str) -> dict[str, Any]:
     """An enterprise's document (its classes, without the cap table's rows)."""
-    return client.get(f"/api/enterprises/{reference}", limit=1)
+    return client.get(f"/api/enterprises/{quote(reference, safe='')}", limit=1)
 
 
 def enterprise_id(client: Client, reference: str) -> bytes:
@@ -90,21 +84,6 @@ def dividend_refusal(client: Client, reference: str) -> str | None:
     return None
 
 
-def check_dividend_payable(client: Client, reference: str) -> None:
-    """For `tally propose --holders E --dividend A`: refuse, before anything is signed, a dividend
-    that would go to no one (the node would refuse it too, in its own words)."""
-    refusal = dividend_refusal(client, reference)
-    if refusal is not None:
-        raise click.UsageError(refusal)
-
-
-def _account_id(client: Client, reference: str) -> bytes:
-    """A member or an enterprise account by id or name."""
-    if reference.startswith(("m_", "e_")):
-        return id_from_text(reference[0], reference)  # type: ignore[arg-type]
-    return id_from_text("m", client.get(f"/api/members/{reference}")["id"])
-
-
 def parse_class(spec: str, decimals: int) -> ShareClass:
     """'NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local]'."""
     parts = spec.split(":")
@@ -130,20 +109,6 @@ def parse_class(spec: str, decimals: int) -> ShareClass:
     return ShareClass(**fields)
 
 
-def _duration_ms(text: str) -> int:
-    from .main import _parse_duration_ms
-
-    return _parse_duration_ms(text)
-
-
-duration_text = format_duration  # the name cli/federation.py imports
-
-
-def _count(number: int, thing: str) -> str:
-    """'1 vote', '2 votes'."""
-    return f"{number} {thing}{'' if number == 1 else 's'}"
-
-
 def _shares(units: int, class_name: str) -> str:
     """'2 Investor shares', '1 Investor share': a class is usually named for its shares, so the
     units come first and the class's name after, in the singular for one."""
@@ -156,7 +121,7 @@ def _shares(units: int, class_name: str) -> str:
 def offer_status(offer: dict[str, Any]) -> str:
     """'open, closes in 1 min 50 s', 'allotted', or 'refunded: 8 of the 10 needed were subscribed'."""
     if offer["open"]:
-        return f"open, closes in {duration_text(offer['time_left_ms'])}"
+        return f"open, closes in {format_duration(offer['time_left_ms'])}"
     if offer["outcome"] == "refunded" and offer["subscribed_units"] < offer["min_units"]:
         return f"refunded: {offer['subscribed_units']} of the {offer['min_units']} needed were subscribed"
     return str(offer["outcome"])
@@ -211,383 +176,400 @@ def order_message(side: str, units: int, limit_minor: int, enterprise: dict[str,
     return f"{done}; {rests}"
 
 
-def add_commands(main: click.Group, refusals_exit_cleanly: Any, print_json: Any, now_ms: Any) -> None:
-    """Register the `enterprise` group on the `tally` command."""
 
-    def _submitted(context: Any, action: Any, as_json: bool, message: str) -> dict:
-        appended = context.client().submit(context.key(), action)
-        if as_json:
-            print_json(appended)
-        else:
-            click.echo(message.format(seq=appended["seq"]))
-        return appended
 
-    @main.group(epilog=examples("tally enterprise list", "tally enterprise show Bakery",
-                                "tally --key alice.key enterprise subscribe 12 8"))
-    def enterprise() -> None:
-        """Enterprises and their shares: register, offer, subscribe, trade, withdraw, show.
-        Amounts are typed in major units (5.00); docs/shares.md states every rule."""
+def _submitted(context: Context, action: Any, as_json: bool, message: str) -> dict:
+    appended = context.client().submit(context.key(), action)
+    if as_json:
+        print_json(appended)
+    else:
+        click.echo(message.format(seq=appended["seq"]))
+    return appended
 
-    @enterprise.command("register", epilog=examples(
-        'tally --key riverside/admin.key enterprise register Bakery \\',
-        '    --class "Customer shares:user:par=1.00:withdrawable:cap=100:local" \\',
-        '    --class "Investor shares:investor:par=5.00:transferable:dividend=2" --notice 30d'))
-    @click.argument("name")
-    @click.option("--class", "classes", multiple=True, required=True, metavar="SPEC",
-                  help="NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local] (repeat); "
-                       "KIND is founder, labour, user or investor; classes are numbered 0, 1, … in this order.")
-    @click.option("--founder", "founder", multiple=True, metavar="CLASS:UNITS", help="Founder shares issued to you now, e.g. 0:100.")
-    @click.option("--notice", default=None, help="Withdrawal notice: 90s, 10m, 2h, 30d (default none).")
-    @click.option("--yearly-cap", default=None, help="Most paid out in withdrawals per year, major units (default no cap).")
-    @click.option("--json", "as_json", is_flag=True, help="Print the enterprise's id, seq and hash as JSON.")
+
+@click.group(cls=TallyGroup, epilog=example("tally enterprise list", "tally enterprise show Bakery",
+                            "tally --key alice.key enterprise subscribe 12 8"))
+def enterprise() -> None:
+    """Enterprises and their shares: register, offer, subscribe, trade, withdraw, show.
+    Amounts are typed in major units (5.00); docs/shares.md states every rule."""
+
+
+@enterprise.command("register", epilog=example(
+    'tally --key riverside/admin.key enterprise register Bakery \\',
+    '    --class "Customer shares:user:par=1.00:withdrawable:cap=100:local" \\',
+    '    --class "Investor shares:investor:par=5.00:transferable:dividend=2" --notice 30d'))
+@click.argument("name")
+@click.option("--class", "classes", multiple=True, required=True, metavar="SPEC",
+              help="NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local] (repeat); "
+                   "KIND is founder, labour, user or investor; classes are numbered 0, 1, … in this order.")
+@click.option("--founder", "founder", multiple=True, metavar="CLASS:UNITS", help="Founder shares issued to you now, e.g. 0:100.")
+@click.option("--notice", default=None, help="Withdrawal notice: 90s, 10m, 2h, 30d (default none).")
+@click.option("--yearly-cap", default=None, help="Most paid out in withdrawals per year, major units (default no cap).")
+@click.option("--json", "as_json", is_flag=True, help="Print the enterprise's id, seq and hash as JSON.")
+@click.pass_obj
+@refusals_exit_cleanly
+def register(context: Context, name: str, classes: tuple[str, ...], founder: tuple[str, ...], notice: str | None,
+             yearly_cap: str | None, as_json: bool) -> None:
+    """Register enterprise NAME, managed by you (--key). `--json` prints its `id` too."""
+    name = normalise_name(name, "the enterprise's name")
+    client = context.client()
+    decimals = client.community()["unit"]["decimals"]
+    issues = []
+    for item in founder:
+        index, _, units = item.partition(":")
+        if not index.isdigit() or not units.isdigit():
+            raise click.BadParameter(f"{item!r}: write CLASS:UNITS, e.g. 0:100", param_hint="--founder")
+        issues.append(FounderIssue(share_class=int(index), units=int(units)))
+    action = RegisterEnterprise(
+        name=name,
+        classes=tuple(parse_class(spec, decimals) for spec in classes),
+        founder_issue=tuple(issues),
+        notice_ms=parse_duration_ms(notice) if notice else 0,
+        yearly_cap_minor=parse_amount(yearly_cap, decimals) if yearly_cap else 0,
+    )
+    appended = client.submit(context.key(), action)
+    registered = enterprise_document(client, name)
+    if as_json:
+        print_json({"id": registered["id"], **appended})
+        return
+    numbered = ", ".join(f"{c['index']} {visible(c['name'])}" for c in registered["classes"])
+    click.echo(f"registered {visible(name)} ({registered['id']}) with share classes {numbered}; offer shares with "
+               f"`tally enterprise offer {visible(name)} --class 0 --price PRICE --units UNITS`")
+
+
+@enterprise.command("list", epilog=example("tally enterprise list", "tally enterprise list --json"))
+@click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
+@click.pass_obj
+@refusals_exit_cleanly
+def list_(context: Context, as_json: bool) -> None:
+    """Every enterprise of the community, with its balance and its share classes (shares outstanding)."""
+    client = context.client()
+    rows = client.get("/api/enterprises", limit=limits.page_size_max)
+    if as_json:
+        print_json(rows)
+        return
+    _, money = money_of(client)
+    table = Table()
+    for column in ("name", "id", "manager", "balance", "classes (shares outstanding)"):
+        table.add_column(column, no_wrap=column in money_columns)
+    for row in rows:
+        classes = ", ".join(f"{c['index']} {c['name']} ({c['outstanding']})" for c in row["classes"])
+        table.add_row(row["name"], row["id"][:14] + "…", row["manager_name"] or "", money(row["balance"]), classes)
+    console.print(table)
+
+
+@enterprise.command("show", epilog=example("tally enterprise show Bakery", "tally enterprise show Bakery --csv > bakery.csv"))
+@click.argument("reference")
+@click.option("--csv", "as_csv", is_flag=True, help="The register of members (cap table) as CSV (costs in minor units).")
+@click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
+@click.pass_obj
+@refusals_exit_cleanly
+def show(context: Context, reference: str, as_csv: bool, as_json: bool) -> None:
+    """An enterprise: its classes, the cap table (who holds what, since when, at what cost),
+    its offers and its last trades."""
+    client = context.client()
+    if as_csv:
+        enterprise_id(client, reference)  # a clear refusal for an unknown name
+        # CSV rows end in CR LF; a CR inside a field (a name written before names were checked) is shown.
+        table = client.get_text(f"/api/enterprises/{quote(reference, safe='')}/captable.csv").replace("\r\n", "\n")
+        click.echo(visible(table, multiline=True), nl=False)
+        return
+    document = client.get(f"/api/enterprises/{quote(reference, safe='')}", limit=limits.page_size_max)
+    if as_json:
+        print_json(document)
+        return
+    _, money = money_of(client)
+    console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  managed by {markup(document['manager_name'] or '')}")
+    console.print(f"  balance {money(document['balance'])}")
+    console.print("  share classes:")
+    for c in document["classes"]:
+        rights = [r for r, on in (("withdrawable at par", c["withdrawable"]), ("transferable", c["transferable"]),
+                                  ("members of this community only", c["local_only"])) if on]
+        cap = [] if c["holding_cap"] is None else [f"at most {c['holding_cap']} a holder"]
+        console.print(f"    {c['index']} {markup(c['name'])} ({c['kind']}): par {money(c['par'])}; a share carries "
+                      f"{count(c['votes_per_share'], 'vote')} and dividend weight {c['dividend_weight']}; "
+                      + "".join(f"{item}; " for item in (*rights, *cap))
+                      + f"{c['outstanding']} outstanding")
+    if document["holders"]:
+        holders = Table(title="register of members")
+        for column in ("holder", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
+            holders.add_column(column, no_wrap=column in money_columns)
+        for h in document["holders"]:
+            holders.add_row(h["name"] or h["holder"], h["class_name"], str(h["units"]), str(h["locked"]),
+                            str(h["since_seq"]), money(h["cost"]))
+        console.print(holders)
+    else:
+        console.print("  no shares issued yet: shares are issued when an offer closes with its minimum subscribed")
+    for offer in document["offers"]:
+        console.print(f"  offer {offer['id']}: {offer['units']} {markup(offer['class_name'])} at "
+                      f"{money(offer['price'])} each, {offer['subscribed_units']} subscribed, at least "
+                      f"{offer['min_units']} needed ({offer_status(offer)})")
+    for trade in document["trades"][-5:]:
+        console.print(f"  traded {markup(_shares(trade['units'], _class_name(document, trade['class'])))} at "
+                      f"{money(trade['price'])} (seq {trade['seq']})")
+
+
+@enterprise.command("pay", epilog=example('tally --key bea.key enterprise pay Bakery Alice 20.00 --memo "flour"'))
+@click.argument("reference")
+@click.argument("to")
+@click.argument("amount")
+@click.option("--memo", default="", help="What it is for.")
+@click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
+@click.pass_obj
+@refusals_exit_cleanly
+def pay(context: Context, reference: str, to: str, amount: str, memo: str, as_json: bool) -> None:
+    """The manager pays TO (a member or an enterprise) AMOUNT, in major units, from the enterprise's account."""
+    client = context.client()
+    decimals, money = money_of(client)
+    amount_minor = parse_amount(amount, decimals)
+    action = EnterprisePay(enterprise=enterprise_id(client, reference), to=account_id(client, to),
+                           amount_minor=amount_minor, memo=memo)
+    _submitted(context, action, as_json, f"{visible(reference)} paid {visible(to)} {money(amount_minor)} (seq {{seq}})")
+
+
+@enterprise.command("offer", epilog=example(
+    "tally --key riverside/admin.key enterprise offer Bakery --class 1 --price 5.00 --units 40 --min 10 --closes-in 2m"))
+@click.argument("reference")
+@click.option("--class", "share_class", type=click.IntRange(0, limits.share_classes_max - 1), required=True,
+              help="The class's number (0 for the first --class of `register`).")
+@click.option("--price", required=True, help="Per share, major units (a withdrawable class: its par).")
+@click.option("--units", type=click.IntRange(1, limits.share_units_max), required=True, help="Shares on offer.")
+@click.option("--min", "min_units", type=click.IntRange(1, limits.share_units_max), default=None,
+              help="The minimum target in shares: fewer subscribed by the close, and everyone is refunded "
+                   "(default: all of --units).")
+@click.option("--member-cap", type=click.IntRange(1, limits.share_units_max), default=None,
+              help="Most shares one member may subscribe (default: all).")
+@click.option("--closes-in", default="14d", show_default=True, help="How long it stays open: 90s, 10m, 2h, 7d.")
+@click.option("--json", "as_json", is_flag=True, help="Print its id (the seq that opened it), seq and hash.")
+@click.pass_obj
+@refusals_exit_cleanly
+def offer(context: Context, reference: str, share_class: int, price: str, units: int, min_units: int | None,
+          member_cap: int | None, closes_in: str, as_json: bool) -> None:
+    """Open a share offer (the manager): members subscribe while it is open, their money waits in
+    escrow, and at the close the node allots it (at least --min subscribed) or refunds everyone."""
+    client = context.client()
+    decimals, money = money_of(client)
+    document = enterprise_document(client, reference)
+    price_minor = parse_amount(price, decimals)
+    minimum = units if min_units is None else min_units
+    open_for_ms = parse_duration_ms(closes_in)
+    action = OpenOfferWithPeriod(  # open for a period of the log's own time, as a decision
+        enterprise=id_from_text("e", document["id"]), share_class=share_class,
+        price_minor=price_minor, units=units, min_units=minimum,
+        member_cap_units=units if member_cap is None else member_cap,
+        deadline_ms=0, open_for_ms=open_for_ms,
+    )
+    appended = client.submit(context.key(), action)
+    if as_json:
+        print_json({"id": appended["seq"], **appended})
+        return
+    seq = appended["seq"]
+    click.echo(f"offer {seq} is open for {format_duration(open_for_ms)}: {_shares(units, _class_name(document, share_class))} "
+               f"of {visible(document['name'])} at {money(price_minor)} each, allotted only if at least {minimum} "
+               f"are subscribed; members subscribe with `tally enterprise subscribe {seq} UNITS`")
+
+
+@enterprise.command("subscribe", epilog=example("tally --key alice.key enterprise subscribe 12 8"))
+@click.argument("offer_id", type=click.IntRange(1))
+@click.argument("units", type=click.IntRange(1, limits.share_units_max))
+@click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
+@click.pass_obj
+@refusals_exit_cleanly
+def subscribe(context: Context, offer_id: int, units: int, as_json: bool) -> None:
+    """Subscribe UNITS shares of offer OFFER_ID (`tally enterprise offers` lists them); the price
+    waits in escrow until it closes, then buys the shares allotted or comes back."""
+    client = context.client()
+    appended = client.submit(context.key(), Subscribe(offer=offer_id, units=units))
+    if as_json:
+        print_json(appended)
+        return
+    _, money = money_of(client)
+    found = client.get(f"/api/offers/{offer_id}")
+    subscribed, minimum = found["subscribed_units"], found["min_units"]
+    target = (f"{subscribed} of the {minimum} it needs are subscribed so far: if fewer are by then, "
+              f"everyone is refunded" if subscribed < minimum else f"{subscribed} subscribed, its minimum of {minimum} is met")
+    click.echo(f"subscribed {_shares(units, found['class_name'])} of {visible(found['enterprise_name'])} at "
+               f"{money(found['price'])} each: {money(units * found['price'])} waits in escrow until offer "
+               f"{offer_id} closes in {format_duration(found['time_left_ms'])}; {target}")
+
+
+@enterprise.command("offers", epilog=example("tally enterprise offers --open", "tally enterprise offers 12"))
+@click.argument("offer_id", type=click.IntRange(1), required=False)
+@click.option("--open", "open_only", is_flag=True, help="Only the offers still open.")
+@click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
+@click.pass_obj
+@refusals_exit_cleanly
+def offers(context: Context, offer_id: int | None, open_only: bool, as_json: bool) -> None:
+    """Offers, newest first (or one OFFER_ID with its subscriptions)."""
+    client = context.client()
+    rows = [client.get(f"/api/offers/{offer_id}")] if offer_id else client.get(
+        "/api/offers", open="1" if open_only else None, limit=limits.page_size_max)
+    if as_json:
+        print_json(rows[0] if offer_id else rows)
+        return
+    _, money = money_of(client)
+    table = Table()
+    for column in ("id", "enterprise", "class", "price", "subscribed", "at least", "status"):
+        table.add_column(column, no_wrap=column in money_columns)
+    for row in rows:
+        table.add_row(str(row["id"]), row["enterprise_name"], row["class_name"], money(row["price"]),
+                      f"{row['subscribed_units']} of {row['units']}", str(row["min_units"]), offer_status(row))
+    console.print(table)
+    if offer_id and rows[0].get("subscriptions"):
+        subscribers = Table(title="subscriptions")
+        for column in ("member", "units", "allotted" if not rows[0]["open"] else "allotted if it closed now"):
+            subscribers.add_column(column)
+        for sub in rows[0]["subscriptions"]:
+            subscribers.add_row(sub["name"] or sub["member"], str(sub["units"]), str(sub["allotted"]))
+        console.print(subscribers)
+
+
+def order(context: Context, side: str, reference: str, share_class: int, units: int, price: str, as_json: bool) -> None:
+    client = context.client()
+    decimals, money = money_of(client)
+    document = enterprise_document(client, reference)
+    limit_minor = parse_amount(price, decimals)
+    action = PlaceOrder(enterprise=id_from_text("e", document["id"]), share_class=share_class, side=side,  # type: ignore[arg-type]
+                        units=units, price_minor=limit_minor)
+    key = context.key()
+    appended = client.submit(key, action)
+    outcome = order_outcome(client, id_to_text("m", key.public), document, share_class, appended["seq"], units)
+    if as_json:
+        print_json({"id": appended["seq"], **appended, **outcome})
+    else:
+        click.echo(order_message(side, units, limit_minor, document, share_class, appended["seq"], outcome, money))
+
+
+for side, verb, usage in (("buy", "buy", "tally --key bob.key enterprise buy Bakery 1 2 6.50"),
+                            ("sell", "sell", "tally --key alice.key enterprise sell Bakery 1 3 6.00")):
+    @enterprise.command(side, epilog=example(usage), help=(
+        f"Place a limit order to {verb} UNITS shares of class SHARE_CLASS of enterprise REFERENCE at PRICE "
+        f"(major units, per share) or {'less' if side == 'buy' else 'more'}. What crosses the book fills at once, "
+        f"at the resting orders' prices; the rest rests on the exchange until it fills or you cancel it. "
+        f"It says what filled, at what price, and what rests; `--json` adds `fills`, `filled_units`, "
+        f"`filled_value` and `resting_units` (minor units), and `complete` (false if the book kept fewer "
+        f"trades than the order made)."))
+    @click.argument("reference")
+    @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
+    @click.argument("units", type=click.IntRange(1, limits.share_units_max))
+    @click.argument("price")
+    @click.option("--json", "as_json", is_flag=True, help="Print the order's id, seq, hash and what it did as JSON.")
     @click.pass_obj
     @refusals_exit_cleanly
-    def register(context: Any, name: str, classes: tuple[str, ...], founder: tuple[str, ...], notice: str | None,
-                 yearly_cap: str | None, as_json: bool) -> None:
-        """Register enterprise NAME, managed by you (--key). `--json` prints its `id` too."""
-        name = normalise_name(name, "the enterprise's name")
-        client = context.client()
-        decimals = _decimals(client)
-        issues = []
-        for item in founder:
-            index, _, units = item.partition(":")
-            if not index.isdigit() or not units.isdigit():
-                raise click.BadParameter(f"{item!r}: write CLASS:UNITS, e.g. 0:100", param_hint="--founder")
-            issues.append(FounderIssue(share_class=int(index), units=int(units)))
-        action = RegisterEnterprise(
-            name=name,
-            classes=tuple(parse_class(spec, decimals) for spec in classes),
-            founder_issue=tuple(issues),
-            notice_ms=_duration_ms(notice) if notice else 0,
-            yearly_cap_minor=parse_amount(yearly_cap, decimals) if yearly_cap else 0,
-        )
-        appended = client.submit(context.key(), action)
-        registered = enterprise_document(client, name)
-        if as_json:
-            print_json({"id": registered["id"], **appended})
-            return
-        numbered = ", ".join(f"{c['index']} {visible(c['name'])}" for c in registered["classes"])
-        click.echo(f"registered {visible(name)} ({registered['id']}) with share classes {numbered}; offer shares with "
-                   f"`tally enterprise offer {visible(name)} --class 0 --price PRICE --units UNITS`")
+    def place(context: Context, reference: str, share_class: int, units: int, price: str, as_json: bool,
+              side: str = side) -> None:
+        order(context, side, reference, share_class, units, price, as_json)
 
-    @enterprise.command("list", epilog=examples("tally enterprise list", "tally enterprise list --json"))
-    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def list_(context: Any, as_json: bool) -> None:
-        """Every enterprise of the community, with its balance and its share classes (shares outstanding)."""
-        client = context.client()
-        rows = client.get("/api/enterprises", limit=limits.page_size_max)
-        if as_json:
-            print_json(rows)
-            return
-        _, money = money_of(client)
-        table = Table()
-        for column in ("name", "id", "manager", "balance", "classes (shares outstanding)"):
-            table.add_column(column, no_wrap=column in money_columns)
-        for row in rows:
-            classes = ", ".join(f"{c['index']} {c['name']} ({c['outstanding']})" for c in row["classes"])
-            table.add_row(row["name"], row["id"][:14] + "…", row["manager_name"] or "", money(row["balance"]), classes)
+
+@enterprise.command("cancel", epilog=example("tally --key alice.key enterprise cancel 27"))
+@click.argument("order_id", type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
+@click.pass_obj
+@refusals_exit_cleanly
+def cancel(context: Context, order_id: int, as_json: bool) -> None:
+    """Cancel your resting order ORDER_ID (`tally enterprise holdings` lists yours): a buy's
+    reserved credit comes back, a sell's shares are free again."""
+    _submitted(context, CancelOrder(order=order_id), as_json, f"cancelled order {order_id} (seq {{seq}})")
+
+
+@enterprise.command("book", epilog=example("tally enterprise book Bakery 1"))
+@click.argument("reference")
+@click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
+@click.option("--json", "as_json", is_flag=True, help="Prices as integers of minor units.")
+@click.pass_obj
+@refusals_exit_cleanly
+def book(context: Context, reference: str, share_class: int, as_json: bool) -> None:
+    """The order book of a class: bids and asks by price, and the last trades."""
+    client = context.client()
+    document = client.get(f"/api/enterprises/{quote(reference, safe='')}/book/{share_class}")
+    if as_json:
+        print_json(document)
+        return
+    _, money = money_of(client)
+    table = Table()
+    for column in ("bid units", "bid", "ask", "ask units"):
+        table.add_column(column, justify="right", no_wrap=column in money_columns)
+    bids, asks = document["bids"], document["asks"]
+    for i in range(max(len(bids), len(asks))):
+        bid = bids[i] if i < len(bids) else None
+        ask = asks[i] if i < len(asks) else None
+        table.add_row(str(bid["units"]) if bid else "", money(bid["price"]) if bid else "",
+                      money(ask["price"]) if ask else "", str(ask["units"]) if ask else "")
+    if bids or asks:
         console.print(table)
+    else:
+        console.print("no orders rest in this book")
+    for trade in document["trades"]:
+        console.print(f"  traded {trade['units']} at {money(trade['price'])} (seq {trade['seq']})")
 
-    @enterprise.command("show", epilog=examples("tally enterprise show Bakery", "tally enterprise show Bakery --csv > bakery.csv"))
-    @click.argument("reference")
-    @click.option("--csv", "as_csv", is_flag=True, help="The register of members (cap table) as CSV (costs in minor units).")
-    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def show(context: Any, reference: str, as_csv: bool, as_json: bool) -> None:
-        """An enterprise: its classes, the cap table (who holds what, since when, at what cost),
-        its offers and its last trades."""
-        client = context.client()
-        if as_csv:
-            enterprise_id(client, reference)  # a clear refusal for an unknown name
-            # CSV rows end in CR LF; a CR inside a field (a name written before names were checked) is shown.
-            table = client.get_text(f"/api/enterprises/{reference}/captable.csv").replace("\r\n", "\n")
-            click.echo(visible(table, multiline=True), nl=False)
-            return
-        document = client.get(f"/api/enterprises/{reference}", limit=limits.page_size_max)
-        if as_json:
-            print_json(document)
-            return
-        _, money = money_of(client)
-        console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  managed by {markup(document['manager_name'] or '')}")
-        console.print(f"  balance {money(document['balance'])}")
-        console.print("  share classes:")
-        for c in document["classes"]:
-            rights = [r for r, on in (("withdrawable at par", c["withdrawable"]), ("transferable", c["transferable"]),
-                                      ("members of this community only", c["local_only"])) if on]
-            cap = [] if c["holding_cap"] is None else [f"at most {c['holding_cap']} a holder"]
-            console.print(f"    {c['index']} {markup(c['name'])} ({c['kind']}): par {money(c['par'])}; a share carries "
-                          f"{_count(c['votes_per_share'], 'vote')} and dividend weight {c['dividend_weight']}; "
-                          + "".join(f"{item}; " for item in (*rights, *cap))
-                          + f"{c['outstanding']} outstanding")
-        if document["holders"]:
-            holders = Table(title="register of members")
-            for column in ("holder", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
-                holders.add_column(column, no_wrap=column in money_columns)
-            for h in document["holders"]:
-                holders.add_row(h["name"] or h["holder"], h["class_name"], str(h["units"]), str(h["locked"]),
-                                str(h["since_seq"]), money(h["cost"]))
-            console.print(holders)
-        else:
-            console.print("  no shares issued yet: shares are issued when an offer closes with its minimum subscribed")
-        for offer in document["offers"]:
-            console.print(f"  offer {offer['id']}: {offer['units']} {markup(offer['class_name'])} at "
-                          f"{money(offer['price'])} each, {offer['subscribed_units']} subscribed, at least "
-                          f"{offer['min_units']} needed ({offer_status(offer)})")
-        for trade in document["trades"][-5:]:
-            console.print(f"  traded {markup(_shares(trade['units'], _class_name(document, trade['class'])))} at "
-                          f"{money(trade['price'])} (seq {trade['seq']})")
 
-    @enterprise.command("pay", epilog=examples('tally --key bea.key enterprise pay Bakery Alice 20.00 --memo "flour"'))
-    @click.argument("reference")
-    @click.argument("to")
-    @click.argument("amount")
-    @click.option("--memo", default="", help="What it is for.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def pay(context: Any, reference: str, to: str, amount: str, memo: str, as_json: bool) -> None:
-        """The manager pays TO (a member or an enterprise) AMOUNT, in major units, from the enterprise's account."""
-        client = context.client()
-        decimals, money = money_of(client)
-        amount_minor = parse_amount(amount, decimals)
-        action = EnterprisePay(enterprise=enterprise_id(client, reference), to=_account_id(client, to),
-                               amount_minor=amount_minor, memo=memo)
-        _submitted(context, action, as_json, f"{visible(reference)} paid {visible(to)} {money(amount_minor)} (seq {{seq}})")
+@enterprise.command("transfer", epilog=example("tally --key alice.key enterprise transfer Bakery 1 Bob 2"))
+@click.argument("reference")
+@click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
+@click.argument("to")
+@click.argument("units", type=click.IntRange(1, limits.share_units_max))
+@click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
+@click.pass_obj
+@refusals_exit_cleanly
+def transfer(context: Context, reference: str, share_class: int, to: str, units: int, as_json: bool) -> None:
+    """Give UNITS shares of a transferable class to TO (no credit moves)."""
+    client = context.client()
+    action = TransferShares(enterprise=enterprise_id(client, reference), share_class=share_class,
+                            to=account_id(client, to), units=units)
+    _submitted(context, action, as_json, f"transferred {units} to {visible(to)} (seq {{seq}})")
 
-    @enterprise.command("offer", epilog=examples(
-        "tally --key riverside/admin.key enterprise offer Bakery --class 1 --price 5.00 --units 40 --min 10 --closes-in 2m"))
-    @click.argument("reference")
-    @click.option("--class", "share_class", type=click.IntRange(0, limits.share_classes_max - 1), required=True,
-                  help="The class's number (0 for the first --class of `register`).")
-    @click.option("--price", required=True, help="Per share, major units (a withdrawable class: its par).")
-    @click.option("--units", type=click.IntRange(1, limits.share_units_max), required=True, help="Shares on offer.")
-    @click.option("--min", "min_units", type=click.IntRange(1, limits.share_units_max), default=None,
-                  help="The minimum target in shares: fewer subscribed by the close, and everyone is refunded "
-                       "(default: all of --units).")
-    @click.option("--member-cap", type=click.IntRange(1, limits.share_units_max), default=None,
-                  help="Most shares one member may subscribe (default: all).")
-    @click.option("--closes-in", default="14d", show_default=True, help="How long it stays open: 90s, 10m, 2h, 7d.")
-    @click.option("--json", "as_json", is_flag=True, help="Print its id (the seq that opened it), seq and hash.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def offer(context: Any, reference: str, share_class: int, price: str, units: int, min_units: int | None,
-              member_cap: int | None, closes_in: str, as_json: bool) -> None:
-        """Open a share offer (the manager): members subscribe while it is open, their money waits in
-        escrow, and at the close the node allots it (at least --min subscribed) or refunds everyone."""
-        client = context.client()
-        decimals, money = money_of(client)
-        document = enterprise_document(client, reference)
-        price_minor = parse_amount(price, decimals)
-        minimum = units if min_units is None else min_units
-        open_for_ms = _duration_ms(closes_in)
-        action = OpenOfferWithPeriod(  # open for a period of the log's own time, as a decision
-            enterprise=id_from_text("e", document["id"]), share_class=share_class,
-            price_minor=price_minor, units=units, min_units=minimum,
-            member_cap_units=units if member_cap is None else member_cap,
-            deadline_ms=0, open_for_ms=open_for_ms,
-        )
-        appended = client.submit(context.key(), action)
-        if as_json:
-            print_json({"id": appended["seq"], **appended})
-            return
-        seq = appended["seq"]
-        click.echo(f"offer {seq} is open for {duration_text(open_for_ms)}: {_shares(units, _class_name(document, share_class))} "
-                   f"of {visible(document['name'])} at {money(price_minor)} each, allotted only if at least {minimum} "
-                   f"are subscribed; members subscribe with `tally enterprise subscribe {seq} UNITS`")
 
-    @enterprise.command("subscribe", epilog=examples("tally --key alice.key enterprise subscribe 12 8"))
-    @click.argument("offer_id", type=click.IntRange(1))
-    @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def subscribe(context: Any, offer_id: int, units: int, as_json: bool) -> None:
-        """Subscribe UNITS shares of offer OFFER_ID (`tally enterprise offers` lists them); the price
-        waits in escrow until it closes, then buys the shares allotted or comes back."""
-        client = context.client()
-        appended = client.submit(context.key(), Subscribe(offer=offer_id, units=units))
-        if as_json:
-            print_json(appended)
-            return
-        _, money = money_of(client)
-        found = client.get(f"/api/offers/{offer_id}")
-        subscribed, minimum = found["subscribed_units"], found["min_units"]
-        target = (f"{subscribed} of the {minimum} it needs are subscribed so far: if fewer are by then, "
-                  f"everyone is refunded" if subscribed < minimum else f"{subscribed} subscribed, its minimum of {minimum} is met")
-        click.echo(f"subscribed {_shares(units, found['class_name'])} of {visible(found['enterprise_name'])} at "
-                   f"{money(found['price'])} each: {money(units * found['price'])} waits in escrow until offer "
-                   f"{offer_id} closes in {duration_text(found['time_left_ms'])}; {target}")
+@enterprise.command("withdraw", epilog=example("tally --key alice.key enterprise withdraw Bakery 0 5"))
+@click.argument("reference")
+@click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
+@click.argument("units", type=click.IntRange(1, limits.share_units_max))
+@click.option("--json", "as_json", is_flag=True, help="Print the withdrawal's id, seq and hash as JSON.")
+@click.pass_obj
+@refusals_exit_cleanly
+def withdraw(context: Context, reference: str, share_class: int, units: int, as_json: bool) -> None:
+    """Ask for UNITS withdrawable shares to be paid back at par after the notice period."""
+    client = context.client()
+    document = enterprise_document(client, reference)
+    action = WithdrawShares(enterprise=id_from_text("e", document["id"]), share_class=share_class, units=units)
+    appended = client.submit(context.key(), action)
+    if as_json:
+        print_json({"id": appended["seq"], **appended})
+        return
+    classes = document["classes"]
+    par = f" at {money_of(client)[1](classes[share_class]['par'])} each" if share_class < len(classes) else ""
+    click.echo(f"withdrawal {appended['seq']} asked: {_shares(units, _class_name(document, share_class))} of "
+               f"{visible(document['name'])} paid back{par} when the notice has run")
 
-    @enterprise.command("offers", epilog=examples("tally enterprise offers --open", "tally enterprise offers 12"))
-    @click.argument("offer_id", type=click.IntRange(1), required=False)
-    @click.option("--open", "open_only", is_flag=True, help="Only the offers still open.")
-    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def offers(context: Any, offer_id: int | None, open_only: bool, as_json: bool) -> None:
-        """Offers, newest first (or one OFFER_ID with its subscriptions)."""
-        client = context.client()
-        rows = [client.get(f"/api/offers/{offer_id}")] if offer_id else client.get(
-            "/api/offers", open="1" if open_only else None, limit=limits.page_size_max)
-        if as_json:
-            print_json(rows[0] if offer_id else rows)
-            return
-        _, money = money_of(client)
-        table = Table()
-        for column in ("id", "enterprise", "class", "price", "subscribed", "at least", "status"):
-            table.add_column(column, no_wrap=column in money_columns)
-        for row in rows:
-            table.add_row(str(row["id"]), row["enterprise_name"], row["class_name"], money(row["price"]),
-                          f"{row['subscribed_units']} of {row['units']}", str(row["min_units"]), offer_status(row))
+
+@enterprise.command("holdings", epilog=example("tally --key alice.key enterprise holdings", "tally enterprise holdings Bob"))
+@click.argument("member", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
+@click.pass_obj
+@refusals_exit_cleanly
+def holdings(context: Context, member: str | None, as_json: bool) -> None:
+    """MEMBER's shares and resting orders (default: yours, by --key)."""
+    client = context.client()
+    if member is None:
+        member = id_to_text("m", context.key().public)
+    document = client.get(f"/api/members/{member}/holdings", limit=limits.page_size_max)
+    if as_json:
+        print_json(document)
+        return
+    _, money = money_of(client)
+    table = Table()
+    for column in ("enterprise", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
+        table.add_column(column, no_wrap=column in money_columns)
+    for h in document["holdings"]:
+        table.add_row(h["enterprise_name"], h["class_name"], str(h["units"]), str(h["locked"]), str(h["since_seq"]),
+                      money(h["cost"]))
+    if document["holdings"]:
         console.print(table)
-        if offer_id and rows[0].get("subscriptions"):
-            subscribers = Table(title="subscriptions")
-            for column in ("member", "units", "allotted" if not rows[0]["open"] else "allotted if it closed now"):
-                subscribers.add_column(column)
-            for sub in rows[0]["subscriptions"]:
-                subscribers.add_row(sub["name"] or sub["member"], str(sub["units"]), str(sub["allotted"]))
-            console.print(subscribers)
+    else:
+        console.print("no shares held")
+    for o in document["orders"]:
+        what = _shares(o["units"], o.get("class_name") or f"class {o['class']}")
+        console.print(f"  order {o['id']}: {o['side']} {markup(what)} of {markup(o.get('enterprise_name') or o['enterprise'])} "
+                      f"at {money(o['price'])} each")
 
-    def order(context: Any, side: str, reference: str, share_class: int, units: int, price: str, as_json: bool) -> None:
-        client = context.client()
-        decimals, money = money_of(client)
-        document = enterprise_document(client, reference)
-        limit_minor = parse_amount(price, decimals)
-        action = PlaceOrder(enterprise=id_from_text("e", document["id"]), share_class=share_class, side=side,  # type: ignore[arg-type]
-                            units=units, price_minor=limit_minor)
-        key = context.key()
-        appended = client.submit(key, action)
-        outcome = order_outcome(client, id_to_text("m", key.public), document, share_class, appended["seq"], units)
-        if as_json:
-            print_json({"id": appended["seq"], **appended, **outcome})
-        else:
-            click.echo(order_message(side, units, limit_minor, document, share_class, appended["seq"], outcome, money))
 
-    for side, verb, example in (("buy", "buy", "tally --key bob.key enterprise buy Bakery 1 2 6.50"),
-                                ("sell", "sell", "tally --key alice.key enterprise sell Bakery 1 3 6.00")):
-        @enterprise.command(side, epilog=examples(example), help=(
-            f"Place a limit order to {verb} UNITS shares of class SHARE_CLASS of enterprise REFERENCE at PRICE "
-            f"(major units, per share) or {'less' if side == 'buy' else 'more'}. What crosses the book fills at once, "
-            f"at the resting orders' prices; the rest rests on the exchange until it fills or you cancel it. "
-            f"It says what filled, at what price, and what rests; `--json` adds `fills`, `filled_units`, "
-            f"`filled_value` and `resting_units` (minor units), and `complete` (false if the book kept fewer "
-            f"trades than the order made)."))
-        @click.argument("reference")
-        @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
-        @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-        @click.argument("price")
-        @click.option("--json", "as_json", is_flag=True, help="Print the order's id, seq, hash and what it did as JSON.")
-        @click.pass_obj
-        @refusals_exit_cleanly
-        def place(context: Any, reference: str, share_class: int, units: int, price: str, as_json: bool,
-                  side: str = side) -> None:
-            order(context, side, reference, share_class, units, price, as_json)
-
-    @enterprise.command("cancel", epilog=examples("tally --key alice.key enterprise cancel 27"))
-    @click.argument("order_id", type=click.IntRange(1))
-    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def cancel(context: Any, order_id: int, as_json: bool) -> None:
-        """Cancel your resting order ORDER_ID (`tally enterprise holdings` lists yours): a buy's
-        reserved credit comes back, a sell's shares are free again."""
-        _submitted(context, CancelOrder(order=order_id), as_json, f"cancelled order {order_id} (seq {{seq}})")
-
-    @enterprise.command("book", epilog=examples("tally enterprise book Bakery 1"))
-    @click.argument("reference")
-    @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
-    @click.option("--json", "as_json", is_flag=True, help="Prices as integers of minor units.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def book(context: Any, reference: str, share_class: int, as_json: bool) -> None:
-        """The order book of a class: bids and asks by price, and the last trades."""
-        client = context.client()
-        document = client.get(f"/api/enterprises/{reference}/book/{share_class}")
-        if as_json:
-            print_json(document)
-            return
-        _, money = money_of(client)
-        table = Table()
-        for column in ("bid units", "bid", "ask", "ask units"):
-            table.add_column(column, justify="right", no_wrap=column in money_columns)
-        bids, asks = document["bids"], document["asks"]
-        for i in range(max(len(bids), len(asks))):
-            bid = bids[i] if i < len(bids) else None
-            ask = asks[i] if i < len(asks) else None
-            table.add_row(str(bid["units"]) if bid else "", money(bid["price"]) if bid else "",
-                          money(ask["price"]) if ask else "", str(ask["units"]) if ask else "")
-        if bids or asks:
-            console.print(table)
-        else:
-            console.print("no orders rest in this book")
-        for trade in document["trades"]:
-            console.print(f"  traded {trade['units']} at {money(trade['price'])} (seq {trade['seq']})")
-
-    @enterprise.command("transfer", epilog=examples("tally --key alice.key enterprise transfer Bakery 1 Bob 2"))
-    @click.argument("reference")
-    @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
-    @click.argument("to")
-    @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-    @click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash as JSON.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def transfer(context: Any, reference: str, share_class: int, to: str, units: int, as_json: bool) -> None:
-        """Give UNITS shares of a transferable class to TO (no credit moves)."""
-        client = context.client()
-        action = TransferShares(enterprise=enterprise_id(client, reference), share_class=share_class,
-                                to=_account_id(client, to), units=units)
-        _submitted(context, action, as_json, f"transferred {units} to {visible(to)} (seq {{seq}})")
-
-    @enterprise.command("withdraw", epilog=examples("tally --key alice.key enterprise withdraw Bakery 0 5"))
-    @click.argument("reference")
-    @click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
-    @click.argument("units", type=click.IntRange(1, limits.share_units_max))
-    @click.option("--json", "as_json", is_flag=True, help="Print the withdrawal's id, seq and hash as JSON.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def withdraw(context: Any, reference: str, share_class: int, units: int, as_json: bool) -> None:
-        """Ask for UNITS withdrawable shares to be paid back at par after the notice period."""
-        client = context.client()
-        document = enterprise_document(client, reference)
-        action = WithdrawShares(enterprise=id_from_text("e", document["id"]), share_class=share_class, units=units)
-        appended = client.submit(context.key(), action)
-        if as_json:
-            print_json({"id": appended["seq"], **appended})
-            return
-        classes = document["classes"]
-        par = f" at {money_of(client)[1](classes[share_class]['par'])} each" if share_class < len(classes) else ""
-        click.echo(f"withdrawal {appended['seq']} asked: {_shares(units, _class_name(document, share_class))} of "
-                   f"{visible(document['name'])} paid back{par} when the notice has run")
-
-    @enterprise.command("holdings", epilog=examples("tally --key alice.key enterprise holdings", "tally enterprise holdings Bob"))
-    @click.argument("member", required=False)
-    @click.option("--json", "as_json", is_flag=True, help="Amounts as integers of minor units.")
-    @click.pass_obj
-    @refusals_exit_cleanly
-    def holdings(context: Any, member: str | None, as_json: bool) -> None:
-        """MEMBER's shares and resting orders (default: yours, by --key)."""
-        client = context.client()
-        if member is None:
-            member = id_to_text("m", context.key().public)
-        document = client.get(f"/api/members/{member}/holdings", limit=limits.page_size_max)
-        if as_json:
-            print_json(document)
-            return
-        _, money = money_of(client)
-        table = Table()
-        for column in ("enterprise", "class", "units", "locked (selling, withdrawing)", "since seq", "cost"):
-            table.add_column(column, no_wrap=column in money_columns)
-        for h in document["holdings"]:
-            table.add_row(h["enterprise_name"], h["class_name"], str(h["units"]), str(h["locked"]), str(h["since_seq"]),
-                          money(h["cost"]))
-        if document["holdings"]:
-            console.print(table)
-        else:
-            console.print("no shares held")
-        for o in document["orders"]:
-            what = _shares(o["units"], o.get("class_name") or f"class {o['class']}")
-            console.print(f"  order {o['id']}: {o['side']} {markup(what)} of {markup(o.get('enterprise_name') or o['enterprise'])} "
-                          f"at {money(o['price'])} each")
+commands = (enterprise,)

@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             acted_before = acted_before or job.last_act > 0
             time.sleep(turn_seconds)
-    except (TallyError, NodeRefused) as error:
+    except TallyError as error:
         print(f"tally-link: {getattr(error, 'code', 'error')}: {error}", file=sys.stderr)
         return 1
     print(f"tally-link: the plan did not hold within {link_timeout_seconds} s", file=sys.stderr)

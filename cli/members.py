@@ -1,0 +1,138 @@
+"""`tally member add/remove/role` and `tally limits`: who is a member, and their limits.
+
+How this works: each builds one action from protocol/events.py (`AdmitMember`, `RemoveMember`,
+`SetRole`, `SetLimits`, `SetDefaultLimits`), resolves a member's name to its id through the node's
+API, and submits it signed with --key (an admin's: the node refuses anyone else's). A name is put
+in its normal form before it is signed, as the rules require. `limits` reads the limits in force
+first, so an option left out keeps its value.
+"""
+
+from __future__ import annotations
+
+import click
+from tallystick.ledger.money import format_ceiling, format_debit_limit, parse_amount
+from tallystick.ledger.names import normalise_name
+from tallystick.protocol import limits
+from tallystick.protocol.events import AdmitMember, RemoveMember, SetDefaultLimits, SetLimits, SetRole
+from tallystick.protocol.ids import id_from_text, id_to_text
+
+from .common import (
+    Context,
+    TallyCommand,
+    TallyGroup,
+    example,
+    print_json,
+    refusals_exit_cleanly,
+    resolve_member,
+)
+from .terminal import visible
+
+
+@click.group(cls=TallyGroup)
+def member() -> None:
+    """Admit and remove members, and make them admins."""
+
+
+@member.command("add", epilog=example(
+    "tally key new alice.key        # Alice makes her key and tells you the m_... id it prints",
+    "tally --key riverside/admin.key member add m_... --name Alice"))
+@click.argument("member_id")
+@click.option("--name", required=True)
+@click.option("--admin", "make_admin", is_flag=True, help="Admit as an admin.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_add(context: Context, member_id: str, name: str, make_admin: bool, as_json: bool) -> None:
+    """Admit MEMBER_ID (from `tally key new`) under NAME (admin)."""
+    # The rules refuse a name that is not in its normal form: normalise what was typed before signing it.
+    name = normalise_name(name, "the member's name")
+    action = AdmitMember(member=id_from_text("m", member_id), name=name, role="admin" if make_admin else "member")
+    appended = context.client().submit(context.key(), action)
+    print_json(appended) if as_json else click.echo(f"admitted {visible(name)} at seq {appended['seq']}")
+
+
+@member.command("remove", epilog=example("tally --key riverside/admin.key member remove Alice"))
+@click.argument("member_ref", metavar="MEMBER")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_remove(context: Context, member_ref: str, as_json: bool) -> None:
+    """Close MEMBER's account, by name or m_ id (admin; its balance must be zero)."""
+    client = context.client()
+    appended = client.submit(context.key(), RemoveMember(member=resolve_member(client, member_ref)))
+    print_json(appended) if as_json else click.echo(f"removed {visible(member_ref)} at seq {appended['seq']}")
+
+
+@member.command("role", epilog=example(
+    "tally --key riverside/admin.key member role Alice admin",
+    "tally --key riverside/admin.key member role Alice member"))
+@click.argument("member_ref", metavar="MEMBER")
+@click.argument("role", type=click.Choice(["admin", "member"]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_role(context: Context, member_ref: str, role: str, as_json: bool) -> None:
+    """Make MEMBER (name or m_ id) an admin, or a member again (admin; the last admin stays one)."""
+    client = context.client()
+    appended = client.submit(context.key(), SetRole(member=resolve_member(client, member_ref), role=role))  # type: ignore[arg-type]
+    print_json(appended) if as_json else click.echo(f"{visible(member_ref)} is now {role} (seq {appended['seq']})")
+
+
+@click.command("limits", cls=TallyCommand, epilog=example(
+    "tally --key riverside/admin.key limits Alice --debit-limit 250 --credit-ceiling 1000",
+    "tally --key riverside/admin.key limits Alice --debit-limit default",
+    "tally --key riverside/admin.key limits --default --debit-limit 100 --credit-ceiling none"))
+@click.argument("account", required=False)
+@click.option("--default", "community_default", is_flag=True, help="Set the community's default limits instead.")
+@click.option("--debit-limit", default=None, help="Major units; for an account also 'default'.")
+@click.option("--credit-ceiling", default=None, help="Major units, or 'none' (no ceiling); for an account also 'default'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def limits_set(
+    context: Context, account: str | None, community_default: bool, debit_limit: str | None,
+    credit_ceiling: str | None, as_json: bool,
+) -> None:
+    """Set ACCOUNT's debit limit and credit ceiling, or with --default the community's default limits,
+    which every account without its own follows (admin). An option left out keeps its value."""
+    if community_default == (account is not None):
+        raise click.UsageError("name one ACCOUNT, or give --default for the community's default limits")
+    if debit_limit is None and credit_ceiling is None:
+        raise click.UsageError("give --debit-limit AMOUNT, --credit-ceiling AMOUNT, or both")
+    client = context.client()
+    community = client.community()
+    decimals, unit = community["unit"]["decimals"], community["unit"]["code"]
+
+    def value(text: str | None, current_minor: int | None, allow_default: bool) -> int | None:
+        if text is None:
+            return current_minor
+        if text == "default" and allow_default:
+            return None
+        if text == "none":
+            return limits.amount_minor_max
+        return parse_amount(text, decimals, allow_zero=True)
+
+    if community_default:
+        debit = value(debit_limit, community["debit_limit"], False)
+        ceiling = value(credit_ceiling, community["credit_ceiling"], False)
+        assert debit is not None and ceiling is not None  # allow_default=False never gives None
+        appended = client.submit(context.key(), SetDefaultLimits(debit_limit_minor=debit, credit_ceiling_minor=ceiling))
+        what = "the community's default limits"
+    else:
+        member_id = resolve_member(client, account or "")
+        current = client.get("/api/balances", account=id_to_text("m", member_id))[0]
+        # An option left out keeps the account's limit as it stands (the API gives the limits in force).
+        debit = value(debit_limit, current["debit_limit"], True)
+        ceiling = value(credit_ceiling, current["credit_ceiling"], True)
+        appended = client.submit(context.key(), SetLimits(account=member_id, debit_limit_minor=debit,
+                                                          credit_ceiling_minor=ceiling))
+        what = f"{account}'s limits"
+    if as_json:
+        print_json(appended)
+        return
+    shown_debit = "the default" if debit is None else format_debit_limit(debit, decimals, unit)
+    shown_ceiling = "the default" if ceiling is None else format_ceiling(ceiling, decimals, unit)
+    click.echo(f"{visible(what)}: debit limit {shown_debit}, credit ceiling {shown_ceiling} (seq {appended['seq']})")
+
+
+commands = (member, limits_set)
