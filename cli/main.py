@@ -1279,7 +1279,7 @@ def rebuild(directory: Path, as_json: bool) -> None:
 @refusals_exit_cleanly
 def restore(directory: Path, peer_url: str, as_json: bool) -> None:
     """Rebuild this home's own feed from a peer's verified copy (node.key must be present)."""
-    from tallystick.federation.restore import restore_home
+    from tallystick.replication.restore import restore_home
 
     check_node_url(peer_url, "--from")
     restored = asyncio.run(restore_home(directory, peer_url))
