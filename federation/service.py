@@ -1,9 +1,9 @@
 """A federated node: the community node with replication and the federation view plugged in.
 
 How this works: node/ knows nothing of peers or federations; it exposes one extension point
-(node.runtime.Extension). This module builds the `Replicator` (replication/) for a home's configured peers and the
-`Federations` view, joins them in `Layers`, and runs the node with them, which is what `tally
-serve` does. It also tells the replicator which feeds are members of the federations this node
+(node.runtime.Extension). This module builds the `Replicator` (replication/) for a home's configured
+peers and the `Federations` view, joins them in `Layers`, and runs the node with them, which is what
+`tally serve` does. It also tells the replicator which feeds are members of the federations this node
 belongs to (anchors: feeds it holds for its own sake, docs/federation.md "What a node holds").
 """
 
@@ -28,9 +28,9 @@ from tallystick.replication.server import heads_page_feeds_max
 from .federations import Federations
 from .state import FederationState
 
-# An operator (or a test) may lower the limit on feeds held below replication/ingest.feeds_held_max, and
-# the page of the heads exchange below replication/server.heads_page_feeds_max, never raise them: a small node,
-# or a test that fills a node to its limit, or pages its heads, without 20,000 feeds.
+# An operator (or a test) may lower the limit on feeds held below replication/ingest.feeds_held_max,
+# and the page of the heads exchange below replication/server.heads_page_feeds_max, never raise them:
+# a small node, or a test that fills a node to its limit, or pages its heads, without 20,000 feeds.
 feeds_held_max_variable = "TALLY_FEEDS_HELD_MAX"
 heads_page_feeds_variable = "TALLY_HEADS_PAGE_FEEDS"
 
