@@ -111,9 +111,9 @@ class Holdings:
         self._federation_anchors: frozenset[bytes] = frozenset()
 
     async def start(self, store: Store, sequencer: Sequencer) -> None:
-        self.store = store
-        self.sequencer = sequencer
-        self.own_feed = sequencer.head.feed
+        self.store: Store = store
+        self.sequencer: Sequencer = sequencer
+        self.own_feed: bytes = sequencer.head.feed
         for head in await store.heads():
             if head.feed == self.own_feed:
                 continue

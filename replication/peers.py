@@ -98,8 +98,8 @@ class Peers:
         self._session: aiohttp.ClientSession | None = None
 
     def start(self, sequencer: Sequencer) -> None:
-        self.sequencer = sequencer
-        self.own_feed = sequencer.head.feed
+        self.sequencer: Sequencer = sequencer
+        self.own_feed: bytes = sequencer.head.feed
         sequencer.on_append(lambda head: self.wake())
         # The clock check trusts only the configured peers' own feeds: a vouched-for stranger's
         # feed stamped far in the future must not vouch for our clock.
