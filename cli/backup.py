@@ -185,7 +185,7 @@ async def _peer_head(peer_url: str, feed: bytes) -> tuple[int, bytes] | None:
     """The peer's head (seq, hash) of `feed`, or None if it holds no copy. Heads are paged by feed
     id, so the page after the id just below `feed` starts with `feed` if the peer holds it."""
     import aiohttp  # here, not at import: every `tally` command would pay for it
-    from tallystick.federation.restore import read_bounded
+    from tallystick.replication.restore import read_bounded
 
     number = int.from_bytes(feed, "big")
     params = {"limit": "1"}
@@ -215,7 +215,7 @@ async def _peer_head(peer_url: str, feed: bytes) -> tuple[int, bytes] | None:
 async def resume_home(path: Path, peer_url: str | None) -> Resumed:
     """Clear `path`'s snapshot mark once `peer_url` shows it holds nothing newer (restoring from it
     first if it holds more), or, with `peer_url` None, on the operator's word."""
-    from tallystick.federation.restore import restore_home
+    from tallystick.replication.restore import restore_home
 
     home = Home(path)
     home.check()

@@ -5,7 +5,7 @@ How this works: each takes the home folder as its argument, not `--node`. `init`
 (node/home.py: keys, config, database, the genesis); `serve` runs the node in this process
 (federation/service.py, imported only then: the server stack loads only for `serve`); `verify` and
 `rebuild` open the database offline (node/offline.py), with a progress bar on stderr counted from
-the heads held; `restore` pulls the own feed from a peer (federation/restore.py).
+the heads held; `restore` pulls the own feed from a peer (replication/restore.py).
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def rebuild(directory: Path, as_json: bool) -> None:
 @refusals_exit_cleanly
 def restore(directory: Path, peer_url: str, as_json: bool) -> None:
     """Rebuild this home's own feed from a peer's verified copy (node.key must be present)."""
-    from tallystick.federation.restore import restore_home
+    from tallystick.replication.restore import restore_home
 
     check_node_url(peer_url, "--from")
     restored = asyncio.run(restore_home(directory, peer_url))

@@ -1,9 +1,9 @@
 """A federated node: the community node with replication and the federation view plugged in.
 
 How this works: node/ knows nothing of peers or federations; it exposes one extension point
-(node.app.Extension). This module builds the `Replicator` for a home's configured peers and the
-`Federations` view, joins them in `Layers`, and runs the node with them, which is what `tally
-serve` does. It also tells the replicator which feeds are members of the federations this node
+(node.app.Extension). This module builds the `Replicator` (replication/) for a home's configured
+peers and the `Federations` view, joins them in `Layers`, and runs the node with them, which is what
+`tally serve` does. It also tells the replicator which feeds are members of the federations this node
 belongs to (anchors: feeds it holds for its own sake, docs/federation.md "What a node holds").
 """
 
@@ -21,15 +21,16 @@ from tallystick.node.app import serve as serve_node
 from tallystick.node.home import Home, NodeConfig
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.ids import id_from_text
+from tallystick.replication.ingest import feeds_held_max
+from tallystick.replication.replicator import Replicator
+from tallystick.replication.server import heads_page_feeds_max
 
-from . import replicator as replication
 from .federations import Federations
-from .replicator import Replicator
 from .state import FederationState
 
-# An operator (or a test) may lower the limit on feeds held below replicator.feeds_held_max, and the
-# page of the heads exchange below replicator.heads_page_feeds_max, never raise them: a small node,
-# or a test that fills a node to its limit, or pages its heads, without 20,000 feeds.
+# An operator (or a test) may lower the limit on feeds held below replication/ingest.feeds_held_max,
+# and the page of the heads exchange below replication/server.heads_page_feeds_max, never raise them:
+# a small node, or a test that fills a node to its limit, or pages its heads, without 20,000 feeds.
 feeds_held_max_variable = "TALLY_FEEDS_HELD_MAX"
 heads_page_feeds_variable = "TALLY_HEADS_PAGE_FEEDS"
 
@@ -111,8 +112,8 @@ def replicator_for(config: NodeConfig) -> Replicator:
     follow = None if config.follow is None else [id_from_text("n", feed) for feed in config.follow]
     return Replicator(
         config.peers, clock_ms, verify_processes=processes, follow=follow,
-        feeds_held_max=lowered_bound(dict(os.environ), feeds_held_max_variable, replication.feeds_held_max),
-        heads_page_feeds=lowered_bound(dict(os.environ), heads_page_feeds_variable, replication.heads_page_feeds_max),
+        feeds_held_max=lowered_bound(dict(os.environ), feeds_held_max_variable, feeds_held_max),
+        heads_page_feeds=lowered_bound(dict(os.environ), heads_page_feeds_variable, heads_page_feeds_max),
     )
 
 

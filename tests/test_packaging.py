@@ -20,7 +20,7 @@ import pytest
 
 repository = Path(__file__).resolve().parent.parent
 # What a wheel is built from: the packaging metadata, the README it embeds, and the packages.
-sources = ["pyproject.toml", "README.md", "tallystick", "protocol", "node", "federation", "cli"]
+sources = ["pyproject.toml", "README.md", "tallystick", "protocol", "ledger", "node", "replication", "federation", "cli"]
 build_timeout_seconds = 300
 
 

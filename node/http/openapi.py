@@ -242,7 +242,7 @@ def _federation_paths() -> dict[str, Any]:
 
 
 def _replication_paths() -> dict[str, Any]:
-    """Node to node (federation/replicator.py, docs/protocol.md §16): msgpack, not JSON, but for
+    """Node to node (replication/server.py, docs/protocol.md §16): msgpack, not JSON, but for
     refusals, which are the same JSON errors as everywhere."""
     feed = {"name": "feed", "in": "path", "required": True, "description": "n_ id",
             "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}}

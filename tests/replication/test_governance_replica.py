@@ -7,8 +7,9 @@ signed by their own node keys with intents signed by members they admitted, by a
 - a close that passes a decision before its deadline, with no unanimity;
 - a close that passes a decision whose floors rose while it was open.
 
-Each is refused with its stable code and nothing of it is stored; the same feed up to the event
-before the bad one is taken, so what is refused is the one bad event.
+Each is refused as `replica_breaks_rule` (the pusher only relays the feed), with the rule's own
+stable code in `rule`, and nothing of it is stored; the same feed up to the event before the bad
+one is taken, so what is refused is the one bad event.
 """
 
 from __future__ import annotations
@@ -68,10 +69,12 @@ def held_seq(node: NodeProcess, feed: FeedBuilder) -> int:
 
 
 def assert_refused_from(world: World, feed: FeedBuilder, bad: bytes, code: str) -> None:
-    """Pushing the feed up to `bad` is refused with `code`; without `bad` it is taken whole."""
+    """Pushing the feed up to `bad` is refused as a broken rule whose code is `code`; without `bad`
+    it is taken whole."""
     good = list(feed.events)
     answer = world.h1.push(Events(feed.feed, 1, [*good, bad]), world.peer.signer)
-    assert refusal_of(answer) == (422, code), answer.body[:300]
+    assert refusal_of(answer) == (422, "replica_breaks_rule"), answer.body[:300]
+    assert answer.json()["rule"] == code, answer.body[:300]
     assert held_seq(world.h1, feed) < len(good) + 1
     assert world.h1.push(Events(feed.feed, 1, good), world.peer.signer).status == 200
     assert held_seq(world.h1, feed) == len(good)

@@ -121,8 +121,9 @@ def make_lies() -> dict[str, Lie]:
     feed = FeedBuilder("Liar past the limit", debit_limit_minor=0)
     payer = feed.admit("eve")
     events = [*feed.events, feed.next_event(feed.act_body(payer, Transfer(to=feed.admin_key.public, amount_minor=1)))]
+    # The pusher only relays the feed: the rule's code (`debit_limit`) is in the answer's `rule`.
     lies["transfer_past_the_debit_limit"] = Lie(
-        feed, Offer(events), 3, "debit_limit", Events(feed.feed, 1, events), 422, "debit_limit"
+        feed, Offer(events), 3, "replica_breaks_rule", Events(feed.feed, 1, events), 422, "replica_breaks_rule"
     )
     assert list(lies) == lie_names
     return lies
@@ -230,16 +231,18 @@ def test_bad_data_pushed_directly_is_refused_with_a_stable_code_and_never_stored
 
 
 def test_a_checkpoint_that_does_not_match_is_refused_and_raised_as_an_alert(world: World) -> None:
-    """A feed whose author hashes a state no replica derives: refused (`checkpoint_mismatch`), and
-    an algedonic alert names the feed."""
+    """A feed whose author hashes a state no replica derives: refused as a broken rule
+    (`replica_breaks_rule`, the rule `checkpoint_mismatch`), and an algedonic alert names the feed."""
     feed = FeedBuilder("Wrong checkpoint")
     feed.append(admit_body(feed, "eve"))
     wrong = feed.next_event(Checkpoint(state_hash=hash32(b"not the state")))
     pusher = world.liars[0].signer
-    assert refusal_of(world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]), pusher)) == (422, "checkpoint_mismatch")
+    answer = world.h1.push(Events(feed.feed, 1, [*feed.events, wrong]), pusher)
+    assert refusal_of(answer) == (422, "replica_breaks_rule")
+    assert answer.json()["rule"] == "checkpoint_mismatch"
     alerts = [a for a in world.h1.status()["alerts"] if a["kind"] == "checkpoint_mismatch"]
     assert [a["feed"] for a in alerts] == [feed.feed_text]
-    assert held_seq(world.h1, feed) == 1  # the batch after the genesis is refused whole
+    assert held_seq(world.h1, feed) == 0  # the run is refused whole, its genesis too (protocol.md §16.2)
 
 
 def test_a_fork_pushed_directly_is_refused_as_feed_frozen_and_proven(world: World) -> None:

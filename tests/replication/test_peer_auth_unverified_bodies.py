@@ -1,4 +1,4 @@
-"""Bodies read before their signature is checked are bounded (federation/replicator.py,
+"""Bodies read before their signature is checked are bounded (replication/server.py,
 `unverified_bodies_max`): a stranger who names a feed the node holds (feed ids are public) in a
 well-formed Tally-Signature with a signature by some other key, and then drips a large body, holds
 at most that many reads; the next such push is refused at once with 503 `busy`, and a real node's
@@ -11,9 +11,9 @@ import json
 import socket
 import time
 
-from tallystick.federation.replicator import unverified_bodies_max
 from tallystick.protocol.ids import KeyPair
 from tallystick.protocol.wire import request_signature_header, sign_request
+from tallystick.replication.server import unverified_bodies_max
 
 from .helpers import Nodes
 
