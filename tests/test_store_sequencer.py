@@ -148,18 +148,18 @@ async def test_a_full_pending_queue_is_refused_with_busy(tmp_path: Path) -> None
 async def test_a_failed_commit_answers_every_caller_and_keeps_the_state(node) -> None:
     home, store, sequencer, feed, members, nonce = node
     state, head = sequencer.state, sequencer.head
-    original_append = store.append
+    original_append = store.append_batch
 
     async def failing_append(*args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    store.append = failing_append  # type: ignore[method-assign]
+    store.append_batch = failing_append  # type: ignore[method-assign]
     try:
         results = await asyncio.gather(
             sequencer.submit(pay(feed, members[0], members[1], 1, next(nonce))), return_exceptions=True
         )
     finally:
-        store.append = original_append  # type: ignore[method-assign]
+        store.append_batch = original_append  # type: ignore[method-assign]
     assert isinstance(results[0], sqlite3.OperationalError)
     assert sequencer.state is state and sequencer.head == head
 
