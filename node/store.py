@@ -4,11 +4,13 @@ How this works: `log` holds each event's exact signed bytes under the key (feed,
 it append-only, so a clash or an edit is an IntegrityError, never a silent overwrite. Projections
 (members, accounts, the community's settings, feed heads) are rows derived from the log; they are
 written in the same transaction as the events that changed them, so a crash can never leave a
-projection ahead of or behind its log. Appends are group-committed: the sequencer hands over a whole
-batch of events and the rows they touched, and this module writes them with a few `executemany`
-calls and one commit (each aiosqlite call is a thread hop of ~100 µs, so we pay per batch, not per
-row). Every read takes a limit. WAL with synchronous=FULL: a commit that returned survives a kill -9
-and a power cut.
+projection ahead of or behind its log. Appends are group-committed: every writer (the sequencer, a
+peer's batch, a rebuild's postings) adds its events to a `BatchBuilder` as it applies them, which
+freezes into one `AppendBatch` (the log rows, the state after them, the typed `Changes` of
+ledger/changes.py, the postings); `append_batch` writes it with a few `executemany` calls and one
+commit, run whole in the store's own writer thread (a thread hop is ~100 µs, so we pay per batch, not
+per row). Reads go through a second, `query_only` connection (aiosqlite). Every read takes a limit.
+WAL with synchronous=FULL: a commit that returned survives a kill -9 and a power cut.
 
 The acknowledged head: after each commit that added events to the home's own feed, and before the
 commit returns (so before anyone is told), the store records the feed's new head in a small file
