@@ -84,17 +84,19 @@ class Changes(msgspec.Struct, frozen=True):
 nothing = Changes()
 
 
-def _split(ids: Iterable[object], **also: Any) -> Changes:
-    """Changes from a plain list of the shares' and payments' helpers: account ids (bytes) and
-    shares rows ((kind, key) tuples); a None (an account not opened yet) is left out."""
-    accounts: list[bytes] = []
+def _split(ids: Iterable[object], *, signer: tuple[bytes, ...] = (), decisions: tuple[int, ...] = (),
+           rules: bool = False) -> Changes:
+    """Changes from a plain list of the shares' and payments' helpers (account ids, bytes, and
+    shares rows, (kind, key) tuples; a None, an account not opened yet, is left out), with the
+    signer's row and any decisions and rules row the caller names."""
+    accounts: list[bytes] = list(signer)
     shares: list[ShareRow] = []
     for item in ids:
         if type(item) is bytes:
             accounts.append(item)
         elif item is not None:
             shares.append(item)  # type: ignore[arg-type]
-    return Changes(accounts=(*also.pop("accounts", ()), *accounts), shares=tuple(shares), **also)
+    return Changes(accounts=tuple(accounts), decisions=decisions, shares=tuple(shares), rules=rules)
 
 
 def _with_subclasses(table: dict[type, Any]) -> dict[type, Any]:
@@ -127,7 +129,7 @@ def _pay_across(state: State, signer: bytes, action: PayAcross) -> Changes:
 
 
 def _shares_action(state: State, signer: bytes, action: object) -> Changes:
-    return _split(sharing.touched_by_action(state, signer, action), accounts=(signer,))
+    return _split(sharing.touched_by_action(state, signer, action), signer=(signer,))
 
 
 # The rows each kind of action changes besides the signer's nonce: (state before, signer id, action).

@@ -191,7 +191,7 @@ async def test_a_writer_cancelled_while_it_commits_leaves_the_log_projections_an
             admin, feed=feed, nonce=n, action=AdmitMember(member=bytes([n]) * 32, name=f"x{n}"))))
         for n in range(1, 60)
     ]
-    while not store._write_lock.locked():  # noqa: SLF001 - only to time the cancellation inside a commit
+    while not store._write_lock.locked():  # only to time the cancellation inside a commit
         await asyncio.sleep(0)
     await asyncio.sleep(into_the_commit_s)
     writer.cancel()
