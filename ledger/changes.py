@@ -71,7 +71,7 @@ share_kinds = ("enterprise", "holding", "offer", "order", "withdrawal", "trades"
 BalanceChange = tuple[bytes, int | None, int]
 
 
-class Changes(msgspec.Struct, frozen=True):
+class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only ids, never a cycle
     """The projection rows one event changes (or a whole batch: node/store.py's builder merges them)."""
 
     accounts: tuple[bytes, ...] = ()  # member ids: their `members` row and `accounts` row, as present
@@ -214,8 +214,12 @@ body_changes: dict[type, BodyChanges] = _with_subclasses({
 
 def of_event(before: State, after: State, body: object, intent: Intent | None) -> Changes:
     """The rows one event changes: by its intent if it carries one, else by its body."""
-    if intent is not None:
-        return of_intent(before, intent)
+    if intent is not None:  # of_intent, inline: the sequencer and every fold run this per event
+        signer = before.keys.get(intent.key)
+        if signer is None:
+            return nothing
+        action_entry = action_changes.get(type(intent.action))
+        return Changes((signer,)) if action_entry is None else action_entry(before, signer, intent.action)
     entry = body_changes.get(type(body))
     return nothing if entry is None else entry(before, after, body)
 

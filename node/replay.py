@@ -80,7 +80,7 @@ def fold_batch(
             new_head, events, _key = check_links(head, [stored.bytes for stored in batch])
     except TallyError as error:
         raise LogCorruptError(_first_bad_seq(head, batch), error) from None
-    built = BatchBuilder(state) if postings is not None else None
+    built = BatchBuilder(state, postings_only=True) if postings is not None else None
     for stored, event in zip(batch, events, strict=True):
         if stored.seq != event.seq or (verify and hash32(stored.bytes) != stored.hash):
             raise LogCorruptError(stored.seq, "its stored seq or hash does not match its bytes")

@@ -612,6 +612,11 @@ def _community_row(state: State) -> tuple:
 # ---- one transaction's worth: the log rows, what they changed, their postings ---------------------
 
 
+# A NamedTuple's own constructor is a Python function (~0.2 µs); the writers make one row and one
+# posting an event, so they build them as the constructor would, without its frame.
+_new_tuple = tuple.__new__
+
+
 class LogRow(NamedTuple):
     """One row of `log`, in its columns' order (a tuple, so `executemany` takes a list of them)."""
 
@@ -624,7 +629,7 @@ class LogRow(NamedTuple):
 
     @classmethod
     def of(cls, event: Event, raw: bytes, hash_: bytes) -> LogRow:
-        return cls(event.feed, event.seq, hash_, event.ts, event.body.__struct_config__.tag, raw)  # type: ignore[arg-type]
+        return _new_tuple(cls, (event.feed, event.seq, hash_, event.ts, event.body.__struct_config__.tag, raw))
 
 
 class Posting(NamedTuple):
@@ -669,16 +674,20 @@ class BatchBuilder:
     """Collects a batch of one feed's events as they are applied, then freezes it into one
     `AppendBatch`: each event's log row, the rows it changed (`ledger.changes.of_event`, merged into
     one set per kind, so a row is written once however many events touched it) and its postings
-    (`balances_moved`). The sequencer, a refold that stages postings and the fold of a peer's batch
-    all add their events here, so there is one account of what a transaction writes."""
+    (`balances_moved`). The sequencer, the fold of a peer's batch and a key rotation add their
+    events here, and so does a rebuild's refold with `postings_only` (it writes the projections
+    whole from the final state, and its log is already written): one account of what a
+    transaction writes."""
 
-    __slots__ = ("_accounts", "_decisions", "_delegations", "_rules", "_shares", "postings", "rows", "state")
+    __slots__ = ("_accounts", "_decisions", "_delegations", "_rules", "_shares", "postings", "postings_only", "rows",
+                 "state")
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, *, postings_only: bool = False) -> None:
         """`state`: the state before the first event; `state` stays the state after the last added."""
         self.rows: list[LogRow] = []
         self.postings: list[Posting] = []
         self.state = state
+        self.postings_only = postings_only
         self._accounts: set[bytes] = set()
         self._decisions: set[int] = set()
         self._delegations: set[bytes] = set()
@@ -690,6 +699,12 @@ class BatchBuilder:
         to `after`; `intent` is the member intent it carries, decoded, or None."""
         before = self.state
         found = changeset.of_event(before, after, event.body, intent)
+        moved = changeset.balances_moved(before, after, found)
+        if moved:
+            self.postings.append(_new_tuple(Posting, (event.seq, moved)))
+        self.state = after
+        if self.postings_only:
+            return
         self._accounts.update(found.accounts)
         if found.decisions:
             self._decisions.update(found.decisions)
@@ -699,14 +714,12 @@ class BatchBuilder:
             self._shares.update(found.shares)
         if found.rules:
             self._rules = True
-        moved = changeset.balances_moved(before, after, found)
-        if moved:
-            self.postings.append(Posting(event.seq, moved))
-        self.rows.append(LogRow.of(event, raw, hash_))
-        self.state = after
+        self.rows.append(_new_tuple(LogRow, (event.feed, event.seq, hash_, event.ts, event.body.__struct_config__.tag,
+                                             raw)))  # LogRow.of, inline (one an event)
 
     def batch(self, head: FeedHead) -> AppendBatch:
         """The batch so far, ending at `head` (the head after the last event added)."""
+        assert not self.postings_only, "a postings-only builder makes no batch"
         found = Changes(tuple(self._accounts), tuple(self._decisions), tuple(self._delegations), tuple(self._shares),
                         self._rules)
         return AppendBatch(tuple(self.rows), self.state, head, found, tuple(self.postings))
