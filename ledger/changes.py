@@ -63,10 +63,9 @@ from . import payments as paying
 from . import shares as sharing
 from .model import State
 
-# One row of the shares projection: (kind, key), kind one of `share_kinds` (ledger/shares.py's
-# `share_record` reads its value).
+# One row of the shares projection: (kind, key), kind one of node/store.py's `share_kinds`
+# (ledger/shares.py's `share_record` reads its value).
 ShareRow = tuple[str, object]
-share_kinds = ("enterprise", "holding", "offer", "order", "withdrawal", "trades")
 # One account's balance change: (account, balance before or None if the event opened it, after).
 BalanceChange = tuple[bytes, int | None, int]
 
