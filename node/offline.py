@@ -23,7 +23,7 @@ from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
 from .home import Home, HomeError, fsync_folder, read_key, write_key
 from .replay import LogCorruptError, rebuild, refold
-from .store import Store
+from .store import BatchBuilder, Store
 
 
 class FeedReport(msgspec.Struct):
@@ -140,12 +140,9 @@ async def rotate_key(home: Home, recovery_key_path: Path, now_ms: int) -> Rotate
             write_key(staged_node, new_signing)  # each fsynced
             write_key(staged_recovery, new_recovery)
             fsync_folder(home.path)  # the staged files exist durably before the rotation does
-            await store.append(
-                [(feed, new_head.seq, new_head.head, event.ts, "key_rotated", raw)],
-                apply(state, event),
-                [],
-                new_head,
-            )
+            rotation = BatchBuilder(state)
+            rotation.add(apply(state, event), event, raw, new_head.head, None)
+            await store.append_batch(rotation.batch(new_head))
             finish_staged_rotation(home, new_head)
             return Rotated(new_head.seq, id_to_text("k", new_signing.public), str(home.recovery_key_path))
         finally:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
 
-from tallystick.ledger.changes import touched_accounts, touched_by_body
 from tallystick.ledger.model import State, initial_state
 from tallystick.ledger.transition import audit
 from tallystick.protocol.codec import decode_event, decode_intent, verify_intent
@@ -25,7 +23,7 @@ from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import FeedHead, check_links, start_feed, verify_batch, verify_next
 from tallystick.protocol.ids import hash32
 
-from .store import Posting, Store, StoredEvent, balance_changes, opening_postings
+from .store import AppendBatch, BatchBuilder, Posting, Store, StoredEvent, opening_postings
 
 # Threads that check member signatures during `tally verify`, beside the fold in the main thread.
 verify_threads = 2
@@ -82,20 +80,19 @@ def fold_batch(
             new_head, events, _key = check_links(head, [stored.bytes for stored in batch])
     except TallyError as error:
         raise LogCorruptError(_first_bad_seq(head, batch), error) from None
+    built = BatchBuilder(state, postings_only=True) if postings is not None else None
     for stored, event in zip(batch, events, strict=True):
         if stored.seq != event.seq or (verify and hash32(stored.bytes) != stored.hash):
             raise LogCorruptError(stored.seq, "its stored seq or hash does not match its bytes")
         intent = _intent_of(event.body, head.feed, verify and not intents_checked)
-        before = state
         try:
             state = audit(state, event, intent)
         except TallyError as error:
             raise LogCorruptError(event.seq, error) from None
-        if postings is not None:
-            ids = touched_accounts(before, intent) if intent is not None else touched_by_body(before, event.body)
-            changes = balance_changes(before, state, event.body, ids)
-            if changes:
-                postings.append((event.seq, changes))
+        if built is not None:
+            built.add(state, event, stored.bytes, stored.hash, intent)
+    if built is not None and postings is not None:
+        postings += built.postings
     return state, new_head
 
 
@@ -189,14 +186,10 @@ def _retrieve(future: asyncio.Future[int]) -> None:
         future.exception()
 
 
-class Received(NamedTuple):
-    """A verified, audited batch of another feed's events, ready for `Store.append`."""
-
-    state: State
-    head: FeedHead
-    rows: list[tuple[bytes, int, bytes, int, str, bytes]]
-    touched: set[bytes]
-    postings: list[Posting]
+# What `fold_received` and `start_received` answer: a verified, audited batch of another feed's
+# events, ready for `Store.append_batch` (its `rows`, `state`, `touched`, `head` and `postings` are
+# also what the older `Store.append` takes).
+Received = AppendBatch
 
 
 def verify_intent_signatures(feed: bytes, batch: list[bytes]) -> int:
@@ -219,28 +212,18 @@ def fold_received(
     bytes) and audit it with the domain's rules. Raises a TallyError (a RemoteError for bad data, a
     DomainError for a rule broken), and nothing is kept."""
     new_head, events = verify_batch(head, batch)
-    rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
-    touched: set[bytes] = set()
-    postings: list[Posting] = []
+    built = BatchBuilder(state)
     for raw, event in zip(batch, events, strict=True):
         intent = _intent_of(event.body, head.feed, not intents_verified)
-        ids = touched_accounts(state, intent) if intent is not None else touched_by_body(state, event.body)
-        touched.update(ids)
-        before, state = state, audit(state, event, intent)
-        changes = balance_changes(before, state, event.body, ids)
-        if changes:
-            postings.append((event.seq, changes))
-        rows.append((head.feed, event.seq, hash32(raw), event.ts, event.body.__struct_config__.tag, raw))  # type: ignore[arg-type]
-    return Received(state, new_head, rows, touched, postings)
+        built.add(audit(built.state, event, intent), event, raw, hash32(raw), intent)
+    return built.batch(new_head)
 
 
 def start_received(genesis_bytes: bytes) -> Received:
     """A feed's genesis from a peer: verified, and the first state and head it gives."""
     head, event = start_feed(genesis_bytes)
     assert isinstance(event.body, Genesis)
-    state = initial_state(head.feed, event.body)
-    return Received(state, head, [(head.feed, 1, head.head, event.ts, "genesis", genesis_bytes)], {event.body.admin_key},
-                    opening_postings(state))
+    return AppendBatch.genesis(initial_state(head.feed, event.body), head, event.ts, genesis_bytes)
 
 
 async def rebuild(

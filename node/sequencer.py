@@ -4,8 +4,9 @@ How this works: API handlers verify an intent's signature and target feed (CPU w
 state) and put it on a bounded queue with a future. One writer task takes everything waiting (up to
 `sequencer_batch_intents_max`), validates each intent against the current state in order, signs an
 event for each valid one and folds it into the state, appends checkpoints when due, and then hands
-the whole batch to the store in one transaction. Only after that commit does any caller's future
-resolve: an acknowledged event is durable. If the commit fails, the in-memory state goes back to the
+the whole batch to the store in one transaction (one `AppendBatch`, which a `BatchBuilder` collects
+as the events are applied). Only after that commit does any caller's future resolve: an
+acknowledged event is durable. If the commit fails, the in-memory state goes back to the
 value it had before the batch (states are immutable, so that is one assignment) and every caller of
 the batch gets the error. Node-originated bodies (checkpoints, and the timer's time-driven events)
 go through the same queue, so there is exactly one order of writes.
@@ -30,7 +31,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tallystick.ledger.changes import touched_accounts, touched_by_body
 from tallystick.ledger.decisions import audit_close
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DecisionNotDueError, DomainError
@@ -44,7 +44,7 @@ from tallystick.protocol.events import Body, Checkpoint, DecisionClosed, Event, 
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 
-from .store import Posting, Store, balance_changes
+from .store import BatchBuilder, Store
 
 
 @dataclass(frozen=True)
@@ -233,9 +233,7 @@ class Sequencer:
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         state, head = self.state, self.head
-        rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
-        touched: set[bytes] = set()
-        postings: list[Posting] = []
+        built = BatchBuilder(state)
         accepted: list[tuple[_Pending, Appended]] = []
         clock_refusal = self.clock_refusal()
         for item in batch:
@@ -255,7 +253,6 @@ class Sequencer:
                     self.refused_total += 1
                     item.done.set_exception(error)
                     continue
-                ids = touched_accounts(state, item.intent)
                 body: Body = intent_body(state, item.intent, item.intent_bytes or b"", ts)
             else:
                 assert item.make_body is not None
@@ -264,7 +261,6 @@ class Sequencer:
                     item.done.set_result(None)
                     continue
                 body = made
-                ids = touched_by_body(state, body)
             raw, event, signed_head = self._sign(state, head, body, ts)
             if isinstance(body, DecisionClosed):
                 # Checked as every replica will: a close due early (by unanimity) whose vote
@@ -277,22 +273,19 @@ class Sequencer:
                 except DomainError as error:
                     item.done.set_exception(error)
                     continue
-            touched.update(ids)
             head = signed_head
-            before, state = state, apply(state, event, item.intent)
-            changes = balance_changes(before, state, body, ids)
-            if changes:
-                postings.append((head.seq, changes))
-            rows.append((head.feed, head.seq, head.head, event.ts, event.body.__struct_config__.tag, raw))
+            state = apply(state, event, item.intent)
+            built.add(state, event, raw, head.head, item.intent)
             accepted.append((item, Appended(head.seq, head.head)))
             if checkpoint_due(state):
                 raw, event, head = self._sign(state, head, Checkpoint(state_hash=state_digest(state)))
                 state = apply(state, event)
-                rows.append((head.feed, head.seq, head.head, event.ts, "checkpoint", raw))
-        if not rows:
+                built.add(state, event, raw, head.head, None)
+        if not built.rows:
             return
+        appended = built.batch(head)
         try:
-            await self.store.append(rows, state, touched, head, postings)
+            await self.store.append_batch(appended)
         except Exception as error:
             # Nothing of this batch is durable: answer every caller with the failure; state stays.
             for item, _ in accepted:
@@ -300,10 +293,10 @@ class Sequencer:
                     item.done.set_exception(error)
             raise
         self.state, self.head = state, head
-        self.appended_total += len(rows)
+        self.appended_total += len(appended.rows)
         self.batches_total += 1
-        for item, appended in accepted:
+        for item, done in accepted:
             if not item.done.done():
-                item.done.set_result(appended)
+                item.done.set_result(done)
         for listener in self._listeners:
             listener(head)

@@ -4,11 +4,13 @@ How this works: `log` holds each event's exact signed bytes under the key (feed,
 it append-only, so a clash or an edit is an IntegrityError, never a silent overwrite. Projections
 (members, accounts, the community's settings, feed heads) are rows derived from the log; they are
 written in the same transaction as the events that changed them, so a crash can never leave a
-projection ahead of or behind its log. Appends are group-committed: the sequencer hands over a whole
-batch of events and the rows they touched, and this module writes them with a few `executemany`
-calls and one commit (each aiosqlite call is a thread hop of ~100 µs, so we pay per batch, not per
-row). Every read takes a limit. WAL with synchronous=FULL: a commit that returned survives a kill -9
-and a power cut.
+projection ahead of or behind its log. Appends are group-committed: every writer (the sequencer, a
+peer's batch, a rebuild's postings) adds its events to a `BatchBuilder` as it applies them, which
+freezes into one `AppendBatch` (the log rows, the state after them, the typed `Changes` of
+ledger/changes.py, the postings); `append_batch` writes it with a few `executemany` calls and one
+commit, run whole in the store's own writer thread (a thread hop is ~100 µs, so we pay per batch, not
+per row). Reads go through a second, `query_only` connection (aiosqlite). Every read takes a limit.
+WAL with synchronous=FULL: a commit that returned survives a kill -9 and a power cut.
 
 The acknowledged head: after each commit that added events to the home's own feed, and before the
 commit returns (so before anyone is told), the store records the feed's new head in a small file
@@ -27,19 +29,20 @@ refusal leaves every file as it was.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple, TypeVar
 
 import aiosqlite
 import msgspec
 from immutables import Map
-from tallystick.ledger.changes import delegations_of
-from tallystick.ledger.decisions import effect_members, rules_effects
+from tallystick.ledger import changes as changeset
+from tallystick.ledger.changes import BalanceChange, Changes, ShareRow
 from tallystick.ledger.model import (
     Account,
     Ballot,
@@ -63,16 +66,10 @@ from tallystick.ledger.model import (
     Withdrawal,
 )
 from tallystick.ledger.names import name_key as _name_key
-from tallystick.ledger.shares import (
-    rebuilt_indexes,
-    share_record,
-    touched_by_offer_close,
-    touched_by_withdrawal,
-)
+from tallystick.ledger.shares import rebuilt_indexes, share_record
 from tallystick.protocol import limits
-from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import BadIdError, LocalError
-from tallystick.protocol.events import DecisionClosed, Effect, Electorate, OfferClosed, WithdrawalDue
+from tallystick.protocol.events import Effect, Electorate, Event, Intent
 from tallystick.protocol.federation import FederationBody, federation_body_kinds, payment_body_kinds
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import id_from_text, id_to_text
@@ -229,6 +226,9 @@ _outbox_decoder = msgspec.msgpack.Decoder(list[FederationBody])
 
 # The kinds `federation_log` indexes: what the federation layer folds and answers.
 federation_log_kinds = federation_body_kinds | payment_body_kinds
+# The node bodies whose rows are known only from the states before and after them (what a closing
+# pays out): a batch holding one comes with its `Changes` (`BatchBuilder`), never as member ids.
+_closing_kinds = frozenset({"decision_closed", "offer_closed", "withdrawal_due"})
 
 
 class _PaymentsRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -343,18 +343,6 @@ def share_value(kind: str, raw: bytes) -> object:
 def share_key(raw: bytes) -> object:
     key = _share_key_decoder.decode(raw)
     return tuple(key) if isinstance(key, list) else key
-
-
-def _share_keys(state: State) -> list[tuple[str, object]]:
-    shares = state.shares
-    return [
-        *(("enterprise", k) for k in shares.enterprises.keys()),
-        *(("holding", k) for k in shares.holdings.keys()),
-        *(("offer", k) for k in shares.offers.keys()),
-        *(("order", k) for k in shares.orders.keys()),
-        *(("withdrawal", k) for k in shares.withdrawals.keys()),
-        *(("trades", k) for k in shares.trades.keys()),
-    ]
 
 
 class SchemaVersionError(LocalError):
@@ -621,72 +609,123 @@ def _community_row(state: State) -> tuple:
     )
 
 
-def _with_closures(state: State, touched: Iterable, events: list[tuple[bytes, int, bytes, int, str, bytes]]) -> set:
-    """`touched`, plus the rows that the batch's decision closures changed (the decision, and the
-    members its effect touched): every writer (sequencer, replica) gets them without knowing."""
-    ids = set(touched)
-    for row in events:
-        if row[4] == "decision_closed":
-            body = decode_event(row[5]).body
-            assert isinstance(body, DecisionClosed)
-            decision = state.decisions.get(body.decision)
-            if decision is not None:
-                ids.add(body.decision)
-                if decision.outcome == "passed":
-                    ids.update(effect_members(state, decision.effect))
-                    if isinstance(decision.effect, rules_effects):
-                        ids.add("rules")
-        elif row[4] == "offer_closed":
-            body = decode_event(row[5]).body
-            assert isinstance(body, OfferClosed)
-            ids.update(touched_by_offer_close(state, body.offer))
-        elif row[4] == "withdrawal_due":
-            body = decode_event(row[5]).body
-            assert isinstance(body, WithdrawalDue)
-            ids.update(touched_by_withdrawal(state, body.withdrawal))
-    return ids
+# ---- one transaction's worth: the log rows, what they changed, their postings ---------------------
 
 
-_Statement = tuple[str, object, bool]  # SQL, its parameters, and whether they are many rows
-
-# The balance changes of one event: its seq, and per account whose balance it changed or which it
-# opened, (account, balance before or None if opened, balance after). Every writer computes these
-# where it applies events (`balance_changes`) and hands them to `Store.append`.
-Change = tuple[bytes, int | None, int]
-Posting = tuple[int, list[Change]]
+# A NamedTuple's own constructor is a Python function (~0.2 µs); the writers make one row and one
+# posting an event, so they build them as the constructor would, without its frame.
+_new_tuple = tuple.__new__
 
 
-def balance_changes(before: State, after: State, body: object, touched: Iterable[object]) -> list[Change]:
-    """The balance changes of one event: of the ids it touched (the projection rows its writer
-    already computes: `touched_accounts` or `touched_by_body`), the accounts whose balance `apply`
-    changed or opened, plus what a closing offer or a due withdrawal pays out (the store adds those
-    closings' rows itself, see `_with_closures`, so writers do not list them). Pure, and a few
-    dictionary lookups an event: the sequencer runs it on every append."""
-    old, new = before.accounts, after.accounts
-    body_type = type(body)
-    if body_type is OfferClosed:
-        touched = [*touched, *touched_by_offer_close(before, body.offer), *touched_by_offer_close(after, body.offer)]
-    elif body_type is WithdrawalDue:
-        touched = [*touched, *touched_by_withdrawal(before, body.withdrawal)]
-    found: list[Change] = []
-    for account in dict.fromkeys(touched):
-        if type(account) is not bytes:
-            continue
-        now = new.get(account)
-        if now is None:
-            continue
-        was = old.get(account)
-        if was is None:
-            found.append((account, None, now.balance_minor))
-        elif was.balance_minor != now.balance_minor:
-            found.append((account, was.balance_minor, now.balance_minor))
-    return found
+class LogRow(NamedTuple):
+    """One row of `log`, in its columns' order (a tuple, so `executemany` takes a list of them)."""
+
+    feed: bytes
+    seq: int
+    hash: bytes
+    ts: int
+    kind: str
+    bytes: bytes
+
+    @classmethod
+    def of(cls, event: Event, raw: bytes, hash_: bytes) -> LogRow:
+        return _new_tuple(cls, (event.feed, event.seq, hash_, event.ts, event.body.__struct_config__.tag, raw))
+
+
+class Posting(NamedTuple):
+    """The balance changes of one event: its seq, and per account whose balance it changed or which
+    it opened, (account, balance before or None if opened, balance after)."""
+
+    seq: int
+    changes: list[BalanceChange]
 
 
 def opening_postings(state: State, seq: int = 1) -> list[Posting]:
     """The postings of a genesis: every account it opens, at its balance."""
-    changes = [(account, None, value.balance_minor) for account, value in state.accounts.items()]
-    return [(seq, changes)] if changes else []
+    changes: list[BalanceChange] = [(account, None, value.balance_minor) for account, value in state.accounts.items()]
+    return [Posting(seq, changes)] if changes else []
+
+
+class AppendBatch(msgspec.Struct, frozen=True):
+    """Everything one append writes, in one transaction: the events' log rows in seq order, the
+    state and head after the last of them, the projection rows they changed, and their postings
+    (in seq order). Built by `BatchBuilder` (the sequencer, a refold, a peer's batch) or
+    `AppendBatch.genesis`; written by `Store.append_batch`."""
+
+    rows: tuple[LogRow, ...]
+    state: State
+    head: FeedHead
+    changes: Changes
+    postings: tuple[Posting, ...] = ()
+
+    @property
+    def touched(self) -> Changes:
+        """`changes`, under the name of the old `Store.append(rows, state, touched, head, postings)`."""
+        return self.changes
+
+    @classmethod
+    def genesis(cls, state: State, head: FeedHead, ts: int, raw: bytes) -> AppendBatch:
+        """A feed's first append: its genesis, the rows and the accounts it opens."""
+        return cls((LogRow(head.feed, 1, head.head, ts, "genesis", raw),), state, head, changeset.of_genesis(state),
+                   tuple(opening_postings(state)))
+
+
+class BatchBuilder:
+    """Collects a batch of one feed's events as they are applied, then freezes it into one
+    `AppendBatch`: each event's log row, the rows it changed (`ledger.changes.of_event`, merged into
+    one set per kind, so a row is written once however many events touched it) and its postings
+    (`balances_moved`). The sequencer, the fold of a peer's batch and a key rotation add their
+    events here, and so does a rebuild's refold with `postings_only` (it writes the projections
+    whole from the final state, and its log is already written): one account of what a
+    transaction writes."""
+
+    __slots__ = ("_accounts", "_decisions", "_delegations", "_rules", "_shares", "postings", "postings_only", "rows",
+                 "state")
+
+    def __init__(self, state: State, *, postings_only: bool = False) -> None:
+        """`state`: the state before the first event; `state` stays the state after the last added."""
+        self.rows: list[LogRow] = []
+        self.postings: list[Posting] = []
+        self.state = state
+        self.postings_only = postings_only
+        self._accounts: set[bytes] = set()
+        self._decisions: set[int] = set()
+        self._delegations: set[bytes] = set()
+        self._shares: set[ShareRow] = set()
+        self._rules = False
+
+    def add(self, after: State, event: Event, raw: bytes, hash_: bytes, intent: Intent | None) -> None:
+        """Add `event` (its signed bytes `raw`, their hash), which took the state from `self.state`
+        to `after`; `intent` is the member intent it carries, decoded, or None."""
+        before = self.state
+        found = changeset.of_event(before, after, event.body, intent)
+        moved = changeset.balances_moved(before, after, found)
+        if moved:
+            self.postings.append(_new_tuple(Posting, (event.seq, moved)))
+        self.state = after
+        if self.postings_only:
+            return
+        self._accounts.update(found.accounts)
+        if found.decisions:
+            self._decisions.update(found.decisions)
+        if found.delegations:
+            self._delegations.update(found.delegations)
+        if found.shares:
+            self._shares.update(found.shares)
+        if found.rules:
+            self._rules = True
+        self.rows.append(_new_tuple(LogRow, (event.feed, event.seq, hash_, event.ts, event.body.__struct_config__.tag,
+                                             raw)))  # LogRow.of, inline (one an event)
+
+    def batch(self, head: FeedHead) -> AppendBatch:
+        """The batch so far, ending at `head` (the head after the last event added)."""
+        assert not self.postings_only, "a postings-only builder makes no batch"
+        found = Changes(tuple(self._accounts), tuple(self._decisions), tuple(self._delegations), tuple(self._shares),
+                        self._rules)
+        return AppendBatch(tuple(self.rows), self.state, head, found, tuple(self.postings))
+
+
+_Statement = tuple[str, object, bool]  # SQL, its parameters, and whether they are many rows
 
 
 _balances_encoder = msgspec.msgpack.Encoder()
@@ -761,21 +800,19 @@ def _run_transaction(connection: sqlite3.Connection, plan: list[_Statement],
         record.write(head)
 
 
-def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) -> list[_Statement]:
-    """The statements that bring the projections of `touched` ids (members, decisions, delegators,
-    "rules") up to `state`: built here from the immutable state, run in the store's thread."""
-    ids = set(touched)
+def _projection_plan(state: State, changes: Changes, head: FeedHead) -> list[_Statement]:
+    """The statements that bring the projection rows in `changes` (members and accounts,
+    decisions, delegations, shares, the rules) up to `state`, with the community row and the feed's
+    head: built here from the immutable state, run in the store's writer thread."""
     feed = state.feed
     plan: list[_Statement] = []
-    decision_ids = [i for i in ids if type(i) is int and i in state.decisions]
-    if decision_ids:
-        plan.append(("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     [_decision_row(feed, state.decisions[i]) for i in decision_ids], True))
-    delegators = [i[1] for i in ids if type(i) is tuple and i[0] == "delegations"]
-    share_ids = [i for i in ids if type(i) is tuple and i[0] in share_kinds]
-    if share_ids:
+    decisions = state.decisions
+    decision_rows = [_decision_row(feed, decisions[i]) for i in changes.decisions if i in decisions]
+    if decision_rows:
+        plan.append(("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)", decision_rows, True))
+    if changes.shares:
         upserts, deletes = [], []
-        for kind, key in share_ids:
+        for kind, key in changes.shares:
             value = share_record(state, kind, key)
             if value is None:
                 deletes.append((feed, kind, _nonce_encoder.encode(key)))
@@ -785,6 +822,7 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
             plan.append(("DELETE FROM shares WHERE feed = ? AND kind = ? AND key = ?", deletes, True))
         if upserts:
             plan.append(("INSERT OR REPLACE INTO shares VALUES (?, ?, ?, ?, ?, ?, ?)", upserts, True))
+    delegators = changes.delegations
     if delegators:
         plan.append(("DELETE FROM delegations WHERE feed = ? AND member = ?", [(feed, m) for m in delegators], True))
         rows = [
@@ -794,13 +832,14 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
         ]
         plan.append(("INSERT INTO delegations VALUES (?, ?, ?, ?)", rows, True))
     rules = state.rules
-    if "rules" in ids:
+    if changes.rules:
         plan.append((
             "INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?, ?, ?, ?)",
             (feed, rules.admission, rules.quorum_bp, rules.threshold_bp,
              *((None, None, None) if state.levy is None else msgspec.structs.astuple(state.levy))),
             False,
         ))
+    ids = changes.accounts
     members = [_member_row(feed, i, state.members[i]) for i in ids if i in state.members]  # type: ignore[index]
     accounts = [_account_row(feed, i, state.accounts[i]) for i in ids if i in state.accounts]  # type: ignore[index]
     if members:
@@ -812,15 +851,98 @@ def _projection_plan(state: State, touched: Iterable[object], head: FeedHead) ->
     return plan
 
 
+def _open_writer(path: Path) -> sqlite3.Connection:
+    """In the writer thread: the writer connection, in WAL with synchronous=FULL, its schema
+    checked (SchemaVersionError for another version's) and created if new."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        try:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            row = None  # a new database: no meta table yet
+        if row is not None and row[0] != schema_version:
+            raise SchemaVersionError(
+                f"{path} was written by another version of Tallystick (schema {row[0]}, this is "
+                f"{schema_version}); restore the home from a peer with `tally restore`, or use the matching version"
+            )
+        connection.executescript(_schema)
+        connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (schema_version,))
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _add_fork(connection: sqlite3.Connection, feed: bytes, seq: int, proof: bytes) -> bool:
+    known = connection.execute("SELECT 1 FROM forks WHERE feed = ? LIMIT 1", (feed,)).fetchone() is not None
+    connection.execute("INSERT OR IGNORE INTO forks (feed, seq, proof) VALUES (?, ?, ?)", (feed, seq, proof))
+    return not known
+
+
+def _fetch_one(connection: sqlite3.Connection, sql: str, parameters: tuple) -> tuple | None:
+    return connection.execute(sql, parameters).fetchone()
+
+
+def _execute(connection: sqlite3.Connection, sql: str, parameters: tuple) -> None:
+    connection.execute(sql, parameters)
+
+
+def _start_staging(connection: sqlite3.Connection) -> None:
+    connection.executescript(_staging_schema)
+    _run_transaction(connection, [("DELETE FROM staged_postings", (), False),
+                                  ("DELETE FROM staged_posting_blocks", (), False)])
+
+
+Result = TypeVar("Result")
+
+
+class _Writer:
+    """The store's one writer connection and the one thread that owns it: every statement, and
+    every whole transaction, runs in that thread. A transaction is one thread hop however many
+    rows it writes (~100 µs a hop, so the store pays per batch, not per row: DESIGN.md, Storage),
+    and a caller cancelled while it runs can never split it: the thread runs it to COMMIT or
+    ROLLBACK either way (one cancelled before it started never runs). Jobs run in the order they
+    were handed over."""
+
+    def __init__(self) -> None:
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tally-store-writer")
+        self._connection: sqlite3.Connection | None = None
+
+    async def open(self, path: Path) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._connection = await loop.run_in_executor(self._thread, _open_writer, path)
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            raise
+
+    async def run(self, function: Callable[..., Result], *arguments: object) -> Result:
+        """`function(connection, *arguments)` in the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._call, function, arguments)
+
+    def _call(self, function: Callable[..., Result], arguments: tuple) -> Result:
+        assert self._connection is not None, "the writer is open"
+        return function(self._connection, *arguments)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self.run(sqlite3.Connection.close)
+            self._connection = None
+        self._thread.shutdown(wait=False)  # idle now: its thread ends at once
+
+
 class Store:
     """One node's database. Open with `await Store.open(path)`; close with `await store.close()`."""
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: Path,
+    def __init__(self, writer: _Writer, reader: aiosqlite.Connection, path: Path,
                  acknowledging: Acknowledging = "keep") -> None:
-        # One connection writes, under `_write_lock` so that transactions never interleave; the other
-        # reads, and under WAL it sees only committed data, so no reader ever sees an event that a
-        # failing transaction is about to roll back.
-        self._db = writer
+        # One connection writes, in its own thread and under `_write_lock` so that transactions never
+        # interleave; the other reads, and under WAL it sees only committed data, so no reader ever
+        # sees an event that a failing transaction is about to roll back.
+        self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._staging = False  # a rebuild's postings are being staged (`start_staging_postings`)
@@ -849,29 +971,16 @@ class Store:
             if own is not None:
                 feed, seq, head, held = own
                 check_acknowledged(path, record, None if feed is None else (feed, seq), held)
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=FULL")
-        await connection.execute("PRAGMA foreign_keys=ON")
+        writer = _Writer()
+        await writer.open(path)
         try:
-            async with connection.execute("SELECT value FROM meta WHERE key = 'schema_version'") as cursor:
-                row = await cursor.fetchone()
-        except sqlite3.OperationalError:
-            row = None  # a new database: no meta table yet
-        if row is not None and row[0] != schema_version:
-            await connection.close()
-            raise SchemaVersionError(
-                f"{path} was written by another version of Tallystick (schema {row[0]}, this is "
-                f"{schema_version}); restore the home from a peer with `tally restore`, or use the matching version"
-            )
-        await connection.executescript(_schema)
-        await connection.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (schema_version,)
-        )
-        reader = await aiosqlite.connect(path, isolation_level=None)
-        await reader.execute("PRAGMA query_only=ON")
-        store = cls(connection, reader, path, acknowledged)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        store = cls(writer, reader, path, acknowledged)
         try:
+            await reader.execute("PRAGMA query_only=ON")
             store._own_feed = await store.own_feed()
             head = await store.head(store._own_feed) if store._own_feed is not None else None
             if acknowledged == "keep" and head is not None:
@@ -893,56 +1002,61 @@ class Store:
 
     async def close(self) -> None:
         await self._reader.close()
-        await self._db.close()
+        await self._writer.close()
         if self._acknowledged is not None:
             self._acknowledged.close()
             self._acknowledged = None
 
     # ---- writing ---------------------------------------------------------------------------------
 
+    async def append_batch(self, batch: AppendBatch) -> None:
+        """Append `batch` in one transaction: its rows to the log, the projection rows it changed
+        as `batch.state` has them, its postings, and the federation index of its federation and
+        payment events; then, for the home's own feed, the acknowledged-head record."""
+        async with self._write_lock:
+            await self._append(batch)
+
     async def append(
         self,
-        events: list[tuple[bytes, int, bytes, int, str, bytes]],
+        events: Sequence[tuple[bytes, int, bytes, int, str, bytes]],
         state: State,
-        touched: Iterable[bytes],
+        touched: Changes | Iterable[bytes],
         head: FeedHead,
-        postings: list[Posting] = [],  # noqa: B006 - never mutated
+        postings: Iterable[Posting] = (),
     ) -> None:
-        """Append rows (feed, seq, hash, ts, kind, bytes) to the log and write the projections of
-        `state` for the members in `touched`, and the `postings` of those events (`balance_changes`,
-        in seq order), all in one transaction."""
-        async with self._write_lock:
-            await self._append(events, state, touched, head, postings)
+        """The older form of `append_batch`, for the callers that build rows themselves (the
+        replicator and restore pass a received batch's fields; `tally init`; the benches): rows
+        (feed, seq, hash, ts, kind, bytes), the state after them, what they changed (a `Changes`, or
+        the member ids of a batch of plain acts), the head after them and their postings."""
+        if not isinstance(touched, Changes):
+            assert not any(row[4] in _closing_kinds for row in events), "a batch with closings comes as an AppendBatch"
+            touched = Changes(accounts=tuple(dict.fromkeys(touched)))
+        rows = tuple(row if type(row) is LogRow else LogRow(*row) for row in events)
+        await self.append_batch(AppendBatch(rows, state, head, touched, tuple(postings)))
 
-    async def _append(
-        self,
-        events: list[tuple[bytes, int, bytes, int, str, bytes]],
-        state: State,
-        touched: Iterable[bytes],
-        head: FeedHead,
-        postings: list[Posting],
-    ) -> None:
+    async def _append(self, batch: AppendBatch) -> None:
+        state, head, events = batch.state, batch.head, batch.rows
         feed = state.feed
         positive_minor = self._positive_minor.get(feed)
         if positive_minor is None:
             positive_minor = await self._last_positive_minor(feed, "postings")
-        rows, blocks, positive_after = _postings_rows(feed, postings, positive_minor)
+        rows, blocks, positive_after = _postings_rows(feed, batch.postings, positive_minor)
         # Block rows already written need no INSERT OR IGNORE (a lookup each): skip the current
         # block's accounts this store wrote.
         written_block, written = self._blocks_written.get(feed, (-1, frozenset()))
         new_blocks = [(account, block) for account, block in blocks if block != written_block or account not in written]
         plan: list[_Statement] = [
             ("INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)", events, True),
-            *_projection_plan(state, _with_closures(state, touched, events), head),
+            *_projection_plan(state, batch.changes, head),
             *_postings_plan(feed, rows, new_blocks),
         ]
-        federation = [(row[0], row[1], row[5]) for row in events if row[4] in federation_log_kinds]
+        federation = [(row.feed, row.seq, row.bytes) for row in events if row.kind in federation_log_kinds]
         if federation:
             plan.append(("INSERT INTO federation_log (feed, seq, bytes) VALUES (?, ?, ?)", federation, True))
         keeps_record = self._acknowledging == "keep" and feed == self._own_feed
         acknowledge = (self._acknowledged, head) if keeps_record and self._acknowledged is not None else None
         try:
-            await self._transaction(plan, acknowledge)
+            await self._writer.run(_run_transaction, plan, acknowledge)
         except BaseException:
             self._positive_minor.pop(feed, None)  # read again from the tables at the next append
             self._blocks_written.pop(feed, None)
@@ -963,25 +1077,14 @@ class Store:
 
     async def _last_positive_minor(self, feed: bytes, table: str) -> int:
         """The sum of positive balances after the feed's last event that changed one (0 before any)."""
-        async with self._db.execute(
-            f"SELECT positive_minor FROM {table} WHERE feed = ? ORDER BY seq DESC LIMIT 1", (feed,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._writer.run(
+            _fetch_one, f"SELECT positive_minor FROM {table} WHERE feed = ? ORDER BY seq DESC LIMIT 1", (feed,)
+        )
         return 0 if row is None else int(row[0])
-
-    async def _transaction(self, plan: list[_Statement],
-                           acknowledge: tuple[AcknowledgedRecord, FeedHead] | None = None) -> None:
-        """Run a whole transaction in the writer connection's own thread: one thread hop per batch
-        (DESIGN.md, Storage), and a cancellation of the caller can never split it, because the
-        thread runs it to COMMIT or ROLLBACK either way. aiosqlite has no public call for "run this
-        function in your thread"; `_execute` and `_conn` are its internals (the same since 0.17;
-        pyproject pins the range tested)."""
-        db = self._db
-        await db._execute(_run_transaction, db._conn, plan, acknowledge)  # noqa: SLF001
 
     async def set_meta(self, key: str, value: object) -> None:
         async with self._write_lock:
-            await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            await self._writer.run(_execute, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
             if key == "own_feed":
                 self._own_feed = bytes(value)  # type: ignore[arg-type]
 
@@ -1040,10 +1143,7 @@ class Store:
     async def add_fork(self, feed: bytes, seq: int, proof: bytes) -> bool:
         """Keep a fork proof; True if it is the first one held for this feed."""
         async with self._write_lock:
-            async with self._db.execute("SELECT 1 FROM forks WHERE feed = ? LIMIT 1", (feed,)) as cursor:
-                known = await cursor.fetchone() is not None
-            await self._db.execute("INSERT OR IGNORE INTO forks (feed, seq, proof) VALUES (?, ?, ?)", (feed, seq, proof))
-        return not known
+            return await self._writer.run(_add_fork, feed, seq, proof)
 
     async def forks(self, limit: int = limits.page_size_max) -> list[tuple[bytes, int, bytes]]:
         async with self._reader.execute("SELECT feed, seq, proof FROM forks ORDER BY feed LIMIT ?", (limit,)) as cursor:
@@ -1228,9 +1328,7 @@ class Store:
         """Empty the staging tables a rebuild fills while it folds (temporary tables of the writer
         connection: nothing of them reaches the database file until `replace_projections`)."""
         async with self._write_lock:
-            await self._db.executescript(_staging_schema)
-            await self._transaction([("DELETE FROM staged_postings", (), False),
-                                     ("DELETE FROM staged_posting_blocks", (), False)])
+            await self._writer.run(_start_staging)
             self._staging = True
 
     async def stage_postings(self, feed: bytes, postings: list[Posting]) -> None:
@@ -1240,7 +1338,7 @@ class Store:
             assert self._staging, "start_staging_postings first"
             positive_minor = await self._last_positive_minor(feed, "staged_postings")
             rows, blocks, _ = _postings_rows(feed, postings, positive_minor)
-            await self._transaction(_postings_plan(feed, rows, blocks, "staged_"))
+            await self._writer.run(_run_transaction, _postings_plan(feed, rows, blocks, "staged_"))
 
     async def replace_projections(self, state: State, head: FeedHead) -> None:
         """Drop every projection row of this feed and write `state` whole, in one transaction; the
@@ -1250,10 +1348,6 @@ class Store:
             await self._replace_projections(state, head)
 
     async def _replace_projections(self, state: State, head: FeedHead) -> None:
-        everything = [*state.members.keys(), *state.decisions.keys(), *map(delegations_of, state.delegations.keys()),
-                      *_share_keys(state)]
-        if any(d.outcome == "passed" and isinstance(d.effect, rules_effects) for d in state.decisions.values()):
-            everything.append("rules")  # as live: the row exists once rules were set
         staged = self._staging
         plan: list[_Statement] = [
             (f"DELETE FROM {table} WHERE feed = ?", (state.feed,), False)  # noqa: S608 - fixed table names
@@ -1269,7 +1363,7 @@ class Store:
             ]
         self._positive_minor.pop(state.feed, None)
         self._blocks_written.pop(state.feed, None)
-        await self._transaction([*plan, *_projection_plan(state, everything, head)])
+        await self._writer.run(_run_transaction, [*plan, *_projection_plan(state, changeset.of_state(state), head)])
         self._staging = False
 
     async def projection_snapshot(self) -> dict[str, list[tuple]]:

@@ -148,18 +148,18 @@ async def test_a_full_pending_queue_is_refused_with_busy(tmp_path: Path) -> None
 async def test_a_failed_commit_answers_every_caller_and_keeps_the_state(node) -> None:
     home, store, sequencer, feed, members, nonce = node
     state, head = sequencer.state, sequencer.head
-    original_append = store.append
+    original_append = store.append_batch
 
     async def failing_append(*args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    store.append = failing_append  # type: ignore[method-assign]
+    store.append_batch = failing_append  # type: ignore[method-assign]
     try:
         results = await asyncio.gather(
             sequencer.submit(pay(feed, members[0], members[1], 1, next(nonce))), return_exceptions=True
         )
     finally:
-        store.append = original_append  # type: ignore[method-assign]
+        store.append_batch = original_append  # type: ignore[method-assign]
     assert isinstance(results[0], sqlite3.OperationalError)
     assert sequencer.state is state and sequencer.head == head
 
@@ -169,3 +169,54 @@ async def test_offline_verify_and_rebuild_agree_with_the_live_node(node) -> None
     await asyncio.gather(*(sequencer.submit(pay(feed, members[0], members[3], 2, next(nonce))) for _ in range(15)))
     report = await verify_home(home)
     assert report.ok and report.feeds[0].events == sequencer.head.seq
+
+
+@pytest.mark.parametrize("into_the_commit_s", [0, 0.001, 0.004, 0.02])
+async def test_a_writer_cancelled_while_it_commits_leaves_the_log_projections_and_record_agreeing(
+    tmp_path: Path, into_the_commit_s: float
+) -> None:
+    """Cancelled before the store's thread started the transaction, or while it ran it (before or
+    after its COMMIT, before or after the acknowledged record): all of the batch or none of it."""
+    home_path = tmp_path / "home"
+    await init_home(home_path, name="T", unit_code="HRS", unit_decimals=2, debit_limit_minor=10,
+                    credit_ceiling_minor=10, now_ms=Clock().now_ms)
+    home = Home(home_path)
+    store = await Store.open(home.database_path)
+    feed = await store.own_feed()
+    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), Clock())
+    writer = asyncio.create_task(sequencer.run())
+    admin = read_key(home.admin_key_path)
+    submitted = [
+        asyncio.ensure_future(sequencer.submit(sign_intent(
+            admin, feed=feed, nonce=n, action=AdmitMember(member=bytes([n]) * 32, name=f"x{n}"))))
+        for n in range(1, 60)
+    ]
+    while not store._write_lock.locked():  # only to time the cancellation inside a commit
+        await asyncio.sleep(0)
+    await asyncio.sleep(into_the_commit_s)
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    for submission in submitted:
+        submission.cancel()
+    await asyncio.gather(*submitted, return_exceptions=True)
+    await store.close()  # after the transaction the thread was running, whole or not at all
+    report = await verify_home(home)  # refused (acknowledged_lost) if the record were ahead of the log
+    assert report.ok, report
+    assert report.feeds[0].events in (1, 1 + 59)
+
+
+def test_every_kind_of_action_and_body_names_its_rows_or_is_known_to_change_none_of_its_own() -> None:
+    from typing import get_args
+
+    from tallystick.ledger.changes import action_changes, body_changes
+    from tallystick.protocol.events import Action, Body
+
+    # Besides the community row and the feed's head, which every batch writes:
+    signer_only = {"rebind_key", "federation"}  # the signer's own row (its key, its nonce; the outbox)
+    carry_an_intent = {"act", "payment_sent"}  # answered by their intent's action
+    no_row_of_their_own = {"genesis", "checkpoint", "key_rotated", "capacity_limits", "fed_propose", "fed_vote",
+                           "payment_rejected"}
+    actions = {kind.__struct_config__.tag: kind for kind in get_args(Action)}
+    bodies = {kind.__struct_config__.tag: kind for kind in get_args(Body)}
+    assert {tag for tag, kind in actions.items() if kind not in action_changes} == signer_only
+    assert {tag for tag, kind in bodies.items() if kind not in body_changes} == carry_an_intent | no_row_of_their_own
