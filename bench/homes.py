@@ -5,7 +5,7 @@ Sequencer, as a running node would. `build_feed` makes a home of N events withou
 queue and futures: a worker process signs the members' transfer intents (they depend on nothing but
 the feed id), while this process validates each one against the state, signs its event with
 `sign_event`, folds it with the domain's `apply`, appends a checkpoint when due, and writes 10,000
-events per `Store.append` transaction. The feed is valid by construction (every intent passes the
+events per `Store.append_batch` transaction. The feed is valid by construction (every intent passes the
 domain's `validate`; `verify_home` proves it in the offline section). Member keys are derived from
 their index, so a cached home needs no key files. Large homes are cached under bench/results/
 keyed by a hash of the source they depend on: a change to the protocol, the domain or the store
@@ -27,13 +27,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tallystick.ledger.changes import touched_accounts
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.model import State
 from tallystick.ledger.transition import apply, checkpoint_due, validate
 from tallystick.node.home import Home, NodeConfig, init_home, read_key
 from tallystick.node.sequencer import Sequencer
-from tallystick.node.store import Store
+from tallystick.node.store import BatchBuilder, Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_intent, sign_event, sign_intent
 from tallystick.protocol.events import Act, AdmitMember, Body, Checkpoint, Event, Intent, Transfer
@@ -49,7 +48,7 @@ bench_debit_limit_minor = 10**12
 transfer_amount_minor_max = 10_000
 # Nonces of intents signed after a home was built start here, above every nonce the builder used.
 fresh_nonce_base = 1 << 40
-# Events per `Store.append` transaction in the builder: few thread hops and commits, bounded memory.
+# Events per `Store.append_batch` transaction in the builder: few thread hops and commits, bounded memory.
 builder_batch_events = 10_000
 # Transfers one worker call signs, and how many such calls may wait finished in memory.
 worker_chunk_transfers = 10_000
@@ -147,15 +146,13 @@ class _FeedWriter:
 
     def __init__(self, key: KeyPair, state: State, head: FeedHead, ts_base: int) -> None:
         self.key, self.state, self.head, self.ts_base = key, state, head, ts_base
-        self.rows: list[tuple[bytes, int, bytes, int, str, bytes]] = []
-        self.touched: set[bytes] = set()
+        self.built = BatchBuilder(state)
 
     def act(self, intent_bytes: bytes) -> None:
         intent = decode_intent(intent_bytes)
         error = validate(self.state, intent)
         if error is not None:
             raise RuntimeError(f"the bench builder made an invalid intent at seq {self.head.seq + 1}: {error}")
-        self.touched.update(touched_accounts(self.state, intent))
         self._append(Act(intent=intent_bytes), intent)
         if checkpoint_due(self.state):
             self._append(Checkpoint(state_hash=state_digest(self.state)), None)
@@ -168,12 +165,12 @@ class _FeedWriter:
         event = Event(v=limits.protocol_version, feed=head.feed, seq=seq, prev=head.head, ts=ts, body=body, sig=raw[-64:])
         self.state = apply(self.state, event, intent)
         self.head = FeedHead(head.feed, seq, hash32(raw), ts, head.signing_key, head.recovery_key_hash)
-        self.rows.append((head.feed, seq, self.head.head, ts, body.__struct_config__.tag, raw))
+        self.built.add(self.state, event, raw, self.head.head, intent)
 
     async def flush(self, store: Store) -> None:
-        if self.rows:
-            await store.append(self.rows, self.state, self.touched, self.head)
-            self.rows, self.touched = [], set()
+        if self.built.rows:
+            await store.append_batch(self.built.batch(self.head))
+            self.built = BatchBuilder(self.state)
 
 
 def transfers_for_events(state: State, events: int) -> int:

@@ -57,6 +57,7 @@ from tallystick.protocol.federation import (
     PaymentSettled,
     federation_id,
 )
+from tallystick.protocol.types import with_subclasses
 
 from . import decisions as deciding
 from . import payments as paying
@@ -79,6 +80,16 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
     shares: tuple[ShareRow, ...] = ()
     rules: bool = False  # the community's rules row (a passed decision on rules or the levy)
 
+    def merged(self, other: Changes) -> Changes:
+        """The rows either changes: what two runs of one feed, written as one, change."""
+        return Changes(
+            tuple(dict.fromkeys((*self.accounts, *other.accounts))),
+            tuple(dict.fromkeys((*self.decisions, *other.decisions))),
+            tuple(dict.fromkeys((*self.delegations, *other.delegations))),
+            tuple(dict.fromkeys((*self.shares, *other.shares))),
+            self.rules or other.rules,
+        )
+
 
 nothing = Changes()
 
@@ -96,20 +107,6 @@ def _split(ids: Iterable[object], *, signer: tuple[bytes, ...] = (), decisions: 
         elif item is not None:
             shares.append(item)  # type: ignore[arg-type]
     return Changes(accounts=tuple(accounts), decisions=decisions, shares=tuple(shares), rules=rules)
-
-
-def _with_subclasses(table: dict[type, Any]) -> dict[type, Any]:
-    """`table` keyed by every subclass too (`ProposeWithPeriod` is a `Propose`), so that the dispatch
-    is one dictionary lookup by the exact type (the same as ledger/transition.py's tables)."""
-    full = dict(table)
-    pending = list(table.items())
-    while pending:
-        kind, owner = pending.pop()
-        for subclass in kind.__subclasses__():
-            if subclass not in full:
-                full[subclass] = owner
-                pending.append((subclass, owner))
-    return full
 
 
 # ---- what a member's intent changes ---------------------------------------------------------------
@@ -133,7 +130,7 @@ def _shares_action(state: State, signer: bytes, action: object) -> Changes:
 
 # The rows each kind of action changes besides the signer's nonce: (state before, signer id, action).
 ActionChanges = Callable[[State, bytes, Any], Changes]
-action_changes: dict[type, ActionChanges] = _with_subclasses({
+action_changes: dict[type, ActionChanges] = with_subclasses({
     Transfer: _transfer,
     AdmitMember: lambda state, signer, action: Changes(accounts=(signer, action.member)),
     RemoveMember: lambda state, signer, action: Changes(accounts=(signer, action.member)),
@@ -197,7 +194,7 @@ def _payment(before: State, after: State, body: object) -> Changes:
 # (checkpoint, key_rotated, capacity_limits, federation proposals and votes, payment_rejected)
 # change only what every batch writes (the community row and the feed's head).
 BodyChanges = Callable[[State, State, Any], Changes]
-body_changes: dict[type, BodyChanges] = _with_subclasses({
+body_changes: dict[type, BodyChanges] = with_subclasses({
     DecisionClosed: _decision_closed,
     OfferClosed: _offer_closed,
     WithdrawalDue: _withdrawal_due,
@@ -267,7 +264,3 @@ def balances_moved(before: State, after: State, changes: Changes) -> list[Balanc
     return found
 
 
-def touched_accounts(state: State, intent: Intent) -> list[bytes]:
-    """The member ids an intent touches (`of_intent(...).accounts`): kept for bench/, which
-    measures it and builds feeds of transfers with it; new code reads `of_intent`."""
-    return list(of_intent(state, intent).accounts)

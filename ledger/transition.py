@@ -63,6 +63,7 @@ from tallystick.protocol.federation import (
     PaymentSettled,
     ledger_neutral_bodies,
 )
+from tallystick.protocol.types import with_subclasses
 
 from . import decisions as deciding
 from . import membership, transfers
@@ -79,20 +80,6 @@ from .errors import (
     UnknownMemberError,
 )
 from .model import Member, State
-
-
-def _with_subclasses(table: dict[type, Any]) -> dict[type, Any]:
-    """`table` keyed by every subclass too (`ProposeWithPeriod` is a `Propose`, one wire form of it),
-    so that the dispatch is one dictionary lookup by the exact type."""
-    full = dict(table)
-    pending = list(table.items())
-    while pending:
-        kind, owner = pending.pop()
-        for subclass in kind.__subclasses__():
-            if subclass not in full:
-                full[subclass] = owner
-                pending.append((subclass, owner))
-    return full
 
 
 def intent_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> Body:
@@ -115,7 +102,7 @@ def _check_federation_act(state: State, signer: Member, action: FederationAct) -
 
 # The rule each kind of action answers to: (state, signer id, signer, action, the event's ts).
 Check = Callable[[State, bytes, Member, Any, int], object]
-checks: dict[type, Check] = _with_subclasses({
+checks: dict[type, Check] = with_subclasses({
     Transfer: lambda state, signer_id, signer, action, now: transfers.check_transfer(state, signer_id, action),
     AdmitMember: lambda state, signer_id, signer, action, now: membership.check_admit(state, signer, action),
     RemoveMember: lambda state, signer_id, signer, action, now: membership.check_remove(state, signer, action),
@@ -179,7 +166,7 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
 
 # The transition of each kind of action: (state, signer id, action, seq, ts) -> state.
 Apply = Callable[[State, bytes, Any, int, int], State]
-applies: dict[type, Apply] = _with_subclasses({
+applies: dict[type, Apply] = with_subclasses({
     Transfer: lambda state, signer_id, action, seq, ts: transfers.apply_transfer(state, signer_id, action),
     AdmitMember: lambda state, signer_id, action, seq, ts: membership.apply_admit(state, action, seq),
     RemoveMember: lambda state, signer_id, action, seq, ts: membership.apply_remove(state, action, seq),
@@ -234,7 +221,7 @@ def _never_applied(state: State, event: Event, intent: Intent | None) -> State:
 
 # The transition of each kind of body: (state, event, its decoded intent or None) -> state.
 BodyApply = Callable[[State, Event, "Intent | None"], State]
-body_applies: dict[type, BodyApply] = _with_subclasses({
+body_applies: dict[type, BodyApply] = with_subclasses({
     Act: _apply_carried,
     PaymentOut: _apply_carried,
     Checkpoint: lambda state, event, intent: state,
@@ -293,7 +280,7 @@ def _audit_checkpoint(state: State, event: Event, intent: Intent | None) -> None
 
 # What a replica checks of each kind of body before its transition (kinds absent need no check).
 Audit = Callable[[State, Event, "Intent | None"], None]
-audits: dict[type, Audit] = _with_subclasses({
+audits: dict[type, Audit] = with_subclasses({
     Act: _audit_carried,
     PaymentOut: _audit_carried,
     DecisionClosed: lambda state, event, intent: deciding.audit_close(state, event),

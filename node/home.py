@@ -38,7 +38,7 @@ from tallystick.protocol.events import Genesis
 from tallystick.protocol.feed import start_feed
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
-from .store import Store, acknowledged_path, opening_postings
+from .store import AppendBatch, Store, acknowledged_path
 
 
 class HomeError(LocalError):
@@ -363,8 +363,7 @@ async def init_home(
         store = await Store.open(home.database_path)
         try:
             await store.set_meta("own_feed", head.feed)
-            await store.append([(head.feed, 1, head.head, event.ts, "genesis", raw)], state, [admin_key.public], head,
-                               opening_postings(state))
+            await store.append_batch(AppendBatch.genesis(state, head, event.ts, raw))
         finally:
             await store.close()
         publish_folder(building, path)

@@ -186,10 +186,6 @@ def _retrieve(future: asyncio.Future[int]) -> None:
         future.exception()
 
 
-# What `fold_received` and `start_received` answer: a verified, audited batch of another feed's
-# events, ready for `Store.append_batch` (its `rows`, `state`, `touched`, `head` and `postings` are
-# also what the older `Store.append` takes).
-Received = AppendBatch
 
 
 def verify_intent_signatures(feed: bytes, batch: list[bytes]) -> int:
@@ -206,7 +202,7 @@ def verify_intent_signatures(feed: bytes, batch: list[bytes]) -> int:
 
 def fold_received(
     state: State, head: FeedHead, batch: list[bytes], *, intents_verified: bool = False
-) -> Received:
+) -> AppendBatch:
     """Verify a contiguous batch from a peer (links, canonical bytes, the author's signature once,
     every member intent's signature unless `verify_intent_signatures` already ran on these very
     bytes) and audit it with the domain's rules. Raises a TallyError (a RemoteError for bad data, a
@@ -219,7 +215,7 @@ def fold_received(
     return built.batch(new_head)
 
 
-def start_received(genesis_bytes: bytes) -> Received:
+def start_received(genesis_bytes: bytes) -> AppendBatch:
     """A feed's genesis from a peer: verified, and the first state and head it gives."""
     head, event = start_feed(genesis_bytes)
     assert isinstance(event.body, Genesis)

@@ -34,7 +34,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
@@ -226,9 +226,6 @@ _outbox_decoder = msgspec.msgpack.Decoder(list[FederationBody])
 
 # The kinds `federation_log` indexes: what the federation layer folds and answers.
 federation_log_kinds = federation_body_kinds | payment_body_kinds
-# The node bodies whose rows are known only from the states before and after them (what a closing
-# pays out): a batch holding one comes with its `Changes` (`BatchBuilder`), never as member ids.
-_closing_kinds = frozenset({"decision_closed", "offer_closed", "withdrawal_due"})
 
 
 class _PaymentsRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -658,11 +655,6 @@ class AppendBatch(msgspec.Struct, frozen=True):
     changes: Changes
     postings: tuple[Posting, ...] = ()
 
-    @property
-    def touched(self) -> Changes:
-        """`changes`, under the name of the old `Store.append(rows, state, touched, head, postings)`."""
-        return self.changes
-
     @classmethod
     def genesis(cls, state: State, head: FeedHead, ts: int, raw: bytes) -> AppendBatch:
         """A feed's first append: its genesis, the rows and the accounts it opens."""
@@ -1015,24 +1007,6 @@ class Store:
         payment events; then, for the home's own feed, the acknowledged-head record."""
         async with self._write_lock:
             await self._append(batch)
-
-    async def append(
-        self,
-        events: Sequence[tuple[bytes, int, bytes, int, str, bytes]],
-        state: State,
-        touched: Changes | Iterable[bytes],
-        head: FeedHead,
-        postings: Iterable[Posting] = (),
-    ) -> None:
-        """The older form of `append_batch`, for the callers that build rows themselves (the
-        replicator and restore pass a received batch's fields; `tally init`; the benches): rows
-        (feed, seq, hash, ts, kind, bytes), the state after them, what they changed (a `Changes`, or
-        the member ids of a batch of plain acts), the head after them and their postings."""
-        if not isinstance(touched, Changes):
-            assert not any(row[4] in _closing_kinds for row in events), "a batch with closings comes as an AppendBatch"
-            touched = Changes(accounts=tuple(dict.fromkeys(touched)))
-        rows = tuple(row if type(row) is LogRow else LogRow(*row) for row in events)
-        await self.append_batch(AppendBatch(rows, state, head, touched, tuple(postings)))
 
     async def _append(self, batch: AppendBatch) -> None:
         state, head, events = batch.state, batch.head, batch.rows

@@ -5,7 +5,7 @@ federation's bodies) both build on these, so neither imports the other's module 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from msgspec import Meta, Struct
 
@@ -45,3 +45,20 @@ DecisionClass = Literal[
 
 class Tagged(Struct, frozen=True, forbid_unknown_fields=True, array_like=True, tag_field="kind"):
     pass
+
+
+T = TypeVar("T")
+
+
+def with_subclasses(table: dict[type, T]) -> dict[type, T]:
+    """`table` keyed by every subclass too (`ProposeWithPeriod` is a `Propose`, one wire form of it),
+    so that the dispatch is one dictionary lookup by the exact type."""
+    full = dict(table)
+    pending = list(table.items())
+    while pending:
+        kind, owner = pending.pop()
+        for subclass in kind.__subclasses__():
+            if subclass not in full:
+                full[subclass] = owner
+                pending.append((subclass, owner))
+    return full

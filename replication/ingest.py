@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 from tallystick.ledger.errors import CheckpointMismatchError, DomainError
 from tallystick.ledger.model import State
-from tallystick.node.replay import Received, fold_received, start_received
+from tallystick.node.replay import fold_received, start_received
 from tallystick.node.sequencer import Sequencer
-from tallystick.node.store import Store
+from tallystick.node.store import AppendBatch, Store
 from tallystick.protocol.codec import decode_fork_proof, encode
 from tallystick.protocol.errors import MalformedError, TallyError
 from tallystick.protocol.events import ForkProof
@@ -76,11 +76,10 @@ class Replica:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def joined(first: Received, then: Received) -> Received:
+def joined(first: AppendBatch, then: AppendBatch) -> AppendBatch:
     """Two verified runs of one feed, `then` right after `first`, as one append."""
-    return Received(
-        then.state, then.head, [*first.rows, *then.rows], first.touched | then.touched, [*first.postings, *then.postings]
-    )
+    return AppendBatch((*first.rows, *then.rows), then.state, then.head, first.changes.merged(then.changes),
+                    (*first.postings, *then.postings))
 
 
 class Holdings:
@@ -304,7 +303,7 @@ class Holdings:
         self.wake_peers()
         return replica
 
-    def _fold(self, state: State, head: FeedHead, events: list[bytes], *, intents_verified: bool) -> Received:
+    def _fold(self, state: State, head: FeedHead, events: list[bytes], *, intents_verified: bool) -> AppendBatch:
         """`fold_received`, with a broken rule turned into the sender's fault, naming the feed."""
         try:
             return fold_received(state, head, events, intents_verified=intents_verified)
@@ -314,9 +313,9 @@ class Holdings:
         except DomainError as error:
             raise ReplicaBreaksRuleError(head.feed, head.seq + 1, error) from None
 
-    async def _append(self, received: Received) -> None:
+    async def _append(self, received: AppendBatch) -> None:
         try:
-            await self.store.append(received.rows, received.state, received.touched, received.head, received.postings)
+            await self.store.append_batch(received)
         except sqlite3.OperationalError as error:  # "database or disk is full", an I/O error: ours, not the sender's
             log.error("could not store events of %s: %s", id_to_text("n", received.head.feed), error)
             raise StoreFailedError(

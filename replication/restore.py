@@ -30,9 +30,10 @@ from pathlib import Path
 import aiohttp
 import msgspec
 from tallystick.node.home import Home, HomeError, NodeConfig, fsync_folder
-from tallystick.node.replay import Received, fold_received, start_received
+from tallystick.node.replay import fold_received, start_received
 from tallystick.node.store import (
     AcknowledgedLostError,
+    AppendBatch,
     Store,
     read_acknowledged,
     read_only_connection,
@@ -210,13 +211,13 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
 
 async def _pull(
     session: aiohttp.ClientSession, peer_url: str, building: Path, feed: bytes, end: int, held: list[_Held]
-) -> Received:
+) -> AppendBatch:
     """The peer's copy of `feed` up to `end`, verified and audited batch by batch into a new
     database at `building`, each run checked against what the home holds."""
     # The database being built keeps no record of its own: the home's record is written once it is in place.
     store = await Store.open(building, acknowledged="off")
     try:
-        received: Received | None = None
+        received: AppendBatch | None = None
         seq = 1
         while seq <= end:  # every turn moves seq on by at least one event, or raises
             url = f"{peer_url}/replication/feeds/{id_to_text('n', feed)}"
@@ -231,11 +232,11 @@ async def _pull(
                 received = start_received(batch.pop(0))
                 _check_held_in(held, received.rows, peer_url)
                 await store.set_meta("own_feed", feed)
-                await store.append(received.rows, received.state, received.touched, received.head, received.postings)
+                await store.append_batch(received)
             if batch:
                 received = fold_received(received.state, received.head, batch)
                 _check_held_in(held, received.rows, peer_url)
-                await store.append(received.rows, received.state, received.touched, received.head, received.postings)
+                await store.append_batch(received)
             seq = received.head.seq + 1
         assert received is not None  # end >= 1: the loop ran
         return received

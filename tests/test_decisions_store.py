@@ -108,9 +108,9 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_decisions(node
     replica_store = await Store.open(tmp_path / "replica.sqlite")
     try:
         received = start_received(raw[0])
-        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica_store.append_batch(received)
         received = fold_received(received.state, received.head, raw[1:])
-        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica_store.append_batch(received)
         replica_state = await replica_store.load_state(feed)
         assert replica_state is not None and state_digest(replica_state) == state_digest(sequencer.state)
         assert replica_state.rules.admission == "decision"

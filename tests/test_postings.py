@@ -110,11 +110,11 @@ async def test_a_replica_receiving_the_feed_in_batches_and_reopened_holds_the_sa
     path = tmp_path / "replica.sqlite"
     replica = await Store.open(path)
     received = start_received(raw[0])
-    await replica.append(received.rows, received.state, received.touched, received.head, received.postings)
+    await replica.append_batch(received)
     cut = len(raw) // 2
     for start in range(1, cut, 300):
         received = fold_received(received.state, received.head, raw[start:min(cut, start + 300)])
-        await replica.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica.append_batch(received)
     await replica.close()
     replica = await Store.open(path)  # a restarted node: nothing of the postings is kept in memory
     try:
@@ -122,7 +122,7 @@ async def test_a_replica_receiving_the_feed_in_batches_and_reopened_holds_the_sa
         head = await replica.head(feed)
         assert state is not None and head is not None
         received = fold_received(state, head, raw[cut:])
-        await replica.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica.append_batch(received)
         ours, theirs = await store.projection_snapshot(), await replica.projection_snapshot()
         assert theirs["postings"] == ours["postings"] and theirs["posting_blocks"] == ours["posting_blocks"]
         await assert_postings_hold(replica, feed)

@@ -126,15 +126,15 @@ async def test_a_replica_that_receives_the_feed_projects_the_same_shares(node, t
     replica_store = await Store.open(tmp_path / "replica.sqlite")
     try:
         received = start_received(raw[0])
-        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica_store.append_batch(received)
         # In two batches, so the second starts from a state the replica reloads from its projections.
         middle = len(raw) // 2
         received = fold_received(received.state, received.head, raw[1:middle])
-        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica_store.append_batch(received)
         reloaded = await replica_store.load_state(feed)
         assert reloaded is not None and reloaded.shares == received.state.shares
         received = fold_received(reloaded, received.head, raw[middle:])
-        await replica_store.append(received.rows, received.state, received.touched, received.head, received.postings)
+        await replica_store.append_batch(received)
         replica_state = await replica_store.load_state(feed)
         assert replica_state is not None and state_digest(replica_state) == state_digest(sequencer.state)
         ours, theirs = await store.projection_snapshot(), await replica_store.projection_snapshot()

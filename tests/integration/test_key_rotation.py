@@ -7,6 +7,7 @@ remaining tests look at the rotated home.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -32,7 +33,9 @@ def key_files(home: Path) -> dict[str, bytes]:
 
 
 def stored_log(home: Path) -> list[tuple[int, bytes]]:
-    with sqlite3.connect(home / "tally.db") as database:
+    # Closed at once (sqlite3's own `with` only commits): a connection left to the garbage collector
+    # removes the WAL file whenever it is collected, even while a test copies the home.
+    with contextlib.closing(sqlite3.connect(home / "tally.db")) as database:
         return database.execute("SELECT seq, bytes FROM log ORDER BY seq").fetchall()
 
 
@@ -169,7 +172,7 @@ def test_a_log_extended_by_the_old_node_key_fails_tally_verify_naming_the_event(
     shutil.copytree(stopped, home)
     head = feed_head(home)
     forged = next_event_signed_by(rotation.old_node_key, head)
-    with sqlite3.connect(home / "tally.db") as database:
+    with contextlib.closing(sqlite3.connect(home / "tally.db")) as database, database:
         database.execute(
             "INSERT INTO log (feed, seq, hash, ts, kind, bytes) VALUES (?, ?, ?, ?, ?, ?)",
             (head.feed, head.seq + 1, event_hash(forged), head.ts, "checkpoint", forged),

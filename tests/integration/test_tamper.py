@@ -7,6 +7,7 @@ append-only, then rewrite one event's bytes.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -28,7 +29,7 @@ def stopped_home(make_node: Any) -> Path:
 
 
 def last_seq(home: Path) -> int:
-    with sqlite3.connect(home / "tally.db") as database:
+    with contextlib.closing(sqlite3.connect(home / "tally.db")) as database:  # closed now, not when collected
         return database.execute("SELECT max(seq) FROM log").fetchone()[0]
 
 
