@@ -1,10 +1,11 @@
 """The federation fold: founding, ballots, epochs, effects, forks and the hierarchy, on real
-signed feeds (federation_helpers.Community)."""
+signed feeds (helpers.federation.Community)."""
 
 from __future__ import annotations
 
 import random
 
+from helpers.federation import Community, charter_of, feed_event, found, start_ms
 from tallystick.federation.state import FederationState, fold
 from tallystick.protocol.federation import (
     AdmitFederationMember,
@@ -18,8 +19,6 @@ from tallystick.protocol.federation import (
     VoteInParent,
     federation_id,
 )
-
-from .federation_helpers import Community, charter_of, feed_event, found, start_ms
 
 deadline = start_ms + 60_000
 

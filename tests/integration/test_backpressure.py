@@ -13,12 +13,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support import next_nonce
+from helpers.nodes import NodeProcess
+from helpers.support import next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
-
-from .conftest import NodeProcess
 
 payers = 8
 # Per payer: at most the node's nonce window, so every intent is valid whatever order it arrives in.

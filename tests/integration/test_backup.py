@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import free_port, tally
+from helpers.nodes import NodeProcess, init_home
+from helpers.support import free_port, tally
 from tallystick.protocol.ids import id_to_text
-
-from .conftest import NodeProcess, init_home
 
 replica_catch_up_seconds = 30.0
 

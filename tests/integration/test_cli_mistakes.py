@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import clean_environment, free_port, tally, tally_json
-
-from .conftest import NodeProcess, init_home
+from helpers.nodes import NodeProcess, init_home
+from helpers.support import clean_environment, free_port, tally, tally_json
 
 exit_mistake = 2
 exit_refused = 1

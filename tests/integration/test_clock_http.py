@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import free_port, next_nonce
+from helpers.nodes import NodeProcess
+from helpers.support import free_port, next_nonce
 from tallystick.node.home import NodeConfig, init_home
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Propose, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
-
-from .conftest import NodeProcess
 
 day_ms = 24 * 3600 * 1000
 close_wait_seconds = 60.0

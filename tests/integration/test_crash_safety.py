@@ -19,15 +19,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from postings_helpers import assert_postings_hold
-from support import next_nonce, tally, tally_json
+from helpers.nodes import NodeProcess, member_id
+from helpers.postings import assert_postings_hold
+from helpers.support import next_nonce, tally, tally_json
 from tallystick.node.home import Home
 from tallystick.node.store import Store
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
-
-from .conftest import NodeProcess, member_id
 
 clients = 20
 acknowledgements_before_kill = 300

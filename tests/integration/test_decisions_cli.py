@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support import clean_environment, tally, tally_json
-
-from .conftest import NodeProcess
+from helpers.nodes import NodeProcess
+from helpers.support import clean_environment, tally, tally_json
 
 close_wait_seconds = 60.0
 

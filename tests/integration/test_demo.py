@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import clean_environment, http, tally
+from helpers.support import clean_environment, http, tally
 
 # Start-up takes about 12 s alone on two idle cores; two demos at once beside a loaded test run
 # take longer. A bound for correctness, not a speed test.

@@ -14,9 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from support import free_port, tally
-
-from .conftest import NodeProcess
+from helpers.nodes import NodeProcess
+from helpers.support import free_port, tally
 
 
 def home_files(home: Path) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import urllib.request
 from typing import Any
 
-from support import tally, tally_json
+from helpers.support import tally, tally_json
 
 
 def test_a_founded_federation_is_in_the_nodes_view_as_soon_as_found_answers(make_node: Any) -> None:

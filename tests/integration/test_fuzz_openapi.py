@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from helpers.nodes import NodeProcess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -29,7 +30,6 @@ from schemathesis.checks import (
 )
 from tallystick.node.http.openapi import document
 
-from .conftest import NodeProcess
 from .test_hostile_http_params import Populated, populate
 
 # Examples per route and generation mode: enough to meet every parameter's edges (the coverage

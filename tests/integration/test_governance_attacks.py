@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from support import next_nonce
+from helpers.nodes import NodeProcess
+from helpers.support import next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import (
@@ -31,8 +32,6 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.federation import Charter, CharterMember
 from tallystick.protocol.ids import KeyPair, id_to_text
-
-from .conftest import NodeProcess
 
 hour_ms = 3600 * 1000
 close_wait_seconds = 60.0

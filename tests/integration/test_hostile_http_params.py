@@ -15,11 +15,10 @@ import urllib.parse
 from dataclasses import dataclass
 
 import pytest
-from support import Answer, http, tally_json
+from helpers.nodes import NodeProcess
+from helpers.support import Answer, http, tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_to_text
-
-from .conftest import NodeProcess
 
 int64_past = str(limits.int64_max + 1)
 superscript_two = "²"  # "²".isdigit() is True; int("²") raises ValueError

@@ -17,10 +17,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support import http
+from helpers.nodes import NodeProcess, init_home
+from helpers.support import http
 from tallystick.protocol.ids import id_from_text
-
-from .conftest import NodeProcess, init_home
 
 head_timeout_ms = 1500
 body_timeout_ms = 600

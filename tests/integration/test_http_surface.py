@@ -5,11 +5,10 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from support import http
+from helpers.nodes import NodeProcess
+from helpers.support import http
 from tallystick.federation.service import create_app
 from tallystick.node.home import Home, NodeConfig
-
-from .conftest import NodeProcess
 
 
 def served_routes() -> set[tuple[str, str]]:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import clean_environment, key_from_file, tally
-
-from .conftest import NodeProcess, init_home
+from helpers.nodes import NodeProcess, init_home
+from helpers.support import clean_environment, key_from_file, tally
 
 passphrase = "correct horse battery staple"
 

@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import key_from_file, tally
+from helpers.nodes import NodeProcess
+from helpers.support import key_from_file, tally
 from tallystick.node.home import write_key
 from tallystick.protocol.codec import event_hash, sign_event
 from tallystick.protocol.errors import BadSignatureError
 from tallystick.protocol.events import Checkpoint, Transfer
 from tallystick.protocol.feed import FeedHead, start_feed, verify_next
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
-
-from .conftest import NodeProcess
 
 
 def key_files(home: Path) -> dict[str, bytes]:

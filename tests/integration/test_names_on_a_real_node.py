@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import next_nonce, tally, tally_json
+from helpers.nodes import NodeProcess
+from helpers.support import next_nonce, tally, tally_json
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Propose, RegisterEnterprise, ShareClass
 from tallystick.protocol.ids import KeyPair
-
-from .conftest import NodeProcess
 
 # Each look-alike of "Bob", and the refusal it must get.
 attacks = {

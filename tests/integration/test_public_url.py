@@ -15,9 +15,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from support import tally
-
-from .conftest import NodeProcess, init_home
+from helpers.nodes import NodeProcess, init_home
+from helpers.support import tally
 
 proxy_headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "riverside.example"}
 

@@ -3,7 +3,7 @@ real `tally serve` processes on loopback, so the README cannot drift from the pr
 
 What is run: the fenced code blocks of README.md's section "A 5-minute tour", from the first
 (`tally init riverside`) through the federation block, in order, each line as a reader pasting it
-would run it (tests/tour_helpers.py): in a fresh folder, with `.venv/bin` first on PATH (the
+would run it (tests/helpers/tour.py): in a fresh folder, with `.venv/bin` first on PATH (the
 README's `source .venv/bin/activate`) and no TALLY_* setting of the test process; shell variables,
 functions and exports carry from one line to the next. The cluster block (`tally cluster up`) is
 left out: six nodes and their federation decisions would take the test past its time budget; the
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import clean_environment, command_timeout_seconds, free_port, http
-from tour_helpers import (
+from helpers.support import clean_environment, command_timeout_seconds, free_port, http
+from helpers.tour import (
     Background,
     Block,
     Outcome,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import tally
+from helpers.support import tally
 
 
 @pytest.fixture(scope="module")

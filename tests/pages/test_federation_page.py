@@ -4,7 +4,7 @@ report's sections by VSM system, and an SVG picture with one node per member."""
 
 from __future__ import annotations
 
-from .conftest import Browsing, Community, wait_until
+from helpers.browsing import Browsing, Community, wait_until
 
 
 def _federation(community: Community) -> dict:

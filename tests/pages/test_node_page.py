@@ -4,7 +4,7 @@ held with its seq, and no alert while all is well."""
 
 from __future__ import annotations
 
-from .conftest import Browsing, Community, wait_until
+from helpers.browsing import Browsing, Community, wait_until
 
 
 def peers_on_page(browsing: Browsing) -> dict[str, tuple[str, str]]:

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from .helpers import BackgroundLoop, Nodes
+from helpers.replication import BackgroundLoop, Nodes
 
 
 @pytest.fixture

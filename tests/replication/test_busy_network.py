@@ -17,11 +17,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from helpers.replication import (
+    FeedBuilder,
+    NodeProcess,
+    Nodes,
+    refusal_of,
+    signer_of_feed,
+    start_all,
+    wait_until,
+)
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember
 from tallystick.protocol.wire import Events
-
-from .helpers import FeedBuilder, NodeProcess, Nodes, refusal_of, signer_of_feed, start_all, wait_until
 
 # A feed made by hand, which A follows: A has no peers, so following it is A's reason to take it.
 forked_elsewhere = FeedBuilder("Forked elsewhere")

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .helpers import BackgroundLoop, NodeProcess, Nodes, TcpProxy, start_all, stays_false, wait_until
+from helpers.replication import (
+    BackgroundLoop,
+    NodeProcess,
+    Nodes,
+    TcpProxy,
+    start_all,
+    stays_false,
+    wait_until,
+)
 
 
 def holds(node: NodeProcess, feed: str, seq: int) -> bool:

@@ -29,10 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
+from helpers.replication import NodeProcess, wait_until
+from helpers.support import clean_environment, free_port, tally
 from packaging.requirements import Requirement
-from support import clean_environment, free_port, tally
-
-from .helpers import NodeProcess, wait_until
 
 repository = Path(__file__).resolve().parents[2]
 compose_file = repository / "docker" / "compose.yml"

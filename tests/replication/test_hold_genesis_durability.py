@@ -20,12 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support import tally_json
-from tallystick.protocol.events import AdmitMember
-from tallystick.protocol.ids import KeyPair
-from tallystick.protocol.wire import Events
-
-from .helpers import (
+from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
     LyingPeer,
@@ -35,6 +30,10 @@ from .helpers import (
     refusal_of,
     wait_until,
 )
+from helpers.support import tally_json
+from tallystick.protocol.events import AdmitMember
+from tallystick.protocol.ids import KeyPair
+from tallystick.protocol.wire import Events
 
 # Feeds pushed at most while the disk is "full" before one must fail: each commit appends frames
 # to a WAL that cannot restart, so it reaches the end of the file within a few.

@@ -14,13 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from support import clean_environment
-from tallystick.protocol.codec import encode
-from tallystick.protocol.events import AdmitMember, ForkProof
-from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
-from tallystick.protocol.wire import Events, Forks, heads_decoder
-
-from .helpers import (
+from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
     LyingPeer,
@@ -34,6 +28,11 @@ from .helpers import (
     signer_of_feed,
     wait_until,
 )
+from helpers.support import clean_environment
+from tallystick.protocol.codec import encode
+from tallystick.protocol.events import AdmitMember, ForkProof
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+from tallystick.protocol.wire import Events, Forks, heads_decoder
 
 
 @dataclass

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from support import tally
-
-from .helpers import NodeProcess, Nodes, start_all, tally_json_many, wait_until
+from helpers.replication import NodeProcess, Nodes, start_all, tally_json_many, wait_until
+from helpers.support import tally
 
 
 @dataclass

@@ -14,11 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from helpers.replication import (
+    BackgroundLoop,
+    FeedBuilder,
+    LyingPeer,
+    NodeProcess,
+    Nodes,
+    refusal_of,
+    wait_until,
+)
 from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
 from tallystick.protocol.ids import KeyPair, hash32
 from tallystick.protocol.wire import Events, heads_decoder
-
-from .helpers import BackgroundLoop, FeedBuilder, LyingPeer, NodeProcess, Nodes, refusal_of, wait_until
 
 
 @dataclass

@@ -14,13 +14,21 @@ import sqlite3
 import time
 from pathlib import Path
 
-from support import next_nonce
+from helpers.replication import (
+    BackgroundLoop,
+    LyingPeer,
+    NodeProcess,
+    Nodes,
+    Offer,
+    log_rows,
+    refusal_of,
+    wait_until,
+)
+from helpers.support import next_nonce
 from tallystick.protocol.codec import sign_event, sign_intent
 from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
 from tallystick.protocol.ids import KeyPair, hash32
 from tallystick.protocol.wire import Events
-
-from .helpers import BackgroundLoop, LyingPeer, NodeProcess, Nodes, Offer, log_rows, refusal_of, wait_until
 
 
 def own_feed(home: Path) -> bytes:

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import tally, tally_json
+from helpers.replication import NodeProcess, Nodes, log_rows, start_all, wait_until
+from helpers.support import tally, tally_json
 from tallystick.node.home import write_key
 from tallystick.protocol.ids import KeyPair
-
-from .helpers import NodeProcess, Nodes, log_rows, start_all, wait_until
 
 
 @dataclass

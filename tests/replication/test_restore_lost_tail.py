@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import free_port, tally, tally_json
+from helpers.replication import NodeProcess, Nodes, log_rows, start_all, wait_until
+from helpers.support import free_port, tally, tally_json
 from tallystick.protocol.ids import KeyPair, id_from_text
-
-from .helpers import NodeProcess, Nodes, log_rows, start_all, wait_until
 
 payments = 30
 wal_header_bytes = 32

@@ -5,7 +5,7 @@ replica refuses a federation body the community did not decide, except an absten
 from __future__ import annotations
 
 import pytest
-from domain_helpers import ClockedLedger, admin_key, key, refold
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 from tallystick.ledger import decisions
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DomainError, NotAuthorizedError

@@ -8,7 +8,7 @@ a refused intent carries can leak into the ledger.
 from __future__ import annotations
 
 import pytest
-from domain_helpers import Ledger, SignedIntent, admin_key, key, refold, validate_intent
+from helpers.ledger import Ledger, SignedIntent, admin_key, key, refold, validate_intent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
@@ -58,7 +58,7 @@ dee_key = key("dee")
 stranger_key = key("stranger")
 ada, bea, cal, dee = admin_key.public, bea_key.public, cal_key.public, dee_key.public
 
-# The ledger's defaults (domain_helpers): an account may go 1000 below zero and 1500 above it.
+# The ledger's defaults (helpers.ledger): an account may go 1000 below zero and 1500 above it.
 debit_default, ceiling_default = 1000, 1500
 
 

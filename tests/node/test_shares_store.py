@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from postings_helpers import assert_postings_hold
-from sequencer_helpers import Clock, running_node
+from helpers.postings import assert_postings_hold
+from helpers.sequencer import Clock, running_node
 from tallystick.ledger import shares
 from tallystick.ledger.decisions import closing_body, due_closures
 from tallystick.ledger.digest import state_digest

@@ -1,7 +1,7 @@
 """Helpers for replication tests: real `tally serve` processes, a TCP proxy that can cut a link, and
 a lying peer that speaks the /replication/ protocol.
 
-How this works: the machinery that runs the program is tests/support.py (`tally(...)`, a node
+How this works: the machinery that runs the program is tests/helpers/support.py (`tally(...)`, a node
 process that runs `tally serve HOME --listen 127.0.0.1:PORT --peer URL...`, waits until GET
 /api/status answers, stops with SIGTERM - reporting the exit status - or dies with SIGKILL). Here,
 `NodeProcess` adds what these tests ask a node (its feeds, its peers, a push as another node would
@@ -41,17 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import support
 from aiohttp import web
-from support import (
-    Answer,
-    ServeProcess,
-    clean_environment,
-    command_timeout_seconds,
-    free_port,
-    next_nonce,
-    tally_executable,
-)
 from tallystick.node import home as home_module
 from tallystick.protocol.codec import encode, event_namespace, sign_event, sign_intent
 from tallystick.protocol.events import (
@@ -73,6 +63,17 @@ from tallystick.protocol.wire import (
     request_nonce_bytes,
     request_signature_header,
     sign_request,
+)
+
+from helpers import support
+from helpers.support import (
+    Answer,
+    ServeProcess,
+    clean_environment,
+    command_timeout_seconds,
+    free_port,
+    next_nonce,
+    tally_executable,
 )
 
 # Any one HTTP request in these tests (less than support's default).

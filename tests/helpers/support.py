@@ -1,7 +1,8 @@
 """The real program, run by tests: `tally` commands, `tally serve` processes, plain HTTP requests.
 
-Shared by tests/integration and tests/replication, which import it as `support` (as the tests here
-import `domain_helpers`): pytest puts tests/ on sys.path, the folder above both test packages.
+Shared by tests/integration, tests/pages and tests/replication, which import it as `helpers.support`
+(as every test folder imports the other modules of tests/helpers/): pyproject.toml's pytest
+`pythonpath` puts tests/ on sys.path, the folder above every test package.
 
 How this works: `tally(...)` runs the command line exactly as a user would, without any TALLY_*
 setting of the test process. `ServeProcess` runs `tally serve HOME --listen 127.0.0.1:PORT` (with

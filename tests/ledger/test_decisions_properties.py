@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from domain_helpers import admin_key, key, refold
+from helpers.ledger import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.ledger import decisions, money
@@ -16,7 +16,8 @@ from tallystick.ledger.digest import state_digest
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
 from tallystick.protocol.federation import quorum_votes
-from test_decisions import ClockedLedger, deadline_ms
+
+from .test_decisions import ClockedLedger, deadline_ms
 
 member_keys = [admin_key] + [key(f"voter {index}") for index in range(1, 8)]
 

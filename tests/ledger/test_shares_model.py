@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from domain_helpers import ClockedLedger as BaseClockedLedger
-from domain_helpers import admin_key, key, refold
+from helpers.ledger import ClockedLedger as BaseClockedLedger
+from helpers.ledger import admin_key, key, refold
+from helpers.shares_model import Model, blake, offer_open_max_ms, year_ms
+from helpers.shares_model import fills_per_order_max as fills_per_order_max_spec
 from hypothesis import HealthCheck, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
@@ -38,8 +40,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from shares_model import Model, blake, offer_open_max_ms, year_ms
-from shares_model import fills_per_order_max as fills_per_order_max_spec
 from tallystick.ledger import decisions, shares
 from tallystick.ledger.accounts import credit_ceiling, debit_limit
 from tallystick.ledger.digest import state_digest
@@ -93,7 +93,7 @@ unknown_id = blake(b"no account or enterprise has this id")
 
 
 class ClockedLedger(BaseClockedLedger):
-    """domain_helpers' ClockedLedger starting two days before a withdrawal year ends."""
+    """helpers.ledger's ClockedLedger starting two days before a withdrawal year ends."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(now_ms=start_ms, **kwargs)  # type: ignore[arg-type]

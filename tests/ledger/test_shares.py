@@ -1,6 +1,6 @@
 """Community shares and the exchange in the pure domain, one rule per test (docs/shares.md).
 
-Each test builds a community with real signed intents and events (domain_helpers), acts, and checks
+Each test builds a community with real signed intents and events (helpers.ledger), acts, and checks
 what the spec says; every refusal is checked to change nothing. The node bodies (`offer_closed`,
 `withdrawal_due`, `decision_closed`) are appended through `audit`, as a replica receives them.
 """
@@ -8,7 +8,7 @@ what the spec says; every refusal is checked to change nothing. The node bodies 
 from __future__ import annotations
 
 import pytest
-from domain_helpers import ClockedLedger, admin_key, key, refold
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 from tallystick.ledger import decisions, shares
 from tallystick.ledger.accounts import people
 from tallystick.ledger.digest import state_digest

@@ -5,7 +5,7 @@ side alone would audit them."""
 from __future__ import annotations
 
 import pytest
-from domain_helpers import ClockedLedger, admin_key, key, refold
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 from immutables import Map
 from msgspec.structs import replace
 from tallystick.federation.rounds import answer_for

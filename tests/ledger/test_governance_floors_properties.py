@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from domain_helpers import ClockedLedger, admin_key, key
+from helpers.ledger import ClockedLedger, admin_key, key
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule

@@ -8,8 +8,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from postings_helpers import assert_postings_hold, expected_postings
-from sequencer_helpers import running_node
+from helpers.postings import assert_postings_hold, expected_postings
+from helpers.sequencer import running_node
 from tallystick.node.history import History
 from tallystick.node.replay import fold_received, rebuild, start_received
 from tallystick.node.store import Store, posting_block_events

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sequencer_helpers import Clock, start_ms
+from helpers.sequencer import Clock, start_ms
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import (

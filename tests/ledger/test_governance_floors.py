@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from domain_helpers import ClockedLedger, admin_key, key, refold
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 from tallystick.ledger import decisions
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import BadDecisionError, BelowFloorError, DecisionNotDueError, DomainError

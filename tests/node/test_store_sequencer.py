@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from postings_helpers import assert_postings_hold
+from helpers.postings import assert_postings_hold
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DebitLimitError, ReplayedNonceError
 from tallystick.node.errors import BusyError

@@ -51,7 +51,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_kind_names, id_to_text, verify_signature
 
-vectors_dir = Path(__file__).resolve().parent / "vectors"
+vectors_dir = Path(__file__).resolve().parents[1] / "vectors"
 feed_vectors = json.loads((vectors_dir / "feed.json").read_text(encoding="utf-8"))
 valid_events = [bytes.fromhex(record["bytes_hex"]) for record in feed_vectors["events"]]
 valid_intents = [

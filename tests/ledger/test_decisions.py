@@ -8,8 +8,8 @@ node's timer would, through `audit` as a replica does.
 from __future__ import annotations
 
 import pytest
-from domain_helpers import ClockedLedger as BaseClockedLedger
-from domain_helpers import Ledger, admin_key, key, refold
+from helpers.ledger import ClockedLedger as BaseClockedLedger
+from helpers.ledger import Ledger, admin_key, key, refold
 from msgspec.structs import replace
 from tallystick.ledger import decisions, money
 from tallystick.ledger.accounts import people
@@ -61,7 +61,7 @@ period_ms = 4 * 24 * 3600 * 1000
 
 
 class ClockedLedger(BaseClockedLedger):
-    """domain_helpers' ClockedLedger, with the steps of deciding."""
+    """helpers.ledger's ClockedLedger, with the steps of deciding."""
 
     def accept(self, signer, action, *, nonce=None) -> Event:  # type: ignore[no-untyped-def]
         signed = self.sign(signer, action, nonce=nonce)

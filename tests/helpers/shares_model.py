@@ -1,4 +1,4 @@
-"""A reference model of docs/shares.md in plain dicts and lists, for tests/test_shares_model.py.
+"""A reference model of docs/shares.md in plain dicts and lists, for tests/ledger/test_shares_model.py.
 
 How this works: the model is written from the spec alone and shares no code with ledger/shares.py
 (no import of it, nor of its data structures). Each `expect_*` method returns the set of refusals

@@ -41,7 +41,7 @@ from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
-vectors_dir = Path(__file__).resolve().parent / "vectors"
+vectors_dir = Path(__file__).resolve().parents[1] / "vectors"
 protocol_change = (
     "A changed byte in a golden vector is a PROTOCOL CHANGE: other implementations and every stored feed "
     "depend on these bytes. If you meant it, bump limits.protocol_version, document the change in "

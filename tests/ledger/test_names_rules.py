@@ -14,6 +14,7 @@ import sys
 import unicodedata
 
 import pytest
+from helpers.purity import forbidden, forbidden_at_runtime, imports_of, repository
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.ledger import names
@@ -26,7 +27,6 @@ from tallystick.ledger.names import (
     require_normal_name,
     skeleton,
 )
-from test_purity import forbidden, forbidden_at_runtime, imports_of, repository
 
 bob = "Bob"
 look_alikes = {

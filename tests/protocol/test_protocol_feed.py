@@ -16,7 +16,7 @@ from tallystick.protocol.events import Checkpoint, EventUnsigned, ForkProof, Key
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32
 
-vectors_dir = Path(__file__).resolve().parent / "vectors"
+vectors_dir = Path(__file__).resolve().parents[1] / "vectors"
 feed_vectors = json.loads((vectors_dir / "feed.json").read_text(encoding="utf-8"))
 key_vectors = json.loads((vectors_dir / "keys.json").read_text(encoding="utf-8"))["keys"]
 raw = [bytes.fromhex(record["bytes_hex"]) for record in feed_vectors["events"]]

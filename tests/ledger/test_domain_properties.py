@@ -12,7 +12,7 @@ same state and the same digests at every checkpoint.
 
 from __future__ import annotations
 
-from domain_helpers import Ledger, SignedIntent, admin_key, key, refold
+from helpers.ledger import Ledger, SignedIntent, admin_key, key, refold
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule

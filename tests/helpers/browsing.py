@@ -1,0 +1,154 @@
+"""The page tests' view of the world: a browser page that records what it saw, and a community of
+the cluster as a test reaches it.
+
+How this works: a `Browsing` is one browser context (from `browsing_in`) and its page, recording
+every dialog a page opens and every page error, so a test can prove that no script a member typed
+ever ran. A `Community` is one node of the cluster that tests/pages/conftest.py starts: its API
+read with plain HTTP, intents signed and posted without starting a `tally` process, the CLI run as
+a member would type it. Waiting is always a poll with a deadline (`wait_until`), never a fixed
+sleep.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tallystick.ledger.money import format_money
+from tallystick.node.home import read_key
+from tallystick.protocol import limits
+from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.events import Action
+from tallystick.protocol.ids import id_from_text
+
+from helpers.support import http, next_nonce, tally_json
+
+# How long a page may take to show what the node already holds (the node appends, then serves).
+page_deadline_seconds = 10.0
+
+
+@dataclass
+class Browsing:
+    """One browser context and its page, with every dialog and page error it saw."""
+
+    context: Any
+    page: Any
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def open(self, url: str) -> Any:
+        """Load `url`; returns the HTTP response (its status is what the person's browser got)."""
+        response = self.page.goto(url, wait_until="load")
+        assert response is not None, f"no response for {url}"
+        return response
+
+    def text(self, selector: str) -> str:
+        return self.page.locator(selector).inner_text()
+
+
+def browsing_in(browser: Any, *, javascript: bool) -> Iterator[Browsing]:
+    """A fresh context of `browser` and its page, recording dialogs (dismissed) and page errors;
+    closed when the generator is resumed."""
+    context = browser.new_context(java_script_enabled=javascript)
+    browsing = Browsing(context, context.new_page())
+
+    def on_dialog(dialog: Any) -> None:
+        browsing.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    browsing.page.on("dialog", on_dialog)
+    browsing.page.on("pageerror", lambda error: browsing.errors.append(str(error)))
+    yield browsing
+    context.close()
+
+
+# The narrowest screen the pages are made for: a phone, in CSS pixels.
+phone_width_px = 360
+
+
+def fits_the_screen(page: Any) -> bool:
+    """Whether nothing of the loaded page runs off the side (a wide table may scroll in its own box)."""
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+def wait_until(predicate: Callable[[], Any], deadline_seconds: float = page_deadline_seconds, what: str = "") -> Any:
+    """Poll `predicate` until it returns something true; fail with `what` at the deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {deadline_seconds} s: {what}")
+        time.sleep(0.05)
+
+
+# ---- a cluster ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Community:
+    name: str
+    url: str
+    node: str
+    home: Path
+
+    @property
+    def admin_key(self) -> Path:
+        return self.home / "admin.key"
+
+    def member_key(self, name: str) -> Path:
+        return self.home / "members" / f"{name.lower()}.key"
+
+    def get(self, path: str) -> Any:
+        answer = http("GET", self.url + path)
+        assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
+        return answer.json()
+
+    def act(self, key_file: Path, action: Action) -> dict[str, Any]:
+        """Sign `action` with the key in `key_file` and post it, as the CLI does but without starting a
+        process (each `tally` process costs most of a second of CPU); must be accepted."""
+        intent = sign_intent(read_key(key_file), feed=id_from_text("n", self.node), nonce=next_nonce(), action=action)
+        answer = http("POST", self.url + "/api/intents", intent, "application/msgpack")
+        assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
+        return answer.json()
+
+    def money(self, minor: int) -> str:
+        """`minor` as the pages write an amount: '12.50 HRS' (node/money.py `format_money`)."""
+        unit = self.get("/api/community")["unit"]
+        return format_money(minor, unit["decimals"], unit["code"])
+
+    def people(self) -> list[dict[str, Any]]:
+        """The community's members who are people (role member or admin), as /api/members lists them."""
+        return [m for m in self.get(f"/api/members?limit={limits.page_size_max}") if m["role"] in ("member", "admin")]
+
+    def cli(self, *args: str | Path) -> Any:
+        """`tally --node URL ARGS... --json` as a member or operator would type it; must succeed."""
+        return tally_json("--node", self.url, *args, "--json")
+
+
+def consecutive_free_ports(count: int) -> int:
+    """A port P such that P .. P+count-1 were all free a moment ago."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65000:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                candidate = socket.socket()
+                sockets.append(candidate)
+                candidate.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for candidate in sockets:
+                candidate.close()
+    raise RuntimeError(f"found no {count} consecutive free ports")
