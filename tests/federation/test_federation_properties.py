@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import random
 
-from helpers.federation import Community, feed_event, found, start_ms
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from tallystick.federation.quorum import KeyHistory, build_certificate, key_history_of, verify_certificate
 from tallystick.federation.state import FederationState, FeedEvent, Observations, derive, observe, observe_all
 from tallystick.protocol.federation import AmendCharter, SetTradeLimits
+
+from helpers.federation import Community, feed_event, found, start_ms
 
 honest_names = ("a", "b", "c", "d")
 # Observers 0, 1 and 2 only watch: 0 sees the Byzantine feed's first branch, 1 its second (once it

@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from helpers.purity import forbidden, imports_of, repository
 
 federation_core = [repository / "federation" / name for name in ("state.py", "quorum.py", "payments.py")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 
-from helpers.federation import Community, charter_of, feed_event, found, start_ms
 from tallystick.federation.state import FederationState, fold
 from tallystick.protocol.federation import (
     AdmitFederationMember,
@@ -19,6 +18,8 @@ from tallystick.protocol.federation import (
     VoteInParent,
     federation_id,
 )
+
+from helpers.federation import Community, charter_of, feed_event, found, start_ms
 
 deadline = start_ms + 60_000
 

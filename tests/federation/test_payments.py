@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.federation import Community, charter_of, found, start_ms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.federation.payments import (
@@ -39,6 +38,8 @@ from tallystick.protocol.federation import (
     federation_id,
 )
 from tallystick.protocol.ids import hash32
+
+from helpers.federation import Community, charter_of, found, start_ms
 
 c1, c2, c3 = hash32(b"c1"), hash32(b"c2"), hash32(b"c3")
 payer, payee, federation = hash32(b"alice"), hash32(b"bob"), hash32(b"valley")

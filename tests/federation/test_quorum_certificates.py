@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from helpers.federation import Community, charter_of, found, start_ms
 from tallystick.federation.quorum import (
     Certificate,
     CertificateChainError,
@@ -37,6 +36,8 @@ from tallystick.protocol.federation import (
     federation_id,
 )
 from tallystick.protocol.feed import verify_fork_proof
+
+from helpers.federation import Community, charter_of, found, start_ms
 
 deadline = start_ms + 60_000
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from helpers.nodes import NodeProcess, init_home
 
 

@@ -13,11 +13,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
+
+from helpers.nodes import NodeProcess
+from helpers.support import next_nonce
 
 payers = 8
 # Per payer: at most the node's nonce window, so every intent is valid whatever order it arrives in.

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tallystick.protocol.ids import id_to_text
+
 from helpers.nodes import NodeProcess, init_home
 from helpers.support import free_port, tally
-from tallystick.protocol.ids import id_to_text
 
 replica_catch_up_seconds = 30.0
 

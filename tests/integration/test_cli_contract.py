@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.nodes import NodeProcess, init_home, member_id
-from helpers.support import clean_environment, key_from_file, tally, tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+
+from helpers.nodes import NodeProcess, init_home, member_id
+from helpers.support import clean_environment, key_from_file, tally, tally_json
 
 balance_keys = {"account", "name", "balance", "debit_limit", "credit_ceiling"}
 # Wide enough that rich never wraps a table's row.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers.nodes import NodeProcess, init_home
 from helpers.support import clean_environment, free_port, tally, tally_json
 

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import free_port, next_nonce
 from tallystick.node.home import NodeConfig, init_home
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Propose, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
+
+from helpers.nodes import NodeProcess
+from helpers.support import free_port, next_nonce
 
 day_ms = 24 * 3600 * 1000
 close_wait_seconds = 60.0

@@ -19,14 +19,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers.nodes import NodeProcess, member_id
-from helpers.postings import assert_postings_hold
-from helpers.support import next_nonce, tally, tally_json
 from tallystick.node.home import Home
 from tallystick.node.store import Store
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
+
+from helpers.nodes import NodeProcess, member_id
+from helpers.postings import assert_postings_hold
+from helpers.support import next_nonce, tally, tally_json
 
 clients = 20
 acknowledgements_before_kill = 300

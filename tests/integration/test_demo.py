@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers.support import clean_environment, http, tally
 
 # Start-up takes about 12 s alone on two idle cores; two demos at once beside a loaded test run

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from helpers.nodes import NodeProcess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -29,6 +28,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from tallystick.node.http.openapi import document
+
+from helpers.nodes import NodeProcess
 
 from .test_hostile_http_params import Populated, populate
 

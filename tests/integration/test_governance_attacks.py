@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import (
@@ -32,6 +30,9 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.federation import Charter, CharterMember
 from tallystick.protocol.ids import KeyPair, id_to_text
+
+from helpers.nodes import NodeProcess
+from helpers.support import next_nonce
 
 hour_ms = 3600 * 1000
 close_wait_seconds = 60.0

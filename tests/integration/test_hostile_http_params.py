@@ -15,10 +15,11 @@ import urllib.parse
 from dataclasses import dataclass
 
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import Answer, http, tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_to_text
+
+from helpers.nodes import NodeProcess
+from helpers.support import Answer, http, tally_json
 
 int64_past = str(limits.int64_max + 1)
 superscript_two = "²"  # "²".isdigit() is True; int("²") raises ValueError

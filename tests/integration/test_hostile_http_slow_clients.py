@@ -17,9 +17,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from tallystick.protocol.ids import id_from_text
+
 from helpers.nodes import NodeProcess, init_home
 from helpers.support import http
-from tallystick.protocol.ids import id_from_text
 
 head_timeout_ms = 1500
 body_timeout_ms = 600

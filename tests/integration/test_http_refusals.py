@@ -15,12 +15,13 @@ from typing import Any
 
 import msgspec
 import pytest
-from helpers.nodes import NodeProcess, sign_raw_intent, sign_unsigned_intent
-from helpers.support import Answer, http, next_nonce
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair
+
+from helpers.nodes import NodeProcess, sign_raw_intent, sign_unsigned_intent
+from helpers.support import Answer, http, next_nonce
 
 # The node's default limits (tally init --debit-limit 100 --credit-ceiling 200, 2 decimals).
 default_debit_limit_minor = 100_00

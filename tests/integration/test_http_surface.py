@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from helpers.nodes import NodeProcess
-from helpers.support import http
 from tallystick.federation.service import create_app
 from tallystick.node.home import Home, NodeConfig
+
+from helpers.nodes import NodeProcess
+from helpers.support import http
 
 
 def served_routes() -> set[tuple[str, str]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from helpers.nodes import NodeProcess, init_home
 from helpers.support import clean_environment, key_from_file, tally
 

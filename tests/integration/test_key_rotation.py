@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import key_from_file, tally
 from tallystick.node.home import write_key
 from tallystick.protocol.codec import event_hash, sign_event
 from tallystick.protocol.errors import BadSignatureError
 from tallystick.protocol.events import Checkpoint, Transfer
 from tallystick.protocol.feed import FeedHead, start_feed, verify_next
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+
+from helpers.nodes import NodeProcess
+from helpers.support import key_from_file, tally
 
 
 def key_files(home: Path) -> dict[str, bytes]:

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import next_nonce, tally, tally_json
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Propose, RegisterEnterprise, ShareClass
 from tallystick.protocol.ids import KeyPair
+
+from helpers.nodes import NodeProcess
+from helpers.support import next_nonce, tally, tally_json
 
 # Each look-alike of "Bob", and the refusal it must get.
 attacks = {

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
-from helpers.nodes import init_home
 from tallystick.node.app import create_app
 from tallystick.node.home import Home
+
+from helpers.nodes import init_home
 
 
 async def test_pages_of_the_federation_layer_say_the_node_runs_without_it(tmp_path: Path) -> None:

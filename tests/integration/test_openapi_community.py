@@ -9,8 +9,9 @@ here, and so does a field the document names and the node does not send.
 from __future__ import annotations
 
 import jsonschema_rs
-from helpers.nodes import NodeProcess
 from tallystick.node.http.openapi import document
+
+from helpers.nodes import NodeProcess
 
 
 def community_schema() -> dict:

@@ -15,6 +15,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+
 from helpers.nodes import NodeProcess, init_home
 from helpers.support import tally
 

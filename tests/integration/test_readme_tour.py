@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers.support import clean_environment, command_timeout_seconds, free_port, http
 from helpers.tour import (
     Background,

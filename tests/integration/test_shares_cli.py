@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from helpers.nodes import NodeProcess
-from helpers.support import tally, tally_json
 from tallystick.cli.client import Client
 from tallystick.cli.main import main as tally_command
 from tallystick.cli.shares import dividend_refusal
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_to_text
+
+from helpers.nodes import NodeProcess
+from helpers.support import tally, tally_json
 
 wait_seconds = 60.0
 

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.nodes import NodeProcess
-from helpers.support import clean_environment, command_timeout_seconds, tally, tally_executable
 from tallystick.protocol.events import AdmitMember, Propose, Transfer
 from tallystick.protocol.ids import KeyPair
+
+from helpers.nodes import NodeProcess
+from helpers.support import clean_environment, command_timeout_seconds, tally, tally_executable
 
 # Cursor to the top and clear the screen, retitle the window (ended by a bell), return to the line's
 # start, then reverse what follows: short, so that it survives the CLI's truncation of long cells.

@@ -8,8 +8,6 @@ node's timer would, through `audit` as a replica does.
 from __future__ import annotations
 
 import pytest
-from helpers.ledger import ClockedLedger as BaseClockedLedger
-from helpers.ledger import Ledger, admin_key, key, refold
 from msgspec.structs import replace
 from tallystick.ledger import decisions, money
 from tallystick.ledger.accounts import people
@@ -51,6 +49,9 @@ from tallystick.protocol.events import (
     Undelegate,
     Vote,
 )
+
+from helpers.ledger import ClockedLedger as BaseClockedLedger
+from helpers.ledger import Ledger, admin_key, key, refold
 
 bea_key, cal_key, dee_key, eve_key = key("bea"), key("cal"), key("dee"), key("eve")
 stranger_key, newcomer_key, bea_new_key = key("stranger"), key("newcomer"), key("bea new")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from helpers.ledger import admin_key, key, refold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.ledger import decisions, money
@@ -16,6 +15,8 @@ from tallystick.ledger.digest import state_digest
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Delegate, RemoveMember, SetLevy, Transfer, Undelegate
 from tallystick.protocol.federation import quorum_votes
+
+from helpers.ledger import admin_key, key, refold
 
 from .test_decisions import ClockedLedger, deadline_ms
 

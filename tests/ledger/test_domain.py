@@ -8,7 +8,6 @@ a refused intent carries can leak into the ledger.
 from __future__ import annotations
 
 import pytest
-from helpers.ledger import Ledger, SignedIntent, admin_key, key, refold, validate_intent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
@@ -51,6 +50,8 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import hash32
 from tallystick.protocol.limits import nonce_window_size
+
+from helpers.ledger import Ledger, SignedIntent, admin_key, key, refold, validate_intent
 
 bea_key = key("bea")
 cal_key = key("cal")

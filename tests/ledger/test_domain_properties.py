@@ -12,7 +12,6 @@ same state and the same digests at every checkpoint.
 
 from __future__ import annotations
 
-from helpers.ledger import Ledger, SignedIntent, admin_key, key, refold
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -52,6 +51,8 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair
 from tallystick.protocol.limits import nonce_window_size
+
+from helpers.ledger import Ledger, SignedIntent, admin_key, key, refold
 
 debit_default, ceiling_default = 400, 600
 

@@ -5,7 +5,6 @@ replica refuses a federation body the community did not decide, except an absten
 from __future__ import annotations
 
 import pytest
-from helpers.ledger import ClockedLedger, admin_key, key, refold
 from tallystick.ledger import decisions
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DomainError, NotAuthorizedError
@@ -26,6 +25,8 @@ from tallystick.protocol.federation import (
     FederationVote,
     federation_id,
 )
+
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 
 bea_key = key("bea")
 start_ms = 1_000_000

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from helpers.ledger import ClockedLedger, admin_key, key, refold
 from tallystick.ledger import decisions
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import BadDecisionError, BelowFloorError, DecisionNotDueError, DomainError
@@ -32,6 +31,8 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.federation import Charter, CharterMember, FederationVote
 from tallystick.protocol.ids import KeyPair
+
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 
 bea_key, cal_key, dee_key = key("bea"), key("cal"), key("dee")
 ada, bea, cal, dee = admin_key.public, bea_key.public, cal_key.public, dee_key.public

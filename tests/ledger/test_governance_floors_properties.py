@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from helpers.ledger import ClockedLedger, admin_key, key
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -39,6 +38,8 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.federation import Charter, CharterMember, FederationVote
+
+from helpers.ledger import ClockedLedger, admin_key, key
 
 
 def rounded_bp(share: Fraction) -> int:

@@ -14,7 +14,6 @@ import sys
 import unicodedata
 
 import pytest
-from helpers.purity import forbidden, forbidden_at_runtime, imports_of, repository
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tallystick.ledger import names
@@ -27,6 +26,8 @@ from tallystick.ledger.names import (
     require_normal_name,
     skeleton,
 )
+
+from helpers.purity import forbidden, forbidden_at_runtime, imports_of, repository
 
 bob = "Bob"
 look_alikes = {

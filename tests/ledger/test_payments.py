@@ -5,7 +5,6 @@ side alone would audit them."""
 from __future__ import annotations
 
 import pytest
-from helpers.ledger import ClockedLedger, admin_key, key, refold
 from immutables import Map
 from msgspec.structs import replace
 from tallystick.federation.rounds import answer_for
@@ -47,6 +46,8 @@ from tallystick.protocol.federation import (
     federation_id,
 )
 from tallystick.protocol.ids import hash32
+
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 
 ada_key, bea_key = key("ada of c1"), key("bea of c2")
 start_ms = 1_000_000

@@ -8,7 +8,6 @@ what the spec says; every refusal is checked to change nothing. The node bodies 
 from __future__ import annotations
 
 import pytest
-from helpers.ledger import ClockedLedger, admin_key, key, refold
 from tallystick.ledger import decisions, shares
 from tallystick.ledger.accounts import people
 from tallystick.ledger.digest import state_digest
@@ -67,6 +66,8 @@ from tallystick.protocol.events import (
     WithdrawalDue,
     WithdrawShares,
 )
+
+from helpers.ledger import ClockedLedger, admin_key, key, refold
 
 bea_key, cal_key, dee_key = key("bea"), key("cal"), key("dee")
 ada, bea, cal, dee = admin_key.public, bea_key.public, cal_key.public, dee_key.public

@@ -24,10 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from helpers.ledger import ClockedLedger as BaseClockedLedger
-from helpers.ledger import admin_key, key, refold
-from helpers.shares_model import Model, blake, offer_open_max_ms, year_ms
-from helpers.shares_model import fills_per_order_max as fills_per_order_max_spec
 from hypothesis import HealthCheck, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
@@ -78,6 +74,11 @@ from tallystick.protocol.events import (
     WithdrawShares,
 )
 from tallystick.protocol.ids import KeyPair
+
+from helpers.ledger import ClockedLedger as BaseClockedLedger
+from helpers.ledger import admin_key, key, refold
+from helpers.shares_model import Model, blake, offer_open_max_ms, year_ms
+from helpers.shares_model import fills_per_order_max as fills_per_order_max_spec
 
 bea_key, cal_key, dee_key = key("bea"), key("cal"), key("dee")
 people = [admin_key, bea_key, cal_key, dee_key]

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.postings import assert_postings_hold
-from helpers.sequencer import Clock, running_node
 from tallystick.ledger.decisions import closing_body, due_closures
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DeadlinePassedError
@@ -26,6 +24,9 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.ids import KeyPair
+
+from helpers.postings import assert_postings_hold
+from helpers.sequencer import Clock, running_node
 
 # Longer than every default floor (72 h at most), shorter than the clock's skew limit.
 week_ms = 7 * 24 * 3600 * 1000

@@ -10,7 +10,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from helpers.sequencer import Clock, start_ms
 from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import (
@@ -22,6 +21,8 @@ from tallystick.node.store import (
 )
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember
+
+from helpers.sequencer import Clock, start_ms
 
 
 async def new_home(tmp_path: Path) -> Home:

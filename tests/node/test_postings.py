@@ -8,12 +8,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from helpers.postings import assert_postings_hold, expected_postings
-from helpers.sequencer import running_node
 from tallystick.node.history import History
 from tallystick.node.replay import fold_received, rebuild, start_received
 from tallystick.node.store import Store, posting_block_events
 from tallystick.protocol.events import Transfer
+
+from helpers.postings import assert_postings_hold, expected_postings
+from helpers.sequencer import running_node
 
 # Enough payments that the log spans three blocks of postings.
 payments = 2 * posting_block_events + 300

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.postings import assert_postings_hold
-from helpers.sequencer import Clock, running_node
 from tallystick.ledger import shares
 from tallystick.ledger.decisions import closing_body, due_closures
 from tallystick.ledger.digest import state_digest
@@ -30,6 +28,9 @@ from tallystick.protocol.events import (
     Vote,
     WithdrawShares,
 )
+
+from helpers.postings import assert_postings_hold
+from helpers.sequencer import Clock, running_node
 
 customer = ShareClass("Customer shares", "user", 1, 1, 100, True, False, 500, True)
 investor = ShareClass("Investor shares", "investor", 0, 2, 200, False, True, None, False)

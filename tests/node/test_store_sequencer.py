@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers.postings import assert_postings_hold
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DebitLimitError, ReplayedNonceError
 from tallystick.node.errors import BusyError
@@ -19,6 +18,8 @@ from tallystick.node.store import Store
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair
+
+from helpers.postings import assert_postings_hold
 
 
 class Clock:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from helpers.browsing import Browsing, Community, browsing_in, consecutive_free_ports
 from helpers.support import tally
 

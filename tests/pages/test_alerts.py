@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from helpers.browsing import Browsing, wait_until
-from helpers.replication import NodeProcess, Nodes, log_rows, signer_of
 from tallystick.node.home import read_key
 from tallystick.protocol.codec import encode, sign_event
 from tallystick.protocol.events import Checkpoint, ForkProof
+
+from helpers.browsing import Browsing, wait_until
+from helpers.replication import NodeProcess, Nodes, log_rows, signer_of
 
 
 @dataclass

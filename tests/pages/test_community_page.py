@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from helpers.browsing import Browsing, Community, wait_until
-from helpers.support import tally_json
 from tallystick.ledger.money import format_money
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember, Propose, Vote
 from tallystick.protocol.ids import KeyPair, id_from_text
+
+from helpers.browsing import Browsing, Community, wait_until
+from helpers.support import tally_json
 
 # Hostile text a member can type: each would set window.__tallyInjected and open a dialog if a page
 # ever let it through as markup.

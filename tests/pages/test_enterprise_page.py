@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-from helpers.browsing import Browsing, Community, wait_until
 from tallystick.ledger.shares import enterprise_id
 from tallystick.protocol.events import (
     DeclareDividend,
@@ -20,6 +19,8 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.ids import id_from_text, id_to_text
+
+from helpers.browsing import Browsing, Community, wait_until
 
 hostile_name = "<img src=x onerror=alert(1)>"
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.browsing import Browsing, Community, fits_the_screen, phone_width_px, wait_until
 from tallystick.federation.charts import federation_picture
 from tallystick.ledger.shares import enterprise_id
 from tallystick.node.home import write_key
@@ -34,6 +33,8 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+
+from helpers.browsing import Browsing, Community, fits_the_screen, phone_width_px, wait_until
 
 desktop_width_px = 1280
 

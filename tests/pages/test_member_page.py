@@ -8,10 +8,11 @@ import time
 import urllib.parse
 
 import segno
-from helpers.browsing import Browsing, Community, wait_until
 from tallystick.ledger.shares import enterprise_id
 from tallystick.protocol.events import FounderIssue, PlaceOrder, Propose, RegisterEnterprise, ShareClass, Vote
 from tallystick.protocol.ids import id_from_text, id_to_text
+
+from helpers.browsing import Browsing, Community, wait_until
 
 hostile_memo = '<script>window.__tallyInjected = "qr"; alert(1)</script>'
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.browsing import Browsing, Community, wait_until
 from tallystick.ledger.money import format_amount
 from tallystick.node.home import write_key
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+
+from helpers.browsing import Browsing, Community, wait_until
 
 hostile_name = '<img src=x onerror="window.__tallyInjected=1;alert(1)">Plotted'
 

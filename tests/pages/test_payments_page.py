@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.browsing import Browsing, Community, wait_until
 from tallystick.protocol.events import AdmitMember, PayAcross, SetLimits
 from tallystick.protocol.ids import KeyPair, id_from_text
+
+from helpers.browsing import Browsing, Community, wait_until
 
 hostile_memo = '<script>window.__tallyInjected = "payment"; alert("payment")</script>'
 hostile_name = '<img src=x onerror="window.__tallyInjected=1;alert(1)">Faraway'

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from helpers.replication import BackgroundLoop, FeedBuilder, LyingPeer, NodeProcess, Nodes, Offer, wait_until
-from helpers.support import tally_json
 from tallystick.protocol import limits
 from tallystick.protocol.events import AdmitMember
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
+
+from helpers.replication import BackgroundLoop, FeedBuilder, LyingPeer, NodeProcess, Nodes, Offer, wait_until
+from helpers.support import tally_json
 
 # Long enough for the bulk path (more than two batches), small enough for the test budget.
 feed_events = 3 * limits.replication_batch_events_max - 68

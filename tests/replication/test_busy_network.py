@@ -17,6 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from tallystick.protocol import limits
+from tallystick.protocol.events import AdmitMember
+from tallystick.protocol.wire import Events
+
 from helpers.replication import (
     FeedBuilder,
     NodeProcess,
@@ -26,9 +30,6 @@ from helpers.replication import (
     start_all,
     wait_until,
 )
-from tallystick.protocol import limits
-from tallystick.protocol.events import AdmitMember
-from tallystick.protocol.wire import Events
 
 # A feed made by hand, which A follows: A has no peers, so following it is A's reason to take it.
 forked_elsewhere = FeedBuilder("Forked elsewhere")

@@ -29,9 +29,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+
 from helpers.replication import NodeProcess, wait_until
 from helpers.support import clean_environment, free_port, tally
-from packaging.requirements import Requirement
 
 repository = Path(__file__).resolve().parents[2]
 compose_file = repository / "docker" / "compose.yml"

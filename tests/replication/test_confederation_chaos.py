@@ -52,8 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.replication import BackgroundLoop, NodeProcess, Nodes, TcpProxy, start_all, wait_until
-from helpers.support import next_nonce, tally, tally_executable
 from tallystick.cli import federate
 from tallystick.ledger.model import State, initial_state
 from tallystick.ledger.transition import audit
@@ -71,6 +69,9 @@ from tallystick.protocol.federation import (
 from tallystick.protocol.feed import start_feed, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 from tallystick.protocol.wire import events_decoder
+
+from helpers.replication import BackgroundLoop, NodeProcess, Nodes, TcpProxy, start_all, wait_until
+from helpers.support import next_nonce, tally, tally_executable
 
 # The ring 0-1-2-3-4-5-0 and its three diameters: every node has three peers.
 links = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (0, 3), (1, 4), (2, 5)]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from helpers.replication import NodeProcess, Nodes, start_all, wait_until
-from helpers.support import tally, tally_json
 from tallystick.federation.quorum import decode_certificate, verify_certificate
 from tallystick.protocol.ids import id_to_text
+
+from helpers.replication import NodeProcess, Nodes, start_all, wait_until
+from helpers.support import tally, tally_json
 
 
 def as_admin(node: NodeProcess, *args: str) -> Any:

@@ -30,6 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from tallystick.cli import federate
+from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.events import PayAcross
+from tallystick.protocol.ids import KeyPair, hash32, id_to_text
+from tallystick.protocol.wire import Events, events_decoder
+
 from helpers.replication import (
     BackgroundLoop,
     NodeProcess,
@@ -42,11 +48,6 @@ from helpers.replication import (
     wait_until,
 )
 from helpers.support import free_port, next_nonce
-from tallystick.cli import federate
-from tallystick.protocol.codec import sign_intent
-from tallystick.protocol.events import PayAcross
-from tallystick.protocol.ids import KeyPair, hash32, id_to_text
-from tallystick.protocol.wire import Events, events_decoder
 
 trade_limit_minor = 200_00
 federation_capacity_minor = 300_00

@@ -18,16 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from helpers.replication import (
-    BackgroundLoop,
-    FeedBuilder,
-    LyingPeer,
-    NodeProcess,
-    Nodes,
-    refusal_of,
-    start_all,
-    wait_until,
-)
 from tallystick.protocol.events import (
     DecisionClosed,
     Floor,
@@ -38,6 +28,17 @@ from tallystick.protocol.events import (
     Vote,
 )
 from tallystick.protocol.wire import Events
+
+from helpers.replication import (
+    BackgroundLoop,
+    FeedBuilder,
+    LyingPeer,
+    NodeProcess,
+    Nodes,
+    refusal_of,
+    start_all,
+    wait_until,
+)
 
 hour_ms = 3600 * 1000
 

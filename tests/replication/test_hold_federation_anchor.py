@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tallystick.protocol.wire import Events
+
 from helpers.replication import FeedBuilder, NodeProcess, Nodes, refusal_of, signer_of_feed, wait_until
 from helpers.support import tally_json
-from tallystick.protocol.wire import Events
 
 
 def as_admin(node: NodeProcess, *args: str) -> Any:

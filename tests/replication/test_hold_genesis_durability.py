@@ -20,6 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tallystick.protocol.events import AdmitMember
+from tallystick.protocol.ids import KeyPair
+from tallystick.protocol.wire import Events
+
 from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
@@ -31,9 +35,6 @@ from helpers.replication import (
     wait_until,
 )
 from helpers.support import tally_json
-from tallystick.protocol.events import AdmitMember
-from tallystick.protocol.ids import KeyPair
-from tallystick.protocol.wire import Events
 
 # Feeds pushed at most while the disk is "full" before one must fail: each commit appends frames
 # to a WAL that cannot restart, so it reaches the end of the file within a few.

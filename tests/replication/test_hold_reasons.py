@@ -14,6 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from tallystick.protocol.codec import encode
+from tallystick.protocol.events import AdmitMember, ForkProof
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+from tallystick.protocol.wire import Events, Forks, heads_decoder
+
 from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
@@ -29,10 +34,6 @@ from helpers.replication import (
     wait_until,
 )
 from helpers.support import clean_environment
-from tallystick.protocol.codec import encode
-from tallystick.protocol.events import AdmitMember, ForkProof
-from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
-from tallystick.protocol.wire import Events, Forks, heads_decoder
 
 
 @dataclass

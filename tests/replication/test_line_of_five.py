@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from helpers.replication import NodeProcess, Nodes, start_all, tally_json_many, wait_until
 from helpers.support import tally
 

@@ -20,6 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tallystick.protocol import limits
+from tallystick.protocol.errors import TallyError
+from tallystick.protocol.events import Act, AdmitMember, Checkpoint, Transfer
+from tallystick.protocol.feed import start_feed, verify_batch
+from tallystick.protocol.ids import KeyPair, hash32, id_to_text
+from tallystick.protocol.wire import Events, events_decoder
+
 from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
@@ -37,12 +44,6 @@ from helpers.replication import (
     with_bad_signature,
 )
 from helpers.support import tally_json
-from tallystick.protocol import limits
-from tallystick.protocol.errors import TallyError
-from tallystick.protocol.events import Act, AdmitMember, Checkpoint, Transfer
-from tallystick.protocol.feed import start_feed, verify_batch
-from tallystick.protocol.ids import KeyPair, hash32, id_to_text
-from tallystick.protocol.wire import Events, events_decoder
 
 
 @dataclass

@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
+from tallystick.protocol.ids import KeyPair, hash32
+from tallystick.protocol.wire import Events, heads_decoder
+
 from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
@@ -23,9 +27,6 @@ from helpers.replication import (
     refusal_of,
     wait_until,
 )
-from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
-from tallystick.protocol.ids import KeyPair, hash32
-from tallystick.protocol.wire import Events, heads_decoder
 
 
 @dataclass

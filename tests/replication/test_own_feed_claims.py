@@ -14,6 +14,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+from tallystick.protocol.codec import sign_event, sign_intent
+from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
+from tallystick.protocol.ids import KeyPair, hash32
+from tallystick.protocol.wire import Events
+
 from helpers.replication import (
     BackgroundLoop,
     LyingPeer,
@@ -25,10 +30,6 @@ from helpers.replication import (
     wait_until,
 )
 from helpers.support import next_nonce
-from tallystick.protocol.codec import sign_event, sign_intent
-from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
-from tallystick.protocol.ids import KeyPair, hash32
-from tallystick.protocol.wire import Events
 
 
 def own_feed(home: Path) -> bytes:

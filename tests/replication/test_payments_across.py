@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tallystick.protocol.ids import id_to_text
+
 from helpers.replication import NodeProcess, Nodes, start_all, wait_until
 from helpers.support import tally, tally_json
-from tallystick.protocol.ids import id_to_text
 
 
 def as_admin(node: NodeProcess, *args: str) -> Any:

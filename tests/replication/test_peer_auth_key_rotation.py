@@ -7,9 +7,10 @@ Two real nodes A and B, peered both ways. A is rotated offline and restarted; B 
 
 from __future__ import annotations
 
+from tallystick.protocol.wire import Events
+
 from helpers.replication import FeedBuilder, Nodes, Signer, refusal_of, signer_of, wait_until
 from helpers.support import key_from_file, tally
-from tallystick.protocol.wire import Events
 
 
 def test_after_a_key_rotation_pushes_verify_by_the_new_key_and_not_the_old(nodes: Nodes) -> None:

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import nacl.signing
 import pytest
+from tallystick.protocol.codec import encode
+from tallystick.protocol.ids import KeyPair, id_from_text
+from tallystick.protocol.wire import Events, request_signature_header, sign_request
+
 from helpers.replication import (
     BackgroundLoop,
     FeedBuilder,
@@ -30,9 +34,6 @@ from helpers.replication import (
     signed_headers,
     wait_until,
 )
-from tallystick.protocol.codec import encode
-from tallystick.protocol.ids import KeyPair, id_from_text
-from tallystick.protocol.wire import Events, request_signature_header, sign_request
 
 vector_path = Path(__file__).with_name("request_signature_vector.json")
 # How far from now the stale and the future signatures are: well past the node's skew window (60 s).

@@ -11,10 +11,11 @@ import json
 import socket
 import time
 
-from helpers.replication import Nodes
 from tallystick.protocol.ids import KeyPair
 from tallystick.protocol.wire import request_signature_header, sign_request
 from tallystick.replication.server import unverified_bodies_max
+
+from helpers.replication import Nodes
 
 socket_timeout_seconds = 5.0
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.replication import NodeProcess, Nodes, log_rows, start_all, wait_until
-from helpers.support import tally, tally_json
 from tallystick.node.home import write_key
 from tallystick.protocol.ids import KeyPair
+
+from helpers.replication import NodeProcess, Nodes, log_rows, start_all, wait_until
+from helpers.support import tally, tally_json
 
 
 @dataclass

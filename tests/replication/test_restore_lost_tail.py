@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tallystick.protocol.ids import KeyPair, id_from_text
+
 from helpers.replication import NodeProcess, Nodes, log_rows, start_all, wait_until
 from helpers.support import free_port, tally, tally_json
-from tallystick.protocol.ids import KeyPair, id_from_text
 
 payments = 30
 wal_header_bytes = 32

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from helpers.replication import BackgroundLoop, NodeProcess, Nodes, log_rows, start_all, wait_until
-from helpers.support import free_port, tally
 from tallystick.protocol.codec import encode
 from tallystick.protocol.ids import KeyPair
 from tallystick.protocol.wire import Heads, WireHead
+
+from helpers.replication import BackgroundLoop, NodeProcess, Nodes, log_rows, start_all, wait_until
+from helpers.support import free_port, tally
 
 # An answer this long is past the replication body limit (4 MiB) many times over; a restore that
 # read it whole would then fail to decode it, not refuse it as too large.

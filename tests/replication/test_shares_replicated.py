@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
-from helpers.replication import Nodes, start_all, wait_until
-from helpers.support import tally
 from tallystick.ledger.shares import enterprise_id
 from tallystick.protocol.events import OpenOffer, PlaceOrder, RegisterEnterprise, ShareClass, Subscribe
+
+from helpers.replication import Nodes, start_all, wait_until
+from helpers.support import tally
 
 investor = ShareClass("Investor shares", "investor", 1, 1, 100, False, True, None, False)
 
