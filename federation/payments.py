@@ -46,7 +46,6 @@ from .state import FederationState
 
 PaymentStatus = Literal["pending", "expired", "accepted", "rejected", "settled", "returned"]
 answered_statuses = frozenset({"accepted", "rejected", "settled", "returned"})
-final_statuses = frozenset({"settled", "returned"})
 
 
 # ---- errors -----------------------------------------------------------------------------------

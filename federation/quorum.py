@@ -32,7 +32,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 from tallystick.protocol import limits
-from tallystick.protocol.codec import decode_event, event_hash, verify_event_signature
+from tallystick.protocol.codec import decode_event, verify_event_signature
 from tallystick.protocol.errors import LocalError, RemoteError, TallyError
 from tallystick.protocol.events import Event, KeyRotated
 from tallystick.protocol.federation import (
@@ -379,5 +379,3 @@ def key_history_of(events: list[bytes]) -> KeyHistory:
     return KeyHistory(genesis=events[0], rotations=rotations)
 
 
-def feed_of(key_history: KeyHistory) -> bytes:
-    return event_hash(key_history.genesis)

@@ -32,6 +32,7 @@ failure makes the outcome `effect_refused`); `apply` returns the new state.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from immutables import Map
 from msgspec.structs import replace as _replace
@@ -164,31 +165,7 @@ def _is_admin(state: State, member_id: bytes) -> bool:
 def decision_class(state: State, effect: Effect | None) -> str:
     """The class whose floors a decision with `effect` must meet, on `state` (checked at the
     proposal and again at the close: a member who became an admin meanwhile makes it `rules`)."""
-    if effect is None:
-        return "general"
-    if isinstance(effect, holders_effects):
-        return "enterprise"
-    if isinstance(effect, (SetRules, SetFloors)):
-        return strictest_class
-    if isinstance(effect, AdmitMember):
-        return strictest_class if effect.role == "admin" else "membership"
-    if isinstance(effect, RemoveMember):
-        return strictest_class if _is_admin(state, effect.member) else "membership"
-    if isinstance(effect, SetLimits):
-        return strictest_class if _is_admin(state, effect.account) else "limits"
-    if isinstance(effect, SetDefaultLimits):
-        return "limits"
-    if isinstance(effect, RecoverKey):
-        return strictest_class if _is_admin(state, effect.member) else "key_recovery"
-    if isinstance(effect, (SetLevy, TreasuryPay)):
-        return "treasury"
-    if isinstance(effect, FederationAct):
-        body = effect.body
-        membership = isinstance(body, Charter) or (
-            isinstance(body, FederationProposal) and isinstance(body.effect, _membership_effects)
-        )
-        return strictest_class if membership else "federation"
-    raise AssertionError(f"no class for {type(effect).__name__}")  # every Effect has one above
+    return "general" if effect is None else effects[type(effect)].decision_class(state, effect)
 
 
 def floors_in_force(state: State) -> dict[str, Floor]:
@@ -382,21 +359,81 @@ def _apply_rules(state: State, effect: SetRules, seq: int) -> State:
 EffectCheck = Callable[["State", Effect], None]
 EffectApply = Callable[["State", Effect, int], "State"]
 
-effects: dict[type, tuple[EffectCheck, EffectApply]] = {
-    AdmitMember: (_check_admit, _apply_member_action),  # type: ignore[dict-item]
-    RemoveMember: (_check_remove, _apply_member_action),  # type: ignore[dict-item]
-    SetLimits: (_check_set_limits, _apply_member_action),  # type: ignore[dict-item]
-    SetDefaultLimits: (_check_set_default_limits, _apply_member_action),  # type: ignore[dict-item]
-    RecoverKey: (_check_recover, _apply_recover),  # type: ignore[dict-item]
-    SetRules: (_check_rules, _apply_rules),  # type: ignore[dict-item]
-    SetLevy: (_check_levy, _apply_levy),  # type: ignore[dict-item]
-    TreasuryPay: (_check_treasury_pay, _apply_treasury_pay),  # type: ignore[dict-item]
-    DeclareDividend: (sharing.check_dividend, sharing.apply_dividend),  # type: ignore[dict-item]
-    SetWithdrawalRule: (sharing.check_withdrawal_rule, sharing.apply_withdrawal_rule),  # type: ignore[dict-item]
-    FederationAct: (lambda state, effect: check_federation_act_rule(state, effect),  # type: ignore[dict-item]
-                    lambda state, effect, seq: apply_federation_act(state, effect)),
+
+class EffectRules(NamedTuple):
+    """What the ledger does with one kind of effect: `check` it (at the proposal and at the close),
+    `apply` it (by the closing event), the `decision_class` whose floors a decision carrying it must
+    meet, and the rows it may change (`touched`, for the store's projections)."""
+
+    check: EffectCheck
+    apply: EffectApply
+    decision_class: Callable[[State, Any], str]
+    touched: Callable[[State, Any], list]
+
+
+def _strictest_if_admin(member: Callable[[Any], bytes], otherwise: str) -> Callable[[State, Any], str]:
+    """A class that is `rules` when the effect concerns an admin's account (a member who became an
+    admin meanwhile makes it so at the close), else `otherwise`."""
+    return lambda state, effect: strictest_class if _is_admin(state, member(effect)) else otherwise
+
+
+def _federation_class(state: State, effect: FederationAct) -> str:
+    body = effect.body
+    membership = isinstance(body, Charter) or (
+        isinstance(body, FederationProposal) and isinstance(body.effect, _membership_effects)
+    )
+    return strictest_class if membership else "federation"
+
+
+def _the_member(state: State, effect: Any) -> list:
+    return [effect.member]
+
+
+def _nothing(state: State, effect: Any) -> list:
+    return []
+
+
+effects: dict[type, EffectRules] = {
+    AdmitMember: EffectRules(
+        _check_admit, _apply_member_action,  # type: ignore[arg-type]
+        lambda state, effect: strictest_class if effect.role == "admin" else "membership", _the_member),
+    RemoveMember: EffectRules(
+        _check_remove, _apply_member_action,  # type: ignore[arg-type]
+        _strictest_if_admin(lambda effect: effect.member, "membership"), _the_member),
+    SetLimits: EffectRules(
+        _check_set_limits, _apply_member_action,  # type: ignore[arg-type]
+        _strictest_if_admin(lambda effect: effect.account, "limits"), lambda state, effect: [effect.account]),
+    SetDefaultLimits: EffectRules(
+        _check_set_default_limits, _apply_member_action,  # type: ignore[arg-type]
+        lambda state, effect: "limits", lambda state, effect: list(state.accounts.keys())),
+    RecoverKey: EffectRules(
+        _check_recover, _apply_recover,  # type: ignore[arg-type]
+        _strictest_if_admin(lambda effect: effect.member, "key_recovery"), _the_member),
+    SetRules: EffectRules(
+        _check_rules, _apply_rules,  # type: ignore[arg-type]
+        lambda state, effect: strictest_class, _nothing),
+    SetLevy: EffectRules(
+        _check_levy, _apply_levy,  # type: ignore[arg-type]
+        lambda state, effect: "treasury", lambda state, effect: [treasury_id(state.feed)]),
+    TreasuryPay: EffectRules(
+        _check_treasury_pay, _apply_treasury_pay,  # type: ignore[arg-type]
+        lambda state, effect: "treasury", lambda state, effect: [treasury_id(state.feed), effect.to]),
+    DeclareDividend: EffectRules(
+        sharing.check_dividend, sharing.apply_dividend,  # type: ignore[arg-type]
+        lambda state, effect: "enterprise",
+        lambda state, effect: sharing.dividend_payees(state, effect) if effect.enterprise in state.shares.enterprises
+        else []),
+    SetWithdrawalRule: EffectRules(
+        sharing.check_withdrawal_rule, sharing.apply_withdrawal_rule,  # type: ignore[arg-type]
+        lambda state, effect: "enterprise", lambda state, effect: [("enterprise", effect.enterprise)]),
+    FederationAct: EffectRules(
+        lambda state, effect: check_federation_act_rule(state, effect),
+        lambda state, effect, seq: apply_federation_act(state, effect),
+        _federation_class, _nothing),  # the outbox is part of the community row, written with every batch
     # The floors are derived from the passed set_floors decisions (floors_in_force): nothing to set.
-    SetFloors: (_check_floors, lambda state, effect, seq: state),  # type: ignore[dict-item]
+    SetFloors: EffectRules(
+        _check_floors, lambda state, effect, seq: state,  # type: ignore[arg-type]
+        lambda state, effect: strictest_class, _nothing),
 }
 
 # Effects only an enterprise's holders decide.
@@ -407,34 +444,17 @@ rules_effects = (SetRules, SetLevy)
 
 
 def check_effect(state: State, effect: Effect) -> None:
-    check, _ = effects[type(effect)]
-    check(state, effect)
+    effects[type(effect)].check(state, effect)
 
 
 def apply_effect(state: State, effect: Effect, seq: int) -> State:
-    _, apply_ = effects[type(effect)]
-    return apply_(state, effect, seq)
+    return effects[type(effect)].apply(state, effect, seq)
 
 
-def effect_members(state: State, effect: Effect | None) -> list[bytes]:
-    """Member ids whose rows an effect may change (for the store's projections)."""
-    if effect is None or isinstance(effect, (SetRules, SetFloors)):
-        return []
-    if isinstance(effect, SetLevy):
-        return [treasury_id(state.feed)]
-    if isinstance(effect, TreasuryPay):
-        return [treasury_id(state.feed), effect.to]
-    if isinstance(effect, SetDefaultLimits):
-        return list(state.accounts.keys())
-    if isinstance(effect, SetLimits):
-        return [effect.account]
-    if isinstance(effect, DeclareDividend):
-        return sharing.dividend_payees(state, effect) if effect.enterprise in state.shares.enterprises else []
-    if isinstance(effect, SetWithdrawalRule):
-        return [("enterprise", effect.enterprise)]
-    if isinstance(effect, FederationAct):
-        return []  # the outbox is part of the community row, written with every batch
-    return [effect.member]
+def effect_members(state: State, effect: Effect | None) -> list:
+    """The rows an effect may change (for the store's projections): member ids, and an
+    enterprise's row as ("enterprise", id)."""
+    return [] if effect is None else effects[type(effect)].touched(state, effect)
 
 
 # ---- validate -----------------------------------------------------------------------------------

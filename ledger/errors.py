@@ -165,10 +165,6 @@ class BadOfferError(DomainError):
     code = "bad_offer"
 
 
-class BadOrderError(DomainError):
-    code = "bad_order"
-
-
 class HoldingCapError(DomainError):
     code = "holding_cap"
     http_status = 409

@@ -12,7 +12,6 @@ it takes, so no input reaches the store or the domain in a shape that could cras
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 
 from aiohttp import web
 from tallystick.protocol import limits
@@ -44,11 +43,6 @@ def query_integer(request: web.Request, name: str, default: int, minimum: int, m
     return default if text is None else integer(text, f"query parameter {name}", minimum, maximum)
 
 
-def query_optional_integer(request: web.Request, name: str, minimum: int, maximum: int) -> int | None:
-    text = request.query.get(name)
-    return None if text is None else integer(text, f"query parameter {name}", minimum, maximum)
-
-
 def path_integer(request: web.Request, name: str, minimum: int, maximum: int, what: str) -> int:
     """Path parameter `name` as an integer in [minimum, maximum]; `what` says what it is, for the message."""
     return integer(request.match_info[name], what, minimum, maximum)
@@ -64,10 +58,3 @@ def query_flag(request: web.Request, name: str) -> bool:
     raise MalformedError(f"query parameter {name} is 1, true or yes (or 0, false, no)")
 
 
-def query_choice(request: web.Request, name: str, choices: Iterable[str], default: str = "") -> str:
-    """A query parameter that is one of `choices` (or `default`, usually "", when absent or empty)."""
-    text = request.query.get(name, default) or default
-    allowed = tuple(choices)
-    if text != default and text not in allowed:
-        raise MalformedError(f"query parameter {name} is one of: {', '.join(allowed)}")
-    return text
