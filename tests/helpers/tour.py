@@ -224,12 +224,18 @@ class Shell:
             try:
                 self.process.wait(timeout=timeout_seconds)
             except subprocess.TimeoutExpired:
-                for pid in [*descendants(self.process.pid), self.process.pid]:
+                killed = [*descendants(self.process.pid), self.process.pid]
+                for pid in killed:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
                 self.process.wait()
+                # SIGKILL is delivered, not done: on a busy machine a killed process runs
+                # a moment longer before it exits, so wait until none of them is left.
+                deadline = time.monotonic() + 10
+                while any(is_running(pid) for pid in killed) and time.monotonic() < deadline:
+                    time.sleep(0.02)
         self._errors.close()
 
     def kill(self, background: Background) -> None:
