@@ -229,8 +229,9 @@ def create_app(
     from .http import api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
+    from .http.readers import who_reads
 
-    app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json])
+    app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json, who_reads])
     app[config_key] = config
     app[http_bounds_key] = bounds or HttpBounds.from_config(config)
     registry = CollectorRegistry()

@@ -221,9 +221,17 @@ class GuardedConnection(asyncio.Protocol):
         self.inner.connection_lost(exc)
 
 
+body_key = web.RequestKey("body", bytes)
+
+
 async def read_body(request: web.Request, maximum: int = limits.request_bytes_max) -> bytes:
     """The request body: refused with 413 past `maximum` bytes before it is read whole, and with
-    408 if it has not all come within the node's `body_read_timeout_ms`."""
+    408 if it has not all come within the node's `body_read_timeout_ms`. Read once: a second call
+    (a handler after the middleware that checked a signed request's body) gets the same bytes."""
+    if (read := request.get(body_key)) is not None:
+        if len(read) > maximum:
+            raise TooLargeError(f"request body is over the limit of {maximum} bytes")
+        return read
     if request.content_length is not None and request.content_length > maximum:
         raise TooLargeError(f"request body of {request.content_length} bytes is over the limit of {maximum} bytes")
     bounds = request.app.get(http_bounds_key) or HttpBounds()
@@ -240,4 +248,5 @@ async def read_body(request: web.Request, maximum: int = limits.request_bytes_ma
         raise RequestTimeoutError(
             f"the request body did not arrive within {bounds.body_read_timeout_ms} ms; send it whole and retry"
         ) from None
-    return b"".join(chunks)
+    request[body_key] = body = b"".join(chunks)
+    return body

@@ -176,3 +176,10 @@ name_marks_per_letter_max = 3
 # compatibility character ("%" looks like "º/₀") or a capital, which the next round maps on; the
 # chains are short, and this bound is what the loop cannot pass.
 name_key_rounds_max = 4
+
+# ---- who is asking: signed requests and sessions (protocol/requests.py, node/http/auth.py) -------
+# A signed request's time may be this far from the node's clock, either way; outside it the request
+# is refused (`stale_request`), so a request captured on the wire stops working within minutes.
+request_skew_max_ms = 5 * 60 * 1000
+# The Authorization header of a signed request, at most (a key, a time and a signature fit in 200).
+request_authorization_chars_max = 512

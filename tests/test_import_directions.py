@@ -28,7 +28,7 @@ allowed: dict[str, frozenset[str]] = {
 }
 # Inside ledger/, a module imports only modules listed before it.
 ledger_order = ("errors", "money", "names", "model", "accounts", "shares", "payments", "transfers", "membership",
-                "decisions", "digest", "changes", "transition")
+                "decisions", "digest", "changes", "transition", "visibility")
 
 
 def project_modules() -> dict[str, Path]:

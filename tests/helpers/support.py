@@ -32,6 +32,7 @@ from typing import Any
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Action, AdmitMember, SetLimits, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+from tallystick.protocol.requests import sign_request
 
 # How long a node may take to answer /api/status after `tally serve` starts, and to exit after SIGTERM.
 node_start_timeout_seconds = 20.0
@@ -108,9 +109,10 @@ def http(
     content_type: str | None = None,
     *,
     timeout_seconds: float = http_timeout_seconds,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     """One HTTP request; an error status is an Answer too, never an exception. Header names are lower case."""
-    request = urllib.request.Request(url, data=body, method=method)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     if content_type is not None:
         request.add_header("Content-Type", content_type)
     try:
@@ -259,6 +261,18 @@ class ServeProcess:
 
     def http(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
         return http(method, self.url + path, body, content_type, timeout_seconds=self.http_timeout_seconds)
+
+    def signed(
+        self, key: KeyPair, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> Answer:
+        """A request signed by `key` (protocol/requests.py): the reader is whoever holds that key."""
+        authorization = sign_request(
+            key, node=self.feed, method=method, target=path, ts_ms=time.time_ns() // 1_000_000, body=body or b""
+        )
+        return http(
+            method, self.url + path, body, content_type, timeout_seconds=self.http_timeout_seconds,
+            headers={"Authorization": authorization},
+        )
 
     def get(self, path: str) -> Any:
         answer = self.http("GET", path)

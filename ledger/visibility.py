@@ -1,0 +1,40 @@
+"""Who reads: the reader of a page, an answer or an export, as the policy sees them.
+
+How this works: the node resolves each request to a `Reader` (node/http/readers.py): a stranger, a
+member (by member id; `admin` when their role is admin at that moment), or only a key that signed
+(a peer node's, judged by the layer that holds peers). The community's visibility policy decides,
+from the reader, what each of them sees; this module is pure and reads the state it is given.
+"""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+from .model import State
+
+
+class Reader(Struct, frozen=True):
+    """`member`: the reader's member id, if they are an active member signing with their current
+    key; `admin`: that member's role is admin; `key`: the public key that signed the request (a
+    member's, a peer node's, or a stranger's), None for an unsigned request."""
+
+    member: bytes | None = None
+    admin: bool = False
+    key: bytes | None = None
+
+    @property
+    def is_member(self) -> bool:
+        return self.member is not None
+
+
+stranger = Reader()
+
+
+def reader_for_key(state: State, key: bytes) -> Reader:
+    """The reader a request signed by `key` is: the member whose current key it is, while they are
+    active; else a reader known only by the key (a removed member, a retired key or a peer node)."""
+    member_id = state.keys.get(key)
+    member = state.members.get(member_id) if member_id is not None else None
+    if member is None or not member.active or member.key != key:
+        return Reader(key=key)
+    return Reader(member=member_id, admin=member.role == "admin", key=key)
