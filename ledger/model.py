@@ -13,6 +13,7 @@ from __future__ import annotations
 from immutables import Map
 from msgspec import Struct
 from tallystick.protocol.events import AllMembers, Effect, Electorate, Genesis, ShareClass
+from tallystick.protocol.types import Audience
 
 from . import names as naming
 
@@ -52,6 +53,23 @@ class Rules(Struct, frozen=True, array_like=True):
     admission: str = "admin"
     quorum_bp: int = 5000
     threshold_bp: int = 6667
+
+
+class Visibility(Struct, frozen=True, array_like=True):
+    """Who sees what of the community (ledger/visibility.py, docs/privacy.md), set by a decision.
+    What every reader sees whatever this says: the community's name and unit, how many members it
+    has, the credit in circulation, its enterprises and open offers, and decisions' titles and
+    outcomes. The defaults: members see each other's names; balances and histories (with memos)
+    only the member concerned and the admins; how each member voted, members; decisions' texts and
+    tallies, members; the log of events as the API decodes it, the admins."""
+
+    names: Audience = "members"  # members' names, roles and keys
+    balances: Audience = "concerned"  # a member's balance, limits and what is held
+    history: Audience = "concerned"  # a member's payments, with their memos
+    votes: Audience = "members"  # how each member voted and delegated
+    decisions: Audience = "members"  # decisions' texts, proposers and tallies
+    holdings: Audience = "members"  # who holds which shares (cap tables, holders' orders)
+    log: Audience = "admins"  # the decoded log (/api/log): every event, with every memo
 
 
 class Levy(Struct, frozen=True, array_like=True):
@@ -258,6 +276,7 @@ class State(Struct, frozen=True):
     delegations: Map = Map()  # member id -> Map(topic -> delegate's member id); topic "" is general
     rules: Rules = Rules()
     levy: Levy | None = None  # None: payments carry no levy
+    visibility: Visibility = Visibility()
     treasury: bytes | None = None  # the treasury's account id, once a levy created it
     shares: Shares = Shares()  # enterprises, holdings, offers, books (ledger/shares.py)
     # Federation bodies (charter, proposal, vote) the community decided to append, oldest first; the

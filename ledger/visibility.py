@@ -8,7 +8,10 @@ from the reader, what each of them sees; this module is pure and reads the state
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from msgspec import Struct
+from tallystick.protocol.types import Audience
 
 from .model import State
 
@@ -38,3 +41,31 @@ def reader_for_key(state: State, key: bytes) -> Reader:
     if member is None or not member.active or member.key != key:
         return Reader(key=key)
     return Reader(member=member_id, admin=member.role == "admin", key=key)
+
+
+# What a reader may see: one of the kinds the community's policy (`Visibility`) names. Aggregates
+# (name, unit, members counted, circulation, enterprises, open offers, decisions' titles and
+# outcomes) are not among them: every reader sees those.
+Kind = Literal["names", "balances", "history", "votes", "decisions", "holdings", "log"]
+kinds: tuple[Kind, ...] = get_args(Kind)
+
+
+def audience_admits(audience: Audience, reader: Reader, subject: bytes | None) -> bool:
+    """Whether `reader` is in `audience` for data about member `subject` (None: about no one
+    member, so "concerned" is the admins alone)."""
+    if audience == "public":
+        return True
+    if audience == "members":
+        return reader.is_member
+    if audience == "concerned":
+        return reader.admin or (subject is not None and reader.member == subject)
+    return reader.admin
+
+
+def can_see(state: State, reader: Reader, kind: Kind, subject: bytes | None = None) -> bool:
+    """The one question every page, answer, export and CLI read asks: may `reader` see `kind`
+    (about member `subject`, where it is one member's) in this community, by its policy?
+    A member always sees their own (their balance, history and votes), whatever the policy."""
+    if subject is not None and reader.member == subject:
+        return True
+    return audience_admits(getattr(state.visibility, kind), reader, subject)

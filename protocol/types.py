@@ -36,6 +36,9 @@ Position = Literal["agree", "abstain", "disagree", "block"]
 # (they were raised while it was open); ledger/decisions.py.
 Outcome = Literal["passed", "rejected", "blocked", "no_quorum", "effect_refused", "below_floor"]
 Admission = Literal["admin", "decision"]
+# Who may see a kind of the community's data (ledger/visibility.py): anyone; its members; the
+# member it is about and the admins; the admins alone.
+Audience = Literal["public", "members", "concerned", "admins"]
 # The classes of decision the community's floors are set for, from the lightest to the strictest
 # (docs/decisions.md, "Floors"); `rules` is the strictest and always at least as strict as the others.
 DecisionClass = Literal[
