@@ -8,6 +8,10 @@ not there (a member, a decision), which is the user's mistake (`NodeRefused.is_m
 checked when the client is made, so `--node 127.0.0.1:7600` is one line saying to write
 `http://127.0.0.1:7600`, not a traceback.
 Intents are signed here, with the member's own key file: the node never sees a member's secret key.
+A client made with a key also signs every other request (protocol/requests.py, docs/protocol.md
+§18), so the node reads it as that member and shows what the community's visibility policy lets
+them see; without a key it reads as a stranger. The community's document is public, so the node id
+the signature names is read unsigned.
 The community's document (`/api/community`: its node id, unit, default limits) is read once per
 client (`community`), so a command that needs its unit and then signs asks for it once.
 """
@@ -26,6 +30,7 @@ from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import Action
 from tallystick.protocol.ids import KeyPair, id_from_text
+from tallystick.protocol.requests import sign_request
 
 request_timeout_seconds = 30
 
@@ -92,19 +97,33 @@ class Client:
     """One request a call, on a connection of its own (http.client: a `tally` command starts in a
     fraction of the time an aiohttp session takes to import, and makes a handful of requests)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, key: KeyPair | None = None) -> None:
         self.base_url = check_node_url(base_url)
         self._parts = urlsplit(self.base_url)
         self._community: dict[str, Any] | None = None
+        self.key = key  # signs every request but the community's document; None: a stranger's reads
+
+    def _signed_headers(self, method: str, target: str, body: bytes | None,
+                        headers: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(headers or {})
+        if self.key is not None and not target.endswith("/api/community"):
+            feed = id_from_text("n", self.community()["node"])
+            headers["Authorization"] = sign_request(
+                self.key, node=feed, method=method, target=target, ts_ms=time.time_ns() // 1_000_000,
+                body=body or b"",
+            )
+        return headers
 
     def _exchange(self, method: str, path: str, body: bytes | None = None,
                   headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         """The status and body of one request; a node that does not answer is NodeUnreachable."""
         parts = self._parts
+        target = parts.path.rstrip("/") + path
+        headers = self._signed_headers(method, target, body, headers)
         connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         connection = connection_type(parts.hostname or "", parts.port, timeout=request_timeout_seconds)
         try:
-            connection.request(method, parts.path.rstrip("/") + path, body=body, headers=headers or {})
+            connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException) as error:

@@ -184,7 +184,8 @@ class Context:
     def client(self) -> Client:
         if not self.node_url:
             raise click.UsageError("say which node: --node http://HOST:PORT (or set TALLY_NODE)")
-        return Client(self.node_url)
+        # With a key (--key or TALLY_KEY) every request is signed and read as that member's.
+        return Client(self.node_url, self.key() if self.key_path else None)
 
     def key(self) -> KeyPair:
         if not self.key_path:
