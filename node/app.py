@@ -226,7 +226,7 @@ def create_app(
     home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
 ) -> web.Application:
     from . import pages
-    from .http import api
+    from .http import api, auth
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
     from .http.readers import who_reads
@@ -239,6 +239,7 @@ def create_app(
     app[registry_key] = registry
     api.add_routes(app)
     shares_api.add_routes(app)
+    auth.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
     pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice
@@ -291,6 +292,7 @@ def create_app(
                 await store.close()
 
     app.cleanup_ctx.append(node_lifetime)
+    app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node
     return app
 
 

@@ -224,6 +224,11 @@ class Home:
         return self.path / "tally.db"
 
     @property
+    def sessions_path(self) -> Path:
+        """Members' sign-in sessions (node/sessions.py): not part of the log; deleting it signs everyone out."""
+        return self.path / "sessions.db"
+
+    @property
     def acknowledged_path(self) -> Path:
         """The record of the own feed's last acknowledged head (node/store.py, `tally.db.acknowledged`)."""
         return acknowledged_path(self.database_path)

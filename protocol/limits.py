@@ -183,3 +183,18 @@ name_key_rounds_max = 4
 request_skew_max_ms = 5 * 60 * 1000
 # The Authorization header of a signed request, at most (a key, a time and a signature fit in 200).
 request_authorization_chars_max = 512
+# A session (a browser's sign-in, node/sessions.py) ends after this long without a request, and in
+# any case this long after it opened: a cookie left on a shared computer stops working the same
+# afternoon, and a stolen one within the day.
+session_idle_ms = 30 * 60 * 1000
+session_max_ms = 12 * 3600 * 1000
+# A sign-in challenge, and a one-time sign-in link (`tally sign-in`), is good for this long and
+# once: long enough to sign it (or to open the link) by hand, short enough to be worthless later.
+sign_in_challenge_ms = 2 * 60 * 1000
+# Sessions one member holds at once (a phone, a laptop, a few browsers); signing in past it ends
+# their oldest, so no one member's sign-ins fill the node's session file.
+sessions_per_member_max = 10
+# Sessions and challenges the node holds at once, in all: past either, the oldest ends. Bounds the
+# session file and the in-memory list of signed-in keys whatever strangers or members do.
+sessions_max = 100_000
+sign_in_challenges_max = 10_000
