@@ -206,7 +206,7 @@ async def end_session(request: web.Request) -> web.Response:
     session_id = request.match_info["id"]
     if len(session_id) > 64 or not await _store(request).end(session_id, key):
         raise NoSessionError("you have no session with this id; list yours with GET /api/sessions")
-    response = web.Response(status=204)
+    response = json_response({"ended": session_id})
     current = session_of(request)
     if current is not None and current.id == session_id:
         clear_session_cookie(response, request)
@@ -216,7 +216,7 @@ async def end_session(request: web.Request) -> web.Response:
 async def sign_out(request: web.Request) -> web.Response:
     session = _signed_in(request)
     await _store(request).end(session.id, session.key)
-    response = web.Response(status=204)
+    response = json_response({"ended": session.id})
     clear_session_cookie(response, request)
     return response
 
