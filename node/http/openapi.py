@@ -241,6 +241,61 @@ def _federation_paths() -> dict[str, Any]:
     }
 
 
+def _sign_in_paths() -> dict[str, Any]:
+    """Signing in (node/http/auth.py, docs/api.md "Signing in"). 401 not_signed_in: no session (or,
+    for the sessions list, no member's signature either); 403 csrf_refused: a change by cookie
+    without the session's X-CSRF-Token or from another Origin."""
+    b32 = {"type": "string", "pattern": "^[a-z2-7]+$", "maxLength": 128}
+    proof = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["key", "challenge", "signature"], "additionalProperties": False,
+        "properties": {"key": _id_of("k", "the member's current key"),
+                       "challenge": {**b32, "description": "as POST /api/sign-in/challenge gave it"},
+                       "signature": {**b32, "description": "Ed25519 over sign_in_message (docs/protocol.md §18)"}}}}}}
+    session = {"type": "object", "required": ["id", "member", "expires_ms", "csrf_token"], "properties": {
+        "id": {"type": "string"}, "member": _id_of("m", "the signed-in member"), "expires_ms": {"type": "integer"},
+        "csrf_token": {"type": "string", "description": "send it back in X-CSRF-Token with every change"},
+        "admin": {"type": "boolean"}, "last_seen_ms": {"type": "integer"}}}
+    listed = {"type": "array", "maxItems": limits.sessions_per_member_max, "items": {
+        "type": "object", "required": ["id", "label", "created_ms", "last_seen_ms", "expires_ms", "current"],
+        "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "created_ms": {"type": "integer"},
+                       "last_seen_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
+                       "current": {"type": "boolean"}}}}
+    ended = _ok({"type": "object", "required": ["ended"], "properties": {"ended": {"type": "string"}}})
+    return {
+        "/api/sign-in/challenge": {"post": {
+            "summary": "A single-use challenge to sign, good for sign_in_challenge_ms",
+            "responses": {"200": _ok({"type": "object", "required": ["challenge", "node", "expires_ms"],
+                                      "properties": {"challenge": b32, "node": _id_of("n", "the node to name"),
+                                                     "expires_ms": {"type": "integer"}}}),
+                          **_errors(*always)}}},
+        "/api/sign-in": {"post": {
+            "summary": "Trade a signed challenge for a session: sets the tally_session cookie",
+            "requestBody": proof,
+            "responses": {"200": _ok(session), **_errors(400, 401, 403, 408, 413, *always)}}},
+        "/api/sign-in/link": {"post": {
+            "summary": "Trade a signed challenge for a one-time sign-in link (tally sign-in)",
+            "requestBody": proof,
+            "responses": {"200": _ok({"type": "object", "required": ["link", "expires_ms"],
+                                      "properties": {"link": {"type": "string"}, "expires_ms": {"type": "integer"}}}),
+                          **_errors(400, 401, 403, 408, 413, *always)}}},
+        "/sign-in": {"get": {
+            "summary": "Open a one-time sign-in link: sets the session cookie and goes to the member's page",
+            "parameters": [{"name": "token", "in": "query", "required": True, "description": "from the link",
+                            "schema": {"type": "string", "maxLength": 64}}],
+            "responses": {"303": {"description": "signed in: to the member's page"}, **_errors(400, *always)}}},
+        "/api/session": _get("The session this cookie holds: the member, its expiry, its CSRF token", _ok(session), 401),
+        "/api/sessions": _get("The reader's own sessions, newest first (by cookie or a member's signature)",
+                              _ok(listed), 401),
+        "/api/sessions/{id}": {"delete": {
+            "summary": "End one of the reader's own sessions (another's id is not found)",
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 64}}],
+            "responses": {"200": ended, **_errors(401, 403, 404, *always)}}},
+        "/api/sign-out": {"post": {"summary": "End the session this cookie holds, and clear the cookie",
+                                   "responses": {"200": ended, **_errors(401, 403, *always)}}},
+    }
+
+
 def _replication_paths() -> dict[str, Any]:
     """Node to node (replication/server.py, docs/protocol.md §16): msgpack, not JSON, but for
     refusals, which are the same JSON errors as everywhere."""
@@ -389,6 +444,7 @@ def document() -> dict[str, Any]:
             **_shares_paths(),
             **_federation_paths(),
             **_replication_paths(),
+            **_sign_in_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),
