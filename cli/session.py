@@ -33,7 +33,7 @@ def _from_b32(text: str) -> bytes:
 
 
 def _when(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+    return time.strftime("%d %b %H:%M", time.localtime(ms / 1000))
 
 
 @click.command("sign-in", cls=TallyCommand, epilog=example(
@@ -84,7 +84,9 @@ def session_list(context: Context, as_json: bool) -> None:
         click.echo("no open sessions; `tally sign-in` opens one in a browser")
         return
     table = Table()
-    for column in ("id", "browser", "signed in", "last seen", "ends"):
+    # The id whole, never wrapped or cut: it is what `tally session end` takes.
+    table.add_column("id", no_wrap=True, min_width=max(len(row["id"]) for row in sessions))
+    for column in ("browser", "signed in", "last seen", "ends"):
         table.add_column(column)
     for row in sessions:
         table.add_row(

@@ -214,6 +214,8 @@ def test_sign_in_from_the_command_line_prints_a_link_that_works_once(node: NodeP
     listed = tally("--node", node.url, "--key", key_file, "session", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     newest = json.loads(listed.stdout)[0]["id"]
+    table = tally("--node", node.url, "--key", key_file, "session", "list")
+    assert table.returncode == 0 and newest in table.stdout, table.stdout
     ended = tally("--node", node.url, "--key", key_file, "session", "end", newest)
     assert ended.returncode == 0, ended.stderr
     assert http("GET", node.url + "/api/session", headers={"Cookie": f"tally_session={token}"}).status == 401
