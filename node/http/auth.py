@@ -252,6 +252,7 @@ async def sessions_lifetime(app: web.Application) -> AsyncIterator[None]:
                 await store.end_key(key)
 
     node.sequencer.on_append(after_commit)
+    due.set()  # and once at start: a commit just before a crash may not have ended them
     task = asyncio.create_task(end_sessions_of_former_members(), name="sessions")
     task.add_done_callback(node.task_ended)
     try:
