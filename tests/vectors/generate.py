@@ -1665,7 +1665,6 @@ def build_pending_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
     the state digest's elements 7 and 8 that the other vectors leave empty (docs/protocol.md §11.1,
     §11.5). The sequencer checkpoints right after whichever event makes one due, so a checkpoint can
     meet the outbox full; here the node's idle timer does."""
-    public = {name: key_for(name).public for name in key_names}
     builder = _community_with_alice_and_bob("Ashford", "ASH")
     t = genesis_ts_ms
     brookside, dee = hash32(b"the community of Brookside"), hash32(b"Dee of Brookside")
