@@ -170,6 +170,8 @@ def test_the_first_six_elements_read_as_section_11_1_says() -> None:
     genesis = events[0]["decoded"]["body"]
     assert settings == [genesis["name"], genesis["unit_code"], genesis["unit_decimals"], genesis["debit_limit_minor"],
                         genesis["credit_ceiling_minor"], genesis["checkpoint_interval_events"]]
+    # the checkpoint a sequencer appends when due (§11): every event since the genesis counts
+    assert seq - 1 == settings[5] and all(event["decoded"]["body"]["kind"] != "checkpoint" for event in events[:seq])
     assert [entry[0] for entry in accounts] == sorted(entry[0] for entry in accounts)
     assert sum(entry[5] for entry in accounts) == 0
     assert decisions_element is None  # no decision, delegation or rule changed, but element 6 is there

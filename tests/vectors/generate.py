@@ -1663,10 +1663,19 @@ def build_pending_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
     their answers (the first past its expiry, its cancel sent), one payment to it stands rejected, and
     two federation acts it decided (a proposal and its yes vote) wait in its outbox: the entries of
     the state digest's elements 7 and 8 that the other vectors leave empty (docs/protocol.md §11.1,
-    §11.5). The sequencer checkpoints right after whichever event makes one due, so a checkpoint can
-    meet the outbox full; here the node's idle timer does."""
-    builder = _community_with_alice_and_bob("Ashford", "ASH")
+    §11.5). The sequencer appends a checkpoint right after the event that makes one due, before the
+    node's timer appends what waits in the outbox; so the genesis asks for one every 11 events, and
+    the second act is the eleventh."""
+    public = {key: key_for(key).public for key in key_names}
+    builder = _FeedBuilder()
     t = genesis_ts_ms
+    builder.append("node", t, Genesis(
+        name="Ashford", unit_code="ASH", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name="Ada", checkpoint_interval_events=11,
+    ), "genesis: the community Ashford, unit ASH, a checkpoint every 11 events", None)
+    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
+    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
     brookside, dee = hash32(b"the community of Brookside"), hash32(b"Dee of Brookside")
     vale_charter = Charter("Vale", "VAL", 2, (CharterMember(builder.feed, "ASH", 1, 1),
                                               CharterMember(brookside, "BRK", 1, 1)), 6000, t)
@@ -1702,8 +1711,10 @@ def build_pending_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
     decide(expired + 3, FederationVote(vale, 0, hash32(encode(proposal))), "Ada decides to vote yes on it")
     state = builder.states[-1]
     assert len(state.payments.pending) == 2 and len(state.federation_outbox) == 2
-    builder.append("node", expired + 4, Checkpoint(state_hash=state_digest(state)),
-                   "the idle timer's checkpoint: both payments pending, both acts waiting", None)
+    assert transition.checkpoint_due(state) and not transition.checkpoint_due(builder.states[-2])
+    builder.append("node", expired + 3, Checkpoint(state_hash=state_digest(state)),
+                   "the checkpoint due after 11 events, in the same batch: both payments pending, both acts "
+                   "waiting", None)
     final, _ = verify_batch(builder.heads[0], builder.raw[1:])
     assert final == builder.heads[-1]
     return builder, {"vale": vale, "brookside": brookside, "dee": dee}
