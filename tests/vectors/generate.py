@@ -1727,8 +1727,8 @@ def build_pending_file() -> dict[str, Any]:
     checkpoint_seq = len(builder.raw)
     state = builder.states[checkpoint_seq - 2]
     return {
-        "description": "A valid feed of the community Ashford, in federation Vale, whose last event is a "
-        "checkpoint taken while two payments across are pending (sent, not yet answered; the first past its "
+        "description": "A valid feed of the community Ashford, in federation Vale, whose last event is the "
+        "checkpoint its interval of 11 events makes due, taken while two payments across are pending (sent, not yet answered; the first past its "
         "expiry, with its payment_cancel sent), one payment to it stands rejected, and two federation acts it "
         "decided (a fed_propose and a fed_vote for it) wait in its outbox. Fields as in feed.json; digest is "
         "that checkpoint's state digest taken apart as in digests.json; pending and outbox state what its "
