@@ -22,6 +22,7 @@ Python values; running the script writes them next to it as JSON:
                     (delegations, a levy and its treasury, withdrawals, open polls, holders' decisions)
 - digests.json      the state digest taken apart, element by element, for five states
 - layouts.json      one canonical encoding of every action, effect, electorate, body and federation effect
+- pending.json      a community checkpointed with payments across pending and federation acts in its outbox
 
 Files only ever gain entries: a case or an event appended keeps every existing byte.
 
@@ -136,7 +137,7 @@ from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
-              "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json")
+              "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -1640,6 +1641,7 @@ def build() -> dict[str, Any]:
         "intents.json": intents,
         "invalid.json": invalid,
         "fork_proofs.json": build_fork_proofs(builder),
+        "pending.json": build_pending_file(),
     }
 
 
@@ -1651,6 +1653,104 @@ def main() -> None:
     for name, value in build().items():
         (vectors_dir / name).write_text(render(value), encoding="utf-8")
         print(f"wrote {vectors_dir / name}")
+
+
+# ---- pending.json: payments across still pending, federation acts still waiting -------------------
+
+
+def build_pending_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
+    """A sixth community, Ashford, in federation Vale, checkpointed while two payments across wait for
+    their answers (the first past its expiry, its cancel sent), one payment to it stands rejected, and
+    two federation acts it decided (a proposal and its yes vote) wait in its outbox: the entries of
+    the state digest's elements 7 and 8 that the other vectors leave empty (docs/protocol.md §11.1,
+    §11.5). The sequencer appends a checkpoint right after the event that makes one due, before the
+    node's timer appends what waits in the outbox; so the genesis asks for one every 11 events, and
+    the second act is the eleventh."""
+    public = {key: key_for(key).public for key in key_names}
+    builder = _FeedBuilder()
+    t = genesis_ts_ms
+    builder.append("node", t, Genesis(
+        name="Ashford", unit_code="ASH", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name="Ada", checkpoint_interval_events=11,
+    ), "genesis: the community Ashford, unit ASH, a checkpoint every 11 events", None)
+    builder.act("admin", t + 1, AdmitMember(member=public["alice"], name="Alice"), "Ada admits Alice")
+    builder.act("admin", t + 2, AdmitMember(member=public["bob"], name="Bob"), "Ada admits Bob")
+    brookside, dee = hash32(b"the community of Brookside"), hash32(b"Dee of Brookside")
+    vale_charter = Charter("Vale", "VAL", 2, (CharterMember(builder.feed, "ASH", 1, 1),
+                                              CharterMember(brookside, "BRK", 1, 1)), 6000, t)
+    vale = federation_id(vale_charter)
+    builder.act("admin", t + 3, FederationAct(body=vale_charter), "Ada decides to adopt Vale's charter")
+    builder.append("node", t + 4, vale_charter, "the node appends the charter: Ashford's trade account in Vale",
+                   None)
+    builder.append("node", t + 5, TradeLimits(vale, vale, 50_000, 50_000),
+                   "the node applies Vale's trade limits: 500.00 either way", None)
+
+    def pay(payer: str, ts: int, amount_minor: int, memo: str, description: str) -> bytes:
+        action = PayAcross(federation=vale, to_community=brookside, to_member=dee, amount_minor=amount_minor,
+                           memo=memo)
+        intent, record = builder.intent(payer, action, description)
+        body = transition.intent_body(builder.states[-1], decode_intent(intent), intent, ts)
+        return event_hash(builder.append("node", ts, body, "payment_sent: " + description, record))
+
+    apples = pay("alice", t + 6, 2_500, "apples", "Alice pays Dee, of Brookside, 25.00 through Vale")
+    builder.append("node", t + 7, PaymentRejected(hash32(b"a payment from Brookside"), brookside, "unknown_member"),
+                   "Ashford rejects a payment from Brookside to a member it does not have", None)
+    expired = t + 6 + limits.payment_expiry_ms
+    builder.append("node", expired, PaymentCancel(apples, brookside),
+                   "Brookside has not answered in 24 hours: the node asks it to cancel Alice's payment", None)
+    pay("bob", expired + 1, 750, "", "Bob pays Dee 7.50 through Vale")
+    proposal = FederationProposal(vale, 0, vale, expired + 2 + 7 * 24 * hour_ms, "Brookside's trade limits", "",
+                                  SetTradeLimits(brookside, 40_000, 40_000))
+
+    def decide(ts: int, body: Body, description: str) -> None:  # after rotation_ts_ms, unrotated
+        intent, record = builder.intent("admin", FederationAct(body=body), description)
+        builder.append("node", ts, Act(intent=intent), description, record)
+
+    decide(expired + 2, proposal, "Ada decides to propose in Vale that Brookside may trade 400.00 either way")
+    decide(expired + 3, FederationVote(vale, 0, hash32(encode(proposal))), "Ada decides to vote yes on it")
+    state = builder.states[-1]
+    assert len(state.payments.pending) == 2 and len(state.federation_outbox) == 2
+    assert transition.checkpoint_due(state) and not transition.checkpoint_due(builder.states[-2])
+    builder.append("node", expired + 3, Checkpoint(state_hash=state_digest(state)),
+                   "the checkpoint due after 11 events, in the same batch: both payments pending, both acts "
+                   "waiting", None)
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
+    return builder, {"vale": vale, "brookside": brookside, "dee": dee}
+
+
+def build_pending_file() -> dict[str, Any]:
+    """pending.json: the Ashford feed and its checkpoint's state digest taken apart."""
+    builder, ids = build_pending_feed()
+    check_documented_digest(builder)
+    checkpoint_seq = len(builder.raw)
+    state = builder.states[checkpoint_seq - 2]
+    return {
+        "description": "A valid feed of the community Ashford, in federation Vale, whose last event is the "
+        "checkpoint its interval of 11 events makes due, taken while two payments across are pending (sent, not yet answered; the first past its "
+        "expiry, with its payment_cancel sent), one payment to it stands rejected, and two federation acts it "
+        "decided (a fed_propose and a fed_vote for it) wait in its outbox. Fields as in feed.json; digest is "
+        "that checkpoint's state digest taken apart as in digests.json; pending and outbox state what its "
+        "elements 8 and 7 hold (docs/protocol.md §11.5, §14.7).",
+        "feed_hex": builder.feed.hex(),
+        "vale_hex": ids["vale"].hex(),
+        "brookside_hex": ids["brookside"].hex(),
+        "trade_account_hex": state.payments.trade[ids["vale"]].hex(),
+        "events": builder.events,
+        "intents": builder.intents,
+        "checkpoint_seq": checkpoint_seq,
+        "digest": digest_example("ashford", builder, "pending.json before its checkpoint: a nil fifth element, "
+                                 "no enterprise, two federation acts in the outbox, two payments pending and "
+                                 "one answered", seq=checkpoint_seq - 1),
+        "pending": [{"payment_hex": payment.hex(), "seq": p.seq, "amount_minor": p.amount_minor,
+                     "cancel_sent": p.cancel_sent} for payment, p in sorted(state.payments.pending.items())],
+        "answered": {payment.hex(): answer for payment, answer in sorted(state.payments.answered.items())},
+        "outbox": [plain(body) for body in state.federation_outbox],
+        "final_balances": {name: state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob")},
+        "trade_account_balance": state.accounts[state.payments.trade[ids["vale"]]].balance_minor,
+    }
 
 
 if __name__ == "__main__":
