@@ -28,13 +28,13 @@ from tallystick.protocol.types import Audience
 hidden_header = "Tally-Hidden"
 
 _what = {
-    "names": "members' names",
-    "balances": "balances",
-    "history": "payments and memos",
-    "votes": "how members voted",
-    "decisions": "decisions' texts and tallies",
-    "holdings": "who holds which shares",
-    "log": "the log of events",
+    "names": "members' names are",
+    "balances": "balances are",
+    "history": "payments and their memos are",
+    "votes": "how each member voted is",
+    "decisions": "decisions' texts and tallies are",
+    "holdings": "who holds which shares is",
+    "log": "the log of events is",
 }
 _who = {
     "public": "everyone",
@@ -54,7 +54,7 @@ class NotVisibleError(LocalError):
 def hidden_line(kind: Kind, audience: Audience) -> str:
     """The one line that says what is hidden and what to do: `balances are visible to the member
     concerned and admins; give --key`."""
-    return f"{_what[kind]} are visible to {_who[audience]}; give --key (or TALLY_KEY) to read as one of them"
+    return f"{_what[kind]} visible to {_who[audience]}; give --key (or TALLY_KEY) to read as one of them"
 
 
 def refusal(state: State, kind: Kind) -> NotVisibleError:

@@ -71,11 +71,12 @@ async def status(request: web.Request) -> web.Response:
 async def balances(request: web.Request) -> web.Response:
     node = _node(request)
     state, reader = node.sequencer.state, reader_of(request)
+    limit = params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max)
     reference = request.query.get("account")
     account = resolve_member(request, reference) if reference else None
     if account is not None:
         require(state, reader, "balances", account)
-    rows = await node.store.balances(node.feed, account, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    rows = await node.store.balances(node.feed, account, limit)
     result = []
     shown = Shown()
     for member_id, name, balance, _debit, _ceiling, active in rows:
@@ -136,9 +137,9 @@ async def member(request: web.Request) -> web.Response:
 async def log(request: web.Request) -> web.Response:
     node = _node(request)
     state, reader = node.sequencer.state, reader_of(request)
-    require(state, reader, "log")
     start = params.query_integer(request, "from", 1, params.seq_min, params.seq_max)
     limit = params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
+    require(state, reader, "log")
     stored = await node.store.read_log(node.feed, start, limit)
     # The state names the signer and the members an event mentions beside their ids, to a reader
     # who may see every name (the log is not filtered by member: it is the whole feed or nothing).

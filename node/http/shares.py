@@ -320,9 +320,10 @@ async def holdings(request: web.Request) -> web.Response:
     from .api import resolve_member
 
     node = _node(request)
+    limit = _limit(request)
     member_id = resolve_member(request, request.match_info["reference"])
     require(node.sequencer.state, reader_of(request), "holdings", member_id)
-    held, orders = await member_holdings(node, member_id, _limit(request))
+    held, orders = await member_holdings(node, member_id, limit)
     return _json({"member": id_to_text("m", member_id), "holdings": held, "orders": orders})
 
 
