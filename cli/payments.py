@@ -23,6 +23,7 @@ from tallystick.protocol.ids import id_from_text
 
 from . import federate
 from .client import BadUrlError, Client
+from .reading import say_hidden
 from .common import (
     Context,
     Mistake,
@@ -112,6 +113,7 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
     client = context.client()
     rows = client.get("/api/payments", mine=None if everything else "1")
     if as_json:
+        say_hidden(client)
         print_json(rows)
         return
     community = client.community()
@@ -150,6 +152,7 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
                       amount(row["received"], row["to_community"], row.get("to_unit")),
                       row["memo"][:30])
     console.print(table)
+    say_hidden(client)
 
 
 commands = (pay, payments)

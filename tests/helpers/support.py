@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,17 @@ def http(
     except urllib.error.HTTPError as error:
         with error:
             return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def signed_get(url: str, key: KeyPair, *, timeout_seconds: float = http_timeout_seconds) -> Answer:
+    """GET `url` (a node's URL and path) signed by `key`, for the node whose feed /api/community
+    names: the reader is whoever holds that key (protocol.md §18)."""
+    parts = urllib.parse.urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    feed = id_from_text("n", http("GET", base + "/api/community", timeout_seconds=timeout_seconds).json()["node"])
+    authorization = sign_request(key, node=feed, method="GET", target=target, ts_ms=time.time_ns() // 1_000_000, body=b"")
+    return http("GET", url, timeout_seconds=timeout_seconds, headers={"Authorization": authorization})
 
 
 # ---- keys and nonces ------------------------------------------------------------------------------
