@@ -294,6 +294,12 @@ class ServeProcess:
         assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
         return answer.json()
 
+    def operator_environment(self, **extra: str) -> dict[str, str]:
+        """The environment of a `tally` command run by this node's operator: TALLY_KEY is the
+        home's admin key, so reads are signed and see what the admins see (a `--key` given on
+        the command line still signs instead)."""
+        return clean_environment(TALLY_KEY=str(self.home / "admin.key"), **extra)
+
     def get_as(self, key: KeyPair | None, path: str) -> Answer:
         """GET `path` as the holder of `key` reads it (None: a stranger, unsigned)."""
         return self.http("GET", path) if key is None else self.signed(key, "GET", path)
