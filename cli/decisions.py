@@ -42,7 +42,6 @@ from tallystick.protocol.types import DecisionClass
 
 from . import shares
 from .client import Client
-from .reading import say_hidden
 from .common import (
     Context,
     TallyCommand,
@@ -54,6 +53,7 @@ from .common import (
     refusals_exit_cleanly,
     resolve_member,
 )
+from .reading import say_hidden
 from .terminal import Table, visible
 
 _decision_classes: tuple[str, ...] = get_args(DecisionClass)

@@ -23,7 +23,6 @@ from tallystick.protocol.ids import id_from_text
 
 from . import federate
 from .client import BadUrlError, Client
-from .reading import say_hidden
 from .common import (
     Context,
     Mistake,
@@ -34,6 +33,7 @@ from .common import (
     refusals_exit_cleanly,
     resolve_member,
 )
+from .reading import say_hidden
 from .terminal import Table, visible
 
 

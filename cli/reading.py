@@ -14,10 +14,9 @@ from typing import Any
 
 import click
 from tallystick.ledger.money import format_ceiling, format_debit_limit, format_money
-from tallystick.protocol import limits
-
 from tallystick.ledger.visibility import kinds
 from tallystick.node.visible import hidden_line
+from tallystick.protocol import limits
 
 from .client import Client
 from .common import Context, TallyCommand, console, example, print_json, refusals_exit_cleanly

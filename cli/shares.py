@@ -33,7 +33,6 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from .client import Client
-from .reading import say_hidden
 from .common import (
     Context,
     Money,
@@ -47,6 +46,7 @@ from .common import (
     print_json,
     refusals_exit_cleanly,
 )
+from .reading import say_hidden
 from .terminal import Table, markup, visible
 
 # Table columns holding amounts: never wrapped, so "12.50 HRS" stays on one line.

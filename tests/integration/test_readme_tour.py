@@ -36,7 +36,14 @@ from typing import Any
 
 import pytest
 
-from helpers.support import clean_environment, command_timeout_seconds, free_port, http, key_from_file, signed_get
+from helpers.support import (
+    clean_environment,
+    command_timeout_seconds,
+    free_port,
+    http,
+    key_from_file,
+    signed_get,
+)
 from helpers.tour import (
     Background,
     Block,

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 import pytest
 from tallystick.ledger.shares import enterprise_id
-from tallystick.protocol.events import FounderIssue, OpenOffer, Propose, RegisterEnterprise, ShareClass, Subscribe, Transfer, Vote
+from tallystick.protocol.events import (
+    FounderIssue,
+    OpenOffer,
+    Propose,
+    RegisterEnterprise,
+    ShareClass,
+    Subscribe,
+    Transfer,
+    Vote,
+)
 from tallystick.protocol.ids import KeyPair, id_to_text
 
 from helpers.nodes import NodeProcess
@@ -323,7 +331,7 @@ def test_a_member_reads_only_their_own_balance_by_name(world: World) -> None:
 
 def test_nothing_a_stranger_read_changed_the_feed(world: World) -> None:
     before = world.node.get("/api/status")["seq"]
-    for route, (method, path_of, _) in checks.items():
+    for (method, path_of, _) in checks.values():
         if method == "get":
             world.read("stranger", path_of(world))
     assert world.node.get("/api/status")["seq"] == before

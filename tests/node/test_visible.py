@@ -122,7 +122,7 @@ def test_a_person_is_seen_only_with_their_name_and_always_by_themself_and_the_ad
     if reader_name in ("alice", "admin"):
         assert seen
     if reader_name in ("stranger", "outsider") and seen:
-        assert getattr(policy, "names") == "public" and getattr(policy, kind) == "public"
+        assert policy.names == "public" and getattr(policy, kind) == "public"
 
 
 def _decision_document() -> dict:
