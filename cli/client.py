@@ -102,6 +102,9 @@ class Client:
         self._parts = urlsplit(self.base_url)
         self._community: dict[str, Any] | None = None
         self.key = key  # signs every request but the community's document; None: a stranger's reads
+        # The kinds of personal data the node left out of any answer so far, for this reader
+        # (its Tally-Hidden header, node/visible.py): the command says so in one line.
+        self.hidden: set[str] = set()
 
     def _signed_headers(self, method: str, target: str, body: bytes | None,
                         headers: dict[str, str] | None) -> dict[str, str]:
@@ -125,6 +128,7 @@ class Client:
         try:
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
+            self.hidden.update(kind for kind in (response.getheader("Tally-Hidden") or "").split(",") if kind)
             return response.status, response.read()
         except (OSError, http.client.HTTPException) as error:
             raise _unreachable(self.base_url, error) from None

@@ -53,6 +53,7 @@ from .common import (
     refusals_exit_cleanly,
     resolve_member,
 )
+from .reading import say_hidden
 from .terminal import Table, visible
 
 _decision_classes: tuple[str, ...] = get_args(DecisionClass)
@@ -298,6 +299,7 @@ def decisions(context: Context, decision: int | None, open_only: bool, limit: in
         rows = [client.get(f"/api/decisions/{decision}")]
     else:
         rows = client.get("/api/decisions", open="1" if open_only else None, limit=limit)
+    say_hidden(client)
     if as_json:
         print_json(rows[0] if decision is not None else rows)
         return
@@ -305,7 +307,12 @@ def decisions(context: Context, decision: int | None, open_only: bool, limit: in
     for column in ("id", "type", "title", "status", "tally", "time left"):
         table.add_column(column)
     for row in rows:
-        counted = row["tally"]
+        counted = row.get("tally")
+        if counted is None:  # the policy shows this reader titles and outcomes only
+            status = "open" if row["open"] else row["outcome"]
+            table.add_row(str(row["id"]), row["type"], row["title"][:40], status, "",
+                          _time_left(row["time_left_ms"]) if row["open"] else "closed")
+            continue
         if row["type"] == "poll":
             summary = ", ".join(f"{index} {option}: {count}" for index, (option, count)
                                 in enumerate(zip(row["options"], counted["option_counts"], strict=True)))
@@ -316,7 +323,7 @@ def decisions(context: Context, decision: int | None, open_only: bool, limit: in
         table.add_row(str(row["id"]), row["type"], row["title"][:40], status, summary,
                       _time_left(row["time_left_ms"]) if row["open"] else "closed")
     console.print(table)
-    if decision is not None and rows[0]["type"] == "poll":
+    if decision is not None and rows[0]["type"] == "poll" and "tally" in rows[0]:
         shown = rows[0]
         for index, (option, count) in enumerate(zip(shown["options"], shown["tally"]["option_counts"], strict=True)):
             click.echo(f"  {index}  {visible(option)}: {count}")

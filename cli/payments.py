@@ -33,6 +33,7 @@ from .common import (
     refusals_exit_cleanly,
     resolve_member,
 )
+from .reading import say_hidden
 from .terminal import Table, visible
 
 
@@ -86,7 +87,10 @@ def _pay_across(context: Context, client: Client, to: str, minor: int, memo: str
                 f"node), or m_ID@n_COMMUNITY while it is down; a member here is paid by name: pay {member_reference}"
             ) from None
         to_community = other.community()["node"]
-        to_member = other.get(f"/api/members/{quote(member_reference, safe='')}")["id"]
+        # An m_ id needs no look-up; a name does, and another community shows its members' names
+        # only to those its policy lets see them (by default its own members).
+        to_member = member_reference if member_reference.startswith("m_") else other.get(
+            f"/api/members/{quote(member_reference, safe='')}")["id"]
     meeting = federate.meeting(client.get("/api/federations"), client.community()["node"], to_community, federation)
     if meeting is None:
         raise Mistake("no_federation",
@@ -112,6 +116,7 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
     client = context.client()
     rows = client.get("/api/payments", mine=None if everything else "1")
     if as_json:
+        say_hidden(client)
         print_json(rows)
         return
     community = client.community()
@@ -150,6 +155,7 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
                       amount(row["received"], row["to_community"], row.get("to_unit")),
                       row["memo"][:30])
     console.print(table)
+    say_hidden(client)
 
 
 commands = (pay, payments)

@@ -14,11 +14,23 @@ from typing import Any
 
 import click
 from tallystick.ledger.money import format_ceiling, format_debit_limit, format_money
+from tallystick.ledger.visibility import kinds
+from tallystick.node.visible import hidden_line
 from tallystick.protocol import limits
 
 from .client import Client
 from .common import Context, TallyCommand, console, example, print_json, refusals_exit_cleanly
 from .terminal import Table, markup
+
+
+def say_hidden(client: Client) -> None:
+    """One line (on stderr, so --json stays one JSON document) for each kind of personal data the
+    node left out of what this command read, and what to do: `balances are visible to the member
+    concerned and admins; give --key (or TALLY_KEY) to read as one of them`."""
+    policy = client.community().get("visibility", {}) if client.hidden else {}
+    for kind in kinds:
+        if kind in client.hidden:
+            click.echo(hidden_line(kind, policy.get(kind, "admins")), err=True)
 
 
 @click.command(cls=TallyCommand, epilog=example("tally balance", "tally balance Alice", "tally balance --json"))
@@ -30,6 +42,7 @@ def balance(context: Context, account: str | None, as_json: bool) -> None:
     """Balances and limits of every account, or of ACCOUNT (id or name)."""
     client = context.client()
     rows = client.get("/api/balances", account=account)
+    say_hidden(client)
     if as_json:
         print_json([{k: row[k] for k in ("account", "name", "balance", "debit_limit", "credit_ceiling")} for row in rows])
         return
@@ -145,6 +158,7 @@ def log(context: Context, from_seq: int, limit: int, as_json: bool) -> None:
     community = client.community()
     decimals, unit = community["unit"]["decimals"], community["unit"]["code"]
     names = _Names(client)
+    say_hidden(client)
     table = Table()
     for column in ("seq", "time", "who", "what"):
         table.add_column(column)

@@ -46,6 +46,7 @@ from .common import (
     print_json,
     refusals_exit_cleanly,
 )
+from .reading import say_hidden
 from .terminal import Table, markup, visible
 
 # Table columns holding amounts: never wrapped, so "12.50 HRS" stays on one line.
@@ -245,6 +246,7 @@ def list_(context: Context, as_json: bool) -> None:
     """Every enterprise of the community, with its balance and its share classes (shares outstanding)."""
     client = context.client()
     rows = client.get("/api/enterprises", limit=limits.page_size_max)
+    say_hidden(client)
     if as_json:
         print_json(rows)
         return
@@ -272,14 +274,17 @@ def show(context: Context, reference: str, as_csv: bool, as_json: bool) -> None:
         enterprise_id(client, reference)  # a clear refusal for an unknown name
         # CSV rows end in CR LF; a CR inside a field (a name written before names were checked) is shown.
         table = client.get_text(f"/api/enterprises/{quote(reference, safe='')}/captable.csv").replace("\r\n", "\n")
+        say_hidden(client)
         click.echo(visible(table, multiline=True), nl=False)
         return
     document = client.get(f"/api/enterprises/{quote(reference, safe='')}", limit=limits.page_size_max)
+    say_hidden(client)
     if as_json:
         print_json(document)
         return
     _, money = money_of(client)
-    console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}  managed by {markup(document['manager_name'] or '')}")
+    manager = f"  managed by {markup(document['manager_name'])}" if document.get("manager_name") else ""
+    console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}{manager}")
     console.print(f"  balance {money(document['balance'])}")
     console.print("  share classes:")
     for c in document["classes"]:
@@ -404,6 +409,7 @@ def offers(context: Context, offer_id: int | None, open_only: bool, as_json: boo
     client = context.client()
     rows = [client.get(f"/api/offers/{offer_id}")] if offer_id else client.get(
         "/api/offers", open="1" if open_only else None, limit=limits.page_size_max)
+    say_hidden(client)
     if as_json:
         print_json(rows[0] if offer_id else rows)
         return
@@ -482,6 +488,7 @@ def book(context: Context, reference: str, share_class: int, as_json: bool) -> N
     """The order book of a class: bids and asks by price, and the last trades."""
     client = context.client()
     document = client.get(f"/api/enterprises/{quote(reference, safe='')}/book/{share_class}")
+    say_hidden(client)
     if as_json:
         print_json(document)
         return

@@ -14,9 +14,11 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from tallystick.node.app import clock_ms
+from tallystick.node.app import clock_ms, node_key
 from tallystick.node.http import params
 from tallystick.node.http.middleware import json_response as _json
+from tallystick.node.http.readers import reader_of
+from tallystick.node.visible import Shown, payment_across_shown
 from tallystick.protocol import limits
 from tallystick.protocol.codec import encode
 from tallystick.protocol.errors import BadIdError, MalformedError
@@ -166,13 +168,16 @@ async def certificate(request: web.Request) -> web.Response:
 
 async def payments_list(request: web.Request) -> web.Response:
     """Payments across communities this node holds, newest first; `?mine=1` for this
-    community's own (sent or received)."""
+    community's own (sent or received). Each carries members and a memo: a row is shown only to a
+    reader who may see the history of this community's member in it (node/visible.py)."""
     layer = _layer(request)
     rows = await layer.payments()
+    own = id_to_text("n", layer.own_feed)
     if params.query_flag(request, "mine"):
-        own = id_to_text("n", layer.own_feed)
         rows = [row for row in rows if own in (row["from_community"], row["to_community"])]
-    return _json(rows[: limits.page_size_max])
+    state, reader, shown = request.app[node_key].sequencer.state, reader_of(request), Shown()
+    rows = [row for row in rows if payment_across_shown(state, reader, row, own, shown)]
+    return _json(rows[: limits.page_size_max], headers=shown.headers())
 
 
 async def viability_report(request: web.Request) -> web.Response:

@@ -14,38 +14,34 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member, people
+from tallystick.ledger.accounts import credit_ceiling, debit_limit, people
 from tallystick.ledger.decisions import tally, winners
 from tallystick.ledger.errors import UnknownDecisionError
 from tallystick.ledger.model import Decision
+from tallystick.ledger.visibility import Reader, stranger
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
-from tallystick.protocol.errors import BadIdError, MalformedError
-from tallystick.protocol.ids import id_from_text, id_to_text
+from tallystick.protocol.errors import MalformedError
+from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, node_key
 from ..connections import read_body
 from ..views import event_json, render
+from ..visible import Shown, require, sees, shape_decision
+from ..visible import resolve_member as resolve_for
 from . import params
 from .middleware import json_response as _json
+from .readers import reader_of
 
 
 def _node(request: web.Request) -> Node:
     return request.app[node_key]
 
 
-def resolve_member(node: Node, reference: str) -> bytes:
-    """A member by id (`m_…`) or by the name the community gave it."""
-    state = node.sequencer.state
-    if reference.startswith("m_"):
-        member_id = id_from_text("m", reference)
-        if member_id not in state.members:
-            raise BadIdError(f"{reference} is not a member of this community")
-        return member_id
-    member_id = find_member(state, reference)
-    if member_id is None:
-        raise BadIdError(f"no member is named {reference!r}; list them with `tally balance`")
-    return member_id
+def resolve_member(request: web.Request, reference: str) -> bytes:
+    """A member by id (`m_…`) or by the name the community gave it, as this request's reader may
+    name them (node/visible.py: a member whose name is hidden from them is as unknown as no one)."""
+    return resolve_for(_node(request).sequencer.state, reader_of(request), reference)
 
 
 async def community(request: web.Request) -> web.Response:
@@ -62,6 +58,8 @@ async def community(request: web.Request) -> web.Response:
             "seq": head.seq,
             "head": id_to_text("h", head.head),
             "members": people(state),  # persons, not escrow, trade or enterprise accounts
+            # The policy itself is public: a client can say what it was not shown, and why.
+            "visibility": msgspec.structs.asdict(state.visibility),
         }
     )
 
@@ -72,12 +70,18 @@ async def status(request: web.Request) -> web.Response:
 
 async def balances(request: web.Request) -> web.Response:
     node = _node(request)
+    state, reader = node.sequencer.state, reader_of(request)
+    limit = params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max)
     reference = request.query.get("account")
-    account = resolve_member(node, reference) if reference else None
-    state = node.sequencer.state
-    rows = await node.store.balances(node.feed, account, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    account = resolve_member(request, reference) if reference else None
+    if account is not None:
+        require(state, reader, "balances", account)
+    rows = await node.store.balances(node.feed, account, limit)
     result = []
+    shown = Shown()
     for member_id, name, balance, _debit, _ceiling, active in rows:
+        if not shown.keep(state, reader, "balances", member_id):
+            continue
         account_state = state.accounts[member_id]
         result.append(
             {
@@ -89,12 +93,14 @@ async def balances(request: web.Request) -> web.Response:
                 "active": bool(active),
             }
         )
-    return _json(result)
+    return _json(result, headers=shown.headers())
 
 
 async def members(request: web.Request) -> web.Response:
     node = _node(request)
+    state, reader = node.sequencer.state, reader_of(request)
     rows = await node.store.members(node.feed, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    shown = Shown()
     return _json(
         [
             {
@@ -106,13 +112,15 @@ async def members(request: web.Request) -> web.Response:
                 "admitted_seq": admitted_seq,
             }
             for member_id, name, key, role, active, admitted_seq in rows
-        ]
+            if shown.keep(state, reader, "names", member_id)
+        ],
+        headers=shown.headers(),
     )
 
 
 async def member(request: web.Request) -> web.Response:
     node = _node(request)
-    member_id = resolve_member(node, request.match_info["reference"])
+    member_id = resolve_member(request, request.match_info["reference"])
     found = node.sequencer.state.members[member_id]
     return _json(
         {
@@ -128,11 +136,15 @@ async def member(request: web.Request) -> web.Response:
 
 async def log(request: web.Request) -> web.Response:
     node = _node(request)
+    state, reader = node.sequencer.state, reader_of(request)
     start = params.query_integer(request, "from", 1, params.seq_min, params.seq_max)
     limit = params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
+    require(state, reader, "log")
     stored = await node.store.read_log(node.feed, start, limit)
-    state = node.sequencer.state  # to name the signer and the members an event mentions beside their ids
-    events = [event_json(decode_event(item.bytes), item.hash, state) for item in stored]
+    # The state names the signer and the members an event mentions beside their ids, to a reader
+    # who may see every name (the log is not filtered by member: it is the whole feed or nothing).
+    naming = state if all(sees(state, reader, "names", m) for m in state.members) else None
+    events = [event_json(decode_event(item.bytes), item.hash, naming) for item in stored]
     next_seq = stored[-1].seq + 1 if stored and len(stored) == limit else None
     return _json({"events": events, "next": next_seq})
 
@@ -171,9 +183,12 @@ async def submit_intent(request: web.Request) -> web.Response:
     return _json({"seq": appended.seq, "hash": id_to_text("h", appended.hash)}, status=201)
 
 
-def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, Any]:
+def decision_json(node: Node, decision: Decision, *, votes: bool, reader: Reader = stranger,
+                  shown: Shown | None = None) -> dict[str, Any]:
     """A decision with its tally: live (against the current state) while open, as counted at the
-    close once closed; `time_left_ms` by the node's clock."""
+    close once closed; `time_left_ms` by the node's clock; as `reader` may see it
+    (node/visible.py: the text, proposer, effect and tally by the `decisions` policy, each vote by
+    the `votes` policy)."""
     state = node.sequencer.state
     live = state.decisions.get(decision.seq, decision)
     result = live.result if live.result is not None else tally(state, live)
@@ -212,12 +227,13 @@ def decision_json(node: Node, decision: Decision, *, votes: bool) -> dict[str, A
             "outcome": result.outcome,
         },
     }
+    ballots = None
     if votes:
-        document["votes"] = [
-            {"member": id_to_text("m", member), "position": ballot.position, "options": list(ballot.options)}
+        ballots = [
+            (member, {"member": id_to_text("m", member), "position": ballot.position, "options": list(ballot.options)})
             for member, ballot in sorted(live.votes.items())
         ]
-    return document
+    return shape_decision(state, reader, document, shown or Shown(), ballots)
 
 
 async def decisions(request: web.Request) -> web.Response:
@@ -225,7 +241,9 @@ async def decisions(request: web.Request) -> web.Response:
     open_only = params.query_flag(request, "open")
     limit = params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
     rows = await node.store.decision_rows(node.feed, open_only=open_only, limit=limit)
-    return _json([decision_json(node, decision, votes=False) for decision in rows])
+    shown = Shown()
+    documents = [decision_json(node, decision, votes=False, reader=reader_of(request), shown=shown) for decision in rows]
+    return _json(documents, headers=shown.headers())
 
 
 async def decision(request: web.Request) -> web.Response:
@@ -235,7 +253,8 @@ async def decision(request: web.Request) -> web.Response:
     found = node.sequencer.state.decisions.get(seq)
     if found is None:
         raise UnknownDecisionError(f"there is no decision {seq}; `tally decisions` lists them")
-    return _json(decision_json(node, found, votes=True))
+    shown = Shown()
+    return _json(decision_json(node, found, votes=True, reader=reader_of(request), shown=shown), headers=shown.headers())
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -2,6 +2,10 @@
 
 How this works: the document is data built here beside the routes it describes; a test walks every
 route the app registers and fails if one is missing here or described but absent, so it stays true.
+Every operation carries `x-visibility`: who may call it and how its answer depends on the reader
+(the community's visibility policy, node/visible.py; a request signed by a member, protocol.md §18,
+reads as that member). tests/integration/test_visibility_api.py walks every route as each kind of
+reader against these words.
 """
 
 from __future__ import annotations
@@ -136,7 +140,9 @@ _share_class = {
 _enterprise = {
     "type": "object",
     "properties": {
-        "id": _id, "account": _id, "name": {"type": "string"}, "manager": _id, "manager_name": {"type": "string"},
+        "id": _id, "account": _id, "name": {"type": "string"},
+        "manager": {"type": ["string", "null"], "description": "null when the reader may not see members' names"},
+        "manager_name": {"type": ["string", "null"]},
         "registered_seq": {"type": "integer"}, "balance": {"type": "integer"}, "debit_limit": {"type": "integer"},
         "credit_ceiling": {"type": "integer"}, "withdrawal_rule": {"type": "object"},
         "classes": {"type": "array", "items": _share_class},
@@ -209,7 +215,7 @@ def _shares_paths() -> dict[str, Any]:
                                     parameters=[_seq_path("offer", "the seq of the event that opened it")]),
         "/api/members/{reference}/holdings": _get(
             "A member's shares and resting orders",
-            _ok({"type": "object", "required": ["member", "holdings", "orders"]}), 400, 404,
+            _ok({"type": "object", "required": ["member", "holdings", "orders"]}), 400, 403, 404,
             parameters=[_text_path("reference", "an id (m_) or a name"), _limit()]),
     }
 
@@ -343,7 +349,7 @@ _minor_limit = {"type": "integer", "minimum": 0, "maximum": limits.amount_minor_
 # GET /api/community: node/http/api.py `community` answers exactly these fields.
 _community = {
     "type": "object",
-    "required": ["node", "name", "unit", "debit_limit", "credit_ceiling", "seq", "head", "members"],
+    "required": ["node", "name", "unit", "debit_limit", "credit_ceiling", "seq", "head", "members", "visibility"],
     "additionalProperties": False,
     "properties": {
         "node": _id_of("n", "the community's feed id: the node's own feed, the id intents are signed for"),
@@ -362,6 +368,13 @@ _community = {
         "head": _id_of("h", "the hash of the feed's last event"),
         "members": {"type": "integer", "minimum": 0,
                     "description": "active members who are people (not the community's own accounts)"},
+        "visibility": {
+            "type": "object", "additionalProperties": False,
+            "required": ["names", "balances", "history", "votes", "decisions", "holdings", "log"],
+            "description": "the community's visibility policy: who sees each kind of personal data",
+            "properties": {kind: {"type": "string", "enum": ["public", "members", "concerned", "admins"]}
+                           for kind in ("names", "balances", "history", "votes", "decisions", "holdings", "log")},
+        },
     },
 }
 _status = {
@@ -393,7 +406,63 @@ _intent_request = {
 }
 
 
+_policy = "by the community's visibility policy (GET /api/community `visibility`)"
+# Who may call each route, and what each reader sees of its answer (docs/api.md has the same table).
+route_visibility: dict[str, str] = {
+    "/api/community": "anyone; the same answer for every reader (nothing personal)",
+    "/api/status": "anyone; the same answer for every reader: node ids, seqs, peers' URLs, alerts (nothing personal)",
+    "/api/balances": f"anyone; only the accounts whose name and balance the reader may see {_policy} (a member "
+                     "always their own; the community's own accounts for all); ?account= someone hidden is "
+                     "refused: not_visible (403) for a hidden balance, bad_id (400) for a hidden name, as if unknown",
+    "/api/members": f"anyone; only the members whose names the reader may see {_policy} (a member always themself)",
+    "/api/members/{reference}": "anyone; a member whose name the reader may not see is bad_id (400), as if unknown",
+    "/api/log": f"whoever may see the log {_policy} (by default admins); others: not_visible (403)",
+    "/api/decisions": f"anyone; ids, titles, state, outcome and deadline for all; text, proposer, options, "
+                      f"effect and tally only to those who may see decisions {_policy}",
+    "/api/decisions/{decision}": "anyone; as /api/decisions, and each vote only to those who may see votes "
+                                 f"{_policy} (a member always their own)",
+    "/api/intents": "a member, with an intent signed by their key (the intent's signature decides, not the request's)",
+    "/api/enterprises": "anyone; the same for all but the manager, shown only to those who may see names",
+    "/api/enterprises/{reference}": f"anyone; holders, trades' parties and withdrawals only as the reader may see "
+                                    f"holdings {_policy} (a member always their own)",
+    "/api/enterprises/{reference}/captable.csv": f"anyone; only the rows the reader may see holdings of {_policy}",
+    "/api/enterprises/{reference}/book/{share_class}": "anyone; price levels for all (no owners), trades' parties "
+                                                       "only as the reader may see holdings",
+    "/api/offers": "anyone; the same answer for every reader (terms and amount raised)",
+    "/api/offers/{offer}": f"anyone; subscriptions only as the reader may see holdings {_policy}",
+    "/api/members/{reference}/holdings": f"whoever may see that member's holdings {_policy} (always the member); "
+                                         "others: not_visible (403), or bad_id (400) if the name is hidden",
+    "/api/federations": "anyone; federation documents are public to the federation",
+    "/api/federations/{federation}": "anyone; federation documents are public to the federation",
+    "/api/federations/{federation}/report": "anyone; federation documents are public to the federation",
+    "/api/federations/{federation}/decisions/{decision}/certificate": "anyone; public to the federation",
+    "/api/payments": "anyone; a payment across only to those who may see the history of this community's member "
+                     f"in it {_policy}; a payment between other communities only to admins",
+    "/replication/heads": "any peer node: signed events, already public to replicas",
+    "/replication/node": "any peer node",
+    "/replication/feeds/{feed}": "any peer node: signed events, already public to replicas",
+    "/replication/push": "a peer node, signed by its node key",
+    "/replication/forks": "any peer node; POST signed by its node key",
+    "/openapi.json": "anyone",
+    "/metrics": "anyone (Prometheus cannot sign): aggregates only, nothing personal",
+    "/": "anyone; pages apply the same policy (docs/privacy.md)",
+    "/members/{reference}": "anyone; pages apply the same policy (docs/privacy.md)",
+    "/node": "anyone; node status, nothing personal",
+    "/enterprises/{reference}": "anyone; pages apply the same policy (docs/privacy.md)",
+    "/federations/{reference}": "anyone; federation documents are public to the federation",
+    "/payments": "anyone; pages apply the same policy (docs/privacy.md)",
+}
+
+
 def document() -> dict[str, Any]:
+    described = _document()
+    for path, item in described["paths"].items():
+        for operation in item.values():
+            operation["x-visibility"] = route_visibility[path]
+    return described
+
+
+def _document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tallystick node", "version": str(limits.protocol_version),
@@ -404,7 +473,7 @@ def document() -> dict[str, Any]:
             "/api/community": _get("The community: name, unit, default limits, feed head", _ok(_community)),
             "/api/status": _get("Node status: seq, head, peers, feeds held, forks, alerts", _ok(_status)),
             "/api/balances": _get(
-                "Balances and effective limits", _ok({"type": "array", "items": _balance}), 400,
+                "Balances and effective limits", _ok({"type": "array", "items": _balance}), 400, 403,
                 parameters=[{"name": "account", "in": "query", "description": "an id (m_) or a name",
                              "schema": {"type": "string", "maxLength": reference_chars_max}},
                             _limit(limits.page_size_max)]),
@@ -413,11 +482,11 @@ def document() -> dict[str, Any]:
             "/api/members/{reference}": _get("One member, by id or by name", _ok(_member), 400, 404,
                                              parameters=[_text_path("reference", "an id (m_) or a name")]),
             "/api/log": _get(
-                "The feed's events, decoded",
+                "The feed's events, decoded (whole, or refused: it holds every memo)",
                 _ok({"type": "object", "required": ["events", "next"],
                      "properties": {"events": {"type": "array", "items": {"type": "object"}},
                                     "next": {"type": ["integer", "null"]}}}),
-                400,
+                400, 403,
                 parameters=[{"name": "from", "in": "query", "description": "the first seq",
                              "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}},
                             _limit()]),

@@ -18,13 +18,16 @@ from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member
 from tallystick.ledger.errors import UnknownEnterpriseError, UnknownOfferError
 from tallystick.ledger.model import Enterprise, Holding, Offer, Order, Trade, Withdrawal
 from tallystick.ledger.shares import allotment
+from tallystick.ledger.visibility import Reader
 from tallystick.protocol import limits
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from ..app import Node, node_key
 from ..store import share_key, share_value
+from ..visible import Shown, require, sees
 from . import params
 from .middleware import json_response as _json
+from .readers import reader_of
 
 
 def _node(request: web.Request) -> Node:
@@ -52,15 +55,18 @@ def _limit(request: web.Request) -> int:
     return params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
 
 
-def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise) -> dict[str, Any]:
+def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise, reader: Reader | None = None) -> dict[str, Any]:
+    """An enterprise and its account's figures (public); its manager, a person, by the `names`
+    policy for `reader` (None: unfiltered, for a caller that applies the policy itself)."""
     state = node.sequencer.state
     account = state.accounts[eid]
+    manager_shown = reader is None or sees(state, reader, "names", enterprise.manager)
     return {
         "id": id_to_text("e", eid),
         "account": id_to_text("m", eid),
         "name": enterprise.name,
-        "manager": id_to_text("m", enterprise.manager),
-        "manager_name": _name(node, enterprise.manager),
+        "manager": id_to_text("m", enterprise.manager) if manager_shown else None,
+        "manager_name": _name(node, enterprise.manager) if manager_shown else None,
         "registered_seq": enterprise.registered_seq,
         "balance": account.balance_minor,
         "debit_limit": debit_limit(state, account),
@@ -88,7 +94,10 @@ def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise) -> dict[str,
     }
 
 
-def offer_json(node: Node, offer: Offer, *, subscriptions: bool = False) -> dict[str, Any]:
+def offer_json(node: Node, offer: Offer, *, subscriptions: bool = False, reader: Reader | None = None,
+               shown: Shown | None = None) -> dict[str, Any]:
+    """An offer's terms and how much it raised (public); with `subscriptions`, each subscriber's
+    row by the `holdings` policy for `reader` (None: unfiltered)."""
     state = node.sequencer.state
     enterprise = state.shares.enterprises[offer.enterprise]
     document: dict[str, Any] = {
@@ -122,6 +131,7 @@ def offer_json(node: Node, offer: Offer, *, subscriptions: bool = False) -> dict
                 "allotted": sub.allotted if offer.outcome is not None else allotted.get(member, 0),
             }
             for member, sub in sorted(offer.subscriptions.items(), key=lambda item: item[1].first_seq)
+            if reader is None or (shown or Shown()).keep(state, reader, "holdings", member)
         ]
     return document
 
@@ -160,13 +170,20 @@ def order_json(node: Node, order: Order) -> dict[str, Any]:
     }
 
 
-def trade_json(node: Node, trade: Trade) -> dict[str, Any]:
+def trade_json(node: Node, trade: Trade, reader: Reader | None = None) -> dict[str, Any]:
+    """A trade's price and units (public: the market's); its buyer and seller by the `holdings`
+    policy for `reader` (None: unfiltered), each shown only to a reader who may see them."""
+    state = node.sequencer.state
+
+    def party(member: bytes) -> str | None:
+        return id_to_text("m", member) if reader is None or sees(state, reader, "holdings", member) else None
+
     return {
         "seq": trade.seq,
         "price": trade.price_minor,
         "units": trade.units,
-        "buyer": id_to_text("m", trade.buyer),
-        "seller": id_to_text("m", trade.seller),
+        "buyer": party(trade.buyer),
+        "seller": party(trade.seller),
     }
 
 
@@ -189,23 +206,30 @@ async def enterprises(request: web.Request) -> web.Response:
     node = _node(request)
     state = node.sequencer.state
     found = sorted(state.shares.enterprises.items(), key=lambda item: item[1].registered_seq)[: _limit(request)]
-    return _json([enterprise_json(node, eid, enterprise) for eid, enterprise in found])
+    return _json([enterprise_json(node, eid, enterprise, reader_of(request)) for eid, enterprise in found])
 
 
-async def cap_table(node: Node, eid: bytes, limit: int) -> list[dict[str, Any]]:
-    return [holding_json(node, key, held) for key, held in await _rows(node, "holding", eid, limit)]
+async def cap_table(node: Node, eid: bytes, limit: int, reader: Reader | None = None,
+                    shown: Shown | None = None) -> list[dict[str, Any]]:
+    """The register of members; for `reader`, only the holders the `holdings` policy lets them see
+    (always their own rows; None: unfiltered)."""
+    state = node.sequencer.state
+    shown = shown or Shown()
+    return [holding_json(node, key, held) for key, held in await _rows(node, "holding", eid, limit)
+            if reader is None or shown.keep(state, reader, "holdings", key[2])]
 
 
 async def enterprise(request: web.Request) -> web.Response:
     node = _node(request)
     eid = resolve_enterprise(node, request.match_info["reference"])
-    state = node.sequencer.state
-    document = enterprise_json(node, eid, state.shares.enterprises[eid])
+    state, reader = node.sequencer.state, reader_of(request)
+    shown = Shown()
+    document = enterprise_json(node, eid, state.shares.enterprises[eid], reader)
     limit = _limit(request)
-    document["holders"] = await cap_table(node, eid, limit)
+    document["holders"] = await cap_table(node, eid, limit, reader, shown)
     document["offers"] = [offer_json(node, offer) for _, offer in await _rows(node, "offer", eid, limit)]
     document["trades"] = [
-        {"class": index, **trade_json(node, trade)}
+        {"class": index, **trade_json(node, trade, reader)}
         for index in range(len(document["classes"]))
         for trade in state.shares.trades.get((eid, index), ())
     ]
@@ -213,9 +237,9 @@ async def enterprise(request: web.Request) -> web.Response:
         {"id": w.seq, "holder": id_to_text("m", w.holder), "class": w.share_class, "units": w.units,
          "due_ms": w.due_ms, "outcome": w.outcome}
         for _, w in await _rows(node, "withdrawal", eid, limit)
-        if isinstance(w, Withdrawal)
+        if isinstance(w, Withdrawal) and shown.keep(state, reader, "holdings", w.holder)
     ]
-    return _json(document)
+    return _json(document, headers=shown.headers())
 
 
 async def enterprise_csv(request: web.Request) -> web.Response:
@@ -225,10 +249,11 @@ async def enterprise_csv(request: web.Request) -> web.Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["holder", "name", "class", "class_name", "units", "locked", "since_seq", "cost_minor"])
-    for row in await cap_table(node, eid, limits.page_size_max):
+    shown = Shown()
+    for row in await cap_table(node, eid, limits.page_size_max, reader_of(request), shown):
         writer.writerow([row["holder"], row["name"], row["class"], row["class_name"], row["units"], row["locked"],
                          row["since_seq"], row["cost"]])
-    return web.Response(text=out.getvalue(), content_type="text/csv")
+    return web.Response(text=out.getvalue(), content_type="text/csv", headers=shown.headers())
 
 
 async def book(request: web.Request) -> web.Response:
@@ -238,12 +263,14 @@ async def book(request: web.Request) -> web.Response:
     enterprise_value = state.shares.enterprises[eid]
     last = len(enterprise_value.classes) - 1
     index = params.path_integer(request, "share_class", 0, last, f"{enterprise_value.name}'s share class (0 to {last})")
-    return _json({"enterprise": id_to_text("e", eid), "class": index, **book_json(node, eid, index, _limit(request))})
+    book_document = book_json(node, eid, index, _limit(request), reader_of(request))
+    return _json({"enterprise": id_to_text("e", eid), "class": index, **book_document})
 
 
-def book_json(node: Node, eid: bytes, index: int, depth: int) -> dict[str, Any]:
+def book_json(node: Node, eid: bytes, index: int, depth: int, reader: Reader | None = None) -> dict[str, Any]:
     """One class's book: `depth` price levels a side, best first, each with the units and orders
-    resting there, and the last trades, newest first (the API and the enterprise page)."""
+    resting there (no owners: every reader sees them), and the last trades, newest first, their
+    parties as `reader` may see them (the API and the enterprise page)."""
     shares = node.sequencer.state.shares
     found = shares.books.get((eid, index))
 
@@ -257,7 +284,7 @@ def book_json(node: Node, eid: bytes, index: int, depth: int) -> dict[str, Any]:
     return {
         "bids": [] if found is None else levels("buy", tuple(reversed(found.bid_prices))),
         "asks": [] if found is None else levels("sell", found.ask_prices),
-        "trades": [trade_json(node, trade) for trade in reversed(shares.trades.get((eid, index), ()))],
+        "trades": [trade_json(node, trade, reader) for trade in reversed(shares.trades.get((eid, index), ()))],
     }
 
 
@@ -276,7 +303,9 @@ async def offer(request: web.Request) -> web.Response:
     found = node.sequencer.state.shares.offers.get(seq)
     if found is None:
         raise UnknownOfferError(f"there is no offer {seq}; `tally enterprise offers` lists them")
-    return _json(offer_json(node, found, subscriptions=True))
+    shown = Shown()
+    return _json(offer_json(node, found, subscriptions=True, reader=reader_of(request), shown=shown),
+                 headers=shown.headers())
 
 
 async def member_holdings(node: Node, member_id: bytes, limit: int) -> tuple[list[dict], list[dict]]:
@@ -291,8 +320,10 @@ async def holdings(request: web.Request) -> web.Response:
     from .api import resolve_member
 
     node = _node(request)
-    member_id = resolve_member(node, request.match_info["reference"])
-    held, orders = await member_holdings(node, member_id, _limit(request))
+    limit = _limit(request)
+    member_id = resolve_member(request, request.match_info["reference"])
+    require(node.sequencer.state, reader_of(request), "holdings", member_id)
+    held, orders = await member_holdings(node, member_id, limit)
     return _json({"member": id_to_text("m", member_id), "holdings": held, "orders": orders})
 
 

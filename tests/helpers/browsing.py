@@ -25,7 +25,7 @@ from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Action
 from tallystick.protocol.ids import id_from_text
 
-from helpers.support import http, next_nonce, tally_json
+from helpers.support import clean_environment, http, next_nonce, signed_get, tally_json
 
 # How long a page may take to show what the node already holds (the node appends, then serves).
 page_deadline_seconds = 10.0
@@ -105,7 +105,9 @@ class Community:
         return self.home / "members" / f"{name.lower()}.key"
 
     def get(self, path: str) -> Any:
-        answer = http("GET", self.url + path)
+        """GET `path` as the community's admin reads it (the API answers by the visibility policy;
+        what a page shows a stranger is the pages' own tests')."""
+        answer = signed_get(self.url + path, read_key(self.admin_key))
         assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
         return answer.json()
 
@@ -128,7 +130,8 @@ class Community:
 
     def cli(self, *args: str | Path) -> Any:
         """`tally --node URL ARGS... --json` as a member or operator would type it; must succeed."""
-        return tally_json("--node", self.url, *args, "--json")
+        return tally_json("--node", self.url, *args, "--json",
+                          env=clean_environment(TALLY_KEY=str(self.admin_key)))  # a --key in ARGS still signs
 
 
 def consecutive_free_ports(count: int) -> int:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,17 @@ def http(
     except urllib.error.HTTPError as error:
         with error:
             return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def signed_get(url: str, key: KeyPair, *, timeout_seconds: float = http_timeout_seconds) -> Answer:
+    """GET `url` (a node's URL and path) signed by `key`, for the node whose feed /api/community
+    names: the reader is whoever holds that key (protocol.md §18)."""
+    parts = urllib.parse.urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    feed = id_from_text("n", http("GET", base + "/api/community", timeout_seconds=timeout_seconds).json()["node"])
+    authorization = sign_request(key, node=feed, method="GET", target=target, ts_ms=time.time_ns() // 1_000_000, body=b"")
+    return http("GET", url, timeout_seconds=timeout_seconds, headers={"Authorization": authorization})
 
 
 # ---- keys and nonces ------------------------------------------------------------------------------
@@ -275,9 +287,22 @@ class ServeProcess:
         )
 
     def get(self, path: str) -> Any:
-        answer = self.http("GET", path)
+        """GET `path` as the operator reads it: signed with the home's admin key when it has one
+        (an admin sees everything the visibility policy hides from others), else unsigned."""
+        admin_file = self.home / "admin.key"
+        answer = self.signed(self.admin_key, "GET", path) if self.feed and admin_file.exists() else self.http("GET", path)
         assert answer.status == 200, f"GET {path}: {answer.status} {answer.body[:300]!r}"
         return answer.json()
+
+    def operator_environment(self, **extra: str) -> dict[str, str]:
+        """The environment of a `tally` command run by this node's operator: TALLY_KEY is the
+        home's admin key, so reads are signed and see what the admins see (a `--key` given on
+        the command line still signs instead)."""
+        return clean_environment(TALLY_KEY=str(self.home / "admin.key"), **extra)
+
+    def get_as(self, key: KeyPair | None, path: str) -> Answer:
+        """GET `path` as the holder of `key` reads it (None: a stranger, unsigned)."""
+        return self.http("GET", path) if key is None else self.signed(key, "GET", path)
 
     def post_intent(self, intent: bytes) -> Answer:
         return self.http("POST", "/api/intents", intent, "application/msgpack")

@@ -45,7 +45,7 @@ def test_a_proposal_voted_with_the_cli_closes_once_every_member_agreed_and_admit
     decision = proposed["id"]
     tally_json("--node", node.url, "--key", bea_path, "vote", str(decision), "disagree", "--json")
     tally_json(*admin, "vote", str(decision), "agree", "--json")
-    listed = tally_json("--node", node.url, "decisions", "--open", "--json")
+    listed = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", "--open", "--json")
     live = next(row for row in listed if row["id"] == decision)
     assert live["open"] and live["time_left_ms"] > 0
     assert live["tally"]["positions"]["agree"] == 1 and live["tally"]["positions"]["disagree"] == 1
@@ -79,12 +79,12 @@ def test_social_recovery_by_decision_stays_open_its_72_hours_and_the_owner_can_b
                           "--closes-in", "72h", "--json")["id"]  # exactly the floor: a period of the log's time
     for key_path in (node.home / "admin.key", cal_path):
         tally_json("--node", node.url, "--key", key_path, "vote", str(decision), "agree", "--json")
-    shown = tally_json("--node", node.url, "decisions", str(decision), "--json")
+    shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(decision), "--json")
     assert shown["open"] and shown["quorum_bp"] == 5000 and shown["threshold_bp"] == 6667
     assert shown["deadline_ms"] - shown["opened_ms"] == 72 * 3600 * 1000
     # Bea still holds her key: it was not lost, and she stops it.
     tally_json("--node", node.url, "--key", bea_path, "vote", str(decision), "block", "--json")
-    shown = tally_json("--node", node.url, "decisions", str(decision), "--json")
+    shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(decision), "--json")
     assert shown["open"] and shown["tally"]["outcome"] == "blocked"
     assert node.get("/api/members/Bea")["id"] == bea_id
 
@@ -101,13 +101,13 @@ def test_a_poll_shows_its_options_and_a_delegated_vote(make_node: Any, tmp_path:
         "--closes-in", "1h", "--json",
     )["id"]
     tally_json(*admin, "vote", str(decision), "1", "--json")
-    shown = tally_json("--node", node.url, "decisions", str(decision), "--json")
+    shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(decision), "--json")
     assert shown["options"] == ["Saturday", "Sunday"]
     assert shown["tally"]["option_counts"] == [0, 2] and shown["tally"]["winners"] == [1]
     assert shown["tally"]["direct"] == 1 and shown["tally"]["participants"] == 2
     bad = tally(*admin, "vote", str(decision), "agree")
     assert bad.returncode == 1 and "bad_vote" in bad.stderr
-    assert tally("--node", node.url, "decisions").returncode == 0
+    assert tally("--node", node.url, "--key", node.home / "admin.key", "decisions").returncode == 0
 
 
 def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zero(
@@ -126,7 +126,7 @@ def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zer
     assert wait_for_close(node, decision)["outcome"] == "passed"
     tally_json("--node", node.url, "--key", bea_path, "pay", node.created["admin"], "50.00", "--json")
     tally_json(*admin, "pay", "Bea", "1.00", "--json")
-    balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+    balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "--key", node.home / "admin.key", "balance", "--json")}
     assert balances["Treasury"] == 50 + 2
     assert balances["Bea"] == -5000 - 50 + 100
     assert sum(balances.values()) == 0
@@ -137,7 +137,7 @@ def test_a_levy_by_decision_pays_into_the_treasury_and_balances_still_sum_to_zer
     tally_json(*admin, "vote", str(spend), "agree", "--json")
     tally_json("--node", node.url, "--key", bea_path, "vote", str(spend), "agree", "--json")
     assert wait_for_close(node, spend)["outcome"] == "passed"
-    balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+    balances = {row["name"]: row["balance"] for row in tally_json("--node", node.url, "--key", node.home / "admin.key", "balance", "--json")}
     assert balances["Treasury"] == 52 - 40 and balances["Bea"] == -5000 - 50 + 100 + 40
     assert sum(balances.values()) == 0
 
@@ -157,9 +157,9 @@ def test_a_polls_propose_lists_its_options_by_number_and_suggests_a_vote_that_wo
     decision = suggested.split()[2]
     voted = tally(*admin, *suggested.split()[1:])  # the suggestion, run as typed
     assert voted.returncode == 0, voted.stderr
-    shown = tally_json("--node", node.url, "decisions", decision, "--json")
+    shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", decision, "--json")
     assert shown["tally"]["option_counts"] == [1, 0]
-    listed = tally("--node", node.url, "decisions", decision, env=clean_environment(COLUMNS="240"))
+    listed = tally("--node", node.url, "--key", node.home / "admin.key", "decisions", decision, env=clean_environment(COLUMNS="240"))
     assert listed.returncode == 0
     assert "0 Friday: 1" in listed.stdout and "1 Saturday: 0" in listed.stdout
     assert any(line.split() == ["0", "Friday:", "1"] for line in listed.stdout.splitlines())
@@ -179,10 +179,10 @@ def test_a_threshold_typed_as_a_fraction_and_floors_set_by_a_proposal(make_node:
     node = make_node()
     admin = ("--node", node.url, "--key", node.home / "admin.key")
     two_thirds = tally_json(*admin, "propose", "Paint the hall", "--threshold", "2/3", "--closes-in", "1h", "--json")
-    assert tally_json("--node", node.url, "decisions", str(two_thirds["id"]), "--json")["threshold_bp"] == 6667
+    assert tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(two_thirds["id"]), "--json")["threshold_bp"] == 6667
     floors = tally_json(*admin, "propose", "Stricter rules", "--floor", "rules:60:3/4:96h",
                         "--floor", "key_recovery:50:70:72h", "--closes-in", "4d", "--json")
-    shown = tally_json("--node", node.url, "decisions", str(floors["id"]), "--json")
+    shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(floors["id"]), "--json")
     assert shown["effect"]["kind"] == "set_floors"
     assert [(f["decision_class"], f["quorum_bp"], f["threshold_bp"], f["period_ms"]) for f in shown["effect"]["floors"]] == [
         ("rules", 6000, 7500, 96 * 3_600_000), ("key_recovery", 5000, 7000, 72 * 3_600_000)], shown["effect"]

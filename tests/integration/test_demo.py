@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from helpers.support import clean_environment, http, tally
+from helpers.support import clean_environment, http, key_from_file, signed_get, tally
 
 # Start-up takes about 12 s alone on two idle cores; two demos at once beside a loaded test run
 # take longer. A bound for correctness, not a speed test.
@@ -162,10 +162,19 @@ def two_demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Demo]]:
             demo.kill()
 
 
+def as_admin(demo: Demo, url: str, path: str) -> Any:
+    """GET `path` from the demo community at `url` signed with its admin's key (cluster.json
+    names each community's home): trades' parties and decisions' effects are members' to see."""
+    [home] = [c["home"] for c in json.loads((demo.folder / "cluster.json").read_text()) if c["url"] == url]  # type: ignore[operator]
+    answer = signed_get(url + path, key_from_file(Path(home) / "admin.key"))
+    assert answer.status == 200, f"GET {url}{path}: {answer.status} {answer.body[:300]!r}"
+    return answer.json()
+
+
 def test_each_community_of_the_demo_has_an_allotted_offer_trades_and_a_paid_dividend(two_demos: list[Demo]) -> None:
     for demo in two_demos:
         for name, url in demo.urls.items():
-            bakery = get(url + "/api/enterprises/Bakery")
+            bakery = as_admin(demo, url, "/api/enterprises/Bakery")
             [offer] = bakery["offers"]
             assert offer["outcome"] == "allotted", f"{name}: {offer}"
             assert offer["subscribed_units"] >= offer["min_units"]
@@ -174,7 +183,7 @@ def test_each_community_of_the_demo_has_an_allotted_offer_trades_and_a_paid_divi
             # A sell and a buy filled on the local exchange: shares and credit moved between two members.
             assert bakery["trades"], f"{name}: no trade"
             assert all(trade["buyer"] != trade["seller"] for trade in bakery["trades"])
-            [dividend] = [d for d in get(url + "/api/decisions")
+            [dividend] = [d for d in as_admin(demo, url, "/api/decisions")
                           if d["effect"] and d["effect"]["kind"] == "declare_dividend"]
             assert dividend["outcome"] == "passed", f"{name}: {dividend}"
             assert dividend["tally"]["participants"] > 0

@@ -42,7 +42,7 @@ def wait_for(check: Any, what: str) -> Any:
 
 
 def balances(node: NodeProcess) -> dict[str, int]:
-    return {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+    return {row["name"]: row["balance"] for row in tally_json("--node", node.url, "--key", node.home / "admin.key", "balance", "--json")}
 
 
 def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_profit(
@@ -77,17 +77,17 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     assert over_cap.returncode == 1 and "member_cap" in over_cap.stderr
     assert len(over_cap.stderr.strip().splitlines()) == 1
     assert node.snapshot() == before
-    live = tally_json("--node", node.url, "enterprise", "offers", str(customers), "--json")
+    live = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "offers", str(customers), "--json")
     assert live["open"] and live["escrow"] == 7000 and live["subscribed_units"] == 70
     assert balances(node)["Escrow"] == 7000 + 4000
 
-    wait_for(lambda: not tally_json("--node", node.url, "enterprise", "offers", "--open", "--json"), "the offers closing")
-    shown = tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")
+    wait_for(lambda: not tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "offers", "--open", "--json"), "the offers closing")
+    shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--json")
     assert [c["outstanding"] for c in shown["classes"]] == [70, 20]
     assert {o["id"]: o["outcome"] for o in shown["offers"]} == {customers: "allotted", investors: "allotted"}
     table = {(h["name"], h["class"]): h["units"] for h in shown["holders"]}
     assert table == {("Bea", 0): 40, ("Cal", 0): 30, ("Bea", 1): 12, ("Cal", 1): 8}
-    exported = tally("--node", node.url, "enterprise", "show", "Bakery", "--csv")
+    exported = tally("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--csv")
     assert exported.returncode == 0
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert {(r["name"], int(r["class"])): int(r["units"]) for r in rows} == table
@@ -95,7 +95,7 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
 
     tally_json(*bea, "enterprise", "sell", "Bakery", "1", "5", "2.50", "--json")
     bought = tally_json(*cal, "enterprise", "buy", "Bakery", "1", "3", "3.00", "--json")
-    book = tally_json("--node", node.url, "enterprise", "book", "Bakery", "1", "--json")
+    book = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "book", "Bakery", "1", "--json")
     assert book["asks"] == [{"price": 250, "units": 2, "orders": 1}] and book["bids"] == []
     assert book["trades"][0] == {"seq": bought["seq"], "price": 250, "units": 3,
                                  "buyer": cal_id, "seller": bea_id}
@@ -112,8 +112,8 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     tally_json(*bea, "vote", str(dividend), "agree", "--json")
     tally_json(*cal, "vote", str(dividend), "agree", "--json")
     money_before = balances(node)
-    wait_for(lambda: not tally_json("--node", node.url, "decisions", str(dividend), "--json")["open"], "the dividend")
-    decided = tally_json("--node", node.url, "decisions", str(dividend), "--json")
+    wait_for(lambda: not tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(dividend), "--json")["open"], "the dividend")
+    decided = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(dividend), "--json")
     assert decided["outcome"] == "passed" and decided["tally"]["electorate"] == 90
     money = balances(node)
     # Only investor shares carry a dividend (weight 2): Bea 9, Cal 11 of 20 shares -> 4.50 and 5.50.
@@ -121,26 +121,26 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     assert money_before["Bakery"] - money["Bakery"] == 1000
 
     withdrawal = tally_json(*bea, "enterprise", "withdraw", "Bakery", "0", "10", "--json")["id"]
-    wait_for(lambda: tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")["classes"][0]["withdrawn"] == 10,
+    wait_for(lambda: tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--json")["classes"][0]["withdrawn"] == 10,
              f"withdrawal {withdrawal} being paid")
     after = balances(node)
     assert after["Bea"] - money["Bea"] == 1000 and money["Bakery"] - after["Bakery"] == 1000
     assert sum(after.values()) == 0
-    held = tally_json("--node", node.url, "enterprise", "holdings", "Bea", "--json")
+    held = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "holdings", "Bea", "--json")
     assert {(h["class"], h["units"]) for h in held["holdings"]} == {(0, 30), (1, 9)}
     assert [o["units"] for o in held["orders"]] == [2]
 
     removal = tally(*admin, "member", "remove", "Cal")
     assert removal.returncode == 1 and "shares_outstanding" in removal.stderr
 
-    holders_before = tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")["holders"]
+    holders_before = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--json")["holders"]
     node.stop()
     assert tally("verify", node.home).returncode == 0
     assert tally("rebuild", node.home).returncode == 0
     node.start()
     assert balances(node) == after
-    assert tally_json("--node", node.url, "enterprise", "show", "Bakery", "--json")["holders"] == holders_before
-    book_after = tally_json("--node", node.url, "enterprise", "book", "Bakery", "1", "--json")
+    assert tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--json")["holders"] == holders_before
+    book_after = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "book", "Bakery", "1", "--json")
     assert book_after["asks"] == [{"price": 250, "units": 2, "orders": 1}]
 
 
@@ -229,7 +229,7 @@ def test_an_order_says_what_filled_at_what_price_and_what_rests(make_node: Any, 
     after = balances(node)
     assert before["Bea"] - after["Bea"] == 1200 + 1650 and before["Cal"] - after["Cal"] == 2 * 600
     assert after["Escrow"] == 0 and sum(after.values()) == 0
-    book = tally_json("--node", node.url, "enterprise", "book", "Mill", "0", "--json")
+    book = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "book", "Mill", "0", "--json")
     assert book["bids"] == [] and book["asks"] == []
 
 
@@ -255,16 +255,16 @@ def test_share_commands_print_amounts_in_major_units_with_the_unit(make_node: An
     short = tally_json(*admin, "enterprise", "offer", "Dairy", "--class", "0", "--price", "2.50", "--units", "3",
                        "--closes-in", "10s", "--json")["id"]
     said(*bea, "enterprise", "subscribe", str(short), "1")
-    wait_for(lambda: not tally_json("--node", node.url, "enterprise", "offers", str(short), "--json")["open"],
+    wait_for(lambda: not tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "offers", str(short), "--json")["open"],
              f"offer {short} closing")
 
-    shown = said("--node", node.url, "enterprise", "show", "Dairy")
+    shown = said("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Dairy")
     assert f"offer {short}: 3 Milk shares at 2.50 HRS each, 1 subscribed, at least 3 needed " \
            "(refunded: 1 of the 3 needed were subscribed)" in shown, shown
     assert "2.50 HRS" in shown and f"offer {offer}: 10 Milk shares at 2.50 HRS each, 2 subscribed" in shown
-    offers = said("--node", node.url, "enterprise", "offers")
+    offers = said("--node", node.url, "--key", node.home / "admin.key", "enterprise", "offers")
     assert "2.50 HRS" in offers
-    assert "3.25 HRS" in said("--node", node.url, "enterprise", "book", "Dairy", "0")
+    assert "3.25 HRS" in said("--node", node.url, "--key", node.home / "admin.key", "enterprise", "book", "Dairy", "0")
     held = said(*admin, "enterprise", "holdings")
     assert re.search(r"order \d+: sell 1 Milk share of Dairy at 3\.25 HRS each", held), held
     assert "0.00 HRS" in said("--node", node.url, "enterprise", "list")

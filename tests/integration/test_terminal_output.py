@@ -101,7 +101,7 @@ def on_a_terminal(*args: str | Path) -> str:
 
 @pytest.mark.parametrize("run", [on_a_pipe, on_a_terminal], ids=["pipe", "terminal"])
 def test_a_hostile_memo_is_shown_escaped_in_the_log(hostile_node: NodeProcess, run: Any) -> None:
-    output = run("--node", hostile_node.url, "log")
+    output = run("--node", hostile_node.url, "--key", hostile_node.home / "admin.key", "log")  # the admins' log
     assert raw_characters(output) == []
     assert all(escaped in output for escaped in hostile_escaped)
 
@@ -115,13 +115,13 @@ def test_a_hostile_decision_title_is_shown_escaped(hostile_node: NodeProcess, ru
 
 @pytest.mark.parametrize("run", [on_a_pipe, on_a_terminal], ids=["pipe", "terminal"])
 def test_a_name_written_as_markup_is_printed_as_text(hostile_node: NodeProcess, run: Any) -> None:
-    output = run("--node", hostile_node.url, "balance")
+    output = run("--node", hostile_node.url, "--key", hostile_node.home / "admin.key", "balance")  # every balance
     assert markup_name in output
     assert raw_characters(output) == []
 
 
 def test_json_output_keeps_the_exact_text(hostile_node: NodeProcess) -> None:
-    done = tally("--node", hostile_node.url, "log", "--json", env=clean_environment(COLUMNS=columns))
+    done = tally("--node", hostile_node.url, "log", "--json", env=hostile_node.operator_environment(COLUMNS=columns))
     assert done.returncode == 0
     assert raw_characters(done.stdout) == []  # JSON escapes them itself
     memos = [event["body"]["intent"]["action"].get("memo") for event in json.loads(done.stdout)

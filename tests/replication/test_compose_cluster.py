@@ -32,7 +32,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from helpers.replication import NodeProcess, wait_until
-from helpers.support import clean_environment, free_port, tally
+from helpers.support import clean_environment, free_port, key_from_file, tally
 
 repository = Path(__file__).resolve().parents[2]
 compose_file = repository / "docker" / "compose.yml"
@@ -217,7 +217,11 @@ def test_the_link_jobs_each_with_one_admin_key_link_the_five_into_two_federation
         return top is not None and top["founded"] and len(top["members"]) == 2
 
     def applied(node: NodeProcess) -> bool:
-        kinds = {event["body"]["kind"] for event in node.get("/api/log?limit=1000")["events"]}
+        # The log is the admins': read it with the key the entrypoint moved to the admin volume.
+        admin = key_from_file(Path(node.environment["TALLY_ADMIN"]) / "admin.key")  # type: ignore[index]
+        answer = node.get_as(admin, "/api/log?limit=1000")
+        assert answer.status == 200, answer.body[:300]
+        kinds = {event["body"]["kind"] for event in answer.json()["events"]}
         return {"charter", "trade_limits", "capacity_limits"} <= kinds
 
     for name, node in cluster.items():

@@ -24,11 +24,12 @@ def federation(node: NodeProcess, reference: str) -> dict[str, Any]:
 
 
 def balances(node: NodeProcess) -> dict[str, int]:
-    return {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json")}
+    return {row["name"]: row["balance"] for row in tally_json("--node", node.url, "balance", "--json",
+                                                                      env=node.operator_environment())}
 
 
 def payment_status(node: NodeProcess, payment: str) -> str | None:
-    rows = tally_json("--node", node.url, "payments", "--json")
+    rows = tally_json("--node", node.url, "payments", "--json", env=node.operator_environment())  # members' and memos: the admin's
     return next((row["status"] for row in rows if row["id"] == payment), None)
 
 
@@ -63,7 +64,8 @@ def test_members_of_two_communities_pay_each_other_through_their_federation(node
     wait_until(lambda: federation(c1, valley)["founded"] and federation(c2, valley)["founded"], "Valley founded")
 
     # No trade limits yet: the payer's own node refuses, in one line.
-    ada_pays = ("--node", c1.url, "--key", ada_path, "pay", f"Bea@{c2.url}")
+    # Bea by her id: C2 shows its members' names to its own members only.
+    ada_pays = ("--node", c1.url, "--key", ada_path, "pay", f"{bea}@{c2.url}")
     refused = tally(*ada_pays, "1.00")
     assert refused.returncode == 1 and "balance-of-trade" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
@@ -88,7 +90,8 @@ def test_members_of_two_communities_pay_each_other_through_their_federation(node
     rejected = tally_json(*ada_pays, "1.00", "--json")["payment"]
     wait_until(lambda: payment_status(c1, rejected) == "returned", "the rejected payment returned")
     assert balances(c1)["Ada"] == -1250
-    reason = next(row["reason"] for row in tally_json("--node", c1.url, "payments", "--json") if row["id"] == rejected)
+    reason = next(row["reason"] for row in tally_json("--node", c1.url, "payments", "--json", env=c1.operator_environment())
+                  if row["id"] == rejected)
     assert reason == "credit_ceiling"
     as_admin(c2, "limits", "Bea", "--credit-ceiling", "200")
 
@@ -100,7 +103,7 @@ def test_members_of_two_communities_pay_each_other_through_their_federation(node
     wait_until(lambda: payment_status(c1, later) == "settled", "the payment settling after C2 came back")
     assert balances(c2)["Bea"] == 1250 + 200
     for node in (c1, c2):
-        rows = tally_json("--node", node.url, "payments", "--json")
+        rows = tally_json("--node", node.url, "payments", "--json", env=node.operator_environment())
         assert len(rows) == 3 and all(row["violation"] is None for row in rows), rows
     report = tally_json("--node", c1.url, "federation", "report", valley, "--json")
     flows = report["s4_intelligence"]["trade_flows"]
