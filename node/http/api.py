@@ -18,6 +18,7 @@ from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member,
 from tallystick.ledger.decisions import tally, winners
 from tallystick.ledger.errors import UnknownDecisionError
 from tallystick.ledger.model import Decision
+from tallystick.ledger.visibility import policy_json
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import BadIdError, MalformedError
@@ -62,6 +63,7 @@ async def community(request: web.Request) -> web.Response:
             "seq": head.seq,
             "head": id_to_text("h", head.head),
             "members": people(state),  # persons, not escrow, trade or enterprise accounts
+            "visibility": policy_json(state.visibility),  # who sees what (docs/privacy.md)
         }
     )
 

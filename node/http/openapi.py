@@ -343,7 +343,7 @@ _minor_limit = {"type": "integer", "minimum": 0, "maximum": limits.amount_minor_
 # GET /api/community: node/http/api.py `community` answers exactly these fields.
 _community = {
     "type": "object",
-    "required": ["node", "name", "unit", "debit_limit", "credit_ceiling", "seq", "head", "members"],
+    "required": ["node", "name", "unit", "debit_limit", "credit_ceiling", "seq", "head", "members", "visibility"],
     "additionalProperties": False,
     "properties": {
         "node": _id_of("n", "the community's feed id: the node's own feed, the id intents are signed for"),
@@ -362,6 +362,12 @@ _community = {
         "head": _id_of("h", "the hash of the feed's last event"),
         "members": {"type": "integer", "minimum": 0,
                     "description": "active members who are people (not the community's own accounts)"},
+        "visibility": {"type": "object", "additionalProperties": False,
+                       "required": ["names", "balances", "history", "votes", "decisions", "holdings", "log"],
+                       "properties": {kind: {"type": "string", "enum": ["public", "members", "concerned", "admins"]}
+                                      for kind in ("names", "balances", "history", "votes", "decisions", "holdings",
+                                                   "log")},
+                       "description": "who sees each kind of the community's data (docs/privacy.md)"},
     },
 }
 _status = {
