@@ -382,15 +382,18 @@ def _check_visibility(state: State, effect: SetVisibility) -> None:
     for kind in never_public:
         if getattr(policy, kind) == "public":
             raise BadDecisionError(
-                f"a member's {kind} are personal data and are never shown to the public: "
+                f"{kind} is personal data about each member and is never public: "
                 f"choose members, concerned or admins for {kind}")
     # The decoded log carries every kind (names, payments with their memos, votes): it reaches no
     # further than the least visible of them, or it would show what the policy hides.
     widest = min(_audience_reach[getattr(policy, kind)] for kind in Visibility.__struct_fields__ if kind != "log")
     if _audience_reach[policy.log] > widest:
+        *others, last = [audience for audience, reach in _audience_reach.items() if reach <= widest]
+        allowed = f"{', '.join(others)} or {last}" if others else last
+        widen = "" if policy.log == "public" else f", or open every other kind to {policy.log} first"
         raise BadDecisionError(
-            f"the log shows every event, so it reaches no further than the least visible kind: "
-            f"{policy.log} sees more than that; choose concerned or admins for the log, or widen the others")
+            f"the log shows every kind of data, so it reaches no further than the least visible one: "
+            f"choose {allowed} for the log{widen}")
 
 
 def _apply_visibility(state: State, effect: SetVisibility, seq: int) -> State:
