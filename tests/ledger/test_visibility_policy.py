@@ -14,22 +14,31 @@ from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import BadDecisionError
 from tallystick.ledger.model import Visibility
 from tallystick.ledger.visibility import Reader, can_see, policy_json, stranger
-from tallystick.protocol.events import SetVisibility
+from tallystick.protocol.events import AdmitMember, SetVisibility
 
 from helpers.ledger import ClockedLedger, refold
 
-from .test_governance_floors import (  # noqa: F401 (the ledger fixture)
+from .test_governance_floors import (
     bea,
     bea_key,
+    cal,
     close_at_deadline,
+    dee,
     everyone,
     hour_ms,
-    ledger,
-    propose,
     proposal,
+    propose,
     refused,
     vote,
 )
+
+
+@pytest.fixture
+def ledger() -> ClockedLedger:
+    ledger = ClockedLedger()
+    for member, name in ((bea, "Bea"), (cal, "Cal"), (dee, "Dee")):
+        ledger.accept(everyone[0], AdmitMember(member=member, name=name))
+    return ledger
 
 
 def pass_now(ledger: ClockedLedger, effect: SetVisibility) -> int:
