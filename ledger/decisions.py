@@ -12,8 +12,8 @@ from `validate`, `apply` and `audit`; this module reads the state through `domai
 
 Floors: every effect belongs to a class (`decision_class`: membership, limits, key recovery,
 treasury, federation acts, an enterprise's holders, and `rules`, the strictest, for the rules
-themselves, the floors, the visibility policy, an admin's account and federation membership); the community's floors
-give each class a least quorum, threshold and time open. A proposal that asks for less is refused
+themselves, the floors, the visibility policy, an admin's account and federation membership); the
+community's floors give each class a least quorum, threshold and time open. A proposal that asks for less is refused
 (`below_floor`); one that names no quorum or threshold gets the community's default raised to the
 floor. The floors in force are a fold of the passed `set_floors` decisions over `default_floors`
 (`floors_in_force`), so they are a rule in the log that only a decision of the `rules` class

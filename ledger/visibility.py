@@ -73,5 +73,5 @@ def can_see(state: State, reader: Reader, kind: Kind, subject: bytes | None = No
 
 def policy_json(visibility: Visibility) -> dict[str, Audience]:
     """The policy as JSON-ready data, kind -> audience, in the policy's order (for /api/community
-    and the CLI's `tally rules`)."""
+    and the CLI's `tally visibility`)."""
     return {kind: getattr(visibility, kind) for kind in kinds}
