@@ -13,15 +13,15 @@ from `validate`, `apply` and `audit`; this module reads the state through `domai
 Floors: every effect belongs to a class (`decision_class`: membership, limits, key recovery,
 treasury, federation acts, an enterprise's holders, and `rules`, the strictest, for the rules
 themselves, the floors, the visibility policy, an admin's account and federation membership); the
-community's floors give each class a least quorum, threshold and time open. A proposal that asks for less is refused
-(`below_floor`); one that names no quorum or threshold gets the community's default raised to the
-floor. The floors in force are a fold of the passed `set_floors` decisions over `default_floors`
-(`floors_in_force`), so they are a rule in the log that only a decision of the `rules` class
-changes, and every replica derives them from the decisions it holds. A close that passes a
-decision below the floors in force is refused by `audit_close`; a decision whose floors rose while
-it was open closes as `below_floor`. The one way to close before the deadline is unanimity: a
-decision with an effect that every member of its electorate agreed to, directly, closes at once
-(the time open protects those who have not spoken; here everyone has).
+community's floors give each class a least quorum, threshold and time open. A proposal that asks
+for less is refused (`below_floor`); one that names no quorum or threshold gets the community's
+default raised to the floor. The floors in force are a fold of the passed `set_floors` decisions
+over `default_floors` (`floors_in_force`), so they are a rule in the log that only a decision of
+the `rules` class changes, and every replica derives them from the decisions it holds. A close that
+passes a decision below the floors in force is refused by `audit_close`; a decision whose floors
+rose while it was open closes as `below_floor`. The one way to close before the deadline is
+unanimity: a decision with an effect that every member of its electorate agreed to, directly,
+closes at once (the time open protects those who have not spoken; here everyone has).
 
 Adding an effect: a struct in protocol/events.py's `Effect` union, one `(check, apply)` pair in
 `effects` below, and its class in `decision_class`. `check` raises a DomainError if the effect
