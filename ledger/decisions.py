@@ -150,7 +150,7 @@ class_descriptions = {
     "limits": "changes debit limits or credit ceilings",
     "treasury": "levies for or spends from the treasury",
     "key_recovery": "recovers a member's account to a new key",
-    "rules": "changes the rules, floors or who sees what, an admin's account, or federation membership",
+    "rules": "changes the rules or floors, who sees what, an admin's account, or federation membership",
 }
 
 # Federation acts that change who is in a federation: adopting (or publishing) a charter, and
