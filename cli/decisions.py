@@ -2,9 +2,10 @@
 
 How this works: `propose` builds one `ProposeWithPeriod` (a voting period that runs from the
 event's own time) with at most one effect (`_effect`: an admission, a removal, a key recovery,
-limits, the rules, a levy, a treasury payment, the floors of decision classes; or with --holders an
-enterprise's dividend or withdrawal rule, decided by its holders); `vote` and `delegate` sign a
-`Vote`, `Delegate` or `Undelegate`; `decisions` reads the live tallies. docs/decisions.md states
+limits, the rules, a levy, a treasury payment, the floors of decision classes, who sees what; or with
+--holders an enterprise's dividend or withdrawal rule, decided by its holders); `vote` and `delegate`
+sign a `Vote`, `Delegate` or `Undelegate`; `decisions` reads the live tallies; `visibility` shows
+the community's visibility policy. docs/decisions.md states
 the rules the node applies.
 """
 
@@ -32,13 +33,14 @@ from tallystick.protocol.events import (
     SetLevy,
     SetLimits,
     SetRules,
+    SetVisibility,
     SetWithdrawalRule,
     TreasuryPay,
     Undelegate,
     Vote,
 )
 from tallystick.protocol.ids import id_from_text
-from tallystick.protocol.types import DecisionClass
+from tallystick.protocol.types import Audience, DecisionClass
 
 from . import shares
 from .client import Client
@@ -57,6 +59,8 @@ from .reading import say_hidden
 from .terminal import Table, visible
 
 _decision_classes: tuple[str, ...] = get_args(DecisionClass)
+_visibility_kinds: tuple[str, ...] = SetVisibility.__struct_fields__
+_audiences: tuple[str, ...] = get_args(Audience)
 
 
 def _parse_floor(text: str) -> Floor:
@@ -71,14 +75,31 @@ def _parse_floor(text: str) -> Floor:
                  threshold_bp=parse_percent_bp(parts[2]) or 0, period_ms=period)
 
 
+def _parse_visibility(texts: tuple[str, ...]) -> SetVisibility:
+    """('balances=members', 'log=admins') -> the change of those kinds of the policy, the rest kept."""
+    named: dict[str, str] = {}
+    for text in texts:
+        kind, _, audience = text.partition("=")
+        if kind not in _visibility_kinds or audience not in _audiences:
+            raise click.BadParameter(
+                f"{text!r}: write KIND=AUDIENCE, e.g. balances=members, with KIND one of {', '.join(_visibility_kinds)} "
+                f"and AUDIENCE one of {', '.join(_audiences)}")
+        if kind in named:
+            raise click.BadParameter(f"{kind} is named twice: name each kind once")
+        named[kind] = audience
+    return SetVisibility(**named)  # type: ignore[arg-type]
+
+
 def _effect(
     client: Client, admit: str | None, name: str | None, remove: str | None, recover: str | None,
     new_key: str | None, set_limits: str | None, default_limits: bool, debit_limit: str | None,
     credit_ceiling: str | None, admission: str | None, default_quorum: str | None, default_threshold: str | None,
     levy: str | None = None, levy_min: str | None = None, levy_max: str | None = None,
     treasury_pay: str | None = None, amount: str | None = None, memo: str = "", floors: tuple[str, ...] = (),
+    visibility: tuple[str, ...] = (),
 ) -> Any:
-    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy, treasury_pay, floors or None]
+    chosen = [admit, remove, recover, set_limits, default_limits or None, admission, levy, treasury_pay, floors or None,
+              visibility or None]
     if sum(option is not None for option in chosen) > 1:
         raise click.UsageError("a decision has at most one effect")
     if admit is not None:
@@ -114,6 +135,8 @@ def _effect(
         )
     if floors:
         return SetFloors(floors=tuple(_parse_floor(text) for text in floors))
+    if visibility:
+        return _parse_visibility(visibility)
     if admission is not None:
         return SetRules(
             admission=admission,  # type: ignore[arg-type]
@@ -159,6 +182,9 @@ def _effect(
 @click.option("--treasury-pay", default=None, metavar="MEMBER", help="Effect: the treasury pays MEMBER --amount.")
 @click.option("--floor", "floors", multiple=True, metavar="CLASS:QUORUM:THRESHOLD:PERIOD",
               help="Effect: set a decision class's floor, e.g. rules:50:2/3:72h (repeat for more classes).")
+@click.option("--visibility", "visibility", multiple=True, metavar="KIND=AUDIENCE",
+              help="Effect: who sees a kind of data, e.g. balances=members (repeat for more kinds; "
+                   "`tally visibility` shows the policy).")
 @click.option("--amount", default=None, help="With --treasury-pay: major units.")
 @click.option("--memo", default="", help="With --treasury-pay: what it is for.")
 @click.option("--json", "as_json", is_flag=True)
@@ -172,7 +198,8 @@ def propose(
     debit_limit: str | None, credit_ceiling: str | None, admission: str | None, default_quorum: str | None,
     default_threshold: str | None, levy: str | None, levy_min: str | None, levy_max: str | None,
     holders: str | None, dividend: str | None, withdrawal_notice: str | None, withdrawal_cap: str | None,
-    treasury_pay: str | None, amount: str | None, floors: tuple[str, ...], memo: str, as_json: bool,
+    treasury_pay: str | None, amount: str | None, floors: tuple[str, ...], visibility: tuple[str, ...], memo: str,
+    as_json: bool,
 ) -> None:
     """Open a decision titled TITLE; members vote with `tally vote`, and the node closes it at its
     deadline and applies its effect if it passed. `--json` prints its `id`, `seq` and `hash`."""
@@ -183,7 +210,7 @@ def propose(
         )
     effect = _effect(client, admit, name, remove, recover, new_key, set_limits, default_limits, debit_limit,
                      credit_ceiling, admission, default_quorum, default_threshold, levy, levy_min, levy_max,
-                     treasury_pay, amount, memo, floors)
+                     treasury_pay, amount, memo, floors, visibility)
     electorate: Any = AllMembers()
     if holders is not None:
         enterprise = shares.enterprise_id(client, holders)
@@ -331,4 +358,43 @@ def decisions(context: Context, decision: int | None, open_only: bool, limit: in
             click.echo(f"vote with `tally vote {shown['id']} NUMBER`" + (" ..., best first" if shown.get("ranked") else ""))
 
 
-commands = (propose, vote, delegate, decisions)
+# What each kind of the policy is, and who each audience is, in the words `tally visibility` prints.
+_kind_descriptions = {
+    "names": "members' names, roles and keys",
+    "balances": "each member's balance, limits and what they hold",
+    "history": "each member's payments, with their memos",
+    "votes": "how each member voted and delegated",
+    "decisions": "decisions' texts, proposers and tallies",
+    "holdings": "who holds which shares",
+    "log": "the decoded log: every event, with every memo",
+}
+_audience_descriptions = {
+    "public": "anyone",
+    "members": "members",
+    "concerned": "the member concerned and admins",
+    "admins": "admins",
+}
+
+
+@click.command(cls=TallyCommand, epilog=example("tally visibility", "tally visibility --json"))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def visibility(context: Context, as_json: bool) -> None:
+    """Who sees what in the community: its visibility policy, which a decision changes
+    (`tally propose ... --visibility KIND=AUDIENCE`). docs/privacy.md explains it."""
+    policy = context.client().community()["visibility"]
+    if as_json:
+        print_json(policy)
+        return
+    table = Table()
+    for column in ("kind", "who sees it", "what it is"):
+        table.add_column(column)
+    for kind, audience in policy.items():
+        table.add_row(kind, _audience_descriptions.get(audience, audience), _kind_descriptions.get(kind, ""))
+    console.print(table)
+    click.echo("Everyone sees the community's name, unit, members counted, credit in circulation, enterprises, "
+               "open offers, and decisions' titles and outcomes; each member always sees their own.")
+
+
+commands = (propose, vote, delegate, decisions, visibility)

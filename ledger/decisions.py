@@ -12,16 +12,16 @@ from `validate`, `apply` and `audit`; this module reads the state through `domai
 
 Floors: every effect belongs to a class (`decision_class`: membership, limits, key recovery,
 treasury, federation acts, an enterprise's holders, and `rules`, the strictest, for the rules
-themselves, the floors, an admin's account and federation membership); the community's floors
-give each class a least quorum, threshold and time open. A proposal that asks for less is refused
-(`below_floor`); one that names no quorum or threshold gets the community's default raised to the
-floor. The floors in force are a fold of the passed `set_floors` decisions over `default_floors`
-(`floors_in_force`), so they are a rule in the log that only a decision of the `rules` class
-changes, and every replica derives them from the decisions it holds. A close that passes a
-decision below the floors in force is refused by `audit_close`; a decision whose floors rose while
-it was open closes as `below_floor`. The one way to close before the deadline is unanimity: a
-decision with an effect that every member of its electorate agreed to, directly, closes at once
-(the time open protects those who have not spoken; here everyone has).
+themselves, the floors, the visibility policy, an admin's account and federation membership); the
+community's floors give each class a least quorum, threshold and time open. A proposal that asks
+for less is refused (`below_floor`); one that names no quorum or threshold gets the community's
+default raised to the floor. The floors in force are a fold of the passed `set_floors` decisions
+over `default_floors` (`floors_in_force`), so they are a rule in the log that only a decision of
+the `rules` class changes, and every replica derives them from the decisions it holds. A close that
+passes a decision below the floors in force is refused by `audit_close`; a decision whose floors
+rose while it was open closes as `below_floor`. The one way to close before the deadline is
+unanimity: a decision with an effect that every member of its electorate agreed to, directly,
+closes at once (the time open protects those who have not spoken; here everyone has).
 
 Adding an effect: a struct in protocol/events.py's `Effect` union, one `(check, apply)` pair in
 `effects` below, and its class in `decision_class`. `check` raises a DomainError if the effect
@@ -56,6 +56,7 @@ from tallystick.protocol.events import (
     SetLevy,
     SetLimits,
     SetRules,
+    SetVisibility,
     SetWithdrawalRule,
     TreasuryPay,
     Undelegate,
@@ -108,7 +109,7 @@ from .membership import (
     check_set_limits_rule,
     rebind,
 )
-from .model import Account, Ballot, Decision, Levy, Member, Rules, State, Tally
+from .model import Account, Ballot, Decision, Levy, Member, Rules, State, Tally, Visibility
 from .money import format_share
 from .names import name_key
 from .payments import apply_federation_act, check_federation_act_rule
@@ -149,7 +150,7 @@ class_descriptions = {
     "limits": "changes debit limits or credit ceilings",
     "treasury": "levies for or spends from the treasury",
     "key_recovery": "recovers a member's account to a new key",
-    "rules": "changes the rules or floors, an admin's account, or federation membership",
+    "rules": "changes the rules or floors, who sees what, an admin's account, or federation membership",
 }
 
 # Federation acts that change who is in a federation: adopting (or publishing) a charter, and
@@ -356,6 +357,63 @@ def _apply_rules(state: State, effect: SetRules, seq: int) -> State:
     return _replace(state, rules=Rules(effect.admission, effect.quorum_bp, effect.threshold_bp))
 
 
+# ---- the visibility policy: who sees what (docs/privacy.md) -----------------------------------------
+
+# How far an audience reaches, for comparing them: "concerned" and "admins" are one rank, since a
+# member always sees their own whatever the policy (ledger/visibility.py: can_see), and for data
+# about no one member "concerned" is the admins alone.
+_audience_reach = {"public": 3, "members": 2, "concerned": 1, "admins": 1}
+
+# What one member has, pays and how they voted is theirs: a majority may share it among the members,
+# never publish it to the world (personal data, docs/privacy.md).
+never_public = ("balances", "history", "votes", "holdings")
+
+
+def visibility_after(visibility: Visibility, effect: SetVisibility) -> Visibility:
+    """The policy once `effect` applies to `visibility`: the kinds it names changed, the rest kept."""
+    changes = {kind: getattr(effect, kind) for kind in Visibility.__struct_fields__ if getattr(effect, kind) is not None}
+    return _replace(visibility, **changes)
+
+
+def _check_visibility(state: State, effect: SetVisibility) -> None:
+    if all(getattr(effect, kind) is None for kind in Visibility.__struct_fields__):
+        raise BadDecisionError("a set_visibility names at least one kind and its audience, e.g. balances=members")
+    policy = visibility_after(state.visibility, effect)
+    for kind in never_public:
+        if getattr(policy, kind) == "public":
+            raise BadDecisionError(
+                f"{kind} is personal data about each member and is never public: "
+                f"choose members, concerned or admins for {kind}")
+    # The decoded log carries every kind (names, payments with their memos, votes): it reaches no
+    # further than the least visible of them, or it would show what the policy hides.
+    widest = min(_audience_reach[getattr(policy, kind)] for kind in Visibility.__struct_fields__ if kind != "log")
+    if _audience_reach[policy.log] > widest:
+        *others, last = [audience for audience, reach in _audience_reach.items() if reach <= widest]
+        allowed = f"{', '.join(others)} or {last}" if others else last
+        widen = "" if policy.log == "public" else f", or open every other kind to {policy.log} first"
+        raise BadDecisionError(
+            f"the log shows every kind of data, so it reaches no further than the least visible one: "
+            f"choose {allowed} for the log{widen}")
+
+
+def _apply_visibility(state: State, effect: SetVisibility, seq: int) -> State:
+    return _replace(state, visibility=visibility_after(state.visibility, effect))
+
+
+def visibility_in_force(decisions: Any) -> Visibility:
+    """The default policy with every passed `set_visibility` applied in the order they closed: the
+    same policy `apply` kept in the state (a store restores it from its decisions this way)."""
+    changes = sorted(
+        (decision for decision in decisions.values()
+         if decision.outcome == "passed" and isinstance(decision.effect, SetVisibility)),
+        key=lambda decision: decision.closed_seq or 0,
+    )
+    visibility = Visibility()
+    for decision in changes:
+        visibility = visibility_after(visibility, decision.effect)
+    return visibility
+
+
 EffectCheck = Callable[["State", Effect], None]
 EffectApply = Callable[["State", Effect, int], "State"]
 
@@ -433,6 +491,10 @@ effects: dict[type, EffectRules] = {
     # The floors are derived from the passed set_floors decisions (floors_in_force): nothing to set.
     SetFloors: EffectRules(
         _check_floors, lambda state, effect, seq: state,  # type: ignore[arg-type]
+        lambda state, effect: strictest_class, _nothing),
+    # Who sees what: as strict as the rules, since it decides what every member's data is shown to.
+    SetVisibility: EffectRules(
+        _check_visibility, _apply_visibility,  # type: ignore[arg-type]
         lambda state, effect: strictest_class, _nothing),
 }
 

@@ -11,7 +11,7 @@ from tallystick.protocol.ids import hash32
 from . import decisions as deciding
 from . import payments as paying
 from . import shares as sharing
-from .model import Rules, State
+from .model import Rules, State, Visibility
 
 
 class _DigestEntry(Struct, array_like=True):
@@ -52,10 +52,15 @@ def state_digest(state: State) -> bytes:
     if state.decisions or state.delegations or state.rules != Rules():
         # Only once the community has used decisions, so that every earlier digest (and golden
         # vector) is unchanged: the rules, every decision with its votes and outcome, every delegation.
+        rules: list = [state.rules.admission, state.rules.quorum_bp, state.rules.threshold_bp,
+                       None if state.levy is None else [state.levy.rate_bp, state.levy.min_minor, state.levy.max_minor]]
+        if state.visibility != Visibility():
+            # Only a passed decision changes it (so this element is present), and only while it
+            # differs from the default: every digest from before the policy is unchanged.
+            rules.append([getattr(state.visibility, kind) for kind in Visibility.__struct_fields__])
         preimage.append(
             [
-                [state.rules.admission, state.rules.quorum_bp, state.rules.threshold_bp,
-                 None if state.levy is None else [state.levy.rate_bp, state.levy.min_minor, state.levy.max_minor]],
+                rules,
                 [
                     [seq, d.proposer, d.decision_type, d.deadline_ms, d.quorum_bp, d.threshold_bp, d.outcome,
                      sorted((member, ballot.position, list(ballot.options)) for member, ballot in d.votes.items()),

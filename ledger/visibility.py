@@ -13,7 +13,7 @@ from typing import Literal, get_args
 from msgspec import Struct
 from tallystick.protocol.types import Audience
 
-from .model import State
+from .model import State, Visibility
 
 
 class Reader(Struct, frozen=True):
@@ -69,3 +69,9 @@ def can_see(state: State, reader: Reader, kind: Kind, subject: bytes | None = No
     if subject is not None and reader.member == subject:
         return True
     return audience_admits(getattr(state.visibility, kind), reader, subject)
+
+
+def policy_json(visibility: Visibility) -> dict[str, Audience]:
+    """The policy as JSON-ready data, kind -> audience, in the policy's order (for /api/community
+    and the CLI's `tally visibility`)."""
+    return {kind: getattr(visibility, kind) for kind in kinds}

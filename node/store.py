@@ -43,6 +43,7 @@ import msgspec
 from immutables import Map
 from tallystick.ledger import changes as changeset
 from tallystick.ledger.changes import BalanceChange, Changes, ShareRow
+from tallystick.ledger.decisions import visibility_in_force
 from tallystick.ledger.model import (
     Account,
     Ballot,
@@ -1239,6 +1240,7 @@ class Store:
             delegations=Map({member: Map(topics) for member, topics in delegations.items()}),
             rules=Rules(*rules_row[:3]) if rules_row else Rules(),
             levy=Levy(*rules_row[3:]) if rules_row and rules_row[3] is not None else None,
+            visibility=visibility_in_force(decisions),  # a fold of the passed set_visibility, as in the log
             treasury=next((i for i, m in members.items() if m.role == "treasury"), None),
             shares=shares,
             federation_outbox=outbox,

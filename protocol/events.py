@@ -20,6 +20,7 @@ from .federation import FederationBody, PaymentBody, federation_body_kinds, paym
 from .types import (
     Admission,
     AmountMinor,
+    Audience,
     BasisPoints,
     Decimals,
     DecisionClass,
@@ -253,6 +254,22 @@ class SetLevy(_Tagged, tag="set_levy"):
     max_minor: Annotated[int, Meta(ge=0, le=limits.amount_minor_max)]
 
 
+class SetVisibility(_Tagged, tag="set_visibility"):
+    """Who sees what of the community (ledger/visibility.py, docs/privacy.md): one audience for each
+    kind of data the policy names, in a fixed order, so one policy has one encoding and no unknown
+    kind can be named. A kind given as None keeps the audience it has: a decision changes only the
+    kinds it names, so two decisions open at once about different kinds never undo each other. At
+    least one kind is named; some audiences are refused for some kinds (ledger/decisions.py)."""
+
+    names: Audience | None = None
+    balances: Audience | None = None
+    history: Audience | None = None
+    votes: Audience | None = None
+    decisions: Audience | None = None
+    holdings: Audience | None = None
+    log: Audience | None = None
+
+
 class TreasuryPay(_Tagged, tag="treasury_pay"):
     """The community spends from its treasury: pays `to` (a member id) `amount_minor`, no levy."""
 
@@ -296,6 +313,7 @@ Effect = (
     | SetWithdrawalRule
     | FederationAct
     | SetFloors
+    | SetVisibility
 )
 
 

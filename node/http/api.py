@@ -18,7 +18,7 @@ from tallystick.ledger.accounts import credit_ceiling, debit_limit, people
 from tallystick.ledger.decisions import tally, winners
 from tallystick.ledger.errors import UnknownDecisionError
 from tallystick.ledger.model import Decision
-from tallystick.ledger.visibility import Reader, stranger
+from tallystick.ledger.visibility import Reader, policy_json, stranger
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import MalformedError
@@ -59,7 +59,7 @@ async def community(request: web.Request) -> web.Response:
             "head": id_to_text("h", head.head),
             "members": people(state),  # persons, not escrow, trade or enterprise accounts
             # The policy itself is public: a client can say what it was not shown, and why.
-            "visibility": msgspec.structs.asdict(state.visibility),
+            "visibility": policy_json(state.visibility),  # who sees what (docs/privacy.md)
         }
     )
 

@@ -8,6 +8,11 @@ own map from effect to class, and its own fold of the `set_floors` that passed. 
 passes an effect it checks, against the floors in force just before that close: the decision's
 quorum and (a proposal's) threshold, the members who took part, and the time it was open (unless
 every member of the electorate agreed, directly, which is the one early close allowed).
+
+The same machine proposes visibility changes (`set_visibility`, docs/privacy.md) with an oracle of
+its own: a change its reading of the limits refuses is refused at the proposal and never passes,
+and after every step the policy in the state is the oracle's fold of the changes that passed, and
+the one a store restores from the decisions (`visibility_in_force`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from tallystick.protocol.events import (
     SetLimits,
     SetRole,
     SetRules,
+    SetVisibility,
     Vote,
 )
 from tallystick.protocol.federation import Charter, CharterMember, FederationVote
@@ -67,7 +73,7 @@ reference_defaults = {
 def reference_class(admins: set[bytes], effect: object) -> str:
     if effect is None:
         return "general"
-    if isinstance(effect, (SetRules, SetFloors)):
+    if isinstance(effect, (SetRules, SetFloors, SetVisibility)):
         return "rules"
     if isinstance(effect, SetLimits):
         return "rules" if effect.account in admins else "limits"
@@ -84,6 +90,28 @@ def reference_class(admins: set[bytes], effect: object) -> str:
     if isinstance(effect, FederationAct):
         return "rules" if isinstance(effect.body, Charter) else "federation"
     raise AssertionError(effect)
+
+
+visibility_kinds = ("names", "balances", "history", "votes", "decisions", "holdings", "log")
+# A few kinds at a time (none at all is a change the domain refuses), any audience for each.
+visibility_changes = st.dictionaries(
+    st.sampled_from(visibility_kinds), st.sampled_from(["public", "members", "concerned", "admins"]), max_size=3,
+).map(lambda named: SetVisibility(**named))
+# The oracle's own reading of docs/privacy.md: how far each audience reaches ("concerned" and
+# "admins" alike), and the kinds about one member that are never public.
+reach = {"public": 3, "members": 2, "concerned": 1, "admins": 1}
+personal_kinds = ("balances", "history", "votes", "holdings")
+
+
+def reference_policy_after(policy: dict[str, str], change: SetVisibility) -> dict[str, str] | None:
+    """The policy once `change` applies, or None if docs/privacy.md says it must be refused."""
+    named = {kind: getattr(change, kind) for kind in visibility_kinds if getattr(change, kind) is not None}
+    after = {**policy, **named}
+    if not named or any(after[kind] == "public" for kind in personal_kinds):
+        return None
+    if reach[after["log"]] > min(reach[after[kind]] for kind in visibility_kinds if kind != "log"):
+        return None
+    return after
 
 
 floors = st.builds(
@@ -103,6 +131,8 @@ class Floors(RuleBasedStateMachine):
             self.ledger.accept(admin_key, AdmitMember(member=member_keys[index].public, name=f"Voter {index}"))
         self.ledger.accept(admin_key, SetRole(member=member_keys[1].public, role="admin"))
         self.floors = dict(reference_defaults)
+        self.policy = {"names": "members", "balances": "concerned", "history": "concerned", "votes": "members",
+                       "decisions": "members", "holdings": "members", "log": "admins"}
         self.fresh = 0
         self.passed_effects = 0
 
@@ -118,16 +148,18 @@ class Floors(RuleBasedStateMachine):
         proposer=st.integers(0, len(member_keys) - 1),
         decision_type=st.sampled_from(["proposal", "proposal", "consent", "consent", "poll"]),
         effect_kind=st.sampled_from(["none", "limits", "default_limits", "recover", "admit", "admit_admin", "remove",
-                                     "rules", "floors", "levy", "charter", "ballot"]),
+                                     "rules", "floors", "levy", "charter", "ballot", "visibility", "visibility"]),
         subject=st.integers(0, len(member_keys) - 1),
         quorum_bp=st.sampled_from([None, None, 0, 2500, 5000, 10_000]) | st.integers(0, 10_000),
         threshold_bp=st.sampled_from([None, None, 0, 5000, 6667, 10_000]) | st.integers(0, 10_000),
         period_ms=st.sampled_from([1500, hour_ms, 24 * hour_ms, 48 * hour_ms, 72 * hour_ms, 100 * hour_ms]),
         absolute=st.booleans(),
         new_floors=st.lists(floors, min_size=1, max_size=3),
+        visibility_change=visibility_changes,
     )
     def propose(self, proposer: int, decision_type: str, effect_kind: str, subject: int, quorum_bp: int | None,
-                threshold_bp: int | None, period_ms: int, absolute: bool, new_floors: list[Floor]) -> None:
+                threshold_bp: int | None, period_ms: int, absolute: bool, new_floors: list[Floor],
+                visibility_change: SetVisibility) -> None:
         target_id = member_keys[subject].public
         effect = {
             "none": lambda: None,
@@ -143,6 +175,7 @@ class Floors(RuleBasedStateMachine):
             "charter": lambda: FederationAct(body=Charter("Valley", "VAL", 2, (CharterMember(self.ledger.feed, "TST", 1, 1),),
                                                           6000, self.fresh)),
             "ballot": lambda: FederationAct(body=FederationVote(b"\x07" * 32, self.fresh, None)),
+            "visibility": lambda: visibility_change,
         }[effect_kind]()
         timing: dict = {"deadline_ms": self.ledger.now_ms + period_ms} if absolute else \
             {"deadline_ms": 0, "voting_period_ms": period_ms}
@@ -156,7 +189,26 @@ class Floors(RuleBasedStateMachine):
             effect=effect,
         )
         error = self.ledger.submit(self.ledger.sign(member_keys[proposer], action))  # refused or not: both are fine
+        if isinstance(effect, SetVisibility) and reference_policy_after(self.policy, effect) is None:
+            assert error is not None, effect  # what the policy's limits refuse is refused at the proposal
         event(f"proposal {'taken' if error is None else 'refused: ' + error.code}")
+
+    @rule(proposer=st.integers(0, len(member_keys) - 1), change=visibility_changes,
+          agreeing=st.integers(0, len(member_keys)))
+    def a_visibility_change_is_proposed_and_voted(self, proposer: int, change: SetVisibility, agreeing: int) -> None:
+        """As the rules class asks: open 72 h; then some or all agree, and the timer closes what is due."""
+        action = ProposeWithPeriod(decision_type="proposal", title="Who sees what", text="", deadline_ms=0,
+                                   voting_period_ms=72 * hour_ms, effect=change)
+        error = self.ledger.submit(self.ledger.sign(member_keys[proposer], action))
+        if reference_policy_after(self.policy, change) is None:
+            assert error is not None, change
+        if error is not None:
+            event(f"visibility change refused: {error.code}")
+            return
+        seq = self.ledger.seq
+        for voter in range(agreeing):
+            self.ledger.submit(self.ledger.sign(member_keys[voter], Vote(decision=seq, position="agree")))
+        self.timer_closes_what_is_due()
 
     @rule(voter=st.integers(0, len(member_keys) - 1), pick=st.integers(0, 50),
           position=st.sampled_from(["agree", "agree", "agree", "abstain", "disagree", "block"]))
@@ -225,6 +277,12 @@ class Floors(RuleBasedStateMachine):
             assert len(ledger.events) == events_before
             raise
         closed = ledger.state.decisions[body.decision]
+        if isinstance(decision.effect, SetVisibility):
+            expected = reference_policy_after(self.policy, decision.effect)
+            # A change the oracle refuses never passes; one it allows passes or fails on its votes.
+            assert expected is not None or closed.outcome != "passed", (self.policy, decision.effect)
+            if closed.outcome == "passed" and expected is not None:
+                self.policy = expected
         if closed.outcome != "passed":
             return
         if isinstance(decision.effect, SetFloors):
@@ -248,6 +306,12 @@ class Floors(RuleBasedStateMachine):
         everyone_agreed = result.direct == result.electorate == result.positions["agree"]
         assert decision.deadline_ms - decision.opened_ms >= period
         assert ledger.now_ms >= decision.deadline_ms or everyone_agreed
+
+    @invariant()
+    def the_policy_agrees_with_the_oracle_and_is_restored_from_the_decisions(self) -> None:
+        state = self.ledger.state
+        assert {kind: getattr(state.visibility, kind) for kind in visibility_kinds} == self.policy
+        assert decisions.visibility_in_force(state.decisions) == state.visibility
 
     @invariant()
     def floors_agree_with_the_domain(self) -> None:

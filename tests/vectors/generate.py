@@ -20,7 +20,8 @@ Python values; running the script writes them next to it as JSON:
                     unanimous early close, set_floors, a close at the deadline (docs/decisions.md)
 - commons.json      a community filling every part of the state digest the others leave empty
                     (delegations, a levy and its treasury, withdrawals, open polls, holders' decisions)
-- digests.json      the state digest taken apart, element by element, for five states
+- visibility.json   a community that changes who sees what by a decision (docs/privacy.md)
+- digests.json      the state digest taken apart, element by element, for six states
 - layouts.json      one canonical encoding of every action, effect, electorate, body and federation effect
 - pending.json      a community checkpointed with payments across pending and federation acts in its outbox
 
@@ -97,6 +98,7 @@ from tallystick.protocol.events import (
     SetLimits,
     SetRole,
     SetRules,
+    SetVisibility,
     SetWithdrawalRule,
     ShareClass,
     Subscribe,
@@ -137,7 +139,8 @@ from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
 
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
-              "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json")
+              "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json",
+              "visibility.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -525,6 +528,25 @@ def build_decisions_feed() -> _FeedBuilder:
     return builder
 
 
+def build_visibility_feed() -> _FeedBuilder:
+    """A seventh community, Thornbury, that changes who sees what: Alice, a plain member, proposes that
+    members see each other's balances and only the admins see who holds which shares (the rules
+    class, open 72 h); all three agree and the node closes it at once."""
+    builder = _community_with_alice_and_bob("Thornbury", "TBY")
+    t = genesis_ts_ms
+    change = decode_event(builder.act("alice", t + 3, ProposeWithPeriod(
+        "proposal", "Open balances", "", 0, voting_period_ms=72 * hour_ms,
+        effect=SetVisibility(balances="members", holdings="admins"),
+    ), "Alice proposes that members see each other's balances and only admins the holdings (rules class, 72 h)")).seq
+    for offset, voter in enumerate(("admin", "alice", "bob")):
+        builder.act(voter, t + 4 + offset, Vote(decision=change, position="agree"), f"{voter} agrees")
+    builder.append("node", t + 7, DecisionClosed(decision=change, outcome="passed"),
+                   "everyone agreed: the node closes it before its deadline, passed; the policy changes", None)
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
+    return builder
+
+
 def build_payments_feed() -> tuple[_FeedBuilder, dict[str, bytes]]:
     """A third community, Oakhaven, in federation Hills under the confederation Island: it adopts
     Hills' charter, its node applies Hills' trade limits and its share of Hills' capacity, Alice pays
@@ -680,7 +702,12 @@ def documented_digest_elements(state: State) -> list[Any]:
         delegations = [[member, [[topic, state.delegations[member][topic]]
                                  for topic in sorted(state.delegations[member].keys())]]
                        for member in sorted(state.delegations.keys())]
-        elements.append([[rules.admission, rules.quorum_bp, rules.threshold_bp, levy], entries, delegations])
+        settings = [rules.admission, rules.quorum_bp, rules.threshold_bp, levy]
+        policy = [state.visibility.names, state.visibility.balances, state.visibility.history, state.visibility.votes,
+                  state.visibility.decisions, state.visibility.holdings, state.visibility.log]
+        if policy != ["members", "concerned", "concerned", "members", "members", "members", "admins"]:
+            settings.append(policy)  # only while the policy differs from the default
+        elements.append([settings, entries, delegations])
     payments = state.payments
     if state.shares.enterprises or state.federation_outbox or payments.trade:
         if not decisions_used:
@@ -802,6 +829,7 @@ def build_layouts() -> dict[str, Any]:
         ("set_withdrawal_rule", SetWithdrawalRule(enterprise, 30 * 24 * hour_ms, 100_000)),
         ("federation: propose in a federation", FederationAct(fed_propose)),
         ("set_floors", SetFloors((Floor("limits", 7500, 5000, 48 * hour_ms),))),
+        ("set_visibility: balances to members, every other kind kept (nil)", SetVisibility(balances="members")),
     ]
     electorates: list[tuple[str, Any]] = [
         ("every active member, one vote each", AllMembers()),
@@ -1608,7 +1636,22 @@ def build() -> dict[str, Any]:
         "treasury_balance": commons_state.accounts[commons_state.treasury].balance_minor,
         "outcomes": {str(seq): decision.outcome for seq, decision in sorted(commons_state.decisions.items())},
     }
-    for built in (builder, market, trading, deciding, commons):
+    seeing = build_visibility_feed()
+    seeing_state = seeing.states[-1]
+    visibility_file = {
+        "description": "A valid feed of the community Thornbury that changes who sees what by a decision "
+        "(docs/privacy.md): a plain member's set_visibility (balances to members, holdings to admins, the other "
+        "kinds kept), everyone agreeing, closed by the node before its deadline. Fields as in feed.json; "
+        "state_digest_hex is the state digest after the last event, whose rules entry carries the policy; "
+        "visibility is the policy then, kind by kind.",
+        "feed_hex": seeing.feed.hex(),
+        "events": seeing.events,
+        "intents": seeing.intents,
+        "state_digest_hex": state_digest(seeing_state).hex(),
+        "outcomes": {str(seq): decision.outcome for seq, decision in sorted(seeing_state.decisions.items())},
+        "visibility": {kind: getattr(seeing_state.visibility, kind) for kind in seeing_state.visibility.__struct_fields__},
+    }
+    for built in (builder, market, trading, deciding, commons, seeing):
         check_documented_digest(built)
     digests_file = {
         "description": "Worked examples of the state digest (docs/protocol.md §11): preimage_hex is the canonical "
@@ -1627,12 +1670,15 @@ def build() -> dict[str, Any]:
             digest_example("kingsbridge", commons, "commons.json after seq 24: the treasury and the levy, "
                            "delegations, an open poll and an open holders' decision (its enterprise appended), two "
                            "share classes, a withdrawal", seq=commons_digest_seq),
+            digest_example("thornbury", seeing, "visibility.json: a visibility policy other than the default, the "
+                           "fifth entry of the rules"),
         ],
     }
     return {
         "commons.json": commons_file,
         "digests.json": digests_file,
         "layouts.json": build_layouts(),
+        "visibility.json": visibility_file,
         "decisions.json": decisions_file,
         "payments.json": payments_file,
         "shares.json": shares_file,
