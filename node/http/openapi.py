@@ -451,6 +451,14 @@ route_visibility: dict[str, str] = {
     "/enterprises/{reference}": "anyone; pages apply the same policy (docs/privacy.md)",
     "/federations/{reference}": "anyone; federation documents are public to the federation",
     "/payments": "anyone; pages apply the same policy (docs/privacy.md)",
+    "/api/sign-in/challenge": "anyone: a challenge, good once, nothing personal",
+    "/api/sign-in": "anyone holding an active member's current key; answers only that member's own session",
+    "/api/sign-in/link": "anyone holding an active member's current key; a one-time link for that member",
+    "/sign-in": "whoever opens the one-time link first; it signs that browser in as the member who made it",
+    "/api/session": "a signed-in member (by cookie): their own session",
+    "/api/sessions": "the member concerned (by cookie or signing): their own sessions only",
+    "/api/sessions/{id}": "the member concerned: ends one of their own sessions; another's id is 404 no_session",
+    "/api/sign-out": "a signed-in member (by cookie): ends their own session",
 }
 
 

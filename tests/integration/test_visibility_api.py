@@ -286,6 +286,10 @@ elsewhere = {
     # Node to node: signed events, msgpack, for peers (tests/replication). A feed's events carry
     # their memos in the signed bytes a replica needs: see docs/api.md, "Who sees what".
     "/replication/heads", "/replication/node", "/replication/feeds/{feed}", "/replication/push", "/replication/forks",
+    # Signing in: each route's owner is tested in tests/integration/test_sign_in.py (a stranger asks
+    # a challenge; only an active member's key opens a session; a member sees and ends only theirs).
+    "/api/sign-in/challenge", "/api/sign-in", "/api/sign-in/link", "/sign-in", "/api/session", "/api/sessions",
+    "/api/sessions/{id}", "/api/sign-out",
 }
 
 
