@@ -208,6 +208,16 @@ def signer_of(node: ServeProcess) -> Signer:
     return Signer(node.feed, support.key_from_file(node.home / "node.key"))
 
 
+def home_feed_text(home: Path) -> str:
+    """The own feed of a home made but not started yet (its database's meta, as `tally restore` reads it)."""
+    connection = sqlite3.connect(home / "tally.db")
+    try:
+        (feed,) = connection.execute("SELECT value FROM meta WHERE key = 'own_feed'").fetchone()
+    finally:
+        connection.close()
+    return id_to_text("n", bytes(feed))
+
+
 def signer_of_feed(feed: FeedBuilder) -> Signer:
     return Signer(feed.feed, feed.node_key)
 
