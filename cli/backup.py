@@ -203,8 +203,8 @@ async def _peer_head(peer_url: str, feed: bytes, key: KeyPair) -> tuple[int, byt
             async with session.get(read_url(peer_url, target), headers=headers) as response:
                 if response.status == 403:
                     raise ResumeError(
-                        f"{peer_url} refuses this home's reads (403): it holds no feed signed by this home's node "
-                        "key; ask a node that replicates this feed (peers or follow list this node)"
+                        f"{peer_url} holds no copy of this home's feed signed by its node key, so it refuses the "
+                        "home's reads (403); ask a node that replicates this feed (peers or follow list this node)"
                     )
                 if response.status != 200:
                     raise ResumeError(

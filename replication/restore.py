@@ -183,8 +183,8 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
             async with session.get(read_url(peer_url, target), headers=headers) as response:
                 if response.status == 403:
                     raise RestoreError(
-                        f"{peer_url} refuses this home's reads ({await _refusal(response)}): it holds no feed signed by "
-                        "this home's node key; restore from a peer of this node (one that lists it)"
+                        f"{peer_url} holds no feed signed by this home's node key, so it refuses the home's reads "
+                        f"({await _refusal(response)}); try another peer: one that replicates this home"
                     )
                 response.raise_for_status()
                 heads = _decode(heads_decoder, await read_bounded(response), peer_url)
