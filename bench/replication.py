@@ -224,7 +224,7 @@ async def _wait_everywhere(session: aiohttp.ClientSession, urls: list[str], feed
             await asyncio.sleep(poll_interval_seconds)
 
 
-class contextlib_nested:  # noqa: N801 - reads as the context manager it is
+class contextlib_nested:
     """Enter several ServedNodes at once (they start in parallel) and stop them all on exit."""
 
     def __init__(self, nodes: list[ServedNode]) -> None:

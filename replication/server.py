@@ -28,8 +28,8 @@ import msgspec
 from aiohttp import web
 from tallystick.node.connections import read_body
 from tallystick.node.errors import BusyError
-from tallystick.node.http.readers import reader_of
 from tallystick.node.http.params import query_integer
+from tallystick.node.http.readers import reader_of
 from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, encode, verify_event_signature
