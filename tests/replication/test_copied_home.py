@@ -18,7 +18,7 @@ from tallystick.protocol.codec import encode, sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.wire import Events, events_decoder
 
-from helpers.replication import NodeProcess, Nodes, http, refusal_of, signer_of, start_all, wait_until
+from helpers.replication import NodeProcess, Nodes, refusal_of, signer_of, start_all, wait_until
 from helpers.support import free_port, next_nonce, tally_json
 
 

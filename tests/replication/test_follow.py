@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from helpers.replication import Nodes, http, refusal_of, signer_of, start_all, wait_until
+from helpers.replication import Nodes, refusal_of, signer_of, start_all, wait_until
 
 
 def test_a_node_that_follows_one_feed_holds_that_feed_and_no_other(nodes: Nodes) -> None:

@@ -26,7 +26,6 @@ from helpers.replication import (
     NodeProcess,
     Nodes,
     Offer,
-    http,
     refusal_of,
     signed_headers,
     signer_of,

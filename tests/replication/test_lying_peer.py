@@ -34,7 +34,6 @@ from helpers.replication import (
     NodeProcess,
     Nodes,
     Offer,
-    http,
     log_rows,
     refusal_of,
     signer_of,
