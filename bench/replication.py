@@ -9,6 +9,11 @@ is not counted. Each transfer carries one member intent signature; the author's 
 once per run, so the ratio to the raw Ed25519 verify rate of the same run says how close a
 replica comes to the cost of the one signature it cannot avoid.
 
+The source lists the follower as a peer too: a node serves its feeds only to nodes whose feed it
+holds (docs/federation.md §2.2), so a one-way link would catch up nothing. `read_signing_cost`
+times what that door costs a reader and a server per read (a heads poll): signing the request
+with the node key, verifying it, and finding the signer's held feed.
+
 Propagation starts ten nodes, in a line and in a random graph of degree three, admits two members
 at the first node, and then times single payments from the moment the first node acknowledges one
 (201) until every node's status shows it; each figure is the median of several payments.
@@ -25,10 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import msgspec
 from tallystick.node.home import Home, NodeConfig, init_home, read_key
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
+from tallystick.protocol.requests import sign_request, verify_request
 
 from .served import ServedNode, _free_port, _tally_command
 
@@ -78,9 +85,12 @@ async def catch_up(source: Home, events: int, scratch: Path, verify_processes: i
     # A copy: serving a node can append (an idle checkpoint), and the built feed is a shared cache.
     copied = Home(folder / "source")
     shutil.copytree(source.path, copied.path, ignore=shutil.ignore_patterns("node.lock", "*.log"))
+    follower_port = _free_port()
+    # Linked both ways: the source serves its feed only to a node whose feed it holds.
+    copied.write_config(msgspec.structs.replace(copied.config(), peers=[f"http://127.0.0.1:{follower_port}"]))
     async with ServedNode.tally(copied, folder / "source.log") as served_source:
         follower = await _init(
-            folder / "follower", "Follower", _free_port(), [served_source.url], verify_processes=verify_processes
+            folder / "follower", "Follower", follower_port, [served_source.url], verify_processes=verify_processes
         )
         feed = id_from_text("n", (await _community(served_source.url))["node"])
         feed_text = id_to_text("n", feed)
@@ -98,6 +108,33 @@ async def catch_up(source: Home, events: int, scratch: Path, verify_processes: i
                         return CatchUp(events - first_seq, max(now - first_time, 1e-6), verify_processes)
                     await asyncio.sleep(poll_interval_seconds)
     raise RuntimeError(f"the follower did not catch up within {catch_up_timeout_seconds} s")
+
+
+@dataclass(frozen=True)
+class ReadSigningCost:
+    reads: int
+    sign_microseconds: float  # the reader: one Authorization header (Ed25519 sign)
+    verify_microseconds: float  # the server: parse, time window, Ed25519 verify, and the held-feed look-up
+
+    @property
+    def total_microseconds(self) -> float:
+        return self.sign_microseconds + self.verify_microseconds
+
+
+def read_signing_cost(reads: int = 2000, feeds_held: int = 1000) -> ReadSigningCost:
+    """What signing a heads poll costs (replication/reads.py) and checking it costs the server
+    (node/http/readers.py, then `Holdings.feed_signed_by`'s remembered look-up, a dict here)."""
+    key, node = KeyPair.generate(), KeyPair.generate().public
+    held = {KeyPair.generate().public: bytes(32) for _ in range(feeds_held - 1)} | {key.public: bytes(32)}
+    target = "/replication/heads?limit=10000"
+    started = time.perf_counter()
+    headers = [sign_request(key, node=node, method="GET", target=target, ts_ms=1_764_633_600_000 + i) for i in range(reads)]
+    signed = time.perf_counter()
+    for i, header in enumerate(headers):
+        signer = verify_request(header, node=node, method="GET", target=target, body=b"", now_ms=1_764_633_600_000 + i)
+        assert held.get(signer) is not None
+    verified = time.perf_counter()
+    return ReadSigningCost(reads, (signed - started) / reads * 1e6, (verified - signed) / reads * 1e6)
 
 
 async def _community(url: str) -> dict:
@@ -187,7 +224,7 @@ async def _wait_everywhere(session: aiohttp.ClientSession, urls: list[str], feed
             await asyncio.sleep(poll_interval_seconds)
 
 
-class contextlib_nested:  # noqa: N801 - reads as the context manager it is
+class contextlib_nested:
     """Enter several ServedNodes at once (they start in parallel) and stop them all on exit."""
 
     def __init__(self, nodes: list[ServedNode]) -> None:
@@ -213,6 +250,9 @@ async def main(events: int) -> None:
     built = await cached_feed(events)
     scratch = Path("bench/results/scratch-replication")
     raw = verify_rate(3000).per_second
+    cost = read_signing_cost()
+    print(f"signed read (a heads poll): sign {cost.sign_microseconds:.0f} µs + verify {cost.verify_microseconds:.0f} µs "
+          f"= {cost.total_microseconds:.0f} µs per read")
     one = await catch_up(built.home, built.events, scratch, 0)
     two = await catch_up(built.home, built.events, scratch, 2)
     print(f"raw Ed25519 verify: {raw:,.0f}/s")

@@ -41,7 +41,7 @@ from tallystick.node.home import Home, HomeError, Snapshot, fsync_folder, publis
 from tallystick.node.store import read_only_connection
 from tallystick.protocol import limits
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.ids import id_to_text
+from tallystick.protocol.ids import KeyPair, id_to_text
 from tallystick.protocol.wire import heads_decoder
 
 from .client import check_node_url
@@ -181,10 +181,13 @@ class Resumed(msgspec.Struct):
     restored: bool
 
 
-async def _peer_head(peer_url: str, feed: bytes) -> tuple[int, bytes] | None:
+async def _peer_head(peer_url: str, feed: bytes, key: KeyPair) -> tuple[int, bytes] | None:
     """The peer's head (seq, hash) of `feed`, or None if it holds no copy. Heads are paged by feed
-    id, so the page after the id just below `feed` starts with `feed` if the peer holds it."""
+    id, so the page after the id just below `feed` starts with `feed` if the peer holds it. The read
+    is signed with the home's node key (replication/reads.py): a peer serves heads only to a node
+    whose feed it holds."""
     import aiohttp  # here, not at import: every `tally` command would pay for it
+    from tallystick.replication.reads import node_identity, read_target, read_url, signed_read_headers
     from tallystick.replication.restore import read_bounded
 
     number = int.from_bytes(feed, "big")
@@ -192,14 +195,22 @@ async def _peer_head(peer_url: str, feed: bytes) -> tuple[int, bytes] | None:
     if number > 0:
         params["after"] = id_to_text("n", (number - 1).to_bytes(len(feed), "big"))
     timeout = aiohttp.ClientTimeout(total=limits.peer_request_timeout_ms / 1000)
+    target = read_target("/replication/heads", params)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(f"{peer_url}/replication/heads", params=params) as response,
-        ):
-            if response.status != 200:
-                raise ResumeError(f"{peer_url} answered {response.status} to /replication/heads; is it a Tallystick node?")
-            body = await read_bounded(response)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            peer_feed = await node_identity(session, peer_url)
+            headers = signed_read_headers(key, node=peer_feed, target=target, now_ms=now_ms())
+            async with session.get(read_url(peer_url, target), headers=headers) as response:
+                if response.status == 403:
+                    raise ResumeError(
+                        f"{peer_url} holds no copy of this home's feed signed by its node key, so it refuses the "
+                        "home's reads (403); ask a node that replicates this feed (peers or follow list this node)"
+                    )
+                if response.status != 200:
+                    raise ResumeError(
+                        f"{peer_url} answered {response.status} to /replication/heads; is it a Tallystick node?"
+                    )
+                body = await read_bounded(response)
     except (aiohttp.ClientError, TimeoutError) as error:
         raise ResumeError(f"no node answers at {peer_url} ({error or type(error).__name__}); give a peer that is up") from None
     try:
@@ -229,7 +240,7 @@ async def resume_home(path: Path, peer_url: str | None) -> Resumed:
     restored = False
     peer_seq: int | None = None
     if peer_url is not None:
-        found = await _peer_head(peer_url, feed)
+        found = await _peer_head(peer_url, feed, home.node_key())
         if found is None:
             raise ResumeError(
                 f"{peer_url} holds no copy of feed {snapshot.feed}, so it cannot show nothing newer exists; "
@@ -242,7 +253,7 @@ async def resume_home(path: Path, peer_url: str | None) -> Resumed:
             raise HomeError(f"{path} is not a snapshot any more (another `tally resume` cleared it)")
         feed, seq, head = _own_head(home.database_path)
         if peer_url is not None:
-            found = await _peer_head(peer_url, feed)  # asked again: it may have learned more meanwhile
+            found = await _peer_head(peer_url, feed, home.node_key())  # asked again: it may have learned more meanwhile
             if found is None:
                 raise ResumeError(f"{peer_url} no longer holds feed {snapshot.feed}; ask another node that replicates it")
             peer_seq, peer_hash = found

@@ -108,6 +108,7 @@ class Holdings:
         # refreshed every `anchors_refresh_interval_ms`): anchors, as a peer's own feed is.
         self.federation_members: Callable[[], Awaitable[frozenset[bytes]]] | None = None
         self._federation_anchors: frozenset[bytes] = frozenset()
+        self._signers: dict[bytes, bytes] = {}  # current key -> held feed, as `feed_signed_by` found it
 
     async def start(self, store: Store, sequencer: Sequencer) -> None:
         self.store: Store = store
@@ -233,6 +234,23 @@ class Holdings:
     def current_key(self, feed: bytes) -> bytes | None:
         head = self.head(feed)
         return None if head is None else head.signing_key
+
+    def feed_signed_by(self, key: bytes) -> bytes | None:
+        """The held feed whose current key is `key` (this node's own included), or None: who may
+        read this node's feeds (replication/server.py, `authenticate_read`). A hit is remembered,
+        so a peer's polls cost a dict look-up; a key no held feed signs with costs one pass over
+        the held heads (bounded by feeds_held_max + feeds_anchor_reserve)."""
+        feed = self._signers.get(key)
+        if feed is not None and self.current_key(feed) == key:
+            return feed
+        self._signers.pop(key, None)  # rotated away since: its feed now signs with another key
+        for head in self.held_heads():
+            if head.signing_key == key:
+                if len(self._signers) >= self.feeds_held() + feeds_anchor_reserve:
+                    self._signers.clear()  # stale entries of rotated keys: start afresh
+                self._signers[key] = head.feed
+                return head.feed
+        return None
 
     def held_heads(self) -> Iterable[FeedHead]:
         yield self.sequencer.head

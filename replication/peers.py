@@ -13,6 +13,10 @@ How this works:
   sequencer's write gate stays shut; a peer holding a later head of our feed keeps it shut, with a
   message to run `tally restore` (replication/ingest.py, `_compare_own`).
 - Every answer is read in chunks up to `replication_body_bytes_max` and decoded into bounded types.
+- Every read (heads, ranges, fork proofs) is signed with this node's key for the peer's feed id
+  (replication/reads.py); a peer serves them only once it holds our feed. A peer that lists us but
+  does not hold our feed yet refuses the heads (403 unknown_peer): we then push it our own feed
+  from its genesis (first contact, which it takes from an anchor) and read again (`_introduce`).
 """
 
 from __future__ import annotations
@@ -49,8 +53,16 @@ from tallystick.protocol.wire import (
     sign_request,
 )
 
-from .errors import FeedFrozenError, FeedsLimitError, NoReasonError, StoreFailedError, per_feed_refusals
+from .errors import (
+    FeedFrozenError,
+    FeedsLimitError,
+    NoReasonError,
+    StoreFailedError,
+    UnknownPeerError,
+    per_feed_refusals,
+)
 from .ingest import Holdings, feeds_anchor_reserve
+from .reads import read_target, read_url, signed_read_headers
 from .server import decode_message, msgpack_type, serve_range
 
 log = logging.getLogger("tallystick.replication")
@@ -61,6 +73,11 @@ bulk_verify_batches_ahead = 8
 ingest_events_max = 2048
 # Read size of a peer's answer (each chunk is checked against the body limit).
 answer_chunk_bytes = 64 * 1024
+
+
+class PeerRefusesReadsError(aiohttp.ClientError):
+    """The peer holds no feed signed by this node's key, so it serves us no reads: retried with
+    backoff, as an unreachable peer (its message is the peer's `last_error`)."""
 
 
 @dataclass
@@ -158,7 +175,11 @@ class Peers:
         self.sequencer.open_gate()
 
     async def _sync_own(self, peer: PeerState) -> None:
-        heads, _forks = await self._get_heads(peer)
+        await self._learn_identity(peer)
+        try:
+            heads, _forks = await self._get_heads(peer)
+        except PeerRefusesReadsError:
+            return  # it holds no feed of our key, so no later head of our own feed either
         for head in heads:
             if head.feed == self.own_feed and head.seq >= self.sequencer.head.seq:
                 await self._pull(peer, self.own_feed, max(1, self.sequencer.head.seq), head.seq)
@@ -200,7 +221,11 @@ class Peers:
         holdings = self.holdings
         if not peer.known:
             await self._learn_identity(peer)
-            heads, fork_count = await self._get_heads(peer)
+            try:
+                heads, fork_count = await self._get_heads(peer)
+            except PeerRefusesReadsError:
+                await self._introduce(peer)
+                heads, fork_count = await self._get_heads(peer)
             peer.known = {head.feed: head.seq for head in heads}
             refused: TallyError | None = None
             # The peer's own feed first: it is an anchor, and our pushes to it need it to hold ours.
@@ -246,6 +271,19 @@ class Peers:
         )
         return {"Content-Type": msgpack_type, request_signature_header: signature}
 
+    def _read(self, peer: PeerState, path: str, params: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        """GET `path` at the peer, signed by this node's key for the peer's feed (reads.py)."""
+        assert self._session is not None
+        target = read_target(path, params)
+        headers = signed_read_headers(self.sequencer.key, node=peer.feed, target=target, now_ms=self.clock_ms())
+        return self._session.get(read_url(peer.url, target), headers=headers)
+
+    async def _introduce(self, peer: PeerState) -> None:
+        """Push our own feed from its genesis to a peer that refused our reads: a peer that lists us
+        takes it as first contact, and then holds the key our reads are signed with."""
+        peer.known = {self.own_feed: 0}
+        await self._push_feed(peer, self.own_feed)
+
     async def _post_forks(self, peer: PeerState, proofs: list[bytes]) -> None:
         """Gossip our fork proofs to a peer that holds fewer (DESIGN: a fork is proven and spread)."""
         assert self._session is not None
@@ -260,7 +298,7 @@ class Peers:
         if peer.identity_asked:
             return
         assert self._session is not None
-        async with self._session.get(f"{peer.url}/replication/node") as response:
+        async with self._session.get(read_url(peer.url, "/replication/node")) as response:
             if response.status == 404:
                 peer.identity_asked = True
                 return
@@ -280,7 +318,12 @@ class Peers:
             params = {"limit": str(self.heads_page_feeds)}
             if after is not None:
                 params["after"] = id_to_text("n", after)
-            async with self._session.get(f"{peer.url}/replication/heads", params=params) as response:
+            async with self._read(peer, "/replication/heads", params) as response:
+                if response.status == 403 and await _error_code(response) == UnknownPeerError.code:
+                    raise PeerRefusesReadsError(
+                        f"{peer.url} holds no feed signed by this node's key, so it serves us nothing: list this "
+                        "node as a peer there too (link the nodes as peers)"
+                    )
                 response.raise_for_status()
                 page = decode_message(heads_decoder, await read_bounded(response))
             forks = max(forks, page.forks)
@@ -297,9 +340,9 @@ class Peers:
 
     async def _fetch(self, peer: PeerState, feed: bytes, start: int) -> Events:
         assert self._session is not None
-        url = f"{peer.url}/replication/feeds/{id_to_text('n', feed)}"
+        path = f"/replication/feeds/{id_to_text('n', feed)}"
         params = {"from": str(start), "limit": str(limits.replication_batch_events_max)}
-        async with self._session.get(url, params=params) as response:
+        async with self._read(peer, path, params) as response:
             response.raise_for_status()
             message = decode_message(events_decoder, await read_bounded(response))
         if message.feed != feed or message.start != start:
@@ -376,7 +419,7 @@ class Peers:
 
     async def _pull_forks(self, peer: PeerState) -> None:
         assert self._session is not None
-        async with self._session.get(f"{peer.url}/replication/forks") as response:
+        async with self._read(peer, "/replication/forks") as response:
             response.raise_for_status()
             message = decode_message(forks_decoder, await read_bounded(response))
         for raw in message.proofs:
@@ -391,40 +434,49 @@ class Peers:
         # peer by this push, without waiting for its next anti-entropy pass.
         feeds = [self.own_feed, *(feed for feed in holdings.replicas if feed not in peer.not_followed)]
         for feed in feeds:
-            head = holdings.head(feed)
-            if head is None or feed in holdings.frozen:
-                continue
-            theirs = peer.known.get(feed, 0)
-            while theirs < head.seq:
-                message = await serve_range(holdings.store, feed, theirs + 1, limits.replication_batch_events_max)
-                if not message.events:
-                    break
-                body = encode(message)
-                path = "/replication/push"
-                try:
-                    async with self._session.post(
-                        f"{peer.url}{path}", data=body, headers=self._signed_headers(path, body)
-                    ) as response:
-                        if response.status in (403, 409):
-                            refusal = await _error_code(response)
-                            if refusal in per_feed_refusals and feed != self.own_feed:
-                                peer.not_followed.add(feed)
-                            if refusal in per_feed_refusals or refusal == FeedFrozenError.code:
-                                break  # not this feed, for this peer; its other feeds still go
-                        if response.status >= 400:
-                            # Among others, 403 unknown_peer: the peer does not hold our feed yet (it
-                            # pulls it, if it lists us as a peer). Re-read its heads before pushing again.
-                            peer.known.clear()
-                            return
-                        answer = decode_message(heads_decoder, await read_bounded(response))
-                except (TimeoutError, aiohttp.ClientError, OSError):
-                    peer.known.clear()
-                    return
-                held = answer.heads[0].seq if answer.heads else 0
-                if held <= theirs:
-                    peer.known.clear()
-                    return
-                theirs = peer.known[feed] = held
+            if not await self._push_feed(peer, feed):
+                return
+
+    async def _push_feed(self, peer: PeerState, feed: bytes) -> bool:
+        """Post the events of `feed` the peer is known to lack; False if the peer's heads must be
+        read again before anything more is pushed to it (`peer.known` is then cleared)."""
+        assert self._session is not None
+        holdings = self.holdings
+        head = holdings.head(feed)
+        if head is None or feed in holdings.frozen:
+            return True
+        theirs = peer.known.get(feed, 0)
+        while theirs < head.seq:
+            message = await serve_range(holdings.store, feed, theirs + 1, limits.replication_batch_events_max)
+            if not message.events:
+                break
+            body = encode(message)
+            path = "/replication/push"
+            try:
+                async with self._session.post(
+                    f"{peer.url}{path}", data=body, headers=self._signed_headers(path, body)
+                ) as response:
+                    if response.status in (403, 409):
+                        refusal = await _error_code(response)
+                        if refusal in per_feed_refusals and feed != self.own_feed:
+                            peer.not_followed.add(feed)
+                        if refusal in per_feed_refusals or refusal == FeedFrozenError.code:
+                            return True  # not this feed, for this peer; its other feeds still go
+                    if response.status >= 400:
+                        # Among others, 403 unknown_peer: the peer does not hold our feed and does
+                        # not list us as a peer. Re-read its heads before pushing again.
+                        peer.known.clear()
+                        return False
+                    answer = decode_message(heads_decoder, await read_bounded(response))
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                peer.known.clear()
+                return False
+            held = answer.heads[0].seq if answer.heads else 0
+            if held <= theirs:
+                peer.known.clear()
+                return False
+            theirs = peer.known[feed] = held
+        return True
 
     # ---- what the node's status and metrics show ------------------------------------------------
 

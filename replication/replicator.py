@@ -101,7 +101,7 @@ class Replicator:
         )
         yield CounterMetricFamily(
             "tally_replication_refused_requests", "Pushes and fork proofs refused before their body was used "
-            "(unsigned, a bad or replayed signature, an unknown node)", value=self.server.refused_requests_total,
+            "(unsigned, a bad or replayed signature, an unknown node), and reads refused (unsigned, an unknown node)", value=self.server.refused_requests_total,
         )
 
 

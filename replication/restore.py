@@ -4,7 +4,8 @@ How this works: the home keeps only its node key (and perhaps its config). We as
 feed that key signs (heads filtered by signing key), pull the whole feed in batches, and verify and
 audit every batch exactly as replication does, into a fresh database that replaces the old one only
 once it is complete. The signatures prove the feed is ours; the result is byte for byte what the
-peer holds.
+peer holds. Every read is signed with the home's node key (replication/reads.py): the peer serves
+it because it holds the home's feed, whose current key that is.
 
 What it never does:
 - Shorten the feed. What the home already holds of its feed - the head of its old database's log
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -41,8 +44,10 @@ from tallystick.node.store import (
 )
 from tallystick.protocol import limits
 from tallystick.protocol.errors import LocalError, MalformedError, TooLargeError
-from tallystick.protocol.ids import id_to_text
+from tallystick.protocol.ids import KeyPair, id_to_text
 from tallystick.protocol.wire import events_decoder, heads_decoder
+
+from .reads import node_identity, read_target, read_url, signed_read_headers
 
 # Databases an earlier restore moved aside are kept; past this many, the operator clears them.
 before_restore_copies_max = 100
@@ -172,7 +177,15 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
     with home.lock():
         held = [point for point in (_old_head(home.database_path), _acknowledged(home.database_path)) if point]
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(f"{peer_url}/replication/heads", params={"key": id_to_text("k", key.public)}) as response:
+            peer_feed = await node_identity(session, peer_url)
+            target = read_target("/replication/heads", {"key": id_to_text("k", key.public)})
+            headers = signed_read_headers(key, node=peer_feed, target=target, now_ms=_now_ms())
+            async with session.get(read_url(peer_url, target), headers=headers) as response:
+                if response.status == 403:
+                    raise RestoreError(
+                        f"{peer_url} holds no feed signed by this home's node key, so it refuses the home's reads "
+                        f"({await _refusal(response)}); try another peer: one that replicates this home"
+                    )
                 response.raise_for_status()
                 heads = _decode(heads_decoder, await read_bounded(response), peer_url)
             if len(heads.heads) != 1:
@@ -194,7 +207,8 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
             aside = _free_aside_name(home)
             _remove_database_files(building)
             try:
-                received = await _pull(session, peer_url, building, feed, end, held)
+                reader = _Reader(session, peer_url, peer_feed, key)
+                received = await _pull(reader, building, feed, end, held)
                 if received.head.signing_key != key.public:
                     raise RestoreError("the feed restored is not signed by this home's current node key")
             except BaseException:
@@ -209,9 +223,31 @@ async def _restore_home(path: Path, peer_url: str) -> Restored:
     return Restored(id_to_text("n", feed), received.head.seq, id_to_text("h", received.head.head))
 
 
-async def _pull(
-    session: aiohttp.ClientSession, peer_url: str, building: Path, feed: bytes, end: int, held: list[_Held]
-) -> AppendBatch:
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads from which peer: the session, the peer's URL and feed id, the home's node key."""
+
+    session: aiohttp.ClientSession
+    peer_url: str
+    peer_feed: bytes | None
+    key: KeyPair
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def _refusal(response: aiohttp.ClientResponse) -> str:
+    """The `error` code of a refusal, as the peer wrote it (a short bounded read), for the message."""
+    try:
+        document = msgspec.json.decode(await read_bounded(response, 16 * 1024))
+    except (msgspec.DecodeError, TooLargeError):
+        return f"HTTP {response.status}"
+    code = document.get("error") if isinstance(document, dict) else None
+    return code if isinstance(code, str) else f"HTTP {response.status}"
+
+
+async def _pull(reader: _Reader, building: Path, feed: bytes, end: int, held: list[_Held]) -> AppendBatch:
     """The peer's copy of `feed` up to `end`, verified and audited batch by batch into a new
     database at `building`, each run checked against what the home holds."""
     # The database being built keeps no record of its own: the home's record is written once it is in place.
@@ -220,22 +256,25 @@ async def _pull(
         received: AppendBatch | None = None
         seq = 1
         while seq <= end:  # every turn moves seq on by at least one event, or raises
-            url = f"{peer_url}/replication/feeds/{id_to_text('n', feed)}"
-            params = {"from": str(seq), "limit": str(limits.replication_batch_events_max)}
-            async with session.get(url, params=params) as response:
+            target = read_target(
+                f"/replication/feeds/{id_to_text('n', feed)}",
+                {"from": str(seq), "limit": str(limits.replication_batch_events_max)},
+            )
+            headers = signed_read_headers(reader.key, node=reader.peer_feed, target=target, now_ms=_now_ms())
+            async with reader.session.get(read_url(reader.peer_url, target), headers=headers) as response:
                 response.raise_for_status()
-                message = _decode(events_decoder, await read_bounded(response), peer_url)
+                message = _decode(events_decoder, await read_bounded(response), reader.peer_url)
             if message.feed != feed or message.start != seq or not message.events:
-                raise MalformedError(f"{peer_url} answered with another range than asked")
+                raise MalformedError(f"{reader.peer_url} answered with another range than asked")
             batch = list(message.events)
             if received is None:
                 received = start_received(batch.pop(0))
-                _check_held_in(held, received.rows, peer_url)
+                _check_held_in(held, received.rows, reader.peer_url)
                 await store.set_meta("own_feed", feed)
                 await store.append_batch(received)
             if batch:
                 received = fold_received(received.state, received.head, batch)
-                _check_held_in(held, received.rows, peer_url)
+                _check_held_in(held, received.rows, reader.peer_url)
                 await store.append_batch(received)
             seq = received.head.seq + 1
         assert received is not None  # end >= 1: the loop ran

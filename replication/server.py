@@ -4,7 +4,12 @@ How this works:
 - Every node serves what it holds under /replication/ (protocol.md §16.2): its heads (feed -> seq,
   hash, in pages of feeds by id, so no held feed is ever left out of the exchange), ranges of any
   feed as exact signed bytes (`serve_range`: a run always ends in an event that verifies on its
-  own, §16.3), the fork proofs it keeps, and its own feed id (/replication/node). Every GET is open.
+  own, §16.3), the fork proofs it keeps, and its own feed id (/replication/node).
+- Every GET but /replication/node is served only to a node with standing here: the request carries
+  an `Authorization: Tally …` signature (protocol/requests.py, protocol.md §18, verified by the
+  node's middleware over this node's feed id, the method, the raw path with its query and the time),
+  and its key must be the current key of a feed this node holds (`Server.authenticate_read`).
+  Reads carry no nonce: a replay within the time window re-reads only what that signer may read.
 - A push or a fork proof must carry a Tally-Signature by the current key of a feed this node holds
   (or, first contact, an anchor's genesis); anything else is refused with 403 before the body is
   read (`Server.authenticated_body`). Signatures carry a time (within `request_clock_skew_max_ms`)
@@ -24,6 +29,7 @@ from aiohttp import web
 from tallystick.node.connections import read_body
 from tallystick.node.errors import BusyError
 from tallystick.node.http.params import query_integer
+from tallystick.node.http.readers import reader_of
 from tallystick.node.store import Store
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, encode, verify_event_signature
@@ -136,6 +142,31 @@ class Server:
         forks = min(await self.holdings.store.fork_count(), limits.replication_forks_max)
         return Heads([WireHead(h.feed, h.seq, h.head) for h in page], forks)
 
+    # ---- who reads ----------------------------------------------------------------------------
+
+    def authenticate_read(self, request: web.Request) -> bytes:
+        """The held feed whose current key signed this GET (the node middleware has verified the
+        signature, its time, this node's feed id, the method and the raw path with its query);
+        UnsignedRequestError or UnknownPeerError (403, counted) for anyone else."""
+        key = reader_of(request).key
+        try:
+            if key is None:
+                raise UnsignedRequestError(
+                    "this route serves only nodes this node replicates: sign the request with your node key "
+                    "(Authorization: Tally, docs/protocol.md §16.2); link the nodes as peers"
+                )
+            feed = self.holdings.feed_signed_by(key)
+            if feed is None:
+                raise UnknownPeerError(
+                    f"no feed this node holds is signed now by key {id_to_text('k', key)}: only its peers, the feeds "
+                    "it follows and its federations' members may read; link the nodes as peers (a peer that lists "
+                    "this node is read once this node holds its feed: it pushes it on first contact)"
+                )
+        except TallyError:
+            self.refused_requests_total += 1
+            raise
+        return feed
+
     # ---- who sent a push or a fork proof --------------------------------------------------------
 
     def authenticate_header(self, request: web.Request) -> tuple[RequestSignature, bytes | None]:
@@ -233,8 +264,9 @@ def _msgpack(value: object, status: int = 200) -> web.Response:
 async def handle_heads(request: web.Request) -> web.Response:
     """GET /replication/heads[?after=n_…][&limit=N][&key=k_…]: one page of the held heads by feed id
     (a full page means: ask again after its last feed). `key`: which feed does this key sign now?
-    (`tally restore` asks.) Open to anyone, as every GET under /replication/."""
+    (`tally restore` asks.) Only for a node with standing here (`Server.authenticate_read`)."""
     server = request.config_dict[server_key]
+    server.authenticate_read(request)
     after = request.query.get("after")
     key = request.query.get("key")
     limit = query_integer(request, "limit", heads_page_feeds_max, 1, limits.replication_heads_max)
@@ -248,12 +280,15 @@ async def handle_heads(request: web.Request) -> web.Response:
 
 async def handle_node(request: web.Request) -> web.Response:
     """GET /replication/node: this node's own feed, so that a node that lists it as a peer by URL
-    knows which of the feeds it serves is its own (an anchor, and whose key signs its pushes)."""
+    knows which of the feeds it serves is its own (an anchor, and whose key signs its pushes), and
+    which feed id its signed reads name. Open to anyone: it says only who this node is."""
     return _msgpack(NodeIdentity(request.config_dict[server_key].holdings.own_feed))
 
 
 async def handle_range(request: web.Request) -> web.Response:
+    """GET /replication/feeds/{feed}?from=S&limit=N: a run of a held feed, for a node with standing."""
     server = request.config_dict[server_key]
+    server.authenticate_read(request)
     feed = id_from_text("n", request.match_info["feed"])
     # ASCII digits within int64 (a seq past 2^63 would overflow SQLite), and at most one run.
     start = query_integer(request, "from", 1, 1, limits.int64_max)
@@ -277,7 +312,9 @@ async def handle_push(request: web.Request) -> web.Response:
 
 
 async def handle_forks(request: web.Request) -> web.Response:
+    """GET /replication/forks: the fork proofs this node keeps, for a node with standing."""
     server = request.config_dict[server_key]
+    server.authenticate_read(request)
     proofs = [proof for _feed, _seq, proof in await server.holdings.store.forks(limits.replication_forks_max)]
     return _msgpack(Forks(proofs))
 

@@ -208,6 +208,16 @@ def signer_of(node: ServeProcess) -> Signer:
     return Signer(node.feed, support.key_from_file(node.home / "node.key"))
 
 
+def home_feed_text(home: Path) -> str:
+    """The own feed of a home made but not started yet (its database's meta, as `tally restore` reads it)."""
+    connection = sqlite3.connect(home / "tally.db")
+    try:
+        (feed,) = connection.execute("SELECT value FROM meta WHERE key = 'own_feed'").fetchone()
+    finally:
+        connection.close()
+    return id_to_text("n", bytes(feed))
+
+
 def signer_of_feed(feed: FeedBuilder) -> Signer:
     return Signer(feed.feed, feed.node_key)
 
@@ -255,12 +265,17 @@ class NodeProcess(ServeProcess):
             return self.http("POST", "/replication/forks", body, "application/msgpack")
         return self.post_signed("/replication/forks", body, signed_headers(signer, "/replication/forks", body))
 
+    def read(self, path: str, signer: Signer | None = None) -> Answer:
+        """GET a /replication/ route as a node with standing here reads it: signed (protocol.md §18)
+        by `signer`'s key, this node's own node key unless told (the operator's, whose feed it holds)."""
+        return self.signed((signer or signer_of(self)).key, "GET", path)
+
     def alerts(self) -> list[dict[str, Any]]:
         return self.status()["alerts"]
 
     def event_hash_at(self, feed: bytes, seq: int) -> str | None:
         """The hash (text form) of `feed`'s event at `seq` as this node serves it, or None."""
-        answer = self.http("GET", f"/replication/feeds/{id_to_text('n', feed)}?from={seq}&limit=1")
+        answer = self.read(f"/replication/feeds/{id_to_text('n', feed)}?from={seq}&limit=1")
         assert answer.status == 200, answer.body[:300]
         message = events_decoder.decode(answer.body)
         return id_to_text("h", hash32(message.events[0])) if message.events else None

@@ -94,7 +94,9 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("town")
     init_home(root / "riverside")
     init_home(root / "replica")
-    original = make_process(root / "riverside").start()
+    # Linked both ways: a node serves its feed only to nodes whose feed it holds (federation.md §2.2).
+    replica_port = json.loads((root / "replica" / "config.json").read_text())["listen_port"]
+    original = make_process(root / "riverside", peers=[f"http://127.0.0.1:{replica_port}"]).start()
     replica = make_process(root / "replica", peers=[original.url]).start()
     nodes = [original, replica]
     try:

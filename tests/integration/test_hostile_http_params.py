@@ -19,7 +19,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.ids import id_to_text
 
 from helpers.nodes import NodeProcess
-from helpers.support import Answer, http, tally_json
+from helpers.support import Answer, http, key_from_file, tally_json
 
 int64_past = str(limits.int64_max + 1)
 superscript_two = "²"  # "²".isdigit() is True; int("²") raises ValueError
@@ -104,7 +104,10 @@ def test_a_log_start_past_int64_or_not_a_seq_is_400_malformed(populated: Populat
 
 @pytest.mark.parametrize("text", [int64_past, arabic_three])
 def test_a_replication_range_start_past_int64_or_not_ascii_is_400_malformed(populated: Populated, text: str) -> None:
-    assert_malformed(get(populated.node, f"/replication/feeds/{populated.node.feed_text}?from={q(text)}"), "from")
+    # Signed by the node's own key: /replication/ reads are for nodes with standing (federation.md §2.2).
+    node = populated.node
+    path = f"/replication/feeds/{node.feed_text}?from={q(text)}"
+    assert_malformed(node.signed(key_from_file(node.home / "node.key"), "GET", path), "from")
 
 
 def test_the_last_int64_seq_is_a_valid_start_with_nothing_after_it(populated: Populated) -> None:

@@ -5,7 +5,9 @@ whatever a push missed." Two things only a pull brings: the events of a peer tha
 this node (it does not list this node as its peer), and fork proofs (they are never pushed). In a
 federation a node appends and ingests all the time, so the periodic pull must not depend on the
 node being idle. Here A has no peers and B has `--peer A`; B's members pay each other several
-times a second while the test watches what B learns from A.
+times a second while the test watches what B learns from A. A follows B's feed, which gives B
+standing to read A (a node serves its feeds only to nodes whose feed it holds, federation.md §2.2)
+without making A push to B.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from helpers.replication import (
     FeedBuilder,
     NodeProcess,
     Nodes,
+    home_feed_text,
     refusal_of,
     signer_of_feed,
     start_all,
@@ -52,7 +55,7 @@ def pair(module_nodes: Nodes) -> Pair:
     b.peers = [a.url]
     config_path = a.home / "config.json"
     config = json.loads(config_path.read_text())
-    config["follow"] = [forked_elsewhere.feed_text]
+    config["follow"] = [forked_elsewhere.feed_text, home_feed_text(b.home)]
     config_path.write_text(json.dumps(config))
     start_all([a, b])
     return Pair(a, b)

@@ -285,7 +285,7 @@ def read_feed(node: NodeProcess, feed: bytes) -> list[bytes]:
     """Every event of `feed` that `node` holds, seq 1 first, as the exact signed bytes it serves."""
     events: list[bytes] = []
     while True:
-        answer = node.http("GET", f"/replication/feeds/{id_to_text('n', feed)}?from={len(events) + 1}"
+        answer = node.read(f"/replication/feeds/{id_to_text('n', feed)}?from={len(events) + 1}"
                                   f"&limit={replication_page_events}")
         assert answer.status == 200, answer.body[:300]
         page = events_decoder.decode(answer.body).events

@@ -18,7 +18,7 @@ from tallystick.protocol.codec import encode, sign_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.wire import Events, events_decoder
 
-from helpers.replication import NodeProcess, Nodes, http, refusal_of, signer_of, start_all, wait_until
+from helpers.replication import NodeProcess, Nodes, refusal_of, signer_of, start_all, wait_until
 from helpers.support import free_port, next_nonce, tally_json
 
 
@@ -94,7 +94,7 @@ def test_a_common_peer_freezes_the_forked_feed_and_refuses_its_later_events(copi
     wait_until(lambda: has_fork_alert(copies.peer, copies.original.feed_text), "the common peer raising a fork alert")
     held = copies.peer.feeds()[copies.original.feed_text]
     last = copies.payments["original"][-1]["seq"]
-    served = http("GET", f"{copies.original.url}/replication/feeds/{copies.original.feed_text}?from={last}&limit=1")
+    served = copies.original.read(f"/replication/feeds/{copies.original.feed_text}?from={last}&limit=1")
     later = events_decoder.decode(served.body).events[0]
     # Pushed as the original node pushes (signed by its node key): a node it peers with.
     pushed = copies.peer.push(encode(Events(feed, last, [later])), signer_of(copies.original))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from helpers.replication import Nodes, http, refusal_of, signer_of, start_all, wait_until
+from helpers.replication import Nodes, refusal_of, signer_of, start_all, wait_until
 
 
 def test_a_node_that_follows_one_feed_holds_that_feed_and_no_other(nodes: Nodes) -> None:
@@ -24,6 +24,6 @@ def test_a_node_that_follows_one_feed_holds_that_feed_and_no_other(nodes: Nodes)
     wait_until(lambda: len(hub.feeds()) == 4, "the hub holding every feed")
     wait_until(lambda: followed.feed_text in follower.feeds(), "the follower holding the followed feed")
     assert set(follower.feeds()) == {follower.feed_text, followed.feed_text}
-    served = http("GET", f"{hub.url}/replication/feeds/{other.feed_text}?from=1&limit=10")
+    served = hub.read(f"/replication/feeds/{other.feed_text}?from=1&limit=10")
     assert refusal_of(follower.push(served.body, signer_of(followed))) == (409, "not_followed")
     assert other.feed_text not in follower.feeds()

@@ -83,7 +83,7 @@ def holds_shares(node: NodeProcess) -> bool:
 
 
 def feed_events(node: NodeProcess, feed: bytes, start: int, limit: int) -> list[bytes]:
-    answer = node.http("GET", f"/replication/feeds/{id_to_text('n', feed)}?from={start}&limit={limit}")
+    answer = node.read(f"/replication/feeds/{id_to_text('n', feed)}?from={start}&limit={limit}")
     assert answer.status == 200, answer.body[:300]
     return list(events_decoder.decode(answer.body).events)
 

@@ -26,7 +26,6 @@ from helpers.replication import (
     NodeProcess,
     Nodes,
     Offer,
-    http,
     refusal_of,
     signed_headers,
     signer_of,
@@ -147,7 +146,7 @@ def test_a_fork_proof_of_a_feed_the_node_does_not_hold_is_not_kept_and_raises_no
 
 
 def heads_page(node: NodeProcess, query: str) -> list[bytes]:
-    answer = http("GET", f"{node.url}/replication/heads?{query}")
+    answer = node.read(f"/replication/heads?{query}")
     assert answer.status == 200, answer.body[:300]
     return [head.feed for head in heads_decoder.decode(answer.body).heads]
 
@@ -171,7 +170,7 @@ def test_the_heads_answer_pages_by_feed_id_and_every_held_feed_is_on_a_page(worl
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=10001", "limit=%C2%B2", "limit=-1", "after=n_nope", "key=k_x"])
 def test_a_bad_heads_parameter_is_a_400_never_a_500(world: World, query: str) -> None:
-    answer = http("GET", f"{world.node.url}/replication/heads?{query}")
+    answer = world.node.read(f"/replication/heads?{query}")
     assert refusal_of(answer)[0] == 400, answer.body[:300]
 
 
@@ -270,10 +269,10 @@ def test_a_configured_peer_pushes_signed_by_its_node_key(nodes: Nodes) -> None:
     "query", ["from=0", "from=%C2%B2", "from=9223372036854775808", "from=99999999999999999999", "limit=0", "limit=%D9%A3", "limit=257"]
 )
 def test_a_bad_range_parameter_is_a_400_never_a_500(world: World, query: str) -> None:
-    answer = http("GET", f"{world.node.url}/replication/feeds/{world.vouched.feed_text}?{query}")
+    answer = world.node.read(f"/replication/feeds/{world.vouched.feed_text}?{query}")
     assert refusal_of(answer) == (400, "malformed"), answer.body[:300]
 
 
 def test_a_range_from_the_largest_seq_is_an_empty_run(world: World) -> None:
-    answer = http("GET", f"{world.node.url}/replication/feeds/{world.vouched.feed_text}?from=9223372036854775807")
+    answer = world.node.read(f"/replication/feeds/{world.vouched.feed_text}?from=9223372036854775807")
     assert answer.status == 200

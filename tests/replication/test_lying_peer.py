@@ -34,7 +34,6 @@ from helpers.replication import (
     NodeProcess,
     Nodes,
     Offer,
-    http,
     log_rows,
     refusal_of,
     signer_of,
@@ -363,7 +362,7 @@ def test_a_bad_signature_inside_a_signed_run_is_authenticated_by_the_chain_and_n
     assert world.h1.push(Events(feed.feed, 1, events), world.liars[0].signer).status == 200
     assert world.h1.event_hash_at(feed.feed, 2) is None  # event 2 alone does not verify: not served
     assert world.h1.event_hash_at(feed.feed, 3) == id_to_text("h", hash32(events[2]))
-    served = http("GET", f"{world.h1.url}/replication/feeds/{feed.feed_text}?from=1&limit=2")
+    served = world.h1.read(f"/replication/feeds/{feed.feed_text}?from=1&limit=2")
     assert events_decoder.decode(served.body).events == [events[0]]  # the run is cut before event 2
     wait_until(lambda: held_seq(world.h2, feed) == 3, "H2 holding the whole authenticated run")
 
