@@ -311,8 +311,9 @@ def _replication_paths() -> dict[str, Any]:
     return {
         "/replication/heads": _get(
             "One page of the feeds this node holds (seq and head), by feed id, and how many fork proofs it keeps; "
-            "a full page means: ask again after its last feed. ?key=k_… only the feeds that key signs now",
-            _msgpack, 400,
+            "a full page means: ask again after its last feed. ?key=k_… only the feeds that key signs now. Only to a "
+            "node with standing, signing the request with its node key (Authorization: Tally, protocol.md §16.2)",
+            _msgpack, 400, 401, 403,
             parameters=[{"name": "after", "in": "query", "description": "n_ id: the page after this feed",
                          "schema": {"type": "string", "maxLength": reference_chars_max}},
                         {"name": "limit", "in": "query",
@@ -321,7 +322,8 @@ def _replication_paths() -> dict[str, Any]:
                          "schema": {"type": "string", "maxLength": reference_chars_max}}]),
         "/replication/node": _get("This node's own feed id (NodeIdentity, msgpack)", _msgpack),
         "/replication/feeds/{feed}": _get(
-            "A run of a feed's events from `from`, ending in one whose own signature verifies", _msgpack, 400,
+            "A run of a feed's events from `from`, ending in one whose own signature verifies; only to a node with "
+            "standing, signed as /replication/heads is", _msgpack, 400, 401, 403,
             parameters=[feed,
                         {"name": "from", "in": "query",
                          "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}},
@@ -333,7 +335,8 @@ def _replication_paths() -> dict[str, Any]:
             "requestBody": body,
             "responses": {"200": _msgpack, **_errors(400, 403, 408, 409, 413, 422, *always)}}},
         "/replication/forks": {
-            **_get("The fork proofs this node keeps (Forks, msgpack)", _msgpack),
+            **_get("The fork proofs this node keeps (Forks, msgpack); only to a node with standing, signed as "
+                   "/replication/heads is", _msgpack, 401, 403),
             "post": {"summary": "A peer sends fork proofs (Forks, msgpack), signed as a push is", "requestBody": body,
                      "responses": {"200": _msgpack, **_errors(400, 403, 408, 409, 413, *always)}},
         },
@@ -438,11 +441,12 @@ route_visibility: dict[str, str] = {
     "/api/federations/{federation}/decisions/{decision}/certificate": "anyone; public to the federation",
     "/api/payments": "anyone; a payment across only to those who may see the history of this community's member "
                      f"in it {_policy}; a payment between other communities only to admins",
-    "/replication/heads": "any peer node: signed events, already public to replicas",
-    "/replication/node": "any peer node",
-    "/replication/feeds/{feed}": "any peer node: signed events, already public to replicas",
-    "/replication/push": "a peer node, signed by its node key",
-    "/replication/forks": "any peer node; POST signed by its node key",
+    "/replication/heads": "a node with standing here (the current key of a feed this node holds), signing "
+                          "the request: unsigned 403 unsigned_request, another key 403 unknown_peer",
+    "/replication/node": "anyone: this node's own feed id, needed to link peers",
+    "/replication/feeds/{feed}": "a node with standing here, signing the request (as /replication/heads)",
+    "/replication/push": "a peer node, signed by its node key (Tally-Signature)",
+    "/replication/forks": "GET: a node with standing here, signing the request; POST: signed by its node key",
     "/openapi.json": "anyone",
     "/metrics": "anyone (Prometheus cannot sign): aggregates only, nothing personal",
     "/": "anyone; pages apply the same policy (docs/privacy.md)",
