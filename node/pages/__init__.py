@@ -32,19 +32,19 @@ from .community import community_page
 from .enterprise import enterprise_page
 from .member import member_page
 from .node import node_page
-from .shared import html_page, node_of, page_frame
+from .shared import frame_for, html_page
 
 _no_layer = ("This node runs without its federation layer (start it with `tally serve`), so it knows no "
              "federation")
 
 
 async def no_federation_page(request: web.Request) -> web.Response:
-    return html_page("not_found.html", status=404, **await page_frame(node_of(request)),
+    return html_page("not_found.html", status=404, **await frame_for(request),
                      reference=request.match_info["reference"], what="federation", reason=_no_layer)
 
 
 async def no_payments_page(request: web.Request) -> web.Response:
-    return html_page("not_found.html", status=404, **await page_frame(node_of(request)), reference="/payments",
+    return html_page("not_found.html", status=404, **await frame_for(request), reference="/payments",
                      what="payments")
 
 
