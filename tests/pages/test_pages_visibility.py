@@ -34,7 +34,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
-from helpers.browsing import Browsing, Community, browsing_in, sign_as
+from helpers.browsing import Browsing, Community, browsing_in, fits_the_screen, phone_width_px, sign_as
 from helpers.support import http
 
 # Every page route a node serves, with the address this test reads for each (checked against the
@@ -184,14 +184,11 @@ def test_the_strangers_view_in_the_browser(scene: Scene, stranger_browsing: Brow
     assert stranger_browsing.page.locator("table.members").count() == 0
     assert stranger_browsing.open(f"{community.url}/members/{scene.payer}").status == 404
     assert "visible to you" in stranger_browsing.text(".not-found")
-    shots = Path("/tmp/shots")
-    if shots.is_dir():  # screenshots for a person to look at (docs/pages.md)
-        for width in (360, 1280):
-            stranger_browsing.page.set_viewport_size({"width": width, "height": 800})
-            for name, path in (("community", "/"), ("member", f"/members/{scene.payer}"),
-                               ("enterprise", f"/enterprises/{scene.enterprise}")):
-                stranger_browsing.open(community.url + path)
-                stranger_browsing.page.screenshot(path=str(shots / f"stranger-{name}-{width}.png"), full_page=True)
+    stranger_browsing.page.set_viewport_size({"width": phone_width_px, "height": 800})
+    federation = community.get("/api/federations")[0]["id"]
+    for route, path in scene.addresses(federation).items():
+        stranger_browsing.open(community.url + path)
+        assert fits_the_screen(stranger_browsing.page), f"{route} is wider than a phone for a stranger"
     assert stranger_browsing.dialogs == [] and stranger_browsing.errors == []
 
 
@@ -203,11 +200,3 @@ def test_pages_read_as_a_member_through_a_signed_browser(scene: Scene, browser: 
         assert found.open(f"{scene.community.url}/members/{scene.payer}").status == 200
         assert found.text("#account .balance") == scene.payer_balance_text
         assert scene.memo in found.text("#history")
-        shots = Path("/tmp/shots")
-        if shots.is_dir():
-            for width in (360, 1280):
-                found.page.set_viewport_size({"width": width, "height": 800})
-                for name, path in (("community", "/"), ("member", f"/members/{scene.payer}"),
-                                   ("other-member", f"/members/{scene.payee}")):
-                    found.open(scene.community.url + path)
-                    found.page.screenshot(path=str(shots / f"concerned-{name}-{width}.png"), full_page=True)
