@@ -20,7 +20,11 @@ alerts of `Node.status()`, which /api/status serves; an enterprise's from node/h
 credit in circulation and treasury) come from node/history.py, which reads them from the
 `postings` projection the store writes with the log. What a page says of other communities (their
 names, who paid a payment across, the federations known) comes through the node's `Elsewhere`
-layer (node/app.py), never from federation/ itself.
+layer (node/app.py), never from federation/ itself. What a page shows of members (names,
+balances, histories and memos, votes, decisions' texts and tallies, holdings, the log) is what the
+community's visibility policy lets the request's reader see (shared.py `sees`, ledger/visibility.py
+`can_see`); a member's page hidden from the reader is the same 404 as an unknown one (docs/pages.md,
+"Who sees what").
 """
 
 from __future__ import annotations

@@ -153,8 +153,9 @@ async def member_page(request: web.Request) -> web.Response:
     account = account_row(node, member_id, member.name, member.role, member.active)
     history, older = await _history(request, node, member_id) if shown["history"] else ([], None)
     votes = []
-    for decision in await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched) \
-            if shown["votes"] else []:
+    searched = await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched) \
+        if shown["votes"] else []
+    for decision in searched:
         live = state.decisions.get(decision.seq, decision)
         ballot = live.votes.get(member_id)
         if ballot is not None:
