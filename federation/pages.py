@@ -19,7 +19,8 @@ from aiohttp import web
 from tallystick.ledger.model import State
 from tallystick.ledger.money import format_ceiling, format_debit_limit, format_money
 from tallystick.node.app import clock_ms
-from tallystick.node.pages.shared import balance_bar, html_page, node_of, page_frame, page_number
+from tallystick.node.http.readers import reader_of
+from tallystick.node.pages.shared import balance_bar, frame_for, html_page, node_of, page_number, sees
 from tallystick.protocol import limits
 from tallystick.protocol.errors import TallyError
 from tallystick.protocol.ids import id_from_text, id_to_text
@@ -69,13 +70,12 @@ def _resolve_federation(state: FederationState, reference: str) -> Federation | 
 
 
 async def federation_page(request: web.Request) -> web.Response:
-    node = node_of(request)
     reference = request.match_info["reference"]
     layer = _layer(request)
     state, _ = await layer.view()
     federation = _resolve_federation(state, reference)
     if federation is None:
-        return html_page("not_found.html", status=404, **await page_frame(node), reference=reference, what="federation",
+        return html_page("not_found.html", status=404, **await frame_for(request), reference=reference, what="federation",
                          reason="This node's view holds no federation called")
     document = federation_json(layer, state, federation)
     report = await report_json(layer, state, federation)
@@ -88,7 +88,8 @@ async def federation_page(request: web.Request) -> web.Response:
     payments = [row for row in await layer.payments() if row["federation"] == federation_text]
     settled = [row for row in payments if row["status"] == "settled"]
     federation_names = {federation_text: federation.name}
-    pending = [_payment_view(request, layer, row, federation_names) for row in report["s2_coordination"]["payments"]]
+    pending = [_payment_view(request, layer, row, federation_names) for row in report["s2_coordination"]["payments"]
+               if _payment_visible(request, row)]
     decimals, unit_code = federation.charter.unit_decimals, federation.charter.unit_code
     report["s5_policy"]["parent_names"] = [
         _federation_name(state, parent) for parent in report["s5_policy"].get("parents", [])]
@@ -124,7 +125,7 @@ async def federation_page(request: web.Request) -> web.Response:
     return html_page(
         "federation.html",
         alert_words=federation_alert_words,
-        **await page_frame(node),
+        **await frame_for(request),
         federation=document,
         report=report,
         names=names,
@@ -143,6 +144,17 @@ async def federation_page(request: web.Request) -> web.Response:
 # The states a payment across goes through (federation/payments.py), in the order a person reads them.
 payment_statuses = ("pending", "accepted", "settled", "rejected", "returned", "expired")
 payments_per_page = limits.page_size_default
+
+
+def _payment_visible(request: web.Request, row: dict[str, Any]) -> bool:
+    """Whether the reader may see a payment across (who paid whom, how much, the memo): it is the
+    history of this community's member on its side, by the policy (their own always); a payment
+    between two other communities is in no member's history here, so it is the log's."""
+    feed = node_of(request).feed
+    for community_key, member_key in (("from_community", "payer"), ("to_community", "to_member")):
+        if id_from_text("n", row[community_key]) == feed:
+            return sees(request, "history", id_from_text("m", row[member_key]))
+    return sees(request, "log")
 
 
 def _payment_view(request: web.Request, layer: FederationView, row: dict[str, Any],
@@ -188,9 +200,10 @@ async def _federation_names(layer: FederationView) -> dict[str, str]:
 async def payments_page(request: web.Request) -> web.Response:
     """Every payment across communities this node holds (as /api/payments lists them, from the same
     `FederationView.payments()`), newest first, by state and by federation, 100 to a page."""
-    node = node_of(request)
     layer = _layer(request)
-    rows = await layer.payments()
+    held = await layer.payments()
+    # Only the payments the reader may see are listed and counted, so no count tells of the rest.
+    rows = [row for row in held if _payment_visible(request, row)]
     federation_names = await _federation_names(layer)
     status = request.query.get("status", "")
     status = status if status in payment_statuses else ""
@@ -205,9 +218,11 @@ async def payments_page(request: web.Request) -> web.Response:
     query = {key: value for key, value in (("status", status), ("federation", federation)) if value}
     return html_page(
         "payments.html",
-        **await page_frame(node),
+        **await frame_for(request),
         payments=[_payment_view(request, layer, row, federation_names) for row in shown[start : start + payments_per_page]],
         shown_total=len(shown),
+        hidden_total=len(held) - len(rows),
+        signed_in=reader_of(request).is_member,
         total=len(in_federation),
         counts=counts,
         statuses=payment_statuses,

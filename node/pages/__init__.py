@@ -20,7 +20,11 @@ alerts of `Node.status()`, which /api/status serves; an enterprise's from node/h
 credit in circulation and treasury) come from node/history.py, which reads them from the
 `postings` projection the store writes with the log. What a page says of other communities (their
 names, who paid a payment across, the federations known) comes through the node's `Elsewhere`
-layer (node/app.py), never from federation/ itself.
+layer (node/app.py), never from federation/ itself. What a page shows of members (names,
+balances, histories and memos, votes, decisions' texts and tallies, holdings, the log) is what the
+community's visibility policy lets the request's reader see (shared.py `sees`, ledger/visibility.py
+`can_see`); a member's page hidden from the reader is the same 404 as an unknown one (docs/pages.md,
+"Who sees what").
 """
 
 from __future__ import annotations
@@ -32,19 +36,19 @@ from .community import community_page
 from .enterprise import enterprise_page
 from .member import member_page
 from .node import node_page
-from .shared import html_page, node_of, page_frame
+from .shared import frame_for, html_page
 
 _no_layer = ("This node runs without its federation layer (start it with `tally serve`), so it knows no "
              "federation")
 
 
 async def no_federation_page(request: web.Request) -> web.Response:
-    return html_page("not_found.html", status=404, **await page_frame(node_of(request)),
+    return html_page("not_found.html", status=404, **await frame_for(request),
                      reference=request.match_info["reference"], what="federation", reason=_no_layer)
 
 
 async def no_payments_page(request: web.Request) -> web.Response:
-    return html_page("not_found.html", status=404, **await page_frame(node_of(request)), reference="/payments",
+    return html_page("not_found.html", status=404, **await frame_for(request), reference="/payments",
                      what="payments")
 
 

@@ -21,6 +21,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, clock_ms
+from ..http.readers import reader_of
 from . import charts
 from .describe import describe_event, enterprise_part
 from .enterprise import enterprises_with_offers
@@ -31,13 +32,14 @@ from .shared import (
     chart_over_time,
     elsewhere_of,
     folded_at,
+    frame_for,
     html_page,
     money_text,
     node_of,
-    page_frame,
     page_number,
     plain_amount,
     role_words,
+    sees,
 )
 
 # Rows of the members table on one page of `/`.
@@ -120,6 +122,15 @@ def people_in_tally(state: State, decision: Decision, result: Any) -> dict[str, 
     return {"of": len(holders), "voted": sum(1 for voter in decision.votes if voter in holders)}
 
 
+def _line_members(line: dict[str, Any]) -> set[str]:
+    """The ids of the members an activity line names (who acted, to whom, and any named in its words)."""
+    named = {part[1]["id"] for part in line.get("parts", ()) if part[0] == "member"}
+    for side in ("who", "whom"):
+        if line.get(side):
+            named.add(line[side]["id"])
+    return named
+
+
 def _histogram(node: Node) -> dict[str, Any] | None:
     """The distribution of the balances of the active members who are people (not the community's
     own accounts: an enterprise's or the escrow's balance is not a person's). Read from the state the node holds in
@@ -165,9 +176,13 @@ async def community_page(request: web.Request) -> web.Response:
         for member_id, member in system[:system_accounts_listed]
         if member_id in state.accounts
     ]
+    # Names by the policy: a reader who may not see them gets no person rows (the count stays);
+    # each balance by the policy about that member (a member always sees their own).
+    names_shown = sees(request, "names")
     members = [
-        account_row(node, bytes(member_id), name, role, bool(active))
-        for member_id, name, role, active in rows
+        {**account_row(node, bytes(member_id), name, role, bool(active)),
+         "balance_shown": sees(request, "balances", bytes(member_id))}
+        for member_id, name, role, active in (rows if names_shown else [])
         if bytes(member_id) in state.accounts
     ]
     tail = await node.store.query(
@@ -175,9 +190,17 @@ async def community_page(request: web.Request) -> web.Response:
     )
     elsewhere = ElsewhereNames(request)  # names the other side of payments across, from the ledgers held
     activity = [describe_event(state, seq, ts, bytes(raw), elsewhere) for seq, ts, raw in tail]
+    # The log's tail is the log: by the policy; a member who may not see it sees the lines about
+    # themselves (their own history), a stranger none.
+    log_shown = sees(request, "log")
+    reader = reader_of(request)
+    if not log_shown:
+        own = id_to_text("m", reader.member) if reader.member is not None else None
+        activity = [line for line in activity if own is not None and own in _line_members(line)]
     now_ms = clock_ms()
     open_rows = await node.store.decision_rows(feed, open_only=True, limit=open_decisions_shown + 1)
     decisions = [_decision_view(node, decision, now_ms) for decision in open_rows[:open_decisions_shown]]
+    decisions_shown = sees(request, "decisions")  # text and tallies; titles and outcomes are everyone's
     treasury = None
     if state.treasury is not None and state.treasury in state.members:
         treasury = account_row(node, state.treasury, state.members[state.treasury].name, "treasury", True)
@@ -188,7 +211,7 @@ async def community_page(request: web.Request) -> web.Response:
         circulation=chart_over_time(node, over_time, over_time["circulation"]),
         treasury_chart=chart_over_time(node, over_time, over_time["treasury"]) if treasury else None,
         folded=folded_at(node, over_time),
-        **await page_frame(node),
+        **await frame_for(request),
         members=members,
         members_total=people_total,
         active_members=people(state),
@@ -202,7 +225,11 @@ async def community_page(request: web.Request) -> web.Response:
         treasury=treasury,
         levy=None if levy is None else {"rate_percent": levy.rate_bp / 100, "min": money_text(node, levy.min_minor),
                                         "max": money_text(node, levy.max_minor)},
-        histogram=_histogram(node),
+        histogram=_histogram(node) if sees(request, "balances") else None,
+        names_shown=names_shown,
+        log_shown=log_shown,
+        decisions_shown=decisions_shown,
+        signed_in=reader.is_member,
         enterprises=await enterprises_with_offers(node),
         federations=await _federations_listed(request),
         default_debit_limit=format_debit_limit(state.community.debit_limit_minor, state.community.unit_decimals,

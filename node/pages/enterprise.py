@@ -17,9 +17,10 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from ..app import Node
+from ..http.readers import reader_of
 from ..http.shares import book_json, cap_table, enterprise_json, offer_json, resolve_enterprise
 from ..store import share_value
-from .shared import html_page, money_text, node_of, page_frame
+from .shared import frame_for, html_page, money_text, node_of, sees
 
 # Kinds of share class in words (node/shares.py).
 share_class_kind_words = {"user": "customers", "investor": "investors", "founder": "founders", "labour": "workers"}
@@ -44,17 +45,22 @@ def _offer_view(node: Node, offer_document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _book_view(node: Node, eid: bytes, index: int) -> dict[str, Any]:
+def _book_view(request: web.Request, node: Node, eid: bytes, index: int) -> dict[str, Any]:
     """One class's order book by price level and its last trades, from the API's `book_json`, with
-    amounts and names for people."""
+    amounts and names for people. The levels are aggregates, everyone's; who bought and sold is
+    the holdings' (by the policy, and each member's own trades theirs)."""
     book = book_json(node, eid, index, book_levels_shown)
     for level in (*book["bids"], *book["asks"]):
         level["price"] = money_text(node, level["price"])
     book["trades"] = book["trades"][:trades_shown]
     for trade in book["trades"]:
         trade["price_text"] = money_text(node, trade["price"])
-        trade["buyer_name"] = _name_of(node, trade["buyer"])
-        trade["seller_name"] = _name_of(node, trade["seller"])
+        for side in ("buyer", "seller"):
+            member = id_from_text("m", trade[side])
+            if sees(request, "holdings", member) and sees(request, "names", member):
+                trade[f"{side}_name"] = _name_of(node, trade[side])
+            else:
+                trade[side], trade[f"{side}_name"] = None, None
     return book
 
 
@@ -70,13 +76,22 @@ async def enterprise_page(request: web.Request) -> web.Response:
     try:
         eid = resolve_enterprise(node, reference)
     except TallyError:
-        return html_page("not_found.html", status=404, **await page_frame(node), reference=reference, what="enterprise")
+        return html_page("not_found.html", status=404, **await frame_for(request), reference=reference, what="enterprise")
     document = enterprise_json(node, eid, state.shares.enterprises[eid])
     for share_class in document["classes"]:
         share_class["par_text"] = money_text(node, share_class["par"])
-    holders = await cap_table(node, eid, limits.page_size_max)
+    # The register by the policy: all of it, or the reader's own holdings alone; a holder's name
+    # only where names are shown.
+    holdings_shown = sees(request, "holdings")
+    holders = [row for row in await cap_table(node, eid, limits.page_size_max)
+               if holdings_shown or sees(request, "holdings", id_from_text("m", row["holder"]))]
     for row in holders:
         row["cost_text"] = money_text(node, row["cost"])
+        if not sees(request, "names", id_from_text("m", row["holder"])):
+            row["name"] = None
+    manager = state.shares.enterprises[eid].manager
+    if not sees(request, "names", manager):
+        document["manager"], document["manager_name"] = None, None
     offer_rows = await node.store.query(
         "SELECT key, record FROM shares WHERE feed = ? AND kind = 'offer' AND enterprise = ? ORDER BY seq DESC LIMIT ?",
         (node.feed, eid, limits.page_size_max),
@@ -84,7 +99,7 @@ async def enterprise_page(request: web.Request) -> web.Response:
     )
     offers = [_offer_view(node, offer_json(node, share_value("offer", record))) for _, record in offer_rows]
     books = [
-        {"class": share_class, **_book_view(node, eid, share_class["index"])}
+        {"class": share_class, **_book_view(request, node, eid, share_class["index"])}
         for share_class in document["classes"]
         if share_class["transferable"]
     ]
@@ -92,7 +107,10 @@ async def enterprise_page(request: web.Request) -> web.Response:
         "enterprise.html",
         class_kind_words=share_class_kind_words,
         dividends=_dividends(node, eid),
-        **await page_frame(node),
+        holdings_shown=holdings_shown,
+        decisions_shown=sees(request, "decisions"),
+        signed_in=reader_of(request).is_member,
+        **await frame_for(request),
         enterprise=document,
         balance=money_text(node, document["balance"]),
         holders=holders,

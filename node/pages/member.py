@@ -20,6 +20,7 @@ from tallystick.protocol.errors import TallyError
 from tallystick.protocol.ids import id_from_text, id_to_text
 
 from ..app import Node
+from ..http.readers import reader_of
 from ..http.shares import member_holdings
 from ..public import public_url
 from .describe import describe_change, enterprise_part, shares_of
@@ -30,12 +31,13 @@ from .shared import (
     balances_over_time,
     chart_over_time,
     folded_at,
+    frame_for,
     html_page,
     money_text,
     node_of,
-    page_frame,
     query_number,
     role_words,
+    sees,
 )
 
 # A member's page shows at most so many payments, newest first, with a link to older ones; it reads
@@ -138,13 +140,22 @@ async def member_page(request: web.Request) -> web.Response:
     state: State = node.sequencer.state
     reference = request.match_info["reference"]
     member_id = _resolve(state, reference)
-    if member_id is None:
-        return html_page("not_found.html", status=404, **await page_frame(node), reference=reference)
-    member = state.members[member_id]
+    member = state.members.get(member_id) if member_id is not None else None
+    # A person the reader may not see the names of is answered as one unknown: the same 404, so
+    # a page is no oracle of who is a member. The community's own accounts (an enterprise's, the
+    # escrow, the treasury, trade) are not people: their pages are everyone's.
+    is_person = member is not None and member.role in people_roles
+    if member is None or member_id is None or (is_person and not sees(request, "names", member_id)):
+        return html_page("not_found.html", status=404, **await frame_for(request), reference=reference,
+                         what="member", signed_in=reader_of(request).is_member)
+    shown = {kind: not is_person or sees(request, kind, member_id) for kind in ("balances", "votes", "holdings")}
+    shown["history"] = sees(request, "history", member_id)
     account = account_row(node, member_id, member.name, member.role, member.active)
-    history, older = await _history(request, node, member_id)
+    history, older = await _history(request, node, member_id) if shown["history"] else ([], None)
     votes = []
-    for decision in await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched):
+    searched = await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched) \
+        if shown["votes"] else []
+    for decision in searched:
         live = state.decisions.get(decision.seq, decision)
         ballot = live.votes.get(member_id)
         if ballot is not None:
@@ -153,13 +164,14 @@ async def member_page(request: web.Request) -> web.Response:
                 "position": ballot.position,
                 "options": [decision.options[i] for i in ballot.options if i < len(decision.options)],
             })
-    held, orders = await member_holdings(node, member_id, limits.page_size_max)
+    held, orders = await member_holdings(node, member_id, limits.page_size_max) if shown["holdings"] else ([], [])
     for row in held:
         row["cost_text"] = money_text(node, row["cost"])
     for row in orders:
         row["price_text"] = money_text(node, row["price"])
         row["enterprise_name"] = enterprise_part(state, id_from_text("e", row["enterprise"]))[1]["name"]
-    held_now = held_for_member(node, request, member_id, orders)
+    # What is held is part of the balance: shown with it (the orders behind it only with the holdings).
+    held_now = held_for_member(node, request, member_id, orders if shown["holdings"] else []) if shown["balances"] else []
     # An amount and memo for the QR code, from the page's own GET form (no JavaScript).
     amount_text = request.query.get("amount", "").strip()[:32]
     memo = request.query.get("memo", "")[: limits.memo_chars_max]
@@ -171,7 +183,7 @@ async def member_page(request: web.Request) -> web.Response:
             amount_error, amount_text = str(error), ""
     origin = public_url(request)
     uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
-    over_time = await balances_over_time(request).account(node.feed, member_id)
+    over_time = await balances_over_time(request).account(node.feed, member_id) if shown["balances"] else None
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
     svg = ""
     if member.role != "escrow":  # nobody pays an escrow
@@ -182,13 +194,15 @@ async def member_page(request: web.Request) -> web.Response:
             amount_error = "the memo is too long for a QR code; shorten it"
     return html_page(
         "member.html",
-        **await page_frame(node),
-        balance_chart=chart_over_time(node, over_time, over_time["points"]),
-        balance_sampled=over_time["sampled"],
-        folded=folded_at(node, over_time),
+        **await frame_for(request),
+        balance_chart=chart_over_time(node, over_time, over_time["points"]) if over_time else None,
+        balance_sampled=over_time["sampled"] if over_time else False,
+        folded=folded_at(node, over_time) if over_time else None,
+        shown=shown,
+        signed_in=reader_of(request).is_member,
         member=account,
         role_words=role_words.get(member.role, member.role),
-        is_person=member.role in people_roles,
+        is_person=is_person,
         admitted_seq=member.admitted_seq,
         history=history,
         older_history=older,

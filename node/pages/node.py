@@ -16,7 +16,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, clock_ms
-from .shared import html_page, node_of, page_frame
+from .shared import frame_for, html_page, node_of
 
 # Feeds listed on /node (a node may hold up to `replication_heads_max`).
 feeds_shown = limits.page_size_default
@@ -56,7 +56,7 @@ async def _feeds(node: Node, status: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def node_page(request: web.Request) -> web.Response:
     node = node_of(request)
-    frame = await page_frame(node)
+    frame = await frame_for(request)
     status = frame["node_status"]
     now_ms = clock_ms()
     peers = []

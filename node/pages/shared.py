@@ -4,7 +4,10 @@ a page's number-valued query parameters, balances over time, and the names of th
 payment across.
 
 How this works: templates are rendered with autoescaping on, so nothing a member typed can run as
-script in a reader's browser. The names of other communities come from the layer that holds their
+script in a reader's browser. What a page shows of members is what the community's visibility
+policy lets the request's reader see: every page asks `sees(request, kind, subject)`, which is
+ledger/visibility.py's `can_see` for the reader node/http/readers.py resolved (docs/pages.md has
+what each page shows to whom). The names of other communities come from the layer that holds their
 ledgers (node/app.py `Elsewhere`, under `elsewhere_key`); a node without one names nothing elsewhere.
 """
 
@@ -24,12 +27,14 @@ from tallystick.ledger.money import (
     format_duration,
     format_money,
 )
+from tallystick.ledger.visibility import Kind, Reader, can_see
 from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.ids import id_to_text
 
 from ..app import Elsewhere, Node, elsewhere_key, node_key
 from ..history import History
 from ..http import params
+from ..http.readers import reader_of
 from . import charts
 
 # What each role of account is, in words (system accounts are not people: docs/pages.md).
@@ -54,6 +59,11 @@ def node_of(request: web.Request) -> Node:
     return request.app[node_key]
 
 
+def sees(request: web.Request, kind: Kind, subject: bytes | None = None) -> bool:
+    """Whether the request's reader may see `kind` (about member `subject`) by the community's policy."""
+    return can_see(node_of(request).sequencer.state, reader_of(request), kind, subject)
+
+
 def html_page(template: str, status: int = 200, **context: Any) -> web.Response:
     text = environment.get_template(template).render(**context)
     return web.Response(text=text, status=status, content_type="text/html")
@@ -63,17 +73,26 @@ def balances_over_time(request: web.Request) -> History:
     return History(node_of(request).store)  # holds nothing but the store: one per request costs nothing
 
 
-async def page_frame(node: Node) -> dict[str, Any]:
-    """The header of every page: the community, the node, and the algedonic alerts (/api/status's)."""
+async def page_frame(node: Node, reader: Reader | None = None) -> dict[str, Any]:
+    """The header of every page: the community, the node, the algedonic alerts (/api/status's), and
+    who reads (a member signed in, by name, or a stranger, who is told how to sign in)."""
     status = await node.status()
     state: State = node.sequencer.state
+    member = state.members.get(reader.member) if reader is not None and reader.member is not None else None
     return {
+        "reader_name": None if member is None else member.name,
+        "reader_id": None if member is None else id_to_text("m", reader.member),  # type: ignore[union-attr,arg-type]
         "community": state.community,
         "node_id": status["node"],
         "seq": status["seq"],
         "alerts": status["alerts"],
         "node_status": status,
     }
+
+
+async def frame_for(request: web.Request) -> dict[str, Any]:
+    """`page_frame` for the request's node and reader."""
+    return await page_frame(node_of(request), reader_of(request))
 
 
 def plain_amount(node: Node, minor: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_intent
 from tallystick.protocol.events import Action
 from tallystick.protocol.ids import id_from_text
+from tallystick.protocol.requests import sign_request
 
 from helpers.support import clean_environment, http, next_nonce, signed_get, tally_json
 
@@ -64,6 +66,25 @@ def browsing_in(browser: Any, *, javascript: bool) -> Iterator[Browsing]:
     browsing.page.on("pageerror", lambda error: browsing.errors.append(str(error)))
     yield browsing
     context.close()
+
+
+def sign_as(browsing: Browsing, communities: list[Community], key_of: Callable[[Community], Path]) -> None:
+    """Sign every request the page makes to one of `communities` with `key_of(community)`'s key (an
+    `Authorization: Tally …` header per request, as a member's session would carry it), so the
+    pages show what that reader may see; requests elsewhere go as they are."""
+    def handle(route: Any) -> None:
+        url = route.request.url
+        for community in communities:
+            if url.startswith(community.url + "/") or url == community.url:
+                parts = urllib.parse.urlsplit(url)
+                target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                headers = {**route.request.headers,
+                           "authorization": community.authorization(key_of(community), route.request.method, target)}
+                route.continue_(headers=headers)
+                return
+        route.continue_()
+
+    browsing.page.route("**/*", handle)
 
 
 # The narrowest screen the pages are made for: a phone, in CSS pixels.
@@ -118,6 +139,16 @@ class Community:
         answer = http("POST", self.url + "/api/intents", intent, "application/msgpack")
         assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
         return answer.json()
+
+    def signed_page(self, key_file: Path, path: str) -> tuple[int, str]:
+        """GET `path` signed by the key in `key_file` (protocol/requests.py), as that member's CLI
+        or browser reads it: the status and the page's raw HTML."""
+        answer = http("GET", self.url + path, headers={"Authorization": self.authorization(key_file, "GET", path)})
+        return answer.status, answer.body.decode()
+
+    def authorization(self, key_file: Path, method: str, target: str) -> str:
+        return sign_request(read_key(key_file), node=id_from_text("n", self.node), method=method, target=target,
+                            ts_ms=time.time_ns() // 1_000_000)
 
     def money(self, minor: int) -> str:
         """`minor` as the pages write an amount: '12.50 HRS' (node/money.py `format_money`)."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import html
 import re
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
 
 import pytest
+from tallystick.protocol.requests import sign_request
 
 from helpers.nodes import NodeProcess, init_home
 from helpers.support import tally
@@ -23,7 +25,11 @@ proxy_headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "riverside.ex
 
 
 def member_page(node: NodeProcess, name: str, headers: dict[str, str]) -> str:
-    request = urllib.request.Request(f"{node.url}/members/{urllib.parse.quote(name)}", headers=headers)
+    """The member's page as the admin reads it (a member's page is the members', by the policy)."""
+    path = f"/members/{urllib.parse.quote(name)}"
+    authorization = sign_request(node.admin_key, node=node.feed, method="GET", target=path,
+                                 ts_ms=time.time_ns() // 1_000_000)
+    request = urllib.request.Request(node.url + path, headers={**headers, "Authorization": authorization})
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
         return response.read().decode()

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from helpers.browsing import Browsing, Community, browsing_in, consecutive_free_ports
+from helpers.browsing import Browsing, Community, browsing_in, consecutive_free_ports, sign_as
 from helpers.support import tally
 
 chromium_path = Path(os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium"))
@@ -66,15 +66,33 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def _as_admin(request: pytest.FixtureRequest, browsing: Browsing) -> Browsing:
+    """In a test of the cluster, the page reads as each community's admin (every request signed
+    with its admin key), who sees all the community's policy shows anyone: these tests compare
+    member data on the pages with the API. What a stranger or another member sees is
+    test_pages_visibility.py's (with `stranger_browsing`)."""
+    if "cluster" in request.fixturenames:
+        sign_as(browsing, request.getfixturevalue("cluster"), lambda community: community.admin_key)
+    return browsing
+
+
 @pytest.fixture
-def browsing(browser: Any) -> Iterator[Browsing]:
+def browsing(browser: Any, request: pytest.FixtureRequest) -> Iterator[Browsing]:
     """A page with JavaScript on (as most readers have it): so an injected script would run."""
-    yield from browsing_in(browser, javascript=True)
+    for found in browsing_in(browser, javascript=True):
+        yield _as_admin(request, found)
 
 
 @pytest.fixture
-def browsing_without_javascript(browser: Any) -> Iterator[Browsing]:
-    yield from browsing_in(browser, javascript=False)
+def browsing_without_javascript(browser: Any, request: pytest.FixtureRequest) -> Iterator[Browsing]:
+    for found in browsing_in(browser, javascript=False):
+        yield _as_admin(request, found)
+
+
+@pytest.fixture
+def stranger_browsing(browser: Any) -> Iterator[Browsing]:
+    """A page as a stranger reads it: no request signed."""
+    yield from browsing_in(browser, javascript=True)
 
 
 # ---- a cluster ------------------------------------------------------------------------------------

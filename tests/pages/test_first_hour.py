@@ -34,16 +34,18 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
-from helpers.browsing import Browsing, Community, fits_the_screen, phone_width_px, wait_until
+from helpers.browsing import Browsing, Community, fits_the_screen, phone_width_px, sign_as, wait_until
 
 desktop_width_px = 1280
 
 
 @pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    """A page in a phone-sized window (360 CSS pixels wide)."""
+def phone(browser: Any, cluster: list[Community]) -> Iterator[Any]:
+    """A page in a phone-sized window (360 CSS pixels wide), read as each community's admin."""
     context = browser.new_context(viewport={"width": phone_width_px, "height": 740})
-    yield context.new_page()
+    page = Browsing(context, context.new_page())
+    sign_as(page, cluster, lambda community: community.admin_key)
+    yield page.page
     context.close()
 
 
