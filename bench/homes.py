@@ -232,7 +232,7 @@ async def build_feed(
                 ask_for_more()
                 for intent_bytes in chunk:
                     writer.act(intent_bytes)
-                    if len(writer.rows) >= builder_batch_events:
+                    if len(writer.built.rows) >= builder_batch_events:
                         await writer.flush(store)
                         if progress:
                             progress(writer.head.seq)

@@ -34,10 +34,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def serve_home_at(tmp_path: Path, log_ms: int, *, name: str = "home", peers: tuple[str, ...] = ()) -> NodeProcess:
+def serve_home_at(tmp_path: Path, log_ms: int, *, name: str = "home", peers: tuple[str, ...] = (),
+                  port: int | None = None) -> NodeProcess:
     """A home whose genesis carries `log_ms`, served by `tally serve` on the machine's clock."""
     home = tmp_path / name
-    port = free_port()
+    port = port or free_port()
     created = asyncio.run(init_home(
         home, name=f"Clocks {name}", unit_code="HRS", unit_decimals=2, debit_limit_minor=100_00,
         credit_ceiling_minor=200_00, now_ms=log_ms,
@@ -79,9 +80,11 @@ def test_a_configured_peers_recent_feed_vouches_for_a_clock_far_ahead_of_the_own
     tmp_path: Path, nodes: list[NodeProcess]
 ) -> None:
     # A node switched off for 60 days, whose configured peer wrote today: its clock is believed.
-    peer = serve_home_at(tmp_path, now_ms(), name="peer")
+    # Linked both ways: a node serves its feed only to nodes it chose (federation.md §2.2).
+    port = free_port()
+    peer = serve_home_at(tmp_path, now_ms(), name="peer", peers=(f"http://127.0.0.1:{port}",))
     nodes.append(peer)
-    node = serve_home_at(tmp_path, now_ms() - 60 * day_ms, name="asleep", peers=(peer.url,))
+    node = serve_home_at(tmp_path, now_ms() - 60 * day_ms, name="asleep", peers=(peer.url,), port=port)
     nodes.append(node)
     deadline = time.monotonic() + close_wait_seconds
     while peer.feed_text not in node.get("/api/status")["feeds"]:

@@ -81,7 +81,10 @@ def personal(body: bytes) -> list[str]:
 
 
 def no_personal_data(world: World, reader: str, answer: Answer) -> None:
-    assert personal(answer.body) == [], (reader, answer.status, answer.body[:400])
+    """Nothing personal but the reader's own name (a page says who is signed in)."""
+    own = names.get({"member": "carol", "concerned": "alice"}.get(reader, ""))
+    found = [text for text in personal(answer.body) if text != own]
+    assert found == [], (reader, answer.status, answer.body[:400])
 
 
 def people_ids(world: World) -> set[str]:

@@ -38,6 +38,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     config["checkpoint_idle_ms"] = 1000  # the least allowed: A checkpoints after one idle second
     config_path.write_text(json.dumps(config))
     b.peers = [a.url]
+    a.peers = [b.url]  # both ways: a node serves its feed only to nodes it chose (federation.md §2.2)
     try:
         a.start()
         b.start()
