@@ -31,10 +31,11 @@ from tallystick.ledger.digest import state_digest
 from tallystick.ledger.model import State
 from tallystick.ledger.transition import apply, checkpoint_due, validate
 from tallystick.node.home import Home, NodeConfig, init_home, read_key
+from tallystick.node.personal import DataKeys, Directory
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import BatchBuilder, Store
 from tallystick.protocol import limits
-from tallystick.protocol.codec import decode_intent, sign_event, sign_intent
+from tallystick.protocol.codec import decode_intent, sign_event, sign_intent, sign_member_intent
 from tallystick.protocol.events import Act, AdmitMember, Body, Checkpoint, Event, Intent, Transfer
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
@@ -103,7 +104,9 @@ async def open_sequencer(home: Home) -> tuple[Store, Sequencer]:
     assert feed is not None
     state, head = await store.load_state(feed), await store.head(feed)
     assert state is not None and head is not None
-    return store, Sequencer(store, home.node_key(), state, head, clock_ms)
+    directory = Directory(DataKeys(home.keys_path, None))
+    directory.learn_rows(await store.sealed_events(feed))
+    return store, Sequencer(store, home.node_key(), state, head, clock_ms, directory=directory)
 
 
 async def admitted_home(path: Path, members: int = members_default) -> Home:
@@ -115,7 +118,7 @@ async def admitted_home(path: Path, members: int = members_default) -> Home:
     try:
         feed = sequencer.head.feed
         admits = [
-            sign_intent(admin, feed=feed, nonce=index, action=AdmitMember(member=key.public, name=f"member {index}"))
+            sign_member_intent(admin, feed=feed, nonce=index, action=AdmitMember(member=key.public, name=f"member {index}"))
             for index, key in enumerate(member_keys(members))
         ]
         await asyncio.gather(*(sequencer.submit(intent) for intent in admits))

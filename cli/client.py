@@ -26,7 +26,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.errors import LocalError
 from tallystick.protocol.events import Action
 from tallystick.protocol.ids import KeyPair, id_from_text
@@ -157,6 +157,10 @@ class Client:
         query = {k: str(v) for k, v in params.items() if v is not None}
         return self._request("GET", path + ("?" + urlencode(query) if query else ""))
 
+    def post_json(self, path: str, document: Any) -> Any:
+        return self._request("POST", path, signed=True, body=json.dumps(document).encode(),
+                             headers={"Content-Type": "application/json"})
+
     def get_text(self, path: str) -> str:
         """A document that is not JSON (a CSV export); errors still come as JSON."""
         status, raw = self._exchange("GET", path)
@@ -177,7 +181,7 @@ class Client:
     def submit(self, key: KeyPair, action: Action) -> Any:
         feed = id_from_text("n", self.community()["node"])
         # A nanosecond clock gives nonces that only grow, inside the node's per-member window.
-        intent = sign_intent(key, feed=feed, nonce=time.time_ns(), action=action)
+        intent = sign_member_intent(key, feed=feed, nonce=time.time_ns(), action=action)
         return self._request(
             "POST", "/api/intents", signed=True, body=intent, headers={"Content-Type": "application/msgpack"}
         )

@@ -1,4 +1,4 @@
-"""`tally member add/remove/role` and `tally limits`: who is a member, and their limits.
+"""`tally member add/remove/role/export/erase` and `tally limits`: who is a member, and their limits.
 
 How this works: each builds one action from protocol/events.py (`AdmitMember`, `RemoveMember`,
 `SetRole`, `SetLimits`, `SetDefaultLimits`), resolves a member's name to its id through the node's
@@ -8,6 +8,10 @@ first, so an option left out keeps its value.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
 
 import click
 from tallystick.ledger.money import format_ceiling, format_debit_limit, parse_amount
@@ -61,6 +65,46 @@ def member_remove(context: Context, member_ref: str, as_json: bool) -> None:
     client = context.client()
     appended = client.submit(context.key(), RemoveMember(member=resolve_member(client, member_ref)))
     print_json(appended) if as_json else click.echo(f"removed {visible(member_ref)} at seq {appended['seq']}")
+
+
+@member.command("export", epilog=example(
+    "tally --key alice.key member export Alice --out alice-data",
+    "tally --key riverside/admin.key member export m_... --out m-data"))
+@click.argument("member_ref", metavar="MEMBER")
+@click.option("--out", "out", type=click.Path(file_okay=False, writable=True), required=True,
+              help="A folder to write export.json and history.csv into (made if missing).")
+@click.pass_obj
+@refusals_exit_cleanly
+def member_export(context: Context, member_ref: str, out: str) -> None:
+    """Everything the node holds about MEMBER, as JSON and CSV (the member concerned, or an admin)."""
+    client = context.client()
+    path = f"/api/members/{quote(member_ref, safe='')}/export"
+    document = client.get(path)
+    history = client.get_text(path + ".csv")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "export.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "history.csv").write_text(history, encoding="utf-8")
+    click.echo(f"wrote {folder / 'export.json'} and {folder / 'history.csv'}: "
+               f"{len(document['history'])} changes of the balance, {len(document['texts'])} texts")
+
+
+@member.command("erase", epilog=example(
+    "tally --key riverside/admin.key member remove Alice",
+    "tally --key riverside/admin.key member erase m_..."))
+@click.argument("member_ref", metavar="MEMBER")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_erase(context: Context, member_ref: str, as_json: bool) -> None:
+    """Erase a former member's name and texts for good, by m_ id (admin; remove them first)."""
+    client = context.client()
+    answer = client.post_json(f"/api/members/{quote(member_ref, safe='')}/erase", {})
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(f"erased the personal data of {answer['member']}: their data key is destroyed here and in "
+                   "the backups' key store; the log still verifies (docs/privacy.md)")
 
 
 @member.command("role", epilog=example(

@@ -85,14 +85,22 @@ class _Names:
         return self.of(member)
 
 
+def _text(value: Any) -> str:
+    """A personal text as the log shows it: in clear, or committed with its `text` opened by the
+    node (None where it was erased; docs/protocol.md §19)."""
+    if isinstance(value, dict):
+        return str(value.get("text") or "(erased)")
+    return str(value)
+
+
 def _describe_action(action: dict[str, Any], names: _Names, money: Callable[[int], str]) -> str:
     """One act of the log as a line a member reads: names for ids, amounts in major units."""
     kind = action["kind"]
-    memo = f' "{action["memo"]}"' if action.get("memo") else ""
+    memo = f' "{_text(action["memo"])}"' if action.get("memo") else ""
     if kind == "transfer":
         return f"paid {names.of(action['to'])} {money(action['amount_minor'])}{memo}"
     if kind == "admit":
-        return f"admitted {action['name']} as {action.get('role', 'member')}"
+        return f"admitted {_text(action['name'])} as {action.get('role', 'member')}"
     if kind == "remove":
         return f"removed {names.of(action['member'])}"
     if kind == "set_role":
@@ -107,7 +115,7 @@ def _describe_action(action: dict[str, Any], names: _Names, money: Callable[[int
         chosen = action.get("position") or "options " + " ".join(str(option) for option in action.get("options", []))
         return f"voted {chosen} on decision {action['decision']}"
     if kind in ("propose", "propose_period"):
-        return f"proposed \"{action['title']}\" ({action['decision_type']})"
+        return f"proposed \"{_text(action['title'])}\" ({action['decision_type']})"
     if kind == "delegate":
         return f"delegated their vote to {names.of(action['to'])}" + (f" on {action['topic']}" if action.get("topic") else "")
     if kind == "undelegate":
@@ -132,6 +140,7 @@ def _describe_action(action: dict[str, Any], names: _Names, money: Callable[[int
 
 _body_lines = {
     "genesis": "the community's log begins",
+    "genesis_sealed": "the community's log begins",
     "checkpoint": "checkpoint: the state so far, signed",
     "key_rotated": "the node's signing key was rotated",
     "decision_closed": "a decision closed",
@@ -164,7 +173,7 @@ def log(context: Context, from_seq: int, limit: int, as_json: bool) -> None:
         table.add_column(column)
     for event in page["events"]:
         body = event["body"]
-        if body["kind"] == "act":
+        if body["kind"] in ("act", "act_sealed"):
             who = names.signer(body)
             what = _describe_action(body["intent"]["action"], names, lambda minor: format_money(minor, decimals, unit))
         else:

@@ -66,13 +66,13 @@ def active_member(state: State, member_id: bytes, role: str) -> Member:
     if member is None:
         raise UnknownMemberError(f"{role} is not a member of this community")
     if not member.active:
-        raise AccountClosedError(f"{role} ({member.name}) has left the community; their account is closed")
+        raise AccountClosedError(f"{role} ({shown(member)}) has left the community; their account is closed")
     return member
 
 
 def require_admin(member: Member) -> None:
     if member.role != "admin":
-        raise NotAuthorizedError(f"{member.name} is not an admin; only an admin may do this")
+        raise NotAuthorizedError(f"{shown(member)} is not an admin; only an admin may do this")
 
 
 def admins(state: State) -> int:
@@ -87,7 +87,13 @@ def money(state: State, minor: int) -> str:
 def name_of(state: State, account_id: bytes) -> str:
     """The name an account goes by here (a member's, an enterprise's, a system account's)."""
     member = state.members.get(account_id)
-    return "an account unknown here" if member is None else member.name
+    return "an account unknown here" if member is None else shown(member)
+
+
+def shown(member: Member) -> str:
+    """A member's name for a message, or "this member" when the log holds only its digest
+    (protocol/personal.py): the pure ledger never sees a committed name in clear."""
+    return member.name if isinstance(member.name, str) else "this member"
 
 
 def check_within(

@@ -539,11 +539,12 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
     if action.decision_type == "poll":
         if len(action.options) < 2:
             raise BadDecisionError("a poll needs at least two options")
-        if len({option.casefold() for option in action.options}) != len(action.options):
-            raise BadDecisionError("a poll's options must differ from each other")
-        for index, option in enumerate(action.options):
-            naming.require_normal_name(option, f"option {index}")
-        naming.require_distinct(action.options, "options")
+        if all(isinstance(option, str) for option in action.options):  # else the node's own check (§19.4)
+            if len({option.casefold() for option in action.options}) != len(action.options):
+                raise BadDecisionError("a poll's options must differ from each other")
+            for index, option in enumerate(action.options):
+                naming.require_normal_name(option, f"option {index}")
+            naming.require_distinct(action.options, "options")
         if action.effect is not None:
             raise BadDecisionError("a poll has no effect; make it a proposal or consent to change the community")
         if action.threshold_bp is not None:

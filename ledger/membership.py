@@ -31,6 +31,7 @@ from .accounts import (
     name_of,
     people_roles,
     require_admin,
+    shown,
 )
 from .errors import (
     BalanceNotZeroError,
@@ -59,6 +60,8 @@ def check_admit_rule(state: State, action: AdmitMember) -> None:
     """The rules of an admission, whoever asks (an admin, or a passed decision)."""
     if action.member in state.members or action.member in state.keys:  # keys holds every key ever bound
         raise KeyInUseError("that key already belongs to a member; each member needs their own key")
+    if not isinstance(action.name, str):
+        return  # committed: the name's rules are the node's own (docs/protocol.md §19.4)
     naming.require_normal_name(action.name, "the member's name")
     if naming.name_key(action.name) in state.names:
         raise NameTakenError(
@@ -74,14 +77,14 @@ def check_remove(state: State, signer: Member, action: RemoveMember) -> None:
 def check_remove_rule(state: State, action: RemoveMember) -> None:
     member = active_member(state, action.member, "the member to remove")
     if member.role not in people_roles:
-        raise NotAuthorizedError(f"{member.name} is the community's {member.role} account; it cannot be closed")
+        raise NotAuthorizedError(f"{shown(member)} is the community's {member.role} account; it cannot be closed")
     why = sharing.outstanding(state, action.member)
     if why is not None:
-        raise SharesOutstandingError(f"{member.name} {why}; sell, cancel or withdraw them first")
+        raise SharesOutstandingError(f"{shown(member)} {why}; sell, cancel or withdraw them first")
     balance = state.accounts[action.member].balance_minor
     if balance != 0:
         raise BalanceNotZeroError(
-            f"{member.name} has a balance of {money(state, balance)}; it must be settled to zero first "
+            f"{shown(member)} has a balance of {money(state, balance)}; it must be settled to zero first "
             + ("(they pay it to a member)" if balance > 0 else "(a member pays it to them)")
         )
     if member.role == "admin" and admins(state) == 1:
@@ -92,7 +95,7 @@ def check_set_role(state: State, signer: Member, action: SetRole) -> None:
     require_admin(signer)
     member = active_member(state, action.member, "the member")
     if member.role not in people_roles:
-        raise NotAuthorizedError(f"{member.name} is the community's {member.role} account; it has no role to change")
+        raise NotAuthorizedError(f"{shown(member)} is the community's {member.role} account; it has no role to change")
     if member.role == "admin" and action.role != "admin" and admins(state) == 1:
         raise LastAdminError("that is the last admin; make another member admin first")
 
@@ -169,7 +172,8 @@ def apply_admit(state: State, action: AdmitMember, seq: int) -> State:
         members=state.members.set(action.member, member),
         accounts=state.accounts.set(action.member, Account()),
         keys=state.keys.set(action.member, action.member),
-        names=state.names.set(naming.name_key(action.name), action.member),
+        names=state.names.set(naming.name_key(action.name), action.member) if isinstance(action.name, str)
+        else state.names,
     )
 
 
@@ -178,7 +182,7 @@ def apply_remove(state: State, action: RemoveMember, seq: int) -> State:
     return _replace(
         state,
         members=state.members.set(action.member, _replace(member, active=False)),
-        names=state.names.delete(naming.name_key(member.name)),
+        names=state.names.delete(naming.name_key(member.name)) if isinstance(member.name, str) else state.names,
     )
 
 

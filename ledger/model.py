@@ -13,6 +13,7 @@ from __future__ import annotations
 from immutables import Map
 from msgspec import Struct
 from tallystick.protocol.events import AllMembers, Effect, Electorate, Genesis, ShareClass
+from tallystick.protocol.personal import Committed
 from tallystick.protocol.types import Audience
 
 from . import names as naming
@@ -28,7 +29,7 @@ class Community(Struct, frozen=True):
 
 
 class Member(Struct, frozen=True):
-    name: str
+    name: str | Committed  # Committed: the log holds only its digest (protocol/personal.py)
     key: bytes
     role: str
     active: bool
@@ -108,10 +109,10 @@ class Decision(Struct, frozen=True):
     seq: int
     proposer: bytes
     decision_type: str
-    title: str
-    text: str
+    title: str | Committed
+    text: str | Committed
     topic: str
-    options: tuple[str, ...]
+    options: tuple[str | Committed, ...]
     multiple: bool
     ranked: bool
     quorum_bp: int
@@ -301,5 +302,5 @@ def initial_state(feed: bytes, genesis: Genesis) -> State:
         members=Map({admin: Member(name=genesis.admin_name, key=admin, role="admin", active=True, admitted_seq=1)}),
         accounts=Map({admin: Account()}),
         keys=Map({admin: admin}),
-        names=Map({naming.name_key(genesis.admin_name): admin}),
+        names=Map({naming.name_key(genesis.admin_name): admin}) if isinstance(genesis.admin_name, str) else Map(),
     )

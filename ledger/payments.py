@@ -36,6 +36,7 @@ from tallystick.protocol.federation import (
     PaymentAccepted,
     PaymentCancel,
     PaymentOut,
+    PaymentOutSealed,
     PaymentRejected,
     PaymentReturned,
     PaymentSettled,
@@ -225,15 +226,20 @@ def check_pay_across(state: State, signer_id: bytes, action: PayAcross) -> None:
         )
 
 
-def payment_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> PaymentOut:
-    """The event the node appends for a `pay_across` intent (the intent carried verbatim)."""
+def payment_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int,
+                 sealed: tuple[bytes, bytes] | None = None) -> PaymentOut:
+    """The event the node appends for a `pay_across` intent (the intent carried verbatim; with a
+    committed memo, its sealed box beside it: `sealed` is (subject, box))."""
     action = intent.action
     assert isinstance(action, PayAcross)
-    return PaymentOut(
-        federation=action.federation, to_community=action.to_community, to_member=action.to_member,
-        payer=state.keys[intent.key], amount_minor=action.amount_minor, expires_ms=ts_ms + limits.payment_expiry_ms,
-        memo=action.memo, intent=intent_bytes,
-    )
+    fields = {
+        "federation": action.federation, "to_community": action.to_community, "to_member": action.to_member,
+        "payer": state.keys[intent.key], "amount_minor": action.amount_minor,
+        "expires_ms": ts_ms + limits.payment_expiry_ms, "memo": action.memo, "intent": intent_bytes,
+    }
+    if sealed is not None:
+        return PaymentOutSealed(**fields, subject=sealed[0], box=sealed[1])
+    return PaymentOut(**fields)
 
 
 def audit_payment_out(state: State, event: Event, intent: Intent) -> None:
@@ -242,7 +248,8 @@ def audit_payment_out(state: State, event: Event, intent: Intent) -> None:
     action = intent.action
     if not isinstance(action, PayAcross):
         raise NotAuthorizedError(f"seq {event.seq} sends a payment that its intent does not ask for")
-    expected = payment_body(state, intent, body.intent, event.ts)
+    sealed = (body.subject, body.box) if isinstance(body, PaymentOutSealed) else None
+    expected = payment_body(state, intent, body.intent, event.ts, sealed)
     if body != expected:
         raise NotAuthorizedError(f"seq {event.seq} sends a payment that differs from its member's intent")
 

@@ -19,6 +19,7 @@ from typing import Any
 from msgspec.structs import replace as _replace
 from tallystick.protocol.events import (
     Act,
+    ActSealed,
     AdmitMember,
     Body,
     CancelOrder,
@@ -58,11 +59,13 @@ from tallystick.protocol.federation import (
     PaymentAccepted,
     PaymentCancel,
     PaymentOut,
+    PaymentOutSealed,
     PaymentRejected,
     PaymentReturned,
     PaymentSettled,
     ledger_neutral_bodies,
 )
+from tallystick.protocol.personal import committed_texts
 from tallystick.protocol.types import with_subclasses
 
 from . import decisions as deciding
@@ -82,11 +85,16 @@ from .errors import (
 from .model import Member, State
 
 
-def intent_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int) -> Body:
+def intent_body(state: State, intent: Intent, intent_bytes: bytes, ts_ms: int,
+                sealed: tuple[bytes, bytes] | None = None) -> Body:
     """The event body that carries a valid intent: a `payment_sent` for a payment across
-    communities (so the other community finds it among few events), an `act` for everything else."""
+    communities (so the other community finds it among few events), an `act` for everything else.
+    `sealed` is (subject, box) when the intent commits to personal texts (protocol/personal.py):
+    then the `_sealed` kind of the body, which carries the box beside the intent."""
     if isinstance(intent.action, PayAcross):
-        return paying.payment_body(state, intent, intent_bytes, ts_ms)
+        return paying.payment_body(state, intent, intent_bytes, ts_ms, sealed)
+    if sealed is not None:
+        return ActSealed(intent=intent_bytes, subject=sealed[0], box=sealed[1])
     return Act(intent=intent_bytes)
 
 
@@ -254,6 +262,12 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
 
 def _audit_carried(state: State, event: Event, intent: Intent | None) -> None:
     assert intent is not None
+    sealed = isinstance(event.body, ActSealed | PaymentOutSealed)
+    if sealed != bool(committed_texts(intent.action)):
+        raise NotAuthorizedError(
+            f"seq {event.seq} carries a sealed box with an intent that commits to no personal text"
+            if sealed else f"seq {event.seq} carries an intent that commits to personal texts without their sealed box"
+        )
     error = validate(state, intent, event.ts)
     if error is not None:
         raise error

@@ -45,6 +45,7 @@ from .connections import (
 )
 from .home import Home, HomeError, NodeConfig
 from .offline import finish_staged_rotation
+from .personal import DataKeys, Directory
 from .sequencer import Sequencer
 from .store import Store
 
@@ -68,6 +69,8 @@ class Node:
         self.store = store
         self.sequencer = sequencer
         self.feed = sequencer.head.feed
+        assert sequencer.directory is not None, "a served node keeps its members' texts"
+        self.directory: Directory = sequencer.directory
         self.failure: BaseException | None = None
         self.stop_requested = asyncio.Event()
         # Set when a federation act waits in the outbox, so the timer appends its body at once
@@ -227,6 +230,7 @@ def create_app(
 ) -> web.Application:
     from . import pages
     from .http import api, auth
+    from .http import personal as personal_api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
     from .http.readers import who_reads
@@ -240,6 +244,7 @@ def create_app(
     api.add_routes(app)
     shares_api.add_routes(app)
     auth.add_routes(app)
+    personal_api.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
     pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice
@@ -249,6 +254,7 @@ def create_app(
         with home.lock():
             # Before the store opens (which would start an acknowledged record at the copy's head).
             home.refuse_if_snapshot()
+            keys = DataKeys(home.keys_path, None if config.key_backup is None else Path(config.key_backup))
             store = await Store.open(home.database_path)
             try:
                 feed = await store.own_feed()
@@ -263,9 +269,12 @@ def create_app(
                         f"{home.node_key_path} is not the feed's current signing key; restore the right key "
                         "file (`tally key import`) or rotate with the recovery key (`tally key rotate`)"
                     )
+                directory = Directory(keys)
+                directory.learn_rows(await store.sealed_events(feed))
                 sequencer = Sequencer(
                     store, key, state, head, clock_ms,
                     pending_max=config.pending_intents_max, clock_skew_max_ms=config.clock_skew_max_ms,
+                    directory=directory,
                 )
                 node = Node(home, config, store, sequencer, extension)
                 app[node_key] = node
@@ -290,6 +299,7 @@ def create_app(
                     raise node.failure
             finally:
                 await store.close()
+                keys.close()
 
     app.cleanup_ctx.append(node_lifetime)
     app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node

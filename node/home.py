@@ -34,10 +34,12 @@ from tallystick.ledger.model import initial_state
 from tallystick.protocol import limits
 from tallystick.protocol.codec import sign_event
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.events import Genesis
+from tallystick.protocol.events import GenesisSealed
 from tallystick.protocol.feed import start_feed
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
+from tallystick.protocol.personal import commit, open_text, seal
 
+from .personal import DataKeys
 from .store import AppendBatch, Store, acknowledged_path
 
 
@@ -115,6 +117,10 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keepalive_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = limits.keepalive_timeout_ms
     connections_per_address_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_per_address_max
     connections_max: Annotated[int, Meta(ge=1, le=1_000_000)] = limits.connections_max
+    # The backups' key store (node/personal.py, docs/operator.md §5.5): a second copy of keys.db,
+    # an absolute path on another disk, written before any event that needs a new key and erased
+    # from with the home's. None: keys.db alone.
+    key_backup: Annotated[str, Meta(min_length=2, max_length=4096, pattern="^/")] | None = None
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value
@@ -222,6 +228,12 @@ class Home:
     @property
     def database_path(self) -> Path:
         return self.path / "tally.db"
+
+    @property
+    def keys_path(self) -> Path:
+        """The members' data keys (node/personal.py): not in the log, not in `tally backup`; losing
+        it without its backup (`key_backup`) loses every name and memo, never a balance."""
+        return self.path / "keys.db"
 
     @property
     def sessions_path(self) -> Path:
@@ -342,7 +354,17 @@ async def init_home(
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise HomeError(f"{path} already exists and is not empty; a home is never overwritten")
     node_key, recovery_key, admin_key = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
-    genesis = Genesis(
+    config = config or NodeConfig()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".tally-init-", dir=path.parent))
+    # The admin's name is committed in the genesis and sealed under their data key (protocol.md §19).
+    keys = DataKeys(building / "keys.db", None if config.key_backup is None else Path(config.key_backup))
+    try:
+        opened = open_text(admin_name)
+        box = seal(keys.create_now(admin_key.public), [opened])
+    finally:
+        keys.close()
+    genesis = GenesisSealed(
         name=name,
         unit_code=unit_code,
         unit_decimals=unit_decimals,
@@ -351,20 +373,20 @@ async def init_home(
         signing_key=node_key.public,
         recovery_key_hash=hash32(recovery_key.public),
         admin_key=admin_key.public,
-        admin_name=admin_name,
+        admin_name=commit(opened),
         checkpoint_interval_events=checkpoint_interval_events,
+        subject=admin_key.public,
+        box=box,
     )
     raw = sign_event(node_key, feed=None, seq=1, prev=None, ts=now_ms, body=genesis)
     head, event = start_feed(raw)
     state = initial_state(head.feed, genesis)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".tally-init-", dir=path.parent))
     try:
         home = Home(building)
         write_key(home.node_key_path, node_key)
         write_key(home.recovery_key_path, recovery_key)
         write_key(home.admin_key_path, admin_key)
-        home.write_config(config or NodeConfig())
+        home.write_config(config)
         store = await Store.open(home.database_path)
         try:
             await store.set_meta("own_feed", head.feed)

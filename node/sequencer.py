@@ -31,19 +31,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+from immutables import Map
 from tallystick.ledger.decisions import audit_close
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DecisionNotDueError, DomainError
 from tallystick.ledger.model import State
+from tallystick.ledger.names import name_key
 from tallystick.ledger.transition import apply, checkpoint_due, intent_body, validate
 from tallystick.node.errors import BusyError, ClockAheadError
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_event, verify_intent
-from tallystick.protocol.errors import TallyError
-from tallystick.protocol.events import Body, Checkpoint, DecisionClosed, Event, Intent
+from tallystick.protocol.codec import decode_intent, encode, sign_event, verify_submitted_intent
+from tallystick.protocol.errors import PersonalInClearError, TallyError
+from tallystick.protocol.events import AdmitMember, Body, Checkpoint, DecisionClosed, Event, Intent, Propose
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
+from tallystick.protocol.personal import Opened, clear_texts, seal
 
+from .personal import Directory, subject_of
 from .store import BatchBuilder, Store
 
 
@@ -59,6 +64,11 @@ class _Pending:
     intent: Intent | None
     make_body: Callable[[State], Body | None] | None
     done: asyncio.Future[Appended | None] = field(repr=False)
+    # An intent with personal texts: (subject, box) sealed beside it, the intent with its texts
+    # in clear (what the node's own checks read), and the openings (learnt once it is durable).
+    sealed: tuple[bytes, bytes] | None = None
+    clear: Intent | None = None
+    opened: tuple[Opened, ...] = ()
 
 
 def boot_clock_ms() -> int:
@@ -86,8 +96,12 @@ class Sequencer:
         elapsed_ms: Callable[[], int] = boot_clock_ms,
         clock_skew_max_ms: int = limits.clock_skew_max_ms,
         clock_jump_max_ms: int = limits.clock_jump_max_ms,
+        directory: Directory | None = None,
     ) -> None:
         self.store = store
+        # The data keys and the texts they open (node/personal.py); None: this node takes no
+        # intent with personal texts (a tool that only replays or verifies).
+        self.directory = directory
         self.key = key
         self.state = state
         self.head = head
@@ -187,16 +201,32 @@ class Sequencer:
     async def submit(self, intent_bytes: bytes) -> Appended:
         """Verify a member's signed intent, queue it, and wait until its event is committed.
         Raises a RemoteError for bad bytes or signatures, a DomainError if the rules refuse it."""
-        intent = verify_intent(intent_bytes, feed=self.head.feed)
+        submitted = verify_submitted_intent(intent_bytes, feed=self.head.feed)
+        intent = submitted.intent
+        if clear_texts(intent.action):
+            raise PersonalInClearError(
+                "this intent carries a name, memo or text in clear, which the log would show to every "
+                "replica; send it opened (docs/protocol.md §19): upgrade the client"
+            )
         for screen in self.screens:
             screen(intent)
+        sealed = clear = None
+        if submitted.opened:
+            if self.directory is None:
+                raise PersonalInClearError("this node keeps no personal data; send the intent without texts")
+            # Each text within its field's bounds: the clear form decodes as an intent would.
+            clear = decode_intent(encode(submitted.clear))
+            subject = subject_of(self.state, intent)
+            key = await self.directory.keys.create(subject)  # durable before the event can be
+            sealed = (subject, seal(key, list(submitted.opened)))
         await self._gate_open.wait()
         if self._refusal is not None:
             raise self._refusal
         # The clock is checked once per batch by the writer (`_write_batch`), which answers
         # `clock_ahead` to every intent of a batch it will not append.
         future: asyncio.Future[Appended | None] = asyncio.get_running_loop().create_future()
-        appended = await self._enqueue(_Pending(intent_bytes, intent, None, future))
+        appended = await self._enqueue(_Pending(submitted.intent_bytes, intent, None, future, sealed, clear,
+                                                submitted.opened))
         assert appended is not None, "an accepted intent is appended"
         return appended
 
@@ -223,6 +253,19 @@ class Sequencer:
                 batch.append(self._queue.get_nowait())
             await self._write_batch(batch)
 
+    def _check_texts(self, state: State, item: _Pending, ts: int, batch_names: dict[str, bytes]) -> TallyError | None:
+        """The rules that read personal texts, which only this node can check (docs/protocol.md
+        §19.4): the ledger's own checks run on the intent with its texts in clear, against every
+        name this node can open (and those admitted earlier in the batch)."""
+        action = None if item.clear is None else item.clear.action
+        if self.directory is None or not isinstance(action, AdmitMember | Propose):
+            return None  # a memo has no rule but its length, which decoding checked
+        names = self.directory.names(state) | batch_names
+        error = validate(msgspec.structs.replace(state, names=Map(names)), item.clear, ts)  # type: ignore[arg-type]
+        if error is None and isinstance(action, AdmitMember) and isinstance(action.name, str):
+            batch_names[name_key(action.name)] = action.member
+        return error
+
     def _sign(self, state: State, head: FeedHead, body: Body, ts: int | None = None) -> tuple[bytes, Event, FeedHead]:
         seq = head.seq + 1
         ts = max(self.now_ms(), head.ts) if ts is None else ts
@@ -235,6 +278,7 @@ class Sequencer:
         state, head = self.state, self.head
         built = BatchBuilder(state)
         accepted: list[tuple[_Pending, Appended]] = []
+        batch_names: dict[str, bytes] = {}  # names admitted earlier in this batch, by name key
         clock_refusal = self.clock_refusal()
         for item in batch:
             if item.done.cancelled():
@@ -248,12 +292,12 @@ class Sequencer:
             # The ts this event will carry: the rules see it as "now" (a vote's deadline).
             ts = max(self.now_ms(), head.ts)
             if item.intent is not None:
-                error = validate(state, item.intent, ts)
+                error = self._check_texts(state, item, ts, batch_names) or validate(state, item.intent, ts)
                 if error is not None:
                     self.refused_total += 1
                     item.done.set_exception(error)
                     continue
-                body: Body = intent_body(state, item.intent, item.intent_bytes or b"", ts)
+                body: Body = intent_body(state, item.intent, item.intent_bytes or b"", ts, item.sealed)
             else:
                 assert item.make_body is not None
                 made = item.make_body(state)
@@ -293,6 +337,10 @@ class Sequencer:
                     item.done.set_exception(error)
             raise
         self.state, self.head = state, head
+        if self.directory is not None:
+            for item, _ in accepted:
+                if item.sealed is not None:
+                    self.directory.learn_opened(item.sealed[0], item.opened)
         self.appended_total += len(appended.rows)
         self.batches_total += 1
         for item, done in accepted:

@@ -74,6 +74,7 @@ from tallystick.protocol.events import Effect, Electorate, Event, Intent
 from tallystick.protocol.federation import FederationBody, federation_body_kinds, payment_body_kinds
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import id_from_text, id_to_text
+from tallystick.protocol.personal import Committed
 
 # Bumped whenever a table changes shape; a database of another version is refused with a message
 # (there is no migration yet: rebuild the home from its feed with `tally restore`, or re-init).
@@ -89,6 +90,9 @@ CREATE TABLE IF NOT EXISTS log (
     bytes BLOB NOT NULL,
     PRIMARY KEY (feed, seq)
 ) WITHOUT ROWID;
+-- The events that carry a sealed box (node/personal.py reads them at start): few, so a partial index.
+CREATE INDEX IF NOT EXISTS log_sealed ON log (feed, seq)
+    WHERE kind IN ('act_sealed', 'genesis_sealed', 'payment_sent_sealed');
 CREATE TRIGGER IF NOT EXISTS log_is_append_only_update BEFORE UPDATE ON log
 BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_is_append_only_delete BEFORE DELETE ON log
@@ -245,10 +249,10 @@ class _DecisionRecord(msgspec.Struct, frozen=True, array_like=True):
     seq: int
     proposer: bytes
     decision_type: str
-    title: str
-    text: str
+    title: str | Committed
+    text: str | Committed
     topic: str
-    options: tuple[str, ...]
+    options: tuple[str | Committed, ...]
     multiple: bool
     ranked: bool
     quorum_bp: int
@@ -269,7 +273,7 @@ _record_decoder = msgspec.msgpack.Decoder(_DecisionRecord)
 def _decision_row(feed: bytes, decision: Decision) -> tuple:
     # The same fields as the domain's Decision (a test of the store round-trips one), votes sorted.
     record = _DecisionRecord(**{**msgspec.structs.asdict(decision), "votes": sorted(decision.votes.items())})
-    return (feed, decision.seq, decision.decision_type, decision.title, decision.deadline_ms, decision.outcome,
+    return (feed, decision.seq, decision.decision_type, _stored_text(decision.title), decision.deadline_ms, decision.outcome,
             _nonce_encoder.encode(record))
 
 
@@ -569,11 +573,21 @@ class StoredEvent(msgspec.Struct, frozen=True):
     bytes: bytes
 
 
+def _stored_text(text: str | Committed) -> str | bytes:
+    """A text column's value: the text, or a committed text's 32-byte digest (a BLOB; SQLite keeps
+    it as one in a TEXT column), so that the projections hold no more than the log does."""
+    return text if isinstance(text, str) else text.digest
+
+
+def _loaded_text(value: str | bytes) -> str | Committed:
+    return value if isinstance(value, str) else Committed(digest=value)
+
+
 def _member_row(feed: bytes, member_id: bytes, member: Member) -> tuple:
     return (
         feed,
         member_id,
-        member.name,
+        _stored_text(member.name),
         member.key,
         member.role,
         int(member.active),
@@ -659,7 +673,10 @@ class AppendBatch(msgspec.Struct, frozen=True):
     @classmethod
     def genesis(cls, state: State, head: FeedHead, ts: int, raw: bytes) -> AppendBatch:
         """A feed's first append: its genesis, the rows and the accounts it opens."""
-        return cls((LogRow(head.feed, 1, head.head, ts, "genesis", raw),), state, head, changeset.of_genesis(state),
+        from tallystick.protocol.codec import decode_event
+
+        kind = decode_event(raw).body.__struct_config__.tag  # "genesis", or "genesis_sealed"
+        return cls((LogRow(head.feed, 1, head.head, ts, kind, raw),), state, head, changeset.of_genesis(state),
                    tuple(opening_postings(state)))
 
 
@@ -1129,6 +1146,14 @@ class Store:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def sealed_events(self, feed: bytes) -> list[bytes]:
+        """The signed bytes of `feed`'s events that carry a sealed box (node/personal.py)."""
+        async with self._reader.execute(
+            "SELECT bytes FROM log WHERE feed = ? AND kind IN ('act_sealed', 'genesis_sealed', 'payment_sent_sealed') "
+            "ORDER BY seq", (feed,)
+        ) as cursor:
+            return [bytes(raw) for (raw,) in await cursor.fetchall()]
+
     async def own_feed(self) -> bytes | None:
         value = await self.get_meta("own_feed")
         return None if value is None else bytes(value)  # type: ignore[arg-type]
@@ -1171,7 +1196,7 @@ class Store:
         ) as cursor:
             async for member_id, name, key, role, active, admitted, floor, nonces, retired in cursor:
                 members[member_id] = Member(
-                    name,
+                    _loaded_text(name),
                     key,
                     role,
                     bool(active),
@@ -1191,7 +1216,8 @@ class Store:
             for member_id, member in members.items()
             for key in (member.key, *member.retired_keys)
         }
-        names = {_name_key(member.name): member_id for member_id, member in members.items() if member.active}
+        names = {_name_key(member.name): member_id for member_id, member in members.items()
+                 if member.active and isinstance(member.name, str)}
         decisions: dict[int, Decision] = {}
         async with self._reader.execute("SELECT record FROM decisions WHERE feed = ?", (feed,)) as cursor:
             async for (record,) in cursor:
@@ -1326,7 +1352,7 @@ class Store:
     async def _replace_projections(self, state: State, head: FeedHead) -> None:
         staged = self._staging
         plan: list[_Statement] = [
-            (f"DELETE FROM {table} WHERE feed = ?", (state.feed,), False)  # noqa: S608 - fixed table names
+            (f"DELETE FROM {table} WHERE feed = ?", (state.feed,), False)
             for table in projection_tables
             if staged or table not in history_tables
         ]

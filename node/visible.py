@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tallystick.ledger.accounts import find_member, people_roles
+from tallystick.ledger.accounts import people_roles
 from tallystick.ledger.model import State
 from tallystick.ledger.visibility import Kind, Reader, can_see
 from tallystick.protocol.errors import BadIdError, LocalError
 from tallystick.protocol.ids import id_from_text
 from tallystick.protocol.types import Audience
+
+from .personal import Directory
 
 # The response header naming the kinds an answer left out for its reader ("balances,names").
 hidden_header = "Tally-Hidden"
@@ -79,15 +81,15 @@ def sees(state: State, reader: Reader, kind: Kind, member_id: bytes) -> bool:
     return kind == "names" or can_see(state, reader, kind, member_id)
 
 
-def name_for(state: State, reader: Reader, member_id: bytes) -> str | None:
+def name_for(state: State, reader: Reader, member_id: bytes, directory: Directory) -> str | None:
     """The account's name if the reader may see it, else None."""
     member = state.members.get(member_id)
     if member is None or not sees(state, reader, "names", member_id):
         return None
-    return member.name
+    return directory.name(member)
 
 
-def resolve_member(state: State, reader: Reader, reference: str) -> bytes:
+def resolve_member(state: State, reader: Reader, reference: str, directory: Directory) -> bytes:
     """A member by id (`m_…`) or name, for this reader: one whose name they may not see is as
     unknown as a name no one has (the same error, word for word)."""
     if reference.startswith("m_"):
@@ -95,7 +97,7 @@ def resolve_member(state: State, reader: Reader, reference: str) -> bytes:
         if member_id not in state.members or not sees(state, reader, "names", member_id):
             raise BadIdError(f"{reference} is not a member of this community")
         return member_id
-    found = find_member(state, reference)
+    found = directory.find(state, reference)
     if found is None or not sees(state, reader, "names", found):
         raise BadIdError(f"no member is named {reference!r}; list them with `tally balance`")
     return found

@@ -40,6 +40,7 @@ from .events import (
     intent_decoder,
 )
 from .ids import KeyPair, hash32, verify_signature
+from .personal import Opened, clear_action, committed_action, opened_action, openings
 
 event_namespace = b"tallystick/event/v1\n"
 intent_namespace = b"tallystick/intent/v1\n"
@@ -168,11 +169,25 @@ def sign_event(key: KeyPair, *, feed: bytes | None, seq: int, prev: bytes | None
 
 
 def sign_intent(key: KeyPair, *, feed: bytes, nonce: int, action: Action) -> bytes:
+    """Sign an intent. The signature covers the committed form of `action` (each `Opened` text
+    replaced by its digest, protocol/personal.py), which is what the log will hold; the bytes
+    returned carry `action` as given, so a member's client sends its own node the openings."""
+    committed = committed_action(action)
     unsigned = encoder.encode(
-        IntentUnsigned(v=limits.protocol_version, feed=feed, key=key.public, nonce=nonce, action=action)
+        IntentUnsigned(v=limits.protocol_version, feed=feed, key=key.public, nonce=nonce, action=committed)
     )
     signature = key.sign(intent_namespace + unsigned)
+    if committed is not action:
+        return encoder.encode(
+            Intent(v=limits.protocol_version, feed=feed, key=key.public, nonce=nonce, action=action, sig=signature)
+        )
     return bytes((_intent_header,)) + unsigned[1:] + b"\xc4\x40" + signature
+
+
+def sign_member_intent(key: KeyPair, *, feed: bytes, nonce: int, action: Action) -> bytes:
+    """What a member's client sends its own node: `sign_intent` with every non-empty name, memo
+    and text opened under a fresh random salt (protocol/personal.py, docs/protocol.md §19)."""
+    return sign_intent(key, feed=feed, nonce=nonce, action=opened_action(action))
 
 
 def verify_event_signature(event_bytes: bytes, public_key: bytes) -> None:
@@ -186,5 +201,32 @@ def verify_intent(intent_bytes: bytes, *, feed: bytes) -> Intent:
         raise WrongFeedError("intent is addressed to another community's feed; sign it for this node's feed")
     verify_signature(intent.key, signable_intent(intent_bytes), intent.sig)
     return intent
+
+
+class Submitted(msgspec.Struct, frozen=True):
+    """An intent as a member's client sent it, checked: the committed intent and its bytes (what
+    the log will hold, verifying on every replica), the opened texts in field order, and the intent
+    with those texts in clear (what the node's own checks of the texts read; None without any)."""
+
+    intent: Intent
+    intent_bytes: bytes
+    opened: tuple[Opened, ...]
+    clear: Intent | None = None
+
+
+def verify_submitted_intent(intent_bytes: bytes, *, feed: bytes) -> Submitted:
+    """`verify_intent` for what a client sends its node: personal texts may come opened; the
+    signature is checked over the committed form, and the committed bytes are returned."""
+    intent = decode_intent(intent_bytes)
+    opened = tuple(openings(intent.action))
+    if not opened:
+        return Submitted(verify_intent(intent_bytes, feed=feed), intent_bytes, ())
+    committed = Intent(v=intent.v, feed=intent.feed, key=intent.key, nonce=intent.nonce,
+                       action=committed_action(intent.action), sig=intent.sig)
+    committed_bytes = encoder.encode(committed)
+    if len(committed_bytes) > limits.intent_bytes_max:  # a digest may be longer than a short text
+        raise TooLargeError(f"intent is {len(committed_bytes)} bytes committed; the limit is {limits.intent_bytes_max}")
+    clear = msgspec.structs.replace(intent, action=clear_action(intent.action))
+    return Submitted(verify_intent(committed_bytes, feed=feed), committed_bytes, opened, clear)
 
 

@@ -61,5 +61,13 @@ class WrongFeedError(RemoteError):
     code = "wrong_feed"
 
 
+class PersonalInClearError(RemoteError):
+    """A new intent carries a name, memo or text in clear: the log would then hold it for every
+    replica to read (docs/protocol.md §19)."""
+
+    code = "personal_in_clear"
+    http_status = 422
+
+
 class BadIdError(RemoteError):
     code = "bad_id"

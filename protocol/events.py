@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 
 from . import limits
 from .federation import FederationBody, PaymentBody, federation_body_kinds, payment_body_kinds
+from .personal import Committed, Personal
 from .types import (
     Admission,
     AmountMinor,
@@ -53,7 +54,7 @@ class AdmitMember(_Tagged, tag="admit"):
     """Admit `member` (the key the new member will sign with; it becomes their member id)."""
 
     member: Id32
-    name: Name
+    name: Name | Personal
     role: Role = "member"
 
 
@@ -73,7 +74,7 @@ class Transfer(_Tagged, tag="transfer"):
 
     to: Id32
     amount_minor: AmountMinor
-    memo: Memo = ""
+    memo: Memo | Personal = ""
 
 
 class SetLimits(_Tagged, tag="set_limits"):
@@ -139,7 +140,7 @@ class EnterprisePay(_Tagged, tag="enterprise_pay"):
     enterprise: Id32
     to: Id32
     amount_minor: AmountMinor
-    memo: Memo = ""
+    memo: Memo | Personal = ""
 
 
 class OpenOffer(_Tagged, tag="open_offer"):
@@ -275,7 +276,7 @@ class TreasuryPay(_Tagged, tag="treasury_pay"):
 
     to: Id32
     amount_minor: AmountMinor
-    memo: Memo = ""
+    memo: Memo | Personal = ""
 
 
 class PayAcross(_Tagged, tag="pay_across"):
@@ -287,7 +288,7 @@ class PayAcross(_Tagged, tag="pay_across"):
     to_community: Id32
     to_member: Id32
     amount_minor: AmountMinor
-    memo: Memo = ""
+    memo: Memo | Personal = ""
 
 
 class FederationAct(_Tagged, tag="federation"):
@@ -338,11 +339,11 @@ class Propose(_Tagged, tag="propose"):
     and so on). The decision closes at `deadline_ms` (`ProposeWithPeriod`: after a period)."""
 
     decision_type: DecisionType
-    title: Title
-    text: Text
+    title: Title | Personal
+    text: Text | Personal
     deadline_ms: TimestampMs
     topic: Topic = ""
-    options: Annotated[tuple[Name, ...], Meta(max_length=limits.poll_options_max)] = ()
+    options: Annotated[tuple[Name | Personal, ...], Meta(max_length=limits.poll_options_max)] = ()
     multiple: bool = False
     ranked: bool = False
     quorum_bp: BasisPoints | None = None
@@ -442,7 +443,7 @@ class Genesis(_Tagged, tag="genesis"):
     signing_key: Id32
     recovery_key_hash: Id32
     admin_key: Id32
-    admin_name: Name
+    admin_name: Name | Committed
     checkpoint_interval_events: Annotated[
         int, Meta(ge=limits.checkpoint_interval_events_min, le=limits.checkpoint_interval_events_max)
     ]
@@ -452,6 +453,27 @@ class Act(_Tagged, tag="act"):
     """A member's intent, carried verbatim: the exact signed bytes, so anyone can re-check them."""
 
     intent: Annotated[bytes, Meta(max_length=limits.intent_bytes_max)]
+
+
+SealedBox = Annotated[bytes, Meta(max_length=limits.sealed_box_bytes_max)]
+
+
+class GenesisSealed(Genesis, tag="genesis_sealed"):
+    """A genesis whose admin's name is committed (protocol/personal.py): `box` holds its opening,
+    sealed under the data key the node keeps for `subject` (the admin's key)."""
+
+    subject: Id32
+    box: SealedBox
+
+
+class ActSealed(Act, tag="act_sealed"):
+    """An `act` whose intent commits to personal texts: `box` holds their openings in field order,
+    sealed under the data key the node keeps for `subject`, the member they are about (the
+    admitted member for an admission, direct or as a proposal's effect; the signer otherwise).
+    Only the community's own node can open it; a replica folds the committed intent alone."""
+
+    subject: Id32
+    box: SealedBox
 
 
 class Checkpoint(_Tagged, tag="checkpoint"):
@@ -521,12 +543,12 @@ class WithdrawalDue(_Tagged, tag="withdrawal_due"):
 
 
 Body = (
-    Genesis | Act | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | TradeLimits
+    Genesis | GenesisSealed | Act | ActSealed | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | TradeLimits
     | CapacityLimits | FederationBody | PaymentBody
 )
 
 body_kinds: frozenset[str] = (
-    frozenset({"genesis", "act", "checkpoint", "key_rotated", "decision_closed", "offer_closed", "withdrawal_due",
+    frozenset({"genesis", "genesis_sealed", "act", "act_sealed", "checkpoint", "key_rotated", "decision_closed", "offer_closed", "withdrawal_due",
                "trade_limits", "capacity_limits"})
     | federation_body_kinds
     | payment_body_kinds

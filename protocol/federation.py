@@ -26,6 +26,7 @@ from msgspec import Meta, Struct
 
 from . import limits
 from .ids import hash32
+from .personal import Committed
 from .types import AmountMinor, Decimals, Id32, LimitMinor, Memo, Name, Tagged, Text, Title, UnitCode
 
 # A quorum is always more than half of the members: two quorums then share a member, and that
@@ -209,8 +210,17 @@ class PaymentOut(Tagged, tag="payment_sent"):
     payer: Id32
     amount_minor: AmountMinor
     expires_ms: Annotated[int, Meta(ge=0, le=limits.int64_max)]
-    memo: Memo
+    memo: Memo | Committed
     intent: Annotated[bytes, Meta(max_length=limits.intent_bytes_max)]
+
+
+class PaymentOutSealed(PaymentOut, tag="payment_sent_sealed"):
+    """A `payment_sent` whose memo is committed (protocol/personal.py): `box` holds its opening,
+    sealed under the data key the payer's node keeps for `subject` (the payer). The other
+    community folds the payment without it: a memo across is read only in the payer's community."""
+
+    subject: Id32
+    box: Annotated[bytes, Meta(max_length=limits.sealed_box_bytes_max)]
 
 
 class PaymentAccepted(Tagged, tag="payment_accepted"):
@@ -264,10 +274,10 @@ class PaymentCancel(Tagged, tag="payment_cancel"):
     to_community: Id32
 
 
-PaymentBody = PaymentOut | PaymentAccepted | PaymentRejected | PaymentSettled | PaymentReturned | PaymentCancel
+PaymentBody = PaymentOut | PaymentOutSealed | PaymentAccepted | PaymentRejected | PaymentSettled | PaymentReturned | PaymentCancel
 
 payment_body_kinds: frozenset[str] = frozenset(
-    {"payment_sent", "payment_accepted", "payment_rejected", "payment_settled", "payment_returned", "payment_cancel"}
+    {"payment_sent", "payment_sent_sealed", "payment_accepted", "payment_rejected", "payment_settled", "payment_returned", "payment_cancel"}
 )
 
 

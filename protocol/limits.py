@@ -18,6 +18,12 @@ intent_bytes_max = 4 * 1024
 # Strings typed by people: names of communities and members, memos, unit codes.
 name_chars_max = 64
 memo_chars_max = 280
+# Personal texts in one intent (docs/protocol.md §19): a proposal's title, text and options, and its
+# effect's name or memo. They travel sealed in one box beside the intent (protocol/personal.py).
+personal_fields_max = 13
+# The sealed box of one event: every opening (salt, text at 4 bytes a character) with its framing,
+# the 24-byte nonce and the 16-byte tag. The texts fit in an intent, so the box is no larger.
+sealed_box_bytes_max = 4 * 1024
 unit_code_chars_max = 8
 unit_decimals_max = 8
 

@@ -41,7 +41,8 @@ def _node(request: web.Request) -> Node:
 def resolve_member(request: web.Request, reference: str) -> bytes:
     """A member by id (`m_…`) or by the name the community gave it, as this request's reader may
     name them (node/visible.py: a member whose name is hidden from them is as unknown as no one)."""
-    return resolve_for(_node(request).sequencer.state, reader_of(request), reference)
+    node = _node(request)
+    return resolve_for(node.sequencer.state, reader_of(request), reference, node.directory)
 
 
 async def community(request: web.Request) -> web.Response:
@@ -86,7 +87,7 @@ async def balances(request: web.Request) -> web.Response:
         result.append(
             {
                 "account": id_to_text("m", member_id),
-                "name": name,
+                "name": node.directory.stored(name),
                 "balance": balance,
                 "debit_limit": debit_limit(state, account_state),
                 "credit_ceiling": credit_ceiling(state, account_state),
@@ -105,7 +106,7 @@ async def members(request: web.Request) -> web.Response:
         [
             {
                 "id": id_to_text("m", member_id),
-                "name": name,
+                "name": node.directory.stored(name),
                 "key": id_to_text("k", key),
                 "role": role,
                 "active": bool(active),
@@ -125,7 +126,7 @@ async def member(request: web.Request) -> web.Response:
     return _json(
         {
             "id": id_to_text("m", member_id),
-            "name": found.name,
+            "name": node.directory.name(found),
             "key": id_to_text("k", found.key),
             "role": found.role,
             "active": found.active,
@@ -144,7 +145,7 @@ async def log(request: web.Request) -> web.Response:
     # The state names the signer and the members an event mentions beside their ids, to a reader
     # who may see every name (the log is not filtered by member: it is the whole feed or nothing).
     naming = state if all(sees(state, reader, "names", m) for m in state.members) else None
-    events = [event_json(decode_event(item.bytes), item.hash, naming) for item in stored]
+    events = [event_json(decode_event(item.bytes), item.hash, naming, node.directory) for item in stored]
     next_seq = stored[-1].seq + 1 if stored and len(stored) == limit else None
     return _json({"events": events, "next": next_seq})
 
@@ -195,11 +196,11 @@ def decision_json(node: Node, decision: Decision, *, votes: bool, reader: Reader
     document: dict[str, Any] = {
         "id": decision.seq,
         "type": decision.decision_type,
-        "title": decision.title,
-        "text": decision.text,
+        "title": node.directory.shown(decision.title),
+        "text": node.directory.shown(decision.text),
         "topic": decision.topic,
         "proposer": id_to_text("m", decision.proposer),
-        "options": list(decision.options),
+        "options": [node.directory.shown(option) for option in decision.options],
         "multiple": decision.multiple,
         "ranked": decision.ranked,
         "quorum_bp": decision.quorum_bp,
@@ -210,7 +211,7 @@ def decision_json(node: Node, decision: Decision, *, votes: bool, reader: Reader
         "time_left_ms": max(0, decision.deadline_ms - node.sequencer.now_ms()) if live.is_open else 0,
         "outcome": live.outcome,
         "closed_seq": live.closed_seq,
-        "effect": None if decision.effect is None else render(decision.effect),
+        "effect": None if decision.effect is None else render(decision.effect, None, node.directory),
         "tally": {
             "electorate": result.electorate,
             "participants": result.participants,

@@ -247,6 +247,32 @@ def _federation_paths() -> dict[str, Any]:
     }
 
 
+def _personal_paths() -> dict[str, Any]:
+    """A member's own data (node/http/personal.py, docs/privacy.md): the export and the erasure."""
+    reference = [_text_path("reference", "an id (m_) or a name")]
+    export = {"type": "object", "required": ["member", "history", "texts", "data_key_held"],
+              "properties": {"member": {"type": "object"}, "account": {"type": ["object", "null"]},
+                             "history": {"type": "array", "items": {"type": "object"}},
+                             "texts": {"type": "array", "items": {"type": "string"}},
+                             "data_key_held": {"type": "boolean"}}}
+    return {
+        "/api/members/{reference}/export": _get(
+            "Everything this node holds about one member (GDPR Art. 15 and 20)", _ok(export), 400, 401, 403,
+            parameters=reference),
+        "/api/members/{reference}/export.csv": _get(
+            "One member's history as CSV, each change with its memo",
+            {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}, 400, 401, 403,
+            parameters=reference),
+        "/api/members/{reference}/erase": {"post": {
+            "summary": "Erase a former member's personal data: destroys their data key (GDPR Art. 17)",
+            "parameters": reference,
+            "responses": {"200": _ok({"type": "object", "required": ["member", "erased", "key_was_held"],
+                                      "properties": {"member": _id, "erased": {"type": "boolean"},
+                                                     "key_was_held": {"type": "boolean"}}}),
+                          **_errors(400, 401, 403, 409, *always)}}},
+    }
+
+
 def _sign_in_paths() -> dict[str, Any]:
     """Signing in (node/http/auth.py, docs/api.md "Signing in"). 401 not_signed_in: no session (or,
     for the sessions list, no member's signature either); 403 csrf_refused: a change by cookie
@@ -463,6 +489,11 @@ route_visibility: dict[str, str] = {
     "/api/sessions": "the member concerned (by cookie or signing): their own sessions only",
     "/api/sessions/{id}": "the member concerned: ends one of their own sessions; another's id is 404 no_session",
     "/api/sign-out": "a signed-in member (by cookie): ends their own session",
+    "/api/members/{reference}/export": "the member concerned or an admin; anyone else 403 not_visible, and a "
+                                       "member the reader may not name is bad_id (400), as if unknown",
+    "/api/members/{reference}/export.csv": "the member concerned or an admin (as the export)",
+    "/api/members/{reference}/erase": "an admin (signed, or by session with its CSRF token); a member still "
+                                      "active is 409 member_active; anyone else 403 not_admin",
 }
 
 
@@ -526,6 +557,7 @@ def _document() -> dict[str, Any]:
             **_federation_paths(),
             **_replication_paths(),
             **_sign_in_paths(),
+            **_personal_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),

@@ -22,7 +22,7 @@ from typing import Any
 from tallystick.ledger.money import format_money
 from tallystick.node.home import read_key
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import Action
 from tallystick.protocol.ids import id_from_text
 from tallystick.protocol.requests import sign_request
@@ -135,7 +135,7 @@ class Community:
     def act(self, key_file: Path, action: Action) -> dict[str, Any]:
         """Sign `action` with the key in `key_file` and post it, as the CLI does but without starting a
         process (each `tally` process costs most of a second of CPU); must be accepted."""
-        intent = sign_intent(read_key(key_file), feed=id_from_text("n", self.node), nonce=next_nonce(), action=action)
+        intent = sign_member_intent(read_key(key_file), feed=id_from_text("n", self.node), nonce=next_nonce(), action=action)
         answer = http("POST", self.url + "/api/intents", intent, "application/msgpack")
         assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
         return answer.json()

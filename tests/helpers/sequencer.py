@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tallystick.node.home import Home, init_home, read_key
+from tallystick.node.personal import DataKeys, Directory
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember
 from tallystick.protocol.ids import KeyPair
 
@@ -52,14 +53,17 @@ async def running_node(
     feed = await store.own_feed()
     assert feed is not None
     clock = Clock()
-    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), clock)
+    directory = Directory(DataKeys(home.keys_path, None))
+    directory.learn_rows(await store.sealed_events(feed))
+    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), clock,
+                          directory=directory)
     writer = asyncio.create_task(sequencer.run())
     admin = read_key(home.admin_key_path)
     members = [admin] + [KeyPair(bytes([index + 1]) * 32) for index in range(4)]
     nonce = iter(range(1, 1_000_000))
 
     async def act(signer: KeyPair, action: Any) -> int:
-        return (await sequencer.submit(sign_intent(signer, feed=feed, nonce=next(nonce), action=action))).seq
+        return (await sequencer.submit(sign_member_intent(signer, feed=feed, nonce=next(nonce), action=action))).seq
 
     try:
         for index, member in enumerate(members[1:]):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_intent, sign_member_intent  # noqa: F401 - sign_intent: re-exported to tests
 from tallystick.protocol.events import Action, AdmitMember, SetLimits, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 from tallystick.protocol.requests import sign_request
@@ -309,7 +309,7 @@ class ServeProcess:
 
     def act(self, key: KeyPair, action: Action) -> dict[str, Any]:
         """Sign and submit an action that must be accepted; returns {"seq", "hash"}."""
-        answer = self.post_intent(sign_intent(key, feed=self.feed, nonce=next_nonce(), action=action))
+        answer = self.post_intent(sign_member_intent(key, feed=self.feed, nonce=next_nonce(), action=action))
         assert answer.status == 201, f"{type(action).__name__} refused: {answer.status} {answer.body[:300]!r}"
         return answer.json()
 
