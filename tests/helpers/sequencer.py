@@ -38,6 +38,12 @@ class Clock:
 Act = Callable[[KeyPair, Any], Awaitable[int]]
 
 
+def directory_of(home: Home) -> Directory:
+    """The home's data keys and what they open, as `tally serve` makes them (node/personal.py):
+    what a Sequencer needs to take intents with names and memos."""
+    return Directory(DataKeys(home.keys_path, None))
+
+
 @contextlib.asynccontextmanager
 async def running_node(
     tmp_path: Path, *, debit_limit_minor: int, credit_ceiling_minor: int
@@ -53,7 +59,7 @@ async def running_node(
     feed = await store.own_feed()
     assert feed is not None
     clock = Clock()
-    directory = Directory(DataKeys(home.keys_path, None))
+    directory = directory_of(home)
     directory.learn_rows(await store.sealed_events(feed))
     sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), clock,
                           directory=directory)

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import Transfer
 
 from helpers.nodes import NodeProcess
@@ -66,7 +66,7 @@ def flooded(make_node: Any) -> tuple[NodeProcess, Flood]:
     payee = node.admit("payee", credit_ceiling_minor=10**9)
     streams = [
         [
-            sign_intent(
+            sign_member_intent(
                 member, feed=node.feed, nonce=next_nonce(), action=Transfer(to=payee.public, amount_minor=1)
             )
             for _ in range(intents_per_payer)

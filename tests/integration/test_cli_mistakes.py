@@ -212,4 +212,4 @@ def test_a_refusal_by_the_node_is_one_line_and_keeps_exit_status_1(
 def test_no_mistake_above_left_a_trace_in_the_log(node: NodeProcess, keys: dict[str, Any]) -> None:
     # Only the genesis and the two admissions: nothing a mistake typed was ever signed and sent.
     assert [event["body"].get("intent", {}).get("action", {}).get("kind") for event in node.log()
-            if event["body"]["kind"] == "act"] == ["admit", "admit"]
+            if event["body"]["kind"] in ("act", "act_sealed")] == ["admit", "admit"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from tallystick.node.home import NodeConfig, init_home
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember, Propose, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
 
@@ -64,7 +64,7 @@ def test_a_clock_far_ahead_of_the_log_is_refused_with_clock_ahead_an_alert_and_n
     node = serve_home_at(tmp_path, now_ms() - 60 * day_ms)
     nodes.append(node)
     before = node.snapshot()
-    intent = sign_intent(node.admin_key, feed=node.feed, nonce=next_nonce(),
+    intent = sign_member_intent(node.admin_key, feed=node.feed, nonce=next_nonce(),
                          action=AdmitMember(member=KeyPair.generate().public, name="Bea"))
     answer = node.post_intent(intent)
     document = answer.json()
@@ -108,7 +108,7 @@ def test_a_log_holding_an_event_two_years_ahead_does_not_block_proposals_votes_o
     shown = node.get(f"/api/decisions/{picnic}")
     assert shown["open"] and shown["deadline_ms"] - shown["opened_ms"] == 7 * day_ms
     # A deadline by the member's (right) clock is in the past of this log: why proposals carry periods.
-    absolute = node.post_intent(sign_intent(bea, feed=node.feed, nonce=next_nonce(),
+    absolute = node.post_intent(sign_member_intent(bea, feed=node.feed, nonce=next_nonce(),
                                             action=Propose("proposal", "Absolute", "", now_ms() + 7 * day_ms)))
     assert (absolute.status, absolute.json()["error"]) == (409, "deadline_passed")
     cal = KeyPair.generate()

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from tallystick.node.home import Home
 from tallystick.node.store import Store
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
 
@@ -59,7 +59,7 @@ async def pay_until_killed(node: NodeProcess, payers: list[KeyPair]) -> Stream:
         rng = random.Random(index)
         while True:
             action = Transfer(to=payee.public, amount_minor=rng.randint(1, 500), memo=f"client {index}")
-            intent = sign_intent(payer, feed=node.feed, nonce=next_nonce(), action=action)
+            intent = sign_member_intent(payer, feed=node.feed, nonce=next_nonce(), action=action)
             stream.sent.append(intent)
             try:
                 async with session.post(
@@ -184,7 +184,7 @@ def test_log_after_a_kill_9_is_contiguous_and_holds_each_submitted_intent_at_mos
     payments = [
         event["body"]["intent"]["sig"]
         for event in log_after_restart
-        if event["body"]["kind"] == "act" and event["body"]["intent"]["action"]["kind"] == "transfer"
+        if event["body"]["kind"] in ("act", "act_sealed") and event["body"]["intent"]["action"]["kind"] == "transfer"
     ]
     assert len(payments) == len(set(payments))
     assert set(payments) <= sent
@@ -197,7 +197,7 @@ def test_balances_after_a_kill_9_are_the_sum_of_the_logged_payments(
     keys = {id_to_text("k", member.public): member_id(member) for member in crash.members}
     expected = {member_id(member): 0 for member in crash.members}
     for event in log_after_restart:
-        if event["body"]["kind"] == "act" and event["body"]["intent"]["action"]["kind"] == "transfer":
+        if event["body"]["kind"] in ("act", "act_sealed") and event["body"]["intent"]["action"]["kind"] == "transfer":
             intent = event["body"]["intent"]
             expected[keys[intent["key"]]] -= intent["action"]["amount_minor"]
             expected[intent["action"]["to"]] += intent["action"]["amount_minor"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import (
     AdmitMember,
     FederationAct,
@@ -69,7 +69,7 @@ def everything(node: NodeProcess) -> dict[str, Any]:
 def assert_below_floor(community: Community, action: Propose, *words: str) -> None:
     node = community.node
     before = everything(node)
-    answer = node.post_intent(sign_intent(community.mallory, feed=node.feed, nonce=next_nonce(), action=action))
+    answer = node.post_intent(sign_member_intent(community.mallory, feed=node.feed, nonce=next_nonce(), action=action))
     document = answer.json()
     assert (answer.status, document["error"]) == (422, "below_floor"), document
     message = document["message"]

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair
 
@@ -63,7 +63,7 @@ def transfer(
     community: Community, payer: KeyPair, payee: KeyPair, amount_minor: int, memo: str = ""
 ) -> bytes:
     action = Transfer(to=payee.public, amount_minor=amount_minor, memo=memo)
-    return sign_intent(payer, feed=community.node.feed, nonce=next_nonce(), action=action)
+    return sign_member_intent(payer, feed=community.node.feed, nonce=next_nonce(), action=action)
 
 
 def raw_transfer_fields(
@@ -144,7 +144,7 @@ def test_intent_for_another_communitys_feed_is_refused_as_wrong_feed_and_changes
 ) -> None:
     other_feed = KeyPair.generate().public  # any 32 bytes that are not this node's feed id
     action = Transfer(to=community.bob.public, amount_minor=1)
-    intent = sign_intent(community.alice, feed=other_feed, nonce=next_nonce(), action=action)
+    intent = sign_member_intent(community.alice, feed=other_feed, nonce=next_nonce(), action=action)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 400, "wrong_feed")
 
 
@@ -303,7 +303,7 @@ def test_admission_by_a_non_admin_is_refused_as_not_authorized_and_changes_nothi
     community: Community,
 ) -> None:
     action = AdmitMember(member=KeyPair.generate().public, name="gatecrasher")
-    intent = sign_intent(community.alice, feed=community.node.feed, nonce=next_nonce(), action=action)
+    intent = sign_member_intent(community.alice, feed=community.node.feed, nonce=next_nonce(), action=action)
     refused_and_unchanged(community, lambda: community.node.post_intent(intent), 403, "not_authorized")
 
 

@@ -124,8 +124,9 @@ def test_json_output_keeps_the_exact_text(hostile_node: NodeProcess) -> None:
     done = tally("--node", hostile_node.url, "log", "--json", env=hostile_node.operator_environment(COLUMNS=columns))
     assert done.returncode == 0
     assert raw_characters(done.stdout) == []  # JSON escapes them itself
-    memos = [event["body"]["intent"]["action"].get("memo") for event in json.loads(done.stdout)
-             if event["body"]["kind"] == "act"]
+    # A memo in the log is committed; the node shows its text beside the digest (docs/protocol.md §19).
+    memos = [(event["body"]["intent"]["action"].get("memo") or {}).get("text") for event in json.loads(done.stdout)
+             if event["body"]["kind"] == "act_sealed"]
     assert hostile in memos
 
 

@@ -25,9 +25,11 @@ from tallystick.node.home import Home, init_home, read_key
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember, Checkpoint, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair
+
+from helpers.sequencer import directory_of
 
 start_ms = 1_800_000_000_000
 day_ms = 24 * 3600 * 1000
@@ -61,7 +63,7 @@ class Running:
     nonce: Any
 
     async def act(self, signer: KeyPair, action: Any) -> int:
-        intent = sign_intent(signer, feed=self.feed, nonce=next(self.nonce), action=action)
+        intent = sign_member_intent(signer, feed=self.feed, nonce=next(self.nonce), action=action)
         return (await self.sequencer.submit(intent)).seq
 
 
@@ -75,7 +77,7 @@ async def running(tmp_path: Path, *, log_ms: int, wall_ms: int) -> AsyncIterator
     feed = await store.own_feed()
     assert feed is not None
     clocks = Clocks(wall_ms)
-    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), clocks.wall,
+    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), directory=directory_of(home), clock_ms=clocks.wall,
                           elapsed_ms=clocks.boot)
     writer = asyncio.create_task(sequencer.run())
     try:

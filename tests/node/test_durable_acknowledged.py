@@ -19,10 +19,10 @@ from tallystick.node.store import (
     read_acknowledged,
     write_acknowledged,
 )
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember
 
-from helpers.sequencer import Clock, start_ms
+from helpers.sequencer import Clock, directory_of, start_ms
 
 
 async def new_home(tmp_path: Path) -> Home:
@@ -37,13 +37,13 @@ async def admit_members(home: Home, count: int) -> tuple[bytes, int, bytes]:
     try:
         feed = await store.own_feed()
         assert feed is not None
-        sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), Clock())
+        sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), directory=directory_of(home), clock_ms=Clock())
         admin = read_key(home.admin_key_path)
         writer = asyncio.create_task(sequencer.run())
         try:
             for number in range(count):
                 action = AdmitMember(member=bytes([number + 1]) * 32, name=f"member {number}")
-                await sequencer.submit(sign_intent(admin, feed=feed, nonce=start_ms + number, action=action))
+                await sequencer.submit(sign_member_intent(admin, feed=feed, nonce=start_ms + number, action=action))
         finally:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)

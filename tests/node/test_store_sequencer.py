@@ -15,11 +15,12 @@ from tallystick.node.offline import verify_home
 from tallystick.node.replay import rebuild, refold
 from tallystick.node.sequencer import Sequencer
 from tallystick.node.store import Store
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair
 
 from helpers.postings import assert_postings_hold
+from helpers.sequencer import directory_of
 
 
 class Clock:
@@ -41,13 +42,13 @@ async def node(tmp_path: Path):
     home = Home(home_path)
     store = await Store.open(home.database_path)
     feed = await store.own_feed()
-    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), Clock())
+    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), directory=directory_of(home), clock_ms=Clock())
     writer = asyncio.create_task(sequencer.run())
     admin = read_key(home.admin_key_path)
     members = [KeyPair(bytes([index + 1]) * 32) for index in range(4)]
     nonce = iter(range(1, 1_000_000))
     for index, member in enumerate(members):
-        await sequencer.submit(sign_intent(admin, feed=feed, nonce=next(nonce), action=AdmitMember(member=member.public, name=f"m{index}")))
+        await sequencer.submit(sign_member_intent(admin, feed=feed, nonce=next(nonce), action=AdmitMember(member=member.public, name=f"m{index}")))
     yield home, store, sequencer, feed, members, nonce
     writer.cancel()
     await asyncio.gather(writer, return_exceptions=True)
@@ -55,7 +56,7 @@ async def node(tmp_path: Path):
 
 
 def pay(feed: bytes, payer: KeyPair, payee: KeyPair, amount: int, nonce: int) -> bytes:
-    return sign_intent(payer, feed=feed, nonce=nonce, action=Transfer(to=payee.public, amount_minor=amount))
+    return sign_member_intent(payer, feed=feed, nonce=nonce, action=Transfer(to=payee.public, amount_minor=amount))
 
 
 async def test_concurrent_intents_are_group_committed_in_few_transactions(node) -> None:
@@ -73,8 +74,8 @@ async def test_a_refused_intent_in_a_batch_leaves_the_others_applied(node) -> No
     too_much = pay(feed, members[2], members[3], 1001, next(nonce))
     results = await asyncio.gather(sequencer.submit(good), sequencer.submit(too_much), return_exceptions=True)
     assert isinstance(results[1], DebitLimitError)
-    rows = {row[1]: row[2] for row in await store.balances(feed)}
-    assert rows["m0"] == -5 and rows["m1"] == 5 and rows["m2"] == 0 and rows["m3"] == 0
+    rows = {row[0]: row[2] for row in await store.balances(feed)}
+    assert [rows[member.public] for member in members[:4]] == [-5, 5, 0, 0]
 
 
 async def test_a_replayed_intent_is_refused_and_changes_nothing(node) -> None:
@@ -132,12 +133,12 @@ async def test_a_full_pending_queue_is_refused_with_busy(tmp_path: Path) -> None
     try:
         feed = await store.own_feed()
         # No writer runs, so the queue fills and stays full.
-        sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), Clock(), pending_max=2)
+        sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), directory=directory_of(home), clock_ms=Clock(), pending_max=2)
         admin = read_key(home.admin_key_path)
-        waiting = [asyncio.create_task(sequencer.submit(sign_intent(admin, feed=feed, nonce=n, action=AdmitMember(member=bytes([n]) * 32, name=f"x{n}")))) for n in (1, 2)]
+        waiting = [asyncio.create_task(sequencer.submit(sign_member_intent(admin, feed=feed, nonce=n, action=AdmitMember(member=bytes([n]) * 32, name=f"x{n}")))) for n in (1, 2)]
         await asyncio.sleep(0)
         with pytest.raises(BusyError):
-            await sequencer.submit(sign_intent(admin, feed=feed, nonce=3, action=AdmitMember(member=b"\x03" * 32, name="x3")))
+            await sequencer.submit(sign_member_intent(admin, feed=feed, nonce=3, action=AdmitMember(member=b"\x03" * 32, name="x3")))
         for task in waiting:
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)
@@ -184,11 +185,15 @@ async def test_a_writer_cancelled_while_it_commits_leaves_the_log_projections_an
     home = Home(home_path)
     store = await Store.open(home.database_path)
     feed = await store.own_feed()
-    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed), Clock())
+    directory = directory_of(home)
+    for n in range(1, 60):  # made first, so that no submission waits for its key and all make one batch
+        directory.keys.create_now(bytes([n]) * 32)
+    sequencer = Sequencer(store, home.node_key(), await store.load_state(feed), await store.head(feed),
+                          directory=directory, clock_ms=Clock())
     writer = asyncio.create_task(sequencer.run())
     admin = read_key(home.admin_key_path)
     submitted = [
-        asyncio.ensure_future(sequencer.submit(sign_intent(
+        asyncio.ensure_future(sequencer.submit(sign_member_intent(
             admin, feed=feed, nonce=n, action=AdmitMember(member=bytes([n]) * 32, name=f"x{n}"))))
         for n in range(1, 60)
     ]
@@ -214,8 +219,8 @@ def test_every_kind_of_action_and_body_names_its_rows_or_is_known_to_change_none
 
     # Besides the community row and the feed's head, which every batch writes:
     signer_only = {"rebind_key", "federation"}  # the signer's own row (its key, its nonce; the outbox)
-    carry_an_intent = {"act", "payment_sent"}  # answered by their intent's action
-    no_row_of_their_own = {"genesis", "checkpoint", "key_rotated", "capacity_limits", "fed_propose", "fed_vote",
+    carry_an_intent = {"act", "act_sealed", "payment_sent", "payment_sent_sealed"}  # answered by their intent's action
+    no_row_of_their_own = {"genesis", "genesis_sealed", "checkpoint", "key_rotated", "capacity_limits", "fed_propose", "fed_vote",
                            "payment_rejected"}
     actions = {kind.__struct_config__.tag: kind for kind in get_args(Action)}
     bodies = {kind.__struct_config__.tag: kind for kind in get_args(Body)}

@@ -4,12 +4,15 @@ SetVisibility decision would leave it). Hypothesis draws the policy and the read
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tallystick.ledger.model import State, Visibility
 from tallystick.ledger.visibility import Reader, kinds, reader_for_key, stranger
+from tallystick.node.personal import DataKeys, Directory
 from tallystick.node.visible import (
     NotVisibleError,
     Shown,
@@ -29,6 +32,9 @@ from tallystick.protocol.ids import id_to_text
 from helpers.ledger import Ledger, admin_key, key
 
 alice, bob, outsider = key("alice"), key("bob"), key("outsider")
+
+# The node's directory of opened texts: these states hold names in clear, so it has nothing to open.
+directory = Directory(DataKeys(Path(":memory:"), None))
 
 
 def community() -> State:
@@ -57,18 +63,18 @@ def readers(state: State) -> dict[str, Reader]:
 
 def test_by_default_a_stranger_resolves_no_member_and_gets_the_unknown_name_error_word_for_word() -> None:
     with pytest.raises(BadIdError) as hidden:
-        resolve_member(base, stranger, "Alice")
+        resolve_member(base, stranger, "Alice", directory)
     with pytest.raises(BadIdError) as unknown:
-        resolve_member(base, stranger, "Nobody Here")
+        resolve_member(base, stranger, "Nobody Here", directory)
     assert str(hidden.value).replace("'Alice'", "X") == str(unknown.value).replace("'Nobody Here'", "X")
     with pytest.raises(BadIdError) as by_id:
-        resolve_member(base, stranger, id_to_text("m", alice.public))
+        resolve_member(base, stranger, id_to_text("m", alice.public), directory)
     assert "Alice" not in str(by_id.value)
 
 
 def test_by_default_members_see_names_but_only_their_own_balance_and_the_admin_sees_every_one() -> None:
     who = readers(base)
-    assert resolve_member(base, who["bob"], "Alice") == alice.public
+    assert resolve_member(base, who["bob"], "Alice", directory) == alice.public
     assert not sees(base, who["bob"], "balances", alice.public)
     assert sees(base, who["alice"], "balances", alice.public)
     assert sees(base, who["admin"], "balances", alice.public) and sees(base, who["admin"], "history", bob.public)
@@ -76,13 +82,13 @@ def test_by_default_members_see_names_but_only_their_own_balance_and_the_admin_s
         require(base, who["bob"], "balances", alice.public)
     with pytest.raises(NotVisibleError, match="the log of events is visible to admins"):
         require(base, who["alice"], "log")
-    assert name_for(base, stranger, alice.public) is None and name_for(base, who["bob"], alice.public) == "Alice"
+    assert name_for(base, stranger, alice.public, directory) is None and name_for(base, who["bob"], alice.public, directory) == "Alice"
 
 
 def test_a_public_names_policy_lets_a_stranger_resolve_a_member_but_not_see_their_balance() -> None:
     state = with_policy(Visibility(names="public"))
-    assert resolve_member(state, stranger, "Alice") == alice.public
-    assert name_for(state, stranger, alice.public) == "Alice"
+    assert resolve_member(state, stranger, "Alice", directory) == alice.public
+    assert name_for(state, stranger, alice.public, directory) == "Alice"
     assert not sees(state, stranger, "balances", alice.public)
 
 
@@ -90,9 +96,9 @@ def test_names_for_admins_only_hide_one_member_from_another_but_never_from_thems
     state = with_policy(Visibility(names="admins"))
     who = readers(state)
     with pytest.raises(BadIdError):
-        resolve_member(state, who["bob"], "Alice")
-    assert resolve_member(state, who["alice"], "Alice") == alice.public
-    assert resolve_member(state, who["admin"], "Bob") == bob.public
+        resolve_member(state, who["bob"], "Alice", directory)
+    assert resolve_member(state, who["alice"], "Alice", directory) == alice.public
+    assert resolve_member(state, who["admin"], "Bob", directory) == bob.public
 
 
 def test_balances_for_members_show_every_balance_to_a_member_but_none_to_a_removed_key() -> None:
@@ -108,7 +114,7 @@ def test_the_communitys_own_accounts_are_public_whatever_the_policy() -> None:
     assert own, "the community has its own accounts (the Bakery's)"
     for member_id in own:
         assert sees(state, stranger, "balances", member_id)
-        assert resolve_member(state, stranger, state.members[member_id].name) == member_id
+        assert resolve_member(state, stranger, state.members[member_id].name, directory) == member_id
 
 
 @given(policies, st.sampled_from(kinds), st.sampled_from(["stranger", "outsider", "admin", "alice", "bob"]))

@@ -56,7 +56,7 @@ from tallystick.cli import federate
 from tallystick.ledger.model import State, initial_state
 from tallystick.ledger.transition import audit
 from tallystick.node.home import write_key
-from tallystick.protocol.codec import sign_intent, verify_intent
+from tallystick.protocol.codec import sign_member_intent, verify_intent
 from tallystick.protocol.events import Act, Genesis, PayAcross
 from tallystick.protocol.federation import (
     PaymentAccepted,
@@ -216,7 +216,7 @@ def attempt_payment(network: Network, meetings: dict[tuple[int, int], bytes], rn
     attempt = Attempt(payer.index, payee.index, amount, "unknown")
     action = PayAcross(federation=meetings[(payer.index, payee.index)], to_community=payee.node.feed,
                        to_member=to_member.public, amount_minor=amount, memo="chaos")
-    intent = sign_intent(member, feed=payer.node.feed, nonce=next_nonce(), action=action)
+    intent = sign_member_intent(member, feed=payer.node.feed, nonce=next_nonce(), action=action)
     try:
         answer = payer.node.post_intent(intent)
     except ConnectionRefusedError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tallystick.protocol.codec import encode, sign_intent
+from tallystick.protocol.codec import encode, sign_member_intent
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.wire import Events, events_decoder
 
@@ -85,7 +85,7 @@ def test_each_copy_of_a_forked_home_refuses_to_write(copies: Copies, which: str)
     node = copies.original if which == "original" else copies.copy
     wait_until(lambda: has_fork_alert(node, node.feed_text), f"the {which} raising a fork alert")
     alice, bob = copies.members
-    intent = sign_intent(alice, feed=node.feed, nonce=next_nonce(), action=Transfer(to=bob.public, amount_minor=1))
+    intent = sign_member_intent(alice, feed=node.feed, nonce=next_nonce(), action=Transfer(to=bob.public, amount_minor=1))
     assert refusal_of(node.post_intent(intent)) == (409, "stale_home")
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from tallystick.cli import federate
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import PayAcross
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 from tallystick.protocol.wire import Events, events_decoder
@@ -74,7 +74,7 @@ def pay_across(payer: NodeProcess, key: KeyPair, payee: NodeProcess, to_member: 
                federation: federate.Federation) -> Any:
     action = PayAcross(federation=federation.id, to_community=payee.feed, to_member=to_member.public,
                        amount_minor=amount_minor, memo="frozen test")
-    return payer.post_intent(sign_intent(key, feed=payer.feed, nonce=next_nonce(), action=action))
+    return payer.post_intent(sign_member_intent(key, feed=payer.feed, nonce=next_nonce(), action=action))
 
 
 def holds_shares(node: NodeProcess) -> bool:

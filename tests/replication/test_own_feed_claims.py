@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tallystick.protocol.codec import sign_event, sign_intent
+from tallystick.protocol.codec import sign_event, sign_member_intent
 from tallystick.protocol.events import AdmitMember, Checkpoint, Transfer
 from tallystick.protocol.ids import KeyPair, hash32
 from tallystick.protocol.wire import Events
@@ -59,7 +59,7 @@ def write_one_transfer(node: NodeProcess) -> tuple[int, str]:
         (alice, Transfer(to=bob.public, amount_minor=1)),
     ]
     for key, action in writes:
-        answer = node.post_intent(sign_intent(key, feed=node.feed, nonce=next_nonce(), action=action))
+        answer = node.post_intent(sign_member_intent(key, feed=node.feed, nonce=next_nonce(), action=action))
         if answer.status != 201:
             return refusal_of(answer)
     return 201, "accepted"
