@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 from rich.console import Console
 from tallystick.ledger.money import parse_amount
 from tallystick.ledger.names import normalise_name
@@ -179,15 +180,24 @@ def verify(directory: Path, as_json: bool) -> None:
                     feed.feed: {"ok": feed.ok, "events": feed.events, "error": feed.error, "seq": feed.seq}
                     for feed in report.feeds
                 },
+                "texts": None if report.texts is None else msgspec.structs.asdict(report.texts),
             }
         )
     else:
         for feed in report.feeds:
             if feed.ok:
                 click.echo(f"ok: {feed.events} events of {feed.feed} verify")
+        texts = report.texts
+        if texts is not None and texts.boxes and not texts.broken:
+            click.echo(f"ok: {texts.opened} sealed boxes of names and memos open with the keys held"
+                       + (f", {texts.erased} erased" if texts.erased else ""))
     for feed in report.feeds:
         if not feed.ok:
             click.echo(f"tally: log_corrupt: {feed.feed}: {feed.error}", err=True)
+    if report.texts is not None and report.texts.broken:
+        seqs = ", ".join(str(seq) for seq in report.texts.broken[:10])
+        click.echo(f"tally: texts_unreadable: the sealed names and memos at seq {seqs} do not open with the key "
+                   "held; restore keys.db from the backups' key store (docs/operator.md §5.5)", err=True)
     if not report.ok:
         sys.exit(1)
 

@@ -22,6 +22,7 @@ from tallystick.protocol.feed import FeedHead, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_to_text
 
 from .home import Home, HomeError, fsync_folder, read_key, write_key
+from .personal import TextsReport, check_boxes, read_data_keys
 from .replay import LogCorruptError, rebuild, refold
 from .store import BatchBuilder, Store
 
@@ -35,13 +36,15 @@ class FeedReport(msgspec.Struct):
 
 
 class VerifyReport(msgspec.Struct):
-    """The own feed's report first, then every replicated feed held."""
+    """The own feed's report first, then every replicated feed held; and the own feed's sealed
+    boxes against the home's key store and its backup (node/personal.py)."""
 
     feeds: list[FeedReport]
+    texts: TextsReport | None = None
 
     @property
     def ok(self) -> bool:
-        return all(feed.ok for feed in self.feeds)
+        return all(feed.ok for feed in self.feeds) and (self.texts is None or not self.texts.broken)
 
 
 async def _own_feed(store: Store, home: Home) -> bytes:
@@ -74,7 +77,10 @@ async def verify_home(home: Home, progress: Callable[[int], None] | None = None)
         async with store.read_snapshot():
             own = await _own_feed(store, home)
             others = [head.feed for head in await store.heads() if head.feed != own]
-            return VerifyReport([await _verify_feed(store, feed, progress) for feed in [own, *others]])
+            feeds = [await _verify_feed(store, feed, progress) for feed in [own, *others]]
+            backup = home.config().key_backup
+            keys = {**(read_data_keys(Path(backup)) if backup else {}), **read_data_keys(home.keys_path)}
+            return VerifyReport(feeds, check_boxes(keys, await store.sealed_events(own)))
     finally:
         await store.close()
 

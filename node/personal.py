@@ -22,16 +22,18 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import msgspec
 from tallystick.ledger.model import Member, State
 from tallystick.ledger.names import name_key
-from tallystick.protocol.codec import decode_event
+from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.events import ActSealed, AdmitMember, Event, GenesisSealed, Intent, Propose
-from tallystick.protocol.federation import PaymentOutSealed
+from tallystick.protocol.events import Act, ActSealed, AdmitMember, Event, GenesisSealed, Intent, Propose
+from tallystick.protocol.federation import PaymentOut, PaymentOutSealed
 from tallystick.protocol.personal import (
     Committed,
     Opened,
     UnsealError,
+    committed_texts,
     digests_of,
     new_data_key,
     text_digest,
@@ -137,6 +139,57 @@ class DataKeys:
     def close(self) -> None:
         for connection in self._connections:
             connection.close()
+
+
+def read_data_keys(path: Path) -> dict[bytes, bytes]:
+    """The keys a key store holds, read without writing (for `tally verify`); {} if there is none."""
+    if not path.exists():
+        return {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {bytes(subject): bytes(key) for subject, key in connection.execute("SELECT subject, key FROM data_keys")}
+    except sqlite3.Error:
+        return {}
+    finally:
+        connection.close()
+
+
+class TextsReport(msgspec.Struct):
+    """The own feed's sealed boxes: how many open, how many are erased (no key held), and the seqs
+    of any that do not open under the key held or do not hold every text their event commits to."""
+
+    boxes: int = 0
+    opened: int = 0
+    erased: int = 0
+    broken: list[int] = msgspec.field(default_factory=list)
+
+
+def check_boxes(keys: dict[bytes, bytes], events: Iterable[bytes]) -> TextsReport:
+    report = TextsReport()
+    for raw in events:
+        event = decode_event(raw)
+        body = event.body
+        if not isinstance(body, ActSealed | GenesisSealed | PaymentOutSealed):
+            continue
+        report.boxes += 1
+        key = keys.get(body.subject)
+        if key is None:
+            report.erased += 1
+            continue
+        try:
+            opened = digests_of(unseal(key, body.box))
+        except UnsealError:
+            report.broken.append(event.seq)
+            continue
+        if isinstance(body, Act | PaymentOut):
+            committed = committed_texts(decode_intent(body.intent).action)
+        else:
+            committed = [body.admin_name] if isinstance(body.admin_name, Committed) else []
+        if all(text.digest in opened for text in committed):
+            report.opened += 1
+        else:
+            report.broken.append(event.seq)
+    return report
 
 
 def subject_of(state: State, intent: Intent) -> bytes:

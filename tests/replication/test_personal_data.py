@@ -150,9 +150,41 @@ def test_erasure_destroys_the_key_everywhere_and_every_replica_still_verifies(wo
         for node in (riverside, peer):
             verified = tally("verify", node.home)
             assert verified.returncode == 0, verified.stdout + verified.stderr
+        # R's own boxes: Bob's and the admin's open with the keys held; Alice's (admission, payment, poll) are erased.
+        assert "sealed boxes of names and memos open with the keys held, 3 erased" in tally("verify", riverside.home).stdout
         assert _files_containing(riverside.home, secrets_typed) == []
         assert _files_containing(peer.home, secrets_typed) == []
     finally:
         start_all([riverside, peer])
     assert riverside.get(f"/api/members/{alice_id}")["name"] == "(erased)"
     assert riverside.get(f"/api/members/{id_to_text('m', bob.public)}")["name"] == bob_name
+
+
+def test_a_home_that_lost_its_key_store_reads_names_again_from_the_backups_key_store(world: dict) -> None:
+    riverside, alice, bob = world["riverside"], world["alice"], world["bob"]
+    riverside.stop()
+    for leftover in riverside.home.glob("keys.db*"):
+        leftover.unlink()  # the disk that held keys.db is gone; config.json still names the backup
+    riverside.start()
+    assert riverside.get(f"/api/members/{id_to_text('m', bob.public)}")["name"] == bob_name
+    assert riverside.get(f"/api/members/{id_to_text('m', alice.public)}")["name"] == "(erased)"
+    with sqlite3.connect(riverside.home / "keys.db") as connection:
+        subjects = {bytes(subject) for (subject,) in connection.execute("SELECT subject FROM data_keys")}
+    assert bob.public in subjects and alice.public not in subjects
+
+
+def test_verify_reports_a_key_store_that_no_longer_opens_the_boxes(world: dict) -> None:
+    riverside, bob = world["riverside"], world["bob"]
+    riverside.stop()
+    try:
+        with sqlite3.connect(riverside.home / "keys.db") as connection:
+            (right,) = connection.execute("SELECT key FROM data_keys WHERE subject = ?", (bob.public,)).fetchone()
+            connection.execute("UPDATE data_keys SET key = ? WHERE subject = ?", (bytes(32), bob.public))
+        verified = tally("verify", riverside.home)
+        assert verified.returncode == 1
+        assert "texts_unreadable" in verified.stderr and "restore keys.db" in verified.stderr
+        with sqlite3.connect(riverside.home / "keys.db") as connection:
+            connection.execute("UPDATE data_keys SET key = ? WHERE subject = ?", (right, bob.public))
+        assert tally("verify", riverside.home).returncode == 0
+    finally:
+        riverside.start()
