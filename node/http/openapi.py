@@ -171,8 +171,10 @@ def _get(summary: str, ok: dict[str, Any], *errors: int, parameters: list[dict[s
 
 
 # Any route can answer 503 `too_many_connections` (node/connections.py: the connection is refused
-# before a request is read, past the per-address or total bound).
-always = (503,)
+# before a request is read, past the per-address or total bound), and 401 (`bad_authorization`,
+# `stale_request`) to a request whose `Authorization: Tally …` header does not verify (node/http/
+# readers.py): a signature that fails is never read as a stranger's.
+always = (401, 503)
 _html_page = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
 _html_not_found = {"description": "HTML: nothing by that name", "content": {"text/html": {"schema": {"type": "string"}}}}
 _msgpack = {"description": "msgpack (docs/protocol.md, protocol/wire.py)",
