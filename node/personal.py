@@ -17,6 +17,8 @@ start and learnt from each sealed event it appends. Readers ask it for names, me
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -51,7 +53,15 @@ CREATE TABLE IF NOT EXISTS data_keys (
     key BLOB NOT NULL,
     created_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The subjects whose key was erased, and when: a copy of a key store put back later (an old disk,
+-- an old backup) cannot bring an erased key back, since every open deletes what either copy erased.
+CREATE TABLE IF NOT EXISTS erased (
+    subject BLOB PRIMARY KEY,
+    erased_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 """
+# Readable by the node's user alone, as the key files are.
+key_store_mode = 0o600
 
 
 class KeyStoreError(LocalError):
@@ -60,14 +70,27 @@ class KeyStoreError(LocalError):
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    # A rollback journal, truncated after each commit, with freed pages overwritten: an erased key
-    # leaves no copy in the file, in a -wal beside it, or in a leftover journal.
-    connection.execute("PRAGMA secure_delete = ON")
-    connection.execute("PRAGMA journal_mode = TRUNCATE")
-    connection.execute("PRAGMA synchronous = FULL")
-    connection.executescript(_schema)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, key_store_mode)
+        os.close(descriptor)
+        os.chmod(path, key_store_mode)
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # A rollback journal, truncated after each commit, with freed pages overwritten: an erased key
+        # leaves no copy in the file, in a -wal beside it, or in a leftover journal.
+        connection.execute("PRAGMA secure_delete = ON")
+        connection.execute("PRAGMA journal_mode = TRUNCATE")
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.executescript(_schema)
+    except (OSError, sqlite3.Error) as error:
+        raise KeyStoreError(
+            f"cannot open the key store {path}: {getattr(error, 'strerror', None) or error}; make its folder "
+            "exist and be writable by the node (docs/operator.md §5.5)"
+        ) from None
     return connection
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class DataKeys:
@@ -78,24 +101,38 @@ class DataKeys:
         self.backup = backup
         self._connections = [_connect(path)] + ([_connect(backup)] if backup is not None else [])
         self._keys: dict[bytes, bytes] = {}
-        for subject, key in self._connections[0].execute("SELECT subject, key FROM data_keys"):
-            self._keys[bytes(subject)] = bytes(key)
-        if backup is not None:
-            # A key the backup holds and the home lost (a restored home) comes back; one the home
-            # holds and the backup lacks (a new backup disk) is copied there.
-            mirrored = dict(self._connections[1].execute("SELECT subject, key FROM data_keys").fetchall())
-            for subject, key in mirrored.items():
-                if bytes(subject) not in self._keys:
-                    self._write(self._connections[0], bytes(subject), bytes(key))
-                    self._keys[bytes(subject)] = bytes(key)
-            for subject, key in self._keys.items():
-                if subject not in {bytes(s) for s in mirrored}:
-                    self._write(self._connections[1], subject, key)
+        try:
+            self._reconcile()
+        except sqlite3.Error as error:
+            self.close()
+            raise KeyStoreError(f"cannot read the key store {path} or its backup: {error}; check the disks") from None
         self._lock = asyncio.Lock()
 
-    @staticmethod
-    def _write(connection: sqlite3.Connection, subject: bytes, key: bytes) -> None:
-        connection.execute("INSERT OR IGNORE INTO data_keys VALUES (?, ?, ?)", (subject, key, int(time.time() * 1000)))
+    def _reconcile(self) -> None:
+        """Make every copy hold the same keys: what any copy erased is erased from all; a key one
+        copy lacks (a restored home, a new backup disk) is copied to it from the other; where the
+        two disagree (a write that failed half way, then a retry), the home's copy wins."""
+        erased: dict[bytes, int] = {}
+        held: dict[bytes, bytes] = {}
+        for connection in reversed(self._connections):  # the home's last: its keys win
+            for subject, when in connection.execute("SELECT subject, erased_ms FROM erased"):
+                erased[bytes(subject)] = when
+            for subject, key in connection.execute("SELECT subject, key FROM data_keys"):
+                held[bytes(subject)] = bytes(key)
+        for connection in self._connections:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for subject, when in erased.items():
+                    connection.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (subject, when))
+                    connection.execute("DELETE FROM data_keys WHERE subject = ?", (subject,))
+                for subject, key in held.items():
+                    if subject not in erased:
+                        connection.execute("INSERT OR REPLACE INTO data_keys VALUES (?, ?, ?)", (subject, key, _now_ms()))
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        self._keys = {subject: key for subject, key in held.items() if subject not in erased}
 
     def get(self, subject: bytes) -> bytes | None:
         return self._keys.get(subject)
@@ -104,15 +141,21 @@ class DataKeys:
         return frozenset(self._keys)
 
     def create_now(self, subject: bytes) -> bytes:
-        """The subject's key, made and durable in every copy first if it has none (blocking)."""
+        """The subject's key, made and durable in every copy first if it has none (blocking). A
+        write that fails leaves no copy holding a key the others lack."""
         key = self._keys.get(subject)
         if key is not None:
             return key
         key = new_data_key()
+        written = []
         try:
             for connection in self._connections:
-                self._write(connection, subject, key)
+                connection.execute("INSERT INTO data_keys VALUES (?, ?, ?)", (subject, key, _now_ms()))
+                written.append(connection)
         except sqlite3.Error as error:
+            for connection in written:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("DELETE FROM data_keys WHERE subject = ?", (subject,))
             raise KeyStoreError(f"cannot write a data key to {self.path} or its backup: {error}; "
                                 "nothing was appended (check the disks)") from None
         self._keys[subject] = key
@@ -130,10 +173,26 @@ class DataKeys:
             return await asyncio.to_thread(self._erase, subject)
 
     def _erase(self, subject: bytes) -> bool:
+        """The tombstone and the deletion in one transaction in each copy, the backup first. A copy
+        that fails is named in the error; the next open finishes the erasure from the tombstone."""
         had = self._keys.pop(subject, None) is not None
-        for connection in self._connections:
-            connection.execute("DELETE FROM data_keys WHERE subject = ?", (subject,))
-            connection.execute("VACUUM")
+        failed = []
+        for connection in reversed(self._connections):
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (subject, _now_ms()))
+                connection.execute("DELETE FROM data_keys WHERE subject = ?", (subject,))
+                connection.execute("COMMIT")
+                connection.execute("VACUUM")
+            except sqlite3.Error as error:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                failed.append(str(error))
+        if failed:
+            raise KeyStoreError(
+                f"the key was erased from memory but not from every key store ({'; '.join(failed)}); fix the disk "
+                "and run the erasure again (the node finishes it when it next starts, from the other copy)"
+            )
         return had
 
     def close(self) -> None:

@@ -43,7 +43,16 @@ from tallystick.node.errors import BusyError, ClockAheadError
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_intent, encode, sign_event, verify_submitted_intent
 from tallystick.protocol.errors import PersonalInClearError, TallyError
-from tallystick.protocol.events import AdmitMember, Body, Checkpoint, DecisionClosed, Event, Intent, Propose
+from tallystick.protocol.events import (
+    AdmitMember,
+    Body,
+    Checkpoint,
+    DecisionClosed,
+    Event,
+    Intent,
+    Propose,
+    RegisterEnterprise,
+)
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 from tallystick.protocol.personal import Opened, clear_texts, seal
@@ -257,11 +266,15 @@ class Sequencer:
         """The rules that read personal texts, which only this node can check (docs/protocol.md
         §19.4): the ledger's own checks run on the intent with its texts in clear, against every
         name this node can open (and those admitted earlier in the batch)."""
-        action = None if item.clear is None else item.clear.action
-        if self.directory is None or not isinstance(action, AdmitMember | Propose):
+        intent = item.clear or item.intent
+        action = None if intent is None else intent.action
+        if self.directory is None or not isinstance(action, AdmitMember | Propose | RegisterEnterprise):
             return None  # a memo has no rule but its length, which decoding checked
+        if not isinstance(action, RegisterEnterprise) and item.clear is None:
+            return None  # nothing committed: the ledger's own checks read it all
+        # An enterprise's name is in clear, but it must not look like a member's committed one.
         names = self.directory.names(state) | batch_names
-        error = validate(msgspec.structs.replace(state, names=Map(names)), item.clear, ts)  # type: ignore[arg-type]
+        error = validate(msgspec.structs.replace(state, names=Map(names)), intent, ts)  # type: ignore[arg-type]
         if error is None and isinstance(action, AdmitMember) and isinstance(action.name, str):
             batch_names[name_key(action.name)] = action.member
         return error

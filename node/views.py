@@ -30,6 +30,7 @@ _id_kind_by_field = {
     "seller": "m",
     "manager": "m",
     "admin_key": "m",
+    "subject": "m",  # whom a sealed box is about (protocol/personal.py)
     "key": "k",
     "signing_key": "k",
     "recovery_key": "k",
@@ -93,6 +94,7 @@ def event_json(event: Event, event_hash: bytes, state: State | None = None,
         body: dict[str, Any] = {"kind": event.body.__struct_config__.tag, "intent": render(intent, None, directory)}
         if isinstance(event.body, ActSealed):
             body["subject"] = id_to_text("m", event.body.subject)
+            body["box"] = event.body.box.hex()
         if state is not None and directory is not None:
             # `keys` holds every key ever bound (current, retired, departed), so an old act still
             # names the member who signed it.
