@@ -65,7 +65,7 @@ from tallystick.protocol.federation import (
     PaymentSettled,
     ledger_neutral_bodies,
 )
-from tallystick.protocol.personal import committed_texts
+from tallystick.protocol.personal import committed_texts, openings
 from tallystick.protocol.types import with_subclasses
 
 from . import decisions as deciding
@@ -262,6 +262,10 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
 
 def _audit_carried(state: State, event: Event, intent: Intent | None) -> None:
     assert intent is not None
+    if openings(intent.action):
+        raise NotAuthorizedError(
+            f"seq {event.seq} carries a member's texts opened in the log; the log holds them committed (protocol.md §19)"
+        )
     sealed = isinstance(event.body, ActSealed | PaymentOutSealed)
     if sealed != bool(committed_texts(intent.action)):
         raise NotAuthorizedError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 import time
@@ -200,6 +201,12 @@ class DataKeys:
             connection.close()
 
 
+@functools.lru_cache(maxsize=65_536)
+def folded_key(name: str) -> str:
+    """`name_key` of the name case-folded first: one per member, so cached."""
+    return name_key(name.casefold())
+
+
 def read_data_keys(path: Path) -> dict[bytes, bytes]:
     """The keys a key store holds, read without writing (for `tally verify`); {} if there is none."""
     if not path.exists():
@@ -348,6 +355,19 @@ class Directory:
         """Every active member's and enterprise's name key, clear or opened here, to its id: the
         node's own check that no two look alike (docs/protocol.md §19.4)."""
         return {**dict(state.names.items()), **self._opened_names(state)}
+
+    def looks_taken(self, state: State, name: str, also: dict[str, bytes] | None = None) -> bool:
+        """Whether `name` looks like an active member's or enterprise's name, each compared
+        case-folded before its look-alike key (node-local; protocol.md §19.4)."""
+        wanted = folded_key(name)
+        if also and wanted in also:
+            return True
+        for member in state.members.values():
+            if member.active:
+                text = self.text(member.name)
+                if text is not None and folded_key(text) == wanted:
+                    return True
+        return False
 
     def find(self, state: State, name: str) -> bytes | None:
         """An active member or enterprise by name (case and spacing insensitive), as `find_member`

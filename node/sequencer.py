@@ -35,7 +35,7 @@ import msgspec
 from immutables import Map
 from tallystick.ledger.decisions import audit_close
 from tallystick.ledger.digest import state_digest
-from tallystick.ledger.errors import DecisionNotDueError, DomainError
+from tallystick.ledger.errors import DecisionNotDueError, DomainError, NameTakenError
 from tallystick.ledger.model import State
 from tallystick.ledger.names import name_key
 from tallystick.ledger.transition import apply, checkpoint_due, intent_body, validate
@@ -57,7 +57,7 @@ from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
 from tallystick.protocol.personal import Opened, clear_texts, seal
 
-from .personal import Directory, subject_of
+from .personal import Directory, folded_key, subject_of
 from .store import BatchBuilder, Store
 
 
@@ -275,8 +275,18 @@ class Sequencer:
         # An enterprise's name is in clear, but it must not look like a member's committed one.
         names = self.directory.names(state) | batch_names
         error = validate(msgspec.structs.replace(state, names=Map(names)), intent, ts)  # type: ignore[arg-type]
-        if error is None and isinstance(action, AdmitMember) and isinstance(action.name, str):
-            batch_names[name_key(action.name)] = action.member
+        named = action.name if isinstance(action, AdmitMember | RegisterEnterprise) else None
+        if error is None and isinstance(named, str):
+            # Stricter than the ledger's key, which folds case after the look-alike letters, so that
+            # "ALICE" (I like l) passes beside "Alice": the node also compares the names case-folded first.
+            if self.directory.looks_taken(state, named, batch_names):
+                error = NameTakenError(
+                    "that name looks like the name of a member or an enterprise already here; choose another "
+                    "(add a surname)"
+                )
+            else:
+                batch_names[name_key(named)] = action.member if isinstance(action, AdmitMember) else b""
+                batch_names[folded_key(named)] = batch_names[name_key(named)]
         return error
 
     def _sign(self, state: State, head: FeedHead, body: Body, ts: int | None = None) -> tuple[bytes, Event, FeedHead]:

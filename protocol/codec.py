@@ -40,7 +40,7 @@ from .events import (
     intent_decoder,
 )
 from .ids import KeyPair, hash32, verify_signature
-from .personal import Opened, clear_action, committed_action, opened_action, openings
+from .personal import Opened, clear_action, committed_action, committed_texts, opened_action, openings
 
 event_namespace = b"tallystick/event/v1\n"
 intent_namespace = b"tallystick/intent/v1\n"
@@ -219,6 +219,12 @@ def verify_submitted_intent(intent_bytes: bytes, *, feed: bytes) -> Submitted:
     signature is checked over the committed form, and the committed bytes are returned."""
     intent = decode_intent(intent_bytes)
     opened = tuple(openings(intent.action))
+    if committed_texts(intent.action):
+        # A digest alone: its node could not seal the text, and every replica would refuse the event.
+        raise MalformedError(
+            "this intent commits to a text it does not open: send every name, memo and text opened "
+            "(docs/protocol.md §19), so that its node can seal it and check its rules"
+        )
     if not opened:
         return Submitted(verify_intent(intent_bytes, feed=feed), intent_bytes, ())
     committed = Intent(v=intent.v, feed=intent.feed, key=intent.key, nonce=intent.nonce,

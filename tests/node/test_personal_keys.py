@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tallystick.ledger.errors import NameTakenError
 from tallystick.node.personal import DataKeys, KeyStoreError
-from tallystick.protocol.events import RegisterEnterprise, ShareClass
+from tallystick.protocol.events import AdmitMember, RegisterEnterprise, ShareClass
 
 from helpers.sequencer import running_node
 
@@ -91,3 +91,15 @@ async def test_an_enterprise_may_not_take_a_name_that_looks_like_a_members_commi
             await act(members[1], RegisterEnterprise(name="M1", classes=(founder,)))  # m1 is a member
         await act(members[1], RegisterEnterprise(name="Bakery", classes=(founder,)))
         assert sequencer.directory.find(sequencer.state, "m1") == members[2].public
+
+
+async def test_a_name_in_capitals_is_taken_by_the_same_name_in_lower_case(tmp_path: Path) -> None:
+    """The ledger's look-alike key reads capital I as l before it folds case ("ALICE" -> "allce"); the
+    node compares committed names case-folded first as well, so "ALICE" cannot join beside "Alice"."""
+    async with running_node(tmp_path, debit_limit_minor=1000, credit_ceiling_minor=1000) as (
+        _store, _sequencer, _feed, members, act, _clock
+    ):
+        await act(members[0], AdmitMember(member=b"\x51" * 32, name="Alice"))
+        with pytest.raises(NameTakenError):
+            await act(members[0], AdmitMember(member=b"\x52" * 32, name="ALICE"))
+        await act(members[0], AdmitMember(member=b"\x53" * 32, name="Alicia"))

@@ -21,6 +21,7 @@ from tallystick.ledger.model import State, initial_state
 from tallystick.protocol import errors, limits
 from tallystick.protocol import events as events_module
 from tallystick.protocol import federation as federation_module
+from tallystick.protocol import personal as personal_module
 from tallystick.protocol.codec import (
     decode_event,
     decode_fork_proof,
@@ -35,6 +36,7 @@ from tallystick.protocol.codec import (
     signable_intent,
     verify_event_signature,
     verify_intent,
+    verify_submitted_intent,
 )
 from tallystick.protocol.events import Act, Checkpoint, Genesis
 from tallystick.protocol.federation import PaymentOut
@@ -65,7 +67,9 @@ keys = {name: KeyPair(bytes.fromhex(entry["seed_hex"])) for name, entry in files
 feed_vectors = files["feed.json"]
 events = feed_vectors["events"]
 intents = files["intents.json"]["intents"]
-invalid_cases = files["invalid.json"]["cases"]
+# personal.json (docs/protocol.md §19) has bytes refused of its own, and layouts of its new kinds.
+invalid_cases = files["invalid.json"]["cases"] + files["personal.json"]["invalid"]
+layout_examples = files["layouts.json"]["examples"] + files["personal.json"]["layouts"]
 error_classes: dict[str, type[errors.TallyError]] = {
     cls.code: cls
     for cls in vars(errors).values()
@@ -290,6 +294,12 @@ def _run_check(case: dict[str, Any], heads: list[FeedHead]) -> None:
         verify_intent(data, feed=bytes.fromhex(case["feed_hex"]))
     elif check == "verify_fork_proof":
         verify_fork_proof(decode_fork_proof(data), bytes.fromhex(case["signing_key_hex"]))
+    elif check == "verify_submitted_intent":
+        verify_submitted_intent(data, feed=bytes.fromhex(case["feed_hex"]))
+    elif check == "submit":  # a node's first step with a new intent (docs/protocol.md §19.3)
+        submitted = verify_submitted_intent(data, feed=bytes.fromhex(case["feed_hex"]))
+        if personal_module.clear_texts(submitted.intent.action):
+            raise errors.PersonalInClearError("a name, memo or text in clear")
     else:
         raise AssertionError(f"unknown check {check!r} in invalid.json")
 
@@ -454,10 +464,11 @@ def test_the_riverside_digest_example_is_the_checkpoint_preimage_of_feed_json() 
 
 layout_unions = {"action": events_module.Action, "effect": events_module.Effect,
                  "electorate": events_module.Electorate, "body": events_module.Body,
-                 "federation_effect": federation_module.FederationEffect}
+                 "federation_effect": federation_module.FederationEffect,
+                 "personal": personal_module.Personal}
 
 
-@pytest.mark.parametrize("example", files["layouts.json"]["examples"],
+@pytest.mark.parametrize("example", layout_examples,
                          ids=lambda example: f"{example['group']}-{example['kind']}-{example['description'][:30]}")
 def test_each_layout_example_decodes_in_its_union_and_re_encodes_to_its_bytes(example: dict[str, Any]) -> None:
     import msgspec
@@ -471,11 +482,12 @@ def test_each_layout_example_decodes_in_its_union_and_re_encodes_to_its_bytes(ex
 
 def test_the_layout_examples_cover_every_kind_of_every_union() -> None:
     """A second implementation has at least one encoding of each tag to check its encoder against
-    (genesis, act, checkpoint and key_rotated are in feed.json)."""
+    (genesis, act, checkpoint and key_rotated are in feed.json; the sealed kinds and the two forms
+    of a personal text are in personal.json)."""
     import typing
 
     covered: dict[str, set[str]] = {}
-    for example in files["layouts.json"]["examples"]:
+    for example in layout_examples:
         covered.setdefault(example["group"], set()).add(example["kind"])
     for group, union in layout_unions.items():
         tags = {member.__struct_config__.tag for member in typing.get_args(union)}

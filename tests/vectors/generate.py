@@ -24,6 +24,9 @@ Python values; running the script writes them next to it as JSON:
 - digests.json      the state digest taken apart, element by element, for six states
 - layouts.json      one canonical encoding of every action, effect, electorate, body and federation effect
 - pending.json      a community checkpointed with payments across pending and federation acts in its outbox
+- personal.json     names, memos and proposal texts committed in the log and sealed beside it (docs/protocol.md
+                    §19): salted digests, intents as a client sends them and as the log holds them, sealed
+                    boxes with their data keys, nonces and plaintexts, a feed of the sealed kinds, bytes refused
 
 Files only ever gain entries: a case or an event appended keeps every existing byte.
 
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import nacl.secret
 from tallystick.ledger import decisions, shares, transition
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.model import State, initial_state
@@ -55,11 +59,13 @@ from tallystick.protocol.codec import (
     sign_event,
     sign_intent,
     verify_intent,
+    verify_submitted_intent,
 )
-from tallystick.protocol.errors import TallyError
+from tallystick.protocol.errors import PersonalInClearError, TallyError
 from tallystick.protocol.events import (
     Act,
     Action,
+    ActSealed,
     AdmitMember,
     AllMembers,
     Body,
@@ -78,6 +84,7 @@ from tallystick.protocol.events import (
     ForkProof,
     FounderIssue,
     Genesis,
+    GenesisSealed,
     Holders,
     IntentUnsigned,
     KeyRotated,
@@ -126,6 +133,7 @@ from tallystick.protocol.federation import (
     PaymentAccepted,
     PaymentCancel,
     PaymentOut,
+    PaymentOutSealed,
     PaymentRejected,
     PaymentReturned,
     PaymentSettled,
@@ -136,11 +144,28 @@ from tallystick.protocol.federation import (
 )
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
+from tallystick.protocol.personal import (
+    Committed,
+    Opened,
+    Personal,
+    UnsealError,
+    box_nonce_bytes,
+    clear_texts,
+    commit,
+    committed_action,
+    committed_texts,
+    opened_action,
+    personal_fields,
+    salt_bytes,
+    seal,
+    text_digest,
+    unseal,
+)
 
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
               "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json",
-              "visibility.json")
+              "visibility.json", "personal.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -1688,6 +1713,7 @@ def build() -> dict[str, Any]:
         "invalid.json": invalid,
         "fork_proofs.json": build_fork_proofs(builder),
         "pending.json": build_pending_file(),
+        "personal.json": build_personal_file(),
     }
 
 
@@ -1796,6 +1822,476 @@ def build_pending_file() -> dict[str, Any]:
         "final_balances": {name: state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob")},
         "trade_account_balance": state.accounts[state.payments.trade[ids["vale"]]].balance_minor,
+    }
+
+
+# ---- personal.json: names, memos and texts committed in the log, sealed beside it -----------------
+
+# Data keys, salts and box nonces are random in a node; here each is BLAKE2b-256 of a prefix and a
+# label (cut to 16 bytes for a salt, 24 for a nonce), so the file is the same on every run.
+data_key_prefix = b"tallystick test vector data key: "
+salt_prefix = b"tallystick test vector salt: "
+box_nonce_prefix = b"tallystick test vector box nonce: "
+personalisation = b"tally/personal"  # BLAKE2b's 16-byte personalisation, zero-padded
+
+
+def data_key_for(name: str) -> bytes:
+    return hash32(data_key_prefix + name.encode("ascii"))
+
+
+def salt_for(label: str) -> bytes:
+    return hash32(salt_prefix + label.encode("ascii"))[:salt_bytes]
+
+
+def box_nonce_for(label: str) -> bytes:
+    return hash32(box_nonce_prefix + label.encode("ascii"))[:box_nonce_bytes]
+
+
+def personal_paths(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every personal field of an action (protocol/personal.py `personal_fields`) in field order, by
+    its path: "name", "memo", "title", "text", "options[1]", "effect.name"."""
+    tag = type(value).__struct_config__.tag if isinstance(value, msgspec.Struct) else None
+    found: list[tuple[str, Any]] = []
+    for field in personal_fields.get(tag or "", ()):
+        current = getattr(value, field)
+        if field == "effect":
+            if current is not None:
+                found += personal_paths(current, prefix + "effect.")
+        elif field == "options":
+            found += [(f"{prefix}options[{index}]", option) for index, option in enumerate(current)]
+        else:
+            found.append((prefix + field, current))
+    return found
+
+
+def opened_with_fixed_salts(action: Any, label: str) -> Any:
+    """`opened_action` with the salt of each text its vector's: salt_for(label + ": " + path)."""
+    paths = [path for path, value in personal_paths(action) if isinstance(value, str) and value]
+    salts = iter([salt_for(f"{label}: {path}") for path in paths])
+    opened = opened_action(action, salt=lambda: next(salts))
+    assert next(salts, None) is None
+    return opened
+
+
+def subject_rule(state: State, signer: bytes, action: Any) -> bytes:
+    """Whom an intent's texts are about (docs/protocol.md §19.3), built from the section, not by
+    calling node/personal.py: the admitted member of an admission, direct or a proposal's effect;
+    else the signer's member id."""
+    if isinstance(action, AdmitMember):
+        return action.member
+    if isinstance(action, Propose) and isinstance(action.effect, AdmitMember):
+        return action.effect.member
+    return state.keys.get(signer, signer)
+
+
+def opening_records(action: Any) -> list[dict[str, Any]]:
+    return [{"field": path, "salt_hex": value.salt.hex(), "text": value.text,
+             "digest_hex": text_digest(value.salt, value.text).hex()}
+            for path, value in personal_paths(action) if isinstance(value, Opened)]
+
+
+def box_record(seq: int, kind: str, subject: str, openings: list[Opened], nonce: bytes, box: bytes,
+               fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """A sealed box taken apart, checked against NaCl's secretbox and `unseal`."""
+    key = data_key_for(subject)
+    plaintext = encode([[opened.salt, opened.text] for opened in openings])
+    assert bytes(nacl.secret.SecretBox(key).decrypt(box)) == plaintext and box[:box_nonce_bytes] == nonce
+    assert [(o.salt, o.text) for o in unseal(key, box)] == [(o.salt, o.text) for o in openings]
+    return {
+        "seq": seq,
+        "kind": kind,
+        "subject": subject,
+        "subject_hex": key_for(subject).public.hex(),
+        "data_key_hex": key.hex(),
+        "nonce_hex": nonce.hex(),
+        "openings": fields,
+        "plaintext_hex": plaintext.hex(),
+        "mac_hex": box[box_nonce_bytes:box_nonce_bytes + 16].hex(),
+        "ciphertext_hex": box[box_nonce_bytes + 16:].hex(),
+        "box_hex": box.hex(),
+    }
+
+
+class _PersonalFeedBuilder(_FeedBuilder):
+    """A `_FeedBuilder` whose members send their texts opened, as a client does: each such intent
+    is recorded as sent (opened) and as the log holds it (committed), and its event carries its
+    sealed box."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.boxes: list[dict[str, Any]] = []
+
+    def opened_intent(self, signer: str, action: Action, label: str, description: str) -> tuple[bytes, Any, dict]:
+        nonce = self.nonces.get(signer, 0) + 1
+        self.nonces[signer] = nonce
+        key = key_for(signer)
+        opened = opened_with_fixed_salts(action, label)
+        sent = sign_intent(key, feed=self.feed, nonce=nonce, action=opened)
+        submitted = verify_submitted_intent(sent, feed=self.feed)
+        assert not clear_texts(submitted.intent.action), "a node takes it (no text in clear)"
+        unsigned = encode(IntentUnsigned(v=limits.protocol_version, feed=self.feed, key=key.public, nonce=nonce,
+                                         action=committed_action(opened)))
+        raw = submitted.intent_bytes
+        assert raw == b"\x96" + unsigned[1:] + b"\xc4\x40" + sent[-64:]
+        assert verify_intent(raw, feed=self.feed) == submitted.intent
+        assert [commit(o) for o in submitted.opened] == committed_texts(submitted.intent.action)
+        record = {
+            "index": len(self.intents),
+            "description": description,
+            "signed_by": signer,
+            "decoded": plain(submitted.intent),
+            "unsigned_hex": unsigned.hex(),
+            "signed_message_hex": (intent_namespace + unsigned).hex(),
+            "bytes_hex": raw.hex(),
+            "signature_hex": raw[-64:].hex(),
+            "sent_decoded": plain(decode_intent(sent)),
+            "sent_bytes_hex": sent.hex(),
+            "openings": opening_records(opened),
+        }
+        self.intents.append(record)
+        return raw, submitted, record
+
+    def sealed(self, signer: str, ts: int, action: Action, label: str, description: str, subject: str) -> bytes:
+        raw, submitted, record = self.opened_intent(signer, action, label, description)
+        state = self.states[-1]
+        subject_id = key_for(subject).public
+        assert subject_rule(state, submitted.intent.key, submitted.intent.action) == subject_id
+        nonce = box_nonce_for(label)
+        box = seal(data_key_for(subject), list(submitted.opened), nonce)
+        body = transition.intent_body(state, submitted.intent, raw, ts, (subject_id, box))
+        event = self.append("node", ts, body, description, record)
+        self.boxes.append(box_record(len(self.raw), body.__struct_config__.tag, subject, list(submitted.opened),
+                                     nonce, box, record["openings"]))
+        return event
+
+
+def build_personal_feed() -> tuple[_PersonalFeedBuilder, dict[str, bytes]]:
+    """An eighth community, Elmstead, whose every name, memo and text is committed in the log and
+    sealed beside it: a genesis_sealed (the admin's name), admissions, transfers with memos (one in
+    ASCII, one not) and one without, a poll, a proposal to admit a member, and a payment across with
+    a memo (payment_sent_sealed); a checkpoint whose digest holds committed names."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _PersonalFeedBuilder()
+    t = genesis_ts_ms
+    admin_name = Opened(salt=salt_for("genesis: admin_name"), text="Ada")
+    genesis_nonce = box_nonce_for("genesis")
+    genesis_box = seal(data_key_for("admin"), [admin_name], genesis_nonce)
+    builder.append("node", t, GenesisSealed(
+        name="Elmstead", unit_code="ELM", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name=commit(admin_name), checkpoint_interval_events=limits.checkpoint_interval_events_min,
+        subject=public["admin"], box=genesis_box,
+    ), "genesis_sealed: the community Elmstead, unit ELM; its admin's name committed, sealed under the admin's "
+       "data key", None)
+    builder.boxes.append(box_record(1, "genesis_sealed", "admin", [admin_name], genesis_nonce, genesis_box, [
+        {"field": "admin_name", "salt_hex": admin_name.salt.hex(), "text": admin_name.text,
+         "digest_hex": text_digest(admin_name.salt, admin_name.text).hex()}]))
+    builder.sealed("admin", t + 1000, AdmitMember(member=public["alice"], name="Alice"), "admit alice",
+                   "Ada admits Alice: the name committed, sealed under Alice's data key", "alice")
+    builder.sealed("admin", t + 2000, AdmitMember(member=public["bob"], name="Bob"), "admit bob",
+                   "Ada admits Bob", "bob")
+    builder.sealed("alice", t + 3000, Transfer(to=public["bob"], amount_minor=1250, memo="bread"), "alice pays bob",
+                   "Alice pays Bob 12.50 ELM for bread: the memo committed, sealed under Alice's data key", "alice")
+    builder.act("bob", t + 4000, Transfer(to=public["alice"], amount_minor=300),
+                "Bob pays Alice 3.00 ELM with no memo: no text, so a plain act (an empty memo is not opened)")
+    builder.sealed("alice", t + 5000, Transfer(to=public["bob"], amount_minor=99, memo="café ☕ 🍞"),
+                   "alice pays bob again", "Alice pays Bob 0.99 ELM with a non-ASCII memo", "alice")
+    builder.sealed("alice", t + 6000, Propose(
+        "poll", "Market day", "Which day should the market stand?", t + 6000 + 24 * hour_ms,
+        options=("Tuesday", "Saturday")), "alice's poll",
+        "Alice opens a poll: title, text and both options committed, four openings in one box", "alice")
+    builder.sealed("admin", t + 7000, ProposeWithPeriod(
+        "proposal", "Admit Carol", "", 0, effect=AdmitMember(member=public["carol"], name="Carol"),
+        voting_period_ms=24 * hour_ms), "proposal to admit carol",
+        "Ada proposes to admit Carol: the title and the effect's name committed (the empty text stays \"\"), "
+        "sealed under Carol's data key, the member the texts are about", "carol")
+    neighbour, payee = hash32(b"neighbour community"), hash32(b"Cy")
+    hills_charter = Charter("Hills", "HIL", 2, (CharterMember(builder.feed, "ELM", 1, 1),
+                                                CharterMember(neighbour, "NBR", 1, 1)), 6000, t)
+    hills = federation_id(hills_charter)
+    builder.act("admin", t + 8000, FederationAct(body=hills_charter), "Ada decides to adopt Hills' charter")
+    builder.append("node", t + 9000, hills_charter, "the node appends the charter: Elmstead's trade account in Hills",
+                   None)
+    builder.append("node", t + 10_000, TradeLimits(hills, hills, 50_000, 50_000),
+                   "the node applies Hills' trade limits: 500.00 either way", None)
+    assert transition.checkpoint_due(builder.states[-1])
+    builder.append("node", t + 11_000, Checkpoint(state_hash=state_digest(builder.states[-1])),
+                   "checkpoint: the state digest after seq 11, whose member entries hold committed names", None)
+    builder.sealed("alice", t + 12_000, PayAcross(federation=hills, to_community=neighbour, to_member=payee,
+                                                   amount_minor=2000, memo="wool"), "alice pays cy",
+                   "Alice pays Cy, of a neighbour community in Hills, 20.00 for wool: payment_sent_sealed", "alice")
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
+    return builder, {"hills": hills, "neighbour": neighbour}
+
+
+def digest_record(name: str, salt: bytes, text: str, description: str) -> dict[str, Any]:
+    import hashlib
+
+    digest = text_digest(salt, text)
+    padded = personalisation + bytes(16 - len(personalisation))
+    assert digest == hashlib.blake2b(text.encode("utf-8"), digest_size=32, key=salt, person=padded).digest()
+    return {"name": name, "description": description, "salt_hex": salt.hex(), "text": text,
+            "text_utf8_hex": text.encode("utf-8").hex(), "digest_hex": digest.hex(),
+            "opened_hex": encode(Opened(salt=salt, text=text)).hex(),
+            "committed_hex": encode(Committed(digest=digest)).hex()}
+
+
+def _expect_unseal_refused(key: bytes, box: bytes) -> None:
+    try:
+        unseal(key, box)
+    except UnsealError:
+        return
+    raise AssertionError("the box opened")
+
+
+def submit_check(data: bytes, feed: bytes) -> None:
+    """What a community's node does first with an intent a client sends it (docs/protocol.md §19.3):
+    `verify_submitted_intent`, then `personal_in_clear` if the committed action still carries a
+    non-empty name, memo or text in clear."""
+    submitted = verify_submitted_intent(data, feed=feed)
+    if clear_texts(submitted.intent.action):
+        raise PersonalInClearError("this intent carries a name, memo or text in clear")
+
+
+def build_personal_file() -> dict[str, Any]:
+    builder, ids = build_personal_feed()
+    check_documented_digest(builder)
+    feed = builder.feed
+    public = {name: key_for(name).public for name in key_names}
+    node, alice = key_for("node"), key_for("alice")
+    state = builder.states[-1]
+    checkpoint_seq = 12
+
+    digests = [
+        digest_record("ascii", salt_for("digest: ascii"), "Alice", "a name in ASCII"),
+        digest_record("ascii_other_salt", salt_for("digest: ascii, other salt"), "Alice",
+                      "the same text under another salt: another digest, so equal texts cannot be told equal"),
+        digest_record("non_ascii", salt_for("digest: non-ASCII"), "Zoë Ødegård",
+                      "a name with non-ASCII letters, in NFC (ë is U+00EB): UTF-8 bytes, 2 per letter here"),
+        digest_record("decomposed", salt_for("digest: non-ASCII"), "Zoe\u0308 \u00d8degård",
+                      "the same name with ë decomposed (e, U+0308), under the same salt: other bytes, another "
+                      "digest. The digest does not normalise; the node's rule of normal form (§13.2.2) refuses "
+                      "this spelling of a name"),
+        digest_record("astral", salt_for("digest: astral"), "café ☕ 🍞",
+                      "a memo with characters outside the BMP (🍞 is 4 bytes of UTF-8)"),
+        digest_record("empty", salt_for("digest: empty"), "",
+                      "the empty text: a client opens no empty text (an empty memo stays \"\"), but the digest "
+                      "is defined"),
+    ]
+
+    cases: list[dict[str, Any]] = []
+
+    def case(name: str, description: str, check: str, error: str, data: bytes, **context: Any) -> None:
+        if check == "decode_event":
+            _expect(error, lambda: decode_event(data))
+        elif check == "decode_intent":
+            _expect(error, lambda: decode_intent(data))
+        elif check == "verify_submitted_intent":
+            _expect(error, lambda: verify_submitted_intent(data, feed=feed))
+            context = {"feed_hex": feed.hex(), **context}
+        elif check == "submit":
+            _expect(error, lambda: submit_check(data, feed))
+            context = {"feed_hex": feed.hex(), **context}
+        else:
+            raise AssertionError(check)
+        cases.append({"name": name, "description": description, "check": check, **context, "error": error,
+                      "bytes_hex": data.hex()})
+
+    alice_fields = [limits.protocol_version, feed, alice.public, 7]
+    for name, salt, why in (("opened_salt_empty", b"", "an empty salt (0 bytes)"),
+                            ("opened_salt_15_bytes", bytes(15), "a salt of 15 bytes"),
+                            ("opened_salt_17_bytes", bytes(17), "a salt of 17 bytes")):
+        opened = ["opened", salt, "bread"]
+        case(name, f"a transfer intent whose memo is opened with {why}: a salt is exactly 16 bytes", "decode_intent",
+             "malformed", sign_raw(alice, intent_namespace,
+                                   encode([*alice_fields, ["transfer", public["bob"], 1250, opened]])))
+    case("committed_digest_31_bytes", "a transfer intent whose memo is committed to a digest of 31 bytes (32 exactly)",
+         "decode_intent", "malformed", sign_raw(alice, intent_namespace, encode(
+             [*alice_fields, ["transfer", public["bob"], 1250, ["committed", bytes(31)]]])))
+    case("opened_text_601_characters",
+         f"a transfer intent whose memo is opened with {limits.decision_text_chars_max + 1} characters (an opened "
+         "text of any field is at most decision_text_chars_max)", "decode_intent", "malformed",
+         sign_raw(alice, intent_namespace, encode(
+             [*alice_fields, ["transfer", public["bob"], 1250,
+                              ["opened", salt_for("long"), "x" * (limits.decision_text_chars_max + 1)]]])))
+    case("personal_unknown_tag", "a transfer intent whose memo is tagged 'sealed', which is no form of a text",
+         "decode_intent", "malformed", sign_raw(alice, intent_namespace, encode(
+             [*alice_fields, ["transfer", public["bob"], 1250, ["sealed", bytes(32)]]])))
+    genesis = decode_event(builder.raw[0])
+    assert isinstance(genesis.body, GenesisSealed)
+    opened_genesis = msgspec.structs.replace(genesis.body, admin_name=Opened(salt_for("genesis: admin_name"), "Ada"))
+    case("opened_in_genesis_sealed", "a genesis_sealed whose admin_name is opened: a genesis's name is a Name or "
+         "committed, never opened, so no event holds a salt", "decode_event", "malformed",
+         sign_raw(node, event_namespace, unsigned_event(feed=None, seq=1, prev=None, ts=genesis.ts,
+                                                        body=opened_genesis)))
+    payment_seq = len(builder.raw)
+    payment = decode_event(builder.raw[payment_seq - 1])
+    assert isinstance(payment.body, PaymentOutSealed)
+    opened_payment = msgspec.structs.replace(payment.body, memo=Opened(salt_for("alice pays cy: memo"), "wool"))
+    case("opened_in_payment_sent_sealed", "the payment_sent_sealed of the feed with its memo opened", "decode_event",
+         "malformed", sign_raw(node, event_namespace, unsigned_event(
+             feed=feed, seq=payment_seq, prev=event_hash(builder.raw[payment_seq - 2]), ts=payment.ts,
+             body=opened_payment)))
+    transfer = decode_event(builder.raw[3])
+    assert isinstance(transfer.body, ActSealed)
+    case("sealed_box_over_limit", f"event 4 with a box of {limits.sealed_box_bytes_max + 1} bytes "
+         f"(sealed_box_bytes_max is {limits.sealed_box_bytes_max})", "decode_event", "malformed",
+         sign_raw(node, event_namespace, unsigned_event(
+             feed=feed, seq=4, prev=event_hash(builder.raw[2]), ts=transfer.ts,
+             body=ActSealed(intent=transfer.body.intent, subject=transfer.body.subject,
+                            box=bytes(limits.sealed_box_bytes_max + 1)))))
+    case("submitted_in_clear", "Alice's transfer for bread with its memo in clear (the form written before §19), "
+         "validly signed: a node refuses it as a new intent; a replica still folds such an act", "submit",
+         "personal_in_clear", sign_intent(alice, feed=feed, nonce=7,
+                                          action=Transfer(to=public["bob"], amount_minor=1250, memo="bread")))
+    sent_transfer = opened_with_fixed_salts(Transfer(to=public["bob"], amount_minor=1250, memo="bread"),
+                                            "alice pays bob")
+    case("submitted_signed_over_the_opened_form", "Alice's opened transfer signed over its opened bytes instead of "
+         "its committed form", "verify_submitted_intent", "bad_signature",
+         sign_raw(alice, intent_namespace, encode(IntentUnsigned(v=limits.protocol_version, feed=feed,
+                                                                 key=alice.public, nonce=7, action=sent_transfer))))
+    # An intent that fits intent_bytes_max as sent, whose committed form does not: each opened
+    # one-character text (28 bytes) becomes a 45-byte commitment.
+    fed = ids["hills"]
+    grown = None
+    for count in range(limits.federation_members_max, 0, -1):
+        for topic in range(limits.topic_chars_max + 1):
+            effect = FederationAct(FederationProposal(
+                fed, 0, fed, genesis_ts_ms + 24 * hour_ms, "Capacity", "€" * limits.decision_text_chars_max,
+                AllocateCapacity(tuple(CapacityShare(hash32(b"share %d" % index), 1) for index in range(count)))))
+            action = opened_with_fixed_salts(Propose("proposal", "a", "b", genesis_ts_ms + 48 * hour_ms,
+                                                     topic="t" * topic, effect=effect), "too large")
+            sent = sign_intent(key_for("admin"), feed=feed, nonce=7, action=action)
+            if len(sent) > limits.intent_bytes_max:
+                break  # a longer topic only grows it
+            as_sent = decode_intent(sent)
+            committed = len(encode(msgspec.structs.replace(as_sent, action=committed_action(as_sent.action))))
+            if len(sent) <= limits.intent_bytes_max < committed:
+                grown = sent, committed
+                break
+        if grown is not None:
+            break
+    assert grown is not None
+    case("committed_form_too_large", f"Ada's proposal of {len(grown[0])} bytes as sent (intent_bytes_max is "
+         f"{limits.intent_bytes_max}) whose two one-character texts, committed, make it {grown[1]} bytes",
+         "verify_submitted_intent", "too_large", grown[0])
+
+    refused: list[dict[str, Any]] = []
+
+    def refused_case(name: str, description: str, error: str, after_seq: int, body: Body) -> None:
+        previous = decode_event(builder.raw[after_seq])
+        data = sign_event(node, feed=feed, seq=after_seq + 1, prev=event_hash(builder.raw[after_seq - 1]),
+                          ts=previous.ts, body=body)
+        _, event = verify_next(builder.heads[after_seq - 1], data)
+        intent = verify_intent(event.body.intent, feed=feed)
+        _expect(error, lambda: transition.audit(builder.states[after_seq - 1], event, intent))
+        refused.append({"name": name, "description": description, "check": "audit", "after_seq": after_seq,
+                        "error": error, "bytes_hex": data.hex()})
+
+    plain_transfer = decode_event(builder.raw[4])
+    assert type(plain_transfer.body) is Act
+    refused_case("act_sealed_without_commitments", "event 5 (Bob's transfer with no memo) as an act_sealed with a "
+                 "box: a sealed body whose intent commits to no text", "not_authorized", 4,
+                 ActSealed(intent=plain_transfer.body.intent, subject=public["bob"],
+                           box=seal(data_key_for("bob"), [], box_nonce_for("refused: empty box"))))
+    refused_case("act_without_its_box", "event 4 (Alice's transfer, its memo committed) as a plain act: an "
+                 "intent that commits to a text without its sealed box", "not_authorized", 3,
+                 Act(intent=transfer.body.intent))
+    refused_case("payment_sent_without_its_box", "the feed's payment across as a plain payment_sent: its memo "
+                 "committed, no box", "not_authorized", payment_seq - 1,
+                 PaymentOut(**{field: getattr(payment.body, field) for field in PaymentOut.__struct_fields__}))
+
+    key = data_key_for("alice")
+    transfer_box = transfer.body.box
+    flipped = transfer_box[:-1] + bytes((transfer_box[-1] ^ 0x01,))
+    empty_salt = bytes(nacl.secret.SecretBox(key).encrypt(encode([[b"", "bread"]]),
+                                                           box_nonce_for("refused: empty salt")))
+    fourteen = seal(key, [Opened(salt_for(f"refused: opening {index}"), "x") for index in range(14)],
+                    box_nonce_for("refused: fourteen"))
+    not_a_list = bytes(nacl.secret.SecretBox(key).encrypt(encode({"salt": b"", "text": "bread"}),
+                                                           box_nonce_for("refused: a map")))
+    boxes_refused = [
+        {"name": "another_key", "why": "event 4's box with Bob's data key", "data_key_hex": data_key_for("bob").hex(),
+         "box_hex": transfer_box.hex()},
+        {"name": "bit_flipped", "why": "event 4's box with the last bit of its ciphertext flipped: the tag fails",
+         "data_key_hex": key.hex(), "box_hex": flipped.hex()},
+        {"name": "shorter_than_nonce_and_tag", "why": "39 bytes, less than a nonce and a tag",
+         "data_key_hex": key.hex(), "box_hex": transfer_box[:39].hex()},
+        {"name": "empty_salt", "why": "a box that opens, whose one opening has an empty salt (16 bytes exactly)",
+         "data_key_hex": key.hex(), "box_hex": empty_salt.hex()},
+        {"name": "fourteen_openings", "why": f"a box that opens, holding 14 openings (personal_fields_max is "
+         f"{limits.personal_fields_max})", "data_key_hex": key.hex(), "box_hex": fourteen.hex()},
+        {"name": "not_a_list_of_openings", "why": "a box that opens, holding a map", "data_key_hex": key.hex(),
+         "box_hex": not_a_list.hex()},
+    ]
+    for refusal in boxes_refused:
+        _expect_unseal_refused(bytes.fromhex(refusal["data_key_hex"]), bytes.fromhex(refusal["box_hex"]))
+
+    member, other, federation, community = (_example_id(label) for label in ("member", "other", "federation",
+                                                                                 "community"))
+    dee = Opened(salt=salt_for("layout: Dee"), text="Dee")
+    box = b"<a 24-byte nonce, a 16-byte tag, the ciphertext>"
+    layout_values: list[tuple[str, str, Any]] = [
+        ("personal", "committed: a text as the log holds it (the digest of 'Dee' under the salt below)", commit(dee)),
+        ("personal", "opened: a text as a client sends its own node", dee),
+        ("action", "admit, the name committed", AdmitMember(member, commit(dee))),
+        ("action", "transfer, the memo committed",
+         Transfer(member, 1250, commit(Opened(salt_for("layout: bread"), "bread")))),
+        ("effect", "admit, the name committed", AdmitMember(member, commit(dee), "admin")),
+        ("body", "act_sealed: an act with its box", ActSealed(b"\x96 the exact signed intent", member, box)),
+        ("body", "genesis_sealed: the admin's name committed", GenesisSealed(
+            "Elmstead", "ELM", 2, 100_000, 100_000, other, _example_id("recovery key hash"), member, commit(dee),
+            10, member, box)),
+        ("body", "payment_sent_sealed: the memo committed", PaymentOutSealed(
+            federation, community, other, member, 12_000, genesis_ts_ms + 24 * hour_ms,
+            commit(Opened(salt_for("layout: wool"), "wool")), b"\x96 the exact signed intent", member, box)),
+    ]
+    unions = {"personal": Personal, "action": Action, "effect": Effect, "body": Body}
+    layouts = []
+    for group, description, value in layout_values:
+        data = encode(value)
+        decoded = msgspec.msgpack.decode(data, type=unions[group])
+        assert decoded == value and encode(decoded) == data
+        layouts.append({"group": group, "kind": type(value).__struct_config__.tag, "description": description,
+                        "decoded": plain(value), "bytes_hex": data.hex()})
+
+    return {
+        "description": "Personal texts out of the log (docs/protocol.md §19). digests: text_digest = BLAKE2b-256 of "
+        "the text's UTF-8 bytes keyed by the 16-byte salt (BLAKE2b's key, not its salt parameter), personalised "
+        "'tally/personal' zero-padded to 16 bytes; opened_hex and committed_hex are the two forms of that text. "
+        "The feed of the community Elmstead: fields as in feed.json; each intent whose member typed a text "
+        "also has sent_bytes_hex (the opened intent a client sends its node; its signature is over the "
+        "committed form), sent_decoded and openings (field, salt, text, digest, in field order); bytes_hex is "
+        "the committed intent the log carries. boxes: each sealed event's box taken apart: the subject and "
+        "its data key, the nonce, the plaintext (msgpack [[salt, text], …]), the Poly1305 tag (mac) and the "
+        "XSalsa20 ciphertext; box = nonce ‖ mac ‖ ciphertext (NaCl's secretbox). Data keys, salts and "
+        "nonces are BLAKE2b-256 of their prefix and a label (16 bytes of it for a salt, 24 for a nonce). "
+        "invalid: bytes refused as in invalid.json; check 'verify_submitted_intent' and 'submit' (the node's "
+        "first step: then personal_in_clear for a text in clear) are for the feed feed_hex. refused: events "
+        "refused by the rules (check 'audit': verify_next on the head after after_seq, verify_intent, then "
+        "the audit on the state after after_seq). boxes_refused: boxes unseal must refuse. layouts: as in "
+        "layouts.json; group 'personal' is the union committed | opened, and a box there is placeholder bytes.",
+        "personalisation_hex": personalisation.hex(),
+        "salt_prefix_hex": salt_prefix.hex(),
+        "data_key_prefix_hex": data_key_prefix.hex(),
+        "box_nonce_prefix_hex": box_nonce_prefix.hex(),
+        "digests": digests,
+        "feed_hex": feed.hex(),
+        "hills_hex": ids["hills"].hex(),
+        "data_keys": {name: data_key_for(name).hex() for name in ("admin", "alice", "bob", "carol")},
+        "events": builder.events,
+        "intents": builder.intents,
+        "boxes": builder.boxes,
+        "checkpoint_seq": checkpoint_seq,
+        "digest": digest_example("elmstead", builder, "personal.json before its checkpoint: three members whose "
+                                 "names are committed, a trade account, decisions", seq=checkpoint_seq - 1),
+        "state_digest_hex": state_digest(state).hex(),
+        "final_balances": {name: state.accounts[public[name]].balance_minor for name in ("admin", "alice", "bob")},
+        "invalid": cases,
+        "refused": refused,
+        "boxes_refused": boxes_refused,
+        "layouts": layouts,
     }
 
 
