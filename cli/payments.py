@@ -153,7 +153,8 @@ def payments(context: Context, everything: bool, as_json: bool) -> None:
                       party(row["to_community"], row["to_member"], row.get("to_member_name")),
                       amount(row["amount"], row["from_community"], row.get("from_unit")),
                       amount(row["received"], row["to_community"], row.get("to_unit")),
-                      row["memo"][:30])
+                      # None: another community's memo, which its node committed and keeps.
+                      "(not shown here)" if row["memo"] is None else row["memo"][:30])
     console.print(table)
     say_hidden(client)
 

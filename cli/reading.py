@@ -53,7 +53,9 @@ def balance(context: Context, account: str | None, as_json: bool) -> None:
         table.add_column(column)
     for column in ("balance", "debit limit", "credit ceiling"):
         table.add_column(column, justify="right")
-    for row in rows:
+    # In the order of the names (a node before names were committed sorted them itself; the table
+    # reads the same either way).
+    for row in sorted(rows, key=lambda row: (str(row["name"]).casefold(), row["account"])):
         table.add_row(
             row["name"] + ("" if row["active"] else " (left)"),
             row["account"][:14] + "…",
@@ -127,6 +129,9 @@ def _describe_action(action: dict[str, Any], names: _Names, money: Callable[[int
     # Every other action: its fields, ids as names, amounts in major units.
     fields = []
     for field, value in action.items():
+        if isinstance(value, dict) and value.get("kind") == "committed":  # a memo or name, opened by the node
+            fields.append(f"{field.replace('_', ' ')} \"{_text(value)}\"")
+            continue
         if field == "kind" or isinstance(value, (dict, list)):
             continue
         if field.endswith("_minor") and isinstance(value, int):
@@ -141,6 +146,7 @@ def _describe_action(action: dict[str, Any], names: _Names, money: Callable[[int
 _body_lines = {
     "genesis": "the community's log begins",
     "genesis_sealed": "the community's log begins",
+    "payment_sent_sealed": "payment sent",
     "checkpoint": "checkpoint: the state so far, signed",
     "key_rotated": "the node's signing key was rotated",
     "decision_closed": "a decision closed",

@@ -165,10 +165,13 @@ def _payment_view(request: web.Request, layer: FederationView, row: dict[str, An
     view = {**row, "federation_name": federation_names.get(row["federation"])}
     for side, community_key, member_key, amount_key in (("from", "from_community", "payer", "amount"),
                                                          ("to", "to_community", "to_member", "received")):
-        ledger = layer.ledger(id_from_text("n", row[community_key]))
+        community = id_from_text("n", row[community_key])
+        ledger = layer.ledger(community)
         member = None if ledger is None else ledger.members.get(id_from_text("m", row[member_key]))
         view[f"{side}_community_name"] = None if ledger is None else ledger.community.name
-        view[f"{side}_member_name"] = None if member is None else member.name
+        # This community's members by their names in clear; another's only where its log has them
+        # in clear (the template shows the id otherwise).
+        view[f"{side}_member_name"] = None if member is None else layer.member_name_in(community, member)
         view[f"{side}_local"] = ledger is not None and ledger.feed == node_of(request).feed
         amount = row[amount_key]
         view[f"{amount_key}_text"] = None if amount is None else _ledger_money(ledger, amount)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from msgspec import Struct
-from tallystick.ledger.model import State
+from tallystick.ledger.model import Member, State
 from tallystick.node.app import FederationListed, Node, clock_ms
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_fork_proof
@@ -38,6 +38,7 @@ from tallystick.protocol.federation import (
 )
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import hash32, id_to_text
+from tallystick.protocol.personal import Committed
 
 from . import payments as payment_machine
 from .quorum import KeyHistory, build_certificate, encode_certificate
@@ -215,7 +216,7 @@ class FederationView:
         def name_of(community: bytes, member: bytes) -> str | None:
             ledger = self.ledger(community)
             found = None if ledger is None else ledger.members.get(member)
-            return None if found is None else found.name
+            return None if found is None else self.member_name_in(community, found)
 
         for payment_id, items in by_payment.items():
             items.sort(key=lambda pair: (pair[0], pair[1].event.ts))
@@ -258,7 +259,7 @@ class FederationView:
                 "payer_name": name_of(sent.feed, body.payer),
                 "to_member_name": name_of(body.to_community, body.to_member),
                 "reason": answer.reason if isinstance(answer, PaymentRejected) else None,
-                "memo": body.memo,
+                "memo": self.memo_text(sent.feed, body.memo),
                 "sent_ms": sent.event.ts,
                 "expires_ms": body.expires_ms,
                 "violation": violation,
@@ -276,6 +277,22 @@ class FederationView:
         state, _ = await self.view()
         found = sorted(state.federations.values(), key=lambda f: (f.name, f.id))[: limits.page_size_max]
         return [FederationListed(f.id, f.name, len(f.members)) for f in found]
+
+    def member_name_in(self, community: bytes, member: Member) -> str | None:
+        """A member's name as this node may show it: its own community's opened by the node's
+        directory ("(erased)" where erased); another community's only where its log holds the
+        name in clear (written before names were committed, docs/protocol.md §19), else None, and
+        the reader is shown the id."""
+        if community == self.own_feed:
+            return self.node.directory.name(member)
+        return member.name if isinstance(member.name, str) else None
+
+    def memo_text(self, community: bytes, memo: str | Committed) -> str | None:
+        """A payment's memo as `member_name_in` shows a name: this community's own opened, another's
+        only in clear (None for a memo its node committed: this node cannot open it)."""
+        if isinstance(memo, str):
+            return memo
+        return self.node.directory.shown(memo) if community == self.own_feed else None
 
     def member_name(self, member: bytes) -> str | None:
         """A community's name from its ledger, or a federation's (None if neither is held here)."""

@@ -32,6 +32,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
+import heapq
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -1281,7 +1282,31 @@ class Store:
         ) as cursor:
             return [_decision_from_record(record) for (record,) in await cursor.fetchall()]
 
-    async def balances(self, feed: bytes, account: bytes | None = None, limit: int = limits.page_size_max) -> list[tuple]:
+    async def _in_name_order(self, query: str, order: str, params: tuple, limit: int,
+                             name_of: Callable[[str | bytes], str] | None) -> list[tuple]:
+        """`query`'s rows (the id first, the name column second) in name order, at most `limit`.
+        The name column holds a committed name as its digest (`_stored_text`), whose order is not
+        the name's: given `name_of` (the node's `Directory.stored`, which opens it), every row of the
+        query is read and the first `limit` by the name in clear (case insensitive, then by id) are
+        kept in a heap of that size; without it, SQLite's order of the stored values, which is the
+        names' only for a log written before names were committed."""
+        limit = min(limit, limits.page_size_max)
+        if name_of is None:
+            async with self._reader.execute(f"{query}ORDER BY {order} COLLATE NOCASE LIMIT ?", (*params, limit)) as cursor:
+                return list(await cursor.fetchall())
+
+        def key(row: tuple) -> tuple[str, bytes]:
+            return name_of(row[1]).casefold(), bytes(row[0])
+
+        best: list[tuple] = []
+        async with self._reader.execute(query, params) as cursor:
+            while chunk := await cursor.fetchmany(limits.page_size_max):
+                best = heapq.nsmallest(limit, [*best, *chunk], key=key)
+        return best
+
+    async def balances(self, feed: bytes, account: bytes | None = None, limit: int = limits.page_size_max,
+                       name_of: Callable[[str | bytes], str] | None = None) -> list[tuple]:
+        """Each account's balance and limits with its member's name, in name order (`_in_name_order`)."""
         query = (
             "SELECT a.id, m.name, a.balance_minor, a.debit_limit_minor, a.credit_ceiling_minor, m.active "
             "FROM accounts a JOIN members m ON m.feed = a.feed AND m.id = a.id WHERE a.feed = ? "
@@ -1290,9 +1315,7 @@ class Store:
         if account is not None:
             query += "AND a.id = ? "
             params = (feed, account)
-        query += "ORDER BY m.name COLLATE NOCASE LIMIT ?"
-        async with self._reader.execute(query, (*params, min(limit, limits.page_size_max))) as cursor:
-            return list(await cursor.fetchall())
+        return await self._in_name_order(query, "m.name", params, limit, name_of)
 
     async def fork_count(self) -> int:
         """Fork proofs held (a small table): a reader refolds only when it grew."""
@@ -1316,13 +1339,12 @@ class Store:
         async with self._reader.execute(sql, params) as cursor:
             return list(await cursor.fetchmany(min(limit, limits.page_size_max)))
 
-    async def members(self, feed: bytes, limit: int = limits.page_size_max) -> list[tuple]:
-        async with self._reader.execute(
-            "SELECT id, name, key, role, active, admitted_seq FROM members WHERE feed = ? "
-            "ORDER BY name COLLATE NOCASE LIMIT ?",
-            (feed, min(limit, limits.page_size_max)),
-        ) as cursor:
-            return list(await cursor.fetchall())
+    async def members(self, feed: bytes, limit: int = limits.page_size_max,
+                      name_of: Callable[[str | bytes], str] | None = None) -> list[tuple]:
+        """The feed's members in name order (`_in_name_order`)."""
+        return await self._in_name_order(
+            "SELECT id, name, key, role, active, admitted_seq FROM members WHERE feed = ? ", "name", (feed,), limit,
+            name_of)
 
     # ---- rebuild ---------------------------------------------------------------------------------
 

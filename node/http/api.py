@@ -77,7 +77,7 @@ async def balances(request: web.Request) -> web.Response:
     account = resolve_member(request, reference) if reference else None
     if account is not None:
         require(state, reader, "balances", account)
-    rows = await node.store.balances(node.feed, account, limit)
+    rows = await node.store.balances(node.feed, account, limit, name_of=node.directory.stored)
     result = []
     shown = Shown()
     for member_id, name, balance, _debit, _ceiling, active in rows:
@@ -100,7 +100,9 @@ async def balances(request: web.Request) -> web.Response:
 async def members(request: web.Request) -> web.Response:
     node = _node(request)
     state, reader = node.sequencer.state, reader_of(request)
-    rows = await node.store.members(node.feed, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max))
+    rows = await node.store.members(
+        node.feed, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max),
+        name_of=node.directory.stored)
     shown = Shown()
     return _json(
         [

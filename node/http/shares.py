@@ -14,7 +14,7 @@ import io
 from typing import Any
 
 from aiohttp import web
-from tallystick.ledger.accounts import credit_ceiling, debit_limit, find_member
+from tallystick.ledger.accounts import credit_ceiling, debit_limit
 from tallystick.ledger.errors import UnknownEnterpriseError, UnknownOfferError
 from tallystick.ledger.model import Enterprise, Holding, Offer, Order, Trade, Withdrawal
 from tallystick.ledger.shares import allotment
@@ -40,15 +40,18 @@ def resolve_enterprise(node: Node, reference: str) -> bytes:
     if reference.startswith(("e_", "m_")):
         found = id_from_text(reference[0], reference)  # type: ignore[arg-type]
     else:
-        found = find_member(state, reference)
+        # An enterprise's name stays in clear (state.names); the directory also knows the members'
+        # committed names, so a member's name is no enterprise either way.
+        found = node.directory.find(state, reference)
     if found is None or found not in state.shares.enterprises:
         raise UnknownEnterpriseError(f"no enterprise is called {reference!r}; `tally enterprise list` lists them")
     return found
 
 
 def _name(node: Node, member_id: bytes) -> str | None:
+    """A member's name in clear (opened by the node's directory; "(erased)" where it was erased)."""
     member = node.sequencer.state.members.get(member_id)
-    return None if member is None else member.name
+    return None if member is None else node.directory.name(member)
 
 
 def _limit(request: web.Request) -> int:

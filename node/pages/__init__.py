@@ -9,8 +9,11 @@ How this works: each page is rendered on the server from the projections and the
 through Jinja2 with autoescaping on, so nothing a member typed (a name, a memo, a proposal) can run
 as script in a reader's browser: templates never mark member text `|safe`; the only markup made
 here is SVG we draw ourselves (the balance plot, the QR code from segno). No page needs JavaScript
-to be read. Every read is bounded: a page of members from the name index (`page_size_default`),
-the last events of the log, a histogram from one pass over the members the node holds in memory,
+to be read. Every read is bounded: a page of members (`page_size_default`) in the order of their
+names in clear from one pass over the members the node holds in memory (the log and the
+projections hold a name as its salted digest; the node's `Directory`, node/personal.py, opens
+names, memos and proposals' texts for the pages), the last events of the log, a histogram from
+the same members in memory,
 the newest few open decisions, and a member's payments from the `postings` projection joined with
 the log, newest first, a page at a time (node/history.py). docs/pages.md has what each page reads
 and what `make bench` measured at 10,000 members and 1,000,000 events. The numbers are the API's:

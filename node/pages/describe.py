@@ -2,8 +2,11 @@
 changed an account's balance (`describe_change`), as parts a template writes out, each escaped:
 ("text", words), ("member", {id, name}), ("enterprise", {id, name}), ("amount", text).
 
-How this works: both read the event's bytes and the community's state; the other side of a payment
-across is named by an `ElsewhereNames` (pages/shared.py) when the page has one, by its id otherwise.
+How this works: both read the event's bytes and the community's state; the names, memos and titles
+members typed are in the log as salted digests (protocol/personal.py), so both take the node's
+`Directory` (node/personal.py), which opens them ("(erased)" where they were erased). The other side
+of a payment across is named by an `ElsewhereNames` (pages/shared.py) when the page has one, by its
+id otherwise.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ from tallystick.protocol.federation import (
     PaymentSettled,
 )
 from tallystick.protocol.ids import id_to_text
+from tallystick.protocol.personal import Committed
 
+from ..personal import Directory
 from .shared import ElsewhereNames
 
 # Kinds of event in words a member reads, for a change the page has no sentence of its own for.
@@ -74,14 +79,21 @@ plain_kinds = {
 }
 
 
-def member_named(state: State, member_id: bytes) -> dict[str, str]:
+def member_named(state: State, directory: Directory, member_id: bytes) -> dict[str, str]:
     member = state.members.get(member_id)
     text = id_to_text("m", member_id)
-    return {"id": text, "name": member.name if member is not None else text[:12] + "…"}
+    return {"id": text, "name": directory.name(member) if member is not None else text[:12] + "…"}
 
 
-def person_part(state: State, account: bytes) -> tuple[str, dict[str, str]]:
-    return ("member", member_named(state, account))
+def person_part(state: State, directory: Directory, account: bytes) -> tuple[str, dict[str, str]]:
+    return ("member", member_named(state, directory, account))
+
+
+def memo_text(directory: Directory, memo: str | Committed | None) -> str | None:
+    """A memo in clear for a page: None for none (an empty one), "(erased)" for one erased."""
+    if memo is None or memo == "":
+        return None
+    return directory.shown(memo)
 
 
 def enterprise_part(state: State, enterprise: bytes) -> tuple[str, dict[str, str]]:
@@ -99,7 +111,7 @@ def shares_of(state: State, enterprise: bytes, share_class: int, units: int) -> 
     return [("text", f"{units} "), ("text", class_name), ("text", noun + " of "), enterprise_part(state, enterprise)]
 
 
-def describe_event(state: State, seq: int, ts: int, raw: bytes,
+def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: bytes,
                    elsewhere: ElsewhereNames | None = None) -> dict[str, Any]:
     """One event as a line of activity in plain words: who did what, as parts a template writes out
     (each escaped: ("text", words), ("member", {id, name}), ("enterprise", {id, name})), and the
@@ -123,39 +135,40 @@ def describe_event(state: State, seq: int, ts: int, raw: bytes,
 
     def decision_words(number: int) -> list[tuple[str, Any]]:
         found = state.decisions.get(number)
-        return [("text", f"decision #{number}")] + ([("text", " “"), ("text", found.title), ("text", "”")] if found else [])
+        title = [("text", " “"), ("text", directory.shown(found.title)), ("text", "”")] if found else []
+        return [("text", f"decision #{number}"), *title]
 
     parts: list[tuple[str, Any]] = []
     if isinstance(body, Act):
         intent = decode_intent(body.intent)
         action = intent.action
         signer = member_for_key(state, intent.key)
-        who = member_named(state, signer) if signer is not None else None
+        who = member_named(state, directory, signer) if signer is not None else None
         line["who"] = who
         line["kind"] = action.__struct_config__.tag
         subject: list[tuple[str, Any]] = [("member", who)] if who is not None else [("text", "Someone")]
         if isinstance(action, Transfer):
-            line["whom"] = member_named(state, action.to)
+            line["whom"] = member_named(state, directory, action.to)
             line["amount"] = money(action.amount_minor)
-            line["memo"] = action.memo
+            line["memo"] = memo_text(directory, action.memo)
             parts = [*subject, ("text", " paid "), ("member", line["whom"]), ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, AdmitMember):
-            line["whom"] = member_named(state, action.member)
+            line["whom"] = member_named(state, directory, action.member)
             parts = [*subject, ("text", " admitted "), ("member", line["whom"])]
         elif isinstance(action, RemoveMember):
-            line["whom"] = member_named(state, action.member)
+            line["whom"] = member_named(state, directory, action.member)
             parts = [*subject, ("text", " closed the account of "), ("member", line["whom"])]
         elif isinstance(action, SetLimits):
-            line["whom"] = member_named(state, action.account)
+            line["whom"] = member_named(state, directory, action.account)
             parts = [*subject, ("text", " set the limits of "), ("member", line["whom"])]
         elif isinstance(action, Propose):
-            line["text"] = action.title
-            parts = [*subject, ("text", " proposed “"), ("text", action.title), ("text", "”")]
+            line["text"] = directory.shown(action.title)
+            parts = [*subject, ("text", " proposed “"), ("text", line["text"]), ("text", "”")]
         elif isinstance(action, Vote):
             line["text"] = f"decision {action.decision}"
             parts = [*subject, ("text", " voted on "), *decision_words(action.decision)]
         elif isinstance(action, Delegate):
-            line["whom"] = member_named(state, action.to)
+            line["whom"] = member_named(state, directory, action.to)
             line["text"] = action.topic
             parts = [*subject, ("text", " gave their vote to "), ("member", line["whom"])] + (
                 [("text", " on "), ("text", action.topic)] if action.topic else [])
@@ -182,14 +195,14 @@ def describe_event(state: State, seq: int, ts: int, raw: bytes,
             parts = [*subject, ("text", f" cancelled their order #{action.order}")]
         elif isinstance(action, TransferShares):
             parts = [*subject, ("text", " gave "), *shares_of(state, action.enterprise, action.share_class, action.units),
-                     ("text", " to "), ("member", member_named(state, action.to))]
+                     ("text", " to "), ("member", member_named(state, directory, action.to))]
         elif isinstance(action, WithdrawShares):
             parts = [*subject, ("text", " asked to withdraw "),
                      *shares_of(state, action.enterprise, action.share_class, action.units), ("text", " at par")]
         elif isinstance(action, EnterprisePay):
-            line["whom"] = member_named(state, action.to)
+            line["whom"] = member_named(state, directory, action.to)
             line["amount"] = money(action.amount_minor)
-            line["memo"] = action.memo
+            line["memo"] = memo_text(directory, action.memo)
             parts = [enterprise_part(state, action.enterprise), ("text", " paid "), ("member", line["whom"]),
                      ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, FederationAct):
@@ -212,14 +225,14 @@ def describe_event(state: State, seq: int, ts: int, raw: bytes,
         parts = [("text", "The node's signing key was replaced (its recovery key signed the change)")]
     elif isinstance(body, PaymentOut):
         line["kind"] = "payment_sent"
-        line["who"] = member_named(state, body.payer)
+        line["who"] = member_named(state, directory, body.payer)
         line["amount"] = money(body.amount_minor)
-        line["memo"] = body.memo
+        line["memo"] = memo_text(directory, body.memo)
         parts = [("member", line["who"]), ("text", " paid "), *place(body.to_community, body.to_member),
                  ("text", " "), ("amount", line["amount"])]
     elif isinstance(body, PaymentAccepted):
         line["kind"] = "payment_accepted"
-        line["whom"] = member_named(state, body.to_member)
+        line["whom"] = member_named(state, directory, body.to_member)
         line["amount"] = money(body.amount_minor)
         parts = [("member", line["whom"]), ("text", " received "), ("amount", line["amount"]), ("text", " from "),
                  *place(body.from_community)]
@@ -276,7 +289,7 @@ def _federation_words(body: Any) -> list[tuple[str, Any]]:
     return [("text", str(tag).replace("_", " "))]
 
 
-def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_minor: int,
+def describe_change(state: State, directory: Directory, account: bytes, seq: int, raw: bytes, change_minor: int,
                     elsewhere: ElsewhereNames | None = None) -> dict[str, Any]:
     """Why event `seq` changed `account`'s balance by `change_minor`, as parts a template writes out
     (each escaped): ("text", words), ("member", {id, name}), ("enterprise", {id, name}); and the
@@ -308,20 +321,20 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
         signer = member_for_key(state, intent.key)
         kind = action.__struct_config__.tag
         if isinstance(action, Transfer):
-            memo = action.memo or None
+            memo = memo_text(directory, action.memo)
             if signer == account:
-                parts = [("text", "Paid "), person_part(state, action.to)]
+                parts = [("text", "Paid "), person_part(state, directory, action.to)]
                 if -change_minor > action.amount_minor:
                     parts.append(("text", f" (and the levy of {money(-change_minor - action.amount_minor)} to the treasury)"))
             elif action.to == account:
-                parts = [("text", "From "), person_part(state, signer)] if signer is not None else [("text", "Received")]
+                parts = [("text", "From "), person_part(state, directory, signer)] if signer is not None else [("text", "Received")]
             else:
-                parts = [("text", "Levy on a payment from ")] + ([person_part(state, signer)] if signer else []) + [
-                    ("text", " to "), person_part(state, action.to)]
+                parts = [("text", "Levy on a payment from ")] + ([person_part(state, directory, signer)] if signer else []) + [
+                    ("text", " to "), person_part(state, directory, action.to)]
         elif isinstance(action, EnterprisePay):
-            memo = action.memo or None
+            memo = memo_text(directory, action.memo)
             if action.enterprise == account:
-                parts = [("text", "Paid "), person_part(state, action.to)]
+                parts = [("text", "Paid "), person_part(state, directory, action.to)]
             else:
                 parts = [("text", "From "), enterprise_part(state, action.enterprise)]
         elif isinstance(action, Subscribe):
@@ -340,10 +353,10 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
                          *shares_of(state, offer.enterprise, offer.share_class, action.units),
                          ("text", f" (offer #{offer.seq}" + outcome)]
             else:
-                parts = [("text", "Subscription of "), person_part(state, signer) if signer else ("text", "a member"),
+                parts = [("text", "Subscription of "), person_part(state, directory, signer) if signer else ("text", "a member"),
                          ("text", f" to offer #{offer.seq} of "), enterprise_part(state, offer.enterprise)]
         elif isinstance(action, PlaceOrder) and is_escrow:
-            parts = [("text", f"Order #{seq} of "), person_part(state, signer) if signer else ("text", "a member"),
+            parts = [("text", f"Order #{seq} of "), person_part(state, directory, signer) if signer else ("text", "a member"),
                      ("text", f" to {action.side} shares of "), enterprise_part(state, action.enterprise),
                      ("text", ": the price held, or paid to the sellers")]
         elif isinstance(action, PlaceOrder):
@@ -362,10 +375,10 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
                          ("text", f" offered at {money(action.price_minor)} or more")]
             elif change_minor > 0 and action.side == "buy":
                 parts = [("text", "Sold shares of "), enterprise_part(state, action.enterprise), ("text", " to "),
-                         person_part(state, signer) if signer else ("text", "a buyer")]
+                         person_part(state, directory, signer) if signer else ("text", "a buyer")]
             else:
                 parts = [("text", "Bought shares of "), enterprise_part(state, action.enterprise), ("text", " from "),
-                         person_part(state, signer) if signer else ("text", "a seller")]
+                         person_part(state, directory, signer) if signer else ("text", "a seller")]
         elif isinstance(action, CancelOrder):
             parts = [("text", f"Order #{action.order} cancelled: what was held for it came back")]
         elif isinstance(action, AdmitMember) and action.member == account:
@@ -373,7 +386,7 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
         else:
             parts = [("text", plain_kinds.get(kind, kind.replace("_", " ")).capitalize())]
     elif isinstance(body, PaymentOut):
-        memo = body.memo or None
+        memo = memo_text(directory, body.memo)
         pending = body.payer == account and payment_id(event) in state.payments.pending
         held = pending
         if body.payer == account:
@@ -381,14 +394,14 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
                      ("text", " (across communities" + (", held until they answer)" if pending else ")"))]
         else:
             parts = [("text", "A payment to "), *other_side(body.to_community, None), ("text", " by "),
-                     person_part(state, body.payer)]
+                     person_part(state, directory, body.payer)]
     elif isinstance(body, PaymentAccepted):
         if body.to_member == account:
             parts = [("text", "From "), *other_side(body.from_community, elsewhere_payer(elsewhere, body)),
                      ("text", " (across communities)")]
         else:
             parts = [("text", "A payment from "), *other_side(body.from_community, None), ("text", " to "),
-                     person_part(state, body.to_member)]
+                     person_part(state, directory, body.to_member)]
     elif isinstance(body, PaymentReturned):
         parts = [("text", "A payment to another community came back: it was refused")]
     elif isinstance(body, OfferClosed):
@@ -420,8 +433,9 @@ def describe_change(state: State, account: bytes, seq: int, raw: bytes, change_m
                 parts = [("text", "Dividend from "), enterprise_part(state, effect.enterprise),
                          ("text", f" (decision #{body.decision})")]
         elif isinstance(effect, TreasuryPay):
-            memo = effect.memo or None
-            parts = [("text", f"From the treasury (decision #{body.decision}: "), ("text", decision.title), ("text", ")")] \
+            memo = memo_text(directory, effect.memo)
+            parts = [("text", f"From the treasury (decision #{body.decision}: "), ("text", directory.shown(decision.title)),
+                     ("text", ")")] \
                 if effect.to == account else [("text", f"Paid by the treasury (decision #{body.decision})")]
         else:
             parts = [("text", f"Decision #{body.decision} closed")]

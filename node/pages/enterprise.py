@@ -65,8 +65,9 @@ def _book_view(request: web.Request, node: Node, eid: bytes, index: int) -> dict
 
 
 def _name_of(node: Node, member_text: str) -> str | None:
+    """A member's name in clear, as the node's directory opens it."""
     member = node.sequencer.state.members.get(id_from_text("m", member_text))
-    return None if member is None else member.name
+    return None if member is None else node.directory.name(member)
 
 
 async def enterprise_page(request: web.Request) -> web.Response:
@@ -133,7 +134,7 @@ def _dividends(node: Node, eid: bytes) -> list[dict[str, Any]]:
     ]
     found.sort(key=lambda decision: -decision.seq)
     return [
-        {"id": decision.seq, "title": decision.title, "amount": decision.effect.amount_minor,  # type: ignore[union-attr]
+        {"id": decision.seq, "title": node.directory.shown(decision.title), "amount": decision.effect.amount_minor,  # type: ignore[union-attr]
          "amount_text": money_text(node, decision.effect.amount_minor),  # type: ignore[union-attr]
          "open": decision.is_open, "outcome": decision.outcome, "closed_seq": decision.closed_seq,
          "deadline_ms": decision.deadline_ms}

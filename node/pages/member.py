@@ -12,7 +12,7 @@ from typing import Any
 import segno
 from aiohttp import web
 from markupsafe import Markup
-from tallystick.ledger.accounts import find_member, people_roles
+from tallystick.ledger.accounts import people_roles
 from tallystick.ledger.model import State
 from tallystick.ledger.money import format_amount, format_money, parse_amount
 from tallystick.protocol import limits
@@ -52,15 +52,17 @@ votes_decisions_searched = limits.page_size_default
 payments_pending_read_max = limits.page_size_max * 10
 
 
-def _resolve(state: State, reference: str) -> bytes | None:
-    """A member by id (`m_…`) or by name, as the API's /api/members/{reference}; None if unknown."""
+def _resolve(node: Node, reference: str) -> bytes | None:
+    """A member by id (`m_…`) or by name (their name in clear, as the node's directory opens it),
+    as the API's /api/members/{reference}; None if unknown."""
+    state: State = node.sequencer.state
     if reference.startswith("m_"):
         try:
             member_id = id_from_text("m", reference)
         except TallyError:
             return None
         return member_id if member_id in state.members else None
-    return find_member(state, reference)
+    return node.directory.find(state, reference)
 
 
 async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[list[dict[str, Any]], int | None]:
@@ -93,7 +95,7 @@ async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[
                 "balance": format_money(balance, unit.unit_decimals, unit.unit_code),
                 "direction": "out" if change < 0 else ("in" if change > 0 else "none")}
         raw = raw_of.get(seq)
-        line.update(describe_change(state, member_id, seq, raw, change, elsewhere) if raw is not None
+        line.update(describe_change(state, node.directory, member_id, seq, raw, change, elsewhere) if raw is not None
                     else {"parts": [("text", "an event this node no longer holds")], "memo": None, "held": False})
         lines.append(line)
     return lines, continue_from
@@ -139,7 +141,7 @@ async def member_page(request: web.Request) -> web.Response:
     node = node_of(request)
     state: State = node.sequencer.state
     reference = request.match_info["reference"]
-    member_id = _resolve(state, reference)
+    member_id = _resolve(node, reference)
     member = state.members.get(member_id) if member_id is not None else None
     # A person the reader may not see the names of is answered as one unknown: the same 404, so
     # a page is no oracle of who is a member. The community's own accounts (an enterprise's, the
@@ -150,7 +152,8 @@ async def member_page(request: web.Request) -> web.Response:
                          what="member", signed_in=reader_of(request).is_member)
     shown = {kind: not is_person or sees(request, kind, member_id) for kind in ("balances", "votes", "holdings")}
     shown["history"] = sees(request, "history", member_id)
-    account = account_row(node, member_id, member.name, member.role, member.active)
+    name = node.directory.name(member)
+    account = account_row(node, member_id, name, member.role, member.active)
     history, older = await _history(request, node, member_id) if shown["history"] else ([], None)
     votes = []
     searched = await node.store.decision_rows(node.feed, open_only=False, limit=votes_decisions_searched) \
@@ -160,9 +163,10 @@ async def member_page(request: web.Request) -> web.Response:
         ballot = live.votes.get(member_id)
         if ballot is not None:
             votes.append({
-                "id": decision.seq, "title": decision.title, "open": live.is_open, "outcome": live.outcome,
-                "position": ballot.position,
-                "options": [decision.options[i] for i in ballot.options if i < len(decision.options)],
+                "id": decision.seq, "title": node.directory.shown(decision.title), "open": live.is_open,
+                "outcome": live.outcome, "position": ballot.position,
+                "options": [node.directory.shown(decision.options[i]) for i in ballot.options
+                            if i < len(decision.options)],
             })
     held, orders = await member_holdings(node, member_id, limits.page_size_max) if shown["holdings"] else ([], [])
     for row in held:
@@ -182,7 +186,7 @@ async def member_page(request: web.Request) -> web.Response:
         except TallyError as error:
             amount_error, amount_text = str(error), ""
     origin = public_url(request)
-    uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], member.name, amount_text or None, memo)
+    uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], name, amount_text or None, memo)
     over_time = await balances_over_time(request).account(node.feed, member_id) if shown["balances"] else None
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
     svg = ""

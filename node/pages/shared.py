@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 from tallystick.ledger.accounts import credit_ceiling, debit_limit
-from tallystick.ledger.model import State
+from tallystick.ledger.model import Member, State
 from tallystick.ledger.money import (
     format_amount,
     format_ceiling,
@@ -80,7 +80,7 @@ async def page_frame(node: Node, reader: Reader | None = None) -> dict[str, Any]
     state: State = node.sequencer.state
     member = state.members.get(reader.member) if reader is not None and reader.member is not None else None
     return {
-        "reader_name": None if member is None else member.name,
+        "reader_name": None if member is None else node.directory.name(member),
         "reader_id": None if member is None else id_to_text("m", reader.member),  # type: ignore[union-attr,arg-type]
         "community": state.community,
         "node_id": status["node"],
@@ -183,6 +183,7 @@ class ElsewhereNames:
 
     def __init__(self, request: web.Request) -> None:
         self.elsewhere = elsewhere_of(request)
+        self.node = node_of(request)
         self.payers: Mapping[bytes, bytes] = {}
 
     async def load(self) -> None:
@@ -199,4 +200,13 @@ class ElsewhereNames:
         if ledger is None:
             return None, None
         found = ledger.members.get(member) if member is not None else None
-        return ledger.community.name, None if found is None else found.name
+        return ledger.community.name, None if found is None else elsewhere_member_name(self.node, community, found)
+
+
+def elsewhere_member_name(node: Node, community: bytes, member: Member) -> str | None:
+    """A member's name as this node may show it: opened by its directory for its own community;
+    for another community, only a name that community's log holds in clear (one written before
+    names were committed, docs/protocol.md §19), else None (the caller shows the id shortened)."""
+    if community == node.feed:
+        return node.directory.name(member)
+    return member.name if isinstance(member.name, str) else None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember, Propose, RegisterEnterprise, ShareClass
 from tallystick.protocol.ids import KeyPair
 
@@ -55,7 +55,7 @@ def bob_node(make_node: Any, tmp_path_factory: pytest.TempPathFactory) -> NodePr
 
 def refused(node: NodeProcess, action: Any, key: KeyPair | None = None) -> tuple[int, dict[str, Any]]:
     """Send `action` signed by the admin (or `key`) and return the status and the JSON answer."""
-    answer = node.post_intent(sign_intent(key or node.admin_key, feed=node.feed, nonce=next_nonce(), action=action))
+    answer = node.post_intent(sign_member_intent(key or node.admin_key, feed=node.feed, nonce=next_nonce(), action=action))
     return answer.status, answer.json()
 
 

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tallystick.ledger.model import Visibility
 from tallystick.node.app import Node, create_app, node_key
 from tallystick.node.home import Home
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import Action, AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair, id_to_text
 from tallystick.protocol.requests import sign_request
@@ -43,7 +43,7 @@ class Served:
     bruno: KeyPair
 
     async def act(self, key: KeyPair, action: Action) -> None:
-        intent = sign_intent(key, feed=self.node.feed, nonce=next_nonce(), action=action)
+        intent = sign_member_intent(key, feed=self.node.feed, nonce=next_nonce(), action=action)
         answer = await self.client.post("/api/intents", data=intent, headers={"Content-Type": "application/msgpack"})
         assert answer.status == 201, await answer.text()
 

@@ -240,6 +240,20 @@ def not_found_for_all(world: World, reader: str, answer: Answer) -> None:
     no_personal_data(world, reader, answer)
 
 
+def export(world: World, reader: str, answer: Answer) -> None:
+    """Everything held about Alice (GDPR Art. 15 and 20): hers and the admins' alone."""
+    if reader in ("stranger", "outsider"):
+        is_refused(answer, 400, "bad_id")  # as for a name no one has
+        no_personal_data(world, reader, answer)
+    elif reader == "member":
+        is_refused(answer, 403, "not_visible")
+        assert memo.encode() not in answer.body
+    else:
+        assert answer.status == 200 and memo.encode() in answer.body, (reader, answer.body[:300])
+        if answer.headers["content-type"].startswith("application/json"):
+            assert answer.json()["member"]["name"] == names["alice"]
+
+
 def openapi(world: World, reader: str, answer: Answer) -> None:
     assert answer.status == 200
     for item in answer.json()["paths"].values():
@@ -281,6 +295,8 @@ checks: dict[str, tuple[str, Callable[[World], str], Check]] = {
     "/openapi.json": ("get", lambda w: "/openapi.json", openapi),
     "/metrics": ("get", lambda w: "/metrics", metrics),
     "/node": ("get", lambda w: "/node", public_to_all),
+    "/api/members/{reference}/export": ("get", lambda w: f"/api/members/{w.id('alice')}/export", export),
+    "/api/members/{reference}/export.csv": ("get", lambda w: f"/api/members/{w.id('alice')}/export.csv", export),
 }
 # Routes whose visibility is checked elsewhere, and why.
 elsewhere = {
@@ -293,6 +309,9 @@ elsewhere = {
     # a challenge; only an active member's key opens a session; a member sees and ends only theirs).
     "/api/sign-in/challenge", "/api/sign-in", "/api/sign-in/link", "/sign-in", "/api/session", "/api/sessions",
     "/api/sessions/{id}", "/api/sign-out",
+    # Erasure: an admin's alone, of a member who left; tests/replication/test_personal_data.py refuses
+    # a member (not_admin) and an active member (member_active) and checks what it destroyed.
+    "/api/members/{reference}/erase",
 }
 
 

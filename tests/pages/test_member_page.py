@@ -25,7 +25,7 @@ def transfers_of(community: Community, member: dict) -> set[int]:
         page = community.get(f"/api/log?from={next_seq}&limit=1000")
         for event in page["events"]:
             body = event["body"]
-            if body["kind"] != "act" or body["intent"]["action"]["kind"] != "transfer":
+            if body["kind"] not in ("act", "act_sealed") or body["intent"]["action"]["kind"] != "transfer":
                 continue
             if body["intent"]["key"] == member["key"] or body["intent"]["action"]["to"] == member["id"]:
                 seqs.add(event["seq"])
