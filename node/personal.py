@@ -72,9 +72,10 @@ class KeyStoreError(LocalError):
 
 def _connect(path: Path) -> sqlite3.Connection:
     try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, key_store_mode)
-        os.close(descriptor)
-        os.chmod(path, key_store_mode)
+        if str(path) != ":memory:":  # SQLite's in-memory database (tests): no file to make
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, key_store_mode)
+            os.close(descriptor)
+            os.chmod(path, key_store_mode)
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # A rollback journal, truncated after each commit, with freed pages overwritten: an erased key
         # leaves no copy in the file, in a -wal beside it, or in a leftover journal.
