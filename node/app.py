@@ -254,8 +254,8 @@ def create_app(
         with home.lock():
             # Before the store opens (which would start an acknowledged record at the copy's head).
             home.refuse_if_snapshot()
-            keys = DataKeys(home.keys_path, None if config.key_backup is None else Path(config.key_backup))
             store = await Store.open(home.database_path)
+            keys: DataKeys | None = None
             try:
                 feed = await store.own_feed()
                 state = await store.load_state(feed) if feed else None
@@ -269,6 +269,8 @@ def create_app(
                         f"{home.node_key_path} is not the feed's current signing key; restore the right key "
                         "file (`tally key import`) or rotate with the recovery key (`tally key rotate`)"
                     )
+                # Opened once the home is known good: a start refused above changes no file of it.
+                keys = DataKeys(home.keys_path, None if config.key_backup is None else Path(config.key_backup))
                 directory = Directory(keys)
                 directory.learn_rows(await store.sealed_events(feed))
                 sequencer = Sequencer(
@@ -299,7 +301,8 @@ def create_app(
                     raise node.failure
             finally:
                 await store.close()
-                keys.close()
+                if keys is not None:
+                    keys.close()
 
     app.cleanup_ctx.append(node_lifetime)
     app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node

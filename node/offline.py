@@ -78,6 +78,8 @@ async def verify_home(home: Home, progress: Callable[[int], None] | None = None)
             own = await _own_feed(store, home)
             others = [head.feed for head in await store.heads() if head.feed != own]
             feeds = [await _verify_feed(store, feed, progress) for feed in [own, *others]]
+            if not feeds[0].ok:
+                return VerifyReport(feeds)  # the log itself is damaged: its boxes say nothing of the keys
             backup = home.config().key_backup
             keys = {**(read_data_keys(Path(backup)) if backup else {}), **read_data_keys(home.keys_path)}
             return VerifyReport(feeds, check_boxes(keys, await store.sealed_events(own)))

@@ -121,20 +121,25 @@ class DataKeys:
                 erased[bytes(subject)] = when
             for subject, key in connection.execute("SELECT subject, key FROM data_keys"):
                 held[bytes(subject)] = bytes(key)
+        wanted = {subject: key for subject, key in held.items() if subject not in erased}
         for connection in self._connections:
+            has_erased = {bytes(subject) for (subject,) in connection.execute("SELECT subject FROM erased")}
+            has = {bytes(subject): bytes(key) for subject, key in connection.execute("SELECT subject, key FROM data_keys")}
+            if has == wanted and has_erased == set(erased):
+                continue  # nothing to change: the file is not written (a refused start changes nothing)
             connection.execute("BEGIN IMMEDIATE")
             try:
                 for subject, when in erased.items():
                     connection.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (subject, when))
                     connection.execute("DELETE FROM data_keys WHERE subject = ?", (subject,))
-                for subject, key in held.items():
-                    if subject not in erased:
+                for subject, key in wanted.items():
+                    if has.get(subject) != key:
                         connection.execute("INSERT OR REPLACE INTO data_keys VALUES (?, ?, ?)", (subject, key, _now_ms()))
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-        self._keys = {subject: key for subject, key in held.items() if subject not in erased}
+        self._keys = wanted
 
     def get(self, subject: bytes) -> bytes | None:
         return self._keys.get(subject)

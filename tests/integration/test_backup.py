@@ -178,6 +178,10 @@ def test_resume_from_the_replica_restores_every_acknowledged_event_and_the_feed_
     assert resumed["restored"] is True
     assert resumed["seq"] == resumed["peer_seq"] == town.seq_at_loss
     assert not (home / "snapshot.json").exists()
+    # A snapshot holds no data keys: the operator brings back the key store kept apart from it
+    # (operator.md §5.5), or every name reads "(erased)".
+    assert not (home / "keys.db").exists()
+    shutil.copy(town.source_folder / "keys.db", home / "keys.db")
     node = NodeProcess(home=home, port=free_port(), peers=[town.replica.url], log_path=home.parent / "resumed.log")
     node.start()
     try:
