@@ -40,6 +40,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.errors import LocalError, RemoteError
 
 token_bytes = 32  # a session's token, a link's token and a challenge: 256 random bits each
+# A session id is hex: it never begins with "-", which `tally session end ID` would read as an option.
 session_id_bytes = 12
 csrf_token_bytes = 24
 label_chars_max = 40
@@ -259,7 +260,7 @@ class SessionStore:
             await self._reload_keys()
         token = secrets.token_bytes(token_bytes)
         session = Session(
-            id=secrets.token_urlsafe(session_id_bytes), key=key, csrf=secrets.token_urlsafe(csrf_token_bytes),
+            id=secrets.token_bytes(session_id_bytes).hex(), key=key, csrf=secrets.token_urlsafe(csrf_token_bytes),
             label=label[:label_chars_max], created_ms=now_ms, last_seen_ms=now_ms,
             expires_ms=expiry_ms(now_ms, now_ms),
         )
