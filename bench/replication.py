@@ -94,7 +94,8 @@ async def catch_up(source: Home, events: int, scratch: Path, verify_processes: i
         )
         feed = id_from_text("n", (await _community(served_source.url))["node"])
         feed_text = id_to_text("n", feed)
-        async with ServedNode.tally(follower, folder / "follower.log") as served_follower:
+        # On the port the source lists it at: `tally serve --listen` overrides the home's config.
+        async with ServedNode.tally(follower, folder / "follower.log", port=follower_port) as served_follower:
             first_seq = first_time = None
             deadline = time.monotonic() + catch_up_timeout_seconds
             async with aiohttp.ClientSession() as session:

@@ -79,8 +79,9 @@ class ServedNode:
         self.start_seconds = 0.0
 
     @classmethod
-    def tally(cls, home: Home, log_path: Path, profile_to: Path | None = None) -> ServedNode:
-        port = _free_port()
+    def tally(cls, home: Home, log_path: Path, profile_to: Path | None = None, port: int | None = None) -> ServedNode:
+        """`port`: the one a peer of this node was configured with; a free one when None."""
+        port = _free_port() if port is None else port
         command = [*_tally_command(), "serve", str(home.path), "--listen", f"127.0.0.1:{port}"]
         if profile_to is not None:
             command = [sys.executable, "-m", "cProfile", "-o", str(profile_to), *command]
