@@ -342,18 +342,27 @@ class Holdings:
             ) from None
 
     async def _drop_overlap(self, head: FeedHead, message: Events) -> list[bytes]:
-        """The events after `head`; any that overlap what we hold must be the same bytes."""
+        """The events after `head`; any that overlap what we hold must be the same bytes. The held
+        ones are read in one query per `store_read_batch_events_max`, not one per event: a run that
+        a peer pushes while this node pulls the same feed from it (peers link both ways) often
+        overlaps whole, and a read per event held the replica's lock for a thread hop each."""
         if message.start > head.seq + 1:
             return []  # a gap: anti-entropy pulls from head.seq + 1
-        for offset, raw in enumerate(message.events):
-            seq = message.start + offset
-            if seq > head.seq:
-                return list(message.events[offset:])
-            stored = await self.store.event_at(head.feed, seq)
-            if stored is not None and stored != raw:
-                await self._prove_fork(head.feed, seq, stored, raw)
-                raise FeedFrozenError(f"feed {id_to_text('n', head.feed)} forked at seq {seq}")
-        return []
+        overlap = min(len(message.events), head.seq - message.start + 1)
+        seq = message.start
+        while seq < message.start + overlap:
+            stored_run = await self.store.read_log(head.feed, seq, message.start + overlap - seq)
+            for stored in stored_run:
+                if stored.seq >= message.start + overlap:
+                    break
+                raw = message.events[stored.seq - message.start]
+                if stored.bytes != raw:
+                    await self._prove_fork(head.feed, stored.seq, bytes(stored.bytes), raw)
+                    raise FeedFrozenError(f"feed {id_to_text('n', head.feed)} forked at seq {stored.seq}")
+            if not stored_run:
+                break
+            seq = stored_run[-1].seq + 1
+        return list(message.events[overlap:])
 
     async def _prove_fork(self, feed: bytes, seq: int, stored: bytes, other: bytes) -> None:
         key = await self.store.signing_key_at(feed, seq)
