@@ -6,7 +6,9 @@ founds a federation of the two (a charter appended to A's feed), B's admin adopt
 and two federation decisions (proposed by A, voted yes by both) give each community balance-of-trade
 limits so generous that nothing is refused. Everything is done as a member or operator would, with
 signed intents posted to /api/intents (the `tally` command does the same; a `tally` process would
-add about a second of imports to each step).
+add about a second of imports to each step). Reads of members, balances and the log are signed as
+that node's admin (docs/protocol.md §18, bench/served.py `AdminReads`): an unsigned reader sees no
+member's name or key, and no log (docs/privacy.md); status, community and federation reads are open.
 
 Throughput: the same 64 keep-alive clients as the `http` section post, first, plain transfers
 between A's members (the limit), then `pay_across` intents from A's members to B's members; a
@@ -62,7 +64,7 @@ from .homes import (
     transfer_plan,
 )
 from .replication import contextlib_nested
-from .served import Clients, ServedNode, _free_port, _tally_command, http_clients
+from .served import AdminReads, Clients, ServedNode, _free_port, _tally_command, http_clients
 
 # Payments (and transfers, the limit) per timed round; the best of the rounds is reported.
 round_payments_full, round_payments_quick = 2000, 200
@@ -103,6 +105,9 @@ class Pair:
     b_feed: bytes = b""
     federation: bytes = b""
     b_members: list[bytes] = field(default_factory=list)  # B's member ids, in admission order
+    # GETs signed by each node's admin, by URL: members' names and keys, their balances and the log
+    # are not a stranger's (docs/privacy.md), so an unsigned reader would not see them.
+    admin_reads: dict[str, AdminReads] = field(default_factory=dict)
     # One counter for every intent of the run, whoever signs it: each signer's nonces only grow.
     next_nonce: int = fresh_nonce_base
 
@@ -114,8 +119,9 @@ async def _post(session: aiohttp.ClientSession, url: str, intent: bytes) -> dict
         return await response.json()
 
 
-async def _get(session: aiohttp.ClientSession, url: str, path: str) -> Any:
-    async with session.get(url + path) as response:
+async def _get(session: aiohttp.ClientSession, url: str, path: str, reads: AdminReads | None = None) -> Any:
+    """GET `path` at `url`, signed by `reads`' admin when given (`path` as sent: already encoded)."""
+    async with session.get(url + path) if reads is None else reads.get(session, url, path) as response:
         if response.status != 200:
             raise RuntimeError(f"GET {url}{path} answered {response.status}: {await response.text()}")
         return await response.json()
@@ -198,10 +204,12 @@ async def _set_up(session: aiohttp.ClientSession, pair: Pair, members: int) -> N
     """Members on both sides, a federation of the two, and trade limits applied by both."""
     pair.a_feed = id_from_text("n", (await _get(session, pair.a.url, "/api/community"))["node"])
     pair.b_feed = id_from_text("n", (await _get(session, pair.b.url, "/api/community"))["node"])
+    pair.admin_reads = {pair.a.url: AdminReads(pair.a_home, pair.a_feed), pair.b.url: AdminReads(pair.b_home, pair.b_feed)}
     await _admit(session, pair, pair.a.url, pair.a_home, pair.a_feed, [member_key(i) for i in range(members)])
     b_keys = [member_key(b_member_index_base + i) for i in range(members)]
     await _admit(session, pair, pair.b.url, pair.b_home, pair.b_feed, b_keys)
-    by_key = {row["key"]: id_from_text("m", row["id"]) for row in await _get(session, pair.b.url, "/api/members?limit=1000")}
+    b_rows = await _get(session, pair.b.url, "/api/members?limit=1000", pair.admin_reads[pair.b.url])
+    by_key = {row["key"]: id_from_text("m", row["id"]) for row in b_rows}
     pair.b_members = [by_key[id_to_text("k", key.public)] for key in b_keys]
     charter = Charter(name="Bench Valley", unit_code=unit_code, unit_decimals=2,
                       members=(CharterMember(pair.a_feed, unit_code, 1, 1), CharterMember(pair.b_feed, unit_code, 1, 1)),
@@ -220,7 +228,7 @@ async def _set_up(session: aiohttp.ClientSession, pair: Pair, members: int) -> N
 
     async def limits_applied() -> bool:
         for url in (pair.a.url, pair.b.url):
-            rows = await _get(session, url, "/api/balances")
+            rows = await _get(session, url, "/api/balances", pair.admin_reads[url])
             trade = [row for row in rows if row["name"] == "Trade Bench Valley"]
             if not trade or (trade[0]["debit_limit"], trade[0]["credit_ceiling"]) != (trade_limit_minor, trade_limit_minor):
                 return False
@@ -230,14 +238,16 @@ async def _set_up(session: aiohttp.ClientSession, pair: Pair, members: int) -> N
 
 
 class LogReader:
-    """Reads one node's own log from a seq on, one page per call, keeping what it has read."""
+    """Reads one node's own log from a seq on, one page per call, keeping what it has read; as the
+    node's admin (by default only admins may see the log)."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, start: int) -> None:
+    def __init__(self, session: aiohttp.ClientSession, pair: Pair, url: str, start: int) -> None:
         self.session, self.url, self.next = session, url, start
+        self.reads = pair.admin_reads[url]
         self.events: list[dict[str, Any]] = []
 
     async def read(self) -> list[dict[str, Any]]:
-        page = await _get(self.session, self.url, f"/api/log?from={self.next}&limit={limits.page_size_max}")
+        page = await _get(self.session, self.url, f"/api/log?from={self.next}&limit={limits.page_size_max}", self.reads)
         new = page["events"]
         if new:
             self.next = new[-1]["seq"] + 1
@@ -289,8 +299,8 @@ async def _round(session: aiohttp.ClientSession, clients: Clients, pair: Pair, m
     if plain.transfers != count:
         raise RuntimeError(f"A refused in-community transfers: {plain.statuses}")
     intents = _pay_across_intents(pair, members, 0, count)
-    a_log = LogReader(session, pair.a.url, await _head_seq(session, pair.a.url) + 1)
-    b_log = LogReader(session, pair.b.url, await _head_seq(session, pair.b.url) + 1)
+    a_log = LogReader(session, pair, pair.a.url, await _head_seq(session, pair.a.url) + 1)
+    b_log = LogReader(session, pair, pair.b.url, await _head_seq(session, pair.b.url) + 1)
 
     async def post_and_wait() -> tuple[Any, float]:
         started = time.perf_counter()
@@ -354,8 +364,8 @@ class Sample:
 
 
 async def _sample(session: aiohttp.ClientSession, pair: Pair, intent: bytes) -> Sample:
-    a_log = LogReader(session, pair.a.url, await _head_seq(session, pair.a.url) + 1)
-    b_log = LogReader(session, pair.b.url, await _head_seq(session, pair.b.url) + 1)
+    a_log = LogReader(session, pair, pair.a.url, await _head_seq(session, pair.a.url) + 1)
+    b_log = LogReader(session, pair, pair.b.url, await _head_seq(session, pair.b.url) + 1)
     a_text, b_text = id_to_text("n", pair.a_feed), id_to_text("n", pair.b_feed)
     started = time.perf_counter()
     appended = await _post(session, pair.a.url, intent)
