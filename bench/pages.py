@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 from tallystick.ledger.shares import enterprise_id
 from tallystick.node.home import Home, read_key
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import (
     Action,
     FederationAct,
@@ -89,7 +89,7 @@ async def _set_up(session: aiohttp.ClientSession, url: str, home: Home) -> tuple
     ]
     seqs = []
     for index, action in enumerate(actions):
-        intent = sign_intent(admin, feed=feed, nonce=nonce_base + index, action=action)
+        intent = sign_member_intent(admin, feed=feed, nonce=nonce_base + index, action=action)
         async with session.post(url + "/api/intents", data=intent,
                                 headers={"Content-Type": "application/msgpack"}) as response:
             if response.status != 201:

@@ -42,7 +42,7 @@ import aiohttp
 from tallystick.federation import federations as federation_layer
 from tallystick.node.home import Home, NodeConfig, init_home, read_key
 from tallystick.protocol import limits
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import Action, AdmitMember, FederationAct, PayAcross
 from tallystick.protocol.federation import (
     Charter,
@@ -146,7 +146,7 @@ async def _wait_for(what: str, check: Any, timeout_seconds: float = setup_timeou
 
 def _intent(pair: Pair, key: KeyPair, feed: bytes, action: Action) -> bytes:
     pair.next_nonce += 1
-    return sign_intent(key, feed=feed, nonce=pair.next_nonce, action=action)
+    return sign_member_intent(key, feed=feed, nonce=pair.next_nonce, action=action)
 
 
 async def _init(path: Path, name: str, port: int, peer: str) -> Home:

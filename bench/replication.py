@@ -32,7 +32,7 @@ from pathlib import Path
 import aiohttp
 import msgspec
 from tallystick.node.home import Home, NodeConfig, init_home, read_key
-from tallystick.protocol.codec import sign_intent
+from tallystick.protocol.codec import sign_member_intent
 from tallystick.protocol.events import AdmitMember, Transfer
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 from tallystick.protocol.requests import sign_request, verify_request
@@ -192,10 +192,10 @@ async def propagation(
         nonce = iter(range(1, 10_000))
         async with aiohttp.ClientSession() as session:
             for member, name in ((payer, "payer"), (payee, "payee")):
-                await _post(session, urls[0], sign_intent(admin, feed=feed, nonce=next(nonce), action=AdmitMember(member=member.public, name=name)))
+                await _post(session, urls[0], sign_member_intent(admin, feed=feed, nonce=next(nonce), action=AdmitMember(member=member.public, name=name)))
             times = []
             for _ in range(payments):
-                intent = sign_intent(payer, feed=feed, nonce=next(nonce), action=Transfer(to=payee.public, amount_minor=1))
+                intent = sign_member_intent(payer, feed=feed, nonce=next(nonce), action=Transfer(to=payee.public, amount_minor=1))
                 appended = await _post(session, urls[0], intent)
                 started = time.perf_counter()
                 await _wait_everywhere(session, urls, id_to_text("n", feed), appended["seq"])
