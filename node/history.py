@@ -47,6 +47,20 @@ def _evenly(items: list, count: int) -> list:
     return [*picked, items[-1]]
 
 
+# The community's totals: for each of ?2 targets spread over the log up to seq ?3, the last postings
+# row at or before it. CROSS JOIN fixes the join order: the picked seqs drive primary-key lookups
+# of `postings` and `log`. With a plain JOIN SQLite's planner scanned every postings row of the
+# feed and looked each up among the picked (122 ms against 6.5 ms on 1,000,000 events).
+community_points_sql = (
+    "WITH RECURSIVE target(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM target WHERE i < ?2), "
+    "picked AS (SELECT DISTINCT (SELECT p.seq FROM postings p WHERE p.feed = ?1 "
+    "AND p.seq <= (target.i * ?3 + ?2 - 1) / ?2 ORDER BY p.seq DESC LIMIT 1) AS seq FROM target) "
+    "SELECT p.seq, l.ts, p.positive_minor FROM picked "
+    "CROSS JOIN postings p ON p.feed = ?1 AND p.seq = picked.seq "
+    "CROSS JOIN log l ON l.feed = ?1 AND l.seq = p.seq ORDER BY p.seq"
+)
+
+
 class History:
     """Reads the series from the store's `postings` and `posting_blocks`."""
 
@@ -61,16 +75,7 @@ class History:
         """Credit in circulation after up to `community_points_max` events spread over the log, and
         the treasury's balance after its postings (sampled likewise), up to the head read."""
         seq, ts = await self._head(feed)
-        rows = await self.store.query(
-            "WITH RECURSIVE target(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM target WHERE i < ?2), "
-            "picked AS (SELECT DISTINCT (SELECT p.seq FROM postings p WHERE p.feed = ?1 "
-            "AND p.seq <= (target.i * ?3 + ?2 - 1) / ?2 ORDER BY p.seq DESC LIMIT 1) AS seq FROM target) "
-            "SELECT p.seq, l.ts, p.positive_minor FROM picked "
-            "JOIN postings p ON p.feed = ?1 AND p.seq = picked.seq "
-            "JOIN log l ON l.feed = ?1 AND l.seq = p.seq ORDER BY p.seq",
-            (feed, community_points_max, seq),
-            community_points_max,
-        )
+        rows = await self.store.query(community_points_sql, (feed, community_points_max, seq), community_points_max)
         circulation = [(int(s), int(t), int(value)) for s, t, value in rows]
         treasury_points: list[tuple[int, int, int]] = []
         if treasury is not None:
