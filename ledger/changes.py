@@ -30,6 +30,7 @@ from tallystick.protocol.events import (
     Delegate,
     EnterprisePay,
     Intent,
+    Join,
     OfferClosed,
     OpenOffer,
     PayAcross,
@@ -151,7 +152,9 @@ def of_intent(state: State, intent: Intent) -> Changes:
     """The rows a valid intent changes, from the state before it (the signer's nonce always)."""
     signer = state.keys.get(intent.key)
     if signer is None:
-        return nothing  # an unknown signer's intent is refused, never applied
+        # A join is signed by an invitation's key, no member's: it opens the new member's rows.
+        # Any other unknown signer's intent is refused, never applied.
+        return Changes(accounts=(intent.action.member,)) if isinstance(intent.action, Join) else nothing
     entry = action_changes.get(type(intent.action))
     return Changes(accounts=(signer,)) if entry is None else entry(state, signer, intent.action)
 
@@ -213,7 +216,7 @@ def of_event(before: State, after: State, body: object, intent: Intent | None) -
     if intent is not None:  # of_intent, inline: the sequencer and every fold run this per event
         signer = before.keys.get(intent.key)
         if signer is None:
-            return nothing
+            return Changes(accounts=(intent.action.member,)) if isinstance(intent.action, Join) else nothing
         action_entry = action_changes.get(type(intent.action))
         return Changes((signer,)) if action_entry is None else action_entry(before, signer, intent.action)
     entry = body_changes.get(type(body))
