@@ -283,7 +283,8 @@ def check_join(state: State, invitation_key: bytes, action: Join, now_ms: int) -
     whoever made it is still an admin, and the new member's key and name are as an admission's."""
     invitation = state.invitations.get(invitation_key)
     if invitation is None:
-        if invitation_key in state.keys:
+        bound_to = state.members.get(state.keys.get(invitation_key, b""))
+        if bound_to is not None and bound_to.key != invitation_key:  # a used invitation's key is retired
             raise InvitationUsedError(f"this invitation was already used to join; {_ask_again()}")
         raise InvitationUnknownError(
             f"this community has no invitation with this key (it expired, or it is another community's); {_ask_again()}"
