@@ -62,6 +62,13 @@ def test_a_member_joins_through_the_link_with_the_invitations_limits_and_only_on
     (balance,) = node.get(f"/api/balances?account={id_to_text('m', device.public)}")
     assert (balance["debit_limit"], balance["credit_ceiling"]) == (5000, 50_000)
     assert made["invitation"] not in {entry["invitation"] for entry in node.get("/api/invitations")}
+    # Every reader of the join answers (no 500): the log, the pages, the new member's own export.
+    kinds = [event["body"].get("intent", {}).get("action", {}).get("kind") for event in node.log()]
+    assert "join" in kinds
+    for path in ("/", f"/members/{id_to_text('m', device.public)}"):
+        assert node.signed(node.admin_key, "GET", path).status == 200, path
+    export = node.signed(device, "GET", f"/api/members/{id_to_text('m', device.public)}/export")
+    assert export.status == 200 and export.json()["texts"] == ["Zoë Quill"]
 
     seq = node.get("/api/status")["seq"]
     again = join(node, invitation, KeyPair.generate(), "Someone Else")
