@@ -30,6 +30,7 @@ from tallystick.protocol.events import (
     Delegate,
     EnterprisePay,
     Intent,
+    Invite,
     Join,
     OfferClosed,
     OpenOffer,
@@ -38,6 +39,7 @@ from tallystick.protocol.events import (
     Propose,
     RegisterEnterprise,
     RemoveMember,
+    RevokeInvitation,
     SetDefaultLimits,
     SetLimits,
     SetRole,
@@ -143,6 +145,11 @@ action_changes: dict[type, ActionChanges] = with_subclasses({
     Delegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     Undelegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     PayAcross: _pay_across,
+    # The invitations themselves are in no projection yet (docs/operator.md §13): the signer's nonce.
+    Invite: lambda state, signer, action: Changes(accounts=(signer,)),
+    RevokeInvitation: lambda state, signer, action: Changes(accounts=(signer,)),
+    # Signed by the invitation's key, no member's (`signer` is that key): the new member's rows.
+    Join: lambda state, signer, action: Changes(accounts=(action.member,)),
     **{kind: _shares_action for kind in (RegisterEnterprise, EnterprisePay, OpenOffer, Subscribe, PlaceOrder,
                                          CancelOrder, TransferShares, WithdrawShares)},
 })
@@ -154,7 +161,7 @@ def of_intent(state: State, intent: Intent) -> Changes:
     if signer is None:
         # A join is signed by an invitation's key, no member's: it opens the new member's rows.
         # Any other unknown signer's intent is refused, never applied.
-        return Changes(accounts=(intent.action.member,)) if isinstance(intent.action, Join) else nothing
+        return action_changes[Join](state, intent.key, intent.action) if isinstance(intent.action, Join) else nothing
     entry = action_changes.get(type(intent.action))
     return Changes(accounts=(signer,)) if entry is None else entry(state, signer, intent.action)
 
@@ -215,8 +222,8 @@ def of_event(before: State, after: State, body: object, intent: Intent | None) -
     """The rows one event changes: by its intent if it carries one, else by its body."""
     if intent is not None:  # of_intent, inline: the sequencer and every fold run this per event
         signer = before.keys.get(intent.key)
-        if signer is None:
-            return Changes(accounts=(intent.action.member,)) if isinstance(intent.action, Join) else nothing
+        if signer is None:  # a join (its signer an invitation's key), else an intent never applied
+            return action_changes[Join](before, intent.key, intent.action) if isinstance(intent.action, Join) else nothing
         action_entry = action_changes.get(type(intent.action))
         return Changes((signer,)) if action_entry is None else action_entry(before, signer, intent.action)
     entry = body_changes.get(type(body))
