@@ -82,6 +82,9 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
     delegations: tuple[bytes, ...] = ()  # members whose delegations (every topic) are rewritten
     shares: tuple[ShareRow, ...] = ()
     rules: bool = False  # the community's rules row (a passed decision on rules or the levy)
+    # Invitation keys whose entry of `State.invitations` an event set, changed or dropped: for a
+    # projection of the invitations, which node/store.py does not write yet (docs/operator.md §13).
+    invitations: tuple[bytes, ...] = ()
 
     def merged(self, other: Changes) -> Changes:
         """The rows either changes: what two runs of one feed, written as one, change."""
@@ -91,6 +94,7 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
             tuple(dict.fromkeys((*self.delegations, *other.delegations))),
             tuple(dict.fromkeys((*self.shares, *other.shares))),
             self.rules or other.rules,
+            tuple(dict.fromkeys((*self.invitations, *other.invitations))),
         )
 
 
@@ -221,13 +225,25 @@ body_changes: dict[type, BodyChanges] = with_subclasses({
 def of_event(before: State, after: State, body: object, intent: Intent | None) -> Changes:
     """The rows one event changes: by its intent if it carries one, else by its body."""
     if intent is not None:  # of_intent, inline: the sequencer and every fold run this per event
+        if isinstance(intent.action, Invite | Join | RevokeInvitation):
+            return _invitation_changes(before, after, intent)
         signer = before.keys.get(intent.key)
-        if signer is None:  # a join (its signer an invitation's key), else an intent never applied
-            return action_changes[Join](before, intent.key, intent.action) if isinstance(intent.action, Join) else nothing
+        if signer is None:
+            return nothing  # an intent never applied
         action_entry = action_changes.get(type(intent.action))
         return Changes((signer,)) if action_entry is None else action_entry(before, signer, intent.action)
     entry = body_changes.get(type(body))
     return nothing if entry is None else entry(before, after, body)
+
+
+def _invitation_changes(before: State, after: State, intent: Intent) -> Changes:
+    """An invitation action's rows: its table entry's, and every invitation it set, changed or
+    dropped (an expired one goes at any invitation action: ledger/membership.py)."""
+    signer = before.keys.get(intent.key, intent.key)  # a join's signer is the invitation's key
+    found = action_changes[type(intent.action)](before, signer, intent.action)
+    old, new = before.invitations, after.invitations
+    touched = [key for key in old if new.get(key) != old[key]] + [key for key in new if key not in old]
+    return msgspec.structs.replace(found, invitations=tuple(touched))
 
 
 def of_genesis(state: State) -> Changes:
@@ -254,6 +270,7 @@ def of_state(state: State) -> Changes:
         delegations=tuple(state.delegations.keys()),
         shares=tuple(share_rows),
         rules=rules_set,
+        invitations=tuple(state.invitations.keys()),
     )
 
 

@@ -260,3 +260,28 @@ def test_a_replica_refolds_invitations_to_the_same_state(role: str) -> None:
     state, digests = refold(ledger.genesis_bytes, ledger.events)
     assert state.invitations == ledger.state.invitations and state_digest(state) == state_digest(ledger.state)
     assert list(digests.values()) == [checkpointed]
+
+
+def test_each_invitation_action_names_the_invitations_it_set_changed_or_dropped() -> None:
+    from tallystick.ledger import changes
+    from tallystick.protocol.codec import decode_event
+
+    ledger = community()
+    steps = []
+
+    def step(signed_by: KeyPair, action: object) -> None:
+        before = ledger.state
+        signed = ledger.sign(signed_by, action)  # type: ignore[arg-type]
+        assert ledger.submit(signed) is None
+        body = decode_event(ledger.events[-1]).body
+        steps.append(changes.of_event(before, ledger.state, body, signed.intent))
+
+    step(admin_key, Invite(invitation=invitation.public, expires_ms=ledger.now_ms + day_ms))
+    step(admin_key, RevokeInvitation(invitation=invitation.public))
+    ledger.now_ms += 2 * day_ms
+    step(admin_key, Invite(invitation=key("next").public, expires_ms=ledger.now_ms + day_ms))
+    step(key("next"), Join(member=newcomer.public, name="Cleo"))
+    assert [found.invitations for found in steps] == [
+        (invitation.public,), (invitation.public,), (invitation.public, key("next").public), (key("next").public,)]
+    assert steps[3].accounts == (newcomer.public,) and steps[0].accounts == (admin_key.public,)
+    assert changes.of_state(ledger.state).invitations == ()
