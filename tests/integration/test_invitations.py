@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import pytest
 from tallystick.node.home import write_key
 from tallystick.protocol.codec import sign_member_intent
-from tallystick.protocol.events import Join
+from tallystick.protocol.events import Invite, Join
 from tallystick.protocol.ids import KeyPair, id_to_text
 
 from helpers.nodes import NodeProcess
@@ -127,3 +127,29 @@ def test_bad_options_are_one_line_and_change_nothing(node: NodeProcess) -> None:
     done = tally("member", "uninvite", "k_nonsense", "--node", node.url, "--key", node.home / "admin.key")
     assert done.returncode == 2 and "bad_id" in done.stderr
     assert node.get("/api/status")["seq"] == seq
+
+
+def test_a_replica_takes_the_invite_the_join_and_the_new_members_payment(tmp_path: Path) -> None:
+    from helpers.replication import Nodes, start_all, wait_until
+
+    nodes = Nodes(tmp_path)
+    try:
+        a, b = nodes.create(2)
+        a.peers, b.peers = [b.url], [a.url]
+        start_all([a, b])
+        invitation, device = KeyPair.generate(), KeyPair.generate()
+        a.act(a.admin_key, Invite(invitation=invitation.public, expires_ms=time.time_ns() // 1_000_000 + 3_600_000,
+                                  debit_limit_minor=2_000))
+        assert join(a, invitation, device, "Replicated Rae").status == 201
+        paid = a.pay(device, a.admin_key, 1_500)
+
+        def held() -> bool:
+            feed = b.feeds().get(a.feed_text)
+            return feed is not None and feed["seq"] >= paid["seq"]
+
+        wait_until(held, "B holding A's join and the new member's payment",
+                   describe=lambda: (b.feeds().get(a.feed_text), b.status()["alerts"]))
+        assert b.event_hash_at(a.feed, paid["seq"]) == paid["hash"] and not b.status()["alerts"]
+    finally:
+        failures = nodes.stop_all()
+        assert not failures, failures
