@@ -75,7 +75,7 @@ from . import decisions as deciding
 from . import membership, transfers
 from . import payments as paying
 from . import shares as sharing
-from .accounts import active_member, record_nonce, require_admin
+from .accounts import active_member, record_nonce, require_admin, shown
 from .digest import state_digest
 from .errors import (
     CheckpointMismatchError,
@@ -163,7 +163,8 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
         signer = active_member(state, signer_id, "the signer")
         if signer.key != intent.key:
             raise KeyRetiredError(
-                f"that key was replaced by {signer.name}'s newer key (a rebind); sign with the current key"
+                f"that key is retired (replaced by a rebind, or an invitation used to join); sign with "
+                f"{shown(signer)}'s current key"
             )
         if intent.nonce in signer.nonces:
             raise ReplayedNonceError(
