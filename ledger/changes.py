@@ -82,8 +82,8 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
     delegations: tuple[bytes, ...] = ()  # members whose delegations (every topic) are rewritten
     shares: tuple[ShareRow, ...] = ()
     rules: bool = False  # the community's rules row (a passed decision on rules or the levy)
-    # Invitation keys whose entry of `State.invitations` an event set, changed or dropped: for a
-    # projection of the invitations, which node/store.py does not write yet (docs/operator.md §13).
+    # Invitation keys whose entry of `State.invitations` an event set, changed or dropped: the
+    # store's `invitations` rows to rewrite.
     invitations: tuple[bytes, ...] = ()
 
     def merged(self, other: Changes) -> Changes:
@@ -149,7 +149,7 @@ action_changes: dict[type, ActionChanges] = with_subclasses({
     Delegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     Undelegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     PayAcross: _pay_across,
-    # The invitations themselves are in no projection yet (docs/operator.md §13): the signer's nonce.
+    # The signer's nonce; `_invitation_changes` adds the invitations rows each one rewrites.
     Invite: lambda state, signer, action: Changes(accounts=(signer,)),
     RevokeInvitation: lambda state, signer, action: Changes(accounts=(signer,)),
     # Signed by the invitation's key, no member's (`signer` is that key): the new member's rows.
