@@ -1,30 +1,50 @@
-"""`tally member add/remove/role/export/erase` and `tally limits`: who is a member, and their limits.
+"""`tally member add/remove/role/export/erase/invite/invitations/uninvite` and `tally limits`: who is
+a member, and their limits.
 
 How this works: each builds one action from protocol/events.py (`AdmitMember`, `RemoveMember`,
-`SetRole`, `SetLimits`, `SetDefaultLimits`), resolves a member's name to its id through the node's
-API, and submits it signed with --key (an admin's: the node refuses anyone else's). A name is put
-in its normal form before it is signed, as the rules require. `limits` reads the limits in force
-first, so an option left out keeps its value.
+`SetRole`, `SetLimits`, `SetDefaultLimits`, `Invite`, `RevokeInvitation`), resolves a member's name
+to its id through the node's API, and submits it signed with --key (an admin's: the node refuses
+anyone else's). A name is put in its normal form before it is signed, as the rules require.
+`limits` reads the limits in force first, so an option left out keeps its value.
+
+`invite` makes a one-time key pair here, submits an `invite` naming its public key, and prints the
+link `<node>/wallet/join#i=<seed>&n=<name>`: the seed (lowercase base32, no padding) and the name
+are in the fragment, which a browser never sends to a server, so only the invitee's phone sees
+them; the wallet signs a `join` with that seed (docs/api.md, "Invitations").
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 import click
+import segno
 from tallystick.ledger.money import format_ceiling, format_debit_limit, parse_amount
 from tallystick.ledger.names import normalise_name
 from tallystick.protocol import limits
-from tallystick.protocol.events import AdmitMember, RemoveMember, SetDefaultLimits, SetLimits, SetRole
-from tallystick.protocol.ids import id_from_text, id_to_text
+from tallystick.protocol.events import (
+    AdmitMember,
+    Invite,
+    RemoveMember,
+    RevokeInvitation,
+    SetDefaultLimits,
+    SetLimits,
+    SetRole,
+)
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from .common import (
     Context,
     TallyCommand,
     TallyGroup,
     example,
+    now_ms,
+    parse_duration_ms,
     print_json,
     refusals_exit_cleanly,
     resolve_member,
@@ -177,6 +197,92 @@ def limits_set(
     shown_debit = "the default" if debit is None else format_debit_limit(debit, decimals, unit)
     shown_ceiling = "the default" if ceiling is None else format_ceiling(ceiling, decimals, unit)
     click.echo(f"{visible(what)}: debit limit {shown_debit}, credit ceiling {shown_ceiling} (seq {appended['seq']})")
+
+
+def invitation_link(node_url: str, seed: bytes, name: str | None) -> str:
+    """The link an invitee opens: the seed and the name only in the fragment, never sent to a server."""
+    link = f"{node_url.rstrip('/')}/wallet/join#i={base64.b32encode(seed).decode('ascii').rstrip('=').lower()}"
+    return link + (f"&n={quote(name, safe='')}" if name else "")
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+@member.command("invite", epilog=example(
+    "tally --key riverside/admin.key member invite --name Alice --expires 3d",
+    "tally --key riverside/admin.key member invite --role admin --debit-limit 50 --ceiling 500"))
+@click.option("--name", default=None, help="The invitee's name, put in the link (never sent to the node).")
+@click.option("--expires", "expires", default="7d", show_default=True,
+              help=f"How long the link stays good: 90s, 10m, 2h, 7d (at most "
+                   f"{limits.invitation_expiry_max_ms // 86_400_000}d).")
+@click.option("--role", type=click.Choice(["member", "admin"]), default="member", show_default=True)
+@click.option("--debit-limit", default=None, help="Major units; left out: the community's default.")
+@click.option("--ceiling", default=None, help="Major units, or 'none' (no ceiling); left out: the default.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_invite(context: Context, name: str | None, expires: str, role: str, debit_limit: str | None,
+                  ceiling: str | None, as_json: bool) -> None:
+    """Invite one person (admin): prints a one-time link, and its QR code on a terminal. Whoever
+    opens the link first makes their key on their phone and joins."""
+    if name is not None:
+        name = normalise_name(name, "the member's name")
+    expires_ms = now_ms() + parse_duration_ms(expires)
+    client = context.client()
+    decimals = client.community()["unit"]["decimals"]
+    debit = None if debit_limit is None else parse_amount(debit_limit, decimals, allow_zero=True)
+    credit = None if ceiling is None else (
+        limits.amount_minor_max if ceiling == "none" else parse_amount(ceiling, decimals, allow_zero=True))
+    invitation = KeyPair.generate()  # its seed goes only into the link
+    action = Invite(invitation=invitation.public, expires_ms=expires_ms, role=role,  # type: ignore[arg-type]
+                    debit_limit_minor=debit, credit_ceiling_minor=credit)
+    appended = client.submit(context.key(), action)
+    link = invitation_link(client.base_url, invitation.seed, name)
+    if as_json:
+        print_json({"link": link, "invitation": id_to_text("k", invitation.public), "expires_ms": expires_ms})
+        return
+    click.echo(f"invitation {id_to_text('k', invitation.public)}" + (f" for {visible(name)}" if name else "")
+               + f" as {role}, open until {_utc(expires_ms)} (seq {appended['seq']}); give this link to that person "
+               "alone (whoever opens it first joins):")
+    click.echo(visible(link))
+    if sys.stdout.isatty():
+        try:
+            segno.make(link, error="m").terminal(compact=True)
+        except segno.DataOverflowError:
+            pass  # too long for a QR code: the link stands alone
+
+
+@member.command("invitations", epilog=example("tally --key riverside/admin.key member invitations"))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_invitations(context: Context, as_json: bool) -> None:
+    """The invitations open now, oldest first (admin)."""
+    invitations = context.client().get("/api/invitations")
+    if as_json:
+        print_json(invitations)
+        return
+    if not invitations:
+        click.echo("no invitation is open")
+        return
+    for invitation in invitations:
+        inviter = invitation["invited_by"]["name"] or invitation["invited_by"]["id"]
+        click.echo(f"{invitation['invitation']}  {invitation['role']}  debit limit {invitation['debit_limit']}, "
+                   f"credit ceiling {invitation['credit_ceiling']}, open until {_utc(invitation['expires_ms'])}, "
+                   f"by {visible(inviter)} (seq {invitation['seq']})")
+
+
+@member.command("uninvite", epilog=example("tally --key riverside/admin.key member uninvite k_..."))
+@click.argument("invitation")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def member_uninvite(context: Context, invitation: str, as_json: bool) -> None:
+    """Withdraw an open invitation by its k_ id (admin): its link no longer joins."""
+    appended = context.client().submit(context.key(), RevokeInvitation(invitation=id_from_text("k", invitation)))
+    print_json(appended) if as_json else click.echo(
+        f"withdrew invitation {visible(invitation)} (seq {appended['seq']}): its link no longer joins")
 
 
 commands = (member, limits_set)

@@ -30,6 +30,8 @@ from tallystick.protocol.events import (
     Delegate,
     EnterprisePay,
     Intent,
+    Invite,
+    Join,
     OfferClosed,
     OpenOffer,
     PayAcross,
@@ -37,6 +39,7 @@ from tallystick.protocol.events import (
     Propose,
     RegisterEnterprise,
     RemoveMember,
+    RevokeInvitation,
     SetDefaultLimits,
     SetLimits,
     SetRole,
@@ -79,6 +82,9 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
     delegations: tuple[bytes, ...] = ()  # members whose delegations (every topic) are rewritten
     shares: tuple[ShareRow, ...] = ()
     rules: bool = False  # the community's rules row (a passed decision on rules or the levy)
+    # Invitation keys whose entry of `State.invitations` an event set, changed or dropped: the
+    # store's `invitations` rows to rewrite.
+    invitations: tuple[bytes, ...] = ()
 
     def merged(self, other: Changes) -> Changes:
         """The rows either changes: what two runs of one feed, written as one, change."""
@@ -88,6 +94,7 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
             tuple(dict.fromkeys((*self.delegations, *other.delegations))),
             tuple(dict.fromkeys((*self.shares, *other.shares))),
             self.rules or other.rules,
+            tuple(dict.fromkeys((*self.invitations, *other.invitations))),
         )
 
 
@@ -142,6 +149,11 @@ action_changes: dict[type, ActionChanges] = with_subclasses({
     Delegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     Undelegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     PayAcross: _pay_across,
+    # The signer's nonce; `_invitation_changes` adds the invitations rows each one rewrites.
+    Invite: lambda state, signer, action: Changes(accounts=(signer,)),
+    RevokeInvitation: lambda state, signer, action: Changes(accounts=(signer,)),
+    # Signed by the invitation's key, no member's (`signer` is that key): the new member's rows.
+    Join: lambda state, signer, action: Changes(accounts=(action.member,)),
     **{kind: _shares_action for kind in (RegisterEnterprise, EnterprisePay, OpenOffer, Subscribe, PlaceOrder,
                                          CancelOrder, TransferShares, WithdrawShares)},
 })
@@ -151,7 +163,9 @@ def of_intent(state: State, intent: Intent) -> Changes:
     """The rows a valid intent changes, from the state before it (the signer's nonce always)."""
     signer = state.keys.get(intent.key)
     if signer is None:
-        return nothing  # an unknown signer's intent is refused, never applied
+        # A join is signed by an invitation's key, no member's: it opens the new member's rows.
+        # Any other unknown signer's intent is refused, never applied.
+        return action_changes[Join](state, intent.key, intent.action) if isinstance(intent.action, Join) else nothing
     entry = action_changes.get(type(intent.action))
     return Changes(accounts=(signer,)) if entry is None else entry(state, signer, intent.action)
 
@@ -211,13 +225,25 @@ body_changes: dict[type, BodyChanges] = with_subclasses({
 def of_event(before: State, after: State, body: object, intent: Intent | None) -> Changes:
     """The rows one event changes: by its intent if it carries one, else by its body."""
     if intent is not None:  # of_intent, inline: the sequencer and every fold run this per event
+        if isinstance(intent.action, Invite | Join | RevokeInvitation):
+            return _invitation_changes(before, after, intent)
         signer = before.keys.get(intent.key)
         if signer is None:
-            return nothing
+            return nothing  # an intent never applied
         action_entry = action_changes.get(type(intent.action))
         return Changes((signer,)) if action_entry is None else action_entry(before, signer, intent.action)
     entry = body_changes.get(type(body))
     return nothing if entry is None else entry(before, after, body)
+
+
+def _invitation_changes(before: State, after: State, intent: Intent) -> Changes:
+    """An invitation action's rows: its table entry's, and every invitation it set, changed or
+    dropped (an expired one goes at any invitation action: ledger/membership.py)."""
+    signer = before.keys.get(intent.key, intent.key)  # a join's signer is the invitation's key
+    found = action_changes[type(intent.action)](before, signer, intent.action)
+    old, new = before.invitations, after.invitations
+    touched = [key for key in old if new.get(key) != old[key]] + [key for key in new if key not in old]
+    return msgspec.structs.replace(found, invitations=tuple(touched))
 
 
 def of_genesis(state: State) -> Changes:
@@ -244,6 +270,7 @@ def of_state(state: State) -> Changes:
         delegations=tuple(state.delegations.keys()),
         shares=tuple(share_rows),
         rules=rules_set,
+        invitations=tuple(state.invitations.keys()),
     )
 
 

@@ -9,6 +9,7 @@ from tallystick.protocol.codec import encode
 from tallystick.protocol.ids import hash32
 
 from . import decisions as deciding
+from . import membership
 from . import payments as paying
 from . import shares as sharing
 from .model import Rules, State, Visibility
@@ -80,4 +81,9 @@ def state_digest(state: State) -> bytes:
             preimage.append([encode(body) for body in state.federation_outbox])
         if state.payments.trade:
             preimage.append(paying.digest_part(state))
+    if state.invitations:
+        # Only while the community holds an invitation, so every earlier digest is unchanged; each
+        # element before it that is absent is nil.
+        preimage.extend([None] * (8 - len(preimage)))
+        preimage.append(membership.invitations_digest_part(state))
     return hash32(encode(preimage))

@@ -234,3 +234,34 @@ class NotInFederationError(DomainError):
 class CapacityShareError(DomainError):
     code = "capacity_share"
     http_status = 409
+
+
+# ---- invitations (ledger/membership.py) -----------------------------------------------------------
+
+
+class InvitationUnknownError(DomainError):
+    """No invitation of this community has that key (never made here, or expired and dropped)."""
+
+    code = "invitation_unknown"
+    http_status = 404
+
+
+class InvitationExpiredError(DomainError):
+    code = "invitation_expired"
+    http_status = 409
+
+
+class InvitationUsedError(DomainError):
+    """The invitation was used to join already, or an admin withdrew it."""
+
+    code = "invitation_used"
+    http_status = 409
+
+
+class BadInvitationError(DomainError):
+    code = "bad_invitation"
+
+
+class TooManyInvitationsError(DomainError):
+    code = "too_many_invitations"
+    http_status = 409

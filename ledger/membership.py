@@ -1,6 +1,15 @@
 """Members, their roles, keys and limits: admission, removal, a change of role or limits, a key
-rebound. No I/O, no clock. Each rule is checked whoever asks: an admin's intent (`check_*`, which
-first requires an admin) or a passed decision (`check_*_rule`, the rule alone).
+rebound, and invitations. No I/O, no clock. Each rule is checked whoever asks: an admin's intent
+(`check_*`, which first requires an admin) or a passed decision (`check_*_rule`, the rule alone).
+
+Invitations: an admin's `invite` names the public key of a one-time key pair their client made
+(its seed travels only in the link); the state holds it (`State.invitations`) until a `join`
+signed by that key admits the person who holds the link, under the key they made on their device.
+The join binds the invitation key to the new member for good, as a retired key (`Member.retired_keys`),
+so it can never sign or be bound again and a second join with it is `invitation_used`, on every
+replica and after any restart. A withdrawn invitation stays, marked, until it would have expired.
+Every invitation action applied at a ts after an invitation's expiry drops it, so the state holds
+at most `invitations_open_max`, none older than `invitation_expiry_max_ms`, alike on every replica.
 """
 
 from __future__ import annotations
@@ -13,8 +22,11 @@ from tallystick.protocol import limits
 from tallystick.protocol.events import (
     Action,
     AdmitMember,
+    Invite,
+    Join,
     RebindKey,
     RemoveMember,
+    RevokeInvitation,
     SetDefaultLimits,
     SetLimits,
     SetRole,
@@ -34,17 +46,22 @@ from .accounts import (
     shown,
 )
 from .errors import (
+    BadInvitationError,
     BalanceNotZeroError,
     CreditCeilingError,
     DebitLimitError,
+    InvitationExpiredError,
+    InvitationUnknownError,
+    InvitationUsedError,
     KeyInUseError,
     LastAdminError,
     LimitBelowBalanceError,
     NameTakenError,
     NotAuthorizedError,
     SharesOutstandingError,
+    TooManyInvitationsError,
 )
-from .model import Account, Community, Member, State
+from .model import Account, Community, Invitation, Member, State
 
 
 def check_admit(state: State, signer: Member, action: AdmitMember) -> None:
@@ -58,12 +75,22 @@ def check_admit(state: State, signer: Member, action: AdmitMember) -> None:
 
 def check_admit_rule(state: State, action: AdmitMember) -> None:
     """The rules of an admission, whoever asks (an admin, or a passed decision)."""
-    if action.member in state.members or action.member in state.keys:  # keys holds every key ever bound
+    if key_taken(state, action.member):
         raise KeyInUseError("that key already belongs to a member; each member needs their own key")
-    if not isinstance(action.name, str):
+    _check_new_name(state, action.name)
+
+
+def key_taken(state: State, key: bytes) -> bool:
+    """Whether `key` is bound, or was ever (`keys`, which also holds used invitations' keys), or is an
+    invitation's key the state still holds."""
+    return key in state.members or key in state.keys or key in state.invitations
+
+
+def _check_new_name(state: State, name: object) -> None:
+    if not isinstance(name, str):
         return  # committed: the name's rules are the node's own (docs/protocol.md §19.4)
-    naming.require_normal_name(action.name, "the member's name")
-    if naming.name_key(action.name) in state.names:
+    naming.require_normal_name(name, "the member's name")
+    if naming.name_key(name) in state.names:
         raise NameTakenError(
             "that name looks like the name of a member or an enterprise already here; choose another (add a surname)"
         )
@@ -149,7 +176,7 @@ def check_set_default_limits_rule(state: State, action: SetDefaultLimits) -> Non
 
 
 def check_rebind(state: State, signer: Member, action: RebindKey) -> None:
-    if action.new_key in state.keys:
+    if action.new_key in state.keys or action.new_key in state.invitations:
         raise KeyInUseError("that key is or was bound to a member; generate a new key")
 
 
@@ -204,6 +231,129 @@ def apply_set_default_limits(state: State, action: SetDefaultLimits, seq: int) -
         state.community, debit_limit_minor=action.debit_limit_minor, credit_ceiling_minor=action.credit_ceiling_minor
     )
     return _replace(state, community=community)
+
+
+# ---- invitations ----------------------------------------------------------------------------------
+
+
+def _ask_again() -> str:
+    return "ask whoever invited you for a new invitation"
+
+
+def check_invite(state: State, signer: Member, action: Invite, now_ms: int) -> None:
+    require_admin(signer)
+    if state.rules.admission == "decision":
+        raise NotAuthorizedError(
+            "this community admits members by decision, so an admin cannot invite: propose the admission "
+            "(`tally propose --admit`)"
+        )
+    if key_taken(state, action.invitation):
+        raise KeyInUseError("that invitation key is or was already in use here; make a new invitation")
+    if action.expires_ms <= now_ms:
+        raise BadInvitationError("the invitation would expire before it is made; give an expiry in the future")
+    if action.expires_ms - now_ms > limits.invitation_expiry_max_ms:
+        raise BadInvitationError(
+            f"an invitation stays open at most {limits.invitation_expiry_max_ms // 86_400_000} days; give a "
+            "shorter expiry"
+        )
+    held = sum(1 for invitation in state.invitations.values() if invitation.expires_ms >= now_ms)
+    if held >= limits.invitations_open_max:
+        raise TooManyInvitationsError(
+            f"{held} invitations are open or withdrawn and not yet expired (the most is "
+            f"{limits.invitations_open_max}); wait until invitees join or some expire"
+        )
+
+
+def check_revoke_invitation(state: State, signer: Member, action: RevokeInvitation, now_ms: int) -> None:
+    require_admin(signer)
+    invitation = state.invitations.get(action.invitation)
+    if invitation is None:
+        raise InvitationUnknownError(
+            "no invitation of this community has that key (used, expired, or never made here); "
+            "`tally member invitations` lists the open ones"
+        )
+    if invitation.revoked:
+        raise InvitationUsedError("that invitation was already withdrawn; nothing to do")
+    if invitation.expires_ms < now_ms:
+        raise InvitationExpiredError("that invitation has expired already; nothing to withdraw")
+
+
+def check_join(state: State, invitation_key: bytes, action: Join, now_ms: int) -> None:
+    """A join, signed by `invitation_key` (no member's key): the invitation is open and unexpired,
+    whoever made it is still an admin, and the new member's key and name are as an admission's."""
+    invitation = state.invitations.get(invitation_key)
+    if invitation is None:
+        bound_to = state.members.get(state.keys.get(invitation_key, b""))
+        if bound_to is not None and bound_to.key != invitation_key:  # a used invitation's key is retired
+            raise InvitationUsedError(f"this invitation was already used to join; {_ask_again()}")
+        raise InvitationUnknownError(
+            f"this community has no invitation with this key (it expired, or it is another community's); {_ask_again()}"
+        )
+    if invitation.revoked:
+        raise InvitationUsedError(f"this invitation was withdrawn; {_ask_again()}")
+    if now_ms > invitation.expires_ms:
+        raise InvitationExpiredError(f"this invitation has expired; {_ask_again()}")
+    if state.rules.admission == "decision":
+        raise NotAuthorizedError(
+            f"this community now admits members only by decision, so invitations no longer admit; {_ask_again()}"
+        )
+    inviter = state.members.get(invitation.invited_by)
+    if inviter is None or not inviter.active or inviter.role != "admin":
+        raise NotAuthorizedError(f"whoever made this invitation is no longer an admin here; {_ask_again()}")
+    if key_taken(state, action.member):
+        raise KeyInUseError("that key already belongs to a member; make a new key on this device and join again")
+    _check_new_name(state, action.name)
+
+
+def _drop_expired(state: State, ts: int) -> State:
+    """`state` without the invitations that expired before `ts`: run by every invitation action
+    applied, so every replica drops the same ones at the same event."""
+    expired = [key for key, invitation in state.invitations.items() if invitation.expires_ms < ts]
+    if not expired:
+        return state
+    invitations = state.invitations
+    for key in expired:
+        invitations = invitations.delete(key)
+    return _replace(state, invitations=invitations)
+
+
+def apply_invite(state: State, signer_id: bytes, action: Invite, seq: int, ts: int) -> State:
+    state = _drop_expired(state, ts)
+    invitation = Invitation(signer_id, seq, action.expires_ms, action.role, action.debit_limit_minor,
+                            action.credit_ceiling_minor)
+    return _replace(state, invitations=state.invitations.set(action.invitation, invitation))
+
+
+def apply_revoke_invitation(state: State, action: RevokeInvitation, ts: int) -> State:
+    state = _drop_expired(state, ts)
+    invitation = state.invitations[action.invitation]
+    return _replace(state, invitations=state.invitations.set(action.invitation, _replace(invitation, revoked=True)))
+
+
+def apply_join(state: State, invitation_key: bytes, action: Join, seq: int, ts: int) -> State:
+    """Admit the new member with the invitation's role and limits; the invitation key becomes one of
+    their retired keys, so it is bound for good and never signs again."""
+    invitation: Invitation = state.invitations[invitation_key]
+    state = _drop_expired(state, ts)
+    member = Member(name=action.name, key=action.member, role=invitation.role, active=True, admitted_seq=seq,
+                    retired_keys=frozenset({invitation_key}))
+    return _replace(
+        state,
+        members=state.members.set(action.member, member),
+        accounts=state.accounts.set(action.member, Account(0, invitation.debit_limit_minor,
+                                                           invitation.credit_ceiling_minor)),
+        keys=state.keys.set(action.member, action.member).set(invitation_key, action.member),
+        names=state.names.set(naming.name_key(action.name), action.member) if isinstance(action.name, str)
+        else state.names,
+        invitations=state.invitations.delete(invitation_key) if invitation_key in state.invitations
+        else state.invitations,
+    )
+
+
+def invitations_digest_part(state: State) -> list:
+    """The digest's invitations element (docs/protocol.md §11.6): every invitation held, by key."""
+    return [[key, i.invited_by, i.seq, i.expires_ms, i.role, i.debit_limit_minor, i.credit_ceiling_minor, i.revoked]
+            for key, i in sorted(state.invitations.items())]
 
 
 # The transitions of the actions an admin signs, or a passed decision applies: one per kind.

@@ -254,6 +254,20 @@ class Capacity(Struct, frozen=True, array_like=True):
     held: tuple[int, ...]  # per level: sent through it and pending (comes back if returned)
 
 
+class Invitation(Struct, frozen=True, array_like=True):
+    """An invitation an admin made (ledger/membership.py): held from its `invite` until it is used
+    (a `join` drops it and binds its key for good), or until an invitation action applied after
+    its expiry drops it. A withdrawn one stays, `revoked`, until then, so its key reads as used."""
+
+    invited_by: bytes  # the admin's member id
+    seq: int  # the seq of the event that carried the invite
+    expires_ms: int
+    role: str
+    debit_limit_minor: int | None  # None: the community's default
+    credit_ceiling_minor: int | None
+    revoked: bool = False
+
+
 class Payments(Struct, frozen=True):
     trade: Map = Map()  # federation id -> this community's trade account id in it
     pending: Map = Map()  # payment id -> Pending (sent, not yet settled or returned)
@@ -284,6 +298,7 @@ class State(Struct, frozen=True):
     # node's timer appends them, and a replica accepts such a body only as the first of these.
     federation_outbox: tuple = ()
     payments: Payments = Payments()  # trade accounts, payments across (ledger/payments.py)
+    invitations: Map = Map()  # invitation key -> Invitation, open or withdrawn and not yet dropped
 
 
 def initial_state(feed: bytes, genesis: Genesis) -> State:

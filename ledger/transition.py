@@ -32,6 +32,8 @@ from tallystick.protocol.events import (
     FederationAct,
     Genesis,
     Intent,
+    Invite,
+    Join,
     KeyRotated,
     OfferClosed,
     OpenOffer,
@@ -41,6 +43,7 @@ from tallystick.protocol.events import (
     RebindKey,
     RegisterEnterprise,
     RemoveMember,
+    RevokeInvitation,
     SetDefaultLimits,
     SetLimits,
     SetRole,
@@ -72,7 +75,7 @@ from . import decisions as deciding
 from . import membership, transfers
 from . import payments as paying
 from . import shares as sharing
-from .accounts import active_member, record_nonce, require_admin
+from .accounts import active_member, record_nonce, require_admin, shown
 from .digest import state_digest
 from .errors import (
     CheckpointMismatchError,
@@ -135,6 +138,9 @@ checks: dict[type, Check] = with_subclasses({
     WithdrawShares: lambda state, signer_id, signer, action, now: sharing.check_withdraw(state, signer_id, action),
     PayAcross: lambda state, signer_id, signer, action, now: paying.check_pay_across(state, signer_id, action),
     FederationAct: lambda state, signer_id, signer, action, now: _check_federation_act(state, signer, action),
+    Invite: lambda state, signer_id, signer, action, now: membership.check_invite(state, signer, action, now),
+    RevokeInvitation: lambda state, signer_id, signer, action, now: membership.check_revoke_invitation(
+        state, signer, action, now),
 })
 
 
@@ -146,13 +152,19 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
     "now" (deadlines are then checked less strictly)."""
     now_ms = state.ts_ms if ts_ms is None else ts_ms
     try:
+        if isinstance(intent.action, Join):
+            # The one action no member signs: an open invitation's key does, and is used up by it
+            # (its nonce needs no window: the key can never sign again).
+            membership.check_join(state, intent.key, intent.action, now_ms)
+            return None
         signer_id = state.keys.get(intent.key)
         if signer_id is None:
             raise UnknownMemberError("the signing key belongs to no member of this community")
         signer = active_member(state, signer_id, "the signer")
         if signer.key != intent.key:
             raise KeyRetiredError(
-                f"that key was replaced by {signer.name}'s newer key (a rebind); sign with the current key"
+                f"that key is retired (replaced by a rebind, or an invitation used to join); sign with "
+                f"{shown(signer)}'s current key"
             )
         if intent.nonce in signer.nonces:
             raise ReplayedNonceError(
@@ -197,12 +209,16 @@ applies: dict[type, Apply] = with_subclasses({
     EnterprisePay: lambda state, signer_id, action, seq, ts: sharing.apply_enterprise_pay(state, action),
     OpenOffer: lambda state, signer_id, action, seq, ts: sharing.apply_open_offer(state, action, seq, ts),
     WithdrawShares: lambda state, signer_id, action, seq, ts: sharing.apply_withdraw(state, signer_id, action, seq, ts),
+    Invite: lambda state, signer_id, action, seq, ts: membership.apply_invite(state, signer_id, action, seq, ts),
+    RevokeInvitation: lambda state, signer_id, action, seq, ts: membership.apply_revoke_invitation(state, action, ts),
 })
 
 
 def _apply_carried(state: State, event: Event, intent: Intent | None) -> State:
     """An event that carries a member's intent (`act`, `payment_sent`): its transition, then the nonce."""
     assert intent is not None, "an event carrying an intent is applied with its decoded intent"
+    if isinstance(intent.action, Join):  # signed by an invitation's key, which it uses up: no nonce to keep
+        return membership.apply_join(state, intent.key, intent.action, event.seq, event.ts)
     signer_id = state.keys[intent.key]
     if isinstance(event.body, PaymentOut):
         state = paying.apply_payment_out(state, event, signer_id)

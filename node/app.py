@@ -230,6 +230,7 @@ def create_app(
 ) -> web.Application:
     from . import pages
     from .http import api, auth
+    from .http import invitations as invitations_api
     from .http import personal as personal_api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
@@ -245,6 +246,7 @@ def create_app(
     shares_api.add_routes(app)
     auth.add_routes(app)
     personal_api.add_routes(app)
+    invitations_api.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
     pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice

@@ -30,7 +30,16 @@ from tallystick.ledger.model import Member, State
 from tallystick.ledger.names import name_key
 from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.errors import LocalError
-from tallystick.protocol.events import Act, ActSealed, AdmitMember, Event, GenesisSealed, Intent, Propose
+from tallystick.protocol.events import (
+    Act,
+    ActSealed,
+    AdmitMember,
+    Event,
+    GenesisSealed,
+    Intent,
+    Join,
+    Propose,
+)
 from tallystick.protocol.federation import PaymentOut, PaymentOutSealed
 from tallystick.protocol.personal import (
     Committed,
@@ -266,11 +275,11 @@ def check_boxes(keys: dict[bytes, bytes], events: Iterable[bytes]) -> TextsRepor
 
 def subject_of(state: State, intent: Intent) -> bytes:
     """Whom an intent's personal texts are about: the admitted member for an admission (direct,
-    or as a proposal's effect), the signer otherwise."""
+    or as a proposal's effect) and for a join, the signer otherwise."""
     action = intent.action
     if isinstance(action, Propose) and isinstance(action.effect, AdmitMember):
         return action.effect.member
-    if isinstance(action, AdmitMember):
+    if isinstance(action, AdmitMember | Join):  # a join's signer is an invitation, not the member
         return action.member
     return state.keys.get(intent.key, intent.key)
 

@@ -50,6 +50,7 @@ from tallystick.protocol.events import (
     DecisionClosed,
     Event,
     Intent,
+    Join,
     Propose,
     RegisterEnterprise,
 )
@@ -219,6 +220,12 @@ class Sequencer:
             )
         for screen in self.screens:
             screen(intent)
+        if isinstance(intent.action, Join):
+            # Anyone may sign a join: refuse one that names no open invitation (its rules but the
+            # name's, which the writer checks) before a data key is made for its new member.
+            error = validate(self.state, intent, max(self.now_ms(), self.head.ts))
+            if error is not None:
+                raise error
         sealed = clear = None
         if submitted.opened:
             if self.directory is None:
@@ -268,14 +275,14 @@ class Sequencer:
         name this node can open (and those admitted earlier in the batch)."""
         intent = item.clear or item.intent
         action = None if intent is None else intent.action
-        if self.directory is None or not isinstance(action, AdmitMember | Propose | RegisterEnterprise):
+        if self.directory is None or not isinstance(action, AdmitMember | Join | Propose | RegisterEnterprise):
             return None  # a memo has no rule but its length, which decoding checked
         if not isinstance(action, RegisterEnterprise) and item.clear is None:
             return None  # nothing committed: the ledger's own checks read it all
         # An enterprise's name is in clear, but it must not look like a member's committed one.
         names = self.directory.names(state) | batch_names
         error = validate(msgspec.structs.replace(state, names=Map(names)), intent, ts)  # type: ignore[arg-type]
-        named = action.name if isinstance(action, AdmitMember | RegisterEnterprise) else None
+        named = action.name if isinstance(action, AdmitMember | Join | RegisterEnterprise) else None
         if error is None and isinstance(named, str):
             # Stricter than the ledger's key, which folds case after the look-alike letters, so that
             # "ALICE" (I like l) passes beside "Alice": the node also compares the names case-folded first.
@@ -285,7 +292,7 @@ class Sequencer:
                     "(add a surname)"
                 )
             else:
-                batch_names[name_key(named)] = action.member if isinstance(action, AdmitMember) else b""
+                batch_names[name_key(named)] = action.member if isinstance(action, AdmitMember | Join) else b""
                 batch_names[folded_key(named)] = batch_names[name_key(named)]
         return error
 

@@ -53,6 +53,7 @@ from tallystick.ledger.model import (
     Decision,
     Enterprise,
     Holding,
+    Invitation,
     Levy,
     Member,
     Offer,
@@ -196,6 +197,12 @@ CREATE TABLE IF NOT EXISTS posting_blocks (
     block INTEGER NOT NULL,
     PRIMARY KEY (feed, account, block)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS invitations (
+    feed BLOB NOT NULL,
+    key BLOB NOT NULL,
+    record BLOB NOT NULL,
+    PRIMARY KEY (feed, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rules (
     feed BLOB PRIMARY KEY,
     admission TEXT NOT NULL,
@@ -208,8 +215,8 @@ CREATE TABLE IF NOT EXISTS rules (
 """
 
 # Tables derived from the log: `tally rebuild` drops and refolds exactly these.
-projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "rules", "shares",
-                     "postings", "posting_blocks")
+projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "invitations", "rules",
+                     "shares", "postings", "posting_blocks")
 # Of those, the ones that hold history, not the state: a rebuild cannot write them from the final
 # state, so it stages them while it folds (`stage_postings`).
 history_tables = ("postings", "posting_blocks")
@@ -228,6 +235,9 @@ _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
 _keys_decoder = msgspec.msgpack.Decoder(list[bytes])
 _outbox_decoder = msgspec.msgpack.Decoder(list[FederationBody])
+# An open invitation's row: its Invitation (ledger/model.py) as a msgpack array.
+_invitation_encoder = msgspec.msgpack.Encoder()
+_invitation_decoder = msgspec.msgpack.Decoder(Invitation)
 
 
 # The kinds `federation_log` indexes: what the federation layer folds and answers.
@@ -690,8 +700,8 @@ class BatchBuilder:
     whole from the final state, and its log is already written): one account of what a
     transaction writes."""
 
-    __slots__ = ("_accounts", "_decisions", "_delegations", "_rules", "_shares", "postings", "postings_only", "rows",
-                 "state")
+    __slots__ = ("_accounts", "_decisions", "_delegations", "_invitations", "_rules", "_shares", "postings",
+                 "postings_only", "rows", "state")
 
     def __init__(self, state: State, *, postings_only: bool = False) -> None:
         """`state`: the state before the first event; `state` stays the state after the last added."""
@@ -702,6 +712,7 @@ class BatchBuilder:
         self._accounts: set[bytes] = set()
         self._decisions: set[int] = set()
         self._delegations: set[bytes] = set()
+        self._invitations: set[bytes] = set()
         self._shares: set[ShareRow] = set()
         self._rules = False
 
@@ -721,6 +732,8 @@ class BatchBuilder:
             self._decisions.update(found.decisions)
         if found.delegations:
             self._delegations.update(found.delegations)
+        if found.invitations:
+            self._invitations.update(found.invitations)
         if found.shares:
             self._shares.update(found.shares)
         if found.rules:
@@ -732,7 +745,7 @@ class BatchBuilder:
         """The batch so far, ending at `head` (the head after the last event added)."""
         assert not self.postings_only, "a postings-only builder makes no batch"
         found = Changes(tuple(self._accounts), tuple(self._decisions), tuple(self._delegations), tuple(self._shares),
-                        self._rules)
+                        self._rules, tuple(self._invitations))
         return AppendBatch(tuple(self.rows), self.state, head, found, tuple(self.postings))
 
 
@@ -842,6 +855,14 @@ def _projection_plan(state: State, changes: Changes, head: FeedHead) -> list[_St
             for topic, delegate in state.delegations.get(member, Map()).items()
         ]
         plan.append(("INSERT INTO delegations VALUES (?, ?, ?, ?)", rows, True))
+    if changes.invitations:
+        # An invitation's entry is set, changed (withdrawn) or dropped (used, or expired): each key
+        # named is rewritten from the state after the batch.
+        plan.append(("DELETE FROM invitations WHERE feed = ? AND key = ?", [(feed, k) for k in changes.invitations], True))
+        held = state.invitations
+        rows = [(feed, key, _invitation_encoder.encode(held[key])) for key in changes.invitations if key in held]
+        if rows:
+            plan.append(("INSERT INTO invitations VALUES (?, ?, ?)", rows, True))
     rules = state.rules
     if changes.rules:
         plan.append((
@@ -1238,6 +1259,10 @@ class Store:
             rules_row = await cursor.fetchone()
         async with self._reader.execute("SELECT ts FROM feeds WHERE feed = ?", (feed,)) as cursor:
             ts_row = await cursor.fetchone()
+        invitations: dict[bytes, Invitation] = {}
+        async with self._reader.execute("SELECT key, record FROM invitations WHERE feed = ?", (feed,)) as cursor:
+            async for key, record in cursor:
+                invitations[key] = _invitation_decoder.decode(record)
         tables: dict[str, dict] = {kind: {} for kind in share_kinds}
         async with self._reader.execute("SELECT kind, key, record FROM shares WHERE feed = ?", (feed,)) as cursor:
             async for kind, key, record in cursor:
@@ -1272,6 +1297,7 @@ class Store:
             shares=shares,
             federation_outbox=outbox,
             payments=payments,
+            invitations=Map(invitations),
         )
 
     async def decision_rows(self, feed: bytes, *, open_only: bool, limit: int = limits.page_size_max) -> list[Decision]:

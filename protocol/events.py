@@ -382,6 +382,37 @@ class Undelegate(_Tagged, tag="undelegate"):
     topic: Topic = ""
 
 
+# ---- invitations: an admin invites one person, who joins with a key made on their device ---------
+
+
+class Invite(_Tagged, tag="invite"):
+    """An admin invites one person. `invitation` is the public key of a one-time key pair the
+    admin's client made; its seed travels in the invitation link and never to the node. Until
+    `expires_ms` (the log's time: the ts of the event carrying the join) and once only, an intent
+    signed by that key may `join`."""
+
+    invitation: Id32
+    expires_ms: TimestampMs
+    role: Role = "member"
+    debit_limit_minor: LimitMinor | None = None  # None: the community's default
+    credit_ceiling_minor: LimitMinor | None = None
+
+
+class Join(_Tagged, tag="join"):
+    """Signed by an open invitation's key (the intent's `key` is the invitation key, not a
+    member's): admit `member`, the key the new member made on their device, under `name`, with
+    the invitation's role and limits. The invitation is used up."""
+
+    member: Id32
+    name: Name | Personal
+
+
+class RevokeInvitation(_Tagged, tag="revoke_invitation"):
+    """An admin withdraws an open invitation: its key can no longer join."""
+
+    invitation: Id32
+
+
 Action = (
     AdmitMember
     | RemoveMember
@@ -406,6 +437,9 @@ Action = (
     | WithdrawShares
     | FederationAct
     | PayAcross
+    | Invite
+    | Join
+    | RevokeInvitation
 )
 
 
@@ -578,6 +612,9 @@ action_kinds: frozenset[str] = frozenset(
         "withdraw_shares",
         "federation",
         "pay_across",
+        "invite",
+        "join",
+        "revoke_invitation",
     }
 )
 

@@ -175,6 +175,14 @@ nonce_window_size = 32
 payment_expiry_ms = 24 * 3600 * 1000
 # The period a share class's withdrawal cap counts in: each 365-day period from the Unix epoch.
 year_ms = 365 * 24 * 3600 * 1000
+# Invitations a community holds at once: open ones, and withdrawn ones until they would have expired
+# (so that their key is refused as used, not as unknown). Each is a few ids in the state and its
+# digest; 1000 is far more than any admin hands out in a month, and all of them fit one page of
+# `GET /api/invitations` (page_size_max).
+invitations_open_max = 1000
+# The longest an invitation stays open after the event that makes it: a link on a phone should not
+# outlive a month; the state holds an invitation no longer than this.
+invitation_expiry_max_ms = 30 * 24 * 3600 * 1000
 # The combining marks one letter may carry (Vietnamese needs two, a few scripts three); more is
 # "Zalgo" text that smears over its neighbours on screen.
 name_marks_per_letter_max = 3

@@ -87,6 +87,7 @@ def open_text(text: str, salt: bytes | None = None) -> Opened:
 
 personal_fields: dict[str, tuple[str, ...]] = {
     "admit": ("name",),
+    "join": ("name",),
     "transfer": ("memo",),
     "enterprise_pay": ("memo",),
     "treasury_pay": ("memo",),

@@ -275,6 +275,28 @@ def _personal_paths() -> dict[str, Any]:
     }
 
 
+def _invitation_paths() -> dict[str, Any]:
+    """The invitations open in the community (node/http/invitations.py, docs/api.md "Invitations")."""
+    invitation = {"type": "object", "required": ["invitation", "expires_ms", "role", "debit_limit", "credit_ceiling",
+                                                 "invited_by", "seq"],
+                  "properties": {"invitation": _id, "expires_ms": {"type": "integer"},
+                                 "role": {"type": "string", "enum": ["member", "admin"]},
+                                 "debit_limit": {"type": "string", "description": "major units with the unit"},
+                                 "debit_limit_minor": {"type": "integer"},
+                                 "debit_limit_is_default": {"type": "boolean"},
+                                 "credit_ceiling": {"type": "string", "description": "major units with the unit"},
+                                 "credit_ceiling_minor": {"type": "integer"},
+                                 "credit_ceiling_is_default": {"type": "boolean"},
+                                 "invited_by": {"type": "object", "properties": {"id": _id,
+                                                                                 "name": {"type": ["string", "null"]}}},
+                                 "seq": {"type": "integer", "description": "the seq of the invite"}}}
+    return {
+        "/api/invitations": _get("The invitations open now (not used, withdrawn or expired), oldest first",
+                                 _ok({"type": "array", "maxItems": limits.invitations_open_max, "items": invitation}),
+                                 403),
+    }
+
+
 def _sign_in_paths() -> dict[str, Any]:
     """Signing in (node/http/auth.py, docs/api.md "Signing in"). 401 not_signed_in: no session (or,
     for the sessions list, no member's signature either); 403 csrf_refused: a change by cookie
@@ -496,6 +518,8 @@ route_visibility: dict[str, str] = {
     "/api/members/{reference}/export.csv": "the member concerned or an admin (as the export)",
     "/api/members/{reference}/erase": "an admin (signed, or by session with its CSRF token); a member still "
                                       "active is 409 member_active; anyone else 403 not_admin",
+    "/api/invitations": "an admin (signed, or by session); a member who is not an admin 403 not_admin; anyone "
+                        "else 401 not_signed_in",
 }
 
 
@@ -560,6 +584,7 @@ def _document() -> dict[str, Any]:
             **_replication_paths(),
             **_sign_in_paths(),
             **_personal_paths(),
+            **_invitation_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),

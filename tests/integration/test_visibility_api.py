@@ -312,6 +312,9 @@ elsewhere = {
     # Erasure: an admin's alone, of a member who left; tests/replication/test_personal_data.py refuses
     # a member (not_admin) and an active member (member_active) and checks what it destroyed.
     "/api/members/{reference}/erase",
+    # Invitations: an admin's alone; tests/integration/test_invitations.py refuses a member
+    # (not_admin), a stranger and a key that is no member's (not_signed_in).
+    "/api/invitations",
 }
 
 

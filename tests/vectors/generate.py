@@ -27,6 +27,9 @@ Python values; running the script writes them next to it as JSON:
 - personal.json     names, memos and proposal texts committed in the log and sealed beside it (docs/protocol.md
                     §19): salted digests, intents as a client sends them and as the log holds them, sealed
                     boxes with their data keys, nonces and plaintexts, a feed of the sealed kinds, bytes refused
+- invitations.json  an admin invites, the invitee joins with the invitation's one-time key, an invitation is
+                    withdrawn and one expires (docs/protocol.md §13.2.4, §11.6): the feed, its digests with the
+                    invitations element, the layouts of the three actions and the joins a replica refuses
 
 Files only ever gain entries: a case or an event appended keeps every existing byte.
 
@@ -87,6 +90,8 @@ from tallystick.protocol.events import (
     GenesisSealed,
     Holders,
     IntentUnsigned,
+    Invite,
+    Join,
     KeyRotated,
     OfferClosed,
     OpenOffer,
@@ -99,6 +104,7 @@ from tallystick.protocol.events import (
     RecoverKey,
     RegisterEnterprise,
     RemoveMember,
+    RevokeInvitation,
     SetDefaultLimits,
     SetFloors,
     SetLevy,
@@ -165,7 +171,7 @@ from tallystick.protocol.personal import (
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
               "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json",
-              "visibility.json", "personal.json")
+              "visibility.json", "personal.json", "invitations.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -692,7 +698,7 @@ commons_digest_seq = 24
 # ---- the state digest, built from its documented layout ------------------------------------------
 
 digest_element_names = ("feed", "seq", "settings", "members", "decisions", "shares", "federation_outbox",
-                        "payments")
+                        "payments", "invitations")
 
 
 def documented_digest_elements(state: State) -> list[Any]:
@@ -761,6 +767,10 @@ def documented_digest_elements(state: State) -> list[Any]:
                 part.append([[own, list(c.above), c.share_minor, list(c.used), list(c.held)]
                              for own, c in sorted(payments.capacity.items())])
             elements.append(part)
+    if state.invitations:  # §11.6: each absent element before it nil
+        elements += [None] * (8 - len(elements))
+        elements.append([[key, i.invited_by, i.seq, i.expires_ms, i.role, i.debit_limit_minor, i.credit_ceiling_minor,
+                          i.revoked] for key, i in sorted(state.invitations.items())])
     return elements
 
 
@@ -1714,6 +1724,7 @@ def build() -> dict[str, Any]:
         "fork_proofs.json": build_fork_proofs(builder),
         "pending.json": build_pending_file(),
         "personal.json": build_personal_file(),
+        "invitations.json": build_invitations_file(),
     }
 
 
@@ -1877,7 +1888,7 @@ def subject_rule(state: State, signer: bytes, action: Any) -> bytes:
     """Whom an intent's texts are about (docs/protocol.md §19.3), built from the section, not by
     calling node/personal.py: the admitted member of an admission, direct or a proposal's effect;
     else the signer's member id."""
-    if isinstance(action, AdmitMember):
+    if isinstance(action, AdmitMember | Join):  # a join: the member it admits, not the invitation's key
         return action.member
     if isinstance(action, Propose) and isinstance(action.effect, AdmitMember):
         return action.effect.member
@@ -2291,6 +2302,140 @@ def build_personal_file() -> dict[str, Any]:
         "invalid": cases,
         "refused": refused,
         "boxes_refused": boxes_refused,
+        "layouts": layouts,
+    }
+
+
+
+
+# ---- invitations.json: invite, join, withdraw, expire (docs/protocol.md §13.2.4, §11.6) -----------------
+
+
+def build_invitations_feed() -> _PersonalFeedBuilder:
+    """A ninth community, Ivybridge: Ada admits Alice and Bob, invites Dee (her own debit limit),
+    Eli (an admin, for a day) and Fay (for the longest an invitation may stay open) and withdraws
+    Fay's; Dee joins with her invitation's key, her name committed and sealed under her new key;
+    she pays; a checkpoint holds Eli's open invitation and Fay's withdrawn one; two days on, Ada
+    invites Gus, which drops Eli's expired invitation."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _PersonalFeedBuilder()
+    t = genesis_ts_ms
+    admin_name = Opened(salt=salt_for("ivybridge genesis: admin_name"), text="Ada")
+    genesis_nonce = box_nonce_for("ivybridge genesis")
+    builder.append("node", t, GenesisSealed(
+        name="Ivybridge", unit_code="IVY", unit_decimals=2, debit_limit_minor=10_000, credit_ceiling_minor=50_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name=commit(admin_name), checkpoint_interval_events=limits.checkpoint_interval_events_min,
+        subject=public["admin"], box=seal(data_key_for("admin"), [admin_name], genesis_nonce),
+    ), "genesis_sealed: the community Ivybridge, unit IVY", None)
+    builder.sealed("admin", t + 1000, AdmitMember(member=public["alice"], name="Alice"), "ivybridge admit alice",
+                   "Ada admits Alice", "alice")
+    builder.sealed("admin", t + 2000, AdmitMember(member=public["bob"], name="Bob"), "ivybridge admit bob",
+                   "Ada admits Bob", "bob")
+    invitation = {name: key_for(f"invitation {name}").public for name in ("dee", "eli", "fay", "gus")}
+    builder.act("admin", t + 3000, Invite(invitation["dee"], t + 7 * day_ms, debit_limit_minor=5000),
+                "Ada invites someone for a week, with a debit limit of 50.00 IVY of their own")
+    builder.act("admin", t + 4000, Invite(invitation["eli"], t + day_ms, "admin"),
+                "Ada invites someone as an admin, for a day")
+    builder.act("admin", t + 5000, Invite(invitation["fay"], t + 5000 + limits.invitation_expiry_max_ms, "member",
+                                          None, 20_000), "Ada invites someone for 30 days, a ceiling of 200.00 IVY")
+    builder.act("admin", t + 6000, RevokeInvitation(invitation["fay"]), "Ada withdraws that invitation")
+    builder.sealed("invitation dee", t + 7000, Join(member=key_for("dee").public, name="Dee"), "ivybridge dee joins",
+                   "Dee joins with the key she made on her phone, signing with her invitation's key; her name "
+                   "committed, sealed under her own data key", "dee")
+    builder.act("dee", t + 8000, Transfer(to=public["alice"], amount_minor=1200), "Dee pays Alice 12.00 IVY")
+    builder.act("alice", t + 9000, Transfer(to=public["bob"], amount_minor=100), "Alice pays Bob 1.00 IVY")
+    builder.act("bob", t + 9500, Transfer(to=key_for("dee").public, amount_minor=200), "Bob pays Dee 2.00 IVY")
+    assert transition.checkpoint_due(builder.states[-1])
+    builder.append("node", t + 10_000, Checkpoint(state_hash=state_digest(builder.states[-1])),
+                   "checkpoint after seq 11: the digest's ninth element holds Eli's open invitation and Fay's withdrawn one", None)
+    description = "two days on, Ada invites someone for a day; Eli's invitation, expired, is dropped"
+    intent, record = builder.intent("admin", Invite(invitation["gus"], t + 3 * day_ms), description)
+    builder.append("node", t + 2 * day_ms, Act(intent=intent), description, record)  # this feed's key never rotates
+    assert set(builder.states[-1].invitations) == {invitation["fay"], invitation["gus"]}
+    final, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert final == builder.heads[-1]
+    return builder
+
+
+day_ms = 24 * hour_ms
+
+
+def build_invitations_file() -> dict[str, Any]:
+    builder = build_invitations_feed()
+    check_documented_digest(builder)
+    feed, state, node = builder.feed, builder.states[-1], key_for("node")
+    checkpoint_seq = 12
+
+    refused: list[dict[str, Any]] = []
+
+    def refused_case(name: str, description: str, error: str, signer: str, action: Action, ts: int) -> None:
+        intent = sign_intent(key_for(signer), feed=feed, nonce=1_000, action=action)
+        decoded = verify_intent(intent, feed=feed)
+        opened = Opened(salt=salt_for("refused join"), text="Zed")  # a join's committed name, with its box
+        sealed = ((key_for("zed").public, seal(data_key_for("zed"), [opened], box_nonce_for("refused join")))
+                  if committed_texts(action) else None)
+        body = transition.intent_body(state, decoded, intent, ts, sealed)
+        data = sign_event(node, feed=feed, seq=len(builder.raw) + 1, prev=event_hash(builder.raw[-1]), ts=ts, body=body)
+        _, event = verify_next(builder.heads[-1], data)
+        _expect(error, lambda: transition.audit(state, event, decoded))
+        refused.append({"name": name, "description": description, "check": "audit", "after_seq": len(builder.raw),
+                        "error": error, "bytes_hex": data.hex()})
+
+    now = decode_event(builder.raw[-1]).ts
+    committed = Committed(digest=text_digest(salt_for("refused join"), "Zed"))
+    for name, description, error, signer, ts in (
+        ("join_used", "a second join with Dee's invitation, used at seq 8", "invitation_used", "invitation dee", now),
+        ("join_withdrawn", "a join with Fay's invitation, withdrawn at seq 7", "invitation_used", "invitation fay", now),
+        ("join_unknown", "a join signed by a key no invitation has", "invitation_unknown", "stranger", now),
+        ("join_dropped", "a join with Eli's invitation, expired and dropped at seq 13", "invitation_unknown",
+         "invitation eli", now),
+        ("join_expired", "a join with Gus's invitation one millisecond after its expiry", "invitation_expired",
+         "invitation gus", genesis_ts_ms + 3 * day_ms + 1),
+    ):
+        refused_case(name, description, error, signer, Join(member=key_for("zed").public, name=committed), ts)
+    refused_case("join_taking_a_members_key", "a join with Gus's invitation naming Alice's key as the new member's",
+                 "key_in_use", "invitation gus", Join(member=key_for("alice").public, name=committed), now)
+    refused_case("invite_by_a_member", "Alice, a plain member, invites", "not_authorized", "alice",
+                 Invite(key_for("invitation zed").public, now + day_ms), now)
+    refused_case("invite_too_long", "Ada invites for a millisecond longer than invitation_expiry_max_ms",
+                 "bad_invitation", "admin", Invite(key_for("invitation zed").public,
+                                                   now + limits.invitation_expiry_max_ms + 1), now)
+
+    example = {label: _example_id(label) for label in ("invitation", "member")}
+    salt = bytes.fromhex("33b737a34ee05b98bf87eea69e2adcb9")
+    layouts = []
+    for description, value in (
+        ("invite, role and limits at their defaults", Invite(example["invitation"], genesis_ts_ms)),
+        ("invite: an admin, with both limits", Invite(example["invitation"], genesis_ts_ms, "admin", 5000, 20_000)),
+        ("join, the name committed, as the log holds it", Join(example["member"],
+                                                               Committed(digest=text_digest(salt, "Dee")))),
+        ("join, the name opened, as the wallet sends it", Join(example["member"], Opened(salt=salt, text="Dee"))),
+        ("revoke_invitation", RevokeInvitation(example["invitation"])),
+    ):
+        data = encode(value)
+        assert msgspec.msgpack.decode(data, type=Action) == value
+        layouts.append({"group": "action", "kind": type(value).__struct_config__.tag, "description": description,
+                        "decoded": plain(value), "bytes_hex": data.hex()})
+    return {
+        "description": "A valid feed of the community Ivybridge (docs/protocol.md §13.2.4): invitations made, "
+        "withdrawn, used by a join (signed by the invitation's one-time key, seed key_for('invitation dee'); the "
+        "new member's key is key_for('dee')), and dropped once expired. Fields as in feed.json and personal.json; "
+        "digest takes apart the state before the checkpoint at seq 12, whose ninth element holds the invitations "
+        "(§11.6); state_digest_hex is the state digest after the last event; refused are events a replica "
+        "refuses after it (check audit, on the state after after_seq); layouts are one encoding of each new "
+        "action (group action; ids BLAKE2b-256 of 'tallystick layout example: ' + a label).",
+        "feed_hex": feed.hex(),
+        "events": builder.events,
+        "intents": builder.intents,
+        "boxes": builder.boxes,
+        "digest": digest_example("ivybridge", builder, "invitations.json before its checkpoint: the invitations "
+                                 "element, elements 5 to 8 nil", seq=checkpoint_seq - 1),
+        "state_digest_hex": state_digest(state).hex(),
+        "invitations_hex": {id_to_text("k", key): key.hex() for key in sorted(state.invitations)},
+        "final_balances": {name: state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob", "dee")},
+        "refused": refused,
         "layouts": layouts,
     }
 
