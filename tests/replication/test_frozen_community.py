@@ -179,7 +179,9 @@ def test_a_forked_community_is_frozen_in_every_federation_and_the_alert_reaches_
     for payer, key, federation in ((world.b, bea, world.f1), (world.c, cy, world.top)):
         before = payer.status()["seq"]
         assert refusal_of(pay_across(payer, key, world.a, alice, 1_00, federation)) == (409, "community_frozen")
-        assert payer.status()["seq"] == before  # nothing appended
+        # Nothing of the refused payment appended (C may meanwhile answer A's payment on its own).
+        appended = payer.get(f"/api/log?from={before + 1}")["events"]
+        assert [event["body"]["kind"] for event in appended if event["body"]["kind"] == "payment_sent"] == []
 
     # The payment A sent before its fork is undisputed (both halves share everything before the
     # fork's seq): its payee answers it by its own rules alone, whenever it learned of the fork.
