@@ -144,6 +144,24 @@ def _tally_command() -> str:
     return shown(beside) if beside.exists() else "tally"
 
 
+def invite_newcomer(community: cluster.Community) -> str:
+    """A one-time invitation link into `community`, made by its admin for the demo's reader."""
+    from tallystick.node.home import read_key
+    from tallystick.protocol.events import Invite
+    from tallystick.protocol.ids import KeyPair
+
+    from .client import Client
+    from .common import now_ms
+    from .members import invitation_link
+
+    invitation = KeyPair.generate()  # its seed goes only into the printed link
+    expires_ms = now_ms() + 86_400_000
+    Client(community.url).submit(read_key(community.home / "admin.key"),
+                                 Invite(invitation=invitation.public, expires_ms=expires_ms, role="member",
+                                        debit_limit_minor=None, credit_ceiling_minor=None))
+    return invitation_link(community.url, invitation.seed, "Newcomer")
+
+
 def introduce(communities: list[cluster.Community], directory: Path) -> None:
     from . import cluster
 
@@ -154,6 +172,10 @@ def introduce(communities: list[cluster.Community], directory: Path) -> None:
     lines = ["", f"The demo is running: {len(communities)} communities, their homes in {shown(directory)}/", ""]
     lines += [f"  {c.name:<{width}}{c.url}/" for c in communities]
     lines += [
+        "",
+        f"Join {first.name} as a new member in the wallet (open it in a browser; the key is made there):",
+        f"  {invite_newcomer(first)}",
+        f"  {first.url}/wallet              the wallet itself (a member's home, pay, receive, history)",
         "",
         f"What to look at ({first.name}'s pages; every community has the same):",
         f"  {first.url}/                      its members, balances, recent activity and decisions",

@@ -278,3 +278,14 @@ def test_the_demo_refuses_a_folder_that_holds_other_files_and_leaves_them(tmp_pa
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--directory" in done.stderr, done.stderr
     assert sorted(entry.name for entry in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_demo_prints_an_open_invitation_into_its_first_community_for_the_wallet(two_demos: list[Demo]) -> None:
+    for demo in two_demos:
+        [link] = [line.strip() for line in demo.output if "/wallet/join#i=" in line]
+        base = link.split("/wallet/join#", 1)[0]
+        assert base in demo.urls.values()
+        fragment = dict(part.split("=", 1) for part in link.split("#", 1)[1].split("&"))
+        assert len(fragment["i"]) == 52 and fragment["n"] == "Newcomer"  # the seed, base32, and a name
+        [open_one] = as_admin(demo, base, "/api/invitations")
+        assert open_one["role"] == "member" and open_one["expires_ms"] > time.time() * 1000
