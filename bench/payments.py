@@ -329,10 +329,12 @@ async def _round(session: aiohttp.ClientSession, clients: Clients, pair: Pair, m
     while await b_log.read():  # every answer is in B's log before A could settle on it
         continue
 
-    def times(log: LogReader, kind: str) -> list[int]:
-        return [event["ts"] for event in log.events if event["body"]["kind"] == kind]
+    def times(log: LogReader, *kinds: str) -> list[int]:
+        return [event["ts"] for event in log.events if event["body"]["kind"] in kinds]
 
-    sent, accepted, settled_ts = times(a_log, "payment_sent"), times(b_log, "payment_accepted"), times(a_log, "payment_settled")
+    # A payment with a memo is logged as payment_sent_sealed (protocol.md §19.3).
+    sent = times(a_log, "payment_sent", "payment_sent_sealed")
+    accepted, settled_ts = times(b_log, "payment_accepted"), times(a_log, "payment_settled")
     origin = min(sent)
     phases = {"last_sent": max(sent) - origin, "first_accepted": min(accepted) - origin,
               "last_accepted": max(accepted) - origin, "first_settled": min(settled_ts) - origin,
