@@ -275,6 +275,56 @@ def _personal_paths() -> dict[str, Any]:
     }
 
 
+def _statement_paths() -> dict[str, Any]:
+    """A member's statement for the wallet (node/http/statement.py, docs/api.md §10)."""
+    from .statement import history_rows_default, history_rows_max, search_chars_max
+
+    row = {"type": "object",
+           "required": ["seq", "ts_ms", "amount", "balance", "counterparty", "counterparty_name", "memo", "description"],
+           "additionalProperties": False,
+           "properties": {
+               "seq": {"type": "integer", "description": "the event that changed the balance"},
+               "ts_ms": {"type": "integer"},
+               "amount": {"type": "integer", "description": "the change, signed minor units: positive is received"},
+               "balance": {"type": "integer", "description": "the member's balance after it, minor units"},
+               "counterparty": {"type": ["string", "null"], "description": "m_ id of the other party (of another "
+                                                                           "community for a payment across), or null"},
+               "counterparty_name": {"type": ["string", "null"], "description": "as the reader may see names"},
+               "memo": {"type": ["string", "null"], "description": "the memo opened, (erased) if erased, or null"},
+               "description": {"type": "string", "description": "a short kind in English: payment, payment across, "
+                                                                "dividend, joined, …"}}}
+    return {
+        "/api/members/{reference}/history": _get(
+            "A member's changes of balance, newest first, each with the balance after it, the other party and "
+            "the memo; ?before= pages back, ?q= searches memos and names",
+            _ok({"type": "object", "required": ["member", "balance", "rows", "next"], "additionalProperties": False,
+                 "properties": {"member": _id_of("m", "the member"), "balance": {"type": "integer"},
+                                "rows": {"type": "array", "maxItems": history_rows_max, "items": row},
+                                "next": {"type": ["integer", "null"],
+                                         "description": "send as ?before= for older rows; null: nothing older"}}}),
+            400, 403,
+            parameters=[_text_path("reference", "an id (m_) or a name"),
+                        {"name": "before", "in": "query", "description": "only rows before this seq",
+                         "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}},
+                        {"name": "limit", "in": "query", "description": "how many rows, at most",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": history_rows_max,
+                                    "default": history_rows_default}},
+                        _search("rows whose memo or other party's name contains it (case-insensitive)",
+                                search_chars_max)]),
+    }
+
+
+def _search(description: str, chars_max: int) -> dict[str, Any]:
+    return {"name": "q", "in": "query", "description": description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": chars_max, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}}
+
+
+def _members_search() -> dict[str, Any]:
+    from .statement import search_chars_max
+
+    return _search("only members whose name, as the node shows it, contains it (case-insensitive)", search_chars_max)
+
+
 def _invitation_paths() -> dict[str, Any]:
     """The invitations open in the community (node/http/invitations.py, docs/api.md "Invitations")."""
     invitation = {"type": "object", "required": ["invitation", "expires_ms", "role", "debit_limit", "credit_ceiling",
@@ -467,7 +517,8 @@ route_visibility: dict[str, str] = {
     "/api/balances": f"anyone; only the accounts whose name and balance the reader may see {_policy} (a member "
                      "always their own; the community's own accounts for all); ?account= someone hidden is "
                      "refused: not_visible (403) for a hidden balance, bad_id (400) for a hidden name, as if unknown",
-    "/api/members": f"anyone; only the members whose names the reader may see {_policy} (a member always themself)",
+    "/api/members": f"anyone; only the members whose names the reader may see {_policy} (a member always themself); "
+                    "?q= searches among those alone (strangers find none by default)",
     "/api/members/{reference}": "anyone; a member whose name the reader may not see is bad_id (400), as if unknown",
     "/api/log": f"whoever may see the log {_policy} (by default admins); others: not_visible (403)",
     "/api/decisions": f"anyone; ids, titles, state, outcome and deadline for all; text, proposer, options, "
@@ -518,6 +569,9 @@ route_visibility: dict[str, str] = {
     "/api/members/{reference}/export.csv": "the member concerned or an admin (as the export)",
     "/api/members/{reference}/erase": "an admin (signed, or by session with its CSRF token); a member still "
                                       "active is 409 member_active; anyone else 403 not_admin",
+    "/api/members/{reference}/history": f"whoever may see that member's history {_policy} (by default the "
+                                        "member concerned and admins); others: not_visible (403), or bad_id (400) "
+                                        "if the name is hidden",
     "/api/invitations": "an admin (signed, or by session); a member who is not an admin 403 not_admin; anyone "
                         "else 401 not_signed_in",
 }
@@ -546,8 +600,8 @@ def _document() -> dict[str, Any]:
                 parameters=[{"name": "account", "in": "query", "description": "an id (m_) or a name",
                              "schema": {"type": "string", "maxLength": reference_chars_max}},
                             _limit(limits.page_size_max)]),
-            "/api/members": _get("Members", _ok({"type": "array", "items": _member}), 400,
-                                 parameters=[_limit(limits.page_size_max)]),
+            "/api/members": _get("Members; ?q= only those whose name contains it", _ok({"type": "array", "items": _member}),
+                                 400, parameters=[_limit(limits.page_size_max), _members_search()]),
             "/api/members/{reference}": _get("One member, by id or by name", _ok(_member), 400, 404,
                                              parameters=[_text_path("reference", "an id (m_) or a name")]),
             "/api/log": _get(
@@ -585,6 +639,7 @@ def _document() -> dict[str, Any]:
             **_sign_in_paths(),
             **_personal_paths(),
             **_invitation_paths(),
+            **_statement_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),

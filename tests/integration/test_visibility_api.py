@@ -254,6 +254,20 @@ def export(world: World, reader: str, answer: Answer) -> None:
             assert answer.json()["member"]["name"] == names["alice"]
 
 
+def history(world: World, reader: str, answer: Answer) -> None:
+    """Alice's statement for the wallet: by default hers and the admins' (history: concerned)."""
+    if reader in ("stranger", "outsider"):
+        is_refused(answer, 400, "bad_id")  # as for a name no one has
+        no_personal_data(world, reader, answer)
+    elif reader == "member":
+        is_refused(answer, 403, "not_visible")
+        assert memo.encode() not in answer.body
+    else:
+        assert answer.status == 200, (reader, answer.body[:300])
+        [paid] = [row for row in answer.json()["rows"] if row["memo"] == memo]
+        assert (paid["amount"], paid["counterparty_name"]) == (-150, names["bob"])
+
+
 def openapi(world: World, reader: str, answer: Answer) -> None:
     assert answer.status == 200
     for item in answer.json()["paths"].values():
@@ -297,6 +311,7 @@ checks: dict[str, tuple[str, Callable[[World], str], Check]] = {
     "/node": ("get", lambda w: "/node", public_to_all),
     "/api/members/{reference}/export": ("get", lambda w: f"/api/members/{w.id('alice')}/export", export),
     "/api/members/{reference}/export.csv": ("get", lambda w: f"/api/members/{w.id('alice')}/export.csv", export),
+    "/api/members/{reference}/history": ("get", lambda w: f"/api/members/{w.id('alice')}/history", history),
 }
 # Routes whose visibility is checked elsewhere, and why.
 elsewhere = {
@@ -340,6 +355,18 @@ def request(world: World, reader: str, method: str, path: str) -> Answer:
 def test_each_reader_sees_exactly_what_the_policy_allows(world: World, route: str, reader: str) -> None:
     method, path_of, check = checks[route]
     check(world, reader, request(world, reader, method, path_of(world)))
+
+
+@pytest.mark.parametrize("reader", reader_kinds)
+def test_a_member_search_finds_only_names_the_reader_may_see(world: World, reader: str) -> None:
+    answer = world.read(reader, "/api/members?q=ASHBY")
+    assert answer.status == 200, answer.body[:300]
+    found = [row["id"] for row in answer.json()]
+    if reader in ("stranger", "outsider"):
+        assert found == [] and answer.headers["tally-hidden"] == "names"
+        no_personal_data(world, reader, answer)
+    else:  # names are the members'
+        assert found == [world.id("alice")] and answer.json()[0]["name"] == names["alice"]
 
 
 def test_a_hidden_name_and_an_unknown_name_are_refused_alike(world: World) -> None:
