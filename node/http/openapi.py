@@ -314,6 +314,20 @@ def _statement_paths() -> dict[str, Any]:
     }
 
 
+def _stream_paths() -> dict[str, Any]:
+    """The reader's balance as it changes (node/http/stream.py, docs/api.md §10)."""
+    return {
+        "/api/stream": {"get": {
+            "summary": "Server-Sent Events: `event: balance` with data {seq, balance} at once and after each commit "
+                       "that changes the reader's own balance, `: ping` every stream_ping_ms; ends when the member "
+                       "is removed, their session ends, or the node stops",
+            "parameters": [],
+            "responses": {"200": {"description": "text/event-stream, open until it ends",
+                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                          **_errors(429, *always)}}},
+    }
+
+
 def _search(description: str, chars_max: int) -> dict[str, Any]:
     return {"name": "q", "in": "query", "description": description,
             "schema": {"type": "string", "minLength": 1, "maxLength": chars_max, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}}
@@ -572,6 +586,8 @@ route_visibility: dict[str, str] = {
     "/api/members/{reference}/history": f"whoever may see that member's history {_policy} (by default the "
                                         "member concerned and admins); others: not_visible (403), or bad_id (400) "
                                         "if the name is hidden",
+    "/api/stream": "a signed-in member (by cookie) or a member signing the request: their own balance alone; "
+                   "anyone else 401 not_signed_in; past 5 streams of a member or 1000 in all 429 too_many_streams",
     "/api/invitations": "an admin (signed, or by session); a member who is not an admin 403 not_admin; anyone "
                         "else 401 not_signed_in",
 }
@@ -640,6 +656,7 @@ def _document() -> dict[str, Any]:
             **_personal_paths(),
             **_invitation_paths(),
             **_statement_paths(),
+            **_stream_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),

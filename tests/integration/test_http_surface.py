@@ -42,7 +42,8 @@ def test_openapi_paths_answer_on_the_running_node(node: NodeProcess) -> None:
         # routes that need a browser's session, a peer node's key or a parameter. (Every route may answer 401, to an
         # Authorization header that does not verify, so 401 does not say which need a session.)
         get = item.get("get", {})
-        needs = get.get("x-visibility", "").startswith(("a signed-in member (by cookie)", "a node with standing", "GET: a node with standing")) or any(
+        streams = "text/event-stream" in get.get("responses", {}).get("200", {}).get("content", {})
+        needs = streams or get.get("x-visibility", "").startswith(("a signed-in member (by cookie)", "a node with standing", "GET: a node with standing")) or any(
             parameter.get("required") for parameter in get.get("parameters", []))
         if "get" in item and "{" not in path and not needs:
             assert node.signed(node.admin_key, "GET", path).status == 200, path

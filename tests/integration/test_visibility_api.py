@@ -330,6 +330,9 @@ elsewhere = {
     # Invitations: an admin's alone; tests/integration/test_invitations.py refuses a member
     # (not_admin), a stranger and a key that is no member's (not_signed_in).
     "/api/invitations",
+    # The balance stream: a member's own balance alone, open until it ends; tests/node/test_stream_api.py
+    # refuses a stranger and a key that is no member's (not_signed_in) and reads a member's own.
+    "/api/stream",
 }
 
 
