@@ -328,6 +328,48 @@ def _stream_paths() -> dict[str, Any]:
     }
 
 
+# The wallet's routes are served by the wallet package (the browser wallet's front end), which lands
+# beside the node: they are described here with the node's own, marked `x-served-by`, so that one
+# document lists every route a client meets. A test that walks the routes skips the ones so marked
+# that the app it runs does not register.
+wallet_served_by = "wallet"
+wallet_screens = ("join", "pay", "receive", "history", "settings")
+
+
+def _wallet_paths() -> dict[str, Any]:
+    """The browser wallet's shell, static files, service worker and manifest: no member data (the
+    wallet reads the member's data from the JSON API, as the member)."""
+    not_found = {"description": "no such screen or file",
+                 "content": {"text/html": {"schema": {"type": "string"}},
+                             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def served(summary: str, content_type: str, *parameters: dict[str, Any], missing: bool = False) -> dict[str, Any]:
+        responses: dict[str, Any] = {"200": {"description": summary, "content": {content_type: {"schema": {"type": "string"}}}},
+                                     **_errors(*always)}
+        if missing:
+            responses["404"] = not_found
+        return {"get": {"summary": summary, "parameters": list(parameters), "responses": responses,
+                        "x-served-by": wallet_served_by}}
+
+    return {
+        "/wallet": served("The wallet's shell (HTML): the app the member's phone opens", "text/html"),
+        "/wallet/{screen}": served(
+            "The wallet's shell at one screen (HTML); another screen is 404", "text/html",
+            {"name": "screen", "in": "path", "required": True, "description": "one of " + ", ".join(wallet_screens),
+             "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}}, missing=True),
+        "/wallet/static/{path}": served(
+            "One of the wallet's static files (scripts, styles, icons)", "*/*",
+            {"name": "path", "in": "path", "required": True, "description": "the file's path under static/",
+             "schema": {"type": "string", "minLength": 1, "maxLength": public_path_chars_max}}, missing=True),
+        "/wallet/sw.js": served("The wallet's service worker", "text/javascript"),
+        "/wallet/manifest.webmanifest": served("The wallet's web app manifest", "application/manifest+json"),
+    }
+
+
+# The longest static file path a wallet URL names.
+public_path_chars_max = 256
+
+
 def _search(description: str, chars_max: int) -> dict[str, Any]:
     return {"name": "q", "in": "query", "description": description,
             "schema": {"type": "string", "minLength": 1, "maxLength": chars_max, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}}
@@ -588,6 +630,11 @@ route_visibility: dict[str, str] = {
                                         "if the name is hidden",
     "/api/stream": "a signed-in member (by cookie) or a member signing the request: their own balance alone; "
                    "anyone else 401 not_signed_in; past 5 streams of a member or 1000 in all 429 too_many_streams",
+    "/wallet": "anyone: the wallet's shell, the same for every reader (no member data)",
+    "/wallet/{screen}": "anyone: the wallet's shell, the same for every reader (no member data)",
+    "/wallet/static/{path}": "anyone: the wallet's static files (no member data)",
+    "/wallet/sw.js": "anyone: the wallet's service worker (no member data)",
+    "/wallet/manifest.webmanifest": "anyone: the wallet's manifest (no member data)",
     "/api/invitations": "an admin (signed, or by session); a member who is not an admin 403 not_admin; anyone "
                         "else 401 not_signed_in",
 }
@@ -657,6 +704,7 @@ def _document() -> dict[str, Any]:
             **_invitation_paths(),
             **_statement_paths(),
             **_stream_paths(),
+            **_wallet_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),
