@@ -41,10 +41,10 @@ static_path_chars_max = 256
 # A versioned URL (?v= the current version) never changes: a year, the longest browsers honour.
 immutable_max_age_seconds = 365 * 24 * 3600
 
-content_security_policy = "; ".join([
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-    "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
-])
+content_security_policy = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 security_headers = {
     "Content-Security-Policy": content_security_policy,
     "X-Content-Type-Options": "nosniff",

@@ -25,6 +25,7 @@ let csrfToken = null;
 let device = null; // { pair, key, ... }: who signs in, set by useDevice
 
 export function useDevice(loaded) {
+  if (device && loaded && device.key === loaded.key) return;
   device = loaded;
   csrfToken = null;
 }

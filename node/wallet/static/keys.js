@@ -49,12 +49,14 @@ export async function makeDeviceKey() {
   return { pair, publicKey, member: idToText("m", publicKey), key: idToText("k", publicKey) };
 }
 
-export async function saveDevice(device, node) {
+// `joined` is false while its join is on its way: kept before it is sent, so that a page closed
+// after the node admitted it still holds the key.
+export async function saveDevice(device, node, joined) {
   await store.put("device", { pair: device.pair, publicKey: device.publicKey, member: device.member,
-    key: device.key, node });
+    key: device.key, node, joined });
 }
 
-// The device's member: { pair, publicKey, member, key, node } or undefined before joining.
+// The device's member: { pair, publicKey, member, key, node, joined } or undefined before joining.
 export function loadDevice() {
   return store.get("device");
 }
