@@ -230,6 +230,7 @@ def test_the_wallet_opens_offline_from_its_service_worker(phone: Phone, wallet_n
         alert = phone.page.get_by_role("alert")
         wait_until(lambda: alert.count(), what="the offline line")
         assert alert.inner_text() == "The node cannot be reached: check your connection and try again."
+        assert phone.page.locator("#community").inner_text() == wallet_node.get("/api/community")["name"]
         phone.shoot("offline")
     finally:
         phone.context.set_offline(False)

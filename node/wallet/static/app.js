@@ -12,6 +12,7 @@ import { formatAmount, formatTime, parseAmount, plainAmount } from "./format.js"
 import { fromBase32, idFromText } from "./ids.js";
 import * as intents from "./intents.js";
 import * as keys from "./keys.js";
+import * as store from "./store.js";
 import { qrSvg } from "./qr.js";
 import { t } from "./strings.js";
 
@@ -70,8 +71,21 @@ function heading(text) {
 
 // ---- what the wallet knows ----
 
+// The community's public facts (name, unit, feed id): kept on the device too, so that the wallet
+// opened offline still says whose wallet it is.
 async function loadCommunity() {
-  if (community === null) community = await api.get("/api/community");
+  if (community === null) {
+    try {
+      community = await api.get("/api/community");
+      await store.put("community", { name: community.name, unit: community.unit, node: community.node });
+    } catch (error) {
+      const kept = await store.get("community");
+      if (kept) {
+        communityLink.textContent = kept.name;
+      }
+      throw error;
+    }
+  }
   communityLink.textContent = community.name;
   document.title = `${community.name} · ${t("app.title")}`;
   return community;
@@ -200,7 +214,8 @@ function historyRow(row) {
     h("span", { class: "who" }, h("span", { class: "name", text: title }),
       row.memo ? h("span", { class: "memo", text: row.memo }) : null,
       h("span", { class: "when", text: formatTime(row.ts_ms) })),
-    h("span", { class: row.amount < 0 ? "amount out" : "amount in", text: money(row.amount, { signed: true }) }));
+    h("span", { class: `amount ${row.amount < 0 ? "out" : row.amount > 0 ? "in" : ""}`,
+      text: money(row.amount, { signed: true }) }));
 }
 
 async function homeScreen(draw) {
@@ -286,7 +301,7 @@ async function receiveScreen() {
     copied.textContent = t("receive.copied");
   } });
   show(heading(t("receive.title")), h("p", { text: t("receive.text") }),
-    h("figure", { class: "qr-box" }, qrSvg(link, t("receive.qr"))),
+    h("div", { class: "qr-box" }, qrSvg(link, t("receive.qr"))),
     h("label", { for: "pay-link", text: t("receive.link") }),
     h("output", { id: "pay-link", class: "link", text: link }),
     h("p", { class: "actions" }, copy, copied));

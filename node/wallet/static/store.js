@@ -3,8 +3,8 @@
 // How this works: values are kept by structured clone, so a CryptoKeyPair made with
 // `extractable: false` is stored as it is and comes back just as non-extractable: its private key
 // never exists as bytes anywhere a script can read. Keys of the store: "device" (the member's key
-// pair and ids), "nonce" (the last nonce this device signed, a decimal string), "outbox" (payments
-// made offline, waiting to be sent).
+// pair and ids), "nonce" (the last nonce this device signed, a decimal string), "community" (the
+// community's public name, unit and feed id, for a wallet opened offline).
 const databaseName = "tallystick-wallet";
 const storeName = "kv";
 
