@@ -235,3 +235,30 @@ def test_the_wallet_opens_offline_from_its_service_worker(phone: Phone, wallet_n
     finally:
         phone.context.set_offline(False)
 
+
+
+def test_a_payment_can_be_made_with_the_keyboard_alone_with_a_visible_focus(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    member = join_through(phone, invite(wallet_node, "--name", "Keyboard Kit"))
+    wallet_node.act(wallet_node.admin_key, Transfer(to=id_from_text("m", member), amount_minor=500))
+    payee = wallet_node.admit("Eden Moss")
+    page = phone.page
+    page.goto(f"{wallet_node.url}/wallet/pay?to={id_to_text('m', payee.public)}", wait_until="load")
+    wait_until(lambda: page.locator("#payee").count(), what="the pay screen")
+
+    def focused() -> dict[str, str]:
+        return page.evaluate("""() => ({ id: document.activeElement.id, tag: document.activeElement.tagName,
+          outline: getComputedStyle(document.activeElement).outlineStyle })""")
+
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if focused()["id"] == "pay-amount":
+            break
+    assert focused() == {"id": "pay-amount", "tag": "INPUT", "outline": "solid"}
+    page.keyboard.type("1.25")
+    page.keyboard.press("Enter")
+    wait_until(lambda: page.locator("#confirm-amount").count(), what="the confirmation")
+    assert focused()["id"] == "pay-send"
+    page.keyboard.press("Enter")
+    wait_until(lambda: page.locator("#receipt").count(), what="the receipt")
+    assert balance_of(wallet_node, id_to_text("m", payee.public)) == 125
