@@ -343,8 +343,10 @@ def _wallet_paths() -> dict[str, Any]:
                  "content": {"text/html": {"schema": {"type": "string"}},
                              "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
-    def served(summary: str, content_type: str, *parameters: dict[str, Any], missing: bool = False) -> dict[str, Any]:
-        responses: dict[str, Any] = {"200": {"description": summary, "content": {content_type: {"schema": {"type": "string"}}}},
+    def served(summary: str, content_type: str, *parameters: dict[str, Any], missing: bool = False,
+               schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = schema or {"type": "string"}
+        responses: dict[str, Any] = {"200": {"description": summary, "content": {content_type: {"schema": body}}},
                                      **_errors(*always)}
         if missing:
             responses["404"] = not_found
@@ -362,7 +364,8 @@ def _wallet_paths() -> dict[str, Any]:
             {"name": "path", "in": "path", "required": True, "description": "the file's path under static/",
              "schema": {"type": "string", "minLength": 1, "maxLength": public_path_chars_max}}, missing=True),
         "/wallet/sw.js": served("The wallet's service worker", "text/javascript"),
-        "/wallet/manifest.webmanifest": served("The wallet's web app manifest", "application/manifest+json"),
+        "/wallet/manifest.webmanifest": served("The wallet's web app manifest", "application/manifest+json", schema={
+            "type": "object", "required": ["name", "start_url", "scope"]}),
     }
 
 
