@@ -228,7 +228,7 @@ elsewhere_key = web.AppKey("elsewhere", Elsewhere)
 def create_app(
     home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
 ) -> web.Application:
-    from . import pages
+    from . import pages, wallet
     from .http import api, auth
     from .http import invitations as invitations_api
     from .http import personal as personal_api
@@ -249,6 +249,7 @@ def create_app(
     invitations_api.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
+    wallet.add_routes(app)
     pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice
     app.router.add_get("/metrics", metrics)
 

@@ -16,15 +16,39 @@ here is a bounded indexed query, the same after a restart as before it, and noth
 - an account's postings newest first (the member page's payments): block by block from the newest,
   at most `history_blocks_read_max` blocks a page, with the seq to continue from.
 
-Each point is an exact balance after an exact event.
+Each point is an exact balance after an exact event. `statement_line` says, for the wallet's
+history (GET /api/members/{REF}/history), why one event changed one account's balance: the other
+party, the memo and a short kind, from the event's bytes alone (pure).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+from tallystick.ledger.accounts import member_for_key
+from tallystick.ledger.model import State
 from tallystick.protocol import limits
+from tallystick.protocol.codec import decode_event, decode_intent
+from tallystick.protocol.events import (
+    Act,
+    AdmitMember,
+    CancelOrder,
+    DecisionClosed,
+    DeclareDividend,
+    EnterprisePay,
+    Join,
+    OfferClosed,
+    PlaceOrder,
+    Subscribe,
+    Transfer,
+    TreasuryPay,
+    WithdrawalDue,
+)
+from tallystick.protocol.federation import PaymentAccepted, PaymentOut, PaymentReturned
+from tallystick.protocol.personal import Committed
 
+from .personal import Directory
 from .store import Store, balances_decoder, posting_block_events
 
 # Points of an account's plot: a plot needs no more.
@@ -197,3 +221,80 @@ class History:
             previous = kept[index + 1][2] if index + 1 < len(kept) else before_oldest
             changes.append((seq, ts, balance - previous, balance))
         return changes, continue_from
+
+
+# ---- a member's statement: each change of their balance in words, for the wallet --------------
+
+
+class StatementLine(msgspec.Struct, frozen=True):
+    """Why one event changed an account's balance, in the few words a wallet shows: the other party
+    (an account of this community, or a member of another for a payment across), the memo (None
+    for none, "(erased)" for one erased), and a short English kind (`statement_words`)."""
+
+    description: str
+    counterparty: bytes | None = None
+    memo: str | None = None
+
+
+# The short kinds a statement line says (docs/api.md, GET /api/members/{REF}/history).
+statement_words = (
+    "payment", "levy", "payment across", "payment across returned", "dividend", "treasury payment",
+    "share subscription", "share offer closed", "share order", "order cancelled", "share withdrawal",
+    "joined", "other",
+)
+
+
+def statement_line(state: State, directory: Directory, account: bytes, raw: bytes, change_minor: int) -> StatementLine:
+    """Why the event `raw` changed `account`'s balance by `change_minor` (pure: the event's bytes,
+    the state and the node's opened texts). The texts are the node's own; who may read them is the
+    caller's to decide (node/visible.py)."""
+    body = decode_event(raw).body
+
+    def memo_of(value: str | Committed) -> str | None:
+        return None if value == "" else directory.shown(value)
+
+    if isinstance(body, Act):
+        intent = decode_intent(body.intent)
+        action = intent.action
+        signer = member_for_key(state, intent.key)
+        if isinstance(action, Transfer):
+            if signer == account:
+                return StatementLine("payment", action.to, memo_of(action.memo))
+            if action.to == account:
+                return StatementLine("payment", signer, memo_of(action.memo))
+            return StatementLine("levy", signer)  # the treasury's share of a payment between others
+        if isinstance(action, EnterprisePay):
+            if action.enterprise == account:
+                return StatementLine("payment", action.to, memo_of(action.memo))
+            return StatementLine("payment", action.enterprise, memo_of(action.memo))
+        if isinstance(action, Subscribe):
+            return StatementLine("share subscription", None if signer == account else signer)
+        if isinstance(action, PlaceOrder):
+            return StatementLine("share order", None if signer == account else signer)
+        if isinstance(action, CancelOrder):
+            return StatementLine("order cancelled")
+        if isinstance(action, AdmitMember | Join) and action.member == account:
+            return StatementLine("joined")
+        return StatementLine("other")
+    if isinstance(body, PaymentOut):
+        if body.payer == account:
+            return StatementLine("payment across", body.to_member, memo_of(body.memo))
+        return StatementLine("payment across", body.payer)
+    if isinstance(body, PaymentAccepted):
+        return StatementLine("payment across", None if body.to_member == account else body.to_member)
+    if isinstance(body, PaymentReturned):
+        return StatementLine("payment across returned")
+    if isinstance(body, OfferClosed):
+        return StatementLine("share offer closed")
+    if isinstance(body, WithdrawalDue):
+        return StatementLine("share withdrawal")
+    if isinstance(body, DecisionClosed):
+        decision = state.decisions.get(body.decision)
+        effect = decision.effect if decision is not None else None
+        if isinstance(effect, DeclareDividend):
+            return StatementLine("dividend", None if effect.enterprise == account else effect.enterprise)
+        if isinstance(effect, TreasuryPay):
+            if effect.to == account:
+                return StatementLine("treasury payment", state.treasury, memo_of(effect.memo))
+            return StatementLine("treasury payment", effect.to, memo_of(effect.memo))
+    return StatementLine("other")

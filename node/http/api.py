@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 from typing import Any
 
 import msgspec
@@ -29,9 +30,10 @@ from ..connections import read_body
 from ..views import event_json, render
 from ..visible import Shown, require, sees, shape_decision
 from ..visible import resolve_member as resolve_for
-from . import params
+from . import params, statement, stream
 from .middleware import json_response as _json
 from .readers import reader_of
+from .statement import search_text
 
 
 def _node(request: web.Request) -> Node:
@@ -97,13 +99,26 @@ async def balances(request: web.Request) -> web.Response:
     return _json(result, headers=shown.headers())
 
 
+def _member_json(node: Node, member_id: bytes, name: str, found: Any) -> dict[str, Any]:
+    return {
+        "id": id_to_text("m", member_id),
+        "name": name,
+        "key": id_to_text("k", found.key),
+        "role": found.role,
+        "active": found.active,
+        "admitted_seq": found.admitted_seq,
+    }
+
+
 async def members(request: web.Request) -> web.Response:
     node = _node(request)
     state, reader = node.sequencer.state, reader_of(request)
-    rows = await node.store.members(
-        node.feed, params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max),
-        name_of=node.directory.stored)
+    limit = params.query_integer(request, "limit", limits.page_size_max, 1, limits.page_size_max)
+    query = search_text(request)
     shown = Shown()
+    if query is not None:
+        return _json(search_members(node, state, reader, query, limit, shown), headers=shown.headers())
+    rows = await node.store.members(node.feed, limit, name_of=node.directory.stored)
     return _json(
         [
             {
@@ -121,20 +136,32 @@ async def members(request: web.Request) -> web.Response:
     )
 
 
+# Members a search looks through, at most: the state holds every member in memory, and a
+# community is a few thousand people; the bound keeps one request's work fixed whatever happens.
+member_search_scanned_max = 100_000
+
+
+def search_members(node: Node, state: Any, reader: Reader, query: str, limit: int, shown: Shown) -> list[dict[str, Any]]:
+    """The members whose name, as this node shows it, contains `query` (case-folded), among those
+    whose names `reader` may see; in name order, at most `limit`. Names are opened here, in memory
+    (node/personal.py), never matched in SQL on their digests."""
+    found = []
+    for member_id, member in itertools.islice(state.members.items(), member_search_scanned_max):
+        if not sees(state, reader, "names", member_id):
+            shown.note("names")
+            continue
+        name = node.directory.name(member)
+        if query in name.casefold():
+            found.append((name.casefold(), member_id, name, member))
+    found.sort(key=lambda row: (row[0], row[1]))
+    return [_member_json(node, member_id, name, member) for _, member_id, name, member in found[:limit]]
+
+
 async def member(request: web.Request) -> web.Response:
     node = _node(request)
     member_id = resolve_member(request, request.match_info["reference"])
     found = node.sequencer.state.members[member_id]
-    return _json(
-        {
-            "id": id_to_text("m", member_id),
-            "name": node.directory.name(found),
-            "key": id_to_text("k", found.key),
-            "role": found.role,
-            "active": found.active,
-            "admitted_seq": found.admitted_seq,
-        }
-    )
+    return _json(_member_json(node, member_id, node.directory.name(found), found))
 
 
 async def log(request: web.Request) -> web.Response:
@@ -277,3 +304,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/decisions/{decision}", decision)
     app.router.add_post("/api/intents", submit_intent)
     app.router.add_get("/openapi.json", openapi)
+    statement.add_routes(app)
+    stream.add_routes(app)

@@ -275,6 +275,115 @@ def _personal_paths() -> dict[str, Any]:
     }
 
 
+def _statement_paths() -> dict[str, Any]:
+    """A member's statement for the wallet (node/http/statement.py, docs/api.md §10)."""
+    from .statement import history_rows_default, history_rows_max, search_chars_max
+
+    row = {"type": "object",
+           "required": ["seq", "ts_ms", "amount", "balance", "counterparty", "counterparty_name", "memo", "description"],
+           "additionalProperties": False,
+           "properties": {
+               "seq": {"type": "integer", "description": "the event that changed the balance"},
+               "ts_ms": {"type": "integer"},
+               "amount": {"type": "integer", "description": "the change, signed minor units: positive is received"},
+               "balance": {"type": "integer", "description": "the member's balance after it, minor units"},
+               "counterparty": {"type": ["string", "null"], "description": "m_ id of the other party (of another "
+                                                                           "community for a payment across), or null"},
+               "counterparty_name": {"type": ["string", "null"], "description": "as the reader may see names"},
+               "memo": {"type": ["string", "null"], "description": "the memo opened, (erased) if erased, or null"},
+               "description": {"type": "string", "description": "a short kind in English: payment, payment across, "
+                                                                "dividend, joined, …"}}}
+    return {
+        "/api/members/{reference}/history": _get(
+            "A member's changes of balance, newest first, each with the balance after it, the other party and "
+            "the memo; ?before= pages back, ?q= searches memos and names",
+            _ok({"type": "object", "required": ["member", "balance", "rows", "next"], "additionalProperties": False,
+                 "properties": {"member": _id_of("m", "the member"), "balance": {"type": "integer"},
+                                "rows": {"type": "array", "maxItems": history_rows_max, "items": row},
+                                "next": {"type": ["integer", "null"],
+                                         "description": "send as ?before= for older rows; null: nothing older"}}}),
+            400, 403,
+            parameters=[_text_path("reference", "an id (m_) or a name"),
+                        {"name": "before", "in": "query", "description": "only rows before this seq",
+                         "schema": {"type": "integer", "minimum": params.seq_min, "maximum": params.seq_max}},
+                        {"name": "limit", "in": "query", "description": "how many rows, at most",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": history_rows_max,
+                                    "default": history_rows_default}},
+                        _search("rows whose memo or other party's name contains it (case-insensitive)",
+                                search_chars_max)]),
+    }
+
+
+def _stream_paths() -> dict[str, Any]:
+    """The reader's balance as it changes (node/http/stream.py, docs/api.md §10)."""
+    return {
+        "/api/stream": {"get": {
+            "summary": "Server-Sent Events: `event: balance` with data {seq, balance} at once and after each commit "
+                       "that changes the reader's own balance, `: ping` every stream_ping_ms; ends when the member "
+                       "is removed, their session ends, or the node stops",
+            "parameters": [],
+            "responses": {"200": {"description": "text/event-stream, open until it ends",
+                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                          **_errors(429, *always)}}},
+    }
+
+
+# The wallet's routes are served by the wallet package (the browser wallet's front end), which lands
+# beside the node: they are described here with the node's own, marked `x-served-by`, so that one
+# document lists every route a client meets. A test that walks the routes skips the ones so marked
+# that the app it runs does not register.
+wallet_served_by = "wallet"
+wallet_screens = ("join", "pay", "receive", "history", "settings")
+
+
+def _wallet_paths() -> dict[str, Any]:
+    """The browser wallet's shell, static files, service worker and manifest: no member data (the
+    wallet reads the member's data from the JSON API, as the member)."""
+    not_found = {"description": "no such screen or file",
+                 "content": {"text/html": {"schema": {"type": "string"}},
+                             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def served(summary: str, content_type: str, *parameters: dict[str, Any], missing: bool = False,
+               schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = schema or {"type": "string"}
+        responses: dict[str, Any] = {"200": {"description": summary, "content": {content_type: {"schema": body}}},
+                                     **_errors(*always)}
+        if missing:
+            responses["404"] = not_found
+        return {"get": {"summary": summary, "parameters": list(parameters), "responses": responses,
+                        "x-served-by": wallet_served_by}}
+
+    return {
+        "/wallet": served("The wallet's shell (HTML): the app the member's phone opens", "text/html"),
+        "/wallet/{screen}": served(
+            "The wallet's shell at one screen (HTML); another screen is 404", "text/html",
+            {"name": "screen", "in": "path", "required": True, "description": "one of " + ", ".join(wallet_screens),
+             "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}}, missing=True),
+        "/wallet/static/{path}": served(
+            "One of the wallet's static files (scripts, styles, icons)", "*/*",
+            {"name": "path", "in": "path", "required": True, "description": "the file's path under static/",
+             "schema": {"type": "string", "minLength": 1, "maxLength": public_path_chars_max}}, missing=True),
+        "/wallet/sw.js": served("The wallet's service worker", "text/javascript"),
+        "/wallet/manifest.webmanifest": served("The wallet's web app manifest", "application/manifest+json", schema={
+            "type": "object", "required": ["name", "start_url", "scope"]}),
+    }
+
+
+# The longest static file path a wallet URL names.
+public_path_chars_max = 256
+
+
+def _search(description: str, chars_max: int) -> dict[str, Any]:
+    return {"name": "q", "in": "query", "description": description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": chars_max, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}}
+
+
+def _members_search() -> dict[str, Any]:
+    from .statement import search_chars_max
+
+    return _search("only members whose name, as the node shows it, contains it (case-insensitive)", search_chars_max)
+
+
 def _invitation_paths() -> dict[str, Any]:
     """The invitations open in the community (node/http/invitations.py, docs/api.md "Invitations")."""
     invitation = {"type": "object", "required": ["invitation", "expires_ms", "role", "debit_limit", "credit_ceiling",
@@ -467,7 +576,8 @@ route_visibility: dict[str, str] = {
     "/api/balances": f"anyone; only the accounts whose name and balance the reader may see {_policy} (a member "
                      "always their own; the community's own accounts for all); ?account= someone hidden is "
                      "refused: not_visible (403) for a hidden balance, bad_id (400) for a hidden name, as if unknown",
-    "/api/members": f"anyone; only the members whose names the reader may see {_policy} (a member always themself)",
+    "/api/members": f"anyone; only the members whose names the reader may see {_policy} (a member always themself); "
+                    "?q= searches among those alone (strangers find none by default)",
     "/api/members/{reference}": "anyone; a member whose name the reader may not see is bad_id (400), as if unknown",
     "/api/log": f"whoever may see the log {_policy} (by default admins); others: not_visible (403)",
     "/api/decisions": f"anyone; ids, titles, state, outcome and deadline for all; text, proposer, options, "
@@ -518,6 +628,16 @@ route_visibility: dict[str, str] = {
     "/api/members/{reference}/export.csv": "the member concerned or an admin (as the export)",
     "/api/members/{reference}/erase": "an admin (signed, or by session with its CSRF token); a member still "
                                       "active is 409 member_active; anyone else 403 not_admin",
+    "/api/members/{reference}/history": f"whoever may see that member's history {_policy} (by default the "
+                                        "member concerned and admins); others: not_visible (403), or bad_id (400) "
+                                        "if the name is hidden",
+    "/api/stream": "a signed-in member (by cookie) or a member signing the request: their own balance alone; "
+                   "anyone else 401 not_signed_in; past 5 streams of a member or 1000 in all 429 too_many_streams",
+    "/wallet": "anyone: the wallet's shell, the same for every reader (no member data)",
+    "/wallet/{screen}": "anyone: the wallet's shell, the same for every reader (no member data)",
+    "/wallet/static/{path}": "anyone: the wallet's static files (no member data)",
+    "/wallet/sw.js": "anyone: the wallet's service worker (no member data)",
+    "/wallet/manifest.webmanifest": "anyone: the wallet's manifest (no member data)",
     "/api/invitations": "an admin (signed, or by session); a member who is not an admin 403 not_admin; anyone "
                         "else 401 not_signed_in",
 }
@@ -546,8 +666,8 @@ def _document() -> dict[str, Any]:
                 parameters=[{"name": "account", "in": "query", "description": "an id (m_) or a name",
                              "schema": {"type": "string", "maxLength": reference_chars_max}},
                             _limit(limits.page_size_max)]),
-            "/api/members": _get("Members", _ok({"type": "array", "items": _member}), 400,
-                                 parameters=[_limit(limits.page_size_max)]),
+            "/api/members": _get("Members; ?q= only those whose name contains it", _ok({"type": "array", "items": _member}),
+                                 400, parameters=[_limit(limits.page_size_max), _members_search()]),
             "/api/members/{reference}": _get("One member, by id or by name", _ok(_member), 400, 404,
                                              parameters=[_text_path("reference", "an id (m_) or a name")]),
             "/api/log": _get(
@@ -585,6 +705,9 @@ def _document() -> dict[str, Any]:
             **_sign_in_paths(),
             **_personal_paths(),
             **_invitation_paths(),
+            **_statement_paths(),
+            **_stream_paths(),
+            **_wallet_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),

@@ -186,7 +186,7 @@ async def member_page(request: web.Request) -> web.Response:
         except TallyError as error:
             amount_error, amount_text = str(error), ""
     origin = public_url(request)
-    uri = pay_uri(origin, id_to_text("n", node.feed), account["id"], name, amount_text or None, memo)
+    uri = pay_uri(origin, account["id"], amount_text or None, memo)
     over_time = await balances_over_time(request).account(node.feed, member_id) if shown["balances"] else None
     # In a thread: drawing a new code is CPU work that would otherwise hold every other request.
     svg = ""

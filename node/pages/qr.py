@@ -1,4 +1,5 @@
-"""The "pay me" QR code of a member's page: the URI a wallet scans, and its drawing as inline SVG.
+"""The "pay me" QR code of a member's page: the link a phone's camera opens in the wallet, and its
+drawing as inline SVG.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import segno
 qr_codes_cached = 256
 
 
-def pay_uri(node_url: str, feed: str, member: str, name: str, amount: str | None, memo: str) -> str:
-    """The "pay me" URI a wallet scans: `tally:pay?node=URL&feed=n_…&to=m_…&name=…[&amount=…][&memo=…]`
-    (docs/pages.md). Every value is percent-encoded."""
-    fields = [("node", node_url), ("feed", feed), ("to", member), ("name", name)]
-    if amount:
-        fields.append(("amount", amount))
+def pay_uri(node_url: str, member: str, amount: str | None, memo: str) -> str:
+    """The "pay me" link: `<public URL>/wallet/pay?to=m_…[#amount=…&memo=…]` (docs/pages.md). A
+    phone's camera opens it in the browser, where the wallet's pay screen reads it. The amount and
+    memo go in the fragment, which a browser never sends to a server: a memo is personal data, and
+    a proxy's access log keeps query strings. Every value is percent-encoded."""
+    link = f"{node_url}/wallet/pay?" + urllib.parse.urlencode([("to", member)])
+    fields = [("amount", amount)] if amount else []
     if memo:
         fields.append(("memo", memo))
-    return "tally:pay?" + urllib.parse.urlencode(fields, quote_via=urllib.parse.quote)
+    return link + ("#" + urllib.parse.urlencode(fields, quote_via=urllib.parse.quote) if fields else "")
 
 
 @functools.lru_cache(maxsize=qr_codes_cached)

@@ -36,11 +36,13 @@ def member_page(node: NodeProcess, name: str, headers: dict[str, str]) -> str:
 
 
 def pay_node_url(page: str) -> str:
-    """The `node=` of the page's `tally:pay?...` URI (the text the QR code encodes)."""
-    found = re.search(r'<p class="muted pay-uri"><code>(tally:pay\?[^<]*)</code>', page)
-    assert found, "the member page shows no pay URI"
-    query = urllib.parse.urlsplit(html.unescape(found.group(1))).query
-    return urllib.parse.parse_qs(query)["node"][0]
+    """The node URL of the page's "pay me" link, `<node URL>/wallet/pay?to=…` (the text the QR code
+    encodes)."""
+    found = re.search(r'<p class="muted pay-uri"><code>([^<]*)</code>', page)
+    assert found, "the member page shows no pay link"
+    link = urllib.parse.urlsplit(html.unescape(found.group(1)))
+    assert link.path == "/wallet/pay", link
+    return f"{link.scheme}://{link.netloc}"
 
 
 def hint_node_url(page: str) -> str:

@@ -254,6 +254,32 @@ def export(world: World, reader: str, answer: Answer) -> None:
             assert answer.json()["member"]["name"] == names["alice"]
 
 
+def history(world: World, reader: str, answer: Answer) -> None:
+    """Alice's statement for the wallet: by default hers and the admins' (history: concerned)."""
+    if reader in ("stranger", "outsider"):
+        is_refused(answer, 400, "bad_id")  # as for a name no one has
+        no_personal_data(world, reader, answer)
+    elif reader == "member":
+        is_refused(answer, 403, "not_visible")
+        assert memo.encode() not in answer.body
+    else:
+        assert answer.status == 200, (reader, answer.body[:300])
+        [paid] = [row for row in answer.json()["rows"] if row["memo"] == memo]
+        assert (paid["amount"], paid["counterparty_name"]) == (-150, names["bob"])
+
+
+def wallet_file(world: World, reader: str, answer: Answer) -> None:
+    """The wallet's shell and files: the same for every reader, nothing personal in them."""
+    assert answer.status == 200, (reader, answer.status, answer.body[:300])
+    no_personal_data(world, reader, answer)
+    assert "set-cookie" not in answer.headers
+
+
+def wallet_screen_unknown(world: World, reader: str, answer: Answer) -> None:
+    assert answer.status == 404, (reader, answer.status, answer.body[:300])
+    no_personal_data(world, reader, answer)
+
+
 def openapi(world: World, reader: str, answer: Answer) -> None:
     assert answer.status == 200
     for item in answer.json()["paths"].values():
@@ -297,7 +323,16 @@ checks: dict[str, tuple[str, Callable[[World], str], Check]] = {
     "/node": ("get", lambda w: "/node", public_to_all),
     "/api/members/{reference}/export": ("get", lambda w: f"/api/members/{w.id('alice')}/export", export),
     "/api/members/{reference}/export.csv": ("get", lambda w: f"/api/members/{w.id('alice')}/export.csv", export),
+    "/api/members/{reference}/history": ("get", lambda w: f"/api/members/{w.id('alice')}/history", history),
+    # Served by the wallet package (its own tests check the files); skipped where this app does not
+    # register them (`wallet_routes`).
+    "/wallet": ("get", lambda w: "/wallet", wallet_file),
+    "/wallet/{screen}": ("get", lambda w: "/wallet/pay", wallet_file),
+    "/wallet/sw.js": ("get", lambda w: "/wallet/sw.js", wallet_file),
+    "/wallet/manifest.webmanifest": ("get", lambda w: "/wallet/manifest.webmanifest", wallet_file),
 }
+# A wallet screen that is none of its five, read by every reader.
+wallet_unknown_screen = "/wallet/no-such-screen"
 # Routes whose visibility is checked elsewhere, and why.
 elsewhere = {
     # Pages: tests/pages (real Chromium), which apply the same policy (docs/privacy.md).
@@ -315,6 +350,12 @@ elsewhere = {
     # Invitations: an admin's alone; tests/integration/test_invitations.py refuses a member
     # (not_admin), a stranger and a key that is no member's (not_signed_in).
     "/api/invitations",
+    # The wallet's static files: which exist is the wallet package's (its own tests fetch them); the
+    # shell, the service worker and the manifest above are read by every reader here.
+    "/wallet/static/{path}",
+    # The balance stream: a member's own balance alone, open until it ends; tests/node/test_stream_api.py
+    # refuses a stranger and a key that is no member's (not_signed_in) and reads a member's own.
+    "/api/stream",
 }
 
 
@@ -335,11 +376,44 @@ def request(world: World, reader: str, method: str, path: str) -> Answer:
     return world.read(reader, path)
 
 
+def wallet_routes() -> set[str]:
+    """The routes /openapi.json marks as the wallet package's that this app registers (none on a
+    branch or an install without the wallet)."""
+    from tallystick.node.http.openapi import document, wallet_served_by
+
+    from .test_http_surface import served_routes
+
+    marked = {path for path, item in document()["paths"].items()
+              if any(operation.get("x-served-by") == wallet_served_by for operation in item.values())}
+    return {path for path, _ in served_routes() if path in marked}
+
+
 @pytest.mark.parametrize("reader", reader_kinds)
 @pytest.mark.parametrize("route", sorted(checks))
 def test_each_reader_sees_exactly_what_the_policy_allows(world: World, route: str, reader: str) -> None:
+    if route.startswith("/wallet") and route not in wallet_routes():
+        pytest.skip("served by the wallet package, which this app does not register")
     method, path_of, check = checks[route]
     check(world, reader, request(world, reader, method, path_of(world)))
+
+
+@pytest.mark.parametrize("reader", reader_kinds)
+def test_a_member_search_finds_only_names_the_reader_may_see(world: World, reader: str) -> None:
+    answer = world.read(reader, "/api/members?q=ASHBY")
+    assert answer.status == 200, answer.body[:300]
+    found = [row["id"] for row in answer.json()]
+    if reader in ("stranger", "outsider"):
+        assert found == [] and answer.headers["tally-hidden"] == "names"
+        no_personal_data(world, reader, answer)
+    else:  # names are the members'
+        assert found == [world.id("alice")] and answer.json()[0]["name"] == names["alice"]
+
+
+@pytest.mark.parametrize("reader", reader_kinds)
+def test_a_wallet_screen_that_is_none_of_its_own_is_not_found(world: World, reader: str) -> None:
+    if "/wallet/{screen}" not in wallet_routes():
+        pytest.skip("served by the wallet package, which this app does not register")
+    wallet_screen_unknown(world, reader, world.read(reader, wallet_unknown_screen))
 
 
 def test_a_hidden_name_and_an_unknown_name_are_refused_alike(world: World) -> None:
@@ -360,7 +434,7 @@ def test_a_member_reads_only_their_own_balance_by_name(world: World) -> None:
 
 def test_nothing_a_stranger_read_changed_the_feed(world: World) -> None:
     before = world.node.get("/api/status")["seq"]
-    for (method, path_of, _) in checks.values():
-        if method == "get":
+    for route, (method, path_of, _) in checks.items():
+        if method == "get" and not route.startswith("/wallet"):
             world.read("stranger", path_of(world))
     assert world.node.get("/api/status")["seq"] == before

@@ -77,16 +77,19 @@ def test_member_page_shows_the_member_votes(cluster: list[Community], browsing: 
     assert vote.locator(".position").inner_text() == "disagree"
 
 
-def test_pay_me_is_a_qr_code_in_svg_encoding_the_pay_uri_shown(cluster: list[Community], browsing: Browsing) -> None:
+def test_pay_me_is_a_qr_code_in_svg_encoding_the_wallet_link_shown(cluster: list[Community], browsing: Browsing) -> None:
     community = cluster[1]
     ada = community.get("/api/members/Ada")
     query = urllib.parse.urlencode({"amount": "3.5", "memo": hostile_memo})
     assert browsing.open(f"{community.url}/members/Ada?{query}").status == 200
     uri = browsing.text("#pay-me .pay-uri")
-    assert uri.startswith("tally:pay?")
-    fields = dict(urllib.parse.parse_qsl(uri.removeprefix("tally:pay?")))
-    assert fields == {"node": community.url, "feed": community.node, "to": ada["id"], "name": "Ada",
-                      "amount": "3.50", "memo": hostile_memo}
+    # A link a phone's camera opens: the wallet's pay screen on the node's public URL, the payee in
+    # the query, the amount and the memo in the fragment (which no browser sends to a server).
+    link = urllib.parse.urlsplit(uri)
+    assert f"{link.scheme}://{link.netloc}" == community.url and link.path == "/wallet/pay"
+    assert dict(urllib.parse.parse_qsl(link.query)) == {"to": ada["id"]}
+    assert dict(urllib.parse.parse_qsl(link.fragment)) == {"amount": "3.50", "memo": hostile_memo}
+    assert browsing.text("#pay-me .pay-scan").startswith("Scan with your phone's camera to pay in the wallet")
     # The command-line hint names the node by the same public URL (node/public.py `public_url`).
     assert browsing.text("#pay-me .pay-command").startswith(f"tally --node {community.url} --key YOUR.key pay {ada['id']} 3.50")
     path = browsing.page.locator("#pay-me figure.qr svg path.qrline")
@@ -96,6 +99,13 @@ def test_pay_me_is_a_qr_code_in_svg_encoding_the_pay_uri_shown(cluster: list[Com
     assert f'd="{path.get_attribute("d")}"' in expected
     assert browsing.page.evaluate("typeof window.__tallyInjected") == "undefined"
     assert browsing.dialogs == [] and browsing.errors == []
+
+
+def test_pay_me_without_an_amount_is_the_payee_alone(cluster: list[Community], browsing: Browsing) -> None:
+    community = cluster[1]
+    ada = community.get("/api/members/Ada")
+    assert browsing.open(f"{community.url}/members/Ada").status == 200
+    assert browsing.text("#pay-me .pay-uri") == f"{community.url}/wallet/pay?to={ada['id']}"
 
 
 def test_an_unknown_member_gets_a_404_page(cluster: list[Community], browsing: Browsing) -> None:
