@@ -11,6 +11,8 @@ sleep.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import time
 import urllib.parse
@@ -186,3 +188,36 @@ def consecutive_free_ports(count: int) -> int:
             for candidate in sockets:
                 candidate.close()
     raise RuntimeError(f"found no {count} consecutive free ports")
+
+
+chromium_path = Path(os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium"))
+
+
+def browser_unavailable(reason: str, what: str) -> None:
+    """Skip the browser tests of `what` on a developer's machine without Chromium; under CI=true,
+    where they must run, fail."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the {what} tests (`make test` installs Debian's chromium)", pytrace=False)
+    pytest.skip(f"{reason}; install it with `apt-get install chromium` (or run `make test`)")
+
+
+@contextlib.contextmanager
+def launched_chromium(what: str) -> Iterator[Any]:
+    """Debian's Chromium (or $TALLY_CHROMIUM) through Playwright's sync API with
+    `executable_path`: never a downloaded browser build."""
+    if not chromium_path.exists():
+        browser_unavailable(f"no Chromium at {chromium_path}", what)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("Playwright is not installed (pip install -e '.[dev]')", what)
+    # A container's /dev/shm is often 64 MB, too small for Chromium's shared memory: use /tmp.
+    arguments = ["--disable-dev-shm-usage", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=arguments)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -17,26 +17,31 @@ deadline (`wait_until`), never a fixed sleep.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers.browsing import Browsing, Community, browsing_in, consecutive_free_ports, sign_as
+from helpers.browsing import (
+    Browsing,
+    Community,
+    browser_unavailable,
+    browsing_in,
+    chromium_path,
+    consecutive_free_ports,
+    launched_chromium,
+    sign_as,
+)
 from helpers.support import tally
 
-chromium_path = Path(os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium"))
 cluster_nodes = 3
 # Attempts at finding `cluster_nodes` consecutive free ports and starting the cluster on them.
 cluster_start_attempts = 3
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the page tests (`make test` installs Debian's chromium)", pytrace=False)
-    pytest.skip(f"{reason}; install it with `apt-get install chromium` (or run `make test`)")
+    browser_unavailable(reason, "page")
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -52,18 +57,8 @@ def chromium_is_here() -> None:
 # may call asyncio.run either (the two-node fixture inits its homes with `tally init` processes).
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    if not chromium_path.exists():
-        _unavailable(f"no Chromium at {chromium_path}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed (pip install -e '.[dev]')")
-    # A container's /dev/shm is often 64 MB, too small for Chromium's shared memory: use /tmp.
-    arguments = ["--disable-dev-shm-usage", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=arguments)
+    with launched_chromium("page") as launched:
         yield launched
-        launched.close()
 
 
 def _as_admin(request: pytest.FixtureRequest, browsing: Browsing) -> Browsing:

@@ -14,7 +14,6 @@ error (a script that threw) and every console error (a refused fetch logs one). 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,34 +21,18 @@ from typing import Any
 
 import pytest
 
+from helpers.browsing import launched_chromium
 from helpers.nodes import NodeProcess, init_home
 
-chromium_path = Path(os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium"))
 phone_viewport = {"width": 360, "height": 740}
 desktop_viewport = {"width": 1280, "height": 800}
 screenshots = Path("/tmp/wallet-shots")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the wallet tests (`make test` installs Debian's chromium)", pytrace=False)
-    pytest.skip(f"{reason}; install it with `apt-get install chromium` (or run `make test`)")
-
-
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    if not chromium_path.exists():
-        _unavailable(f"no Chromium at {chromium_path}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed (pip install -e '.[dev]')")
-    # A container's /dev/shm is often 64 MB, too small for Chromium's shared memory: use /tmp.
-    arguments = ["--disable-dev-shm-usage", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=arguments)
+    with launched_chromium("wallet") as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="package")
