@@ -223,7 +223,7 @@ def check_add_key(state: State, signer: Member, action: AddKey) -> None:
     if held >= limits.member_keys_max:
         raise TooManyKeysError(
             f"{shown(signer)}'s account holds {held} keys already, the most one account may (one per device); "
-            "remove a device's key first (`tally member remove-key`)"
+            "remove a device's key first (`tally key remove-device`)"
         )
 
 
@@ -232,11 +232,11 @@ def check_remove_key(state: State, signer: Member, action: RemoveKey) -> None:
         if action.key in signer.retired_keys:
             raise KeyRetiredError("that key is retired already (removed, rebound away from, or an invitation's)")
         raise UnknownKeyError(
-            f"that key is not one of {shown(signer)}'s keys; `tally member keys` lists them"
+            f"that key is not one of {shown(signer)}'s current keys; name a key of a device of this account"
         )
     if len(signer.current_keys) == 1:
         raise LastKeyError(
-            "that is the account's only key: add another device's key first (`tally member add-key`), "
+            "that is the account's only key: add another device's key first (`tally key add-device`), "
             "or move the account to a new key (`tally key rebind`)"
         )
 
