@@ -1,7 +1,9 @@
 """`tally key …`: member and node keys.
 
 How this works: `new` and `show` read and write key files (node/home.py, mode 0600); `rebind` signs
-a `RebindKey` with the member's current key; `export` and `import` seal and unseal a key under a
+a `RebindKey` with the member's current key (every other key of the account retired);
+`add-device` and `remove-device` sign an `AddKey` or a `RemoveKey` (one key per device, any of which
+signs for the account); `export` and `import` seal and unseal a key under a
 passphrase (cli/keyfile.py), the passphrase from TALLY_PASSPHRASE or asked at the terminal; `rotate`
 moves a stopped node's feed to a new signing key, signed by the recovery key (node/offline.py).
 """
@@ -16,8 +18,8 @@ from pathlib import Path
 import click
 from tallystick.node.home import Home, read_key, write_key
 from tallystick.node.offline import rotate_key
-from tallystick.protocol.events import RebindKey
-from tallystick.protocol.ids import KeyPair, id_to_text
+from tallystick.protocol.events import AddKey, RebindKey, RemoveKey
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from .common import Context, Mistake, TallyGroup, console, example, now_ms, print_json, refusals_exit_cleanly
 from .keyfile import seal, unseal
@@ -69,6 +71,50 @@ def key_rebind(context: Context, new_file: Path, as_json: bool) -> None:
     appended = client.submit(context.key(), RebindKey(new_key=new.public))
     print_json(appended) if as_json else click.echo(
         f"your account now answers to {visible(str(new_file))} (seq {appended['seq']}); the old key is retired")
+
+
+def _public_key(text: str) -> tuple[bytes, str]:
+    """A device's public key from a `k_…` text (as a wallet shows it) or a key file; and how to name it."""
+    if text.startswith("k_"):
+        return id_from_text("k", text), text
+    path = Path(text)
+    if not path.is_file():
+        raise Mistake("key", f"{visible(text)} is neither a key (k_…) nor a key file; give the device's key")
+    return read_key(path).public, visible(text)
+
+
+@key.command("add-device", epilog=example(
+    "tally key new laptop.key",
+    "tally --key phone.key key add-device laptop.key   # laptop.key now signs for the same account",
+    "tally --key alice.key key add-device k_...        # the key a wallet made on a new phone"))
+@click.argument("device", metavar="KEY_OR_FILE")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def key_add_device(context: Context, device: str, as_json: bool) -> None:
+    """Bind another device's key (KEY_OR_FILE: its k_… key or its key file) to your account, signed
+    with one of your current keys (--key). Both then sign for the account; your member id stays."""
+    public, named = _public_key(device)
+    appended = context.client().submit(context.key(), AddKey(key=public))
+    print_json(appended) if as_json else click.echo(
+        f"{named} now signs for your account too (seq {appended['seq']})")
+
+
+@key.command("remove-device", epilog=example(
+    "tally --key laptop.key key remove-device k_...   # the lost phone's key",
+    "tally --key laptop.key key remove-device phone.key"))
+@click.argument("device", metavar="KEY_OR_FILE")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@refusals_exit_cleanly
+def key_remove_device(context: Context, device: str, as_json: bool) -> None:
+    """Retire one of your account's keys for good (a lost device's, or the --key one itself), signed
+    with one of your current keys (--key). Its sessions end; the last key cannot be removed. With
+    every device lost, another member proposes --recover instead."""
+    public, named = _public_key(device)
+    appended = context.client().submit(context.key(), RemoveKey(key=public))
+    print_json(appended) if as_json else click.echo(
+        f"{named} no longer signs for your account (seq {appended['seq']}); it is retired")
 
 
 def _passphrase(confirm: bool) -> str:

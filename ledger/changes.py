@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 from tallystick.protocol.events import (
+    AddKey,
     AdmitMember,
     CancelOrder,
     DecisionClosed,
@@ -37,7 +38,10 @@ from tallystick.protocol.events import (
     PayAcross,
     PlaceOrder,
     Propose,
+    RebindKey,
+    RecoverKey,
     RegisterEnterprise,
+    RemoveKey,
     RemoveMember,
     RevokeInvitation,
     SetDefaultLimits,
@@ -85,6 +89,9 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
     # Invitation keys whose entry of `State.invitations` an event set, changed or dropped: the
     # store's `invitations` rows to rewrite.
     invitations: tuple[bytes, ...] = ()
+    # Members whose further keys (`Member.devices`) an event may have changed: an `add_key`, a
+    # `remove_key`, a rebind or a recovery. The store's `member_keys` rows to rewrite.
+    devices: tuple[bytes, ...] = ()
 
     def merged(self, other: Changes) -> Changes:
         """The rows either changes: what two runs of one feed, written as one, change."""
@@ -95,6 +102,7 @@ class Changes(msgspec.Struct, frozen=True, gc=False):  # gc=False: it holds only
             tuple(dict.fromkeys((*self.shares, *other.shares))),
             self.rules or other.rules,
             tuple(dict.fromkeys((*self.invitations, *other.invitations))),
+            tuple(dict.fromkeys((*self.devices, *other.devices))),
         )
 
 
@@ -152,6 +160,10 @@ action_changes: dict[type, ActionChanges] = with_subclasses({
     # The signer's nonce; `_invitation_changes` adds the invitations rows each one rewrites.
     Invite: lambda state, signer, action: Changes(accounts=(signer,)),
     RevokeInvitation: lambda state, signer, action: Changes(accounts=(signer,)),
+    # An account's keys: its member row (the current key and the retired ones) and its further keys.
+    AddKey: lambda state, signer, action: Changes(accounts=(signer,), devices=(signer,)),
+    RemoveKey: lambda state, signer, action: Changes(accounts=(signer,), devices=(signer,)),
+    RebindKey: lambda state, signer, action: Changes(accounts=(signer,), devices=(signer,)),
     # Signed by the invitation's key, no member's (`signer` is that key): the new member's rows.
     Join: lambda state, signer, action: Changes(accounts=(action.member,)),
     **{kind: _shares_action for kind in (RegisterEnterprise, EnterprisePay, OpenOffer, Subscribe, PlaceOrder,
@@ -181,7 +193,10 @@ def _decision_closed(before: State, after: State, body: DecisionClosed) -> Chang
         return Changes(decisions=(body.decision,))
     effect = decision.effect
     touched = [*deciding.effect_members(before, effect), *deciding.effect_members(after, effect)]
-    return _split(touched, decisions=(body.decision,), rules=isinstance(effect, deciding.rules_effects))
+    found = _split(touched, decisions=(body.decision,), rules=isinstance(effect, deciding.rules_effects))
+    if isinstance(effect, RecoverKey):  # the recovered account's devices' keys are retired with the rest
+        return msgspec.structs.replace(found, devices=(effect.member,))
+    return found
 
 
 def _offer_closed(before: State, after: State, body: OfferClosed) -> Changes:
@@ -271,6 +286,7 @@ def of_state(state: State) -> Changes:
         shares=tuple(share_rows),
         rules=rules_set,
         invitations=tuple(state.invitations.keys()),
+        devices=tuple(member_id for member_id, member in state.members.items() if member.devices),
     )
 
 

@@ -12,7 +12,7 @@ from . import decisions as deciding
 from . import membership
 from . import payments as paying
 from . import shares as sharing
-from .model import Rules, State, Visibility
+from .model import Member, Rules, State, Visibility
 
 
 class _DigestEntry(Struct, array_like=True):
@@ -26,23 +26,33 @@ class _DigestEntry(Struct, array_like=True):
     credit_ceiling_minor: int | None
 
 
+class _DigestEntryWithDevices(_DigestEntry):
+    """A member entry of an account with more than one current key: its further keys (oldest first)
+    after the eight fields. Only then, so every entry of an account with one key is as before."""
+
+    devices: list[bytes]
+
+
+def _entry(state: State, member_id: bytes, member: Member) -> _DigestEntry:
+    account = state.accounts[member_id]
+    fields = (member_id, member.name, member.key, member.role, member.active, account.balance_minor,
+              account.debit_limit_minor, account.credit_ceiling_minor)
+    if member.devices:
+        return _DigestEntryWithDevices(*fields, list(member.devices))
+    return _DigestEntry(*fields)
+
+
 def state_digest(state: State) -> bytes:
-    """BLAKE2b-256 of the canonical encoding of the derived state: the community's settings and
-    every member with their account, sorted by member id. docs/protocol.md gives the layout."""
+    """BLAKE2b-256 of the canonical encoding of the derived state (`state_preimage`)."""
+    return hash32(state_preimage(state))
+
+
+def state_preimage(state: State) -> bytes:
+    """The canonical encoding the digest hashes: the community's settings and every member with
+    their account (and their further keys, if any), sorted by member id, then the elements a
+    community that uses them has. docs/protocol.md §11 gives the layout."""
     community = state.community
-    entries = [
-        _DigestEntry(
-            member_id,
-            member.name,
-            member.key,
-            member.role,
-            member.active,
-            state.accounts[member_id].balance_minor,
-            state.accounts[member_id].debit_limit_minor,
-            state.accounts[member_id].credit_ceiling_minor,
-        )
-        for member_id, member in sorted(state.members.items())
-    ]
+    entries = [_entry(state, member_id, member) for member_id, member in sorted(state.members.items())]
     preimage: list = [
         state.feed,
         state.seq,
@@ -86,4 +96,4 @@ def state_digest(state: State) -> bytes:
         # element before it that is absent is nil.
         preimage.extend([None] * (8 - len(preimage)))
         preimage.append(membership.invitations_digest_part(state))
-    return hash32(encode(preimage))
+    return encode(preimage)

@@ -265,3 +265,27 @@ class BadInvitationError(DomainError):
 class TooManyInvitationsError(DomainError):
     code = "too_many_invitations"
     http_status = 409
+
+
+# ---- an account's keys, one per device (ledger/membership.py) -------------------------------------
+
+
+class TooManyKeysError(DomainError):
+    """The account holds `member_keys_max` current keys already."""
+
+    code = "too_many_keys"
+    http_status = 409
+
+
+class LastKeyError(DomainError):
+    """Removing the account's one current key would leave it with none that signs."""
+
+    code = "last_key"
+    http_status = 409
+
+
+class UnknownKeyError(DomainError):
+    """A `remove_key` names a key that is not one of the signer's account's keys."""
+
+    code = "unknown_key"
+    http_status = 404

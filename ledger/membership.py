@@ -1,6 +1,13 @@
 """Members, their roles, keys and limits: admission, removal, a change of role or limits, a key
-rebound, and invitations. No I/O, no clock. Each rule is checked whoever asks: an admin's intent
-(`check_*`, which first requires an admin) or a passed decision (`check_*_rule`, the rule alone).
+rebound, an account's keys (one per device), and invitations. No I/O, no clock. Each rule is
+checked whoever asks: an admin's intent (`check_*`, which first requires an admin) or a passed
+decision (`check_*_rule`, the rule alone).
+
+Keys: an account has one to `member_keys_max` current keys (`Member.current_keys`, one per device:
+a wallet's key never leaves the device that made it), any of which signs for it. `add_key` binds
+one more, `remove_key` retires one (never the last); a rebind or a recovery replaces them all by
+one. Every key ever bound stays in `State.keys` for good, so it is never bound again, and a retired
+one never signs again (`key_retired`).
 
 Invitations: an admin's `invite` names the public key of a one-time key pair their client made
 (its seed travels only in the link); the state holds it (`State.invitations`) until a `join`
@@ -21,10 +28,12 @@ from msgspec.structs import replace as _replace
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
     Action,
+    AddKey,
     AdmitMember,
     Invite,
     Join,
     RebindKey,
+    RemoveKey,
     RemoveMember,
     RevokeInvitation,
     SetDefaultLimits,
@@ -54,12 +63,16 @@ from .errors import (
     InvitationUnknownError,
     InvitationUsedError,
     KeyInUseError,
+    KeyRetiredError,
     LastAdminError,
+    LastKeyError,
     LimitBelowBalanceError,
     NameTakenError,
     NotAuthorizedError,
     SharesOutstandingError,
     TooManyInvitationsError,
+    TooManyKeysError,
+    UnknownKeyError,
 )
 from .model import Account, Community, Invitation, Member, State
 
@@ -181,14 +194,71 @@ def check_rebind(state: State, signer: Member, action: RebindKey) -> None:
 
 
 def rebind(state: State, member_id: bytes, new_key: bytes) -> State:
-    """Move `member_id`'s account to `new_key`; the old key is retired for good."""
+    """Move `member_id`'s account to `new_key` alone (a rebind, or a recovery by decision): every
+    current key, each device's too, is retired for good."""
     member = state.members[member_id]
     return _replace(
         state,
         keys=state.keys.set(new_key, member_id),
         members=state.members.set(
-            member_id, _replace(member, key=new_key, retired_keys=member.retired_keys | {member.key})
+            member_id,
+            _replace(member, key=new_key, devices=(), retired_keys=member.retired_keys | set(member.current_keys)),
         ),
+    )
+
+
+# ---- an account's keys, one per device -------------------------------------------------------------
+# A wallet makes its key on the device and cannot export it, so a member's second device binds its
+# own key to the same account (`add_key`, signed on a device already bound), and a lost device's
+# key is retired from another (`remove_key`). The member id stays the first key the account was
+# admitted with; a rebind or a recovery replaces all the keys by one.
+
+
+def check_add_key(state: State, signer: Member, action: AddKey) -> None:
+    if key_taken(state, action.key):
+        raise KeyInUseError(
+            "that key is or was bound to a member, or is an open invitation's; make a new key on the device"
+        )
+    held = len(signer.current_keys)
+    if held >= limits.member_keys_max:
+        raise TooManyKeysError(
+            f"{shown(signer)}'s account holds {held} keys already, the most one account may (one per device); "
+            "remove a device's key first (`tally key remove-device`)"
+        )
+
+
+def check_remove_key(state: State, signer: Member, action: RemoveKey) -> None:
+    if not signer.signs_with(action.key):
+        if action.key in signer.retired_keys:
+            raise KeyRetiredError("that key is retired already (removed, rebound away from, or an invitation's)")
+        raise UnknownKeyError(
+            f"that key is not one of {shown(signer)}'s current keys; name a key of a device of this account"
+        )
+    if len(signer.current_keys) == 1:
+        raise LastKeyError(
+            "that is the account's only key: add another device's key first (`tally key add-device`), "
+            "or move the account to a new key (`tally key rebind`)"
+        )
+
+
+def apply_add_key(state: State, member_id: bytes, action: AddKey) -> State:
+    member = state.members[member_id]
+    return _replace(
+        state,
+        keys=state.keys.set(action.key, member_id),
+        members=state.members.set(member_id, _replace(member, devices=(*member.devices, action.key))),
+    )
+
+
+def apply_remove_key(state: State, member_id: bytes, action: RemoveKey) -> State:
+    """Retire `action.key` for good; the oldest key left becomes `key`. It stays in `keys`, bound to
+    the member, so it is never bound again and its intents never sign again."""
+    member = state.members[member_id]
+    left = [key for key in member.current_keys if key != action.key]
+    return _replace(
+        state,
+        members=state.members.set(member_id, _replace(
+            member, key=left[0], devices=tuple(left[1:]), retired_keys=member.retired_keys | {action.key})),
     )
 
 
@@ -284,7 +354,7 @@ def check_join(state: State, invitation_key: bytes, action: Join, now_ms: int) -
     invitation = state.invitations.get(invitation_key)
     if invitation is None:
         bound_to = state.members.get(state.keys.get(invitation_key, b""))
-        if bound_to is not None and bound_to.key != invitation_key:  # a used invitation's key is retired
+        if bound_to is not None and not bound_to.signs_with(invitation_key):  # a used invitation's key is retired
             raise InvitationUsedError(f"this invitation was already used to join; {_ask_again()}")
         raise InvitationUnknownError(
             f"this community has no invitation with this key (it expired, or it is another community's); {_ask_again()}"

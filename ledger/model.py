@@ -36,9 +36,22 @@ class Member(Struct, frozen=True):
     admitted_seq: int
     nonce_floor: int = -1
     nonces: frozenset[int] = frozenset()
-    # Keys this member signed with before rebinding: never bindable again, so that intents signed
-    # with them (public in the log) can never be replayed against any account.
+    # Keys this member signed with before rebinding or removing them: never bindable again, so that
+    # intents signed with them (public in the log) can never be replayed against any account.
     retired_keys: frozenset[bytes] = frozenset()
+    # The account's further current keys, one per device, in the order they were added (`add_key`):
+    # each signs for the account as `key` does. `key` is the oldest current key; removing it makes
+    # the next one `key`, so the current keys are always `(key, *devices)`, oldest first.
+    devices: tuple[bytes, ...] = ()
+
+    @property
+    def current_keys(self) -> tuple[bytes, ...]:
+        """Every key that signs for this account now, oldest first."""
+        return (self.key, *self.devices) if self.devices else (self.key,)
+
+    def signs_with(self, key: bytes) -> bool:
+        """Whether `key` is one of this account's current keys."""
+        return key == self.key or key in self.devices
 
 
 class Account(Struct, frozen=True):

@@ -8,7 +8,8 @@ themselves live in the modules below this one (membership, transfers, shares, pa
 decisions); the tables here say which rule and which transition own each kind. Member nonces use
 a sliding window per member (the `limits.nonce_window_size` highest seen, and a floor below which
 every nonce is stale), so replay protection needs bounded memory and is itself a pure function of
-the log.
+the log. The window is the account's, shared by all its current keys (its devices): an intent
+names its key and is signed by it, so a nonce used once by any device of the account is used.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from msgspec.structs import replace as _replace
 from tallystick.protocol.events import (
     Act,
     ActSealed,
+    AddKey,
     AdmitMember,
     Body,
     CancelOrder,
@@ -42,6 +44,7 @@ from tallystick.protocol.events import (
     Propose,
     RebindKey,
     RegisterEnterprise,
+    RemoveKey,
     RemoveMember,
     RevokeInvitation,
     SetDefaultLimits,
@@ -141,6 +144,8 @@ checks: dict[type, Check] = with_subclasses({
     Invite: lambda state, signer_id, signer, action, now: membership.check_invite(state, signer, action, now),
     RevokeInvitation: lambda state, signer_id, signer, action, now: membership.check_revoke_invitation(
         state, signer, action, now),
+    AddKey: lambda state, signer_id, signer, action, now: membership.check_add_key(state, signer, action),
+    RemoveKey: lambda state, signer_id, signer, action, now: membership.check_remove_key(state, signer, action),
 })
 
 
@@ -161,10 +166,10 @@ def validate(state: State, intent: Intent, ts_ms: int | None = None) -> DomainEr
         if signer_id is None:
             raise UnknownMemberError("the signing key belongs to no member of this community")
         signer = active_member(state, signer_id, "the signer")
-        if signer.key != intent.key:
+        if not signer.signs_with(intent.key):
             raise KeyRetiredError(
-                f"that key is retired (replaced by a rebind, or an invitation used to join); sign with "
-                f"{shown(signer)}'s current key"
+                f"that key is retired (removed, replaced by a rebind, or an invitation used to join); sign with "
+                f"one of {shown(signer)}'s current keys"
             )
         if intent.nonce in signer.nonces:
             raise ReplayedNonceError(
@@ -211,6 +216,8 @@ applies: dict[type, Apply] = with_subclasses({
     WithdrawShares: lambda state, signer_id, action, seq, ts: sharing.apply_withdraw(state, signer_id, action, seq, ts),
     Invite: lambda state, signer_id, action, seq, ts: membership.apply_invite(state, signer_id, action, seq, ts),
     RevokeInvitation: lambda state, signer_id, action, seq, ts: membership.apply_revoke_invitation(state, action, ts),
+    AddKey: lambda state, signer_id, action, seq, ts: membership.apply_add_key(state, signer_id, action),
+    RemoveKey: lambda state, signer_id, action, seq, ts: membership.apply_remove_key(state, signer_id, action),
 })
 
 

@@ -17,8 +17,8 @@ from .model import State, Visibility
 
 
 class Reader(Struct, frozen=True):
-    """`member`: the reader's member id, if they are an active member signing with their current
-    key; `admin`: that member's role is admin; `key`: the public key that signed the request (a
+    """`member`: the reader's member id, if they are an active member signing with one of their
+    current keys; `admin`: that member's role is admin; `key`: the public key that signed the request (a
     member's, a peer node's, or a stranger's), None for an unsigned request."""
 
     member: bytes | None = None
@@ -34,11 +34,12 @@ stranger = Reader()
 
 
 def reader_for_key(state: State, key: bytes) -> Reader:
-    """The reader a request signed by `key` is: the member whose current key it is, while they are
-    active; else a reader known only by the key (a removed member, a retired key or a peer node)."""
+    """The reader a request signed by `key` is: the member one of whose current keys it is (any of
+    their devices'), while they are active; else a reader known only by the key (a removed member, a
+    retired or removed key, or a peer node)."""
     member_id = state.keys.get(key)
     member = state.members.get(member_id) if member_id is not None else None
-    if member is None or not member.active or member.key != key:
+    if member is None or not member.active or not member.signs_with(key):
         return Reader(key=key)
     return Reader(member=member_id, admin=member.role == "admin", key=key)
 

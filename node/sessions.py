@@ -313,7 +313,7 @@ class SessionStore:
 
     def keys_no_longer_members(self, state: State) -> list[bytes]:
         """The keys holding a session that no longer sign for an active member in `state` (the
-        member was removed, or their key re-bound or recovered). Pure and in memory: the node asks
+        member was removed, their key re-bound or recovered, or that device's key removed). Pure and in memory: the node asks
         after every commit, and ends their sessions with `end_key`."""
         return [key for key in self.keys if not reader_for_key(state, key).is_member]
 

@@ -203,6 +203,12 @@ CREATE TABLE IF NOT EXISTS invitations (
     record BLOB NOT NULL,
     PRIMARY KEY (feed, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS member_keys (
+    feed BLOB NOT NULL,
+    member BLOB NOT NULL,
+    keys BLOB NOT NULL,
+    PRIMARY KEY (feed, member)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rules (
     feed BLOB PRIMARY KEY,
     admission TEXT NOT NULL,
@@ -215,8 +221,8 @@ CREATE TABLE IF NOT EXISTS rules (
 """
 
 # Tables derived from the log: `tally rebuild` drops and refolds exactly these.
-projection_tables = ("feeds", "community", "members", "accounts", "decisions", "delegations", "invitations", "rules",
-                     "shares", "postings", "posting_blocks")
+projection_tables = ("feeds", "community", "members", "member_keys", "accounts", "decisions", "delegations",
+                     "invitations", "rules", "shares", "postings", "posting_blocks")
 # Of those, the ones that hold history, not the state: a rebuild cannot write them from the final
 # state, so it stages them while it folds (`stage_postings`).
 history_tables = ("postings", "posting_blocks")
@@ -234,6 +240,10 @@ posting_block_events = 1024
 _nonce_encoder = msgspec.msgpack.Encoder()
 _nonce_decoder = msgspec.msgpack.Decoder(list[int])
 _keys_decoder = msgspec.msgpack.Decoder(list[bytes])
+# A member's further current keys (`Member.devices`, one per device), oldest first, as a msgpack
+# array of ids: a `member_keys` row exists only for an account with more than one current key, so
+# the `members` table, and every home written before devices, is unchanged.
+_devices_encoder = msgspec.msgpack.Encoder()
 _outbox_decoder = msgspec.msgpack.Decoder(list[FederationBody])
 # An open invitation's row: its Invitation (ledger/model.py) as a msgpack array.
 _invitation_encoder = msgspec.msgpack.Encoder()
@@ -700,7 +710,7 @@ class BatchBuilder:
     whole from the final state, and its log is already written): one account of what a
     transaction writes."""
 
-    __slots__ = ("_accounts", "_decisions", "_delegations", "_invitations", "_rules", "_shares", "postings",
+    __slots__ = ("_accounts", "_decisions", "_delegations", "_devices", "_invitations", "_rules", "_shares", "postings",
                  "postings_only", "rows", "state")
 
     def __init__(self, state: State, *, postings_only: bool = False) -> None:
@@ -713,6 +723,7 @@ class BatchBuilder:
         self._decisions: set[int] = set()
         self._delegations: set[bytes] = set()
         self._invitations: set[bytes] = set()
+        self._devices: set[bytes] = set()
         self._shares: set[ShareRow] = set()
         self._rules = False
 
@@ -734,6 +745,8 @@ class BatchBuilder:
             self._delegations.update(found.delegations)
         if found.invitations:
             self._invitations.update(found.invitations)
+        if found.devices:
+            self._devices.update(found.devices)
         if found.shares:
             self._shares.update(found.shares)
         if found.rules:
@@ -745,7 +758,7 @@ class BatchBuilder:
         """The batch so far, ending at `head` (the head after the last event added)."""
         assert not self.postings_only, "a postings-only builder makes no batch"
         found = Changes(tuple(self._accounts), tuple(self._decisions), tuple(self._delegations), tuple(self._shares),
-                        self._rules, tuple(self._invitations))
+                        self._rules, tuple(self._invitations), tuple(self._devices))
         return AppendBatch(tuple(self.rows), self.state, head, found, tuple(self.postings))
 
 
@@ -863,6 +876,14 @@ def _projection_plan(state: State, changes: Changes, head: FeedHead) -> list[_St
         rows = [(feed, key, _invitation_encoder.encode(held[key])) for key in changes.invitations if key in held]
         if rows:
             plan.append(("INSERT INTO invitations VALUES (?, ?, ?)", rows, True))
+    if changes.devices:
+        # An account's further keys changed (a key added or removed, a rebind, a recovery): each
+        # member named is rewritten from the state after the batch; one key left, no row.
+        plan.append(("DELETE FROM member_keys WHERE feed = ? AND member = ?", [(feed, m) for m in changes.devices], True))
+        rows = [(feed, member_id, _devices_encoder.encode(list(state.members[member_id].devices)))
+                for member_id in changes.devices if state.members[member_id].devices]
+        if rows:
+            plan.append(("INSERT INTO member_keys VALUES (?, ?, ?)", rows, True))
     rules = state.rules
     if changes.rules:
         plan.append((
@@ -1227,6 +1248,10 @@ class Store:
                     frozenset(_nonce_decoder.decode(nonces)),
                     frozenset(_keys_decoder.decode(retired)),
                 )
+        async with self._reader.execute("SELECT member, keys FROM member_keys WHERE feed = ?", (feed,)) as cursor:
+            async for member_id, devices in cursor:
+                members[member_id] = msgspec.structs.replace(
+                    members[member_id], devices=tuple(_keys_decoder.decode(devices)))
         accounts: dict[bytes, Account] = {}
         async with self._reader.execute(
             "SELECT id, balance_minor, debit_limit_minor, credit_ceiling_minor FROM accounts WHERE feed = ?", (feed,)
@@ -1236,7 +1261,7 @@ class Store:
         keys = {
             key: member_id
             for member_id, member in members.items()
-            for key in (member.key, *member.retired_keys)
+            for key in (*member.current_keys, *member.retired_keys)
         }
         names = {_name_key(member.name): member_id for member_id, member in members.items()
                  if member.active and isinstance(member.name, str)}

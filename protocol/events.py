@@ -413,6 +413,23 @@ class RevokeInvitation(_Tagged, tag="revoke_invitation"):
     invitation: Id32
 
 
+# ---- devices: one account, several keys (a wallet's key never leaves the device that made it) -----
+
+
+class AddKey(_Tagged, tag="add_key"):
+    """Signed by any current key of the signer's account: bind `key`, a key made on another of the
+    member's devices, as one more current key of that account (the member id does not change)."""
+
+    key: Id32
+
+
+class RemoveKey(_Tagged, tag="remove_key"):
+    """Signed by any current key of the signer's account: retire `key`, one of that account's current
+    keys (a lost device's, or the signing one), for good. The account keeps at least one key."""
+
+    key: Id32
+
+
 Action = (
     AdmitMember
     | RemoveMember
@@ -440,6 +457,8 @@ Action = (
     | Invite
     | Join
     | RevokeInvitation
+    | AddKey
+    | RemoveKey
 )
 
 

@@ -183,6 +183,10 @@ invitations_open_max = 1000
 # The longest an invitation stays open after the event that makes it: a link on a phone should not
 # outlive a month; the state holds an invitation no longer than this.
 invitation_expiry_max_ms = 30 * 24 * 3600 * 1000
+# Current keys one account holds at once, one per device (a phone, a laptop, a tablet, a spare):
+# each is an id in the state and its digest entry, and every key a member ever adds stays bound for
+# good, so the bound is on the keys that may sign at once, not on the keys ever added.
+member_keys_max = 8
 # The combining marks one letter may carry (Vietnamese needs two, a few scripts three); more is
 # "Zalgo" text that smears over its neighbours on screen.
 name_marks_per_letter_max = 3

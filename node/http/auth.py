@@ -3,7 +3,8 @@
 How this works: a stranger asks for a challenge (`POST /api/sign-in/challenge`), signs
 `sign_in_message(node, challenge)` (protocol/requests.py, docs/protocol.md §18) with their key, and
 sends key, challenge and signature to `POST /api/sign-in`. The challenge is used up whatever
-follows; the signature must verify and the key must be an active member's current key; then the
+follows; the signature must verify and the key must be one of an active member's current keys (any
+of their devices'); then the
 node opens a session (node/sessions.py) and sets the `tally_session` cookie (HttpOnly,
 SameSite=Strict, Path=/, Secure over TLS). `POST /api/sign-in/link` takes the same proof and answers
 instead a one-time link, `/sign-in?token=…`, which sets the cookie in whichever browser opens it
@@ -16,7 +17,7 @@ send back), lists their sessions and ends any of them (`GET /api/sessions`, `DEL
 Someone else's session id is answered as one that does not exist, so ids tell nothing.
 The sessions file opens and closes with the node (`sessions_lifetime`), and after every commit the
 node ends the sessions of keys that no longer sign for an active member (a removal, a re-bound or
-recovered key); each request also resolves its session's key through the state of that moment
+recovered key, a device's key removed, while the member's other devices stay signed in); each request also resolves its session's key through the state of that moment
 (node/http/readers.py), so such a session opens nothing even before that.
 """
 
@@ -121,7 +122,7 @@ async def _proven_key(request: web.Request) -> bytes:
             "the signature does not verify: sign the sign-in message for this node and challenge with this key"
         ) from None
     if not reader_for_key(node.sequencer.state, key).is_member:
-        raise NotAMemberError("this key is not an active member's current key here; sign in with your own key")
+        raise NotAMemberError("this key is not one of an active member's current keys here; sign in with your own key")
     return key
 
 

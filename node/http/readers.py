@@ -4,7 +4,7 @@ How this works: `who_reads` runs inside `errors_as_json` on every request. A req
 `Authorization: Tally …` header (protocol/requests.py) is verified against this node's feed id, the
 method, the raw path with its query, the body and the node's clock; its key becomes the request's
 `Reader` through the current state (`reader_for_key`: a member only while active and signing with
-their current key). A header that does not verify is refused (401), never read as a stranger's.
+one of their current keys, one per device). A header that does not verify is refused (401), never read as a stranger's.
 
 Else a `tally_session` cookie (node/sessions.py, opened by node/http/auth.py) names a session, and
 its key becomes the reader the same way, through the state of this moment: a removed member or a

@@ -218,7 +218,7 @@ def test_every_kind_of_action_and_body_names_its_rows_or_is_known_to_change_none
     from tallystick.protocol.events import Action, Body
 
     # Besides the community row and the feed's head, which every batch writes:
-    signer_only = {"rebind_key", "federation"}  # the signer's own row (its key, its nonce; the outbox)
+    signer_only = {"federation"}  # the signer's own row (its nonce; the outbox)
     carry_an_intent = {"act", "act_sealed", "payment_sent", "payment_sent_sealed"}  # answered by their intent's action
     no_row_of_their_own = {"genesis", "genesis_sealed", "checkpoint", "key_rotated", "capacity_limits", "fed_propose", "fed_vote",
                            "payment_rejected"}

@@ -30,6 +30,10 @@ Python values; running the script writes them next to it as JSON:
 - invitations.json  an admin invites, the invitee joins with the invitation's one-time key, an invitation is
                     withdrawn and one expires (docs/protocol.md §13.2.4, §11.6): the feed, its digests with the
                     invitations element, the layouts of the three actions and the joins a replica refuses
+- devices.json      a member binds a second and a third device's key to her account, pays with them, removes
+                    the first (docs/protocol.md §13.2.1, §13.2.4, §11.2): the feed, its digest whose member
+                    entries list the further keys, the layouts of add_key and remove_key and the events a
+                    replica refuses (a removed key reused, the last key, a ninth key)
 
 Files only ever gain entries: a case or an event appended keeps every existing byte.
 
@@ -81,6 +85,7 @@ from tallystick.protocol.events import (
     Effect,
     Electorate,
     EnterprisePay,
+    AddKey,
     EventUnsigned,
     FederationAct,
     Floor,
@@ -103,6 +108,7 @@ from tallystick.protocol.events import (
     RebindKey,
     RecoverKey,
     RegisterEnterprise,
+    RemoveKey,
     RemoveMember,
     RevokeInvitation,
     SetDefaultLimits,
@@ -171,7 +177,7 @@ from tallystick.protocol.personal import (
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
               "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json",
-              "visibility.json", "personal.json", "invitations.json")
+              "visibility.json", "personal.json", "invitations.json", "devices.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -713,7 +719,8 @@ def documented_digest_elements(state: State) -> list[Any]:
          community.credit_ceiling_minor, community.checkpoint_interval_events],
         [[member_id, member.name, member.key, member.role, member.active,
           state.accounts[member_id].balance_minor, state.accounts[member_id].debit_limit_minor,
-          state.accounts[member_id].credit_ceiling_minor]
+          state.accounts[member_id].credit_ceiling_minor,
+          *([list(member.devices)] if member.devices else [])]  # §11.2: the further keys, only if any
          for member_id, member in sorted(state.members.items())],
     ]
     rules = state.rules
@@ -1725,6 +1732,7 @@ def build() -> dict[str, Any]:
         "pending.json": build_pending_file(),
         "personal.json": build_personal_file(),
         "invitations.json": build_invitations_file(),
+        "devices.json": build_devices_file(),
     }
 
 
@@ -2435,6 +2443,138 @@ def build_invitations_file() -> dict[str, Any]:
         "invitations_hex": {id_to_text("k", key): key.hex() for key in sorted(state.invitations)},
         "final_balances": {name: state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob", "dee")},
+        "refused": refused,
+        "layouts": layouts,
+    }
+
+
+# ---- devices.json: one account, a key per device (docs/protocol.md §13.2.1, §13.2.4, §11.2) --------
+
+
+def build_devices_feed() -> _PersonalFeedBuilder:
+    """A tenth community, Wrenfield: Ada admits Alice (her phone's key) and Bob; Alice adds her
+    laptop's key from her phone, pays with the laptop, adds her tablet's from the laptop, and removes
+    her phone's (lost) from the laptop; Bob adds his laptop's and pays with it; a checkpoint holds
+    both accounts' further keys; Bob removes his laptop's key with that very key, and Alice's tablet
+    adds keys until her account holds member_keys_max; her newest key pays. Every device of a
+    member draws from the member's one nonce space."""
+    public = {name: key_for(name).public for name in key_names}
+    builder = _PersonalFeedBuilder()
+    t = genesis_ts_ms
+    admin_name = Opened(salt=salt_for("wrenfield genesis: admin_name"), text="Ada")
+    builder.append("node", t, GenesisSealed(
+        name="Wrenfield", unit_code="WRN", unit_decimals=2, debit_limit_minor=10_000, credit_ceiling_minor=50_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name=commit(admin_name), checkpoint_interval_events=limits.checkpoint_interval_events_min,
+        subject=public["admin"], box=seal(data_key_for("admin"), [admin_name], box_nonce_for("wrenfield genesis")),
+    ), "genesis_sealed: the community Wrenfield, unit WRN", None)
+    builder.sealed("admin", t + 1000, AdmitMember(member=public["alice"], name="Alice"), "wrenfield admit alice",
+                   "Ada admits Alice, under the key her phone made", "alice")
+    builder.sealed("admin", t + 2000, AdmitMember(member=public["bob"], name="Bob"), "wrenfield admit bob",
+                   "Ada admits Bob", "bob")
+
+    def device(signer: str, member: str, ts: int, action: Action, description: str) -> None:
+        nonce = builder.nonces.get(member, 0) + 1  # the member's one nonce space, whichever device signs
+        builder.nonces[member] = nonce
+        intent, record = builder.intent(signer, action, description, nonce)
+        builder.append("node", ts, Act(intent=intent), description, record)  # this feed's key never rotates
+
+    laptop, tablet = key_for("alice laptop").public, key_for("alice tablet").public
+    device("alice", "alice", t + 3000, AddKey(key=laptop), "Alice's phone binds her laptop's key to her account")
+    device("alice laptop", "alice", t + 4000, Transfer(to=public["bob"], amount_minor=1200),
+           "Alice pays Bob 12.00 WRN from her laptop")
+    device("alice laptop", "alice", t + 5000, AddKey(key=tablet), "Alice's laptop binds her tablet's key")
+    device("alice laptop", "alice", t + 6000, RemoveKey(key=public["alice"]),
+           "Alice lost her phone: her laptop removes its key, the account's first (her member id stays)")
+    device("bob", "bob", t + 7000, Transfer(to=public["alice"], amount_minor=300), "Bob pays Alice 3.00 WRN")
+    device("alice tablet", "alice", t + 8000, Transfer(to=public["bob"], amount_minor=100),
+           "Alice pays Bob 1.00 WRN from her tablet")
+    device("bob", "bob", t + 9000, AddKey(key=key_for("bob laptop").public), "Bob binds his laptop's key")
+    device("bob laptop", "bob", t + 9500, Transfer(to=public["alice"], amount_minor=200),
+           "Bob pays Alice 2.00 WRN from his laptop")
+    assert transition.checkpoint_due(builder.states[-1])
+    builder.append("node", t + 10_000, Checkpoint(state_hash=state_digest(builder.states[-1])),
+                   "checkpoint after seq 11: Alice's member entry names her laptop as key and her tablet after it, "
+                   "Bob's his laptop after his key", None)
+    device("bob laptop", "bob", t + 11_000, RemoveKey(key=key_for("bob laptop").public),
+           "Bob removes his laptop's key, signing with it: his account has one key again")
+    for index in range(3, limits.member_keys_max + 1):
+        device("alice tablet", "alice", t + 11_000 + index * 1000, AddKey(key=key_for(f"alice device {index}").public),
+               f"Alice's tablet binds a key of another device of hers ({index} current keys)")
+    newest = f"alice device {limits.member_keys_max}"
+    device(newest, "alice", t + 20_000, Transfer(to=public["bob"], amount_minor=50),
+           "Alice pays Bob 0.50 WRN with her newest key")
+    final = builder.states[-1]
+    assert len(final.members[public["alice"]].current_keys) == limits.member_keys_max
+    assert final.members[public["bob"]].current_keys == (public["bob"],)
+    head, _ = verify_batch(builder.heads[0], builder.raw[1:])
+    assert head == builder.heads[-1]
+    return builder
+
+
+def build_devices_file() -> dict[str, Any]:
+    builder = build_devices_feed()
+    check_documented_digest(builder)
+    feed, state, node = builder.feed, builder.states[-1], key_for("node")
+    checkpoint_seq = 12
+    now = decode_event(builder.raw[-1]).ts
+
+    refused: list[dict[str, Any]] = []
+    for name, description, error, signer, action in (
+        ("removed_key_signs", "Alice's phone, removed at seq 7, signs a payment", "key_retired", "alice",
+         Transfer(to=key_for("bob").public, amount_minor=100)),
+        ("removed_key_added_again", "Bob binds Alice's removed phone key to his account", "key_in_use", "bob",
+         AddKey(key=key_for("alice").public)),
+        ("another_members_key_added", "Bob binds Alice's laptop's key, current on her account", "key_in_use", "bob",
+         AddKey(key=key_for("alice laptop").public)),
+        ("ninth_key", f"Alice binds a key past member_keys_max ({limits.member_keys_max})", "too_many_keys",
+         "alice laptop", AddKey(key=key_for("alice device 9").public)),
+        ("last_key", "Bob removes his account's only key", "last_key", "bob", RemoveKey(key=key_for("bob").public)),
+        ("another_members_key_removed", "Bob removes Alice's laptop's key", "unknown_key", "bob",
+         RemoveKey(key=key_for("alice laptop").public)),
+        ("retired_key_removed", "Bob removes his laptop's key, removed at seq 13", "key_retired", "bob",
+         RemoveKey(key=key_for("bob laptop").public)),
+    ):
+        intent = sign_intent(key_for(signer), feed=feed, nonce=1_000, action=action)
+        decoded = verify_intent(intent, feed=feed)
+        data = sign_event(node, feed=feed, seq=len(builder.raw) + 1, prev=event_hash(builder.raw[-1]), ts=now + 1000,
+                          body=transition.intent_body(state, decoded, intent, now + 1000))
+        _, event = verify_next(builder.heads[-1], data)
+        _expect(error, lambda event=event, decoded=decoded: transition.audit(state, event, decoded))
+        refused.append({"name": name, "description": description, "check": "audit", "after_seq": len(builder.raw),
+                        "error": error, "bytes_hex": data.hex()})
+
+    example = _example_id("key")
+    layouts = []
+    for description, value in (("add_key", AddKey(example)), ("remove_key", RemoveKey(example))):
+        data = encode(value)
+        assert msgspec.msgpack.decode(data, type=Action) == value
+        layouts.append({"group": "action", "kind": type(value).__struct_config__.tag, "description": description,
+                        "decoded": plain(value), "bytes_hex": data.hex()})
+    alice = key_for("alice").public
+    return {
+        "description": "A valid feed of the community Wrenfield (docs/protocol.md §13.2.4): Alice's account gains "
+        "her laptop's and her tablet's keys (seeds key_for('alice laptop'), key_for('alice tablet')), pays with "
+        "them and loses her phone's key, its first (her member id stays it); Bob adds and removes a laptop's key. "
+        "Fields as in feed.json and personal.json; every device of a member signs from the member's one nonce "
+        "space; digest takes apart the state before the checkpoint at seq 12, whose member entries list the "
+        "further keys (§11.2); state_digest_hex is the state digest after the last event; current_keys_hex are "
+        "each member's current keys after it, oldest first; refused are events a replica refuses after it "
+        "(check audit, on the state after after_seq); layouts are one encoding of each new action (group "
+        "action; the id is BLAKE2b-256 of 'tallystick layout example: key').",
+        "feed_hex": feed.hex(),
+        "events": builder.events,
+        "intents": builder.intents,
+        "boxes": builder.boxes,
+        "digest": digest_example("wrenfield", builder, "devices.json before its checkpoint: Alice's entry with her "
+                                 "tablet's key as its ninth element, Bob's with his laptop's", seq=checkpoint_seq - 1),
+        "state_digest_hex": state_digest(state).hex(),
+        "current_keys_hex": {name: [k.hex() for k in state.members[key_for(name).public].current_keys]
+                             for name in ("alice", "bob")},
+        "retired_keys_hex": {"alice": sorted(k.hex() for k in state.members[alice].retired_keys),
+                             "bob": sorted(k.hex() for k in state.members[key_for("bob").public].retired_keys)},
+        "final_balances": {name: state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob")},
         "refused": refused,
         "layouts": layouts,
     }
