@@ -44,7 +44,7 @@ async def test_an_accounts_keys_survive_a_restart_and_a_rebuild(tmp_path: Path) 
 
 async def test_an_account_with_one_key_writes_no_member_keys_row(tmp_path: Path) -> None:
     async with running_node(tmp_path, debit_limit_minor=10_000, credit_ceiling_minor=50_000) as (
-            store, sequencer, feed, members, act, _clock):
+            store, _sequencer, feed, members, act, _clock):
         laptop = KeyPair(b"l" * 32)
         await act(members[1], AddKey(key=laptop.public))
         await act(laptop, RemoveKey(key=laptop.public))
