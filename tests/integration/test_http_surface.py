@@ -7,8 +7,6 @@ from pathlib import Path
 
 from tallystick.federation.service import create_app
 from tallystick.node.home import Home, NodeConfig
-from tallystick.node.http.openapi import document as openapi_document
-from tallystick.node.http.openapi import wallet_served_by
 
 from helpers.nodes import NodeProcess
 from helpers.support import http
@@ -25,18 +23,6 @@ def served_routes() -> set[tuple[str, str]]:
     }
 
 
-def not_registered_here() -> set[tuple[str, str]]:
-    """(path, method) of the routes /openapi.json marks as served by the wallet package that this
-    app does not register: the wallet lands beside the node, and a branch or an install without it
-    still describes its routes (docs/api.md §11)."""
-    return {
-        (path, method)
-        for path, item in openapi_document()["paths"].items()
-        for method, operation in item.items()
-        if operation.get("x-served-by") == wallet_served_by
-    } - served_routes()
-
-
 def test_openapi_describes_every_route_the_node_serves(node: NodeProcess) -> None:
     document = node.get("/openapi.json")
     described = {(path, method) for path, item in document["paths"].items() for method in item}
@@ -46,21 +32,12 @@ def test_openapi_describes_every_route_the_node_serves(node: NodeProcess) -> Non
 def test_openapi_describes_no_route_the_node_does_not_serve(node: NodeProcess) -> None:
     document = node.get("/openapi.json")
     described = {(path, method) for path, item in document["paths"].items() for method in item}
-    unserved = described - served_routes() - not_registered_here()
-    assert not unserved, f"described but not served: {unserved}"
-
-
-def test_only_the_wallet_package_s_routes_may_be_described_and_not_registered() -> None:
-    assert {path for path, _ in not_registered_here()} <= {
-        "/wallet", "/wallet/{screen}", "/wallet/static/{path}", "/wallet/sw.js", "/wallet/manifest.webmanifest"}
+    assert described <= served_routes(), f"described but not served: {described - served_routes()}"
 
 
 def test_openapi_paths_answer_on_the_running_node(node: NodeProcess) -> None:
     checked = []
-    skipped = {path for path, _ in not_registered_here()}
     for path, item in node.get("/openapi.json")["paths"].items():
-        if path in skipped:
-            continue
         # As the admin, who may read every route (the log is the admins' by default); not the
         # routes that need a browser's session, a peer node's key or a parameter. (Every route may answer 401, to an
         # Authorization header that does not verify, so 401 does not say which need a session.)

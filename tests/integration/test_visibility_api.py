@@ -324,8 +324,7 @@ checks: dict[str, tuple[str, Callable[[World], str], Check]] = {
     "/api/members/{reference}/export": ("get", lambda w: f"/api/members/{w.id('alice')}/export", export),
     "/api/members/{reference}/export.csv": ("get", lambda w: f"/api/members/{w.id('alice')}/export.csv", export),
     "/api/members/{reference}/history": ("get", lambda w: f"/api/members/{w.id('alice')}/history", history),
-    # Served by the wallet package (its own tests check the files); skipped where this app does not
-    # register them (`wallet_routes`).
+    # Served by the wallet package (tests/wallet/ checks the files).
     "/wallet": ("get", lambda w: "/wallet", wallet_file),
     "/wallet/{screen}": ("get", lambda w: "/wallet/pay", wallet_file),
     "/wallet/sw.js": ("get", lambda w: "/wallet/sw.js", wallet_file),
@@ -376,23 +375,9 @@ def request(world: World, reader: str, method: str, path: str) -> Answer:
     return world.read(reader, path)
 
 
-def wallet_routes() -> set[str]:
-    """The routes /openapi.json marks as the wallet package's that this app registers (none on a
-    branch or an install without the wallet)."""
-    from tallystick.node.http.openapi import document, wallet_served_by
-
-    from .test_http_surface import served_routes
-
-    marked = {path for path, item in document()["paths"].items()
-              if any(operation.get("x-served-by") == wallet_served_by for operation in item.values())}
-    return {path for path, _ in served_routes() if path in marked}
-
-
 @pytest.mark.parametrize("reader", reader_kinds)
 @pytest.mark.parametrize("route", sorted(checks))
 def test_each_reader_sees_exactly_what_the_policy_allows(world: World, route: str, reader: str) -> None:
-    if route.startswith("/wallet") and route not in wallet_routes():
-        pytest.skip("served by the wallet package, which this app does not register")
     method, path_of, check = checks[route]
     check(world, reader, request(world, reader, method, path_of(world)))
 
@@ -411,8 +396,6 @@ def test_a_member_search_finds_only_names_the_reader_may_see(world: World, reade
 
 @pytest.mark.parametrize("reader", reader_kinds)
 def test_a_wallet_screen_that_is_none_of_its_own_is_not_found(world: World, reader: str) -> None:
-    if "/wallet/{screen}" not in wallet_routes():
-        pytest.skip("served by the wallet package, which this app does not register")
     wallet_screen_unknown(world, reader, world.read(reader, wallet_unknown_screen))
 
 
