@@ -328,12 +328,10 @@ def _stream_paths() -> dict[str, Any]:
     }
 
 
-# The wallet's routes are served by the wallet package (the browser wallet's front end), which lands
-# beside the node: they are described here with the node's own, marked `x-served-by`, so that one
-# document lists every route a client meets. A test that walks the routes skips the ones so marked
-# that the app it runs does not register.
+# The wallet's routes are served by the wallet package (node/wallet, the browser wallet's front
+# end): they are described here with the node's own, marked `x-served-by`, so that one document
+# lists every route a client meets.
 wallet_served_by = "wallet"
-wallet_screens = ("join", "pay", "receive", "history", "settings")
 
 
 def _wallet_paths() -> dict[str, Any]:
@@ -357,7 +355,7 @@ def _wallet_paths() -> dict[str, Any]:
         "/wallet": served("The wallet's shell (HTML): the app the member's phone opens", "text/html"),
         "/wallet/{screen}": served(
             "The wallet's shell at one screen (HTML); another screen is 404", "text/html",
-            {"name": "screen", "in": "path", "required": True, "description": "one of " + ", ".join(wallet_screens),
+            {"name": "screen", "in": "path", "required": True, "description": "a screen of the wallet (one per module static/screens/<name>.js)",
              "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}}, missing=True),
         "/wallet/static/{path}": served(
             "One of the wallet's static files (scripts, styles, icons)", "*/*",

@@ -29,8 +29,10 @@ from aiohttp import web
 package_root = Path(__file__).resolve().parent
 static_root = package_root / "static"
 
-# The screens of the shell besides home (/wallet): the same HTML, the app draws the screen.
-screens = ("join", "pay", "receive", "history", "settings")
+# The screens of the shell besides home (/wallet), each the same HTML, the app drawing the screen:
+# one per module static/screens/<name>.js (home.js is /wallet itself), so a screen is added by
+# adding its module, and the node and the app (app.js) read the same list.
+home_screen = "home"
 
 # Bounds on what is read at start-up: the wallet is a few dozen small files; more is a packaging
 # mistake, refused loudly rather than served.
@@ -79,6 +81,7 @@ class Wallet:
     not_found: bytes
     service_worker: bytes
     manifest: bytes
+    screens: frozenset[str]
 
 
 wallet_key = web.AppKey("wallet", Wallet)
@@ -109,8 +112,15 @@ def _version_of(files: dict[str, StaticFile], *others: bytes) -> str:
     return digest.hexdigest()
 
 
+def _screens_of(files: dict[str, StaticFile]) -> frozenset[str]:
+    named = (name.removeprefix("screens/").removesuffix(".js") for name in files
+             if name.startswith("screens/") and name.endswith(".js") and name.count("/") == 1)
+    return frozenset(name for name in named if name != home_screen)
+
+
 def load_wallet() -> Wallet:
     files = _read_static()
+    screens = _screens_of(files)
     shell_template = (package_root / "shell.html").read_bytes()
     not_found_template = (package_root / "not_found.html").read_bytes()
     worker_template = (package_root / "sw.js").read_bytes()
@@ -120,13 +130,14 @@ def load_wallet() -> Wallet:
     # The service worker learns the version (its cache's name) and what to precache.
     precached = ["/wallet", *(f"/wallet/static/{name}" for name in files if not name.endswith("LICENSE"))]
     worker = worker_template.replace(b'"{version}"', json.dumps(version).encode()).replace(
-        b'["{files}"]', json.dumps(precached).encode())
+        b'["{files}"]', json.dumps(precached).encode()).replace(
+        b'["{screens}"]', json.dumps(sorted(screens)).encode())
     manifest = json.dumps({
         "name": "Tallystick wallet", "short_name": "Wallet", "start_url": "/wallet", "scope": "/wallet",
         "display": "standalone", "background_color": "#ffffff", "theme_color": "#1d5c4a",
         "icons": [{"src": f"/wallet/static/icon.svg?v={version}", "sizes": "any", "type": "image/svg+xml"}],
     }).encode()
-    return Wallet(files, version, shell, not_found, worker, manifest)
+    return Wallet(files, version, shell, not_found, worker, manifest, screens)
 
 
 def _answer(body: bytes, content_type: str, *, status: int = 200, cache: str = "no-cache",
@@ -144,7 +155,7 @@ async def shell(request: web.Request) -> web.Response:
 
 
 async def shell_at_screen(request: web.Request) -> web.Response:
-    if request.match_info["screen"] not in screens:
+    if request.match_info["screen"] not in request.app[wallet_key].screens:
         return _not_found(request)
     return await shell(request)
 

@@ -8,7 +8,8 @@
 const version = "{version}";
 const files = ["{files}"];
 const cacheName = `tallystick-wallet-${version}`;
-const screenPattern = /^\/wallet(\/(join|pay|receive|history|settings))?$/;
+const screens = ["{screens}"];
+const isScreen = (path) => path === "/wallet" || (path.startsWith("/wallet/") && screens.includes(path.slice(8)));
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(cacheName).then((cache) => cache.addAll(files)).then(() => self.skipWaiting()));
@@ -25,7 +26,7 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (screenPattern.test(url.pathname)) {
+  if (isScreen(url.pathname)) {
     event.respondWith(fetch(event.request).catch(() => caches.match("/wallet", { cacheName })));
   } else if (url.pathname.startsWith("/wallet/static/")) {
     event.respondWith(caches.match(event.request, { cacheName, ignoreSearch: true })

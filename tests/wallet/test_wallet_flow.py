@@ -130,11 +130,12 @@ def test_an_invitee_joins_is_paid_live_pays_by_name_and_is_refused_past_the_limi
     assert page.locator("#pay-link").inner_text() == f"{wallet_node.url}/wallet/pay?to={member}"
     assert fits_the_screen(page)
     phone.shoot("receive")
-    page.get_by_role("navigation").get_by_role("link", name="History").click()
+    page.get_by_role("navigation").get_by_role("link", name="Home").click()
+    page.get_by_role("link", name="All history").click()
     wait_until(lambda: page.locator(".row").count() >= 2, what="the history")
     assert "Bexley Tarn" in page.locator("main").inner_text()
     phone.shoot("history")
-    page.get_by_role("navigation").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation").get_by_role("link", name="More").click()
     wait_until(lambda: page.locator("#member-id").count(), what="the settings")
     assert page.locator("#member-id").inner_text() == member
     wait_until(lambda: "this device" in page.locator("#sessions").inner_text(), what="the sessions")

@@ -11,7 +11,7 @@ export const strings = {
   "nav.pay": "Pay",
   "nav.receive": "Receive",
   "nav.history": "History",
-  "nav.settings": "Settings",
+  "nav.settings": "More",
   "common.loading": "Loading…",
   "common.offline": "You are offline: what you see may be out of date.",
   "common.retry": "Try again",

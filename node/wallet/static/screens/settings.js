@@ -1,0 +1,36 @@
+// Settings (/wallet/settings): who this device's member is, their signed-in sessions (each one
+// ended from here), and signing out (api.md §6).
+import * as api from "../api.js";
+import { formatTime } from "../format.js";
+import { t } from "../strings.js";
+import { drawTabs, h, heading, hideTabs, leave, show, state } from "../ui.js";
+
+export const needsDevice = true;
+
+export async function draw(view) {
+  drawTabs("/wallet/settings");
+  const member = state.device.member;
+  const [me, sessions] = await Promise.all([api.get(`/api/members/${member}`), api.get("/api/sessions")]);
+  if (!view.current()) return;
+  const list = h("ul", { class: "rows", id: "sessions" });
+  const drawSessions = (entries) => list.replaceChildren(...entries.map((session) => h("li", { class: "row" },
+    h("span", { class: "who" }, h("span", { class: "name", text: session.label }),
+      h("span", { class: "when", text: t("settings.last_seen", { when: formatTime(session.last_seen_ms) }) })),
+    session.current ? h("span", { class: "muted", text: t("settings.current") })
+      : h("button", { type: "button", text: t("settings.end"), onclick: async () => {
+        await api.remove(`/api/sessions/${encodeURIComponent(session.id)}`);
+        drawSessions(await api.get("/api/sessions"));
+      } }))));
+  drawSessions(sessions);
+  const signOut = h("button", { type: "button", text: t("settings.sign_out"), onclick: async () => {
+    leave();
+    await api.signOut();
+    hideTabs();
+    show(heading(t("settings.title")), h("p", { id: "signed-out", text: t("settings.signed_out") }),
+      h("button", { type: "button", class: "primary", text: t("settings.sign_in"), onclick: () => view.redraw() }));
+  } });
+  show(heading(t("settings.title")),
+    h("dl", {}, h("dt", { text: t("settings.name") }), h("dd", { text: me.name }),
+      h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
+    h("h2", { text: t("settings.sessions") }), list, h("p", { class: "actions" }, signOut));
+}

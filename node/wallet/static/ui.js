@@ -1,0 +1,137 @@
+// What every screen of the wallet shares: the DOM by calls, one-line errors, the community and the
+// device as this page knows them, the tabs, and what a screen leaves running (docs/wallet.md).
+//
+// How this works: a screen module (screens/<name>.js) exports `draw(view)`, where `view.current()`
+// tells whether the screen is still the one on show (a slow answer for a screen left behind draws
+// nothing). Every element is made with `h()` by DOM calls and textContent only: never markup from
+// data, so a name or memo is shown as text and never runs. Every text comes from strings.js.
+// `onLeave(fn)` registers what to stop when another screen is drawn (a stream, a timer).
+import * as api from "./api.js";
+import { formatAmount } from "./format.js";
+import * as keys from "./keys.js";
+import * as store from "./store.js";
+import { t } from "./strings.js";
+
+export const main = document.getElementById("screen");
+export const tabs = document.getElementById("tabs");
+export const statusLine = document.getElementById("status");
+export const communityLink = document.getElementById("community");
+
+// What the page knows: the community's public facts (GET /api/community) and this device's member.
+export const state = { community: null, device: null };
+
+const leaving = [];
+
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === "text") element.textContent = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  element.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
+  return element;
+}
+
+export function navLink(path, text, attributes = {}) {
+  return h("a", { href: path, "data-nav": true, text, ...attributes });
+}
+
+export function show(...children) {
+  main.replaceChildren(...children);
+}
+
+// A refusal as one line: the node's code's own text, else the node's message.
+export function errorLine(error, values = {}) {
+  const code = error instanceof api.ApiError ? error.code : "default";
+  const id = `error.${code}`;
+  const text = t(id, { message: error.message || code, ...values });
+  return text === id ? t("error.default", { message: error.message || code }) : text;
+}
+
+export function alertLine(text) {
+  return h("p", { class: "alert", role: "alert", text });
+}
+
+export function heading(text) {
+  return h("h1", { text });
+}
+
+// The fields of the URL's fragment (#a=1&b=2): what a link carries that no server ever sees.
+export function fragmentFields() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
+// The community's public facts (name, unit, feed id): kept on the device too, so that the wallet
+// opened offline still says whose wallet it is.
+export async function loadCommunity() {
+  if (state.community === null) {
+    try {
+      state.community = await api.get("/api/community");
+      const { name, unit, node } = state.community;
+      await store.put("community", { name, unit, node });
+    } catch (error) {
+      const kept = await store.get("community");
+      if (kept) communityLink.textContent = kept.name;
+      throw error;
+    }
+  }
+  communityLink.textContent = state.community.name;
+  document.title = `${state.community.name} · ${t("app.title")}`;
+  return state.community;
+}
+
+export function money(minor, options) {
+  return formatAmount(minor, state.community.unit, options);
+}
+
+// This device's member signed in (a session cookie), or false when the device holds no member.
+export async function signedIn() {
+  state.device = state.device ?? (await keys.loadDevice());
+  if (!state.device) return false;
+  api.useDevice(state.device);
+  await api.ensureSession();
+  return true;
+}
+
+// The device's own account: balance and limits (GET /api/balances).
+export async function myAccount() {
+  const [balance] = await api.get(`/api/balances?account=${state.device.member}`);
+  return balance;
+}
+
+// The tabs, one per main screen (six fit a 360-px phone); `current` is the path of the screen on
+// show. History is reached from home, the rest of what a member does from More (settings).
+const tabEntries = [
+  ["/wallet", "nav.home"],
+  ["/wallet/pay", "nav.pay"],
+  ["/wallet/receive", "nav.receive"],
+  ["/wallet/settings", "nav.settings"],
+];
+
+export function drawTabs(current) {
+  tabs.replaceChildren(...tabEntries.map(([path, id]) =>
+    navLink(path, t(id), { "aria-current": path === current ? "page" : false })));
+  tabs.setAttribute("aria-label", t("nav.label"));
+  tabs.hidden = false;
+}
+
+export function hideTabs() {
+  tabs.hidden = true;
+}
+
+export function onLeave(stop) {
+  leaving.push(stop);
+}
+
+// Stop what the screen on show left running: called before another screen is drawn.
+export function leave() {
+  for (const stop of leaving.splice(0)) {
+    try {
+      stop();
+    } catch {
+      // a stop that fails leaves nothing worse than before
+    }
+  }
+}
