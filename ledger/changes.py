@@ -240,7 +240,7 @@ body_changes: dict[type, BodyChanges] = with_subclasses({
 def of_event(before: State, after: State, body: object, intent: Intent | None) -> Changes:
     """The rows one event changes: by its intent if it carries one, else by its body."""
     if intent is not None:  # of_intent, inline: the sequencer and every fold run this per event
-        if isinstance(intent.action, Invite | Join | RevokeInvitation):
+        if isinstance(intent.action, (Invite, Join, RevokeInvitation)):  # a tuple: faster than a union
             return _invitation_changes(before, after, intent)
         signer = before.keys.get(intent.key)
         if signer is None:

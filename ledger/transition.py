@@ -71,7 +71,7 @@ from tallystick.protocol.federation import (
     PaymentSettled,
     ledger_neutral_bodies,
 )
-from tallystick.protocol.personal import committed_texts, openings
+from tallystick.protocol.personal import Committed, Opened, personal_values
 from tallystick.protocol.types import with_subclasses
 
 from . import decisions as deciding
@@ -285,12 +285,16 @@ def apply(state: State, event: Event, intent: Intent | None = None) -> State:
 
 def _audit_carried(state: State, event: Event, intent: Intent | None) -> None:
     assert intent is not None
-    if openings(intent.action):
+    opened = committed = False  # one walk for both checks, no generator: every fold runs this per event
+    for text in personal_values(intent.action):
+        opened = opened or isinstance(text, Opened)
+        committed = committed or isinstance(text, Committed)
+    if opened:
         raise NotAuthorizedError(
             f"seq {event.seq} carries a member's texts opened in the log; the log holds them committed (protocol.md §19)"
         )
     sealed = isinstance(event.body, ActSealed | PaymentOutSealed)
-    if sealed != bool(committed_texts(intent.action)):
+    if sealed != committed:
         raise NotAuthorizedError(
             f"seq {event.seq} carries a sealed box with an intent that commits to no personal text"
             if sealed else f"seq {event.seq} carries an intent that commits to personal texts without their sealed box"

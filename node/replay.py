@@ -208,10 +208,13 @@ def fold_received(
     bytes) and audit it with the domain's rules. Raises a TallyError (a RemoteError for bad data, a
     DomainError for a rule broken), and nothing is kept."""
     new_head, events = verify_batch(head, batch)
+    # Each event's hash is the next one's `prev` (verify_batch checked every link), the last one's
+    # the new head's: no second hash of every event.
+    hashes = [event.prev for event in events[1:]] + [new_head.head] if events else []
     built = BatchBuilder(state)
-    for raw, event in zip(batch, events, strict=True):
+    for raw, event, hash_ in zip(batch, events, hashes, strict=True):
         intent = _intent_of(event.body, head.feed, not intents_verified)
-        built.add(audit(built.state, event, intent), event, raw, hash32(raw), intent)
+        built.add(audit(built.state, event, intent), event, raw, hash_, intent)
     return built.batch(new_head)
 
 

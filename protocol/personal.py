@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -120,31 +120,38 @@ def _map(value: Any, change: Callable[[Any], Any]) -> Any:
     return msgspec.structs.replace(value, **updates)
 
 
-def _walk(value: Any) -> Iterator[object]:
+def personal_values(value: Any) -> list[object]:
+    """The values of `value`'s personal fields (each poll option one), in field order, its effect's
+    included. A list, not a generator: every fold runs this on every event (an audit's check of
+    what an event may carry), where a generator's frames cost more than the walk."""
     fields = personal_fields.get(_kind(value) or "")
-    for field in fields or ():
+    if not fields:
+        return []
+    found: list[object] = []
+    for field in fields:
         current = getattr(value, field)
         if field == "effect":
             if current is not None:
-                yield from _walk(current)
+                found += personal_values(current)
         elif field == "options":
-            yield from current
+            found += current
         else:
-            yield current
+            found.append(current)
+    return found
 
 
 def openings(action: object) -> list[Opened]:
     """The opened texts of an action, in field order."""
-    return [value for value in _walk(action) if isinstance(value, Opened)]
+    return [value for value in personal_values(action) if isinstance(value, Opened)]
 
 
 def clear_texts(action: object) -> list[str]:
     """The non-empty texts an action carries in clear (the form written before §19)."""
-    return [value for value in _walk(action) if isinstance(value, str) and value]
+    return [value for value in personal_values(action) if isinstance(value, str) and value]
 
 
 def committed_texts(action: object) -> list[Committed]:
-    return [value for value in _walk(action) if isinstance(value, Committed)]
+    return [value for value in personal_values(action) if isinstance(value, Committed)]
 
 
 def committed_action(action: Any) -> Any:
