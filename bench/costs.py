@@ -17,6 +17,7 @@ from pathlib import Path
 from tallystick.ledger.changes import Changes, of_intent
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.transition import apply, audit, validate
+from tallystick.node.replay import fold_received
 from tallystick.node.store import AppendBatch, LogRow
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_intent, sign_event, signable_intent
@@ -94,6 +95,9 @@ async def stage_costs(folder: Path, sample_intents: int) -> dict[str, float]:
         "verify_batch per event (links; one signature per batch)": _microseconds_each(
             lambda: verify_batch(head, raws), count),
         "state_digest (per checkpoint, 1 in 1000 events)": _microseconds_each(lambda: state_digest(state), 1),
+        # What a follower's catch-up does per event besides the signatures: links, audit, the batch.
+        "fold_received per event (links, audit, batch; intents verified apart)": _microseconds_each(
+            lambda: fold_received(state, head, raws, intents_verified=True), count),
     }
     # The store: one transaction of the whole sample, as the sequencer's group commit writes it.
     rows = tuple(LogRow(event.feed, event.seq, hash32(raw), event.ts, "act", raw)
