@@ -97,5 +97,13 @@ class StoreFailedError(LocalError):
     http_status = 503
 
 
+class HeldEventsUnreadError(LocalError):
+    """The store answered fewer of a feed's held events than its replica holds, while a run that
+    overlaps them was compared: nothing of the run was taken; the sender retries (503)."""
+
+    code = "busy"
+    http_status = 503
+
+
 # Refusals that concern one pushed feed, not the pushing node: the pusher stops pushing that feed.
 per_feed_refusals = (NotFollowedError.code, NoReasonError.code, FeedsLimitError.code)

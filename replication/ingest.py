@@ -45,6 +45,7 @@ from tallystick.protocol.wire import Events
 from .errors import (
     FeedFrozenError,
     FeedsLimitError,
+    HeldEventsUnreadError,
     NoReasonError,
     NotFollowedError,
     ReplicaBreaksRuleError,
@@ -352,16 +353,21 @@ class Holdings:
         seq = message.start
         while seq < message.start + overlap:
             stored_run = await self.store.read_log(head.feed, seq, message.start + overlap - seq)
+            # Every held event of the overlap is compared, or none is taken: a read that answers
+            # fewer than the replica holds (which should never happen) must not pass a fork unseen.
+            if not stored_run or stored_run[0].seq != seq:
+                raise HeldEventsUnreadError(
+                    f"this node could not read back events {seq}..{message.start + overlap - 1} of feed "
+                    f"{id_to_text('n', head.feed)} it holds; nothing was taken: retry"
+                )
             for stored in stored_run:
-                if stored.seq >= message.start + overlap:
+                if stored.seq != seq or stored.seq >= message.start + overlap:
                     break
                 raw = message.events[stored.seq - message.start]
                 if stored.bytes != raw:
                     await self._prove_fork(head.feed, stored.seq, bytes(stored.bytes), raw)
                     raise FeedFrozenError(f"feed {id_to_text('n', head.feed)} forked at seq {stored.seq}")
-            if not stored_run:
-                break
-            seq = stored_run[-1].seq + 1
+                seq += 1
         return list(message.events[overlap:])
 
     async def _prove_fork(self, feed: bytes, seq: int, stored: bytes, other: bytes) -> None:

@@ -56,6 +56,7 @@ from tallystick.protocol.wire import (
 from .errors import (
     FeedFrozenError,
     FeedsLimitError,
+    HeldEventsUnreadError,
     NoReasonError,
     StoreFailedError,
     UnknownPeerError,
@@ -202,7 +203,7 @@ class Peers:
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 peer.reachable, peer.last_error = False, str(error) or type(error).__name__
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
-            except StoreFailedError as error:  # ours, not the peer's: say so, and retry as for a dead peer
+            except (StoreFailedError, HeldEventsUnreadError) as error:  # ours, not the peer's: say so, retry
                 peer.last_error = f"{error.code}: {error.message}"
                 wait_ms, backoff_ms = backoff_ms, min(backoff_ms * 2, limits.peer_backoff_max_ms)
             except TallyError as error:

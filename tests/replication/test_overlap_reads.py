@@ -24,7 +24,7 @@ from tallystick.node.store import Store
 from tallystick.protocol.events import AdmitMember
 from tallystick.protocol.ids import KeyPair
 from tallystick.protocol.wire import Events
-from tallystick.replication.errors import FeedFrozenError
+from tallystick.replication.errors import FeedFrozenError, HeldEventsUnreadError
 from tallystick.replication.ingest import Holdings
 
 from helpers.replication import FeedBuilder
@@ -103,3 +103,30 @@ async def test_another_event_at_a_held_seq_inside_the_overlap_is_a_fork(tmp_path
             await holdings.ingest(Events(feed.feed, 129, run), vouched=True)
         assert feed.feed in holdings.frozen
         assert [(fork_feed, seq) for fork_feed, seq, _proof in await store.forks()] == [(feed.feed, 200)]
+
+
+async def test_a_read_that_misses_held_events_takes_nothing_rather_than_passing_a_fork_unseen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store read that answers fewer of the overlap's events than the replica holds (a fault
+    injected here: it should never happen) must not let the run through uncompared: once, a fork
+    pushed at seq 2 was answered 200 (tests/replication/test_lying_peer.py)."""
+    feed = peer_feed()
+    async with running_node(tmp_path, debit_limit_minor=0, credit_ceiling_minor=10**9) as (store, sequencer, *_):
+        holdings = await holdings_of(store, sequencer, feed)
+        assert await holdings.ingest(Events(feed.feed, 1, feed.events[:2]), vouched=True) == 2
+        other = feed.next_event(
+            feed.act_body(feed.admin_key, AdmitMember(member=KeyPair.generate().public, name="mallory")),
+            after=feed.events[:1],
+        )
+
+        async def answers_nothing(*args: Any, **kwargs: Any) -> list[Any]:
+            return []
+
+        monkeypatch.setattr(store, "read_log", answers_nothing)
+        with pytest.raises(HeldEventsUnreadError):
+            await holdings.ingest(Events(feed.feed, 2, [other]), vouched=True)
+        monkeypatch.undo()
+        assert holdings.replicas[feed.feed].head.seq == 2 and await store.event_at(feed.feed, 2) == feed.events[1]
+        with pytest.raises(FeedFrozenError):  # read again, the fork is seen and proven
+            await holdings.ingest(Events(feed.feed, 2, [other]), vouched=True)
