@@ -9,6 +9,12 @@ functions and exports carry from one line to the next. The cluster block (`tally
 left out: six nodes and their federation decisions would take the test past its time budget; the
 cluster has its own tests in tests/federation.
 
+The reader's browser: the tour starts with the wallet. Where a command's comment says "open the
+link it prints", Debian's Chromium (tests/helpers/browsing.py) opens the invitation link that
+command printed, at a phone's size, and joins as the prose says; where one says "the open wallet
+shows it arrive", the balance on that open page must change by itself; after the last block the
+reader pays back from the wallet as the prose says. No Chromium: skipped, and under CI=true failed.
+
 What is changed, and only this: every 127.0.0.1 port the tour names (7600, 7601, ...) is replaced,
 everywhere in the tour, by a free port (`support.free_port`), so the test runs beside other tests
 and beside a `make demo`.
@@ -28,7 +34,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from helpers.browsing import launched_chromium, wait_until
 from helpers.support import (
     clean_environment,
     command_timeout_seconds,
@@ -47,6 +54,7 @@ from helpers.support import (
 from helpers.tour import (
     Background,
     Block,
+    Command,
     Outcome,
     Shell,
     commands,
@@ -110,9 +118,11 @@ class Tour:
 
 
 @contextmanager
-def tour_run(blocks: list[Block], tmp_path: Path) -> Iterator[Tour]:
+def tour_run(blocks: list[Block], tmp_path: Path,
+             after: Callable[[Command, Outcome], None] | None = None) -> Iterator[Tour]:
     """Run the blocks by the rules above; the body then looks at what they left running, which
-    is stopped with Ctrl-C (and must exit 0) when it ends, or killed if anything failed."""
+    is stopped with Ctrl-C (and must exit 0) when it ends, or killed if anything failed. `after`
+    is called with each command that ran to its end and what it did (the reader's browser)."""
     ports: dict[int, int] = {}
     for port in loopback_ports("\n".join(block.text for block in blocks)):
         ports[port] = free_port()
@@ -142,6 +152,8 @@ def tour_run(blocks: list[Block], tmp_path: Path) -> Iterator[Tour]:
                     assert len(outcome.stderr.splitlines()) == 1, f"a refusal is one line on stderr:\n{describe(outcome)}"
                 else:
                     assert outcome.exit_status == 0, describe(outcome)
+                if after is not None:
+                    after(command, outcome)
         yield tour
         tour.stop_running()
     finally:
@@ -150,10 +162,57 @@ def tour_run(blocks: list[Block], tmp_path: Path) -> Iterator[Tour]:
         tour.shell.close()
 
 
+class ReaderBrowser:
+    """The tour's reader at a browser: opens the invitation link the tour prints, joins in the
+    wallet (the name the link carries), watches the payment the tour makes arrive, and at the end
+    pays back from the wallet, as the README's prose says."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 360, "height": 740}, has_touch=True)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def after(self, command: Command, outcome: Outcome) -> None:
+        if "open the link it prints" in command.comment:
+            links = [line for line in outcome.stdout.splitlines() if line.startswith("http")]
+            assert len(links) == 1, describe(outcome)
+            self.page.goto(links[0], wait_until="load")
+            self.page.get_by_role("button", name="Join").click()
+            wait_until(lambda: self.page.locator("#balance").count(), 15, "the wallet's home after joining")
+            assert self.page.locator("#balance").inner_text() == "0.00 HRS"
+            assert self.page.locator("h1").inner_text() == "Sam"
+        elif "the open wallet shows it arrive" in command.comment:
+            wait_until(lambda: self.page.locator("#balance").inner_text() == "5.00 HRS", 15,
+                       "the payment to Sam on the open wallet, without a reload")
+
+    def pay_back(self, name_part: str, payee: str, amount: str) -> str:
+        page = self.page
+        page.get_by_role("navigation").get_by_role("link", name="Pay").click()
+        page.get_by_label("To").fill(name_part)
+        page.get_by_role("button", name=f"Pay {payee}").click()
+        page.get_by_label("Amount in HRS").fill(amount)
+        page.get_by_role("button", name="Review").click()
+        page.get_by_role("button", name="Pay now").click()
+        wait_until(lambda: page.locator("#receipt-balance").count(), 15, "the wallet's receipt")
+        return page.locator("#receipt-balance").inner_text()
+
+
 def test_the_readme_tour_runs_as_written_and_reaches_what_it_says(tmp_path: Path) -> None:
     blocks = [block for block in tour_blocks(readme_path.read_text()) if not is_cluster_block(block)]
     assert len(blocks) >= 7, "the README's tour has lost code blocks"
-    with tour_run(blocks, tmp_path) as tour:
+    with launched_chromium("the README tour's wallet") as browser:
+        reader = ReaderBrowser(browser)
+        try:
+            check_the_tour(blocks, tmp_path, reader)
+        finally:
+            reader.context.close()
+        assert not reader.errors, reader.errors
+
+
+def check_the_tour(blocks: list[Block], tmp_path: Path, reader: ReaderBrowser) -> None:
+    with tour_run(blocks, tmp_path, reader.after) as tour:
+        assert reader.pay_back("Al", "Alice", "2.50") == "Your balance is now 2.50 HRS."
         # Read from Riverside's API (a tally command costs a second of start-up; this is the budget).
         riverside = f"http://127.0.0.1:{tour.ports[7600]}"
         bakery = get_json(riverside + "/api/enterprises/Bakery?limit=100")
