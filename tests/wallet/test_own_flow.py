@@ -161,8 +161,8 @@ def test_members_subscribe_trade_and_cancel_from_the_wallet_and_see_what_they_ow
         wait_until(lambda: page.locator("#enterprise-classes").count(), what="the enterprise's page")
         assert page.locator("h1").inner_text() == "Millpond Bakery"
         classes = page.locator("#enterprise-classes").inner_text()
-        assert "User shares · par 1.00 HRS · 5 issued" in classes and "Traded on the exchange" in classes
-        assert "Founder shares · par 1.00 HRS · 10 issued" in classes and "Neither traded nor withdrawn" in classes
+        assert "User class · par 1.00 HRS · 5 issued" in classes and "Traded on the exchange" in classes
+        assert "Founder class · par 1.00 HRS · 10 issued" in classes and "Neither traded nor withdrawn" in classes
         assert "5 Customer shares" in page.locator("#enterprise-holdings").inner_text()
         page.get_by_role("link", name="Sell Customer shares").click()
         wait_until(lambda: page.get_by_label("Price a share in HRS").count(), what="the order form")
@@ -254,3 +254,60 @@ def test_members_subscribe_trade_and_cancel_from_the_wallet_and_see_what_they_ow
         assert "Millpond Bakery" in dividends and "+6.00 HRS" in dividends
         ama.shoot("own-holdings")
         assert ama.errors == [] and bo.errors == []
+
+
+def test_a_subscription_can_be_made_with_the_keyboard_alone_and_no_name_goes_in_a_url(
+        browser: Any, wallet_node: NodeProcess) -> None:
+    _, offer = register_with_an_offer(wallet_node, "Keyboard Kiln", price_minor=250, units=40, member_cap=4)
+    with phone_of(browser) as kit:
+        member = join_through(kit, invite(wallet_node, "--name", "Kit Fennel"))
+        page = kit.page
+        page.goto(f"{wallet_node.url}/wallet/own", wait_until="load")
+        wait_until(lambda: page.locator("#own-offers-list").count(), what="the open offers")
+
+        def focused() -> dict[str, str]:
+            return page.evaluate("""() => ({ id: document.activeElement.id, label: document.activeElement.getAttribute("aria-label"),
+              outline: getComputedStyle(document.activeElement).outlineStyle })""")
+
+        def tab_to(check: Any, what: str) -> dict[str, str]:
+            for _ in range(60):
+                page.keyboard.press("Tab")
+                if check(focused()):
+                    return focused()
+            raise AssertionError(f"Tab never reached {what}")
+
+        link = tab_to(lambda now: now["label"] == "Subscribe to Customer shares of Keyboard Kiln", "the offer's link")
+        assert link["outline"] == "solid"
+        page.keyboard.press("Enter")
+        wait_until(lambda: page.locator("#subscribe-units").count(), what="the subscription form")
+        assert tab_to(lambda now: now["id"] == "subscribe-units", "the shares field")["outline"] == "solid"
+        page.keyboard.type("5")
+        page.keyboard.press("Enter")
+        assert page.get_by_role("alert").inner_text() == "One member may subscribe at most 4 more shares of this offer."
+        assert focused()["id"] == "subscribe-units"
+        page.keyboard.press("Backspace")
+        page.keyboard.type("4")
+        page.keyboard.press("Enter")
+        wait_until(lambda: page.locator("#confirm-cost").count(), what="the confirmation")
+        assert page.locator("#confirm-cost").inner_text() == "10.00 HRS"
+        assert focused()["id"] == "subscribe-send"
+        page.keyboard.press("Enter")
+        wait_until(lambda: page.locator("#receipt").count(), what="the receipt")
+        assert [(row["member"], row["units"]) for row in wallet_node.get(f"/api/offers/{offer}")["subscriptions"]] == [
+            (member, 4)]
+        for request in kit.requests:
+            assert "Kit" not in request["url"] and "Fennel" not in request["url"], request["url"]
+        assert kit.errors == []
+
+
+def test_a_link_to_no_offer_enterprise_or_class_says_so_in_one_line(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    join_through(phone, invite(wallet_node, "--name", "Lost Linker"))
+    for path, line in [("/wallet/subscribe?offer=abc", "This link names no offer of this community."),
+                       ("/wallet/subscribe?offer=999999", "This link names no offer of this community."),
+                       ("/wallet/enterprise?e=bakery", "This link names no enterprise of this community."),
+                       ("/wallet/enterprise?e=e_" + "a" * 52, "This link names no enterprise of this community."),
+                       ("/wallet/trade?e=e_" + "a" * 52 + "&class=9", "This link names no share class of this community.")]:
+        phone.page.goto(wallet_node.url + path, wait_until="load")
+        assert alert_text(phone) == line, path
+    assert phone.errors == []
