@@ -18,9 +18,11 @@ from tallystick.protocol.events import (
     FounderIssue,
     Holders,
     OpenOfferWithPeriod,
+    PlaceOrder,
     ProposeWithPeriod,
     RegisterEnterprise,
     ShareClass,
+    TransferShares,
     Vote,
 )
 from tallystick.protocol.ids import id_from_text
@@ -310,4 +312,36 @@ def test_a_link_to_no_offer_enterprise_or_class_says_so_in_one_line(
                        ("/wallet/trade?e=e_" + "a" * 52 + "&class=9", "This link names no share class of this community.")]:
         phone.page.goto(wallet_node.url + path, wait_until="load")
         assert alert_text(phone) == line, path
+    assert phone.errors == []
+
+
+def test_a_sale_that_would_pay_past_the_sellers_ceiling_is_refused_in_one_line_and_changes_nothing(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    # Founder shares that trade, issued to the admin, who gives 5 to the member and bids for 2 at 4.00.
+    traded = ShareClass(name="Kiln shares", kind="founder", votes_per_share=1, dividend_weight=0, par_minor=100,
+                        withdrawable=False, transferable=True, holding_cap_units=None, local_only=False)
+    admin = wallet_node.admin_key
+    wallet_node.act(admin, RegisterEnterprise(name="Ceiling Kiln", classes=(traded,),
+                                              founder_issue=(FounderIssue(share_class=0, units=10),)))
+    enterprise = next(entry["id"] for entry in wallet_node.get("/api/enterprises") if entry["name"] == "Ceiling Kiln")
+    member = join_through(phone, invite(wallet_node, "--name", "Cleo Marsh", "--ceiling", "5"))
+    wallet_node.act(admin, TransferShares(enterprise=id_from_text("e", enterprise), share_class=0,
+                                          to=id_from_text("m", member), units=5))
+    wallet_node.act(admin, PlaceOrder(enterprise=id_from_text("e", enterprise), share_class=0, side="buy", units=2,
+                                      price_minor=400))
+    page = phone.page
+    page.goto(f"{wallet_node.url}/wallet/trade?e={enterprise}&class=0&side=sell", wait_until="load")
+    wait_until(lambda: page.get_by_label("Shares").count(), what="the order form")
+    assert "2 at 4.00 HRS" in page.locator("#trade-book").inner_text()
+    page.get_by_label("Shares").fill("2")
+    page.get_by_label("Price a share in HRS").fill("4")
+    page.get_by_role("button", name="Review").click()
+    before = wallet_node.snapshot()
+    page.get_by_role("button", name="Place the sell order").click()
+    assert alert_text(phone) == ("What that sale pays would take you past your credit ceiling: "
+                                 "sell fewer shares, or spend some credit first.")
+    phone.shoot("own-trade-refused")
+    assert wallet_node.snapshot() == before
+    assert [(h["units"], h["locked"]) for h in holdings_of(wallet_node, member)["holdings"]] == [(5, 0)]
+    assert holdings_of(wallet_node, member)["orders"] == []
     assert phone.errors == []

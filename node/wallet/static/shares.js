@@ -67,14 +67,19 @@ export function sharesFitting(availableMinor, priceMinor) {
 }
 
 // A refusal of a shares intent as one line. A debit limit says how many shares fit at that price
-// (`available` is the member's balance plus their debit limit); every other code has its own line
-// under error.<code>, else the node's message.
-export function refusalLine(error, { priceMinor = null, availableMinor = 0n, values = {} } = {}) {
-  if (error instanceof api.ApiError && error.code === "debit_limit" && priceMinor !== null) {
+// (`available` is the member's balance plus their debit limit). A credit ceiling is whoever would
+// receive the credit: the enterprise for a subscription (its ceiling counts what its open offers
+// hold), the member for a sell. Every other code has its own line under error.<code>, else the
+// node's message.
+export function refusalLine(error, { action = null, priceMinor = null, availableMinor = 0n, values = {} } = {}) {
+  const code = error instanceof api.ApiError ? error.code : null;
+  if (code === "debit_limit" && priceMinor !== null) {
     const count = sharesFitting(availableMinor, priceMinor);
     return count > 0n ? t("own.refused.debit_limit", { count: shareCount(count), price: money(priceMinor) })
       : t("own.refused.no_credit");
   }
+  if (code === "credit_ceiling" && action === "subscribe") return t("own.refused.enterprise_ceiling");
+  if (code === "credit_ceiling" && action === "sell") return t("own.refused.credit_ceiling");
   return errorLine(error, values);
 }
 

@@ -213,6 +213,8 @@ export const strings = {
   "own.subscribe.done": "Subscribed",
   "own.subscribe.done.text": "{shares} of {enterprise} for {cost}.",
   "own.refused.debit_limit": "You do not have the credit for that: at {price} a share, at most {count} shares.",
+  "own.refused.enterprise_ceiling": "The enterprise cannot take that much more credit now (its credit ceiling): subscribe fewer shares.",
+  "own.refused.credit_ceiling": "What that sale pays would take you past your credit ceiling: sell fewer shares, or spend some credit first.",
   "own.refused.no_credit": "You do not have the credit for even one share at that price.",
   "own.trade.title": "Trade",
   "own.trade.no_class": "This link names no share class of this community.",

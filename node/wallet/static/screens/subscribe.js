@@ -107,7 +107,7 @@ function confirmScreen({ offer, units, left, available, back }) {
     try {
       await sendAction(intents.subscribe(offer.id, units));
     } catch (error) {
-      problem.replaceChildren(alertLine(refusalLine(error, { priceMinor: offer.price, availableMinor: available })));
+      problem.replaceChildren(alertLine(refusalLine(error, { action: "subscribe", priceMinor: offer.price, availableMinor: available })));
       send.disabled = false;
       change.disabled = false;
       send.textContent = t("own.subscribe.send");

@@ -135,7 +135,7 @@ function confirmScreen({ enterprise, index, shareClass, side, units, priceMinor,
     try {
       answer = await sendAction(intents.placeOrder(idFromText("e", enterprise.id), index, side, units, priceMinor));
     } catch (error) {
-      problem.replaceChildren(alertLine(refusalLine(error, side === "buy" ? { priceMinor, availableMinor: available } : {})));
+      problem.replaceChildren(alertLine(refusalLine(error, { action: side, priceMinor: side === "buy" ? priceMinor : null, availableMinor: available })));
       send.disabled = false;
       change.disabled = false;
       send.textContent = t(`own.trade.send.${side}`);
