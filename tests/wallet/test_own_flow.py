@@ -239,7 +239,7 @@ def test_members_subscribe_trade_and_cancel_from_the_wallet_and_see_what_they_ow
         bo.shoot("own-orders")
         bo.page.get_by_role("button", name="Cancel the order: Buy 1 Customer shares of Millpond Bakery at 6.50 HRS").click()
         status = bo.page.locator("#own-status")
-        wait_until(lambda: "Cancelled" in status.inner_text(), what="the cancel's line")
+        wait_until(lambda: "Order cancelled: Buy 1 Customer shares" in status.inner_text(), what="the cancel's line")
         assert bo.page.evaluate("document.activeElement.id") == "own-status"
         assert "No open orders." in bo.page.locator("main").inner_text()
         bo.shoot("own-cancelled")

@@ -147,7 +147,7 @@ export const strings = {
   "own.order.locked": "{shares} held for this order",
   "own.order.cancel": "Cancel",
   "own.order.cancel.label": "Cancel the order: {what}",
-  "own.order.cancelled": "Cancelled: {what}. What it held is yours again.",
+  "own.order.cancelled": "Order cancelled: {what}. What it held is yours again.",
   "own.subscriptions": "Your subscriptions",
   "own.subscription.closes": "Allotted when the offer closes, {when}",
   "own.subscription.held": "held until then",
