@@ -125,3 +125,30 @@ export async function nextNonce() {
   if (nonce > int64Max) throw new Error("the nonce ran past int64");
   return nonce;
 }
+
+// ---- community shares (docs/shares.md; protocol.md §4.2): the Own screens ----
+// Ids are the 32 bytes of an `e_…` or `m_…` id; an offer and an order are the seq of the event that
+// opened them; units and prices are integers (a Number or a BigInt; prices in minor units).
+export const shareUnitsMax = 10n ** 12n;
+export const sides = ["buy", "sell"];
+
+export function subscribe(offer, units) {
+  return ["subscribe", BigInt(offer), BigInt(units)];
+}
+
+export function placeOrder(enterprise, shareClass, side, units, priceMinor) {
+  if (!sides.includes(side)) throw new Error("a side is buy or sell");
+  return ["place_order", enterprise, shareClass, side, BigInt(units), BigInt(priceMinor)];
+}
+
+export function cancelOrder(order) {
+  return ["cancel_order", BigInt(order)];
+}
+
+export function transferShares(enterprise, shareClass, to, units) {
+  return ["transfer_shares", enterprise, shareClass, to, BigInt(units)];
+}
+
+export function withdrawShares(enterprise, shareClass, units) {
+  return ["withdraw_shares", enterprise, shareClass, BigInt(units)];
+}
