@@ -10,8 +10,9 @@ Who may call what (docs/api.md §12):
   (`pending`, `proposed` with the decision's seq, `declined`, `admitted`). Nothing personal is in
   the answer; the poll is one signature check and one primary-key read.
 - `GET /api/join-requests`: an admin. The waiting requests with their names and notes (personal
-  data: shown to admins, never logged), and the community's admission rule, so the admin's wallet
-  knows whether accepting is an `admit` or a proposal to admit.
+  data: shown to admins, never logged), and the community's rules (`set_rules`: admission, quorum,
+  threshold), so the admin's wallet knows whether accepting is an `admit` or a proposal to admit,
+  and what a proposal to change the rules starts from.
 - `POST /api/join-requests/{k_…}/decline`: an admin (signed, or by session with its CSRF token).
 
 Accepting is no route: the admin signs an `admit` of the request's key with its name (or proposes
@@ -178,7 +179,10 @@ async def list_requests(request: web.Request) -> web.Response:
             "note": made.note, "created_ms": made.created_ms, "expires_ms": made.expires_ms,
             "decision": _proposed(state, made.key),
         })
-    return json_response({"admission": state.rules.admission, "requests": shown})
+    rules = state.rules
+    return json_response({"admission": rules.admission, "requests": shown,
+                          "rules": {"admission": rules.admission, "quorum_bp": rules.quorum_bp,
+                                    "threshold_bp": rules.threshold_bp}})
 
 
 async def decline(request: web.Request) -> web.Response:

@@ -419,8 +419,11 @@ def _join_request_paths() -> dict[str, Any]:
         "description": f"at most {join_request_body_bytes_max} bytes; signed (Authorization: Tally) by the new key",
         "properties": {"name": {"type": "string", "minLength": 1, "maxLength": limits.name_chars_max},
                        "note": {"type": "string", "maxLength": join_request_note_chars_max}}}}}}
-    listed = {"type": "object", "required": ["admission", "requests"], "properties": {
+    listed = {"type": "object", "required": ["admission", "requests", "rules"], "properties": {
         "admission": {"type": "string", "enum": ["admin", "decision"]},
+        "rules": {"type": "object", "required": ["admission", "quorum_bp", "threshold_bp"], "properties": {
+            "admission": {"type": "string", "enum": ["admin", "decision"]},
+            "quorum_bp": {"type": "integer"}, "threshold_bp": {"type": "integer"}}},
         "requests": {"type": "array", "maxItems": join_requests_max, "items": {
             "type": "object", "required": ["key", "member", "name", "note", "created_ms", "expires_ms", "decision"],
             "properties": {"key": _id_of("k", "the key asking"), "member": _id_of("m", "its member id once admitted"),
