@@ -59,6 +59,7 @@ def open_admin(phone: Phone, node: NodeProcess) -> None:
     page.goto(node.url + "/wallet/settings")
     link = page.locator("#admin-link")
     wait_until(lambda: link.count(), what="the admin link in More")
+    phone.shoot("admin-settings")
     link.click()
     wait_until(lambda: page.locator("#admin-requests-list").count(), what="the admin screen")
 
@@ -67,8 +68,10 @@ def ask(phone: Phone, node: NodeProcess, name: str, note: str) -> None:
     page = phone.page
     page.goto(node.url + "/wallet/ask")
     wait_until(lambda: page.get_by_label("Your name").count(), what="the ask form")
+    assert page.evaluate("document.activeElement.id") == "ask-name"
     page.get_by_label("Your name").fill(name)
     page.get_by_label("A note for the admins (optional)").fill(note)
+    phone.shoot("admin-ask")
     page.get_by_role("button", name="Ask to join").click()
     wait_until(lambda: page.locator("#ask-state").count(), what="the waiting screen")
 

@@ -42,7 +42,7 @@ async function act(action) {
 }
 
 function said(box, text, { alert = false } = {}) {
-  box.replaceChildren(alert ? alertLine(text) : h("p", { class: "done", text }));
+  box.replaceChildren(alert ? alertLine(text) : h("p", { class: "done", role: "status", text }));
 }
 
 // A limit typed in major units: minor units (BigInt, 0 allowed), null when left empty, or {error}.
