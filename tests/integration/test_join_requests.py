@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
-from tallystick.protocol.events import AdmitMember
+from tallystick.protocol.codec import sign_member_intent
+from tallystick.protocol.events import AdmitMember, ProposeWithPeriod, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
 from tallystick.protocol.requests import sign_request
 
+from helpers.admission import close_decision, home_admitting_by_decision, hour_ms
 from helpers.nodes import NodeProcess
-from helpers.support import Answer, http
+from helpers.support import Answer, http, next_nonce
 
 
 def ask(node: NodeProcess, key: KeyPair, document: Any) -> Answer:
@@ -129,3 +132,33 @@ def test_one_address_may_keep_only_a_few_requests_an_hour(make_node: Any) -> Non
         assert ask(fresh, KeyPair.generate(), {"name": f"Asker {chr(65 + number)}"}).status == 201
     refused(ask(fresh, KeyPair.generate(), {"name": "Asker F"}), 429, "too_many_join_requests")
     assert len(waiting(fresh)["requests"]) == 5
+
+
+def test_where_admission_is_by_decision_accepting_proposes_it_and_the_key_is_a_member_once_it_passes(
+        tmp_path: Path) -> None:
+    deciding = home_admitting_by_decision(tmp_path)
+    try:
+        stranger = KeyPair.generate()
+        assert ask(deciding, stranger, {"name": "Tova Penn", "note": "from the allotments"}).status == 201
+        listed = waiting(deciding)
+        assert listed["admission"] == "decision" and listed["rules"]["admission"] == "decision"
+        # An admin's own `admit` (and `invite`) is refused: the members decide.
+        direct = deciding.post_intent(sign_member_intent(deciding.admin_key, feed=deciding.feed, nonce=next_nonce(),
+                                                         action=AdmitMember(member=stranger.public, name="Tova Penn")))
+        refused(direct, 403, "not_authorized")
+        proposal = ProposeWithPeriod("proposal", "Admit Tova Penn", "", 0, voting_period_ms=25 * hour_ms,
+                                     effect=AdmitMember(member=stranger.public, name="Tova Penn"))
+        decision = deciding.act(deciding.admin_key, proposal)["seq"]
+        polled = mine(deciding, stranger).json()
+        assert (polled["state"], polled["decision"]) == ("proposed", decision)
+        entry = next(item for item in waiting(deciding)["requests"] if item["key"] == id_to_text("k", stranger.public))
+        assert entry["decision"] == decision
+        deciding.act(deciding.admin_key, Vote(decision=decision, position="agree"))
+        close_decision(deciding, decision, deciding.get(f"/api/decisions/{decision}")["deadline_ms"])
+        assert deciding.get(f"/api/decisions/{decision}")["outcome"] == "passed"
+        assert mine(deciding, stranger).json()["state"] == "admitted"
+        assert deciding.get(f"/api/members/{id_to_text('m', stranger.public)}")["name"] == "Tova Penn"
+        assert waiting(deciding)["requests"] == []
+    finally:
+        assert deciding.stop() == 0, deciding.output()
+

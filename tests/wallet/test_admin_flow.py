@@ -13,11 +13,13 @@ admin's account, as a second device would."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tallystick.protocol.events import AddKey
+from tallystick.protocol.events import AddKey, Vote
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from helpers.admission import close_decision, home_admitting_by_decision
 from helpers.browsing import fits_the_screen, wait_until
 from helpers.nodes import NodeProcess
 from helpers.support import tally_json
@@ -225,3 +227,39 @@ def test_a_plain_member_sees_no_admin_link_and_the_node_refuses_them(browser: An
     finally:
         phones.close()
 
+
+
+def test_where_admission_is_by_decision_the_admin_proposes_and_the_asker_joins_when_it_passes(
+        browser: Any, tmp_path: Path) -> None:
+    deciding = home_admitting_by_decision(tmp_path)
+    admin_phone = next(admin_phones := open_phone(browser))
+    asker_phone = next(asker_phones := open_phone(browser))
+    try:
+        bind_admin_device(admin_phone, deciding)
+        page = admin_phone.page
+        ask(asker_phone, deciding, "Uma Reyes", "")
+        open_admin(admin_phone, deciding)
+        # No invitation form: the way in is the ask link, and accepting proposes.
+        assert page.locator("#admin-invite-form").count() == 0
+        assert page.locator("#ask-link").inner_text() == f"{deciding.url}/wallet/ask"
+        page.get_by_role("button", name="Propose admitting Uma Reyes").click()
+        wait_until(lambda: "the members decide on admitting Uma Reyes" in page.locator("#admin-requests").inner_text(),
+                   what="the proposal")
+        wait_until(lambda: "Proposed to the members" in page.locator("#admin-requests-list").inner_text(),
+                   what="the request marked proposed")
+        assert fits_the_screen(page)
+        admin_phone.shoot("admin-by-decision")
+        asker = asker_phone.page
+        wait_until(lambda: "proposed your admission" in asker.locator("#ask-state").inner_text(),
+                   deadline_seconds=30, what="the asker told of the proposal")
+        asker_phone.shoot("admin-ask-proposed")
+        (decision,) = [entry["id"] for entry in deciding.get("/api/decisions") if entry["open"]]
+        deciding.act(deciding.admin_key, Vote(decision=decision, position="agree"))
+        close_decision(deciding, decision, deciding.get(f"/api/decisions/{decision}")["deadline_ms"])
+        wait_until(lambda: asker.locator("#balance").count(), deadline_seconds=30, what="the asker's home")
+        assert asker.locator("h1").inner_text() == "Uma Reyes"
+        assert not admin_phone.errors and not asker_phone.errors
+    finally:
+        for phones in (admin_phones, asker_phones):
+            phones.close()
+        assert deciding.stop() == 0, deciding.output()

@@ -170,7 +170,7 @@ export const strings = {
   "admin.requests.decline.label": "Decline {name}",
   "admin.requests.accepted": "{name} is a member now.",
   "admin.requests.proposed": "Proposed: the members decide on admitting {name} by {when}.",
-  "admin.requests.in_decision": "Proposed to the members (decision {decision})",
+  "admin.requests.in_decision": "Proposed to the members: they vote on it",
   "admin.requests.declined": "Declined: {name}'s request is gone.",
   "admin.propose.admit": "Admit {name}",
   "admin.members.title": "Members",

@@ -101,14 +101,15 @@ export async function draw(view) {
   const requestsList = h("ul", { class: "rows", id: "admin-requests-list" });
   const requestsBox = h("div");
   drawRequests(requestsList, requestsBox, asked);
-  show(heading(t("admin.title")), jump,
+  // Invitations made before the rule changed are still listed, to withdraw (none can join now).
+  const listInvitations = rules.admission !== "decision" || invitations.length > 0;
+  show(...[heading(t("admin.title")), jump,
     section("admin-invite", t("admin.invite.title"),
       rules.admission === "decision" ? askLink() : inviteForm(refreshInvitations)),
-    rules.admission === "decision" && invitations.length === 0 ? null
-      : section("admin-open", t("admin.invitations.title"), invitationsBox, invitationsList),
+    listInvitations ? section("admin-open", t("admin.invitations.title"), invitationsBox, invitationsList) : null,
     section("admin-requests", t("admin.requests.title"), requestsBox, requestsList),
     section("admin-members", t("admin.members.title"), ...membersPart()),
-    section("admin-rules", t("admin.rules.title"), ...rulesPart(rules), ...defaultsPart()));
+    section("admin-rules", t("admin.rules.title"), ...rulesPart(rules), ...defaultsPart())].filter(Boolean));
 }
 
 // ---- invitations ----
@@ -249,7 +250,7 @@ function drawRequests(list, box, asked) {
     const key = idFromText("k", request.key);
     const answers = h("span", { class: "answers" });
     if (request.decision !== null) {
-      answers.append(h("span", { class: "muted", text: t("admin.requests.in_decision", { decision: request.decision }) }));
+      answers.append(h("span", { class: "muted", text: t("admin.requests.in_decision") }));
     } else {
       const accept = h("button", { type: "button", class: "primary",
         text: t(byDecision ? "admin.requests.propose" : "admin.requests.accept"),
