@@ -308,7 +308,13 @@ function membersPart() {
       const text = search.value.trim();
       const mine = (asked += 1);
       if (text === "") return found.replaceChildren();
-      const members = await api.get(`/api/members?q=${encodeURIComponent(text)}&limit=${searchShownMax}`);
+      let members;
+      try {
+        members = await api.get(`/api/members?q=${encodeURIComponent(text)}&limit=${searchShownMax}`);
+      } catch (error) {
+        if (mine === asked) found.replaceChildren(h("li", {}, alertLine(errorLine(error))));
+        return;
+      }
       if (mine !== asked) return;
       const people = members.filter((member) => member.active && (member.role === "member" || member.role === "admin"));
       found.replaceChildren(...(people.length === 0 ? [h("li", { class: "muted", text: t("admin.members.none") })]
@@ -316,7 +322,7 @@ function membersPart() {
           text: t("admin.members.choose", { name: member.name }), onclick: () => {
             found.replaceChildren();
             search.value = "";
-            manage(panel, member);
+            manage(panel, member).catch((error) => panel.replaceChildren(alertLine(errorLine(error))));
           } })))));
     }, searchDelayMs);
   });
