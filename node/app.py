@@ -231,10 +231,12 @@ def create_app(
     from . import pages, wallet
     from .http import api, auth
     from .http import invitations as invitations_api
+    from .http import join_requests as join_requests_api
     from .http import personal as personal_api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
     from .http.readers import who_reads
+    from .join_requests import join_requests_lifetime
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json, who_reads])
     app[config_key] = config
@@ -247,6 +249,7 @@ def create_app(
     auth.add_routes(app)
     personal_api.add_routes(app)
     invitations_api.add_routes(app)
+    join_requests_api.add_routes(app)
     if extension is not None:
         extension.add_routes(app)
     wallet.add_routes(app)
@@ -309,6 +312,7 @@ def create_app(
 
     app.cleanup_ctx.append(node_lifetime)
     app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node
+    app.cleanup_ctx.append(join_requests_lifetime)  # after the node's too: the file is the home's
     return app
 
 

@@ -404,6 +404,50 @@ def _invitation_paths() -> dict[str, Any]:
     }
 
 
+def _join_request_paths() -> dict[str, Any]:
+    """Join requests without an invitation (node/http/join_requests.py, docs/api.md §12)."""
+    from ..join_requests import join_request_note_chars_max, join_requests_max
+    from .join_requests import join_request_body_bytes_max
+
+    states = ["pending", "proposed", "declined", "admitted"]
+    asked = {"type": "object", "required": ["state", "decision", "expires_ms"], "properties": {
+        "state": {"type": "string", "enum": states},
+        "decision": {"type": ["integer", "null"], "description": "the seq of the open proposal to admit this key"},
+        "expires_ms": {"type": ["integer", "null"]}}}
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["name"], "additionalProperties": False, "maxProperties": 2,
+        "description": f"at most {join_request_body_bytes_max} bytes; signed (Authorization: Tally) by the new key",
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": limits.name_chars_max},
+                       "note": {"type": "string", "maxLength": join_request_note_chars_max}}}}}}
+    listed = {"type": "object", "required": ["admission", "requests", "rules"], "properties": {
+        "admission": {"type": "string", "enum": ["admin", "decision"]},
+        "rules": {"type": "object", "required": ["admission", "quorum_bp", "threshold_bp"], "properties": {
+            "admission": {"type": "string", "enum": ["admin", "decision"]},
+            "quorum_bp": {"type": "integer"}, "threshold_bp": {"type": "integer"}}},
+        "requests": {"type": "array", "maxItems": join_requests_max, "items": {
+            "type": "object", "required": ["key", "member", "name", "note", "created_ms", "expires_ms", "decision"],
+            "properties": {"key": _id_of("k", "the key asking"), "member": _id_of("m", "its member id once admitted"),
+                           "name": {"type": "string"}, "note": {"type": "string"},
+                           "created_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
+                           "decision": {"type": ["integer", "null"]}}}}}}
+    return {
+        "/api/join-requests": {
+            "post": {"summary": "Ask to join without an invitation, signed by the new key",
+                     "requestBody": body,
+                     "responses": {"201": _ok(asked, "kept"), **_errors(400, 403, 408, 409, 413, 422, 429, *always)}},
+            **_get("The join requests waiting, oldest first, and the community's admission rule", _ok(listed), 403),
+        },
+        "/api/join-requests/mine": _get("The state of the signing key's own join request", _ok(asked), 403, 404),
+        "/api/join-requests/{key}/decline": {"post": {
+            "summary": "Decline a waiting join request: its name and note are wiped at once",
+            "parameters": [{"name": "key", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 64}}],
+            "responses": {"200": _ok({"type": "object", "required": ["key", "state"],
+                                      "properties": {"key": {"type": "string"}, "state": {"type": "string"}}}),
+                          **_errors(400, 403, 404, *always)}}},
+    }
+
+
 def _sign_in_paths() -> dict[str, Any]:
     """Signing in (node/http/auth.py, docs/api.md "Signing in"). 401 not_signed_in: no session (or,
     for the sessions list, no member's signature either); 403 csrf_refused: a change by cookie
@@ -638,6 +682,13 @@ route_visibility: dict[str, str] = {
     "/wallet/manifest.webmanifest": "anyone: the wallet's manifest (no member data)",
     "/api/invitations": "an admin (signed, or by session); a member who is not an admin 403 not_admin; anyone "
                         "else 401 not_signed_in",
+    "/api/join-requests": "POST: a stranger, signing with the new key it asks for (unsigned 403 unsigned_request, "
+                          "a bound key 409 key_in_use); GET: an admin (signed, or by session), a member who is not "
+                          "an admin 403 not_admin, anyone else 401 not_signed_in",
+    "/api/join-requests/mine": "whoever signs with the key of a request: its state alone (unsigned 403 "
+                               "unsigned_request)",
+    "/api/join-requests/{key}/decline": "an admin (signed, or by session with its CSRF token); a member who is not "
+                                        "an admin 403 not_admin, anyone else 401 not_signed_in",
 }
 
 
@@ -703,6 +754,7 @@ def _document() -> dict[str, Any]:
             **_sign_in_paths(),
             **_personal_paths(),
             **_invitation_paths(),
+            **_join_request_paths(),
             **_statement_paths(),
             **_stream_paths(),
             **_wallet_paths(),

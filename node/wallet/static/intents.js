@@ -152,3 +152,42 @@ export function transferShares(enterprise, shareClass, to, units) {
 export function withdrawShares(enterprise, shareClass, units) {
   return ["withdraw_shares", enterprise, shareClass, BigInt(units)];
 }
+
+// ---- the admins' actions and join requests (screens/admin.js, screens/ask.js) ----
+// §4.2's fields in order, every one written (§3.2): a nil limit is the community's default.
+
+export function invite(invitation, expiresMs, role = "member", debitLimitMinor = null, creditCeilingMinor = null) {
+  return ["invite", invitation, BigInt(expiresMs), role, debitLimitMinor, creditCeilingMinor];
+}
+
+export function revokeInvitation(invitation) {
+  return ["revoke_invitation", invitation];
+}
+
+export function admit(member, name, role = "member") {
+  return ["admit", member, new Personal(name), role];
+}
+
+export function setLimits(account, debitLimitMinor, creditCeilingMinor) {
+  return ["set_limits", account, debitLimitMinor, creditCeilingMinor];
+}
+
+export function setRole(member, role) {
+  return ["set_role", member, role];
+}
+
+export function setDefaultLimits(debitLimitMinor, creditCeilingMinor) {
+  return ["set_default_limits", debitLimitMinor, creditCeilingMinor];
+}
+
+export function setRules(admission, quorumBp, thresholdBp) {
+  return ["set_rules", admission, quorumBp, thresholdBp];
+}
+
+// A proposal (§4.2 `propose_period`) whose effect (§4.3) a passed decision applies: it closes
+// `votingPeriodMs` after its event, on the log's own clock; quorum and threshold are the
+// community's, raised to the effect's floor (nil). Title and text are personal texts.
+export function proposeEffect(title, text, effect, votingPeriodMs) {
+  return ["propose_period", "proposal", new Personal(title), new Personal(text), 0n, "", [], false, false,
+    null, null, ["members"], effect, BigInt(votingPeriodMs)];
+}

@@ -3,14 +3,15 @@
 import * as api from "../api.js";
 import { formatTime } from "../format.js";
 import { t } from "../strings.js";
-import { drawTabs, h, heading, hideTabs, leave, show, state } from "../ui.js";
+import { drawTabs, h, heading, hideTabs, leave, navLink, show, state } from "../ui.js";
 
 export const needsDevice = true;
 
 export async function draw(view) {
   drawTabs("/wallet/settings");
   const member = state.device.member;
-  const [me, sessions] = await Promise.all([api.get(`/api/members/${member}`), api.get("/api/sessions")]);
+  const [me, sessions, session] = await Promise.all([api.get(`/api/members/${member}`), api.get("/api/sessions"),
+    api.get("/api/session")]);
   if (!view.current()) return;
   const list = h("ul", { class: "rows", id: "sessions" });
   const drawSessions = (entries) => list.replaceChildren(...entries.map((session) => h("li", { class: "row" },
@@ -32,5 +33,7 @@ export async function draw(view) {
   show(heading(t("settings.title")),
     h("dl", {}, h("dt", { text: t("settings.name") }), h("dd", { text: me.name }),
       h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
+    // The admins' screen (screens/admin.js): the link only for an admin; the node refuses the rest.
+    session.admin ? h("p", {}, navLink("/wallet/admin", t("settings.admin"), { id: "admin-link" })) : null,
     h("h2", { text: t("settings.sessions") }), list, h("p", { class: "actions" }, signOut));
 }
