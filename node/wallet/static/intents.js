@@ -125,3 +125,15 @@ export async function nextNonce() {
   if (nonce > int64Max) throw new Error("the nonce ran past int64");
   return nonce;
 }
+
+// ---- an account's keys, one per device (§4.2; screens devices, link, backup, restore) ----
+
+// Bind `key` (32 bytes: a new device's, or a backup's recovery key) to the signer's account.
+export function addKey(key) {
+  return ["add_key", key];
+}
+
+// Retire `key`, one of the signer's account's current keys, for good.
+export function removeKey(key) {
+  return ["remove_key", key];
+}

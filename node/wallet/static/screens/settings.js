@@ -3,7 +3,7 @@
 import * as api from "../api.js";
 import { formatTime } from "../format.js";
 import { t } from "../strings.js";
-import { drawTabs, h, heading, hideTabs, leave, show, state } from "../ui.js";
+import { drawTabs, h, heading, hideTabs, leave, navLink, show, state } from "../ui.js";
 
 export const needsDevice = true;
 
@@ -32,5 +32,7 @@ export async function draw(view) {
   show(heading(t("settings.title")),
     h("dl", {}, h("dt", { text: t("settings.name") }), h("dd", { text: me.name }),
       h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
+    h("p", { class: "actions" }, navLink("/wallet/devices", t("settings.devices"), { class: "button" }),
+      navLink("/wallet/backup", t("settings.backup"), { class: "button" })),
     h("h2", { text: t("settings.sessions") }), list, h("p", { class: "actions" }, signOut));
 }
