@@ -125,6 +125,7 @@ def test_a_new_device_is_added_from_the_old_one_pays_and_removes_the_old_one(
     wait_until(lambda: a.page.locator("#device-add").count(), what="the confirmation on A")
     assert "#" not in a.page.url  # the key left the address bar once read
     assert a.page.locator("#device-account").inner_text() == member
+    assert a.page.locator("#device-account-name").inner_text() == "Dev Ina"
     assert a.page.locator("#device-new-code").inner_text() == code.inner_text()
     assert a.page.evaluate("document.activeElement.id") == "device-add"
     assert fits_the_screen(a.page)
@@ -132,6 +133,7 @@ def test_a_new_device_is_added_from_the_old_one_pays_and_removes_the_old_one(
     assert keys_of(wallet_node, member) == [id_to_text("k", id_from_text("m", member))]  # nothing before
     a.page.keyboard.press("Enter")
     wait_until(lambda: a.page.locator("#device-added").count(), what="the device added")
+    assert a.page.evaluate("document.activeElement.id") == "device-added"  # the line saying so takes the focus
     assert keys_of(wallet_node, member)[1] == new_key
     wait_until(lambda: a.page.locator("#devices .row").count() == 2, what="two devices listed")
     assert "This device" in a.page.locator("#devices").inner_text()

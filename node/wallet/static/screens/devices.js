@@ -8,7 +8,7 @@ import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import * as linking from "../linking.js";
 import { t } from "../strings.js";
-import { alertLine, drawTabs, errorLine, fragmentFields, h, heading, main, show, state } from "../ui.js";
+import { alertLine, drawTabs, errorLine, fragmentFields, h, heading, show, state } from "../ui.js";
 
 export const needsDevice = true;
 
@@ -30,7 +30,12 @@ function deviceName(entry, made) {
   return entry.sessions.length ? entry.sessions[0].label : t("devices.other");
 }
 
-async function listScreen(view, notice = null) {
+// A line saying what was just done, which takes the focus (so a screen reader reads it first).
+function notice(id, text) {
+  return h("p", { class: "notice", role: "status", id, tabindex: "-1", text });
+}
+
+async function listScreen(view, shown = null) {
   const member = state.device.member;
   const [me, made] = await Promise.all([api.get(`/api/members/${member}`), linking.madeHere()]);
   if (!view.current()) return;
@@ -41,7 +46,7 @@ async function listScreen(view, notice = null) {
       h("span", { class: "when", text: entry.sessions.length
         ? t("devices.last_seen", { when: formatTime(entry.sessions[0].last_seen_ms) })
         : t(index === 0 ? "devices.first" : "devices.no_session") })),
-    entry.this_device ? h("span", { class: "muted", text: t("devices.this_short") })
+    entry.this_device ? null
       : h("button", { type: "button", text: t("devices.remove"),
         "aria-label": t("devices.remove_named", { name: deviceName(entry, made) }),
         onclick: () => confirmRemove(view, entry, deviceName(entry, made)) }))));
@@ -62,14 +67,17 @@ async function listScreen(view, notice = null) {
     }
     confirmAdd(view, key);
   });
-  show(heading(t("devices.title")), notice, h("p", { text: t("devices.intro") }), list,
+  show(heading(t("devices.title")), shown, h("p", { text: t("devices.intro") }), list,
     h("h2", { id: "add-device", text: t("devices.add.title") }),
     h("p", { text: t("devices.add.how", { link: `${location.origin}/wallet/link` }) }), form,
     h("h2", { text: t("devices.backup.title") }),
     h("p", {}, h("a", { href: "/wallet/backup", "data-nav": true, text: t("devices.backup.link") })));
+  if (shown && shown.classList.contains("notice")) shown.focus();
 }
 
-function confirmAdd(view, key) {
+async function confirmAdd(view, key) {
+  const me = await api.get(`/api/members/${state.device.member}`);
+  if (!view.current()) return;
   const problem = h("div", { class: "problem" });
   const add = h("button", { type: "button", class: "primary", id: "device-add", text: t("devices.add.confirm") });
   const cancel = h("button", { type: "button", text: t("devices.cancel"), onclick: () => listScreen(view) });
@@ -85,13 +93,13 @@ function confirmAdd(view, key) {
       cancel.disabled = false;
       return;
     }
-    await listScreen(view, h("p", { class: "notice", role: "status", id: "device-added", text: t("devices.added") }));
-    main.focus();
+    await listScreen(view, notice("device-added", t("devices.added")));
   });
   show(heading(t("devices.add.confirm_title")),
     h("p", { text: t("devices.add.whose") }),
     h("dl", { class: "summary" }, h("dt", { text: t("devices.add.account") }),
-      h("dd", { id: "device-account", text: state.device.member }),
+      h("dd", {}, h("span", { class: "name", id: "device-account-name", text: me.name }),
+        h("span", { class: "id", id: "device-account", text: state.device.member })),
       h("dt", { text: t("devices.add.compare") }), h("dd", { class: "code id", id: "device-new-code", text: linking.codeOf(key) })),
     h("p", { class: "hint", text: t("devices.add.warning") }), problem, h("p", { class: "actions" }, add, cancel));
   add.focus();
@@ -113,8 +121,7 @@ function confirmRemove(view, entry, name) {
       keep.disabled = false;
       return;
     }
-    await listScreen(view, h("p", { class: "notice", role: "status", id: "device-removed", text: t("devices.removed", { name }) }));
-    main.focus();
+    await listScreen(view, notice("device-removed", t("devices.removed", { name })));
   });
   show(heading(t("devices.remove.title", { name })), h("p", { text: t("devices.remove.text") }),
     h("p", { class: "code id", text: linking.codeOf(entry.key) }), problem, h("p", { class: "actions" }, remove, keep));
