@@ -303,3 +303,39 @@ def test_the_phrase_is_bip39s_encoding_of_the_seed(phone: Phone, wallet_node: No
     ]
     for phrase in phrases:
         assert seed_of_words(phrase.split()).hex() in {"00" * 32, "7f" * 32, "80" * 32, "ff" * 32}
+
+
+def test_a_code_that_is_no_key_or_a_key_already_bound_is_refused_in_one_line_and_nothing_is_signed(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    member = joined(phone, wallet_node, "Cody Typer")
+    page = phone.page
+    page.goto(wallet_node.url + "/wallet/settings", wait_until="load")
+    page.get_by_role("link", name="Your devices").click()
+    field = page.get_by_label("Code shown on the new device")
+    wait_until(field.count, what="the devices screen")
+    field.fill("abcd efgh")
+    field.press("Enter")  # the keyboard alone
+    assert page.get_by_role("alert").inner_text() == (
+        "That is not a device's code: type the 52 characters the new device shows, or scan its QR code.")
+    assert page.evaluate("document.activeElement.id") == "device-code"
+    seq = wallet_node.get("/api/status")["seq"]
+    own = id_to_text("k", id_from_text("m", member))
+    field.fill(" ".join(own[2:][i:i + 4] for i in range(0, 52, 4)).upper())  # case and spaces do not matter
+    field.press("Enter")
+    wait_until(lambda: page.locator("#device-add").count(), what="the confirmation")
+    page.locator("#device-add").click()
+    alert = page.get_by_role("alert")
+    wait_until(alert.count, what="the refusal")
+    assert alert.inner_text() == ("That key is already bound to an account (perhaps added already): "
+                                  "look at your list of devices.")
+    assert wallet_node.get("/api/status")["seq"] == seq and keys_of(wallet_node, member) == [own]
+    page.get_by_role("button", name="Cancel").click()
+    wait_until(lambda: page.locator("#devices .row").count() == 1, what="the list again")
+    assert phone.errors == []
+
+
+@pytest.mark.parametrize("screen", ["devices", "link", "backup", "restore"])
+def test_each_new_screen_is_the_wallets_shell(wallet_node: NodeProcess, screen: str) -> None:
+    answer = wallet_node.http("GET", f"/wallet/{screen}")
+    shell = wallet_node.http("GET", "/wallet")
+    assert answer.status == 200 and answer.body == shell.body
