@@ -164,6 +164,11 @@ def test_a_new_device_is_added_from_the_old_one_pays_and_removes_the_old_one(
     wait_until(alert.count, what="A refused")
     assert alert.inner_text() == removed_line
     a.shoot("devices-removed")
+    # The removed device may be added again as a new device (a new key), or restored.
+    assert a.page.get_by_role("link", name="Restore from a backup").count() == 1
+    a.page.get_by_role("link", name="Add this device to my wallet").click()
+    wait_until(lambda: a.page.locator("#link-code").count(), what="A offering a new key")
+    assert a.page.locator("#link-code").inner_text().replace(" ", "") not in {key[2:] for key in keys_of(wallet_node, member)}
 
     assert_key_not_extractable(b)
     assert b.errors == [] and a.errors == []

@@ -79,27 +79,33 @@ async function authorization(pending, node, target) {
   return `Tally ${pending.key}.${tsMs}.${base32(signature)}`;
 }
 
-// Whether `pending`'s key signs for an active member now.
-export async function isBound(pending, node) {
+// Whether the key of `device` (a pending one, or this device's) signs for an active member now;
+// an ApiError ("offline", "unavailable") when the node cannot say.
+export async function signsHere(device, node) {
   const target = "/api/sessions";
   let response;
   try {
     response = await fetch(target, { headers: { Accept: "application/json",
-      Authorization: await authorization(pending, node, target) }, credentials: "omit", cache: "no-store" });
+      Authorization: await authorization(device, node, target) }, credentials: "omit", cache: "no-store" });
   } catch {
-    return false; // offline for a moment: the next poll asks again
+    throw new api.ApiError(0, "offline", "");
   }
+  await response.text();
   if (response.status === 200) return true;
   if (response.status === 401 || response.status === 403) return false;
-  await response.text();
   throw new api.ApiError(response.status, response.status >= 500 ? "unavailable" : "http_error", "");
 }
 
 // Poll until `pending` is bound (true), `stopped()` says to stop, or bindingWaitMs passed (false).
+// Offline for a moment, a poll is only missed: the next one asks again.
 export async function waitForBinding(pending, node, stopped) {
   const deadline = Date.now() + bindingWaitMs;
   while (Date.now() < deadline && !stopped()) {
-    if (await isBound(pending, node)) return true;
+    try {
+      if (await signsHere(pending, node)) return true;
+    } catch (error) {
+      if (!(error instanceof api.ApiError && error.code === "offline")) throw error;
+    }
     await new Promise((resolve) => setTimeout(resolve, bindingPollMs));
   }
   return false;

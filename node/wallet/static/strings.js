@@ -121,6 +121,8 @@ export const strings = {
   "error.too_many_streams": "Too many wallet windows are open: close one.",
   "error.default": "The node refused: {message}",
   // ---- devices, link, backup, restore (screens/devices.js, link.js, backup.js, restore.js) ----
+  "device.link": "Add this device to my wallet",
+  "device.restore": "Restore from a backup",
   "settings.devices": "Your devices",
   "settings.backup": "Back up your key",
   "devices.title": "Your devices",

@@ -1,4 +1,4 @@
-// Link (/wallet/link), opened on the NEW device: it makes its own key, shows the link
+// Link (/wallet/link), opened on the NEW device (or one whose key was removed from its account): it makes its own key, shows the link
 // `<origin>/wallet/devices#add=<its key>` as a QR code (for the old phone's camera) and as a text
 // code (to type), and waits, asking the node every 2 s for at most 10 minutes, until the old
 // device has bound the key; then it keeps itself as the member's device and signs in
@@ -15,7 +15,7 @@ export async function draw(view) {
   hideTabs();
   const community = await loadCommunity();
   const existing = await keys.loadDevice();
-  if (existing && existing.joined) {
+  if (existing && existing.joined && await linking.signsHere(existing, community.node)) {
     show(heading(t("link.title")), h("p", { text: t("link.already") }),
       h("p", {}, navLink("/wallet", t("join.open"), { class: "button" })));
     return;

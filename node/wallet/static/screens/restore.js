@@ -1,4 +1,4 @@
-// Restore (/wallet/restore), on a device with no wallet: the member's recovery phrase, or their
+// Restore (/wallet/restore), on a device with no wallet (or one whose key no longer signs for anyone): the member's recovery phrase, or their
 // recovery file and its passphrase, gives the seed of the recovery key bound to their account; a
 // new device key is made here and bound with `add_key` signed by that recovery key, and this device
 // then signs in with its own key (recovery.js, linking.js; docs/wallet.md, "Backup and restore").
@@ -18,7 +18,7 @@ export async function draw(view) {
   hideTabs();
   const community = await loadCommunity();
   const existing = await keys.loadDevice();
-  if (existing && existing.joined) {
+  if (existing && existing.joined && await linking.signsHere(existing, community.node)) {
     show(heading(t("restore.title")), h("p", { text: t("restore.already") }),
       h("p", {}, navLink("/wallet", t("join.open"), { class: "button" })));
     return;
