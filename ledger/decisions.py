@@ -107,6 +107,7 @@ from .membership import (
     check_remove_rule,
     check_set_default_limits_rule,
     check_set_limits_rule,
+    key_taken,
     rebind,
 )
 from .model import Account, Ballot, Decision, Levy, Member, Rules, State, Tally, Visibility
@@ -288,8 +289,10 @@ def _check_recover(state: State, effect: RecoverKey) -> None:
     member = active_member(state, effect.member, "the member to recover")
     if member.role == "treasury":
         raise NotAuthorizedError("the community's treasury has no key to recover; no one may sign for it")
-    if effect.new_key in state.keys:
-        raise KeyInUseError("that key is or was bound to a member; the member must generate a new key")
+    if key_taken(state, effect.new_key):  # bound now or ever, or a held invitation's key (§13.2.1)
+        raise KeyInUseError(
+            "that key is or was bound to a member, or is an open invitation's; the member must generate a new key"
+        )
 
 
 def _check_rules(state: State, effect: SetRules) -> None:

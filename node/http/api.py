@@ -25,8 +25,9 @@ from tallystick.protocol.codec import decode_event
 from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.ids import id_to_text
 
-from ..app import Node, node_key
+from ..app import Node, clock_ms, node_key
 from ..connections import read_body
+from ..sessions import sessions_key
 from ..views import event_json, render
 from ..visible import Shown, require, sees, shape_decision
 from ..visible import resolve_member as resolve_for
@@ -158,10 +159,30 @@ def search_members(node: Node, state: Any, reader: Reader, query: str, limit: in
 
 
 async def member(request: web.Request) -> web.Response:
+    """One member, with the account's current keys (`keys`, oldest first) for whoever may see the
+    member: they are public ids, in every replica's log. Which key is which device (its sessions'
+    browser labels, and which one signed this request) is the member's own business: `devices`,
+    to the member concerned alone, and null for every other reader, admins included."""
     node = _node(request)
+    reader = reader_of(request)
     member_id = resolve_member(request, request.match_info["reference"])
     found = node.sequencer.state.members[member_id]
-    return _json(_member_json(node, member_id, node.directory.name(found), found))
+    document = _member_json(node, member_id, node.directory.name(found), found)
+    document["keys"] = [id_to_text("k", key) for key in found.current_keys]
+    document["devices"] = await _devices_json(request, found) if reader.member == member_id else None
+    return _json(document)
+
+
+async def _devices_json(request: web.Request, found: Any) -> list[dict[str, Any]]:
+    """Each current key with the live sessions signed in by it (label and last request only) and
+    whether it is the key this request came by (`this_device`)."""
+    sessions, reader, now_ms = request.app[sessions_key], reader_of(request), clock_ms()
+    return [
+        {"key": id_to_text("k", key), "this_device": key == reader.key,
+         "sessions": [{"label": session.label, "last_seen_ms": session.last_seen_ms}
+                      for session in await sessions.sessions_of(key, now_ms)]}
+        for key in found.current_keys  # at most member_keys_max (8)
+    ]
 
 
 async def log(request: web.Request) -> web.Response:

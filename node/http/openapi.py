@@ -376,6 +376,22 @@ def _search(description: str, chars_max: int) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1, "maxLength": chars_max, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"}}
 
 
+# One member as GET /api/members/{reference} gives it (node/http/api.py `member`): `keys` to whoever
+# sees the member, `devices` (which key is which device) to the member concerned alone.
+_member_with_keys = {
+    "type": "object",
+    "properties": {
+        **_member["properties"],
+        "keys": {"type": "array", "items": _id, "description": "the account's current keys, oldest first"},
+        "devices": {"type": ["array", "null"], "description": "the member concerned only; null for every other reader",
+                    "items": {"type": "object", "required": ["key", "this_device", "sessions"], "properties": {
+                        "key": _id, "this_device": {"type": "boolean"},
+                        "sessions": {"type": "array", "items": {"type": "object", "properties": {
+                            "label": {"type": "string"}, "last_seen_ms": {"type": "integer"}}}}}}},
+    },
+}
+
+
 def _members_search() -> dict[str, Any]:
     from .statement import search_chars_max
 
@@ -620,7 +636,9 @@ route_visibility: dict[str, str] = {
                      "refused: not_visible (403) for a hidden balance, bad_id (400) for a hidden name, as if unknown",
     "/api/members": f"anyone; only the members whose names the reader may see {_policy} (a member always themself); "
                     "?q= searches among those alone (strangers find none by default)",
-    "/api/members/{reference}": "anyone; a member whose name the reader may not see is bad_id (400), as if unknown",
+    "/api/members/{reference}": "anyone; a member whose name the reader may not see is bad_id (400), as if unknown; "
+                                "keys (the account's current keys) to whoever sees the member, devices (each key's "
+                                "sessions, and which one signed this request) to the member concerned alone, else null",
     "/api/log": f"whoever may see the log {_policy} (by default admins); others: not_visible (403)",
     "/api/decisions": f"anyone; ids, titles, state, outcome and deadline for all; text, proposer, options, "
                       f"effect and tally only to those who may see decisions {_policy}",
@@ -717,7 +735,8 @@ def _document() -> dict[str, Any]:
                             _limit(limits.page_size_max)]),
             "/api/members": _get("Members; ?q= only those whose name contains it", _ok({"type": "array", "items": _member}),
                                  400, parameters=[_limit(limits.page_size_max), _members_search()]),
-            "/api/members/{reference}": _get("One member, by id or by name", _ok(_member), 400, 404,
+            "/api/members/{reference}": _get("One member, by id or by name, with the account's current keys",
+                                             _ok(_member_with_keys), 400, 404,
                                              parameters=[_text_path("reference", "an id (m_) or a name")]),
             "/api/log": _get(
                 "The feed's events, decoded (whole, or refused: it holds every memo)",

@@ -112,6 +112,15 @@ async def _history(node: Node, state: State, member_id: bytes) -> list[dict[str,
     return rows
 
 
+async def _sessions_of_every_key(request: web.Request, member: Member) -> list[dict[str, Any]]:
+    """The live sessions of each of the account's current keys (one per device, at most
+    member_keys_max), newest first, each naming the key it was signed in with."""
+    store, now_ms = request.app[sessions_key], int(time.time() * 1000)
+    found = [(session, key) for key in member.current_keys for session in await store.sessions_of(key, now_ms)]
+    found.sort(key=lambda pair: pair[0].created_ms, reverse=True)
+    return [{**session.to_json(), "key": id_to_text("k", key)} for session, key in found]
+
+
 async def export_document(request: web.Request) -> dict[str, Any]:
     node, state, member_id, member = _member_of(request)
     _require_concerned(request, member_id)
@@ -138,13 +147,14 @@ async def export_document(request: web.Request) -> dict[str, Any]:
         {"enterprise": id_to_text("e", enterprise), "class": share_class, "units": held.units, "locked": held.locked}
         for (enterprise, share_class, holder), held in state.shares.holdings.items() if holder == member_id
     ]
-    sessions = [session.to_json() for session in await request.app[sessions_key].sessions_of(member.key, int(time.time() * 1000))]
+    sessions = await _sessions_of_every_key(request, member)
     return {
         "exported_ms": int(time.time() * 1000),
         "community": {"node": id_to_text("n", node.feed), "name": unit.name, "unit": unit.unit_code},
         "member": {
             "id": id_to_text("m", member_id), "name": directory.name(member), "name_erased": directory.name(member) == erased_text,
-            "key": id_to_text("k", member.key), "retired_keys": [id_to_text("k", k) for k in sorted(member.retired_keys)],
+            "key": id_to_text("k", member.key), "keys": [id_to_text("k", k) for k in member.current_keys],
+            "retired_keys": [id_to_text("k", k) for k in sorted(member.retired_keys)],
             "role": member.role, "active": member.active, "admitted_seq": member.admitted_seq,
         },
         "account": None if account is None else {

@@ -11,16 +11,23 @@
 // or puts them in a URL.
 import * as keys from "./keys.js";
 import { t } from "./strings.js";
-import { alertLine, communityLink, errorLine, h, heading, hideTabs, leave, loadCommunity, main, show, signedIn,
-  statusLine } from "./ui.js";
+import { alertLine, communityLink, errorLine, h, heading, hideTabs, leave, loadCommunity, main, navLink, show,
+  signedIn, statusLine } from "./ui.js";
 
 const screenName = /^\/wallet(?:\/([a-z][a-z0-9-]*))?$/;
 
 let drawing = 0; // which draw is current
 
+// Where a person with no working wallet here goes: add this device from another, or restore.
+function otherWays() {
+  return h("p", { class: "actions" }, navLink("/wallet/ask", t("device.ask"), { class: "button" }),
+    navLink("/wallet/link", t("device.link"), { class: "button" }),
+    navLink("/wallet/restore", t("device.restore"), { class: "button" }));
+}
+
 function noDevice() {
   hideTabs();
-  show(heading(t("device.none.title")), h("p", { text: t("device.none.text") }));
+  show(heading(t("device.none.title")), h("p", { text: t("device.none.text") }), otherWays());
 }
 
 function unsupported() {
@@ -51,7 +58,8 @@ async function route() {
     await screen.draw(view);
   } catch (error) {
     if (draw !== drawing) return;
-    show(alertLine(errorLine(error)), h("button", { type: "button", text: t("common.retry"), onclick: () => route() }));
+    show(alertLine(errorLine(error)), h("button", { type: "button", text: t("common.retry"), onclick: () => route() }),
+      error.code === "not_a_member" ? otherWays() : null);
   }
 }
 

@@ -191,3 +191,15 @@ export function proposeEffect(title, text, effect, votingPeriodMs) {
   return ["propose_period", "proposal", new Personal(title), new Personal(text), 0n, "", [], false, false,
     null, null, ["members"], effect, BigInt(votingPeriodMs)];
 }
+
+// ---- an account's keys, one per device (§4.2; screens devices, link, backup, restore) ----
+
+// Bind `key` (32 bytes: a new device's, or a backup's recovery key) to the signer's account.
+export function addKey(key) {
+  return ["add_key", key];
+}
+
+// Retire `key`, one of the signer's account's current keys, for good.
+export function removeKey(key) {
+  return ["remove_key", key];
+}

@@ -33,6 +33,8 @@ export async function draw(view) {
   show(heading(t("settings.title")),
     h("dl", {}, h("dt", { text: t("settings.name") }), h("dd", { text: me.name }),
       h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
+    h("p", { class: "actions" }, navLink("/wallet/devices", t("settings.devices"), { class: "button" }),
+      navLink("/wallet/backup", t("settings.backup"), { class: "button" })),
     // The admins' screen (screens/admin.js): the link only for an admin; the node refuses the rest.
     session.admin ? h("p", {}, navLink("/wallet/admin", t("settings.admin"), { id: "admin-link" })) : null,
     h("h2", { text: t("settings.sessions") }), list, h("p", { class: "actions" }, signOut));
