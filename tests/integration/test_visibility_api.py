@@ -355,6 +355,10 @@ elsewhere = {
     # The balance stream: a member's own balance alone, open until it ends; tests/node/test_stream_api.py
     # refuses a stranger and a key that is no member's (not_signed_in) and reads a member's own.
     "/api/stream",
+    # Join requests: a stranger creates one signed by its new key and reads only its own status;
+    # the list and a decline are an admin's alone (tests/integration/test_join_requests.py walks a
+    # stranger, a member, an admin, an unsigned request and a signature over another body).
+    "/api/join-requests", "/api/join-requests/mine", "/api/join-requests/{key}/decline",
 }
 
 
