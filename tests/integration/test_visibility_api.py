@@ -355,6 +355,10 @@ elsewhere = {
     # The balance stream: a member's own balance alone, open until it ends; tests/node/test_stream_api.py
     # refuses a stranger and a key that is no member's (not_signed_in) and reads a member's own.
     "/api/stream",
+    # A member's delegations (the wallet's Decide screens): the member concerned and admins alone;
+    # tests/wallet/test_decide_flow.py refuses a stranger and a key that is no member's (bad_id) and
+    # another member (not_visible), and reads the member's own and an admin's.
+    "/api/members/{reference}/delegations",
 }
 
 
