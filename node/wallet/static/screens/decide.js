@@ -33,8 +33,10 @@ function counted(unit, count) {
   return t(`time.${unit}.${plurals.select(count) === "one" ? "one" : "other"}`, { count });
 }
 
-// A duration as a person reads it: "2 days 3 hours", "5 hours", "12 minutes", "under a minute".
-export function duration(ms) {
+// A duration as a person reads it, to the nearest minute: "2 days 3 hours", "5 hours", "12 minutes",
+// "under a minute". (Days and hours only, past a day: the minutes of a three-day wait are noise.)
+export function duration(exactMs) {
+  const ms = Math.round(exactMs / minuteMs) * minuteMs;
   if (ms < minuteMs) return t("time.under_minute");
   const days = Math.floor(ms / dayMs);
   const hours = Math.floor((ms % dayMs) / hourMs);

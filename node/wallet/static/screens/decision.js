@@ -45,12 +45,18 @@ export async function draw(view) {
   }
   if (!decision.tally) return show(...parts, h("p", { class: "muted", text: t("decision.hidden") }));
   if (decision.text) parts.push(h("p", { class: "decision-text", id: "decision-text", text: decision.text }));
-  parts.push(facts(decision, effectLines, enterprise), tallyView(decision), mineView(decision, delegations));
+  if (decision.type !== "poll") {
+    parts.push(h("p", { class: "effect", id: "decision-effect" }, h("strong", { text: `${t("decision.effect")}: ` }),
+      effectLines));
+  }
+  parts.push(tallyView(decision), mineView(decision, delegations));
   if (decision.open && decision.time_left_ms > 0) parts.push(voteForm(view, decision));
+  parts.push(details(decision, enterprise));
   show(...parts);
 }
 
-function facts(decision, effectLines, enterprise) {
+// Who decides and by what bars: after the vote, for whoever wants to know how it is counted.
+function details(decision, enterprise) {
   const { tally } = decision;
   const rows = [
     [t("decision.kind"), `${t(`decide.type.${decision.type}`)}: ${t(`decide.type.${decision.type}.about`)}`],
@@ -58,20 +64,15 @@ function facts(decision, effectLines, enterprise) {
       ? t("decision.who.holders", { enterprise, count: tally.electorate_people })
       : t("decision.who.members", { count: tally.electorate_people })],
     [t("decision.topic"), decision.topic || t("decision.topic.none")],
-    [t("decision.quorum"), `${t(decision.open ? "decision.quorum.value" : "decision.quorum.closed", {
-      percent: percent(decision.quorum_bp), count: tally.participants_people, total: tally.electorate_people })}. ${
-      decision.open ? t(tally.quorum_met ? "decision.quorum.met" : "decision.quorum.unmet") : ""}`.trim()],
+    [t("decision.quorum"), t("decision.quorum.value", { percent: percent(decision.quorum_bp) })],
   ];
   if (decision.type === "proposal") {
     rows.push([t("decision.threshold"), t("decision.threshold.value", { percent: percent(decision.threshold_bp) })]);
   }
-  rows.push([t("decision.effect"), effectLines]);
-  rows.push(decision.open
-    ? [t("decision.closes"), t("decision.closes.value", { when: formatTime(decision.deadline_ms),
-      left: duration(decision.time_left_ms) })]
-    : [t("decision.closed"), t("decision.outcome", { outcome: outcomeText(decision, decision.outcome) })]);
-  return h("dl", { class: "facts", id: "decision-facts" },
-    ...rows.flatMap(([term, value]) => [h("dt", { text: term }), h("dd", { text: value })]));
+  return h("section", { "aria-labelledby": "details-heading" },
+    h("h2", { id: "details-heading", text: t("decision.details") }),
+    h("dl", { class: "facts", id: "decision-facts" },
+      ...rows.flatMap(([term, value]) => [h("dt", { text: term }), h("dd", { text: value })])));
 }
 
 function tallyView(decision) {
@@ -80,10 +81,17 @@ function tallyView(decision) {
     ? decision.options.map((option, index) => [option, t(decision.ranked ? "decision.points" : "decision.count",
       { count: tally.option_counts[index] ?? 0 })])
     : intents.positions.map((position) => [t(`decision.position.${position}`), String(tally.positions[position] ?? 0)]);
+  const quorum = t(decision.open ? (tally.quorum_met ? "decision.quorum.met" : "decision.quorum.unmet")
+    : "decision.quorum.was", { percent: percent(decision.quorum_bp) });
   const section = h("section", { class: "card tally", id: "tally", "aria-labelledby": "tally-heading" },
     h("h2", { id: "tally-heading", class: "label", text: t(decision.open ? "decision.tally" : "decision.tally.final") }),
+    decision.open
+      ? h("p", { id: "closes", text: t("decision.closes.value", { when: formatTime(decision.deadline_ms),
+        left: duration(decision.time_left_ms) }) })
+      : h("p", { class: "big", id: "outcome", text: outcomeText(decision, decision.outcome) }),
     h("p", { id: "took-part", text: t("decide.took_part", {
       count: tally.participants_people, total: tally.electorate_people }) }),
+    h("p", { class: "hint", id: "quorum", text: quorum }),
     h("ul", { class: "counts" }, ...rows.map(([name, count]) => h("li", {},
       h("span", { class: "name", text: name }), h("span", { class: "count", text: count })))));
   if (decision.type === "poll" && tally.winners.length) {
@@ -181,7 +189,8 @@ function rankingField(decision, ranking) {
   ranked.addEventListener("click", move);
   unranked.addEventListener("click", move);
   drawLists();
-  return h("fieldset", { class: "rank-field" }, h("legend", { text: t("decision.rank.legend") }), ranked,
+  return h("fieldset", { class: "rank-field" }, h("legend", { text: t("decision.rank.legend") }),
+    h("p", { class: "hint", text: t("decision.rank.hint") }), ranked,
     h("p", { class: "label", id: "unranked-label", text: t("decision.rank.unranked") }), unranked, announce);
 }
 
@@ -192,7 +201,7 @@ function voteForm(view, decision) {
   let choices;
   let ballot; // () => [position, options] or null when nothing is chosen
   if (decision.type !== "poll") {
-    choices = h("fieldset", {}, h("legend", { text: t("decision.mine") }),
+    choices = h("fieldset", {}, h("legend", { text: t("decision.how") }),
       ...intents.positions.map((position) => radio("position", position, t(`decision.position.${position}`),
         mine?.position === position, position === "block" ? t("decision.position.block.hint") : null)));
     ballot = () => {
