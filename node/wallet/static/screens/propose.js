@@ -145,6 +145,12 @@ export async function draw(view) {
       h("div", { class: "inline" }, period, periodUnit), least),
     problem, submit);
 
+  // A field marked wrong is no longer so once it is changed; its line goes with it.
+  form.addEventListener("input", (event) => {
+    if (event.target.getAttribute("aria-invalid") !== "true") return;
+    event.target.removeAttribute("aria-invalid");
+    problem.replaceChildren();
+  });
   const refuse = (line, input) => {
     problem.replaceChildren(alertLine(line));
     if (input) {
