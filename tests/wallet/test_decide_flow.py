@@ -25,7 +25,6 @@ from .conftest import Phone, open_phone
 from .test_wallet_flow import invite, join_through
 
 
-
 @dataclass
 class Community:
     node: NodeProcess
