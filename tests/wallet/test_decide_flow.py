@@ -202,6 +202,7 @@ def test_a_limits_change_too_short_is_refused_in_one_line_and_when_everyone_agre
 
     page = open_screen(community.wren, community, f"/wallet/decision?id={seq}", "#decision-facts")
     assert page.locator("#outcome").inner_text() == "Passed"
+    assert page.locator("#decision-effect").inner_text().startswith("What it was to change: Sets Moss Birch's limits")
     assert page.locator("#vote-form").count() == 0
     assert fits_the_screen(page)
     community.wren.shoot("decide-passed")

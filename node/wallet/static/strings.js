@@ -168,6 +168,7 @@ export const strings = {
   "decision.threshold": "Threshold",
   "decision.threshold.value": "{percent} of those who agree or disagree must agree",
   "decision.effect": "If it passes",
+  "decision.effect.closed": "What it was to change",
   "decision.effect.none": "Nothing changes by itself: it asks the community.",
   "decision.closes.value": "Closes {when}: {left} left.",
   "decision.tally": "Where it stands",

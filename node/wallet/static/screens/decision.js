@@ -46,7 +46,7 @@ export async function draw(view) {
   if (!decision.tally) return show(...parts, h("p", { class: "muted", text: t("decision.hidden") }));
   if (decision.text) parts.push(h("p", { class: "decision-text", id: "decision-text", text: decision.text }));
   if (decision.type !== "poll") {
-    parts.push(h("p", { class: "effect", id: "decision-effect" }, h("strong", { text: `${t("decision.effect")}: ` }),
+    parts.push(h("p", { class: "effect", id: "decision-effect" }, h("strong", { text: `${t(decision.open ? "decision.effect" : "decision.effect.closed")}: ` }),
       effectLines));
   }
   parts.push(tallyView(decision), mineView(decision, delegations));
