@@ -31,7 +31,7 @@ from ..sessions import sessions_key
 from ..views import event_json, render
 from ..visible import Shown, require, sees, shape_decision
 from ..visible import resolve_member as resolve_for
-from . import params, statement, stream
+from . import deciding, params, statement, stream
 from .middleware import json_response as _json
 from .readers import reader_of
 from .statement import search_text
@@ -262,6 +262,8 @@ def decision_json(node: Node, decision: Decision, *, votes: bool, reader: Reader
         "outcome": live.outcome,
         "closed_seq": live.closed_seq,
         "effect": None if decision.effect is None else render(decision.effect, None, node.directory),
+        # Who decides: every member (`{"kind": "members"}`) or an enterprise's holders by votes per share.
+        "electorate": render(decision.electorate),
         "tally": {
             "electorate": result.electorate,
             "participants": result.participants,
@@ -327,3 +329,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi)
     statement.add_routes(app)
     stream.add_routes(app)
+    deciding.add_routes(app)

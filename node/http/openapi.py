@@ -94,6 +94,7 @@ _decision = {
         "outcome": {"type": ["string", "null"]},
         "closed_seq": {"type": ["integer", "null"]},
         "effect": {"type": ["object", "null"]},
+        "electorate": {"type": "object", "description": "who decides: {kind: members} or {kind: holders, enterprise}"},
         "tally": _tally,
         "votes": {"type": "array", "description": "only on /api/decisions/{decision}"},
     },
@@ -332,6 +333,33 @@ def _stream_paths() -> dict[str, Any]:
 # end): they are described here with the node's own, marked `x-served-by`, so that one document
 # lists every route a client meets.
 wallet_served_by = "wallet"
+
+
+# ---- the Decide screens' reads (node/http/deciding.py, docs/api.md §10) -------------------------
+
+
+def _delegation_paths() -> dict[str, Any]:
+    """A member's delegations, given and received (node/http/deciding.py)."""
+    person = {"type": "object", "required": ["id", "name"],
+              "properties": {"id": _id_of("m", "the other member"),
+                             "name": {"type": ["string", "null"], "description": "as the reader may see names"}}}
+    topic = {"type": "string", "description": "the topic; \"\" is every topic without its own delegation"}
+    return {
+        "/api/members/{reference}/delegations": _get(
+            "A member's delegations: whom they let vote for them (given) and who lets them vote for them "
+            "(received), per topic",
+            _ok({"type": "object", "required": ["member", "given", "received", "received_total"],
+                 "additionalProperties": False,
+                 "properties": {
+                     "member": _id_of("m", "the member"),
+                     "given": {"type": "array", "items": {"type": "object", "required": ["topic", "to"],
+                                                          "properties": {"topic": topic, "to": person}}},
+                     "received": {"type": "array", "items": {"type": "object", "required": ["topic", "from"],
+                                                             "properties": {"topic": topic, "from": person}}},
+                     "received_total": {"type": "integer", "description": "how many delegations the member received"},
+                 }}),
+            400, 403, parameters=[_text_path("reference", "an id (m_) or a name")]),
+    }
 
 
 def _wallet_paths() -> dict[str, Any]:
@@ -707,6 +735,10 @@ route_visibility: dict[str, str] = {
                                "unsigned_request)",
     "/api/join-requests/{key}/decline": "an admin (signed, or by session with its CSRF token); a member who is not "
                                         "an admin 403 not_admin, anyone else 401 not_signed_in",
+    # The Decide screens' reads (node/http/deciding.py).
+    "/api/members/{reference}/delegations": "the member concerned or an admin (signed, or by session); another "
+                                            "member 403 not_visible, and a member the reader may not name is "
+                                            "bad_id (400), as if unknown",
 }
 
 
@@ -776,6 +808,7 @@ def _document() -> dict[str, Any]:
             **_join_request_paths(),
             **_statement_paths(),
             **_stream_paths(),
+            **_delegation_paths(),
             **_wallet_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",

@@ -52,6 +52,7 @@ def real_path_parameters(populated: Populated) -> dict[str, list[dict[str, Any]]
         "/api/members/{reference}": [{"reference": populated.alice}, {"reference": "Alice"}],
         "/api/members/{reference}/holdings": [{"reference": populated.alice}],
         "/api/members/{reference}/history": [{"reference": populated.alice}],
+        "/api/members/{reference}/delegations": [{"reference": populated.alice}],
         "/api/decisions/{decision}": [{"decision": populated.decision}],
         "/api/offers/{offer}": [{"offer": populated.offer}],
         "/api/enterprises/{reference}": [{"reference": "Bakery"}],

@@ -359,6 +359,10 @@ elsewhere = {
     # the list and a decline are an admin's alone (tests/integration/test_join_requests.py walks a
     # stranger, a member, an admin, an unsigned request and a signature over another body).
     "/api/join-requests", "/api/join-requests/mine", "/api/join-requests/{key}/decline",
+    # A member's delegations (the wallet's Decide screens): the member concerned and admins alone;
+    # tests/wallet/test_decide_flow.py refuses a stranger and a key that is no member's (bad_id) and
+    # another member (not_visible), and reads the member's own and an admin's.
+    "/api/members/{reference}/delegations",
 }
 
 

@@ -203,3 +203,112 @@ export function addKey(key) {
 export function removeKey(key) {
   return ["remove_key", key];
 }
+
+// ---- Decide: proposals, votes and delegations (protocol.md §4.2, §4.3; docs/decisions.md) ----
+//
+// Each builder returns the action array in the field order of §4.2, every default written out, as
+// the protocol's canonical encoding has it. A proposal's title, text and poll options are personal
+// (an empty text stays ""), and so are an admitted member's name and a treasury payment's memo in
+// its effect. Ids are 32-byte Uint8Arrays; quorum and threshold are basis points or null (the
+// community's rules, raised to the floor of the effect's class).
+export const titleCharsMax = 120;
+export const textCharsMax = 600;
+export const topicCharsMax = 32;
+export const pollOptionsMax = 10;
+export const decisionTypes = ["proposal", "consent", "poll"];
+export const positions = ["agree", "abstain", "disagree", "block"];
+// The longest a decision may stay open (decision_duration_max_ms: 366 days).
+export const decisionDurationMaxMs = 366 * 24 * 3600 * 1000;
+
+export function membersElectorate() {
+  return ["members"];
+}
+
+export function holdersElectorate(enterprise) {
+  return ["holders", enterprise];
+}
+
+function proposeFields({ decisionType, title, text = "", topic = "", options = [], multiple = false, ranked = false,
+  quorumBp = null, thresholdBp = null, electorate = membersElectorate(), effect = null }, deadlineMs) {
+  return [decisionType, new Personal(title), new Personal(text), deadlineMs, topic,
+    options.map((option) => new Personal(option)), multiple, ranked, quorumBp, thresholdBp, electorate, effect];
+}
+
+// A decision that closes at `deadlineMs` (the log's time).
+export function propose(fields) {
+  return ["propose", ...proposeFields(fields, fields.deadlineMs)];
+}
+
+// A decision that closes `votingPeriodMs` after the ts of the event that carries it: what the
+// wallet sends, so neither the phone's clock nor the time it takes to send it shortens the period.
+export function proposePeriod(fields) {
+  return ["propose_period", ...proposeFields(fields, 0), fields.votingPeriodMs];
+}
+
+// A position on a proposal or consent (`options` empty), or poll options by index, best first in
+// a ranked poll (`position` null; "abstain" with no options abstains).
+export function vote(decision, position = null, options = []) {
+  return ["vote", decision, position, options];
+}
+
+export function delegate(to, topic = "") {
+  return ["delegate", to, topic];
+}
+
+export function undelegate(topic = "") {
+  return ["undelegate", topic];
+}
+
+// Effects (§4.3): what a passed decision changes.
+export function admitEffect(member, name, role = "member") {
+  return ["admit", member, new Personal(name), role];
+}
+
+export function removeEffect(member) {
+  return ["remove", member];
+}
+
+export function setLimitsEffect(account, debitLimitMinor, creditCeilingMinor) {
+  return ["set_limits", account, debitLimitMinor, creditCeilingMinor];
+}
+
+export function setDefaultLimitsEffect(debitLimitMinor, creditCeilingMinor) {
+  return ["set_default_limits", debitLimitMinor, creditCeilingMinor];
+}
+
+export function setRulesEffect(admission, quorumBp, thresholdBp) {
+  return ["set_rules", admission, quorumBp, thresholdBp];
+}
+
+export function setLevyEffect(rateBp, minMinor, maxMinor) {
+  return ["set_levy", rateBp, minMinor, maxMinor];
+}
+
+export function treasuryPayEffect(to, amountMinor, memo = "") {
+  return ["treasury_pay", to, amountMinor, new Personal(memo)];
+}
+
+export function recoverKeyEffect(member, newKey) {
+  return ["recover_key", member, newKey];
+}
+
+// `floors`: [[decisionClass, quorumBp, thresholdBp, periodMs], …]
+export function setFloorsEffect(floors) {
+  return ["set_floors", floors.map((floor) => [...floor])];
+}
+
+// A holders' decision (its electorate the enterprise's holders): a dividend, a withdrawal rule.
+export function declareDividendEffect(enterprise, amountMinor) {
+  return ["declare_dividend", enterprise, amountMinor];
+}
+
+export function setWithdrawalRuleEffect(enterprise, noticeMs, yearlyCapMinor) {
+  return ["set_withdrawal_rule", enterprise, noticeMs, yearlyCapMinor];
+}
+
+// Who sees each kind of data: an audience per kind named, null keeps a kind's audience.
+export const visibilityKinds = ["names", "balances", "history", "votes", "decisions", "holdings", "log"];
+
+export function setVisibilityEffect(audiences) {
+  return ["set_visibility", ...visibilityKinds.map((kind) => audiences[kind] ?? null)];
+}

@@ -107,6 +107,7 @@ const tabEntries = [
   ["/wallet", "nav.home"],
   ["/wallet/pay", "nav.pay"],
   ["/wallet/receive", "nav.receive"],
+  ["/wallet/decide", "nav.decide"],
   ["/wallet/own", "nav.own"],
   ["/wallet/settings", "nav.settings"],
 ];

@@ -1,0 +1,229 @@
+// Propose (/wallet/propose): open a decision: its kind (proposal, consent, poll), title, text,
+// topic, a poll's options and how members choose, what it changes if it passes, and how long it
+// stays open. Sent as `propose_period` (intents.js): it closes that long after the node logs it.
+//
+// What a member may propose: any member may propose any of the community's effects (the admin's
+// actions are admins' alone, but a decision is the community's: docs/decisions.md); what differs
+// is the class, whose floors (least quorum, threshold and time open) a proposal must meet. The
+// wallet offers the effects a member decides about from a phone: one member's limits, the default
+// limits, removing a member; or none. Holders' effects (an enterprise's dividend) are proposed by
+// its holders, which the shares screens do, and the rules, floors, levy, visibility and federation
+// acts stay with `tally propose`. A quorum and threshold are never named here: the node gives the
+// community's defaults raised to the class's floor. The least time open shown is the default
+// floor of the class; the node checks the floors in force and refuses less in one line
+// (`below_floor`), which the member fixes by giving more time.
+import { parseAmount } from "../format.js";
+import * as intents from "../intents.js";
+import { idFromText } from "../ids.js";
+import { t } from "../strings.js";
+import { alertLine, errorLine, h, heading, show, state } from "../ui.js";
+import { decisionLink, drawDecideTabs, duration, memberPicker, sendIntent } from "./decide.js";
+
+export const needsDevice = true;
+
+const hourMs = 3600 * 1000;
+const dayMs = 24 * hourMs;
+// The default floors' least time open per class (ledger/decisions.py `default_floors`).
+const leastOpenMs = { general: 0, membership: 24 * hourMs, limits: 48 * hourMs, rules: 72 * hourMs };
+const effectKinds = ["none", "set_limits", "set_default_limits", "remove"];
+const defaultPeriodDays = 7;
+
+// The class of a decision with this effect, as ledger/decisions.py `decision_class` has it: about
+// an admin's account, it is the strictest.
+function classOf(effectKind, member) {
+  if (effectKind === "none") return "general";
+  if (member?.role === "admin") return "rules";
+  return effectKind === "remove" ? "membership" : "limits";
+}
+
+// A limit typed in major units: null when empty (the community's default), 0 allowed.
+function parseLimit(text, decimals) {
+  if (text.trim() === "") return { minor: null };
+  if (/^\s*0*(?:[.,]0*)?\s*$/.test(text) && /0/.test(text)) return { minor: 0n };
+  return parseAmount(text, decimals);
+}
+
+function field(id, label, input, hint) {
+  if (hint) input.setAttribute("aria-describedby", `${id}-hint`);
+  return h("div", { class: "field" }, h("label", { for: id, text: label }), input,
+    hint ? h("p", { class: "hint", id: `${id}-hint`, text: hint }) : null);
+}
+
+function select(id, entries, value) {
+  return h("select", { id }, ...entries.map(([key, text]) => h("option", { value: key, text, selected: key === value })));
+}
+
+export async function draw(view) {
+  drawDecideTabs();
+  const { unit } = state.community;
+  const kind = select("propose-kind", intents.decisionTypes.map((type) => [type, t(`decide.type.${type}`)]), "proposal");
+  const kindAbout = h("p", { class: "hint", id: "propose-kind-hint" });
+  kind.setAttribute("aria-describedby", "propose-kind-hint");
+  const title = h("input", { id: "propose-heading", type: "text", autocomplete: "off",
+    maxlength: String(intents.titleCharsMax), required: true });
+  const text = h("textarea", { id: "propose-text", rows: "4", maxlength: String(intents.textCharsMax) });
+  const topic = h("input", { id: "propose-topic", type: "text", autocomplete: "off", maxlength: String(intents.topicCharsMax) });
+
+  // A poll's options and how members choose.
+  const optionList = h("ol", { class: "option-inputs", id: "propose-options" });
+  const optionInputs = [];
+  const addOption = h("button", { type: "button", text: t("propose.option.add") });
+  const drawOptions = () => {
+    optionList.replaceChildren(...optionInputs.map((input, index) => {
+      input.id = `propose-option-${index + 1}`;
+      const remove = optionInputs.length > 2 ? h("button", { type: "button", class: "small",
+        text: "×", "aria-label": t("propose.option.remove", { number: index + 1 }), onclick: () => {
+          optionInputs.splice(index, 1);
+          drawOptions();
+          optionInputs[Math.min(index, optionInputs.length - 1)].focus();
+        } }) : null;
+      return h("li", {}, h("label", { for: input.id, text: t("propose.option", { number: index + 1 }) }),
+        h("div", { class: "inline" }, input, remove));
+    }));
+    addOption.hidden = optionInputs.length >= intents.pollOptionsMax;
+  };
+  const newOption = () => h("input", { type: "text", autocomplete: "off", maxlength: String(intents.nameCharsMax) });
+  optionInputs.push(newOption(), newOption());
+  addOption.addEventListener("click", () => {
+    optionInputs.push(newOption());
+    drawOptions();
+    optionInputs.at(-1).focus();
+  });
+  drawOptions();
+  const choose = select("propose-choose", [["one", t("propose.choose.one")], ["several", t("propose.choose.several")],
+    ["ranked", t("propose.choose.ranked")]], "one");
+  const pollPart = h("fieldset", { class: "part", id: "poll-part" }, h("legend", { text: t("propose.options") }),
+    optionList, addOption, field("propose-choose", t("propose.choose"), choose));
+
+  // What it changes.
+  const effect = select("propose-effect", effectKinds.map((key) => [key, t(`propose.effect.${key}`)]), "none");
+  const picker = memberPicker({ id: "propose-member", label: t("propose.member"), hint: t("propose.member.hint"),
+    choose: (name) => t("propose.member.choose", { name }), none: t("propose.member.none"),
+    change: t("propose.member.change") });
+  const debit = h("input", { id: "propose-debit", type: "text", inputmode: "decimal", autocomplete: "off" });
+  const ceiling = h("input", { id: "propose-ceiling", type: "text", inputmode: "decimal", autocomplete: "off" });
+  const memberPart = h("div", {}, picker.element);
+  const limitsPart = h("div", {},
+    field("propose-debit", t("propose.debit", { unit: unit.code }), debit, t("propose.debit.hint")),
+    field("propose-ceiling", t("propose.ceiling", { unit: unit.code }), ceiling, t("propose.ceiling.hint")));
+  const effectPart = h("div", { class: "part", id: "effect-part" },
+    field("propose-effect", t("propose.effect"), effect), memberPart, limitsPart);
+
+  // How long it stays open.
+  const period = h("input", { id: "propose-period", type: "number", inputmode: "numeric", min: "1", step: "1",
+    value: String(defaultPeriodDays) });
+  const periodUnit = select("propose-period-unit", [["hours", t("propose.period.hours")], ["days", t("propose.period.days")]], "days");
+  periodUnit.setAttribute("aria-label", t("propose.period.unit"));
+  const least = h("p", { class: "hint", id: "propose-period-hint" });
+  period.setAttribute("aria-describedby", "propose-period-hint");
+
+  const update = () => {
+    const poll = kind.value === "poll";
+    kindAbout.textContent = t(`decide.type.${kind.value}.about`);
+    pollPart.hidden = !poll;
+    effectPart.hidden = poll;
+    const effectKind = poll ? "none" : effect.value;
+    memberPart.hidden = !["set_limits", "remove"].includes(effectKind);
+    limitsPart.hidden = !["set_limits", "set_default_limits"].includes(effectKind);
+    const leastMs = leastOpenMs[classOf(effectKind, picker.chosen())];
+    least.textContent = leastMs ? t("propose.period.least", { time: duration(leastMs) }) : "";
+  };
+  kind.addEventListener("change", update);
+  effect.addEventListener("change", update);
+  memberPart.addEventListener("click", () => setTimeout(update)); // a member chosen (an admin is stricter)
+  update();
+
+  const problem = h("div", { class: "problem" });
+  const submit = h("button", { type: "submit", class: "primary", id: "propose-send", text: t("propose.submit") });
+  const form = h("form", { novalidate: true },
+    field("propose-kind", t("propose.kind"), kind), kindAbout,
+    field("propose-heading", t("propose.heading"), title),
+    field("propose-text", t("propose.text"), text, t("propose.text.hint", { count: intents.textCharsMax })),
+    field("propose-topic", t("propose.topic"), topic, t("propose.topic.hint")),
+    pollPart, effectPart,
+    h("div", { class: "field" }, h("label", { for: "propose-period", text: t("propose.period") }),
+      h("div", { class: "inline" }, period, periodUnit), least),
+    problem, submit);
+
+  // A field marked wrong is no longer so once it is changed; its line goes with it.
+  form.addEventListener("input", (event) => {
+    if (event.target.getAttribute("aria-invalid") !== "true") return;
+    event.target.removeAttribute("aria-invalid");
+    problem.replaceChildren();
+  });
+  const refuse = (line, input) => {
+    problem.replaceChildren(alertLine(line));
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+    return null;
+  };
+  const chars = (value) => [...value].length;
+  // The proposal as the form says it, or null after saying, in one line, what to fix.
+  const proposal = () => {
+    for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+    const poll = kind.value === "poll";
+    const fields = { decisionType: kind.value, title: title.value.trim(), text: text.value.trim(), topic: topic.value.trim() };
+    if (!fields.title) return refuse(t("propose.title.empty"), title);
+    if (chars(fields.title) > intents.titleCharsMax) return refuse(t("propose.title.long", { count: intents.titleCharsMax }), title);
+    if (chars(fields.text) > intents.textCharsMax) return refuse(t("propose.text.long", { count: intents.textCharsMax }), text);
+    if (chars(fields.topic) > intents.topicCharsMax) return refuse(t("propose.topic.long", { count: intents.topicCharsMax }), topic);
+    if (poll) {
+      const filled = optionInputs.filter((input) => input.value.trim());
+      if (filled.length < 2) return refuse(t("propose.options.few"), optionInputs.find((input) => !input.value.trim()));
+      const long = filled.find((input) => chars(input.value.trim()) > intents.nameCharsMax);
+      if (long) return refuse(t("propose.options.long", { count: intents.nameCharsMax }), long);
+      fields.options = filled.map((input) => input.value.trim());
+      fields.multiple = choose.value === "several";
+      fields.ranked = choose.value === "ranked";
+    } else if (effect.value !== "none") {
+      const member = picker.chosen();
+      if (["set_limits", "remove"].includes(effect.value) && !member) {
+        problem.replaceChildren(alertLine(t("propose.member.first")));
+        picker.focus();
+        return null;
+      }
+      if (effect.value === "remove") {
+        fields.effect = intents.removeEffect(idFromText("m", member.id));
+      } else {
+        const debitLimit = parseLimit(debit.value, unit.decimals);
+        if (debitLimit.error) return refuse(t(debitLimit.error, { decimals: unit.decimals }), debit);
+        const ceilingLimit = parseLimit(ceiling.value, unit.decimals);
+        if (ceilingLimit.error) return refuse(t(ceilingLimit.error, { decimals: unit.decimals }), ceiling);
+        if (effect.value === "set_limits") {
+          fields.effect = intents.setLimitsEffect(idFromText("m", member.id), debitLimit.minor, ceilingLimit.minor);
+        } else {
+          if (debitLimit.minor === null) return refuse(t("propose.limit.required"), debit);
+          if (ceilingLimit.minor === null) return refuse(t("propose.limit.required"), ceiling);
+          fields.effect = intents.setDefaultLimitsEffect(debitLimit.minor, ceilingLimit.minor);
+        }
+      }
+    }
+    const count = /^\s*[1-9][0-9]{0,5}\s*$/.test(period.value) ? Number(period.value) : 0;
+    fields.votingPeriodMs = count * (periodUnit.value === "days" ? dayMs : hourMs);
+    if (!count || fields.votingPeriodMs > intents.decisionDurationMaxMs) return refuse(t("propose.period.bad"), period);
+    return fields;
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.replaceChildren();
+    const fields = proposal();
+    if (!fields) return;
+    submit.disabled = true;
+    submit.textContent = t("propose.sending");
+    let answer;
+    try {
+      answer = await sendIntent(intents.proposePeriod(fields));
+    } catch (error) {
+      problem.replaceChildren(alertLine(errorLine(error)));
+      submit.disabled = false;
+      submit.textContent = t("propose.submit");
+      if (error.code === "below_floor") period.focus();
+      return;
+    }
+    await view.go(decisionLink({ id: answer.seq }));
+  });
+  show(heading(t("propose.title")), form);
+}
