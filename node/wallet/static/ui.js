@@ -38,8 +38,9 @@ export function navLink(path, text, attributes = {}) {
   return h("a", { href: path, "data-nav": true, text, ...attributes });
 }
 
+// Draw a screen: what is left out (null, false: a section a reader has no part in) draws nothing.
 export function show(...children) {
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== false));
 }
 
 // A refusal as one line: the node's code's own text, else the node's message.
