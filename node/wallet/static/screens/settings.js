@@ -2,6 +2,7 @@
 // ended from here), and signing out (api.md §6).
 import * as api from "../api.js";
 import { formatTime } from "../format.js";
+import { languageSwitch } from "../language_switch.js";
 import { t } from "../strings.js";
 import { drawTabs, h, heading, hideTabs, leave, show, state } from "../ui.js";
 
@@ -32,5 +33,6 @@ export async function draw(view) {
   show(heading(t("settings.title")),
     h("dl", {}, h("dt", { text: t("settings.name") }), h("dd", { text: me.name }),
       h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
+    languageSwitch(),
     h("h2", { text: t("settings.sessions") }), list, h("p", { class: "actions" }, signOut));
 }
