@@ -168,3 +168,22 @@ def test_a_default_language_with_no_catalogue_stops_tally_serve_in_one_line(tmp_
     assert served.returncode == 2
     (line,) = served.stderr.strip().splitlines()
     assert "default_language 'fr' has no catalogue: write one of en, es" in line
+
+
+def test_a_browser_that_keeps_nothing_for_the_site_is_told_in_one_line_and_nothing_changes(
+        spanish_phone: Phone, wallet_node: NodeProcess) -> None:
+    page = spanish_phone.page
+    # As a browser whose settings refuse this site's storage does (a SecurityError on every write).
+    page.add_init_script("Storage.prototype.setItem = function () { throw new DOMException('refused', 'SecurityError'); };")
+    page.goto(invite(wallet_node, "--name", "Sara Quintana"), wait_until="load")
+    page.get_by_role("button", name="Unirme").click()
+    wait_until(lambda: page.locator("#balance").count(), what="the home screen")
+    page.get_by_role("navigation").get_by_role("link", name="Más").click()
+    wait_until(lambda: page.get_by_label("Idioma").count(), what="the language switch")
+    page.get_by_label("Idioma").select_option("en")
+    page.get_by_role("button", name="Usar este idioma").click()
+    alert = page.get_by_role("alert")
+    wait_until(alert.count, what="the line saying the choice cannot be kept")
+    assert alert.inner_text() == ("Este navegador no guarda nada para este sitio (¿una ventana privada?), "
+                                  "así que aquí no se puede cambiar el idioma.")
+    assert html_language(spanish_phone) == "es" and page.locator("h1").inner_text() == "Ajustes"

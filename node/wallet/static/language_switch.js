@@ -5,7 +5,7 @@
 // A select and a button, not a select alone: changing the language reloads the page, which a
 // keyboard user moving through the options must not set off by an arrow key.
 import { browserLanguage, chooseLanguage, chosenLanguage, languageName, languages, t } from "./strings.js";
-import { h } from "./ui.js";
+import { alertLine, h } from "./ui.js";
 
 function capitalised(name, code) {
   return name.charAt(0).toLocaleUpperCase(code) + name.slice(1);
@@ -19,10 +19,12 @@ export function languageSwitch() {
   const form = h("form", { class: "language", id: "language-form" },
     h("label", { for: "language", text: t("settings.language") }),
     h("div", { class: "actions" }, select, h("button", { type: "submit", text: t("settings.language.use") })));
+  const problem = h("div", { class: "problem" });
+  form.append(problem);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    chooseLanguage(select.value || null);
-    location.reload();
+    if (chooseLanguage(select.value || null)) location.reload();
+    else problem.replaceChildren(alertLine(t("settings.language.not_kept")));
   });
   return form;
 }

@@ -33,6 +33,7 @@ export const strings = {
   "settings.language": "Language",
   "settings.language.browser": "As this browser asks ({language})",
   "settings.language.use": "Use this language",
+  "settings.language.not_kept": "This browser keeps nothing for this site (a private window?), so the language cannot be changed here.",
   "shell.noscript": "This wallet needs JavaScript: turn it on for this site.",
   "not_found.title": "Not found",
   "not_found.text": "The wallet has no such page.",
@@ -163,10 +164,15 @@ export function chosenLanguage() {
 }
 
 // Keep `code` (one of `languages`, or null for the browser's choice) on this device; the wallet
-// shows it from the next page load.
+// shows it from the next page load. False when the browser keeps nothing for this site.
 export function chooseLanguage(code) {
-  if (code === null) localStorage.removeItem(chosenKey);
-  else localStorage.setItem(chosenKey, code);
+  try {
+    if (code === null) localStorage.removeItem(chosenKey);
+    else localStorage.setItem(chosenKey, code);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const primary = (tag) => tag.toLowerCase().split("-")[0];
