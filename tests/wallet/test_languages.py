@@ -187,3 +187,28 @@ def test_a_browser_that_keeps_nothing_for_the_site_is_told_in_one_line_and_nothi
     assert alert.inner_text() == ("Este navegador no guarda nada para este sitio (¿una ventana privada?), "
                                   "así que aquí no se puede cambiar el idioma.")
     assert html_language(spanish_phone) == "es" and page.locator("h1").inner_text() == "Ajustes"
+
+
+def test_the_language_is_changed_with_the_keyboard_alone_and_an_arrow_key_reloads_nothing(
+        spanish_phone: Phone, wallet_node: NodeProcess) -> None:
+    page = spanish_phone.page
+    page.goto(invite(wallet_node, "--name", "Teo Lozano"), wait_until="load")
+    page.get_by_role("button", name="Unirme").click()
+    wait_until(lambda: page.locator("#balance").count(), what="the home screen")
+    page.get_by_role("navigation").get_by_role("link", name="Más").click()
+    wait_until(lambda: page.get_by_label("Idioma").count(), what="the language switch")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "language":
+            break
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.evaluate("window.notReloaded = true")
+    page.keyboard.press("ArrowDown")  # "English", chosen but not yet used
+    assert page.get_by_label("Idioma").input_value() == "en"
+    assert page.evaluate("window.notReloaded === true") and html_language(spanish_phone) == "es"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Usar este idioma"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    wait_until(lambda: page.get_by_label("Language").count(), what="the settings in English")
+    assert html_language(spanish_phone) == "en"
