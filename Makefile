@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint clean chromium
+.PHONY: demo test bench lint clean chromium catalogue
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tallystick needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -39,6 +39,16 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The wallet's translation catalogue (docs/wallet.md, "Languages"): strings.js extracted into
+# wallet.pot, then each language's wallet.po updated from it (a new text untranslated, a changed one
+# fuzzy, a removed one obsolete). Translate what it leaves, then run tests/wallet/test_catalogue.py.
+WALLET_LOCALE := node/wallet/locale
+catalogue: $(STAMP)
+	$(BIN)/pybabel extract --mapping-file $(WALLET_LOCALE)/babel.cfg --no-location --no-wrap --omit-header \
+		--output-file $(WALLET_LOCALE)/wallet.pot node/wallet/static/strings.js
+	$(BIN)/pybabel update --input-file $(WALLET_LOCALE)/wallet.pot --output-dir $(WALLET_LOCALE) --domain wallet \
+		--no-wrap --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .hypothesis

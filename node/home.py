@@ -41,6 +41,7 @@ from tallystick.protocol.personal import commit, open_text, seal
 
 from .personal import DataKeys
 from .store import AppendBatch, Store, acknowledged_path
+from .wallet.catalogue import shipped_languages
 
 
 class HomeError(LocalError):
@@ -121,6 +122,10 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # an absolute path on another disk, written before any event that needs a new key and erased
     # from with the home's. None: keys.db alone.
     key_backup: Annotated[str, Meta(min_length=2, max_length=4096, pattern="^/")] | None = None
+    # The community's default language (docs/operator.md): the wallet's for a reader whose browser
+    # asks for none the node ships, and that of the wallet's shell and 404 page. One of the
+    # wallet's catalogues (node/wallet/locale/) or "en".
+    default_language: Annotated[str, Meta(pattern="^[a-z]{2,3}$")] = "en"
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value
@@ -128,6 +133,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if self.public_url is not None:
             check_public_url(self.public_url)
         trusted_networks(tuple(self.trusted_proxies))
+        if self.default_language not in shipped_languages():
+            raise ValueError(f"default_language {self.default_language!r} has no catalogue: "
+                             f"write one of {', '.join(shipped_languages())}")
 
 
 def check_public_url(url: str) -> None:

@@ -15,16 +15,26 @@ the wallet opens offline; a new version is a new sw.js, which the browser instal
 
 Every answer carries a strict Content-Security-Policy (no inline script or style: the app's code is
 all in static/), nosniff and no-referrer, 404s included.
+
+Languages (catalogue.py): each language's gettext catalogue (locale/<language>/LC_MESSAGES/wallet.po)
+is compiled here, when the wallet loads, into static/locale/<language>.json in the same table, so it
+is versioned and precached like every other file. The shell names the languages shipped and, as its
+`<html lang>`, the community's default (config.json `default_language`), from which the app picks
+the reader's language (strings.js); the few texts of the shell and the 404 page, which no script
+draws, are written in that default language.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+
+from . import catalogue
 
 package_root = Path(__file__).resolve().parent
 static_root = package_root / "static"
@@ -118,22 +128,61 @@ def _screens_of(files: dict[str, StaticFile]) -> frozenset[str]:
     return frozenset(name for name in named if name != home_screen)
 
 
-def load_wallet() -> Wallet:
+def _add_catalogues(files: dict[str, StaticFile], english: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each shipped language's finished translations, added to `files` as locale/<language>.json."""
+    translations: dict[str, dict[str, str]] = {}
+    for language in catalogue.shipped_languages():
+        if language == catalogue.source_language:
+            continue
+        translations[language] = catalogue.compiled(english, catalogue.read_catalogue(language))
+        body = json.dumps(translations[language], ensure_ascii=False, sort_keys=True).encode()
+        files[f"locale/{language}.json"] = StaticFile(
+            body, content_types[".json"], '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"')
+    if len(files) > static_files_max:
+        raise RuntimeError(f"the wallet has over {static_files_max} static files")
+    return translations
+
+
+def _fill(template: bytes, texts: dict[str, str]) -> bytes:
+    for name, text in texts.items():
+        template = template.replace(b"{" + name.encode() + b"}", text.encode())
+    return template
+
+
+def load_wallet(default_language: str = catalogue.source_language) -> Wallet:
+    """The wallet as served, its shell and 404 page in `default_language` (one of
+    catalogue.shipped_languages())."""
     files = _read_static()
     screens = _screens_of(files)
+    english = {message_id: text for message_id, (_, text)
+               in catalogue.read_strings(files["strings.js"].body.decode("utf-8")).items()}
+    translations = _add_catalogues(files, english)
+    if default_language != catalogue.source_language and default_language not in translations:
+        raise RuntimeError(f"the wallet has no catalogue for {default_language!r}")
+
+    def text(message_id: str) -> str:
+        """A text in the default language (English where it has no translation)."""
+        return translations.get(default_language, {}).get(message_id, english[message_id])
+
+    def markup(*message_ids: str) -> dict[str, str]:
+        """Texts for a template, by their id's last part, escaped for the HTML they are written into."""
+        return {message_id.rsplit(".", 1)[-1]: html.escape(text(message_id)) for message_id in message_ids}
+
     shell_template = (package_root / "shell.html").read_bytes()
     not_found_template = (package_root / "not_found.html").read_bytes()
     worker_template = (package_root / "sw.js").read_bytes()
-    version = _version_of(files, shell_template, not_found_template, worker_template)
-    shell = shell_template.replace(b"{version}", version.encode())
-    not_found = not_found_template.replace(b"{version}", version.encode())
+    version = _version_of(files, shell_template, not_found_template, worker_template, default_language.encode())
+    page_texts = {"version": version, "language": default_language,
+                  "languages": " ".join(catalogue.shipped_languages())}
+    shell = _fill(shell_template, {**page_texts, **markup("app.title", "shell.noscript")})
+    not_found = _fill(not_found_template, {**page_texts, **markup("not_found.title", "not_found.text", "not_found.open")})
     # The service worker learns the version (its cache's name) and what to precache.
     precached = ["/wallet", *(f"/wallet/static/{name}" for name in files if not name.endswith("LICENSE"))]
     worker = worker_template.replace(b'"{version}"', json.dumps(version).encode()).replace(
         b'["{files}"]', json.dumps(precached).encode()).replace(
         b'["{screens}"]', json.dumps(sorted(screens)).encode())
     manifest = json.dumps({
-        "name": "Tallystick wallet", "short_name": "Wallet", "start_url": "/wallet", "scope": "/wallet",
+        "name": "Tallystick wallet", "short_name": text("app.title"), "start_url": "/wallet", "scope": "/wallet",
         "display": "standalone", "background_color": "#ffffff", "theme_color": "#1d5c4a",
         "icons": [{"src": f"/wallet/static/icon.svg?v={version}", "sizes": "any", "type": "image/svg+xml"}],
     }).encode()
@@ -186,7 +235,10 @@ async def manifest(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """The wallet's routes (docs/api.md §11). The fixed ones first, so `{screen}` never shadows them."""
-    app[wallet_key] = load_wallet()
+    from ..app import config_key  # here, not above: node/home.py (which the app imports) imports catalogue.py
+
+    config = app.get(config_key)
+    app[wallet_key] = load_wallet(config.default_language if config is not None else catalogue.source_language)
     app.router.add_get("/wallet", shell)
     app.router.add_get("/wallet/sw.js", service_worker)
     app.router.add_get("/wallet/manifest.webmanifest", manifest)

@@ -76,5 +76,4 @@ window.addEventListener("online", () => { statusLine.textContent = ""; });
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/wallet/sw.js", { scope: "/wallet", type: "classic" }).catch(() => {});
 }
-communityLink.setAttribute("aria-label", t("nav.home"));
 route();

@@ -1,18 +1,22 @@
-// Amounts and times as a person reads them: major units with the unit's code, in the browser's
-// locale (Intl), and the reverse for what they type. The node speaks integers in minor units
-// (docs/api.md); the wallet never shows them.
+// Amounts and times as a person reads them: major units with the unit's code, in the reader's
+// locale (strings.js `locale`: "12.50 HRS" in English, "1.234,50 HRS" in Spain's Spanish), and the
+// reverse for what they type. The node speaks integers in minor units (docs/api.md); the wallet
+// never shows them.
 import { amountMinorMax } from "./intents.js";
+import { locale } from "./strings.js";
 
-// `minor` (Number or BigInt, signed) as "12.50 HRS" in the reader's locale; exact for every amount
-// (Intl formats a decimal string without going through a float).
+// `minor` (Number or BigInt, signed) as "12.50 HRS" in the reader's locale, the locale's own minus
+// sign before a negative one; exact for every amount (Intl formats a decimal string without going
+// through a float). Thousands are always grouped, even in a language that leaves four digits
+// ungrouped (Spanish writes 1234 but 12.345): amounts in a list then read alike.
 export function formatAmount(minor, unit, { signed = false } = {}) {
   const value = BigInt(minor);
   const negative = value < 0n;
   const digits = (negative ? -value : value).toString().padStart(unit.decimals + 1, "0");
   const whole = digits.slice(0, digits.length - unit.decimals) || "0";
   const fraction = unit.decimals ? `.${digits.slice(digits.length - unit.decimals)}` : "";
-  const format = new Intl.NumberFormat(undefined, {
-    minimumFractionDigits: unit.decimals, maximumFractionDigits: unit.decimals,
+  const format = new Intl.NumberFormat(locale, {
+    minimumFractionDigits: unit.decimals, maximumFractionDigits: unit.decimals, useGrouping: "always",
     signDisplay: signed ? "exceptZero" : "auto" });
   return `${format.format(`${negative ? "-" : ""}${whole}${fraction}`)} ${unit.code}`;
 }
@@ -38,6 +42,7 @@ export function plainAmount(minor, decimals) {
   return decimals ? `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}` : digits;
 }
 
+// A moment (ms since the epoch) as the reader's locale writes a date and time.
 export function formatTime(ms) {
-  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
 }

@@ -1,8 +1,17 @@
-// Every text of the wallet a person reads, in English, by message id: a catalogue of another
-// language can replace this one module. `{name}` in a text is filled in by `t(id, {name: …})`.
-// The node's error codes (docs/api.md §4, §9; protocol.md §13.2.7) each have a line saying what to
-// do, under `error.<code>`; a code with none shows the node's own message (it says what to do too).
-export const language = "en";
+// Every text of the wallet a person reads, in English, by message id, and the reader's language.
+// `{name}` in a text is filled in by `t(id, {name: …})`. The node's error codes (docs/api.md §4,
+// §9; protocol.md §13.2.7) each have a line saying what to do, under `error.<code>`; a code with
+// none shows the node's own message (it says what to do too).
+//
+// How this works: the dictionary below is the English and the source of the translation catalogue
+// (node/wallet/catalogue.py reads it, one `"id": "text",` entry a line; `make catalogue` carries a
+// new or changed entry into each language's wallet.po, docs/wallet.md "Languages"). The node
+// compiles each catalogue to locale/<language>.json and names the languages it ships and the
+// community's default in the shell (<meta name="wallet-languages">, <html lang>). When this module
+// is first imported it picks the language (the one chosen on this device in settings, else the
+// first of the browser's languages the node ships, else the community's default, else English),
+// loads its catalogue before any screen draws (a top-level await), and sets <html lang>. `t()`
+// looks in that catalogue, then in the English, so a text not translated yet shows in English.
 
 export const strings = {
   "app.title": "Wallet",
@@ -19,6 +28,16 @@ export const strings = {
   "unsupported.text": "The wallet keeps your key on this device, which needs a browser with Ed25519 keys in WebCrypto, over HTTPS. Open the link in an up-to-date browser.",
   "device.none.title": "No wallet on this device yet",
   "device.none.text": "To join, open the invitation link you were given, on this device.",
+  // Languages (wallet-i18n): the switch in settings, and the texts the node writes into the shell
+  // and the 404 page in the community's default language (no script chooses there).
+  "settings.language": "Language",
+  "settings.language.browser": "As this browser asks ({language})",
+  "settings.language.use": "Use this language",
+  "settings.language.not_kept": "This browser keeps nothing for this site (a private window?), so the language cannot be changed here.",
+  "shell.noscript": "This wallet needs JavaScript: turn it on for this site.",
+  "not_found.title": "Not found",
+  "not_found.text": "The wallet has no such page.",
+  "not_found.open": "Open the wallet",
   "join.title": "Join {community}",
   "join.intro": "You are invited to {community}. Your key is made on this device and never leaves it.",
   "join.name": "Your name",
@@ -657,8 +676,78 @@ export const strings = {
   "error.shares_outstanding": "That member still holds shares or orders: those must end first.",
 };
 
+// ---- the reader's language (wallet-i18n) ---------------------------------------------------------
+
+// Where this device keeps the language chosen in settings (absent: the browser's choice).
+const chosenKey = "tallystick-wallet-language";
+
+function metaContent(name) {
+  return document.querySelector(`meta[name="${name}"]`)?.getAttribute("content") ?? "";
+}
+
+// The languages the node ships (English always) and the community's default, as the shell names them.
+export const languages = [...new Set(["en", ...metaContent("wallet-languages").split(" ").filter(Boolean)])];
+export const communityLanguage = languages.includes(document.documentElement.lang) ? document.documentElement.lang : "en";
+
+export function chosenLanguage() {
+  try {
+    const chosen = localStorage.getItem(chosenKey);
+    return languages.includes(chosen) ? chosen : null;
+  } catch {
+    return null; // storage refused (a private window's settings): the browser's choice
+  }
+}
+
+// Keep `code` (one of `languages`, or null for the browser's choice) on this device; the wallet
+// shows it from the next page load. False when the browser keeps nothing for this site.
+export function chooseLanguage(code) {
+  try {
+    if (code === null) localStorage.removeItem(chosenKey);
+    else localStorage.setItem(chosenKey, code);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const primary = (tag) => tag.toLowerCase().split("-")[0];
+
+// The first of the browser's languages the node ships, else the community's default.
+export function browserLanguage() {
+  const asked = (navigator.languages?.length ? navigator.languages : [navigator.language ?? ""]).map(primary);
+  return asked.find((code) => languages.includes(code)) ?? communityLanguage;
+}
+
+export const language = chosenLanguage() ?? browserLanguage();
+
+// The locale numbers and dates are written in: the browser's own tag for that language when it asks
+// for it (es-MX writes 1,234.50, es-ES 1.234,50), else the language itself.
+export const locale = (navigator.languages ?? []).find((tag) => primary(tag) === language) ?? language;
+
+// A language's name in itself ("español"), for the switch.
+export function languageName(code) {
+  try {
+    return new Intl.DisplayNames([code], { type: "language" }).of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+async function loadCatalogue(code) {
+  if (code === "en") return {};
+  try {
+    const answer = await fetch(new URL(`./locale/${code}.json`, import.meta.url));
+    return answer.ok ? await answer.json() : {};
+  } catch {
+    return {}; // offline with nothing cached: English rather than no wallet
+  }
+}
+
+const catalogue = await loadCatalogue(language);
+document.documentElement.lang = language;
+
 export function t(id, values = {}) {
-  const text = strings[id] ?? id;
+  const text = catalogue[id] ?? strings[id] ?? id;
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 }
 

@@ -2,6 +2,7 @@
 // ended from here), and signing out (api.md §6).
 import * as api from "../api.js";
 import { formatTime } from "../format.js";
+import { languageSwitch } from "../language_switch.js";
 import { t } from "../strings.js";
 import { drawTabs, h, heading, hideTabs, leave, navLink, show, state } from "../ui.js";
 
@@ -37,5 +38,6 @@ export async function draw(view) {
       navLink("/wallet/backup", t("settings.backup"), { class: "button" })),
     // The admins' screen (screens/admin.js): the link only for an admin; the node refuses the rest.
     session.admin ? h("p", {}, navLink("/wallet/admin", t("settings.admin"), { id: "admin-link" })) : null,
+    languageSwitch(),
     h("h2", { text: t("settings.sessions") }), list, h("p", { class: "actions" }, signOut));
 }
