@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from helpers.accessibility import described, serious_violations
 from helpers.browsing import launched_chromium
 from helpers.nodes import NodeProcess, init_home
 
@@ -59,15 +60,23 @@ class Phone:
     console: list[str] = field(default_factory=list)
 
     def shoot(self, name: str) -> Path:
-        """A PNG of the page now, at this viewport and at a desktop's, under /tmp/wallet-shots/."""
+        """A PNG of the page now, at this viewport and at a desktop's, under /tmp/wallet-shots/;
+        at each, axe-core must find no serious or critical violation (every screen a test shoots
+        is so checked: tests/helpers/accessibility.py)."""
         screenshots.mkdir(parents=True, exist_ok=True)
         size = self.page.viewport_size
         path = screenshots / f"{name}-{size['width']}.png"
         self.page.screenshot(path=str(path), full_page=True)
+        self.assert_accessible(name)
         self.page.set_viewport_size(desktop_viewport)
         self.page.screenshot(path=str(screenshots / f"{name}-{desktop_viewport['width']}.png"), full_page=True)
+        self.assert_accessible(name)
         self.page.set_viewport_size(size)
         return path
+
+    def assert_accessible(self, name: str) -> None:
+        violations = serious_violations(self.page)
+        assert not violations, f"{name} at {self.page.viewport_size['width']} px:\n{described(violations)}"
 
 
 def open_phone(browser: Any) -> Iterator[Phone]:

@@ -253,10 +253,10 @@ def test_a_ranked_poll_is_proposed_and_then_ranked_and_voted_with_the_keyboard_a
                 return
         raise AssertionError(f"Tab never reached {label!r}")
 
-    tab_to("Rank Sunday")
+    tab_to("Add Sunday")
     page.keyboard.press("Enter")
     assert focused() == "Move Sunday up" or focused().startswith("Take Sunday out")
-    tab_to("Rank Tuesday")
+    tab_to("Add Tuesday")
     page.keyboard.press("Enter")
     assert focused() == "Move Tuesday up"
     page.keyboard.press("Enter")  # Tuesday above Sunday; the focus stays on what moved

@@ -569,7 +569,7 @@ export const strings = {
   "decision.rank.up": "Move {name} up",
   "decision.rank.down": "Move {name} down",
   "decision.rank.remove": "Take {name} out",
-  "decision.rank.add": "Rank {name}",
+  "decision.rank.add": "Add {name}",
   "decision.rank.up.text": "Up",
   "decision.rank.down.text": "Down",
   "decision.rank.remove.text": "Out",
