@@ -30,7 +30,7 @@ from ..connections import read_body
 from ..views import event_json, render
 from ..visible import Shown, require, sees, shape_decision
 from ..visible import resolve_member as resolve_for
-from . import params, statement, stream
+from . import params, statement, stream, wallet_reads
 from .middleware import json_response as _json
 from .readers import reader_of
 from .statement import search_text
@@ -306,3 +306,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi)
     statement.add_routes(app)
     stream.add_routes(app)
+    wallet_reads.add_routes(app)

@@ -125,3 +125,11 @@ export async function nextNonce() {
   if (nonce > int64Max) throw new Error("the nonce ran past int64");
   return nonce;
 }
+
+// ---- paying across (screens/pay.js): a member of another community of the node's federations ----
+
+// `["pay_across", federation, to_community, to_member, amount_minor, memo]` (protocol.md §4.2, §5.4):
+// the node appends it in a `payment_sent`, held until the other community accepts or rejects it.
+export function payAcross(federation, toCommunity, toMember, amountMinor, memo = "") {
+  return ["pay_across", federation, toCommunity, toMember, amountMinor, new Personal(memo)];
+}
