@@ -355,6 +355,9 @@ elsewhere = {
     # The balance stream: a member's own balance alone, open until it ends; tests/node/test_stream_api.py
     # refuses a stranger and a key that is no member's (not_signed_in) and reads a member's own.
     "/api/stream",
+    # The wallet's payment reads: each walked as a stranger, a key that is no member's, a member, the
+    # member concerned and an admin in tests/wallet/test_payment_reads.py.
+    "/api/members/{reference}/intents/{nonce}", "/api/members/{reference}/held", "/api/payees/{member}",
 }
 
 
