@@ -86,7 +86,7 @@ def test_a_nonce_that_is_no_int64_is_malformed_and_changes_nothing(
 def test_what_is_held_is_shown_only_to_the_member_concerned_and_the_admins(
         wallet_node: NodeProcess, people: dict[str, Any], reader: str) -> None:
     keys = people["keys"]
-    key = {**{"concerned": keys["payee"], "member": keys["payer"]}}.get(reader, reader_key(wallet_node, people, reader))
+    key = {"concerned": keys["payee"], "member": keys["payer"]}.get(reader, reader_key(wallet_node, people, reader))
     payee = id_to_text("m", keys["payee"].public)
     answer = wallet_node.get_as(key, f"/api/members/{payee}/held")
     if reader in ("stranger", "outsider"):
