@@ -19,6 +19,8 @@ export const needsDevice = true;
 
 // A glance: the latest few lines.
 const homeRowsMax = 5;
+// How often what is held is read again while a payment across is in flight.
+const inFlightReadMs = 3_000;
 
 function offlineHome(view, error) {
   const again = () => view.redraw();
@@ -48,11 +50,11 @@ function heldRow(item) {
 }
 
 function drawHeld(section, held) {
+  const some = held.items.length > 0;
   section.replaceChildren(h("h2", { id: "held-title", text: t("held.title") }),
-    held.items.length ? h("p", { class: "muted", text: t("held.intro") }) : h("p", { class: "muted", text: t("held.none") }),
-    held.items.length ? h("ul", { class: "rows", id: "held-items" }, ...held.items.map(heldRow)) : null,
-    held.items.length ? h("p", { id: "held-total", class: "total", text: t("held.total", { amount: money(held.total) }) })
-      : null);
+    h("p", { class: "muted", text: some ? t("held.intro") : t("held.none") }),
+    ...(some ? [h("ul", { class: "rows", id: "held-items" }, ...held.items.map(heldRow)),
+      h("p", { id: "held-total", class: "total", text: t("held.total", { amount: money(held.total) }) })] : []));
 }
 
 export async function draw(view) {
@@ -78,6 +80,14 @@ export async function draw(view) {
   const latest = h("div", {}, statement.rows.length ? rows : h("p", { class: "muted", text: t("home.none") }));
   const heldSection = h("section", { class: "held", id: "held", "aria-labelledby": "held-title" });
   drawHeld(heldSection, held);
+  // While a payment across is in flight, what is held is read again now and then: its settling
+  // (or return) changes no balance here, so the stream does not announce it.
+  let watching = null;
+  const watchInFlight = (items) => {
+    clearTimeout(watching);
+    if (items.some((item) => item.kind === "payment_across")) watching = setTimeout(refresh, inFlightReadMs);
+  };
+  onLeave(() => clearTimeout(watching));
   let reading = 0;
   const refresh = async () => {
     const mine = (reading += 1);
@@ -88,6 +98,7 @@ export async function draw(view) {
       rows.replaceChildren(...fresh.rows.map(historyRow));
       latest.replaceChildren(fresh.rows.length ? rows : h("p", { class: "muted", text: t("home.none") }));
       drawHeld(heldSection, nowHeld);
+      watchInFlight(nowHeld.items);
     } catch (error) {
       if (!outbox.isTransient(error)) throw error; // offline again: the next change reads again
     }
@@ -104,6 +115,7 @@ export async function draw(view) {
     heldSection,
     h("h2", { text: t("home.latest") }), latest,
     h("p", {}, navLink("/wallet/history", t("home.all"))));
+  watchInFlight(held.items);
   listen(async (update) => {
     if (!view.current()) return;
     balance.textContent = money(update.balance);

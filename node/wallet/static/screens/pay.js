@@ -280,6 +280,7 @@ function availableOf(account) {
 function queuedScreen(payee, minor) {
   show(h("h1", { id: "queued", text: t("pay.queued.title") }),
     h("p", { class: "big", text: t("pay.queued.text", { amount: money(minor), name: payeeTitle(payee) }) }),
+    h("p", { id: "queued-detail", text: t("pay.queued.detail") }),
     h("p", { class: "actions" }, navLink("/wallet", t("pay.home"), { class: "button primary" }),
       navLink("/wallet/pay", t("pay.again"), { class: "button" })));
   main.focus();
@@ -297,6 +298,8 @@ async function receiptScreen({ payee, minor }) {
     h("p", { class: "big", text: across
       ? t("pay.across.receipt.text", { amount: money(minor), community: payee.communityName })
       : t("pay.receipt.text", { amount: money(minor), name: payee.name }) }),
+    across ? h("p", { id: "receipt-detail", text: t("pay.across.receipt.detail", { community: payee.communityName }) })
+      : null,
     account ? h("p", { id: "receipt-balance", text: t("pay.receipt.balance", { balance: money(account.balance) }) }) : null,
     h("p", { class: "actions" }, navLink("/wallet", t("pay.home"), { class: "button primary" }),
       navLink("/wallet/pay", t("pay.again"), { class: "button" })));
