@@ -181,6 +181,7 @@ def test_a_waiting_payment_cancelled_offline_is_never_paid(phone: Phone, wallet_
         cancel.focus()
         phone.page.keyboard.press("Enter")
         wait_until(lambda: outbox_of(phone) == [] and waiting_rows(phone).count() == 0, what="the payment cancelled")
+        assert phone.page.evaluate("document.activeElement.id") == "screen"  # the focus is not lost with the row
     finally:
         phone.context.set_offline(False)
     phone.page.goto(wallet_node.url + "/wallet", wait_until="load")
@@ -234,3 +235,24 @@ def test_past_its_bound_the_outbox_refuses_in_one_line_and_what_it_holds_is_sent
     assert [-row["amount"] for row in reversed(paid)] == list(range(1, bound + 1))  # once each, oldest first
     assert balance_of(wallet_node, payee) == bound * (bound + 1) // 2
     assert phone.errors == []
+
+
+def test_a_page_closed_while_sending_leaves_the_payment_to_the_next_page_which_sends_it_once(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    member = join_through(phone, invite(wallet_node, "--name", "Closed Midsend"))
+    payee = id_to_text("m", wallet_node.admit("Lune Midsend").public)
+    controlled(phone)
+    try:
+        pay_offline(phone, wallet_node, payee, "6")
+        # The send that follows never gets its answer: the request stalls, and the page is closed.
+        phone.context.route("**/api/intents", lambda route: None)
+    finally:
+        phone.context.set_offline(False)
+    wait_until(lambda: [entry["status"] for entry in outbox_of(phone)] == ["sending"], what="the payment on its way")
+    phone.page.close()
+    phone.context.unroute("**/api/intents")
+    phone.page = phone.context.new_page()
+    phone.page.goto(wallet_node.url + "/wallet", wait_until="load")
+    wait_until(lambda: outbox_of(phone) == [], what="the payment sent by the next page")
+    assert len(payments_to(wallet_node, member, payee)) == 1
+    assert balance_of(wallet_node, payee) == 600

@@ -124,6 +124,10 @@ def test_a_member_pays_a_member_of_another_community_held_then_settled(
                deadline_seconds=20, what="nothing held once settled")
     assert balance(hilltop, bruno) == bruno_before + 500
     assert balance(riverside, member) == -500
+    page.get_by_role("link", name="All history").click()
+    wait_until(lambda: page.locator("#history-rows .row").count() >= 2, what="the history once settled")
+    settled = page.locator("#history-rows .row").first.inner_text()
+    assert "Payment to another community" in settled and "-5.00 HRS" in settled and "In flight" not in settled
 
     # A pay link opened on this node, naming the other community: the pay screen picks it.
     page.goto(f"{riverside.url}/wallet/pay?to={bruno}&node={hilltop.node}", wait_until="load")

@@ -11,7 +11,7 @@ import { ApiError } from "./api.js";
 import * as outbox from "./outbox.js";
 import { formatAmount } from "./format.js";
 import { t } from "./strings.js";
-import { alertLine, errorLine, h, money, onLeave, state } from "./ui.js";
+import { alertLine, errorLine, h, main, money, onLeave, state } from "./ui.js";
 
 // Who a payment is to, in words: a member here by name, one of another community by its name.
 export function payeeWords(to) {
@@ -35,7 +35,9 @@ function entryRow(entry, available, problem) {
   const across = entry.received !== null && entry.toUnit && entry.toUnit.code !== state.community.unit.code
     ? formatAmount(entry.received, entry.toUnit) : null;
   const act = async (button, work) => {
-    button.disabled = true;
+    // Not `disabled`: a disabled button drops the focus before its row is drawn again.
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
     problem.replaceChildren();
     try {
       const answer = await work();
@@ -43,7 +45,7 @@ function entryRow(entry, available, problem) {
       else if (answer === "sent") problem.append(alertLine(t("outbox.cancel.sent")));
     } catch (error) {
       problem.append(alertLine(t("outbox.cancel.offline", { reason: errorLine(error) })));
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
   };
   const buttons = [];
@@ -82,7 +84,9 @@ export function outboxSection(account, onSent) {
     const now = new Set(entries.map((entry) => entry.id));
     const gone = [...shown].some((id) => !now.has(id));
     shown = now;
+    const focused = list.contains(document.activeElement);
     list.replaceChildren(...entries.map((entry) => entryRow(entry, available, problem)));
+    if (focused) main.focus({ preventScroll: true }); // the focused row is gone: the focus is not lost with it
     section.hidden = entries.length === 0 && problem.childElementCount === 0;
     if (gone && onSent) onSent();
   };
