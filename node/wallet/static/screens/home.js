@@ -100,7 +100,8 @@ export async function draw(view) {
       drawHeld(heldSection, nowHeld);
       watchInFlight(nowHeld.items);
     } catch (error) {
-      if (!outbox.isTransient(error)) throw error; // offline again: the next change reads again
+      if (!outbox.isTransient(error)) throw error;
+      if (view.current()) watching = setTimeout(refresh, inFlightReadMs); // offline again: read again later
     }
   };
   show(h("h1", { class: "greeting", text: me.name }),
