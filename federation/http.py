@@ -24,6 +24,7 @@ from tallystick.protocol.codec import encode
 from tallystick.protocol.errors import BadIdError, MalformedError
 from tallystick.protocol.ids import id_from_text, id_to_text
 
+from . import wallet
 from .report import report_json
 from .state import Decision, Federation, FederationState
 from .view import FederationView, UnknownFederationDecisionError, federations_key, member_text
@@ -41,6 +42,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/federations/{federation}/report", viability_report)
     app.router.add_get("/api/federations/{federation}/decisions/{decision}/certificate", certificate)
     app.router.add_get("/api/payments", payments_list)
+    wallet.add_routes(app)  # whom a member may pay across (the wallet's look-up)
 
 
 def _layer(request: web.Request) -> FederationView:

@@ -31,7 +31,7 @@ from ..sessions import sessions_key
 from ..views import event_json, render
 from ..visible import Shown, require, sees, shape_decision
 from ..visible import resolve_member as resolve_for
-from . import deciding, params, statement, stream
+from . import deciding, params, statement, stream, wallet_reads
 from .middleware import json_response as _json
 from .readers import reader_of
 from .statement import search_text
@@ -330,3 +330,4 @@ def add_routes(app: web.Application) -> None:
     statement.add_routes(app)
     stream.add_routes(app)
     deciding.add_routes(app)
+    wallet_reads.add_routes(app)

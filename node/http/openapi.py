@@ -810,6 +810,7 @@ def _document() -> dict[str, Any]:
             **_stream_paths(),
             **_delegation_paths(),
             **_wallet_paths(),
+            **_wallet_payment_paths(),
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),
@@ -836,3 +837,58 @@ def _document() -> dict[str, Any]:
                 _page_number("page", "which page (1 to the last)"), not_found=True),
         },
     }
+
+
+# ---- the wallet's payments (node/http/wallet_reads.py, federation/wallet.py; docs/api.md §10) ----
+
+
+def _wallet_payment_paths() -> dict[str, Any]:
+    """What a wallet reads about its member's payments: an intent by its nonce (was it applied?),
+    what of their credit is held and why, and whom they may pay in another community."""
+    reference = _text_path("reference", "an id (m_) or a name")
+    nonce = {"name": "nonce", "in": "path", "required": True, "description": "the intent's nonce",
+             "schema": {"type": "integer", "minimum": 0, "maximum": limits.int64_max}}
+    intent = {"type": "object", "required": ["member", "nonce", "status", "seq", "hash"], "additionalProperties": False,
+              "properties": {"member": _id_of("m", "the member"), "nonce": {"type": "integer"},
+                             "status": {"type": "string", "enum": ["applied", "not_applied", "unknown"]},
+                             "seq": {"type": ["integer", "null"], "description": "the event that carries it"},
+                             "hash": {"type": ["string", "null"], "description": "that event's h_ id"}}}
+    item = {"type": "object", "required": ["kind", "seq", "amount"],
+            "properties": {"kind": {"type": "string", "enum": ["subscription", "order", "payment_across"]},
+                           "seq": {"type": "integer"},
+                           "amount": {"type": "integer", "description": "credit held, minor units"}}}
+    held = {"type": "object", "required": ["member", "total", "items"],
+            "properties": {"member": _id_of("m", "the member"), "total": {"type": "integer"},
+                           "items": {"type": "array", "items": item}}}
+    payee = {"type": "object", "required": ["member", "community", "community_name", "unit", "federation",
+                                            "federation_name", "amount", "received"],
+             "properties": {"member": _id, "community": _id, "community_name": {"type": "string"},
+                            "unit": {"type": "object"}, "federation": _id, "federation_name": {"type": "string"},
+                            "amount": {"type": ["integer", "null"]}, "received": {"type": ["integer", "null"]}}}
+    return {
+        "/api/members/{reference}/intents/{nonce}": _get(
+            "Whether the node applied the member's intent with this nonce, and the event that carries it",
+            _ok(intent), 400, 403, parameters=[reference, nonce]),
+        "/api/members/{reference}/held": _get(
+            "What of the member's credit is held and why: open subscriptions, resting orders, payments across "
+            "in flight", _ok(held), 400, 403, parameters=[reference]),
+        "/api/payees/{member}": _get(
+            "The communities of this node's federations with an active member of that id, and what they would "
+            "receive of ?amount= (minor units of this community's unit)",
+            _ok({"type": "array", "items": payee}), 400,
+            parameters=[_text_path("member", "the payee's m_ id"),
+                        {"name": "amount", "in": "query", "description": "an amount in this community's minor units",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": limits.amount_minor_max}}]),
+    }
+
+
+route_visibility.update({
+    "/api/members/{reference}/intents/{nonce}": f"whoever may see that member's history {_policy} (by default the "
+                                                "member concerned and admins); others: not_visible (403), or bad_id "
+                                                "(400) if the name is hidden",
+    "/api/members/{reference}/held": f"whoever may see that member's balance {_policy} (by default the member "
+                                     "concerned and admins); others: not_visible (403), or bad_id (400) if the name "
+                                     "is hidden",
+    "/api/payees/{member}": "an active member of this community (signed in, or signing the request); anyone else "
+                            "401 not_signed_in",
+})

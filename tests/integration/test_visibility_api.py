@@ -363,6 +363,9 @@ elsewhere = {
     # tests/wallet/test_decide_flow.py refuses a stranger and a key that is no member's (bad_id) and
     # another member (not_visible), and reads the member's own and an admin's.
     "/api/members/{reference}/delegations",
+    # The wallet's payment reads: each walked as a stranger, a key that is no member's, a member, the
+    # member concerned and an admin in tests/wallet/test_payment_reads.py.
+    "/api/members/{reference}/intents/{nonce}", "/api/members/{reference}/held", "/api/payees/{member}",
 }
 
 

@@ -312,3 +312,11 @@ export const visibilityKinds = ["names", "balances", "history", "votes", "decisi
 export function setVisibilityEffect(audiences) {
   return ["set_visibility", ...visibilityKinds.map((kind) => audiences[kind] ?? null)];
 }
+
+// ---- paying across (screens/pay.js): a member of another community of the node's federations ----
+
+// `["pay_across", federation, to_community, to_member, amount_minor, memo]` (protocol.md §4.2, §5.4):
+// the node appends it in a `payment_sent`, held until the other community accepts or rejects it.
+export function payAcross(federation, toCommunity, toMember, amountMinor, memo = "") {
+  return ["pay_across", federation, toCommunity, toMember, amountMinor, new Personal(memo)];
+}

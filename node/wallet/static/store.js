@@ -56,3 +56,27 @@ export function update(key, change) {
     return holder;
   });
 }
+
+// ---- the outbox (outbox.js): payments signed while the node could not be reached ----
+// Kept under the key "outbox" of the same store, as one array of entries, each the exact signed
+// bytes of a payment (in the JSON body POST /api/intents takes) with what the screens show of it.
+// Every change is one read-change-write transaction (`update`), so two tabs never interleave:
+// adding past the bound, claiming an entry to send, settling or cancelling it see one list.
+export const outboxKey = "outbox";
+
+// The outbox's entries now, oldest first (a copy: changing it changes nothing stored).
+export async function outboxEntries() {
+  return (await get(outboxKey)) ?? [];
+}
+
+// Change the outbox in one transaction: `change(entries)` returns the new list, and the value to
+// answer in `holder.answer` (what it found, claimed or refused).
+export async function changeOutbox(change) {
+  const holder = { answer: undefined };
+  await update(outboxKey, (entries) => {
+    const { next, answer } = change(entries ?? []);
+    holder.answer = answer;
+    return next;
+  });
+  return holder.answer;
+}

@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import { formatAmount } from "./format.js";
 import * as keys from "./keys.js";
+import * as outbox from "./outbox.js";
 import * as store from "./store.js";
 import { t } from "./strings.js";
 
@@ -18,7 +19,7 @@ export const statusLine = document.getElementById("status");
 export const communityLink = document.getElementById("community");
 
 // What the page knows: the community's public facts (GET /api/community) and this device's member.
-export const state = { community: null, device: null };
+export const state = { community: null, communityKept: false, device: null, offline: false };
 
 const leaving = [];
 
@@ -67,17 +68,26 @@ export function fragmentFields() {
 // The community's public facts (name, unit, feed id): kept on the device too, so that the wallet
 // opened offline still says whose wallet it is.
 export async function loadCommunity() {
-  if (state.community === null) {
+  if (state.community === null || state.communityKept) {
     try {
       state.community = await api.get("/api/community");
+      state.communityKept = false;
       const { name, unit, node } = state.community;
       await store.put("community", { name, unit, node });
     } catch (error) {
       const kept = await store.get("community");
       if (kept) communityLink.textContent = kept.name;
-      throw error;
+      // Offline, the kept facts let a screen show what is on the device (the outbox); asked again
+      // on the next screen drawn.
+      if (!(kept && error instanceof api.ApiError && error.code === "offline")) throw error;
+      state.offline = true;
+      state.community = kept;
+      state.communityKept = true;
+      communityLink.textContent = kept.name;
+      return kept;
     }
   }
+  state.offline = false;
   communityLink.textContent = state.community.name;
   document.title = `${state.community.name} · ${t("app.title")}`;
   return state.community;
@@ -92,7 +102,15 @@ export async function signedIn() {
   state.device = state.device ?? (await keys.loadDevice());
   if (!state.device) return false;
   api.useDevice(state.device);
-  await api.ensureSession();
+  try {
+    await api.ensureSession();
+  } catch (error) {
+    // Offline, a screen that needs the node says so itself; the outbox keeps what is signed.
+    if (!(error instanceof api.ApiError && error.code === "offline")) throw error;
+    state.offline = true;
+    return true;
+  }
+  outbox.drainSoon(); // the wallet opened, or a screen drawn, with the node in reach
   return true;
 }
 
