@@ -263,3 +263,17 @@ def test_a_payment_can_be_made_with_the_keyboard_alone_with_a_visible_focus(
     page.keyboard.press("Enter")
     wait_until(lambda: page.locator("#receipt").count(), what="the receipt")
     assert balance_of(wallet_node, id_to_text("m", payee.public)) == 125
+
+
+def test_a_pay_link_opened_where_no_wallet_is_says_how_to_pay_from_another_wallet(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    payee = wallet_node.admit("Ilse Marr")
+    phone.page.goto(f"{wallet_node.url}/wallet/pay?to={payee}", wait_until="load")
+    line = phone.page.locator("#pay-link-elsewhere")
+    wait_until(line.count, what="the line for a pay link opened where no wallet is")
+    assert "paste it into To" in line.inner_text()
+    assert phone.page.get_by_role("link", name="Ask to join").count() == 1
+    phone.shoot("no-wallet-pay-link")
+    phone.page.goto(f"{wallet_node.url}/wallet", wait_until="load")
+    wait_until(lambda: phone.page.locator("h1").count(), what="the no-wallet screen")
+    assert phone.page.locator("#pay-link-elsewhere").count() == 0

@@ -27,7 +27,10 @@ function otherWays() {
 
 function noDevice() {
   hideTabs();
-  show(heading(t("device.none.title")), h("p", { text: t("device.none.text") }), otherWays());
+  // A pay link of this node opened on a phone whose wallet is another community's: say how to use it.
+  const payLink = location.pathname.startsWith("/wallet/pay") && new URLSearchParams(location.search).has("to");
+  show(heading(t("device.none.title")), h("p", { text: t("device.none.text") }),
+    payLink ? h("p", { id: "pay-link-elsewhere", text: t("device.none.pay_link") }) : null, otherWays());
 }
 
 function unsupported() {

@@ -28,6 +28,7 @@ export const strings = {
   "unsupported.text": "The wallet keeps your key on this device, which needs a browser with Ed25519 keys in WebCrypto, over HTTPS. Open the link in an up-to-date browser.",
   "device.none.title": "No wallet on this device yet",
   "device.none.text": "To join, open the invitation link you were given, on this device.",
+  "device.none.pay_link": "To pay this member from your own community's wallet, copy this page's address and paste it into To on your wallet's Pay screen.",
   // Languages (wallet-i18n): the switch in settings, and the texts the node writes into the shell
   // and the 404 page in the community's default language (no script chooses there).
   "settings.language": "Language",
@@ -385,7 +386,7 @@ export const strings = {
   "error.too_many_join_requests": "Too many people are asking to join right now: try again later.",
   "error.unsigned_request": "The request was not signed by this device's key: reload the page and try again.",
   // ---- devices, link, backup, restore (screens/devices.js, link.js, backup.js, restore.js) ----
-  "device.ask": "Ask to join without an invitation",
+  "device.ask": "Ask to join",
   "device.link": "Add this device to my wallet",
   "device.restore": "Restore from a backup",
   "settings.devices": "Your devices",
