@@ -12,6 +12,7 @@ sleep.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import time
@@ -29,7 +30,7 @@ from tallystick.protocol.events import Action
 from tallystick.protocol.ids import id_from_text
 from tallystick.protocol.requests import sign_request
 
-from helpers.support import clean_environment, http, next_nonce, signed_get, tally_json
+from helpers.support import clean_environment, http, next_nonce, signed_get, tally, tally_json
 
 # How long a page may take to show what the node already holds (the node appends, then serves).
 page_deadline_seconds = 10.0
@@ -221,3 +222,25 @@ def launched_chromium(what: str) -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+# Attempts at finding consecutive free ports and starting a cluster on them (another process may
+# take one of them between the probe and `tally cluster up`).
+cluster_start_attempts = 3
+
+
+def cluster_up(tmp_path_factory: Any, nodes: int) -> tuple[Path, list[dict[str, Any]]]:
+    """`tally cluster up --nodes N` on free ports, retried on a lost port: its folder and its
+    `--json` answer (one entry per community). The caller runs `tally cluster down` on the folder."""
+    failures = []
+    for _ in range(cluster_start_attempts):
+        directory = tmp_path_factory.mktemp("cluster")
+        done = tally("cluster", "up", directory, "--nodes", str(nodes),
+                     "--base-port", str(consecutive_free_ports(nodes)), "--json")
+        if done.returncode == 0:
+            return directory, json.loads(done.stdout)
+        failures.append(done.stderr)
+        if (directory / "cluster.json").exists():
+            tally("cluster", "down", directory)
+    raise RuntimeError("`tally cluster up` failed:\n" + "\n".join(failures))
+

@@ -16,7 +16,6 @@ deadline (`wait_until`), never a fixed sleep.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,13 @@ from helpers.browsing import (
     browser_unavailable,
     browsing_in,
     chromium_path,
-    consecutive_free_ports,
+    cluster_up,
     launched_chromium,
     sign_as,
 )
 from helpers.support import tally
 
 cluster_nodes = 3
-# Attempts at finding `cluster_nodes` consecutive free ports and starting the cluster on them.
-cluster_start_attempts = 3
 
 
 def _unavailable(reason: str) -> None:
@@ -96,19 +93,8 @@ def stranger_browsing(browser: Any) -> Iterator[Browsing]:
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Community]]:
     """`tally cluster up` with three communities, shared by the pages suite; `tally cluster down` after."""
-    failures = []
-    for _ in range(cluster_start_attempts):
-        directory = tmp_path_factory.mktemp("cluster")
-        done = tally("cluster", "up", directory, "--nodes", str(cluster_nodes),
-                     "--base-port", str(consecutive_free_ports(cluster_nodes)), "--json")
-        if done.returncode == 0:
-            break
-        failures.append(done.stderr)
-        if (directory / "cluster.json").exists():
-            tally("cluster", "down", directory)
-    else:
-        raise RuntimeError("`tally cluster up` failed:\n" + "\n".join(failures))
-    communities = [Community(c["name"], c["url"], c["node"], Path(c["home"])) for c in json.loads(done.stdout)]
+    directory, started = cluster_up(tmp_path_factory, cluster_nodes)
+    communities = [Community(c["name"], c["url"], c["node"], Path(c["home"])) for c in started]
     try:
         yield communities
     finally:

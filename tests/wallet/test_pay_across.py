@@ -17,34 +17,22 @@ from typing import Any
 
 import pytest
 
-from helpers.browsing import Community, consecutive_free_ports, fits_the_screen, wait_until
+from helpers.browsing import Community, cluster_up, fits_the_screen, wait_until
 from helpers.support import tally, tally_json
 
 from .conftest import Phone
 
 cluster_nodes = 2
-cluster_start_attempts = 3
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
     """`tally cluster up` with two communities in one federation; `tally cluster down` after."""
-    failures = []
-    for _ in range(cluster_start_attempts):
-        directory = tmp_path_factory.mktemp("cluster")
-        done = tally("cluster", "up", directory, "--nodes", str(cluster_nodes),
-                     "--base-port", str(consecutive_free_ports(cluster_nodes)), "--json")
-        if done.returncode == 0:
-            break
-        failures.append(done.stderr)
-        if (directory / "cluster.json").exists():
-            tally("cluster", "down", directory)
-    else:
-        raise RuntimeError("`tally cluster up` failed:\n" + "\n".join(failures))
+    directory, started = cluster_up(tmp_path_factory, cluster_nodes)
     recorded = json.loads((directory / "cluster.json").read_text())
     pids = {entry["node"]: int(entry["pid"]) for entry in recorded}
     communities = [{"community": Community(c["name"], c["url"], c["node"], Path(c["home"])), "pid": pids[c["node"]]}
-                   for c in json.loads(done.stdout)]
+                   for c in started]
     try:
         yield communities
     finally:
