@@ -30,7 +30,8 @@ export function useDevice(loaded) {
   csrfToken = null;
 }
 
-async function answerOf(response) {
+// A node's answer: its JSON, or an ApiError with the node's code and message (signed.js too).
+export async function answerOf(response) {
   const text = await response.text();
   let body = null;
   try {

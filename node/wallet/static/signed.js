@@ -7,7 +7,7 @@
 // carries `Authorization: Tally k_<key>.<ts_ms>.<signature in lowercase base32>`. The node
 // rebuilds the message from what it received, so the signature is worth nothing for another
 // node, path, body or minute.
-import { ApiError } from "./api.js";
+import { ApiError, answerOf } from "./api.js";
 import { concat, utf8 } from "./bytes.js";
 import { hash } from "./hashing.js";
 import { base32 } from "./ids.js";
@@ -34,16 +34,5 @@ export async function signedRequest(device, node, method, target, document) {
   } catch {
     throw new ApiError(0, "offline", "");
   }
-  const text = await response.text();
-  let answer = null;
-  try {
-    answer = text ? JSON.parse(text) : null;
-  } catch {
-    answer = null;
-  }
-  if (!response.ok) {
-    throw new ApiError(response.status, answer?.error ?? (response.status >= 500 ? "unavailable" : "http_error"),
-      answer?.message ?? "");
-  }
-  return answer;
+  return answerOf(response);
 }
