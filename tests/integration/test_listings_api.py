@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from PIL import Image
 from tallystick.protocol.ids import KeyPair, id_to_text
+from tallystick.protocol.requests import sign_request
 
 from helpers.nodes import NodeProcess
-from helpers.support import Answer, tally
+from helpers.support import Answer, http, tally
 
 gps_ifd = 0x8825
 secret_words = "Marker-Of-The-Camera-7731"
@@ -227,8 +228,6 @@ def test_a_picture_is_made_small_reencoded_and_keeps_no_exif(node: NodeProcess, 
         assert not {"exif", "icc_profile", "xmp"} & set(kept.info)
     again = node.signed(buyer, "GET", picture["url"])
     assert again.status == 200
-    from helpers.support import http
-    from tallystick.protocol.requests import sign_request
     authorization = sign_request(buyer, node=node.feed, method="GET", target=picture["url"],
                                  ts_ms=time.time_ns() // 1_000_000, body=b"")
     cached = http("GET", node.url + picture["url"], headers={"Authorization": authorization,
