@@ -109,6 +109,7 @@ const tabEntries = [
   ["/wallet/receive", "nav.receive"],
   ["/wallet/decide", "nav.decide"],
   ["/wallet/own", "nav.own"],
+  ["/wallet/market", "nav.market"],
   ["/wallet/settings", "nav.settings"],
 ];
 

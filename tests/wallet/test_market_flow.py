@@ -1,0 +1,159 @@
+"""The market in the wallet, on a real node in a real Chromium at a phone's size (docs/market.md):
+a member lists an offer with a picture (a JPEG carrying an EXIF GPS position), another member finds
+it by search, opens it and pays for it from the listing, the payment's memo naming it; its member
+withdraws it, and it is gone from the other's search. Screenshots `market-*` at 360 and 1280 px."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from tallystick.protocol.events import Transfer
+from tallystick.protocol.ids import id_from_text
+
+from helpers.browsing import fits_the_screen, wait_until
+from helpers.nodes import NodeProcess
+
+from .conftest import Phone, open_phone
+from .test_wallet_flow import invite, join_through
+
+title = "Rye sourdough loaf"
+
+
+def photo_with_gps(path: Path) -> Path:
+    picture = Image.new("RGB", (2400, 1600), (196, 150, 96))
+    for y in range(0, 1600, 80):
+        picture.paste((120, 80, 40), (0, y, 2400, y + 30))
+    exif = Image.Exif()
+    exif[0x010F] = "Camera-Of-The-Seller"
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 12.5), 3: "W", 4: (0.0, 7.0, 39.0)}
+    picture.save(path, format="JPEG", quality=85, exif=exif.tobytes())
+    return path
+
+
+def picture_loaded(phone: Phone, selector: str) -> bool:
+    return phone.page.evaluate(f"""() => {{
+      const image = document.querySelector({selector!r});
+      return Boolean(image && image.complete && image.naturalWidth > 0);
+    }}""")
+
+
+def test_a_member_lists_an_offer_another_finds_it_and_pays_for_it_and_a_withdrawn_one_is_gone(
+        browser: Any, wallet_node: NodeProcess, tmp_path: Path) -> None:
+    seller_link = invite(wallet_node, "--name", "Hazel Moor", "--expires", "1d")
+    buyer_link = invite(wallet_node, "--name", "Pip Larkin", "--expires", "1d")
+    for seller in open_phone(browser):
+        seller_id = join_through(seller, seller_link)
+        page = seller.page
+        page.get_by_role("navigation").get_by_role("link", name="Market").click()
+        wait_until(lambda: page.get_by_role("link", name="List something").count(), what="the market")
+        assert fits_the_screen(page)
+        page.get_by_role("link", name="List something").click()
+        wait_until(lambda: page.get_by_label("Title").count(), what="the listing form")
+        page.get_by_role("button", name="List it").click()
+        assert page.get_by_role("alert").inner_text() == "Give it a title."
+        page.get_by_label("Title").fill(title)
+        page.get_by_label("Description (optional)").fill("Baked on Friday mornings.\nBring a bag.")
+        page.get_by_label("Category").select_option("food")
+        page.get_by_label("Price in HRS (optional)").fill("4,5x")
+        page.get_by_role("button", name="List it").click()
+        assert page.get_by_role("alert").inner_text() == "Write the amount in digits, like 12.50."
+        page.get_by_label("Price in HRS (optional)").fill("4,50")
+        page.get_by_label("Place (optional)").fill("Mill Lane")
+        page.get_by_label("Picture (optional)").set_input_files(str(photo_with_gps(tmp_path / "loaf.jpg")))
+        assert fits_the_screen(page)
+        seller.shoot("market-list")
+        page.get_by_role("button", name="List it").click()
+        wait_until(lambda: page.locator("#listing-title").count(), what="the listing, listed")
+        assert page.locator("#listing-title").inner_text() == title
+        assert "Listed: members find it in the market." in page.locator("#listing-status").inner_text()
+        assert page.locator("#listing-price").inner_text() == "4.50 HRS"
+        assert page.locator("#listing-author").inner_text() == "You"
+        assert page.get_by_role("link", name="Pay for this").count() == 0
+        wait_until(lambda: picture_loaded(seller, ".listing-picture"), what="the picture, made small")
+        assert fits_the_screen(page)
+        seller.shoot("market-listing-own")
+        listing_id = page.url.split("id=", 1)[1]
+
+        # What the node keeps of the picture: small, WebP, no EXIF.
+        listed = wallet_node.get(f"/api/listings/{listing_id}")
+        assert listed["picture"]["width"] == 1024
+        served = wallet_node.signed(wallet_node.admin_key, "GET", listed["picture"]["url"])
+        assert served.headers["content-type"] == "image/webp"
+        assert b"Camera-Of-The-Seller" not in served.body
+        with Image.open(io.BytesIO(served.body)) as kept:
+            assert not kept.getexif() and "exif" not in kept.info
+
+        for buyer in open_phone(browser):
+            buyer_id = join_through(buyer, buyer_link)
+            wallet_node.act(wallet_node.admin_key, Transfer(to=id_from_text("m", buyer_id), amount_minor=2000))
+            other = buyer.page
+            other.get_by_role("navigation").get_by_role("link", name="Market").click()
+            search = other.get_by_label("Search", exact=True)
+            wait_until(lambda: search.count(), what="the market's search")
+            search.fill("SOURDOUGH")
+            other.get_by_role("button", name="Search", exact=True).click()
+            found = other.locator("#market-results").get_by_role("link", name=title)
+            wait_until(lambda: found.count() == 1 and other.locator("#market-results li").count() == 1,
+                       what="the listing found by search")
+            assert "4.50 HRS" in other.locator("#market-results").inner_text()
+            assert "Hazel Moor" in other.locator("#market-results").inner_text()
+            wait_until(lambda: picture_loaded(buyer, "#market-results .thumb"), what="the thumbnail")
+            assert fits_the_screen(other)
+            buyer.shoot("market-search")
+            other.get_by_label("Category").select_option("lessons")
+            other.get_by_role("button", name="Search", exact=True).click()
+            wait_until(lambda: "Nothing listed matches" in other.locator("#market-results").inner_text(),
+                       what="no lesson matches")
+            other.get_by_label("Category").select_option("food")
+            other.get_by_label("Place").fill("mill")
+            other.get_by_role("button", name="Search", exact=True).click()
+            wait_until(lambda: found.count() == 1, what="found by category and place")
+            found.click()
+            wait_until(lambda: other.locator("#listing-title").count(), what="the listing")
+            assert other.locator("#listing-author").inner_text() == "Hazel Moor"
+            assert "Bring a bag." in other.locator("#listing-description").inner_text()
+            wait_until(lambda: picture_loaded(buyer, ".listing-picture"), what="the picture")
+            assert fits_the_screen(other)
+            buyer.shoot("market-listing")
+
+            # Pay for this: the pay screen filled in, the memo the listing's title.
+            other.get_by_role("link", name="Pay for this").click()
+            wait_until(lambda: other.locator("#payee").count(), what="the payee from the listing")
+            assert other.locator("#payee").inner_text() == "Hazel Moor"
+            assert other.get_by_label("Amount in HRS").input_value() == "4.50"
+            assert other.get_by_label("Note (optional)").input_value() == title
+            buyer.shoot("market-pay")
+            other.get_by_role("button", name="Review").click()
+            other.get_by_role("button", name="Pay now").click()
+            wait_until(lambda: other.locator("#receipt").count(), what="the receipt")
+            assert "4.50 HRS to Hazel Moor" in other.locator("main").inner_text()
+            statement = wallet_node.get(f"/api/members/{seller_id}/history?limit=1")
+            assert statement["rows"][0]["memo"] == title and statement["rows"][0]["amount"] == 450
+            assert statement["rows"][0]["counterparty"] == buyer_id
+
+            # Its member withdraws it: gone from the other member's search.
+            page.reload(wait_until="load")
+            wait_until(lambda: page.get_by_role("button", name="Withdraw").count(), what="the own listing")
+            page.get_by_role("button", name="Withdraw").click()
+            assert page.get_by_role("button", name="Keep it").evaluate("b => b === document.activeElement")
+            seller.shoot("market-withdraw")
+            page.get_by_role("button", name="Withdraw it").click()
+            wait_until(lambda: "You have listed nothing yet." in page.locator("main").inner_text(),
+                       what="the own listings, empty")
+            other.get_by_role("navigation").get_by_role("link", name="Market").click()
+            wait_until(lambda: other.get_by_label("Search", exact=True).count(), what="the market again")
+            other.get_by_label("Search", exact=True).fill("sourdough")
+            other.get_by_role("button", name="Search", exact=True).click()
+            wait_until(lambda: "Nothing listed matches" in other.locator("#market-results").inner_text(),
+                       what="the withdrawn listing gone from search")
+            buyer.shoot("market-none")
+            other.goto(f"{wallet_node.url}/wallet/listing?id={listing_id}", wait_until="load")
+            alert = other.get_by_role("alert")
+            wait_until(alert.count, what="the gone listing's line")
+            assert alert.inner_text() == "This listing is gone (withdrawn, expired or hidden): go back to the market."
+            assert buyer.errors == [] and seller.errors == []
+            for request in buyer.requests + seller.requests:
+                assert "sourdough" not in request["url"].lower() or "/api/listings?" in request["url"]
