@@ -194,8 +194,8 @@ def _shown_to(node: Node, reader: Reader, listing: Listing, now_ms: int) -> bool
 
 
 async def _readable(request: web.Request) -> tuple[Node, Reader, Listing]:
+    listing_id = _listing_id(request)  # parameters first: a malformed request is malformed whoever sends it
     reader = _may_read_listings(request)
-    listing_id = _listing_id(request)
     node = request.app[node_key]
     listing = await _store(request).get(listing_id)
     if listing is None or not _shown_to(node, reader, listing, clock_ms()):
@@ -204,8 +204,8 @@ async def _readable(request: web.Request) -> tuple[Node, Reader, Listing]:
 
 
 async def _own(request: web.Request) -> tuple[Node, Reader, Listing]:
-    reader = _member(request)
     listing_id = _listing_id(request)
+    reader = _member(request)
     node = request.app[node_key]
     listing = await _store(request).get(listing_id)
     if listing is None or not _shown_to(node, reader, listing, clock_ms()):
@@ -254,18 +254,18 @@ async def list_categories(request: web.Request) -> web.Response:
 
 def _query_text(request: web.Request, name: str, chars_max: int) -> str | None:
     value = request.query.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
-    if len(value) > chars_max or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
-        raise MalformedError(f"{name} is 1 to {chars_max} characters, none a control character")
+    if not 1 <= len(value) <= chars_max or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise MalformedError(f"{name} is 1 to {chars_max} characters, none a control character (or leave it out)")
     return unicodedata.normalize("NFC", value).strip() or None
 
 
 async def search(request: web.Request) -> web.Response:
-    category = request.query.get("category") or None
+    category = request.query.get("category")
     if category is not None and category not in category_ids:
         raise MalformedError(f"category is one of {', '.join(c for c, _ in categories)}")
-    kind = request.query.get("kind") or None
+    kind = request.query.get("kind")
     if kind is not None and kind not in kinds:
         raise MalformedError('kind is "offer" or "want"')
     text = _query_text(request, "q", search_chars_max)
@@ -340,6 +340,7 @@ async def withdraw(request: web.Request) -> web.Response:
 
 
 async def hide(request: web.Request) -> web.Response:
+    _listing_id(request)
     reader = _member(request)
     if not reader.admin:
         raise NotAdminError("only an admin may hide a listing; its member may withdraw it")

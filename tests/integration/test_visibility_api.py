@@ -363,6 +363,11 @@ elsewhere = {
     # tests/wallet/test_decide_flow.py refuses a stranger and a key that is no member's (bad_id) and
     # another member (not_visible), and reads the member's own and an admin's.
     "/api/members/{reference}/delegations",
+    # The market's listings: members read, a listing's member changes it, an admin hides it;
+    # tests/integration/test_listings_api.py walks a stranger, a key that is no member's, a member,
+    # the member concerned and an admin on every route.
+    "/api/listings/categories", "/api/listings", "/api/listings/{listing}", "/api/listings/{listing}/renew",
+    "/api/listings/{listing}/hide", "/api/listings/{listing}/picture",
 }
 
 
