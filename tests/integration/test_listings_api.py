@@ -7,16 +7,18 @@ erased member's listings leave no byte in the node's listings file."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import sqlite3
 import time
+from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
 from PIL import Image
 from tallystick.protocol.ids import KeyPair, id_to_text
-from tallystick.protocol.requests import sign_request
+from tallystick.protocol.requests import sign_in_message, sign_request
 
 from helpers.nodes import NodeProcess
 from helpers.support import Answer, http, tally
@@ -307,3 +309,36 @@ def test_a_member_who_left_is_gone_from_the_market_and_erasure_leaves_no_byte_in
         assert trace not in held
     assert entry["id"].encode() not in held
     refused(send(node, node.admin_key, "GET", f"/api/listings/{entry['id']}"), 404, "listing_unknown")
+
+
+def session_of(node: NodeProcess, key: KeyPair) -> tuple[str, str]:
+    """Sign in as a browser does (api.md §6): the session cookie's token and its CSRF token."""
+    issued = http("POST", node.url + "/api/sign-in/challenge").json()
+    raw = base64.b32decode(issued["challenge"].upper() + "=" * (-len(issued["challenge"]) % 8))
+    signature = key.sign(sign_in_message(node=node.feed, challenge=raw))
+    body = json.dumps({"key": id_to_text("k", key.public), "challenge": issued["challenge"],
+                       "signature": base64.b32encode(signature).decode().rstrip("=").lower()}).encode()
+    answer = http("POST", node.url + "/api/sign-in", body, "application/json")
+    assert answer.status == 200, answer.body
+    cookie: SimpleCookie = SimpleCookie()
+    cookie.load(answer.headers["set-cookie"])
+    return cookie["tally_session"].value, answer.json()["csrf_token"]
+
+
+def test_a_wallet_session_lists_with_its_csrf_token_and_is_refused_without_it(
+        node: NodeProcess, people: dict[str, KeyPair]) -> None:
+    token, csrf = session_of(node, people["seller"])
+    body = json.dumps(listing(title="Knitted socks")).encode()
+
+    def post(headers: dict[str, str]) -> Answer:
+        return http("POST", node.url + "/api/listings", body, "application/json",
+                    headers={"Cookie": f"tally_session={token}", **headers})
+    for headers in ({"Origin": node.url}, {"Origin": node.url, "X-CSRF-Token": "forged"},
+                    {"Origin": "https://evil.example", "X-CSRF-Token": csrf}):
+        refused(post(headers), 403, "csrf_refused")
+    assert found(node, people["buyer"], "?q=knitted") == []
+    made_by_session = post({"Origin": node.url, "X-CSRF-Token": csrf})
+    assert made_by_session.status == 201 and made_by_session.json()["mine"]
+    assert found(node, people["buyer"], "?q=knitted") == [made_by_session.json()["id"]]
+    read = http("GET", node.url + "/api/listings?q=knitted", headers={"Cookie": f"tally_session={token}"})
+    assert read.status == 200 and read.json()["listings"][0]["mine"]
