@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,7 @@ _schema = """
 CREATE TABLE IF NOT EXISTS listings (
     id TEXT PRIMARY KEY,
     author BLOB NOT NULL,
+    enterprise BLOB,
     kind TEXT NOT NULL,
     title TEXT NOT NULL,
     description TEXT NOT NULL,
@@ -86,6 +87,7 @@ CREATE TABLE IF NOT EXISTS listings (
 );
 CREATE INDEX IF NOT EXISTS listings_newest ON listings (listed_ms DESC, id DESC);
 CREATE INDEX IF NOT EXISTS listings_by_author ON listings (author);
+CREATE INDEX IF NOT EXISTS listings_by_enterprise ON listings (enterprise) WHERE enterprise IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pictures (
     listing TEXT PRIMARY KEY REFERENCES listings (id) ON DELETE CASCADE,
     bytes BLOB NOT NULL,
@@ -133,6 +135,7 @@ class Listing:
     hidden_reason: str | None
     hidden_by: bytes | None
     hidden_ms: int | None
+    enterprise: bytes | None = None  # listed for this enterprise by its manager: its account is paid
     picture_etag: str | None = None
     picture_width: int | None = None
     picture_height: int | None = None
@@ -154,16 +157,17 @@ class Fields:
 
 
 _columns = ("l.id, l.author, l.kind, l.title, l.description, l.category, l.price_minor, l.place, l.created_ms, "
-            "l.listed_ms, l.updated_ms, l.expires_ms, l.hidden_reason, l.hidden_by, l.hidden_ms, p.etag, p.width, "
-            "p.height")
+            "l.listed_ms, l.updated_ms, l.expires_ms, l.hidden_reason, l.hidden_by, l.hidden_ms, l.enterprise, p.etag, "
+            "p.width, p.height")
 _from = "listings AS l LEFT JOIN pictures AS p ON p.listing = l.id"
 
 
 def _listing(row: Iterable[object]) -> Listing:
     values = list(row)
     values[1] = bytes(values[1])  # type: ignore[arg-type]
-    if values[13] is not None:
-        values[13] = bytes(values[13])  # type: ignore[arg-type]
+    for index in (13, 15):  # hidden_by, enterprise
+        if values[index] is not None:
+            values[index] = bytes(values[index])  # type: ignore[arg-type]
     return Listing(*values)  # type: ignore[arg-type]
 
 
@@ -209,7 +213,9 @@ class ListingStore:
             row = await cursor.fetchone()
         return 0 if row is None else int(row[0])
 
-    async def add(self, author: bytes, fields: Fields, expires_ms: int, now_ms: int) -> Listing:
+    async def add(
+        self, author: bytes, fields: Fields, expires_ms: int, now_ms: int, enterprise: bytes | None = None
+    ) -> Listing:
         await self._purge(now_ms)
         if await self._count("WHERE author = ?", (author,)) >= listings_per_member_max:
             raise TooManyListingsError(
@@ -218,10 +224,10 @@ class ListingStore:
             raise TooManyListingsError("this node holds as many listings as it keeps; try again in a few days")
         listing_id = new_listing_id()
         await self._connection.execute(
-            "INSERT INTO listings (id, author, kind, title, description, category, price_minor, place, folded,"
-            " place_folded, created_ms, listed_ms, updated_ms, expires_ms) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (listing_id, author, fields.kind, fields.title, fields.description, fields.category, fields.price_minor,
+            "INSERT INTO listings (id, author, enterprise, kind, title, description, category, price_minor, place,"
+            " folded, place_folded, created_ms, listed_ms, updated_ms, expires_ms) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (listing_id, author, enterprise, fields.kind, fields.title, fields.description, fields.category, fields.price_minor,
              fields.place, _folded(fields), fold(fields.place), now_ms, now_ms, now_ms, expires_ms),
         )
         found = await self.get(listing_id)
@@ -273,11 +279,12 @@ class ListingStore:
         return None if row is None else Picture(bytes(row[0]), row[1], row[2], row[3], row[4])
 
     async def search(
-        self, *, now_ms: int, active: frozenset[bytes], text: str | None, category: str | None, place: str | None,
+        self, *, now_ms: int, active: Callable[[Listing], bool], text: str | None, category: str | None, place: str | None,
         kind: str | None, before: tuple[int, str] | None, limit: int,
     ) -> tuple[list[Listing], tuple[int, str] | None]:
-        """Live listings of active members, newest first, at most `limit`, and the cursor of the next
-        page (None: no more). At most `listings_scanned_max` rows are read for one page."""
+        """Live listings that `active` keeps (of active members, of enterprises that exist), newest
+        first, at most `limit`, and the cursor of the next page (None: no more). At most
+        `listings_scanned_max` rows are read for one page."""
         conditions = ["l.hidden_reason IS NULL", "l.expires_ms > ?"]
         values: list[object] = [now_ms]
         if text:
@@ -306,7 +313,7 @@ class ListingStore:
                 scanned += 1
                 listing = _listing(row)
                 last = (listing.listed_ms, listing.id)
-                if listing.author not in active:
+                if not active(listing):
                     continue  # a member who left: their listings are gone from the market
                 found.append(listing)
                 if len(found) == limit:
@@ -322,6 +329,18 @@ class ListingStore:
             (author, listings_per_member_max),
         ) as cursor:
             return [_listing(row) async for row in cursor]
+
+    async def of_enterprises(self, enterprises: Iterable[bytes]) -> list[Listing]:
+        """Every listing made for these enterprises (their manager's to change), newest first; at
+        most `listings_per_member_max` each."""
+        found: list[Listing] = []
+        for enterprise in enterprises:
+            async with self._connection.execute(
+                f"SELECT {_columns} FROM {_from} WHERE l.enterprise = ? ORDER BY l.listed_ms DESC, l.id DESC LIMIT ?",
+                (enterprise, listings_per_member_max),
+            ) as cursor:
+                found += [_listing(row) async for row in cursor]
+        return found
 
     async def erase_member(self, author: bytes) -> int:
         """Delete every listing and picture of `author` so that no byte of them stays in the file:

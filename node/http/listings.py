@@ -27,9 +27,11 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from tallystick.ledger.errors import UnknownEnterpriseError
+from tallystick.ledger.model import State
 from tallystick.ledger.visibility import Reader, audience_admits, can_see
-from tallystick.protocol.errors import LocalError, MalformedError
-from tallystick.protocol.ids import id_to_text
+from tallystick.protocol.errors import BadIdError, LocalError, MalformedError
+from tallystick.protocol.ids import id_bytes, id_from_text, id_to_text
 from tallystick.protocol.limits import amount_minor_max
 from tallystick.protocol.types import Audience
 
@@ -88,6 +90,11 @@ class ListingHiddenError(LocalError):
     http_status = 409
 
 
+class NotManagerError(LocalError):
+    code = "not_manager"
+    http_status = 403
+
+
 class NoPictureError(LocalError):
     code = "no_picture"
     http_status = 404
@@ -101,6 +108,7 @@ class ListingBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     price: int | None = None  # minor units; null: "ask"
     place: str = ""
     expires_in_days: int | None = None
+    enterprise: str | None = None  # e_…: listed for an enterprise by its manager (its account is paid)
 
 
 class RenewBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -180,17 +188,31 @@ def _listing_id(request: web.Request) -> str:
     return text
 
 
-def _active(node: Node) -> frozenset[bytes]:
-    return frozenset(member_id for member_id, member in node.sequencer.state.members.items() if member.active)
+def _on_the_market(state: State, listing: Listing) -> bool:
+    """Whether whoever a listing is for is still here: an enterprise that exists, else an active member."""
+    if listing.enterprise is not None:
+        return listing.enterprise in state.shares.enterprises
+    member = state.members.get(listing.author)
+    return member is not None and member.active
+
+
+def _may_change(state: State, reader: Reader, listing: Listing) -> bool:
+    """An enterprise's listing is its current manager's to change; any other, its author's."""
+    if reader.member is None:
+        return False
+    if listing.enterprise is not None:
+        enterprise = state.shares.enterprises.get(listing.enterprise)
+        return enterprise is not None and enterprise.manager == reader.member
+    return listing.author == reader.member
 
 
 def _shown_to(node: Node, reader: Reader, listing: Listing, now_ms: int) -> bool:
-    """Whether `reader` may read this one listing: a live one of an active member, any member; any
-    other, its author and the admins."""
-    if reader.admin or reader.member == listing.author:
+    """Whether `reader` may read this one listing: a live one still on the market, any member; any
+    other, its author, whoever may change it, and the admins."""
+    state = node.sequencer.state
+    if reader.admin or reader.member == listing.author or _may_change(state, reader, listing):
         return True
-    member = node.sequencer.state.members.get(listing.author)
-    return listing.live(now_ms) and member is not None and member.active
+    return listing.live(now_ms) and _on_the_market(state, listing)
 
 
 async def _readable(request: web.Request) -> tuple[Node, Reader, Listing]:
@@ -210,8 +232,9 @@ async def _own(request: web.Request) -> tuple[Node, Reader, Listing]:
     listing = await _store(request).get(listing_id)
     if listing is None or not _shown_to(node, reader, listing, clock_ms()):
         raise ListingUnknownError("no such listing (withdrawn, or expired long ago); list it again")
-    if listing.author != reader.member:
-        raise NotListingAuthorError("only the member who listed it may change it; an admin may hide it")
+    if not _may_change(node.sequencer.state, reader, listing):
+        raise NotListingAuthorError(
+            "only the member who listed it (for an enterprise, its manager) may change it; an admin may hide it")
     return node, reader, listing
 
 
@@ -219,7 +242,9 @@ def listing_json(node: Node, reader: Reader, listing: Listing, now_ms: int) -> d
     state = node.sequencer.state
     author = state.members.get(listing.author)
     name = node.directory.name(author) if author is not None and can_see(state, reader, "names", listing.author) else None
-    concerned = reader.admin or reader.member == listing.author
+    mine = _may_change(state, reader, listing)
+    concerned = reader.admin or reader.member == listing.author or mine
+    enterprise = None if listing.enterprise is None else state.shares.enterprises.get(listing.enterprise)
     status = "hidden" if listing.hidden_reason is not None else "live" if listing.expires_ms > now_ms else "expired"
     unit = state.community
     return {
@@ -227,7 +252,11 @@ def listing_json(node: Node, reader: Reader, listing: Listing, now_ms: int) -> d
         "category": listing.category, "price": listing.price_minor, "place": listing.place,
         "unit": {"code": unit.unit_code, "decimals": unit.unit_decimals},
         "author": {"id": id_to_text("m", listing.author), "name": name},
-        "mine": reader.member == listing.author, "status": status,
+        "enterprise": None if listing.enterprise is None else {
+            "id": id_to_text("e", listing.enterprise), "name": None if enterprise is None else enterprise.name},
+        # Whom "pay for this" pays: the enterprise's account, else the member who listed it.
+        "payee": id_to_text("m", listing.enterprise if listing.enterprise is not None else listing.author),
+        "mine": mine, "status": status,
         "created_ms": listing.created_ms, "listed_ms": listing.listed_ms, "updated_ms": listing.updated_ms,
         "expires_ms": listing.expires_ms,
         "picture": None if listing.picture_etag is None else {
@@ -283,16 +312,40 @@ async def search(request: web.Request) -> web.Response:
     node = request.app[node_key]
     now_ms = clock_ms()
     store = _store(request)
+    state = node.sequencer.state
     if mine:
         assert reader.member is not None  # listings_audience admits members only
-        found, after = await store.of_member(reader.member), None
+        managed = [eid for eid, enterprise in state.shares.enterprises.items() if enterprise.manager == reader.member]
+        by_id = {listing.id: listing for listing in
+                 await store.of_member(reader.member) + await store.of_enterprises(managed)}
+        found = sorted(by_id.values(), key=lambda listing: (listing.listed_ms, listing.id), reverse=True)
+        after = None
     else:
-        found, after = await store.search(now_ms=now_ms, active=_active(node), text=text, category=category,
+        found, after = await store.search(now_ms=now_ms, active=lambda listing: _on_the_market(state, listing),
+                                          text=text, category=category,
                                           place=place, kind=kind, before=before, limit=limit)
     return json_response({
         "listings": [listing_json(node, reader, listing, now_ms) for listing in found],
         "next": None if after is None else f"{after[0]}.{after[1]}",
     })
+
+
+def _enterprise_for(node: Node, reader: Reader, text: str | None) -> bytes | None:
+    """The enterprise a listing is made for, if any: one that exists, whose manager is the reader."""
+    if text is None:
+        return None
+    try:
+        eid = id_from_text("e", text) if len(text) <= 64 else b""
+    except BadIdError:
+        eid = b""
+    if len(eid) != id_bytes:
+        raise MalformedError("name the enterprise by its id, e_… as GET /api/enterprises gives it")
+    enterprise = node.sequencer.state.shares.enterprises.get(eid)
+    if enterprise is None:
+        raise UnknownEnterpriseError("no enterprise has that id; GET /api/enterprises lists them")
+    if enterprise.manager != reader.member:
+        raise NotManagerError("only an enterprise's manager lists for it; list it as yourself instead")
+    return eid
 
 
 async def create(request: web.Request) -> web.Response:
@@ -302,7 +355,9 @@ async def create(request: web.Request) -> web.Response:
     now_ms = clock_ms()
     assert reader.member is not None
     node = request.app[node_key]
-    made = await _store(request).add(reader.member, fields, _expiry(body.expires_in_days, now_ms), now_ms)
+    enterprise = _enterprise_for(node, reader, body.enterprise)
+    made = await _store(request).add(reader.member, fields, _expiry(body.expires_in_days, now_ms), now_ms,
+                                     enterprise)
     return await _answer(request, node, reader, made.id, status=201)
 
 
@@ -316,6 +371,8 @@ async def edit(request: web.Request) -> web.Response:
     body = await _decoded(request, ListingBody, _body_line)
     if body.expires_in_days is not None:
         raise MalformedError("an edit keeps the expiry; renew the listing to change it (POST …/renew)")
+    if body.enterprise is not None:
+        raise MalformedError("an edit keeps whom the listing is for; withdraw it and list it again to change that")
     fields = _fields(body)
     if listing.hidden_reason is not None:
         raise ListingHiddenError("an admin hid this listing; withdraw it, or ask the admins why")

@@ -509,7 +509,8 @@ def _listing_paths() -> dict[str, Any]:
                     "schema": {"type": "string", "pattern": "^l_[a-z2-7]{16}$"}}
     text = {"type": "string"}
     listing = {"type": "object", "required": ["id", "kind", "title", "description", "category", "price", "place",
-                                              "unit", "author", "mine", "status", "created_ms", "listed_ms",
+                                              "unit", "author", "enterprise", "payee", "mine", "status",
+                                              "created_ms", "listed_ms",
                                               "updated_ms", "expires_ms", "picture", "hidden"],
                "properties": {
                    "id": {"type": "string", "pattern": "^l_[a-z2-7]{16}$"}, "kind": {"type": "string", "enum": list(kinds)},
@@ -518,6 +519,9 @@ def _listing_paths() -> dict[str, Any]:
                    "place": text, "unit": {"type": "object", "properties": {"code": text, "decimals": {"type": "integer"}}},
                    "author": {"type": "object", "required": ["id", "name"],
                               "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
+                   "enterprise": {"type": ["object", "null"], "description": "listed for it by its manager",
+                                  "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
+                   "payee": {**_id, "description": "whom paying for it pays: the enterprise's account, else the author"},
                    "mine": {"type": "boolean"}, "status": {"type": "string", "enum": ["live", "expired", "hidden"]},
                    "created_ms": {"type": "integer"}, "listed_ms": {"type": "integer"},
                    "updated_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
@@ -541,7 +545,10 @@ def _listing_paths() -> dict[str, Any]:
             "type": "object", **schema}}}}
 
     days = {"type": ["integer", "null"], "minimum": 1, "maximum": listing_expiry_max_days}
-    created = body({"required": ["kind", "title", "category"], "properties": {**fields, "expires_in_days": days}})
+    created = body({"required": ["kind", "title", "category"], "properties": {
+        **fields, "expires_in_days": days,
+        "enterprise": {"type": ["string", "null"], "pattern": "^e_[a-z2-7]{52}$",
+                       "description": "list for this enterprise (its manager only)"}}})
     edited = body({"required": ["kind", "title", "category"], "properties": fields})
     one = _ok(listing)
     changes = (400, 401, 403, 404, 408, 409, 413, *always)
@@ -571,7 +578,8 @@ def _listing_paths() -> dict[str, Any]:
             **_get("Live listings of active members, newest first, by words, category, place and kind",
                    _ok(page), 400, 403, parameters=search_parameters),
             "post": {"summary": "List an offer or a want", "requestBody": created,
-                     "responses": {"201": _ok(listing, "listed"), **_errors(400, 401, 403, 408, 409, 413, *always)}},
+                     "responses": {"201": _ok(listing, "listed"),
+                                   **_errors(400, 401, 403, 404, 408, 409, 413, *always)}},
         },
         "/api/listings/{listing}": {
             **_get("One listing", one, 400, 403, 404, parameters=[listing_path]),

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from tallystick.protocol.ids import KeyPair, id_to_text
+from tallystick.protocol.events import Transfer
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 from tallystick.protocol.requests import sign_in_message, sign_request
 
 from helpers.nodes import NodeProcess
@@ -342,3 +343,29 @@ def test_a_wallet_session_lists_with_its_csrf_token_and_is_refused_without_it(
     assert found(node, people["buyer"], "?q=knitted") == [made_by_session.json()["id"]]
     read = http("GET", node.url + "/api/listings?q=knitted", headers={"Cookie": f"tally_session={token}"})
     assert read.status == 200 and read.json()["listings"][0]["mine"]
+
+
+def test_an_enterprises_manager_lists_for_it_its_account_is_paid_and_only_its_manager_changes_it(
+        node: NodeProcess, people: dict[str, KeyPair]) -> None:
+    admin, seller, buyer = people["admin"], people["seller"], people["buyer"]
+    registered = tally("--node", node.url, "--key", node.home / "admin.key", "enterprise", "register", "Mill Co-op",
+                       "--class", "Member shares:user:par=1.00:votes=1:dividend=0:withdrawable:cap=60:local", "--json")
+    assert registered.returncode == 0, registered.stderr
+    enterprise = next(item for item in node.get("/api/enterprises") if item["name"] == "Mill Co-op")
+    refused(send(node, seller, "POST", "/api/listings", listing(enterprise=enterprise["id"])), 403, "not_manager")
+    refused(send(node, admin, "POST", "/api/listings", listing(enterprise="e_" + "a" * 52)), 404, "unknown_enterprise")
+    refused(send(node, admin, "POST", "/api/listings", listing(enterprise="e_nope")), 400, "malformed")
+    entry = made(node, admin, title="Stone-ground flour", enterprise=enterprise["id"])
+    assert entry["enterprise"] == {"id": enterprise["id"], "name": "Mill Co-op"}
+    assert entry["payee"] == enterprise["account"] and entry["mine"]
+    seen = send(node, buyer, "GET", f"/api/listings/{entry['id']}").json()
+    assert seen["payee"] == enterprise["account"] and not seen["mine"]
+    refused(send(node, seller, "PUT", f"/api/listings/{entry['id']}", listing()), 403, "not_listing_author")
+    refused(send(node, admin, "PUT", f"/api/listings/{entry['id']}", listing(enterprise=enterprise["id"])),
+            400, "malformed")
+    assert send(node, admin, "PUT", f"/api/listings/{entry['id']}",
+                listing(title="Stone-ground rye flour")).json()["title"] == "Stone-ground rye flour"
+    assert entry["id"] in found(node, admin, "?mine=1")
+    # Paying for it pays the enterprise's account.
+    node.act(buyer, Transfer(to=id_from_text("m", seen["payee"]), amount_minor=450, memo=seen["title"]))
+    assert node.get(f"/api/balances?account={enterprise['account']}")[0]["balance"] == 450

@@ -23,7 +23,8 @@ export function listingRow(listing) {
       navLink(`/wallet/listing?id=${listing.id}`, listing.title, { class: "name" }),
       h("span", { class: "when", text: what }),
       listing.status !== "live" ? h("span", { class: `status-word ${listing.status}`, text: t(`market.status.${listing.status}`) })
-        : listing.author.name && !listing.mine ? h("span", { class: "when", text: listing.author.name }) : null),
+        : listing.enterprise?.name ? h("span", { class: "when", text: listing.enterprise.name })
+          : listing.author.name && !listing.mine ? h("span", { class: "when", text: listing.author.name }) : null),
     h("span", { class: "amount", text: priceText(listing) }));
 }
 

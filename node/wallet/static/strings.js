@@ -720,6 +720,8 @@ export const strings = {
   "list.title.new": "List something",
   "list.title.edit": "Edit your listing",
   "list.not_yours": "Only the member who listed it may edit it: go back to the market.",
+  "list.field.for": "List for",
+  "list.for.me": "Yourself",
   "list.kind": "You",
   "list.kind.offer": "offer this",
   "list.kind.want": "want this",
@@ -753,6 +755,7 @@ export const strings = {
   "error.bad_picture": "That file is no photo the node can take: choose a JPEG, PNG or WebP of at most 10 MB.",
   "error.too_many_listings": "You hold as many listings as one member may: withdraw one you no longer need.",
   "error.no_picture": "This listing has no picture.",
+  "error.not_manager": "Only the enterprise's manager may list for it: list it as yourself.",
 };
 
 export function t(id, values = {}) {

@@ -28,8 +28,12 @@ export async function draw(view) {
   drawTabs("/wallet/market");
   const { community } = state;
   const id = new URLSearchParams(location.search).get("id");
-  const editing = id !== null && listingIdPattern.test(id) ? await api.get(`/api/listings/${id}`) : null;
+  const [editing, enterprises] = await Promise.all([
+    id !== null && listingIdPattern.test(id) ? api.get(`/api/listings/${id}`) : null,
+    id === null ? api.get("/api/enterprises") : []]);
   if (!view.current()) return;
+  // An enterprise's manager may list for it: its account is then paid (docs/market.md).
+  const managed = enterprises.filter((enterprise) => enterprise.manager === state.device.member);
   if (id !== null && (!editing || !editing.mine)) {
     show(heading(t("list.title.edit")), alertLine(t("list.not_yours")));
     return;
@@ -48,6 +52,8 @@ export async function draw(view) {
     "aria-describedby": "list-price-hint" });
   const place = h("input", { id: "list-place", type: "text", autocomplete: "off", maxlength: String(placeCharsMax),
     "aria-describedby": "list-place-hint" });
+  const listedFor = h("select", { id: "list-for" }, h("option", { value: "", text: t("list.for.me") }),
+    ...managed.map((enterprise) => h("option", { value: enterprise.id, text: enterprise.name })));
   const lasting = h("select", { id: "list-lasts" },
     ...lastingDays.map((days) => h("option", { value: String(days), text: t("list.lasts.days", { days }),
       selected: days === 30 })));
@@ -63,7 +69,8 @@ export async function draw(view) {
   }
   const problem = h("div", { class: "problem" });
   const submit = h("button", { type: "submit", class: "primary", text: t(editing ? "list.save" : "list.submit") });
-  const form = h("form", { novalidate: true }, kinds,
+  const form = h("form", { novalidate: true },
+    managed.length ? field("list-for", t("list.field.for"), listedFor) : null, kinds,
     field("list-title", t("list.field.title"), title),
     field("list-description", t("list.field.description"), description),
     field("list-category", t("list.field.category"), category),
@@ -112,7 +119,8 @@ export async function draw(view) {
     let saved;
     try {
       saved = editing ? await api.put(`/api/listings/${editing.id}`, body)
-        : await api.post("/api/listings", { ...body, expires_in_days: Number(lasting.value) });
+        : await api.post("/api/listings", { ...body, expires_in_days: Number(lasting.value),
+          enterprise: listedFor.value || null });
     } catch (error) {
       submit.disabled = false;
       submit.textContent = t(editing ? "list.save" : "list.submit");

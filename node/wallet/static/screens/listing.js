@@ -1,7 +1,8 @@
 // One listing (/wallet/listing?id=l_…, GET /api/listings/{id}): its picture, title, price, place,
 // description, who listed it and until when. "Pay for this" opens Pay filled in:
 // /wallet/pay?to=m_…#amount=…&memo=<the title>, the amount and memo in the fragment (no server
-// sees them). Its member edits, renews and withdraws it here; an admin hides it with a reason.
+// sees them); a listing made for an enterprise pays the enterprise's account. Its member (for an
+// enterprise, its manager) edits, renews and withdraws it here; an admin hides it with a reason.
 import * as api from "../api.js";
 import { plainAmount } from "../format.js";
 import { expiresText, priceText } from "../listings.js";
@@ -16,7 +17,7 @@ function payLink(listing) {
   const fragment = new URLSearchParams();
   if (listing.price !== null) fragment.set("amount", plainAmount(listing.price, state.community.unit.decimals));
   fragment.set("memo", listing.title);
-  return `/wallet/pay?to=${listing.author.id}#${fragment}`;
+  return `/wallet/pay?to=${listing.payee}#${fragment}`;
 }
 
 export async function draw(view, { notice = null } = {}) {
@@ -56,7 +57,8 @@ export async function draw(view, { notice = null } = {}) {
     listing.place ? h("dt", { text: t("listing.place") }) : null,
     listing.place ? h("dd", { id: "listing-place", text: listing.place }) : null,
     h("dt", { text: t(listing.kind === "offer" ? "listing.offered_by" : "listing.wanted_by") }),
-    h("dd", { id: "listing-author", text: listing.mine ? t("listing.you") : listing.author.name ?? t("listing.someone") }),
+    h("dd", { id: "listing-author", text: listing.enterprise ? listing.enterprise.name ?? t("listing.someone")
+      : listing.mine ? t("listing.you") : listing.author.name ?? t("listing.someone") }),
     h("dt", { text: t(listing.status === "expired" ? "listing.expired_on" : "listing.until") }),
     h("dd", { id: "listing-expires", text: expiresText(listing) }));
 
