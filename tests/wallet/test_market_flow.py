@@ -5,6 +5,7 @@ withdraws it, and it is gone from the other's search. Screenshots `market-*` at 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from .conftest import Phone, open_phone
 from .test_wallet_flow import invite, join_through
 
 title = "Rye sourdough loaf"
+# A phone of its own for each member, closed when its block ends.
+phone_of = contextlib.contextmanager(open_phone)
 
 
 def photo_with_gps(path: Path) -> Path:
@@ -44,7 +47,7 @@ def test_a_member_lists_an_offer_another_finds_it_and_pays_for_it_and_a_withdraw
         browser: Any, wallet_node: NodeProcess, tmp_path: Path) -> None:
     seller_link = invite(wallet_node, "--name", "Hazel Moor", "--expires", "1d")
     buyer_link = invite(wallet_node, "--name", "Pip Larkin", "--expires", "1d")
-    for seller in open_phone(browser):
+    with phone_of(browser) as seller:
         seller_id = join_through(seller, seller_link)
         page = seller.page
         page.get_by_role("navigation").get_by_role("link", name="Market").click()
@@ -72,10 +75,23 @@ def test_a_member_lists_an_offer_another_finds_it_and_pays_for_it_and_a_withdraw
         assert page.locator("#listing-price").inner_text() == "4.50 HRS"
         assert page.locator("#listing-author").inner_text() == "You"
         assert page.get_by_role("link", name="Pay for this").count() == 0
+        assert "null" not in page.locator("main").inner_text() and "undefined" not in page.locator("main").inner_text()
         wait_until(lambda: picture_loaded(seller, ".listing-picture"), what="the picture, made small")
         assert fits_the_screen(page)
         seller.shoot("market-listing-own")
         listing_id = page.url.split("id=", 1)[1]
+
+        # Its member edits it: the form comes filled in, the expiry stays.
+        expires = page.locator("#listing-expires").inner_text()
+        page.get_by_role("link", name="Edit").click()
+        wait_until(lambda: page.get_by_label("Title").count(), what="the edit form")
+        assert page.get_by_label("Title").input_value() == title
+        assert page.get_by_label("Price in HRS (optional)").input_value() == "4.50"
+        page.get_by_label("Description (optional)").fill("Baked on Friday mornings.\nBring a bag, please.")
+        page.get_by_role("button", name="Save").click()
+        wait_until(lambda: "Saved." in page.locator("main").inner_text(), what="the edited listing")
+        assert "Bring a bag, please." in page.locator("#listing-description").inner_text()
+        assert page.locator("#listing-expires").inner_text() == expires
 
         # What the node keeps of the picture: small, WebP, no EXIF.
         listed = wallet_node.get(f"/api/listings/{listing_id}")
@@ -86,7 +102,7 @@ def test_a_member_lists_an_offer_another_finds_it_and_pays_for_it_and_a_withdraw
         with Image.open(io.BytesIO(served.body)) as kept:
             assert not kept.getexif() and "exif" not in kept.info
 
-        for buyer in open_phone(browser):
+        with phone_of(browser) as buyer:
             buyer_id = join_through(buyer, buyer_link)
             wallet_node.act(wallet_node.admin_key, Transfer(to=id_from_text("m", buyer_id), amount_minor=2000))
             other = buyer.page
@@ -114,7 +130,8 @@ def test_a_member_lists_an_offer_another_finds_it_and_pays_for_it_and_a_withdraw
             found.click()
             wait_until(lambda: other.locator("#listing-title").count(), what="the listing")
             assert other.locator("#listing-author").inner_text() == "Hazel Moor"
-            assert "Bring a bag." in other.locator("#listing-description").inner_text()
+            assert "Bring a bag, please." in other.locator("#listing-description").inner_text()
+            assert "null" not in other.locator("main").inner_text()
             wait_until(lambda: picture_loaded(buyer, ".listing-picture"), what="the picture")
             assert fits_the_screen(other)
             buyer.shoot("market-listing")

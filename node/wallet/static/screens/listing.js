@@ -119,11 +119,11 @@ export async function draw(view, { notice = null } = {}) {
     parts.push(form);
   }
 
-  show(h("p", { class: "back" }, navLink("/wallet/market", t("listing.back"))),
+  show(...[h("p", { class: "back" }, navLink("/wallet/market", t("listing.back"))),
     listing.picture ? h("img", { class: "listing-picture", src: listing.picture.url, alt: t("listing.picture.alt",
       { title: listing.title }), width: String(listing.picture.width), height: String(listing.picture.height) }) : null,
     h("p", { class: "muted kind-line", text: `${t(`market.kind.${listing.kind}`)} · ${t(`market.category.${listing.category}`)}` }),
     h("h1", { id: "listing-title", text: listing.title }), status, price, pay, facts,
     listing.description ? h("p", { class: "listing-description", id: "listing-description", text: listing.description }) : null,
-    problem, ...parts);
+    problem, ...parts].filter(Boolean)); // show() takes no nulls
 }
