@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS listings (
 );
 CREATE INDEX IF NOT EXISTS listings_newest ON listings (listed_ms DESC, id DESC);
 CREATE INDEX IF NOT EXISTS listings_by_author ON listings (author);
+CREATE INDEX IF NOT EXISTS listings_by_expiry ON listings (expires_ms);
 CREATE INDEX IF NOT EXISTS listings_by_enterprise ON listings (enterprise) WHERE enterprise IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pictures (
     listing TEXT PRIMARY KEY REFERENCES listings (id) ON DELETE CASCADE,
