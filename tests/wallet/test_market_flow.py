@@ -1,23 +1,30 @@
 """The market in the wallet, on a real node in a real Chromium at a phone's size (docs/market.md):
 a member lists an offer with a picture (a JPEG carrying an EXIF GPS position), another member finds
 it by search, opens it and pays for it from the listing, the payment's memo naming it; its member
-withdraws it, and it is gone from the other's search. Screenshots `market-*` at 360 and 1280 px."""
+withdraws it, and it is gone from the other's search. An admin lists for the enterprise they manage
+(its account is the payee) and hides a member's listing with a reason, which its member reads.
+Screenshots `market-*` at 360 and 1280 px."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from tallystick.protocol.events import Transfer
 from tallystick.protocol.ids import id_from_text
 
 from helpers.browsing import fits_the_screen, wait_until
-from helpers.nodes import NodeProcess
+from helpers.nodes import NodeProcess, init_home
+from helpers.support import tally
 
 from .conftest import Phone, open_phone
+from .test_admin_flow import bind_admin_device
 from .test_wallet_flow import invite, join_through
 
 title = "Rye sourdough loaf"
@@ -174,3 +181,60 @@ def test_a_member_lists_an_offer_another_finds_it_and_pays_for_it_and_a_withdraw
             assert buyer.errors == [] and seller.errors == []
             for request in buyer.requests + seller.requests:
                 assert "sourdough" not in request["url"].lower() or "/api/listings?" in request["url"]
+
+
+@pytest.fixture(scope="module")
+def market_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """A community of its own, so the admin's wallet device added here is no other test's business."""
+    directory = tmp_path_factory.mktemp("market-node")
+    home = directory / "home"
+    created = init_home(home, debit_limit="50", credit_ceiling="1000")
+    port = json.loads((home / "config.json").read_text())["listen_port"]
+    node = NodeProcess(home=home, port=port, log_path=directory / "serve.log", created=created).start()
+    yield node
+    assert node.stop() == 0, node.output()
+
+
+def test_an_admin_lists_for_their_enterprise_and_hides_a_members_listing_with_a_reason(
+        browser: Any, market_node: NodeProcess) -> None:
+    node = market_node
+    registered = tally("--node", node.url, "--key", node.home / "admin.key", "enterprise", "register", "Weir Bakery",
+                       "--class", "Member shares:user:par=1.00:votes=1:dividend=0:withdrawable:cap=60:local", "--json")
+    assert registered.returncode == 0, registered.stderr
+    enterprise = next(item for item in node.get("/api/enterprises") if item["name"] == "Weir Bakery")
+    member = node.admit("Ossian Vale")
+    spam = node.signed(member, "POST", "/api/listings", json.dumps({
+        "kind": "offer", "title": "Miracle cure", "category": "care", "price": 9900}).encode(), "application/json")
+    assert spam.status == 201, spam.body
+    spam_id = spam.json()["id"]
+    with phone_of(browser) as admin:
+        bind_admin_device(admin, node)
+        page = admin.page
+        page.goto(node.url + "/wallet/list", wait_until="load")
+        wait_until(lambda: page.get_by_label("List for").count(), what="the form, with List for")
+        page.get_by_label("List for").select_option(enterprise["id"])
+        page.get_by_label("Title").fill("Seeded batch loaves")
+        page.get_by_label("Category").select_option("food")
+        page.get_by_role("button", name="List it").click()
+        wait_until(lambda: page.locator("#listing-title").count(), what="the enterprise's listing")
+        assert page.locator("#listing-author").inner_text() == "Weir Bakery"
+        assert page.locator("#listing-price").inner_text() == "Ask"
+        made = node.get(f"/api/listings/{page.url.split('id=', 1)[1]}")
+        assert made["payee"] == enterprise["account"] and made["enterprise"]["name"] == "Weir Bakery"
+        admin.shoot("market-enterprise")
+
+        page.goto(f"{node.url}/wallet/listing?id={spam_id}", wait_until="load")
+        reason = page.get_by_label("Why hide it (its member reads this)")
+        wait_until(reason.count, what="the admin's hide form")
+        page.get_by_role("button", name="Hide it").click()
+        assert page.get_by_role("alert").inner_text() == "Say why it is hidden."
+        reason.fill("Health claims are not allowed here")
+        admin.shoot("market-hide")
+        page.get_by_role("button", name="Hide it").click()
+        wait_until(lambda: "Hidden: it is gone from the market." in page.locator("main").inner_text(),
+                   what="the listing hidden")
+        assert "Health claims are not allowed here" in page.get_by_role("alert").inner_text()
+        assert admin.errors == []
+    seen = node.signed(member, "GET", f"/api/listings/{spam_id}").json()
+    assert seen["status"] == "hidden" and seen["hidden"]["reason"] == "Health claims are not allowed here"
+    assert node.signed(member, "GET", "/api/listings?q=miracle").json()["listings"] == []

@@ -104,7 +104,8 @@ export async function draw(view, { notice = null } = {}) {
       listing.status !== "hidden" ? navLink(`/wallet/list?id=${id}`, t("listing.edit"), { class: "button" }) : null,
       listing.status !== "hidden" ? renew : null, withdraw), confirmRow);
   } else if (session.admin && listing.status !== "hidden") {
-    const reason = h("input", { id: "listing-hide-reason", type: "text", autocomplete: "off", maxlength: "280" });
+    const reason = h("input", { id: "listing-hide-reason", type: "text", autocomplete: "off", maxlength: "280",
+      oninput: () => problem.replaceChildren() });
     const hide = h("button", { type: "submit", text: t("listing.hide") });
     const form = h("form", { class: "card listing-hide", novalidate: true },
       h("label", { for: "listing-hide-reason", text: t("listing.hide.reason") }), reason, hide);
