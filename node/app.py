@@ -232,11 +232,13 @@ def create_app(
     from .http import api, auth
     from .http import invitations as invitations_api
     from .http import join_requests as join_requests_api
+    from .http import listings as listings_api
     from .http import personal as personal_api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
     from .http.readers import who_reads
     from .join_requests import join_requests_lifetime
+    from .listings import listings_lifetime
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json, who_reads])
     app[config_key] = config
@@ -250,6 +252,7 @@ def create_app(
     personal_api.add_routes(app)
     invitations_api.add_routes(app)
     join_requests_api.add_routes(app)
+    listings_api.add_routes(app)  # the market (docs/market.md)
     if extension is not None:
         extension.add_routes(app)
     wallet.add_routes(app)
@@ -313,6 +316,7 @@ def create_app(
     app.cleanup_ctx.append(node_lifetime)
     app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node
     app.cleanup_ctx.append(join_requests_lifetime)  # after the node's too: the file is the home's
+    app.cleanup_ctx.append(listings_lifetime)  # the market's file, the home's too (docs/market.md)
     return app
 
 

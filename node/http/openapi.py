@@ -492,6 +492,132 @@ def _join_request_paths() -> dict[str, Any]:
     }
 
 
+def _listing_paths() -> dict[str, Any]:
+    """The market's listings (node/http/listings.py, docs/api.md §13, docs/market.md)."""
+    from ..listings import category_ids, kinds, listing_expiry_max_days, listings_page_max
+    from ..pictures import picture_upload_bytes_max
+    from .listings import (
+        description_chars_max,
+        hide_reason_chars_max,
+        listing_body_bytes_max,
+        place_chars_max,
+        search_chars_max,
+        title_chars_max,
+    )
+
+    listing_path = {"name": "listing", "in": "path", "required": True, "description": "the listing's id",
+                    "schema": {"type": "string", "pattern": "^l_[a-z2-7]{16}$"}}
+    text = {"type": "string"}
+    listing = {"type": "object", "required": ["id", "kind", "title", "description", "category", "price", "place",
+                                              "unit", "author", "enterprise", "payee", "mine", "status",
+                                              "created_ms", "listed_ms",
+                                              "updated_ms", "expires_ms", "picture", "hidden"],
+               "properties": {
+                   "id": {"type": "string", "pattern": "^l_[a-z2-7]{16}$"}, "kind": {"type": "string", "enum": list(kinds)},
+                   "title": text, "description": text, "category": {"type": "string", "enum": sorted(category_ids)},
+                   "price": {"type": ["integer", "null"], "description": "minor units; null: ask"},
+                   "place": text, "unit": {"type": "object", "properties": {"code": text, "decimals": {"type": "integer"}}},
+                   "author": {"type": "object", "required": ["id", "name"],
+                              "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
+                   "enterprise": {"type": ["object", "null"], "description": "listed for it by its manager",
+                                  "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
+                   "payee": {**_id, "description": "whom paying for it pays: the enterprise's account, else the author"},
+                   "mine": {"type": "boolean"}, "status": {"type": "string", "enum": ["live", "expired", "hidden"]},
+                   "created_ms": {"type": "integer"}, "listed_ms": {"type": "integer"},
+                   "updated_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
+                   "picture": {"type": ["object", "null"], "properties": {
+                       "url": text, "etag": text, "width": {"type": "integer"}, "height": {"type": "integer"}}},
+                   "hidden": {"type": ["object", "null"], "description": "to its member and admins only",
+                              "properties": {"reason": text, "by": {"type": ["string", "null"]},
+                                             "ms": {"type": "integer"}}}}}
+    fields = {
+        "kind": {"type": "string", "enum": list(kinds)},
+        "title": {"type": "string", "minLength": 1, "maxLength": title_chars_max},
+        "description": {"type": "string", "maxLength": description_chars_max},
+        "category": {"type": "string", "enum": sorted(category_ids)},
+        "price": {"type": ["integer", "null"], "minimum": 1, "maximum": limits.amount_minor_max},
+        "place": {"type": "string", "maxLength": place_chars_max},
+    }
+
+    def body(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": {
+            "description": f"at most {listing_body_bytes_max} bytes", "additionalProperties": False,
+            "type": "object", **schema}}}}
+
+    days = {"type": ["integer", "null"], "minimum": 1, "maximum": listing_expiry_max_days}
+    created = body({"required": ["kind", "title", "category"], "properties": {
+        **fields, "expires_in_days": days,
+        "enterprise": {"type": ["string", "null"], "pattern": "^e_[a-z2-7]{52}$",
+                       "description": "list for this enterprise (its manager only)"}}})
+    edited = body({"required": ["kind", "title", "category"], "properties": fields})
+    one = _ok(listing)
+    changes = (400, 401, 403, 404, 408, 409, 413, *always)
+    picture_body = {"required": True, "description": f"the picture's bytes, at most {picture_upload_bytes_max}",
+                    "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                                for kind in ("image/jpeg", "image/png", "image/webp")}}
+    page = {"type": "object", "required": ["listings", "next"], "properties": {
+        "listings": {"type": "array", "maxItems": listings_page_max, "items": listing},
+        "next": {"type": ["string", "null"], "description": "send it as `before` for the next page"}}}
+    search_parameters = [
+        {"name": "q", "in": "query", "description": "words in the title, description or place",
+         "schema": {"type": "string", "minLength": 1, "maxLength": search_chars_max}},
+        {"name": "category", "in": "query", "schema": {"type": "string", "enum": sorted(category_ids)}},
+        {"name": "place", "in": "query", "description": "part of the place's name",
+         "schema": {"type": "string", "minLength": 1, "maxLength": place_chars_max}},
+        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(kinds)}},
+        _flag("mine", "the reader's own listings, in every state (no paging)"),
+        {"name": "before", "in": "query", "description": "the `next` of the page before",
+         "schema": {"type": "string", "pattern": "^[0-9]{1,16}[.]l_[a-z2-7]{16}$"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": listings_page_max}},
+    ]
+    return {
+        "/api/listings/categories": _get("The fixed list of categories, each with its id", _ok({
+            "type": "array", "items": {"type": "object", "required": ["id", "label"],
+                                       "properties": {"id": text, "label": text}}})),
+        "/api/listings": {
+            **_get("Live listings of active members, newest first, by words, category, place and kind",
+                   _ok(page), 400, 403, parameters=search_parameters),
+            "post": {"summary": "List an offer or a want", "requestBody": created,
+                     "responses": {"201": _ok(listing, "listed"),
+                                   **_errors(400, 401, 403, 404, 408, 409, 413, *always)}},
+        },
+        "/api/listings/{listing}": {
+            **_get("One listing", one, 400, 403, 404, parameters=[listing_path]),
+            "put": {"summary": "Edit one's own listing (its expiry stays)", "parameters": [listing_path],
+                    "requestBody": edited, "responses": {"200": one, **_errors(*changes)}},
+            "delete": {"summary": "Withdraw one's own listing: deleted with its picture", "parameters": [listing_path],
+                       "responses": {"200": _ok({"type": "object", "required": ["id", "withdrawn"],
+                                                 "properties": {"id": text, "withdrawn": {"type": "boolean"}}}),
+                                     **_errors(400, 401, 403, 404, *always)}},
+        },
+        "/api/listings/{listing}/renew": {"post": {
+            "summary": "Renew one's own listing: listed again from now", "parameters": [listing_path],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {"expires_in_days": days}}}}},
+            "responses": {"200": one, **_errors(*changes)}}},
+        "/api/listings/{listing}/hide": {"post": {
+            "summary": "Hide a listing, with the reason its member reads (an admin)", "parameters": [listing_path],
+            "requestBody": body({"required": ["reason"], "properties": {
+                "reason": {"type": "string", "minLength": 1, "maxLength": hide_reason_chars_max}}}),
+            "responses": {"200": one, **_errors(400, 401, 403, 404, 408, 413, *always)}}},
+        "/api/listings/{listing}/picture": {
+            "get": {"summary": "A listing's picture: WebP, no metadata, with its ETag",
+                    "parameters": [listing_path, {"name": "v", "in": "query", "description": "the picture's etag "
+                                                  "(ignored: it changes the URL when the picture changes)",
+                                                  "schema": {"type": "string", "maxLength": 64}}],
+                    "responses": {"200": {"description": "the picture", "content": {
+                        "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+                        "304": {"description": "not modified (If-None-Match)"},
+                        **_errors(400, 403, 404, *always)}},
+            "put": {"summary": "Set one's own listing's picture: made small, re-encoded, metadata removed",
+                    "parameters": [listing_path], "requestBody": picture_body,
+                    "responses": {"200": one, **_errors(*changes, 422)}},
+            "delete": {"summary": "Remove one's own listing's picture", "parameters": [listing_path],
+                       "responses": {"200": one, **_errors(400, 401, 403, 404, *always)}},
+        },
+    }
+
+
 def _sign_in_paths() -> dict[str, Any]:
     """Signing in (node/http/auth.py, docs/api.md "Signing in"). 401 not_signed_in: no session (or,
     for the sessions list, no member's signature either); 403 csrf_refused: a change by cookie
@@ -739,6 +865,18 @@ route_visibility: dict[str, str] = {
     "/api/members/{reference}/delegations": "the member concerned or an admin (signed, or by session); another "
                                             "member 403 not_visible, and a member the reader may not name is "
                                             "bad_id (400), as if unknown",
+    # The market (node/http/listings.py, docs/market.md).
+    "/api/listings/categories": "anyone: the fixed list of categories (nothing personal)",
+    "/api/listings": "GET: members (listings_audience), a stranger 403 not_visible; the author's name as the "
+                     f"reader may see names {_policy}; POST: a member (signed, or by session with its CSRF token), "
+                     "anyone else 401 not_signed_in",
+    "/api/listings/{listing}": "GET: members; a listing not live (expired, hidden) or of a member who left only to "
+                               "its member and admins, else 404 listing_unknown; PUT, DELETE: its member alone (403 "
+                               "not_listing_author), anyone not a member 401 not_signed_in",
+    "/api/listings/{listing}/renew": "its member alone (403 not_listing_author); anyone not a member 401 not_signed_in",
+    "/api/listings/{listing}/hide": "an admin (403 not_admin); anyone not a member 401 not_signed_in",
+    "/api/listings/{listing}/picture": "GET: whoever may read the listing; PUT, DELETE: its member alone (403 "
+                                       "not_listing_author), anyone not a member 401 not_signed_in",
 }
 
 
@@ -806,6 +944,7 @@ def _document() -> dict[str, Any]:
             **_personal_paths(),
             **_invitation_paths(),
             **_join_request_paths(),
+            **_listing_paths(),
             **_statement_paths(),
             **_stream_paths(),
             **_delegation_paths(),

@@ -23,6 +23,7 @@ from aiohttp import web
 from tallystick.ledger.accounts import credit_ceiling, debit_limit
 from tallystick.ledger.model import Member, State
 from tallystick.ledger.money import format_money
+from tallystick.ledger.visibility import Reader
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.errors import LocalError
@@ -32,6 +33,7 @@ from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, node_key
 from ..history import History
+from ..listings import listings_key
 from ..personal import erased_text
 from ..sessions import sessions_key
 from ..visible import NotVisibleError
@@ -121,6 +123,16 @@ async def _sessions_of_every_key(request: web.Request, member: Member) -> list[d
     return [{**session.to_json(), "key": id_to_text("k", key)} for session, key in found]
 
 
+async def _listings_of(request: web.Request, node: Node, member_id: bytes) -> list[dict[str, Any]]:
+    """The member's listings, every state, as their author reads them (the picture by its URL)."""
+    from .listings import listing_json
+
+    author = Reader(member=member_id, key=None)
+    now_ms = int(time.time() * 1000)
+    return [listing_json(node, author, listing, now_ms)
+            for listing in await request.app[listings_key].of_member(member_id)]
+
+
 async def export_document(request: web.Request) -> dict[str, Any]:
     node, state, member_id, member = _member_of(request)
     _require_concerned(request, member_id)
@@ -148,6 +160,7 @@ async def export_document(request: web.Request) -> dict[str, Any]:
         for (enterprise, share_class, holder), held in state.shares.holdings.items() if holder == member_id
     ]
     sessions = await _sessions_of_every_key(request, member)
+    listings = await _listings_of(request, node, member_id)
     return {
         "exported_ms": int(time.time() * 1000),
         "community": {"node": id_to_text("n", node.feed), "name": unit.name, "unit": unit.unit_code},
@@ -168,6 +181,7 @@ async def export_document(request: web.Request) -> dict[str, Any]:
         "delegations": delegations,
         "holdings": holdings,
         "sessions": sessions,
+        "listings": listings,
         # Whether this node still holds the key that opens what the member typed (node/personal.py).
         "data_key_held": directory.keys.get(member_id) is not None,
         "texts": sorted(directory.texts_of(member_id)),
@@ -200,6 +214,7 @@ async def erase(request: web.Request) -> web.Response:
             "this member is still active; remove them first (`tally member remove`), then erase their data"
         )
     erased = await node.directory.erase(member_id)
+    await request.app[listings_key].erase_member(member_id)  # the market's rows and pictures (docs/market.md)
     return json_response({"member": id_to_text("m", member_id), "erased": True, "key_was_held": erased})
 
 

@@ -52,6 +52,20 @@ session_free_paths = frozenset({"/api/sign-in/challenge", "/api/sign-in", "/api/
 _cookie_chars_max = 64  # a token is 43 characters of base64url
 
 
+# Routes whose signed bodies may be larger than `request_bytes_max` (a listing's picture), by their
+# canonical path; each handler bounds its own body again with the same number.
+_larger_bodies: dict[str, int] = {}
+
+
+def allow_larger_body(canonical: str, maximum: int) -> None:
+    _larger_bodies[canonical] = maximum
+
+
+def _body_bytes_max(request: web.Request) -> int:
+    resource = request.match_info.route.resource
+    return _larger_bodies.get(resource.canonical, limits.request_bytes_max) if resource else limits.request_bytes_max
+
+
 def reader_of(request: web.Request) -> Reader:
     return request.get(reader_key, stranger)
 
@@ -145,7 +159,7 @@ async def who_reads(request: web.Request, handler: Any) -> web.StreamResponse:
     if node is None:
         return await handler(request)
     if authorization.split(" ", 1)[0] == scheme:
-        body = await read_body(request) if request.body_exists else b""
+        body = await read_body(request, _body_bytes_max(request)) if request.body_exists else b""
         key = verify_request(
             authorization, node=node.feed, method=request.method, target=request.raw_path, body=body,
             now_ms=clock_ms(),

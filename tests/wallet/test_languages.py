@@ -80,7 +80,7 @@ def test_a_browser_asking_for_spanish_reads_the_wallet_in_spanish(spanish_phone:
     assert page.locator("#balance").inner_text() == "0,00 HRS"
     assert page.locator("#limits").inner_text().split("\n") == ["Puedes bajar hasta -50,00 HRS",
                                                                 "Puedes acumular hasta 1.000,00 HRS"]
-    assert page.get_by_role("navigation").inner_text().split("\n") == ["Inicio", "Pagar", "Cobrar", "Decidir", "Capital", "Más"]
+    assert page.get_by_role("navigation").inner_text().split("\n") == ["Inicio", "Pagar", "Decidir", "Capital", "Mercado", "Más"]
     assert page.title() == "Integration · Monedero"
     page.get_by_role("navigation").get_by_role("link", name="Pagar").click()
     page.get_by_role("button", name="Revisar").click()

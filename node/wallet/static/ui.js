@@ -121,13 +121,13 @@ export async function myAccount() {
 }
 
 // The tabs, one per main screen (six fit a 360-px phone); `current` is the path of the screen on
-// show. History is reached from home, the rest of what a member does from More (settings).
+// show. History and Receive are reached from home, the rest of what a member does from More.
 const tabEntries = [
   ["/wallet", "nav.home"],
   ["/wallet/pay", "nav.pay"],
-  ["/wallet/receive", "nav.receive"],
   ["/wallet/decide", "nav.decide"],
   ["/wallet/own", "nav.own"],
+  ["/wallet/market", "nav.market"],
   ["/wallet/settings", "nav.settings"],
 ];
 
