@@ -100,7 +100,8 @@ def walk_the_wallet(phone: Phone, node: NodeProcess, language: str) -> Walk:
     shown(page, "#receipt", "the receipt")
     walk.check("pay-receipt")
 
-    page.locator('nav a[href="/wallet/receive"]').click()
+    page.locator('nav a[href="/wallet"]').click()
+    page.locator('main a[href="/wallet/receive"]').click()
     shown(page, "svg.qr", "the QR code")
     walk.check("receive")
     page.locator('nav a[href="/wallet"]').click()
