@@ -225,6 +225,14 @@ class Elsewhere(Protocol):
 elsewhere_key = web.AppKey("elsewhere", Elsewhere)
 
 
+async def _api_answers_are_not_stored(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer under /api/ is one reader's view (names, balances, memos, join requests' notes,
+    a member's devices): a browser must not keep it in its disk cache, where the next person on a
+    shared device, or anything reading the profile, would find it after sign-out."""
+    if request.path.startswith("/api/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
 def create_app(
     home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
 ) -> web.Application:
@@ -255,6 +263,7 @@ def create_app(
     wallet.add_routes(app)
     pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice
     app.router.add_get("/metrics", metrics)
+    app.on_response_prepare.append(_api_answers_are_not_stored)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
         with home.lock():

@@ -260,7 +260,9 @@ async def join_requests_lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.close()
         raise
 
-    purging = asyncio.create_task(purge_every_hour())  # held, cancelled and awaited below
+    # Held, cancelled and awaited below; if it fails, the node stops loudly, as for its own tasks.
+    purging = asyncio.create_task(purge_every_hour(), name="join-requests-purge")
+    purging.add_done_callback(app[node_key].task_ended)
     try:
         yield
     finally:

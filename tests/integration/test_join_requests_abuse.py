@@ -193,3 +193,17 @@ def test_the_nodes_output_holds_no_name_note_or_query_of_a_join_and_search_flow(
     for secret in ("Fenwick", "Galloway", "orchard", "Hesketh", "Ombry", "6620", "Ysolde", "Marchbank",
                    "q=", "Probe", "/api/"):
         assert secret not in output, (secret, output)
+
+
+def test_api_answers_with_personal_data_tell_the_browser_not_to_store_them(node: NodeProcess) -> None:
+    member = node.admit("Saoirse Kettle")
+    assert ask(node, KeyPair.generate(), {"name": "Cached Asker", "note": "kept nowhere"}).status == 201
+    browser = Browser(node, node.admin_key)
+    answers = {
+        "join requests": browser.request("GET", "/api/join-requests"),
+        "a member's devices": node.signed(member, "GET", f"/api/members/{id_to_text('m', member.public)}"),
+        "a search": browser.request("GET", "/api/members?q=Kettle"),
+        "a refusal": node.http("GET", "/api/join-requests"),
+    }
+    assert {what: answer.headers.get("cache-control") for what, answer in answers.items()} == {
+        what: "no-store" for what in answers}
