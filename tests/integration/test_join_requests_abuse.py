@@ -207,3 +207,25 @@ def test_api_answers_with_personal_data_tell_the_browser_not_to_store_them(node:
     }
     assert {what: answer.headers.get("cache-control") for what, answer in answers.items()} == {
         what: "no-store" for what in answers}
+
+
+def test_past_the_declined_keys_kept_the_oldest_goes_first_and_new_requests_are_still_kept(make_node: Any) -> None:
+    fresh = make_node(config={"trusted_proxies": ["127.0.0.1"]})
+    declined_max = 1000  # node/join_requests.py: join_requests_declined_max, five times the places
+
+    def ask_and_decline(number: int) -> KeyPair:
+        key = KeyPair.generate()
+        answer = ask_from(fresh, key, f"Round Asker {number:04d}", f"10.3.{number // 250}.{number % 250}")
+        assert answer.status == 201, answer.body
+        assert decline(fresh, key).status == 200
+        return key
+
+    oldest = ask_and_decline(0)
+    time.sleep(0.01)  # so that the oldest is older than every other by its time alone
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        others = list(pool.map(ask_and_decline, range(1, declined_max + 1)))
+    refused(mine(fresh, oldest), 404, "join_request_unknown")  # the one past the bound: lapsed, not a 500
+    assert all(mine(fresh, key).json()["state"] == "declined" for key in (*others[:3], *others[-3:]))
+    late = KeyPair.generate()
+    assert ask_from(fresh, late, "After The Flood", "10.4.0.1").status == 201
+    assert [item["key"] for item in waiting(fresh)["requests"]] == [id_to_text("k", late.public)]
