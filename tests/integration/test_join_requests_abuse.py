@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tallystick.protocol.events import AdmitMember
+from tallystick.protocol.events import AdmitMember, ProposeWithPeriod, SetVisibility, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
 from tallystick.protocol.requests import sign_request
 
+from helpers.admission import close_decision, hour_ms
 from helpers.nodes import NodeProcess
 from helpers.support import Answer, http
 
@@ -229,3 +230,18 @@ def test_past_the_declined_keys_kept_the_oldest_goes_first_and_new_requests_are_
     late = KeyPair.generate()
     assert ask_from(fresh, late, "After The Flood", "10.4.0.1").status == 201
     assert [item["key"] for item in waiting(fresh)["requests"]] == [id_to_text("k", late.public)]
+
+
+def test_where_members_names_are_public_a_taken_name_is_refused_when_asked(make_node: Any) -> None:
+    fresh = make_node()
+    admin = fresh.admin_key
+    name = fresh.get(f"/api/members/{id_to_text('m', admin.public)}")["name"]
+    proposal = ProposeWithPeriod("proposal", "Members' names for everyone", "", 0, voting_period_ms=73 * hour_ms,
+                                 effect=SetVisibility(names="public"))
+    decision = fresh.act(admin, proposal)["seq"]
+    fresh.act(admin, Vote(decision=decision, position="agree"))
+    close_decision(fresh, decision, fresh.get(f"/api/decisions/{decision}")["deadline_ms"])
+    assert fresh.http("GET", "/api/community").json()["visibility"]["names"] == "public"
+    asker = KeyPair.generate()
+    refused(ask(fresh, asker, {"name": name.upper()}), 409, "name_taken")
+    refused(mine(fresh, asker), 404, "join_request_unknown")
