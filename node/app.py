@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -25,6 +26,7 @@ from typing import Protocol
 
 import msgspec
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from tallystick.ledger import shares as sharing
@@ -225,6 +227,14 @@ class Elsewhere(Protocol):
 elsewhere_key = web.AppKey("elsewhere", Elsewhere)
 
 
+async def _api_answers_are_not_stored(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer under /api/ is one reader's view (names, balances, memos, join requests' notes,
+    a member's devices): a browser must not keep it in its disk cache, where the next person on a
+    shared device, or anything reading the profile, would find it after sign-out."""
+    if request.path.startswith("/api/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
 def create_app(
     home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
 ) -> web.Application:
@@ -258,6 +268,7 @@ def create_app(
     wallet.add_routes(app)
     pages.add_routes(app)  # after the extension's: pages it serves itself are not served twice
     app.router.add_get("/metrics", metrics)
+    app.on_response_prepare.append(_api_answers_are_not_stored)
 
     async def node_lifetime(app: web.Application) -> AsyncIterator[None]:
         with home.lock():
@@ -320,6 +331,21 @@ def create_app(
     return app
 
 
+class _NothingOfTheClientInTheLog(logging.Filter):
+    """On aiohttp's server logger (`aiohttp.server`), which logs "Error handling request from
+    <address>" with the exception. A request that is not well-formed HTTP is the client's fault,
+    answered 400 already: its line goes, since the parser's message echoes the request line or the
+    header it choked on (a search's query, a cookie's token) and any stranger could fill the
+    journal with them. Any other error is our own (a 500): it keeps its traceback, which the
+    operator needs, but not the client's address."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is not None and isinstance(record.exc_info[1], HttpProcessingError):
+            return False
+        record.msg, record.args = "tally: error handling a request (our fault: report it with this traceback)", ()
+        return True
+
+
 async def serve(
     home: Home, config: NodeConfig, extension: Extension | None = None, bounds: HttpBounds | None = None
 ) -> None:
@@ -328,6 +354,9 @@ async def serve(
     their request head is slow."""
     app = create_app(home, config, extension, bounds)
     bounds = app[http_bounds_key]
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(each, _NothingOfTheClientInTheLog) for each in server_log.filters):
+        server_log.addFilter(_NothingOfTheClientInTheLog())
     runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=bounds.keepalive_timeout_ms / 1000)
     total_max = effective_connections_max(bounds, raise_open_files_limit())
     guard = ConnectionGuard(lambda: runner.server(), bounds, total_max)  # type: ignore[misc]

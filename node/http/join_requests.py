@@ -18,7 +18,8 @@ Who may call what (docs/api.md §12):
 Accepting is no route: the admin signs an `admit` of the request's key with its name (or proposes
 one, where admission is by decision) and posts it to `POST /api/intents`; once the log admits the
 key, the request is deleted here. Names are checked as an admission's (`bad_name`, `name_taken`)
-when the request is made, so an admin is not asked to accept what the ledger would refuse.
+when the request is made (`name_taken` only where strangers may see members' names; elsewhere the
+admins' list flags it), so an admin is not asked to accept what the ledger would refuse unawares.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tallystick.ledger.errors import KeyInUseError, NameTakenError
 from tallystick.ledger.membership import key_taken
 from tallystick.ledger.model import State
 from tallystick.ledger.names import name_key, normalise_name
+from tallystick.ledger.visibility import can_see, stranger
 from tallystick.protocol.errors import BadIdError, MalformedError
 from tallystick.protocol.events import AdmitMember
 from tallystick.protocol.ids import id_bytes, id_from_text, id_to_text
@@ -42,7 +44,6 @@ from ..home import trusted_networks
 from ..join_requests import (
     JoinRequest,
     JoinRequestUnknownError,
-    TooManyJoinRequestsError,
     UnsignedJoinRequestError,
     join_request_note_chars_max,
     join_requests_key,
@@ -100,14 +101,23 @@ def _proposed(state: State, key: bytes) -> int | None:
     return None
 
 
+def _name_taken(node: Node, state: State, name: str, names: dict[str, bytes] | None = None) -> bool:
+    names = node.directory.names(state) if names is None else names
+    return name_key(name) in names or node.directory.looks_taken(state, name)
+
+
 def _checked_name(node: Node, text: str) -> str:
+    """The name as an admission would hold it. Whether a member has it already is told to the
+    asker only where the policy shows members' names to strangers: elsewhere the answer would tell
+    anyone with curl which names the community's members have (one probe per request, none of them
+    kept), so the request is kept and the admins' list says `name_taken`."""
     if len(text) > name_chars_max * 4:
         raise MalformedError(f"a name is at most {name_chars_max} characters")
     name = normalise_name(text, "your name")
     if len(name) > name_chars_max:
         raise MalformedError(f"a name is at most {name_chars_max} characters")
     state = node.sequencer.state
-    if name_key(name) in node.directory.names(state) or node.directory.looks_taken(state, name):
+    if can_see(state, stranger, "names") and _name_taken(node, state, name):
         raise NameTakenError("a member already has that name, or one that looks the same; choose another (add a surname)")
     return name
 
@@ -127,11 +137,7 @@ async def ask(request: web.Request) -> web.Response:
     name = _checked_name(node, body.name)
     store = request.app[join_requests_key]
     now_ms = clock_ms()
-    address = _address_of(request)
-    if not store.addresses.allows(address, now_ms):
-        raise TooManyJoinRequestsError("too many join requests from this address; ask again in an hour")
-    made = await store.add(key, name, body.note.strip(), now_ms)
-    store.addresses.count(address, now_ms)
+    made = await store.add(key, name, body.note.strip(), _address_of(request), now_ms)
     return json_response(_state_json(made, "pending", None), status=201)
 
 
@@ -170,6 +176,7 @@ async def list_requests(request: web.Request) -> web.Response:
     store = request.app[join_requests_key]
     state = node.sequencer.state
     shown = []
+    names = node.directory.names(state)  # once, not once per request listed
     for made in await store.pending(clock_ms()):
         if key_taken(state, made.key):
             await store.forget(made.key)  # admitted (or its key taken otherwise): the request is done
@@ -178,6 +185,9 @@ async def list_requests(request: web.Request) -> web.Response:
             "key": id_to_text("k", made.key), "member": id_to_text("m", made.key), "name": made.name,
             "note": made.note, "created_ms": made.created_ms, "expires_ms": made.expires_ms,
             "decision": _proposed(state, made.key),
+            # A member (or enterprise) has this name, or one that looks the same, now: an `admit`
+            # with it is refused `name_taken`; decline, or ask the person for another name.
+            "name_taken": _name_taken(node, state, made.name or "", names),
         })
     rules = state.rules
     return json_response({"admission": rules.admission, "requests": shown,

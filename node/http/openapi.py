@@ -469,11 +469,13 @@ def _join_request_paths() -> dict[str, Any]:
             "admission": {"type": "string", "enum": ["admin", "decision"]},
             "quorum_bp": {"type": "integer"}, "threshold_bp": {"type": "integer"}}},
         "requests": {"type": "array", "maxItems": join_requests_max, "items": {
-            "type": "object", "required": ["key", "member", "name", "note", "created_ms", "expires_ms", "decision"],
+            "type": "object", "required": ["key", "member", "name", "note", "created_ms", "expires_ms", "decision",
+                                                    "name_taken"],
             "properties": {"key": _id_of("k", "the key asking"), "member": _id_of("m", "its member id once admitted"),
                            "name": {"type": "string"}, "note": {"type": "string"},
                            "created_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
-                           "decision": {"type": ["integer", "null"]}}}}}}
+                           "decision": {"type": ["integer", "null"]},
+                           "name_taken": {"type": "boolean", "description": "a member or enterprise has this name now"}}}}}}
     return {
         "/api/join-requests": {
             "post": {"summary": "Ask to join without an invitation, signed by the new key",

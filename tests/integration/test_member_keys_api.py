@@ -94,3 +94,17 @@ def test_a_removed_key_leaves_the_list_and_its_sessions_leave_the_export(node: N
     shown = node.get_as(phone, path).json()
     assert shown["keys"] == [k(phone)] and [d["key"] for d in shown["devices"]] == [k(phone)]
     assert node.get_as(laptop, path).json()["error"] == "bad_id"  # the removed key reads as a stranger
+
+
+def test_a_members_devices_hold_their_own_keys_sessions_and_no_one_elses(
+        node: NodeProcess, household: dict[str, KeyPair]) -> None:
+    dee = node.admit("Dee Alone")
+    for key in (household["cal"], household["phone"], household["laptop"], node.admin_key):
+        Browser(node, key)  # everyone else signed in somewhere
+    path = f"/api/members/{id_to_text('m', dee.public)}"
+    alone = node.get_as(dee, path).json()
+    assert alone["devices"] == [{"key": k(dee), "this_device": True, "sessions": []}]
+    Browser(node, dee)
+    assert len(node.get_as(dee, path).json()["devices"][0]["sessions"]) == 1
+    exported = node.get_as(dee, path + "/export").json()
+    assert {session["key"] for session in exported["sessions"]} == {k(dee)}

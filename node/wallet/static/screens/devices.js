@@ -102,7 +102,9 @@ async function confirmAdd(view, key) {
         h("span", { class: "id", id: "device-account", text: state.device.member })),
       h("dt", { text: t("devices.add.compare") }), h("dd", { class: "code id", id: "device-new-code", text: linking.codeOf(key) })),
     h("p", { class: "hint", text: t("devices.add.warning") }), problem, h("p", { class: "actions" }, add, cancel));
-  add.focus();
+  // The safe choice first: a link to this screen may come from someone who wants their own key on
+  // the account ("open this to set up your new phone"); one Enter must not bind it.
+  cancel.focus();
 }
 
 function confirmRemove(view, entry, name) {
