@@ -61,16 +61,15 @@ class Phone:
 
     def shoot(self, name: str) -> Path:
         """A PNG of the page now, at this viewport and at a desktop's, under /tmp/wallet-shots/;
-        at each, axe-core must find no serious or critical violation (every screen a test shoots
-        is so checked: tests/helpers/accessibility.py)."""
+        at this viewport axe-core must find no serious or critical violation (so every screen a
+        test shoots is checked: tests/helpers/accessibility.py)."""
         screenshots.mkdir(parents=True, exist_ok=True)
         size = self.page.viewport_size
         path = screenshots / f"{name}-{size['width']}.png"
         self.page.screenshot(path=str(path), full_page=True)
-        self.assert_accessible(name)
+        self.assert_accessible(name)  # at the phone's size; test_accessibility.py walks both sizes
         self.page.set_viewport_size(desktop_viewport)
         self.page.screenshot(path=str(screenshots / f"{name}-{desktop_viewport['width']}.png"), full_page=True)
-        self.assert_accessible(name)
         self.page.set_viewport_size(size)
         return path
 

@@ -111,7 +111,7 @@ def test_with_two_tabs_open_a_payment_kept_offline_is_shown_in_both_and_sent_onc
         phone.context.set_offline(False)  # both tabs come online at once, and both try to send
     phone.page.goto(wallet_node.url + "/wallet", wait_until="load")
     wait_until(lambda: outbox_of(phone) == [], what="the payment sent")
-    wait_until(lambda: other.locator("#outbox .row").count() == 0, what="the second tab told it was sent")
+    wait_until(lambda: other.locator("#outbox .row").count() == 0, 30, what="the second tab told it was sent")
     wait_until(lambda: other.locator("#balance").inner_text() == "-2.00 HRS", what="the second tab's balance")
     assert len(payments_to(wallet_node, member, payee)) == 1
     assert balance_of(wallet_node, payee) == 200
