@@ -230,9 +230,10 @@ elsewhere_key = web.AppKey("elsewhere", Elsewhere)
 async def _api_answers_are_not_stored(request: web.Request, response: web.StreamResponse) -> None:
     """Every answer under /api/ is one reader's view (names, balances, memos, join requests' notes,
     a member's devices): a browser must not keep it in its disk cache, where the next person on a
-    shared device, or anything reading the profile, would find it after sign-out."""
+    shared device, or anything reading the profile, would find it after sign-out. A route that
+    says its own (a listing's picture: `private, no-cache`, revalidated by its ETag) keeps it."""
     if request.path.startswith("/api/"):
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 def create_app(
