@@ -14,6 +14,7 @@ error (a script that threw) and every console error (a refused fetch logs one). 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from helpers.nodes import NodeProcess, init_home
 phone_viewport = {"width": 360, "height": 740}
 desktop_viewport = {"width": 1280, "height": 800}
 screenshots = Path("/tmp/wallet-shots")
+screenshots_wanted = os.environ.get("CI") != "true" or os.environ.get("TALLY_SCREENSHOTS") == "1"
 
 
 @pytest.fixture(scope="package")
@@ -59,15 +61,20 @@ class Phone:
     errors: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
 
-    def shoot(self, name: str) -> Path:
-        """A PNG of the page now, at this viewport and at a desktop's, under /tmp/wallet-shots/;
-        at this viewport axe-core must find no serious or critical violation (so every screen a
-        test shoots is checked: tests/helpers/accessibility.py)."""
-        screenshots.mkdir(parents=True, exist_ok=True)
+    def shoot(self, name: str, *, check: bool = True) -> Path:
+        """A PNG of the page now, at this viewport and at a desktop's, under /tmp/wallet-shots/,
+        for a person to look at (not under CI=true, where nobody looks and they cost a minute of
+        the suite, unless TALLY_SCREENSHOTS=1); and, with `check`, axe-core must find no serious or
+        critical violation at this viewport, always (tests/helpers/accessibility.py), so every
+        screen a test shoots is checked. test_accessibility.py walks both sizes itself."""
+        if check:
+            self.assert_accessible(name)
         size = self.page.viewport_size
         path = screenshots / f"{name}-{size['width']}.png"
+        if not screenshots_wanted:
+            return path
+        screenshots.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=True)
-        self.assert_accessible(name)  # at the phone's size; test_accessibility.py walks both sizes
         self.page.set_viewport_size(desktop_viewport)
         self.page.screenshot(path=str(screenshots / f"{name}-{desktop_viewport['width']}.png"), full_page=True)
         self.page.set_viewport_size(size)
