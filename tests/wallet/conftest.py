@@ -3,7 +3,8 @@
 How this works: `wallet_node` is one node for the whole package (`tally init` and `tally serve`
 processes: tests/helpers/nodes.py), stopped with SIGTERM after the last test; tests only add to it
 (invitations, members, payments) and read the node at that moment, so they do not depend on each
-other's order. `browser` launches /usr/bin/chromium (or $TALLY_CHROMIUM) through Playwright's sync
+other's order. The admin funds members in many tests, so the admin's own debit limit is raised to
+100000.00 at the start: which files ran before on a worker can never push the admin past it. `browser` launches /usr/bin/chromium (or $TALLY_CHROMIUM) through Playwright's sync
 API with `executable_path`, never a downloaded build, as tests/pages does: missing, the tests are
 skipped, and fail under CI=true. Playwright's sync API keeps an asyncio loop running in this thread
 while it is started, so nothing in tests/wallet/ calls asyncio.run. `phone` is a fresh browser
@@ -25,6 +26,7 @@ import pytest
 from helpers.accessibility import described, serious_violations
 from helpers.browsing import launched_chromium
 from helpers.nodes import NodeProcess, init_home
+from tallystick.protocol.events import SetLimits
 
 phone_viewport = {"width": 360, "height": 740}
 desktop_viewport = {"width": 1280, "height": 800}
@@ -46,6 +48,7 @@ def wallet_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProces
     created = init_home(home, debit_limit="50", credit_ceiling="1000")
     port = json.loads((home / "config.json").read_text())["listen_port"]
     node = NodeProcess(home=home, port=port, log_path=directory / "serve.log", created=created).start()
+    node.act(node.admin_key, SetLimits(node.admin_key.public, debit_limit_minor=10_000_000, credit_ceiling_minor=None))
     yield node
     status = node.stop()
     assert status == 0, f"the node did not stop cleanly: {status}\n{node.output()}"
