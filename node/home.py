@@ -41,7 +41,6 @@ from tallystick.protocol.personal import commit, open_text, seal
 
 from .personal import DataKeys
 from .store import AppendBatch, Store, acknowledged_path
-from .wallet.catalogue import shipped_languages
 
 
 class HomeError(LocalError):
@@ -133,6 +132,10 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if self.public_url is not None:
             check_public_url(self.public_url)
         trusted_networks(tuple(self.trusted_proxies))
+        # Imported here: the wallet package brings aiohttp's server and Babel, which a `tally`
+        # command that never reads a config.json should not pay for at every start.
+        from .wallet.catalogue import shipped_languages
+
         if self.default_language not in shipped_languages():
             raise ValueError(f"default_language {self.default_language!r} has no catalogue: "
                              f"write one of {', '.join(shipped_languages())}")
