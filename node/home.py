@@ -82,6 +82,23 @@ public_url_chars_max = 300
 trusted_proxies_max = 64
 
 
+class SmtpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The mail server the node sends members' notices through (node/mailer.py, docs/operator.md)."""
+
+    host: Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")]
+    sender: Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^\s@]+@[^\s@]+$")] = msgspec.field(name="from")
+    port: Annotated[int, Meta(ge=1, le=65535)] = 25
+    # STARTTLS before anything else is said (the server's certificate checked against the system's CAs).
+    starttls: bool = False
+    # A login, where the server asks for one; both or neither.
+    username: Annotated[str, Meta(max_length=256)] | None = None
+    password: Annotated[str, Meta(max_length=1024)] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("smtp needs both username and password, or neither")
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything an operator may configure, in one typed place (`DIR/config.json`)."""
 
@@ -126,6 +143,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # asks for none the node ships, and that of the wallet's shell and 404 page. One of the
     # wallet's catalogues (node/wallet/locale/) or "en".
     default_language: Annotated[str, Meta(pattern="^[a-z]{2,3}$")] = "en"
+    # The mail server members' notices go through (docs/notifications.md). None: notices stay in
+    # the wallet's inbox and no mail is sent.
+    smtp: SmtpConfig | None = None
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value

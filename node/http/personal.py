@@ -34,6 +34,7 @@ from tallystick.protocol.ids import id_to_text
 from ..app import Node, node_key
 from ..history import History
 from ..listings import listings_key
+from ..notifications import notifications_key
 from ..personal import erased_text
 from ..sessions import sessions_key
 from ..visible import NotVisibleError
@@ -215,6 +216,7 @@ async def erase(request: web.Request) -> web.Response:
         )
     erased = await node.directory.erase(member_id)
     await request.app[listings_key].erase_member(member_id)  # the market's rows and pictures (docs/market.md)
+    await request.app[notifications_key].erase_member(member_id)  # their inbox and address (docs/notifications.md)
     return json_response({"member": id_to_text("m", member_id), "erased": True, "key_was_held": erased})
 
 

@@ -1,0 +1,252 @@
+"""Members told what concerns them, on a real `tally serve` with a real SMTP server (aiosmtpd) on
+loopback (docs/notifications.md, api.md §14): a member who gives an address and is paid finds it in
+their inbox and in a mail that says the amount in major units with the unit and carries no memo;
+a mail server down at first gets the mail once when it comes up; a node SIGKILLed and started again
+sends nothing twice and loses nothing; a kind turned off is neither noticed nor mailed. Only the
+member concerned reads or changes their inbox and settings, and every bad input is a typed
+refusal that changes nothing."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from tallystick.protocol.ids import KeyPair, id_to_text
+
+from helpers.browsing import wait_until
+from helpers.nodes import NodeProcess
+from helpers.support import Answer, free_port
+
+mail_deadline_seconds = 20
+memo_words = "Secret-Memo-Of-The-Bakery-5521"
+
+
+class Inbox:
+    """What the SMTP server was given, as parsed mails."""
+
+    def __init__(self) -> None:
+        self.mails: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        with self.lock:
+            self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[str]:
+        with self.lock:
+            return [f"{mail['Subject']}\n{mail.get_content()}" for mail in self.mails if mail["To"] == address]
+
+
+class SmtpServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.inbox = Inbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def mailing_node(make_node: Any, smtp: SmtpServer) -> NodeProcess:
+    # The server is not up yet: the first test starts it once a mail waits.
+    return make_node(config={"smtp": {"host": "127.0.0.1", "port": smtp.port, "from": "tally@riverside.example"},
+                             "public_url": "https://riverside.example"})
+
+
+@pytest.fixture(scope="module")
+def people(mailing_node: NodeProcess) -> dict[str, KeyPair]:
+    return {"sam": mailing_node.admit("Sam Fenn"), "ada": mailing_node.admit("Ada Birch"),
+            "admin": mailing_node.admin_key}
+
+
+def path(key: KeyPair, tail: str) -> str:
+    return f"/api/members/{id_to_text('m', key.public)}/{tail}"
+
+
+def send(node: NodeProcess, key: KeyPair | None, method: str, target: str, document: Any = None) -> Answer:
+    body = None if document is None else json.dumps(document).encode()
+    content_type = "application/json" if body is not None else None
+    if key is None:
+        return node.http(method, target, body, content_type)
+    return node.signed(key, method, target, body, content_type)
+
+
+def notices(node: NodeProcess, key: KeyPair) -> list[dict[str, Any]]:
+    answer = send(node, key, "GET", path(key, "inbox?limit=50"))
+    assert answer.status == 200, answer.body
+    return answer.json()["notices"]
+
+
+def set_address(node: NodeProcess, key: KeyPair, address: str | None, **kinds: bool) -> dict[str, Any]:
+    answer = send(node, key, "PUT", path(key, "notifications"), {"address": address, "kinds": kinds})
+    assert answer.status == 200, answer.body
+    return answer.json()
+
+
+def outbox_states(node: NodeProcess) -> list[str]:
+    with sqlite3.connect(f"file:{node.home / 'notifications.db'}?mode=ro", uri=True) as connection:
+        return [row[0] for row in connection.execute("SELECT state FROM outbox ORDER BY id")]
+
+
+def folded_seq(node: NodeProcess) -> int:
+    with sqlite3.connect(f"file:{node.home / 'notifications.db'}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT seq FROM fold_cursor").fetchone()[0]
+
+
+def refused(answer: Answer, status: int, code: str) -> None:
+    assert answer.headers["content-type"].startswith("application/json"), answer.headers
+    document = answer.json()
+    assert (answer.status, document["error"]) == (status, code), answer.body
+    assert document["message"] and "\n" not in document["message"]
+
+
+def test_a_paid_member_is_told_in_the_inbox_and_by_one_mail_once_the_server_is_up(
+    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+) -> None:
+    sam, ada = people["sam"], people["ada"]
+    set_address(mailing_node, sam, "sam@example.org")
+    mailing_node.pay(ada, sam, 500, memo=memo_words)
+    told = wait_until(lambda: [n for n in notices(mailing_node, sam) if n["kind"] == "payment_received"],
+                      mail_deadline_seconds, "the payment in Sam's inbox")
+    assert told[0]["amount"] == 500 and told[0]["other"] == {"id": id_to_text("m", ada.public), "name": "Ada Birch"}
+    assert not told[0]["read"]
+    # The server is down: the mail waits, tried again with a backoff.
+    wait_until(lambda: outbox_states(mailing_node) == ["waiting"], 5, "the mail waiting in the outbox")
+    smtp.start()
+    arrived = wait_until(lambda: smtp.inbox.to("sam@example.org"), mail_deadline_seconds, "the mail to Sam")
+    assert "Integration" in arrived[0] and "Ada Birch paid you 5.00 HRS" in arrived[0]
+    assert "https://riverside.example/wallet/inbox" in arrived[0]
+    assert memo_words not in arrived[0]
+    wait_until(lambda: outbox_states(mailing_node) == ["sent"], 5, "the mail marked sent")
+    assert len(smtp.inbox.to("sam@example.org")) == 1
+    assert memo_words.encode() not in (mailing_node.home / "notifications.db").read_bytes()
+
+
+def test_a_node_killed_and_started_again_sends_nothing_twice_and_loses_nothing(
+    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+) -> None:
+    sam, ada = people["sam"], people["ada"]
+    before = len(smtp.inbox.to("sam@example.org"))
+    mailing_node.pay(ada, sam, 101)
+    wait_until(lambda: len(smtp.inbox.to("sam@example.org")) == before + 1, mail_deadline_seconds, "the 1.01 mail")
+    wait_until(lambda: outbox_states(mailing_node)[-1] == "sent", 5, "the 1.01 mail marked sent")
+    mailing_node.pay(ada, sam, 202)  # and killed at once: its notice and mail may not be written yet
+    assert mailing_node.kill() == -9
+    mailing_node.start()
+    wait_until(lambda: len(smtp.inbox.to("sam@example.org")) >= before + 2, mail_deadline_seconds, "the 2.02 mail")
+    wait_until(lambda: outbox_states(mailing_node)[-1] == "sent", 5, "the 2.02 mail marked sent")
+    mails = smtp.inbox.to("sam@example.org")
+    assert sum("1.01 HRS" in mail for mail in mails) == 1 and sum("2.02 HRS" in mail for mail in mails) == 1
+    amounts = [n["amount"] for n in notices(mailing_node, sam) if n["kind"] == "payment_received"]
+    assert sorted(amounts) == [101, 202, 500]
+
+
+def test_a_kind_turned_off_is_neither_noticed_nor_mailed(
+    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+) -> None:
+    sam, ada = people["sam"], people["ada"]
+    settings = set_address(mailing_node, sam, "sam@example.org", payment_received=False)
+    assert settings["kinds"]["payment_received"] is False and settings["kinds"]["delegated"] is True
+    before = len(smtp.inbox.to("sam@example.org"))
+    paid = mailing_node.pay(ada, sam, 303)
+    # The fold tells each event as the settings are when it reads it: wait until it has read this one.
+    wait_until(lambda: folded_seq(mailing_node) >= paid["seq"], 5, "the 3.03 payment folded")
+    set_address(mailing_node, sam, "sam@example.org", payment_received=True)
+    mailing_node.pay(ada, sam, 404)
+    wait_until(lambda: len(smtp.inbox.to("sam@example.org")) == before + 1, mail_deadline_seconds, "the 4.04 mail")
+    assert "4.04 HRS" in smtp.inbox.to("sam@example.org")[-1]
+    amounts = [n["amount"] for n in notices(mailing_node, sam) if n["kind"] == "payment_received"]
+    assert 303 not in amounts and 404 in amounts
+
+
+def test_the_inbox_pages_newest_first_and_marks_read(mailing_node: NodeProcess, people: dict[str, KeyPair]) -> None:
+    sam = people["sam"]
+    first = send(mailing_node, sam, "GET", path(sam, "inbox?limit=2")).json()
+    assert len(first["notices"]) == 2 and first["next"] is not None
+    ids = [n["id"] for n in first["notices"]]
+    assert ids == sorted(ids, reverse=True)
+    second = send(mailing_node, sam, "GET", path(sam, f"inbox?limit=2&before={first['next']}")).json()
+    assert all(n["id"] < ids[-1] for n in second["notices"])
+    answer = send(mailing_node, sam, "POST", path(sam, "inbox/read"), {"ids": [ids[0]]})
+    assert answer.status == 200 and answer.json()["unread"] == first["unread"] - 1
+    assert send(mailing_node, sam, "POST", path(sam, "inbox/read"), {"all": True}).json() == {"unread": 0}
+    assert all(n["read"] for n in notices(mailing_node, sam))
+
+
+def test_a_delegation_and_a_decision_tell_whom_they_concern(mailing_node: NodeProcess, people: dict[str, KeyPair]) -> None:
+    from tallystick.protocol.events import Delegate, ProposeWithPeriod
+
+    sam, ada = people["sam"], people["ada"]
+    mailing_node.act(ada, Delegate(to=sam.public))
+    # Closing within the hour: both its opening and, at the timer's first pass, its closing soon.
+    mailing_node.act(ada, ProposeWithPeriod(decision_type="poll", title="Market day", text="Which day?",
+                                           deadline_ms=0, options=("Friday", "Saturday"), voting_period_ms=3_600_000))
+    kinds = wait_until(lambda: {n["kind"] for n in notices(mailing_node, sam)} >= {"delegated", "decision_opened"} and
+                       {n["kind"] for n in notices(mailing_node, sam)}, mail_deadline_seconds, "Sam told")
+    assert {"delegated", "decision_opened"} <= kinds
+    delegated = next(n for n in notices(mailing_node, sam) if n["kind"] == "delegated")
+    assert delegated["other"]["name"] == "Ada Birch"
+    assert not any(n["kind"] == "decision_opened" for n in notices(mailing_node, ada))  # the proposer is not told
+
+
+def test_each_route_is_the_member_concerneds_alone(mailing_node: NodeProcess, people: dict[str, KeyPair]) -> None:
+    sam, ada, admin = people["sam"], people["ada"], people["admin"]
+    stranger = KeyPair.generate()
+    routes = [("GET", path(sam, "inbox"), None), ("POST", path(sam, "inbox/read"), {"all": True}),
+              ("GET", path(sam, "notifications"), None),
+              ("PUT", path(sam, "notifications"), {"address": "mallory@example.org"})]
+    for method, target, document in routes:
+        refused(send(mailing_node, None, method, target, document), 401, "not_signed_in")
+        refused(send(mailing_node, stranger, method, target, document), 401, "not_signed_in")
+        refused(send(mailing_node, ada, method, target, document), 403, "not_concerned")
+        refused(send(mailing_node, admin, method, target, document), 403, "not_concerned")
+    assert send(mailing_node, sam, "GET", path(sam, "notifications")).json()["address"] == "sam@example.org"
+
+
+@pytest.mark.parametrize(("method", "tail", "document"), [
+    ("PUT", "notifications", {"address": "not an address"}),
+    ("PUT", "notifications", {"address": "sam@example.org\r\nBcc: all@example.org"}),
+    ("PUT", "notifications", {"address": "a" * 250 + "@example.org"}),
+    ("PUT", "notifications", {"kinds": {"weather": True}}),
+    ("PUT", "notifications", {"kinds": {"payment_received": "yes"}}),
+    ("PUT", "notifications", {"addres": "sam@example.org"}),
+    ("PUT", "notifications", [1, 2]),
+    ("POST", "inbox/read", {}),
+    ("POST", "inbox/read", {"ids": [1], "all": True}),
+    ("POST", "inbox/read", {"ids": list(range(1, 200))}),
+    ("POST", "inbox/read", {"ids": [-1]}),
+    ("POST", "inbox/read", {"ids": [2**70]}),
+    ("GET", "inbox?limit=0", None),
+    ("GET", "inbox?limit=51", None),
+    ("GET", "inbox?before=abc", None),
+    ("GET", "inbox?before=99999999999999999999", None),
+])
+def test_a_bad_input_is_refused_in_one_line_and_changes_nothing(
+    mailing_node: NodeProcess, people: dict[str, KeyPair], method: str, tail: str, document: Any
+) -> None:
+    sam = people["sam"]
+    settings = send(mailing_node, sam, "GET", path(sam, "notifications")).json()
+    refused(send(mailing_node, sam, method, path(sam, tail), document), 400, "malformed")
+    assert send(mailing_node, sam, "GET", path(sam, "notifications")).json() == settings
