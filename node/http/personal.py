@@ -162,6 +162,7 @@ async def export_document(request: web.Request) -> dict[str, Any]:
     ]
     sessions = await _sessions_of_every_key(request, member)
     listings = await _listings_of(request, node, member_id)
+    notified = await request.app[notifications_key].settings_of(member_id)
     return {
         "exported_ms": int(time.time() * 1000),
         "community": {"node": id_to_text("n", node.feed), "name": unit.name, "unit": unit.unit_code},
@@ -183,6 +184,8 @@ async def export_document(request: web.Request) -> dict[str, Any]:
         "holdings": holdings,
         "sessions": sessions,
         "listings": listings,
+        # Their notification settings (docs/notifications.md): the address they gave, the kinds off.
+        "notifications": {"address": notified.address, "kinds_off": sorted(notified.off)},
         # Whether this node still holds the key that opens what the member typed (node/personal.py).
         "data_key_held": directory.keys.get(member_id) is not None,
         "texts": sorted(directory.texts_of(member_id)),
