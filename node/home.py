@@ -146,6 +146,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The mail server members' notices go through (docs/notifications.md). None: notices stay in
     # the wallet's inbox and no mail is sent.
     smtp: SmtpConfig | None = None
+    # How often the node looks for the reminders no event carries: a decision closing within a day,
+    # a listing about to expire (node/notifications.py). A day's warning needs no finer grain.
+    reminders_interval_ms: Annotated[int, Meta(ge=100, le=3_600_000)] = 60_000
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value

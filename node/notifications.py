@@ -7,7 +7,7 @@ is personal data the log must never hold. A fold reads the own feed from where i
 (`fold_cursor`), turns each event into the notices it means (`notices_of_event`, pure: the event's
 bytes and the state), and writes those notices, the mails they call for and the seq it read up to
 in ONE transaction: a restart neither repeats a notice nor skips one. A timer pass (every
-`reminders_interval_ms`) adds the notices no event carries: a decision closing within a day to
+`reminders_interval_ms` of the config) adds the notices no event carries: a decision closing within a day to
 those who have not voted, a listing of theirs about to expire (read from `listings.db` by its
 `listings_by_expiry` index, through a read-only connection). Each such reminder is recorded in
 `reminded` in the same transaction, so it is given once.
@@ -84,8 +84,6 @@ mark_read_ids_max = 100
 fold_batch_events_max = 256
 # How often the fold looks for new events (the sequencer's head against the cursor).
 fold_interval_ms = 500
-# How often the reminders are looked for: a day's warning needs no finer grain.
-reminders_interval_ms = 60_000
 # A decision is "closing" this long before its deadline.
 decision_closing_before_ms = day_ms
 # A listing is "about to expire" this long before its expiry.
@@ -607,9 +605,10 @@ notifications_key = web.AppKey("notifications", NotificationStore)
 
 async def run_fold(app: web.Application) -> None:
     """Fold the own feed into notices as it grows, and give the reminders on their timer."""
-    from .app import clock_ms, node_key
+    from .app import clock_ms, config_key, node_key
 
     node = app[node_key]
+    reminders_interval_ms = app[config_key].reminders_interval_ms
     store = app[notifications_key]
     listings_path = node.home.path / "listings.db"
     if await store.cursor(node.feed) is None:

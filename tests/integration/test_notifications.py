@@ -35,7 +35,7 @@ class Inbox:
         self.mails: list[email.message.EmailMessage] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 OK"
@@ -72,7 +72,7 @@ def smtp() -> Iterator[SmtpServer]:
 def mailing_node(make_node: Any, smtp: SmtpServer) -> NodeProcess:
     # The server is not up yet: the first test starts it once a mail waits.
     return make_node(config={"smtp": {"host": "127.0.0.1", "port": smtp.port, "from": "tally@riverside.example"},
-                             "public_url": "https://riverside.example"})
+                             "public_url": "https://riverside.example", "reminders_interval_ms": 200})
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +206,9 @@ def test_a_delegation_and_a_decision_tell_whom_they_concern(mailing_node: NodePr
     kinds = wait_until(lambda: {n["kind"] for n in notices(mailing_node, sam)} >= {"delegated", "decision_opened"} and
                        {n["kind"] for n in notices(mailing_node, sam)}, mail_deadline_seconds, "Sam told")
     assert {"delegated", "decision_opened"} <= kinds
+    # Closing within a day: those who have not voted are reminded, once.
+    wait_until(lambda: [n for n in notices(mailing_node, sam) if n["kind"] == "decision_closing"],
+               mail_deadline_seconds, "the decision's closing reminder")
     delegated = next(n for n in notices(mailing_node, sam) if n["kind"] == "delegated")
     assert delegated["other"]["name"] == "Ada Birch"
     assert not any(n["kind"] == "decision_opened" for n in notices(mailing_node, ada))  # the proposer is not told
@@ -250,3 +253,43 @@ def test_a_bad_input_is_refused_in_one_line_and_changes_nothing(
     settings = send(mailing_node, sam, "GET", path(sam, "notifications")).json()
     refused(send(mailing_node, sam, method, path(sam, tail), document), 400, "malformed")
     assert send(mailing_node, sam, "GET", path(sam, "notifications")).json() == settings
+
+
+def test_a_listing_about_to_expire_is_told_to_its_member_once_by_inbox_and_mail(
+    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+) -> None:
+    sam = people["sam"]
+    made = send(mailing_node, sam, "POST", "/api/listings", {
+        "kind": "offer", "title": "Plum-Jam-Of-The-Orchard", "category": "food", "price": 300, "expires_in_days": 1})
+    assert made.status == 201, made.body
+    listing = made.json()["id"]
+    told = wait_until(lambda: [n for n in notices(mailing_node, sam) if n["kind"] == "listing_expiring"],
+                      mail_deadline_seconds, "the expiry reminder")
+    assert told[0]["ref"] == listing
+    mail = wait_until(lambda: [m for m in smtp.inbox.to("sam@example.org") if "expires within three days" in m],
+                      mail_deadline_seconds, "the expiry mail")
+    assert "Plum-Jam" not in mail[0]
+    before = len(smtp.inbox.to("sam@example.org"))
+    wait_until(lambda: folded_seq(mailing_node) >= mailing_node.get("/api/status")["seq"], 5, "the fold caught up")
+    assert len([n for n in notices(mailing_node, sam) if n["kind"] == "listing_expiring"]) == 1
+    assert len(smtp.inbox.to("sam@example.org")) == before
+
+
+def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file(
+    mailing_node: NodeProcess, people: dict[str, KeyPair]
+) -> None:
+    ada = people["ada"]
+    leaver = mailing_node.admit("Lark Venn")
+    address = "lark-venn-7392@example.org"
+    set_address(mailing_node, leaver, address)
+    mailing_node.pay(ada, leaver, 100)
+    wait_until(lambda: notices(mailing_node, leaver), mail_deadline_seconds, "the leaver told")
+    mailing_node.pay(leaver, ada, 100)
+    export = send(mailing_node, leaver, "GET", path(leaver, "export")).json()
+    assert export["notifications"] == {"address": address, "kinds_off": []}
+    mailing_node.remove(leaver)
+    erased = send(mailing_node, mailing_node.admin_key, "POST", path(leaver, "erase"), {})
+    assert erased.status == 200, erased.body
+    files = [mailing_node.home / name for name in ("notifications.db", "notifications.db-wal")]
+    held = b"".join(file.read_bytes() for file in files if file.exists())
+    assert address.encode() not in held and leaver.public not in held
