@@ -153,6 +153,8 @@ class Mailer:
         from .app import clock_ms
 
         while True:
+            # Cleared before the outbox is read: a mail queued from here on wakes the wait below.
+            self.store.mail_queued.clear()
             if self.config is not None:
                 for mail in await self.store.mails_due(clock_ms(), mails_batch_max):
                     await self._send(mail)
@@ -164,7 +166,6 @@ class Mailer:
                     wait_ms = max(0, min(wait_ms, next_ms - clock_ms()))
                     if wait_ms == 0:
                         continue
-            self.store.mail_queued.clear()
             try:
                 async with asyncio.timeout(wait_ms / 1000):
                     await self.store.mail_queued.wait()
