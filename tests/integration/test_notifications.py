@@ -35,6 +35,12 @@ class Inbox:
         self.mails: list[email.message.EmailMessage] = []
         self.lock = threading.Lock()
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address.startswith("nobody"):
+            return "550 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
@@ -105,9 +111,14 @@ def set_address(node: NodeProcess, key: KeyPair, address: str | None, **kinds: b
     return answer.json()
 
 
-def outbox_states(node: NodeProcess) -> list[str]:
+def outbox_rows(node: NodeProcess) -> list[tuple[str, int, str | None]]:
+    """(state, attempts, last error) of every outbox row, oldest first."""
     with sqlite3.connect(f"file:{node.home / 'notifications.db'}?mode=ro", uri=True) as connection:
-        return [row[0] for row in connection.execute("SELECT state FROM outbox ORDER BY id")]
+        return list(connection.execute("SELECT state, attempts, last_error FROM outbox ORDER BY id"))
+
+
+def outbox_states(node: NodeProcess) -> list[str]:
+    return [state for state, _, _ in outbox_rows(node)]
 
 
 def folded_seq(node: NodeProcess) -> int:
@@ -179,6 +190,19 @@ def test_a_kind_turned_off_is_neither_noticed_nor_mailed(
     assert "4.04 HRS" in smtp.inbox.to("sam@example.org")[-1]
     amounts = [n["amount"] for n in notices(mailing_node, sam) if n["kind"] == "payment_received"]
     assert 303 not in amounts and 404 in amounts
+
+
+def test_a_recipient_the_server_refuses_for_good_is_given_up_at_once_and_recorded(
+    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+) -> None:
+    ada = people["ada"]
+    refused_member = mailing_node.admit("Nell Oakes")
+    set_address(mailing_node, refused_member, "nobody@example.org")
+    mailing_node.pay(ada, refused_member, 150)
+    wait_until(lambda: outbox_rows(mailing_node)[-1][0] == "failed", mail_deadline_seconds, "the mail given up")
+    assert outbox_rows(mailing_node)[-1] == ("failed", 1, "recipient_refused")
+    assert not smtp.inbox.to("nobody@example.org")
+    assert [n["amount"] for n in notices(mailing_node, refused_member)] == [150]  # the inbox has it still
 
 
 def test_the_inbox_pages_newest_first_and_marks_read(mailing_node: NodeProcess, people: dict[str, KeyPair]) -> None:
