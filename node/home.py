@@ -149,6 +149,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # How often the node looks for the reminders no event carries: a decision closing within a day,
     # a listing about to expire (node/notifications.py). A day's warning needs no finer grain.
     reminders_interval_ms: Annotated[int, Meta(ge=100, le=3_600_000)] = 60_000
+    # The window of the members' digest (new listings, open decisions): one digest per window,
+    # windows counted from the epoch (a week: Thursday 00:00 UTC to the next).
+    digest_interval_ms: Annotated[int, Meta(ge=1000)] = 7 * 24 * 60 * 60 * 1000
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value

@@ -100,6 +100,11 @@ def mail_line(node: object, notice: Notice) -> str:
         return f"You were paid a dividend of {money(notice.amount_minor)}"
     if kind == "listing_expiring":
         return "A listing of yours expires within three days: renew it in your wallet to keep it"
+    if kind == "weekly_digest":
+        listings = notice.units or 0
+        decisions = int(notice.detail or 0)
+        return (f"This week: {listings} new {'listing' if listings == 1 else 'listings'} in the market, "
+                f"{decisions} {'decision' if decisions == 1 else 'decisions'} open")
     return "Something in your community concerns you: see your wallet"
 
 

@@ -8,7 +8,7 @@ is personal data the log must never hold. A fold reads the own feed from where i
 bytes and the state), and writes those notices, the mails they call for and the seq it read up to
 in ONE transaction: a restart neither repeats a notice nor skips one. A timer pass (every
 `reminders_interval_ms` of the config) adds the notices no event carries: a decision closing within a day to
-those who have not voted, a listing of theirs about to expire (read from `listings.db` by its
+those who have not voted, a listing of theirs about to expire, a weekly digest (read from `listings.db` by its
 `listings_by_expiry` index, through a read-only connection). Each such reminder is recorded in
 `reminded` in the same transaction, so it is given once.
 
@@ -69,6 +69,7 @@ kinds = (
     "order_filled",
     "dividend_paid",
     "listing_expiring",
+    "weekly_digest",
 )
 
 # Notices one member keeps: a phone's inbox of a few months; past it the oldest go.
@@ -88,6 +89,8 @@ fold_interval_ms = 500
 decision_closing_before_ms = day_ms
 # A listing is "about to expire" this long before its expiry.
 listing_expiring_before_ms = 3 * day_ms
+# Listings counted for a digest, at most (the node holds at most listings_max).
+digest_listings_counted_max = 20_000
 # Listings looked at per reminders pass (by expiry, soonest first).
 listings_reminded_max = 500
 # Payments across sent by this community's members and not yet settled or returned, remembered so
@@ -439,10 +442,21 @@ class NotificationStore:
             await connection.execute("UPDATE fold_cursor SET seq = ? WHERE feed = ?", (events[-1][0], feed))
         return written
 
-    async def remind(self, state: State, listings_path: Path, now_ms: int) -> int:
-        """The timer's pass: decisions closing within a day (to those who may vote and have not)
-        and listings about to expire (to their members), each once. How many notices were written."""
+    async def remind(self, state: State, listings_path: Path, now_ms: int, digest_interval_ms: int) -> int:
+        """The timer's pass: decisions closing within a day (to those who may vote and have not),
+        listings about to expire (to their members), and once per `digest_interval_ms` window (weeks
+        since the epoch by default) a digest to every member: how many listings are new since the
+        window before and how many decisions are open, if either is any. Each once. How many
+        notices were written."""
         planned: list[tuple[str, str, int, list[Draft]]] = []  # (kind, ref, until_ms, drafts)
+        window = now_ms // digest_interval_ms
+        new_listings = await _listings_new_since(listings_path, (window - 1) * digest_interval_ms, now_ms)
+        open_decisions = len(state.open_decisions)
+        if new_listings or open_decisions:
+            people = [m for m, member in state.members.items() if member.active and is_person(member)]
+            planned.append(("digest", str(window), (window + 2) * digest_interval_ms,
+                            [Draft(m, "weekly_digest", ref="digest", detail=str(open_decisions), units=new_listings)
+                             for m in people]))
         for decision_id, deadline_ms in state.open_decisions.items():
             if now_ms < deadline_ms <= now_ms + decision_closing_before_ms:
                 decision = state.decisions.get(decision_id)
@@ -471,9 +485,11 @@ class NotificationStore:
                     continue
                 for draft in drafts:
                     assert draft.member is not None
-                    # A reminder is tied to no event: its seq is the time it was given, which keeps
-                    # a second reminder of a renewed listing from clashing with the first.
-                    if await self._write(connection, draft.member, until_ms, draft, now_ms, settings):
+                    # A reminder is tied to no event: its seq is the deadline or expiry it warns of
+                    # (a digest's: its window's end), which keeps a second reminder of a renewed
+                    # listing from clashing with the first.
+                    seq = (window + 1) * digest_interval_ms if kind == "digest" else until_ms
+                    if await self._write(connection, draft.member, seq, draft, now_ms, settings):
                         written += 1
                         touched.add(draft.member)
             await self._bound(connection, touched, now_ms)
@@ -600,6 +616,28 @@ async def _listings_expiring(path: Path, now_ms: int) -> list[tuple[str, bytes, 
         await connection.close()
 
 
+async def _listings_new_since(path: Path, since_ms: int, now_ms: int) -> int:
+    """How many live listings were listed (or renewed) after `since_ms`, by the listings file's
+    `listings_newest` index, through a read-only connection; at most `digest_listings_counted_max`."""
+    if not path.exists():
+        return 0
+    try:
+        connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        async with connection.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM listings WHERE listed_ms > ? AND expires_ms > ? AND"
+            " hidden_reason IS NULL LIMIT ?)", (since_ms, now_ms, digest_listings_counted_max),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        await connection.close()
+
+
 notifications_key = web.AppKey("notifications", NotificationStore)
 
 
@@ -623,7 +661,7 @@ async def run_fold(app: web.Application) -> None:
                              [(row.seq, row.hash, row.bytes) for row in rows], clock_ms())
             continue  # more may follow at once
         if clock_ms() >= next_reminders_ms:
-            await store.remind(node.sequencer.state, listings_path, clock_ms())
+            await store.remind(node.sequencer.state, listings_path, clock_ms(), app[config_key].digest_interval_ms)
             next_reminders_ms = clock_ms() + reminders_interval_ms
         await asyncio.sleep(fold_interval_ms / 1000)
 

@@ -29,6 +29,8 @@ function linkOf(notice) {
       return "/wallet/own";
     case "listing_expiring":
       return `/wallet/listing?id=${encodeURIComponent(notice.ref)}`;
+    case "weekly_digest":
+      return "/wallet/market";
     default:
       return "/wallet/history";
   }
@@ -41,6 +43,8 @@ export function noticeLine(notice, unit) {
     amount: notice.amount === null ? "" : formatAmount(notice.amount, unit),
     units: notice.units ?? 0,
     decision: notice.ref,
+    listings: notice.units ?? 0,
+    decisions: notice.detail ?? "0",
   };
   let id = `inbox.${notice.kind}`;
   if (notice.kind === "payment_received") {

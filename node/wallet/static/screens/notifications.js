@@ -14,7 +14,7 @@ export const needsDevice = true;
 
 // The kinds in the order the screen lists them (node/notifications.py `kinds`).
 const kindOrder = ["payment_received", "payment_across_settled", "payment_across_returned", "decision_opened",
-  "decision_closing", "delegated", "offer_closed", "order_filled", "dividend_paid", "listing_expiring"];
+  "decision_closing", "delegated", "offer_closed", "order_filled", "dividend_paid", "listing_expiring", "weekly_digest"];
 // RFC 5321's bound on an address, as the node takes it.
 const addressCharsMax = 254;
 
