@@ -52,6 +52,7 @@ from tallystick.protocol.events import (
     Transfer,
 )
 from tallystick.protocol.federation import PaymentAccepted, PaymentOut, PaymentReturned, PaymentSettled
+from tallystick.protocol.ids import hash32
 
 from .store import balances_decoder
 
@@ -231,9 +232,9 @@ def _voters(state: State, electorate: object, but: bytes | None = None) -> list[
     return [m for m in found if m != but]
 
 
-def notices_of_event(state: State, seq: int, event_hash: bytes, raw: bytes) -> tuple[list[Draft], tuple[bytes, bytes, int] | None]:
-    """The notices event `raw` (at `seq`, hashed `event_hash`) means, on the state it is folded
-    with, and a payment across it sends (its id, payer and amount), if it is one. Pure."""
+def notices_of_event(state: State, seq: int, raw: bytes) -> tuple[list[Draft], tuple[bytes, bytes, int] | None]:
+    """The notices event `raw` (at `seq`) means, on the state it is folded with, and a payment
+    across it sends (its id, payer and amount), if it is one. Pure."""
     body = decode_event(raw).body
     if isinstance(body, Act):
         intent = decode_intent(body.intent)
@@ -260,7 +261,8 @@ def notices_of_event(state: State, seq: int, event_hash: bytes, raw: bytes) -> t
             return drafts, None
         return [], None
     if isinstance(body, PaymentOut):
-        return [], (event_hash, body.payer, body.amount_minor)
+        # A payment's id is the hash of its exact bytes (ledger/payments.py: payment_id).
+        return [], (hash32(raw), body.payer, body.amount_minor)
     if isinstance(body, PaymentAccepted):
         return [Draft(body.to_member, "payment_received", ref="across", amount_minor=body.amount_minor)], None
     if isinstance(body, PaymentSettled):
@@ -395,14 +397,14 @@ class NotificationStore:
                 paid.append((bytes(account), balance - before))
         return paid
 
-    async def fold(self, state: State, store: object, feed: bytes, events: list[tuple[int, bytes, bytes]], now_ms: int) -> int:
-        """Write the notices of `events` ((seq, hash, bytes), in order, following the cursor) and
+    async def fold(self, state: State, store: object, feed: bytes, events: list[tuple[int, bytes]], now_ms: int) -> int:
+        """Write the notices of `events` ((seq, bytes), in order, following the cursor) and
         move the cursor past them, in one transaction. How many notices were written."""
         if not events:
             return 0
         planned: list[tuple[int, Draft]] = []
-        for seq, event_hash, raw in events:
-            drafts, sent = notices_of_event(state, seq, event_hash, raw)
+        for seq, raw in events:
+            drafts, sent = notices_of_event(state, seq, raw)
             if sent is not None:
                 planned.append((seq, Draft(sent[1], "_across", ref=sent[0].hex(), amount_minor=sent[2])))
             for draft in drafts:
@@ -658,7 +660,7 @@ async def run_fold(app: web.Application) -> None:
         if node.sequencer.head.seq > folded:
             rows = await node.store.read_log(node.feed, folded + 1, fold_batch_events_max)
             await store.fold(node.sequencer.state, node.store, node.feed,
-                             [(row.seq, row.hash, row.bytes) for row in rows], clock_ms())
+                             [(row.seq, row.bytes) for row in rows], clock_ms())
             continue  # more may follow at once
         if clock_ms() >= next_reminders_ms:
             await store.remind(node.sequencer.state, listings_path, clock_ms(), app[config_key].digest_interval_ms)

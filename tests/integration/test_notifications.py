@@ -338,3 +338,50 @@ def test_a_digest_tells_each_member_of_new_listings_and_open_decisions_once_a_wi
     assert "This week: 1 new listing in the market, 0 decisions open" in mail[0] and "Apple-Cider" not in mail[0]
     digest = next(n for n in notices(node, reader) if n["kind"] == "weekly_digest")
     assert (digest["units"], digest["detail"]) == (1, "0")
+
+
+def test_shares_tell_subscribers_traders_and_holders(mailing_node: NodeProcess) -> None:
+    from tallystick.ledger.shares import enterprise_id
+    from tallystick.protocol.events import (
+        DeclareDividend,
+        FounderIssue,
+        Holders,
+        OpenOfferWithPeriod,
+        PlaceOrder,
+        ProposeWithPeriod,
+        RegisterEnterprise,
+        ShareClass,
+        Subscribe,
+        Vote,
+    )
+
+    finn, gus = mailing_node.admit("Finn Marsh"), mailing_node.admit("Gus Tarrant")
+    customer = ShareClass("Mill shares", "user", 1, 1, 100, False, True, None, True)
+    founder = ShareClass("Founder shares", "founder", 3, 0, 100, False, False, None, True)
+    registered = mailing_node.act(finn, RegisterEnterprise("Mill", (customer, founder), (FounderIssue(1, 10),)))["seq"]
+    mill = enterprise_id(mailing_node.feed, registered)
+    offer = mailing_node.act(finn, OpenOfferWithPeriod(mill, 0, 100, 5, 1, 5, 0, open_for_ms=1500))["seq"]
+    mailing_node.act(gus, Subscribe(offer, 2))
+    allotted = wait_until(lambda: [n for n in notices(mailing_node, gus) if n["kind"] == "offer_closed"],
+                          mail_deadline_seconds, "the offer's close told")
+    assert (allotted[0]["detail"], allotted[0]["units"], allotted[0]["ref"]) == ("allotted", 2, str(offer))
+    assert allotted[0]["other"] == {"id": id_to_text("e", mill), "name": "Mill"}
+
+    mailing_node.act(gus, PlaceOrder(mill, 0, "sell", 1, 120))
+    mailing_node.act(finn, PlaceOrder(mill, 0, "buy", 1, 120))
+    for trader, side in ((gus, "sold"), (finn, "bought")):
+        filled = wait_until(lambda t=trader: [n for n in notices(mailing_node, t) if n["kind"] == "order_filled"],
+                            mail_deadline_seconds, f"the trade told to the one who {side}")
+        assert (filled[0]["detail"], filled[0]["units"], filled[0]["amount"]) == (side, 1, 120)
+
+    proposed = mailing_node.act(finn, ProposeWithPeriod(
+        decision_type="proposal", title="A dividend", text="From the offer.", deadline_ms=0,
+        electorate=Holders(mill), effect=DeclareDividend(mill, 100), voting_period_ms=1500))["seq"]
+    for holder in (finn, gus):
+        mailing_node.act(holder, Vote(decision=proposed, position="agree"))
+    paid = {}
+    for holder in (finn, gus):
+        told = wait_until(lambda h=holder: [n for n in notices(mailing_node, h) if n["kind"] == "dividend_paid"],
+                          mail_deadline_seconds, "the dividend told")
+        paid[holder.public] = told[0]["amount"]
+    assert sum(paid.values()) == 100 and all(amount > 0 for amount in paid.values())
