@@ -371,6 +371,10 @@ elsewhere = {
     # the member concerned and an admin on every route.
     "/api/listings/categories", "/api/listings", "/api/listings/{listing}", "/api/listings/{listing}/renew",
     "/api/listings/{listing}/hide", "/api/listings/{listing}/picture",
+    # A member's inbox and notification settings: the member concerned alone;
+    # tests/integration/test_notifications.py refuses a stranger, a key that is no member's, another
+    # member and an admin on every route.
+    "/api/members/{reference}/inbox", "/api/members/{reference}/inbox/read", "/api/members/{reference}/notifications",
 }
 
 
