@@ -213,7 +213,7 @@ export function floorsForm() {
           draw();
           rows[Math.min(index, rows.length - 1)].decisionClass.focus();
         } }) : null;
-      return h("li", { class: "card" },
+      return h("li", {},
         h("fieldset", {}, h("legend", { text: t("effects.floors.row", { number }) }),
           field(id("class"), t("effects.floors.class"), row.decisionClass),
           field(id("quorum"), t("effects.floors.quorum"), row.quorum),
@@ -307,6 +307,31 @@ export function recoveryForm(picker) {
     const key = keyFromTyped(code.value);
     if (!key) return refuse(t("effects.recovery.key.bad"), code);
     return intents.recoverKeyEffect(idFromText("m", member.id), idFromText("k", key));
+  };
+  return { element, effect };
+}
+
+// ---- an enterprise's withdrawal rule, decided by its holders ------------------------------------------
+
+export function withdrawalRuleForm(enterprise) {
+  const { unit } = state.community;
+  const rule = enterprise.withdrawal_rule;
+  const notice = textInput("propose-notice", "numeric");
+  const cap = textInput("propose-yearly-cap");
+  notice.value = String(Math.floor(rule.notice_ms / (24 * hourMs)));
+  const element = h("div", {},
+    h("p", { class: "hint", id: "propose-rule-now", text: t("effects.withdrawal.now", {
+      notice: String(Math.floor(rule.notice_ms / (24 * hourMs))),
+      cap: rule.yearly_cap ? money(rule.yearly_cap) : t("moves.withdraw.cap.none") }) }),
+    field("propose-notice", t("effects.withdrawal.notice"), notice, t("effects.withdrawal.notice.hint")),
+    field("propose-yearly-cap", t("effects.withdrawal.cap", { unit: unit.code }), cap, t("effects.withdrawal.cap.hint")));
+  const effect = (refuse) => {
+    const days = /^\s*\d{1,3}\s*$/.test(notice.value) ? Number(notice.value) : -1;
+    const noticeMs = days * 24 * hourMs;
+    if (days < 0 || noticeMs > intents.decisionDurationMaxMs) return refuse(t("effects.withdrawal.notice.bad"), notice);
+    const yearly = parseZeroOrAmount(cap.value, unit.decimals);
+    if (yearly.error) return refuse(t(yearly.error, { decimals: unit.decimals }), cap);
+    return intents.setWithdrawalRuleEffect(idFromText("e", enterprise.id), noticeMs, yearly.minor);
   };
   return { element, effect };
 }

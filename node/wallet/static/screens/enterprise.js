@@ -7,7 +7,7 @@ import * as api from "../api.js";
 import { formatTime } from "../format.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
-import { alertLine, drawTabs, h, heading, money, navLink, show } from "../ui.js";
+import { alertLine, drawTabs, h, heading, money, navLink, show, state } from "../ui.js";
 import { bookDepth, cancelOrder, myHoldings, orderRow, shareCount, sharesOf, shareTotal } from "../shares.js";
 
 export const needsDevice = true;
@@ -102,6 +102,10 @@ export async function draw(view, { notice = null } = {}) {
       free && shareClass?.transferable ? move("transfer", t("moves.transfer.link"), "moves.transfer.link.label") : null,
       shareClass?.withdrawable ? move("withdraw", t("moves.withdraw.link"), "moves.withdraw.link.label") : null);
   });
+  // Its manager and the holders of shares with a vote may propose to its holders (its withdrawal rule).
+  const votes = mine.holdings.some((held) => held.enterprise === enterprise.id && enterprise.classes[held.class]?.votes_per_share > 0);
+  const proposeRule = (votes || enterprise.manager === state.device.member) && enterprise.classes.some((shareClass) => shareClass.withdrawable)
+    ? h("p", {}, navLink(`/wallet/propose?holders=${enterprise.id}`, t("moves.rule.propose"), { class: "button" })) : null;
   const ordersHere = mine.orders.filter((order) => order.enterprise === enterprise.id).map((order) => orderRow(order, onCancel));
 
   show(...[heading(enterprise.name), status,
@@ -114,5 +118,6 @@ export async function draw(view, { notice = null } = {}) {
     heldHere.length ? h("ul", { class: "rows", id: "enterprise-holdings" }, ...heldHere)
       : h("p", { class: "muted", text: t("own.holdings.none") }),
     ordersHere.length ? h("ul", { class: "rows", id: "enterprise-orders" }, ...ordersHere) : null,
+    proposeRule,
     h("p", {}, navLink("/wallet/own", t("own.back")))].filter(Boolean));
 }

@@ -9,17 +9,19 @@
 // the admin's screen proposes from a join request) and federation acts: one member's limits, the
 // default limits, removing a member, the rules, the levy, a treasury payment, the floors, who sees
 // what, and a recovery (their fields are effect_forms.js). Holders' effects (an enterprise's
-// dividend) are proposed by its holders. A quorum and threshold are never named here: the node
+// dividend, its withdrawal rule) are proposed by its holders: `/wallet/propose?holders=e_…`, reached
+// from the enterprise's screen, offers the withdrawal rule alone. A quorum and threshold are never named here: the node
 // gives the community's defaults raised to the class's floor. The least time open shown is the
 // default floor of the class; the node checks the floors in force and refuses less in one line
 // (`below_floor`), which the member fixes by giving more time.
+import * as api from "../api.js";
 import { parseAmount } from "../format.js";
 import * as intents from "../intents.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
 import { alertLine, errorLine, h, heading, show, state } from "../ui.js";
 import { defaultFloors, field, floorsForm, levyForm, recoveryForm, rulesForm, select, treasuryForm,
-  visibilityForm } from "../effect_forms.js";
+  visibilityForm, withdrawalRuleForm } from "../effect_forms.js";
 import { decisionLink, drawDecideTabs, duration, memberPicker, sendIntent } from "./decide.js";
 
 export const needsDevice = true;
@@ -36,11 +38,27 @@ const defaultPeriodDays = 7;
 // an admin's account (limits, a removal, a recovery), it is the strictest.
 function classOf(effectKind, member) {
   if (effectKind === "none") return "general";
+  if (effectKind === "set_withdrawal_rule") return "enterprise";
   if (["set_rules", "set_floors", "set_visibility"].includes(effectKind)) return "rules";
   if (["set_levy", "treasury_pay"].includes(effectKind)) return "treasury";
   if (member?.role === "admin") return "rules";
   if (effectKind === "recover_key") return "key_recovery";
   return effectKind === "remove" ? "membership" : "limits";
+}
+
+// The enterprise whose holders decide (`?holders=e_…`, from the enterprise's screen): its JSON, null
+// for a members' decision, or false after saying in one line that the link names none.
+async function holdersEnterprise() {
+  const reference = new URLSearchParams(location.search).get("holders");
+  if (reference === null) return null;
+  try {
+    idFromText("e", reference);
+    return await api.get(`/api/enterprises/${reference}?limit=1`);
+  } catch (error) {
+    if (error instanceof api.ApiError && error.code !== "unknown_enterprise") throw error;
+    show(heading(t("propose.title")), alertLine(t("own.enterprise.unknown")));
+    return false;
+  }
 }
 
 // A limit typed in major units: null when empty (the community's default), 0 allowed.
@@ -63,6 +81,8 @@ function refusalLine(error, effectKind) {
 export async function draw(view) {
   drawDecideTabs();
   const { unit } = state.community;
+  const enterprise = await holdersEnterprise();
+  if (enterprise === false || !view.current()) return;
   const kind = select("propose-kind", intents.decisionTypes.map((type) => [type, t(`decide.type.${type}`)]), "proposal");
   const kindAbout = h("p", { class: "hint", id: "propose-kind-hint" });
   kind.setAttribute("aria-describedby", "propose-kind-hint");
@@ -103,7 +123,9 @@ export async function draw(view) {
     optionList, addOption, field("propose-choose", t("propose.choose"), choose));
 
   // What it changes.
-  const effect = select("propose-effect", effectKinds.map((key) => [key, t(`propose.effect.${key}`)]), "none");
+  // A holders' decision may change only what its holders decide (ledger/decisions.py `holders_effects`).
+  const offered = enterprise ? ["none", "set_withdrawal_rule"] : effectKinds;
+  const effect = select("propose-effect", offered.map((key) => [key, t(`propose.effect.${key}`)]), "none");
   const picker = memberPicker({ id: "propose-member", label: t("propose.member"), hint: t("propose.member.hint"),
     choose: (name) => t("propose.member.choose", { name }), none: t("propose.member.none"),
     change: t("propose.member.change") });
@@ -114,8 +136,9 @@ export async function draw(view) {
     field("propose-debit", t("propose.debit", { unit: unit.code }), debit, t("propose.debit.hint")),
     field("propose-ceiling", t("propose.ceiling", { unit: unit.code }), ceiling, t("propose.ceiling.hint")));
   // The other effects' own fields, each drawn only while its effect is chosen.
-  const forms = { set_rules: rulesForm(), set_levy: levyForm(), treasury_pay: treasuryForm(picker),
-    set_floors: floorsForm(), set_visibility: visibilityForm(), recover_key: recoveryForm(picker) };
+  const forms = enterprise ? { set_withdrawal_rule: withdrawalRuleForm(enterprise) }
+    : { set_rules: rulesForm(), set_levy: levyForm(), treasury_pay: treasuryForm(picker), set_floors: floorsForm(),
+      set_visibility: visibilityForm(), recover_key: recoveryForm(picker) };
   const formParts = Object.entries(forms).map(([key, form]) => {
     form.part = h("div", { id: `effect-${key.replace("_", "-")}` }, form.element);
     return form.part;
@@ -184,6 +207,7 @@ export async function draw(view) {
     for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
     const poll = kind.value === "poll";
     const fields = { decisionType: kind.value, title: title.value.trim(), text: text.value.trim(), topic: topic.value.trim() };
+    if (enterprise) fields.electorate = intents.holdersElectorate(idFromText("e", enterprise.id));
     if (!fields.title) return refuse(t("propose.title.empty"), title);
     if (chars(fields.title) > intents.titleCharsMax) return refuse(t("propose.title.long", { count: intents.titleCharsMax }), title);
     if (chars(fields.text) > intents.textCharsMax) return refuse(t("propose.text.long", { count: intents.textCharsMax }), text);
@@ -255,5 +279,6 @@ export async function draw(view) {
     }
     await view.go(decisionLink({ id: answer.seq }));
   });
-  show(heading(t("propose.title")), form);
+  show(heading(enterprise ? t("propose.holders.title", { enterprise: enterprise.name }) : t("propose.title")),
+    enterprise ? h("p", { class: "hint", text: t("propose.holders.about") }) : null, form);
 }

@@ -130,7 +130,9 @@ async function receiptScreen({ enterprise, shareClass, units, par, noticeMs }) {
       enterprise: enterprise.name, amount: money(par * units) }) }),
     h("p", { id: "receipt-when", text: noticeMs ? t("moves.withdraw.when", { time: duration(noticeMs) })
       : t("moves.withdraw.when.now") }),
-    h("p", { id: "receipt-held", text: t("moves.held.now", { shares: sharesOf(left?.units ?? 0, shareClass.name) }) }),
+    h("p", { id: "receipt-held", text: left?.locked ? t("moves.withdraw.held.now", {
+      shares: sharesOf(left.units, shareClass.name), locked: shareCount(left.locked) })
+      : t("moves.held.now", { shares: sharesOf(left?.units ?? 0, shareClass.name) }) }),
     h("p", { class: "actions" }, backToEnterprise(enterprise)));
   main.focus();
 }
