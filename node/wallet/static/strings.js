@@ -707,7 +707,7 @@ export const strings = {
   "effects.treasury.over": "The treasury holds {amount}: propose at most that.",
   "effects.floors.about": "For each kind of decision: the least quorum, threshold and time open any proposal of that kind must ask for. The rules kind must stay the strictest.",
   "effects.floors.row": "Floor {number}",
-  "effects.floors.class": "Kind of decision",
+  "effects.floors.class": "Applies to",
   "effects.floors.quorum": "Least quorum, in %",
   "effects.floors.threshold": "Least threshold, in %",
   "effects.floors.hours": "Open at least, in hours",
