@@ -20,7 +20,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -83,6 +83,21 @@ class Node:
         if not task.cancelled() and task.exception() is not None:
             self.failure = task.exception()
             self.stop_requested.set()
+
+    @contextlib.asynccontextmanager
+    async def holding(self, named: Mapping[str, Coroutine[object, object, None]]) -> AsyncIterator[None]:
+        """Run each coroutine as a task named by its key while the block runs; a task that fails
+        stops the node (`task_ended`); on leaving, every task is cancelled and awaited, so none
+        outlives the resource it uses."""
+        tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in named.items()]
+        for task in tasks:
+            task.add_done_callback(self.task_ended)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def status(self) -> dict[str, object]:
         head = self.sequencer.head
@@ -307,20 +322,11 @@ def create_app(
                 if extension is not None:
                     await extension.start(node)
                 # Held here and awaited at cleanup; a task that fails stops the whole node loudly.
-                tasks = [
-                    asyncio.create_task(sequencer.run(), name="sequencer"),
-                    asyncio.create_task(node.run_timer(), name="timer"),
-                ]
+                named = {"sequencer": sequencer.run(), "timer": node.run_timer()}
                 if extension is not None:
-                    tasks.append(asyncio.create_task(extension.run(), name="extension"))
-                for task in tasks:
-                    task.add_done_callback(node.task_ended)
-                try:
+                    named["extension"] = extension.run()
+                async with node.holding(named):
                     yield
-                finally:
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
                 if node.failure is not None:
                     raise node.failure
             finally:

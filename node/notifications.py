@@ -670,16 +670,8 @@ async def notifications_lifetime(app: web.Application) -> AsyncIterator[None]:
     app[notifications_key] = store
     mailer = Mailer(app, store, app[config_key].smtp)
     try:
-        tasks = [asyncio.create_task(run_fold(app), name="notifications-fold"),
-                 asyncio.create_task(mailer.run(), name="mailer")]
-        for task in tasks:
-            task.add_done_callback(node.task_ended)
-        try:
+        async with node.holding({"notifications-fold": run_fold(app), "mailer": mailer.run()}):
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await store.close()
 
