@@ -828,6 +828,14 @@ export const strings = {
   "error.too_many_listings": "You hold as many listings as one member may: withdraw one you no longer need.",
   "error.no_picture": "This listing has no picture.",
   "error.not_manager": "Only the enterprise's manager may list for it: list it as yourself.",
+  // ---- the market across the federation: screens/market.js, listing.js (docs/market.md) ----
+  "market.scope": "Search in",
+  "market.scope.community": "This community",
+  "market.scope.federation": "All our federations",
+  "market.in_community": "In {community}",
+  "listing.community": "Community",
+  "listing.across": "Another community lists this: paying for it is a payment across.",
+  "error.not_federated": "Only the communities of this node's federations read its listings.",
 };
 
 // ---- the reader's language (wallet-i18n) ---------------------------------------------------------
