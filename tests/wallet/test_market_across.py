@@ -106,6 +106,7 @@ def test_a_member_finds_another_communitys_listing_pays_for_it_across_and_it_goe
     wait_until(lambda: page.locator("#listing-community").count(), what="the listing of another community")
     assert page.locator("#listing-community").inner_text() == riverside.name
     assert page.locator("#listing-price").inner_text() == "3.50 HRS"
+    assert page.locator("#listing-author").inner_text() == f"a member of {riverside.name}"
     assert fits_the_screen(page)
     phone.shoot("market-across-listing")
 

@@ -834,6 +834,7 @@ export const strings = {
   "market.scope.federation": "All our federations",
   "market.in_community": "In {community}",
   "listing.community": "Community",
+  "listing.member_of": "a member of {community}",
   "listing.across": "Another community lists this: paying for it is a payment across.",
   "error.not_federated": "Only the communities of this node's federations read its listings.",
 };

@@ -69,7 +69,8 @@ export async function draw(view, { notice = null } = {}) {
     listing.place ? h("dd", { id: "listing-place", text: listing.place }) : null,
     h("dt", { text: t(listing.kind === "offer" ? "listing.offered_by" : "listing.wanted_by") }),
     h("dd", { id: "listing-author", text: listing.enterprise ? listing.enterprise.name ?? t("listing.someone")
-      : listing.mine ? t("listing.you") : listing.author.name ?? t("listing.someone") }),
+      : listing.mine ? t("listing.you") : listing.author.name
+        ?? (listing.community ? t("listing.member_of", { community: listing.community.name }) : t("listing.someone")) }),
     h("dt", { text: t(listing.status === "expired" ? "listing.expired_on" : "listing.until") }),
     h("dd", { id: "listing-expires", text: expiresText(listing) }));
 
@@ -84,7 +85,6 @@ export async function draw(view, { notice = null } = {}) {
     pay = h("p", { class: "actions" }, navLink(payLink(listing), t("listing.pay"), { class: "button primary",
       id: "listing-pay" }));
   }
-  if (listing.community) parts.push(h("p", { class: "muted", id: "listing-across", text: t("listing.across") }));
   if (listing.mine) {
     const renew = h("button", { type: "button", text: t("listing.renew") });
     renew.addEventListener("click", () => act(renew, () => api.post(`${path}/renew`, {}), t("listing.renewed")));
@@ -136,7 +136,8 @@ export async function draw(view, { notice = null } = {}) {
     listing.picture ? h("img", { class: "listing-picture", src: listing.picture.url, alt: t("listing.picture.alt",
       { title: listing.title }), width: String(listing.picture.width), height: String(listing.picture.height) }) : null,
     h("p", { class: "muted kind-line", text: `${t(`market.kind.${listing.kind}`)} · ${t(`market.category.${listing.category}`)}` }),
-    h("h1", { id: "listing-title", text: listing.title }), status, price, pay, facts,
+    h("h1", { id: "listing-title", text: listing.title }), status, price, pay,
+    listing.community ? h("p", { class: "muted", id: "listing-across", text: t("listing.across") }) : null, facts,
     listing.description ? h("p", { class: "listing-description", id: "listing-description", text: listing.description }) : null,
     problem, ...parts].filter(Boolean)); // show() takes no nulls
 }

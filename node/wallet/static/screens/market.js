@@ -47,8 +47,8 @@ export async function draw(view) {
   const scope = select("market-scope", t("market.scope"),
     [["community", t("market.scope.community")], ["federation", t("market.scope.federation")]]);
   const form = h("form", { role: "search", class: "market-search", novalidate: true },
-    h("div", { class: "field" }, h("label", { for: "market-q", text: t("market.q") }), words),
-    h("div", { class: "filters" }, scope, category, kind,
+    h("div", { class: "field" }, h("label", { for: "market-q", text: t("market.q") }), words), scope,
+    h("div", { class: "filters" }, category, kind,
       h("div", { class: "field" }, h("label", { for: "market-place", text: t("market.place") }), place)),
     h("button", { type: "submit", class: "primary", text: t("market.search") }));
 
