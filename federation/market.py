@@ -10,7 +10,8 @@ How this works:
   author's `m_` id, the payee's, when it was listed and when it expires); the author's name only
   where the community shows names to everyone (its `names` policy is `public`: the federation is
   not a member). Anything else that changed (hidden, expired, of a member who left) and every
-  tombstone (withdrawn, erased, purged) is `{"id", "changed_ms", "gone": true}`. It is served to the
+  tombstone (withdrawn, erased, purged) is `{"id", "changed_ms", "gone": true}`, a tombstone's id
+  being `g_` and the BLAKE2b-128 of the listing's id (node/listings.py `tombstone_id`). It is served to the
   nodes of the other communities of this node's federations alone, by a read signed with their
   node key as every replication read is (`Server.authenticate_read`), then checked against the
   federations' members (403 `not_federated`). A community that does not share answers
@@ -75,8 +76,9 @@ digest_pages_per_pull_max = foreign_listings_per_community_max // digest_page_ma
 digest_backoff_first_ms = 500
 digest_route = "/replication/listings"
 
-_since = re.compile(r"([0-9]{1,16})\.(l_[a-z2-7]{16})?")
-_listing_id = r"^l_[a-z2-7]{16}$"
+_since = re.compile(r"([0-9]{1,16})\.(l_[a-z2-7]{16}|g_[0-9a-f]{32})?")
+# A change names a listing by its id, or (a tombstone) by node/listings.py `tombstone_id`.
+_change_id = r"^(l_[a-z2-7]{16}|g_[0-9a-f]{32})$"
 _member_id_chars_max = 64
 
 
@@ -93,7 +95,7 @@ class DigestUnit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class DigestChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """One change of the digest: a listing on the market, or `gone`."""
 
-    id: Annotated[str, Meta(pattern=_listing_id)]
+    id: Annotated[str, Meta(pattern=_change_id)]
     changed_ms: Annotated[int, Meta(ge=0, le=limits.int64_max)]
     gone: bool = False
     kind: Literal["offer", "want"] | None = None
@@ -116,7 +118,7 @@ class Digest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shared: bool
     unit: DigestUnit
     changes: Annotated[list[DigestChange], Meta(max_length=digest_page_max)]
-    cursor: Annotated[str, Meta(max_length=40)]  # the `since` of the next page
+    cursor: Annotated[str, Meta(max_length=64)]  # the `since` of the next page
     more: bool  # whether a next page is there now
 
 
@@ -132,9 +134,9 @@ def _parse_cursor(text: str) -> tuple[int, str]:
 
 
 def _change(node: Node, change: Listing | Gone, now_ms: int) -> DigestChange:
-    state = node.sequencer.state
     if isinstance(change, Gone):
         return DigestChange(id=change.id, changed_ms=change.gone_ms, gone=True)
+    state = node.sequencer.state
     listing = change
     if not (listing.live(now_ms) and on_the_market(state, listing)):
         return DigestChange(id=listing.id, changed_ms=listing.changed_ms, gone=True)
@@ -264,7 +266,7 @@ def _taken(community: bytes, name: str, digest: Digest) -> tuple[list[ForeignLis
     listings: list[ForeignListing] = []
     gone: list[str] = []
     for change in digest.changes:
-        if (change.gone or change.kind is None or change.title is None or change.category not in category_ids
+        if (change.gone or not change.id.startswith("l_") or change.kind is None or change.title is None or change.category not in category_ids
                 or change.author is None or change.payee is None):
             gone.append(change.id)
             continue

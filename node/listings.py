@@ -15,8 +15,9 @@ Pictures are stored already re-encoded (node/pictures.py) in their own table, on
 
 Shared with the federations (docs/market.md, "Across the federation"): the community's choice
 (`settings`, set by an admin) and what the federation digest reads, `changes` since a cursor: every
-listing changed (`changed_ms`, bumped by every change) and a tombstone (`gone`: an id and a time,
-no personal data) for every listing withdrawn, erased or purged, kept `listing_tombstone_kept_ms`.
+listing changed (`changed_ms`, bumped by every change) and a tombstone (`gone`: the BLAKE2b-128 of
+the listing's id, `tombstone_id`, and a time; no personal data, and not the id itself, so an erased
+listing leaves no byte of it in the file) for every listing withdrawn, erased or purged, kept `listing_tombstone_kept_ms`.
 The listings other communities share are kept in `foreign_listings`, one cursor per community in
 `foreign_cursors`, bounded per community and in all; the federation layer (federation/market.py)
 pulls them, and searches of the federation's scope read them beside this community's own.
@@ -27,6 +28,7 @@ Every method takes `now_ms`; the clock is the caller's.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -147,6 +149,7 @@ CREATE TABLE IF NOT EXISTS foreign_listings (
     payee BLOB NOT NULL,
     listed_ms INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL,
+    tombstone TEXT NOT NULL,
     PRIMARY KEY (community, id)
 );
 CREATE INDEX IF NOT EXISTS foreign_newest ON foreign_listings (listed_ms DESC, id DESC);
@@ -209,7 +212,7 @@ class Listing:
 
 @dataclass(frozen=True)
 class Gone:
-    """A tombstone: the listing `id` was withdrawn, erased or purged at `gone_ms`."""
+    """A tombstone: the listing whose `tombstone_id` is `id` was withdrawn, erased or purged at `gone_ms`."""
 
     id: str
     gone_ms: int
@@ -275,6 +278,12 @@ def _foreign(row: Iterable[object]) -> ForeignListing:
     return ForeignListing(*values)  # type: ignore[arg-type]
 
 
+def tombstone_id(listing_id: str) -> str:
+    """What a tombstone names a listing by: `g_` and the BLAKE2b-128 of its id, in hex. Whoever
+    holds the listing matches it; the file of the node that deleted it keeps no trace of the id."""
+    return "g_" + hashlib.blake2b(listing_id.encode("ascii"), digest_size=16).hexdigest()
+
+
 def change_cursor(change: Listing | Gone) -> tuple[int, str]:
     """Where a change stands in the digest's order: its time, then its id."""
     return (change.changed_ms, change.id) if isinstance(change, Listing) else (change.gone_ms, change.id)
@@ -321,8 +330,10 @@ class ListingStore:
 
     async def _purge(self, now_ms: int) -> None:
         cutoff = now_ms - listing_kept_after_expiry_ms
-        await self._connection.execute(
-            "INSERT OR REPLACE INTO gone (id, gone_ms) SELECT id, ? FROM listings WHERE expires_ms <= ?", (now_ms, cutoff))
+        async with self._connection.execute(
+            "SELECT id FROM listings WHERE expires_ms <= ? LIMIT ?", (cutoff, listings_max)) as cursor:
+            purged = [row[0] async for row in cursor]
+        await self._bury(purged, now_ms)
         await self._connection.execute("DELETE FROM listings WHERE expires_ms <= ?", (cutoff,))
         await self._connection.execute("DELETE FROM gone WHERE gone_ms <= ?", (now_ms - listing_tombstone_kept_ms,))
         await self._connection.execute(
@@ -332,7 +343,8 @@ class ListingStore:
     async def _bury(self, listing_ids: Iterable[str], now_ms: int) -> None:
         """Tombstones for listings deleted now, so the federations' copies go too."""
         await self._connection.executemany(
-            "INSERT OR REPLACE INTO gone (id, gone_ms) VALUES (?, ?)", [(each, now_ms) for each in listing_ids])
+            "INSERT OR REPLACE INTO gone (id, gone_ms) VALUES (?, ?)",
+            [(tombstone_id(each), now_ms) for each in listing_ids])
 
     async def _count(self, where: str = "", values: tuple[object, ...] = ()) -> int:
         async with self._connection.execute(f"SELECT COUNT(*) FROM listings {where}", values) as cursor:
@@ -544,7 +556,8 @@ class ListingStore:
         connection = self._connection
         await connection.execute("DELETE FROM foreign_listings WHERE expires_ms <= ?", (now_ms,))
         await connection.executemany(
-            "DELETE FROM foreign_listings WHERE community = ? AND id = ?", [(community, each) for each in gone])
+            "DELETE FROM foreign_listings WHERE community = ? AND (id = ? OR tombstone = ?)",
+            [(community, each, each) for each in gone])
         held = await self._foreign_count("WHERE community = ?", (community,))
         total = await self._foreign_count()
         for listing in listings:
@@ -562,12 +575,13 @@ class ListingStore:
             await connection.execute(
                 "INSERT OR REPLACE INTO foreign_listings (community, id, community_name, unit_code, unit_decimals,"
                 " kind, title, snippet, category, price_minor, place, folded, place_folded, picture_hash, author,"
-                " author_name, payee, listed_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " author_name, payee, listed_ms, expires_ms, tombstone) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (community, listing.id, listing.community_name, listing.unit_code, listing.unit_decimals,
                  listing.kind, listing.title, listing.snippet, listing.category, listing.price_minor, listing.place,
                  fold(f"{listing.title}\n{listing.snippet}\n{listing.place}"), fold(listing.place),
                  listing.picture_hash, listing.author, listing.author_name, listing.payee, listing.listed_ms,
-                 listing.expires_ms))
+                 listing.expires_ms, tombstone_id(listing.id)))
         await connection.execute(
             "INSERT INTO foreign_cursors (community, cursor_ms, cursor_id) VALUES (?, ?, ?) ON CONFLICT (community)"
             " DO UPDATE SET cursor_ms = excluded.cursor_ms, cursor_id = excluded.cursor_id", (community, *cursor))

@@ -715,7 +715,7 @@ def _replication_paths() -> dict[str, Any]:
             "unit, changes, cursor, more; docs/market.md); only to the node of another community of its "
             "federations, signed as /replication/heads is", _ok({"type": "object"}), 400, 401, 403,
             parameters=[{"name": "since", "in": "query", "description": "the `cursor` of the last page",
-                         "schema": {"type": "string", "pattern": "^[0-9]{1,16}[.](l_[a-z2-7]{16})?$"}},
+                         "schema": {"type": "string", "pattern": "^[0-9]{1,16}[.](l_[a-z2-7]{16}|g_[0-9a-f]{32})?$"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]),
         "/replication/feeds/{feed}": _get(
             "A run of a feed's events from `from`, ending in one whose own signature verifies; only to a node with "
