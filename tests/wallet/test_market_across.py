@@ -60,6 +60,8 @@ def test_a_member_finds_another_communitys_listing_pays_for_it_across_and_it_goe
 
     # Not shared by default; an admin alone shares (a member is refused and changes nothing).
     assert riverside.get("/api/listings/sharing") == {"federations": False}
+    stranger = http("GET", riverside.url + "/api/listings/sharing")
+    assert (stranger.status, stranger.json()["error"]) == (401, "not_signed_in")
     refused = signed(riverside, riverside.member_key("Ada"), "PUT", "/api/listings/sharing", {"federations": True})
     assert (refused.status, refused.json()["error"]) == (403, "not_admin")
     shared = signed(riverside, riverside.admin_key, "PUT", "/api/listings/sharing", {"federations": True})
