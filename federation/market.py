@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -40,6 +41,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from msgspec import Meta
+from prometheus_client.core import CounterMetricFamily, Metric
 from tallystick.node.app import Node, clock_ms, node_key
 from tallystick.node.http.listings import on_the_market, place_chars_max, title_chars_max
 from tallystick.node.http.middleware import json_response
@@ -161,6 +163,12 @@ class Market:
         self.pull_interval_ms = pull_interval_ms
         self.pulled_total = 0  # digest pages taken from peers
         self.failed_total = 0  # digest pulls that failed (a peer down, refusing, or sending a bad page)
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily("tally_listing_digest_pages", "Pages of other communities' listings' digests taken",
+                                  value=self.pulled_total)
+        yield CounterMetricFamily("tally_listing_digest_failures", "Pulls of a listings' digest that failed (a peer "
+                                  "down or refusing, or a page that did not decode)", value=self.failed_total)
 
     def add_routes(self, app: web.Application) -> None:
         self.app = app

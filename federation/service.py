@@ -75,6 +75,7 @@ class Layers:
     def collect(self) -> Iterable[Metric]:
         yield from self.replicator.collect()
         yield from self.federations.collect()
+        yield from self.market.collect()
 
 
 def members_of_own_federations(state: FederationState, own_feed: bytes) -> frozenset[bytes]:
