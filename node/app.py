@@ -244,12 +244,14 @@ def create_app(
     from .http import invitations as invitations_api
     from .http import join_requests as join_requests_api
     from .http import listings as listings_api
+    from .http import notifications as notifications_api
     from .http import personal as personal_api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
     from .http.readers import who_reads
     from .join_requests import join_requests_lifetime
     from .listings import listings_lifetime
+    from .notifications import notifications_lifetime
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json, who_reads])
     app[config_key] = config
@@ -264,6 +266,7 @@ def create_app(
     invitations_api.add_routes(app)
     join_requests_api.add_routes(app)
     listings_api.add_routes(app)  # the market (docs/market.md)
+    notifications_api.add_routes(app)  # members told what concerns them (docs/notifications.md)
     if extension is not None:
         extension.add_routes(app)
     wallet.add_routes(app)
@@ -329,6 +332,7 @@ def create_app(
     app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node
     app.cleanup_ctx.append(join_requests_lifetime)  # after the node's too: the file is the home's
     app.cleanup_ctx.append(listings_lifetime)  # the market's file, the home's too (docs/market.md)
+    app.cleanup_ctx.append(notifications_lifetime)  # the inbox and the mailer (docs/notifications.md)
     return app
 
 

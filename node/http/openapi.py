@@ -494,6 +494,61 @@ def _join_request_paths() -> dict[str, Any]:
     }
 
 
+def _notification_paths() -> dict[str, Any]:
+    """A member's inbox and notification settings (node/http/notifications.py, docs/api.md §14)."""
+    from ..notifications import address_chars_max, inbox_page_max, kinds, mark_read_ids_max
+    from .notifications import notifications_body_bytes_max
+
+    reference = [_text_path("reference", "an id (m_) or a name")]
+    notice = {"type": "object", "required": ["id", "kind", "seq", "ref", "detail", "other", "amount", "units",
+                                             "created_ms", "read"], "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(kinds)}, "seq": {"type": "integer"},
+        "ref": {"type": "string"}, "detail": {"type": ["string", "null"]},
+        "other": {"type": ["object", "null"], "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
+        "amount": {"type": ["integer", "null"], "description": "minor units"}, "units": {"type": ["integer", "null"]},
+        "created_ms": {"type": "integer"}, "read": {"type": "boolean"}}}
+    page = {"type": "object", "required": ["notices", "unread", "next", "unit"], "properties": {
+        "notices": {"type": "array", "maxItems": inbox_page_max, "items": notice},
+        "unread": {"type": "integer"}, "next": {"type": ["integer", "null"]},
+        "unit": {"type": "object", "properties": {"code": {"type": "string"}, "decimals": {"type": "integer"}}}}}
+    settings = {"type": "object", "required": ["address", "kinds"], "properties": {
+        "address": {"type": ["string", "null"], "maxLength": address_chars_max},
+        "kinds": {"type": "object", "properties": {kind: {"type": "boolean"} for kind in kinds},
+                  "additionalProperties": False}}}
+    changes = (400, 401, 403, 408, 413, *always)
+
+    def body(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": {
+            "description": f"at most {notifications_body_bytes_max} bytes", "additionalProperties": False,
+            "type": "object", **schema}}}}
+
+    return {
+        "/api/members/{reference}/inbox": _get(
+            "The member's own notices, newest first, and how many are unread", _ok(page), 400, 403,
+            parameters=[*reference,
+                        {"name": "before", "in": "query", "description": "the `next` of the page before",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": limits.int64_max}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                     "maximum": inbox_page_max}}]),
+        "/api/members/{reference}/inbox/read": {"post": {
+            "summary": "Mark some of one's notices read, or all of them", "parameters": reference,
+            "requestBody": body({"properties": {
+                "ids": {"type": ["array", "null"], "maxItems": mark_read_ids_max,
+                        "items": {"type": "integer", "minimum": 1, "maximum": limits.int64_max}},
+                "all": {"type": "boolean"}}}),
+            "responses": {"200": _ok({"type": "object", "required": ["unread"],
+                                      "properties": {"unread": {"type": "integer"}}}), **_errors(*changes)}}},
+        "/api/members/{reference}/notifications": {
+            **_get("One's notification settings: the e-mail address and a switch per kind", _ok(settings), 400, 403,
+                   parameters=reference),
+            "put": {"summary": "Change one's address (null: no e-mail) or switch kinds on and off",
+                    "parameters": reference, "requestBody": body({"properties": {
+                        "address": {"type": ["string", "null"], "maxLength": address_chars_max},
+                        "kinds": settings["properties"]["kinds"]}}),
+                    "responses": {"200": _ok(settings), **_errors(*changes)}}},
+    }
+
+
 def _listing_paths() -> dict[str, Any]:
     """The market's listings (node/http/listings.py, docs/api.md §13, docs/market.md)."""
     from ..listings import category_ids, kinds, listing_expiry_max_days, listings_page_max
@@ -807,6 +862,8 @@ _intent_request = {
 
 _policy = "by the community's visibility policy (GET /api/community `visibility`)"
 # Who may call each route, and what each reader sees of its answer (docs/api.md has the same table).
+_own_notices = ("the member concerned alone (signed, or by session; a change with its CSRF token): another member, "
+                "an admin too, 403 not_concerned; anyone not a member 401 not_signed_in")
 route_visibility: dict[str, str] = {
     "/api/community": "anyone; the same answer for every reader (nothing personal)",
     "/api/status": "anyone; the same answer for every reader: node ids, seqs, peers' URLs, alerts (nothing personal)",
@@ -906,6 +963,10 @@ route_visibility: dict[str, str] = {
     "/api/listings/{listing}/hide": "an admin (403 not_admin); anyone not a member 401 not_signed_in",
     "/api/listings/{listing}/picture": "GET: whoever may read the listing; PUT, DELETE: its member alone (403 "
                                        "not_listing_author), anyone not a member 401 not_signed_in",
+    # A member's inbox and notification settings (node/http/notifications.py, docs/notifications.md).
+    "/api/members/{reference}/inbox": _own_notices,
+    "/api/members/{reference}/inbox/read": _own_notices,
+    "/api/members/{reference}/notifications": _own_notices,
 }
 
 
@@ -974,6 +1035,7 @@ def _document() -> dict[str, Any]:
             **_invitation_paths(),
             **_join_request_paths(),
             **_listing_paths(),
+            **_notification_paths(),
             **_statement_paths(),
             **_stream_paths(),
             **_delegation_paths(),

@@ -12,7 +12,6 @@ it takes, so no input reaches the store or the domain in a shape that could cras
 
 from __future__ import annotations
 
-
 from aiohttp import web
 from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError
