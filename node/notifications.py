@@ -54,6 +54,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.federation import PaymentAccepted, PaymentOut, PaymentReturned, PaymentSettled
 from tallystick.protocol.ids import hash32
 
+from .local_files import open_local_file, wipe_deleted
 from .store import balances_decoder
 
 day_ms = 24 * 60 * 60 * 1000
@@ -299,17 +300,8 @@ class NotificationStore:
 
     @classmethod
     async def open(cls, path: Path) -> NotificationStore:
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            # Freed pages are overwritten: an erased address or a dropped notice leaves no bytes behind.
-            await connection.execute("PRAGMA secure_delete = ON")
-            await connection.execute("PRAGMA foreign_keys = ON")
-            await connection.execute("PRAGMA journal_mode=WAL")
-            await connection.executescript(_schema)
-        except BaseException:
-            await connection.close()
-            raise
-        return cls(connection, path)
+        # Freed pages are overwritten: an erased address or a dropped notice leaves no bytes behind.
+        return cls(await open_local_file(path, _schema, personal=True, foreign_keys=True), path)
 
     async def close(self) -> None:
         await self._connection.close()
@@ -546,8 +538,7 @@ class NotificationStore:
             await connection.execute("DELETE FROM outbox WHERE member = ?", (member,))
             await connection.execute("DELETE FROM across WHERE payer = ?", (member,))
         async with self._writing:
-            await self._connection.execute("VACUUM")
-            await self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await wipe_deleted(self._connection, vacuum=True)
 
     # ---- the mailer's side ----
 

@@ -75,6 +75,14 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.fixture
+def running_smtp(smtp: SmtpServer) -> SmtpServer:
+    """The module's SMTP server, up (the first test starts it itself, after a mail waited for it)."""
+    if smtp.controller is None:
+        smtp.start()
+    return smtp
+
+
 @pytest.fixture(scope="module")
 def mailing_node(make_node: Any, smtp: SmtpServer) -> NodeProcess:
     # The server is not up yet: the first test starts it once a mail waits.
@@ -138,6 +146,7 @@ def test_a_paid_member_is_told_in_the_inbox_and_by_one_mail_once_the_server_is_u
     mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
 ) -> None:
     sam, ada = people["sam"], people["ada"]
+    smtp.stop()  # down, whichever test ran before this one
     set_address(mailing_node, sam, "sam@example.org")
     mailing_node.pay(ada, sam, 500, memo=memo_words)
     told = wait_until(lambda: [n for n in notices(mailing_node, sam) if n["kind"] == "payment_received"],
@@ -157,57 +166,62 @@ def test_a_paid_member_is_told_in_the_inbox_and_by_one_mail_once_the_server_is_u
 
 
 def test_a_node_killed_and_started_again_sends_nothing_twice_and_loses_nothing(
-    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+    mailing_node: NodeProcess, running_smtp: SmtpServer, people: dict[str, KeyPair]
 ) -> None:
     sam, ada = people["sam"], people["ada"]
-    before = len(smtp.inbox.to("sam@example.org"))
+    set_address(mailing_node, sam, "sam@example.org")
+    before = len(running_smtp.inbox.to("sam@example.org"))
     mailing_node.pay(ada, sam, 101)
-    wait_until(lambda: len(smtp.inbox.to("sam@example.org")) == before + 1, mail_deadline_seconds, "the 1.01 mail")
+    wait_until(lambda: len(running_smtp.inbox.to("sam@example.org")) == before + 1, mail_deadline_seconds, "the 1.01 mail")
     wait_until(lambda: outbox_states(mailing_node)[-1] == "sent", 5, "the 1.01 mail marked sent")
     mailing_node.pay(ada, sam, 202)  # and killed at once: its notice and mail may not be written yet
     assert mailing_node.kill() == -9
     mailing_node.start()
-    wait_until(lambda: len(smtp.inbox.to("sam@example.org")) >= before + 2, mail_deadline_seconds, "the 2.02 mail")
+    wait_until(lambda: len(running_smtp.inbox.to("sam@example.org")) >= before + 2, mail_deadline_seconds, "the 2.02 mail")
     wait_until(lambda: outbox_states(mailing_node)[-1] == "sent", 5, "the 2.02 mail marked sent")
-    mails = smtp.inbox.to("sam@example.org")
+    mails = running_smtp.inbox.to("sam@example.org")
     assert sum("1.01 HRS" in mail for mail in mails) == 1 and sum("2.02 HRS" in mail for mail in mails) == 1
     amounts = [n["amount"] for n in notices(mailing_node, sam) if n["kind"] == "payment_received"]
-    assert sorted(amounts) == [101, 202, 500]
+    assert amounts.count(101) == 1 and amounts.count(202) == 1
 
 
 def test_a_kind_turned_off_is_neither_noticed_nor_mailed(
-    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+    mailing_node: NodeProcess, running_smtp: SmtpServer, people: dict[str, KeyPair]
 ) -> None:
     sam, ada = people["sam"], people["ada"]
     settings = set_address(mailing_node, sam, "sam@example.org", payment_received=False)
     assert settings["kinds"]["payment_received"] is False and settings["kinds"]["delegated"] is True
-    before = len(smtp.inbox.to("sam@example.org"))
+    before = len(running_smtp.inbox.to("sam@example.org"))
     paid = mailing_node.pay(ada, sam, 303)
     # The fold tells each event as the settings are when it reads it: wait until it has read this one.
     wait_until(lambda: folded_seq(mailing_node) >= paid["seq"], 5, "the 3.03 payment folded")
     set_address(mailing_node, sam, "sam@example.org", payment_received=True)
     mailing_node.pay(ada, sam, 404)
-    wait_until(lambda: len(smtp.inbox.to("sam@example.org")) == before + 1, mail_deadline_seconds, "the 4.04 mail")
-    assert "4.04 HRS" in smtp.inbox.to("sam@example.org")[-1]
+    wait_until(lambda: len(running_smtp.inbox.to("sam@example.org")) == before + 1, mail_deadline_seconds, "the 4.04 mail")
+    assert "4.04 HRS" in running_smtp.inbox.to("sam@example.org")[-1]
     amounts = [n["amount"] for n in notices(mailing_node, sam) if n["kind"] == "payment_received"]
     assert 303 not in amounts and 404 in amounts
 
 
 def test_a_recipient_the_server_refuses_for_good_is_given_up_at_once_and_recorded(
-    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+    mailing_node: NodeProcess, running_smtp: SmtpServer, people: dict[str, KeyPair]
 ) -> None:
     ada = people["ada"]
     refused_member = mailing_node.admit("Nell Oakes")
     set_address(mailing_node, refused_member, "nobody@example.org")
     mailing_node.pay(ada, refused_member, 150)
-    wait_until(lambda: outbox_rows(mailing_node)[-1][0] == "failed", mail_deadline_seconds, "the mail given up")
+    wait_until(lambda: (rows := outbox_rows(mailing_node)) and rows[-1][0] == "failed", mail_deadline_seconds,
+               "the mail given up")
     assert outbox_rows(mailing_node)[-1] == ("failed", 1, "recipient_refused")
-    assert not smtp.inbox.to("nobody@example.org")
+    assert not running_smtp.inbox.to("nobody@example.org")
     assert [n["amount"] for n in notices(mailing_node, refused_member)] == [150]  # the inbox has it still
 
 
 def test_the_inbox_pages_newest_first_and_marks_read(mailing_node: NodeProcess, people: dict[str, KeyPair]) -> None:
-    sam = people["sam"]
+    sam, ada = people["sam"], people["ada"]
+    for amount in (11, 12, 13):
+        paid = mailing_node.pay(ada, sam, amount)
+    wait_until(lambda: folded_seq(mailing_node) >= paid["seq"], 5, "the payments folded")
     first = send(mailing_node, sam, "GET", path(sam, "inbox?limit=2")).json()
     assert len(first["notices"]) == 2 and first["next"] is not None
     ids = [n["id"] for n in first["notices"]]
@@ -241,6 +255,7 @@ def test_a_delegation_and_a_decision_tell_whom_they_concern(mailing_node: NodePr
 
 def test_each_route_is_the_member_concerneds_alone(mailing_node: NodeProcess, people: dict[str, KeyPair]) -> None:
     sam, ada, admin = people["sam"], people["ada"], people["admin"]
+    set_address(mailing_node, sam, "sam@example.org")
     stranger = KeyPair.generate()
     routes = [("GET", path(sam, "inbox"), None), ("POST", path(sam, "inbox/read"), {"all": True}),
               ("GET", path(sam, "notifications"), None),
@@ -281,9 +296,10 @@ def test_a_bad_input_is_refused_in_one_line_and_changes_nothing(
 
 
 def test_a_listing_about_to_expire_is_told_to_its_member_once_by_inbox_and_mail(
-    mailing_node: NodeProcess, smtp: SmtpServer, people: dict[str, KeyPair]
+    mailing_node: NodeProcess, running_smtp: SmtpServer, people: dict[str, KeyPair]
 ) -> None:
     sam = people["sam"]
+    set_address(mailing_node, sam, "sam@example.org")
     made = send(mailing_node, sam, "POST", "/api/listings", {
         "kind": "offer", "title": "Plum-Jam-Of-The-Orchard", "category": "food", "price": 300, "expires_in_days": 1})
     assert made.status == 201, made.body
@@ -291,13 +307,13 @@ def test_a_listing_about_to_expire_is_told_to_its_member_once_by_inbox_and_mail(
     told = wait_until(lambda: [n for n in notices(mailing_node, sam) if n["kind"] == "listing_expiring"],
                       mail_deadline_seconds, "the expiry reminder")
     assert told[0]["ref"] == listing
-    mail = wait_until(lambda: [m for m in smtp.inbox.to("sam@example.org") if "expires within three days" in m],
+    mail = wait_until(lambda: [m for m in running_smtp.inbox.to("sam@example.org") if "expires within three days" in m],
                       mail_deadline_seconds, "the expiry mail")
     assert "Plum-Jam" not in mail[0]
     # Later passes of the timer remind no more.
     time.sleep(0.5)
     assert len([n for n in notices(mailing_node, sam) if n["kind"] == "listing_expiring"]) == 1
-    assert len([m for m in smtp.inbox.to("sam@example.org") if "expires within three days" in m]) == 1
+    assert len([m for m in running_smtp.inbox.to("sam@example.org") if "expires within three days" in m]) == 1
 
 
 def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file(
@@ -321,19 +337,17 @@ def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file
 
 
 def test_a_digest_tells_each_member_of_new_listings_and_open_decisions_once_a_window(
-    make_node: Any, smtp: SmtpServer
+    make_node: Any, running_smtp: SmtpServer
 ) -> None:
     # A node of its own, whose digest window is two seconds rather than a week.
-    node = make_node(config={"smtp": {"host": "127.0.0.1", "port": smtp.port, "from": "tally@hill.example"},
+    node = make_node(config={"smtp": {"host": "127.0.0.1", "port": running_smtp.port, "from": "tally@hill.example"},
                              "reminders_interval_ms": 200, "digest_interval_ms": 2000})
-    if smtp.controller is None:
-        smtp.start()
     reader, seller = node.admit("Iris Dale"), node.admit("Tom Reed")
     set_address(node, reader, "iris@example.org")
     made = send(node, seller, "POST", "/api/listings", {"kind": "offer", "title": "Apple-Cider-Of-The-Hill",
                                                         "category": "food", "price": 250})
     assert made.status == 201, made.body
-    mail = wait_until(lambda: [m for m in smtp.inbox.to("iris@example.org") if "This week" in m],
+    mail = wait_until(lambda: [m for m in running_smtp.inbox.to("iris@example.org") if "This week" in m],
                       mail_deadline_seconds, "the digest")
     assert "This week: 1 new listing in the market, 0 decisions open" in mail[0] and "Apple-Cider" not in mail[0]
     digest = next(n for n in notices(node, reader) if n["kind"] == "weekly_digest")
