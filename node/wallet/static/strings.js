@@ -969,6 +969,15 @@ export const strings = {
   "error.too_many_listings": "You hold as many listings as one member may: withdraw one you no longer need.",
   "error.no_picture": "This listing has no picture.",
   "error.not_manager": "Only the enterprise's manager may list for it: list it as yourself.",
+  // ---- the market across the federation: screens/market.js, listing.js (docs/market.md) ----
+  "market.scope": "Search in",
+  "market.scope.community": "This community",
+  "market.scope.federation": "All our federations",
+  "market.in_community": "In {community}",
+  "listing.community": "Community",
+  "listing.member_of": "a member of {community}",
+  "listing.across": "Another community lists this: paying for it is a payment across.",
+  "error.not_federated": "Only the communities of this node's federations read its listings.",
   // ---- told what concerns them: screens/inbox.js, notifications.js, home's badge, settings' link ----
   "inbox.title": "Inbox",
   "inbox.unread": "{count} new",
