@@ -38,6 +38,8 @@ import aiosqlite
 from aiohttp import web
 from tallystick.protocol.errors import LocalError
 
+from .local_files import open_local_file, wipe_deleted
+
 day_ms = 24 * 60 * 60 * 1000
 # A listing lasts a month unless its member says otherwise, and at most three months before it
 # must be renewed: a market full of stale offers is the complaint users of every such system make.
@@ -307,13 +309,9 @@ class ListingStore:
 
     @classmethod
     async def open(cls, path: Path) -> ListingStore:
-        connection = await aiosqlite.connect(path, isolation_level=None)
+        # Freed pages are overwritten: a withdrawn or erased listing leaves no bytes behind.
+        connection = await open_local_file(path, _schema, personal=True, foreign_keys=True)
         try:
-            # Freed pages are overwritten: a withdrawn or erased listing leaves no bytes behind.
-            await connection.execute("PRAGMA secure_delete = ON")
-            await connection.execute("PRAGMA foreign_keys = ON")
-            await connection.execute("PRAGMA journal_mode=WAL")
-            await connection.executescript(_schema)
             async with connection.execute("PRAGMA table_info(listings)") as cursor:
                 columns = {row[1] async for row in cursor}
             if "changed_ms" not in columns:
@@ -487,6 +485,23 @@ class ListingStore:
                 found += [_listing(row) async for row in cursor]
         return found
 
+    async def expiring(self, now_ms: int, within_ms: int, limit: int) -> list[tuple[str, bytes, int]]:
+        """(id, author, expires_ms) of the live listings expiring within `within_ms` of `now_ms`,
+        soonest first, at most `limit` (by `listings_by_expiry`): the expiry reminders' read."""
+        async with self._connection.execute(
+            "SELECT id, author, expires_ms FROM listings INDEXED BY listings_by_expiry WHERE expires_ms > ? AND"
+            " expires_ms <= ? AND hidden_reason IS NULL ORDER BY expires_ms LIMIT ?",
+            (now_ms, now_ms + within_ms, limit),
+        ) as cursor:
+            return [(str(row[0]), bytes(row[1]), int(row[2])) async for row in cursor]
+
+    async def listed_since(self, since_ms: int, now_ms: int, limit: int) -> int:
+        """How many live listings were listed (or renewed) after `since_ms`, at most `limit`: the
+        weekly digest's count."""
+        return await self._count(
+            "WHERE id IN (SELECT id FROM listings WHERE listed_ms > ? AND expires_ms > ? AND hidden_reason IS NULL"
+            " LIMIT ?)", (since_ms, now_ms, limit))
+
     async def erase_member(self, author: bytes, now_ms: int | None = None) -> int:
         """Delete every listing and picture of `author` so that no byte of them stays in the file:
         secure_delete overwrites the freed pages, VACUUM rewrites the file, and the WAL is
@@ -502,8 +517,7 @@ class ListingStore:
         await self._bury(ids, now_ms)
         deleted = await self._connection.execute("DELETE FROM listings WHERE author = ?", (author,))
         count = deleted.rowcount
-        await self._connection.execute("VACUUM")
-        await self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await wipe_deleted(self._connection, vacuum=True)
         return count
 
     # ---- shared with the federations ------------------------------------------------------------

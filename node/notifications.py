@@ -8,8 +8,8 @@ is personal data the log must never hold. A fold reads the own feed from where i
 bytes and the state), and writes those notices, the mails they call for and the seq it read up to
 in ONE transaction: a restart neither repeats a notice nor skips one. A timer pass (every
 `reminders_interval_ms` of the config) adds the notices no event carries: a decision closing within a day to
-those who have not voted, a listing of theirs about to expire, a weekly digest (read from `listings.db` by its
-`listings_by_expiry` index, through a read-only connection). Each such reminder is recorded in
+those who have not voted, a listing of theirs about to expire, a weekly digest (both asked of the listings store,
+node/listings.py, the one owner of `listings.db`). Each such reminder is recorded in
 `reminded` in the same transaction, so it is given once.
 
 What a notice holds: its kind, the seq of the event, a reference (a decision's or an offer's seq,
@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.federation import PaymentAccepted, PaymentOut, PaymentReturned, PaymentSettled
 from tallystick.protocol.ids import hash32
 
+from .listings import ListingStore, listings_key
 from .local_files import open_local_file, wipe_deleted
 from .store import balances_decoder
 
@@ -436,7 +436,7 @@ class NotificationStore:
             await connection.execute("UPDATE fold_cursor SET seq = ? WHERE feed = ?", (events[-1][0], feed))
         return written
 
-    async def remind(self, state: State, listings_path: Path, now_ms: int, digest_interval_ms: int) -> int:
+    async def remind(self, state: State, listings: ListingStore, now_ms: int, digest_interval_ms: int) -> int:
         """The timer's pass: decisions closing within a day (to those who may vote and have not),
         listings about to expire (to their members), and once per `digest_interval_ms` window (weeks
         since the epoch by default) a digest to every member: how many listings are new since the
@@ -444,7 +444,7 @@ class NotificationStore:
         notices were written."""
         planned: list[tuple[str, str, int, list[Draft]]] = []  # (kind, ref, until_ms, drafts)
         window = now_ms // digest_interval_ms
-        new_listings = await _listings_new_since(listings_path, (window - 1) * digest_interval_ms, now_ms)
+        new_listings = await listings.listed_since((window - 1) * digest_interval_ms, now_ms, digest_listings_counted_max)
         open_decisions = len(state.open_decisions)
         if new_listings or open_decisions:
             people = [m for m, member in state.members.items() if member.active and is_person(member)]
@@ -460,7 +460,8 @@ class NotificationStore:
                 drafts = [Draft(m, "decision_closing", ref=str(decision_id), other=decision.proposer)
                           for m in _voters(state, decision.electorate) if m not in voted]
                 planned.append(("decision", str(decision_id), deadline_ms, drafts))
-        for listing_id, author, expires_ms in await _listings_expiring(listings_path, now_ms):
+        for listing_id, author, expires_ms in await listings.expiring(now_ms, listing_expiring_before_ms,
+                                                                      listings_reminded_max):
             member = state.members.get(author)
             if member is None or not member.active:
                 continue
@@ -586,51 +587,6 @@ class NotificationStore:
             await connection.execute("DELETE FROM outbox WHERE state != 'waiting' AND done_ms <= ?", (now_ms - kept_ms,))
 
 
-async def _listings_expiring(path: Path, now_ms: int) -> list[tuple[str, bytes, int]]:
-    """Live listings expiring within `listing_expiring_before_ms`, soonest first, by the listings
-    file's own `listings_by_expiry` index, through a read-only connection (node/listings.py stays
-    the only writer of that file)."""
-    if not path.exists():
-        return []
-    try:
-        connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.OperationalError:
-        return []
-    try:
-        async with connection.execute(
-            "SELECT id, author, expires_ms FROM listings INDEXED BY listings_by_expiry WHERE expires_ms > ? AND"
-            " expires_ms <= ? AND hidden_reason IS NULL ORDER BY expires_ms LIMIT ?",
-            (now_ms, now_ms + listing_expiring_before_ms, listings_reminded_max),
-        ) as cursor:
-            return [(str(row[0]), bytes(row[1]), int(row[2])) async for row in cursor]
-    except sqlite3.OperationalError:
-        return []  # no listings table yet
-    finally:
-        await connection.close()
-
-
-async def _listings_new_since(path: Path, since_ms: int, now_ms: int) -> int:
-    """How many live listings were listed (or renewed) after `since_ms`, by the listings file's
-    `listings_newest` index, through a read-only connection; at most `digest_listings_counted_max`."""
-    if not path.exists():
-        return 0
-    try:
-        connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.OperationalError:
-        return 0
-    try:
-        async with connection.execute(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM listings WHERE listed_ms > ? AND expires_ms > ? AND"
-            " hidden_reason IS NULL LIMIT ?)", (since_ms, now_ms, digest_listings_counted_max),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return 0 if row is None else int(row[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        await connection.close()
-
-
 notifications_key = web.AppKey("notifications", NotificationStore)
 
 
@@ -641,7 +597,7 @@ async def run_fold(app: web.Application) -> None:
     node = app[node_key]
     reminders_interval_ms = app[config_key].reminders_interval_ms
     store = app[notifications_key]
-    listings_path = node.home.path / "listings.db"
+    listings = app[listings_key]
     if await store.cursor(node.feed) is None:
         await store.start_cursor(node.feed, node.sequencer.head.seq)
     next_reminders_ms = 0
@@ -654,7 +610,7 @@ async def run_fold(app: web.Application) -> None:
                              [(row.seq, row.bytes) for row in rows], clock_ms())
             continue  # more may follow at once
         if clock_ms() >= next_reminders_ms:
-            await store.remind(node.sequencer.state, listings_path, clock_ms(), app[config_key].digest_interval_ms)
+            await store.remind(node.sequencer.state, listings, clock_ms(), app[config_key].digest_interval_ms)
             next_reminders_ms = clock_ms() + reminders_interval_ms
         await asyncio.sleep(fold_interval_ms / 1000)
 
