@@ -37,8 +37,8 @@ from aiohttp import web
 from tallystick.ledger.errors import UnknownEnterpriseError
 from tallystick.ledger.model import State
 from tallystick.ledger.visibility import Reader, audience_admits, can_see
-from tallystick.protocol.errors import BadIdError, LocalError, MalformedError
-from tallystick.protocol.ids import id_bytes, id_from_text, id_to_text
+from tallystick.protocol.errors import LocalError, MalformedError
+from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.limits import amount_minor_max
 from tallystick.protocol.types import Audience
 
@@ -160,11 +160,7 @@ def _expiry(days: int | None, now_ms: int) -> int:
 
 
 async def _decoded(request: web.Request, kind: type[Any], line: str) -> Any:
-    raw = await read_body(request, listing_body_bytes_max)
-    try:
-        return msgspec.json.decode(raw or b"{}", type=kind)
-    except msgspec.DecodeError:
-        raise MalformedError(line) from None
+    return await params.json_body(request, kind, listing_body_bytes_max, line)
 
 
 def _fields(body: ListingBody) -> Fields:
@@ -381,12 +377,7 @@ def _enterprise_for(node: Node, reader: Reader, text: str | None) -> bytes | Non
     """The enterprise a listing is made for, if any: one that exists, whose manager is the reader."""
     if text is None:
         return None
-    try:
-        eid = id_from_text("e", text) if len(text) <= 64 else b""
-    except BadIdError:
-        eid = b""
-    if len(eid) != id_bytes:
-        raise MalformedError("name the enterprise by its id, e_… as GET /api/enterprises gives it")
+    eid = params.id_of(text, "e", "name the enterprise by its id, e_… as GET /api/enterprises gives it")
     enterprise = node.sequencer.state.shares.enterprises.get(eid)
     if enterprise is None:
         raise UnknownEnterpriseError("no enterprise has that id; GET /api/enterprises lists them")
@@ -412,13 +403,7 @@ def _community_of(request: web.Request) -> bytes | None:
     text = request.query.get("community")
     if text is None:
         return None
-    try:
-        community = id_from_text("n", text) if len(text) <= 64 else b""
-    except BadIdError:
-        community = b""
-    if len(community) != id_bytes:
-        raise MalformedError("community is the n_… id of the community that lists it, as the search gave it")
-    return community
+    return params.id_of(text, "n", "community is the n_… id of the community that lists it, as the search gave it")
 
 
 async def read_one(request: web.Request) -> web.Response:

@@ -25,7 +25,6 @@ from tallystick.protocol.errors import LocalError, MalformedError
 from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, clock_ms, node_key
-from ..connections import read_body
 from ..notifications import (
     Notice,
     NotificationStore,
@@ -79,11 +78,7 @@ def _store(request: web.Request) -> NotificationStore:
 
 
 async def _decoded(request: web.Request, kind: type[Any], line: str) -> Any:
-    raw = await read_body(request, notifications_body_bytes_max)
-    try:
-        return msgspec.json.decode(raw or b"{}", type=kind)
-    except msgspec.DecodeError:
-        raise MalformedError(line) from None
+    return await params.json_body(request, kind, notifications_body_bytes_max, line)
 
 
 def notice_json(node: Node, state: State, reader: Reader, notice: Notice) -> dict[str, Any]:
