@@ -9,6 +9,7 @@ key and genesis N has never heard of.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,20 @@ def snapshot(node: NodeProcess) -> tuple[dict[str, object], list[dict[str, objec
 
 @pytest.fixture
 def world(nodes: Nodes, background: BackgroundLoop) -> Iterator[World]:
+    """A fresh world, for a test that changes what the node holds or alerts."""
+    with made_world(nodes, background) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def read_world(module_nodes: Nodes, background: BackgroundLoop) -> Iterator[World]:
+    """One world for the module's tests that only read (a bad parameter changes nothing)."""
+    with made_world(module_nodes, background) as made:
+        yield made
+
+
+@contextlib.contextmanager
+def made_world(nodes: Nodes, background: BackgroundLoop) -> Iterator[World]:
     liar = LyingPeer(background).start()
     vouched = FeedBuilder("Vouched for")
     vouched.admit("eve")
@@ -169,8 +184,8 @@ def test_the_heads_answer_pages_by_feed_id_and_every_held_feed_is_on_a_page(worl
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=10001", "limit=%C2%B2", "limit=-1", "after=n_nope", "key=k_x"])
-def test_a_bad_heads_parameter_is_a_400_never_a_500(world: World, query: str) -> None:
-    answer = world.node.read(f"/replication/heads?{query}")
+def test_a_bad_heads_parameter_is_a_400_never_a_500(read_world: World, query: str) -> None:
+    answer = read_world.node.read(f"/replication/heads?{query}")
     assert refusal_of(answer)[0] == 400, answer.body[:300]
 
 
@@ -268,11 +283,11 @@ def test_a_configured_peer_pushes_signed_by_its_node_key(nodes: Nodes) -> None:
 @pytest.mark.parametrize(
     "query", ["from=0", "from=%C2%B2", "from=9223372036854775808", "from=99999999999999999999", "limit=0", "limit=%D9%A3", "limit=257"]
 )
-def test_a_bad_range_parameter_is_a_400_never_a_500(world: World, query: str) -> None:
-    answer = world.node.read(f"/replication/feeds/{world.vouched.feed_text}?{query}")
+def test_a_bad_range_parameter_is_a_400_never_a_500(read_world: World, query: str) -> None:
+    answer = read_world.node.read(f"/replication/feeds/{read_world.vouched.feed_text}?{query}")
     assert refusal_of(answer) == (400, "malformed"), answer.body[:300]
 
 
-def test_a_range_from_the_largest_seq_is_an_empty_run(world: World) -> None:
-    answer = world.node.read(f"/replication/feeds/{world.vouched.feed_text}?from=9223372036854775807")
+def test_a_range_from_the_largest_seq_is_an_empty_run(read_world: World) -> None:
+    answer = read_world.node.read(f"/replication/feeds/{read_world.vouched.feed_text}?from=9223372036854775807")
     assert answer.status == 200
