@@ -42,6 +42,7 @@ from .member import member_page
 from .node import node_page
 from .shared import frame_for, html_page
 
+
 async def no_federation_page(request: web.Request) -> web.Response:
     frame = await frame_for(request)  # chooses the request's language
     reason = _("This node runs without its federation layer (start it with `tally serve`), so it knows no federation")

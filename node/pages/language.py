@@ -84,7 +84,7 @@ def word_for(words: dict[str, str], value: str | None) -> str:
     return gettext(found) if found is not None else value.replace("_", " ")
 
 
-def _environment(translations: NullTranslations) -> jinja2.Environment:
+def _environment(language: str, translations: NullTranslations) -> jinja2.Environment:
     from tallystick.ledger.money import format_duration
 
     environment = jinja2.Environment(
@@ -99,6 +99,7 @@ def _environment(translations: NullTranslations) -> jinja2.Environment:
     environment.filters["duration"] = format_duration
     environment.filters["time"] = charts.format_time
     # In the environment's own language, not the context variable's: the template is that language's.
+    environment.globals["language"] = language  # <html lang>, for a template rendered without a page's frame
     environment.globals["outcome_words"] = {key: translations.gettext(text) for key, text in outcome_words.items()}
     environment.globals["position_words"] = {key: translations.gettext(text) for key, text in position_words.items()}
     return environment
@@ -108,7 +109,7 @@ translations: dict[str, NullTranslations] = {source_language: NullTranslations()
 for _language in shipped_languages():
     if _language != source_language:
         translations[_language] = _compiled(read_catalogue(_language))
-environments = {language: _environment(found) for language, found in translations.items()}
+environments = {language: _environment(language, found) for language, found in translations.items()}
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("page_language", default=source_language)
 

@@ -55,9 +55,9 @@ def test_the_template_holds_exactly_the_texts_marked_in_the_pages() -> None:
 def test_no_template_writes_a_text_outside_the_catalogue(template: Path) -> None:
     """What is left of a template without its styles, its translated texts, its expressions, its tags
     and its markup is only names that need no translation."""
-    text = re.sub(r"<style>.*?</style>", "", template.read_text("utf-8"), flags=re.S)
-    text = re.sub(r"\{%-? *trans\b.*?endtrans *-?%\}", "", text, flags=re.S)
-    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", text, flags=re.S)  # before the markup: an expression may hold a >
+    text = re.sub(r"<style>.*?</style>", "", template.read_text("utf-8"), flags=re.DOTALL)
+    text = re.sub(r"\{%-? *trans\b.*?endtrans *-?%\}", "", text, flags=re.DOTALL)
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", text, flags=re.DOTALL)  # before the markup: an expression may hold a >
     text = re.sub(r"<[^>]*>", " ", text)
     assert set(re.findall(r"[A-Za-z][A-Za-z']+", text)) <= untranslated_words
 
