@@ -193,7 +193,7 @@ def problems(template: Catalog, catalogue: Catalog) -> list[str]:
         if not wanted.id:
             continue
         key = _forms(wanted.id)[0]
-        message = catalogue.get(wanted.id)
+        message = catalogue.get(wanted.id, wanted.context)
         if message is None:
             found.append(f"{key!r}: missing")
         elif not _forms(message.string) or not all(_forms(message.string)):
@@ -204,5 +204,5 @@ def problems(template: Catalog, catalogue: Catalog) -> list[str]:
             found.append(f"{key!r}: placeholders {sorted(placeholders(message.string))} differ from the English's "
                          f"{sorted(placeholders(wanted.id))}")
     found.extend(f"{_forms(message.id)[0]!r}: not in pages.pot (run make catalogue to mark it obsolete)"
-                 for message in catalogue if message.id and template.get(message.id) is None)
+                 for message in catalogue if message.id and template.get(message.id, message.context) is None)
     return found
