@@ -30,6 +30,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from tallystick.ledger.money import format_duration
 
 from ..app import config_key
 from . import charts
@@ -41,7 +42,7 @@ source_language = "en"
 accept_language_entries_max = 16
 accept_language_chars_max = 512
 
-_language_key = "tallystick.language"  # where a request keeps the language chosen for it
+_language_key = web.RequestKey("page_language", str)  # where a request keeps the language chosen for it
 
 
 def read_catalogue(language: str) -> Catalog:
@@ -85,8 +86,6 @@ def word_for(words: dict[str, str], value: str | None) -> str:
 
 
 def _environment(language: str, translations: NullTranslations) -> jinja2.Environment:
-    from tallystick.ledger.money import format_duration
-
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("tallystick.node", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),

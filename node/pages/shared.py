@@ -4,7 +4,8 @@ a page's number-valued query parameters, balances over time, and the names of th
 payment across.
 
 How this works: templates are rendered with autoescaping on, so nothing a member typed can run as
-script in a reader's browser. What a page shows of members is what the community's visibility
+script in a reader's browser, in the request's language (`frame_for` chooses it, language.py;
+`html_page` renders with that language's environment and says which in Content-Language). What a page shows of members is what the community's visibility
 policy lets the request's reader see: every page asks `sees(request, kind, subject)`, which is
 ledger/visibility.py's `can_see` for the reader node/http/readers.py resolved (docs/pages.md has
 what each page shows to whom). The names of other communities come from the layer that holds their
