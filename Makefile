@@ -43,11 +43,18 @@ lint: $(STAMP)
 # The wallet's translation catalogue (docs/wallet.md, "Languages"): strings.js extracted into
 # wallet.pot, then each language's wallet.po updated from it (a new text untranslated, a changed one
 # fuzzy, a removed one obsolete). Translate what it leaves, then run tests/wallet/test_catalogue.py.
+# The same for the node's pages (docs/pages.md, "Languages"): the templates and node/pages/*.py into
+# node/locale/pages.pot and each pages.po; then tests/pages/test_pages_catalogue.py.
 WALLET_LOCALE := node/wallet/locale
+PAGES_LOCALE := node/locale
 catalogue: $(STAMP)
 	$(BIN)/pybabel extract --mapping-file $(WALLET_LOCALE)/babel.cfg --no-location --no-wrap --omit-header \
 		--output-file $(WALLET_LOCALE)/wallet.pot node/wallet/static/strings.js
 	$(BIN)/pybabel update --input-file $(WALLET_LOCALE)/wallet.pot --output-dir $(WALLET_LOCALE) --domain wallet \
+		--no-wrap --ignore-pot-creation-date
+	$(BIN)/pybabel extract --mapping-file $(PAGES_LOCALE)/babel.cfg --keywords N_ --no-location --no-wrap --omit-header \
+		--output-file $(PAGES_LOCALE)/pages.pot node/pages node/templates
+	$(BIN)/pybabel update --input-file $(PAGES_LOCALE)/pages.pot --output-dir $(PAGES_LOCALE) --domain pages \
 		--no-wrap --ignore-pot-creation-date
 
 clean:

@@ -37,17 +37,17 @@ from aiohttp import web
 from ..app import elsewhere_key
 from .community import community_page
 from .enterprise import enterprise_page
+from .language import gettext as _
 from .member import member_page
 from .node import node_page
 from .shared import frame_for, html_page
 
-_no_layer = ("This node runs without its federation layer (start it with `tally serve`), so it knows no "
-             "federation")
-
 
 async def no_federation_page(request: web.Request) -> web.Response:
-    return html_page("not_found.html", status=404, **await frame_for(request),
-                     reference=request.match_info["reference"], what="federation", reason=_no_layer)
+    frame = await frame_for(request)  # chooses the request's language
+    reason = _("This node runs without its federation layer (start it with `tally serve`), so it knows no federation")
+    return html_page("not_found.html", status=404, **frame, reference=request.match_info["reference"], what="federation",
+                     reason=reason)
 
 
 async def no_payments_page(request: web.Request) -> web.Response:

@@ -27,6 +27,8 @@ from ..personal import Directory
 from . import charts
 from .describe import describe_event, enterprise_part
 from .enterprise import enterprises_with_offers
+from .language import N_, language_of, word_for
+from .language import gettext as _
 from .shared import (
     ElsewhereNames,
     account_row,
@@ -52,7 +54,9 @@ activity_events = 20
 # does (node/decisions.py `tally`: ~10-20 ms for 10,000 members on this machine), so a few.
 open_decisions_shown = 5
 # Decision types in words.
-decision_type_words = {"proposal": "proposal", "poll": "poll", "consent": "decision by consent"}
+decision_type_words = {"proposal": N_("proposal"), "poll": N_("poll"), "consent": N_("decision by consent")}
+holders_decision_type_words = {"proposal": N_("holders' proposal"), "poll": N_("holders' poll"),
+                               "consent": N_("holders' decision by consent")}
 # System accounts listed on `/` (one per enterprise, the escrow, the treasury, one per federation).
 system_accounts_listed = limits.page_size_default
 # The order system accounts are listed in on `/`.
@@ -62,14 +66,14 @@ system_role_order = {"treasury": 0, "escrow": 1, "trade": 2, "enterprise": 3}
 def _system_account_words(state: State, account: bytes, role: str) -> str:
     """What one of the community's own accounts is for, in words."""
     if role == "enterprise":
-        return "the enterprise's own account: share sales, its payments, dividends"
+        return _("the enterprise's own account: share sales, its payments, dividends")
     if role == "escrow":
-        return "holds the credit of subscriptions and buy orders until they are allotted, filled or come back"
+        return _("holds the credit of subscriptions and buy orders until they are allotted, filled or come back")
     if role == "treasury":
-        return "the community's treasury: the levy on payments, spent by the members' decisions"
+        return _("the community's treasury: the levy on payments, spent by the members' decisions")
     if role == "trade":
-        return "the other side of every payment between this community and others in a federation"
-    return role_words.get(role, role)
+        return _("the other side of every payment between this community and others in a federation")
+    return word_for(role_words, role)
 
 
 def _decision_view(node: Node, decision: Decision, now_ms: int) -> dict[str, Any]:
@@ -83,8 +87,7 @@ def _decision_view(node: Node, decision: Decision, now_ms: int) -> dict[str, Any
     return {
         "id": decision.seq,
         "type": decision.decision_type,
-        "type_words": ("holders' " if holders else "") + decision_type_words.get(decision.decision_type,
-                                                                                 decision.decision_type),
+        "type_words": word_for(holders_decision_type_words if holders else decision_type_words, decision.decision_type),
         "holders": holders,
         "enterprise": enterprise,
         "people": people_in_tally(state, live, result),
@@ -171,6 +174,7 @@ def _people_page(state: State, directory: Directory, page: int) -> list[tuple[st
 
 
 async def community_page(request: web.Request) -> web.Response:
+    language_of(request)  # before any text is written
     node = node_of(request)
     state: State = node.sequencer.state
     feed = node.feed

@@ -63,20 +63,28 @@ from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.personal import Committed
 
 from ..personal import Directory
+from .language import N_, outcome_words, word_for
+from .language import gettext as _
 from .shared import ElsewhereNames
 
 # Kinds of event in words a member reads, for a change the page has no sentence of its own for.
 # Kinds of event in words a member reads, for a change the page has no sentence of its own for.
 plain_kinds = {
-    "admit": "joined the community", "remove": "account closed", "set_role": "role changed",
-    "set_limits": "limits changed", "set_default_limits": "the community's limits changed",
-    "register_enterprise": "enterprise registered", "open_offer": "share offer opened",
-    "open_offer_period": "share offer opened", "transfer_shares": "shares given",
-    "withdraw_shares": "shares withdrawn", "federation": "a federation act of the community",
-    "decision_closed": "a decision closed", "genesis": "the community began",
-    "payment_settled": "a payment to another community was settled",
-    "checkpoint": "a checkpoint", "key_rotated": "the node's key changed",
+    "admit": N_("joined the community"), "remove": N_("account closed"), "set_role": N_("role changed"),
+    "set_limits": N_("limits changed"), "set_default_limits": N_("the community's limits changed"),
+    "register_enterprise": N_("enterprise registered"), "open_offer": N_("share offer opened"),
+    "open_offer_period": N_("share offer opened"), "transfer_shares": N_("shares given"),
+    "withdraw_shares": N_("shares withdrawn"), "federation": N_("a federation act of the community"),
+    "decision_closed": N_("a decision closed"), "genesis": N_("the community began"),
+    "payment_settled": N_("a payment to another community was settled"),
+    "checkpoint": N_("a checkpoint"), "key_rotated": N_("the node's key changed"),
 }
+
+
+def kind_words(kind: str) -> str:
+    """A kind of event in words, in the request's language (its tag in words if it has none)."""
+    found = plain_kinds.get(kind)
+    return _(found) if found is not None else kind.replace("_", " ")
 
 
 def member_named(state: State, directory: Directory, member_id: bytes) -> dict[str, str]:
@@ -107,8 +115,10 @@ def shares_of(state: State, enterprise: bytes, share_class: int, units: int) -> 
     found = state.shares.enterprises.get(enterprise)
     class_name = found.classes[share_class].name if found is not None and share_class < len(found.classes) else "?"
     named_shares = class_name.casefold().endswith(("share", "shares"))  # "Customer shares": not "shares shares"
-    noun = "" if named_shares else " share" + ("" if units == 1 else "s")
-    return [("text", f"{units} "), ("text", class_name), ("text", noun + " of "), enterprise_part(state, enterprise)]
+    if named_shares:
+        return [("text", f"{units} "), ("text", class_name), ("text", _(" of ")), enterprise_part(state, enterprise)]
+    noun = _(" share of ") if units == 1 else _(" shares of ")
+    return [("text", f"{units} "), ("text", class_name), ("text", noun), enterprise_part(state, enterprise)]
 
 
 def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: bytes,
@@ -128,15 +138,15 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
 
     def place(community: bytes, member: bytes | None = None) -> list[tuple[str, Any]]:
         community_name, member_name = elsewhere(community, member) if elsewhere is not None else (None, None)
-        where = community_name or "another community"
+        where = community_name or _("another community")
         if member is None:
             return [("text", where)]
-        return [("text", member_name or id_to_text("m", member)[:12] + "…"), ("text", " of "), ("text", where)]
+        return [("text", member_name or id_to_text("m", member)[:12] + "…"), ("text", _(" of ")), ("text", where)]
 
     def decision_words(number: int) -> list[tuple[str, Any]]:
         found = state.decisions.get(number)
         title = [("text", " “"), ("text", directory.shown(found.title)), ("text", "”")] if found else []
-        return [("text", f"decision #{number}"), *title]
+        return [("text", _("decision #%(number)s", number=number)), *title]
 
     parts: list[tuple[str, Any]] = []
     if isinstance(body, Act):
@@ -146,132 +156,132 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
         who = member_named(state, directory, signer) if signer is not None else None
         line["who"] = who
         line["kind"] = action.__struct_config__.tag
-        subject: list[tuple[str, Any]] = [("member", who)] if who is not None else [("text", "Someone")]
+        subject: list[tuple[str, Any]] = [("member", who)] if who is not None else [("text", _("Someone"))]
         if isinstance(action, Transfer):
             line["whom"] = member_named(state, directory, action.to)
             line["amount"] = money(action.amount_minor)
             line["memo"] = memo_text(directory, action.memo)
-            parts = [*subject, ("text", " paid "), ("member", line["whom"]), ("text", " "), ("amount", line["amount"])]
+            parts = [*subject, ("text", _(" paid ")), ("member", line["whom"]), ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, AdmitMember):
             line["whom"] = member_named(state, directory, action.member)
-            parts = [*subject, ("text", " admitted "), ("member", line["whom"])]
+            parts = [*subject, ("text", _(" admitted ")), ("member", line["whom"])]
         elif isinstance(action, RemoveMember):
             line["whom"] = member_named(state, directory, action.member)
-            parts = [*subject, ("text", " closed the account of "), ("member", line["whom"])]
+            parts = [*subject, ("text", _(" closed the account of ")), ("member", line["whom"])]
         elif isinstance(action, SetLimits):
             line["whom"] = member_named(state, directory, action.account)
-            parts = [*subject, ("text", " set the limits of "), ("member", line["whom"])]
+            parts = [*subject, ("text", _(" set the limits of ")), ("member", line["whom"])]
         elif isinstance(action, Propose):
             line["text"] = directory.shown(action.title)
-            parts = [*subject, ("text", " proposed “"), ("text", line["text"]), ("text", "”")]
+            parts = [*subject, ("text", _(" proposed “")), ("text", line["text"]), ("text", "”")]
         elif isinstance(action, Vote):
             line["text"] = f"decision {action.decision}"
-            parts = [*subject, ("text", " voted on "), *decision_words(action.decision)]
+            parts = [*subject, ("text", _(" voted on ")), *decision_words(action.decision)]
         elif isinstance(action, Delegate):
             line["whom"] = member_named(state, directory, action.to)
             line["text"] = action.topic
-            parts = [*subject, ("text", " gave their vote to "), ("member", line["whom"])] + (
-                [("text", " on "), ("text", action.topic)] if action.topic else [])
+            parts = [*subject, ("text", _(" gave their vote to ")), ("member", line["whom"])] + (
+                [("text", _(" on ")), ("text", action.topic)] if action.topic else [])
         elif isinstance(action, Undelegate):
             line["text"] = action.topic
-            parts = [*subject, ("text", " took back their vote")] + ([("text", " on "), ("text", action.topic)]
+            parts = [*subject, ("text", _(" took back their vote"))] + ([("text", _(" on ")), ("text", action.topic)]
                                                                         if action.topic else [])
         elif isinstance(action, RegisterEnterprise):
-            parts = [*subject, ("text", " registered the enterprise "), ("text", action.name)]
+            parts = [*subject, ("text", _(" registered the enterprise ")), ("text", action.name)]
         elif isinstance(action, OpenOffer):  # and its period form
-            parts = [*subject, ("text", " offered "), *shares_of(state, action.enterprise, action.share_class,
+            parts = [*subject, ("text", _(" offered ")), *shares_of(state, action.enterprise, action.share_class,
                                                                    action.units),
-                     ("text", f" at {money(action.price_minor)} each")]
+                     ("text", _(" at %(amount)s each", amount=money(action.price_minor)))]
         elif isinstance(action, Subscribe):
             offer = state.shares.offers.get(action.offer)
-            parts = [*subject, ("text", " subscribed to ")] + (
+            parts = [*subject, ("text", _(" subscribed to "))] + (
                 shares_of(state, offer.enterprise, offer.share_class, action.units) if offer is not None
-                else [("text", f"{action.units} shares")]) + [("text", f" (offer #{action.offer})")]
+                else [("text", _("%(units)s shares", units=action.units))]) + [("text", _(" (offer #%(number)s)", number=action.offer))]
         elif isinstance(action, PlaceOrder):
-            parts = [*subject, ("text", f" placed an order to {action.side} "),
+            parts = [*subject, ("text", _(" placed an order to buy ") if action.side == "buy" else _(" placed an order to sell ")),
                      *shares_of(state, action.enterprise, action.share_class, action.units),
-                     ("text", f" at {money(action.price_minor)} each")]
+                     ("text", _(" at %(amount)s each", amount=money(action.price_minor)))]
         elif isinstance(action, CancelOrder):
-            parts = [*subject, ("text", f" cancelled their order #{action.order}")]
+            parts = [*subject, ("text", _(" cancelled their order #%(number)s", number=action.order))]
         elif isinstance(action, TransferShares):
-            parts = [*subject, ("text", " gave "), *shares_of(state, action.enterprise, action.share_class, action.units),
-                     ("text", " to "), ("member", member_named(state, directory, action.to))]
+            parts = [*subject, ("text", _(" gave ")), *shares_of(state, action.enterprise, action.share_class, action.units),
+                     ("text", _(" to ")), ("member", member_named(state, directory, action.to))]
         elif isinstance(action, WithdrawShares):
-            parts = [*subject, ("text", " asked to withdraw "),
-                     *shares_of(state, action.enterprise, action.share_class, action.units), ("text", " at par")]
+            parts = [*subject, ("text", _(" asked to withdraw ")),
+                     *shares_of(state, action.enterprise, action.share_class, action.units), ("text", _(" at par"))]
         elif isinstance(action, EnterprisePay):
             line["whom"] = member_named(state, directory, action.to)
             line["amount"] = money(action.amount_minor)
             line["memo"] = memo_text(directory, action.memo)
-            parts = [enterprise_part(state, action.enterprise), ("text", " paid "), ("member", line["whom"]),
+            parts = [enterprise_part(state, action.enterprise), ("text", _(" paid ")), ("member", line["whom"]),
                      ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, FederationAct):
-            parts = [*subject, ("text", " "), *_federation_words(action.body), ("text", " for the community")]
+            parts = [*subject, ("text", " "), *_federation_words(action.body), ("text", _(" for the community"))]
         else:
-            parts = [*subject, ("text", ": " + plain_kinds.get(line["kind"], line["kind"].replace("_", " ")))]
+            parts = [*subject, ("text", ": " + kind_words(line["kind"]))]
     elif isinstance(body, DecisionClosed):
         line["kind"] = "decision_closed"
         line["text"] = f"decision {body.decision}: {body.outcome}"
-        parts = [("text", "Closed "), *decision_words(body.decision), ("text", ": " + body.outcome.replace("_", " "))]
+        parts = [("text", _("Closed ")), *decision_words(body.decision), ("text", ": " + word_for(outcome_words, body.outcome))]
     elif isinstance(body, Checkpoint):
         line["kind"] = "checkpoint"
-        parts = [("muted", "The node checked and sealed the community's state (a checkpoint)")]
+        parts = [("muted", _("The node checked and sealed the community's state (a checkpoint)"))]
     elif isinstance(body, Genesis):
         line["kind"] = "genesis"
         line["text"] = body.name
-        parts = [("text", "The community "), ("text", body.name), ("text", " began")]
+        parts = [("text", _("The community ")), ("text", body.name), ("text", _(" began"))]
     elif isinstance(body, KeyRotated):
         line["kind"] = "key_rotated"
-        parts = [("text", "The node's signing key was replaced (its recovery key signed the change)")]
+        parts = [("text", _("The node's signing key was replaced (its recovery key signed the change)"))]
     elif isinstance(body, PaymentOut):
         line["kind"] = "payment_sent"
         line["who"] = member_named(state, directory, body.payer)
         line["amount"] = money(body.amount_minor)
         line["memo"] = memo_text(directory, body.memo)
-        parts = [("member", line["who"]), ("text", " paid "), *place(body.to_community, body.to_member),
+        parts = [("member", line["who"]), ("text", _(" paid ")), *place(body.to_community, body.to_member),
                  ("text", " "), ("amount", line["amount"])]
     elif isinstance(body, PaymentAccepted):
         line["kind"] = "payment_accepted"
         line["whom"] = member_named(state, directory, body.to_member)
         line["amount"] = money(body.amount_minor)
-        parts = [("member", line["whom"]), ("text", " received "), ("amount", line["amount"]), ("text", " from "),
+        parts = [("member", line["whom"]), ("text", _(" received ")), ("amount", line["amount"]), ("text", _(" from ")),
                  *place(body.from_community)]
     elif isinstance(body, PaymentRejected):
         line["kind"] = "payment_rejected"
-        parts = [("text", "Refused a payment from "), *place(body.from_community),
+        parts = [("text", _("Refused a payment from ")), *place(body.from_community),
                  ("text", " (" + body.reason.replace("_", " ") + ")")]
     elif isinstance(body, PaymentSettled):
         line["kind"] = "payment_settled"
-        parts = [("text", "A payment to another community arrived there: settled")]
+        parts = [("text", _("A payment to another community arrived there: settled"))]
     elif isinstance(body, PaymentReturned):
         line["kind"] = "payment_returned"
-        parts = [("text", "A payment to another community was refused there and came back to its payer")]
+        parts = [("text", _("A payment to another community was refused there and came back to its payer"))]
     elif isinstance(body, PaymentCancel):
         line["kind"] = "payment_cancel"
-        parts = [("text", "Asked "), *place(body.to_community), ("text", " to refuse a payment not answered in time")]
+        parts = [("text", _("Asked ")), *place(body.to_community), ("text", _(" to refuse a payment not answered in time"))]
     elif isinstance(body, OfferClosed):
         line["kind"] = "offer_closed"
         offer = state.shares.offers.get(body.offer)
-        parts = [("text", f"Share offer #{body.offer}")] + (
-            [("text", " of "), enterprise_part(state, offer.enterprise)] if offer is not None else []) + [
-            ("text", " closed: " + ("shares allotted" if body.outcome == "allotted" else "target not reached, money back"))]
+        parts = [("text", _("Share offer #%(number)s", number=body.offer))] + (
+            [("text", _(" of ")), enterprise_part(state, offer.enterprise)] if offer is not None else []) + [
+            ("text", _(" closed: shares allotted") if body.outcome == "allotted" else _(" closed: target not reached, money back"))]
     elif isinstance(body, WithdrawalDue):
         line["kind"] = "withdrawal_due"
-        parts = [("text", f"Withdrawal of shares #{body.withdrawal}: {body.outcome}")]
+        parts = [("text", _("Withdrawal of shares #%(number)s: %(outcome)s", number=body.withdrawal, outcome=body.outcome))]
     elif isinstance(body, TradeLimits):
         line["kind"] = "trade_limits"
-        parts = [("text", "The federation's limits on this community's trade with the others took effect")]
+        parts = [("text", _("The federation's limits on this community's trade with the others took effect"))]
     elif isinstance(body, CapacityLimits):
         line["kind"] = "capacity_limits"
-        parts = [("text", "The community's share of its federation's room for trade took effect")]
+        parts = [("text", _("The community's share of its federation's room for trade took effect"))]
     elif isinstance(body, (Charter, FederationProposal, FederationVote)):
         tag = body.__struct_config__.tag
         line["kind"] = tag if isinstance(tag, str) else type(body).__name__
-        parts = [("text", "The community "), *_federation_words(body)]
+        parts = [("text", _("The community ")), *_federation_words(body)]
     else:
         tag = body.__struct_config__.tag
         line["kind"] = tag if isinstance(tag, str) else type(body).__name__
-        parts = [("text", plain_kinds.get(line["kind"], line["kind"].replace("_", " ")).capitalize())]
+        parts = [("text", kind_words(line["kind"]).capitalize())]
     line["parts"] = parts
     return line
 
@@ -279,12 +289,12 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
 def _federation_words(body: Any) -> list[tuple[str, Any]]:
     """A federation body (charter, proposal, ballot) as words a member reads."""
     if isinstance(body, Charter):
-        return [("text", "adopted the charter of the federation "), ("text", body.name)]
+        return [("text", _("adopted the charter of the federation ")), ("text", body.name)]
     if isinstance(body, FederationProposal):
-        return [("text", "proposed “"), ("text", body.title), ("text", "” in a federation")]
+        return [("text", _("proposed “")), ("text", body.title), ("text", _("” in a federation"))]
     if isinstance(body, FederationVote):
-        return [("text", "voted in a federation" if body.proposal is not None
-                 else "abstained in a federation's round of decisions")]
+        return [("text", _("voted in a federation") if body.proposal is not None
+                 else _("abstained in a federation's round of decisions"))]
     tag = body.__struct_config__.tag
     return [("text", str(tag).replace("_", " "))]
 
@@ -313,7 +323,7 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
         place = community_name or id_to_text("n", community)[:12] + "…"
         if member is None:
             return [("text", place)]
-        return [("text", member_name or id_to_text("m", member)[:12] + "…"), ("text", " of "), ("text", place)]
+        return [("text", member_name or id_to_text("m", member)[:12] + "…"), ("text", _(" of ")), ("text", place)]
 
     if isinstance(body, Act):
         intent = decode_intent(body.intent)
@@ -323,133 +333,136 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
         if isinstance(action, Transfer):
             memo = memo_text(directory, action.memo)
             if signer == account:
-                parts = [("text", "Paid "), person_part(state, directory, action.to)]
+                parts = [("text", _("Paid ")), person_part(state, directory, action.to)]
                 if -change_minor > action.amount_minor:
-                    parts.append(("text", f" (and the levy of {money(-change_minor - action.amount_minor)} to the treasury)"))
+                    parts.append(("text", _(" (and the levy of %(amount)s to the treasury)", amount=money(-change_minor - action.amount_minor))))
             elif action.to == account:
-                parts = [("text", "From "), person_part(state, directory, signer)] if signer is not None else [("text", "Received")]
+                parts = [("text", _("From ")), person_part(state, directory, signer)] if signer is not None else [("text", _("Received"))]
             else:
-                parts = [("text", "Levy on a payment from ")] + ([person_part(state, directory, signer)] if signer else []) + [
-                    ("text", " to "), person_part(state, directory, action.to)]
+                parts = [("text", _("Levy on a payment from "))] + ([person_part(state, directory, signer)] if signer else []) + [
+                    ("text", _(" to ")), person_part(state, directory, action.to)]
         elif isinstance(action, EnterprisePay):
             memo = memo_text(directory, action.memo)
             if action.enterprise == account:
-                parts = [("text", "Paid "), person_part(state, directory, action.to)]
+                parts = [("text", _("Paid ")), person_part(state, directory, action.to)]
             else:
-                parts = [("text", "From "), enterprise_part(state, action.enterprise)]
+                parts = [("text", _("From ")), enterprise_part(state, action.enterprise)]
         elif isinstance(action, Subscribe):
             offer = state.shares.offers.get(action.offer)
             if offer is None:
-                parts = [("text", f"Subscription to offer #{action.offer}")]
+                parts = [("text", _("Subscription to offer #%(number)s", number=action.offer))]
             elif signer == account:
                 held = offer.outcome is None
                 if held:
-                    outcome = ", held until it closes)"
+                    outcome = _(" (offer #%(number)s, held until it closes)", number=offer.seq)
                 elif offer.outcome == "allotted":
-                    outcome = f": shares allotted at event #{offer.closed_seq})"
+                    outcome = _(" (offer #%(number)s: shares allotted at event #%(event)s)", number=offer.seq,
+                                event=offer.closed_seq)
                 else:
-                    outcome = f": it did not go ahead, and the money came back at event #{offer.closed_seq})"
-                parts = [("text", "Held in escrow for your subscription to " if held else "Subscribed to "),
+                    outcome = _(" (offer #%(number)s: it did not go ahead, and the money came back at event #%(event)s)",
+                                number=offer.seq, event=offer.closed_seq)
+                parts = [("text", _("Held in escrow for your subscription to ") if held else _("Subscribed to ")),
                          *shares_of(state, offer.enterprise, offer.share_class, action.units),
-                         ("text", f" (offer #{offer.seq}" + outcome)]
+                         ("text", outcome)]
             else:
-                parts = [("text", "Subscription of "), person_part(state, directory, signer) if signer else ("text", "a member"),
-                         ("text", f" to offer #{offer.seq} of "), enterprise_part(state, offer.enterprise)]
+                parts = [("text", _("Subscription of ")), person_part(state, directory, signer) if signer else ("text", _("a member")),
+                         ("text", _(" to offer #%(number)s of ", number=offer.seq)), enterprise_part(state, offer.enterprise)]
         elif isinstance(action, PlaceOrder) and is_escrow:
-            parts = [("text", f"Order #{seq} of "), person_part(state, directory, signer) if signer else ("text", "a member"),
-                     ("text", f" to {action.side} shares of "), enterprise_part(state, action.enterprise),
-                     ("text", ": the price held, or paid to the sellers")]
+            parts = [("text", _("Order #%(number)s of ", number=seq)), person_part(state, directory, signer) if signer else ("text", _("a member")),
+                     ("text", _(" to buy shares of ") if action.side == "buy" else _(" to sell shares of ")), enterprise_part(state, action.enterprise),
+                     ("text", _(": the price held, or paid to the sellers"))]
         elif isinstance(action, PlaceOrder):
             resting = state.shares.orders.get(seq)
             if signer == account and action.side == "buy":
                 held = resting is not None
-                parts = [("text", f"Your buy order #{seq}: "),
+                parts = [("text", _("Your buy order #%(number)s: ", number=seq)),
                          *shares_of(state, action.enterprise, action.share_class, action.units),
-                         ("text", f" at up to {money(action.price_minor)} a share")]
+                         ("text", _(" at up to %(amount)s a share", amount=money(action.price_minor)))]
                 if held:
-                    parts.append(("text", f"; {money(resting.reserved_minor)} held in escrow while "
-                                          f"{resting.units} rest" + ("s" if resting.units == 1 else "")))
+                    held_text = _("; %(amount)s held in escrow while %(units)s rests") if resting.units == 1 \
+                        else _("; %(amount)s held in escrow while %(units)s rest")
+                    parts.append(("text", held_text % {"amount": money(resting.reserved_minor), "units": resting.units}))
             elif signer == account:
-                parts = [("text", f"Sold with your sell order #{seq}: "),
+                parts = [("text", _("Sold with your sell order #%(number)s: ", number=seq)),
                          *shares_of(state, action.enterprise, action.share_class, action.units),
-                         ("text", f" offered at {money(action.price_minor)} or more")]
+                         ("text", _(" offered at %(amount)s or more", amount=money(action.price_minor)))]
             elif change_minor > 0 and action.side == "buy":
-                parts = [("text", "Sold shares of "), enterprise_part(state, action.enterprise), ("text", " to "),
-                         person_part(state, directory, signer) if signer else ("text", "a buyer")]
+                parts = [("text", _("Sold shares of ")), enterprise_part(state, action.enterprise), ("text", _(" to ")),
+                         person_part(state, directory, signer) if signer else ("text", _("a buyer"))]
             else:
-                parts = [("text", "Bought shares of "), enterprise_part(state, action.enterprise), ("text", " from "),
-                         person_part(state, directory, signer) if signer else ("text", "a seller")]
+                parts = [("text", _("Bought shares of ")), enterprise_part(state, action.enterprise), ("text", _(" from ")),
+                         person_part(state, directory, signer) if signer else ("text", _("a seller"))]
         elif isinstance(action, CancelOrder):
-            parts = [("text", f"Order #{action.order} cancelled: what was held for it came back")]
+            parts = [("text", _("Order #%(number)s cancelled: what was held for it came back", number=action.order))]
         elif isinstance(action, AdmitMember) and action.member == account:
-            parts = [("text", "Joined "), ("text", state.community.name)]
+            parts = [("text", _("Joined ")), ("text", state.community.name)]
         else:
-            parts = [("text", plain_kinds.get(kind, kind.replace("_", " ")).capitalize())]
+            parts = [("text", kind_words(kind).capitalize())]
     elif isinstance(body, PaymentOut):
         memo = memo_text(directory, body.memo)
         pending = body.payer == account and payment_id(event) in state.payments.pending
         held = pending
         if body.payer == account:
-            parts = [("text", "Paid "), *other_side(body.to_community, body.to_member),
-                     ("text", " (across communities" + (", held until they answer)" if pending else ")"))]
+            parts = [("text", _("Paid ")), *other_side(body.to_community, body.to_member),
+                     ("text", _(" (across communities, held until they answer)") if pending else _(" (across communities)"))]
         else:
-            parts = [("text", "A payment to "), *other_side(body.to_community, None), ("text", " by "),
+            parts = [("text", _("A payment to ")), *other_side(body.to_community, None), ("text", _(" by ")),
                      person_part(state, directory, body.payer)]
     elif isinstance(body, PaymentAccepted):
         if body.to_member == account:
-            parts = [("text", "From "), *other_side(body.from_community, elsewhere_payer(elsewhere, body)),
-                     ("text", " (across communities)")]
+            parts = [("text", _("From ")), *other_side(body.from_community, elsewhere_payer(elsewhere, body)),
+                     ("text", _(" (across communities)"))]
         else:
-            parts = [("text", "A payment from "), *other_side(body.from_community, None), ("text", " to "),
+            parts = [("text", _("A payment from ")), *other_side(body.from_community, None), ("text", _(" to ")),
                      person_part(state, directory, body.to_member)]
     elif isinstance(body, PaymentReturned):
-        parts = [("text", "A payment to another community came back: it was refused")]
+        parts = [("text", _("A payment to another community came back: it was refused"))]
     elif isinstance(body, OfferClosed):
         offer = state.shares.offers.get(body.offer)
         if offer is None:
-            parts = [("text", f"Offer #{body.offer} closed")]
+            parts = [("text", _("Offer #%(number)s closed", number=body.offer))]
         elif account == offer.enterprise:
-            parts = [("text", f"Offer #{offer.seq} allotted: the price of the shares sold")]
+            parts = [("text", _("Offer #%(number)s allotted: the price of the shares sold", number=offer.seq))]
         elif is_escrow:
-            parts = [("text", f"Offer #{offer.seq} of "), enterprise_part(state, offer.enterprise),
-                     ("text", " closed: the subscriptions' credit went to the enterprise and back to the subscribers"
-                      if body.outcome == "allotted" else " closed: the subscriptions' credit went back to the subscribers")]
+            parts = [("text", _("Offer #%(number)s of ", number=offer.seq)), enterprise_part(state, offer.enterprise),
+                     ("text", _(" closed: the subscriptions' credit went to the enterprise and back to the subscribers")
+                      if body.outcome == "allotted" else _(" closed: the subscriptions' credit went back to the subscribers"))]
         elif body.outcome == "refunded":
-            parts = [("text", f"Offer #{offer.seq} of "), enterprise_part(state, offer.enterprise),
-                     ("text", " did not reach its target: your subscription came back from escrow")]
+            parts = [("text", _("Offer #%(number)s of ", number=offer.seq)), enterprise_part(state, offer.enterprise),
+                     ("text", _(" did not reach its target: your subscription came back from escrow"))]
         else:
             subscription = offer.subscriptions.get(account)
             allotted = subscription.allotted if subscription is not None else 0
-            parts = [("text", f"Offer #{offer.seq} allotted: you got "),
+            parts = [("text", _("Offer #%(number)s allotted: you got ", number=offer.seq)),
                      *shares_of(state, offer.enterprise, offer.share_class, allotted),
-                     ("text", "; the credit for the rest came back" if change_minor > 0 else "")]
+                     ("text", _("; the credit for the rest came back") if change_minor > 0 else "")]
     elif isinstance(body, DecisionClosed):
         decision = state.decisions.get(body.decision)
         effect = decision.effect if decision is not None else None
         if isinstance(effect, DeclareDividend):
             if account == effect.enterprise:
-                parts = [("text", f"Dividend paid to the holders (decision #{body.decision})")]
+                parts = [("text", _("Dividend paid to the holders (decision #%(number)s)", number=body.decision))]
             else:
-                parts = [("text", "Dividend from "), enterprise_part(state, effect.enterprise),
-                         ("text", f" (decision #{body.decision})")]
+                parts = [("text", _("Dividend from ")), enterprise_part(state, effect.enterprise),
+                         ("text", _(" (decision #%(number)s)", number=body.decision))]
         elif isinstance(effect, TreasuryPay):
             memo = memo_text(directory, effect.memo)
-            parts = [("text", f"From the treasury (decision #{body.decision}: "), ("text", directory.shown(decision.title)),
+            parts = [("text", _("From the treasury (decision #%(number)s: ", number=body.decision)), ("text", directory.shown(decision.title)),
                      ("text", ")")] \
-                if effect.to == account else [("text", f"Paid by the treasury (decision #{body.decision})")]
+                if effect.to == account else [("text", _("Paid by the treasury (decision #%(number)s)", number=body.decision))]
         else:
-            parts = [("text", f"Decision #{body.decision} closed")]
+            parts = [("text", _("Decision #%(number)s closed", number=body.decision))]
     elif isinstance(body, WithdrawalDue):
         withdrawal = state.shares.withdrawals.get(body.withdrawal)
         if withdrawal is not None and account == withdrawal.holder:
-            parts = [("text", "Withdrawn at par: "),
+            parts = [("text", _("Withdrawn at par: ")),
                      *shares_of(state, withdrawal.enterprise, withdrawal.share_class, withdrawal.units)]
         else:
-            parts = [("text", f"Withdrawal #{body.withdrawal} paid")]
+            parts = [("text", _("Withdrawal #%(number)s paid", number=body.withdrawal))]
     else:
         tag = body.__struct_config__.tag
         kind = tag if isinstance(tag, str) else type(body).__name__
-        parts = [("text", plain_kinds.get(kind, kind.replace("_", " ")).capitalize())]
+        parts = [("text", kind_words(kind).capitalize())]
     return {"parts": parts, "memo": memo, "held": held}
 
 

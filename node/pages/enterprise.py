@@ -20,10 +20,12 @@ from ..app import Node
 from ..http.readers import reader_of
 from ..http.shares import book_json, cap_table, enterprise_json, offer_json, resolve_enterprise
 from ..store import share_value
+from .language import N_, gettext, language_of
 from .shared import frame_for, html_page, money_text, node_of, sees
 
 # Kinds of share class in words (node/shares.py).
-share_class_kind_words = {"user": "customers", "investor": "investors", "founder": "founders", "labour": "workers"}
+share_class_kind_words = {"user": N_("customers"), "investor": N_("investors"), "founder": N_("founders"),
+                          "labour": N_("workers")}
 # Price levels shown per side of each class's order book, and the last trades shown per class.
 book_levels_shown = 10
 trades_shown = 10
@@ -71,6 +73,7 @@ def _name_of(node: Node, member_text: str) -> str | None:
 
 
 async def enterprise_page(request: web.Request) -> web.Response:
+    language_of(request)  # before any text is written
     node = node_of(request)
     state: State = node.sequencer.state
     reference = request.match_info["reference"]
@@ -106,7 +109,7 @@ async def enterprise_page(request: web.Request) -> web.Response:
     ]
     return html_page(
         "enterprise.html",
-        class_kind_words=share_class_kind_words,
+        class_kind_words={kind: gettext(words) for kind, words in share_class_kind_words.items()},
         dividends=_dividends(node, eid),
         holdings_shown=holdings_shown,
         decisions_shown=sees(request, "decisions"),

@@ -24,6 +24,8 @@ from ..http.readers import reader_of
 from ..http.shares import member_holdings
 from ..public import public_url
 from .describe import describe_change, enterprise_part, shares_of
+from .language import gettext as _
+from .language import language_of, word_for
 from .qr import pay_uri, qr_svg
 from .shared import (
     ElsewhereNames,
@@ -96,7 +98,7 @@ async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[
                 "direction": "out" if change < 0 else ("in" if change > 0 else "none")}
         raw = raw_of.get(seq)
         line.update(describe_change(state, node.directory, member_id, seq, raw, change, elsewhere) if raw is not None
-                    else {"parts": [("text", "an event this node no longer holds")], "memo": None, "held": False})
+                    else {"parts": [("text", _("an event this node no longer holds"))], "memo": None, "held": False})
         lines.append(line)
     return lines, continue_from
 
@@ -114,30 +116,32 @@ def held_for_member(node: Node, request: web.Request, member_id: bytes, orders: 
         subscription = offer.subscriptions.get(member_id)
         if subscription is not None:
             held.append({"amount_minor": subscription.units * offer.price_minor, "parts": [
-                ("text", "for your subscription to "),
+                ("text", _("for your subscription to ")),
                 *shares_of(state, offer.enterprise, offer.share_class, subscription.units),
-                ("text", f" (offer #{offer.seq}, until it closes)")]})
+                ("text", _(" (offer #%(number)s, until it closes)", number=offer.seq))]})
     for order in orders:
         if order["side"] == "buy" and order["reserved"]:
             eid = id_from_text("e", order["enterprise"])
             held.append({"amount_minor": order["reserved"], "parts": [
-                ("text", f"for your buy order #{order['id']} on "), enterprise_part(state, eid),
-                ("text", f" ({order['units']} at {format_money(order['price'], unit.unit_decimals, unit.unit_code)})")]})
+                ("text", _("for your buy order #%(number)s on ", number=order["id"])), enterprise_part(state, eid),
+                ("text", _(" (%(units)s at %(price)s)", units=order["units"],
+                           price=format_money(order["price"], unit.unit_decimals, unit.unit_code)))]})
     elsewhere = ElsewhereNames(request)
     # Payments across not yet answered, of every payer: bounded by what the community may hold out.
     for pending in itertools.islice(state.payments.pending.values(), payments_pending_read_max):
         if pending.payer == member_id:
             community_name, member_name = elsewhere(pending.to_community, pending.to_member)
             held.append({"amount_minor": pending.amount_minor, "parts": [
-                ("text", "for your payment to "), ("text", member_name or id_to_text("m", pending.to_member)[:12] + "…"),
-                ("text", " of "), ("text", community_name or id_to_text("n", pending.to_community)[:12] + "…"),
-                ("text", ", until that community answers")]})
+                ("text", _("for your payment to ")), ("text", member_name or id_to_text("m", pending.to_member)[:12] + "…"),
+                ("text", _(" of ")), ("text", community_name or id_to_text("n", pending.to_community)[:12] + "…"),
+                ("text", _(", until that community answers"))]})
     for row in held:
         row["amount"] = format_money(row["amount_minor"], unit.unit_decimals, unit.unit_code)
     return held
 
 
 async def member_page(request: web.Request) -> web.Response:
+    language_of(request)  # before any text is written
     node = node_of(request)
     state: State = node.sequencer.state
     reference = request.match_info["reference"]
@@ -195,7 +199,7 @@ async def member_page(request: web.Request) -> web.Response:
             svg = await asyncio.to_thread(qr_svg, uri)
         except segno.DataOverflowError:
             # A long memo (280 characters of 4-byte letters, percent-encoded) is past what a QR code holds.
-            amount_error = "the memo is too long for a QR code; shorten it"
+            amount_error = _("the memo is too long for a QR code; shorten it")
     return html_page(
         "member.html",
         **await frame_for(request),
@@ -205,7 +209,7 @@ async def member_page(request: web.Request) -> web.Response:
         shown=shown,
         signed_in=reader_of(request).is_member,
         member=account,
-        role_words=role_words.get(member.role, member.role),
+        role_words=word_for(role_words, member.role),
         is_person=is_person,
         admitted_seq=member.admitted_seq,
         history=history,

@@ -4,7 +4,8 @@ a page's number-valued query parameters, balances over time, and the names of th
 payment across.
 
 How this works: templates are rendered with autoescaping on, so nothing a member typed can run as
-script in a reader's browser. What a page shows of members is what the community's visibility
+script in a reader's browser, in the request's language (`frame_for` chooses it, language.py;
+`html_page` renders with that language's environment and says which in Content-Language). What a page shows of members is what the community's visibility
 policy lets the request's reader see: every page asks `sees(request, kind, subject)`, which is
 ledger/visibility.py's `can_see` for the reader node/http/readers.py resolved (docs/pages.md has
 what each page shows to whom). The names of other communities come from the layer that holds their
@@ -16,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jinja2
 from aiohttp import web
 from tallystick.ledger.accounts import credit_ceiling, debit_limit
 from tallystick.ledger.model import Member, State
@@ -24,7 +24,6 @@ from tallystick.ledger.money import (
     format_amount,
     format_ceiling,
     format_debit_limit,
-    format_duration,
     format_money,
 )
 from tallystick.ledger.visibility import Kind, Reader, can_see
@@ -36,23 +35,17 @@ from ..history import History
 from ..http import params
 from ..http.readers import reader_of
 from . import charts
+from .language import N_, environments, language_of, source_language
 
 # What each role of account is, in words (system accounts are not people: docs/pages.md).
 role_words = {
-    "member": "member", "admin": "member and admin",
-    "enterprise": "an enterprise's account", "escrow": "the community's escrow account",
-    "treasury": "the community's treasury", "trade": "the community's account of trade with a federation",
+    "member": N_("member"), "admin": N_("member and admin"),
+    "enterprise": N_("an enterprise's account"), "escrow": N_("the community's escrow account"),
+    "treasury": N_("the community's treasury"), "trade": N_("the community's account of trade with a federation"),
 }
 
-environment = jinja2.Environment(
-    loader=jinja2.PackageLoader("tallystick.node", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-environment.filters["duration"] = format_duration
-environment.filters["time"] = charts.format_time
+# The English environment (one per language: language.py), for what renders outside a request.
+environment = environments[source_language]
 
 
 def node_of(request: web.Request) -> Node:
@@ -65,8 +58,14 @@ def sees(request: web.Request, kind: Kind, subject: bytes | None = None) -> bool
 
 
 def html_page(template: str, status: int = 200, **context: Any) -> web.Response:
-    text = environment.get_template(template).render(**context)
-    return web.Response(text=text, status=status, content_type="text/html")
+    """A page rendered in the language `frame_for` chose for the request (its context's `language`),
+    saying so (Content-Language), and that another Accept-Language may get another page (Vary)."""
+    language = context.setdefault("language", source_language)
+    text = environments[language].get_template(template).render(**context)
+    response = web.Response(text=text, status=status, content_type="text/html")
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept-Language"
+    return response
 
 
 def balances_over_time(request: web.Request) -> History:
@@ -91,8 +90,9 @@ async def page_frame(node: Node, reader: Reader | None = None) -> dict[str, Any]
 
 
 async def frame_for(request: web.Request) -> dict[str, Any]:
-    """`page_frame` for the request's node and reader."""
-    return await page_frame(node_of(request), reader_of(request))
+    """`page_frame` for the request's node and reader, in the request's language."""
+    language = language_of(request)
+    return {**await page_frame(node_of(request), reader_of(request)), "language": language}
 
 
 def plain_amount(node: Node, minor: int) -> str:
