@@ -828,7 +828,7 @@ export const strings = {
   "error.no_picture": "This listing has no picture.",
   "error.not_manager": "Only the enterprise's manager may list for it: list it as yourself.",
   // ---- invitations by decision (screens/admin.js, join.js), a join request's name taken ----
-  "admin.invite.by_decision.invite": "This community admits members by decision: an invitation made here is proposed to the members, and its link works once they agree. People can also ask to join:",
+  "admin.invite.by_decision.invite": "This community admits members by decision: an invitation made here is proposed to the members, and its link works once they agree. People can also ask to join, with the link below.",
   "admin.invite.propose": "Propose the invitation",
   "admin.invite.proposed.text": "Send this link to the person you invite. It is shown only now. The members decide by {when}; once they agree, whoever holds it can join once, until {expires}.",
   "admin.propose.invite": "Invite a new member",

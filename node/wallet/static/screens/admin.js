@@ -108,8 +108,8 @@ export async function draw(view) {
   const listInvitations = rules.admission !== "decision" || invitations.length > 0;
   show(...[heading(t("admin.title")), jump,
     section("admin-invite", t("admin.invite.title"), ...(rules.admission === "decision"
-      ? [h("p", { id: "admin-by-decision", text: t("admin.invite.by_decision.invite") }), askLink(),
-        inviteForm(refreshInvitations, true)]
+      ? [h("p", { id: "admin-by-decision", text: t("admin.invite.by_decision.invite") }),
+        inviteForm(refreshInvitations, true), askLink()]
       : [inviteForm(refreshInvitations, false)])),
     listInvitations ? section("admin-open", t("admin.invitations.title"), invitationsBox, invitationsList) : null,
     section("admin-requests", t("admin.requests.title"), requestsBox, requestsList),
