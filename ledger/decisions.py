@@ -88,8 +88,8 @@ from .accounts import (
 )
 from .errors import (
     BadDecisionError,
-    BadInvitationError,
     BadDelegationError,
+    BadInvitationError,
     BadVoteError,
     BelowFloorError,
     DeadlinePassedError,
