@@ -172,6 +172,8 @@ def test_where_admission_is_by_decision_invite_proposes_and_the_link_joins_once_
         deciding.act(deciding.admin_key, Vote(decision=decision, position="agree"))  # unanimity: it closes at once
         wait_until(lambda: deciding.get(f"/api/decisions/{decision}")["outcome"] == "passed", deadline_seconds=30,
                    what="the invitation's decision passed")
+        assert deciding.stop() == 0, deciding.output()
+        deciding.start()  # the closing event wrote the invitation's row: it is there after a restart
         (listed,) = deciding.get("/api/invitations")
         assert listed["invitation"] == made["invitation"] and listed["invited_by"]["id"] == "m_" + deciding.feed_text[2:]
         answer = join(deciding, invitation, device, "Vic Okafor")
