@@ -26,6 +26,7 @@ from tallystick.replication.replicator import Replicator
 from tallystick.replication.server import heads_page_feeds_max
 
 from .federations import Federations
+from .market import Market
 from .state import FederationState
 
 # An operator (or a test) may lower the limit on feeds held below replication/ingest.feeds_held_max,
@@ -44,6 +45,7 @@ class Layers:
 
     def __init__(self, replicator: Replicator, federations: Federations) -> None:
         self.replicator, self.federations = replicator, federations
+        self.market = Market(federations)  # the listings' digest across the federations (federation/market.py)
         federations.replicator = replicator
         replicator.federation_members = self.federation_members
 
@@ -58,13 +60,14 @@ class Layers:
     def add_routes(self, app: web.Application) -> None:
         self.replicator.add_routes(app)
         self.federations.add_routes(app)
+        self.market.add_routes(app)
 
     async def start(self, node: Node) -> None:
         await self.replicator.start(node)
         await self.federations.start(node)
 
     async def run(self) -> None:
-        await asyncio.gather(self.replicator.run(), self.federations.run())
+        await asyncio.gather(self.replicator.run(), self.federations.run(), self.market.run())
 
     def peer_status(self) -> list[dict[str, object]]:
         return self.replicator.peer_status()
@@ -72,6 +75,7 @@ class Layers:
     def collect(self) -> Iterable[Metric]:
         yield from self.replicator.collect()
         yield from self.federations.collect()
+        yield from self.market.collect()
 
 
 def members_of_own_federations(state: FederationState, own_feed: bytes) -> frozenset[bytes]:

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -83,6 +83,21 @@ class Node:
         if not task.cancelled() and task.exception() is not None:
             self.failure = task.exception()
             self.stop_requested.set()
+
+    @contextlib.asynccontextmanager
+    async def holding(self, named: Mapping[str, Coroutine[object, object, None]]) -> AsyncIterator[None]:
+        """Run each coroutine as a task named by its key while the block runs; a task that fails
+        stops the node (`task_ended`); on leaving, every task is cancelled and awaited, so none
+        outlives the resource it uses."""
+        tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in named.items()]
+        for task in tasks:
+            task.add_done_callback(self.task_ended)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def status(self) -> dict[str, object]:
         head = self.sequencer.head
@@ -244,12 +259,14 @@ def create_app(
     from .http import invitations as invitations_api
     from .http import join_requests as join_requests_api
     from .http import listings as listings_api
+    from .http import notifications as notifications_api
     from .http import personal as personal_api
     from .http import shares as shares_api
     from .http.middleware import errors_as_json
     from .http.readers import who_reads
     from .join_requests import join_requests_lifetime
     from .listings import listings_lifetime
+    from .notifications import notifications_lifetime
 
     app = web.Application(client_max_size=limits.request_bytes_max, middlewares=[errors_as_json, who_reads])
     app[config_key] = config
@@ -264,6 +281,7 @@ def create_app(
     invitations_api.add_routes(app)
     join_requests_api.add_routes(app)
     listings_api.add_routes(app)  # the market (docs/market.md)
+    notifications_api.add_routes(app)  # members told what concerns them (docs/notifications.md)
     if extension is not None:
         extension.add_routes(app)
     wallet.add_routes(app)
@@ -304,20 +322,11 @@ def create_app(
                 if extension is not None:
                     await extension.start(node)
                 # Held here and awaited at cleanup; a task that fails stops the whole node loudly.
-                tasks = [
-                    asyncio.create_task(sequencer.run(), name="sequencer"),
-                    asyncio.create_task(node.run_timer(), name="timer"),
-                ]
+                named = {"sequencer": sequencer.run(), "timer": node.run_timer()}
                 if extension is not None:
-                    tasks.append(asyncio.create_task(extension.run(), name="extension"))
-                for task in tasks:
-                    task.add_done_callback(node.task_ended)
-                try:
+                    named["extension"] = extension.run()
+                async with node.holding(named):
                     yield
-                finally:
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
                 if node.failure is not None:
                     raise node.failure
             finally:
@@ -329,6 +338,7 @@ def create_app(
     app.cleanup_ctx.append(auth.sessions_lifetime)  # after the node's: it needs the running node
     app.cleanup_ctx.append(join_requests_lifetime)  # after the node's too: the file is the home's
     app.cleanup_ctx.append(listings_lifetime)  # the market's file, the home's too (docs/market.md)
+    app.cleanup_ctx.append(notifications_lifetime)  # the inbox and the mailer (docs/notifications.md)
     return app
 
 

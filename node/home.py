@@ -41,7 +41,6 @@ from tallystick.protocol.personal import commit, open_text, seal
 
 from .personal import DataKeys
 from .store import AppendBatch, Store, acknowledged_path
-from .wallet.catalogue import shipped_languages
 
 
 class HomeError(LocalError):
@@ -80,6 +79,23 @@ url_host_pattern = re.compile(
 public_url_chars_max = 300
 # An operator has a few proxies, or a network of them; a list past this is a mistake.
 trusted_proxies_max = 64
+
+
+class SmtpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The mail server the node sends members' notices through (node/mailer.py, docs/operator.md)."""
+
+    host: Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")]
+    sender: Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^\s@]+@[^\s@]+$")] = msgspec.field(name="from")
+    port: Annotated[int, Meta(ge=1, le=65535)] = 25
+    # STARTTLS before anything else is said (the server's certificate checked against the system's CAs).
+    starttls: bool = False
+    # A login, where the server asks for one; both or neither.
+    username: Annotated[str, Meta(max_length=256)] | None = None
+    password: Annotated[str, Meta(max_length=1024)] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("smtp needs both username and password, or neither")
 
 
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -126,6 +142,15 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # asks for none the node ships, and that of the wallet's shell and 404 page. One of the
     # wallet's catalogues (node/wallet/locale/) or "en".
     default_language: Annotated[str, Meta(pattern="^[a-z]{2,3}$")] = "en"
+    # The mail server members' notices go through (docs/notifications.md). None: notices stay in
+    # the wallet's inbox and no mail is sent.
+    smtp: SmtpConfig | None = None
+    # How often the node looks for the reminders no event carries: a decision closing within a day,
+    # a listing about to expire (node/notifications.py). A day's warning needs no finer grain.
+    reminders_interval_ms: Annotated[int, Meta(ge=100, le=3_600_000)] = 60_000
+    # The window of the members' digest (new listings, open decisions): one digest per window,
+    # windows counted from the epoch (a week: Thursday 00:00 UTC to the next).
+    digest_interval_ms: Annotated[int, Meta(ge=1000)] = 7 * 24 * 60 * 60 * 1000
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into a ValidationError naming the field, so a bad value
@@ -133,6 +158,10 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if self.public_url is not None:
             check_public_url(self.public_url)
         trusted_networks(tuple(self.trusted_proxies))
+        # Imported here: the wallet package brings aiohttp's server and Babel, which a `tally`
+        # command that never reads a config.json should not pay for at every start.
+        from .wallet.catalogue import shipped_languages
+
         if self.default_language not in shipped_languages():
             raise ValueError(f"default_language {self.default_language!r} has no catalogue: "
                              f"write one of {', '.join(shipped_languages())}")

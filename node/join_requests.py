@@ -39,6 +39,8 @@ import aiosqlite
 from aiohttp import web
 from tallystick.protocol.errors import LocalError, RemoteError
 
+from .local_files import open_local_file, wipe_deleted
+
 # Requests waiting at once, in all: an admin reads each one, and a flood of strangers must not
 # push out the real requests' answers or grow the file without end.
 join_requests_max = 200
@@ -140,15 +142,7 @@ class JoinRequestStore:
 
     @classmethod
     async def open(cls, path: Path) -> JoinRequestStore:
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await connection.execute("PRAGMA journal_mode=WAL")
-            await connection.execute("PRAGMA secure_delete=ON")  # per connection, so at every open
-            await connection.executescript(_schema)
-        except BaseException:
-            await connection.close()
-            raise
-        return cls(connection)
+        return cls(await open_local_file(path, _schema, personal=True))
 
     async def close(self) -> None:
         await self._connection.close()
@@ -156,7 +150,7 @@ class JoinRequestStore:
     async def _erased(self) -> None:
         """After a name or note was wiped or deleted: move it out of the WAL into the (zeroed)
         database pages, and empty the WAL."""
-        await self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await wipe_deleted(self._connection)
 
     async def purge(self, now_ms: int) -> None:
         """Delete the rows past their expiry, names and notes gone from the file's bytes."""

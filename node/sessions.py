@@ -39,6 +39,8 @@ from tallystick.ledger.visibility import reader_for_key
 from tallystick.protocol import limits
 from tallystick.protocol.errors import LocalError, RemoteError
 
+from .local_files import open_local_file
+
 token_bytes = 32  # a session's token, a link's token and a challenge: 256 random bits each
 # A session id is hex: it never begins with "-", which `tally session end ID` would read as an option.
 session_id_bytes = 12
@@ -166,12 +168,9 @@ class SessionStore:
 
     @classmethod
     async def open(cls, path: Path) -> SessionStore:
-        connection = await aiosqlite.connect(path, isolation_level=None)
+        # A session lost in a power cut is a member signing in again, not a lost payment.
+        connection = await open_local_file(path, _schema, personal=False, durable=False)
         try:
-            await connection.execute("PRAGMA journal_mode=WAL")
-            # A session lost in a power cut is a member signing in again, not a lost payment.
-            await connection.execute("PRAGMA synchronous=NORMAL")
-            await connection.executescript(_schema)
             store = cls(connection, set())
             await store._reload_keys()
         except BaseException:

@@ -33,9 +33,9 @@ from tallystick.ledger.membership import key_taken
 from tallystick.ledger.model import State
 from tallystick.ledger.names import name_key, normalise_name
 from tallystick.ledger.visibility import can_see, stranger
-from tallystick.protocol.errors import BadIdError, MalformedError
+from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.events import AdmitMember
-from tallystick.protocol.ids import id_bytes, id_from_text, id_to_text
+from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.limits import name_chars_max
 
 from ..app import Node, clock_ms, config_key, node_key
@@ -49,6 +49,7 @@ from ..join_requests import (
     join_requests_key,
 )
 from ..sessions import NotSignedInError
+from . import params
 from .middleware import json_response
 from .personal import NotAdminError
 from .readers import reader_of
@@ -198,12 +199,7 @@ async def list_requests(request: web.Request) -> web.Response:
 async def decline(request: web.Request) -> web.Response:
     _require_admin(request)
     text = request.match_info["key"]
-    try:
-        key = id_from_text("k", text) if len(text) <= 64 else b""
-    except BadIdError:
-        key = b""
-    if len(key) != id_bytes:
-        raise MalformedError("name the request by its key, k_… as GET /api/join-requests lists it")
+    key = params.id_of(text, "k", "name the request by its key, k_… as GET /api/join-requests lists it")
     if not await request.app[join_requests_key].decline(key, clock_ms()):
         raise JoinRequestUnknownError("no join request of this key is waiting; list them with GET /api/join-requests")
     return json_response({"key": text, "state": "declined"})

@@ -12,6 +12,13 @@ Who may call what (docs/api.md §13):
   `POST …/renew`, `PUT` and `DELETE …/picture`: the listing's author alone (403
   `not_listing_author`). `POST …/hide`: an admin alone (403 `not_admin`), with a reason kept.
 
+Across the federation (docs/market.md): `GET /api/listings?scope=federation` searches this
+community's listings and those other communities of its federations share (held in
+`foreign_listings`, pulled by federation/market.py), each foreign one with its community named;
+`GET /api/listings/{id}?community=n_…` reads one of them. Whether this community shares its own is
+`GET /api/listings/sharing` (a member) and `PUT` (an admin alone, 403 `not_admin`): node-local,
+not in the log; not shared until an admin says so.
+
 Every input is checked here, typed, before the store is touched: a body that is not the JSON of
 the route, a text too long or with control characters, an unknown category, a price out of range,
 an expiry past `listing_expiry_max_days` are 400 `malformed` with one line that says what to send.
@@ -30,8 +37,8 @@ from aiohttp import web
 from tallystick.ledger.errors import UnknownEnterpriseError
 from tallystick.ledger.model import State
 from tallystick.ledger.visibility import Reader, audience_admits, can_see
-from tallystick.protocol.errors import BadIdError, LocalError, MalformedError
-from tallystick.protocol.ids import id_bytes, id_from_text, id_to_text
+from tallystick.protocol.errors import LocalError, MalformedError
+from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.limits import amount_minor_max
 from tallystick.protocol.types import Audience
 
@@ -40,6 +47,7 @@ from ..connections import read_body
 from ..errors import BusyError
 from ..listings import (
     Fields,
+    ForeignListing,
     Listing,
     ListingStore,
     ListingUnknownError,
@@ -71,6 +79,8 @@ description_chars_max = 2000
 place_chars_max = 64
 hide_reason_chars_max = 280
 search_chars_max = 64
+# Where a search looks: this community's listings, or with those its federations share.
+scopes = ("community", "federation")
 # A listing's JSON (2,000 characters of up to 4 UTF-8 bytes each, escapes) fits in 16 KiB.
 listing_body_bytes_max = 16 * 1024
 # Picture uploads waiting for the one decoder at once; past it, 503 busy.
@@ -98,6 +108,10 @@ class NotManagerError(LocalError):
 class NoPictureError(LocalError):
     code = "no_picture"
     http_status = 404
+
+
+class SharingBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    federations: bool
 
 
 class ListingBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -146,11 +160,7 @@ def _expiry(days: int | None, now_ms: int) -> int:
 
 
 async def _decoded(request: web.Request, kind: type[Any], line: str) -> Any:
-    raw = await read_body(request, listing_body_bytes_max)
-    try:
-        return msgspec.json.decode(raw or b"{}", type=kind)
-    except msgspec.DecodeError:
-        raise MalformedError(line) from None
+    return await params.json_body(request, kind, listing_body_bytes_max, line)
 
 
 def _fields(body: ListingBody) -> Fields:
@@ -188,7 +198,7 @@ def _listing_id(request: web.Request) -> str:
     return text
 
 
-def _on_the_market(state: State, listing: Listing) -> bool:
+def on_the_market(state: State, listing: Listing) -> bool:
     """Whether whoever a listing is for is still here: an enterprise that exists, else an active member."""
     if listing.enterprise is not None:
         return listing.enterprise in state.shares.enterprises
@@ -212,7 +222,7 @@ def _shown_to(node: Node, reader: Reader, listing: Listing, now_ms: int) -> bool
     state = node.sequencer.state
     if reader.admin or reader.member == listing.author or _may_change(state, reader, listing):
         return True
-    return listing.live(now_ms) and _on_the_market(state, listing)
+    return listing.live(now_ms) and on_the_market(state, listing)
 
 
 async def _readable(request: web.Request) -> tuple[Node, Reader, Listing]:
@@ -268,6 +278,22 @@ def listing_json(node: Node, reader: Reader, listing: Listing, now_ms: int) -> d
     }
 
 
+def foreign_json(listing: ForeignListing) -> dict[str, Any]:
+    """A listing another community shares: the fields of a listing its digest carries, with the
+    community named; never `mine`, no picture (its bytes stay on its own node), `description` the
+    digest's snippet."""
+    return {
+        "id": listing.id, "kind": listing.kind, "title": listing.title, "description": listing.snippet,
+        "category": listing.category, "price": listing.price_minor, "place": listing.place,
+        "unit": {"code": listing.unit_code, "decimals": listing.unit_decimals},
+        "author": {"id": id_to_text("m", listing.author), "name": listing.author_name},
+        "enterprise": None, "payee": id_to_text("m", listing.payee), "mine": False, "status": "live",
+        "created_ms": listing.listed_ms, "listed_ms": listing.listed_ms, "updated_ms": listing.listed_ms,
+        "expires_ms": listing.expires_ms, "picture": None, "hidden": None,
+        "community": {"id": id_to_text("n", listing.community), "name": listing.community_name},
+    }
+
+
 async def _answer(request: web.Request, node: Node, reader: Reader, listing_id: str, status: int = 200) -> web.Response:
     listing = await _store(request).get(listing_id)
     assert listing is not None
@@ -300,6 +326,9 @@ async def search(request: web.Request) -> web.Response:
     text = _query_text(request, "q", search_chars_max)
     place = _query_text(request, "place", place_chars_max)
     mine = params.query_flag(request, "mine")
+    scope = request.query.get("scope", "community")
+    if scope not in scopes:
+        raise MalformedError('scope is "community" (this one\'s listings) or "federation" (with its federations\')')
     limit = params.query_integer(request, "limit", listings_page_default, 1, listings_page_max)
     before_text = request.query.get("before")
     before = None
@@ -321,12 +350,26 @@ async def search(request: web.Request) -> web.Response:
         found = sorted(by_id.values(), key=lambda listing: (listing.listed_ms, listing.id), reverse=True)
         after = None
     else:
-        found, after = await store.search(now_ms=now_ms, active=lambda listing: _on_the_market(state, listing),
+        found, after = await store.search(now_ms=now_ms, active=lambda listing: on_the_market(state, listing),
                                           text=text, category=category,
                                           place=place, kind=kind, before=before, limit=limit)
+    own = [listing_json(node, reader, listing, now_ms) for listing in found]
+    if mine or scope == "community":
+        return json_response({"listings": own, "next": None if after is None else f"{after[0]}.{after[1]}"})
+    # The federation's scope: this community's page and the foreign one, merged newest first.
+    foreign = await store.foreign_search(now_ms=now_ms, text=text, category=category, place=place, kind=kind,
+                                         before=before, limit=limit)
+    own_next = None if after is None else after
+    merged = sorted([*own, *(foreign_json(listing) for listing in foreign)],
+                    key=lambda entry: (entry["listed_ms"], entry["id"]), reverse=True)
+    page = merged[:limit]
+    # More to come if either side filled its page (or this one was cut): the next page starts
+    # after the last one shown, on both sides. An own page cut short by the scan bound goes on too.
+    more = len(merged) > limit or len(foreign) == limit or own_next is not None
+    last = page[-1] if page else None
     return json_response({
-        "listings": [listing_json(node, reader, listing, now_ms) for listing in found],
-        "next": None if after is None else f"{after[0]}.{after[1]}",
+        "listings": page,
+        "next": None if not more or last is None else f"{last['listed_ms']}.{last['id']}",
     })
 
 
@@ -334,12 +377,7 @@ def _enterprise_for(node: Node, reader: Reader, text: str | None) -> bytes | Non
     """The enterprise a listing is made for, if any: one that exists, whose manager is the reader."""
     if text is None:
         return None
-    try:
-        eid = id_from_text("e", text) if len(text) <= 64 else b""
-    except BadIdError:
-        eid = b""
-    if len(eid) != id_bytes:
-        raise MalformedError("name the enterprise by its id, e_… as GET /api/enterprises gives it")
+    eid = params.id_of(text, "e", "name the enterprise by its id, e_… as GET /api/enterprises gives it")
     enterprise = node.sequencer.state.shares.enterprises.get(eid)
     if enterprise is None:
         raise UnknownEnterpriseError("no enterprise has that id; GET /api/enterprises lists them")
@@ -361,7 +399,23 @@ async def create(request: web.Request) -> web.Response:
     return await _answer(request, node, reader, made.id, status=201)
 
 
+def _community_of(request: web.Request) -> bytes | None:
+    text = request.query.get("community")
+    if text is None:
+        return None
+    return params.id_of(text, "n", "community is the n_… id of the community that lists it, as the search gave it")
+
+
 async def read_one(request: web.Request) -> web.Response:
+    community = _community_of(request)
+    if community is not None and community != request.app[node_key].feed:
+        listing_id = _listing_id(request)
+        _may_read_listings(request)
+        foreign = await _store(request).foreign_get(community, listing_id, clock_ms())
+        if foreign is None:
+            raise ListingUnknownError("no such listing shared by that community (withdrawn, expired or hidden); "
+                                      "search the federation again")
+        return json_response(foreign_json(foreign))
     node, reader, listing = await _readable(request)
     return json_response(listing_json(node, reader, listing, clock_ms()))
 
@@ -392,7 +446,7 @@ async def renew(request: web.Request) -> web.Response:
 
 async def withdraw(request: web.Request) -> web.Response:
     _node, _reader, listing = await _own(request)
-    await _store(request).withdraw(listing.id)
+    await _store(request).withdraw(listing.id, clock_ms())
     return json_response({"id": listing.id, "withdrawn": True})
 
 
@@ -407,6 +461,20 @@ async def hide(request: web.Request) -> web.Response:
     assert reader.member is not None
     await _store(request).hide(listing.id, reason, reader.member, clock_ms())
     return await _answer(request, node, reader, listing.id)
+
+
+async def read_sharing(request: web.Request) -> web.Response:
+    _member(request)
+    return json_response({"federations": await _store(request).shared_with_federations()})
+
+
+async def set_sharing(request: web.Request) -> web.Response:
+    reader = _member(request)
+    if not reader.admin:
+        raise NotAdminError("only an admin decides whether the community shares its listings with its federations")
+    body = await _decoded(request, SharingBody, 'send JSON {"federations": true} or {"federations": false}')
+    await _store(request).share_with_federations(body.federations)
+    return json_response({"federations": body.federations})
 
 
 class PictureDecoder:
@@ -437,13 +505,13 @@ async def put_picture(request: web.Request) -> web.Response:
     store = _store(request)
     if await store.get(listing.id) is None:
         raise ListingUnknownError("the listing was withdrawn meanwhile; list it again")
-    await store.set_picture(listing.id, picture)
+    await store.set_picture(listing.id, picture, clock_ms())
     return await _answer(request, node, reader, listing.id)
 
 
 async def delete_picture(request: web.Request) -> web.Response:
     node, reader, listing = await _own(request)
-    await _store(request).remove_picture(listing.id)
+    await _store(request).remove_picture(listing.id, clock_ms())
     return await _answer(request, node, reader, listing.id)
 
 
@@ -472,6 +540,8 @@ async def get_picture(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app[picture_decoder_key] = PictureDecoder()
     app.router.add_get("/api/listings/categories", list_categories)
+    app.router.add_get("/api/listings/sharing", read_sharing)
+    app.router.add_put("/api/listings/sharing", set_sharing)
     app.router.add_get("/api/listings", search)
     app.router.add_post("/api/listings", create)
     app.router.add_get("/api/listings/{listing}", read_one)

@@ -494,6 +494,61 @@ def _join_request_paths() -> dict[str, Any]:
     }
 
 
+def _notification_paths() -> dict[str, Any]:
+    """A member's inbox and notification settings (node/http/notifications.py, docs/api.md §14)."""
+    from ..notifications import address_chars_max, inbox_page_max, kinds, mark_read_ids_max
+    from .notifications import notifications_body_bytes_max
+
+    reference = [_text_path("reference", "an id (m_) or a name")]
+    notice = {"type": "object", "required": ["id", "kind", "seq", "ref", "detail", "other", "amount", "units",
+                                             "created_ms", "read"], "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(kinds)}, "seq": {"type": "integer"},
+        "ref": {"type": "string"}, "detail": {"type": ["string", "null"]},
+        "other": {"type": ["object", "null"], "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
+        "amount": {"type": ["integer", "null"], "description": "minor units"}, "units": {"type": ["integer", "null"]},
+        "created_ms": {"type": "integer"}, "read": {"type": "boolean"}}}
+    page = {"type": "object", "required": ["notices", "unread", "next", "unit"], "properties": {
+        "notices": {"type": "array", "maxItems": inbox_page_max, "items": notice},
+        "unread": {"type": "integer"}, "next": {"type": ["integer", "null"]},
+        "unit": {"type": "object", "properties": {"code": {"type": "string"}, "decimals": {"type": "integer"}}}}}
+    settings = {"type": "object", "required": ["address", "kinds"], "properties": {
+        "address": {"type": ["string", "null"], "maxLength": address_chars_max},
+        "kinds": {"type": "object", "properties": {kind: {"type": "boolean"} for kind in kinds},
+                  "additionalProperties": False}}}
+    changes = (400, 401, 403, 408, 413, *always)
+
+    def body(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": {
+            "description": f"at most {notifications_body_bytes_max} bytes", "additionalProperties": False,
+            "type": "object", **schema}}}}
+
+    return {
+        "/api/members/{reference}/inbox": _get(
+            "The member's own notices, newest first, and how many are unread", _ok(page), 400, 403,
+            parameters=[*reference,
+                        {"name": "before", "in": "query", "description": "the `next` of the page before",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": limits.int64_max}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                     "maximum": inbox_page_max}}]),
+        "/api/members/{reference}/inbox/read": {"post": {
+            "summary": "Mark some of one's notices read, or all of them", "parameters": reference,
+            "requestBody": body({"properties": {
+                "ids": {"type": ["array", "null"], "maxItems": mark_read_ids_max,
+                        "items": {"type": "integer", "minimum": 1, "maximum": limits.int64_max}},
+                "all": {"type": "boolean"}}}),
+            "responses": {"200": _ok({"type": "object", "required": ["unread"],
+                                      "properties": {"unread": {"type": "integer"}}}), **_errors(*changes)}}},
+        "/api/members/{reference}/notifications": {
+            **_get("One's notification settings: the e-mail address and a switch per kind", _ok(settings), 400, 403,
+                   parameters=reference),
+            "put": {"summary": "Change one's address (null: no e-mail) or switch kinds on and off",
+                    "parameters": reference, "requestBody": body({"properties": {
+                        "address": {"type": ["string", "null"], "maxLength": address_chars_max},
+                        "kinds": settings["properties"]["kinds"]}}),
+                    "responses": {"200": _ok(settings), **_errors(*changes)}}},
+    }
+
+
 def _listing_paths() -> dict[str, Any]:
     """The market's listings (node/http/listings.py, docs/api.md §13, docs/market.md)."""
     from ..listings import category_ids, kinds, listing_expiry_max_days, listings_page_max
@@ -503,6 +558,7 @@ def _listing_paths() -> dict[str, Any]:
         hide_reason_chars_max,
         listing_body_bytes_max,
         place_chars_max,
+        scopes,
         search_chars_max,
         title_chars_max,
     )
@@ -529,6 +585,8 @@ def _listing_paths() -> dict[str, Any]:
                    "updated_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
                    "picture": {"type": ["object", "null"], "properties": {
                        "url": text, "etag": text, "width": {"type": "integer"}, "height": {"type": "integer"}}},
+                   "community": {"type": "object", "description": "only on a listing another community of the "
+                                 "federations shares: its id (n_) and name", "properties": {"id": text, "name": text}},
                    "hidden": {"type": ["object", "null"], "description": "to its member and admins only",
                               "properties": {"reason": text, "by": {"type": ["string", "null"]},
                                              "ms": {"type": "integer"}}}}}
@@ -553,6 +611,7 @@ def _listing_paths() -> dict[str, Any]:
                        "description": "list for this enterprise (its manager only)"}}})
     edited = body({"required": ["kind", "title", "category"], "properties": fields})
     one = _ok(listing)
+    sharing = {"type": "object", "required": ["federations"], "properties": {"federations": {"type": "boolean"}}}
     changes = (400, 401, 403, 404, 408, 409, 413, *always)
     picture_body = {"required": True, "description": f"the picture's bytes, at most {picture_upload_bytes_max}",
                     "content": {kind: {"schema": {"type": "string", "format": "binary"}}
@@ -571,6 +630,9 @@ def _listing_paths() -> dict[str, Any]:
         {"name": "before", "in": "query", "description": "the `next` of the page before",
          "schema": {"type": "string", "pattern": "^[0-9]{1,16}[.]l_[a-z2-7]{16}$"}},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": listings_page_max}},
+        {"name": "scope", "in": "query", "description": "community (the default), or federation: with the listings "
+         "the other communities of its federations share, each with its `community`",
+         "schema": {"type": "string", "enum": list(scopes)}},
     ]
     return {
         "/api/listings/categories": _get("The fixed list of categories, each with its id", _ok({
@@ -583,8 +645,17 @@ def _listing_paths() -> dict[str, Any]:
                      "responses": {"201": _ok(listing, "listed"),
                                    **_errors(400, 401, 403, 404, 408, 409, 413, *always)}},
         },
+        "/api/listings/sharing": {
+            **_get("Whether this community shares its listings with its federations", _ok(sharing), 401),
+            "put": {"summary": "Share the listings with the federations, or stop (an admin; node-local)",
+                    "requestBody": body({"required": ["federations"], "properties": {"federations": {"type": "boolean"}}}),
+                    "responses": {"200": _ok(sharing), **_errors(400, 401, 403, 408, 413, *always)}},
+        },
         "/api/listings/{listing}": {
-            **_get("One listing", one, 400, 403, 404, parameters=[listing_path]),
+            **_get("One listing; with `community`, one another community of the federations shares", one, 400, 403,
+                   404, parameters=[listing_path, {
+                       "name": "community", "in": "query", "description": "n_ id of the community that lists it",
+                       "schema": {"type": "string", "pattern": "^n_[a-z2-7]{52}$"}}]),
             "put": {"summary": "Edit one's own listing (its expiry stays)", "parameters": [listing_path],
                     "requestBody": edited, "responses": {"200": one, **_errors(*changes)}},
             "delete": {"summary": "Withdraw one's own listing: deleted with its picture", "parameters": [listing_path],
@@ -694,6 +765,13 @@ def _replication_paths() -> dict[str, Any]:
                         {"name": "key", "in": "query", "description": "k_ id",
                          "schema": {"type": "string", "maxLength": reference_chars_max}}]),
         "/replication/node": _get("This node's own feed id (NodeIdentity, msgpack)", _msgpack),
+        "/replication/listings": _get(
+            "This community's shared listings changed after `since`, oldest first (JSON: community, name, shared, "
+            "unit, changes, cursor, more; docs/market.md); only to the node of another community of its "
+            "federations, signed as /replication/heads is", _ok({"type": "object"}), 400, 401, 403,
+            parameters=[{"name": "since", "in": "query", "description": "the `cursor` of the last page",
+                         "schema": {"type": "string", "pattern": "^[0-9]{1,16}[.](l_[a-z2-7]{16}|g_[0-9a-f]{32})?$"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]),
         "/replication/feeds/{feed}": _get(
             "A run of a feed's events from `from`, ending in one whose own signature verifies; only to a node with "
             "standing, signed as /replication/heads is", _msgpack, 400, 401, 403,
@@ -784,6 +862,8 @@ _intent_request = {
 
 _policy = "by the community's visibility policy (GET /api/community `visibility`)"
 # Who may call each route, and what each reader sees of its answer (docs/api.md has the same table).
+_own_notices = ("the member concerned alone (signed, or by session; a change with its CSRF token): another member, "
+                "an admin too, 403 not_concerned; anyone not a member 401 not_signed_in")
 route_visibility: dict[str, str] = {
     "/api/community": "anyone; the same answer for every reader (nothing personal)",
     "/api/status": "anyone; the same answer for every reader: node ids, seqs, peers' URLs, alerts (nothing personal)",
@@ -820,6 +900,9 @@ route_visibility: dict[str, str] = {
     "/replication/heads": "a node with standing here (the current key of a feed this node holds), signing "
                           "the request: unsigned 403 unsigned_request, another key 403 unknown_peer",
     "/replication/node": "anyone: this node's own feed id, needed to link peers",
+    "/replication/listings": "a node with standing here whose feed is another community of this node's federations, "
+                             "signing the request: unsigned 403 unsigned_request, another key 403 unknown_peer, a "
+                             "node outside the federations 403 not_federated",
     "/replication/feeds/{feed}": "a node with standing here, signing the request (as /replication/heads)",
     "/replication/push": "a peer node, signed by its node key (Tally-Signature)",
     "/replication/forks": "GET: a node with standing here, signing the request; POST: signed by its node key",
@@ -872,6 +955,7 @@ route_visibility: dict[str, str] = {
     "/api/listings": "GET: members (listings_audience), a stranger 403 not_visible; the author's name as the "
                      f"reader may see names {_policy}; POST: a member (signed, or by session with its CSRF token), "
                      "anyone else 401 not_signed_in",
+    "/api/listings/sharing": "GET: a member (anyone else 401 not_signed_in); PUT: an admin (403 not_admin)",
     "/api/listings/{listing}": "GET: members; a listing not live (expired, hidden) or of a member who left only to "
                                "its member and admins, else 404 listing_unknown; PUT, DELETE: its member alone (403 "
                                "not_listing_author), anyone not a member 401 not_signed_in",
@@ -879,6 +963,10 @@ route_visibility: dict[str, str] = {
     "/api/listings/{listing}/hide": "an admin (403 not_admin); anyone not a member 401 not_signed_in",
     "/api/listings/{listing}/picture": "GET: whoever may read the listing; PUT, DELETE: its member alone (403 "
                                        "not_listing_author), anyone not a member 401 not_signed_in",
+    # A member's inbox and notification settings (node/http/notifications.py, docs/notifications.md).
+    "/api/members/{reference}/inbox": _own_notices,
+    "/api/members/{reference}/inbox/read": _own_notices,
+    "/api/members/{reference}/notifications": _own_notices,
 }
 
 
@@ -947,6 +1035,7 @@ def _document() -> dict[str, Any]:
             **_invitation_paths(),
             **_join_request_paths(),
             **_listing_paths(),
+            **_notification_paths(),
             **_statement_paths(),
             **_stream_paths(),
             **_delegation_paths(),

@@ -12,10 +12,15 @@ it takes, so no input reaches the store or the domain in a shape that could cras
 
 from __future__ import annotations
 
+from typing import Any
 
+import msgspec
 from aiohttp import web
 from tallystick.protocol import limits
-from tallystick.protocol.errors import MalformedError
+from tallystick.protocol.errors import BadIdError, MalformedError
+from tallystick.protocol.ids import id_bytes, id_from_text
+
+from ..connections import read_body
 
 # 2^63 - 1 has 19 digits; a longer run of digits is refused before it is converted.
 integer_digits_max = 19
@@ -58,3 +63,25 @@ def query_flag(request: web.Request, name: str) -> bool:
     raise MalformedError(f"query parameter {name} is 1, true or yes (or 0, false, no)")
 
 
+
+
+def id_of(text: str, prefix: str, line: str) -> bytes:
+    """The 32-byte id in `text` (`prefix` + "_" + base32, as the API writes ids), or a
+    MalformedError saying `line`: what the parameter names and where the reader finds one."""
+    try:
+        found = id_from_text(prefix, text) if len(text) <= 64 else b""
+    except BadIdError:
+        found = b""
+    if len(found) != id_bytes:
+        raise MalformedError(line)
+    return found
+
+
+async def json_body(request: web.Request, kind: type[Any], bytes_max: int, line: str) -> Any:
+    """The request's JSON body as `kind` (an empty body is `{}`), at most `bytes_max` bytes, or a
+    MalformedError saying `line`."""
+    raw = await read_body(request, bytes_max)
+    try:
+        return msgspec.json.decode(raw or b"{}", type=kind)
+    except msgspec.DecodeError:
+        raise MalformedError(line) from None

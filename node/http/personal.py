@@ -34,6 +34,7 @@ from tallystick.protocol.ids import id_to_text
 from ..app import Node, node_key
 from ..history import History
 from ..listings import listings_key
+from ..notifications import notifications_key
 from ..personal import erased_text
 from ..sessions import sessions_key
 from ..visible import NotVisibleError
@@ -161,6 +162,7 @@ async def export_document(request: web.Request) -> dict[str, Any]:
     ]
     sessions = await _sessions_of_every_key(request, member)
     listings = await _listings_of(request, node, member_id)
+    notified = await request.app[notifications_key].settings_of(member_id)
     return {
         "exported_ms": int(time.time() * 1000),
         "community": {"node": id_to_text("n", node.feed), "name": unit.name, "unit": unit.unit_code},
@@ -182,6 +184,8 @@ async def export_document(request: web.Request) -> dict[str, Any]:
         "holdings": holdings,
         "sessions": sessions,
         "listings": listings,
+        # Their notification settings (docs/notifications.md): the address they gave, the kinds off.
+        "notifications": {"address": notified.address, "kinds_off": sorted(notified.off)},
         # Whether this node still holds the key that opens what the member typed (node/personal.py).
         "data_key_held": directory.keys.get(member_id) is not None,
         "texts": sorted(directory.texts_of(member_id)),
@@ -215,6 +219,7 @@ async def erase(request: web.Request) -> web.Response:
         )
     erased = await node.directory.erase(member_id)
     await request.app[listings_key].erase_member(member_id)  # the market's rows and pictures (docs/market.md)
+    await request.app[notifications_key].erase_member(member_id)  # their inbox and address (docs/notifications.md)
     return json_response({"member": id_to_text("m", member_id), "erased": True, "key_was_held": erased})
 
 

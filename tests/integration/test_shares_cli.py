@@ -64,9 +64,9 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     )
     assert registered["id"].startswith("e_")
     customers = tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "0", "--price", "1.00",
-                           "--units", "100", "--min", "20", "--member-cap", "50", "--closes-in", "20s", "--json")["id"]
+                           "--units", "100", "--min", "20", "--member-cap", "50", "--closes-in", "12s", "--json")["id"]
     investors = tally_json(*admin, "enterprise", "offer", "Bakery", "--class", "1", "--price", "2.00",
-                           "--units", "20", "--min", "1", "--closes-in", "20s", "--json")["id"]
+                           "--units", "20", "--min", "1", "--closes-in", "12s", "--json")["id"]
     tally_json(*bea, "enterprise", "subscribe", str(customers), "40", "--json")
     tally_json(*cal, "enterprise", "subscribe", str(customers), "30", "--json")
     tally_json(*bea, "enterprise", "subscribe", str(investors), "12", "--json")
@@ -81,7 +81,7 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     assert live["open"] and live["escrow"] == 7000 and live["subscribed_units"] == 70
     assert balances(node)["Escrow"] == 7000 + 4000
 
-    wait_for(lambda: not tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "offers", "--open", "--json"), "the offers closing")
+    wait_for(lambda: not node.get("/api/offers?open=1"), "the offers closing")
     shown = tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--json")
     assert [c["outstanding"] for c in shown["classes"]] == [70, 20]
     assert {o["id"]: o["outcome"] for o in shown["offers"]} == {customers: "allotted", investors: "allotted"}
@@ -106,13 +106,13 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
 
     # The holders declare a dividend: one vote per share of either class (Bea 40 + 9, Cal 30 + 11).
     dividend = tally_json(*admin, "propose", "First dividend", "--holders", "Bakery", "--dividend", "10.00",
-                          "--closes-in", "20s", "--json")["id"]
+                          "--closes-in", "8s", "--json")["id"]
     outsider = tally(*admin, "vote", str(dividend), "agree")
     assert outsider.returncode == 1 and "not_authorized" in outsider.stderr
     tally_json(*bea, "vote", str(dividend), "agree", "--json")
     tally_json(*cal, "vote", str(dividend), "agree", "--json")
     money_before = balances(node)
-    wait_for(lambda: not tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(dividend), "--json")["open"], "the dividend")
+    wait_for(lambda: not node.get(f"/api/decisions/{dividend}")["open"], "the dividend")
     decided = tally_json("--node", node.url, "--key", node.home / "admin.key", "decisions", str(dividend), "--json")
     assert decided["outcome"] == "passed" and decided["tally"]["electorate"] == 90
     money = balances(node)
@@ -121,7 +121,7 @@ def test_a_bakery_raises_capital_from_its_customers_who_trade_and_share_its_prof
     assert money_before["Bakery"] - money["Bakery"] == 1000
 
     withdrawal = tally_json(*bea, "enterprise", "withdraw", "Bakery", "0", "10", "--json")["id"]
-    wait_for(lambda: tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Bakery", "--json")["classes"][0]["withdrawn"] == 10,
+    wait_for(lambda: node.get(f"/api/enterprises/{registered['id']}")["classes"][0]["withdrawn"] == 10,
              f"withdrawal {withdrawal} being paid")
     after = balances(node)
     assert after["Bea"] - money["Bea"] == 1000 and money["Bakery"] - after["Bakery"] == 1000
@@ -253,9 +253,9 @@ def test_share_commands_print_amounts_in_major_units_with_the_unit(make_node: An
         subscribed), subscribed
     said(*admin, "enterprise", "sell", "Dairy", "0", "1", "3.25")
     short = tally_json(*admin, "enterprise", "offer", "Dairy", "--class", "0", "--price", "2.50", "--units", "3",
-                       "--closes-in", "10s", "--json")["id"]
+                       "--closes-in", "5s", "--json")["id"]
     said(*bea, "enterprise", "subscribe", str(short), "1")
-    wait_for(lambda: not tally_json("--node", node.url, "--key", node.home / "admin.key", "enterprise", "offers", str(short), "--json")["open"],
+    wait_for(lambda: not node.get(f"/api/offers/{short}")["open"],
              f"offer {short} closing")
 
     shown = said("--node", node.url, "--key", node.home / "admin.key", "enterprise", "show", "Dairy")

@@ -371,6 +371,14 @@ elsewhere = {
     # the member concerned and an admin on every route.
     "/api/listings/categories", "/api/listings", "/api/listings/{listing}", "/api/listings/{listing}/renew",
     "/api/listings/{listing}/hide", "/api/listings/{listing}/picture",
+    # The market across the federation: sharing is read by members and set by an admin alone, the
+    # digest is for the federation's nodes alone; tests/wallet/test_market_across.py refuses a
+    # stranger (not_signed_in, unsigned_request), a member (not_admin, unknown_peer) and lets an admin.
+    "/api/listings/sharing", "/replication/listings",
+    # A member's inbox and notification settings: the member concerned alone;
+    # tests/integration/test_notifications.py refuses a stranger, a key that is no member's, another
+    # member and an admin on every route.
+    "/api/members/{reference}/inbox", "/api/members/{reference}/inbox/read", "/api/members/{reference}/notifications",
 }
 
 

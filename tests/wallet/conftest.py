@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tallystick.protocol.events import SetLimits
 
 from helpers.accessibility import described, serious_violations
 from helpers.browsing import launched_chromium
 from helpers.nodes import NodeProcess, init_home
-from tallystick.protocol.events import SetLimits
 
 phone_viewport = {"width": 360, "height": 740}
 desktop_viewport = {"width": 1280, "height": 800}

@@ -1,12 +1,13 @@
 // Enterprise (/wallet/enterprise?e=e_…): one enterprise of the community: its share classes (kind,
 // par, shares outstanding, whether they trade or can be withdrawn), its open offers, and for each
 // class that trades its book (the best prices a side, the last trade) with a link to buy or sell;
-// what the member holds of it and their orders in it, each with Cancel (docs/wallet.md, "Own").
+// what the member holds of it, each holding with Transfer (a transferable class) or Withdraw (a
+// withdrawable one), and their orders in it, each with Cancel (docs/wallet.md, "Own").
 import * as api from "../api.js";
 import { formatTime } from "../format.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
-import { alertLine, drawTabs, h, heading, money, navLink, show } from "../ui.js";
+import { alertLine, drawTabs, h, heading, money, navLink, show, state } from "../ui.js";
 import { bookDepth, cancelOrder, myHoldings, orderRow, shareCount, sharesOf, shareTotal } from "../shares.js";
 
 export const needsDevice = true;
@@ -89,9 +90,22 @@ export async function draw(view, { notice = null } = {}) {
           { class: "button", "aria-label": t("own.book.sell.label", { class: shareClass.name }) })));
   });
 
-  const heldHere = mine.holdings.filter((held) => held.enterprise === enterprise.id).map((held) => h("li", { class: "row" },
-    h("span", { class: "name", text: sharesOf(held.units, held.class_name) }),
-    held.locked ? h("span", { class: "when", text: t("own.holding.locked", { count: shareCount(held.locked) }) }) : null));
+  // Each holding with what the member can do with it: transfer it to a member, or withdraw it at par.
+  const heldHere = mine.holdings.filter((held) => held.enterprise === enterprise.id).map((held) => {
+    const shareClass = enterprise.classes[held.class];
+    const free = held.units - held.locked > 0;
+    const move = (screen, text, label) => navLink(`/wallet/${screen}?e=${enterprise.id}&class=${held.class}`, text,
+      { class: "button small", "aria-label": t(label, { class: held.class_name }) });
+    return h("li", { class: "row" },
+      h("span", { class: "who" }, h("span", { class: "name", text: sharesOf(held.units, held.class_name) }),
+        held.locked ? h("span", { class: "when", text: t("own.holding.locked", { count: shareCount(held.locked) }) }) : null),
+      free && shareClass?.transferable ? move("transfer", t("moves.transfer.link"), "moves.transfer.link.label") : null,
+      shareClass?.withdrawable ? move("withdraw", t("moves.withdraw.link"), "moves.withdraw.link.label") : null);
+  });
+  // Its manager and the holders of shares with a vote may propose to its holders (its withdrawal rule).
+  const votes = mine.holdings.some((held) => held.enterprise === enterprise.id && enterprise.classes[held.class]?.votes_per_share > 0);
+  const proposeRule = (votes || enterprise.manager === state.device.member) && enterprise.classes.some((shareClass) => shareClass.withdrawable)
+    ? h("p", {}, navLink(`/wallet/propose?holders=${enterprise.id}`, t("moves.rule.propose"), { class: "button" })) : null;
   const ordersHere = mine.orders.filter((order) => order.enterprise === enterprise.id).map((order) => orderRow(order, onCancel));
 
   show(...[heading(enterprise.name), status,
@@ -104,5 +118,6 @@ export async function draw(view, { notice = null } = {}) {
     heldHere.length ? h("ul", { class: "rows", id: "enterprise-holdings" }, ...heldHere)
       : h("p", { class: "muted", text: t("own.holdings.none") }),
     ordersHere.length ? h("ul", { class: "rows", id: "enterprise-orders" }, ...ordersHere) : null,
+    proposeRule,
     h("p", {}, navLink("/wallet/own", t("own.back")))].filter(Boolean));
 }

@@ -111,7 +111,7 @@ export async function draw(view) {
         h("span", { text: t("home.debit_limit", { amount: money(-account.debit_limit) }) }),
         h("span", { text: t("home.credit_ceiling", { amount: money(account.credit_ceiling) }) }))),
     h("p", { class: "actions" }, navLink("/wallet/pay", t("home.pay"), { class: "button primary" }),
-      navLink("/wallet/receive", t("home.receive"), { class: "button" })),
+      navLink("/wallet/receive", t("home.receive"), { class: "button" }), inboxLink(member)),
     outboxSection(account, refresh),
     heldSection,
     h("h2", { text: t("home.latest") }), latest,
@@ -122,6 +122,16 @@ export async function draw(view) {
     balance.textContent = money(update.balance);
     await refresh();
   });
+}
+
+// The inbox, its name carrying how many notices are new (screens/inbox.js, docs/notifications.md);
+// read after home is drawn, so a slow inbox never holds the balance back.
+function inboxLink(member) {
+  const link = navLink("/wallet/inbox", t("home.inbox"), { id: "inbox-link", class: "button" });
+  api.get(`/api/members/${member}/inbox?limit=1`).then((page) => {
+    if (page.unread) link.textContent = t("home.inbox.unread", { count: page.unread });
+  }).catch(() => {}); // offline or refused: the plain link still leads there
+  return link;
 }
 
 // The balance as it changes: GET /api/stream by the session's cookie (EventSource reconnects by

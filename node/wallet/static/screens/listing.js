@@ -3,32 +3,41 @@
 // /wallet/pay?to=m_…#amount=…&memo=<the title>, the amount and memo in the fragment (no server
 // sees them); a listing made for an enterprise pays the enterprise's account. Its member (for an
 // enterprise, its manager) edits, renews and withdraws it here; an admin hides it with a reason.
+// Another community's listing (?community=n_…, shared with the federations) names its community,
+// and "Pay for this" pays across: /wallet/pay?to=m_…&node=n_…, the amount filled in only when its
+// unit is this community's (else the member types it in their own unit).
 import * as api from "../api.js";
 import { plainAmount } from "../format.js";
-import { expiresText, priceText } from "../listings.js";
+import { expiresText, priceText, sameUnit } from "../listings.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, errorLine, h, heading, navLink, show, state } from "../ui.js";
 
 export const needsDevice = true;
 
 const listingIdPattern = /^l_[a-z2-7]{16}$/;
+const communityIdPattern = /^n_[a-z2-7]{52}$/;
 
 function payLink(listing) {
   const fragment = new URLSearchParams();
-  if (listing.price !== null) fragment.set("amount", plainAmount(listing.price, state.community.unit.decimals));
+  if (listing.price !== null && sameUnit(listing)) {
+    fragment.set("amount", plainAmount(listing.price, state.community.unit.decimals));
+  }
   fragment.set("memo", listing.title);
-  return `/wallet/pay?to=${listing.payee}#${fragment}`;
+  const across = listing.community ? `&node=${listing.community.id}` : "";
+  return `/wallet/pay?to=${listing.payee}${across}#${fragment}`;
 }
 
 export async function draw(view, { notice = null } = {}) {
   drawTabs("/wallet/market");
   const id = new URLSearchParams(location.search).get("id") ?? "";
-  if (!listingIdPattern.test(id)) {
+  const community = new URLSearchParams(location.search).get("community");
+  if (!listingIdPattern.test(id) || (community !== null && !communityIdPattern.test(community))) {
     show(heading(t("listing.title")), alertLine(t("listing.bad_link")),
       h("p", {}, navLink("/wallet/market", t("listing.back"))));
     return;
   }
-  const [listing, session] = await Promise.all([api.get(`/api/listings/${id}`), api.get("/api/session")]);
+  const read = community ? `/api/listings/${id}?community=${community}` : `/api/listings/${id}`;
+  const [listing, session] = await Promise.all([api.get(read), api.get("/api/session")]);
   if (!view.current()) return;
   const path = `/api/listings/${id}`;
   const status = h("div", { id: "listing-status", role: "status", tabindex: "-1" });
@@ -54,11 +63,14 @@ export async function draw(view, { notice = null } = {}) {
   const price = h("dl", { class: "summary listing-facts" },
     h("dt", { text: t("listing.price") }), h("dd", { id: "listing-price", class: "big", text: priceText(listing) }));
   const facts = h("dl", { class: "summary listing-facts" },
+    listing.community ? h("dt", { text: t("listing.community") }) : null,
+    listing.community ? h("dd", { id: "listing-community", text: listing.community.name }) : null,
     listing.place ? h("dt", { text: t("listing.place") }) : null,
     listing.place ? h("dd", { id: "listing-place", text: listing.place }) : null,
     h("dt", { text: t(listing.kind === "offer" ? "listing.offered_by" : "listing.wanted_by") }),
     h("dd", { id: "listing-author", text: listing.enterprise ? listing.enterprise.name ?? t("listing.someone")
-      : listing.mine ? t("listing.you") : listing.author.name ?? t("listing.someone") }),
+      : listing.mine ? t("listing.you") : listing.author.name
+        ?? (listing.community ? t("listing.member_of", { community: listing.community.name }) : t("listing.someone")) }),
     h("dt", { text: t(listing.status === "expired" ? "listing.expired_on" : "listing.until") }),
     h("dd", { id: "listing-expires", text: expiresText(listing) }));
 
@@ -103,7 +115,7 @@ export async function draw(view, { notice = null } = {}) {
     parts.push(h("p", { class: "actions" },
       listing.status !== "hidden" ? navLink(`/wallet/list?id=${id}`, t("listing.edit"), { class: "button" }) : null,
       listing.status !== "hidden" ? renew : null, withdraw), confirmRow);
-  } else if (session.admin && listing.status !== "hidden") {
+  } else if (session.admin && listing.status !== "hidden" && !listing.community) {
     const reason = h("input", { id: "listing-hide-reason", type: "text", autocomplete: "off", maxlength: "280",
       oninput: () => problem.replaceChildren() });
     const hide = h("button", { type: "submit", text: t("listing.hide") });
@@ -124,7 +136,8 @@ export async function draw(view, { notice = null } = {}) {
     listing.picture ? h("img", { class: "listing-picture", src: listing.picture.url, alt: t("listing.picture.alt",
       { title: listing.title }), width: String(listing.picture.width), height: String(listing.picture.height) }) : null,
     h("p", { class: "muted kind-line", text: `${t(`market.kind.${listing.kind}`)} · ${t(`market.category.${listing.category}`)}` }),
-    h("h1", { id: "listing-title", text: listing.title }), status, price, pay, facts,
+    h("h1", { id: "listing-title", text: listing.title }), status, price, pay,
+    listing.community ? h("p", { class: "muted", id: "listing-across", text: t("listing.across") }) : null, facts,
     listing.description ? h("p", { class: "listing-description", id: "listing-description", text: listing.description }) : null,
     problem, ...parts].filter(Boolean)); // show() takes no nulls
 }

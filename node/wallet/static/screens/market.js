@@ -1,6 +1,8 @@
 // Market (/wallet/market[?mine=1]): what members offer and want (docs/market.md). A search by
 // words, category, place and kind (GET /api/listings), newest first, a page at a time; each
 // listing opens /wallet/listing?id=l_…. With ?mine=1, the member's own listings in every state.
+// "Search in" chooses this community or every community of its federations (`scope=federation`):
+// another community's listings name it, and open /wallet/listing?id=l_…&community=n_….
 // What is typed in the search stays on the page: the node logs no search, and no URL carries it.
 import * as api from "../api.js";
 import { categoryIds, listingRow } from "../listings.js";
@@ -42,8 +44,10 @@ export async function draw(view) {
     [["", t("market.category.any")], ...categoryIds.map((id) => [id, t(`market.category.${id}`)])]);
   const kind = select("market-kind", t("market.kind"),
     [["", t("market.kind.any")], ["offer", t("market.kind.offers")], ["want", t("market.kind.wants")]]);
+  const scope = select("market-scope", t("market.scope"),
+    [["community", t("market.scope.community")], ["federation", t("market.scope.federation")]]);
   const form = h("form", { role: "search", class: "market-search", novalidate: true },
-    h("div", { class: "field" }, h("label", { for: "market-q", text: t("market.q") }), words),
+    h("div", { class: "field" }, h("label", { for: "market-q", text: t("market.q") }), words), scope,
     h("div", { class: "filters" }, category, kind,
       h("div", { class: "field" }, h("label", { for: "market-place", text: t("market.place") }), place)),
     h("button", { type: "submit", class: "primary", text: t("market.search") }));
@@ -59,6 +63,7 @@ export async function draw(view) {
     const chosenKind = kind.querySelector("select").value;
     if (chosenCategory) query.set("category", chosenCategory);
     if (chosenKind) query.set("kind", chosenKind);
+    if (scope.querySelector("select").value === "federation") query.set("scope", "federation");
     if (append && next) query.set("before", next);
     problem.replaceChildren();
     try {

@@ -5,35 +5,60 @@
 // What a member may propose: any member may propose any of the community's effects (the admin's
 // actions are admins' alone, but a decision is the community's: docs/decisions.md); what differs
 // is the class, whose floors (least quorum, threshold and time open) a proposal must meet. The
-// wallet offers the effects a member decides about from a phone: one member's limits, the default
-// limits, removing a member; or none. Holders' effects (an enterprise's dividend) are proposed by
-// its holders, which the shares screens do, and the rules, floors, levy, visibility and federation
-// acts stay with `tally propose`. A quorum and threshold are never named here: the node gives the
-// community's defaults raised to the class's floor. The least time open shown is the default
-// floor of the class; the node checks the floors in force and refuses less in one line
+// wallet offers every effect of the community but an admission (it needs the invitee's key, which
+// the admin's screen proposes from a join request) and federation acts: one member's limits, the
+// default limits, removing a member, the rules, the levy, a treasury payment, the floors, who sees
+// what, and a recovery (their fields are effect_forms.js). Holders' effects (an enterprise's
+// dividend, its withdrawal rule) are proposed by its holders: `/wallet/propose?holders=e_…`, reached
+// from the enterprise's screen, offers the withdrawal rule alone. A quorum and threshold are never named here: the node
+// gives the community's defaults raised to the class's floor. The least time open shown is the
+// default floor of the class; the node checks the floors in force and refuses less in one line
 // (`below_floor`), which the member fixes by giving more time.
+import * as api from "../api.js";
 import { parseAmount } from "../format.js";
 import * as intents from "../intents.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
 import { alertLine, errorLine, h, heading, show, state } from "../ui.js";
+import { defaultFloors, field, floorsForm, levyForm, recoveryForm, rulesForm, select, treasuryForm,
+  visibilityForm, withdrawalRuleForm } from "../effect_forms.js";
 import { decisionLink, drawDecideTabs, duration, memberPicker, sendIntent } from "./decide.js";
 
 export const needsDevice = true;
 
 const hourMs = 3600 * 1000;
 const dayMs = 24 * hourMs;
-// The default floors' least time open per class (ledger/decisions.py `default_floors`).
-const leastOpenMs = { general: 0, membership: 24 * hourMs, limits: 48 * hourMs, rules: 72 * hourMs };
-const effectKinds = ["none", "set_limits", "set_default_limits", "remove"];
+const effectKinds = ["none", "set_limits", "set_default_limits", "remove", "set_rules", "set_levy", "treasury_pay",
+  "set_floors", "set_visibility", "recover_key"];
+// The effects about one member, chosen by name.
+const memberEffects = ["set_limits", "remove", "treasury_pay", "recover_key"];
 const defaultPeriodDays = 7;
 
 // The class of a decision with this effect, as ledger/decisions.py `decision_class` has it: about
-// an admin's account, it is the strictest.
+// an admin's account (limits, a removal, a recovery), it is the strictest.
 function classOf(effectKind, member) {
   if (effectKind === "none") return "general";
+  if (effectKind === "set_withdrawal_rule") return "enterprise";
+  if (["set_rules", "set_floors", "set_visibility"].includes(effectKind)) return "rules";
+  if (["set_levy", "treasury_pay"].includes(effectKind)) return "treasury";
   if (member?.role === "admin") return "rules";
+  if (effectKind === "recover_key") return "key_recovery";
   return effectKind === "remove" ? "membership" : "limits";
+}
+
+// The enterprise whose holders decide (`?holders=e_…`, from the enterprise's screen): its JSON, null
+// for a members' decision, or false after saying in one line that the link names none.
+async function holdersEnterprise() {
+  const reference = new URLSearchParams(location.search).get("holders");
+  if (reference === null) return null;
+  try {
+    idFromText("e", reference);
+    return await api.get(`/api/enterprises/${reference}?limit=1`);
+  } catch (error) {
+    if (error instanceof api.ApiError && error.code !== "unknown_enterprise") throw error;
+    show(heading(t("propose.title")), alertLine(t("own.enterprise.unknown")));
+    return false;
+  }
 }
 
 // A limit typed in major units: null when empty (the community's default), 0 allowed.
@@ -43,19 +68,21 @@ function parseLimit(text, decimals) {
   return parseAmount(text, decimals);
 }
 
-function field(id, label, input, hint) {
-  if (hint) input.setAttribute("aria-describedby", `${id}-hint`);
-  return h("div", { class: "field" }, h("label", { for: id, text: label }), input,
-    hint ? h("p", { class: "hint", id: `${id}-hint`, text: hint }) : null);
-}
-
-function select(id, entries, value) {
-  return h("select", { id }, ...entries.map(([key, text]) => h("option", { value: key, text, selected: key === value })));
+// The node's refusal of a proposal as one line: a key taken means the recovery's new key, and a
+// bad_decision of the floors or who sees what says which rule it broke (the node's own message).
+function refusalLine(error, effectKind) {
+  if (error.code === "key_in_use" && effectKind === "recover_key") return t("effects.recovery.key.taken");
+  if (error.code === "bad_decision" && ["set_floors", "set_visibility"].includes(effectKind) && error.message) {
+    return t("effects.refused", { message: error.message });
+  }
+  return errorLine(error);
 }
 
 export async function draw(view) {
   drawDecideTabs();
   const { unit } = state.community;
+  const enterprise = await holdersEnterprise();
+  if (enterprise === false || !view.current()) return;
   const kind = select("propose-kind", intents.decisionTypes.map((type) => [type, t(`decide.type.${type}`)]), "proposal");
   const kindAbout = h("p", { class: "hint", id: "propose-kind-hint" });
   kind.setAttribute("aria-describedby", "propose-kind-hint");
@@ -96,7 +123,9 @@ export async function draw(view) {
     optionList, addOption, field("propose-choose", t("propose.choose"), choose));
 
   // What it changes.
-  const effect = select("propose-effect", effectKinds.map((key) => [key, t(`propose.effect.${key}`)]), "none");
+  // A holders' decision may change only what its holders decide (ledger/decisions.py `holders_effects`).
+  const offered = enterprise ? ["none", "set_withdrawal_rule"] : effectKinds;
+  const effect = select("propose-effect", offered.map((key) => [key, t(`propose.effect.${key}`)]), "none");
   const picker = memberPicker({ id: "propose-member", label: t("propose.member"), hint: t("propose.member.hint"),
     choose: (name) => t("propose.member.choose", { name }), none: t("propose.member.none"),
     change: t("propose.member.change") });
@@ -106,8 +135,16 @@ export async function draw(view) {
   const limitsPart = h("div", {},
     field("propose-debit", t("propose.debit", { unit: unit.code }), debit, t("propose.debit.hint")),
     field("propose-ceiling", t("propose.ceiling", { unit: unit.code }), ceiling, t("propose.ceiling.hint")));
+  // The other effects' own fields, each drawn only while its effect is chosen.
+  const forms = enterprise ? { set_withdrawal_rule: withdrawalRuleForm(enterprise) }
+    : { set_rules: rulesForm(), set_levy: levyForm(), treasury_pay: treasuryForm(picker), set_floors: floorsForm(),
+      set_visibility: visibilityForm(), recover_key: recoveryForm(picker) };
+  const formParts = Object.entries(forms).map(([key, form]) => {
+    form.part = h("div", { id: `effect-${key.replace("_", "-")}` }, form.element);
+    return form.part;
+  });
   const effectPart = h("div", { class: "part", id: "effect-part" },
-    field("propose-effect", t("propose.effect"), effect), memberPart, limitsPart);
+    field("propose-effect", t("propose.effect"), effect), memberPart, limitsPart, ...formParts);
 
   // How long it stays open.
   const period = h("input", { id: "propose-period", type: "number", inputmode: "numeric", min: "1", step: "1",
@@ -123,13 +160,17 @@ export async function draw(view) {
     pollPart.hidden = !poll;
     effectPart.hidden = poll;
     const effectKind = poll ? "none" : effect.value;
-    memberPart.hidden = !["set_limits", "remove"].includes(effectKind);
+    memberPart.hidden = !memberEffects.includes(effectKind);
     limitsPart.hidden = !["set_limits", "set_default_limits"].includes(effectKind);
-    const leastMs = leastOpenMs[classOf(effectKind, picker.chosen())];
+    for (const [key, form] of Object.entries(forms)) form.part.hidden = key !== effectKind;
+    const [, , leastMs] = defaultFloors[classOf(effectKind, picker.chosen())];
     least.textContent = leastMs ? t("propose.period.least", { time: duration(leastMs) }) : "";
   };
   kind.addEventListener("change", update);
-  effect.addEventListener("change", update);
+  effect.addEventListener("change", () => {
+    update();
+    forms[effect.value]?.shown?.();
+  });
   memberPart.addEventListener("click", () => setTimeout(update)); // a member chosen (an admin is stricter)
   update();
 
@@ -151,20 +192,22 @@ export async function draw(view) {
     event.target.removeAttribute("aria-invalid");
     problem.replaceChildren();
   });
-  const refuse = (line, input) => {
+  const refuse = (line, input, focusable = null) => {
     problem.replaceChildren(alertLine(line));
     if (input) {
       input.setAttribute("aria-invalid", "true");
       input.focus();
     }
+    focusable?.focus();
     return null;
   };
   const chars = (value) => [...value].length;
   // The proposal as the form says it, or null after saying, in one line, what to fix.
-  const proposal = () => {
+  const proposal = async () => {
     for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
     const poll = kind.value === "poll";
     const fields = { decisionType: kind.value, title: title.value.trim(), text: text.value.trim(), topic: topic.value.trim() };
+    if (enterprise) fields.electorate = intents.holdersElectorate(idFromText("e", enterprise.id));
     if (!fields.title) return refuse(t("propose.title.empty"), title);
     if (chars(fields.title) > intents.titleCharsMax) return refuse(t("propose.title.long", { count: intents.titleCharsMax }), title);
     if (chars(fields.text) > intents.textCharsMax) return refuse(t("propose.text.long", { count: intents.textCharsMax }), text);
@@ -177,6 +220,9 @@ export async function draw(view) {
       fields.options = filled.map((input) => input.value.trim());
       fields.multiple = choose.value === "several";
       fields.ranked = choose.value === "ranked";
+    } else if (forms[effect.value]) {
+      fields.effect = await forms[effect.value].effect(refuse);
+      if (!fields.effect) return null;
     } else if (effect.value !== "none") {
       const member = picker.chosen();
       if (["set_limits", "remove"].includes(effect.value) && !member) {
@@ -209,15 +255,23 @@ export async function draw(view) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     problem.replaceChildren();
-    const fields = proposal();
-    if (!fields) return;
     submit.disabled = true;
+    let fields;
+    try {
+      fields = await proposal();
+    } catch (error) {
+      fields = refuse(errorLine(error)); // the treasury could not be read
+    }
+    if (!fields) {
+      submit.disabled = false;
+      return;
+    }
     submit.textContent = t("propose.sending");
     let answer;
     try {
       answer = await sendIntent(intents.proposePeriod(fields));
     } catch (error) {
-      problem.replaceChildren(alertLine(errorLine(error)));
+      problem.replaceChildren(alertLine(refusalLine(error, effect.value)));
       submit.disabled = false;
       submit.textContent = t("propose.submit");
       if (error.code === "below_floor") period.focus();
@@ -225,5 +279,6 @@ export async function draw(view) {
     }
     await view.go(decisionLink({ id: answer.seq }));
   });
-  show(heading(t("propose.title")), form);
+  show(heading(enterprise ? t("propose.holders.title", { enterprise: enterprise.name }) : t("propose.title")),
+    enterprise ? h("p", { class: "hint", text: t("propose.holders.about") }) : null, form);
 }

@@ -1,0 +1,85 @@
+"""The inbox in the wallet, on a real node in a real Chromium at a phone's size
+(docs/notifications.md): a member who is paid sees the unread count on home, opens the inbox and
+reads "… paid you 5.00 HRS" marked new, which opening marks read; from More they reach the
+notification settings, are told in one line that an address is not one, set a real address and
+turn payments off, after which a payment is not in the inbox. Screenshots `inbox-*` at 360 and
+1280 px."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+from tallystick.protocol.events import Transfer
+from tallystick.protocol.ids import id_from_text
+
+from helpers.browsing import fits_the_screen, wait_until
+from helpers.nodes import NodeProcess
+
+from .conftest import Phone
+from .test_wallet_flow import invite, join_through
+
+
+def folded_seq(node: NodeProcess) -> int:
+    with sqlite3.connect(f"file:{node.home / 'notifications.db'}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT seq FROM fold_cursor").fetchone()[0]
+
+
+def pay(node: NodeProcess, member: str, amount_minor: int) -> dict[str, Any]:
+    return node.act(node.admin_key, Transfer(to=id_from_text("m", member), amount_minor=amount_minor,
+                                             memo="Private-Note-Of-The-Admin"))
+
+
+def test_a_paid_member_reads_it_in_the_inbox_turns_payments_off_and_sets_an_address(
+        phone: Phone, wallet_node: NodeProcess) -> None:
+    member = join_through(phone, invite(wallet_node, "--name", "Wren Hollis", "--expires", "1d"))
+    page = phone.page
+    paid = pay(wallet_node, member, 500)
+    wait_until(lambda: folded_seq(wallet_node) >= paid["seq"], what="the 5.00 payment folded")
+    page.reload(wait_until="load")
+    inbox_link = page.locator("#inbox-link")
+    # At least the payment is new (the package's node may have given a digest meanwhile too).
+    wait_until(lambda: re.fullmatch(r"Inbox, [0-9]+ new", inbox_link.inner_text()), what="the unread count on home")
+    assert fits_the_screen(page)
+    phone.shoot("inbox-home")
+    inbox_link.click()
+    rows = page.locator('#inbox li[data-kind="payment_received"]')
+    wait_until(lambda: rows.count() == 1, what="the inbox")
+    line = rows.first.inner_text()
+    assert "paid you 5.00 HRS" in line and "New" in line and "Private-Note" not in line
+    assert rows.first.get_by_role("link").get_attribute("href") == "/wallet/history"
+    assert fits_the_screen(page)
+    phone.shoot("inbox")
+
+    # Opened, it is read: home names no new notice.
+    page.get_by_role("navigation").get_by_role("link", name="Home").click()
+    wait_until(lambda: page.locator("#balance").count(), what="home again")
+    assert page.locator("#inbox-link").inner_text() == "Inbox"
+
+    page.get_by_role("navigation").get_by_role("link", name="More").click()
+    page.get_by_role("link", name="Notifications: what you are told, and by e-mail").click()
+    address = page.get_by_label("E-mail address (optional)")
+    wait_until(lambda: address.count(), what="the notification settings")
+    address.fill("wren at example")
+    page.get_by_role("button", name="Save").click()
+    wait_until(lambda: page.get_by_role("alert").count(), what="the refusal")
+    assert page.get_by_role("alert").inner_text() == (
+        "That is not an e-mail address: write it as name@example.org, or leave it empty.")
+    address.fill("wren@example.org")
+    page.get_by_label("I am paid", exact=True).uncheck()
+    page.get_by_role("button", name="Save").click()
+    wait_until(lambda: page.locator("#notify-status").inner_text() == "Saved. E-mails go to wren@example.org.",
+               what="the settings saved")
+    assert fits_the_screen(page)
+    phone.shoot("inbox-notifications")
+
+    paid = pay(wallet_node, member, 200)
+    wait_until(lambda: folded_seq(wallet_node) >= paid["seq"], what="the 2.00 payment folded")
+    page.get_by_role("link", name="Open your inbox").click()
+    wait_until(lambda: page.locator("#inbox li").count(), what="the inbox again")
+    assert rows.count() == 1 and "2.00 HRS" not in page.locator("#inbox").inner_text()
+    page.reload(wait_until="load")
+    wait_until(lambda: page.get_by_label("E-mail address (optional)").count() or page.locator("#inbox li").count(),
+               what="the inbox reloaded")
+    assert not phone.errors, phone.errors
