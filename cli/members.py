@@ -10,7 +10,11 @@ anyone else's). A name is put in its normal form before it is signed, as the rul
 `invite` makes a one-time key pair here, submits an `invite` naming its public key, and prints the
 link `<node>/wallet/join#i=<seed>&n=<name>`: the seed (lowercase base32, no padding) and the name
 are in the fragment, which a browser never sends to a server, so only the invitee's phone sees
-them; the wallet signs a `join` with that seed (docs/api.md, "Invitations").
+them; the wallet signs a `join` with that seed (docs/api.md, "Invitations"). Where the community
+admits by decision (the rules GET /api/join-requests returns), `invite` proposes the invitation
+instead (`propose_period` with the `invite` as its effect, open `--closes-in`; the link's time runs
+from the deadline) and the link also names the decision (`&d=<seq>`), so the invitee's wallet shows
+it until it passes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import click
@@ -30,6 +35,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.events import (
     AdmitMember,
     Invite,
+    ProposeWithPeriod,
     RemoveMember,
     RevokeInvitation,
     SetDefaultLimits,
@@ -38,6 +44,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
+from .client import NodeRefused
 from .common import (
     Context,
     TallyCommand,
@@ -199,10 +206,23 @@ def limits_set(
     click.echo(f"{visible(what)}: debit limit {shown_debit}, credit ceiling {shown_ceiling} (seq {appended['seq']})")
 
 
-def invitation_link(node_url: str, seed: bytes, name: str | None) -> str:
-    """The link an invitee opens: the seed and the name only in the fragment, never sent to a server."""
+def invitation_link(node_url: str, seed: bytes, name: str | None, decision: int | None = None) -> str:
+    """The link an invitee opens: the seed and the name only in the fragment, never sent to a server;
+    with `decision`, the seq of the decision that makes the invitation."""
     link = f"{node_url.rstrip('/')}/wallet/join#i={base64.b32encode(seed).decode('ascii').rstrip('=').lower()}"
+    link += f"&d={decision}" if decision is not None else ""
     return link + (f"&n={quote(name, safe='')}" if name else "")
+
+
+def _admits_by_decision(client: Any) -> bool:
+    """Whether the community admits by decision (the rules come with the admins' join requests);
+    for anyone else the `invite` itself is refused, as it should be."""
+    try:
+        return client.get("/api/join-requests")["rules"]["admission"] == "decision"
+    except NodeRefused as refused:
+        if refused.code in ("not_admin", "not_signed_in"):
+            return False
+        raise
 
 
 def _utc(ms: int) -> str:
@@ -211,7 +231,8 @@ def _utc(ms: int) -> str:
 
 @member.command("invite", epilog=example(
     "tally --key riverside/admin.key member invite --name Alice --expires 3d",
-    "tally --key riverside/admin.key member invite --role admin --debit-limit 50 --ceiling 500"))
+    "tally --key riverside/admin.key member invite --role admin --debit-limit 50 --ceiling 500",
+    "tally --key deciders/admin.key member invite --name Vic --closes-in 2d   # by decision: proposes it"))
 @click.option("--name", default=None, help="The invitee's name, put in the link (never sent to the node).")
 @click.option("--expires", "expires", default="7d", show_default=True,
               help=f"How long the link stays good: 90s, 10m, 2h, 7d (at most "
@@ -219,17 +240,23 @@ def _utc(ms: int) -> str:
 @click.option("--role", type=click.Choice(["member", "admin"]), default="member", show_default=True)
 @click.option("--debit-limit", default=None, help="Major units; left out: the community's default.")
 @click.option("--ceiling", default=None, help="Major units, or 'none' (no ceiling); left out: the default.")
+@click.option("--closes-in", "closes_in", default="7d", show_default=True,
+              help="Where admission is by decision: how long the members vote on the invitation "
+                   "(at least 24h, 72h for an admin); the link's time runs from then.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
 def member_invite(context: Context, name: str | None, expires: str, role: str, debit_limit: str | None,
-                  ceiling: str | None, as_json: bool) -> None:
+                  ceiling: str | None, closes_in: str, as_json: bool) -> None:
     """Invite one person (admin): prints a one-time link, and its QR code on a terminal. Whoever
-    opens the link first makes their key on their phone and joins."""
+    opens the link first makes their key on their phone and joins. Where the community admits by
+    decision, this proposes the invitation, and the link admits once the members pass it."""
     if name is not None:
         name = normalise_name(name, "the member's name")
-    expires_ms = now_ms() + parse_duration_ms(expires)
     client = context.client()
+    by_decision = _admits_by_decision(client)
+    voting_period_ms = parse_duration_ms(closes_in) if by_decision else 0
+    expires_ms = now_ms() + voting_period_ms + parse_duration_ms(expires)
     decimals = client.community()["unit"]["decimals"]
     debit = None if debit_limit is None else parse_amount(debit_limit, decimals, allow_zero=True)
     credit = None if ceiling is None else (
@@ -237,14 +264,24 @@ def member_invite(context: Context, name: str | None, expires: str, role: str, d
     invitation = KeyPair.generate()  # its seed goes only into the link
     action = Invite(invitation=invitation.public, expires_ms=expires_ms, role=role,  # type: ignore[arg-type]
                     debit_limit_minor=debit, credit_ceiling_minor=credit)
-    appended = client.submit(context.key(), action)
-    link = invitation_link(client.base_url, invitation.seed, name)
+    if by_decision:
+        title = "Invite a new admin" if role == "admin" else "Invite a new member"
+        appended = client.submit(context.key(), ProposeWithPeriod(
+            decision_type="proposal", title=title, text="", deadline_ms=0, effect=action,
+            voting_period_ms=voting_period_ms))
+    else:
+        appended = client.submit(context.key(), action)
+    decision = appended["seq"] if by_decision else None
+    link = invitation_link(client.base_url, invitation.seed, name, decision)
     if as_json:
-        print_json({"link": link, "invitation": id_to_text("k", invitation.public), "expires_ms": expires_ms})
+        print_json({"link": link, "invitation": id_to_text("k", invitation.public), "expires_ms": expires_ms,
+                    "decision": decision})
         return
+    proposed = (f"proposed to the members as decision {decision}, voting until {_utc(now_ms() + voting_period_ms)}; "
+                "once it passes the link admits, ") if by_decision else ""
     click.echo(f"invitation {id_to_text('k', invitation.public)}" + (f" for {visible(name)}" if name else "")
-               + f" as {role}, open until {_utc(expires_ms)} (seq {appended['seq']}); give this link to that person "
-               "alone (whoever opens it first joins):")
+               + f" as {role}, {proposed}open until {_utc(expires_ms)} (seq {appended['seq']}); give this link to "
+               "that person alone (whoever opens it first joins):")
     click.echo(visible(link))
     if sys.stdout.isatty():
         try:

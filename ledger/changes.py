@@ -196,6 +196,10 @@ def _decision_closed(before: State, after: State, body: DecisionClosed) -> Chang
     found = _split(touched, decisions=(body.decision,), rules=isinstance(effect, deciding.rules_effects))
     if isinstance(effect, RecoverKey):  # the recovered account's devices' keys are retired with the rest
         return msgspec.structs.replace(found, devices=(effect.member,))
+    if isinstance(effect, Invite):  # the community's invitation, and those it dropped as expired
+        old, new = before.invitations, after.invitations
+        touched_invitations = [key for key in old if key not in new] + [key for key in new if key not in old]
+        return msgspec.structs.replace(found, invitations=tuple(touched_invitations))
     return found
 
 

@@ -47,6 +47,7 @@ from tallystick.protocol.events import (
     FederationAct,
     Floor,
     Holders,
+    Invite,
     Propose,
     ProposeWithPeriod,
     RecoverKey,
@@ -88,6 +89,7 @@ from .accounts import (
 from .errors import (
     BadDecisionError,
     BadDelegationError,
+    BadInvitationError,
     BadVoteError,
     BelowFloorError,
     DeadlinePassedError,
@@ -103,7 +105,9 @@ from .errors import (
 )
 from .membership import (
     apply_admin_action,
+    apply_decided_invite,
     check_admit_rule,
+    check_invite_rule,
     check_remove_rule,
     check_set_default_limits_rule,
     check_set_limits_rule,
@@ -146,7 +150,7 @@ strictest_class = "rules"
 class_descriptions = {
     "general": "has no effect",
     "enterprise": "an enterprise's holders decide",
-    "membership": "admits or removes a member",
+    "membership": "admits, invites or removes a member",
     "federation": "acts in a federation",
     "limits": "changes debit limits or credit ceilings",
     "treasury": "levies for or spends from the treasury",
@@ -499,6 +503,13 @@ effects: dict[type, EffectRules] = {
     SetVisibility: EffectRules(
         _check_visibility, _apply_visibility,  # type: ignore[arg-type]
         lambda state, effect: strictest_class, _nothing),
+    # The community's invitation (where it admits by decision): an admission made in advance, so
+    # of the admission's class. Its rules are checked against the last event's ts, the rules' "now";
+    # the closing event makes it (ledger/changes.py writes its row).
+    Invite: EffectRules(
+        lambda state, effect: check_invite_rule(state, effect, state.ts_ms),
+        apply_decided_invite,  # type: ignore[arg-type]
+        lambda state, effect: strictest_class if effect.role == "admin" else "membership", _nothing),
 }
 
 # Effects only an enterprise's holders decide.
@@ -574,7 +585,13 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
     shortfall = floor_shortfall(state, action.decision_type, quorum_bp, threshold_bp, deadline_ms - ts_ms, action.effect)
     if shortfall is not None:
         raise BelowFloorError(shortfall)
-    if action.effect is not None:
+    if isinstance(action.effect, Invite):
+        if action.effect.expires_ms <= deadline_ms:
+            raise BadInvitationError(
+                "the invitation would expire before the decision closes; give it an expiry after the deadline"
+            )
+        check_invite_rule(state, action.effect, ts_ms)  # at the proposal's own time; the close checks again
+    elif action.effect is not None:
         check_effect(state, action.effect)
 
 

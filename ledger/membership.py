@@ -17,6 +17,12 @@ so it can never sign or be bound again and a second join with it is `invitation_
 replica and after any restart. A withdrawn invitation stays, marked, until it would have expired.
 Every invitation action applied at a ts after an invitation's expiry drops it, so the state holds
 at most `invitations_open_max`, none older than `invitation_expiry_max_ms`, alike on every replica.
+
+Where the community admits by decision, an admin cannot invite: an `invite` is instead the effect
+of a decision (ledger/decisions.py, class membership, or rules for an admin's role). Its closing
+event makes the invitation, `invited_by` the community's own feed id (no member's), so the join
+depends on the decision alone and not on its proposer staying an admin. Its rules are checked at
+the proposal and again at the close against the last event's ts (`State.ts_ms`, the rules' "now").
 """
 
 from __future__ import annotations
@@ -314,9 +320,14 @@ def check_invite(state: State, signer: Member, action: Invite, now_ms: int) -> N
     require_admin(signer)
     if state.rules.admission == "decision":
         raise NotAuthorizedError(
-            "this community admits members by decision, so an admin cannot invite: propose the admission "
-            "(`tally propose --admit`)"
+            "this community admits members by decision, so an admin cannot invite alone: propose the invitation "
+            "(`tally member invite` proposes it there)"
         )
+    check_invite_rule(state, action, now_ms)
+
+
+def check_invite_rule(state: State, action: Invite, now_ms: int) -> None:
+    """The rules of an invitation, whoever makes it (an admin, or a passed decision)."""
     if key_taken(state, action.invitation):
         raise KeyInUseError("that invitation key is or was already in use here; make a new invitation")
     if action.expires_ms <= now_ms:
@@ -350,7 +361,8 @@ def check_revoke_invitation(state: State, signer: Member, action: RevokeInvitati
 
 def check_join(state: State, invitation_key: bytes, action: Join, now_ms: int) -> None:
     """A join, signed by `invitation_key` (no member's key): the invitation is open and unexpired,
-    whoever made it is still an admin, and the new member's key and name are as an admission's."""
+    a passed decision made it or whoever made it is still an admin (and admission is not by
+    decision), and the new member's key and name are as an admission's."""
     invitation = state.invitations.get(invitation_key)
     if invitation is None:
         bound_to = state.members.get(state.keys.get(invitation_key, b""))
@@ -363,13 +375,15 @@ def check_join(state: State, invitation_key: bytes, action: Join, now_ms: int) -
         raise InvitationUsedError(f"this invitation was withdrawn; {_ask_again()}")
     if now_ms > invitation.expires_ms:
         raise InvitationExpiredError(f"this invitation has expired; {_ask_again()}")
-    if state.rules.admission == "decision":
-        raise NotAuthorizedError(
-            f"this community now admits members only by decision, so invitations no longer admit; {_ask_again()}"
-        )
-    inviter = state.members.get(invitation.invited_by)
-    if inviter is None or not inviter.active or inviter.role != "admin":
-        raise NotAuthorizedError(f"whoever made this invitation is no longer an admin here; {_ask_again()}")
+    if not decided(state, invitation):  # a decision's invitation depends on nobody's role
+        if state.rules.admission == "decision":
+            raise NotAuthorizedError(
+                f"this community now admits members only by decision, so an admin's invitation no longer admits; "
+                f"{_ask_again()}"
+            )
+        inviter = state.members.get(invitation.invited_by)
+        if inviter is None or not inviter.active or inviter.role != "admin":
+            raise NotAuthorizedError(f"whoever made this invitation is no longer an admin here; {_ask_again()}")
     if key_taken(state, action.member):
         raise KeyInUseError("that key already belongs to a member; make a new key on this device and join again")
     _check_new_name(state, action.name)
@@ -392,6 +406,16 @@ def apply_invite(state: State, signer_id: bytes, action: Invite, seq: int, ts: i
     invitation = Invitation(signer_id, seq, action.expires_ms, action.role, action.debit_limit_minor,
                             action.credit_ceiling_minor)
     return _replace(state, invitations=state.invitations.set(action.invitation, invitation))
+
+
+def decided(state: State, invitation: Invitation) -> bool:
+    """Whether a passed decision made `invitation` (its `invited_by` is the community's feed id)."""
+    return invitation.invited_by == state.feed
+
+
+def apply_decided_invite(state: State, action: Invite, seq: int) -> State:
+    """A passed decision's invitation, made by its closing event (`seq`): the community invites."""
+    return apply_invite(state, state.feed, action, seq, state.ts_ms)
 
 
 def apply_revoke_invitation(state: State, action: RevokeInvitation, ts: int) -> State:

@@ -272,7 +272,7 @@ class Invitation(Struct, frozen=True, array_like=True):
     (a `join` drops it and binds its key for good), or until an invitation action applied after
     its expiry drops it. A withdrawn one stays, `revoked`, until then, so its key reads as used."""
 
-    invited_by: bytes  # the admin's member id
+    invited_by: bytes  # the admin's member id, or the feed id where a passed decision made it
     seq: int  # the seq of the event that carried the invite
     expires_ms: int
     role: str

@@ -206,6 +206,20 @@ class SetWithdrawalRule(_Tagged, tag="set_withdrawal_rule"):
 
 
 
+class Invite(_Tagged, tag="invite"):
+    """An admin invites one person; as a passed decision's effect, the community does (docs/protocol.md
+    §13.2.4). `invitation` is the public key of a one-time key pair the admin's client made; its
+    seed travels in the invitation link and never to the node. Until
+    `expires_ms` (the log's time: the ts of the event carrying the join) and once only, an intent
+    signed by that key may `join`."""
+
+    invitation: Id32
+    expires_ms: TimestampMs
+    role: Role = "member"
+    debit_limit_minor: LimitMinor | None = None  # None: the community's default
+    credit_ceiling_minor: LimitMinor | None = None
+
+
 # ---- decisions: effects a passed decision applies, and the actions of deciding ----------------
 
 
@@ -300,7 +314,8 @@ class FederationAct(_Tagged, tag="federation"):
 
 
 # What a passed decision may change. Another effect is one struct here plus one entry in
-# ledger/decisions.py's `effects` table.
+# ledger/decisions.py's `effects` table. `Invite` (defined below with the invitations) is the
+# community's own invitation where it admits by decision: the decision makes it, not an admin.
 Effect = (
     AdmitMember
     | RemoveMember
@@ -315,6 +330,7 @@ Effect = (
     | FederationAct
     | SetFloors
     | SetVisibility
+    | Invite
 )
 
 
@@ -385,17 +401,6 @@ class Undelegate(_Tagged, tag="undelegate"):
 # ---- invitations: an admin invites one person, who joins with a key made on their device ---------
 
 
-class Invite(_Tagged, tag="invite"):
-    """An admin invites one person. `invitation` is the public key of a one-time key pair the
-    admin's client made; its seed travels in the invitation link and never to the node. Until
-    `expires_ms` (the log's time: the ts of the event carrying the join) and once only, an intent
-    signed by that key may `join`."""
-
-    invitation: Id32
-    expires_ms: TimestampMs
-    role: Role = "member"
-    debit_limit_minor: LimitMinor | None = None  # None: the community's default
-    credit_ceiling_minor: LimitMinor | None = None
 
 
 class Join(_Tagged, tag="join"):

@@ -1,7 +1,8 @@
 """Invitations on a real `tally serve`: `tally member invite` makes the one-time key and prints the
 link; the invitee's wallet (here: Python with the link's seed, as the browser wallet signs it) posts
 a `join`; the node admits them with the invitation's limits, once, until the expiry. Who may do
-what: only an admin invites, lists and withdraws; a member is refused, a stranger asked to sign."""
+what: only an admin invites, lists and withdraws; a member is refused, a stranger asked to sign.
+Where admission is by decision, `invite` proposes the invitation and the link joins once it passes."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from urllib.parse import unquote
 import pytest
 from tallystick.node.home import write_key
 from tallystick.protocol.codec import sign_member_intent
-from tallystick.protocol.events import Invite, Join
+from tallystick.protocol.events import Invite, Join, Vote
 from tallystick.protocol.ids import KeyPair, id_to_text
 
+from helpers.admission import home_admitting_by_decision
+from helpers.browsing import wait_until
 from helpers.nodes import NodeProcess
 from helpers.support import next_nonce, tally, tally_json
 
@@ -153,3 +156,28 @@ def test_a_replica_takes_the_invite_the_join_and_the_new_members_payment(tmp_pat
     finally:
         failures = nodes.stop_all()
         assert not failures, failures
+
+
+def test_where_admission_is_by_decision_invite_proposes_and_the_link_joins_once_it_passes(tmp_path: Path) -> None:
+    deciding = home_admitting_by_decision(tmp_path)
+    try:
+        made = invite(deciding, "--name", "Vic Okafor", "--closes-in", "2d", "--expires", "3d")
+        decision = made["decision"]
+        assert fragment_of(made["link"])["d"] == str(decision)
+        proposed = deciding.get(f"/api/decisions/{decision}")
+        assert proposed["open"] and proposed["title"] == "Invite a new member"
+        invitation, device = seed_of(made["link"]), KeyPair.generate()
+        early = join(deciding, invitation, device, "Vic Okafor")
+        assert (early.status, early.json()["error"]) == (404, "invitation_unknown"), early.body
+        deciding.act(deciding.admin_key, Vote(decision=decision, position="agree"))  # unanimity: it closes at once
+        wait_until(lambda: deciding.get(f"/api/decisions/{decision}")["outcome"] == "passed", deadline_seconds=30,
+                   what="the invitation's decision passed")
+        assert deciding.stop() == 0, deciding.output()
+        deciding.start()  # the closing event wrote the invitation's row: it is there after a restart
+        (listed,) = deciding.get("/api/invitations")
+        assert listed["invitation"] == made["invitation"] and listed["invited_by"]["id"] == "m_" + deciding.feed_text[2:]
+        answer = join(deciding, invitation, device, "Vic Okafor")
+        assert answer.status == 201, answer.body
+        assert deciding.get(f"/api/members/{id_to_text('m', device.public)}")["name"] == "Vic Okafor"
+    finally:
+        assert deciding.stop() == 0, deciding.output()

@@ -1,5 +1,5 @@
-"""A state machine that throws random invites, joins, withdrawals, payments and clock moves at the
-pure ledger, valid and invalid (ledger/membership.py).
+"""A state machine that throws random invites, invitations proposed as decisions, joins, withdrawals,
+payments and clock moves at the pure ledger, valid and invalid (ledger/membership.py).
 
 How this works: hypothesis drives a `ClockedLedger` (validate at the clock, append only if valid)
 from small pools of invitation keys and device keys, so joins often name a used, withdrawn,
@@ -17,6 +17,7 @@ from __future__ import annotations
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from tallystick.ledger import decisions
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import (
     BadInvitationError,
@@ -31,7 +32,16 @@ from tallystick.ledger.errors import (
 from tallystick.ledger.names import name_key
 from tallystick.ledger.transition import validate
 from tallystick.protocol import limits
-from tallystick.protocol.events import Action, AdmitMember, Invite, Join, RevokeInvitation, Transfer
+from tallystick.protocol.events import (
+    Action,
+    AdmitMember,
+    Invite,
+    Join,
+    ProposeWithPeriod,
+    RevokeInvitation,
+    Transfer,
+    Vote,
+)
 from tallystick.protocol.ids import KeyPair
 
 from helpers.ledger import ClockedLedger, SignedIntent, admin_key, key, refold
@@ -53,6 +63,7 @@ class Model:
         self.bound: set[bytes] = {admin_key.public, plain_member.public}
         self.names = {name_key("Ada"), name_key("Bea")}
         self.admins = {admin_key.public}
+        self.by_decision: set[bytes] = set()  # invitations a passed decision made: no admin needed
 
     def drop_expired(self, ts: int) -> None:
         self.invitations = {k: v for k, v in self.invitations.items() if v["expires_ms"] >= ts}
@@ -90,6 +101,16 @@ class Model:
                 return InvitationUsedError
             if invitation["expires_ms"] < now:
                 return InvitationExpiredError
+        return None
+
+    def expected_proposal(self, action: Invite, now: int, period_ms: int) -> type[DomainError] | None:
+        """A decision to invite, proposed by any member at `now` for `period_ms`."""
+        if not now + period_ms < action.expires_ms:
+            return BadInvitationError
+        if self.taken(action.invitation):
+            return KeyInUseError
+        if action.expires_ms > now + limits.invitation_expiry_max_ms:
+            return BadInvitationError
         return None
 
     def apply(self, signer: bytes, action: Action, now: int) -> None:
@@ -148,6 +169,44 @@ class InvitationMachine(RuleBasedStateMachine):
         action = Invite(invitation=invitation_keys[invitation].public, expires_ms=self.ledger.now_ms + expiry,
                         role=role, debit_limit_minor=debit)  # type: ignore[arg-type]
         self.submit(self.ledger.sign(self.signer(signer), action))
+
+    @rule(proposer=st.integers(0, 99), invitation=st.integers(0, 4), expiry=expiries,
+          role=st.sampled_from(["member", "admin"]), agree=st.booleans())
+    def invite_by_decision(self, proposer: int, invitation: int, expiry: int, role: str, agree: bool) -> None:
+        """Any member proposes the invitation as a decision; every member agrees (it closes at once,
+        passed) or one blocks and it is closed at its deadline, blocked, making nothing."""
+        period = 3 * day_ms if role == "admin" else day_ms  # the floors: rules, or membership
+        effect = Invite(invitation=invitation_keys[invitation].public, expires_ms=self.ledger.now_ms + expiry,
+                        role=role)  # type: ignore[arg-type]
+        now = self.ledger.now_ms
+        expected = self.model.expected_proposal(effect, now, period)
+        before = state_digest(self.ledger.state)
+        error = self.ledger.submit(self.ledger.sign(self.signer(proposer), ProposeWithPeriod(
+            decision_type="proposal", title="Invite", text="", deadline_ms=0, effect=effect,
+            voting_period_ms=period)))
+        assert type(error) is (type(None) if expected is None else expected), (effect, expected, error)
+        event(f"invite by decision: {'proposed' if error is None else error.code}")
+        if error is not None:
+            assert state_digest(self.ledger.state) == before
+            return
+        seq = self.ledger.seq
+        voters = [admin_key, plain_member, *(k for k in device_keys if k.public in self.model.bound)]
+        for index, voter in enumerate(voters):
+            position = "agree" if agree or index else "block"
+            assert self.ledger.submit(self.ledger.sign(voter, Vote(decision=seq, position=position))) is None
+        if not agree:
+            self.ledger.now_ms += period
+        self.ledger.audited(decisions.closing_body(self.ledger.state, seq))
+        outcome = self.ledger.state.decisions[seq].outcome
+        event(f"invite by decision: {outcome}")
+        if agree:
+            assert outcome == "passed"
+            self.model.apply(admin_key.public, effect, now)  # the community's: `by_decision`, no admin needed
+            self.model.by_decision.add(effect.invitation)
+            self.last_invitation_action_ms = now
+            assert self.ledger.state.invitations[effect.invitation].invited_by == self.ledger.feed
+        else:
+            assert outcome == "blocked" and effect.invitation not in self.ledger.state.invitations
 
     @rule(invitation=st.integers(0, 11), device=st.integers(0, 6), name=names)
     def join(self, invitation: int, device: int, name: str) -> None:

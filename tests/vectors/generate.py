@@ -2425,6 +2425,20 @@ def build_invitations_file() -> dict[str, Any]:
         assert msgspec.msgpack.decode(data, type=Action) == value
         layouts.append({"group": "action", "kind": type(value).__struct_config__.tag, "description": description,
                         "decoded": plain(value), "bytes_hex": data.hex()})
+    # Appended after the layouts above (whose bytes stay as they were): an invitation as a decision's
+    # effect, where the community admits by decision (§4.3, §13.2.4), alone and in a proposal.
+    decided_invite = Invite(example["invitation"], genesis_ts_ms + 8 * day_ms, "member", 5000, None)
+    for group, union, description, value in (
+        ("effect", Effect, "invite as a decision's effect: the community's invitation, a debit limit of its own",
+         decided_invite),
+        ("action", Action, "propose_period: a proposal to invite, open for a day (the membership floor)",
+         ProposeWithPeriod(decision_type="proposal", title="Invite a new member", text="", deadline_ms=0,
+                           effect=decided_invite, voting_period_ms=day_ms)),
+    ):
+        data = encode(value)
+        assert msgspec.msgpack.decode(data, type=union) == value
+        layouts.append({"group": group, "kind": type(value).__struct_config__.tag, "description": description,
+                        "decoded": plain(value), "bytes_hex": data.hex()})
     return {
         "description": "A valid feed of the community Ivybridge (docs/protocol.md §13.2.4): invitations made, "
         "withdrawn, used by a join (signed by the invitation's one-time key, seed key_for('invitation dee'); the "
@@ -2432,7 +2446,8 @@ def build_invitations_file() -> dict[str, Any]:
         "digest takes apart the state before the checkpoint at seq 12, whose ninth element holds the invitations "
         "(§11.6); state_digest_hex is the state digest after the last event; refused are events a replica "
         "refuses after it (check audit, on the state after after_seq); layouts are one encoding of each new "
-        "action (group action; ids BLAKE2b-256 of 'tallystick layout example: ' + a label).",
+        "action (group action; ids BLAKE2b-256 of 'tallystick layout example: ' + a label), then an invite as "
+        "a decision's effect (group effect) and a propose_period carrying it (group action).",
         "feed_hex": feed.hex(),
         "events": builder.events,
         "intents": builder.intents,

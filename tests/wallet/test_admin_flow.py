@@ -229,19 +229,39 @@ def test_a_plain_member_sees_no_admin_link_and_the_node_refuses_them(browser: An
 
 
 
-def test_where_admission_is_by_decision_the_admin_proposes_and_the_asker_joins_when_it_passes(
+def test_where_admission_is_by_decision_the_admin_proposes_and_the_asker_and_the_invitee_join_when_it_passes(
         browser: Any, tmp_path: Path) -> None:
     deciding = home_admitting_by_decision(tmp_path)
     admin_phone = next(admin_phones := open_phone(browser))
     asker_phone = next(asker_phones := open_phone(browser))
+    invitee_phone = next(invitee_phones := open_phone(browser))
     try:
         bind_admin_device(admin_phone, deciding)
         page = admin_phone.page
         ask(asker_phone, deciding, "Uma Reyes", "")
         open_admin(admin_phone, deciding)
-        # No invitation form: the way in is the ask link, and accepting proposes.
-        assert page.locator("#admin-invite-form").count() == 0
+        # The ask link, and an invitation that is proposed to the members, its link shown at once.
         assert page.locator("#ask-link").inner_text() == f"{deciding.url}/wallet/ask"
+        page.get_by_label("Their name (optional)").fill("Vic Okafor")
+        page.get_by_role("button", name="Propose the invitation").click()
+        wait_until(lambda: page.locator("#admin-invite-made").count(), what="the proposed invitation's link")
+        link = page.locator("#invite-link").inner_text()
+        assert "&d=" in link and "The members decide by" in page.locator("#admin-invite").inner_text()
+        invitation_decision = int(link.split("&d=")[1].split("&")[0])
+        proposed = deciding.get(f"/api/decisions/{invitation_decision}")
+        assert proposed["open"] and proposed["title"] == "Invite a new member"
+        assert fits_the_screen(page)
+        admin_phone.shoot("admin-invite-by-decision")
+        # The invitee opens the link before the members decide: the decision, its time left.
+        invitee = invitee_phone.page
+        invitee.goto(link)
+        wait_until(lambda: "deciding on your invitation" in invitee.locator("#join-deciding").inner_text(),
+                   what="the open decision on the join screen")
+        assert "Invite a new member" in invitee.locator("#join-deciding").inner_text()
+        assert "Voting closes" in invitee.locator("main").inner_text()
+        assert invitee.locator("#join-name").count() == 0 and fits_the_screen(invitee)
+        invitee_phone.shoot("join-deciding")
+        page.get_by_role("button", name="Done").click()
         page.get_by_role("button", name="Propose admitting Uma Reyes").click()
         wait_until(lambda: "the members decide on admitting Uma Reyes" in page.locator("#admin-requests").inner_text(),
                    what="the proposal")
@@ -253,13 +273,24 @@ def test_where_admission_is_by_decision_the_admin_proposes_and_the_asker_joins_w
         wait_until(lambda: "proposed your admission" in asker.locator("#ask-state").inner_text(),
                    deadline_seconds=30, what="the asker told of the proposal")
         asker_phone.shoot("admin-ask-proposed")
+        # The members (the admin alone) agree to the invitation: unanimity closes it at once.
+        deciding.act(deciding.admin_key, Vote(decision=invitation_decision, position="agree"))
+        wait_until(lambda: deciding.get(f"/api/decisions/{invitation_decision}")["outcome"] == "passed",
+                   deadline_seconds=30, what="the invitation's decision passed")
+        invitee.get_by_role("button", name="Check again").click()
+        wait_until(lambda: invitee.locator("#join-decided").count(), what="the join form once it passed")
+        assert invitee.get_by_label("Your name").input_value() == "Vic Okafor"
+        invitee_phone.shoot("join-decided")
+        invitee.get_by_role("button", name="Join").click()
+        wait_until(lambda: invitee.locator("#balance").count(), deadline_seconds=30, what="the invitee's home")
+        assert invitee.locator("h1").inner_text() == "Vic Okafor"
         (decision,) = [entry["id"] for entry in deciding.get("/api/decisions") if entry["open"]]
         deciding.act(deciding.admin_key, Vote(decision=decision, position="agree"))
         close_decision(deciding, decision, deciding.get(f"/api/decisions/{decision}")["deadline_ms"])
         wait_until(lambda: asker.locator("#balance").count(), deadline_seconds=30, what="the asker's home")
         assert asker.locator("h1").inner_text() == "Uma Reyes"
-        assert not admin_phone.errors and not asker_phone.errors
+        assert not admin_phone.errors and not asker_phone.errors and not invitee_phone.errors
     finally:
-        for phones in (admin_phones, asker_phones):
+        for phones in (admin_phones, asker_phones, invitee_phones):
             phones.close()
         assert deciding.stop() == 0, deciding.output()

@@ -49,6 +49,8 @@ const effect = (e) => {
     case "declare_dividend": return intents.declareDividendEffect(hex(e.enterprise), e.amount_minor);
     case "set_withdrawal_rule": return intents.setWithdrawalRuleEffect(hex(e.enterprise), e.notice_ms, e.yearly_cap_minor);
     case "set_visibility": return intents.setVisibilityEffect(e);
+    case "invite": return intents.inviteEffect(hex(e.invitation), e.expires_ms, e.role, e.debit_limit_minor,
+      e.credit_ceiling_minor);
     default: throw new Error(`no builder for the effect ${e.kind}`);
   }
 };
@@ -137,6 +139,15 @@ def test_each_action_effect_and_electorate_the_builders_make_encodes_as_layouts_
       });""", examples)
     for example, result in zip(examples, results, strict=True):
         assert result == example["bytes_hex"], (example["group"], example["kind"], example["description"])
+
+
+def test_an_invitation_by_decision_encodes_as_invitations_json_alone_and_in_its_proposal(page: Any) -> None:
+    examples = [example for example in vector("invitations")["layouts"]
+                if example["group"] == "effect" or example["kind"] == "propose_period"]
+    assert [example["kind"] for example in examples] == ["invite", "propose_period"]
+    results = in_page(page, """
+      return argument.map((x) => bytes.hex(msgpack.encode(clear(build(x.decoded)))));""", examples)
+    assert results == [example["bytes_hex"] for example in examples]
 
 
 def test_an_empty_text_stays_a_string_and_every_other_text_of_a_proposal_is_opened_under_its_own_salt(page: Any) -> None:

@@ -320,3 +320,12 @@ export function setVisibilityEffect(audiences) {
 export function payAcross(federation, toCommunity, toMember, amountMinor, memo = "") {
   return ["pay_across", federation, toCommunity, toMember, amountMinor, new Personal(memo)];
 }
+
+// ---- an invitation by decision (screens/admin.js) --------------------------------------------------
+
+// `["invite", invitation, expires_ms, role, debit_limit_minor, credit_ceiling_minor]` as a proposal's
+// effect (protocol.md §4.3, §13.2.4): where the community admits by decision, the decision's close
+// makes the community's invitation; the same fields as an admin's `invite`.
+export function inviteEffect(invitation, expiresMs, role = "member", debitLimitMinor = null, creditCeilingMinor = null) {
+  return invite(invitation, expiresMs, role, debitLimitMinor, creditCeilingMinor);
+}

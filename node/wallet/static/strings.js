@@ -307,7 +307,6 @@ export const strings = {
   "admin.invite.share": "Share",
   "admin.invite.copied": "Copied.",
   "admin.invite.done": "Done",
-  "admin.invite.by_decision": "This community admits members by decision, so there are no invitations: send people the link to ask to join, and accepting their request proposes their admission to the members.",
   "admin.ask.link": "The link to ask to join",
   "admin.invitations.title": "Open invitations",
   "admin.invitations.none": "No invitation is open.",
@@ -1027,6 +1026,21 @@ export const strings = {
   "notifications.saved.no_address": "Saved. No e-mails: your inbox only.",
   "notifications.inbox": "Open your inbox",
   "error.not_concerned": "Only the member concerned may see this.",
+  // ---- invitations by decision (screens/admin.js, join.js), a join request's name taken ----
+  "admin.invite.by_decision.invite": "This community admits members by decision: an invitation made here is proposed to the members, and its link works once they agree. People can also ask to join, with the link below.",
+  "admin.invite.propose": "Propose the invitation",
+  "admin.invite.proposed.text": "Send this link to the person you invite. It is shown only now. The members decide by {when}; once they agree, whoever holds it can join once, until {expires}.",
+  "admin.propose.invite": "Invite a new member",
+  "admin.propose.invite.admin": "Invite a new admin",
+  "admin.invitations.by_decision": "Made by a decision",
+  "admin.requests.name_taken": "A member already has this name: decline, or ask for another.",
+  "join.deciding": "The members are deciding on your invitation: “{title}”.",
+  "join.deciding.closes": "Voting closes {when}.",
+  "join.deciding.tally": "{count} of {total} members have voted.",
+  "join.deciding.check": "Check again",
+  "join.deciding.checking": "Checking…",
+  "join.deciding.refused": "The members did not agree to this invitation: ask whoever invited you for a new one.",
+  "join.deciding.passed": "The members agreed: you can join now.",
 };
 
 // ---- the reader's language (wallet-i18n) ---------------------------------------------------------

@@ -9,9 +9,12 @@
 // seed in its fragment is shown once, with its QR code, and forgotten with the page. What the
 // ledger lets an admin do directly (`invite`, `revoke_invitation`, `admit`, `set_limits`,
 // `set_role`, `set_default_limits`) is done directly; what needs a decision is proposed instead
-// (`propose_period` with the effect): the rules (`set_rules`) always, and an admission where the
-// community admits by decision, so the screen never pretends a change happened that the members
-// must vote on. The community's rules come with the join requests (GET /api/join-requests).
+// (`propose_period` with the effect): the rules (`set_rules`) always, and an admission or an
+// invitation where the community admits by decision, so the screen never pretends a change
+// happened that the members must vote on. An invitation by decision is made the same way (the
+// seed on this device, the link shown at once), its `invite` the proposal's effect; the link also
+// names the decision (`d=` its seq), so the invitee's wallet can show it while the members vote.
+// The community's rules come with the join requests (GET /api/join-requests).
 import * as api from "../api.js";
 import { formatTime, parseAmount, plainAmount } from "../format.js";
 import { base32, idFromText } from "../ids.js";
@@ -104,8 +107,10 @@ export async function draw(view) {
   // Invitations made before the rule changed are still listed, to withdraw (none can join now).
   const listInvitations = rules.admission !== "decision" || invitations.length > 0;
   show(...[heading(t("admin.title")), jump,
-    section("admin-invite", t("admin.invite.title"),
-      rules.admission === "decision" ? askLink() : inviteForm(refreshInvitations)),
+    section("admin-invite", t("admin.invite.title"), ...(rules.admission === "decision"
+      ? [h("p", { id: "admin-by-decision", text: t("admin.invite.by_decision.invite") }),
+        inviteForm(refreshInvitations, true), askLink()]
+      : [inviteForm(refreshInvitations, false)])),
     listInvitations ? section("admin-open", t("admin.invitations.title"), invitationsBox, invitationsList) : null,
     section("admin-requests", t("admin.requests.title"), requestsBox, requestsList),
     section("admin-members", t("admin.members.title"), ...membersPart()),
@@ -114,7 +119,7 @@ export async function draw(view) {
 
 // ---- invitations ----
 
-function inviteForm(refresh) {
+function inviteForm(refresh, byDecision) {
   const community = state.community;
   const unit = community.unit.code;
   const name = h("input", { type: "text", autocomplete: "off", maxlength: String(intents.nameCharsMax) });
@@ -125,7 +130,8 @@ function inviteForm(refresh) {
   const debit = amountInput();
   const ceiling = amountInput();
   const problem = h("div", { class: "problem" });
-  const submit = h("button", { type: "submit", class: "primary", text: t("admin.invite.submit") });
+  const submitText = t(byDecision ? "admin.invite.propose" : "admin.invite.submit");
+  const submit = h("button", { type: "submit", class: "primary", text: submitText });
   const form = h("form", { novalidate: true, id: "admin-invite-form" },
     ...field("admin-invite-name", t("admin.invite.name"), name, t("admin.invite.name.hint")),
     ...field("admin-invite-expires", t("admin.invite.expires"), expires),
@@ -155,13 +161,28 @@ function inviteForm(refresh) {
     problem.replaceChildren();
     try {
       const days = Number(expires.value);
-      const expiresMs = Date.now() + days * dayMs - (days === 30 ? clockMarginMs : 0);
+      const now = Date.now();
+      // By decision the link's time runs from the decision's deadline, within the 30 days an
+      // invitation may stay open after the proposal's event.
+      const expiresMs = Math.min(now + (byDecision ? votingPeriodMs : 0) + days * dayMs,
+        now + 30 * dayMs - clockMarginMs);
       const seed = crypto.getRandomValues(new Uint8Array(keys.seedBytes));
       const invitation = await keys.importSeed(seed);
-      await act(intents.invite(invitation.publicKey, expiresMs, role.value, debitLimit.minor, ceilingLimit.minor));
-      const link = `${location.origin}/wallet/join#i=${base32(seed)}${typed ? `&n=${encodeURIComponent(typed)}` : ""}`;
-      box.replaceChildren(made(link, expiresMs, () => {
-        box.replaceChildren(inviteForm(refresh));
+      const invite = intents.invite(invitation.publicKey, expiresMs, role.value, debitLimit.minor, ceilingLimit.minor);
+      let decided = "";
+      if (byDecision) {
+        const title = t(role.value === "admin" ? "admin.propose.invite.admin" : "admin.propose.invite");
+        const proposed = await act(intents.proposeEffect(title, "", intents.inviteEffect(...invite.slice(1)),
+          votingPeriodMs));
+        decided = `&d=${proposed.seq}`;
+      } else {
+        await act(invite);
+      }
+      const link = `${location.origin}/wallet/join#i=${base32(seed)}${decided}${typed ? `&n=${encodeURIComponent(typed)}` : ""}`;
+      const text = byDecision ? t("admin.invite.proposed.text", { when: formatTime(now + votingPeriodMs),
+        expires: formatTime(expiresMs) }) : t("admin.invite.made.text", { when: formatTime(expiresMs) });
+      box.replaceChildren(made(link, text, () => {
+        box.replaceChildren(inviteForm(refresh, byDecision));
         document.getElementById("admin-invite-title").focus();
       }));
       document.getElementById("admin-invite-made").focus();
@@ -169,14 +190,14 @@ function inviteForm(refresh) {
     } catch (error) {
       problem.replaceChildren(alertLine(errorLine(error)));
       submit.disabled = false;
-      submit.textContent = t("admin.invite.submit");
+      submit.textContent = submitText;
     }
   });
   return box;
 }
 
 // The link, once: as text and as a QR code, to copy or share; Done forgets it.
-function made(link, expiresMs, done) {
+function made(link, text, done) {
   const copied = h("span", { role: "status", class: "muted" });
   const copy = h("button", { type: "button", text: t("admin.invite.copy"), onclick: async () => {
     await navigator.clipboard.writeText(link);
@@ -186,7 +207,7 @@ function made(link, expiresMs, done) {
     navigator.share({ url: link }).catch(() => {}) }) : null;
   return h("div", { class: "made" },
     h("h3", { id: "admin-invite-made", tabindex: "-1", text: t("admin.invite.made") }),
-    h("p", { text: t("admin.invite.made.text", { when: formatTime(expiresMs) }) }),
+    h("p", { text }),
     h("div", { class: "qr-box" }, qrSvg(link, t("admin.invite.qr"))),
     h("label", { for: "invite-link", text: t("admin.invite.link") }),
     h("output", { id: "invite-link", class: "link", text: link }),
@@ -197,7 +218,7 @@ function made(link, expiresMs, done) {
 function askLink() {
   const link = `${location.origin}/wallet/ask`;
   const copied = h("span", { role: "status", class: "muted" });
-  return h("div", {}, h("p", { id: "admin-by-decision", text: t("admin.invite.by_decision") }),
+  return h("div", {},
     h("label", { for: "ask-link", text: t("admin.ask.link") }),
     h("output", { id: "ask-link", class: "link", text: link }),
     h("p", { class: "actions" }, h("button", { type: "button", text: t("admin.invite.copy"), onclick: async () => {
@@ -231,9 +252,15 @@ function drawInvitations(list, box, invitations) {
         h("span", { class: "when", text: t("admin.invitations.terms", {
           role: t(`admin.role.${invitation.role}`), debit: invitation.debit_limit }) }),
         invitation.invited_by.name ? h("span", { class: "when",
-          text: t("admin.invitations.by", { name: invitation.invited_by.name }) }) : null),
+          text: t("admin.invitations.by", { name: invitation.invited_by.name }) })
+          : byCommunity(invitation) ? h("span", { class: "when", text: t("admin.invitations.by_decision") }) : null),
       withdraw);
   }));
+}
+
+// A decision's invitation is the community's own: made by no member, its `invited_by` the feed's id.
+function byCommunity(invitation) {
+  return invitation.invited_by.id.slice(2) === state.community.node.slice(2);
 }
 
 // ---- join requests ----
@@ -289,6 +316,7 @@ function drawRequests(list, box, asked) {
     return h("li", { class: "row request" },
       h("span", { class: "who" }, h("span", { class: "name", text: request.name }),
         request.note ? h("span", { class: "memo", text: request.note }) : null,
+        request.name_taken ? h("span", { class: "memo taken", text: t("admin.requests.name_taken") }) : null,
         h("span", { class: "when", text: t("admin.requests.asked", { when: formatTime(request.created_ms) }) })),
       answers);
   }));
