@@ -204,6 +204,17 @@ def test_bad_ids_bodies_and_sizes_are_typed(node: NodeProcess, people: dict[str,
     assert send(node, seller, "GET", path).json()["title"] == "Eggs"
 
 
+@pytest.mark.parametrize("document", [
+    {"federations": "yes"}, {"federations": 1}, {}, {"federations": True, "also": 1}, [True], b"{not json", b"",
+])
+def test_a_bad_sharing_body_is_refused_in_one_line_and_changes_nothing(
+    node: NodeProcess, people: dict[str, KeyPair], document: Any
+) -> None:
+    before = send(node, people["buyer"], "GET", "/api/listings/sharing").json()  # a member reads it
+    refused(send(node, node.admin_key, "PUT", "/api/listings/sharing", document), 400, "malformed")
+    assert send(node, node.admin_key, "GET", "/api/listings/sharing").json() == before
+
+
 def test_a_picture_is_made_small_reencoded_and_keeps_no_exif(node: NodeProcess, people: dict[str, KeyPair]) -> None:
     seller, buyer = people["seller"], people["buyer"]
     original = jpeg_with_gps(3000, 2000)

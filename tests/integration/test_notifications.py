@@ -291,8 +291,10 @@ def test_a_bad_input_is_refused_in_one_line_and_changes_nothing(
 ) -> None:
     sam = people["sam"]
     settings = send(mailing_node, sam, "GET", path(sam, "notifications")).json()
+    inbox = send(mailing_node, sam, "GET", path(sam, "inbox")).json()
     refused(send(mailing_node, sam, method, path(sam, tail), document), 400, "malformed")
     assert send(mailing_node, sam, "GET", path(sam, "notifications")).json() == settings
+    assert send(mailing_node, sam, "GET", path(sam, "inbox")).json() == inbox  # nothing marked read
 
 
 def test_a_listing_about_to_expire_is_told_to_its_member_once_by_inbox_and_mail(
