@@ -322,10 +322,7 @@ def create_app(
                 if extension is not None:
                     await extension.start(node)
                 # Held here and awaited at cleanup; a task that fails stops the whole node loudly.
-                named = {"sequencer": sequencer.run(), "timer": node.run_timer()}
-                if extension is not None:
-                    named["extension"] = extension.run()
-                async with node.holding(named):
+                async with node.holding({"sequencer": sequencer.run(), "timer": node.run_timer()}):
                     yield
                 if node.failure is not None:
                     raise node.failure
@@ -339,6 +336,16 @@ def create_app(
     app.cleanup_ctx.append(join_requests_lifetime)  # after the node's too: the file is the home's
     app.cleanup_ctx.append(listings_lifetime)  # the market's file, the home's too (docs/market.md)
     app.cleanup_ctx.append(notifications_lifetime)  # the inbox and the mailer (docs/notifications.md)
+
+    async def extension_lifetime(app: web.Application) -> AsyncIterator[None]:
+        """Replication and federation run last and stop first: they use the node's files
+        (the market's puller writes listings.db), which must not close under them."""
+        assert extension is not None
+        async with app[node_key].holding({"extension": extension.run()}):
+            yield
+
+    if extension is not None:
+        app.cleanup_ctx.append(extension_lifetime)
     return app
 
 
