@@ -170,7 +170,7 @@ def _decimals_pattern(decimals: int) -> str:
     return "#,##0" + ("." + "0" * decimals if decimals else "")
 
 
-def number(value: float | int | Decimal, language: str | None = None) -> str:
+def number(value: float | Decimal, language: str | None = None) -> str:
     """A plain number (a percent, a rate) as the language writes it: 66.67 -> '66,67' in Spanish."""
     return format_decimal(value, locale=language or current_language())
 

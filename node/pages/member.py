@@ -24,8 +24,8 @@ from ..http.readers import reader_of
 from ..http.shares import member_holdings
 from ..public import public_url
 from .describe import describe_change, enterprise_part, shares_of
-from .language import gettext as _
 from .language import amount_typed, language_of, money, word_for
+from .language import gettext as _
 from .qr import pay_uri, qr_svg
 from .shared import (
     ElsewhereNames,
