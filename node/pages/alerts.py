@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from .language import N_, current_language, gettext_in
+from .language import N_, current_language, gettext_in, number
 
 # Each kind of alert in words (a node's, then a federation's report's).
 kind_words = {
@@ -91,5 +92,7 @@ def alert_line(alert: Mapping[str, Any], language: str | None = None) -> dict[st
         found = pattern.fullmatch(message)
         if found is not None:
             values = {name: value for name, value in found.groupdict().items() if value is not None}
+            if "days" in values:  # '29.0' as the language writes it ('29,0')
+                values["days"] = number(Decimal(values["days"]), language)
             return {"kind": shown_kind, "message": gettext_in(language, sentence, **values), "lang": None}
     return {"kind": shown_kind, "message": message, "lang": None if language == "en" else "en"}

@@ -80,6 +80,12 @@ plain_kinds = {
 }
 
 
+def quoted(text: str) -> list[tuple[str, Any]]:
+    """A text members typed (a title) between the quotation marks of the request's language:
+    “…” in English, «…» in Spanish; the text itself as its own part, never translated."""
+    return [("text", _("“")), ("text", text), ("text", _("”"))]
+
+
 def kind_words(kind: str) -> str:
     """A kind of event in words, in the request's language (its tag in words if it has none)."""
     found = plain_kinds.get(kind)
@@ -144,7 +150,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
 
     def decision_words(number: int) -> list[tuple[str, Any]]:
         found = state.decisions.get(number)
-        title = [("text", " “"), ("text", directory.shown(found.title)), ("text", "”")] if found else []
+        title = [("text", " "), *quoted(directory.shown(found.title))] if found else []
         return [("text", _("decision #%(number)s", number=number)), *title]
 
     parts: list[tuple[str, Any]] = []
@@ -172,7 +178,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
             parts = [*subject, ("text", _(" set the limits of ")), ("member", line["whom"])]
         elif isinstance(action, Propose):
             line["text"] = directory.shown(action.title)
-            parts = [*subject, ("text", _(" proposed “")), ("text", line["text"]), ("text", "”")]
+            parts = [*subject, ("text", _(" proposed ")), *quoted(line["text"])]
         elif isinstance(action, Vote):
             line["text"] = f"decision {action.decision}"
             parts = [*subject, ("text", _(" voted on ")), *decision_words(action.decision)]
@@ -291,7 +297,7 @@ def _federation_words(body: Any) -> list[tuple[str, Any]]:
     if isinstance(body, Charter):
         return [("text", _("adopted the charter of the federation ")), ("text", body.name)]
     if isinstance(body, FederationProposal):
-        return [("text", _("proposed “")), ("text", body.title), ("text", _("” in a federation"))]
+        return [("text", _("proposed ")), *quoted(body.title), ("text", _(" in a federation"))]
     if isinstance(body, FederationVote):
         return [("text", _("voted in a federation") if body.proposal is not None
                  else _("abstained in a federation's round of decisions"))]

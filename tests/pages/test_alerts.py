@@ -129,7 +129,7 @@ written_alerts = [
     ({"kind": "clock_ahead", "message": "this node's clock (2027-01-01 00:00 UTC) is 29.0 days ahead of its last event and "
                                         "its peers' (2026-12-03 00:00 UTC); it appends nothing until the clock is right: fix it "
                                         "(NTP); if it is right, see clock_ahead in docs/operator.md"},
-     ["2027-01-01 00:00 UTC", "29.0"]),
+     ["2027-01-01 00:00 UTC", "29"]),  # '29.0' in English, '29,0' in Spanish
     ({"kind": "equivocation", "message": "n_abc voted twice in epoch 3; the first counts"}, ["n_abc", "3"]),
     ({"kind": "at_limit", "message": "n_abc has been at its balance-of-trade limit in the federation for 12 min: it can "
                                      "only trade the other way"}, ["n_abc", "12"]),
