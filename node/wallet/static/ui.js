@@ -146,6 +146,25 @@ export function onLeave(stop) {
   leaving.push(stop);
 }
 
+// A timer that stops when another screen is drawn (a wait that polls the node):
+// { later(fn, ms): run fn after ms (replacing what was waiting), cancel(), stopped() }.
+export function screenTimer() {
+  let timer = null;
+  let stopped = false;
+  onLeave(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+  return {
+    later: (fn, ms) => {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    },
+    cancel: () => clearTimeout(timer),
+    stopped: () => stopped,
+  };
+}
+
 // Stop what the screen on show left running: called before another screen is drawn.
 export function leave() {
   for (const stop of leaving.splice(0)) {

@@ -22,7 +22,9 @@ import { t } from "../strings.js";
 import { alertLine, errorLine, h, heading, show, state } from "../ui.js";
 import { defaultFloors, field, floorsForm, levyForm, recoveryForm, rulesForm, select, treasuryForm,
   visibilityForm, withdrawalRuleForm } from "../effect_forms.js";
-import { decisionLink, drawDecideTabs, duration, memberPicker, sendIntent } from "./decide.js";
+import { decisionLink, drawDecideTabs, duration } from "./decide.js";
+import { memberPicker } from "../pickers.js";
+import { sendAction } from "../sending.js";
 
 export const needsDevice = true;
 
@@ -269,7 +271,7 @@ export async function draw(view) {
     submit.textContent = t("propose.sending");
     let answer;
     try {
-      answer = await sendIntent(intents.proposePeriod(fields));
+      answer = await sendAction(intents.proposePeriod(fields));
     } catch (error) {
       problem.replaceChildren(alertLine(refusalLine(error, effect.value)));
       submit.disabled = false;
