@@ -16,7 +16,8 @@ const searchDelayMs = 200;
 
 // A field that finds another member by name: { element, chosen() -> member or null, choose(member),
 // focus() }. A member found by name is {id, name, role}.
-//   id        the input's id (its list is `${id}-results`, its hint `${id}-hint`);
+//   id        the input's id (its hint is `${id}-hint`, its list of names `resultsId`, `${id}-results`
+//             unless given);
 //   label, hint, none, change   the field's label, its hint, "nobody found", the "choose again" button;
 //   choose    (title) => the label of a found member's button ("Delegate to {name}");
 //   chosenId  the id of the chosen member's name (`${id}-chosen` unless given);
@@ -25,13 +26,13 @@ const searchDelayMs = 200;
 //   lookUp    async (typed) => undefined for a name to search, else the member the text names (or
 //             null for no one: `lookUpNone` is said);
 //   onChange  (member or null) => called whenever the choice changes.
-export function memberPicker({ id, label, hint, choose, none, change, chosenId = `${id}-chosen`,
+export function memberPicker({ id, label, hint, choose, none, change, resultsId = `${id}-results`, chosenId = `${id}-chosen`,
   title = (member) => member.name, detail = () => null, lookUp = async () => undefined, lookUpNone = none,
   onChange = () => {} }) {
   const field = h("div", { class: "field" });
   const search = h("input", { id, type: "search", autocomplete: "off", "aria-describedby": `${id}-hint`,
-    "aria-controls": `${id}-results` });
-  const results = h("ul", { id: `${id}-results`, class: "choices" });
+    "aria-controls": resultsId });
+  const results = h("ul", { id: resultsId, class: "choices" });
   let chosen = null;
   let searchTimer = null;
   let searchDraw = 0;

@@ -99,7 +99,7 @@ export async function draw(view) {
 
   const picker = memberPicker({ id: "pay-to", label: t("pay.to"), hint: t("pay.to.hint_across"),
     choose: (name) => t("pay.search.choose", { name }), none: t("pay.search.none"), change: t("pay.change"),
-    chosenId: "payee", title: payeeTitle,
+    resultsId: "pay-results", chosenId: "payee", title: payeeTitle,
     detail: (member) => (member.community ? h("span", { class: "id", text: `${member.id.slice(0, 14)}…` }) : null),
     lookUp: async (typed) => {
       const link = payLinkOf(typed);
