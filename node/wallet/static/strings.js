@@ -24,6 +24,8 @@ export const strings = {
   "common.loading": "Loading…",
   "common.offline": "You are offline: what you see may be out of date.",
   "common.retry": "Try again",
+  "common.failed": "This screen could not be shown",
+  "device.removed.title": "This device no longer opens your wallet",
   "unsupported.title": "This browser cannot hold a wallet",
   "unsupported.text": "The wallet keeps your key on this device, which needs a browser with Ed25519 keys in WebCrypto, over HTTPS. Open the link in an up-to-date browser.",
   "device.none.title": "No wallet on this device yet",

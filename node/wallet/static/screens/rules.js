@@ -22,12 +22,15 @@ function share(basisPoints) {
   return percent(basisPoints).replace(" %", "\u00a0%");
 }
 
+// A floor's facts: each one whole on a line ("quorum at least 60 %"), the "·" between them ending
+// the line before where the line breaks.
 function floorLine(floor) {
-  if (!floor.quorum_bp && !floor.threshold_bp && !floor.period_ms) return t("rules.floor.none");
+  if (!floor.quorum_bp && !floor.threshold_bp && !floor.period_ms) return [document.createTextNode(t("rules.floor.none"))];
   const parts = [floor.period_ms ? t("rules.floor.period", { time: duration(floor.period_ms) }) : t("rules.floor.period.none")];
   if (floor.quorum_bp) parts.push(t("rules.floor.quorum", { share: share(floor.quorum_bp) }));
   if (floor.threshold_bp) parts.push(t("rules.floor.threshold", { share: share(floor.threshold_bp) }));
-  return parts.join(" · ");
+  return parts.flatMap((part, index) => [index ? document.createTextNode(" ") : null,
+    h("span", { class: "unbroken", text: index < parts.length - 1 ? `${part} ·` : part })]).filter(Boolean);
 }
 
 export async function draw(view) {
@@ -56,10 +59,10 @@ export async function draw(view) {
     h("h3", { text: t("rules.floors") }),
     h("ul", { class: "rows", id: "rules-floors" }, ...rules.floors.map((floor) => h("li", { class: "row", id: `floor-${floor.class}` },
       h("span", { class: "who" }, h("span", { class: "name", text: t(`effects.class.${floor.class}`) }),
-        h("span", { class: "when", text: floorLine(floor) }))))),
+        h("span", { class: "when" }, ...floorLine(floor)))))),
     h("h2", { text: t("rules.visibility") }),
     h("p", { class: "hint", text: t("rules.visibility.about") }),
-    h("dl", { class: "summary", id: "rules-visibility" }, ...visibilityKinds.flatMap((kind) =>
+    h("dl", { class: "summary pairs", id: "rules-visibility" }, ...visibilityKinds.flatMap((kind) =>
       entry(`rules-sees-${kind}`, t(`effects.kind.${kind}`), t(`effects.audience.${rules.visibility[kind]}`)))),
     h("p", {}, navLink("/wallet/decide", t("rules.back"))));
 }
