@@ -9,53 +9,33 @@ member's are refused 401 `not_signed_in` and change nothing."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tallystick.protocol.events import Floor, ProposeWithPeriod, SetFloors, SetLevy, SetRules, SetVisibility, Vote
+from tallystick.protocol.events import (
+    Floor,
+    ProposeWithPeriod,
+    SetFloors,
+    SetLevy,
+    SetRules,
+    SetVisibility,
+    Vote,
+)
 from tallystick.protocol.ids import KeyPair
 
 from helpers.browsing import fits_the_screen, wait_until
-from helpers.nodes import NodeProcess, init_home
 
-from .conftest import Phone, open_phone
+from . import test_propose_more
 from .speaking import open_phone_speaking
-from .test_propose_more import bind_device
+from .test_propose_more import Community, bind_device
+
+# The fixture: a community of its own (Lark, whose browser device is bound, and Corin), as Propose's
+# tests make it; this module gets its own node.
+community = test_propose_more.community
 
 hour_ms = 3600 * 1000
 # Above every floor in force when they are proposed (the rules class: 72 hours).
 period_ms = 73 * hour_ms
-
-
-@dataclass
-class Community:
-    node: NodeProcess
-    browser: Any
-    phone: Phone
-    lark: KeyPair  # a plain member: the phone's device is a second key of this account
-    corin: KeyPair
-
-
-@pytest.fixture(scope="module")
-def community(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Community]:
-    directory = tmp_path_factory.mktemp("rules-node")
-    home = directory / "home"
-    created = init_home(home, debit_limit="50", credit_ceiling="1000")
-    port = json.loads((home / "config.json").read_text())["listen_port"]
-    node = NodeProcess(home=home, port=port, log_path=directory / "serve.log", created=created).start()
-    opened = open_phone(browser)
-    try:
-        phone = next(opened)
-        lark, corin = node.admit("Lark Fenn"), node.admit("Corin Vale")
-        bind_device(phone, node, lark)
-        yield Community(node, browser, phone, lark, corin)
-    finally:
-        next(opened, None)
-        status = node.stop()
-    assert status == 0, f"the node did not stop cleanly: {status}\n{node.output()}"
 
 
 def text_of(page: Any, selector: str) -> str:
@@ -88,7 +68,8 @@ def decide_everything(community: Community) -> None:
         wait_until(lambda seq=seq: node.get(f"/api/decisions/{seq}")["outcome"] == "passed", what="passed by all")
 
 
-def test_a_member_reads_the_rules_in_force_before_and_after_the_community_changes_them(community: Community) -> None:
+def test_a_member_reads_the_rules_in_force_before_and_after_the_community_changes_them(
+        community: Community, browser: Any) -> None:
     node, phone = community.node, community.phone
     page = phone.page
     page.goto(node.url + "/wallet/decide", wait_until="load")
@@ -129,7 +110,7 @@ def test_a_member_reads_the_rules_in_force_before_and_after_the_community_change
     assert phone.errors == []
 
     # In Spanish, nothing is left in English; amounts in Spain's way.
-    opened = open_phone_speaking(community.browser, "es-ES")
+    opened = open_phone_speaking(browser, "es-ES")
     spanish = next(opened)
     try:
         bind_device(spanish, node, community.corin)
