@@ -356,6 +356,7 @@ export const strings = {
   "admin.rules.admission.decision": "A decision of the members",
   "admin.rules.admission.hint": "The rules change only by a decision: this proposes it, and the members vote.",
   "admin.rules.propose": "Propose the change",
+  "admin.rules.all": "All the rules in force: limits, levy, decisions, who sees what",
   "admin.rules.same": "That is the rule already.",
   "admin.rules.proposed": "Proposed: the members decide by {when}.",
   "admin.rules.title.admin": "Let admins admit new members",

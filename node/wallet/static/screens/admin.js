@@ -423,7 +423,8 @@ function rulesPart(rules) {
     }
     submit.disabled = false;
   });
-  return [form];
+  // Every other rule (the levy, the floors, who sees what) changes only by a decision too: Propose.
+  return [form, h("p", {}, navLink("/wallet/rules", t("admin.rules.all"), { id: "admin-rules-all" }))];
 }
 
 function defaultsPart() {
@@ -459,5 +460,6 @@ function defaultsPart() {
     }
     submit.disabled = false;
   });
-  return [form];
+  // Every other rule (the levy, the floors, who sees what) changes only by a decision too: Propose.
+  return [form, h("p", {}, navLink("/wallet/rules", t("admin.rules.all"), { id: "admin-rules-all" }))];
 }
