@@ -1074,7 +1074,8 @@ def _document() -> dict[str, Any]:
 
 def _wallet_payment_paths() -> dict[str, Any]:
     """What a wallet reads about its member's payments: an intent by its nonce (was it applied?),
-    what of their credit is held and why, and whom they may pay in another community."""
+    what of their credit is held and why, and whom they may pay in another community; and the
+    community's rules in force, for its members."""
     reference = _text_path("reference", "an id (m_) or a name")
     nonce = {"name": "nonce", "in": "path", "required": True, "description": "the intent's nonce",
              "schema": {"type": "integer", "minimum": 0, "maximum": limits.int64_max}}
@@ -1095,6 +1096,25 @@ def _wallet_payment_paths() -> dict[str, Any]:
              "properties": {"member": _id, "community": _id, "community_name": {"type": "string"},
                             "unit": {"type": "object"}, "federation": _id, "federation_name": {"type": "string"},
                             "amount": {"type": ["integer", "null"]}, "received": {"type": ["integer", "null"]}}}
+    floor = {"type": "object", "required": ["class", "quorum_bp", "threshold_bp", "period_ms"],
+             "properties": {"class": {"type": "string", "enum": ["general", "enterprise", "membership", "limits",
+                                                                   "treasury", "federation", "key_recovery", "rules"]},
+                            "quorum_bp": {"type": "integer"}, "threshold_bp": {"type": "integer"},
+                            "period_ms": {"type": "integer", "description": "the least time open"}}}
+    rules = {"type": "object", "additionalProperties": False,
+             "required": ["unit", "debit_limit", "credit_ceiling", "admission", "quorum_bp", "threshold_bp", "floors",
+                          "levy", "visibility"],
+             "properties": {"unit": {"type": "object"},
+                            "debit_limit": {"type": "integer", "description": "the default, minor units"},
+                            "credit_ceiling": {"type": "integer", "description": "the default, minor units"},
+                            "admission": {"type": "string", "enum": ["admin", "decision"]},
+                            "quorum_bp": {"type": "integer", "description": "the default quorum, basis points"},
+                            "threshold_bp": {"type": "integer", "description": "the default threshold, basis points"},
+                            "floors": {"type": "array", "items": floor},
+                            "levy": {"type": ["object", "null"], "required": ["rate_bp", "min", "max"],
+                                     "properties": {"rate_bp": {"type": "integer"}, "min": {"type": "integer"},
+                                                    "max": {"type": "integer"}}},
+                            "visibility": {"type": "object", "description": "kind -> audience, as /api/community"}}}
     return {
         "/api/members/{reference}/intents/{nonce}": _get(
             "Whether the node applied the member's intent with this nonce, and the event that carries it",
@@ -1102,6 +1122,9 @@ def _wallet_payment_paths() -> dict[str, Any]:
         "/api/members/{reference}/held": _get(
             "What of the member's credit is held and why: open subscriptions, resting orders, payments across "
             "in flight", _ok(held), 400, 403, parameters=[reference]),
+        "/api/rules": _get(
+            "The community's rules in force: default limits, admission, default quorum and threshold, the floors "
+            "of each class of decision, the levy, who sees what", _ok(rules), parameters=[]),
         "/api/payees/{member}": _get(
             "The communities of this node's federations with an active member of that id, and what they would "
             "receive of ?amount= (minor units of this community's unit)",
@@ -1121,4 +1144,6 @@ route_visibility.update({
                                      "is hidden",
     "/api/payees/{member}": "an active member of this community (signed in, or signing the request); anyone else "
                             "401 not_signed_in",
+    "/api/rules": "an active member of this community (signed in, or signing the request); anyone else 401 "
+                  "not_signed_in; the same answer for every member (nothing personal)",
 })
