@@ -8,66 +8,22 @@ refusal that changes nothing."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from tallystick.protocol.ids import KeyPair, id_to_text
 
 from helpers.browsing import wait_until
+from helpers.mail import SmtpServer
 from helpers.nodes import NodeProcess
 from helpers.support import Answer, free_port
 
 mail_deadline_seconds = 20
 memo_words = "Secret-Memo-Of-The-Bakery-5521"
-
-
-class Inbox:
-    """What the SMTP server was given, as parsed mails."""
-
-    def __init__(self) -> None:
-        self.mails: list[email.message.EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        if address.startswith("nobody"):
-            return "550 no such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def to(self, address: str) -> list[str]:
-        with self.lock:
-            # The body's lines as a person reads them (the wire's CRLF as \n).
-            return [f"{mail['Subject']}\n{mail.get_content()}".replace("\r\n", "\n") for mail in self.mails
-                    if mail["To"] == address]
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inbox = Inbox()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture(scope="module")
