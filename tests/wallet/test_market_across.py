@@ -43,10 +43,22 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[list[Community]]:
+def outsider(tmp_path_factory: pytest.TempPathFactory) -> NodeProcess:
+    """A community of no federation, peered with Riverside both ways (the cluster starts and stops
+    it): Riverside holds its feed and knows its node key, but it is no community of Riverside's
+    federations."""
+    home = tmp_path_factory.mktemp("outsider") / "home"
+    created = init_home(home)
+    port = json.loads((home / "config.json").read_text())["listen_port"]
+    return NodeProcess(home=home, port=port, created=created)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer, outsider: NodeProcess) -> Iterator[list[Community]]:
     """The cluster's two nodes, each served again with `smtp` and a reminders' pass every 200 ms in
-    its config.json (`tally cluster up` configures no mail): stopped by `tally cluster down`, which
-    keeps the homes, and started on the same ports, so the peers and the federation stay."""
+    its config.json (`tally cluster up` configures no mail), Riverside peered with the outsider too:
+    stopped by `tally cluster down`, which keeps the homes, and started on the same ports, so the
+    peers and the federation stay."""
     directory, started = cluster_up(tmp_path_factory, 2)
     communities = [Community(c["name"], c["url"], c["node"], Path(c["home"])) for c in started]
     stopped = tally("cluster", "down", directory)
@@ -58,16 +70,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Itera
             config = json.loads(config_path.read_text())
             config.update(smtp=smtp.config(f"tally@{community.home.name}.example"), reminders_interval_ms=200,
                           public_url=community.url)
+            if community is communities[0]:
+                config["peers"] = [*config["peers"], outsider.url]
             config_path.write_text(json.dumps(config, indent=2) + "\n")
             port = urlsplit(community.url).port
             assert port is not None
             process = ServeProcess(community.home, port, log_path=community.home / "serve-mailing.log")
             served.append(process)
             process.start()
+        outsider.peers = [communities[0].url]
+        served.append(outsider)
+        outsider.start()
         yield communities
     finally:
         statuses = [process.stop() for process in served if process.running]
-        assert statuses == [0] * len(statuses), "a node of the cluster did not stop cleanly"
+        assert statuses == [0] * len(statuses), "a node of the cluster (or the outsider) did not stop cleanly"
 
 
 def signed(community: Community, key_file: Path, method: str, path: str, payload: Any = None) -> Any:
@@ -216,9 +233,15 @@ def test_a_member_finds_another_communitys_listing_pays_for_it_across_both_are_t
                         if m.startswith(f"{riverside.name}: Te pagaron 3,50 HRS desde otra comunidad")],
                deadline_seconds=mail_deadline_seconds, what="Ada's mail of the payment, in Spanish")
     # The buyer, whose payment settled: in the wallet's inbox, and by mail (in English, Hilltop's language).
-    page.goto(f"{hilltop.url}/wallet/inbox", wait_until="load")
     settled = page.locator('#inbox li[data-kind="payment_across_settled"]')
-    wait_until(settled.count, deadline_seconds=mail_deadline_seconds, what="the settled payment in the buyer's inbox")
+
+    def settled_in_the_inbox() -> int:
+        """The inbox screen as it is drawn now (it reads the inbox once, as it opens)."""
+        page.goto(f"{hilltop.url}/wallet/inbox", wait_until="load")
+        wait_until(lambda: page.locator("#inbox-unread").count(), what="the inbox drawn")
+        return settled.count()
+
+    wait_until(settled_in_the_inbox, deadline_seconds=mail_deadline_seconds, what="the settled payment in the buyer's inbox")
     assert "Your payment of 3.50 HRS to another community arrived" in settled.first.inner_text()
     assert fits_the_screen(page)
     phone.shoot("market-across-inbox")
@@ -238,25 +261,15 @@ def test_a_member_finds_another_communitys_listing_pays_for_it_across_both_are_t
     assert phone.errors == []
 
 
-def test_the_digest_refuses_a_signed_node_outside_the_federations(
-        cluster: list[Community], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_digest_refuses_a_signed_node_outside_the_federations(cluster: list[Community], outsider: NodeProcess) -> None:
     riverside, _hilltop = cluster
-    # A community of no federation, peered with Riverside: it pushes its feed on first contact, so
-    # Riverside holds it and knows its key, but it is no community of Riverside's federations.
-    home = tmp_path_factory.mktemp("outsider") / "home"
-    created = init_home(home)
-    port = json.loads((home / "config.json").read_text())["listen_port"]
-    outsider = NodeProcess(home=home, port=port, peers=[riverside.url], created=created).start()
-    try:
-        def read_by_outsider() -> Any:
-            return signed(riverside, home / "node.key", "GET", "/replication/listings")
-
-        answer = wait_until(lambda: (found := read_by_outsider()).json()["error"] != "unknown_peer" and found,
-                            deadline_seconds=30, what="Riverside holding the outsider's feed")
-        assert (answer.status, answer.json()["error"]) == (403, "not_federated")
-        assert answer.json()["message"] and "\n" not in answer.json()["message"]
-    finally:
-        assert outsider.stop() == 0
+    node_key = outsider.home / "node.key"
+    # Once Riverside holds the outsider's feed, its node key signs a read Riverside knows, and is refused still.
+    answer = wait_until(lambda: (read := signed(riverside, node_key, "GET", "/replication/listings")).json()["error"]
+                        != "unknown_peer" and read, deadline_seconds=30, what="Riverside holding the outsider's feed")
+    assert (answer.status, answer.json()["error"]) == (403, "not_federated")
+    assert answer.json()["message"] and "\n" not in answer.json()["message"]
+    assert "changes" not in answer.json()
 
 
 def test_a_digest_of_more_than_a_page_is_read_to_its_end(cluster: list[Community]) -> None:
@@ -273,6 +286,9 @@ def test_a_digest_of_more_than_a_page_is_read_to_its_end(cluster: list[Community
         assert made.status == 201, made.body
     share = signed(riverside, riverside.admin_key, "PUT", "/api/listings/sharing", {"federations": True})
     assert share.status == 200, share.body
+    # More than a page, as Hilltop's node reads it: a full page and `more`.
+    first_page = signed(riverside, hilltop.home / "node.key", "GET", "/replication/listings?since=0.").json()
+    assert len(first_page["changes"]) == digest_page_max and first_page["more"] is True
     wait_until(lambda: federation_count(hilltop, "batch") == count, deadline_seconds=30,
                what=f"all {count} listings in Hilltop's federation search")
     first, last = federation_search(hilltop, "batch-000"), federation_search(hilltop, f"batch-{count - 1:03d}")
