@@ -79,8 +79,9 @@ source_language = "en"
 digest_titles_named_max = 5
 
 
+@functools.cache
 def mail_languages() -> tuple[str, ...]:
-    """English and every language with a mails catalogue, sorted."""
+    """English and every language with a mails catalogue, sorted (read once: they ship with the code)."""
     found = {path.parent.parent.name for path in locale_root.glob(f"*/LC_MESSAGES/{domain}.po")}
     return tuple(sorted({source_language} | found))
 
