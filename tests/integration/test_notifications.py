@@ -286,6 +286,7 @@ def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file
     leaver = mailing_node.admit("Lark Venn")
     address = "lark-venn-7392@example.org"
     set_address(mailing_node, leaver, address)
+    assert send(mailing_node, leaver, "PUT", path(leaver, "notifications"), {"language": "es"}).status == 200
     mailing_node.pay(ada, leaver, 100)
     wait_until(lambda: notices(mailing_node, leaver), mail_deadline_seconds, "the leaver told")
     mailing_node.pay(leaver, ada, 100)
