@@ -25,6 +25,7 @@ time): what every member may read in the market and every reader in the decision
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import functools
 import io
 import smtplib
@@ -75,6 +76,10 @@ def backoff_ms(attempts: int) -> int:
 locale_root = Path(__file__).resolve().parent / "locale"
 domain = "mails"
 source_language = "en"
+# A mail's header line, at most: RFC 5322's hard limit, so that a subject is not folded (a folded
+# subject with a word outside ASCII is unfolded by readers, Python's own too, with a doubled space).
+header_line_chars_max = 998
+mail_policy = email.policy.default.clone(max_line_length=header_line_chars_max)
 # Titles a digest mail names, of each: new listings, decisions open. The rest are counted ("and 3 more").
 digest_titles_named_max = 5
 
@@ -234,7 +239,7 @@ def compose(node: object, notice: Notice, address: str, sender: str, public_url:
     ngettext = catalogue.ngettext
     community = node.sequencer.state.community.name
     line = mail_line(node, notice, language)
-    message = EmailMessage()
+    message = EmailMessage(policy=mail_policy)
     message["From"] = sender
     message["To"] = address
     message["Subject"] = f"{community}: {line}"

@@ -19,7 +19,8 @@ them. Every member has at most `notices_per_member_max` notices (the oldest go f
 one is kept `notices_read_kept_ms`.
 
 A notice of a kind the member turned off is not written at all. A notice to a member with an
-address becomes an `outbox` row in the same transaction; node/mailer.py sends it.
+address becomes an `outbox` row in the same transaction; node/mailer.py sends it, in the language
+of the member's `languages` row if they chose one (else the community's default_language).
 
 Every method takes `now_ms`; the clock is the caller's.
 """
