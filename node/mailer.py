@@ -115,17 +115,19 @@ def money_in(language: str, minor: int, decimals: int, unit: str) -> str:
 
 @dataclass(frozen=True)
 class DigestTitles:
-    """What a weekly digest's mail names: the titles of the new listings still on the market (newest
-    first) and of the decisions open (soonest closing first), at most `digest_titles_named_max` each."""
+    """What a weekly digest names: the titles of the new listings still on the market (newest first)
+    and of the decisions open when it was written (soonest closing first), at most
+    `digest_titles_named_max` each."""
 
     listings: tuple[str, ...] = ()
     decisions: tuple[str, ...] = ()
 
 
-async def digest_titles(app: web.Application, notice: Notice, now_ms: int) -> DigestTitles:
-    """The titles a digest notice's mail names, read when it is sent: a listing withdrawn, hidden or
-    expired meanwhile is not named. Every member reads the live listings and every reader the
-    decisions' titles (a title erased is not named)."""
+async def digest_titles(app: web.Application, notice: Notice) -> DigestTitles:
+    """The titles digest `notice` names, read now (for its mail, or the inbox): the listings listed
+    in its windows up to when it was written that are still on the market (one withdrawn, hidden or
+    expired since is not named), and the decisions open then. Every member reads the live listings
+    and every reader the decisions' titles (one erased is not named)."""
     from .app import config_key, node_key
     from .http.listings import on_the_market
     from .listings import listings_key
@@ -135,16 +137,21 @@ async def digest_titles(app: web.Application, notice: Notice, now_ms: int) -> Di
     interval_ms = app[config_key].digest_interval_ms
     # The digest's seq is its window's end; it counts what was listed since the window before began.
     since_ms = notice.seq - 2 * interval_ms
+    written_ms = notice.created_ms
     listings = app.get(listings_key)
     titles: list[str] = []
     if listings is not None:
-        found, _ = await listings.search(now_ms=now_ms, active=lambda listing: on_the_market(state, listing), text=None,
-                                         category=None, place=None, kind=None, before=None, limit=digest_titles_named_max)
+        from .app import clock_ms
+
+        found, _ = await listings.search(
+            now_ms=clock_ms(), active=lambda listing: on_the_market(state, listing), text=None, category=None,
+            place=None, kind=None, before=(written_ms + 1, ""), limit=digest_titles_named_max)
         titles = [listing.title for listing in found if listing.listed_ms > since_ms]
-    decisions = []
-    for decision_id, _deadline_ms in sorted(state.open_decisions.items(), key=lambda item: item[1]):
-        decision = state.decisions.get(decision_id)
-        title = None if decision is None else node.directory.text(decision.title)  # None: erased
+    open_then = sorted((decision for decision in state.decisions.values()
+                        if decision.opened_ms <= written_ms < decision.deadline_ms), key=lambda d: d.deadline_ms)
+    decisions: list[str] = []
+    for decision in open_then:
+        title = node.directory.text(decision.title)  # None: erased
         if title:
             decisions.append(title)
         if len(decisions) == digest_titles_named_max:
@@ -325,7 +332,7 @@ class Mailer:
             return
         config = self.app[config_key]
         language = settings.language or config.default_language
-        digest = await digest_titles(self.app, mail.notice, clock_ms()) if mail.notice.kind == "weekly_digest" else None
+        digest = await digest_titles(self.app, mail.notice) if mail.notice.kind == "weekly_digest" else None
         message = compose(node, mail.notice, settings.address, self.config.sender, config.public_url, language, digest)
         try:
             await asyncio.to_thread(send_now, self.config, message)

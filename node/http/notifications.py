@@ -26,7 +26,7 @@ from tallystick.protocol.errors import LocalError, MalformedError
 from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, clock_ms, config_key, node_key
-from ..mailer import mail_languages
+from ..mailer import DigestTitles, digest_titles, mail_languages
 from ..notifications import (
     Notice,
     NotificationStore,
@@ -85,18 +85,22 @@ async def _decoded(request: web.Request, kind: type[Any], line: str) -> Any:
     return await params.json_body(request, kind, notifications_body_bytes_max, line)
 
 
-def notice_json(node: Node, state: State, reader: Reader, notice: Notice) -> dict[str, Any]:
+def notice_json(node: Node, state: State, reader: Reader, notice: Notice,
+                titles: DigestTitles | None = None) -> dict[str, Any]:
     other = None
     if notice.other is not None:
         is_enterprise = notice.other in state.shares.enterprises
         name = (state.shares.enterprises[notice.other].name if is_enterprise
                 else name_for(state, reader, notice.other, node.directory))
         other = {"id": id_to_text("e" if is_enterprise else "m", notice.other), "name": name}
-    return {
+    shown: dict[str, Any] = {
         "id": notice.id, "kind": notice.kind, "seq": notice.seq, "ref": notice.ref, "detail": notice.detail or None,
         "other": other, "amount": notice.amount_minor, "units": notice.units,
         "created_ms": notice.created_ms, "read": notice.read_ms is not None,
     }
+    if titles is not None:  # a digest: what it names, as its mail does
+        shown["titles"] = {"listings": list(titles.listings), "decisions": list(titles.decisions)}
+    return shown
 
 
 async def inbox(request: web.Request) -> web.Response:
@@ -107,7 +111,9 @@ async def inbox(request: web.Request) -> web.Response:
     notices, after, unread = await _store(request).inbox(member_id, before, limit)
     unit = state.community
     return json_response({
-        "notices": [notice_json(node, state, reader, notice) for notice in notices],
+        "notices": [notice_json(node, state, reader, notice,
+                                await digest_titles(request.app, notice) if notice.kind == "weekly_digest" else None)
+                    for notice in notices],
         "unread": unread, "next": after, "unit": {"code": unit.unit_code, "decimals": unit.unit_decimals},
     })
 

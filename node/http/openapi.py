@@ -507,7 +507,11 @@ def _notification_paths() -> dict[str, Any]:
         "ref": {"type": "string"}, "detail": {"type": ["string", "null"]},
         "other": {"type": ["object", "null"], "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
         "amount": {"type": ["integer", "null"], "description": "minor units"}, "units": {"type": ["integer", "null"]},
-        "created_ms": {"type": "integer"}, "read": {"type": "boolean"}}}
+        "created_ms": {"type": "integer"}, "read": {"type": "boolean"},
+        "titles": {"type": "object", "description": "a digest's: what it names, read when shown",
+                   "required": ["listings", "decisions"], "additionalProperties": False, "properties": {
+                       "listings": {"type": "array", "items": {"type": "string"}},
+                       "decisions": {"type": "array", "items": {"type": "string"}}}}}}
     page = {"type": "object", "required": ["notices", "unread", "next", "unit"], "properties": {
         "notices": {"type": "array", "maxItems": inbox_page_max, "items": notice},
         "unread": {"type": "integer"}, "next": {"type": ["integer", "null"]},
