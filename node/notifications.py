@@ -19,7 +19,8 @@ them. Every member has at most `notices_per_member_max` notices (the oldest go f
 one is kept `notices_read_kept_ms`.
 
 A notice of a kind the member turned off is not written at all. A notice to a member with an
-address becomes an `outbox` row in the same transaction; node/mailer.py sends it.
+address becomes an `outbox` row in the same transaction; node/mailer.py sends it, in the language
+of the member's `languages` row if they chose one (else the community's default_language).
 
 Every method takes `now_ms`; the clock is the caller's.
 """
@@ -129,6 +130,12 @@ CREATE TABLE IF NOT EXISTS settings (
     address TEXT,
     off TEXT NOT NULL DEFAULT ''
 );
+-- A member's language for mails, when they chose one (else the community's default_language). A
+-- table of its own rather than a column of `settings`: a file made before it gains it as it opens.
+CREATE TABLE IF NOT EXISTS languages (
+    member BLOB PRIMARY KEY,
+    language TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS fold_cursor (
     feed BLOB PRIMARY KEY,
     seq INTEGER NOT NULL
@@ -192,6 +199,8 @@ class Notice:
 class Settings:
     address: str | None
     off: frozenset[str]
+    # The language the member chose for their mails; None: the community's default_language.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -345,10 +354,11 @@ class NotificationStore:
             await connection.execute("INSERT OR IGNORE INTO fold_cursor (feed, seq) VALUES (?, ?)", (feed, seq))
 
     async def settings_of(self, member: bytes) -> Settings:
-        row = await self._one("SELECT address, off FROM settings WHERE member = ?", (member,))
-        if row is None:
-            return Settings(None, frozenset())
-        return Settings(row[0], frozenset(kind for kind in str(row[1]).split(",") if kind))
+        row = await self._one(
+            "SELECT s.address, s.off, l.language FROM (SELECT ? AS member) m LEFT JOIN settings s ON s.member = m.member"
+            " LEFT JOIN languages l ON l.member = m.member", (member,))
+        assert row is not None  # the one-row select always answers
+        return Settings(row[0], frozenset(kind for kind in str(row[1] or "").split(",") if kind), row[2])
 
     async def _settings_of_many(self, members: Iterable[bytes]) -> dict[bytes, Settings]:
         """The settings of each of `members` (the defaults for one who set none), in few reads."""
@@ -567,11 +577,19 @@ class NotificationStore:
         unread = await self._one("SELECT COUNT(*) FROM notices WHERE member = ? AND read_ms IS NULL", (member,))
         return 0 if unread is None else int(unread[0])
 
-    async def set_settings(self, member: bytes, address: str | None, off: frozenset[str]) -> None:
+    async def set_settings(self, member: bytes, address: str | None, off: frozenset[str],
+                           language: str | None = None) -> None:
+        """The member's address, kinds turned off and language (None: the community's default)."""
         async with self._transaction() as connection:
             await connection.execute(
                 "INSERT INTO settings (member, address, off) VALUES (?, ?, ?) ON CONFLICT (member) DO UPDATE SET"
                 " address = excluded.address, off = excluded.off", (member, address, ",".join(sorted(off))))
+            if language is None:
+                await connection.execute("DELETE FROM languages WHERE member = ?", (member,))
+            else:
+                await connection.execute(
+                    "INSERT INTO languages (member, language) VALUES (?, ?) ON CONFLICT (member) DO UPDATE SET"
+                    " language = excluded.language", (member, language))
             if address is None:
                 # No address: nothing waits to be mailed to one.
                 await connection.execute(
@@ -582,6 +600,7 @@ class NotificationStore:
         in the file (secure_delete, VACUUM, a truncating WAL checkpoint), as listings are erased."""
         async with self._transaction() as connection:
             await connection.execute("DELETE FROM settings WHERE member = ?", (member,))
+            await connection.execute("DELETE FROM languages WHERE member = ?", (member,))
             await connection.execute("DELETE FROM notices WHERE member = ? OR other = ?", (member, member))
             await connection.execute("DELETE FROM outbox WHERE member = ?", (member,))
             await connection.execute("DELETE FROM across WHERE payer = ?", (member,))

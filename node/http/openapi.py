@@ -496,6 +496,7 @@ def _join_request_paths() -> dict[str, Any]:
 
 def _notification_paths() -> dict[str, Any]:
     """A member's inbox and notification settings (node/http/notifications.py, docs/api.md §14)."""
+    from ..mailer import mail_languages
     from ..notifications import address_chars_max, inbox_page_max, kinds, mark_read_ids_max
     from .notifications import notifications_body_bytes_max
 
@@ -506,7 +507,11 @@ def _notification_paths() -> dict[str, Any]:
         "ref": {"type": "string"}, "detail": {"type": ["string", "null"]},
         "other": {"type": ["object", "null"], "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
         "amount": {"type": ["integer", "null"], "description": "minor units"}, "units": {"type": ["integer", "null"]},
-        "created_ms": {"type": "integer"}, "read": {"type": "boolean"}}}
+        "created_ms": {"type": "integer"}, "read": {"type": "boolean"},
+        "titles": {"type": "object", "description": "a digest's: what it names, read when shown",
+                   "required": ["listings", "decisions"], "additionalProperties": False, "properties": {
+                       "listings": {"type": "array", "items": {"type": "string"}},
+                       "decisions": {"type": "array", "items": {"type": "string"}}}}}}
     page = {"type": "object", "required": ["notices", "unread", "next", "unit"], "properties": {
         "notices": {"type": "array", "maxItems": inbox_page_max, "items": notice},
         "unread": {"type": "integer"}, "next": {"type": ["integer", "null"]},
@@ -514,7 +519,9 @@ def _notification_paths() -> dict[str, Any]:
     settings = {"type": "object", "required": ["address", "kinds"], "properties": {
         "address": {"type": ["string", "null"], "maxLength": address_chars_max},
         "kinds": {"type": "object", "properties": {kind: {"type": "boolean"} for kind in kinds},
-                  "additionalProperties": False}}}
+                  "additionalProperties": False},
+        "language": {"type": "string", "enum": list(mail_languages()),
+                     "description": "the mails' language: the member's, else the community's default_language"}}}
     changes = (400, 401, 403, 408, 413, *always)
 
     def body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -544,7 +551,9 @@ def _notification_paths() -> dict[str, Any]:
             "put": {"summary": "Change one's address (null: no e-mail) or switch kinds on and off",
                     "parameters": reference, "requestBody": body({"properties": {
                         "address": {"type": ["string", "null"], "maxLength": address_chars_max},
-                        "kinds": settings["properties"]["kinds"]}}),
+                        "kinds": settings["properties"]["kinds"],
+                        "language": {"type": ["string", "null"], "enum": [*mail_languages(), None],
+                                     "description": "null: the community's default_language"}}}),
                     "responses": {"200": _ok(settings), **_errors(*changes)}}},
     }
 
