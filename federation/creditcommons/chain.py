@@ -17,7 +17,10 @@ from collections.abc import Iterable
 hash_chars = 32  # md5 in lower-case hex
 
 
-def next_hash(last_hash: str, uuid: str, state: str, entries: Iterable[tuple[int, str]], version: int) -> str:
+def next_hash(last_hash: str, uuid: str, state: str, entries: Iterable[tuple[int | str, str]],
+              version: int | str) -> str:
+    """The chain's hash after this version. A quant or version is written as the sending node
+    writes it (Tallystick: integers; Komunitin: its decimal text, and '' for a missing version)."""
     rows = "|".join(f"{quant}|{description}" for quant, description in entries)
     text = "|".join((last_hash, uuid, state, rows, str(version)))
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()

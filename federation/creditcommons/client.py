@@ -17,7 +17,6 @@ returned exactly once, whatever was lost on the wire, with no route beyond the A
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 import aiohttp
@@ -71,7 +70,7 @@ class Trunkward:
                 if len(raw) > answer_bytes_max:
                     return Unanswered(f"the trunkward node answered more than {answer_bytes_max} bytes")
                 return answer.status, raw
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             return Unanswered(f"the trunkward node did not answer ({type(error).__name__})")
 
     @staticmethod

@@ -16,4 +16,4 @@ from collections.abc import Iterable
 def next_hash(last_hash: str, uuid: str, state: str, entries: Iterable[tuple[int, str]], version: int) -> str:
     rows = "|".join(f"{quant}|{description}" for quant, description in entries)
     text = "|".join([last_hash, uuid, state, rows, str(version)])
-    return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - the protocol's hash, not a secret's
+    return hashlib.md5(text.encode("utf-8")).hexdigest()

@@ -105,7 +105,7 @@ def resolve(request: web.Request, path: str) -> str:
     if not isinstance(path, str) or not path or len(path) > 200 or path.endswith("/"):
         raise CCError(400, "PathViolation", "bad_path", "name an account by its path, such as trunk/bob")
     own = node_path(request) + "/"
-    relative = path[len(own):] if path.startswith(own) else path
+    relative = path.removeprefix(own)
     first, _, rest = relative.partition("/")
     leaf = ledger.remote()[0]
     if first == leaf and rest and "/" not in rest:
@@ -260,11 +260,11 @@ async def call_leaf(request: web.Request, method: str, path: str, body: Any = No
     url = ledger.remote()[1].rstrip("/") + "/" + path
     headers = {"cc-node": node_path(request).rsplit("/", 1)[-1], "last-hash": ledger.last_hash()}
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=leaf_timeout_seconds)) as session:
-            async with session.request(method, url, json=body, headers=headers) as answer:
-                text = await answer.read()
-                return answer.status, (json.loads(text) if text else None)
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=leaf_timeout_seconds)) as session,
+                    session.request(method, url, json=body, headers=headers) as answer):
+            text = await answer.read()
+            return answer.status, (json.loads(text) if text else None)
+    except (TimeoutError, aiohttp.ClientError, ValueError):
         raise CCError(503, "UnavailableNodeFailure", "leaf_unavailable",
                       "the leaf node did not answer; nothing was written, try again") from None
 
