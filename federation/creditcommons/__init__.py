@@ -9,5 +9,7 @@ structs, and `paths.py` how a member's account is named in the tree (`trunk/bran
 `client.py` calls the trunkward node: relay a transaction, change its state, read accounts, and, when
 an answer was lost, find from the chain alone whether the other side wrote it.
 
-The pure modules (`chain`, `wire`, `paths`) do no I/O; `client.py` is the only one that talks.
+`rules.py` decides what the leaf does with a transaction from the tree and with each outcome of a
+call. The pure modules (`chain`, `wire`, `paths`, `outcomes`, `rules`) do no I/O; `client.py` is
+the only one that talks.
 """

@@ -17,38 +17,15 @@ returned exactly once, whatever was lost on the wire, with no route beyond the A
 
 from __future__ import annotations
 
-from typing import Literal
-
 import aiohttp
-from msgspec import Struct
 
 from . import chain, wire
+from .outcomes import Accepted, Diverged, Outcome, Refused, Resolution, Unanswered
 
 request_timeout_seconds = 10.0  # a trunkward node relays on to other nodes before it answers
 answer_bytes_max = wire.body_bytes_max
 
-
-class Accepted(Struct, frozen=True):
-    last_hash: str
-    additional: tuple[wire.Entry, ...] = ()
-
-
-class Refused(Struct, frozen=True):
-    status: int
-    error_class: str
-    message: str
-
-
-class Diverged(Struct, frozen=True):
-    message: str
-
-
-class Unanswered(Struct, frozen=True):
-    reason: str
-
-
-Outcome = Accepted | Refused | Diverged | Unanswered
-Resolution = Literal["written", "not_written", "diverged", "unanswered"]
+__all__ = ["Accepted", "Diverged", "Outcome", "Refused", "Resolution", "Trunkward", "Unanswered"]
 
 
 class Trunkward:

@@ -21,7 +21,7 @@ metadata_fields_max = 16
 metadata_chars_max = 200
 body_bytes_max = 64 * 1024  # a transaction of entries_max entries fits many times over
 uuid_regex = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-state_regex = r"^[a-z_]{1,16}$"
+state_regex = r"^[A-Za-z_]{1,16}$"  # Komunitin sends its own codes ("V")
 
 Uuid = Annotated[str, Meta(pattern=uuid_regex)]
 Quant = Annotated[int, Meta(ge=1, le=quant_max)]

@@ -94,3 +94,13 @@ def test_the_peer_answers_only_the_chain_and_moves_it_by_each_version(peer: Peer
     second = next_hash(first, uuid_one, "erased", [(250, "bread")], 2)
     assert state(peer) == ({"bob": 0, "carol": 0, "riverside": 0}, {"last_hash": second})
     assert call(peer, "PATCH", f"/transaction/{uuid_one}/erased", second)[0] == 400
+
+
+def test_a_payment_to_a_leaf_that_is_down_writes_nothing_on_the_peer(peer: PeerProcess) -> None:
+    """The peer relays leafward before it writes: with the leaf down, 503 UnavailableNodeFailure and
+    its ledger and chain as they were (so the leaf, when it is back, is still in step)."""
+    before = state(peer)
+    status, body = call(peer, "POST", "/admin/pay", None, {"uuid": uuid_one, "payer": "bob",
+                                                           "payee": "trunk/riverside/m_alice", "quant": 10})
+    assert status == 503 and body["errors"][0]["class"] == "UnavailableNodeFailure"
+    assert state(peer) == before
