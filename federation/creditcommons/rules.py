@@ -116,6 +116,10 @@ def after_relay(outcome: Outcome) -> Step:
             return Return("WorkflowViolation", "the tree added entries (fees) the member did not agree to")
         return Settle(outcome.last_hash)
     if isinstance(outcome, Refused):
+        if outcome.error_class == "DuplicateUuidViolation":
+            # The tree holds this uuid: perhaps this very payment, relayed by a pass whose answer was
+            # lost. Never a return on that guess: the chain decides.
+            return Hold(outcome.message, resolve=True)
         return Return(outcome.error_class or "CCFailure", outcome.message)
     if isinstance(outcome, Diverged):
         return Hold(outcome.message, resolve=True)

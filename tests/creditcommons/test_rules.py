@@ -80,6 +80,7 @@ def test_each_outcome_of_a_relay_has_one_next_step_and_only_the_others_write_set
     assert rules.after_relay(Accepted("h1")) == rules.Settle("h1")
     assert isinstance(rules.after_relay(Accepted("h1", (wire.Entry("a/b", "a/c", 1),))), rules.Return)
     assert rules.after_relay(Refused(400, "MaxLimitViolation", "too much")) == rules.Return("MaxLimitViolation", "too much")
+    assert rules.after_relay(Refused(400, "DuplicateUuidViolation", "exists")) == rules.Hold("exists", resolve=True)
     assert rules.after_relay(Unanswered("down")) == rules.Hold("down", resolve=True)
     assert rules.after_relay(Diverged("differs")) == rules.Hold("differs", resolve=True)
     assert rules.after_resolution("written", "h2") == rules.Settle("h2")

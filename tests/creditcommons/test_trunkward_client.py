@@ -4,9 +4,10 @@ accepted, refused or unanswered, and a lost answer is resolved from the chain al
 from __future__ import annotations
 
 import aiohttp
-from tallystick.federation.creditcommons import wire
+from tallystick.federation.creditcommons import rules, wire
 from tallystick.federation.creditcommons.chain import next_hash
 from tallystick.federation.creditcommons.client import Accepted, Diverged, Refused, Trunkward, Unanswered
+from tallystick.federation.creditcommons.driver import drive
 
 from helpers.support import http
 
@@ -78,3 +79,26 @@ async def test_a_relay_is_answered_once_even_when_the_answer_or_the_peer_is_lost
         # Reads with the chain: the summary of an account there.
         status, body = await trunk.read(last, "account/summary?acc_path=trunk/bob")
         assert status == 200 and b'"balance": 150' in body
+
+
+async def test_a_held_payment_is_driven_to_settled_or_returned_once_across_the_peers_restart(peer: PeerProcess) -> None:
+    async with aiohttp.ClientSession() as session:
+        trunk = Trunkward(session, peer.url, "riverside")
+        refused = await drive(trunk, "graft", transaction(uuid(1), 400, payee="trunk/carol"), unanswered_before=False)
+        assert isinstance(refused, rules.Return) and refused.api_class == "MaxLimitViolation"
+        peer.kill()
+        held = transaction(uuid(2), 100)
+        step = await drive(trunk, "graft", held, unanswered_before=False)
+        assert isinstance(step, rules.Hold) and step.resolve
+        assert isinstance(await drive(trunk, "graft", held, unanswered_before=True), rules.Hold)  # still down
+        peer.start()
+        settled = await drive(trunk, "graft", held, unanswered_before=True)
+        assert isinstance(settled, rules.Settle)
+        assert peer_state(peer) == ({"bob": 100, "carol": 0, "riverside": -100}, settled.last_hash)
+        # The same pass again, as after a crash before the settlement was appended: the same settlement
+        # (appended once, since the ledger holds the payment once), and nothing paid twice there.
+        assert await drive(trunk, "graft", held, unanswered_before=True) == settled
+        # A relay of it again, as if a pass forgot it went out: the tree's duplicate is no refusal.
+        again = await drive(trunk, settled.last_hash, held, unanswered_before=False)
+        assert isinstance(again, rules.Hold) and again.resolve
+        assert peer_state(peer) == ({"bob": 100, "carol": 0, "riverside": -100}, settled.last_hash)
