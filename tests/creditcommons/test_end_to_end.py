@@ -72,7 +72,26 @@ def test_a_member_pays_the_tree_and_is_paid_back_through_the_api_with_both_proce
             answer = http("POST", node.url + "/creditcommons/transaction/relay", b"{}", "application/json",
                           headers=headers)
             assert answer.status == 401 and answer.json()["errors"][0]["class"], answer.body
-        assert node.snapshot() == before[0]
+        # The trunkward node itself, with the chain, sending what is not a payment here: 400, typed,
+        # nothing written; a received transaction cannot be erased from the tree (422 there, nothing moves).
+        chain = {"cc-node": "trunk", "last-hash": before[2]["last_hash"]}
+        alice_entry = {"payer": "trunk/bob", "payee": alice_path, "quant": 5, "description": "", "metadata": {}}
+        for raw in (b"not json", json.dumps({"uuid": "x", "entries": [alice_entry]}).encode(),
+                    json.dumps({"uuid": uuid(3), "entries": [{**alice_entry, "payee": "trunk/riverside/m_nobody"}]}).encode(),
+                    json.dumps({"uuid": uuid(3), "entries": [{**alice_entry, "payer": alice_path, "payee": "trunk/bob"}]}).encode(),
+                    json.dumps({"uuid": uuid(3), "entries": [{**alice_entry, "quant": 0}]}).encode(),
+                    json.dumps({"uuid": uuid(1), "entries": [alice_entry]}).encode()):  # uuid(1) was received
+            answer = http("POST", node.url + "/creditcommons/transaction/relay", raw, "application/json", headers=chain)
+            assert answer.status == 400 and answer.json()["error"] and answer.json()["errors"][0]["class"], answer.body
+        answer = http("POST", peer.url + f"/admin/erase/{uuid(1)}")
+        assert answer.status == 422 and answer.json()["leaf_answer"]["errors"][0]["class"] == "WorkflowViolation"
+        # What the tree may read of the leaf: its own position, never a member's account.
+        answer = http("GET", node.url + "/creditcommons/account/summary", headers=chain)
+        assert answer.status == 200 and answer.json()["data"]["riverside"]["completed"]["balance"] == -150
+        answer = http("GET", node.url + f"/creditcommons/account/summary?acc_path={alice_path}", headers=chain)
+        assert answer.status == 403
+        assert node.snapshot() == before[0] and peer_balances(peer) == before[1]
+        assert node.http("GET", "/").status == 200 and node.http("GET", "/node").status == 200
 
         # The peer is down: Alice's payment is held, nothing is lost; once it is back it settles once.
         peer.kill()
