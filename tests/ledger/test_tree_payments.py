@@ -5,6 +5,8 @@ node body audited as a replica would, and the feed refolded from its bytes."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tallystick.ledger import payments
 from tallystick.ledger.errors import DomainError, NotAuthorizedError, NotInFederationError, SameAccountError
 from tallystick.ledger.transition import validate
@@ -107,3 +109,37 @@ def test_a_held_payments_uuid_is_the_same_on_every_replica_and_differs_by_paymen
     feed = bytes(32)
     assert payments.tree_uuid(feed, 7) == payments.tree_uuid(feed, 7) != payments.tree_uuid(feed, 8)
     assert payments.tree_uuid(feed, 7)[14] == "4"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["pay", "settle", "return", "receive", "replay"]), st.integers(1, 400)),
+                max_size=25))
+def test_any_order_of_steps_keeps_credit_whole_and_concludes_each_payment_once(steps: list[tuple[str, int]]) -> None:
+    """Retries, answers for payments not held, a uuid sent twice: every step the rules refuse changes
+    nothing, credit always sums to zero, and what is held is exactly what was paid and not concluded."""
+    ledger = grafted()
+    concluded: set[int] = set()
+    received = 0
+    for number, (step, amount) in enumerate(steps):
+        held = sorted(ledger.state.payments.tree.held)
+        before = ledger.state
+        try:
+            if step == "pay":
+                ledger.submit(ledger.sign(ben_key, PayTree("trunk/bob", amount)))
+            elif step in ("settle", "return"):
+                target = held[amount % len(held)] if held and amount % 3 else amount  # sometimes one not held
+                body = TreeSettled(target, f"h{number}") if step == "settle" else TreeReturned(target, "CCFailure")
+                ledger.audited(body)
+                assert target not in concluded
+                concluded.add(target)
+            else:
+                uuid = f"00000000-0000-4000-8000-{(received if step == 'receive' else 0):012d}"
+                ledger.audited(TreeReceived(uuid, "trunk/bob", ben_key.public, amount, amount, f"h{number}"))
+                received += 1
+        except DomainError:
+            assert ledger.state == before
+        accounts = ledger.state.accounts.values()
+        assert sum(account.balance_minor for account in accounts) == 0
+        tree = ledger.state.payments.tree
+        assert sum(h.amount_minor for h in tree.held.values()) == ledger.state.payments.held.get(ben_key.public, 0)
+        assert not concluded & set(tree.held)
