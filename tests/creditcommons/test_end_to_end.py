@@ -93,6 +93,15 @@ def test_a_member_pays_the_tree_and_is_paid_back_through_the_api_with_both_proce
         assert node.snapshot() == before[0] and peer_balances(peer) == before[1]
         assert node.http("GET", "/").status == 200 and node.http("GET", "/node").status == 200
 
+        # Every route of the leaf is the trunkward node's alone.
+        for method, route in (("GET", "/"), ("GET", "/handshake"), ("GET", "/absolutepath"), ("GET", "/about"),
+                              ("PATCH", f"/transaction/{uuid(1)}/erased"), ("GET", "/account/summary"),
+                              ("GET", "/account/history")):
+            for headers in ({}, {"cc-node": "trunk", "last-hash": "stale"}):
+                answer = http(method, node.url + "/creditcommons" + route, headers=headers)
+                assert answer.status == 401, (method, route, answer.body)
+        assert node.snapshot() == before[0]
+
         # The peer is down: Alice's payment is held, nothing is lost; once it is back it settles once.
         peer.kill()
         node.act(alice, PayTree("trunk/bob", 50))
