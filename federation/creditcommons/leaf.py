@@ -174,8 +174,8 @@ class Leaf:
         return make
 
     def alert(self, code: str, message: str) -> None:
-        self.alerts[:] = [a for a in self.alerts if a.get("code") != code][-(alerts_max - 1):]
-        self.alerts.append({"code": code, "message": message})
+        self.alerts[:] = [a for a in self.alerts if a.get("kind") != code][-(alerts_max - 1):]
+        self.alerts.append({"kind": code, "message": message})
 
     # ---- the routes ----------------------------------------------------------------------------
 
