@@ -111,6 +111,17 @@ def test_a_member_pays_the_tree_and_is_paid_back_through_the_api_with_both_proce
         wait_until(lambda: node.log()[-1]["body"].get("last_hash") == http("GET", peer.url + "/admin/chain").json()[
             "last_hash"], deadline_seconds, "the node settles the held payment")
         assert balance_of(node, alice_text) == -200 and peer_balances(peer)["riverside"] == -200
+
+        # The chains part (the peer wrote a version the leaf never did): the next payment stays held,
+        # never returned on a guess, and the node raises an alert for its operator.
+        stale = http("GET", peer.url + "/admin/chain").json()["last_hash"]
+        forged = {"uuid": uuid(9), "entries": [{"payer": alice_path, "payee": "trunk/bob", "quant": 1}]}
+        assert http("POST", peer.url + "/transaction/relay", json.dumps(forged).encode(), "application/json",
+                    headers={"cc-node": "riverside", "last-hash": stale}).status == 201
+        node.act(alice, PayTree("trunk/bob", 10))
+        wait_until(lambda: any(alert.get("kind") == "creditcommons_chain" for alert in node.get("/api/status")["alerts"]),
+                   deadline_seconds, "the node's alert that the chains differ")
+        assert balance_of(node, alice_text) == -210 and peer_balances(peer)["bob"] == 201
     finally:
         if peer.process is not None:
             peer.stop()
