@@ -33,6 +33,7 @@ from tallystick.protocol.events import (
     Event,
     FederationAct,
     Genesis,
+    GraftTree,
     Intent,
     Invite,
     Join,
@@ -40,6 +41,7 @@ from tallystick.protocol.events import (
     OfferClosed,
     OpenOffer,
     PayAcross,
+    PayTree,
     PlaceOrder,
     Propose,
     RebindKey,
@@ -54,6 +56,9 @@ from tallystick.protocol.events import (
     TradeLimits,
     Transfer,
     TransferShares,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
     Undelegate,
     Vote,
     WithdrawalDue,
@@ -146,6 +151,8 @@ checks: dict[type, Check] = with_subclasses({
         state, signer, action, now),
     AddKey: lambda state, signer_id, signer, action, now: membership.check_add_key(state, signer, action),
     RemoveKey: lambda state, signer_id, signer, action, now: membership.check_remove_key(state, signer, action),
+    GraftTree: lambda state, signer_id, signer, action, now: paying.check_graft(state, signer, action),
+    PayTree: lambda state, signer_id, signer, action, now: paying.check_pay_tree(state, signer_id, action),
 })
 
 
@@ -218,6 +225,8 @@ applies: dict[type, Apply] = with_subclasses({
     RevokeInvitation: lambda state, signer_id, action, seq, ts: membership.apply_revoke_invitation(state, action, ts),
     AddKey: lambda state, signer_id, action, seq, ts: membership.apply_add_key(state, signer_id, action),
     RemoveKey: lambda state, signer_id, action, seq, ts: membership.apply_remove_key(state, signer_id, action),
+    GraftTree: lambda state, signer_id, action, seq, ts: paying.apply_graft(state, action, seq),
+    PayTree: lambda state, signer_id, action, seq, ts: paying.apply_pay_tree(state, signer_id, action, seq),
 })
 
 
@@ -268,6 +277,9 @@ body_applies: dict[type, BodyApply] = with_subclasses({
     PaymentSettled: lambda state, event, intent: paying.apply_settled(state, event.body),
     PaymentReturned: lambda state, event, intent: paying.apply_returned(state, event.body),
     PaymentCancel: lambda state, event, intent: paying.apply_cancel(state, event.body),
+    TreeSettled: lambda state, event, intent: paying.apply_tree_settled(state, event.body),
+    TreeReturned: lambda state, event, intent: paying.apply_tree_returned(state, event.body),
+    TreeReceived: lambda state, event, intent: paying.apply_tree_received(state, event),
     Genesis: _never_applied,
 })
 
@@ -337,6 +349,9 @@ audits: dict[type, Audit] = with_subclasses({
     PaymentSettled: lambda state, event, intent: paying.audit_settled(state, event),
     PaymentReturned: lambda state, event, intent: paying.audit_settled(state, event),
     PaymentCancel: lambda state, event, intent: paying.audit_cancel(state, event),
+    TreeSettled: lambda state, event, intent: paying.audit_tree_concluded(state, event),
+    TreeReturned: lambda state, event, intent: paying.audit_tree_concluded(state, event),
+    TreeReceived: lambda state, event, intent: paying.audit_tree_received(state, event),
     OfferClosed: lambda state, event, intent: sharing.audit_offer_close(state, event),
     WithdrawalDue: lambda state, event, intent: sharing.audit_withdrawal(state, event),
     Checkpoint: _audit_checkpoint,
