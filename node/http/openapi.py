@@ -14,7 +14,7 @@ from typing import Any
 
 from tallystick.protocol import limits
 
-from . import params
+from . import exports, params
 
 _error = {
     "type": "object",
@@ -1041,6 +1041,7 @@ def _document() -> dict[str, Any]:
             **_delegation_paths(),
             **_wallet_paths(),
             **_wallet_payment_paths(),
+            **exports.openapi_paths(reference_chars_max, _errors),  # node/http/exports.py
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),
@@ -1122,3 +1123,5 @@ route_visibility.update({
     "/api/payees/{member}": "an active member of this community (signed in, or signing the request); anyone else "
                             "401 not_signed_in",
 })
+
+route_visibility.update(exports.route_visibility(_policy))  # node/http/exports.py

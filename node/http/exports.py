@@ -1,0 +1,204 @@
+"""Downloads for a treasurer and an accountant: a member's statement, the community's journal, the
+treasury's and an enterprise's accounts, for a period, as CSV or OFX (node/exports.py writes them).
+
+Who may call what (the community's visibility policy, ledger/visibility.py; docs/api.md §15):
+- `GET /api/exports/statement/{reference}`: whoever may see that member's history (by default the
+  member concerned and the admins).
+- `GET /api/exports/journal` and `/api/exports/treasury`: whoever may see every member's history
+  (the policy's `history` about no one member: by default the admins alone), as every posting
+  carries a member's payment and its memo.
+- `GET /api/exports/enterprises/{reference}`: the same, and the enterprise's manager.
+A reader the policy does not admit is refused `not_signed_in` (401) when they read as no member (a
+stranger, a key that is no member's), else `not_visible` (403). A member whose name the reader may
+not see is `bad_id` (400), as everywhere; an unknown enterprise `unknown_enterprise` (404). A bad
+period is `bad_period` (400), a bad format `malformed` (400), whoever sends them. In every row a
+person's name is shown only where the reader may see it. Nothing here logs what was asked.
+
+Query parameters: `from` and `to` (dates YYYY-MM-DD, both days included; either may be left out),
+`tz` (an IANA time zone the dates are read in, UTC by default), and `format` (`csv`, or `ofx` for
+one account's statement). The answer is a download (Content-Disposition: attachment) named by ids
+and dates, never by names.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+from tallystick.ledger.model import State
+from tallystick.ledger.visibility import Reader, audience_admits, can_see
+from tallystick.protocol.errors import LocalError, MalformedError
+from tallystick.protocol.ids import id_to_text
+
+from ..app import Node, node_key
+from ..exports import Export, Naming, Period, account_export, journal_export, parse_period, to_csv, to_ofx
+from ..sessions import NotSignedInError
+from ..visible import name_for, refusal
+from ..visible import resolve_member as resolve_for
+from .readers import reader_of
+from .shares import resolve_enterprise
+
+formats = ("csv", "ofx")
+_content_types = {"csv": "text/csv; charset=utf-8", "ofx": "application/x-ofx; charset=utf-8"}
+
+
+class NoTreasuryError(LocalError):
+    code = "no_treasury"
+    http_status = 404
+
+
+def _node(request: web.Request) -> Node:
+    return request.app[node_key]
+
+
+def _period_and_format(request: web.Request, *, ofx: bool) -> tuple[Period, str]:
+    """The request's period and format, checked before anything else: a malformed request is
+    refused the same whoever sends it."""
+    period = parse_period(request.query.get("from"), request.query.get("to"), request.query.get("tz"))
+    chosen = request.query.get("format", "csv")
+    allowed = formats if ofx else ("csv",)
+    if chosen not in allowed:
+        raise MalformedError(f"format is {' or '.join(allowed)}")
+    return period, chosen
+
+
+def _refuse(state: State, reader: Reader) -> None:
+    """A reader the policy does not admit: 401 when they read as no member, else 403."""
+    if not reader.is_member:
+        raise NotSignedInError("sign in (POST /api/sign-in) or sign the request with a member key that may read this")
+    raise refusal(state, "history")
+
+
+def _require_every_history(state: State, reader: Reader, manager: bytes | None = None) -> None:
+    if (manager is not None and reader.member == manager) or can_see(state, reader, "history"):
+        return
+    _refuse(state, reader)
+
+
+def _naming(node: Node, state: State, reader: Reader) -> Naming:
+    community = state.community
+    return Naming(community.unit_code, community.unit_decimals,
+                  lambda account: name_for(state, reader, account, node.directory))
+
+
+def _download(text: str, chosen: str, stem: str, period: Period) -> web.Response:
+    days = "-".join(day.isoformat() for day in (period.first, period.last) if day is not None) or "all"
+    return web.Response(
+        body=text.encode("utf-8"), content_type=_content_types[chosen].split(";")[0], charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{stem}-{days}.{chosen}"'})
+
+
+def _account_answer(node: Node, state: State, reader: Reader, export: Export, account: bytes, chosen: str,
+                    stem: str) -> web.Response:
+    naming = _naming(node, state, reader)
+    if chosen == "ofx":
+        text = to_ofx(export, naming, account, id_to_text("n", node.feed), int(time.time() * 1000))
+    else:
+        text = to_csv(export, naming, [account])
+    return _download(text, chosen, stem, export.period)
+
+
+async def statement(request: web.Request) -> web.Response:
+    node = _node(request)
+    period, chosen = _period_and_format(request, ofx=True)
+    state, reader = node.sequencer.state, reader_of(request)
+    if not reader.is_member and not audience_admits(state.visibility.history, reader, None):
+        _refuse(state, reader)
+    member_id = resolve_for(state, reader, request.match_info["reference"], node.directory)
+    if not (can_see(state, reader, "history", member_id) and can_see(state, reader, "names", member_id)):
+        _refuse(state, reader)
+    export = await account_export(node.store, state, node.directory, node.feed, member_id, period)
+    return _account_answer(node, state, reader, export, member_id, chosen, f"statement-{id_to_text('m', member_id)}")
+
+
+async def treasury(request: web.Request) -> web.Response:
+    node = _node(request)
+    period, chosen = _period_and_format(request, ofx=True)
+    state, reader = node.sequencer.state, reader_of(request)
+    _require_every_history(state, reader)
+    if state.treasury is None:
+        raise NoTreasuryError("this community has no treasury yet: it opens with the first levy a decision sets")
+    export = await account_export(node.store, state, node.directory, node.feed, state.treasury, period)
+    return _account_answer(node, state, reader, export, state.treasury, chosen, "treasury")
+
+
+async def enterprise(request: web.Request) -> web.Response:
+    node = _node(request)
+    period, chosen = _period_and_format(request, ofx=True)
+    state, reader = node.sequencer.state, reader_of(request)
+    if not reader.is_member and not audience_admits(state.visibility.history, reader, None):
+        _refuse(state, reader)
+    eid = resolve_enterprise(node, request.match_info["reference"])
+    _require_every_history(state, reader, state.shares.enterprises[eid].manager)
+    export = await account_export(node.store, state, node.directory, node.feed, eid, period)
+    return _account_answer(node, state, reader, export, eid, chosen, f"enterprise-{id_to_text('e', eid)}")
+
+
+async def journal(request: web.Request) -> web.Response:
+    node = _node(request)
+    period, chosen = _period_and_format(request, ofx=False)
+    state, reader = node.sequencer.state, reader_of(request)
+    _require_every_history(state, reader)
+    export = await journal_export(node.store, state, node.directory, node.feed, period)
+    return _download(to_csv(export, _naming(node, state, reader)), chosen, "journal", period)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/exports/statement/{reference}", statement)
+    app.router.add_get("/api/exports/journal", journal)
+    app.router.add_get("/api/exports/treasury", treasury)
+    app.router.add_get("/api/exports/enterprises/{reference}", enterprise)
+
+
+# ---- /openapi.json (node/http/openapi.py adds these) -----------------------------------------------
+
+
+def openapi_paths(reference_chars_max: int, errors: Any) -> dict[str, Any]:
+    period = [
+        {"name": "from", "in": "query", "description": "the first day, YYYY-MM-DD, included (default: the first event)",
+         "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "description": "the last day, YYYY-MM-DD, included (default: now)",
+         "schema": {"type": "string", "format": "date"}},
+        {"name": "tz", "in": "query", "description": "the IANA time zone the days are read in (default UTC)",
+         "schema": {"type": "string", "maxLength": 64}},
+    ]
+
+    def chosen(ofx: bool) -> dict[str, Any]:
+        return {"name": "format", "in": "query", "description": "csv" + (", or ofx (an OFX 2 bank statement)" if ofx else ""),
+                "schema": {"type": "string", "enum": list(formats) if ofx else ["csv"], "default": "csv"}}
+
+    def download(summary: str, ofx: bool, *statuses: int, reference: bool = False) -> dict[str, Any]:
+        content = {"text/csv": {"schema": {"type": "string"}}}
+        if ofx:
+            content["application/x-ofx"] = {"schema": {"type": "string"}}
+        parameters = [*period, chosen(ofx)]
+        if reference:
+            parameters.insert(0, {"name": "reference", "in": "path", "required": True,
+                                  "description": "an id (m_, or e_ for an enterprise) or a name",
+                                  "schema": {"type": "string", "minLength": 1, "maxLength": reference_chars_max}})
+        return {"get": {"summary": summary, "parameters": parameters,
+                        "responses": {"200": {"description": "a download", "content": content}, **errors(*statuses)}}}
+
+    return {
+        "/api/exports/statement/{reference}": download(
+            "A member's statement for a period: opening balance, each posting, closing balance", True, 400, 401, 403,
+            reference=True),
+        "/api/exports/journal": download("The community's journal for a period: every posting of every account, "
+                                         "each account's opening and closing balance", False, 400, 401, 403),
+        "/api/exports/treasury": download("The treasury's account for a period", True, 400, 401, 403, 404),
+        "/api/exports/enterprises/{reference}": download("An enterprise's account for a period", True,
+                                                         400, 401, 403, 404, reference=True),
+    }
+
+
+def route_visibility(policy: str) -> dict[str, str]:
+    refused = "anyone else not_visible (403), or not_signed_in (401) when they read as no member"
+    return {
+        "/api/exports/statement/{reference}": f"whoever may see that member's history {policy} (by default the "
+                                              f"member concerned and admins); a hidden name bad_id (400); {refused}",
+        "/api/exports/journal": f"whoever may see every member's history {policy} (by default admins); {refused}",
+        "/api/exports/treasury": f"whoever may see every member's history {policy} (by default admins); {refused}",
+        "/api/exports/enterprises/{reference}": f"the enterprise's manager, and whoever may see every member's "
+                                                f"history {policy} (by default admins); {refused}",
+    }
