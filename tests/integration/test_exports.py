@@ -17,17 +17,24 @@ from xml.etree import ElementTree
 
 import pytest
 from tallystick.ledger.money import parse_amount
-from tallystick.protocol.ids import KeyPair, id_from_text
+from tallystick.ledger.shares import enterprise_id
+from tallystick.node.home import write_key
+from tallystick.protocol.events import (
+    EnterprisePay,
+    Propose,
+    RegisterEnterprise,
+    SetLevy,
+    ShareClass,
+    Transfer,
+    TreasuryPay,
+    Vote,
+)
+from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from helpers.nodes import NodeProcess
-from helpers.support import tally, tally_json
+from helpers.support import key_from_file, tally, tally_json
 
 close_wait_seconds = 60.0
-
-
-def new_key(directory: Path, name: str) -> tuple[Path, str]:
-    path = directory / f"{name}.key"
-    return path, tally_json("key", "new", path, "--json")["id"]
 
 
 def wait_for_close(node: NodeProcess, decision: int) -> None:
@@ -53,38 +60,39 @@ class Community:
 
 @pytest.fixture(scope="module")
 def community(make_node: Any, tmp_path_factory: pytest.TempPathFactory) -> Community:
+    """Signed intents over HTTP build the community (a `tally` process costs a second or two on a
+    busy machine); the exports are read with `tally export`."""
     node = make_node(debit_limit="500", credit_ceiling="5000")
     folder = tmp_path_factory.mktemp("keys")
     keys: dict[str, Path] = {"admin": node.home / "admin.key"}
     ids = {"admin": node.created["admin"]}
+    pairs = {"admin": node.admin_key, "outsider": KeyPair.generate()}
     for who in ("bea", "cal"):
-        keys[who], ids[who] = new_key(folder, who)
-        tally_json("--node", node.url, "--key", keys["admin"], "member", "add", ids[who], "--name", who.title(), "--json")
-    outsider = folder / "outsider.key"
-    tally_json("key", "new", outsider, "--json")
-    keys["outsider"] = outsider
+        pairs[who] = node.admit(who.title())
+    for who in ("bea", "cal", "outsider"):
+        keys[who] = folder / f"{who}.key"
+        write_key(keys[who], pairs[who])
+        ids[who] = id_to_text("m", pairs[who].public)
 
-    def decide(*proposal: str) -> None:
-        decision = tally_json("--node", node.url, "--key", keys["admin"], "propose", *proposal, "--type", "consent",
-                              "--closes-in", "3d", "--json")["id"]
+    def decide(title: str, effect: Any) -> None:
+        deadline_ms = time.time_ns() // 1_000_000 + 3 * 24 * 3600 * 1000
+        decision = node.act(pairs["admin"], Propose(decision_type="consent", title=title, text="", deadline_ms=deadline_ms,
+                                                    effect=effect))["seq"]
         for who in ("admin", "bea", "cal"):
-            tally_json("--node", node.url, "--key", keys[who], "vote", str(decision), "agree", "--json")
-        wait_for_close(node, decision)
+            node.act(pairs[who], Vote(decision=decision, position="agree"))
+        wait_for_close(node, decision)  # every member agreed: the node's timer closes it at once
 
-    decide("A 1% levy", "--levy", "1", "--levy-min", "0.02", "--levy-max", "1.00")
-
-    def pay(who: str, *args: str) -> None:
-        tally_json("--node", node.url, "--key", keys[who], *args, "--json")
-
-    pay("bea", "pay", ids["admin"], "50.00", "--memo", "bread, and a \"loaf\"")
-    pay("admin", "pay", "Bea", "1.00")
-    pay("cal", "pay", "Bea", "20.00", "--memo", "apples\nand pears")
-    bakery = tally_json("--node", node.url, "--key", keys["bea"], "enterprise", "register", "Bakery",
-                        "--class", "Customer shares:user:par=1.00:votes=1:dividend=0", "--json")["id"]
-    pay("cal", "pay", id_to_account(bakery), "7.25", "--memo", "cake")
-    pay("bea", "enterprise", "pay", "Bakery", "Cal", "2.00", "--memo", "flour")
-    decide("Pay Bea for litter picking", "--treasury-pay", "Bea", "--amount", "0.40", "--memo", "litter")
-    return Community(node, keys, ids, bakery)
+    decide("A 1% levy", SetLevy(rate_bp=100, min_minor=2, max_minor=100))
+    node.pay(pairs["bea"], pairs["admin"], 5000, 'bread, and a "loaf"')
+    node.pay(pairs["admin"], pairs["bea"], 100)
+    node.pay(pairs["cal"], pairs["bea"], 2000, "apples\nand pears")
+    customer = ShareClass("Customer shares", "user", 1, 0, 100, False, False, None, True)
+    registered = node.act(pairs["bea"], RegisterEnterprise("Bakery", (customer,)))["seq"]
+    bakery = enterprise_id(node.feed, registered)
+    node.act(pairs["cal"], Transfer(to=bakery, amount_minor=725, memo="cake"))
+    node.act(pairs["bea"], EnterprisePay(enterprise=bakery, to=pairs["cal"].public, amount_minor=200, memo="flour"))
+    decide("Pay Bea for litter picking", TreasuryPay(to=pairs["bea"].public, amount_minor=40, memo="litter"))
+    return Community(node, keys, ids, id_to_text("e", bakery))
 
 
 def id_to_account(enterprise: str) -> str:
@@ -129,10 +137,11 @@ def test_every_export_reconciles_exactly_with_tally_balance(community: Community
     assert {r["kind"] for r in journal if r["row"] == "posting"} >= {"payment", "levy", "treasury payment"}
     memos = {r["memo"] for r in journal if r["row"] == "posting"}
     assert {"bread, and a \"loaf\"", "apples\nand pears", "cake", "flour", "litter"} <= memos
+    admin = reader_key(community, "admin")
     for who in ("admin", "bea", "cal"):
-        exported = community.cli("admin", "export", "statement", community.ids[who])
-        assert exported.returncode == 0, exported.stderr
-        rows = rows_of(exported.stdout)
+        exported = community.node.get_as(admin, f"/api/exports/statement/{community.ids[who]}")
+        assert exported.status == 200 and exported.headers["content-type"] == "text/csv; charset=utf-8"
+        rows = rows_of(exported.body.decode("utf-8"))
         _, statement_closing = reconcile(rows)
         assert statement_closing == {community.ids[who]: balances[community.ids[who]]}
         # The statement's rows are the journal's rows of that account, one for one.
@@ -153,7 +162,8 @@ def test_every_export_reconciles_exactly_with_tally_balance(community: Community
     assert reconcile(later) == (balances, balances) and not [r for r in later if r["row"] == "posting"]
     earlier = rows_of(community.cli("admin", "export", "journal", "--to", yesterday).stdout)
     assert [r["row"] for r in earlier] == []
-    bea_later = rows_of(community.cli("bea", "export", "statement", "Bea", "--from", tomorrow, "--tz", "Europe/Madrid").stdout)
+    bea_later = rows_of(community.node.get_as(reader_key(community, "bea"), f"/api/exports/statement/Bea?from={tomorrow}"
+                                              "&tz=Europe/Madrid").body.decode("utf-8"))
     assert reconcile(bea_later) == ({community.ids["bea"]: balances[community.ids["bea"]]},) * 2
 
 
@@ -174,11 +184,7 @@ def test_a_statement_as_ofx_holds_each_posting_and_balances_that_agree(community
 
 
 def reader_key(community: Community, who: str | None) -> KeyPair | None:
-    if who is None:
-        return None
-    from helpers.support import key_from_file
-
-    return key_from_file(community.keys[who])
+    return None if who is None else key_from_file(community.keys[who])
 
 
 @pytest.mark.parametrize(("route", "allowed"), [
