@@ -11,7 +11,8 @@ Who may call what (the community's visibility policy, ledger/visibility.py; docs
 A reader the policy does not admit is refused `not_signed_in` (401) when they read as no member (a
 stranger, a key that is no member's), else `not_visible` (403). A member whose name the reader may
 not see is `bad_id` (400), as everywhere; an unknown enterprise `unknown_enterprise` (404). A bad
-period is `bad_period` (400), a bad format `malformed` (400), whoever sends them. In every row a
+period is `bad_period` (400), a bad format `malformed` (400), whoever sends them. Before the first
+levy there is no treasury: its CSV is the header alone, its OFX `no_treasury` (404). In every row a
 person's name is shown only where the reader may see it. Nothing here logs what was asked.
 
 Query parameters: `from` and `to` (dates YYYY-MM-DD, both days included; either may be left out),
@@ -118,7 +119,10 @@ async def treasury(request: web.Request) -> web.Response:
     state, reader = node.sequencer.state, reader_of(request)
     _require_every_history(state, reader)
     if state.treasury is None:
-        raise NoTreasuryError("this community has no treasury yet: it opens with the first levy a decision sets")
+        if chosen == "ofx":  # a bank statement names its account, and there is none yet
+            raise NoTreasuryError("this community has no treasury yet: it opens with the first levy a decision sets")
+        # No account, so no row: the CSV's header alone, as for an account with nothing to show.
+        return _download(to_csv(Export(period, 1, 0), _naming(node, state, reader)), chosen, "treasury", period)
     export = await account_export(node.store, state, node.directory, node.feed, state.treasury, period)
     return _account_answer(node, state, reader, export, state.treasury, chosen, "treasury")
 

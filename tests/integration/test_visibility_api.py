@@ -379,6 +379,11 @@ elsewhere = {
     # tests/integration/test_notifications.py refuses a stranger, a key that is no member's, another
     # member and an admin on every route.
     "/api/members/{reference}/inbox", "/api/members/{reference}/inbox/read", "/api/members/{reference}/notifications",
+    # A treasurer's and an accountant's exports: tests/integration/test_exports.py walks a stranger, a key
+    # that is no member's (not_signed_in), another member (not_visible), the member concerned (or the
+    # enterprise's manager) and an admin on every route.
+    "/api/exports/statement/{reference}", "/api/exports/journal", "/api/exports/treasury",
+    "/api/exports/enterprises/{reference}",
 }
 
 
