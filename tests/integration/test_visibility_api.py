@@ -336,6 +336,8 @@ wallet_unknown_screen = "/wallet/no-such-screen"
 elsewhere = {
     # Pages: tests/pages (real Chromium), which apply the same policy (docs/privacy.md).
     "/", "/members/{reference}", "/enterprises/{reference}", "/federations/{reference}", "/payments",
+    # The yearly report: aggregates alone, the same for every reader (tests/pages/test_report_page.py).
+    "/report",
     # Node to node: signed events, msgpack, for peers (tests/replication). A feed's events carry
     # their memos in the signed bytes a replica needs: see docs/api.md, "Who sees what".
     "/replication/heads", "/replication/node", "/replication/feeds/{feed}", "/replication/push", "/replication/forks",

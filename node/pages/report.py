@@ -1,0 +1,158 @@
+"""The community's yearly report, `/report?year=YYYY`: members, credit in circulation over the year,
+turnover, the treasury, the decisions taken and the offers that raised capital, on one page a
+committee can print (its print stylesheet turns it into a PDF with the browser's "Save as PDF").
+
+How this works: the year is the calendar year in UTC (`?year=`, this year by default; a value that is
+no year in 1970..9999 is ignored, as every page's number is). Its days become a range of seqs as the
+exports' do (node/exports.py `seq_range`), and every figure comes from what the exports read: the
+journal of the year (every posting, so the turnover: the credit that changed hands, counted once on
+the side that received it, between people and the community's own accounts alike), the treasury's
+account for the year (its opening, what came in, what went out, its closing), and the `postings`
+rows' credit in circulation at each month's end. Decisions and offers come from the state in memory:
+those that closed in the year (titles and outcomes), and those opened in it. Everything shown is an
+aggregate or public by every policy (the community's own accounts, decisions' titles and outcomes,
+enterprises and offers: docs/privacy.md, "What every reader sees"), so every reader sees the same
+page and no member's name, balance or memo is on it. Reading the journal folds the postings from the
+first event, so a report costs about a second a million events (docs/pages.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from aiohttp import web
+from tallystick.ledger.accounts import people_roles
+from tallystick.ledger.model import State
+
+from ..app import clock_ms
+from ..exports import Period, account_export, journal_export, seq_range
+from .charts import line_chart
+from .language import N_, gettext, language_of
+from .shared import frame_for, html_page, money_text, node_of, plain_amount, query_number
+
+# The months of a year, in words (the table of the year's months).
+month_words = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
+               N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
+# Kinds of posting that are payments (node/history.py `statement_words`), counted as such.
+payment_kinds = frozenset({"payment", "payment across", "treasury payment", "dividend"})
+year_min, year_max = 1970, 9999
+# Decisions and offers listed, at most (a community decides tens a year, not thousands).
+decisions_listed = 200
+offers_listed = 200
+
+
+def _year(request: web.Request, now_ms: int) -> int:
+    this_year = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.UTC).year
+    asked = query_number(request, "year")
+    return asked if asked is not None and year_min <= asked <= year_max else this_year
+
+
+def _last_day(year: int, month: int) -> datetime.date:
+    return datetime.date(year + (month == 12), month % 12 + 1, 1) - datetime.timedelta(days=1)
+
+
+def _month_end_ms(year: int, month: int) -> int:
+    following = datetime.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=datetime.UTC)
+    return int(following.timestamp() * 1000)
+
+
+async def report_page(request: web.Request) -> web.Response:
+    language_of(request)  # before any text is written
+    node = node_of(request)
+    state: State = node.sequencer.state
+    now_ms = clock_ms()
+    year = _year(request, now_ms)
+    period = Period(datetime.date(year, 1, 1), datetime.date(year, 12, 31), datetime.UTC, "UTC")
+    first_seq, last_seq = await seq_range(node.store, node.feed, period)
+    journal = await journal_export(node.store, state, node.directory, node.feed, period)
+
+    # Month by month: turnover (credit received), payments, and credit in circulation at the end.
+    months: list[dict[str, Any]] = []
+    start_ms = period.start_ms or 0
+    points: list[tuple[int, int, int]] = []
+    circulation_at_start = await _circulation_before(node, first_seq)
+    points.append((max(0, first_seq - 1), start_ms, circulation_at_start))
+    for month in range(1, 13):
+        begin = int(datetime.datetime(year, month, 1, tzinfo=datetime.UTC).timestamp() * 1000)
+        end = _month_end_ms(year, month)
+        rows = [row for row in journal.rows if begin <= row.ts_ms < end]
+        turnover = sum(row.change_minor for row in rows if row.change_minor > 0)
+        payments = len({row.seq for row in rows if row.kind in payment_kinds})
+        months.append({"name": gettext(month_words[month - 1]), "turnover": money_text(node, turnover),
+                       "turnover_minor": turnover, "payments": payments, "future": begin > now_ms})
+        if begin <= now_ms:
+            last_day = _last_day(year, month)
+            month_last = (await seq_range(node.store, node.feed, Period(None, last_day, datetime.UTC, "UTC")))[1]
+            circulation = await _circulation_before(node, month_last + 1)
+            months[-1]["circulation"] = money_text(node, circulation)
+            points.append((month_last, min(end - 1, now_ms), circulation))
+    turnover_minor = sum(month["turnover_minor"] for month in months)
+    payments_count = sum(month["payments"] for month in months)
+    end_ms = min(period.end_ms or now_ms, max(now_ms, start_ms + 1))
+    chart = line_chart(points, start_ms, end_ms, lambda value: plain_amount(node, value),
+                       state.community.unit_code) if points else None
+
+    treasury = None
+    if state.treasury is not None:
+        account = await account_export(node.store, state, node.directory, node.feed, state.treasury, period)
+        came_in = sum(row.change_minor for row in account.rows if row.change_minor > 0)
+        went_out = -sum(row.change_minor for row in account.rows if row.change_minor < 0)
+        treasury = {"opening": money_text(node, account.opening[state.treasury]),
+                    "in": money_text(node, came_in), "out": money_text(node, went_out),
+                    "closing": money_text(node, account.closing[state.treasury]),
+                    "levies": sum(1 for row in account.rows if row.kind == "levy")}
+
+    joined = sum(1 for member in state.members.values()
+                 if member.role in people_roles and first_seq <= member.admitted_seq <= last_seq)
+    active_people = sum(1 for member in state.members.values() if member.role in people_roles and member.active)
+    decisions = sorted((decision for decision in state.decisions.values()
+                        if decision.closed_seq is not None and first_seq <= decision.closed_seq <= last_seq),
+                       key=lambda decision: decision.closed_seq or 0)[:decisions_listed]
+    decided = [{"id": decision.seq, "title": node.directory.shown(decision.title), "outcome": decision.outcome,
+                "type": decision.decision_type} for decision in decisions]
+    opened_in_year = sum(1 for decision in state.decisions.values() if first_seq <= decision.seq <= last_seq)
+    offers = []
+    for seq in sorted(state.shares.offers)[: 10 * offers_listed]:
+        if not first_seq <= seq <= last_seq or len(offers) >= offers_listed:
+            continue
+        offer = state.shares.offers[seq]
+        enterprise = state.shares.enterprises.get(offer.enterprise)
+        share_class = enterprise.classes[offer.share_class] if enterprise is not None else None
+        # Allotted: what the enterprise received; open: what is subscribed so far; refunded: nothing.
+        raised = min(offer.subscribed_units, offer.units) * offer.price_minor if offer.outcome in (None, "allotted") else 0
+        offers.append({"id": seq, "enterprise": enterprise.name if enterprise else "",
+                       "class_name": share_class.name if share_class else "",
+                       "units": offer.units, "subscribed": offer.subscribed_units, "outcome": offer.outcome,
+                       "raised": money_text(node, raised)})
+    return html_page(
+        "report.html",
+        **await frame_for(request),
+        year=year,
+        previous_year=year - 1 if year > year_min else None,
+        next_year=year + 1 if year < year_max else None,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        events=max(0, last_seq - first_seq + 1),
+        active_people=active_people,
+        joined=joined,
+        circulation_start=money_text(node, circulation_at_start),
+        circulation_end=money_text(node, points[-1][2]),
+        chart=chart,
+        months=months,
+        turnover=money_text(node, turnover_minor),
+        payments=payments_count,
+        treasury=treasury,
+        decided=decided,
+        decisions_opened=opened_in_year,
+        offers=offers,
+        generated_ms=now_ms,
+    )
+
+
+async def _circulation_before(node: Any, seq: int) -> int:
+    """The credit in circulation (the sum of positive balances) just before event `seq`: after the
+    last `postings` row before it, 0 before the first."""
+    rows = await node.store.query(
+        "SELECT positive_minor FROM postings WHERE feed = ? AND seq < ? ORDER BY seq DESC LIMIT 1", (node.feed, seq), 1)
+    return int(rows[0][0]) if rows else 0
