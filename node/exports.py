@@ -33,7 +33,7 @@ import csv
 import datetime
 import io
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
@@ -261,6 +261,35 @@ async def journal_export(store: Store, state: State, directory: Directory, feed:
         export.opening.setdefault(account, balance)
     export.closing = dict(balances)
     return export
+
+
+async def period_changes(store: Store, feed: bytes, first: int, last: int) -> AsyncIterator[list[tuple[int, int, int]]]:
+    """Every posting from seq `first` to `last`, a page of `journal_page_postings` events at a
+    time, each as (seq, ts, change) of one account, for figures that need no account's opening
+    balance (the yearly report's turnover): the balance before an account's first posting in the
+    range is its `balance_before` (at most three bounded queries, once an account), so the cost is
+    the range's events, not the log's."""
+    history = History(store)
+    balances: dict[bytes, int] = {}
+    seq = first - 1
+    while seq < last:
+        rows = await store.query(
+            "SELECT p.seq, l.ts, p.balances FROM postings p JOIN log l ON l.feed = p.feed AND l.seq = p.seq "
+            "WHERE p.feed = ? AND p.seq > ? AND p.seq <= ? ORDER BY p.seq LIMIT ?",
+            (feed, seq, last, journal_page_postings), journal_page_postings)
+        if not rows:
+            return
+        page: list[tuple[int, int, int]] = []
+        for found_seq, ts, raw_balances in rows:
+            for account, after in balances_decoder.decode(raw_balances):
+                before = balances.get(account)
+                if before is None:
+                    before = await history.balance_before(feed, account, int(found_seq)) if found_seq > 1 else 0
+                balances[account] = after
+                if after != before:
+                    page.append((int(found_seq), int(ts), after - before))
+        yield page
+        seq = int(rows[-1][0])
 
 
 # ---- writing --------------------------------------------------------------------------------------

@@ -5,19 +5,22 @@ committee can print (its print stylesheet turns it into a PDF with the browser's
 How this works: the year is the calendar year in UTC (`?year=`, this year by default; a value that is
 no year in 1970..9999 is ignored, as every page's number is). Its days become a range of seqs as the
 exports' do (node/exports.py `seq_range`), and every figure comes from what the exports read: the
-journal of the year (every posting, so the turnover: the credit that changed hands, counted once on
-the side that received it, between people and the community's own accounts alike), the treasury's
+year's postings (`period_changes`: the turnover is the credit that changed hands, counted once on
+the side that received it, between people and the community's own accounts alike; a transaction
+is an event that moved credit), the treasury's
 account for the year (its opening, what came in, what went out, its closing), and the `postings`
 rows' credit in circulation at each month's end. Decisions and offers come from the state in memory:
 those that closed in the year (titles and outcomes), and those opened in it. Everything shown is an
 aggregate or public by every policy (the community's own accounts, decisions' titles and outcomes,
 enterprises and offers: docs/privacy.md, "What every reader sees"), so every reader sees the same
-page and no member's name, balance or memo is on it. Reading the journal folds the postings from the
-first event, so a report costs about a second a million events (docs/pages.md).
+page and no member's name, balance or memo is on it. A report reads the year's postings, 1,000 a
+query, and a few bounded queries an account (its balance before its first posting of the year), so
+its cost grows with the year's events, not the log's (docs/pages.md has what it measured).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from typing import Any
 
@@ -26,7 +29,7 @@ from tallystick.ledger.accounts import people_roles
 from tallystick.ledger.model import State
 
 from ..app import clock_ms
-from ..exports import Period, account_export, journal_export, seq_range
+from ..exports import Period, account_export, period_changes, seq_range
 from .charts import line_chart
 from .language import N_, gettext, language_of
 from .shared import frame_for, html_page, money_text, node_of, plain_amount, query_number
@@ -34,8 +37,6 @@ from .shared import frame_for, html_page, money_text, node_of, plain_amount, que
 # The months of a year, in words (the table of the year's months).
 month_words = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
                N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
-# Kinds of posting that are payments (node/history.py `statement_words`), counted as such.
-payment_kinds = frozenset({"payment", "payment across", "treasury payment", "dividend"})
 year_min, year_max = 1970, 9999
 # Decisions and offers listed, at most (a community decides tens a year, not thousands).
 decisions_listed = 200
@@ -65,25 +66,35 @@ async def report_page(request: web.Request) -> web.Response:
     year = _year(request, now_ms)
     period = Period(datetime.date(year, 1, 1), datetime.date(year, 12, 31), datetime.UTC, "UTC")
     first_seq, last_seq = await seq_range(node.store, node.feed, period)
-    journal = await journal_export(node.store, state, node.directory, node.feed, period)
 
-    # Month by month: turnover (credit received), payments, and credit in circulation at the end.
+    # Month by month: turnover (credit received), the events that moved credit, and the credit in
+    # circulation at each month's end. The year's postings alone are read (`period_changes`).
+    month_starts = [int(datetime.datetime(year, month, 1, tzinfo=datetime.UTC).timestamp() * 1000)
+                    for month in range(1, 13)]
+    turnover_by_month = [0] * 12
+    moving_events = [0] * 12  # events that moved credit: the changes come in seq order, so count each seq once
+    counted_seq = 0
+    if last_seq >= first_seq:
+        async for page in period_changes(node.store, node.feed, first_seq, last_seq):
+            for seq, ts, change in page:
+                month = bisect.bisect_right(month_starts, ts) - 1
+                if change > 0 and 0 <= month < 12:
+                    turnover_by_month[month] += change
+                    if seq != counted_seq:
+                        moving_events[month] += 1
+                        counted_seq = seq
     months: list[dict[str, Any]] = []
     start_ms = period.start_ms or 0
-    points: list[tuple[int, int, int]] = []
     circulation_at_start = await _circulation_before(node, first_seq)
-    points.append((max(0, first_seq - 1), start_ms, circulation_at_start))
+    points: list[tuple[int, int, int]] = [(max(0, first_seq - 1), start_ms, circulation_at_start)]
     for month in range(1, 13):
-        begin = int(datetime.datetime(year, month, 1, tzinfo=datetime.UTC).timestamp() * 1000)
-        end = _month_end_ms(year, month)
-        rows = [row for row in journal.rows if begin <= row.ts_ms < end]
-        turnover = sum(row.change_minor for row in rows if row.change_minor > 0)
-        payments = len({row.seq for row in rows if row.kind in payment_kinds})
-        months.append({"name": gettext(month_words[month - 1]), "turnover": money_text(node, turnover),
-                       "turnover_minor": turnover, "payments": payments, "future": begin > now_ms})
+        begin, end = month_starts[month - 1], _month_end_ms(year, month)
+        months.append({"name": gettext(month_words[month - 1]), "turnover": money_text(node, turnover_by_month[month - 1]),
+                       "turnover_minor": turnover_by_month[month - 1], "payments": moving_events[month - 1],
+                       "future": begin > now_ms})
         if begin <= now_ms:
-            last_day = _last_day(year, month)
-            month_last = (await seq_range(node.store, node.feed, Period(None, last_day, datetime.UTC, "UTC")))[1]
+            month_last = (await seq_range(node.store, node.feed, Period(None, _last_day(year, month), datetime.UTC,
+                                                                        "UTC")))[1]
             circulation = await _circulation_before(node, month_last + 1)
             months[-1]["circulation"] = money_text(node, circulation)
             points.append((month_last, min(end - 1, now_ms), circulation))
