@@ -14,11 +14,15 @@ committed when the export began:
   before the period's first event (node/history.py `balance_before`, at most three bounded
   queries); its rows are its postings in the period, read block by block through `posting_blocks`
   (at most `posting_block_events` rows a query); the closing balance is the opening plus every row.
-- the journal: every posting of every account, so it folds the `postings` rows from the first
-  event (each row holds the balances after it of the accounts it changed), `journal_page_postings`
-  rows a query: the balances before the period are the opening ones, every change in it is a row.
-  Its cost grows with the log (about a second a million events here), not with the period.
+- the journal: every posting of every account, in two passes over the `postings` rows, each
+  `journal_page_postings` rows a query. The first folds them from the first event to the period's
+  end decoding only their balances (`journal_balances`: every account's opening and closing
+  balance); the second reads the period's rows again with the events' bytes and writes a row per
+  change (`journal_rows`). Its cost grows with the log, not with the period (docs/api.md §15 has
+  what it measured).
 
+The rows come a page at a time and are written as they come (`CsvWriter`, `OfxWriter`), so an
+export holds one page in memory however long it is; the answer is streamed (node/http/exports.py).
 Each row says why the balance moved (node/history.py `statement_line`: the other party, the memo, a
 short kind). CSV is RFC 4180 through Python's csv module: one header row, then an `opening` row, the
 `posting` rows, and a `closing` row per account, amounts in major units with a dot decimal and the
@@ -34,8 +38,8 @@ import datetime
 import io
 import zoneinfo
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
-from xml.etree import ElementTree
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from tallystick.ledger.model import State
 from tallystick.ledger.money import format_amount
@@ -144,17 +148,21 @@ class Row:
     memo: str | None
 
 
-@dataclass
-class Export:
-    """What an export holds: the accounts' opening and closing balances and the rows between, in
-    seq order; the seqs it covers (`first_seq` to `last_seq`, empty when `last_seq < first_seq`)."""
+@dataclass(frozen=True)
+class Span:
+    """A period as the log holds it: the seqs `first_seq` to `last_seq` (none when `last_seq <
+    first_seq`), and the times its opening and closing balances stand at: the period's bounds, or
+    where one is left open, the first and last event's (None: no event at all)."""
 
     period: Period
     first_seq: int
     last_seq: int
-    opening: dict[bytes, int] = field(default_factory=dict)
-    closing: dict[bytes, int] = field(default_factory=dict)
-    rows: list[Row] = field(default_factory=list)
+    start_ms: int | None
+    end_ms: int | None
+
+    @property
+    def empty(self) -> bool:
+        return self.last_seq < self.first_seq
 
 
 async def seq_range(store: Store, feed: bytes, period: Period) -> tuple[int, int]:
@@ -167,8 +175,7 @@ async def seq_range(store: Store, feed: bytes, period: Period) -> tuple[int, int
         low, high = 1, head_seq + 1  # the answer is in [low, high]; high: none is
         while low < high:
             middle = (low + high) // 2
-            rows = await store.query("SELECT ts FROM log WHERE feed = ? AND seq = ?", (feed, middle), 1)
-            if rows and int(rows[0][0]) >= ms:
+            if await _ts(store, feed, middle) >= ms:
                 high = middle
             else:
                 low = middle + 1
@@ -177,6 +184,22 @@ async def seq_range(store: Store, feed: bytes, period: Period) -> tuple[int, int
     first = 1 if period.start_ms is None else await first_at_or_after(period.start_ms)
     last = head_seq if period.end_ms is None else await first_at_or_after(period.end_ms) - 1
     return first, last
+
+
+async def _ts(store: Store, feed: bytes, seq: int) -> int:
+    rows = await store.query("SELECT ts FROM log WHERE feed = ? AND seq = ?", (feed, seq), 1)
+    return int(rows[0][0]) if rows else 0
+
+
+async def span_of(store: Store, feed: bytes, period: Period) -> Span:
+    first, last = await seq_range(store, feed, period)
+    start_ms = period.start_ms
+    end_ms = None if period.end_ms is None else period.end_ms - 1
+    if start_ms is None and last >= first:
+        start_ms = await _ts(store, feed, first)
+    if end_ms is None and last >= 1:
+        end_ms = await _ts(store, feed, last)
+    return Span(period, first, last, start_ms, end_ms)
 
 
 async def _raw_events(store: Store, feed: bytes, seqs: list[int]) -> dict[int, bytes]:
@@ -197,70 +220,94 @@ def _row(state: State, directory: Directory, account: bytes, seq: int, ts: int, 
                None if line is None else line.counterparty, None if line is None else line.memo)
 
 
-async def account_export(store: Store, state: State, directory: Directory, feed: bytes, account: bytes,
-                         period: Period) -> Export:
-    """One account's statement for `period`: its opening balance, its postings, its closing balance."""
-    first, last = await seq_range(store, feed, period)
+async def opening_balance(store: Store, feed: bytes, account: bytes, span: Span) -> int:
+    """The account's balance just before the span's first event (0 before its first posting)."""
+    return await History(store).balance_before(feed, account, span.first_seq) if span.first_seq > 1 else 0
+
+
+async def account_rows(store: Store, state: State, directory: Directory, feed: bytes, account: bytes, span: Span,
+                       opening: int) -> AsyncIterator[list[Row]]:
+    """One account's postings in the span, in seq order, a block of `posting_block_events` events
+    at a time (`posting_blocks` says which blocks hold any), from its `opening` balance."""
+    if span.empty:
+        return
     history = History(store)
-    opening = await history.balance_before(feed, account, first) if first > 1 else 0
-    export = Export(period, first, last, {account: opening})
     balance = opening
-    if last >= first:
-        block = first // posting_block_events
-        last_block = last // posting_block_events
-        while block <= last_block:
-            rows = await store.query(
-                "SELECT block FROM posting_blocks WHERE feed = ? AND account = ? AND block BETWEEN ? AND ? "
-                "ORDER BY block LIMIT ?", (feed, account, block, last_block, blocks_page), blocks_page)
-            if not rows:
-                break
-            for (found_block,) in rows:
-                points = [(seq, ts, after) for seq, ts, after in await history._in_block(feed, account, int(found_block))
-                          if first <= seq <= last]
-                raw_of = await _raw_events(store, feed, [seq for seq, _, _ in points])
-                for seq, ts, after in points:
-                    if after != balance:  # an account opened at zero moved nothing: no row, as in the journal
-                        export.rows.append(_row(state, directory, account, seq, ts, after - balance, after,
-                                                raw_of.get(seq)))
-                    balance = after
-            block = int(rows[-1][0]) + 1
-    export.closing[account] = balance
-    return export
+    block = span.first_seq // posting_block_events
+    last_block = span.last_seq // posting_block_events
+    while block <= last_block:
+        found_blocks = await store.query(
+            "SELECT block FROM posting_blocks WHERE feed = ? AND account = ? AND block BETWEEN ? AND ? "
+            "ORDER BY block LIMIT ?", (feed, account, block, last_block, blocks_page), blocks_page)
+        if not found_blocks:
+            return
+        for (found_block,) in found_blocks:
+            points = [(seq, ts, after) for seq, ts, after in await history._in_block(feed, account, int(found_block))
+                      if span.first_seq <= seq <= span.last_seq]
+            raw_of = await _raw_events(store, feed, [seq for seq, _, _ in points])
+            rows = []
+            for seq, ts, after in points:
+                if after != balance:  # an account opened at zero moved nothing: no row, as in the journal
+                    rows.append(_row(state, directory, account, seq, ts, after - balance, after, raw_of.get(seq)))
+                balance = after
+            if rows:
+                yield rows
+        block = int(found_blocks[-1][0]) + 1
 
 
-async def journal_export(store: Store, state: State, directory: Directory, feed: bytes, period: Period) -> Export:
-    """Every posting of every account in `period`, with each account's opening and closing balance
-    (an account opened in the period opens at zero)."""
-    first, last = await seq_range(store, feed, period)
-    export = Export(period, first, last)
+async def _postings(store: Store, feed: bytes, after_seq: int, last_seq: int) -> list[tuple]:
+    return await store.query(
+        "SELECT p.seq, l.ts, p.balances FROM postings p JOIN log l ON l.feed = p.feed AND l.seq = p.seq "
+        "WHERE p.feed = ? AND p.seq > ? AND p.seq <= ? ORDER BY p.seq LIMIT ?",
+        (feed, after_seq, last_seq, journal_page_postings), journal_page_postings)
+
+
+async def journal_balances(store: Store, feed: bytes, span: Span) -> tuple[dict[bytes, int], dict[bytes, int]]:
+    """Every account's balance before the span and after it (the journal's first pass: the
+    `postings` rows up to the span's end, their balances alone decoded). An account opened in the
+    span opens at zero; one opened after it is in neither."""
     balances: dict[bytes, int] = {}
+    opening: dict[bytes, int] | None = None
     seq = 0
-    while seq < last:
-        rows = await store.query(
-            "SELECT p.seq, l.ts, p.balances FROM postings p JOIN log l ON l.feed = p.feed AND l.seq = p.seq "
-            "WHERE p.feed = ? AND p.seq > ? AND p.seq <= ? ORDER BY p.seq LIMIT ?",
-            (feed, seq, last, journal_page_postings), journal_page_postings)
+    while seq < span.last_seq:
+        rows = await _postings(store, feed, seq, span.last_seq)
         if not rows:
             break
-        in_period = [int(row[0]) for row in rows if int(row[0]) >= first]
-        raw_of = await _raw_events(store, feed, in_period) if in_period else {}
-        for found_seq, ts, raw_balances in rows:
-            found_seq = int(found_seq)
-            if found_seq < first:
-                balances.update(balances_decoder.decode(raw_balances))
-                continue
+        for found_seq, _ts_ms, raw_balances in rows:
+            if opening is None and found_seq >= span.first_seq:
+                opening = dict(balances)
+            balances.update(balances_decoder.decode(raw_balances))
+        seq = int(rows[-1][0])
+    if opening is None:
+        opening = dict(balances)
+    for account in balances:
+        opening.setdefault(account, 0)
+    return opening, balances
+
+
+async def journal_rows(store: Store, state: State, directory: Directory, feed: bytes, span: Span,
+                       opening: dict[bytes, int]) -> AsyncIterator[list[Row]]:
+    """Every posting of every account in the span, in seq order, `journal_page_postings` events at
+    a time, from the `opening` balances `journal_balances` gave."""
+    if span.empty:
+        return
+    balances = dict(opening)
+    seq = span.first_seq - 1
+    while seq < span.last_seq:
+        found = await _postings(store, feed, seq, span.last_seq)
+        if not found:
+            return
+        raw_of = await _raw_events(store, feed, [int(row[0]) for row in found])
+        rows = []
+        for found_seq, ts, raw_balances in found:
             for account, after in balances_decoder.decode(raw_balances):
                 before = balances.get(account, 0)
-                export.opening.setdefault(account, before)
                 balances[account] = after
                 if after != before:
-                    export.rows.append(_row(state, directory, account, found_seq, int(ts), after - before, after,
-                                            raw_of.get(found_seq)))
-        seq = int(rows[-1][0])
-    for account, balance in balances.items():
-        export.opening.setdefault(account, balance)
-    export.closing = dict(balances)
-    return export
+                    rows.append(_row(state, directory, account, int(found_seq), int(ts), after - before, after,
+                                     raw_of.get(int(found_seq))))
+        yield rows
+        seq = int(found[-1][0])
 
 
 async def period_changes(store: Store, feed: bytes, first: int, last: int) -> AsyncIterator[list[tuple[int, int, int]]]:
@@ -273,10 +320,7 @@ async def period_changes(store: Store, feed: bytes, first: int, last: int) -> As
     balances: dict[bytes, int] = {}
     seq = first - 1
     while seq < last:
-        rows = await store.query(
-            "SELECT p.seq, l.ts, p.balances FROM postings p JOIN log l ON l.feed = p.feed AND l.seq = p.seq "
-            "WHERE p.feed = ? AND p.seq > ? AND p.seq <= ? ORDER BY p.seq LIMIT ?",
-            (feed, seq, last, journal_page_postings), journal_page_postings)
+        rows = await _postings(store, feed, seq, last)
         if not rows:
             return
         page: list[tuple[int, int, int]] = []
@@ -292,7 +336,7 @@ async def period_changes(store: Store, feed: bytes, first: int, last: int) -> As
         seq = int(rows[-1][0])
 
 
-# ---- writing --------------------------------------------------------------------------------------
+# ---- writing: text a chunk at a time, so an export of any length holds one page in memory ----------
 
 
 @dataclass(frozen=True)
@@ -304,49 +348,64 @@ class Naming:
     name: Callable[[bytes], str | None]
 
 
-def _when(ms: int, zone: datetime.tzinfo) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, zone).isoformat(timespec="seconds")
-
-
-def _bound_ms(export: Export, rows_ms: Iterable[int], opening: bool) -> int | None:
-    bound = export.period.start_ms if opening else export.period.end_ms
-    if bound is not None:
-        return bound if opening else bound - 1
-    found = list(rows_ms)
-    return (min(found) if opening else max(found)) if found else None
-
-
-def to_csv(export: Export, naming: Naming, accounts_order: list[bytes] | None = None) -> str:
-    """The export as CSV (RFC 4180: CR LF line ends, fields quoted where they must be): one header
+class CsvWriter:
+    """The CSV of an export (RFC 4180: CR LF line ends, fields quoted where they must be): one header
     row, then per account an `opening` row, every `posting` row in seq order, and per account a
-    `closing` row."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(csv_columns)
-    zone = export.period.zone
-    order = accounts_order or sorted(export.closing, key=lambda account: ((naming.name(account) or "").casefold(), account))
-    start = _bound_ms(export, (row.ts_ms for row in export.rows), opening=True)
-    end = _bound_ms(export, (row.ts_ms for row in export.rows), opening=False)
+    `closing` row. Each method returns the text of its rows; names and ids are written once an
+    account (a journal names the same few hundred accounts hundreds of thousands of times)."""
 
-    def account_cells(account: bytes) -> list[str]:
-        return [id_to_text("m", account), naming.name(account) or ""]
+    def __init__(self, span: Span, naming: Naming) -> None:
+        self.span, self.naming = span, naming
+        self._out = io.StringIO()
+        self._writer = csv.writer(self._out, lineterminator="\r\n")
+        self._accounts: dict[bytes, tuple[str, str]] = {}
+        self._when: tuple[int, str] = (-1, "")
 
-    def money(minor: int) -> str:
-        return format_amount(minor, naming.decimals)
+    def _flush(self) -> str:
+        text = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return text
 
-    for account in order:
-        writer.writerow(["opening", "" if start is None else _when(start, zone), export.first_seq, *account_cells(account),
-                         "opening balance", "", "", "", "", money(export.opening.get(account, 0)), naming.unit_code])
-    for row in export.rows:
-        counterparty = "" if row.counterparty is None else id_to_text("m", row.counterparty)
-        counterparty_name = "" if row.counterparty is None else naming.name(row.counterparty) or ""
-        writer.writerow(["posting", _when(row.ts_ms, zone), row.seq, *account_cells(row.account), row.kind,
-                         counterparty, counterparty_name, row.memo or "", money(row.change_minor),
-                         money(row.balance_minor), naming.unit_code])
-    for account in order:
-        writer.writerow(["closing", "" if end is None else _when(end, zone), export.last_seq, *account_cells(account),
-                         "closing balance", "", "", "", "", money(export.closing.get(account, 0)), naming.unit_code])
-    return out.getvalue()
+    def _account(self, account: bytes) -> tuple[str, str]:
+        found = self._accounts.get(account)
+        if found is None:
+            found = self._accounts[account] = (id_to_text("m", account), self.naming.name(account) or "")
+        return found
+
+    def _date(self, ms: int | None) -> str:
+        if ms is None:
+            return ""
+        if self._when[0] != ms:
+            self._when = (ms, datetime.datetime.fromtimestamp(ms / 1000, self.span.period.zone).isoformat(timespec="seconds"))
+        return self._when[1]
+
+    def order(self, accounts: Iterable[bytes]) -> list[bytes]:
+        """Accounts in the order of their names as the reader sees them, then ids."""
+        return sorted(accounts, key=lambda account: (self._account(account)[1].casefold(), account))
+
+    def header(self) -> str:
+        self._writer.writerow(csv_columns)
+        return self._flush()
+
+    def balances(self, kind: str, balances: dict[bytes, int], accounts: list[bytes]) -> str:
+        """The `opening` or `closing` rows of `accounts`."""
+        opening = kind == "opening"
+        date = self._date(self.span.start_ms if opening else self.span.end_ms)
+        seq = self.span.first_seq if opening else self.span.last_seq
+        for account in accounts:
+            self._writer.writerow([kind, date, seq, *self._account(account), f"{kind} balance", "", "", "", "",
+                                   format_amount(balances.get(account, 0), self.naming.decimals), self.naming.unit_code])
+        return self._flush()
+
+    def rows(self, rows: list[Row]) -> str:
+        decimals, unit = self.naming.decimals, self.naming.unit_code
+        for row in rows:
+            counterparty, counterparty_name = ("", "") if row.counterparty is None else self._account(row.counterparty)
+            self._writer.writerow(["posting", self._date(row.ts_ms), row.seq, *self._account(row.account), row.kind,
+                                   counterparty, counterparty_name, row.memo or "", format_amount(row.change_minor, decimals),
+                                   format_amount(row.balance_minor, decimals), unit])
+        return self._flush()
 
 
 def _ofx_time(ms: int) -> str:
@@ -355,65 +414,54 @@ def _ofx_time(ms: int) -> str:
     return moment.strftime("%Y%m%d%H%M%S") + f".{ms % 1000:03d}[0:GMT]"
 
 
-def to_ofx(export: Export, naming: Naming, account: bytes, bank_id: str, now_ms: int) -> str:
+def _element(tag: str, text: str) -> str:
+    return f"<{tag}>{escape(text)}</{tag}>"
+
+
+class OfxWriter:
     """One account's statement as an OFX 2 bank statement (OFX 2.1.1, BANKMSGSRSV1/STMTTRNRS/STMTRS),
     for accounting software that imports a bank's: each posting a STMTTRN (FITID: the event's seq,
-    unique in the feed), the closing balance as LEDGERBAL, the opening one in BALLIST (OFX has no
-    field of its own for it). The unit's code stands as CURDEF, as OFX carries no other."""
+    unique in the feed, so an overlapping import is not doubled), the closing balance as LEDGERBAL,
+    the opening one in BALLIST (OFX has no field of its own for it). The unit's code stands as
+    CURDEF, as OFX carries no other. Written a part at a time, every text escaped."""
 
-    def add(parent: ElementTree.Element, tag: str, text: str | None = None) -> ElementTree.Element:
-        child = ElementTree.SubElement(parent, tag)
-        if text is not None:
-            child.text = text
-        return child
+    def __init__(self, span: Span, naming: Naming, account: bytes, bank_id: str, now_ms: int) -> None:
+        self.span, self.naming, self.account, self.bank_id = span, naming, account, bank_id
+        self.start_ms = span.start_ms if span.start_ms is not None else now_ms
+        self.end_ms = span.end_ms if span.end_ms is not None else now_ms
+        self.now_ms = now_ms
 
-    def money(minor: int) -> str:
-        return format_amount(minor, naming.decimals)
+    def _money(self, minor: int) -> str:
+        return format_amount(minor, self.naming.decimals)
 
-    start = _bound_ms(export, (row.ts_ms for row in export.rows), opening=True) or now_ms
-    end = _bound_ms(export, (row.ts_ms for row in export.rows), opening=False) or now_ms
-    root = ElementTree.Element("OFX")
-    signon = add(add(root, "SIGNONMSGSRSV1"), "SONRS")
-    status = add(signon, "STATUS")
-    add(status, "CODE", "0")
-    add(status, "SEVERITY", "INFO")
-    add(signon, "DTSERVER", _ofx_time(now_ms))
-    add(signon, "LANGUAGE", "ENG")
-    transaction = add(add(root, "BANKMSGSRSV1"), "STMTTRNRS")
-    add(transaction, "TRNUID", str(export.last_seq))
-    status = add(transaction, "STATUS")
-    add(status, "CODE", "0")
-    add(status, "SEVERITY", "INFO")
-    statement = add(transaction, "STMTRS")
-    add(statement, "CURDEF", naming.unit_code)
-    from_account = add(statement, "BANKACCTFROM")
-    add(from_account, "BANKID", bank_id)
-    add(from_account, "ACCTID", id_to_text("m", account))
-    add(from_account, "ACCTTYPE", "CHECKING")
-    listed = add(statement, "BANKTRANLIST")
-    add(listed, "DTSTART", _ofx_time(start))
-    add(listed, "DTEND", _ofx_time(end))
-    for row in export.rows:
-        item = add(listed, "STMTTRN")
-        add(item, "TRNTYPE", "CREDIT" if row.change_minor >= 0 else "DEBIT")
-        add(item, "DTPOSTED", _ofx_time(row.ts_ms))
-        add(item, "TRNAMT", money(row.change_minor))
-        add(item, "FITID", str(row.seq))
-        other = None if row.counterparty is None else naming.name(row.counterparty)
-        add(item, "NAME", (other or row.kind)[:ofx_name_chars_max])
-        memo = row.kind if not row.memo else f"{row.kind}: {row.memo}"
-        add(item, "MEMO", memo[:ofx_memo_chars_max])
-    ledger = add(statement, "LEDGERBAL")
-    add(ledger, "BALAMT", money(export.closing.get(account, 0)))
-    add(ledger, "DTASOF", _ofx_time(end))
-    balances = add(statement, "BALLIST")
-    opening = add(balances, "BAL")
-    add(opening, "NAME", "Opening balance")
-    add(opening, "DESC", f"the balance before the first event of {export.period.describe()}")
-    add(opening, "BALTYPE", "DOLLAR")
-    add(opening, "VALUE", money(export.opening.get(account, 0)))
-    add(opening, "DTASOF", _ofx_time(start))
-    header = ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
-              '<?OFX OFXHEADER="200" VERSION="211" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n')
-    ElementTree.indent(root)
-    return header + ElementTree.tostring(root, encoding="unicode") + "\n"
+    def head(self) -> str:
+        status = "<STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>"
+        return ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+                '<?OFX OFXHEADER="200" VERSION="211" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n'
+                f"<OFX>\n<SIGNONMSGSRSV1><SONRS>{status}{_element('DTSERVER', _ofx_time(self.now_ms))}"
+                "<LANGUAGE>ENG</LANGUAGE></SONRS></SIGNONMSGSRSV1>\n"
+                f"<BANKMSGSRSV1><STMTTRNRS>{_element('TRNUID', str(self.span.last_seq))}{status}\n<STMTRS>"
+                f"{_element('CURDEF', self.naming.unit_code)}\n<BANKACCTFROM>{_element('BANKID', self.bank_id)}"
+                f"{_element('ACCTID', id_to_text('m', self.account))}<ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM>\n"
+                f"<BANKTRANLIST>{_element('DTSTART', _ofx_time(self.start_ms))}{_element('DTEND', _ofx_time(self.end_ms))}\n")
+
+    def rows(self, rows: list[Row]) -> str:
+        parts = []
+        for row in rows:
+            other = None if row.counterparty is None else self.naming.name(row.counterparty)
+            memo = row.kind if not row.memo else f"{row.kind}: {row.memo}"
+            parts.append(
+                f"<STMTTRN><TRNTYPE>{'CREDIT' if row.change_minor >= 0 else 'DEBIT'}</TRNTYPE>"
+                f"{_element('DTPOSTED', _ofx_time(row.ts_ms))}{_element('TRNAMT', self._money(row.change_minor))}"
+                f"{_element('FITID', str(row.seq))}{_element('NAME', (other or row.kind)[:ofx_name_chars_max])}"
+                f"{_element('MEMO', memo[:ofx_memo_chars_max])}</STMTTRN>\n")
+        return "".join(parts)
+
+    def tail(self, opening: int, closing: int) -> str:
+        return (f"</BANKTRANLIST>\n<LEDGERBAL>{_element('BALAMT', self._money(closing))}"
+                f"{_element('DTASOF', _ofx_time(self.end_ms))}</LEDGERBAL>\n"
+                f"<BALLIST><BAL><NAME>Opening balance</NAME>"
+                f"{_element('DESC', 'the balance before the first event of ' + self.span.period.describe())}"
+                f"<BALTYPE>DOLLAR</BALTYPE>{_element('VALUE', self._money(opening))}"
+                f"{_element('DTASOF', _ofx_time(self.start_ms))}</BAL></BALLIST>\n"
+                "</STMTRS></STMTTRNRS></BANKMSGSRSV1>\n</OFX>\n")

@@ -33,7 +33,18 @@ from tallystick.protocol.errors import LocalError, MalformedError
 from tallystick.protocol.ids import id_to_text
 
 from ..app import Node, node_key
-from ..exports import Export, Naming, Period, account_export, journal_export, parse_period, to_csv, to_ofx
+from ..exports import (
+    CsvWriter,
+    Naming,
+    OfxWriter,
+    Period,
+    account_rows,
+    journal_balances,
+    journal_rows,
+    opening_balance,
+    parse_period,
+    span_of,
+)
 from ..sessions import NotSignedInError
 from ..visible import name_for, refusal
 from ..visible import resolve_member as resolve_for
@@ -83,24 +94,48 @@ def _naming(node: Node, state: State, reader: Reader) -> Naming:
                   lambda account: name_for(state, reader, account, node.directory))
 
 
-def _download(text: str, chosen: str, stem: str, period: Period) -> web.Response:
+async def _download(request: web.Request, chosen: str, stem: str, period: Period) -> web.StreamResponse:
+    """A streamed answer (its rows are written as they are read); everything that can refuse the
+    request was checked before it is prepared."""
     days = "-".join(day.isoformat() for day in (period.first, period.last) if day is not None) or "all"
-    return web.Response(
-        body=text.encode("utf-8"), content_type=_content_types[chosen].split(";")[0], charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{stem}-{days}.{chosen}"'})
+    response = web.StreamResponse(headers={
+        "Content-Type": _content_types[chosen],
+        "Content-Disposition": f'attachment; filename="{stem}-{days}.{chosen}"'})
+    await response.prepare(request)
+    return response
 
 
-def _account_answer(node: Node, state: State, reader: Reader, export: Export, account: bytes, chosen: str,
-                    stem: str) -> web.Response:
+async def _write(response: web.StreamResponse, text: str) -> None:
+    if text:
+        await response.write(text.encode("utf-8"))
+
+
+async def _account_answer(request: web.Request, node: Node, state: State, reader: Reader, period: Period,
+                          account: bytes, chosen: str, stem: str) -> web.StreamResponse:
+    span = await span_of(node.store, node.feed, period)
+    opening = await opening_balance(node.store, node.feed, account, span)
     naming = _naming(node, state, reader)
+    response = await _download(request, chosen, stem, period)
+    balance = opening
     if chosen == "ofx":
-        text = to_ofx(export, naming, account, id_to_text("n", node.feed), int(time.time() * 1000))
+        ofx = OfxWriter(span, naming, account, id_to_text("n", node.feed), int(time.time() * 1000))
+        await _write(response, ofx.head())
+        async for rows in account_rows(node.store, state, node.directory, node.feed, account, span, opening):
+            await _write(response, ofx.rows(rows))
+            balance = rows[-1].balance_minor
+        await _write(response, ofx.tail(opening, balance))
     else:
-        text = to_csv(export, naming, [account])
-    return _download(text, chosen, stem, export.period)
+        writer = CsvWriter(span, naming)
+        await _write(response, writer.header() + writer.balances("opening", {account: opening}, [account]))
+        async for rows in account_rows(node.store, state, node.directory, node.feed, account, span, opening):
+            await _write(response, writer.rows(rows))
+            balance = rows[-1].balance_minor
+        await _write(response, writer.balances("closing", {account: balance}, [account]))
+    await response.write_eof()
+    return response
 
 
-async def statement(request: web.Request) -> web.Response:
+async def statement(request: web.Request) -> web.StreamResponse:
     node = _node(request)
     period, chosen = _period_and_format(request, ofx=True)
     state, reader = node.sequencer.state, reader_of(request)
@@ -109,11 +144,11 @@ async def statement(request: web.Request) -> web.Response:
     member_id = resolve_for(state, reader, request.match_info["reference"], node.directory)
     if not (can_see(state, reader, "history", member_id) and can_see(state, reader, "names", member_id)):
         _refuse(state, reader)
-    export = await account_export(node.store, state, node.directory, node.feed, member_id, period)
-    return _account_answer(node, state, reader, export, member_id, chosen, f"statement-{id_to_text('m', member_id)}")
+    return await _account_answer(request, node, state, reader, period, member_id, chosen,
+                                 f"statement-{id_to_text('m', member_id)}")
 
 
-async def treasury(request: web.Request) -> web.Response:
+async def treasury(request: web.Request) -> web.StreamResponse:
     node = _node(request)
     period, chosen = _period_and_format(request, ofx=True)
     state, reader = node.sequencer.state, reader_of(request)
@@ -122,12 +157,15 @@ async def treasury(request: web.Request) -> web.Response:
         if chosen == "ofx":  # a bank statement names its account, and there is none yet
             raise NoTreasuryError("this community has no treasury yet: it opens with the first levy a decision sets")
         # No account, so no row: the CSV's header alone, as for an account with nothing to show.
-        return _download(to_csv(Export(period, 1, 0), _naming(node, state, reader)), chosen, "treasury", period)
-    export = await account_export(node.store, state, node.directory, node.feed, state.treasury, period)
-    return _account_answer(node, state, reader, export, state.treasury, chosen, "treasury")
+        span = await span_of(node.store, node.feed, period)
+        response = await _download(request, chosen, "treasury", period)
+        await _write(response, CsvWriter(span, _naming(node, state, reader)).header())
+        await response.write_eof()
+        return response
+    return await _account_answer(request, node, state, reader, period, state.treasury, chosen, "treasury")
 
 
-async def enterprise(request: web.Request) -> web.Response:
+async def enterprise(request: web.Request) -> web.StreamResponse:
     node = _node(request)
     period, chosen = _period_and_format(request, ofx=True)
     state, reader = node.sequencer.state, reader_of(request)
@@ -135,17 +173,25 @@ async def enterprise(request: web.Request) -> web.Response:
         _refuse(state, reader)
     eid = resolve_enterprise(node, request.match_info["reference"])
     _require_every_history(state, reader, state.shares.enterprises[eid].manager)
-    export = await account_export(node.store, state, node.directory, node.feed, eid, period)
-    return _account_answer(node, state, reader, export, eid, chosen, f"enterprise-{id_to_text('e', eid)}")
+    return await _account_answer(request, node, state, reader, period, eid, chosen, f"enterprise-{id_to_text('e', eid)}")
 
 
-async def journal(request: web.Request) -> web.Response:
+async def journal(request: web.Request) -> web.StreamResponse:
     node = _node(request)
     period, chosen = _period_and_format(request, ofx=False)
     state, reader = node.sequencer.state, reader_of(request)
     _require_every_history(state, reader)
-    export = await journal_export(node.store, state, node.directory, node.feed, period)
-    return _download(to_csv(export, _naming(node, state, reader)), chosen, "journal", period)
+    span = await span_of(node.store, node.feed, period)
+    opening, closing = await journal_balances(node.store, node.feed, span)
+    writer = CsvWriter(span, _naming(node, state, reader))
+    accounts = writer.order(closing)
+    response = await _download(request, chosen, "journal", period)
+    await _write(response, writer.header() + writer.balances("opening", opening, accounts))
+    async for rows in journal_rows(node.store, state, node.directory, node.feed, span, opening):
+        await _write(response, writer.rows(rows))
+    await _write(response, writer.balances("closing", closing, accounts))
+    await response.write_eof()
+    return response
 
 
 def add_routes(app: web.Application) -> None:

@@ -29,7 +29,7 @@ from tallystick.ledger.accounts import people_roles
 from tallystick.ledger.model import State
 
 from ..app import clock_ms
-from ..exports import Period, account_export, period_changes, seq_range
+from ..exports import Period, account_rows, opening_balance, period_changes, seq_range, span_of
 from .charts import line_chart
 from .language import N_, gettext, language_of
 from .shared import frame_for, html_page, money_text, node_of, plain_amount, query_number
@@ -106,13 +106,17 @@ async def report_page(request: web.Request) -> web.Response:
 
     treasury = None
     if state.treasury is not None:
-        account = await account_export(node.store, state, node.directory, node.feed, state.treasury, period)
-        came_in = sum(row.change_minor for row in account.rows if row.change_minor > 0)
-        went_out = -sum(row.change_minor for row in account.rows if row.change_minor < 0)
-        treasury = {"opening": money_text(node, account.opening[state.treasury]),
-                    "in": money_text(node, came_in), "out": money_text(node, went_out),
-                    "closing": money_text(node, account.closing[state.treasury]),
-                    "levies": sum(1 for row in account.rows if row.kind == "levy")}
+        span = await span_of(node.store, node.feed, period)
+        opening = await opening_balance(node.store, node.feed, state.treasury, span)
+        came_in = went_out = levies = 0
+        closing = opening
+        async for rows in account_rows(node.store, state, node.directory, node.feed, state.treasury, span, opening):
+            came_in += sum(row.change_minor for row in rows if row.change_minor > 0)
+            went_out -= sum(row.change_minor for row in rows if row.change_minor < 0)
+            levies += sum(1 for row in rows if row.kind == "levy")
+            closing = rows[-1].balance_minor
+        treasury = {"opening": money_text(node, opening), "in": money_text(node, came_in),
+                    "out": money_text(node, went_out), "closing": money_text(node, closing), "levies": levies}
 
     joined = sum(1 for member in state.members.values()
                  if member.role in people_roles and first_seq <= member.admitted_seq <= last_seq)
