@@ -37,7 +37,20 @@ from __future__ import annotations
 
 import click
 
-from . import backup, cluster, decisions, export, federation, keys, members, node, payments, reading, session, shares
+from . import (
+    backup,
+    cluster,
+    decisions,
+    export,
+    federation,
+    keys,
+    members,
+    node,
+    payments,
+    reading,
+    session,
+    shares,
+)
 from .common import Context, TallyGroup, example
 
 
