@@ -59,7 +59,9 @@ def export() -> None:
     what the community's visibility policy lets you see (docs/privacy.md)."""
 
 
-@export.command("statement")
+@export.command("statement", epilog=example(
+    "tally --key alice.key export statement Alice --from 2026-01-01 --to 2026-12-31 --out alice-2026.csv",
+    "tally --key alice.key export statement Alice --ofx --out alice.ofx"))
 @click.argument("member")
 @click.option("--ofx", "as_ofx", is_flag=True, help="An OFX 2 bank statement instead of CSV.")
 @_period_options
@@ -72,7 +74,9 @@ def statement(context: Context, member: str, as_ofx: bool, out: Path | None, fro
               format="ofx" if as_ofx else None, **{"from": from_day, "to": to_day, "tz": tz})
 
 
-@export.command("journal")
+@export.command("journal", epilog=example(
+    "tally --key riverside/admin.key export journal --from 2026-01-01 --to 2026-12-31 --out journal-2026.csv",
+    "tally --key riverside/admin.key export journal --from 2026-01-01 --tz Europe/Madrid"))
 @_period_options
 @click.pass_obj
 @refusals_exit_cleanly
@@ -81,7 +85,9 @@ def journal(context: Context, out: Path | None, from_day: str | None, to_day: st
     _download(context, "/api/exports/journal", out, **{"from": from_day, "to": to_day, "tz": tz})
 
 
-@export.command("treasury")
+@export.command("treasury", epilog=example(
+    "tally --key riverside/admin.key export treasury --from 2026-01-01 --to 2026-12-31 --out treasury-2026.csv",
+    "tally --key riverside/admin.key export treasury --ofx --out treasury.ofx"))
 @click.option("--ofx", "as_ofx", is_flag=True, help="An OFX 2 bank statement instead of CSV.")
 @_period_options
 @click.pass_obj
@@ -93,7 +99,8 @@ def treasury(context: Context, as_ofx: bool, out: Path | None, from_day: str | N
               **{"from": from_day, "to": to_day, "tz": tz})
 
 
-@export.command("enterprise")
+@export.command("enterprise", epilog=example(
+    "tally --key bea.key export enterprise Bakery --from 2026-01-01 --to 2026-12-31 --out bakery-2026.csv"))
 @click.argument("reference")
 @click.option("--ofx", "as_ofx", is_flag=True, help="An OFX 2 bank statement instead of CSV.")
 @_period_options
