@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 import time
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from tallystick.ledger.money import parse_amount
+from tallystick.ledger.money import format_amount, parse_amount
 from tallystick.ledger.shares import enterprise_id
 from tallystick.node.home import write_key
 from tallystick.protocol.events import (
@@ -242,3 +243,28 @@ def test_unknown_members_and_enterprises_are_refused_as_elsewhere(community: Com
     answer = community.node.get_as(admin, "/api/exports/enterprises/Nowhere")
     assert (answer.status, answer.json()["error"]) == (404, "unknown_enterprise")
     assert id_from_text("e", community.bakery)
+
+
+def test_the_yearly_reports_treasury_and_turnover_are_the_exports(community: Community) -> None:
+    balances = community.balances()
+    journal = rows_of(community.node.get_as(reader_key(community, "admin"), "/api/exports/journal").body.decode("utf-8"))
+    treasury = rows_of(community.node.get_as(reader_key(community, "admin"), "/api/exports/treasury").body.decode("utf-8"))
+    account = treasury[0]["account"]
+    page = community.node.http("GET", "/report").body.decode("utf-8")  # the same for every reader
+    came_in = sum(signed_minor(r["amount"]) for r in treasury if r["row"] == "posting" and not r["amount"].startswith("-"))
+    went_out = -sum(signed_minor(r["amount"]) for r in treasury if r["row"] == "posting" and r["amount"].startswith("-"))
+    turnover = sum(max(0, signed_minor(r["amount"])) for r in journal if r["row"] == "posting")
+
+    def shown(css_class: str) -> str:
+        found = re.search(rf'class="[^"]*\b{css_class}\b[^"]*">([^<]*)<', page)
+        assert found is not None, css_class
+        return found.group(1)
+
+    def money(minor: int) -> str:
+        return f"{format_amount(minor, 2)} HRS"
+
+    assert shown("closing") == money(balances[account]) and shown("opening") == money(0)
+    assert (shown("came-in"), shown("went-out")) == (money(came_in), money(went_out)) and went_out == 40
+    assert shown("turnover") == money(turnover)
+    # Decisions' titles are everyone's ("Pay Bea for litter picking"); memos and names of the rows are not.
+    assert "Cal" not in page and "apples" not in page and "bread" not in page and "flour" not in page
