@@ -90,10 +90,10 @@ class Period:
         return None if self.last is None else _midnight_ms(self.last + datetime.timedelta(days=1), self.zone)
 
     def describe(self) -> str:
-        """'2026-01-01 to 2026-12-31 (UTC)', for a file's name and a report's heading."""
-        first = "the beginning" if self.first is None else self.first.isoformat()
+        """'from 2026-01-01 to 2026-12-31 (UTC)', 'from the first event to now (UTC)'."""
+        first = "the first event" if self.first is None else self.first.isoformat()
         last = "now" if self.last is None else self.last.isoformat()
-        return f"{first} to {last} ({self.zone_name})"
+        return f"from {first} to {last} ({self.zone_name})"
 
 
 def _midnight_ms(day: datetime.date, zone: datetime.tzinfo) -> int:
@@ -348,6 +348,15 @@ class Naming:
     name: Callable[[bytes], str | None]
 
 
+# A cell a spreadsheet would read as a formula (OWASP, "CSV Injection"): a text a member typed that
+# begins so is written after an apostrophe, which spreadsheets show as text and do not evaluate.
+formula_starts = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(text: str) -> str:
+    return "'" + text if text.startswith(formula_starts) else text
+
+
 class CsvWriter:
     """The CSV of an export (RFC 4180: CR LF line ends, fields quoted where they must be): one header
     row, then per account an `opening` row, every `posting` row in seq order, and per account a
@@ -370,7 +379,7 @@ class CsvWriter:
     def _account(self, account: bytes) -> tuple[str, str]:
         found = self._accounts.get(account)
         if found is None:
-            found = self._accounts[account] = (id_to_text("m", account), self.naming.name(account) or "")
+            found = self._accounts[account] = (id_to_text("m", account), _text_cell(self.naming.name(account) or ""))
         return found
 
     def _date(self, ms: int | None) -> str:
@@ -403,7 +412,8 @@ class CsvWriter:
         for row in rows:
             counterparty, counterparty_name = ("", "") if row.counterparty is None else self._account(row.counterparty)
             self._writer.writerow(["posting", self._date(row.ts_ms), row.seq, *self._account(row.account), row.kind,
-                                   counterparty, counterparty_name, row.memo or "", format_amount(row.change_minor, decimals),
+                                   counterparty, counterparty_name, _text_cell(row.memo or ""),
+                                   format_amount(row.change_minor, decimals),
                                    format_amount(row.balance_minor, decimals), unit])
         return self._flush()
 
@@ -461,7 +471,7 @@ class OfxWriter:
         return (f"</BANKTRANLIST>\n<LEDGERBAL>{_element('BALAMT', self._money(closing))}"
                 f"{_element('DTASOF', _ofx_time(self.end_ms))}</LEDGERBAL>\n"
                 f"<BALLIST><BAL><NAME>Opening balance</NAME>"
-                f"{_element('DESC', 'the balance before the first event of ' + self.span.period.describe())}"
+                f"{_element('DESC', 'the balance before the period, ' + self.span.period.describe())}"
                 f"<BALTYPE>DOLLAR</BALTYPE>{_element('VALUE', self._money(opening))}"
                 f"{_element('DTASOF', _ofx_time(self.start_ms))}</BAL></BALLIST>\n"
                 "</STMTRS></STMTTRNRS></BANKMSGSRSV1>\n</OFX>\n")

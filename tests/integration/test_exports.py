@@ -87,6 +87,7 @@ def community(make_node: Any, tmp_path_factory: pytest.TempPathFactory) -> Commu
     node.pay(pairs["bea"], pairs["admin"], 5000, 'bread, and a "loaf"')
     node.pay(pairs["admin"], pairs["bea"], 100)
     node.pay(pairs["cal"], pairs["bea"], 2000, "apples\nand pears")
+    node.pay(pairs["cal"], pairs["bea"], 10, '=HYPERLINK("http://example.com")')
     customer = ShareClass("Customer shares", "user", 1, 0, 100, False, False, None, True)
     registered = node.act(pairs["bea"], RegisterEnterprise("Bakery", (customer,)))["seq"]
     bakery = enterprise_id(node.feed, registered)
@@ -138,6 +139,8 @@ def test_every_export_reconciles_exactly_with_tally_balance(community: Community
     assert {r["kind"] for r in journal if r["row"] == "posting"} >= {"payment", "levy", "treasury payment"}
     memos = {r["memo"] for r in journal if r["row"] == "posting"}
     assert {"bread, and a \"loaf\"", "apples\nand pears", "cake", "flour", "litter"} <= memos
+    # A memo a spreadsheet would run as a formula is written as text (OWASP's CSV injection).
+    assert '\'=HYPERLINK("http://example.com")' in memos and '=HYPERLINK("http://example.com")' not in memos
     admin = reader_key(community, "admin")
     for who in ("admin", "bea", "cal"):
         exported = community.node.get_as(admin, f"/api/exports/statement/{community.ids[who]}")
