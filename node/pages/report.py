@@ -90,13 +90,14 @@ async def report_page(request: web.Request) -> web.Response:
     for month in range(1, 13):
         begin, end = month_starts[month - 1], _month_end_ms(year, month)
         months.append({"name": gettext(month_words[month - 1]), "turnover": money_text(node, turnover_by_month[month - 1]),
-                       "turnover_minor": turnover_by_month[month - 1], "payments": moving_events[month - 1],
+                       "turnover_minor": turnover_by_month[month - 1],
+                       "turnover_plain": plain_amount(node, turnover_by_month[month - 1]), "payments": moving_events[month - 1],
                        "future": begin > now_ms})
         if begin <= now_ms:
             month_last = (await seq_range(node.store, node.feed, Period(None, _last_day(year, month), datetime.UTC,
                                                                         "UTC")))[1]
             circulation = await _circulation_before(node, month_last + 1)
-            months[-1]["circulation"] = money_text(node, circulation)
+            months[-1]["circulation_plain"] = plain_amount(node, circulation)
             points.append((month_last, min(end - 1, now_ms), circulation))
     turnover_minor = sum(month["turnover_minor"] for month in months)
     payments_count = sum(month["payments"] for month in months)
