@@ -310,14 +310,16 @@ async def journal_rows(store: Store, state: State, directory: Directory, feed: b
         seq = int(found[-1][0])
 
 
-async def period_changes(store: Store, feed: bytes, first: int, last: int) -> AsyncIterator[list[tuple[int, int, int]]]:
+async def period_changes(store: Store, feed: bytes, first: int, last: int,
+                         balances: dict[bytes, int] | None = None) -> AsyncIterator[list[tuple[int, int, int]]]:
     """Every posting from seq `first` to `last`, a page of `journal_page_postings` events at a
     time, each as (seq, ts, change) of one account, for figures that need no account's opening
     balance (the yearly report's turnover): the balance before an account's first posting in the
     range is its `balance_before` (at most three bounded queries, once an account), so the cost is
-    the range's events, not the log's."""
+    the range's events, not the log's. `balances`, if given, holds the balances after `first - 1`
+    of accounts already seen (a range read before this one), and is kept up to date here."""
     history = History(store)
-    balances: dict[bytes, int] = {}
+    balances = {} if balances is None else balances
     seq = first - 1
     while seq < last:
         rows = await _postings(store, feed, seq, last)

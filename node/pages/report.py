@@ -21,7 +21,9 @@ its cost grows with the year's events, not the log's (docs/pages.md has what it 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +31,7 @@ from tallystick.ledger.accounts import people_roles
 from tallystick.ledger.model import State
 
 from ..app import clock_ms
-from ..exports import Period, account_rows, opening_balance, period_changes, seq_range, span_of
+from ..exports import Period, Span, account_rows, opening_balance, period_changes, seq_range, span_of
 from .charts import line_chart
 from .language import N_, gettext, language_of
 from .shared import frame_for, html_page, money_text, node_of, plain_amount, query_number
@@ -58,6 +60,84 @@ def _month_end_ms(year: int, month: int) -> int:
     return int(following.timestamp() * 1000)
 
 
+# A year's figures read from the postings, kept per (feed, year) and brought up to the head on the
+# next request by reading only the events since: a page anyone may ask for then costs the new
+# events' postings, not the year's. A few years at most (a report of an old year is asked rarely).
+years_kept_max = 16
+
+
+@dataclass
+class YearSoFar:
+    """What the postings of a year said up to `read_to_seq`: each account's balance after it (the
+    accounts seen in the year), the turnover and the events that moved credit by month, and the
+    treasury's account in the year."""
+
+    first_seq: int
+    read_to_seq: int
+    balances: dict[bytes, int] = field(default_factory=dict)
+    turnover: list[int] = field(default_factory=lambda: [0] * 12)
+    moving: list[int] = field(default_factory=lambda: [0] * 12)
+    counted_seq: int = 0
+    treasury: bytes | None = None
+    treasury_opening: int = 0
+    treasury_in: int = 0
+    treasury_out: int = 0
+    treasury_levies: int = 0
+    treasury_closing: int = 0
+
+    def copy(self) -> YearSoFar:
+        return dataclasses.replace(self, balances=dict(self.balances), turnover=list(self.turnover),
+                                   moving=list(self.moving))
+
+
+_years: dict[tuple[bytes, int], YearSoFar] = {}
+
+
+async def _year_so_far(node: Any, state: State, year: int, period: Period, first_seq: int, last_seq: int,
+                       month_starts: list[int]) -> YearSoFar:
+    """The year's figures up to `last_seq`: those kept, brought up to it, or read afresh. Worked on
+    a copy and kept only when no other request moved the kept one meanwhile, so two requests at
+    once never count an event twice."""
+    key = (node.feed, year)
+    kept = original = _years.get(key)
+    if kept is None or kept.first_seq != first_seq or kept.read_to_seq > last_seq:
+        kept = YearSoFar(first_seq, first_seq - 1)
+    figures = kept.copy()
+    if last_seq > figures.read_to_seq:
+        async for page in period_changes(node.store, node.feed, figures.read_to_seq + 1, last_seq, figures.balances):
+            for seq, ts, change in page:
+                month = bisect.bisect_right(month_starts, ts) - 1
+                if change > 0 and 0 <= month < 12:
+                    figures.turnover[month] += change
+                    if seq != figures.counted_seq:  # the changes come in seq order: count each event once
+                        figures.moving[month] += 1
+                        figures.counted_seq = seq
+        if state.treasury is not None:
+            if figures.treasury != state.treasury:  # opened since (by the first levy): read its year whole
+                whole = await span_of(node.store, node.feed, period)
+                figures.treasury = state.treasury
+                figures.treasury_in = figures.treasury_out = figures.treasury_levies = 0
+                figures.treasury_opening = await opening_balance(node.store, node.feed, state.treasury, whole)
+                figures.treasury_closing = figures.treasury_opening
+                since = whole.first_seq
+            else:
+                since = figures.read_to_seq + 1
+            span = Span(period, since, last_seq, None, None)
+            async for rows in account_rows(node.store, state, node.directory, node.feed, state.treasury, span,
+                                           figures.treasury_closing):
+                figures.treasury_in += sum(row.change_minor for row in rows if row.change_minor > 0)
+                figures.treasury_out -= sum(row.change_minor for row in rows if row.change_minor < 0)
+                figures.treasury_levies += sum(1 for row in rows if row.kind == "levy")
+                figures.treasury_closing = rows[-1].balance_minor
+        figures.read_to_seq = last_seq
+    if _years.get(key) is original:
+        _years.pop(key, None)
+        _years[key] = figures
+        while len(_years) > years_kept_max:
+            _years.pop(next(iter(_years)))
+    return figures
+
+
 async def report_page(request: web.Request) -> web.Response:
     language_of(request)  # before any text is written
     node = node_of(request)
@@ -67,22 +147,10 @@ async def report_page(request: web.Request) -> web.Response:
     period = Period(datetime.date(year, 1, 1), datetime.date(year, 12, 31), datetime.UTC, "UTC")
     first_seq, last_seq = await seq_range(node.store, node.feed, period)
 
-    # Month by month: turnover (credit received), the events that moved credit, and the credit in
-    # circulation at each month's end. The year's postings alone are read (`period_changes`).
     month_starts = [int(datetime.datetime(year, month, 1, tzinfo=datetime.UTC).timestamp() * 1000)
                     for month in range(1, 13)]
-    turnover_by_month = [0] * 12
-    moving_events = [0] * 12  # events that moved credit: the changes come in seq order, so count each seq once
-    counted_seq = 0
-    if last_seq >= first_seq:
-        async for page in period_changes(node.store, node.feed, first_seq, last_seq):
-            for seq, ts, change in page:
-                month = bisect.bisect_right(month_starts, ts) - 1
-                if change > 0 and 0 <= month < 12:
-                    turnover_by_month[month] += change
-                    if seq != counted_seq:
-                        moving_events[month] += 1
-                        counted_seq = seq
+    figures = await _year_so_far(node, state, year, period, first_seq, last_seq, month_starts)
+    turnover_by_month, moving_events = figures.turnover, figures.moving
     months: list[dict[str, Any]] = []
     start_ms = period.start_ms or 0
     circulation_at_start = await _circulation_before(node, first_seq)
@@ -106,18 +174,10 @@ async def report_page(request: web.Request) -> web.Response:
                        state.community.unit_code) if points else None
 
     treasury = None
-    if state.treasury is not None:
-        span = await span_of(node.store, node.feed, period)
-        opening = await opening_balance(node.store, node.feed, state.treasury, span)
-        came_in = went_out = levies = 0
-        closing = opening
-        async for rows in account_rows(node.store, state, node.directory, node.feed, state.treasury, span, opening):
-            came_in += sum(row.change_minor for row in rows if row.change_minor > 0)
-            went_out -= sum(row.change_minor for row in rows if row.change_minor < 0)
-            levies += sum(1 for row in rows if row.kind == "levy")
-            closing = rows[-1].balance_minor
-        treasury = {"opening": money_text(node, opening), "in": money_text(node, came_in),
-                    "out": money_text(node, went_out), "closing": money_text(node, closing), "levies": levies}
+    if figures.treasury is not None:
+        treasury = {"opening": money_text(node, figures.treasury_opening), "in": money_text(node, figures.treasury_in),
+                    "out": money_text(node, figures.treasury_out),
+                    "closing": money_text(node, figures.treasury_closing), "levies": figures.treasury_levies}
 
     joined = sum(1 for member in state.members.values()
                  if member.role in people_roles and first_seq <= member.admitted_seq <= last_seq)
@@ -129,9 +189,9 @@ async def report_page(request: web.Request) -> web.Response:
                 "type": decision.decision_type} for decision in decisions]
     opened_in_year = sum(1 for decision in state.decisions.values() if first_seq <= decision.seq <= last_seq)
     offers = []
-    for seq in sorted(state.shares.offers)[: 10 * offers_listed]:
-        if not first_seq <= seq <= last_seq or len(offers) >= offers_listed:
-            continue
+    offer_seqs = sorted(state.shares.offers)
+    in_year = offer_seqs[bisect.bisect_left(offer_seqs, first_seq):bisect.bisect_right(offer_seqs, last_seq)]
+    for seq in in_year[:offers_listed]:
         offer = state.shares.offers[seq]
         enterprise = state.shares.enterprises.get(offer.enterprise)
         share_class = enterprise.classes[offer.share_class] if enterprise is not None else None
