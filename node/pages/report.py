@@ -13,9 +13,11 @@ rows' credit in circulation at each month's end. Decisions and offers come from 
 those that closed in the year (titles and outcomes), and those opened in it. Everything shown is an
 aggregate or public by every policy (the community's own accounts, decisions' titles and outcomes,
 enterprises and offers: docs/privacy.md, "What every reader sees"), so every reader sees the same
-page and no member's name, balance or memo is on it. A report reads the year's postings, 1,000 a
-query, and a few bounded queries an account (its balance before its first posting of the year), so
-its cost grows with the year's events, not the log's (docs/pages.md has what it measured).
+page and no member's name, balance or memo is on it. The first report of a year reads the year's
+postings, 1,000 a query, and a few bounded queries an account (its balance before its first posting
+of the year); the node keeps what they said (`YearSoFar`, per feed and year, `years_kept_max` of
+them) and the next report reads only the events since, so a page anyone may ask for costs the new
+events, not the year's, however often it is asked (docs/pages.md has what it measured).
 """
 
 from __future__ import annotations
