@@ -56,6 +56,10 @@ catalogue: $(STAMP)
 		--output-file $(PAGES_LOCALE)/pages.pot node/pages node/templates
 	$(BIN)/pybabel update --input-file $(PAGES_LOCALE)/pages.pot --output-dir $(PAGES_LOCALE) --domain pages \
 		--no-wrap --ignore-pot-creation-date
+	$(BIN)/pybabel extract --no-location --no-wrap --omit-header -k _ -k ngettext:1,2 \
+		--output-file $(PAGES_LOCALE)/mails.pot node/mailer.py
+	$(BIN)/pybabel update --input-file $(PAGES_LOCALE)/mails.pot --output-dir $(PAGES_LOCALE) --domain mails \
+		--no-wrap --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .hypothesis

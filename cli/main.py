@@ -15,6 +15,7 @@ module adds them to the root:
     cluster.py    cluster up/link/down
     backup.py     backup, resume
     session.py    sign-in, session list/end (a member's browser sessions)
+    export.py     export statement/journal/treasury/enterprise (a period's accounts as CSV or OFX)
 
 What every command shares is in common.py: the command tree's classes, the typed errors and exit
 statuses, output, and the reads and parsings several groups make. Commands that talk to a running
@@ -36,7 +37,20 @@ from __future__ import annotations
 
 import click
 
-from . import backup, cluster, decisions, federation, keys, members, node, payments, reading, session, shares
+from . import (
+    backup,
+    cluster,
+    decisions,
+    export,
+    federation,
+    keys,
+    members,
+    node,
+    payments,
+    reading,
+    session,
+    shares,
+)
 from .common import Context, TallyGroup, example
 
 
@@ -87,7 +101,7 @@ def main(context: click.Context, node_url: str | None, key_path: str | None, as_
 
 
 # Each module of commands lists what it adds to the root in `commands`.
-for module in (node, keys, members, payments, decisions, reading, session, shares, federation, cluster, backup):
+for module in (node, keys, members, payments, decisions, reading, session, shares, federation, cluster, backup, export):
     for command in module.commands:
         main.add_command(command)
 

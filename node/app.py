@@ -256,6 +256,7 @@ def create_app(
 ) -> web.Application:
     from . import pages, wallet
     from .http import api, auth
+    from .http import exports as exports_api
     from .http import invitations as invitations_api
     from .http import join_requests as join_requests_api
     from .http import listings as listings_api
@@ -282,6 +283,7 @@ def create_app(
     join_requests_api.add_routes(app)
     listings_api.add_routes(app)  # the market (docs/market.md)
     notifications_api.add_routes(app)  # members told what concerns them (docs/notifications.md)
+    exports_api.add_routes(app)  # a treasurer's and an accountant's downloads (docs/api.md §16)
     if extension is not None:
         extension.add_routes(app)
     wallet.add_routes(app)

@@ -14,7 +14,7 @@ from typing import Any
 
 from tallystick.protocol import limits
 
-from . import params
+from . import exports, params
 
 _error = {
     "type": "object",
@@ -920,6 +920,7 @@ route_visibility: dict[str, str] = {
     "/": "anyone; pages apply the same policy (docs/privacy.md)",
     "/members/{reference}": "anyone; pages apply the same policy (docs/privacy.md)",
     "/node": "anyone; node status, nothing personal",
+    "/report": "anyone; the same for every reader: aggregates and what every policy shows (nothing personal)",
     "/enterprises/{reference}": "anyone; pages apply the same policy (docs/privacy.md)",
     "/federations/{reference}": "anyone; federation documents are public to the federation",
     "/payments": "anyone; pages apply the same policy (docs/privacy.md)",
@@ -1050,6 +1051,7 @@ def _document() -> dict[str, Any]:
             **_delegation_paths(),
             **_wallet_paths(),
             **_wallet_payment_paths(),
+            **exports.openapi_paths(reference_chars_max, _errors),  # node/http/exports.py
             "/openapi.json": _get("This document", _ok({"type": "object", "required": ["openapi", "paths"]})),
             "/metrics": _get("Prometheus metrics", {"description": "Prometheus text exposition format",
                                                     "content": {"text/plain": {"schema": {"type": "string"}}}}),
@@ -1063,6 +1065,8 @@ def _document() -> dict[str, Any]:
                  "schema": {"type": "string", "maxLength": limits.memo_chars_max}},
                 not_found=True),
             "/node": _page("The operator's page: peers, lag, forks, alerts"),
+            "/report": _page("The community's yearly report, printable as a PDF",
+                             _page_number("year", "the calendar year in UTC (this year by default)")),
             "/enterprises/{reference}": _page("An enterprise's page: classes, register, offers, order books",
                                               _reference, not_found=True),
             "/federations/{reference}": _page("A federation's page: the viability report and its picture",
@@ -1156,3 +1160,5 @@ route_visibility.update({
     "/api/rules": "an active member of this community (signed in, or signing the request); anyone else 401 "
                   "not_signed_in; the same answer for every member (nothing personal)",
 })
+
+route_visibility.update(exports.route_visibility(_policy))  # node/http/exports.py

@@ -40,6 +40,7 @@ from .enterprise import enterprise_page
 from .language import gettext as _
 from .member import member_page
 from .node import node_page
+from .report import report_page
 from .shared import frame_for, html_page
 
 
@@ -64,5 +65,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/members/{reference}", member_page)
     app.router.add_get("/node", node_page)
     app.router.add_get("/enterprises/{reference}", enterprise_page)
+    app.router.add_get("/report", report_page)  # the community's yearly report (node/pages/report.py)
     if elsewhere_key not in app:
         app.router.add_get("/federations/{reference}", no_federation_page)

@@ -336,6 +336,8 @@ wallet_unknown_screen = "/wallet/no-such-screen"
 elsewhere = {
     # Pages: tests/pages (real Chromium), which apply the same policy (docs/privacy.md).
     "/", "/members/{reference}", "/enterprises/{reference}", "/federations/{reference}", "/payments",
+    # The yearly report: aggregates alone, the same for every reader (tests/pages/test_report_page.py).
+    "/report",
     # Node to node: signed events, msgpack, for peers (tests/replication). A feed's events carry
     # their memos in the signed bytes a replica needs: see docs/api.md, "Who sees what".
     "/replication/heads", "/replication/node", "/replication/feeds/{feed}", "/replication/push", "/replication/forks",
@@ -382,6 +384,11 @@ elsewhere = {
     # tests/integration/test_notifications.py refuses a stranger, a key that is no member's, another
     # member and an admin on every route.
     "/api/members/{reference}/inbox", "/api/members/{reference}/inbox/read", "/api/members/{reference}/notifications",
+    # A treasurer's and an accountant's exports: tests/integration/test_exports.py walks a stranger, a key
+    # that is no member's (not_signed_in), another member (not_visible), the member concerned (or the
+    # enterprise's manager) and an admin on every route.
+    "/api/exports/statement/{reference}", "/api/exports/journal", "/api/exports/treasury",
+    "/api/exports/enterprises/{reference}",
 }
 
 

@@ -40,7 +40,7 @@ from helpers.support import http
 # Every page route a node serves, with the address this test reads for each (checked against the
 # router, so a new page must be added here).
 page_routes = ("/", "/members/{reference}", "/node", "/enterprises/{reference}", "/payments",
-               "/federations/{reference}")
+               "/federations/{reference}", "/report")
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Scene:
     def addresses(self, federation: str) -> dict[str, str]:
         return {"/": "/", "/members/{reference}": f"/members/{self.payer}", "/node": "/node",
                 "/enterprises/{reference}": f"/enterprises/{self.enterprise}", "/payments": "/payments",
-                "/federations/{reference}": f"/federations/{federation}"}
+                "/federations/{reference}": f"/federations/{federation}", "/report": "/report"}
 
 
 @pytest.fixture(scope="module")
