@@ -515,7 +515,8 @@ effects: dict[type, EffectRules] = {
         lambda state, effect: strictest_class if effect.role == "admin" else "membership", _nothing),
     # Co-operative rules (docs/shares.md), each decided by the enterprise's holders: the interest cap
     # (applied by `apply_close` with the close's ts, which starts the interest clock), and the
-    # suspension of withdrawals and its lifting.
+    # suspension of withdrawals (applied by `apply_close` with the decision's id, which it records)
+    # and its lifting.
     SetInterestCap: EffectRules(
         sharing.check_interest_cap,  # type: ignore[arg-type]
         lambda state, effect, seq: sharing.apply_interest_cap(state, effect, state.ts_ms),
@@ -539,11 +540,14 @@ def check_effect(state: State, effect: Effect) -> None:
     effects[type(effect)].check(state, effect)
 
 
-def apply_effect(state: State, effect: Effect, seq: int, ts_ms: int | None = None) -> State:
-    """`effect` applied by the closing event `seq`; `ts_ms` is that event's ts (an interest cap
-    starts its clock there)."""
+def apply_effect(state: State, effect: Effect, seq: int, ts_ms: int | None = None, decision: int | None = None) -> State:
+    """`effect` applied by the closing event `seq` of decision `decision`, whose ts is `ts_ms`: an
+    interest cap starts its clock there, and a suspension records the decision that made it (the
+    id a person looks up, not the closing event's seq)."""
     if isinstance(effect, SetInterestCap) and ts_ms is not None:
         return sharing.apply_interest_cap(state, effect, ts_ms)
+    if isinstance(effect, SuspendWithdrawals) and decision is not None:
+        return sharing.apply_suspend(state, effect, decision)
     return effects[type(effect)].apply(state, effect, seq)
 
 
@@ -724,7 +728,7 @@ def apply_close(state: State, body: DecisionClosed, seq: int, ts_ms: int | None 
         open_decisions=state.open_decisions.delete(body.decision),
     )
     if body.outcome == "passed" and decision.effect is not None:
-        state = apply_effect(state, decision.effect, seq, ts_ms)
+        state = apply_effect(state, decision.effect, seq, ts_ms, body.decision)
     return state
 
 

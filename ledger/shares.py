@@ -1045,9 +1045,10 @@ def check_suspend(state: State, effect: SuspendWithdrawals) -> None:
             "lift that suspension first to record another reason")
 
 
-def apply_suspend(state: State, effect: SuspendWithdrawals, seq: int) -> State:
-    """Suspended by the closing event `seq`; the reason is recorded with it."""
-    enterprise = _replace(state.shares.enterprises[effect.enterprise], suspended_by=seq, suspension_reason=effect.reason)
+def apply_suspend(state: State, effect: SuspendWithdrawals, decision: int) -> State:
+    """Suspended by `decision` (its id, the seq of its proposal), with the reason recorded."""
+    enterprise = _replace(state.shares.enterprises[effect.enterprise], suspended_by=decision,
+                          suspension_reason=effect.reason)
     return _replace(state, shares=_replace(state.shares, enterprises=state.shares.enterprises.set(effect.enterprise, enterprise)))
 
 

@@ -185,7 +185,7 @@ def test_a_suspension_refuses_withdrawals_naming_its_reason_holds_pending_ones_a
     pending = town.seq
     assert decide(town, bakery, SuspendWithdrawals(bakery, "solvency"), {bea_key: "agree", cal_key: "agree"}) == "passed"
     suspended_by = town.state.shares.enterprises[bakery].suspended_by
-    assert suspended_by == town.seq and town.state.shares.enterprises[bakery].suspension_reason == "solvency"
+    assert suspended_by == town.seq - 3 and town.state.shares.enterprises[bakery].suspension_reason == "solvency"
     message = refused_unchanged(town, cal_key, WithdrawShares(bakery, 0, 5), WithdrawalsSuspendedError)
     assert f"decision {suspended_by}" in message and "solvency" in message
     assert shares.due_withdrawals(town.state, town.now_ms) == []  # Bea's waits, unpaid and unrefused
