@@ -1,4 +1,4 @@
-"""The co-operative shares vector (tests/vectors/coop_shares.json, docs/protocol.md §13.3 and §11.4):
+"""The co-operative shares vector (tests/vectors/coop_shares.json, docs/protocol.md §20 and §11.4):
 a replica folding the Fenwick feed from its bytes alone reaches the stated digest and balances,
 counts the dividend decision of three very different stakes as three votes, checks the checkpoint
 whose enterprise entry carries the five co-operative elements, and refuses each refused event with

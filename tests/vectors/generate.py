@@ -36,7 +36,7 @@ Python values; running the script writes them next to it as JSON:
                     replica refuses (a removed key reused, the last key, a ninth key)
 - coop_shares.json  a community benefit society: a members' class voting one member, one vote (three holders
                     of 1, 40 and 500 shares pass a dividend as three), interest under the cap its holders set,
-                    withdrawals suspended with their reason and resumed (docs/shares.md, docs/protocol.md §13.3)
+                    withdrawals suspended with their reason and resumed (docs/shares.md, docs/protocol.md §20)
 
 Files only ever gain entries: a case or an event appended keeps every existing byte.
 
@@ -2760,7 +2760,7 @@ def build_coop_shares_file() -> dict[str, Any]:
     dividend = next(d for d in state.decisions.values() if isinstance(d.effect, DeclareDividend))
     return {
         "description": "A valid feed of the community Fenwick (docs/shares.md 'Co-operative rules', docs/protocol.md "
-        "§13.3): the Fenwick Bakery's Member shares vote one member, one vote, so Alice (1 share), Bob (40) and "
+        "§20): the Fenwick Bakery's Member shares vote one member, one vote, so Alice (1 share), Bob (40) and "
         "Carol (500) count as three and a dividend passes two to one; the holders cap interest at 3 % a year and Ada "
         "pays 2.5 % a year later; Carol's withdrawal waits through a suspension (reason solvency) and is paid once a "
         "decision lifts it. Fields as in feed.json; dividend_tally is that decision's count; digest takes apart the "
