@@ -59,6 +59,7 @@ from .accounts import (
 )
 from .errors import (
     BadAmountError,
+    BadDecisionError,
     BadInterestError,
     BadOfferError,
     BadShareClassError,
@@ -1055,7 +1056,7 @@ def apply_suspend(state: State, effect: SuspendWithdrawals, decision: int) -> St
 def check_resume(state: State, effect: ResumeWithdrawals) -> None:
     enterprise = _enterprise(state, effect.enterprise)
     if not enterprise.suspended_by:
-        raise BadOfferError(f"withdrawals from {enterprise.name} are not suspended; there is nothing to lift")
+        raise BadDecisionError(f"withdrawals from {enterprise.name} are not suspended; there is nothing to lift")
 
 
 def apply_resume(state: State, effect: ResumeWithdrawals, seq: int) -> State:

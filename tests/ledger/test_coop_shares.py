@@ -203,7 +203,7 @@ def test_a_suspension_refuses_withdrawals_naming_its_reason_holds_pending_ones_a
 def test_suspending_twice_or_lifting_nothing_is_refused_at_the_proposal(town: Community) -> None:
     bakery = funded_society(town)
     refused_unchanged(town, bea_key, Propose("proposal", "Lift", "", town.now_ms + 60_000, electorate=Holders(bakery),
-                                             effect=ResumeWithdrawals(bakery)), Exception)
+                                             effect=ResumeWithdrawals(bakery)), BadDecisionError)
     decide(town, bakery, SuspendWithdrawals(bakery, "liquidity"), {bea_key: "agree"})
     message = refused_unchanged(town, bea_key, Propose("proposal", "Again", "", town.now_ms + 60_000,
                                                        electorate=Holders(bakery),
