@@ -25,6 +25,7 @@ from tallystick.replication.ingest import feeds_held_max
 from tallystick.replication.replicator import Replicator
 from tallystick.replication.server import heads_page_feeds_max
 
+from .creditcommons.leaf import Leaf, load_config
 from .federations import Federations
 from .market import Market
 from .state import FederationState
@@ -43,8 +44,9 @@ class ReplicationBoundError(LocalError):
 class Layers:
     """Replication and the federation view as the node's one extension."""
 
-    def __init__(self, replicator: Replicator, federations: Federations) -> None:
+    def __init__(self, replicator: Replicator, federations: Federations, leaf: Leaf | None = None) -> None:
         self.replicator, self.federations = replicator, federations
+        self.leaf = leaf  # a Credit Commons leaf, when the home has creditcommons.json (docs/creditcommons.md)
         self.market = Market(federations)  # the listings' digest across the federations (federation/market.py)
         federations.replicator = replicator
         replicator.federation_members = self.federation_members
@@ -55,19 +57,24 @@ class Layers:
 
     @property
     def alerts(self) -> list[dict[str, object]]:
-        return [*self.replicator.alerts, *self.federations.alerts]
+        return [*self.replicator.alerts, *self.federations.alerts, *(self.leaf.alerts if self.leaf else [])]
 
     def add_routes(self, app: web.Application) -> None:
         self.replicator.add_routes(app)
         self.federations.add_routes(app)
         self.market.add_routes(app)
+        if self.leaf is not None:
+            self.leaf.add_routes(app)
 
     async def start(self, node: Node) -> None:
         await self.replicator.start(node)
         await self.federations.start(node)
+        if self.leaf is not None:
+            await self.leaf.start(node)
 
     async def run(self) -> None:
-        await asyncio.gather(self.replicator.run(), self.federations.run(), self.market.run())
+        await asyncio.gather(self.replicator.run(), self.federations.run(), self.market.run(),
+                             *([self.leaf.run()] if self.leaf is not None else []))
 
     def peer_status(self) -> list[dict[str, object]]:
         return self.replicator.peer_status()
@@ -121,13 +128,14 @@ def replicator_for(config: NodeConfig) -> Replicator:
     )
 
 
-def layers_for(config: NodeConfig) -> Layers:
-    return Layers(replicator_for(config), Federations())
+def layers_for(config: NodeConfig, home: Home | None = None) -> Layers:
+    config_of_leaf = None if home is None else load_config(home.path)
+    return Layers(replicator_for(config), Federations(), None if config_of_leaf is None else Leaf(config_of_leaf))
 
 
 def create_app(home: Home, config: NodeConfig) -> web.Application:
-    return create_node_app(home, config, layers_for(config))
+    return create_node_app(home, config, layers_for(config, home))
 
 
 async def serve(home: Home, config: NodeConfig) -> None:
-    await serve_node(home, config, layers_for(config))
+    await serve_node(home, config, layers_for(config, home))

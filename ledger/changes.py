@@ -30,6 +30,7 @@ from tallystick.protocol.events import (
     DecisionClosed,
     Delegate,
     EnterprisePay,
+    GraftTree,
     Intent,
     Invite,
     Join,
@@ -37,6 +38,7 @@ from tallystick.protocol.events import (
     OpenOffer,
     PayAcross,
     PayInterest,
+    PayTree,
     PlaceOrder,
     Propose,
     RebindKey,
@@ -52,6 +54,9 @@ from tallystick.protocol.events import (
     TradeLimits,
     Transfer,
     TransferShares,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
     Undelegate,
     Vote,
     WithdrawalDue,
@@ -158,6 +163,9 @@ action_changes: dict[type, ActionChanges] = with_subclasses({
     Delegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     Undelegate: lambda state, signer, action: Changes(accounts=(signer,), delegations=(signer,)),
     PayAcross: _pay_across,
+    PayTree: lambda state, signer, action: Changes(
+        accounts=(signer,) if state.payments.tree is None else (signer, state.payments.tree.account)),
+    GraftTree: lambda state, signer, action: Changes(accounts=(signer, paying.tree_account_id(state.feed))),
     # The signer's nonce; `_invitation_changes` adds the invitations rows each one rewrites.
     Invite: lambda state, signer, action: Changes(accounts=(signer,)),
     RevokeInvitation: lambda state, signer, action: Changes(accounts=(signer,)),
@@ -239,6 +247,9 @@ body_changes: dict[type, BodyChanges] = with_subclasses({
     PaymentSettled: _payment,
     PaymentReturned: _payment,
     PaymentCancel: _payment,
+    TreeSettled: _payment,
+    TreeReturned: _payment,
+    TreeReceived: _payment,
 })
 
 

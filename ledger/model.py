@@ -287,12 +287,36 @@ class Invitation(Struct, frozen=True, array_like=True):
     revoked: bool = False
 
 
+class TreeHeld(Struct, frozen=True, array_like=True):
+    """A payment into the Credit Commons tree, held until the trunkward node answers."""
+
+    payer: bytes
+    to_path: str
+    amount_minor: int
+    quant: int
+
+
+class Tree(Struct, frozen=True):
+    """The community as a leaf of a Credit Commons tree (docs/creditcommons.md): its graft, its tree
+    account, the chain's last hash (a fold of this feed), the payments held, the uuids received."""
+
+    node_path: str
+    leaf_name: str
+    rate_num: int
+    rate_den: int
+    account: bytes
+    last_hash: str
+    held: Map = Map()  # the seq of the payment's act -> TreeHeld
+    received: Map = Map()  # uuid -> the seq of its tree_received
+
+
 class Payments(Struct, frozen=True):
     trade: Map = Map()  # federation id -> this community's trade account id in it
     pending: Map = Map()  # payment id -> Pending (sent, not yet settled or returned)
     answered: Map = Map()  # payment id -> "accepted" / "rejected" (payments to this community)
     held: Map = Map()  # payer -> credit their pending payments would return to them
     capacity: Map = Map()  # own federation id -> Capacity (only where the federation has a parent)
+    tree: Tree | None = None  # a Credit Commons graft (ledger/payments.py, "the tree")
 
 
 class State(Struct, frozen=True):

@@ -22,6 +22,9 @@ the community's net position through it: what it sold through it minus what it b
 held out counted as if they came back. Each community keeps every level within its share, and a
 federation's shares sum to at most its capacity, so no federation's net position in its parent
 breaches its capacity at any level, with no central check (docs/federation.md, "Capacity").
+
+With a Credit Commons tree (the last section, docs/creditcommons.md): the same holding, with the
+trunkward node's HTTP answer in place of C2's feed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,19 @@ from immutables import Map
 from msgspec.structs import replace as _replace
 from tallystick.protocol import limits
 from tallystick.protocol.codec import encode
-from tallystick.protocol.events import CapacityLimits, Event, FederationAct, Intent, PayAcross, TradeLimits
+from tallystick.protocol.events import (
+    CapacityLimits,
+    Event,
+    FederationAct,
+    GraftTree,
+    Intent,
+    PayAcross,
+    PayTree,
+    TradeLimits,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
+)
 from tallystick.protocol.federation import (
     Charter,
     PaymentAccepted,
@@ -54,6 +69,7 @@ from .accounts import (
     name_of,
     open_system_account,
     people_roles,
+    require_admin,
 )
 from .errors import (
     CapacityShareError,
@@ -66,7 +82,7 @@ from .errors import (
     SameAccountError,
     UnknownPaymentError,
 )
-from .model import Account, Capacity, Payments, Pending, State
+from .model import Account, Capacity, Member, Payments, Pending, State, Tree, TreeHeld
 
 
 def trade_account_id(feed: bytes, federation: bytes) -> bytes:
@@ -385,6 +401,12 @@ def touched(state: State, body: object) -> list:
         if pending is None:
             return []
         return [pending.payer, state.payments.trade.get(own_federation(pending))]
+    tree = state.payments.tree
+    if isinstance(body, (TreeSettled, TreeReturned)) and tree is not None:
+        held = tree.held.get(body.payment)
+        return [] if held is None else [held.payer, tree.account]
+    if isinstance(body, TreeReceived) and tree is not None:
+        return [body.to_member, tree.account]
     return []
 
 
@@ -395,7 +417,15 @@ def digest_part(state: State) -> list:
         sorted([payment, p.seq, p.amount_minor, p.cancel_sent] for payment, p in payments.pending.items()),
         sorted([payment, answer] for payment, answer in payments.answered.items()),
     ] + ([sorted([own, list(c.above), c.share_minor, list(c.used), list(c.held)]
-                 for own, c in payments.capacity.items())] if payments.capacity else [])
+                 for own, c in payments.capacity.items())] if payments.capacity else []) + (
+        # Only once grafted: a community without a tree keeps the digests it always had.
+        [_tree_digest(payments.tree)] if payments.tree is not None else [])
+
+
+def _tree_digest(tree: Tree) -> list:
+    return [tree.node_path, tree.leaf_name, tree.rate_num, tree.rate_den, tree.account, tree.last_hash,
+            sorted([seq, h.payer, h.to_path, h.amount_minor, h.quant] for seq, h in tree.held.items()),
+            sorted([uuid, seq] for uuid, seq in tree.received.items())]
 
 
 
@@ -414,3 +444,166 @@ def check_federation_act_rule(state: State, action: FederationAct) -> None:
 
 def apply_federation_act(state: State, action: FederationAct) -> State:
     return _replace(state, federation_outbox=(*state.federation_outbox, action.body))
+
+
+# ---- the Credit Commons tree (docs/creditcommons.md) ------------------------------------------------
+# The community as a leaf: one tree account is the counterparty of every payment with the tree, as
+# a trade account is of payments across. A member's `pay_tree` (in an `act`) debits them and credits
+# the tree account, held under the act's seq; the node relays it to the trunkward node and appends
+# `tree_settled` (written there: it stays out) or `tree_returned` (refused there: back to the
+# payer), once. `tree_received` credits a member from the tree account for a transaction the
+# trunkward node relayed, once per uuid. The chain's last hash is a fold of these bodies.
+
+
+def tree_account_id(feed: bytes) -> bytes:
+    return hash32(b"tallystick/tree\n" + feed)
+
+
+def tree_uuid(feed: bytes, payment_seq: int) -> str:
+    """The Credit Commons uuid of the payment held under `payment_seq`: derived, so every replica
+    and every rebuild names it alike (a version-4 layout over hashed bytes)."""
+    raw = bytearray(hash32(b"tallystick/tree-uuid\n" + feed + payment_seq.to_bytes(8, "big"))[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def tree_quant(tree: Tree, amount_minor: int) -> int:
+    """Minor units in the tree's quant at the graft's rate, rounded down (a conversion never
+    creates credit, as payments across)."""
+    return amount_minor * tree.rate_num // tree.rate_den
+
+
+def tree_amount(tree: Tree, quant: int) -> int:
+    return quant * tree.rate_den // tree.rate_num
+
+
+def on_this_node(node_path: str, path: str) -> bool:
+    """Whether `path` names an account of this node (with the nodes above it, or some of them, left out)."""
+    own, parent = node_path.split("/"), path.split("/")[:-1]
+    return any(parent == own[start:] for start in range(len(own)))
+
+
+def check_graft(state: State, signer: Member, action: GraftTree) -> None:
+    require_admin(signer)
+    if state.payments.tree is not None:
+        raise NotAuthorizedError("this community is already grafted onto a Credit Commons tree")
+    if action.node_path.rsplit("/", 1)[-1] != action.leaf_name:
+        raise NotAuthorizedError("the node path ends with the community's name on its trunkward node (leaf_name)")
+
+
+def apply_graft(state: State, action: GraftTree, seq: int) -> State:
+    account = tree_account_id(state.feed)
+    name = free_name(state, ("Credit Commons", f"Credit Commons {seq}"))
+    # Mirrored, as a trade account's limits (apply_trade_limits).
+    state = open_system_account(state, account, name, "trade", seq,
+                                Account(0, action.credit_ceiling_minor, action.debit_limit_minor))
+    tree = Tree(action.node_path, action.leaf_name, action.rate_num, action.rate_den, account, action.first_hash)
+    return _replace(state, payments=_replace(state.payments, tree=tree))
+
+
+def check_pay_tree(state: State, signer_id: bytes, action: PayTree) -> None:
+    tree = state.payments.tree
+    if tree is None:
+        raise NotInFederationError("this community is not grafted onto a Credit Commons tree")
+    if on_this_node(tree.node_path, action.to_path):
+        raise SameAccountError("that account is in this community: pay the member here directly")
+    if tree_quant(tree, action.amount_minor) < 1:
+        raise NotAuthorizedError("the amount converts to less than one unit of the tree; send more")
+    payer = state.accounts[signer_id]
+    check_within(state, payer, payer.balance_minor - action.amount_minor, name_of(state, signer_id),
+                 moved=action.amount_minor, remedy=lambda most: f"pay at most {money(state, most)}")
+    account = state.accounts[tree.account]
+    try:
+        check_within(state, account, account.balance_minor + action.amount_minor, "the tree account")
+    except DomainError:
+        raise NotAuthorizedError(
+            "this payment would take the community past its limit in the Credit Commons tree: "
+            "trade the other way first, or ask the trunkward node to raise it") from None
+
+
+def apply_pay_tree(state: State, signer_id: bytes, action: PayTree, seq: int) -> State:
+    tree = state.payments.tree
+    assert tree is not None  # validated before
+    held = TreeHeld(signer_id, action.to_path, action.amount_minor, tree_quant(tree, action.amount_minor))
+    payments = _replace(state.payments, tree=_replace(tree, held=tree.held.set(seq, held)),
+                        held=_add_held(state.payments.held, signer_id, action.amount_minor))
+    return _replace(state, accounts=move_credit(state.accounts, signer_id, tree.account, action.amount_minor),
+                    payments=payments)
+
+
+def audit_tree_concluded(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, (TreeSettled, TreeReturned))
+    tree = state.payments.tree
+    if tree is None or body.payment not in tree.held:
+        raise UnknownPaymentError(f"seq {event.seq} concludes a payment to the tree this community does not hold")
+
+
+def apply_tree_settled(state: State, body: TreeSettled) -> State:
+    tree = state.payments.tree
+    assert tree is not None
+    held = tree.held[body.payment]
+    return _replace(state, payments=_replace(
+        state.payments, tree=_replace(tree, held=tree.held.delete(body.payment), last_hash=body.last_hash),
+        held=_add_held(state.payments.held, held.payer, -held.amount_minor)))
+
+
+def apply_tree_returned(state: State, body: TreeReturned) -> State:
+    tree = state.payments.tree
+    assert tree is not None
+    held = tree.held[body.payment]
+    payments = _replace(state.payments, tree=_replace(tree, held=tree.held.delete(body.payment)),
+                        held=_add_held(state.payments.held, held.payer, -held.amount_minor))
+    return _replace(state, accounts=move_credit(state.accounts, tree.account, held.payer, held.amount_minor),
+                    payments=payments)
+
+
+def tree_refusal(state: State, uuid: str, to_member: bytes, amount_minor: int) -> tuple[str, str] | None:
+    """Why this community refuses a transaction the tree relays, as (the API's error class, one
+    line), or None if it takes it."""
+    tree = state.payments.tree
+    if tree is None:
+        return "PermissionViolation", "this community is not grafted onto a Credit Commons tree"
+    if uuid in tree.received:
+        return "DuplicateUuidViolation", "a transaction with that uuid was received here"
+    member = state.members.get(to_member)
+    if member is None or member.role not in people_roles or not member.active:
+        return "DoesNotExistViolation", "no member of this community has that account"
+    if amount_minor < 1:
+        return "CCOtherViolation", "the amount converts to less than one minor unit here; send more"
+    try:
+        check_can_receive(state, to_member, amount_minor, "the payee")
+    except DomainError:
+        return "MaxLimitViolation", "the payee would pass their credit ceiling"
+    account = state.accounts[tree.account]
+    try:
+        check_within(state, account, account.balance_minor - amount_minor, "the tree account")
+    except DomainError:
+        return "MinLimitViolation", "this community would pass its limit in the tree"
+    return None
+
+
+def audit_tree_received(state: State, event: Event) -> None:
+    body = event.body
+    assert isinstance(body, TreeReceived)
+    refusal = tree_refusal(state, body.uuid, body.to_member, body.amount_minor)
+    if refusal is not None:
+        raise NotAuthorizedError(f"seq {event.seq} receives from the tree what its own rules refuse ({refusal[0]})")
+    tree = state.payments.tree
+    assert tree is not None
+    if on_this_node(tree.node_path, body.from_path):
+        raise NotAuthorizedError(f"seq {event.seq} receives from the tree a payment from this community")
+    if body.amount_minor != tree_amount(tree, body.quant):
+        raise NotAuthorizedError(f"seq {event.seq} credits another amount than the graft's rate gives")
+
+
+def apply_tree_received(state: State, event: Event) -> State:
+    body = event.body
+    assert isinstance(body, TreeReceived)
+    tree = state.payments.tree
+    assert tree is not None
+    tree = _replace(tree, received=tree.received.set(body.uuid, event.seq), last_hash=body.last_hash)
+    return _replace(state, accounts=move_credit(state.accounts, tree.account, body.to_member, body.amount_minor),
+                    payments=_replace(state.payments, tree=tree))

@@ -33,6 +33,7 @@ from tallystick.protocol.events import (
     Event,
     FederationAct,
     Genesis,
+    GraftTree,
     Intent,
     Invite,
     Join,
@@ -41,6 +42,7 @@ from tallystick.protocol.events import (
     OpenOffer,
     PayAcross,
     PayInterest,
+    PayTree,
     PlaceOrder,
     Propose,
     RebindKey,
@@ -55,6 +57,9 @@ from tallystick.protocol.events import (
     TradeLimits,
     Transfer,
     TransferShares,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
     Undelegate,
     Vote,
     WithdrawalDue,
@@ -148,6 +153,8 @@ checks: dict[type, Check] = with_subclasses({
         state, signer, action, now),
     AddKey: lambda state, signer_id, signer, action, now: membership.check_add_key(state, signer, action),
     RemoveKey: lambda state, signer_id, signer, action, now: membership.check_remove_key(state, signer, action),
+    GraftTree: lambda state, signer_id, signer, action, now: paying.check_graft(state, signer, action),
+    PayTree: lambda state, signer_id, signer, action, now: paying.check_pay_tree(state, signer_id, action),
 })
 
 
@@ -221,6 +228,8 @@ applies: dict[type, Apply] = with_subclasses({
     RevokeInvitation: lambda state, signer_id, action, seq, ts: membership.apply_revoke_invitation(state, action, ts),
     AddKey: lambda state, signer_id, action, seq, ts: membership.apply_add_key(state, signer_id, action),
     RemoveKey: lambda state, signer_id, action, seq, ts: membership.apply_remove_key(state, signer_id, action),
+    GraftTree: lambda state, signer_id, action, seq, ts: paying.apply_graft(state, action, seq),
+    PayTree: lambda state, signer_id, action, seq, ts: paying.apply_pay_tree(state, signer_id, action, seq),
 })
 
 
@@ -271,6 +280,9 @@ body_applies: dict[type, BodyApply] = with_subclasses({
     PaymentSettled: lambda state, event, intent: paying.apply_settled(state, event.body),
     PaymentReturned: lambda state, event, intent: paying.apply_returned(state, event.body),
     PaymentCancel: lambda state, event, intent: paying.apply_cancel(state, event.body),
+    TreeSettled: lambda state, event, intent: paying.apply_tree_settled(state, event.body),
+    TreeReturned: lambda state, event, intent: paying.apply_tree_returned(state, event.body),
+    TreeReceived: lambda state, event, intent: paying.apply_tree_received(state, event),
     Genesis: _never_applied,
 })
 
@@ -340,6 +352,9 @@ audits: dict[type, Audit] = with_subclasses({
     PaymentSettled: lambda state, event, intent: paying.audit_settled(state, event),
     PaymentReturned: lambda state, event, intent: paying.audit_settled(state, event),
     PaymentCancel: lambda state, event, intent: paying.audit_cancel(state, event),
+    TreeSettled: lambda state, event, intent: paying.audit_tree_concluded(state, event),
+    TreeReturned: lambda state, event, intent: paying.audit_tree_concluded(state, event),
+    TreeReceived: lambda state, event, intent: paying.audit_tree_received(state, event),
     OfferClosed: lambda state, event, intent: sharing.audit_offer_close(state, event),
     WithdrawalDue: lambda state, event, intent: sharing.audit_withdrawal(state, event),
     Checkpoint: _audit_checkpoint,

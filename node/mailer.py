@@ -13,21 +13,35 @@ else is ever sent twice. A server that is down or answers 4xx is tried again aft
 for a permanent refusal (5xx, a recipient refused), the row is given up with the error's class
 recorded (never the address or the text). Without `smtp` in the config the task only waits.
 
-A mail says the community's name and what happened, amounts in major units with the unit. It
-carries no memo, no decision's or listing's text, and another member's name only where the names
-policy lets the recipient see it.
+A mail says the community's name and what happened, in the member's language (their settings'
+`language`, else the community's `default_language`; the text goes through Babel's gettext and the
+`mails` catalogues under node/locale), amounts in major units with the unit as that language writes
+numbers. It carries no memo, no decision's or listing's text, and another member's name only where
+the names policy lets the recipient see it. A weekly digest names, besides its counts, the titles
+of the new listings still on the market and of the decisions open (`digest_titles`, read at send
+time): what every member may read in the market and every reader in the decisions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.policy
+import functools
+import io
 import smtplib
 import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 
 from aiohttp import web
-from tallystick.ledger.money import format_money
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
 from tallystick.ledger.visibility import can_see, reader_for_key
 
 from .home import SmtpConfig
@@ -56,16 +70,108 @@ def backoff_ms(attempts: int) -> int:
     return min(retry_max_ms, retry_first_ms * 2 ** max(0, attempts - 1))
 
 
-def mail_line(node: object, notice: Notice) -> str:
-    """What happened, in one English line, as the recipient may read it."""
+# The mails' catalogues: English in this file, each other language's node/locale/<language>/LC_MESSAGES/
+# mails.po (a domain of its own beside the pages' `pages`: `pybabel extract` of this file into
+# node/locale/mails.pot, then `pybabel update --domain mails`; docs/notifications.md, "Languages").
+locale_root = Path(__file__).resolve().parent / "locale"
+domain = "mails"
+source_language = "en"
+# A mail's header line, at most: RFC 5322's hard limit, so that a subject is not folded (a folded
+# subject with a word outside ASCII is unfolded by readers, Python's own too, with a doubled space).
+header_line_chars_max = 998
+mail_policy = email.policy.default.clone(max_line_length=header_line_chars_max)
+# Titles a digest mail names, of each: new listings, decisions open. The rest are counted ("and 3 more").
+digest_titles_named_max = 5
+
+
+@functools.cache
+def mail_languages() -> tuple[str, ...]:
+    """English and every language with a mails catalogue, sorted (read once: they ship with the code)."""
+    found = {path.parent.parent.name for path in locale_root.glob(f"*/LC_MESSAGES/{domain}.po")}
+    return tuple(sorted({source_language} | found))
+
+
+@functools.cache
+def translations(language: str) -> NullTranslations:
+    """The finished translations of `language`'s mails catalogue, compiled in memory once (the .po
+    is the one source, as the pages' and the wallet's); English, or a language with no catalogue,
+    is the text as written here. A fuzzy or untranslated entry stays English."""
+    if language == source_language or language not in mail_languages():
+        return NullTranslations()
+    with (locale_root / language / "LC_MESSAGES" / f"{domain}.po").open("rb") as file:
+        catalogue = read_po(file, locale=language, domain=domain)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalogue)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=domain)
+
+
+def money_in(language: str, minor: int, decimals: int, unit: str) -> str:
+    """An amount in major units with the unit, as `language` writes numbers: 5.00 HRS, 5,00 HRS."""
+    major = Decimal(minor).scaleb(-decimals)
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return f"{format_decimal(major, format=pattern, locale=language, decimal_quantization=True)} {unit}"
+
+
+@dataclass(frozen=True)
+class DigestTitles:
+    """What a weekly digest names: the titles of the new listings still on the market (newest first)
+    and of the decisions open when it was written (soonest closing first), at most
+    `digest_titles_named_max` each."""
+
+    listings: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
+
+
+async def digest_titles(app: web.Application, notice: Notice) -> DigestTitles:
+    """The titles digest `notice` names, read now (for its mail, or the inbox): the listings listed
+    in its windows up to when it was written that are still on the market (one withdrawn, hidden or
+    expired since is not named), and the decisions open then. Every member reads the live listings
+    and every reader the decisions' titles (one erased is not named)."""
+    from .app import config_key, node_key
+    from .http.listings import on_the_market
+    from .listings import listings_key
+
+    node = app[node_key]
+    state = node.sequencer.state
+    interval_ms = app[config_key].digest_interval_ms
+    # The digest's seq is its window's end; it counts what was listed since the window before began.
+    since_ms = notice.seq - 2 * interval_ms
+    written_ms = notice.created_ms
+    listings = app.get(listings_key)
+    titles: list[str] = []
+    if listings is not None:
+        from .app import clock_ms
+
+        found, _ = await listings.search(
+            now_ms=clock_ms(), active=lambda listing: on_the_market(state, listing), text=None, category=None,
+            place=None, kind=None, before=(written_ms + 1, ""), limit=digest_titles_named_max)
+        titles = [listing.title for listing in found if listing.listed_ms > since_ms]
+    open_then = sorted((decision for decision in state.decisions.values()
+                        if decision.opened_ms <= written_ms < decision.deadline_ms), key=lambda d: d.deadline_ms)
+    decisions: list[str] = []
+    for decision in open_then:
+        title = node.directory.text(decision.title)  # None: erased
+        if title:
+            decisions.append(title)
+        if len(decisions) == digest_titles_named_max:
+            break
+    return DigestTitles(tuple(titles), tuple(decisions))
+
+
+def mail_line(node: object, notice: Notice, language: str = source_language) -> str:
+    """What happened, in one line in `language`, as the recipient may read it."""
     from .app import Node
 
     assert isinstance(node, Node)
+    catalogue = translations(language)
+    _ = catalogue.gettext
+    ngettext = catalogue.ngettext
     state = node.sequencer.state
     community = state.community
 
     def money(minor: int | None) -> str:
-        return format_money(minor or 0, community.unit_decimals, community.unit_code)
+        return money_in(language, minor or 0, community.unit_decimals, community.unit_code)
 
     recipient = state.members.get(notice.member)
     reader = reader_for_key(state, recipient.key) if recipient is not None else None
@@ -74,56 +180,94 @@ def mail_line(node: object, notice: Notice) -> str:
         member = state.members.get(notice.other)
         if member is not None and can_see(state, reader, "names", notice.other):
             other = node.directory.name(member)
+    amount = money(notice.amount_minor)
     kind = notice.kind
     if kind == "payment_received":
         if notice.ref == "across":
-            return f"You were paid {money(notice.amount_minor)} from another community"
-        return f"{other} paid you {money(notice.amount_minor)}" if other else f"You were paid {money(notice.amount_minor)}"
+            return _("You were paid {amount} from another community").format(amount=amount)
+        if other:
+            return _("{name} paid you {amount}").format(name=other, amount=amount)
+        return _("You were paid {amount}").format(amount=amount)
     if kind == "payment_across_settled":
-        return f"Your payment of {money(notice.amount_minor)} to another community arrived"
+        return _("Your payment of {amount} to another community arrived").format(amount=amount)
     if kind == "payment_across_returned":
-        return f"Your payment of {money(notice.amount_minor)} to another community came back to you"
+        return _("Your payment of {amount} to another community came back to you").format(amount=amount)
     if kind == "decision_opened":
-        return f"A decision was opened (number {notice.ref}): read it and vote in your wallet"
+        return _("A decision was opened (number {number}): read it and vote in your wallet").format(number=notice.ref)
     if kind == "decision_closing":
-        return f"Decision number {notice.ref} closes within a day and you have not voted"
+        return _("Decision number {number} closes within a day and you have not voted").format(number=notice.ref)
     if kind == "delegated":
-        return f"{other} lets you vote for them" if other else "A member lets you vote for them"
+        if other:
+            return _("{name} lets you vote for them").format(name=other)
+        return _("A member lets you vote for them")
     if kind == "offer_closed":
         if notice.detail == "allotted":
-            return f"A share offer you subscribed to closed: {notice.units} units are yours"
-        return "A share offer you subscribed to closed without enough subscriptions: your credit came back"
+            units = notice.units or 0
+            return ngettext("A share offer you subscribed to closed: {units} unit is yours",
+                            "A share offer you subscribed to closed: {units} units are yours", units).format(units=units)
+        return _("A share offer you subscribed to closed without enough subscriptions: your credit came back")
     if kind == "order_filled":
-        verb = "bought" if notice.detail == "bought" else "sold"
-        return f"Your order traded: you {verb} {notice.units} units for {money(notice.amount_minor)}"
+        units = notice.units or 0
+        if notice.detail == "bought":
+            return ngettext("Your order traded: you bought {units} unit for {amount}",
+                            "Your order traded: you bought {units} units for {amount}", units).format(
+                units=units, amount=amount)
+        return ngettext("Your order traded: you sold {units} unit for {amount}",
+                        "Your order traded: you sold {units} units for {amount}", units).format(units=units, amount=amount)
     if kind == "dividend_paid":
-        return f"You were paid a dividend of {money(notice.amount_minor)}"
+        return _("You were paid a dividend of {amount}").format(amount=amount)
     if kind == "listing_expiring":
-        return "A listing of yours expires within three days: renew it in your wallet to keep it"
+        return _("A listing of yours expires within three days: renew it in your wallet to keep it")
     if kind == "weekly_digest":
         listings = notice.units or 0
         decisions = int(notice.detail or 0)
-        return (f"This week: {listings} new {'listing' if listings == 1 else 'listings'} in the market, "
-                f"{decisions} {'decision' if decisions == 1 else 'decisions'} open")
-    return "Something in your community concerns you: see your wallet"
+        new = ngettext("{count} new listing in the market", "{count} new listings in the market", listings).format(
+            count=listings)
+        open_ = ngettext("{count} decision open", "{count} decisions open", decisions).format(count=decisions)
+        return _("This week: {listings}, {decisions}").format(listings=new, decisions=open_)
+    return _("Something in your community concerns you: see your wallet")
 
 
-def compose(node: object, notice: Notice, address: str, sender: str, public_url: str | None) -> EmailMessage:
+def _titled(heading: str, titles: tuple[str, ...], counted: int, more: Callable[[int], str]) -> str:
+    """A heading and one line per title, and how many more were counted than named."""
+    lines = [heading, *(f"- {title}" for title in titles)]
+    if counted > len(titles):
+        lines.append(more(counted - len(titles)))
+    return "\n".join(lines) + "\n\n"
+
+
+def compose(node: object, notice: Notice, address: str, sender: str, public_url: str | None,
+            language: str = source_language, digest: DigestTitles | None = None) -> EmailMessage:
     from .app import Node
 
     assert isinstance(node, Node)
+    catalogue = translations(language)
+    _ = catalogue.gettext
+    ngettext = catalogue.ngettext
     community = node.sequencer.state.community.name
-    line = mail_line(node, notice)
-    message = EmailMessage()
+    line = mail_line(node, notice, language)
+    message = EmailMessage(policy=mail_policy)
     message["From"] = sender
     message["To"] = address
     message["Subject"] = f"{community}: {line}"
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
-    where = f"{public_url.rstrip('/')}/wallet/inbox" if public_url else "your wallet's inbox"
+    message["Content-Language"] = language
+    where = f"{public_url.rstrip('/')}/wallet/inbox" if public_url else _("your wallet's inbox")
+    named = ""
+    if digest is not None:
+        # A listing named may have gone since it was counted, and one counted may not be named.
+        if digest.listings:
+            named += _titled(_("New in the market:"), digest.listings, notice.units or 0,
+                             lambda left: ngettext("and {count} more", "and {count} more", left).format(count=left))
+        if digest.decisions:
+            named += _titled(_("Decisions open:"), digest.decisions, int(notice.detail or 0),
+                             lambda left: ngettext("and {count} more", "and {count} more", left).format(count=left))
     message.set_content(
-        f"{line}.\n\nThis is {community}'s node telling you what concerns you. Read more in {where}.\n"
-        "To stop these e-mails, turn them off in your wallet: More, Notifications.\n")
+        f"{line}.\n\n{named}"
+        + _("This is {community}'s node telling you what concerns you. Read more in {where}.").format(
+            community=community, where=where) + "\n"
+        + _("To stop these e-mails, turn them off in your wallet: More, Notifications.") + "\n")
     return message
 
 
@@ -186,7 +330,10 @@ class Mailer:
         if settings.address is None or mail.notice.kind in settings.off:
             await self.store.mail_dropped(mail.id, clock_ms())
             return
-        message = compose(node, mail.notice, settings.address, self.config.sender, self.app[config_key].public_url)
+        config = self.app[config_key]
+        language = settings.language or config.default_language
+        digest = await digest_titles(self.app, mail.notice) if mail.notice.kind == "weekly_digest" else None
+        message = compose(node, mail.notice, settings.address, self.config.sender, config.public_url, language, digest)
         try:
             await asyncio.to_thread(send_now, self.config, message)
         except PermanentMailError as error:

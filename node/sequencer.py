@@ -56,7 +56,7 @@ from tallystick.protocol.events import (
 )
 from tallystick.protocol.feed import FeedHead
 from tallystick.protocol.ids import KeyPair, hash32
-from tallystick.protocol.personal import Opened, clear_texts, seal
+from tallystick.protocol.personal import Opened, seal
 
 from .personal import Directory, folded_key, subject_of
 from .store import BatchBuilder, Store
@@ -213,7 +213,7 @@ class Sequencer:
         Raises a RemoteError for bad bytes or signatures, a DomainError if the rules refuse it."""
         submitted = verify_submitted_intent(intent_bytes, feed=self.head.feed)
         intent = submitted.intent
-        if clear_texts(intent.action):
+        if submitted.in_clear:
             raise PersonalInClearError(
                 "this intent carries a name, memo or text in clear, which the log would show to every "
                 "replica; send it opened (docs/protocol.md §19): upgrade the client"

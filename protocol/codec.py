@@ -40,7 +40,7 @@ from .events import (
     intent_decoder,
 )
 from .ids import KeyPair, hash32, verify_signature
-from .personal import Opened, clear_action, committed_action, committed_texts, opened_action, openings
+from .personal import Committed, Opened, clear_action, committed_action, opened_action, personal_values
 
 event_namespace = b"tallystick/event/v1\n"
 intent_namespace = b"tallystick/intent/v1\n"
@@ -196,7 +196,11 @@ def verify_event_signature(event_bytes: bytes, public_key: bytes) -> None:
 
 def verify_intent(intent_bytes: bytes, *, feed: bytes) -> Intent:
     """Decode an intent, check it targets `feed`, and check its member signature."""
-    intent = decode_intent(intent_bytes)
+    return _verified(decode_intent(intent_bytes), intent_bytes, feed)
+
+
+def _verified(intent: Intent, intent_bytes: bytes, feed: bytes) -> Intent:
+    """`intent`, decoded from `intent_bytes`, once it targets `feed` and its signature holds."""
     if intent.feed != feed:
         raise WrongFeedError("intent is addressed to another community's feed; sign it for this node's feed")
     verify_signature(intent.key, signable_intent(intent_bytes), intent.sig)
@@ -212,27 +216,31 @@ class Submitted(msgspec.Struct, frozen=True):
     intent_bytes: bytes
     opened: tuple[Opened, ...]
     clear: Intent | None = None
+    # Whether a non-empty text came in clear (the form written before §19), which a node refuses.
+    in_clear: bool = False
 
 
 def verify_submitted_intent(intent_bytes: bytes, *, feed: bytes) -> Submitted:
     """`verify_intent` for what a client sends its node: personal texts may come opened; the
     signature is checked over the committed form, and the committed bytes are returned."""
     intent = decode_intent(intent_bytes)
-    opened = tuple(openings(intent.action))
-    if committed_texts(intent.action):
+    texts = personal_values(intent.action)  # one walk: most intents (a payment, a vote) carry none
+    opened = tuple(value for value in texts if isinstance(value, Opened))
+    if any(isinstance(value, Committed) for value in texts):
         # A digest alone: its node could not seal the text, and every replica would refuse the event.
         raise MalformedError(
             "this intent commits to a text it does not open: send every name, memo and text opened "
             "(docs/protocol.md §19), so that its node can seal it and check its rules"
         )
+    in_clear = any(isinstance(value, str) and value for value in texts)
     if not opened:
-        return Submitted(verify_intent(intent_bytes, feed=feed), intent_bytes, ())
+        return Submitted(_verified(intent, intent_bytes, feed), intent_bytes, (), in_clear=in_clear)
     committed = Intent(v=intent.v, feed=intent.feed, key=intent.key, nonce=intent.nonce,
                        action=committed_action(intent.action), sig=intent.sig)
     committed_bytes = encoder.encode(committed)
     if len(committed_bytes) > limits.intent_bytes_max:  # a digest may be longer than a short text
         raise TooLargeError(f"intent is {len(committed_bytes)} bytes committed; the limit is {limits.intent_bytes_max}")
     clear = msgspec.structs.replace(intent, action=clear_action(intent.action))
-    return Submitted(verify_intent(committed_bytes, feed=feed), committed_bytes, opened, clear)
+    return Submitted(verify_intent(committed_bytes, feed=feed), committed_bytes, opened, clear, in_clear=in_clear)
 
 

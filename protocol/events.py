@@ -357,6 +357,41 @@ class PayAcross(_Tagged, tag="pay_across"):
     memo: Memo | Personal = ""
 
 
+# A Credit Commons tree (docs/creditcommons.md): a path of node names and an account, and the
+# last-hash chain's hashes (md5 in hex, or a graft's agreed first text).
+TreePath = Annotated[str, Meta(min_length=1, max_length=limits.tree_path_chars_max,
+                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*$")]
+TreeName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ChainHash = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+TreeRate = Annotated[int, Meta(ge=1, le=limits.tree_rate_max)]
+
+
+class GraftTree(_Tagged, tag="graft_tree"):
+    """The community joins a Credit Commons tree as a leaf: its node is `node_path` (ending with
+    `leaf_name`, its name on the trunkward node), the chain starts at `first_hash` (agreed with the
+    trunkward node's operator), one minor unit is `rate_num / rate_den` of the tree's quant, and the
+    community's tree account may go `debit_limit_minor` below zero and `credit_ceiling_minor` above
+    (mirrored, as a trade account's: the community below zero in the tree is the account above
+    zero here). An admin's intent. It opens the tree account."""
+
+    node_path: TreePath
+    leaf_name: TreeName
+    first_hash: ChainHash
+    rate_num: TreeRate
+    rate_den: TreeRate
+    debit_limit_minor: LimitMinor
+    credit_ceiling_minor: LimitMinor
+
+
+class PayTree(_Tagged, tag="pay_tree"):
+    """The signer pays the account at `to_path` in the Credit Commons tree `amount_minor`: carried
+    in an `act`, held until the trunkward node answers (a `tree_settled` or `tree_returned`)."""
+
+    to_path: TreePath
+    amount_minor: AmountMinor
+    memo: Memo | Personal = ""
+
+
 class FederationAct(_Tagged, tag="federation"):
     """The community appends `body` to its own feed: it adopts a federation's charter, proposes in
     a federation, or casts its ballot in one (federation/ folds these from the members' feeds). An
@@ -519,6 +554,8 @@ Action = (
     | RevokeInvitation
     | AddKey
     | RemoveKey
+    | GraftTree
+    | PayTree
     | RegisterEnterpriseWithMemberVotes
     | PayInterest
 )
@@ -657,9 +694,39 @@ class WithdrawalDue(_Tagged, tag="withdrawal_due"):
     outcome: Literal["paid", "refused"]
 
 
+class TreeSettled(_Tagged, tag="tree_settled"):
+    """The trunkward node wrote the held payment `payment` (the seq of its `act`): it leaves the
+    community through its tree account for good; the chain is now at `last_hash`."""
+
+    payment: Seq
+    last_hash: ChainHash
+
+
+class TreeReturned(_Tagged, tag="tree_returned"):
+    """The trunkward node refused the held payment `payment` (`reason`: the API's error class):
+    the payer gets it back; the chain did not move."""
+
+    payment: Seq
+    reason: Annotated[str, Meta(max_length=64, pattern=r"^[A-Za-z]*$")]
+
+
+class TreeReceived(_Tagged, tag="tree_received"):
+    """The trunkward node relayed transaction `uuid` from `from_path`, worth `quant` of the tree's
+    unit: `to_member` is credited `amount_minor` (`quant` at the graft's rate, rounded down) from
+    the tree account, and the chain is at `last_hash`."""
+
+    uuid: Annotated[str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    from_path: TreePath
+    to_member: Id32
+    amount_minor: AmountMinor
+    quant: Annotated[int, Meta(ge=1, le=limits.amount_minor_max)]
+    last_hash: ChainHash
+
+
 Body = (
     Genesis | GenesisSealed | Act | ActSealed | Checkpoint | KeyRotated | DecisionClosed | OfferClosed | WithdrawalDue | TradeLimits
     | CapacityLimits | FederationBody | PaymentBody
+    | TreeSettled | TreeReturned | TreeReceived
 )
 
 body_kinds: frozenset[str] = (
@@ -667,6 +734,7 @@ body_kinds: frozenset[str] = (
                "trade_limits", "capacity_limits"})
     | federation_body_kinds
     | payment_body_kinds
+    | frozenset({"tree_settled", "tree_returned", "tree_received"})
 )
 action_kinds: frozenset[str] = frozenset(
     {
@@ -696,6 +764,8 @@ action_kinds: frozenset[str] = frozenset(
         "invite",
         "join",
         "revoke_invitation",
+        "graft_tree",
+        "pay_tree",
         "register_enterprise_member_votes",
         "pay_interest",
     }

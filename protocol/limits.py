@@ -216,3 +216,8 @@ sessions_per_member_max = 10
 # session file and the in-memory list of signed-in keys whatever strangers or members do.
 sessions_max = 100_000
 sign_in_challenges_max = 10_000
+
+# A Credit Commons tree (docs/creditcommons.md): a path names at most a dozen nodes of 64 characters
+# (protocol/events.py's TreePath), and a graft's rate is a ratio of two numbers up to this.
+tree_path_chars_max = 255
+tree_rate_max = 10**9

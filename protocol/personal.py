@@ -92,6 +92,7 @@ personal_fields: dict[str, tuple[str, ...]] = {
     "enterprise_pay": ("memo",),
     "treasury_pay": ("memo",),
     "pay_across": ("memo",),
+    "pay_tree": ("memo",),
     "propose": ("title", "text", "options", "effect"),
     "propose_period": ("title", "text", "options", "effect"),
 }

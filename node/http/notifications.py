@@ -8,7 +8,8 @@ the export). A member the reader may not name is 400 `bad_id`, as everywhere (no
 
 - `GET /api/members/{REF}/inbox[?before=][&limit=]`: notices newest first, and the unread count.
 - `POST /api/members/{REF}/inbox/read`: `{"ids": [...]}` or `{"all": true}`.
-- `GET` and `PUT /api/members/{REF}/notifications`: `{"address", "kinds": {kind: on}}`.
+- `GET` and `PUT /api/members/{REF}/notifications`: `{"address", "kinds": {kind: on}, "language"}`
+  (the mails' language: one the node has mails in, or null for the community's default_language).
 
 Every input is checked here before the file is touched; an address is never logged.
 """
@@ -24,7 +25,8 @@ from tallystick.ledger.visibility import Reader
 from tallystick.protocol.errors import LocalError, MalformedError
 from tallystick.protocol.ids import id_to_text
 
-from ..app import Node, clock_ms, node_key
+from ..app import Node, clock_ms, config_key, node_key
+from ..mailer import DigestTitles, digest_titles, mail_languages
 from ..notifications import (
     Notice,
     NotificationStore,
@@ -59,6 +61,8 @@ class SettingsBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Left out: the address stays as it is; null: no e-mail.
     address: str | None | msgspec.UnsetType = msgspec.UNSET
     kinds: dict[str, bool] = {}
+    # Left out: as it is; null: the community's default_language.
+    language: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 def _own(request: web.Request) -> tuple[Node, State, Reader, bytes]:
@@ -81,18 +85,22 @@ async def _decoded(request: web.Request, kind: type[Any], line: str) -> Any:
     return await params.json_body(request, kind, notifications_body_bytes_max, line)
 
 
-def notice_json(node: Node, state: State, reader: Reader, notice: Notice) -> dict[str, Any]:
+def notice_json(node: Node, state: State, reader: Reader, notice: Notice,
+                titles: DigestTitles | None = None) -> dict[str, Any]:
     other = None
     if notice.other is not None:
         is_enterprise = notice.other in state.shares.enterprises
         name = (state.shares.enterprises[notice.other].name if is_enterprise
                 else name_for(state, reader, notice.other, node.directory))
         other = {"id": id_to_text("e" if is_enterprise else "m", notice.other), "name": name}
-    return {
+    shown: dict[str, Any] = {
         "id": notice.id, "kind": notice.kind, "seq": notice.seq, "ref": notice.ref, "detail": notice.detail or None,
         "other": other, "amount": notice.amount_minor, "units": notice.units,
         "created_ms": notice.created_ms, "read": notice.read_ms is not None,
     }
+    if titles is not None:  # a digest: what it names, as its mail does
+        shown["titles"] = {"listings": list(titles.listings), "decisions": list(titles.decisions)}
+    return shown
 
 
 async def inbox(request: web.Request) -> web.Response:
@@ -103,7 +111,9 @@ async def inbox(request: web.Request) -> web.Response:
     notices, after, unread = await _store(request).inbox(member_id, before, limit)
     unit = state.community
     return json_response({
-        "notices": [notice_json(node, state, reader, notice) for notice in notices],
+        "notices": [notice_json(node, state, reader, notice,
+                                await digest_titles(request.app, notice) if notice.kind == "weekly_digest" else None)
+                    for notice in notices],
         "unread": unread, "next": after, "unit": {"code": unit.unit_code, "decimals": unit.unit_decimals},
     })
 
@@ -121,20 +131,24 @@ async def mark_read(request: web.Request) -> web.Response:
     return json_response({"unread": unread})
 
 
-def _settings_json(address: str | None, off: frozenset[str]) -> dict[str, Any]:
-    return {"address": address, "kinds": {kind: kind not in off for kind in kinds}}
+def _settings_json(request: web.Request, address: str | None, off: frozenset[str], language: str | None) -> dict[str, Any]:
+    """The settings as the member reads them; `language` the one their mails are in (theirs, else
+    the community's default_language)."""
+    return {"address": address, "kinds": {kind: kind not in off for kind in kinds},
+            "language": language or request.app[config_key].default_language}
 
 
 async def get_settings(request: web.Request) -> web.Response:
     _node, _state, _reader, member_id = _own(request)
     settings = await _store(request).settings_of(member_id)
-    return json_response(_settings_json(settings.address, settings.off))
+    return json_response(_settings_json(request, settings.address, settings.off, settings.language))
 
 
 async def put_settings(request: web.Request) -> web.Response:
     _node, _state, _reader, member_id = _own(request)
     body = await _decoded(request, SettingsBody,
-                          'send JSON {"address": an e-mail address or null, "kinds": {"payment_received": true, …}}')
+                          'send JSON {"address": an e-mail address or null, "kinds": {"payment_received": true, …},'
+                          ' "language": "en" or null}')
     store = _store(request)
     current = await store.settings_of(member_id)
     if body.address is msgspec.UNSET:
@@ -147,14 +161,18 @@ async def put_settings(request: web.Request) -> web.Response:
     unknown = sorted(set(body.kinds) - set(kinds))
     if unknown:
         raise MalformedError(f"the kinds are {', '.join(kinds)}; {unknown[0][:40]!r} is not one")
+    language = current.language if body.language is msgspec.UNSET else body.language
+    if language is not None and language not in mail_languages():
+        raise MalformedError(f"language is one the node writes mails in ({', '.join(mail_languages())}), "
+                             "or null for the community's")
     off = set(current.off)
     for kind, on in body.kinds.items():
         if on:
             off.discard(kind)
         else:
             off.add(kind)
-    await store.set_settings(member_id, address, frozenset(off))
-    return json_response(_settings_json(address, frozenset(off)))
+    await store.set_settings(member_id, address, frozenset(off), language)
+    return json_response(_settings_json(request, address, frozenset(off), language))
 
 
 def add_routes(app: web.Application) -> None:

@@ -496,6 +496,7 @@ def _join_request_paths() -> dict[str, Any]:
 
 def _notification_paths() -> dict[str, Any]:
     """A member's inbox and notification settings (node/http/notifications.py, docs/api.md §14)."""
+    from ..mailer import mail_languages
     from ..notifications import address_chars_max, inbox_page_max, kinds, mark_read_ids_max
     from .notifications import notifications_body_bytes_max
 
@@ -506,7 +507,11 @@ def _notification_paths() -> dict[str, Any]:
         "ref": {"type": "string"}, "detail": {"type": ["string", "null"]},
         "other": {"type": ["object", "null"], "properties": {"id": _id, "name": {"type": ["string", "null"]}}},
         "amount": {"type": ["integer", "null"], "description": "minor units"}, "units": {"type": ["integer", "null"]},
-        "created_ms": {"type": "integer"}, "read": {"type": "boolean"}}}
+        "created_ms": {"type": "integer"}, "read": {"type": "boolean"},
+        "titles": {"type": "object", "description": "a digest's: what it names, read when shown",
+                   "required": ["listings", "decisions"], "additionalProperties": False, "properties": {
+                       "listings": {"type": "array", "items": {"type": "string"}},
+                       "decisions": {"type": "array", "items": {"type": "string"}}}}}}
     page = {"type": "object", "required": ["notices", "unread", "next", "unit"], "properties": {
         "notices": {"type": "array", "maxItems": inbox_page_max, "items": notice},
         "unread": {"type": "integer"}, "next": {"type": ["integer", "null"]},
@@ -514,7 +519,9 @@ def _notification_paths() -> dict[str, Any]:
     settings = {"type": "object", "required": ["address", "kinds"], "properties": {
         "address": {"type": ["string", "null"], "maxLength": address_chars_max},
         "kinds": {"type": "object", "properties": {kind: {"type": "boolean"} for kind in kinds},
-                  "additionalProperties": False}}}
+                  "additionalProperties": False},
+        "language": {"type": "string", "enum": list(mail_languages()),
+                     "description": "the mails' language: the member's, else the community's default_language"}}}
     changes = (400, 401, 403, 408, 413, *always)
 
     def body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -544,7 +551,9 @@ def _notification_paths() -> dict[str, Any]:
             "put": {"summary": "Change one's address (null: no e-mail) or switch kinds on and off",
                     "parameters": reference, "requestBody": body({"properties": {
                         "address": {"type": ["string", "null"], "maxLength": address_chars_max},
-                        "kinds": settings["properties"]["kinds"]}}),
+                        "kinds": settings["properties"]["kinds"],
+                        "language": {"type": ["string", "null"], "enum": [*mail_languages(), None],
+                                     "description": "null: the community's default_language"}}}),
                     "responses": {"200": _ok(settings), **_errors(*changes)}}},
     }
 
@@ -1074,7 +1083,8 @@ def _document() -> dict[str, Any]:
 
 def _wallet_payment_paths() -> dict[str, Any]:
     """What a wallet reads about its member's payments: an intent by its nonce (was it applied?),
-    what of their credit is held and why, and whom they may pay in another community."""
+    what of their credit is held and why, and whom they may pay in another community; and the
+    community's rules in force, for its members."""
     reference = _text_path("reference", "an id (m_) or a name")
     nonce = {"name": "nonce", "in": "path", "required": True, "description": "the intent's nonce",
              "schema": {"type": "integer", "minimum": 0, "maximum": limits.int64_max}}
@@ -1095,6 +1105,25 @@ def _wallet_payment_paths() -> dict[str, Any]:
              "properties": {"member": _id, "community": _id, "community_name": {"type": "string"},
                             "unit": {"type": "object"}, "federation": _id, "federation_name": {"type": "string"},
                             "amount": {"type": ["integer", "null"]}, "received": {"type": ["integer", "null"]}}}
+    floor = {"type": "object", "required": ["class", "quorum_bp", "threshold_bp", "period_ms"],
+             "properties": {"class": {"type": "string", "enum": ["general", "enterprise", "membership", "limits",
+                                                                   "treasury", "federation", "key_recovery", "rules"]},
+                            "quorum_bp": {"type": "integer"}, "threshold_bp": {"type": "integer"},
+                            "period_ms": {"type": "integer", "description": "the least time open"}}}
+    rules = {"type": "object", "additionalProperties": False,
+             "required": ["unit", "debit_limit", "credit_ceiling", "admission", "quorum_bp", "threshold_bp", "floors",
+                          "levy", "visibility"],
+             "properties": {"unit": {"type": "object"},
+                            "debit_limit": {"type": "integer", "description": "the default, minor units"},
+                            "credit_ceiling": {"type": "integer", "description": "the default, minor units"},
+                            "admission": {"type": "string", "enum": ["admin", "decision"]},
+                            "quorum_bp": {"type": "integer", "description": "the default quorum, basis points"},
+                            "threshold_bp": {"type": "integer", "description": "the default threshold, basis points"},
+                            "floors": {"type": "array", "items": floor},
+                            "levy": {"type": ["object", "null"], "required": ["rate_bp", "min", "max"],
+                                     "properties": {"rate_bp": {"type": "integer"}, "min": {"type": "integer"},
+                                                    "max": {"type": "integer"}}},
+                            "visibility": {"type": "object", "description": "kind -> audience, as /api/community"}}}
     return {
         "/api/members/{reference}/intents/{nonce}": _get(
             "Whether the node applied the member's intent with this nonce, and the event that carries it",
@@ -1102,6 +1131,9 @@ def _wallet_payment_paths() -> dict[str, Any]:
         "/api/members/{reference}/held": _get(
             "What of the member's credit is held and why: open subscriptions, resting orders, payments across "
             "in flight", _ok(held), 400, 403, parameters=[reference]),
+        "/api/rules": _get(
+            "The community's rules in force: default limits, admission, default quorum and threshold, the floors "
+            "of each class of decision, the levy, who sees what", _ok(rules), parameters=[]),
         "/api/payees/{member}": _get(
             "The communities of this node's federations with an active member of that id, and what they would "
             "receive of ?amount= (minor units of this community's unit)",
@@ -1121,4 +1153,6 @@ route_visibility.update({
                                      "is hidden",
     "/api/payees/{member}": "an active member of this community (signed in, or signing the request); anyone else "
                             "401 not_signed_in",
+    "/api/rules": "an active member of this community (signed in, or signing the request); anyone else 401 "
+                  "not_signed_in; the same answer for every member (nothing personal)",
 })

@@ -1,6 +1,7 @@
-"""Two reads a wallet needs about its own member's payments: whether the node applied one of
-their signed intents (`GET /api/members/{reference}/intents/{nonce}`), and what of their credit is
-held and why (`GET /api/members/{reference}/held`). docs/api.md §10; docs/wallet.md "Outbox".
+"""Three reads a wallet needs: whether the node applied one of its member's signed intents (`GET
+/api/members/{reference}/intents/{nonce}`), what of their credit is held and why (`GET
+/api/members/{reference}/held`), and the community's rules in force (`GET /api/rules`). docs/api.md
+§10, §10.1; docs/wallet.md "Outbox" and "The rules in force".
 
 How this works. **An intent by its nonce.** A nonce is unique per member per feed (protocol.md
 §13.2.1): the wallet keeps a payment it could not send as its signed bytes and, sent again, may be
@@ -16,7 +17,14 @@ resting sells (shares locked, no credit), and the payments across they sent that
 settled or returned (the credit comes back if the payment is returned), each with its amount and
 the other community's name where this node holds its ledger (`elsewhere_key`).
 
-Who may call them: the intent, whoever may see the member's history (by default the member
+**The rules in force** are read from the ledger's state as the ledger itself applies them: the
+default limits, the admission rule and the default quorum and threshold (`set_rules`), the floors of
+every class of decision (`floors_in_force`: the defaults with every passed `set_floors` over them),
+the levy (`set_levy`; null while payments carry none) and who sees what (`set_visibility`). Nothing in
+it is personal, but it is the community's own business, so it is for its members.
+
+Who may call them: the rules, any active member (signed in, or signing the request); anyone else
+401 `not_signed_in`. The intent, whoever may see the member's history (by default the member
 concerned and the admins, like the statement: it tells which payments they made); what is held,
 whoever may see the member's balance (by default the same). A member the reader may not name is
 `bad_id`, as for no one (a stranger, by default); anyone else who may name them `not_visible`.
@@ -27,7 +35,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from tallystick.ledger.decisions import floors_in_force
 from tallystick.ledger.model import State
+from tallystick.ledger.visibility import policy_json
 from tallystick.protocol import limits
 from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.events import Act
@@ -36,6 +46,7 @@ from tallystick.protocol.ids import hash32, id_to_text
 
 from ..app import Node, elsewhere_key, node_key
 from ..history import History
+from ..sessions import NotSignedInError
 from ..visible import require
 from ..visible import resolve_member as resolve_for
 from . import params
@@ -150,6 +161,31 @@ async def held(request: web.Request) -> web.Response:
                           "items": items})
 
 
+def rules_json(state: State) -> dict[str, Any]:
+    """The community's rules in force: what `GET /api/rules` answers."""
+    community, rules, levy = state.community, state.rules, state.levy
+    return {
+        "unit": {"code": community.unit_code, "decimals": community.unit_decimals},
+        "debit_limit": community.debit_limit_minor,
+        "credit_ceiling": community.credit_ceiling_minor,
+        "admission": rules.admission,
+        "quorum_bp": rules.quorum_bp,
+        "threshold_bp": rules.threshold_bp,
+        # In the order docs/decisions.md lists the classes (default_floors'), the lightest first.
+        "floors": [{"class": floor.decision_class, "quorum_bp": floor.quorum_bp, "threshold_bp": floor.threshold_bp,
+                    "period_ms": floor.period_ms} for floor in floors_in_force(state).values()],
+        "levy": None if levy is None else {"rate_bp": levy.rate_bp, "min": levy.min_minor, "max": levy.max_minor},
+        "visibility": policy_json(state.visibility),
+    }
+
+
+async def rules(request: web.Request) -> web.Response:
+    if not reader_of(request).is_member:
+        raise NotSignedInError("the community's rules are for its members: sign in, or sign the request with your key")
+    return json_response(rules_json(_node(request).sequencer.state))
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/rules", rules)
     app.router.add_get("/api/members/{reference}/intents/{nonce}", intent_by_nonce)
     app.router.add_get("/api/members/{reference}/held", held)

@@ -3,16 +3,19 @@ the members' balances.
 
 How this works: each function takes numbers and a function that writes a number for people, and
 returns what a template draws (coordinates, and SVG written here for the many points of a line);
-nothing a member typed is written into the SVG but escaped.
+nothing a member typed is written into the SVG but escaped. Times and a point's words are in the
+request's language (language.py).
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup, escape
+
+from .language import gettext as _
+from .language import when
 
 # Buckets of the balance histogram: enough to see a shape, few enough to label.
 histogram_buckets = 24
@@ -47,10 +50,6 @@ def histogram(balances: list[int], label: Callable[[int], str]) -> dict[str, Any
             "low": label(low), "high": label(high)}
 
 
-def format_time(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def line_chart(points: list[tuple[int, int, int]], start_ms: int, end_ms: int,
                label: Any, unit: str) -> dict[str, Any] | None:
     """A step line of values over time, drawn from numbers only: `points` are (seq, ts, value) in
@@ -70,15 +69,15 @@ def line_chart(points: list[tuple[int, int, int]], start_ms: int, end_ms: int,
         return chart_height * (high - value) / span_value
 
     markers = [{"x": f"{x(ts):.1f}", "y": f"{y(value):.1f}", "seq": seq, "value": value, "text": label(value),
-                "when": format_time(ts)} for seq, ts, value in points]
+                "when": when(ts)} for seq, ts, value in points]
     path = f"M {markers[0]['x']} {markers[0]['y']}" + "".join(f" H {m['x']} V {m['y']}" for m in markers[1:])
     path += f" H {chart_width:.1f}"
     # The points as SVG written here, not by a loop in the template: Jinja spends ~50 µs a point on
     # it (10 ms for a full plot). Numbers only, and every text part escaped.
-    unit_text = escape(unit)
+    point_words = _("%(amount)s %(unit)s after event #%(seq)s, %(when)s")  # in the request's language
     points_svg = Markup("".join(
         f'<circle class="point" cx="{m["x"]}" cy="{m["y"]}" r="2" data-seq="{m["seq"]:d}" data-value="{m["value"]:d}">'
-        f'<title>{escape(m["text"])} {unit_text} after event #{m["seq"]:d}, {escape(m["when"])}</title></circle>'
+        f'<title>{escape(point_words % {"amount": m["text"], "unit": unit, "seq": m["seq"], "when": m["when"]})}</title></circle>'
         for m in markers))
     return {"width": chart_width, "height": chart_height, "path": path, "points_svg": points_svg, "zero_y": y(0),
             "low": label(low), "high": label(high), "start_ms": start_ms, "end_ms": end_ms,

@@ -13,7 +13,6 @@ from aiohttp import web
 from tallystick.ledger.accounts import people, people_roles
 from tallystick.ledger.decisions import tally, winners
 from tallystick.ledger.model import Decision, Member, State
-from tallystick.ledger.money import format_ceiling, format_debit_limit
 from tallystick.ledger.shares import vote_weights
 from tallystick.protocol import limits
 from tallystick.protocol.events import (
@@ -27,7 +26,7 @@ from ..personal import Directory
 from . import charts
 from .describe import describe_event, enterprise_part
 from .enterprise import enterprises_with_offers
-from .language import N_, language_of, word_for
+from .language import N_, ceiling, debit_floor, language_of, number, word_for
 from .language import gettext as _
 from .shared import (
     ElsewhereNames,
@@ -244,7 +243,7 @@ async def community_page(request: web.Request) -> web.Response:
         decisions=decisions,
         more_decisions=len(open_rows) > open_decisions_shown,
         treasury=treasury,
-        levy=None if levy is None else {"rate_percent": levy.rate_bp / 100, "min": money_text(node, levy.min_minor),
+        levy=None if levy is None else {"rate_percent": number(levy.rate_bp / 100), "min": money_text(node, levy.min_minor),
                                         "max": money_text(node, levy.max_minor)},
         histogram=_histogram(node) if sees(request, "balances") else None,
         names_shown=names_shown,
@@ -253,8 +252,9 @@ async def community_page(request: web.Request) -> web.Response:
         signed_in=reader.is_member,
         enterprises=await enterprises_with_offers(node),
         federations=await _federations_listed(request),
-        default_debit_limit=format_debit_limit(state.community.debit_limit_minor, state.community.unit_decimals,
-                                               state.community.unit_code),
-        default_credit_ceiling=format_ceiling(state.community.credit_ceiling_minor, state.community.unit_decimals,
-                                              state.community.unit_code),
+        default_debit_limit=debit_floor(state.community.debit_limit_minor, state.community.unit_decimals,
+                                        state.community.unit_code),
+        default_credit_ceiling=ceiling(state.community.credit_ceiling_minor, state.community.unit_decimals,
+                                       state.community.unit_code),
+        default_no_ceiling=state.community.credit_ceiling_minor >= limits.amount_minor_max,
     )

@@ -15,7 +15,6 @@ from typing import Any
 
 from tallystick.ledger.accounts import member_for_key
 from tallystick.ledger.model import State
-from tallystick.ledger.money import format_money
 from tallystick.ledger.payments import payment_id
 from tallystick.protocol.codec import decode_event, decode_intent
 from tallystick.protocol.events import (
@@ -63,7 +62,7 @@ from tallystick.protocol.ids import id_to_text
 from tallystick.protocol.personal import Committed
 
 from ..personal import Directory
-from .language import N_, outcome_words, word_for
+from .language import N_, money, outcome_words, reject_reason, word_for
 from .language import gettext as _
 from .shared import ElsewhereNames
 
@@ -79,6 +78,12 @@ plain_kinds = {
     "payment_settled": N_("a payment to another community was settled"),
     "checkpoint": N_("a checkpoint"), "key_rotated": N_("the node's key changed"),
 }
+
+
+def quoted(text: str) -> list[tuple[str, Any]]:
+    """A text members typed (a title) between the quotation marks of the request's language:
+    “…” in English, «…» in Spanish; the text itself as its own part, never translated."""
+    return [("text", _("“")), ("text", text), ("text", _("”"))]
 
 
 def kind_words(kind: str) -> str:
@@ -133,8 +138,8 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
     line: dict[str, Any] = {"seq": seq, "ts": ts, "kind": type(body).__name__, "who": None, "whom": None,
                             "amount": None, "memo": None, "text": None, "parts": []}
 
-    def money(minor: int) -> str:
-        return format_money(minor, unit.unit_decimals, unit.unit_code)
+    def money_here(minor: int) -> str:
+        return money(minor, unit.unit_decimals, unit.unit_code)
 
     def place(community: bytes, member: bytes | None = None) -> list[tuple[str, Any]]:
         community_name, member_name = elsewhere(community, member) if elsewhere is not None else (None, None)
@@ -145,7 +150,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
 
     def decision_words(number: int) -> list[tuple[str, Any]]:
         found = state.decisions.get(number)
-        title = [("text", " “"), ("text", directory.shown(found.title)), ("text", "”")] if found else []
+        title = [("text", " "), *quoted(directory.shown(found.title))] if found else []
         return [("text", _("decision #%(number)s", number=number)), *title]
 
     parts: list[tuple[str, Any]] = []
@@ -159,7 +164,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
         subject: list[tuple[str, Any]] = [("member", who)] if who is not None else [("text", _("Someone"))]
         if isinstance(action, Transfer):
             line["whom"] = member_named(state, directory, action.to)
-            line["amount"] = money(action.amount_minor)
+            line["amount"] = money_here(action.amount_minor)
             line["memo"] = memo_text(directory, action.memo)
             parts = [*subject, ("text", _(" paid ")), ("member", line["whom"]), ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, AdmitMember):
@@ -173,7 +178,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
             parts = [*subject, ("text", _(" set the limits of ")), ("member", line["whom"])]
         elif isinstance(action, Propose):
             line["text"] = directory.shown(action.title)
-            parts = [*subject, ("text", _(" proposed “")), ("text", line["text"]), ("text", "”")]
+            parts = [*subject, ("text", _(" proposed ")), *quoted(line["text"])]
         elif isinstance(action, Vote):
             line["text"] = f"decision {action.decision}"
             parts = [*subject, ("text", _(" voted on ")), *decision_words(action.decision)]
@@ -191,7 +196,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
         elif isinstance(action, OpenOffer):  # and its period form
             parts = [*subject, ("text", _(" offered ")), *shares_of(state, action.enterprise, action.share_class,
                                                                    action.units),
-                     ("text", _(" at %(amount)s each", amount=money(action.price_minor)))]
+                     ("text", _(" at %(amount)s each", amount=money_here(action.price_minor)))]
         elif isinstance(action, Subscribe):
             offer = state.shares.offers.get(action.offer)
             parts = [*subject, ("text", _(" subscribed to "))] + (
@@ -200,7 +205,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
         elif isinstance(action, PlaceOrder):
             parts = [*subject, ("text", _(" placed an order to buy ") if action.side == "buy" else _(" placed an order to sell ")),
                      *shares_of(state, action.enterprise, action.share_class, action.units),
-                     ("text", _(" at %(amount)s each", amount=money(action.price_minor)))]
+                     ("text", _(" at %(amount)s each", amount=money_here(action.price_minor)))]
         elif isinstance(action, CancelOrder):
             parts = [*subject, ("text", _(" cancelled their order #%(number)s", number=action.order))]
         elif isinstance(action, TransferShares):
@@ -211,7 +216,7 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
                      *shares_of(state, action.enterprise, action.share_class, action.units), ("text", _(" at par"))]
         elif isinstance(action, EnterprisePay):
             line["whom"] = member_named(state, directory, action.to)
-            line["amount"] = money(action.amount_minor)
+            line["amount"] = money_here(action.amount_minor)
             line["memo"] = memo_text(directory, action.memo)
             parts = [enterprise_part(state, action.enterprise), ("text", _(" paid ")), ("member", line["whom"]),
                      ("text", " "), ("amount", line["amount"])]
@@ -236,20 +241,20 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
     elif isinstance(body, PaymentOut):
         line["kind"] = "payment_sent"
         line["who"] = member_named(state, directory, body.payer)
-        line["amount"] = money(body.amount_minor)
+        line["amount"] = money_here(body.amount_minor)
         line["memo"] = memo_text(directory, body.memo)
         parts = [("member", line["who"]), ("text", _(" paid ")), *place(body.to_community, body.to_member),
                  ("text", " "), ("amount", line["amount"])]
     elif isinstance(body, PaymentAccepted):
         line["kind"] = "payment_accepted"
         line["whom"] = member_named(state, directory, body.to_member)
-        line["amount"] = money(body.amount_minor)
+        line["amount"] = money_here(body.amount_minor)
         parts = [("member", line["whom"]), ("text", _(" received ")), ("amount", line["amount"]), ("text", _(" from ")),
                  *place(body.from_community)]
     elif isinstance(body, PaymentRejected):
         line["kind"] = "payment_rejected"
         parts = [("text", _("Refused a payment from ")), *place(body.from_community),
-                 ("text", " (" + body.reason.replace("_", " ") + ")")]
+                 ("text", " (" + reject_reason(body.reason) + ")")]
     elif isinstance(body, PaymentSettled):
         line["kind"] = "payment_settled"
         parts = [("text", _("A payment to another community arrived there: settled"))]
@@ -267,7 +272,8 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
             ("text", _(" closed: shares allotted") if body.outcome == "allotted" else _(" closed: target not reached, money back"))]
     elif isinstance(body, WithdrawalDue):
         line["kind"] = "withdrawal_due"
-        parts = [("text", _("Withdrawal of shares #%(number)s: %(outcome)s", number=body.withdrawal, outcome=body.outcome))]
+        parts = [("text", _("Withdrawal of shares #%(number)s: paid", number=body.withdrawal) if body.outcome == "paid"
+                  else _("Withdrawal of shares #%(number)s: refused", number=body.withdrawal))]
     elif isinstance(body, TradeLimits):
         line["kind"] = "trade_limits"
         parts = [("text", _("The federation's limits on this community's trade with the others took effect"))]
@@ -291,7 +297,7 @@ def _federation_words(body: Any) -> list[tuple[str, Any]]:
     if isinstance(body, Charter):
         return [("text", _("adopted the charter of the federation ")), ("text", body.name)]
     if isinstance(body, FederationProposal):
-        return [("text", _("proposed “")), ("text", body.title), ("text", _("” in a federation"))]
+        return [("text", _("proposed ")), *quoted(body.title), ("text", _(" in a federation"))]
     if isinstance(body, FederationVote):
         return [("text", _("voted in a federation") if body.proposal is not None
                  else _("abstained in a federation's round of decisions"))]
@@ -315,8 +321,8 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
     holder = state.members.get(account)
     is_escrow = holder is not None and holder.role == "escrow"  # it holds others' credit, not its own
 
-    def money(minor: int) -> str:
-        return format_money(minor, unit.unit_decimals, unit.unit_code)
+    def money_here(minor: int) -> str:
+        return money(minor, unit.unit_decimals, unit.unit_code)
 
     def other_side(community: bytes, member: bytes | None) -> list[tuple[str, Any]]:
         community_name, member_name = elsewhere(community, member) if elsewhere is not None else (None, None)
@@ -335,7 +341,7 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
             if signer == account:
                 parts = [("text", _("Paid ")), person_part(state, directory, action.to)]
                 if -change_minor > action.amount_minor:
-                    parts.append(("text", _(" (and the levy of %(amount)s to the treasury)", amount=money(-change_minor - action.amount_minor))))
+                    parts.append(("text", _(" (and the levy of %(amount)s to the treasury)", amount=money_here(-change_minor - action.amount_minor))))
             elif action.to == account:
                 parts = [("text", _("From ")), person_part(state, directory, signer)] if signer is not None else [("text", _("Received"))]
             else:
@@ -377,15 +383,15 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
                 held = resting is not None
                 parts = [("text", _("Your buy order #%(number)s: ", number=seq)),
                          *shares_of(state, action.enterprise, action.share_class, action.units),
-                         ("text", _(" at up to %(amount)s a share", amount=money(action.price_minor)))]
+                         ("text", _(" at up to %(amount)s a share", amount=money_here(action.price_minor)))]
                 if held:
                     held_text = _("; %(amount)s held in escrow while %(units)s rests") if resting.units == 1 \
                         else _("; %(amount)s held in escrow while %(units)s rest")
-                    parts.append(("text", held_text % {"amount": money(resting.reserved_minor), "units": resting.units}))
+                    parts.append(("text", held_text % {"amount": money_here(resting.reserved_minor), "units": resting.units}))
             elif signer == account:
                 parts = [("text", _("Sold with your sell order #%(number)s: ", number=seq)),
                          *shares_of(state, action.enterprise, action.share_class, action.units),
-                         ("text", _(" offered at %(amount)s or more", amount=money(action.price_minor)))]
+                         ("text", _(" offered at %(amount)s or more", amount=money_here(action.price_minor)))]
             elif change_minor > 0 and action.side == "buy":
                 parts = [("text", _("Sold shares of ")), enterprise_part(state, action.enterprise), ("text", _(" to ")),
                          person_part(state, directory, signer) if signer else ("text", _("a buyer"))]

@@ -13,27 +13,38 @@ translations, so a request never sees another's: nothing is installed globally. 
 (describe.py) reads the request's language from a context variable that `language_of` sets; each
 page handler calls it (through `frame_for`) before it writes any text, and aiohttp runs a request
 in its connection's task, so the variable is the request's own for as long as the handler runs.
+
+Numbers, amounts, times and durations are written in the page's language too, with Babel and the
+language's CLDR data: `money` ('1,234.50 HRS', '1.234,50 HRS'), `when` ('Dec 3, 2026, 5:47:18 PM
+UTC', '3 dic 2026, 17:47:18 UTC'), `time_left` ('in 3 days', 'dentro de 3 días') and `ago` ('3
+minutes ago', 'hace 3 minutos'); each takes the language, the request's by default, and each
+environment's filters are bound to its own. What a person copies to type elsewhere (the pay-me
+link, the `tally … pay` command) keeps the protocol's form ('1234.50').
 """
 
 from __future__ import annotations
 
 import contextvars
+import datetime
+import functools
 import io
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
 from babel.core import negotiate_locale
+from babel.dates import format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, parse_decimal
 from babel.support import NullTranslations, Translations
-from tallystick.ledger.money import format_duration
+from tallystick.protocol import limits
 
 from ..app import config_key
-from . import charts
 
 locale_root = Path(__file__).resolve().parent.parent / "locale"
 domain = "pages"
@@ -75,6 +86,31 @@ outcome_words = {
     "effect_refused": N_("effect refused"), "below_floor": N_("below floor"),
 }
 position_words = {"agree": N_("agree"), "abstain": N_("abstain"), "disagree": N_("disagree"), "block": N_("block")}
+# The states of a payment across (federation/payments.py), and why a community refused one
+# (protocol/federation.py `PaymentRejectReason`).
+# (In the context "payment": a payment's words agree with it, not with a decision's.)
+def payment_status_words(found: NullTranslations) -> dict[str, str]:
+    return {
+        "pending": found.pgettext("payment", "pending"), "accepted": found.pgettext("payment", "accepted"),
+        "settled": found.pgettext("payment", "settled"), "rejected": found.pgettext("payment", "rejected"),
+        "returned": found.pgettext("payment", "returned"), "expired": found.pgettext("payment", "expired"),
+    }
+
+
+def reject_reason_words(found: NullTranslations) -> dict[str, str]:
+    return {
+        "unknown_member": found.pgettext("payment", "no such member"),
+        "account_closed": found.pgettext("payment", "account closed"),
+        "credit_ceiling": found.pgettext("payment", "past the payee's credit ceiling"),
+        "trade_limit": found.pgettext("payment", "past a limit of trade"),
+        "capacity": found.pgettext("payment", "past the federation's room for trade"),
+        "expired": found.pgettext("payment", "expired"), "cancelled": found.pgettext("payment", "cancelled"),
+        "refused": found.pgettext("payment", "refused"),
+    }
+
+
+# The size of a bucket of the federation's trade plot (federation/charts.py `trade_bucket_sizes_ms`).
+bucket_words = {"minute": N_("minute"), "hour": N_("hour"), "day": N_("day"), "week": N_("week")}
 
 
 def word_for(words: dict[str, str], value: str | None) -> str:
@@ -95,13 +131,157 @@ def _environment(language: str, translations: NullTranslations) -> jinja2.Enviro
         extensions=["jinja2.ext.i18n"],
     )
     environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    environment.filters["duration"] = format_duration
-    environment.filters["time"] = charts.format_time
+    environment.filters["time"] = functools.partial(when, language=language)
+    environment.filters["time_left"] = functools.partial(time_left, language=language)
+    environment.filters["ago"] = functools.partial(ago, language=language)
+    environment.filters["number"] = functools.partial(number, language=language)
+    # Amounts the federation layer wrote in the protocol's form, in this language (`relocalized`).
+    environment.filters["money"] = functools.partial(relocalized, language=language)
+    environment.globals["money_row"] = functools.partial(relocalized_row, language=language)
     # In the environment's own language, not the context variable's: the template is that language's.
     environment.globals["language"] = language  # <html lang>, for a template rendered without a page's frame
-    environment.globals["outcome_words"] = {key: translations.gettext(text) for key, text in outcome_words.items()}
-    environment.globals["position_words"] = {key: translations.gettext(text) for key, text in position_words.items()}
+    for name, words in (("outcome_words", outcome_words), ("position_words", position_words),
+                        ("bucket_words", bucket_words)):
+        environment.globals[name] = {key: translations.gettext(text) for key, text in words.items()}
+    environment.globals["payment_status_words"] = payment_status_words(translations)
+    environment.globals["reject_reason_words"] = reject_reason_words(translations)
+    # A text written by code that does not translate (the federation layer's), translated where shown.
+    environment.globals["translated"] = functools.partial(gettext_in, language)
     return environment
+
+
+def gettext_in(language: str, message: str, **values: Any) -> str:
+    """`message` in `language`, with `values` put into its %(name)s placeholders."""
+    text = translations[language].gettext(message)
+    return text % values if values else text
+
+
+def current_language() -> str:
+    """The language of the request being answered (`language_of` chose it); English outside one."""
+    return _current.get()
+
+
+# ---- numbers, amounts, times and durations in a language ---------------------------------------
+
+
+def _decimals_pattern(decimals: int) -> str:
+    """A CLDR pattern with grouping and exactly `decimals` decimals: '#,##0.00'. Grouping is written
+    as the pattern says, so Spanish groups four digits too ('1.234,50')."""
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+def number(value: float | Decimal, language: str | None = None) -> str:
+    """A plain number (a percent, a rate) as the language writes it: 66.67 -> '66,67' in Spanish."""
+    return format_decimal(value, locale=language or current_language())
+
+
+def plain_money(minor: int, decimals: int, language: str | None = None) -> str:
+    """An amount without its unit (an axis label): 123450 -> '1,234.50' in English, '1.234,50' in Spanish."""
+    return format_decimal(Decimal(minor).scaleb(-decimals), format=_decimals_pattern(decimals),
+                          locale=language or current_language())
+
+
+def money(minor: int, decimals: int, unit: str, language: str | None = None) -> str:
+    """An amount as a person reads it, in the language, with the unit's code: '1,234.50 HRS',
+    '1.234,50 HRS'. Zero is never signed."""
+    return f"{plain_money(minor, decimals, language)} {unit}"
+
+
+def debit_floor(limit_minor: int, decimals: int, unit: str, language: str | None = None) -> str:
+    """The lowest balance a debit limit allows: 10000 -> '-100.00 HRS'; 0 -> '0.00 HRS'."""
+    return money(-limit_minor, decimals, unit, language)
+
+
+def ceiling(ceiling_minor: int, decimals: int, unit: str, language: str | None = None) -> str:
+    """A credit ceiling: '500.00 HRS', or 'no ceiling' for the largest amount the protocol carries."""
+    if ceiling_minor >= limits.amount_minor_max:
+        return gettext_in(language or current_language(), "no ceiling")
+    return money(ceiling_minor, decimals, unit, language)
+
+
+_protocol_money = re.compile(r"(-?)(\d+)(?:\.(\d+))? (\S+)")
+
+
+def relocalized(text: str | None, language: str | None = None) -> str:
+    """An amount the federation layer wrote in the protocol's form ('-1234.50 HRS', ledger/money.py's
+    `format_money`) in the language ('-1.234,50 HRS'); any other text it writes where an amount
+    goes ('unknown', 'no ceiling') translated by the catalogue (federation_texts, below)."""
+    if text is None:
+        return ""
+    found = _protocol_money.fullmatch(text)
+    if found is None:
+        return gettext_in(language or current_language(), text)
+    sign, whole, fraction, unit = found.groups()
+    decimals = len(fraction or "")
+    minor = int(whole + (fraction or "")) * (-1 if sign else 1)
+    return money(minor, decimals, unit, language)
+
+
+def relocalized_row(row: dict[str, Any], language: str | None = None) -> dict[str, Any]:
+    """A row of the federation layer's (a balance, its lowest and highest allowed) in the language."""
+    return {**row, **{key: relocalized(row[key], language) for key in ("balance", "debit_floor", "credit_ceiling")
+                      if key in row}}
+
+
+# What the federation layer (federation/pages.py, federation/charts.py) writes in English where
+# the pages show it: translated where shown (`relocalized`, and the templates' `_(…)` of a value).
+federation_texts = (
+    N_("unknown"), N_("no ceiling"), N_("amount unknown here (that community's ledger is not held by this node)"),
+    N_("This node's view holds no federation called"),
+)
+
+
+def when(ms: int, language: str | None = None) -> str:
+    """A moment, in UTC, as the language writes a date and a time: 'Dec 3, 2026, 5:47:18 PM UTC',
+    '3 dic 2026, 17:47:18 UTC' (the node does not know the reader's time zone)."""
+    moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+    return format_datetime(moment, "medium", tzinfo=datetime.UTC, locale=language or current_language()) + " UTC"
+
+
+def time_left(ms: int, language: str | None = None) -> str:
+    """How long until something closes, as the language says it: 'in 3 days', 'dentro de 3 días'
+    (rounded to its largest unit, as people say it)."""
+    return format_timedelta(datetime.timedelta(milliseconds=max(0, ms)), add_direction=True,
+                            locale=language or current_language())
+
+
+def ago(ms: int, language: str | None = None) -> str:
+    """How long ago: '3 minutes ago', 'hace 3 minutos'."""
+    return format_timedelta(datetime.timedelta(milliseconds=-max(0, ms)), add_direction=True,
+                            locale=language or current_language())
+
+
+def amount_typed(text: str, decimals: int, language: str | None = None) -> tuple[int | None, str | None]:
+    """An amount a person typed in a page's form, in the protocol's form ('12.50') or in the
+    language's ('12,50', '1.234,50' in Spanish), as minor units; or None and what to do, in the
+    language. The same rules as ledger/money.py `parse_amount`."""
+    language = language or current_language()
+    cleaned = text.strip().replace("_", "")
+    example = plain_money(1250, decimals, language) if decimals else "12"
+    value: Decimal | None = None
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        value = Decimal(cleaned)
+    else:
+        try:
+            value = parse_decimal(cleaned, locale=language, strict=True)
+        except (ValueError, ArithmeticError):  # NumberFormatError, or a number Decimal cannot hold
+            value = None
+    if value is not None and value.is_finite() and value.copy_abs() > limits.amount_minor_max:
+        return None, gettext_in(language, N_("%(text)s is larger than the largest amount the protocol carries"),
+                                text=text.strip())
+    if value is None or not value.is_finite():
+        return None, gettext_in(language, N_("%(text)s is not an amount; write it like %(example)s"),
+                                text=text.strip(), example=example)
+    minor = value.scaleb(decimals)
+    if minor != minor.to_integral_value():
+        return None, gettext_in(language, N_("%(text)s has more decimals than this unit has (%(decimals)s)"),
+                                text=text.strip(), decimals=decimals)
+    if minor <= 0:
+        return None, gettext_in(language, N_("%(text)s: an amount must be greater than zero"), text=text.strip())
+    if minor > limits.amount_minor_max:
+        return None, gettext_in(language, N_("%(text)s is larger than the largest amount the protocol carries"),
+                                text=text.strip())
+    return int(minor), None
 
 
 translations: dict[str, NullTranslations] = {source_language: NullTranslations()}
@@ -161,8 +341,17 @@ def language_of(request: web.Request) -> str:
 
 def gettext(message: str, **values: Any) -> str:
     """`message` in the request's language, with `values` put into its %(name)s placeholders."""
-    text = translations[_current.get()].gettext(message)
-    return text % values if values else text
+    return gettext_in(_current.get(), message, **values)
+
+
+def reject_reason(reason: str) -> str:
+    """Why a community refused a payment across, in the request's language."""
+    return reject_reason_words(translations[_current.get()]).get(reason, reason.replace("_", " "))
+
+
+def use_language(language: str) -> None:
+    """Write the Python text of what is rendered from here on in `language` (html_page calls it)."""
+    _current.set(language)
 
 
 def ngettext(singular: str, plural: str, count: int, **values: Any) -> str:

@@ -14,7 +14,7 @@ from aiohttp import web
 from markupsafe import Markup
 from tallystick.ledger.accounts import people_roles
 from tallystick.ledger.model import State
-from tallystick.ledger.money import format_amount, format_money, parse_amount
+from tallystick.ledger.money import format_amount
 from tallystick.protocol import limits
 from tallystick.protocol.errors import TallyError
 from tallystick.protocol.ids import id_from_text, id_to_text
@@ -24,8 +24,8 @@ from ..http.readers import reader_of
 from ..http.shares import member_holdings
 from ..public import public_url
 from .describe import describe_change, enterprise_part, shares_of
+from .language import amount_typed, language_of, money, word_for
 from .language import gettext as _
-from .language import language_of, word_for
 from .qr import pay_uri, qr_svg
 from .shared import (
     ElsewhereNames,
@@ -37,6 +37,7 @@ from .shared import (
     html_page,
     money_text,
     node_of,
+    plain_amount,
     query_number,
     role_words,
     sees,
@@ -93,8 +94,8 @@ async def _history(request: web.Request, node: Node, member_id: bytes) -> tuple[
     lines = []
     for seq, ts, change, balance in changes:
         line = {"seq": seq, "ts": ts, "change_minor": change, "balance_minor": balance,
-                "change": ("+" if change > 0 else "") + format_money(change, unit.unit_decimals, unit.unit_code),
-                "balance": format_money(balance, unit.unit_decimals, unit.unit_code),
+                "change": ("+" if change > 0 else "") + money(change, unit.unit_decimals, unit.unit_code),
+                "balance": money(balance, unit.unit_decimals, unit.unit_code),
                 "direction": "out" if change < 0 else ("in" if change > 0 else "none")}
         raw = raw_of.get(seq)
         line.update(describe_change(state, node.directory, member_id, seq, raw, change, elsewhere) if raw is not None
@@ -125,7 +126,7 @@ def held_for_member(node: Node, request: web.Request, member_id: bytes, orders: 
             held.append({"amount_minor": order["reserved"], "parts": [
                 ("text", _("for your buy order #%(number)s on ", number=order["id"])), enterprise_part(state, eid),
                 ("text", _(" (%(units)s at %(price)s)", units=order["units"],
-                           price=format_money(order["price"], unit.unit_decimals, unit.unit_code)))]})
+                           price=money(order["price"], unit.unit_decimals, unit.unit_code)))]})
     elsewhere = ElsewhereNames(request)
     # Payments across not yet answered, of every payer: bounded by what the community may hold out.
     for pending in itertools.islice(state.payments.pending.values(), payments_pending_read_max):
@@ -136,7 +137,7 @@ def held_for_member(node: Node, request: web.Request, member_id: bytes, orders: 
                 ("text", _(" of ")), ("text", community_name or id_to_text("n", pending.to_community)[:12] + "…"),
                 ("text", _(", until that community answers"))]})
     for row in held:
-        row["amount"] = format_money(row["amount_minor"], unit.unit_decimals, unit.unit_code)
+        row["amount"] = money(row["amount_minor"], unit.unit_decimals, unit.unit_code)
     return held
 
 
@@ -180,15 +181,17 @@ async def member_page(request: web.Request) -> web.Response:
         row["enterprise_name"] = enterprise_part(state, id_from_text("e", row["enterprise"]))[1]["name"]
     # What is held is part of the balance: shown with it (the orders behind it only with the holdings).
     held_now = held_for_member(node, request, member_id, orders if shown["holdings"] else []) if shown["balances"] else []
-    # An amount and memo for the QR code, from the page's own GET form (no JavaScript).
-    amount_text = request.query.get("amount", "").strip()[:32]
+    # An amount and memo for the QR code, from the page's own GET form (no JavaScript), typed in the
+    # protocol's form or the reader's ('12,50' in Spanish); the link and the command carry the
+    # protocol's ('12.50'), the form shows it back in the reader's.
+    typed = request.query.get("amount", "").strip()[:32]
     memo = request.query.get("memo", "")[: limits.memo_chars_max]
-    amount_error = None
-    if amount_text:
-        try:
-            amount_text = format_amount(parse_amount(amount_text, state.community.unit_decimals), state.community.unit_decimals)
-        except TallyError as error:
-            amount_error, amount_text = str(error), ""
+    amount_error, amount_text, amount_field = None, "", ""
+    if typed:
+        amount_minor, amount_error = amount_typed(typed, state.community.unit_decimals)
+        if amount_minor is not None:
+            amount_text = format_amount(amount_minor, state.community.unit_decimals)
+            amount_field = plain_amount(node, amount_minor)
     origin = public_url(request)
     uri = pay_uri(origin, account["id"], amount_text or None, memo)
     over_time = await balances_over_time(request).account(node.feed, member_id) if shown["balances"] else None
@@ -222,6 +225,7 @@ async def member_page(request: web.Request) -> web.Response:
         pay_uri=uri,
         qr_svg=Markup(svg),  # drawn by segno from our URI; nothing a member typed is in it as text
         amount=amount_text,
+        amount_field=amount_field,
         memo=memo,
         amount_error=amount_error,
         node_url=origin,

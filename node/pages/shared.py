@@ -14,19 +14,15 @@ ledgers (node/app.py `Elsewhere`, under `elsewhere_key`); a node without one nam
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 from tallystick.ledger.accounts import credit_ceiling, debit_limit
 from tallystick.ledger.model import Member, State
-from tallystick.ledger.money import (
-    format_amount,
-    format_ceiling,
-    format_debit_limit,
-    format_money,
-)
 from tallystick.ledger.visibility import Kind, Reader, can_see
+from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.ids import id_to_text
 
@@ -35,7 +31,10 @@ from ..history import History
 from ..http import params
 from ..http.readers import reader_of
 from . import charts
-from .language import N_, environments, language_of, source_language
+from .alerts import alert_line
+from .language import N_, environments, language_of, money, plain_money, source_language, use_language
+from .language import ceiling as ceiling_text
+from .language import debit_floor as debit_floor_text
 
 # What each role of account is, in words (system accounts are not people: docs/pages.md).
 role_words = {
@@ -46,6 +45,8 @@ role_words = {
 
 # The English environment (one per language: language.py), for what renders outside a request.
 environment = environments[source_language]
+for _language, _environment in environments.items():  # an alert's words, in each environment's language
+    _environment.globals["alert_line"] = functools.partial(alert_line, language=_language)
 
 
 def node_of(request: web.Request) -> Node:
@@ -61,6 +62,7 @@ def html_page(template: str, status: int = 200, **context: Any) -> web.Response:
     """A page rendered in the language `frame_for` chose for the request (its context's `language`),
     saying so (Content-Language), and that another Accept-Language may get another page (Vary)."""
     language = context.setdefault("language", source_language)
+    use_language(language)  # the Python text the template calls (an alert's words) in the page's language
     text = environments[language].get_template(template).render(**context)
     response = web.Response(text=text, status=status, content_type="text/html")
     response.headers["Content-Language"] = language
@@ -96,15 +98,16 @@ async def frame_for(request: web.Request) -> dict[str, Any]:
 
 
 def plain_amount(node: Node, minor: int) -> str:
-    """A bare number in the community's unit ('12.50'), for a plot's axis or a form's field, where
-    the unit is written once beside it."""
-    return format_amount(minor, node.sequencer.state.community.unit_decimals)
+    """A bare number in the community's unit, in the request's language ('1,234.50', '1.234,50'),
+    for a plot's axis or a form's field, where the unit is written once beside it."""
+    return plain_money(minor, node.sequencer.state.community.unit_decimals)
 
 
 def money_text(node: Node, minor: int) -> str:
-    """An amount as a person reads it: '12.50 HRS' (node/money.py `format_money`)."""
+    """An amount as a person reads it, in the request's language: '1,234.50 HRS', '1.234,50 HRS'
+    (language.py `money`)."""
     community = node.sequencer.state.community
-    return format_money(minor, community.unit_decimals, community.unit_code)
+    return money(minor, community.unit_decimals, community.unit_code)
 
 
 def balance_bar(balance: int, debit: int, ceiling: int) -> dict[str, float]:
@@ -131,8 +134,9 @@ def account_row(node: Node, member_id: bytes, name: str, role: str, active: bool
         "balance": money_text(node, account.balance_minor),
         "debit_limit": money_text(node, debit),
         # The lowest balance allowed: "-50.00 HRS", and "0.00 HRS", not "-0.00"; "no ceiling" for none.
-        "debit_floor": format_debit_limit(debit, state.community.unit_decimals, state.community.unit_code),
-        "credit_ceiling": format_ceiling(ceiling, state.community.unit_decimals, state.community.unit_code),
+        "debit_floor": debit_floor_text(debit, state.community.unit_decimals, state.community.unit_code),
+        "credit_ceiling": ceiling_text(ceiling, state.community.unit_decimals, state.community.unit_code),
+        "no_ceiling": ceiling >= limits.amount_minor_max,
         "bar": balance_bar(account.balance_minor, debit, ceiling),
     }
 

@@ -14,7 +14,6 @@ folder's `NodeProcess` adds what only its tests need. `http(...)` makes one requ
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -139,12 +138,16 @@ def signed_get(url: str, key: KeyPair, *, timeout_seconds: float = http_timeout_
 
 # ---- keys and nonces ------------------------------------------------------------------------------
 
-_nonces = itertools.count(time.time_ns())
+_last_nonce = 0
 
 
 def next_nonce() -> int:
-    """Nonces that only grow, so every member's are unique and inside the node's window."""
-    return next(_nonces)
+    """Nonces that only grow and keep up with the clock, so every member's are unique and inside
+    the node's window even where the same member also signs elsewhere with clock-time nonces (a
+    browser device, `tally`): a counter from the process's start falls behind those."""
+    global _last_nonce
+    _last_nonce = max(_last_nonce + 1, time.time_ns())
+    return _last_nonce
 
 
 def key_from_file(path: Path) -> KeyPair:

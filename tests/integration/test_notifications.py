@@ -8,64 +8,22 @@ refusal that changes nothing."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from tallystick.protocol.ids import KeyPair, id_to_text
 
 from helpers.browsing import wait_until
+from helpers.mail import SmtpServer
 from helpers.nodes import NodeProcess
 from helpers.support import Answer, free_port
 
 mail_deadline_seconds = 20
 memo_words = "Secret-Memo-Of-The-Bakery-5521"
-
-
-class Inbox:
-    """What the SMTP server was given, as parsed mails."""
-
-    def __init__(self) -> None:
-        self.mails: list[email.message.EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        if address.startswith("nobody"):
-            return "550 no such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def to(self, address: str) -> list[str]:
-        with self.lock:
-            return [f"{mail['Subject']}\n{mail.get_content()}" for mail in self.mails if mail["To"] == address]
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inbox = Inbox()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +234,9 @@ def test_each_route_is_the_member_concerneds_alone(mailing_node: NodeProcess, pe
     ("PUT", "notifications", {"kinds": {"payment_received": "yes"}}),
     ("PUT", "notifications", {"addres": "sam@example.org"}),
     ("PUT", "notifications", [1, 2]),
+    ("PUT", "notifications", {"language": "fr"}),
+    ("PUT", "notifications", {"language": "ES"}),
+    ("PUT", "notifications", {"language": 7}),
     ("POST", "inbox/read", {}),
     ("POST", "inbox/read", {"ids": [1], "all": True}),
     ("POST", "inbox/read", {"ids": list(range(1, 200))}),
@@ -325,6 +286,7 @@ def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file
     leaver = mailing_node.admit("Lark Venn")
     address = "lark-venn-7392@example.org"
     set_address(mailing_node, leaver, address)
+    assert send(mailing_node, leaver, "PUT", path(leaver, "notifications"), {"language": "es"}).status == 200
     mailing_node.pay(ada, leaver, 100)
     wait_until(lambda: notices(mailing_node, leaver), mail_deadline_seconds, "the leaver told")
     mailing_node.pay(leaver, ada, 100)
@@ -338,22 +300,67 @@ def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file
     assert address.encode() not in held and leaver.public not in held
 
 
-def test_a_digest_tells_each_member_of_new_listings_and_open_decisions_once_a_window(
+def test_a_digest_names_the_new_listings_and_the_open_decisions_once_a_window_in_each_members_language(
     make_node: Any, running_smtp: SmtpServer
 ) -> None:
+    from tallystick.protocol.events import ProposeWithPeriod
+
     # A node of its own, whose digest window is two seconds rather than a week.
     node = make_node(config={"smtp": {"host": "127.0.0.1", "port": running_smtp.port, "from": "tally@hill.example"},
                              "reminders_interval_ms": 200, "digest_interval_ms": 2000})
     reader, seller = node.admit("Iris Dale"), node.admit("Tom Reed")
-    set_address(node, reader, "iris@example.org")
+    assert set_address(node, reader, "iris@example.org")["language"] == "en"  # the community's default
+    set_address(node, seller, "tom@example.org")
+    answer = send(node, reader, "PUT", path(reader, "notifications"), {"language": "es"})
+    assert answer.status == 200 and answer.json()["language"] == "es", answer.body
+    node.act(seller, ProposeWithPeriod(decision_type="poll", title="Harvest-Fair-Day", text="Which day?", deadline_ms=0,
+                                       options=("Friday", "Saturday"), voting_period_ms=7 * 24 * 3_600_000))
     made = send(node, seller, "POST", "/api/listings", {"kind": "offer", "title": "Apple-Cider-Of-The-Hill",
                                                         "category": "food", "price": 250})
     assert made.status == 201, made.body
-    mail = wait_until(lambda: [m for m in running_smtp.inbox.to("iris@example.org") if "This week" in m],
-                      mail_deadline_seconds, "the digest")
-    assert "This week: 1 new listing in the market, 0 decisions open" in mail[0] and "Apple-Cider" not in mail[0]
-    digest = next(n for n in notices(node, reader) if n["kind"] == "weekly_digest")
-    assert (digest["units"], digest["detail"]) == (1, "0")
+
+    def digest_naming_both(address: str) -> list[str]:
+        return [m for m in running_smtp.inbox.to(address) if "Apple-Cider-Of-The-Hill" in m and "Harvest-Fair-Day" in m]
+
+    spanish = wait_until(lambda: digest_naming_both("iris@example.org"), mail_deadline_seconds, "Iris's digest")[0]
+    assert spanish.startswith("Integration: Esta semana: 1 anuncio nuevo en el mercado, 1 decisión abierta\n")
+    assert "Nuevo en el mercado:\n- Apple-Cider-Of-The-Hill" in spanish and "Decisiones abiertas:\n- Harvest-Fair-Day" in spanish
+    english = wait_until(lambda: digest_naming_both("tom@example.org"), mail_deadline_seconds, "Tom's digest")[0]
+    assert "This week: 1 new listing in the market, 1 decision open" in english
+    assert "New in the market:\n- Apple-Cider-Of-The-Hill" in english and "Decisions open:\n- Harvest-Fair-Day" in english
+    # In the inbox too, the titles as the mail names them; the notice keeps counts only (the titles
+    # are read when it is shown or mailed, so a listing withdrawn since is not named).
+    digest = next(n for n in notices(node, reader) if n["kind"] == "weekly_digest" and n["units"] == 1)
+    assert digest["detail"] == "1"
+    assert digest["titles"] == {"listings": ["Apple-Cider-Of-The-Hill"], "decisions": ["Harvest-Fair-Day"]}
+    assert b"Apple-Cider" not in (node.home / "notifications.db").read_bytes()
+    withdrawn = send(node, seller, "DELETE", f"/api/listings/{made.json()['id']}")
+    assert withdrawn.status == 200, withdrawn.body
+    digest = next(n for n in notices(node, reader) if n["id"] == digest["id"])
+    assert digest["titles"] == {"listings": [], "decisions": ["Harvest-Fair-Day"]}
+
+
+def test_a_member_who_chooses_spanish_is_mailed_in_spanish_and_null_brings_back_the_communitys_language(
+    mailing_node: NodeProcess, running_smtp: SmtpServer, people: dict[str, KeyPair]
+) -> None:
+    ada = people["ada"]
+    olga = mailing_node.admit("Olga Ríos")
+    settings = set_address(mailing_node, olga, "olga@example.org")
+    assert settings["language"] == "en"
+    answer = send(mailing_node, olga, "PUT", path(olga, "notifications"), {"language": "es"})
+    assert answer.status == 200 and answer.json()["language"] == "es", answer.body
+    # Left out, the language stays as chosen (the wallet's screen sends only the address and kinds).
+    assert set_address(mailing_node, olga, "olga@example.org")["language"] == "es"
+    mailing_node.pay(ada, olga, 7525)
+    mail = wait_until(lambda: running_smtp.inbox.to("olga@example.org"), mail_deadline_seconds, "Olga's mail")[0]
+    assert "Integration: Ada Birch te pagó 75,25 HRS" in mail
+    assert "https://riverside.example/wallet/inbox" in mail and "desactívalos en tu monedero: Más, Avisos" in mail
+    answer = send(mailing_node, olga, "PUT", path(olga, "notifications"), {"language": None})
+    assert answer.status == 200 and answer.json()["language"] == "en", answer.body
+    mailing_node.pay(ada, olga, 250)
+    mail = wait_until(lambda: [m for m in running_smtp.inbox.to("olga@example.org") if "2.50" in m],
+                      mail_deadline_seconds, "Olga's mail in English")[0]
+    assert "Ada Birch paid you 2.50 HRS" in mail
 
 
 def test_shares_tell_subscribers_traders_and_holders(mailing_node: NodeProcess) -> None:

@@ -366,6 +366,9 @@ elsewhere = {
     # The wallet's payment reads: each walked as a stranger, a key that is no member's, a member, the
     # member concerned and an admin in tests/wallet/test_payment_reads.py.
     "/api/members/{reference}/intents/{nonce}", "/api/members/{reference}/held", "/api/payees/{member}",
+    # The rules in force, for members alone: tests/wallet/test_rules.py walks a stranger, a key that is
+    # no member's, a member and an admin.
+    "/api/rules",
     # The market's listings: members read, a listing's member changes it, an admin hides it;
     # tests/integration/test_listings_api.py walks a stranger, a key that is no member's, a member,
     # the member concerned and an admin on every route.

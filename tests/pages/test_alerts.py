@@ -1,7 +1,8 @@
 """Checkpoints and algedonic alerts on the pages, with two real nodes: A (which checkpoints after a
 second idle) and B, which replicates A. A stored checkpoint shows as verified on both operator
 pages; a fork of A's feed, proven to B, raises an alert at the top of every one of B's pages and is
-listed among the forks, as /api/status reports it.
+listed among the forks, as /api/status reports it: in words in the reader's language, the feed and
+the event from the alert (English, and Spanish for `Accept-Language: es`).
 
 The fork is made as a node operator who ran two copies of a home would make it: A's own key signs
 a second, different event at a seq A already filled; the two signed events are the proof, posted
@@ -9,17 +10,21 @@ to B as a peer gossips it (POST /replication/forks)."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from tallystick.node.home import read_key
+from tallystick.node.pages.alerts import alert_line
 from tallystick.protocol.codec import encode, sign_event
 from tallystick.protocol.events import Checkpoint, ForkProof
 
 from helpers.browsing import Browsing, wait_until
 from helpers.replication import NodeProcess, Nodes, log_rows, signer_of
+from helpers.support import http
 
 
 @dataclass
@@ -84,12 +89,68 @@ def test_a_fork_raises_an_alert_at_the_top_of_every_page(pair: Pair, browsing: B
         browsing.open(b.url + path)
         shown = browsing.page.locator("#alerts li")
         assert shown.count() == len(alerts), path
-        assert [item.inner_text() for item in shown.all()] == [f"{x['kind']}{x['message']}" for x in alerts], path
+        assert [item.inner_text() for item in shown.all()] == [
+            "{kind} {message}".format(**alert_line(x, "en")) for x in alerts], path
         # The alerts come first: before the page's own content.
         assert browsing.page.evaluate(
             "document.querySelector('#alerts').compareDocumentPosition(document.querySelector('main'))"
             " & Node.DOCUMENT_POSITION_FOLLOWING"
         ), path
+    # In Spanish: the kind and the sentence of the catalogue, with the alert's feed and seq in it.
+    spanish = http("GET", b.url + "/node", headers={"Accept-Language": "es"}).body.decode()
+    items = [html.unescape(re.sub(r"<[^>]+>", "", item))
+             for item in re.findall(r'<ul class="alerts".*?</ul>', spanish, flags=re.DOTALL)[0].split("<li")[1:]]
+    fork = next(item for item in items if a.feed_text in item)
+    assert "Un registro contó dos historias" in fork
+    assert f"El registro {a.feed_text} está bifurcado en el evento n.º {seq}" in fork
+    assert 'lang="en"' not in spanish.split('<ul class="alerts"')[1].split("</ul>")[0]
     browsing.open(b.url + "/node")
     assert a.feed_text in browsing.text("#forks")
     assert "forked" in browsing.page.locator(f'table.feeds tr[data-feed="{a.feed_text}"]').inner_text()
+
+
+# Each alert's message as its writer words it (replication/ingest.py, node/sequencer.py,
+# replication's stale-home refusals, federation/report.py), with the values a sentence must carry.
+written_alerts = [
+    ({"kind": "fork", "feed": "n_abc", "seq": 7,
+      "message": "feed n_abc is forked at seq 7: its key signed two different events; it is frozen"}, ["n_abc", "7"]),
+    ({"kind": "fork", "message": "this node's own feed is forked at seq 9: its key signed two different events; it is frozen"},
+     ["9"]),
+    ({"kind": "fork", "system": "S3*", "message": "feed n_abc is forked at seq 7; it is frozen"}, ["n_abc", "7"]),
+    ({"kind": "checkpoint_mismatch", "feed": "n_abc",
+      "message": "feed n_abc: the state hash differs; its events from there on are refused"}, ["n_abc"]),
+    ({"kind": "feeds_limit", "message": "this node holds 300 feeds, its limit (300): feeds its peers vouch for are no "
+                                        "longer taken; check which peer spreads so many feeds (`tally status --json`)"},
+     ["300"]),
+    ({"kind": "stale_home", "message": "this node's feed is forked (another copy of this home wrote too); stop every copy, "
+                                       "keep one, and run `tally restore` on the others"}, ["tally restore"]),
+    ({"kind": "stale_home", "message": "a peer holds this node's feed up to seq 40 or later, but this home has only 12: it "
+                                       "was restored from an old copy. Stop it and run `tally restore`"}, ["40", "12"]),
+    ({"kind": "clock_ahead", "message": "this node's clock (2027-01-01 00:00 UTC) is 29.0 days ahead of its last event and "
+                                        "its peers' (2026-12-03 00:00 UTC); it appends nothing until the clock is right: fix it "
+                                        "(NTP); if it is right, see clock_ahead in docs/operator.md"},
+     ["2027-01-01 00:00 UTC", "29"]),  # '29.0' in English, '29,0' in Spanish
+    ({"kind": "equivocation", "message": "n_abc voted twice in epoch 3; the first counts"}, ["n_abc", "3"]),
+    ({"kind": "at_limit", "message": "n_abc has been at its balance-of-trade limit in the federation for 12 min: it can "
+                                     "only trade the other way"}, ["n_abc", "12"]),
+    ({"kind": "at_limit", "message": "x_abc has been at its capacity in the federation for 5 min: it can only trade the "
+                                     "other way"}, ["x_abc", "5"]),
+    ({"kind": "payment_pending", "message": "payment p_1 has been pending for over an hour"}, ["p_1"]),
+    ({"kind": "unreachable", "message": "peer http://127.0.0.1:9/ is unreachable"}, ["http://127.0.0.1:9/"]),
+    ({"kind": "not_held", "message": "this node holds no copy of n_abc: peer with it"}, ["n_abc"]),
+]
+
+
+@pytest.mark.parametrize(("alert", "values"), written_alerts, ids=lambda x: x["kind"] if isinstance(x, dict) else "")
+def test_each_alert_reads_as_a_sentence_of_the_readers_language_with_its_values(alert: dict, values: list[str]) -> None:
+    for language in ("en", "es"):
+        line = alert_line(alert, language)
+        assert line["lang"] is None, (language, alert["message"])  # a sentence of the catalogue, not the API's English
+        assert all(value in line["message"] for value in values), (language, line)
+    assert alert_line(alert, "es")["message"] != alert_line(alert, "en")["message"]
+
+
+def test_an_alert_no_sentence_reads_keeps_its_english_marked_as_english() -> None:
+    line = alert_line({"kind": "something_new", "message": "a thing happened; do this"}, "es")
+    assert line == {"kind": "something new", "message": "a thing happened; do this", "lang": "en"}
+    assert alert_line({"kind": "fork", "message": "worded otherwise"}, "es")["kind"] == "Un registro contó dos historias"

@@ -4,6 +4,8 @@ held with its seq, and no alert while all is well."""
 
 from __future__ import annotations
 
+from tallystick.node.pages.alerts import alert_line
+
 from helpers.browsing import Browsing, Community, wait_until
 
 
@@ -60,7 +62,7 @@ def test_operator_page_shows_the_status_alerts_and_no_fork_while_all_is_well(
         alerts = community.get("/api/status")["alerts"]
         browsing.open(community.url + "/node")
         shown = [item.inner_text() for item in browsing.page.locator("#alerts li").all()]
-        return (alerts,) if shown == [f"{alert['kind']}{alert['message']}" for alert in alerts] else None
+        return (alerts,) if shown == ["{kind} {message}".format(**alert_line(alert, "en")) for alert in alerts] else None
 
     [alerts] = wait_until(agrees, what="the page's alerts to be the status's")
     assert not any(alert["kind"] == "fork" for alert in alerts)

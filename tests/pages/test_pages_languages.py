@@ -7,10 +7,14 @@ node/pages/language.py's `negotiated`, checked here without a node, default incl
 
 from __future__ import annotations
 
+import html
 import re
+import time
 
 import pytest
-from tallystick.node.pages.language import negotiated, preferred_languages
+from tallystick.node.pages.language import money, negotiated, preferred_languages, when
+from tallystick.protocol.events import Propose, SetLimits, Transfer
+from tallystick.protocol.ids import id_from_text
 
 from helpers.browsing import Community, wait_until
 from helpers.support import http
@@ -81,3 +85,53 @@ def test_the_language_is_negotiated_from_the_header_with_the_default_as_fallback
 
 def test_a_long_header_is_read_only_so_far() -> None:
     assert len(preferred_languages(",".join(["fr"] * 1000))) <= 16
+
+
+def _between(text: str, start: str, end: str) -> str:
+    """What `text` holds between the first `start` and the `end` after it."""
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_amounts_times_durations_and_a_typed_amount_are_in_the_readers_language(cluster: list[Community]) -> None:
+    """A payment of 1,234.50 reads '1.234,50 HRS' on a Spanish page and '1,234.50 HRS' on an English
+    one (Babel's, by the language's CLDR data), its time and an open decision's time left likewise
+    ('closes in 3 days', 'cierra dentro de 3 días'); the pay-me form reads an amount typed as the
+    reader writes it and refuses one it cannot read in the reader's language, while the link it
+    makes keeps the protocol's form."""
+    community = cluster[1]
+    unit = community.get("/api/community")["unit"]
+    people = {member["name"]: member for member in community.people()}
+    ada, bruno = (id_from_text("m", people[name]["id"]) for name in ("Ada", "Bruno"))
+    limits_before = {name: community.get(f"/api/balances?account={name}")[0] for name in ("Ada", "Bruno")}
+    community.act(community.admin_key, SetLimits(account=ada, debit_limit_minor=10**8, credit_ceiling_minor=None))
+    community.act(community.admin_key, SetLimits(account=bruno, debit_limit_minor=None, credit_ceiling_minor=10**9))
+    paid = community.act(community.member_key("Ada"), Transfer(to=bruno, amount_minor=123450))
+    [event] = community.get(f"/api/log?from={paid['seq']}&limit=1")["events"]
+    proposed = community.act(community.admin_key, Propose("proposal", "Longer opening hours", "",
+                                                          int(time.time() * 1000) + 3 * 86_400_000))
+    balance = community.get("/api/balances?account=Bruno")[0]["balance"]
+    grouped = {"es": r"\d{1,3}(\.\d{3})+,\d+", "en": r"\d{1,3}(,\d{3})+\.\d+"}
+    for language, closes in (("es", "cierra <span class=\"time-left\">dentro de 3 días</span>"),
+                             ("en", "closes <span class=\"time-left\">in 3 days</span>")):
+        _, _, text = _page(community, f"/members/{people['Bruno']['id']}", language)
+        shown = html.unescape(_between(text, f'data-minor="{balance}">', "<"))
+        assert shown == money(balance, unit["decimals"], unit["code"], language), language
+        assert re.fullmatch(grouped[language] + " " + unit["code"], shown), shown
+        row = _between(text, f'<tr data-seq="{paid["seq"]}"', "</tr>")
+        assert html.unescape(_between(row, '<td class="when muted">', "<br>")) == when(event["ts"], language)
+        assert html.unescape(_between(row, '<td class="amount balance-after">', "<")) == shown
+        _, _, front = _page(community, "/", language)
+        assert closes in _between(front, f'data-decision="{proposed["seq"]}"', "</div>"), language
+    member = f"/members/{people['Bruno']['id']}"
+    _, _, typed = _page(community, member + "?amount=1.234%2C5", "es")
+    assert 'value="1.234,50"' in typed and "#amount=1234.50" in typed
+    _, _, refused = _page(community, member + "?amount=doce", "es")
+    assert html.unescape(_between(refused, '<p class="bad">', "<")) == "doce no es un importe; escríbelo así: 12,50"
+    _, _, refused = _page(community, member + "?amount=12%2C5", "en")  # a comma groups thousands in English
+    assert html.unescape(_between(refused, '<p class="bad">', "<")) == "12,5 is not an amount; write it like 12.50"
+    # As it was for the other tests of the cluster: paid back, and each one's limits as before.
+    community.act(community.member_key("Bruno"), Transfer(to=ada, amount_minor=123450))
+    for name, account in (("Ada", ada), ("Bruno", bruno)):
+        before = limits_before[name]
+        community.act(community.admin_key, SetLimits(account=account, debit_limit_minor=before["debit_limit"],
+                                                      credit_ceiling_minor=before["credit_ceiling"]))

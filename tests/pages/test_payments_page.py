@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tallystick.node.pages.language import reject_reason_words, translations
 from tallystick.protocol.events import AdmitMember, PayAcross, SetLimits
 from tallystick.protocol.ids import KeyPair, id_from_text
 
@@ -70,7 +71,8 @@ def test_payments_page_lists_every_payment_of_the_api_with_its_state(
     assert settled.locator(".amount-sent").get_attribute("data-minor") == "125"
     returned = browsing.page.locator(f'tr[data-payment="{across["returned"]}"]')
     assert returned.locator(".payee").inner_text() == by_id[across["returned"]]["to_member"][:12] + "…"
-    assert returned.locator(".reason").inner_text() == f'({next(r["reason"] for r in rows if r["id"] == across["returned"])})'
+    reason = next(r["reason"] for r in rows if r["id"] == across["returned"])
+    assert returned.locator(".reason").inner_text() == f"({reject_reason_words(translations['en'])[reason]})"  # in words
     # One state at a time: the filter shows exactly the API's rows of that state.
     browsing.page.locator('.statuses a[data-status="returned"]').click()
     shown = [row.get_attribute("data-payment") for row in browsing.page.locator("table.payments-across tbody tr").all()]

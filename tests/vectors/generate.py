@@ -96,6 +96,7 @@ from tallystick.protocol.events import (
     FounderIssue,
     Genesis,
     GenesisSealed,
+    GraftTree,
     Holders,
     IntentUnsigned,
     Invite,
@@ -106,6 +107,7 @@ from tallystick.protocol.events import (
     OpenOfferWithPeriod,
     PayAcross,
     PayInterest,
+    PayTree,
     PlaceOrder,
     Propose,
     ProposeWithPeriod,
@@ -133,6 +135,9 @@ from tallystick.protocol.events import (
     Transfer,
     TransferShares,
     TreasuryPay,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
     Undelegate,
     Vote,
     WithdrawalDue,
@@ -931,6 +936,23 @@ def build_layouts() -> dict[str, Any]:
             assert decoder.decode(data) == value and encode(decoder.decode(data)) == data
             examples.append({"group": group, "kind": type(value).__struct_config__.tag, "description": description,
                              "decoded": plain(value), "bytes_hex": data.hex()})
+    # Appended after every earlier example, so that their places in the file do not move: a Credit
+    # Commons graft, a payment into the tree and the three bodies that end one or receive one
+    # (docs/protocol.md §5.6, docs/creditcommons.md).
+    tree_examples: list[tuple[str, str, Any]] = [
+        ("action", "graft_tree", GraftTree("trunk/branch/riverside", "riverside", "graft", 1, 1, 50_000, 50_000)),
+        ("action", "pay_tree, with memo at its default", PayTree("trunk/bob", 2_500)),
+        ("body", "tree_settled", TreeSettled(7, "9ecdc6b3c6120420852b8db7c5daf352")),
+        ("body", "tree_returned", TreeReturned(7, "MaxLimitViolation")),
+        ("body", "tree_received", TreeReceived("3d8ebb9f-6a29-42cb-9d39-9ee0a6bf7f1c", "trunk/bob", member, 2_500,
+                                               2_500, "196bf56fdf9c2b747a20b8604b7b1f61")),
+    ]
+    for group, description, value in tree_examples:
+        decoder = msgspec.msgpack.Decoder(groups[group][0])
+        data = encode(value)
+        assert decoder.decode(data) == value and encode(decoder.decode(data)) == data
+        examples.append({"group": group, "kind": type(value).__struct_config__.tag, "description": description,
+                         "decoded": plain(value), "bytes_hex": data.hex()})
     return {
         "description": "One canonical encoding of every action, effect, electorate, node body and federation "
         "effect (docs/protocol.md §4, §5). group names the union that decodes bytes_hex: action (an intent's "

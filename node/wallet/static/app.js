@@ -61,8 +61,10 @@ async function route() {
     await screen.draw(view);
   } catch (error) {
     if (draw !== drawing) return;
-    show(alertLine(errorLine(error)), h("button", { type: "button", text: t("common.retry"), onclick: () => route() }),
-      error.code === "not_a_member" ? otherWays() : null);
+    const removed = error.code === "not_a_member";
+    show(heading(t(removed ? "device.removed.title" : "common.failed")), alertLine(errorLine(error)),
+      h("p", { class: "actions" }, h("button", { type: "button", text: t("common.retry"), onclick: () => route() })),
+      removed ? otherWays() : null);
   }
 }
 

@@ -35,7 +35,17 @@ export const defaultFloors = {
 const decisionClasses = Object.keys(defaultFloors);
 const strictestClass = "rules";
 // The quorum and threshold a community starts with (set_rules changes them).
-const startingRules = { quorumBp: 5000, thresholdBp: 6667 };
+const startingRules = { admission: "admin", quorumBp: 5000, thresholdBp: 6667 };
+
+// The rules in force as GET /api/rules answers them (api.md §10.1), as the forms read them: the
+// floors as defaultFloors holds them, and who admits with the default quorum and threshold. Without
+// an answer (null), a community's starting rules.
+export function rulesInForce(answer) {
+  if (!answer) return { floors: defaultFloors, rules: startingRules };
+  const floors = { ...defaultFloors };
+  for (const floor of answer.floors) floors[floor.class] = [floor.quorum_bp, floor.threshold_bp, floor.period_ms];
+  return { floors, rules: { admission: answer.admission, quorumBp: answer.quorum_bp, thresholdBp: answer.threshold_bp } };
+}
 
 // Who may see each kind; some kinds are a member's own data and never public (ledger/decisions.py
 // `never_public`). Reach orders the audiences: "concerned" and "admins" reach the same readers.
@@ -82,13 +92,15 @@ function parseZeroOrAmount(text, decimals) {
 
 // ---- the rules: who admits, and the default quorum and threshold --------------------------------
 
-export function rulesForm() {
+// Filled with the rules in force (`inForce`, rulesInForce's).
+export function rulesForm(inForce = rulesInForce(null)) {
+  const { rules } = inForce;
   const admission = select("propose-admission", [["admin", t("effects.rules.admission.admin")],
-    ["decision", t("effects.rules.admission.decision")]], "admin");
+    ["decision", t("effects.rules.admission.decision")]], rules.admission);
   const quorum = textInput("propose-quorum");
   const threshold = textInput("propose-threshold");
-  quorum.value = percentText(startingRules.quorumBp);
-  threshold.value = percentText(startingRules.thresholdBp);
+  quorum.value = percentText(rules.quorumBp);
+  threshold.value = percentText(rules.thresholdBp);
   const element = h("div", {},
     field("propose-admission", t("effects.rules.admission"), admission),
     field("propose-quorum", t("effects.rules.quorum"), quorum, t("effects.rules.quorum.hint")),
@@ -182,12 +194,13 @@ export function treasuryForm(picker) {
 
 // ---- the floors: the least quorum, threshold and time open of each class -----------------------------
 
-export function floorsForm() {
+// Each row filled with its class's floor in force (`inForce`, rulesInForce's).
+export function floorsForm(inForce = rulesInForce(null)) {
   const list = h("ol", { class: "floor-rows", id: "propose-floors" });
   const rows = [];
   const add = h("button", { type: "button", id: "propose-floor-add", text: t("effects.floors.add") });
   const fill = (row) => {
-    const [quorumBp, thresholdBp, periodMs] = defaultFloors[row.decisionClass.value];
+    const [quorumBp, thresholdBp, periodMs] = inForce.floors[row.decisionClass.value];
     row.quorum.value = percentText(quorumBp);
     row.threshold.value = percentText(thresholdBp);
     row.hours.value = String(periodMs / hourMs);

@@ -49,6 +49,21 @@ export async function makeDeviceKey() {
   return { pair, publicKey, member: idToText("m", publicKey), key: idToText("k", publicKey) };
 }
 
+// A new device key for a person joining (an invitation's join, a join request), kept (not joined)
+// before `send(made)` sends what it signs: were the page to close once the node took it, the key
+// survives. If `send` throws, `forget` drops what was kept (the key, by default) and the error goes on.
+export async function withNewDeviceKey(node, send, forget = forgetDevice) {
+  const made = await makeDeviceKey();
+  await saveDevice(made, node, false);
+  try {
+    await send(made);
+  } catch (error) {
+    await forget();
+    throw error;
+  }
+  return made;
+}
+
 // `joined` is false while its join is on its way: kept before it is sent, so that a page closed
 // after the node admitted it still holds the key.
 export async function saveDevice(device, node, joined) {

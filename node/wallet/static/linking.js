@@ -14,9 +14,10 @@ import * as api from "./api.js";
 import { concat, utf8 } from "./bytes.js";
 import { hash } from "./hashing.js";
 import { base32, idFromText, idToText } from "./ids.js";
-import * as intents from "./intents.js";
 import * as keys from "./keys.js";
 import * as store from "./store.js";
+import { t } from "./strings.js";
+import { h, heading, navLink, show } from "./ui.js";
 
 const requestNamespace = utf8("tallystick/member-request/v1\n");
 // Poll every 2 s: a person adding a device on the other phone takes some seconds; 300 polls at
@@ -51,13 +52,6 @@ export function keyFromTyped(text) {
   } catch {
     return null;
   }
-}
-
-// Sign `action` with this device's key for its account and send it: {"seq", "hash"} once committed.
-export async function signAndSend(device, community, action) {
-  const intent = await intents.signMemberIntent({ privateKey: device.pair.privateKey, key: device.publicKey,
-    feed: idFromText("n", community.node), nonce: await intents.nextNonce(), action });
-  return api.postIntent(intents.intentJson(intent));
 }
 
 // The new device's key, kept until bound: the same one every time the link screen is opened.
@@ -96,6 +90,16 @@ export async function signsHere(device, node) {
   throw new api.ApiError(response.status, response.status >= 500 ? "unavailable" : "http_error", "");
 }
 
+// On a screen for a device with no wallet (link, restore): true, with the screen drawn to say so
+// (`already`, a message id) and a way into the wallet, when this device's key signs for a member
+// here already, so that a wallet that works is never replaced.
+export async function drawnIfMemberHere(community, title, already) {
+  const existing = await keys.loadDevice();
+  if (!(existing && existing.joined && await signsHere(existing, community.node))) return false;
+  show(heading(title), h("p", { text: t(already) }), h("p", {}, navLink("/wallet", t("join.open"), { class: "button" })));
+  return true;
+}
+
 // Poll until `pending` is bound (true), `stopped()` says to stop, or bindingWaitMs passed (false).
 // Offline for a moment, a poll is only missed: the next one asks again.
 export async function waitForBinding(pending, node, stopped) {
@@ -122,6 +126,16 @@ export async function adopt(made, community) {
   const device = await keys.loadDevice();
   api.useDevice(device);
   return device;
+}
+
+// `device` (keys.js, as made) was admitted to the community: keep it as this device's member,
+// joined, and sign in with it (screens/join.js, ask.js). Answers the device as kept.
+export async function keepAdmitted(device, node) {
+  await keys.saveDevice(device, node, true);
+  const kept = await keys.loadDevice();
+  api.useDevice(kept);
+  await api.signIn();
+  return kept;
 }
 
 // What this device remembers making: which keys it bound as backups ("phrase" or "file"), so the

@@ -1,6 +1,6 @@
 // What the Own screens share (screens/own.js, enterprise.js, subscribe.js, trade.js): the member's
-// holdings and orders, share counts typed and shown, a shares intent signed and sent, and a refusal
-// of one as the one line that says what to do (docs/wallet.md, "Own"; docs/shares.md).
+// holdings and orders, share counts typed and shown, and a refusal of a shares intent (signed and
+// sent by sending.js) as the one line that says what to do (docs/wallet.md, "Own"; docs/shares.md).
 //
 // How this works: every read is the JSON API as the signed-in member (api.md §5: enterprises,
 // offers, books, `GET /api/members/{id}/holdings`); every change is an intent built by intents.js,
@@ -8,8 +8,8 @@
 // (an order). Units are whole shares; prices and costs are minor units, shown only through
 // `money()` in the unit's major form. An enterprise is named in a URL by its public `e_…` id only.
 import * as api from "./api.js";
-import { idFromText } from "./ids.js";
 import * as intents from "./intents.js";
+import { sendAction } from "./sending.js";
 import { t } from "./strings.js";
 import { errorLine, h, money, state } from "./ui.js";
 
@@ -50,14 +50,6 @@ export function parseUnits(text) {
 
 export function myHoldings() {
   return api.get(`/api/members/${state.device.member}/holdings?limit=${holdingsRowsMax}`);
-}
-
-// Sign `action` with the device's key and post it: {"seq", "hash"} once committed.
-export async function sendAction(action) {
-  const { community, device } = state;
-  const intent = await intents.signMemberIntent({ privateKey: device.pair.privateKey, key: device.publicKey,
-    feed: idFromText("n", community.node), nonce: await intents.nextNonce(), action });
-  return api.postIntent(intents.intentJson(intent));
 }
 
 // The whole number of shares at `priceMinor` that `availableMinor` of credit pays for.
@@ -105,6 +97,22 @@ export async function cancelOrder(order) {
   } catch (error) {
     return refusalLine(error);
   }
+}
+
+// The Cancel of an order row (orderRow's onCancel) on a screen with a `status` box: cancel_order,
+// then `redraw(line)` with the line saying what was cancelled; refused, the line in `status`.
+export function cancelling(status, redraw) {
+  return async (order, button) => {
+    button.disabled = true;
+    const refused = await cancelOrder(order);
+    if (refused) {
+      button.disabled = false;
+      status.replaceChildren(h("p", { class: "alert", role: "alert", text: refused }));
+      return;
+    }
+    await redraw(t("own.order.cancelled", { what: t(`own.order.${order.side}`, {
+      shares: sharesOf(order.units, order.class_name), enterprise: order.enterprise_name, price: money(order.price) }) }));
+  };
 }
 
 // The last price each (enterprise, class) traded at, from their books: a Map "e_…/class" → minor

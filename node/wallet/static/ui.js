@@ -52,6 +52,16 @@ export function errorLine(error, values = {}) {
   return text === id ? t("error.default", { message: error.message || code }) : text;
 }
 
+// The text of message `id` with its {placeholders} filled, each value in a span that never breaks
+// across lines (an amount and its unit, "1.000,00 HRS"): children for h(). Read as text, it is
+// exactly t(id, values).
+export function unbroken(id, values) {
+  return t(id).split(/\{(\w+)\}/).map((part, index) => {
+    if (index % 2 === 0) return part ? document.createTextNode(part) : null;
+    return part in values ? h("span", { class: "unbroken", text: String(values[part]) }) : document.createTextNode(`{${part}}`);
+  });
+}
+
 export function alertLine(text) {
   return h("p", { class: "alert", role: "alert", text });
 }
@@ -144,6 +154,25 @@ export function hideTabs() {
 
 export function onLeave(stop) {
   leaving.push(stop);
+}
+
+// A timer that stops when another screen is drawn (a wait that polls the node):
+// { later(fn, ms): run fn after ms (replacing what was waiting), cancel(), stopped() }.
+export function screenTimer() {
+  let timer = null;
+  let stopped = false;
+  onLeave(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+  return {
+    later: (fn, ms) => {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    },
+    cancel: () => clearTimeout(timer),
+    stopped: () => stopped,
+  };
 }
 
 // Stop what the screen on show left running: called before another screen is drawn.

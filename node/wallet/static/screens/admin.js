@@ -21,6 +21,7 @@ import { base32, idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import * as keys from "../keys.js";
 import { qrSvg } from "../qr.js";
+import { sendAction } from "../sending.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, errorLine, h, heading, money, navLink, show, state } from "../ui.js";
 
@@ -36,13 +37,6 @@ const clockMarginMs = 60 * 1000;
 const votingPeriodMs = 7 * dayMs;
 const searchShownMax = 8;
 const searchDelayMs = 250;
-
-async function act(action) {
-  const intent = await intents.signMemberIntent({ privateKey: state.device.pair.privateKey,
-    key: state.device.publicKey, feed: idFromText("n", state.community.node), nonce: await intents.nextNonce(),
-    action });
-  return api.postIntent(intents.intentJson(intent));
-}
 
 function said(box, text, { alert = false } = {}) {
   box.replaceChildren(alert ? alertLine(text) : h("p", { class: "done", role: "status", text }));
@@ -172,11 +166,11 @@ function inviteForm(refresh, byDecision) {
       let decided = "";
       if (byDecision) {
         const title = t(role.value === "admin" ? "admin.propose.invite.admin" : "admin.propose.invite");
-        const proposed = await act(intents.proposeEffect(title, "", intents.inviteEffect(...invite.slice(1)),
+        const proposed = await sendAction(intents.proposeEffect(title, "", intents.inviteEffect(...invite.slice(1)),
           votingPeriodMs));
         decided = `&d=${proposed.seq}`;
       } else {
-        await act(invite);
+        await sendAction(invite);
       }
       const link = `${location.origin}/wallet/join#i=${base32(seed)}${decided}${typed ? `&n=${encodeURIComponent(typed)}` : ""}`;
       const text = byDecision ? t("admin.invite.proposed.text", { when: formatTime(now + votingPeriodMs),
@@ -239,7 +233,7 @@ function drawInvitations(list, box, invitations) {
       "aria-label": t("admin.invitations.withdraw.label", { when }), onclick: async () => {
         withdraw.disabled = true;
         try {
-          await act(intents.revokeInvitation(idFromText("k", invitation.invitation)));
+          await sendAction(intents.revokeInvitation(idFromText("k", invitation.invitation)));
           said(box, t("admin.invitations.withdrawn"));
           await refresh();
         } catch (error) {
@@ -287,10 +281,10 @@ function drawRequests(list, box, asked) {
           try {
             const admission = intents.admit(key, request.name);
             if (byDecision) {
-              await act(intents.proposeEffect(t("admin.propose.admit", values), "", admission, votingPeriodMs));
+              await sendAction(intents.proposeEffect(t("admin.propose.admit", values), "", admission, votingPeriodMs));
               said(box, t("admin.requests.proposed", { ...values, when: formatTime(Date.now() + votingPeriodMs) }));
             } else {
-              await act(admission);
+              await sendAction(admission);
               said(box, t("admin.requests.accepted", values));
             }
             await refresh();
@@ -393,8 +387,8 @@ async function manage(panel, member) {
     submit.disabled = true;
     try {
       const id = idFromText("m", member.id);
-      if (limitsChanged) await act(intents.setLimits(id, debitLimit.minor, ceilingLimit.minor));
-      if (roleChanged) await act(intents.setRole(id, role.value));
+      if (limitsChanged) await sendAction(intents.setLimits(id, debitLimit.minor, ceilingLimit.minor));
+      if (roleChanged) await sendAction(intents.setRole(id, role.value));
       await manage(panel, { ...member, role: role.value });
       said(document.getElementById("admin-member-result"), t("admin.members.saved"));
     } catch (error) {
@@ -421,7 +415,7 @@ function rulesPart(rules) {
     if (admission.value === rules.admission) return said(problem, t("admin.rules.same"));
     submit.disabled = true;
     try {
-      await act(intents.proposeEffect(t(`admin.rules.title.${admission.value}`), "",
+      await sendAction(intents.proposeEffect(t(`admin.rules.title.${admission.value}`), "",
         intents.setRules(admission.value, rules.quorum_bp, rules.threshold_bp), votingPeriodMs));
       said(problem, t("admin.rules.proposed", { when: formatTime(Date.now() + votingPeriodMs) }));
     } catch (error) {
@@ -429,7 +423,8 @@ function rulesPart(rules) {
     }
     submit.disabled = false;
   });
-  return [form];
+  // Every other rule (the levy, the floors, who sees what) changes only by a decision too: Propose.
+  return [form, h("p", {}, navLink("/wallet/rules", t("admin.rules.all"), { id: "admin-rules-all" }))];
 }
 
 function defaultsPart() {
@@ -457,7 +452,7 @@ function defaultsPart() {
     }
     submit.disabled = true;
     try {
-      await act(intents.setDefaultLimits(debitLimit.minor, ceilingLimit.minor));
+      await sendAction(intents.setDefaultLimits(debitLimit.minor, ceilingLimit.minor));
       state.community = { ...community, debit_limit: Number(debitLimit.minor), credit_ceiling: Number(ceilingLimit.minor) };
       said(problem, t("admin.members.saved"));
     } catch (error) {
@@ -465,5 +460,6 @@ function defaultsPart() {
     }
     submit.disabled = false;
   });
-  return [form];
+  // Every other rule (the levy, the floors, who sees what) changes only by a decision too: Propose.
+  return [form, h("p", {}, navLink("/wallet/rules", t("admin.rules.all"), { id: "admin-rules-all" }))];
 }

@@ -13,10 +13,11 @@ import * as api from "../api.js";
 import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import * as keys from "../keys.js";
+import { keepAdmitted } from "../linking.js";
 import { signedRequest } from "../signed.js";
 import * as store from "../store.js";
 import { t } from "../strings.js";
-import { alertLine, errorLine, h, heading, hideTabs, loadCommunity, navLink, onLeave, show, state } from "../ui.js";
+import { alertLine, errorLine, h, heading, hideTabs, loadCommunity, navLink, screenTimer, show, state } from "../ui.js";
 
 export const needsDevice = false;
 
@@ -84,17 +85,11 @@ function refuse(problem, field, text) {
 }
 
 async function ask(community, name, note) {
-  const made = await keys.makeDeviceKey();
-  // Kept before it is sent: were the page to close once the node kept the request, the key survives.
-  await keys.saveDevice(made, community.node, false);
-  await store.put(askMarker, { key: made.key });
-  try {
+  await keys.withNewDeviceKey(community.node, async (made) => {
+    await store.put(askMarker, { key: made.key });
     await signedRequest(made, idFromText("n", community.node), "POST", "/api/join-requests",
       note ? { name, note } : { name });
-  } catch (error) {
-    await forget();
-    throw error;
-  }
+  }, forget);
   return keys.loadDevice();
 }
 
@@ -112,24 +107,19 @@ async function waiting(view, community, device) {
   title.focus();
   const feed = idFromText("n", community.node);
   let polls = 0;
-  let timer = null;
-  let stopped = false;
-  onLeave(() => {
-    stopped = true;
-    clearTimeout(timer);
-  });
+  const timer = screenTimer();
   const again = () => h("button", { type: "button", text: t("ask.again"), onclick: async () => {
     await forget();
     view.redraw();
   } });
   const check = async () => {
-    if (stopped || !view.current()) return;
+    if (timer.stopped() || !view.current()) return;
     polls += 1;
     let answer;
     try {
       answer = await signedRequest(device, feed, "GET", "/api/join-requests/mine");
     } catch (error) {
-      if (stopped || !view.current()) return;
+      if (timer.stopped() || !view.current()) return;
       if (error instanceof api.ApiError && error.code === "join_request_unknown") {
         line.textContent = t("ask.lapsed");
         actions.replaceChildren(again());
@@ -138,7 +128,7 @@ async function waiting(view, community, device) {
       line.replaceChildren(alertLine(errorLine(error)));
       return later();
     }
-    if (stopped || !view.current()) return;
+    if (timer.stopped() || !view.current()) return;
     if (answer.state === "admitted") return admitted(view, community, device);
     if (answer.state === "declined") {
       line.textContent = t("ask.declined");
@@ -153,7 +143,7 @@ async function waiting(view, community, device) {
   };
   const later = () => {
     if (polls < pollsMax) {
-      timer = setTimeout(check, pollIntervalMs);
+      timer.later(check, pollIntervalMs);
       return;
     }
     const button = h("button", { type: "button", text: t("ask.check"), onclick: () => {
@@ -167,10 +157,7 @@ async function waiting(view, community, device) {
 }
 
 async function admitted(view, community, device) {
-  await keys.saveDevice(device, community.node, true);
+  state.device = await keepAdmitted(device, community.node);
   await store.remove(askMarker);
-  state.device = await keys.loadDevice();
-  api.useDevice(state.device);
-  await api.signIn();
   view.go("/wallet", { replace: true });
 }

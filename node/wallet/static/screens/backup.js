@@ -8,6 +8,7 @@ import * as keys from "../keys.js";
 import * as linking from "../linking.js";
 import * as intents from "../intents.js";
 import * as recovery from "../recovery.js";
+import { sendAction } from "../sending.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, errorLine, h, heading, main, navLink, show, state } from "../ui.js";
 
@@ -70,7 +71,7 @@ export async function draw(view) {
 // A new recovery key from `seed`, bound to the account by this device's key: its k_ text.
 async function bind(seed, kind) {
   const pair = await keys.importSeed(seed);
-  await linking.signAndSend(state.device, state.community, intents.addKey(pair.publicKey));
+  await sendAction(intents.addKey(pair.publicKey));
   const key = linking.keyText(pair.publicKey);
   await linking.rememberBackup(key, kind);
   return key;

@@ -1,17 +1,17 @@
 // Decide (/wallet/decide): the community's open decisions with where each stands and its time left,
 // and the recently closed with their outcome; each opens to /wallet/decision?id=N (decision.js).
-// Links to propose (propose.js) and to the member's delegations (delegate.js). The helpers below
-// (time left, shares, outcomes, the decisions' tab) are the Decide screens' own, shared by them.
+// Links to propose (propose.js), to the member's delegations (delegate.js) and to the rules in force
+// (rules.js). The helpers below (time left, shares, outcomes, the decisions' tab, a member's name)
+// are the Decide screens' own, shared by them; finding a member is pickers.js, signing and sending
+// sending.js.
 //
 // How this works: GET /api/decisions (docs/decisions.md) answers each decision with its tally,
 // live while it is open; `time_left_ms` is by the node's clock, so the phone's clock never makes a
 // decision look open or closed. A decision's id is the seq of the event that proposed it, which is
 // no personal data, so it may go in a URL; its title and text never do.
 import * as api from "../api.js";
-import { idFromText } from "../ids.js";
-import * as intents from "../intents.js";
 import { language, t } from "../strings.js";
-import { alertLine, drawTabs, errorLine, h, heading, navLink, show, state } from "../ui.js";
+import { drawTabs, h, heading, navLink, show } from "../ui.js";
 
 export const needsDevice = true;
 
@@ -84,17 +84,10 @@ export async function draw(view) {
     : h("p", { class: "muted", id, text: none }));
   show(heading(t("decide.title")),
     h("p", { class: "actions" }, navLink("/wallet/propose", t("decide.propose"), { class: "button primary" }),
-      navLink("/wallet/delegate", t("decide.delegate"), { class: "button" })),
+      navLink("/wallet/delegate", t("decide.delegate"), { class: "button" }),
+      navLink("/wallet/rules", t("decide.rules"), { class: "button", id: "rules-link" })),
     h("h2", { text: t("decide.open") }), list(open, "open-decisions", t("decide.none_open")),
     h("h2", { text: t("decide.closed") }), list(closed, "closed-decisions", t("decide.none_closed")));
-}
-
-// Sign `action` with the device's key and send it (intents.js, api.js): {seq, hash} once committed.
-export async function sendIntent(action) {
-  const { community, device } = state;
-  const intent = await intents.signMemberIntent({ privateKey: device.pair.privateKey, key: device.publicKey,
-    feed: idFromText("n", community.node), nonce: await intents.nextNonce(), action });
-  return api.postIntent(intents.intentJson(intent));
 }
 
 // A member's name as this reader may see it, by id (null: not one they may name).
@@ -104,62 +97,4 @@ export async function nameOf(memberId) {
   } catch {
     return null;
   }
-}
-
-// A short list of names while typing, asked for after a pause in the typing (as Pay's search).
-const searchResultsMax = 8;
-const searchDelayMs = 200;
-
-// A field that finds another member by name: { element, chosen() -> {id, name} or null, focus() }.
-// `ids.choose` labels each found name's button ("Delegate to {name}"). Only people (members and
-// admins), never the device's own member, never the community's own accounts.
-export function memberPicker({ id, label, hint, choose, none, change }) {
-  const field = h("div", { class: "field" });
-  const search = h("input", { id, type: "search", autocomplete: "off", "aria-describedby": `${id}-hint`,
-    "aria-controls": `${id}-results` });
-  const results = h("ul", { id: `${id}-results`, class: "choices" });
-  let chosen = null;
-  let searchTimer = null;
-  let searchDraw = 0;
-  const drawField = () => {
-    if (chosen) {
-      const again = h("button", { type: "button", text: change, onclick: () => {
-        chosen = null;
-        drawField();
-        search.focus();
-      } });
-      field.replaceChildren(h("span", { class: "label", text: label }),
-        h("div", { class: "chosen" }, h("span", { class: "name", id: `${id}-chosen`, text: chosen.name }), again));
-      again.focus();
-    } else {
-      results.replaceChildren();
-      field.replaceChildren(h("label", { for: id, text: label }), search,
-        h("p", { id: `${id}-hint`, class: "hint", text: hint }), results);
-    }
-  };
-  search.addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(async () => {
-      const typed = search.value.trim();
-      const mine = (searchDraw += 1);
-      if (!typed) return results.replaceChildren();
-      try {
-        const found = await api.get(`/api/members?q=${encodeURIComponent(typed)}&limit=${searchResultsMax + 1}`);
-        if (mine !== searchDraw) return;
-        const people = found.filter((member) => member.active && member.id !== state.device.member &&
-          (member.role === "member" || member.role === "admin")).slice(0, searchResultsMax);
-        results.replaceChildren(...(people.length ? people.map((member) => h("li", {}, h("button", {
-          type: "button", class: "choice", "aria-label": choose(member.name), text: member.name,
-          onclick: () => {
-            chosen = { id: member.id, name: member.name, role: member.role };
-            drawField();
-          } })))
-          : [h("li", { class: "muted", text: none })]));
-      } catch (error) {
-        results.replaceChildren(h("li", {}, alertLine(errorLine(error))));
-      }
-    }, searchDelayMs);
-  });
-  drawField();
-  return { element: field, chosen: () => chosen, focus: () => (chosen ? field.querySelector("button") : search).focus() };
 }

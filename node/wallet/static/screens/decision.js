@@ -13,7 +13,8 @@ import { formatTime } from "../format.js";
 import * as intents from "../intents.js";
 import { t } from "../strings.js";
 import { alertLine, errorLine, h, main, money, navLink, show, state } from "../ui.js";
-import { drawDecideTabs, duration, nameOf, outcomeText, percent, sendIntent } from "./decide.js";
+import { drawDecideTabs, duration, nameOf, outcomeText, percent } from "./decide.js";
+import { sendAction } from "../sending.js";
 
 export const needsDevice = true;
 
@@ -244,7 +245,7 @@ function voteForm(view, decision) {
     submit.disabled = true;
     submit.textContent = t("decision.vote.sending");
     try {
-      await sendIntent(intents.vote(decision.id, chosen[0], chosen[1]));
+      await sendAction(intents.vote(decision.id, chosen[0], chosen[1]));
     } catch (error) {
       problem.append(alertLine(errorLine(error)));
       submit.disabled = false;

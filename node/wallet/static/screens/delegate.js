@@ -12,7 +12,9 @@ import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import { t } from "../strings.js";
 import { alertLine, errorLine, h, heading, main, show, state } from "../ui.js";
-import { drawDecideTabs, memberPicker, sendIntent } from "./decide.js";
+import { drawDecideTabs } from "./decide.js";
+import { memberPicker } from "../pickers.js";
+import { sendAction } from "../sending.js";
 
 export const needsDevice = true;
 
@@ -43,7 +45,7 @@ export async function draw(view) {
           event.target.disabled = true;
           problem.replaceChildren();
           try {
-            await sendIntent(intents.undelegate(delegation.topic));
+            await sendAction(intents.undelegate(delegation.topic));
           } catch (error) {
             event.target.disabled = false;
             return problem.append(alertLine(errorLine(error)));
@@ -94,7 +96,7 @@ function newDelegation(view) {
     submit.disabled = true;
     submit.textContent = t("delegate.sending");
     try {
-      await sendIntent(intents.delegate(idFromText("m", to.id), words));
+      await sendAction(intents.delegate(idFromText("m", to.id), words));
     } catch (error) {
       problem.append(alertLine(errorLine(error)));
       submit.disabled = false;

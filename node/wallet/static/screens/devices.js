@@ -7,6 +7,7 @@ import { formatTime } from "../format.js";
 import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import * as linking from "../linking.js";
+import { confirmScreen, sendAction } from "../sending.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, errorLine, fragmentFields, h, heading, show, state } from "../ui.js";
 
@@ -78,54 +79,32 @@ async function listScreen(view, shown = null) {
 async function confirmAdd(view, key) {
   const me = await api.get(`/api/members/${state.device.member}`);
   if (!view.current()) return;
-  const problem = h("div", { class: "problem" });
-  const add = h("button", { type: "button", class: "primary", id: "device-add", text: t("devices.add.confirm") });
-  const cancel = h("button", { type: "button", text: t("devices.cancel"), onclick: () => listScreen(view) });
-  add.addEventListener("click", async () => {
-    add.disabled = true;
-    cancel.disabled = true;
-    problem.replaceChildren();
-    try {
-      await linking.signAndSend(state.device, state.community, intents.addKey(idFromText("k", key)));
-    } catch (error) {
-      problem.replaceChildren(alertLine(error.code === "key_in_use" ? t("devices.add.in_use") : errorLine(error)));
-      add.disabled = false;
-      cancel.disabled = false;
-      return;
-    }
-    await listScreen(view, notice("device-added", t("devices.added")));
+  // The safe choice first (focusBack): a link to this screen may come from someone who wants their
+  // own key on the account ("open this to set up your new phone"); one Enter must not bind it.
+  confirmScreen({
+    title: t("devices.add.confirm_title"),
+    shown: [h("p", { text: t("devices.add.whose") }),
+      h("dl", { class: "summary" }, h("dt", { text: t("devices.add.account") }),
+        h("dd", {}, h("span", { class: "name", id: "device-account-name", text: me.name }),
+          h("span", { class: "id", id: "device-account", text: state.device.member })),
+        h("dt", { text: t("devices.add.compare") }), h("dd", { class: "code id", id: "device-new-code", text: linking.codeOf(key) })),
+      h("p", { class: "hint", text: t("devices.add.warning") })],
+    sendId: "device-add", sendText: t("devices.add.confirm"), backText: t("devices.cancel"),
+    back: () => listScreen(view), focusBack: true,
+    send: () => sendAction(intents.addKey(idFromText("k", key))),
+    refusal: (error) => (error.code === "key_in_use" ? t("devices.add.in_use") : errorLine(error)),
+    done: () => listScreen(view, notice("device-added", t("devices.added"))),
   });
-  show(heading(t("devices.add.confirm_title")),
-    h("p", { text: t("devices.add.whose") }),
-    h("dl", { class: "summary" }, h("dt", { text: t("devices.add.account") }),
-      h("dd", {}, h("span", { class: "name", id: "device-account-name", text: me.name }),
-        h("span", { class: "id", id: "device-account", text: state.device.member })),
-      h("dt", { text: t("devices.add.compare") }), h("dd", { class: "code id", id: "device-new-code", text: linking.codeOf(key) })),
-    h("p", { class: "hint", text: t("devices.add.warning") }), problem, h("p", { class: "actions" }, add, cancel));
-  // The safe choice first: a link to this screen may come from someone who wants their own key on
-  // the account ("open this to set up your new phone"); one Enter must not bind it.
-  cancel.focus();
 }
 
 function confirmRemove(view, entry, name) {
-  const problem = h("div", { class: "problem" });
-  const remove = h("button", { type: "button", class: "primary danger", id: "device-remove", text: t("devices.remove.confirm") });
-  const keep = h("button", { type: "button", text: t("devices.remove.keep"), onclick: () => listScreen(view) });
-  remove.addEventListener("click", async () => {
-    remove.disabled = true;
-    keep.disabled = true;
-    problem.replaceChildren();
-    try {
-      await linking.signAndSend(state.device, state.community, intents.removeKey(idFromText("k", entry.key)));
-    } catch (error) {
-      problem.replaceChildren(alertLine(errorLine(error)));
-      remove.disabled = false;
-      keep.disabled = false;
-      return;
-    }
-    await listScreen(view, notice("device-removed", t("devices.removed", { name })));
+  confirmScreen({
+    title: t("devices.remove.title", { name }),
+    shown: [h("p", { text: t("devices.remove.text") }), h("p", { class: "code id", text: linking.codeOf(entry.key) })],
+    sendId: "device-remove", sendText: t("devices.remove.confirm"), sendClass: "primary danger",
+    backText: t("devices.remove.keep"), back: () => listScreen(view), focusBack: true,
+    send: () => sendAction(intents.removeKey(idFromText("k", entry.key))),
+    refusal: (error) => errorLine(error),
+    done: () => listScreen(view, notice("device-removed", t("devices.removed", { name }))),
   });
-  show(heading(t("devices.remove.title", { name })), h("p", { text: t("devices.remove.text") }),
-    h("p", { class: "code id", text: linking.codeOf(entry.key) }), problem, h("p", { class: "actions" }, remove, keep));
-  keep.focus();
 }

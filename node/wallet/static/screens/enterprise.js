@@ -8,7 +8,7 @@ import { formatTime } from "../format.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, h, heading, money, navLink, show, state } from "../ui.js";
-import { bookDepth, cancelOrder, myHoldings, orderRow, shareCount, sharesOf, shareTotal } from "../shares.js";
+import { bookDepth, cancelling, myHoldings, orderRow, shareCount, sharesOf, shareTotal } from "../shares.js";
 
 export const needsDevice = true;
 
@@ -41,18 +41,10 @@ export async function draw(view, { notice = null } = {}) {
 
   const status = h("div", { id: "enterprise-status", role: "status", tabindex: "-1" });
   if (notice) status.append(h("p", { class: "notice", text: notice }));
-  const onCancel = async (order, button) => {
-    button.disabled = true;
-    const refused = await cancelOrder(order);
-    if (refused) {
-      button.disabled = false;
-      status.replaceChildren(h("p", { class: "alert", role: "alert", text: refused }));
-      return;
-    }
-    await draw(view, { notice: t("own.order.cancelled", { what: t(`own.order.${order.side}`, {
-      shares: sharesOf(order.units, order.class_name), enterprise: order.enterprise_name, price: money(order.price) }) }) });
+  const onCancel = cancelling(status, async (line) => {
+    await draw(view, { notice: line });
     document.getElementById("enterprise-status")?.focus();
-  };
+  });
 
   const classes = enterprise.classes.map((shareClass) => h("li", { class: "row" },
     h("span", { class: "who" }, h("span", { class: "name", text: shareClass.name }),

@@ -13,7 +13,7 @@ import { formatTime } from "../format.js";
 import * as outbox from "../outbox.js";
 import { outboxSection } from "../pending.js";
 import { t } from "../strings.js";
-import { alertLine, drawTabs, errorLine, h, heading, money, myAccount, show, state } from "../ui.js";
+import { alertLine, drawTabs, errorLine, h, heading, money, myAccount, show, state, unbroken } from "../ui.js";
 
 export const needsDevice = true;
 
@@ -36,7 +36,7 @@ export function historyRow(row, { balance = false, inFlight = null } = {}) {
     h("span", { class: "end" },
       h("span", { class: `amount ${row.amount < 0 ? "out" : row.amount > 0 ? "in" : ""}`,
         text: money(row.amount, { signed: true }) }),
-      balance ? h("span", { class: "after", text: t("history.balance_after", { balance: money(row.balance) }) }) : null));
+      balance ? h("span", { class: "after" }, ...unbroken("history.balance_after", { balance: money(row.balance) })) : null));
 }
 
 export async function draw(view) {

@@ -12,7 +12,7 @@ import { formatTime } from "../format.js";
 import * as outbox from "../outbox.js";
 import { outboxSection } from "../pending.js";
 import { t } from "../strings.js";
-import { alertLine, drawTabs, errorLine, h, money, myAccount, navLink, onLeave, show, state } from "../ui.js";
+import { alertLine, drawTabs, errorLine, h, money, myAccount, navLink, onLeave, show, state, unbroken } from "../ui.js";
 import { historyRow } from "./history.js";
 
 export const needsDevice = true;
@@ -108,8 +108,8 @@ export async function draw(view) {
     h("section", { class: "card", "aria-labelledby": "balance-label" },
       h("h2", { id: "balance-label", class: "label", text: t("home.balance") }), balance,
       h("p", { class: "limits", id: "limits" },
-        h("span", { text: t("home.debit_limit", { amount: money(-account.debit_limit) }) }),
-        h("span", { text: t("home.credit_ceiling", { amount: money(account.credit_ceiling) }) }))),
+        h("span", {}, ...unbroken("home.debit_limit", { amount: money(-account.debit_limit) })),
+        h("span", {}, ...unbroken("home.credit_ceiling", { amount: money(account.credit_ceiling) })))),
     h("p", { class: "actions" }, navLink("/wallet/pay", t("home.pay"), { class: "button primary" }),
       navLink("/wallet/receive", t("home.receive"), { class: "button" }), inboxLink(member)),
     outboxSection(account, refresh),

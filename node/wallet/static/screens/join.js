@@ -10,9 +10,10 @@ import * as api from "../api.js";
 import { fromBase32, idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import * as keys from "../keys.js";
+import { keepAdmitted } from "../linking.js";
 import { t } from "../strings.js";
 import { formatTime } from "../format.js";
-import { alertLine, errorLine, fragmentFields, h, heading, hideTabs, loadCommunity, navLink, onLeave, show, state }
+import { alertLine, errorLine, fragmentFields, h, heading, hideTabs, loadCommunity, navLink, screenTimer, show, state }
   from "../ui.js";
 
 export const needsDevice = false;
@@ -84,25 +85,20 @@ async function decided(view, community, seq) {
   const actions = h("p", { class: "actions" });
   show(title, line, more, actions);
   let polls = 0;
-  let timer = null;
-  let stopped = false;
-  onLeave(() => {
-    stopped = true;
-    clearTimeout(timer);
-  });
+  const timer = screenTimer();
   return new Promise((resolve) => {
     const check = async () => {
-      if (stopped || !view.current()) return resolve(false);
+      if (timer.stopped() || !view.current()) return resolve(false);
       polls += 1;
       let found;
       try {
         found = await api.get(`/api/decisions/${seq}`);
       } catch (error) {
-        if (stopped || !view.current()) return resolve(false);
+        if (timer.stopped() || !view.current()) return resolve(false);
         line.replaceChildren(alertLine(errorLine(error)));
         return later();
       }
-      if (stopped || !view.current()) return resolve(false);
+      if (timer.stopped() || !view.current()) return resolve(false);
       if (found.outcome === "passed") return resolve(true);
       if (!found.open) {
         line.replaceChildren(alertLine(t("join.deciding.refused")));
@@ -117,9 +113,9 @@ async function decided(view, community, seq) {
       later();
     };
     const later = () => {
-      if (polls < pollsMax) timer = setTimeout(check, pollIntervalMs);
+      if (polls < pollsMax) timer.later(check, pollIntervalMs);
       const button = h("button", { type: "button", id: "join-check", text: t("join.deciding.check"), onclick: () => {
-        clearTimeout(timer);
+        timer.cancel();
         polls = 0;
         button.disabled = true;
         button.textContent = t("join.deciding.checking");
@@ -132,21 +128,11 @@ async function decided(view, community, seq) {
 }
 
 async function join(community, seed, name) {
-  const made = await keys.makeDeviceKey();
-  const invitation = await keys.importSeed(seed);
-  const feed = idFromText("n", community.node);
-  const intent = await intents.signMemberIntent({ privateKey: invitation.privateKey, key: invitation.publicKey,
-    feed, nonce: await intents.nextNonce(), action: intents.join(made.publicKey, name) });
-  // Kept before it is sent: were the page to close after the node admitted it, the key survives.
-  await keys.saveDevice(made, community.node, false);
-  try {
+  const made = await keys.withNewDeviceKey(community.node, async (made) => {
+    const invitation = await keys.importSeed(seed);
+    const intent = await intents.signMemberIntent({ privateKey: invitation.privateKey, key: invitation.publicKey,
+      feed: idFromText("n", community.node), nonce: await intents.nextNonce(), action: intents.join(made.publicKey, name) });
     await api.postIntent(intents.intentJson(intent));
-  } catch (error) {
-    await keys.forgetDevice();
-    throw error;
-  }
-  await keys.saveDevice(made, community.node, true);
-  state.device = await keys.loadDevice();
-  api.useDevice(state.device);
-  await api.signIn();
+  });
+  state.device = await keepAdmitted(made, community.node);
 }

@@ -3,23 +3,17 @@
 // code (to type), and waits, asking the node every 2 s for at most 10 minutes, until the old
 // device has bound the key; then it keeps itself as the member's device and signs in
 // (linking.js; docs/wallet.md, "Devices").
-import * as keys from "../keys.js";
 import * as linking from "../linking.js";
 import { qrSvg } from "../qr.js";
 import { t } from "../strings.js";
-import { alertLine, errorLine, h, heading, hideTabs, loadCommunity, navLink, onLeave, show, state } from "../ui.js";
+import { alertLine, errorLine, h, heading, hideTabs, loadCommunity, onLeave, show, state } from "../ui.js";
 
 export const needsDevice = false;
 
 export async function draw(view) {
   hideTabs();
   const community = await loadCommunity();
-  const existing = await keys.loadDevice();
-  if (existing && existing.joined && await linking.signsHere(existing, community.node)) {
-    show(heading(t("link.title")), h("p", { text: t("link.already") }),
-      h("p", {}, navLink("/wallet", t("join.open"), { class: "button" })));
-    return;
-  }
+  if (await linking.drawnIfMemberHere(community, t("link.title"), "link.already")) return;
   const pending = await linking.pendingKey();
   if (!view.current()) return;
   const link = linking.linkOf(pending.key);

@@ -7,7 +7,7 @@ import * as api from "../api.js";
 import { formatTime } from "../format.js";
 import { t } from "../strings.js";
 import { drawTabs, h, heading, money, navLink, show, state } from "../ui.js";
-import { cancelOrder, lastPrices, myHoldings, offersListedMax, orderRow, shareCount, sharesOf } from "../shares.js";
+import { cancelling, lastPrices, myHoldings, offersListedMax, orderRow, shareCount, sharesOf } from "../shares.js";
 
 export const needsDevice = true;
 
@@ -32,17 +32,7 @@ export async function draw(view, { notice = null } = {}) {
     await draw(view, { notice: line });
     document.getElementById("own-status")?.focus();
   };
-  const onCancel = async (order, button) => {
-    button.disabled = true;
-    const refused = await cancelOrder(order);
-    if (refused) {
-      button.disabled = false;
-      status.replaceChildren(h("p", { class: "alert", role: "alert", text: refused }));
-      return;
-    }
-    await redrawWith(t("own.order.cancelled", { what: t(`own.order.${order.side}`, {
-      shares: sharesOf(order.units, order.class_name), enterprise: order.enterprise_name, price: money(order.price) }) }));
-  };
+  const onCancel = cancelling(status, redrawWith);
 
   const holdings = mine.holdings.map((held) => {
     const price = prices.get(`${held.enterprise}/${held.class}`);

@@ -15,15 +15,14 @@ import { formatAmount, parseAmount } from "../format.js";
 import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import * as outbox from "../outbox.js";
+import { memberPicker } from "../pickers.js";
+import { confirmScreen as confirmation, signAction } from "../sending.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, errorLine, fragmentFields, h, heading, main, money, myAccount, navLink, show,
   state } from "../ui.js";
 
 export const needsDevice = true;
 
-// A short list of names while typing, asked for after a pause in the typing.
-const searchResultsMax = 8;
-const searchDelayMs = 200;
 const memberIdPattern = /^m_[a-z2-7]{52}$/;
 const nodeIdPattern = /^n_[a-z2-7]{52}$/;
 
@@ -98,65 +97,17 @@ export async function draw(view) {
   }
   if (!view.current()) return;
 
-  const search = h("input", { id: "pay-to", type: "search", autocomplete: "off", "aria-describedby": "pay-to-hint",
-    "aria-controls": "pay-results" });
-  const results = h("ul", { id: "pay-results", class: "choices" });
-  const chosen = h("div", { class: "chosen" });
-  const toField = h("div", { class: "field" });
-  const choose = (member) => {
-    payee = member;
-    problem.replaceChildren();
-    chosen.replaceChildren(h("span", { class: "who" }, h("span", { class: "name", id: "payee", text: payeeTitle(member) }),
-      member.community ? h("span", { class: "id", text: `${member.id.slice(0, 14)}…` }) : null),
-    h("button", { type: "button", text: t("pay.change"), onclick: () => {
-      payee = null;
-      drawTo();
-      search.focus();
-    } }));
-    drawTo();
-  };
-  const drawTo = () => {
-    if (payee) {
-      toField.replaceChildren(h("span", { class: "label", text: t("pay.to") }), chosen);
-    } else {
-      results.replaceChildren();
-      toField.replaceChildren(h("label", { for: "pay-to", text: t("pay.to") }), search,
-        h("p", { id: "pay-to-hint", class: "hint", text: t("pay.to.hint_across") }), results);
-    }
-  };
-  let searchTimer = null;
-  let searchDraw = 0;
-  search.addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(async () => {
-      const typed = search.value.trim();
-      const mine = (searchDraw += 1);
-      if (!typed) return results.replaceChildren();
+  const picker = memberPicker({ id: "pay-to", label: t("pay.to"), hint: t("pay.to.hint_across"),
+    choose: (name) => t("pay.search.choose", { name }), none: t("pay.search.none"), change: t("pay.change"),
+    resultsId: "pay-results", chosenId: "payee", title: payeeTitle,
+    detail: (member) => (member.community ? h("span", { class: "id", text: `${member.id.slice(0, 14)}…` }) : null),
+    lookUp: async (typed) => {
       const link = payLinkOf(typed);
-      try {
-        if (link) {
-          const found = await resolvePayee(link.to, link.node);
-          if (mine !== searchDraw) return;
-          results.replaceChildren(found ? h("li", {}, h("button", { type: "button", class: "choice",
-            "aria-label": t("pay.search.choose", { name: payeeTitle(found) }), text: payeeTitle(found),
-            onclick: () => choose(found) })) : h("li", { class: "muted", text: t("pay.across.none") }));
-          return;
-        }
-        const found = await api.get(`/api/members?q=${encodeURIComponent(typed)}&limit=${searchResultsMax + 1}`);
-        if (mine !== searchDraw) return;
-        const people = found.filter((member) => member.active && member.id !== state.device.member &&
-          (member.role === "member" || member.role === "admin")).slice(0, searchResultsMax);
-        results.replaceChildren(...(people.length ? people.map((member) => h("li", {}, h("button", {
-          type: "button", class: "choice", "aria-label": t("pay.search.choose", { name: member.name }),
-          text: member.name, onclick: () => choose({ id: member.id, name: member.name, community: null }) })))
-          : [h("li", { class: "muted", text: t("pay.search.none") })]));
-      } catch (error) {
-        if (mine === searchDraw) results.replaceChildren(h("li", {}, alertLine(errorLine(error))));
-      }
-    }, searchDelayMs);
-  });
-  if (payee) choose(payee);
-  else drawTo();
+      return link ? resolvePayee(link.to, link.node) : undefined;
+    },
+    lookUpNone: t("pay.across.none"),
+    onChange: () => problem.replaceChildren() });
+  if (payee) picker.choose(payee);
 
   const amount = h("input", { id: "pay-amount", type: "text", inputmode: "decimal", autocomplete: "off",
     required: true });
@@ -165,7 +116,7 @@ export async function draw(view) {
   const memo = h("input", { id: "pay-memo", type: "text", autocomplete: "off",
     maxlength: String(intents.memoCharsMax) });
   memo.value = fragment.get("memo") ?? "";
-  const form = h("form", { novalidate: true }, toField,
+  const form = h("form", { novalidate: true }, picker.element,
     h("div", { class: "field" }, h("label", { for: "pay-amount", text: t("pay.amount", { unit: community.unit.code }) }),
       amount),
     h("div", { class: "field" }, h("label", { for: "pay-memo", text: t("pay.memo") }), memo),
@@ -173,7 +124,9 @@ export async function draw(view) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     problem.replaceChildren();
-    if (!payee) return problem.append(alertLine(t("pay.choose_first")));
+    const chosen = picker.chosen();
+    if (!chosen) return problem.append(alertLine(t("pay.choose_first")));
+    const payee = { community: null, ...chosen };
     const parsed = parseAmount(amount.value, community.unit.decimals);
     if (parsed.error) {
       amount.setAttribute("aria-invalid", "true");
@@ -202,74 +155,52 @@ export async function draw(view) {
   show(heading(t("pay.title")), form);
 }
 
+// Signed, the payment is sent, or kept in the outbox while the node cannot be reached: {queued}
+// then, else {answer}. An outbox already full while offline is refused before anything is signed.
+async function sendPayment({ payee, minor, received, memo }) {
+  const kept = await outbox.entries();
+  if (kept.length >= outbox.outboxEntriesMax && (!navigator.onLine || state.offline)) {
+    throw new outbox.OutboxFullError("outbox_full");
+  }
+  const action = payee.community
+    ? intents.payAcross(idFromText("x", payee.federation), idFromText("n", payee.community),
+      idFromText("m", payee.id), minor, memo)
+    : intents.transfer(idFromText("m", payee.id), minor, memo);
+  const { nonce, body } = await signAction(action);
+  const entry = { nonce, body, kind: action[0], minor, received, toUnit: payee.unit ?? null,
+    to: { id: payee.id, name: payee.name, community: payee.community, communityName: payee.communityName ?? null } };
+  if (navigator.onLine === false) {
+    await outbox.add(entry);
+    return { queued: true };
+  }
+  try {
+    return { answer: await api.postIntent(entry.body) };
+  } catch (error) {
+    if (!(error instanceof api.ApiError && error.code === "offline")) throw error;
+    await outbox.add(entry, { attempted: true }); // the request may have reached the node
+    return { queued: true };
+  }
+}
+
 function confirmScreen({ payee, minor, received, memo, account, back }) {
-  const { community, device } = state;
-  const problem = h("div", { class: "problem" });
-  const send = h("button", { type: "button", class: "primary", id: "pay-send", text: t("pay.send") });
-  const change = h("button", { type: "button", text: t("pay.back"), onclick: back });
+  const { community } = state;
   const differs = payee.community && payee.unit && payee.unit.code !== community.unit.code;
-  send.addEventListener("click", async () => {
-    send.disabled = true;
-    change.disabled = true;
-    send.textContent = t("pay.sending");
-    problem.replaceChildren();
-    const kept = await outbox.entries();
-    if (kept.length >= outbox.outboxEntriesMax && (!navigator.onLine || state.offline)) {
-      problem.replaceChildren(alertLine(t("outbox.full", { count: outbox.outboxEntriesMax })));
-      send.disabled = false;
-      change.disabled = false;
-      send.textContent = t("pay.send");
-      return;
-    }
-    let entry = null;
-    let answer = null;
-    try {
-      const action = payee.community
-        ? intents.payAcross(idFromText("x", payee.federation), idFromText("n", payee.community),
-          idFromText("m", payee.id), minor, memo)
-        : intents.transfer(idFromText("m", payee.id), minor, memo);
-      const nonce = await intents.nextNonce();
-      const signed = await intents.signMemberIntent({ privateKey: device.pair.privateKey, key: device.publicKey,
-        feed: idFromText("n", community.node), nonce, action });
-      entry = { nonce, body: intents.intentJson(signed), kind: action[0], minor, received,
-        toUnit: payee.unit ?? null,
-        to: { id: payee.id, name: payee.name, community: payee.community, communityName: payee.communityName ?? null } };
-      if (navigator.onLine === false) {
-        await outbox.add(entry);
-        return queuedScreen(payee, minor);
-      }
-      answer = await api.postIntent(entry.body);
-    } catch (error) {
-      if (entry && error instanceof api.ApiError && error.code === "offline") {
-        try {
-          await outbox.add(entry, { attempted: true }); // the request may have reached the node
-          return queuedScreen(payee, minor);
-        } catch (full) {
-          if (!(full instanceof outbox.OutboxFullError)) throw full;
-          error = full;
-        }
-      }
-      const line = error instanceof outbox.OutboxFullError ? t("outbox.full", { count: outbox.outboxEntriesMax })
-        : errorLine(error, { available: account ? money(availableOf(account)) : "" });
-      problem.replaceChildren(alertLine(line));
-      send.disabled = false;
-      change.disabled = false;
-      send.textContent = t("pay.send");
-      return;
-    }
-    await receiptScreen({ payee, minor, answer }); // committed: what follows is no longer the payment's
-  });
-  show(heading(t("pay.confirm.title")),
-    h("dl", { class: "summary" }, h("dt", { text: t("pay.confirm.to") }),
+  confirmation({
+    title: t("pay.confirm.title"),
+    shown: [h("dl", { class: "summary" }, h("dt", { text: t("pay.confirm.to") }),
       h("dd", { id: "confirm-payee", text: payeeTitle(payee) }),
       payee.community ? h("dt", { text: t("pay.across.community") }) : null,
       payee.community ? h("dd", { id: "confirm-community", text: payee.communityName }) : null,
       h("dt", { text: t("pay.confirm.amount") }), h("dd", { id: "confirm-amount", class: "big", text: money(minor) }),
       differs && received !== null ? h("dt", { text: t("pay.across.received") }) : null,
       differs && received !== null ? h("dd", { id: "confirm-received", text: formatAmount(received, payee.unit) }) : null,
-      memo ? h("dt", { text: t("pay.confirm.memo") }) : null, memo ? h("dd", { text: memo }) : null),
-    problem, h("p", { class: "actions" }, send, change));
-  send.focus();
+      memo ? h("dt", { text: t("pay.confirm.memo") }) : null, memo ? h("dd", { text: memo }) : null)],
+    sendId: "pay-send", sendText: t("pay.send"), sendingText: t("pay.sending"), backText: t("pay.back"), back,
+    send: () => sendPayment({ payee, minor, received, memo }),
+    refusal: (error) => (error instanceof outbox.OutboxFullError ? t("outbox.full", { count: outbox.outboxEntriesMax })
+      : errorLine(error, { available: account ? money(availableOf(account)) : "" })),
+    done: (sent) => (sent.queued ? queuedScreen(payee, minor) : receiptScreen({ payee, minor })),
+  });
 }
 
 function availableOf(account) {

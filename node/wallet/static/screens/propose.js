@@ -12,17 +12,20 @@
 // dividend, its withdrawal rule) are proposed by its holders: `/wallet/propose?holders=e_…`, reached
 // from the enterprise's screen, offers the withdrawal rule alone. A quorum and threshold are never named here: the node
 // gives the community's defaults raised to the class's floor. The least time open shown is the
-// default floor of the class; the node checks the floors in force and refuses less in one line
-// (`below_floor`), which the member fixes by giving more time.
+// class's floor in force (GET /api/rules), as are the rules and floors the forms start from; the
+// node checks the floors again and refuses less in one line (`below_floor`: they may have risen
+// meanwhile), which the member fixes by giving more time.
 import * as api from "../api.js";
 import { parseAmount } from "../format.js";
 import * as intents from "../intents.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
 import { alertLine, errorLine, h, heading, show, state } from "../ui.js";
-import { defaultFloors, field, floorsForm, levyForm, recoveryForm, rulesForm, select, treasuryForm,
+import { field, floorsForm, levyForm, recoveryForm, rulesForm, rulesInForce, select, treasuryForm,
   visibilityForm, withdrawalRuleForm } from "../effect_forms.js";
-import { decisionLink, drawDecideTabs, duration, memberPicker, sendIntent } from "./decide.js";
+import { decisionLink, drawDecideTabs, duration } from "./decide.js";
+import { memberPicker } from "../pickers.js";
+import { sendAction } from "../sending.js";
 
 export const needsDevice = true;
 
@@ -81,8 +84,9 @@ function refusalLine(error, effectKind) {
 export async function draw(view) {
   drawDecideTabs();
   const { unit } = state.community;
-  const enterprise = await holdersEnterprise();
+  const [enterprise, answer] = await Promise.all([holdersEnterprise(), api.get("/api/rules")]);
   if (enterprise === false || !view.current()) return;
+  const inForce = rulesInForce(answer);
   const kind = select("propose-kind", intents.decisionTypes.map((type) => [type, t(`decide.type.${type}`)]), "proposal");
   const kindAbout = h("p", { class: "hint", id: "propose-kind-hint" });
   kind.setAttribute("aria-describedby", "propose-kind-hint");
@@ -137,7 +141,7 @@ export async function draw(view) {
     field("propose-ceiling", t("propose.ceiling", { unit: unit.code }), ceiling, t("propose.ceiling.hint")));
   // The other effects' own fields, each drawn only while its effect is chosen.
   const forms = enterprise ? { set_withdrawal_rule: withdrawalRuleForm(enterprise) }
-    : { set_rules: rulesForm(), set_levy: levyForm(), treasury_pay: treasuryForm(picker), set_floors: floorsForm(),
+    : { set_rules: rulesForm(inForce), set_levy: levyForm(), treasury_pay: treasuryForm(picker), set_floors: floorsForm(inForce),
       set_visibility: visibilityForm(), recover_key: recoveryForm(picker) };
   const formParts = Object.entries(forms).map(([key, form]) => {
     form.part = h("div", { id: `effect-${key.replace("_", "-")}` }, form.element);
@@ -163,7 +167,7 @@ export async function draw(view) {
     memberPart.hidden = !memberEffects.includes(effectKind);
     limitsPart.hidden = !["set_limits", "set_default_limits"].includes(effectKind);
     for (const [key, form] of Object.entries(forms)) form.part.hidden = key !== effectKind;
-    const [, , leastMs] = defaultFloors[classOf(effectKind, picker.chosen())];
+    const [, , leastMs] = inForce.floors[classOf(effectKind, picker.chosen())];
     least.textContent = leastMs ? t("propose.period.least", { time: duration(leastMs) }) : "";
   };
   kind.addEventListener("change", update);
@@ -269,7 +273,7 @@ export async function draw(view) {
     submit.textContent = t("propose.sending");
     let answer;
     try {
-      answer = await sendIntent(intents.proposePeriod(fields));
+      answer = await sendAction(intents.proposePeriod(fields));
     } catch (error) {
       problem.replaceChildren(alertLine(refusalLine(error, effect.value)));
       submit.disabled = false;

@@ -10,19 +10,14 @@ import * as keys from "../keys.js";
 import * as linking from "../linking.js";
 import * as recovery from "../recovery.js";
 import { t } from "../strings.js";
-import { alertLine, errorLine, h, heading, hideTabs, loadCommunity, navLink, show, state } from "../ui.js";
+import { alertLine, errorLine, h, heading, hideTabs, loadCommunity, show, state } from "../ui.js";
 
 export const needsDevice = false;
 
 export async function draw(view) {
   hideTabs();
   const community = await loadCommunity();
-  const existing = await keys.loadDevice();
-  if (existing && existing.joined && await linking.signsHere(existing, community.node)) {
-    show(heading(t("restore.title")), h("p", { text: t("restore.already") }),
-      h("p", {}, navLink("/wallet", t("join.open"), { class: "button" })));
-    return;
-  }
+  if (await linking.drawnIfMemberHere(community, t("restore.title"), "restore.already")) return;
   const phrase = h("textarea", { id: "restore-phrase", rows: "4", autocomplete: "off", autocapitalize: "none",
     spellcheck: "false", "aria-describedby": "restore-phrase-hint" });
   const phraseProblem = h("div", { class: "problem" });

@@ -35,6 +35,7 @@ export async function draw(view) {
     h("dl", {}, h("dt", { text: t("settings.name") }), h("dd", { text: me.name }),
       h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
     h("p", {}, navLink("/wallet/notifications", t("settings.notifications"), { id: "notifications-link" })),
+    h("p", {}, navLink("/wallet/rules", t("settings.rules"), { id: "settings-rules-link" })),
     h("p", { class: "actions" }, navLink("/wallet/devices", t("settings.devices"), { class: "button" }),
       navLink("/wallet/backup", t("settings.backup"), { class: "button" })),
     // The admins' screen (screens/admin.js): the link only for an admin; the node refuses the rest.

@@ -7,7 +7,8 @@ import { formatTime } from "../format.js";
 import * as intents from "../intents.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, h, heading, main, money, myAccount, navLink, show, state } from "../ui.js";
-import { parseUnits, refusalLine, sendAction, shareCount, sharesFitting, sharesOf } from "../shares.js";
+import { confirmShares, sendAction } from "../sending.js";
+import { parseUnits, refusalLine, shareCount, sharesFitting, sharesOf } from "../shares.js";
 
 export const needsDevice = true;
 
@@ -96,36 +97,21 @@ export async function draw(view) {
 
 function confirmScreen({ offer, units, left, available, back }) {
   const total = BigInt(offer.price) * units;
-  const problem = h("div", { class: "problem" });
-  const send = h("button", { type: "button", class: "primary", id: "subscribe-send", text: t("own.subscribe.send") });
-  const change = h("button", { type: "button", text: t("own.change"), onclick: back });
-  send.addEventListener("click", async () => {
-    send.disabled = true;
-    change.disabled = true;
-    send.textContent = t("own.sending");
-    problem.replaceChildren();
-    try {
-      await sendAction(intents.subscribe(offer.id, units));
-    } catch (error) {
-      problem.replaceChildren(alertLine(refusalLine(error, { action: "subscribe", priceMinor: offer.price, availableMinor: available })));
-      send.disabled = false;
-      change.disabled = false;
-      send.textContent = t("own.subscribe.send");
-      return;
-    }
-    await receiptScreen({ offer, units, total });
-  });
-  show(...[heading(t("own.subscribe.confirm")),
-    h("dl", { class: "summary" },
+  confirmShares({
+    title: t("own.subscribe.confirm"),
+    shown: [h("dl", { class: "summary" },
       h("dt", { text: t("own.subscribe.what") }),
       h("dd", { id: "confirm-shares", text: `${sharesOf(units, offer.class_name)} · ${offer.enterprise_name}` }),
       h("dt", { text: t("own.subscribe.price") }), h("dd", { text: money(offer.price) }),
       h("dt", { text: t("own.subscribe.total") }), h("dd", { id: "confirm-cost", class: "big", text: money(total) })),
     h("p", { text: t("own.subscribe.escrow", { when: formatTime(offer.deadline_ms) }) }),
     units > BigInt(left) ? h("p", { class: "notice", id: "confirm-pro-rata", text: t("own.subscribe.pro_rata",
-      { left: shareCount(left) }) }) : null,
-    problem, h("p", { class: "actions" }, send, change)].filter(Boolean));
-  send.focus();
+      { left: shareCount(left) }) }) : null],
+    sendId: "subscribe-send", sendText: t("own.subscribe.send"), back,
+    send: () => sendAction(intents.subscribe(offer.id, units)),
+    refusal: (error) => refusalLine(error, { action: "subscribe", priceMinor: offer.price, availableMinor: available }),
+    done: () => receiptScreen({ offer, units, total }),
+  });
 }
 
 async function receiptScreen({ offer, units, total }) {

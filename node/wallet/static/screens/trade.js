@@ -8,7 +8,8 @@ import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, h, heading, main, money, myAccount, navLink, show, state } from "../ui.js";
-import { myHoldings, parseUnits, refusalLine, sendAction, shareCount, sharesFitting, sharesOf } from "../shares.js";
+import { confirmShares, sendAction } from "../sending.js";
+import { myHoldings, parseUnits, refusalLine, shareCount, sharesFitting, sharesOf } from "../shares.js";
 
 export const needsDevice = true;
 
@@ -123,37 +124,22 @@ export async function draw(view) {
 
 function confirmScreen({ enterprise, index, shareClass, side, units, priceMinor, available, back }) {
   const total = units * priceMinor;
-  const problem = h("div", { class: "problem" });
-  const send = h("button", { type: "button", class: "primary", id: "trade-send", text: t(`own.trade.send.${side}`) });
-  const change = h("button", { type: "button", text: t("own.change"), onclick: back });
-  send.addEventListener("click", async () => {
-    send.disabled = true;
-    change.disabled = true;
-    send.textContent = t("own.sending");
-    problem.replaceChildren();
-    let answer;
-    try {
-      answer = await sendAction(intents.placeOrder(idFromText("e", enterprise.id), index, side, units, priceMinor));
-    } catch (error) {
-      problem.replaceChildren(alertLine(refusalLine(error, { action: side, priceMinor: side === "buy" ? priceMinor : null, availableMinor: available })));
-      send.disabled = false;
-      change.disabled = false;
-      send.textContent = t(`own.trade.send.${side}`);
-      return;
-    }
-    await receiptScreen({ enterprise, index, shareClass, side, priceMinor, seq: answer.seq });
-  });
-  show(heading(t("own.trade.confirm")),
-    h("dl", { class: "summary" },
+  confirmShares({
+    title: t("own.trade.confirm"),
+    shown: [h("dl", { class: "summary" },
       h("dt", { text: t("own.trade.side") }), h("dd", { id: "confirm-side", text: t(`own.trade.${side}`) }),
       h("dt", { text: t("own.trade.what") }),
       h("dd", { id: "confirm-shares", text: `${sharesOf(units, shareClass.name)} · ${enterprise.name}` }),
       h("dt", { text: t("own.trade.price.each") }), h("dd", { id: "confirm-price", text: money(priceMinor) }),
       h("dt", { text: t("own.trade.total") }), h("dd", { id: "confirm-total", class: "big", text: money(total) })),
     h("p", { id: "confirm-hold", text: side === "buy" ? t("own.trade.held.buy", { amount: money(total) })
-      : t("own.trade.held.sell", { shares: sharesOf(units, shareClass.name) }) }),
-    problem, h("p", { class: "actions" }, send, change));
-  send.focus();
+      : t("own.trade.held.sell", { shares: sharesOf(units, shareClass.name) }) })],
+    sendId: "trade-send", sendText: t(`own.trade.send.${side}`), back,
+    send: () => sendAction(intents.placeOrder(idFromText("e", enterprise.id), index, side, units, priceMinor)),
+    refusal: (error) => refusalLine(error, { action: side, priceMinor: side === "buy" ? priceMinor : null,
+      availableMinor: available }),
+    done: (answer) => receiptScreen({ enterprise, index, shareClass, side, priceMinor, seq: answer.seq }),
+  });
 }
 
 // What the order did, read back: its fills are the book's trades carried by its event (the

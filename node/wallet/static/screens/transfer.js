@@ -8,9 +8,10 @@ import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, h, heading, main, show } from "../ui.js";
-import { myHoldings, parseUnits, refusalLine, sendAction, shareCount, sharesOf } from "../shares.js";
+import { memberPicker } from "../pickers.js";
+import { confirmShares, sendAction } from "../sending.js";
+import { myHoldings, parseUnits, refusalLine, shareCount, sharesOf } from "../shares.js";
 import { backToEnterprise, namedClass } from "../share_moves.js";
-import { memberPicker } from "./decide.js";
 
 export const needsDevice = true;
 
@@ -67,33 +68,19 @@ export async function draw(view) {
 }
 
 function confirmScreen({ enterprise, shareClass, to, units, back }) {
-  const problem = h("div", { class: "problem" });
-  const send = h("button", { type: "button", class: "primary", id: "transfer-send", text: t("moves.transfer.send") });
-  const change = h("button", { type: "button", text: t("own.change"), onclick: back });
-  send.addEventListener("click", async () => {
-    send.disabled = true;
-    change.disabled = true;
-    send.textContent = t("own.sending");
-    problem.replaceChildren();
-    try {
-      await sendAction(intents.transferShares(idFromText("e", enterprise.id), shareClass.index, idFromText("m", to.id), units));
-    } catch (error) {
-      problem.replaceChildren(alertLine(refusalLine(error)));
-      send.disabled = false;
-      change.disabled = false;
-      send.textContent = t("moves.transfer.send");
-      return;
-    }
-    await receiptScreen({ enterprise, shareClass, to, units });
-  });
-  show(heading(t("moves.transfer.confirm")),
-    h("dl", { class: "summary" },
+  confirmShares({
+    title: t("moves.transfer.confirm"),
+    shown: [h("dl", { class: "summary" },
       h("dt", { text: t("moves.what") }),
       h("dd", { id: "confirm-shares", class: "big", text: `${sharesOf(units, shareClass.name)} · ${enterprise.name}` }),
       h("dt", { text: t("moves.transfer.to") }), h("dd", { id: "confirm-to", text: to.name })),
-    h("p", { text: t("moves.transfer.final") }),
-    problem, h("p", { class: "actions" }, send, change));
-  send.focus();
+    h("p", { text: t("moves.transfer.final") })],
+    sendId: "transfer-send", sendText: t("moves.transfer.send"), back,
+    send: () => sendAction(intents.transferShares(idFromText("e", enterprise.id), shareClass.index,
+      idFromText("m", to.id), units)),
+    refusal: (error) => refusalLine(error),
+    done: () => receiptScreen({ enterprise, shareClass, to, units }),
+  });
 }
 
 async function receiptScreen({ enterprise, shareClass, to, units }) {

@@ -10,7 +10,8 @@ import { idFromText } from "../ids.js";
 import * as intents from "../intents.js";
 import { t } from "../strings.js";
 import { alertLine, drawTabs, h, heading, main, money, show, state } from "../ui.js";
-import { myHoldings, parseUnits, refusalLine, sendAction, shareCount, sharesOf } from "../shares.js";
+import { confirmShares, sendAction } from "../sending.js";
+import { myHoldings, parseUnits, refusalLine, shareCount, sharesOf } from "../shares.js";
 import { backToEnterprise, namedClass } from "../share_moves.js";
 import { duration } from "./decide.js";
 
@@ -91,35 +92,20 @@ export async function draw(view) {
 }
 
 function confirmScreen({ enterprise, shareClass, units, par, noticeMs, yearlyCap, back }) {
-  const problem = h("div", { class: "problem" });
-  const send = h("button", { type: "button", class: "primary", id: "withdraw-send", text: t("moves.withdraw.send") });
-  const change = h("button", { type: "button", text: t("own.change"), onclick: back });
-  send.addEventListener("click", async () => {
-    send.disabled = true;
-    change.disabled = true;
-    send.textContent = t("own.sending");
-    problem.replaceChildren();
-    try {
-      await sendAction(intents.withdrawShares(idFromText("e", enterprise.id), shareClass.index, units));
-    } catch (error) {
-      problem.replaceChildren(alertLine(refusalLine(error)));
-      send.disabled = false;
-      change.disabled = false;
-      send.textContent = t("moves.withdraw.send");
-      return;
-    }
-    await receiptScreen({ enterprise, shareClass, units, par, noticeMs });
-  });
-  show(...[heading(t("moves.withdraw.confirm")),
-    h("dl", { class: "summary" },
+  confirmShares({
+    title: t("moves.withdraw.confirm"),
+    shown: [h("dl", { class: "summary" },
       h("dt", { text: t("moves.what") }),
       h("dd", { id: "confirm-shares", text: `${sharesOf(units, shareClass.name)} · ${enterprise.name}` }),
       h("dt", { text: t("moves.withdraw.paid.title") }), h("dd", { id: "confirm-paid", class: "big", text: money(par * units) })),
     h("p", { id: "confirm-when", text: noticeMs ? t("moves.withdraw.when", { time: duration(noticeMs) })
       : t("moves.withdraw.when.now") }),
-    yearlyCap ? h("p", { text: t("moves.withdraw.cap.about", { amount: money(yearlyCap) }) }) : null,
-    problem, h("p", { class: "actions" }, send, change)].filter(Boolean));
-  send.focus();
+    yearlyCap ? h("p", { text: t("moves.withdraw.cap.about", { amount: money(yearlyCap) }) }) : null],
+    sendId: "withdraw-send", sendText: t("moves.withdraw.send"), back,
+    send: () => sendAction(intents.withdrawShares(idFromText("e", enterprise.id), shareClass.index, units)),
+    refusal: (error) => refusalLine(error),
+    done: () => receiptScreen({ enterprise, shareClass, units, par, noticeMs }),
+  });
 }
 
 async function receiptScreen({ enterprise, shareClass, units, par, noticeMs }) {
