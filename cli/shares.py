@@ -6,27 +6,39 @@ through the node's API, and submits it; amounts are typed in major units and sen
 and printed for people in major units with the unit's code ("12.50 HRS"); `--json` keeps the
 node's integers of minor units. After an order is placed the command reads back what its event
 did (the trades the book records at the event's seq, and whether the order rests), so it says what
-filled and what rests. docs/shares.md states the rules the node applies.
+filled and what rests. The co-operative rules (docs/shares.md, "Co-operative rules") are here too:
+a class registered with `:member-vote` votes one member, one vote; `interest-cap`,
+`suspend-withdrawals` and `resume-withdrawals` propose a holders' decision; `pay-interest` is the
+manager's. docs/shares.md states the rules the node applies.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 import click
-from tallystick.ledger.money import format_duration, parse_amount
+from tallystick.ledger.money import format_duration, format_share, parse_amount
 from tallystick.ledger.names import normalise_name
 from tallystick.protocol import limits
+from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.events import (
     CancelOrder,
     EnterprisePay,
     FounderIssue,
+    Holders,
     OpenOfferWithPeriod,
+    PayInterest,
     PlaceOrder,
+    ProposeWithPeriod,
     RegisterEnterprise,
+    RegisterEnterpriseWithMemberVotes,
+    ResumeWithdrawals,
+    SetInterestCap,
     ShareClass,
     Subscribe,
+    SuspendWithdrawals,
+    SuspensionReason,
     TransferShares,
     WithdrawShares,
 )
@@ -43,6 +55,7 @@ from .common import (
     example,
     money_of,
     parse_duration_ms,
+    parse_percent_bp,
     print_json,
     refusals_exit_cleanly,
 )
@@ -85,8 +98,17 @@ def dividend_refusal(client: Client, reference: str) -> str | None:
     return None
 
 
+member_vote_option = "member-vote"
+
+
+def votes_by_member(spec: str) -> bool:
+    """Whether a --class SPEC asks for one member, one vote (`:member-vote`)."""
+    return member_vote_option in spec.split(":")[2:]
+
+
 def parse_class(spec: str, decimals: int) -> ShareClass:
-    """'NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local]'."""
+    """'NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local][:member-vote]'
+    (`member-vote` is the registration's, not the class's: `votes_by_member` reads it)."""
     parts = spec.split(":")
     if len(parts) < 2 or parts[1] not in share_kinds:
         raise click.BadParameter(f"{spec!r}: write NAME:KIND[:option…], KIND one of {', '.join(share_kinds)}")
@@ -99,6 +121,8 @@ def parse_class(spec: str, decimals: int) -> ShareClass:
     flags = {"withdrawable": "withdrawable", "transferable": "transferable", "local": "local_only"}
     for option in parts[2:]:
         name, _, value = option.partition("=")
+        if option == member_vote_option:
+            continue
         if name in flags and not value:
             fields[flags[name]] = True
         elif name == "par" and value:
@@ -106,7 +130,8 @@ def parse_class(spec: str, decimals: int) -> ShareClass:
         elif name in numbers and value.isdigit():
             fields[numbers[name]] = int(value)
         else:
-            raise click.BadParameter(f"{spec!r}: unknown option {option!r} (par=, votes=, dividend=, cap=, withdrawable, transferable, local)")
+            raise click.BadParameter(f"{spec!r}: unknown option {option!r} "
+                                     "(par=, votes=, dividend=, cap=, withdrawable, transferable, local, member-vote)")
     return ShareClass(**fields)
 
 
@@ -201,8 +226,10 @@ def enterprise() -> None:
     '    --class "Investor shares:investor:par=5.00:transferable:dividend=2" --notice 30d'))
 @click.argument("name")
 @click.option("--class", "classes", multiple=True, required=True, metavar="SPEC",
-              help="NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local] (repeat); "
-                   "KIND is founder, labour, user or investor; classes are numbered 0, 1, … in this order.")
+              help="NAME:KIND[:par=1.00][:votes=N][:dividend=N][:cap=N][:withdrawable][:transferable][:local]"
+                   "[:member-vote] (repeat); KIND is founder, labour, user or investor; classes are numbered 0, 1, … "
+                   "in this order. member-vote: a holder of any of its shares has its votes once, whatever their "
+                   "stake (one member, one vote, as a co-operative).")
 @click.option("--founder", "founder", multiple=True, metavar="CLASS:UNITS", help="Founder shares issued to you now, e.g. 0:100.")
 @click.option("--notice", default=None, help="Withdrawal notice: 90s, 10m, 2h, 30d (default none).")
 @click.option("--yearly-cap", default=None, help="Most paid out in withdrawals per year, major units (default no cap).")
@@ -221,13 +248,18 @@ def register(context: Context, name: str, classes: tuple[str, ...], founder: tup
         if not index.isdigit() or not units.isdigit():
             raise click.BadParameter(f"{item!r}: write CLASS:UNITS, e.g. 0:100", param_hint="--founder")
         issues.append(FounderIssue(share_class=int(index), units=int(units)))
-    action = RegisterEnterprise(
-        name=name,
-        classes=tuple(parse_class(spec, decimals) for spec in classes),
-        founder_issue=tuple(issues),
-        notice_ms=parse_duration_ms(notice) if notice else 0,
-        yearly_cap_minor=parse_amount(yearly_cap, decimals) if yearly_cap else 0,
-    )
+    fields: dict[str, Any] = {
+        "name": name,
+        "classes": tuple(parse_class(spec, decimals) for spec in classes),
+        "founder_issue": tuple(issues),
+        "notice_ms": parse_duration_ms(notice) if notice else 0,
+        "yearly_cap_minor": parse_amount(yearly_cap, decimals) if yearly_cap else 0,
+    }
+    member_votes = tuple(index for index, spec in enumerate(classes) if votes_by_member(spec))
+    # Only a registration that asks for one member, one vote takes the newer kind: the others keep
+    # the bytes they always had.
+    action = (RegisterEnterpriseWithMemberVotes(**fields, member_vote_classes=member_votes) if member_votes
+              else RegisterEnterprise(**fields))
     appended = client.submit(context.key(), action)
     registered = enterprise_document(client, name)
     if as_json:
@@ -577,6 +609,118 @@ def holdings(context: Context, member: str | None, as_json: bool) -> None:
         what = _shares(o["units"], o.get("class_name") or f"class {o['class']}")
         console.print(f"  order {o['id']}: {o['side']} {markup(what)} of {markup(o.get('enterprise_name') or o['enterprise'])} "
                       f"at {money(o['price'])} each")
+
+
+# ---- co-operative rules: holders' decisions and the manager's interest -------------------------------
+
+
+def _holders_proposal(context: Context, reference: str, effect_of: Any, title: str, text: str, closes_in: str,
+                      as_json: bool) -> None:
+    """Propose `effect_of(enterprise id)` to REFERENCE's holders, open for CLOSES_IN."""
+    if len(title) > limits.decision_title_chars_max or len(text) > limits.decision_text_chars_max:
+        raise MalformedError(
+            f"a title has at most {limits.decision_title_chars_max} characters and a text {limits.decision_text_chars_max}")
+    client = context.client()
+    document = enterprise_document(client, reference)
+    enterprise_key = id_from_text("e", document["id"])
+    action = ProposeWithPeriod(decision_type="proposal", title=title, text=text, deadline_ms=0,
+                               voting_period_ms=parse_duration_ms(closes_in), electorate=Holders(enterprise_key),
+                               effect=effect_of(enterprise_key))
+    appended = client.submit(context.key(), action)
+    if as_json:
+        print_json({"id": appended["seq"], **appended})
+        return
+    click.echo(f"decision {appended['seq']} is open to the holders of {visible(document['name'])} for "
+               f"{format_duration(parse_duration_ms(closes_in))}: they vote with `tally vote {appended['seq']} agree` "
+               "(or disagree, abstain, block)")
+
+
+proposal_options = (
+    click.option("--closes-in", default="7d", show_default=True, help="How long the holders' decision stays open."),
+    click.option("--text", default="", help="What the holders should know (kept private to the community's node)."),
+    click.option("--json", "as_json", is_flag=True, help="Print the decision's id, seq and hash as JSON."),
+)
+
+
+def _with_proposal_options(command: Any) -> Any:
+    for option in reversed(proposal_options):
+        command = option(command)
+    return command
+
+
+@enterprise.command("interest-cap", epilog=example("tally --key bea.key enterprise interest-cap Bakery 3% --closes-in 7d"))
+@click.argument("reference")
+@click.argument("rate")
+@_with_proposal_options
+@click.pass_obj
+@refusals_exit_cleanly
+def interest_cap(context: Context, reference: str, rate: str, closes_in: str, text: str, as_json: bool) -> None:
+    """Propose to REFERENCE's holders the most interest its manager may pay on withdrawable shares:
+    RATE a year, in percent (3, 3% or 2.75%; 0 allows none)."""
+    rate_bp = parse_percent_bp(rate)
+    assert rate_bp is not None
+    _holders_proposal(context, reference, lambda enterprise: SetInterestCap(enterprise, rate_bp),
+                      f"Interest on withdrawable shares at most {format_share(rate_bp)} a year", text, closes_in,
+                      as_json)
+
+
+suspension_reasons = get_args(SuspensionReason)
+
+
+@enterprise.command("suspend-withdrawals", epilog=example(
+    'tally --key bea.key enterprise suspend-withdrawals Bakery --reason solvency --text "until the oven is paid for"'))
+@click.argument("reference")
+@click.option("--reason", type=click.Choice(suspension_reasons), required=True,
+              help="Why (recorded, and named in every refusal): solvency, liquidity, winding_up, restructuring, "
+                   "or other (say more with --text).")
+@_with_proposal_options
+@click.pass_obj
+@refusals_exit_cleanly
+def suspend_withdrawals(context: Context, reference: str, reason: str, closes_in: str, text: str,
+                        as_json: bool) -> None:
+    """Propose to REFERENCE's holders that its withdrawals be suspended: no new one is taken, and
+    those pending wait, until a decision resumes them."""
+    _holders_proposal(context, reference, lambda enterprise: SuspendWithdrawals(enterprise, reason),  # type: ignore[arg-type]
+                      f"Suspend withdrawals ({reason.replace('_', ' ')})", text, closes_in, as_json)
+
+
+@enterprise.command("resume-withdrawals", epilog=example("tally --key bea.key enterprise resume-withdrawals Bakery"))
+@click.argument("reference")
+@_with_proposal_options
+@click.pass_obj
+@refusals_exit_cleanly
+def resume_withdrawals(context: Context, reference: str, closes_in: str, text: str, as_json: bool) -> None:
+    """Propose to REFERENCE's holders that the suspension of its withdrawals be lifted."""
+    _holders_proposal(context, reference, ResumeWithdrawals, "Resume withdrawals", text, closes_in, as_json)
+
+
+@enterprise.command("pay-interest", epilog=example("tally --key bea.key enterprise pay-interest Bakery 0 2.5% --for 365d"))
+@click.argument("reference")
+@click.argument("share_class", type=click.IntRange(0, limits.share_classes_max - 1))
+@click.argument("rate")
+@click.option("--for", "period", required=True, help="The time it pays for (365d, 90d): at most the time since "
+                                                     "interest was last paid, or since the holders first set a cap.")
+@click.option("--json", "as_json", is_flag=True, help="Print the event's seq and hash, and `paid` (minor units).")
+@click.pass_obj
+@refusals_exit_cleanly
+def pay_interest(context: Context, reference: str, share_class: int, rate: str, period: str, as_json: bool) -> None:
+    """The manager pays interest on withdrawable class SHARE_CLASS at RATE a year (at most the
+    holders' cap), from the enterprise's account, to every holder: units x par x RATE x the period."""
+    client = context.client()
+    rate_bp = parse_percent_bp(rate)
+    assert rate_bp is not None
+    document = enterprise_document(client, reference)
+    period_ms = parse_duration_ms(period)
+    action = PayInterest(enterprise=id_from_text("e", document["id"]), share_class=share_class, rate_bp=rate_bp,
+                         period_ms=period_ms)
+    appended = client.submit(context.key(), action)
+    paid = document["balance"] - enterprise_document(client, reference)["balance"]
+    if as_json:
+        print_json({**appended, "paid": paid})
+        return
+    _, money = money_of(client)
+    click.echo(f"{visible(document['name'])} paid {money(paid)} of interest at {format_share(rate_bp)} a year for "
+               f"{format_duration(period_ms)} on {visible(_class_name(document, share_class))} (seq {appended['seq']})")
 
 
 commands = (enterprise,)

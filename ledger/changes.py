@@ -37,6 +37,7 @@ from tallystick.protocol.events import (
     OfferClosed,
     OpenOffer,
     PayAcross,
+    PayInterest,
     PayTree,
     PlaceOrder,
     Propose,
@@ -175,7 +176,7 @@ action_changes: dict[type, ActionChanges] = with_subclasses({
     # Signed by the invitation's key, no member's (`signer` is that key): the new member's rows.
     Join: lambda state, signer, action: Changes(accounts=(action.member,)),
     **{kind: _shares_action for kind in (RegisterEnterprise, EnterprisePay, OpenOffer, Subscribe, PlaceOrder,
-                                         CancelOrder, TransferShares, WithdrawShares)},
+                                         CancelOrder, TransferShares, WithdrawShares, PayInterest)},
 })
 
 

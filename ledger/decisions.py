@@ -52,13 +52,16 @@ from tallystick.protocol.events import (
     ProposeWithPeriod,
     RecoverKey,
     RemoveMember,
+    ResumeWithdrawals,
     SetDefaultLimits,
     SetFloors,
+    SetInterestCap,
     SetLevy,
     SetLimits,
     SetRules,
     SetVisibility,
     SetWithdrawalRule,
+    SuspendWithdrawals,
     TreasuryPay,
     Undelegate,
     Vote,
@@ -510,10 +513,24 @@ effects: dict[type, EffectRules] = {
         lambda state, effect: check_invite_rule(state, effect, state.ts_ms),
         apply_decided_invite,  # type: ignore[arg-type]
         lambda state, effect: strictest_class if effect.role == "admin" else "membership", _nothing),
+    # Co-operative rules (docs/shares.md), each decided by the enterprise's holders: the interest cap
+    # (applied by `apply_close` with the close's ts, which starts the interest clock), and the
+    # suspension of withdrawals (applied by `apply_close` with the decision's id, which it records)
+    # and its lifting.
+    SetInterestCap: EffectRules(
+        sharing.check_interest_cap,  # type: ignore[arg-type]
+        lambda state, effect, seq: sharing.apply_interest_cap(state, effect, state.ts_ms),
+        lambda state, effect: "enterprise", lambda state, effect: [("enterprise", effect.enterprise)]),
+    SuspendWithdrawals: EffectRules(
+        sharing.check_suspend, sharing.apply_suspend,  # type: ignore[arg-type]
+        lambda state, effect: "enterprise", lambda state, effect: [("enterprise", effect.enterprise)]),
+    ResumeWithdrawals: EffectRules(
+        sharing.check_resume, sharing.apply_resume,  # type: ignore[arg-type]
+        lambda state, effect: "enterprise", lambda state, effect: [("enterprise", effect.enterprise)]),
 }
 
 # Effects only an enterprise's holders decide.
-holders_effects = (DeclareDividend, SetWithdrawalRule)
+holders_effects = (DeclareDividend, SetWithdrawalRule, SetInterestCap, SuspendWithdrawals, ResumeWithdrawals)
 
 # Effects that change the community's rules row (the store rewrites it when one passes).
 rules_effects = (SetRules, SetLevy)
@@ -523,7 +540,14 @@ def check_effect(state: State, effect: Effect) -> None:
     effects[type(effect)].check(state, effect)
 
 
-def apply_effect(state: State, effect: Effect, seq: int) -> State:
+def apply_effect(state: State, effect: Effect, seq: int, ts_ms: int | None = None, decision: int | None = None) -> State:
+    """`effect` applied by the closing event `seq` of decision `decision`, whose ts is `ts_ms`: an
+    interest cap starts its clock there, and a suspension records the decision that made it (the
+    id a person looks up, not the closing event's seq)."""
+    if isinstance(effect, SetInterestCap) and ts_ms is not None:
+        return sharing.apply_interest_cap(state, effect, ts_ms)
+    if isinstance(effect, SuspendWithdrawals) and decision is not None:
+        return sharing.apply_suspend(state, effect, decision)
     return effects[type(effect)].apply(state, effect, seq)
 
 
@@ -576,11 +600,13 @@ def check_propose(state: State, signer_id: bytes, action: Propose, ts_ms: int) -
     if isinstance(action.effect, holders_effects):
         if action.effect.enterprise != holders:
             raise BadDecisionError(
-                "a dividend or a withdrawal rule is decided by that enterprise's holders: "
-                "give the proposal the electorate of its holders"
+                "a dividend, the withdrawal rule, the interest cap or a suspension of withdrawals is decided by "
+                "that enterprise's holders: give the proposal the electorate of its holders"
             )
     elif holders is not None and action.effect is not None:
-        raise BadDecisionError("a holders' decision can only declare a dividend or set the withdrawal rule")
+        raise BadDecisionError(
+            "a holders' decision can only declare a dividend, set the withdrawal rule or the interest cap, "
+            "or suspend or resume withdrawals")
     quorum_bp, threshold_bp = asked_quorum_threshold(state, action)
     shortfall = floor_shortfall(state, action.decision_type, quorum_bp, threshold_bp, deadline_ms - ts_ms, action.effect)
     if shortfall is not None:
@@ -692,7 +718,7 @@ def apply_undelegate(state: State, signer_id: bytes, action: Undelegate) -> Stat
     return _replace(state, delegations=delegations)
 
 
-def apply_close(state: State, body: DecisionClosed, seq: int) -> State:
+def apply_close(state: State, body: DecisionClosed, seq: int, ts_ms: int | None = None) -> State:
     decision = state.decisions[body.decision]
     result = tally(state, decision)
     closed = _replace(decision, outcome=body.outcome, closed_seq=seq, result=result)
@@ -702,7 +728,7 @@ def apply_close(state: State, body: DecisionClosed, seq: int) -> State:
         open_decisions=state.open_decisions.delete(body.decision),
     )
     if body.outcome == "passed" and decision.effect is not None:
-        state = apply_effect(state, decision.effect, seq)
+        state = apply_effect(state, decision.effect, seq, ts_ms, body.decision)
     return state
 
 

@@ -190,6 +190,26 @@ class NotWithdrawableError(DomainError):
     http_status = 409
 
 
+class WithdrawalsSuspendedError(DomainError):
+    """The enterprise's holders suspended its withdrawals (docs/shares.md); the message names why."""
+
+    code = "withdrawals_suspended"
+    http_status = 409
+
+
+class InterestCapError(DomainError):
+    """Interest above the cap its holders set, or none set yet."""
+
+    code = "interest_cap"
+    http_status = 409
+
+
+class BadInterestError(DomainError):
+    """Interest for time not yet passed, or on a class that pays none."""
+
+    code = "bad_interest"
+
+
 class InsufficientSharesError(DomainError):
     code = "insufficient_shares"
     http_status = 409

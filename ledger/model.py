@@ -155,6 +155,12 @@ class Enterprise(Struct, frozen=True, array_like=True):
     withdrawn: tuple[int, ...]  # per class: units withdrawn at par
     withdrawal_year: int = -1  # the 365-day period (from the epoch) of `withdrawn_in_year_minor`
     withdrawn_in_year_minor: int = 0
+    # Co-operative rules (docs/shares.md), appended so an enterprise stored before reads as it was:
+    member_vote_classes: tuple[int, ...] = ()  # classes that vote one member, one vote
+    interest_cap_bp: int = 0  # the most interest a year its holders allow on withdrawable shares
+    interest_from_ms: tuple[int, ...] = ()  # per class: paid for up to here; () until a cap first passes
+    suspended_by: int = 0  # the seq of the decision that suspended withdrawals; 0: not suspended
+    suspension_reason: str = ""
 
 
 class Holding(Struct, frozen=True, array_like=True):

@@ -27,11 +27,16 @@ from tallystick.protocol.events import (
     OfferClosed,
     OpenOffer,
     OpenOfferWithPeriod,
+    PayInterest,
     PlaceOrder,
     RegisterEnterprise,
+    RegisterEnterpriseWithMemberVotes,
+    ResumeWithdrawals,
+    SetInterestCap,
     SetWithdrawalRule,
     ShareClass,
     Subscribe,
+    SuspendWithdrawals,
     TransferShares,
     WithdrawalDue,
     WithdrawShares,
@@ -54,6 +59,8 @@ from .accounts import (
 )
 from .errors import (
     BadAmountError,
+    BadDecisionError,
+    BadInterestError,
     BadOfferError,
     BadShareClassError,
     CreditCeilingError,
@@ -62,6 +69,7 @@ from .errors import (
     DomainError,
     HoldingCapError,
     InsufficientSharesError,
+    InterestCapError,
     LocalOnlyError,
     MemberCapError,
     NameTakenError,
@@ -79,6 +87,7 @@ from .errors import (
     UnknownEnterpriseError,
     UnknownOfferError,
     UnknownOrderError,
+    WithdrawalsSuspendedError,
 )
 from .model import (
     Account,
@@ -94,7 +103,7 @@ from .model import (
     Trade,
     Withdrawal,
 )
-from .money import format_ceiling
+from .money import format_ceiling, format_duration, format_share
 from .names import name_key
 
 
@@ -258,6 +267,8 @@ def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -
         names.add(share_class.name.casefold())
         naming.require_normal_name(share_class.name, "a share class's name")
     naming.require_distinct([share_class.name for share_class in action.classes], "share classes")
+    if isinstance(action, RegisterEnterpriseWithMemberVotes):
+        _check_member_vote_classes(action)
     seen = set()
     for issue in action.founder_issue:
         if issue.share_class >= len(action.classes):
@@ -277,6 +288,21 @@ def check_register(state: State, signer_id: bytes, action: RegisterEnterprise) -
             raise HoldingCapError(f"{issue.units} {share_class.name} would pass the class's cap of {cap}")
 
 
+def _check_member_vote_classes(action: RegisterEnterpriseWithMemberVotes) -> None:
+    chosen = action.member_vote_classes
+    if not chosen:
+        raise BadShareClassError(
+            "name at least one class that votes one member, one vote (or register with register_enterprise)")
+    if len(set(chosen)) != len(chosen):
+        raise BadShareClassError("each class that votes one member, one vote is named once")
+    for index in chosen:
+        if index >= len(action.classes):
+            raise BadShareClassError(f"class {index} votes one member, one vote, but there is no class {index}")
+        if action.classes[index].votes_per_share == 0:
+            raise BadShareClassError(
+                f"{action.classes[index].name} votes one member, one vote, so it carries a vote: give it votes=1")
+
+
 def apply_register(state: State, signer_id: bytes, action: RegisterEnterprise, seq: int) -> State:
     eid = enterprise_id(state.feed, seq)
     issued = [0] * len(action.classes)
@@ -293,6 +319,8 @@ def apply_register(state: State, signer_id: bytes, action: RegisterEnterprise, s
         yearly_cap_minor=action.yearly_cap_minor,
         issued=tuple(issued),
         withdrawn=(0,) * len(action.classes),
+        member_vote_classes=tuple(sorted(action.member_vote_classes))
+        if isinstance(action, RegisterEnterpriseWithMemberVotes) else (),
     )
     state = open_system_account(state, eid, action.name, "enterprise", seq, Account())
     shares = _replace(state.shares, enterprises=state.shares.enterprises.set(eid, enterprise), holdings=holdings)
@@ -781,6 +809,8 @@ def check_withdraw(state: State, signer_id: bytes, action: WithdrawShares) -> No
     share_class = _class(enterprise, action.share_class)
     if not share_class.withdrawable:
         raise NotWithdrawableError(f"{share_class.name} of {enterprise.name} is not withdrawable")
+    if enterprise.suspended_by:
+        raise WithdrawalsSuspendedError(suspension_message(enterprise))
     if len(state.shares.pending_withdrawals) >= limits.withdrawals_pending_max:
         raise TooManyOrdersError(f"{limits.withdrawals_pending_max} withdrawals are pending in this community")
     held = _holding(state, action.enterprise, action.share_class, signer_id)
@@ -821,7 +851,11 @@ def withdrawal_outcome(state: State, withdrawal_seq: int) -> str:
 
 
 def due_withdrawals(state: State, now_ms: int) -> list[int]:
-    due = [(due_ms, seq) for seq, due_ms in state.shares.pending_withdrawals.items() if due_ms <= now_ms]
+    """Pending withdrawals whose notice has run, oldest due first; those of an enterprise whose
+    withdrawals are suspended wait (they fall due again once a decision lifts the suspension)."""
+    shares = state.shares
+    due = [(due_ms, seq) for seq, due_ms in shares.pending_withdrawals.items() if due_ms <= now_ms
+           and not shares.enterprises[shares.withdrawals[seq].enterprise].suspended_by]
     return [seq for _, seq in sorted(due)]
 
 
@@ -837,6 +871,10 @@ def audit_withdrawal(state: State, event: Event) -> None:
         raise UnknownOrderError(f"seq {event.seq} settles withdrawal {body.withdrawal}, which is not pending")
     if event.ts < withdrawal.due_ms:
         raise NotDueError(f"seq {event.seq} settles withdrawal {body.withdrawal} before it is due ({withdrawal.due_ms} ms)")
+    enterprise = state.shares.enterprises[withdrawal.enterprise]
+    if enterprise.suspended_by:
+        raise WithdrawalsSuspendedError(f"seq {event.seq} settles withdrawal {body.withdrawal}, but "
+                                        + suspension_message(enterprise))
     expected = withdrawal_outcome(state, body.withdrawal)
     if body.outcome != expected:
         raise OutcomeMismatchError(f"seq {event.seq} settles withdrawal {body.withdrawal} as {body.outcome}; the rules give {expected}")
@@ -873,12 +911,24 @@ def apply_withdrawal(state: State, body: WithdrawalDue, seq: int) -> State:
 
 
 def vote_weights(state: State, enterprise: bytes) -> dict[bytes, int]:
-    """Each holder's weight in `enterprise`'s holders' decisions: votes per share x units."""
-    classes = state.shares.enterprises[enterprise].classes
+    """Each holder's weight in `enterprise`'s holders' decisions: votes per share x units over the
+    classes weighted by shares, plus, if they hold any units of a class that votes one member, one
+    vote, the highest `votes_per_share` among those classes they hold, once (so a member of two such
+    classes still has one vote, as in a community benefit society)."""
+    found = state.shares.enterprises[enterprise]
+    classes, by_member = found.classes, found.member_vote_classes
     weights: dict[bytes, int] = {}
+    member_votes: dict[bytes, int] = {}
     for (eid, share_class, holder), held in state.shares.holdings.items():
-        if eid == enterprise and classes[share_class].votes_per_share:
-            weights[holder] = weights.get(holder, 0) + classes[share_class].votes_per_share * held.units
+        if eid != enterprise or not classes[share_class].votes_per_share or not held.units:
+            continue
+        votes = classes[share_class].votes_per_share
+        if share_class in by_member:
+            member_votes[holder] = max(member_votes.get(holder, 0), votes)
+        else:
+            weights[holder] = weights.get(holder, 0) + votes * held.units
+    for holder, votes in member_votes.items():
+        weights[holder] = weights.get(holder, 0) + votes
     return weights
 
 
@@ -948,6 +998,135 @@ def dividend_payees(state: State, effect: DeclareDividend) -> list[bytes]:
     return [effect.enterprise, *dividend_shares(state, effect)]
 
 
+# ---- co-operative rules: interest on withdrawable shares, suspending withdrawals -----------------
+
+# What each reason a suspension records says in a refusal (docs/shares.md, "Suspending withdrawals").
+suspension_reasons = {
+    "solvency": "paying them would put its solvency at risk",
+    "liquidity": "it needs its cash to keep trading",
+    "winding_up": "it is being wound up",
+    "restructuring": "its share capital is being restructured",
+    "other": "for the reason its decision gives",
+}
+
+
+def suspension_message(enterprise: Enterprise) -> str:
+    return (f"withdrawals from {enterprise.name} are suspended by its holders' decision {enterprise.suspended_by} "
+            f"({enterprise.suspension_reason}: {suspension_reasons[enterprise.suspension_reason]}); "
+            "ask again once a decision lifts the suspension")
+
+
+def _withdrawable_classes(enterprise: Enterprise) -> list[int]:
+    return [index for index, share_class in enumerate(enterprise.classes) if share_class.withdrawable]
+
+
+def check_interest_cap(state: State, effect: SetInterestCap) -> None:
+    enterprise = _enterprise(state, effect.enterprise)
+    if not _withdrawable_classes(enterprise):
+        raise BadInterestError(
+            f"{enterprise.name} has no withdrawable class; interest is paid only on withdrawable shares")
+
+
+def apply_interest_cap(state: State, effect: SetInterestCap, ts_ms: int) -> State:
+    """The cap, and the interest clock of every class started at the close that first sets one
+    (interest is owed only for time after the holders allowed it); a later cap keeps the clock."""
+    enterprise = state.shares.enterprises[effect.enterprise]
+    clock = enterprise.interest_from_ms or (ts_ms,) * len(enterprise.classes)
+    enterprise = _replace(enterprise, interest_cap_bp=effect.rate_bp, interest_from_ms=clock)
+    return _replace(state, shares=_replace(state.shares, enterprises=state.shares.enterprises.set(effect.enterprise, enterprise)))
+
+
+def check_suspend(state: State, effect: SuspendWithdrawals) -> None:
+    enterprise = _enterprise(state, effect.enterprise)
+    if not _withdrawable_classes(enterprise):
+        raise NotWithdrawableError(f"{enterprise.name} has no withdrawable class, so no withdrawals to suspend")
+    if enterprise.suspended_by:
+        raise WithdrawalsSuspendedError(
+            f"withdrawals from {enterprise.name} are already suspended (decision {enterprise.suspended_by}); "
+            "lift that suspension first to record another reason")
+
+
+def apply_suspend(state: State, effect: SuspendWithdrawals, decision: int) -> State:
+    """Suspended by `decision` (its id, the seq of its proposal), with the reason recorded."""
+    enterprise = _replace(state.shares.enterprises[effect.enterprise], suspended_by=decision,
+                          suspension_reason=effect.reason)
+    return _replace(state, shares=_replace(state.shares, enterprises=state.shares.enterprises.set(effect.enterprise, enterprise)))
+
+
+def check_resume(state: State, effect: ResumeWithdrawals) -> None:
+    enterprise = _enterprise(state, effect.enterprise)
+    if not enterprise.suspended_by:
+        raise BadDecisionError(f"withdrawals from {enterprise.name} are not suspended; there is nothing to lift")
+
+
+def apply_resume(state: State, effect: ResumeWithdrawals, seq: int) -> State:
+    enterprise = _replace(state.shares.enterprises[effect.enterprise], suspended_by=0, suspension_reason="")
+    return _replace(state, shares=_replace(state.shares, enterprises=state.shares.enterprises.set(effect.enterprise, enterprise)))
+
+
+def interest_shares(state: State, action: PayInterest) -> dict[bytes, int]:
+    """What each holder of the class is paid: floor(units x par x rate x period / (10 000 x a year)),
+    on their holding as it stands (locked shares, being withdrawn, included)."""
+    par = state.shares.enterprises[action.enterprise].classes[action.share_class].par_minor
+    whole = limits.basis_points_max * limits.year_ms
+    paid: dict[bytes, int] = {}
+    for (eid, share_class, holder), held in state.shares.holdings.items():
+        if eid == action.enterprise and share_class == action.share_class and held.units:
+            amount = held.units * par * action.rate_bp * action.period_ms // whole
+            if amount:
+                paid[holder] = amount
+    return paid
+
+
+def check_pay_interest(state: State, signer_id: bytes, action: PayInterest, now_ms: int) -> None:
+    enterprise = _enterprise(state, action.enterprise)
+    _require_manager(enterprise, signer_id)
+    share_class = _class(enterprise, action.share_class)
+    if not share_class.withdrawable:
+        raise NotWithdrawableError(
+            f"{share_class.name} of {enterprise.name} is not withdrawable; interest is paid on withdrawable shares "
+            "(the others share profits as dividends)")
+    if not enterprise.interest_from_ms or not enterprise.interest_cap_bp:
+        raise InterestCapError(
+            f"{enterprise.name}'s holders allow no interest yet: propose a cap to them first "
+            "(`tally enterprise interest-cap`)")
+    if not 1 <= action.rate_bp <= enterprise.interest_cap_bp:
+        raise InterestCapError(
+            f"{enterprise.name}'s holders capped interest at {format_share(enterprise.interest_cap_bp)} a year; "
+            f"pay between 0.01 % and that")
+    paid_to = enterprise.interest_from_ms[action.share_class]
+    owed_ms = max(0, now_ms - paid_to)
+    if not 1 <= action.period_ms <= owed_ms:
+        raise BadInterestError(
+            f"interest on {share_class.name} is paid for time passed and never twice: "
+            + (f"pay for at most {format_duration(owed_ms)} ({owed_ms} ms) now" if owed_ms
+               else "it is paid up to now; wait"))
+    paid = interest_shares(state, action)
+    total = sum(paid.values())
+    if not 1 <= total <= limits.amount_minor_max:
+        raise BadAmountError(
+            f"interest at {format_share(action.rate_bp)} a year for that period comes to {money(state, total)} "
+            f"on the {share_class.name} held; the total must be between {money(state, 1)} and "
+            f"{money(state, limits.amount_minor_max)}: pay for a longer period, or when more are held")
+    account = state.accounts[action.enterprise]
+    check_within(state, account, account.balance_minor - total, enterprise.name, moved=total,
+                 remedy=lambda most: f"it can pay at most {money(state, most)} of interest now")
+    for holder, amount in paid.items():
+        check_can_receive(state, holder, amount, f"{name_of(state, holder)}, a holder,")
+
+
+def apply_pay_interest(state: State, action: PayInterest) -> State:
+    accounts = state.accounts
+    for holder, amount in sorted(interest_shares(state, action).items()):
+        accounts = move_credit(accounts, action.enterprise, holder, amount)
+    enterprise = state.shares.enterprises[action.enterprise]
+    clock = list(enterprise.interest_from_ms)
+    clock[action.share_class] += action.period_ms
+    enterprise = _replace(enterprise, interest_from_ms=tuple(clock))
+    shares = _replace(state.shares, enterprises=state.shares.enterprises.set(action.enterprise, enterprise))
+    return _replace(state, accounts=accounts, shares=shares)
+
+
 # ---- what a member still has in the shares ledger -------------------------------------------------
 
 
@@ -1003,6 +1182,10 @@ def touched_by_action(state: State, signer_id: bytes, action: object) -> list:
         return [("holding", (*key, signer_id)), ("holding", (*key, action.to))]
     if isinstance(action, WithdrawShares):
         return [("withdrawal", state.seq + 1), ("holding", (action.enterprise, action.share_class, signer_id))]
+    if isinstance(action, PayInterest):
+        if action.enterprise not in state.shares.enterprises:
+            return []
+        return [action.enterprise, ("enterprise", action.enterprise), *interest_shares(state, action)]
     return []
 
 
@@ -1085,13 +1268,22 @@ def digest_part(state: State) -> list:
     resting orders and withdrawals, each sorted by key."""
     shares = state.shares
     return [
-        sorted([eid, e.manager, e.issued, e.withdrawn, e.notice_ms, e.yearly_cap_minor, e.withdrawn_in_year_minor]
-               for eid, e in shares.enterprises.items()),
+        sorted(_enterprise_digest(eid, e) for eid, e in shares.enterprises.items()),
         sorted([*key, h.units, h.locked] for key, h in shares.holdings.items()),
         sorted([seq, o.subscribed_units, o.escrow_minor, o.outcome] for seq, o in shares.offers.items()),
         sorted([seq, o.owner, o.side, o.price_minor, o.units, o.reserved_minor] for seq, o in shares.orders.items()),
         sorted([seq, w.units, w.due_ms, w.outcome] for seq, w in shares.withdrawals.items()),
     ]
+
+
+def _enterprise_digest(eid: bytes, e: Enterprise) -> list:
+    """An enterprise's digest entry: seven elements, and five more (the co-operative rules: member
+    vote classes, the interest cap, the interest clock, the suspending decision and its reason)
+    only once one of them is set, so every digest from before them is unchanged."""
+    entry = [eid, e.manager, e.issued, e.withdrawn, e.notice_ms, e.yearly_cap_minor, e.withdrawn_in_year_minor]
+    if e.member_vote_classes or e.interest_from_ms or e.suspended_by:
+        entry += [e.member_vote_classes, e.interest_cap_bp, e.interest_from_ms, e.suspended_by, e.suspension_reason]
+    return entry
 
 
 def audit_invariants(state: State) -> None:

@@ -206,6 +206,58 @@ class SetWithdrawalRule(_Tagged, tag="set_withdrawal_rule"):
 
 
 
+# ---- community shares as co-ops run them (docs/shares.md, "Co-operative rules"): appended kinds, so
+# no byte of an earlier `register_enterprise`, effect or action changes ------------------------------
+
+
+class RegisterEnterpriseWithMemberVotes(RegisterEnterprise, tag="register_enterprise_member_votes"):
+    """A `register_enterprise` some of whose classes vote one member, one vote (FairShares' members'
+    classes; a UK community benefit society): a holder of any units of a class in
+    `member_vote_classes` has that class's `votes_per_share` once, whatever their stake. A kind of
+    its own, so `ShareClass`'s array keeps its nine elements and every enterprise registered before
+    decodes as it did."""
+
+    member_vote_classes: Annotated[tuple[ClassIndex, ...], Meta(max_length=limits.share_classes_max)] = ()
+
+
+class PayInterest(_Tagged, tag="pay_interest"):
+    """The manager (the board) pays interest on withdrawable class `share_class` from the
+    enterprise's account: `rate_bp` a year (at most the cap its holders set), for `period_ms` of
+    the time not yet paid for, to every holder pro rata units x par."""
+
+    enterprise: Id32
+    share_class: ClassIndex
+    rate_bp: BasisPoints
+    period_ms: DurationMs
+
+
+class SetInterestCap(_Tagged, tag="set_interest_cap"):
+    """Effect of a holders' decision: the most interest the manager may pay on the enterprise's
+    withdrawable shares, in basis points a year (0: none)."""
+
+    enterprise: Id32
+    rate_bp: BasisPoints
+
+
+# Why a board suspends withdrawals (the Community Shares Handbook's grounds, docs/shares.md): a code,
+# so every replica can name it in a refusal; the suspending decision's own text says more.
+SuspensionReason = Literal["solvency", "liquidity", "winding_up", "restructuring", "other"]
+
+
+class SuspendWithdrawals(_Tagged, tag="suspend_withdrawals"):
+    """Effect of a holders' decision: no new withdrawal of the enterprise's shares is taken, and those
+    pending wait, until a `resume_withdrawals` passes."""
+
+    enterprise: Id32
+    reason: SuspensionReason
+
+
+class ResumeWithdrawals(_Tagged, tag="resume_withdrawals"):
+    """Effect of a holders' decision: lifts a suspension of the enterprise's withdrawals."""
+
+    enterprise: Id32
+
+
 class Invite(_Tagged, tag="invite"):
     """An admin invites one person; as a passed decision's effect, the community does (docs/protocol.md
     §13.2.4). `invitation` is the public key of a one-time key pair the admin's client made; its
@@ -366,6 +418,9 @@ Effect = (
     | SetFloors
     | SetVisibility
     | Invite
+    | SetInterestCap
+    | SuspendWithdrawals
+    | ResumeWithdrawals
 )
 
 
@@ -501,6 +556,8 @@ Action = (
     | RemoveKey
     | GraftTree
     | PayTree
+    | RegisterEnterpriseWithMemberVotes
+    | PayInterest
 )
 
 
@@ -709,6 +766,8 @@ action_kinds: frozenset[str] = frozenset(
         "revoke_invitation",
         "graft_tree",
         "pay_tree",
+        "register_enterprise_member_votes",
+        "pay_interest",
     }
 )
 

@@ -68,10 +68,12 @@ feed_vectors = files["feed.json"]
 events = feed_vectors["events"]
 intents = files["intents.json"]["intents"]
 # personal.json (docs/protocol.md §19) has bytes refused of its own, and layouts of its new kinds;
-# invitations.json the layouts of invite, join and revoke_invitation; devices.json of add_key and remove_key.
+# invitations.json the layouts of invite, join and revoke_invitation; devices.json of add_key and remove_key;
+# coop_shares.json of the co-operative rules' actions and effects.
 invalid_cases = files["invalid.json"]["cases"] + files["personal.json"]["invalid"]
 layout_examples = (files["layouts.json"]["examples"] + files["personal.json"]["layouts"]
-                   + files["invitations.json"]["layouts"] + files["devices.json"]["layouts"])
+                   + files["invitations.json"]["layouts"] + files["devices.json"]["layouts"]
+                   + files["coop_shares.json"]["layouts"])
 error_classes: dict[str, type[errors.TallyError]] = {
     cls.code: cls
     for cls in vars(errors).values()

@@ -34,6 +34,9 @@ Python values; running the script writes them next to it as JSON:
                     the first (docs/protocol.md §13.2.1, §13.2.4, §11.2): the feed, its digest whose member
                     entries list the further keys, the layouts of add_key and remove_key and the events a
                     replica refuses (a removed key reused, the last key, a ninth key)
+- coop_shares.json  a community benefit society: a members' class voting one member, one vote (three holders
+                    of 1, 40 and 500 shares pass a dividend as three), interest under the cap its holders set,
+                    withdrawals suspended with their reason and resumed (docs/shares.md, docs/protocol.md §20)
 
 Files only ever gain entries: a case or an event appended keeps every existing byte.
 
@@ -103,6 +106,7 @@ from tallystick.protocol.events import (
     OpenOffer,
     OpenOfferWithPeriod,
     PayAcross,
+    PayInterest,
     PayTree,
     PlaceOrder,
     Propose,
@@ -110,11 +114,14 @@ from tallystick.protocol.events import (
     RebindKey,
     RecoverKey,
     RegisterEnterprise,
+    RegisterEnterpriseWithMemberVotes,
     RemoveKey,
     RemoveMember,
+    ResumeWithdrawals,
     RevokeInvitation,
     SetDefaultLimits,
     SetFloors,
+    SetInterestCap,
     SetLevy,
     SetLimits,
     SetRole,
@@ -123,6 +130,7 @@ from tallystick.protocol.events import (
     SetWithdrawalRule,
     ShareClass,
     Subscribe,
+    SuspendWithdrawals,
     TradeLimits,
     Transfer,
     TransferShares,
@@ -182,7 +190,7 @@ from tallystick.protocol.personal import (
 vectors_dir = Path(__file__).resolve().parent
 file_names = ("keys.json", "feed.json", "intents.json", "invalid.json", "fork_proofs.json", "shares.json",
               "payments.json", "decisions.json", "commons.json", "digests.json", "layouts.json", "pending.json",
-              "visibility.json", "personal.json", "invitations.json", "devices.json")
+              "visibility.json", "personal.json", "invitations.json", "devices.json", "coop_shares.json")
 
 seed_prefix = b"tallystick test vector seed: "
 # 2023-11-14T22:13:20Z; each event is one second after the one before unless noted.
@@ -758,7 +766,7 @@ def documented_digest_elements(state: State) -> list[Any]:
         held = state.shares
         elements.append([
             sorted([eid, e.manager, list(e.issued), list(e.withdrawn), e.notice_ms, e.yearly_cap_minor,
-                    e.withdrawn_in_year_minor] for eid, e in held.enterprises.items()),
+                    e.withdrawn_in_year_minor, *_coop_digest(e)] for eid, e in held.enterprises.items()),
             sorted([enterprise, share_class, holder, h.units, h.locked]
                    for (enterprise, share_class, holder), h in held.holdings.items()),
             [[seq, held.offers[seq].subscribed_units, held.offers[seq].escrow_minor, held.offers[seq].outcome]
@@ -784,6 +792,15 @@ def documented_digest_elements(state: State) -> list[Any]:
         elements.append([[key, i.invited_by, i.seq, i.expires_ms, i.role, i.debit_limit_minor, i.credit_ceiling_minor,
                           i.revoked] for key, i in sorted(state.invitations.items())])
     return elements
+
+
+def _coop_digest(e: Any) -> list:
+    """The five elements an enterprise entry gains once a co-operative rule is set (docs/protocol.md
+    §11.4): its member vote classes, interest cap, interest clock, suspending decision and reason."""
+    if not (e.member_vote_classes or e.interest_from_ms or e.suspended_by):
+        return []
+    return [list(e.member_vote_classes), e.interest_cap_bp, list(e.interest_from_ms), e.suspended_by,
+            e.suspension_reason]
 
 
 def check_documented_digest(builder: _FeedBuilder) -> None:
@@ -1755,6 +1772,7 @@ def build() -> dict[str, Any]:
         "personal.json": build_personal_file(),
         "invitations.json": build_invitations_file(),
         "devices.json": build_devices_file(),
+        "coop_shares.json": build_coop_shares_file(),
     }
 
 
@@ -2612,6 +2630,177 @@ def build_devices_file() -> dict[str, Any]:
                              "bob": sorted(k.hex() for k in state.members[key_for("bob").public].retired_keys)},
         "final_balances": {name: state.accounts[key_for(name).public].balance_minor
                            for name in ("admin", "alice", "bob")},
+        "refused": refused,
+        "layouts": layouts,
+    }
+
+
+
+# ---- coop_shares.json: one member, one vote; interest under a cap; withdrawals suspended -------------
+
+
+def build_coop_shares_feed() -> _FeedBuilder:
+    """An eleventh community, Fenwick: Ada registers the Fenwick Bakery, a community benefit society
+    whose Member shares (withdrawable at par 1.00) vote one member, one vote; Alice, Bob and Carol
+    buy 1, 40 and 500 of them in an offer; a dividend of 54.10 passes by two holders against one
+    (by shares it would be 41 against 500); the holders cap interest at 3 % a year, and a year later
+    Ada pays 2.5 % for it; Carol asks to withdraw 100; the holders suspend withdrawals (solvency)
+    before her notice runs, and lift the suspension a month later; her withdrawal, due meanwhile,
+    waited, and is then paid."""
+    public = {key: key_for(key).public for key in key_names}
+    builder = _FeedBuilder()
+    t = genesis_ts_ms
+    day_ms = 24 * hour_ms
+
+    def act(signer: str, ts: int, action: Action, description: str) -> None:  # this feed's key never rotates
+        intent, record = builder.intent(signer, action, description)
+        builder.append("node", ts, Act(intent=intent), description, record)
+
+    builder.append("node", t, Genesis(
+        name="Fenwick", unit_code="FEN", unit_decimals=2, debit_limit_minor=100_000, credit_ceiling_minor=100_000,
+        signing_key=public["node"], recovery_key_hash=hash32(public["recovery"]), admin_key=public["admin"],
+        admin_name="Ada", checkpoint_interval_events=limits.checkpoint_interval_events_max,
+    ), "genesis: the community Fenwick, unit FEN", None)
+    for index, name in enumerate(("alice", "bob", "carol"), start=1):
+        act("admin", t + index * 1000, AdmitMember(member=public[name], name=name.title()),
+                    f"Ada admits {name.title()}")
+    member_shares = ShareClass("Member shares", "user", 1, 1, 100, True, False, None, True)
+    act("admin", t + 4000, RegisterEnterpriseWithMemberVotes(
+        name="Fenwick Bakery", classes=(member_shares,), notice_ms=30 * day_ms, member_vote_classes=(0,)),
+        "Ada registers the Fenwick Bakery: Member shares, withdrawable at par 1.00 on 30 days' notice, "
+        "one member, one vote")
+    bakery = shares.enterprise_id(builder.feed, 5)
+    act("admin", t + 5000, OpenOfferWithPeriod(bakery, 0, 100, 541, 1, 500, 0, open_for_ms=day_ms),
+                "Ada offers 541 Member shares at par for a day")
+    for index, (name, units) in enumerate((("alice", 1), ("bob", 40), ("carol", 500)), start=1):
+        act(name, t + 5000 + index * 1000, Subscribe(6, units), f"{name.title()} subscribes {units}")
+    now = t + 5000 + day_ms
+    builder.append("node", now, shares.offer_closing_body(builder.states[-1], 6),
+                   "the offer closes: allotted, 541.00 FEN to the Bakery", None)
+
+    def holders_decide(ts: int, effect: Effect, votes: tuple[tuple[str, str], ...], title: str) -> int:
+        decision = len(builder.raw) + 1
+        act("bob", ts, ProposeWithPeriod(decision_type="proposal", title=title, text="", deadline_ms=0,
+                                                 electorate=Holders(bakery), effect=effect, voting_period_ms=hour_ms),
+                    f"Bob proposes to the Bakery's holders: {title}")
+        for index, (name, position) in enumerate(votes, start=1):
+            act(name, ts + index * 1000, Vote(decision, position), f"{name.title()} votes {position}")  # type: ignore[arg-type]
+        body = decisions.closing_body(builder.states[-1], decision)
+        assert body is not None
+        builder.append("node", ts + hour_ms, body, f"the decision closes: {body.outcome}", None)
+        return decision
+
+    dividend = holders_decide(now + 1000, DeclareDividend(bakery, 5410),
+                              (("alice", "agree"), ("bob", "agree"), ("carol", "disagree")),
+                              "A dividend of 54.10 FEN")
+    assert builder.states[-1].decisions[dividend].outcome == "passed"
+    now += 2 * hour_ms
+    holders_decide(now, SetInterestCap(bakery, 300), (("alice", "agree"), ("bob", "agree")),
+                   "Interest on Member shares at most 3 % a year")
+    cap_ts = now + hour_ms
+    now = cap_ts + limits.year_ms
+    act("admin", now, PayInterest(bakery, 0, 250, limits.year_ms),
+                "Ada pays 2.5 % for the year since the cap passed: 0.02, 1.00 and 12.50 FEN")
+    act("carol", now + 1000, WithdrawShares(bakery, 0, 100), "Carol asks to withdraw 100 Member shares")
+    withdrawal = len(builder.raw)
+    holders_decide(now + 2000, SuspendWithdrawals(bakery, "solvency"), (("alice", "agree"), ("bob", "agree")),
+                   "Suspend withdrawals while the oven is replaced")
+    now += 2000 + hour_ms + 31 * day_ms  # Carol's notice runs out while withdrawals are suspended: hers waits
+    assert shares.due_withdrawals(builder.states[-1], now) == []
+    holders_decide(now + 1000, ResumeWithdrawals(bakery), (("alice", "agree"), ("bob", "agree"), ("carol", "agree")),
+                   "Resume withdrawals")
+    due = builder.states[-1].shares.withdrawals[withdrawal].due_ms
+    assert due < now and shares.due_withdrawals(builder.states[-1], now + 2 * hour_ms) == [withdrawal]
+    builder.append("node", now + 2 * hour_ms, shares.withdrawal_body(builder.states[-1], withdrawal),
+                   "withdrawals resumed, Carol's, due since the suspension, is paid: 100.00 FEN", None)
+    builder.append("node", now + 2 * hour_ms + 1000, Checkpoint(state_hash=state_digest(builder.states[-1])),
+                   "checkpoint: the Bakery's digest entry with the co-operative rules' five elements", None)
+    return builder
+
+
+def build_coop_shares_file() -> dict[str, Any]:
+    builder = build_coop_shares_feed()
+    check_documented_digest(builder)
+    feed, node = builder.feed, key_for("node")
+    bakery = shares.enterprise_id(feed, 5)
+    withdrawal = next(seq for seq, w in builder.states[-1].shares.withdrawals.items())
+    suspended_at = next(i for i, state in enumerate(builder.states) if state.shares.enterprises.get(bakery)
+                        and state.shares.enterprises[bakery].suspended_by)
+    refused: list[dict[str, Any]] = []
+    for name, description, error, after, signer, action in (
+        ("withdrawal_while_suspended", "Alice asks to withdraw while the holders' suspension stands",
+         "withdrawals_suspended", suspended_at + 1, "alice", WithdrawShares(bakery, 0, 1)),
+        ("interest_above_the_cap", "Ada pays 3.01 % a year, above the holders' 3 %", "interest_cap",
+         len(builder.raw), "admin", PayInterest(bakery, 0, 301, 1000)),
+        ("interest_not_yet_due", "Ada pays interest for more time than has passed since the last payment",
+         "bad_interest", len(builder.raw), "admin", PayInterest(bakery, 0, 250, limits.year_ms)),
+        ("interest_by_a_holder", "Bob, not the manager, pays interest", "not_manager", len(builder.raw), "bob",
+         PayInterest(bakery, 0, 250, 1000)),
+    ):
+        state = builder.states[after - 1]
+        ts = decode_event(builder.raw[after - 1]).ts + 1
+        intent = sign_intent(key_for(signer), feed=feed, nonce=1_000, action=action)
+        decoded = verify_intent(intent, feed=feed)
+        data = sign_event(node, feed=feed, seq=after + 1, prev=event_hash(builder.raw[after - 1]), ts=ts,
+                          body=transition.intent_body(state, decoded, intent, ts))
+        _, event = verify_next(builder.heads[after - 1], data)
+        _expect(error, lambda event=event, decoded=decoded, state=state: transition.audit(state, event, decoded))
+        refused.append({"name": name, "description": description, "check": "audit", "after_seq": after,
+                        "error": error, "bytes_hex": data.hex()})
+    # A withdrawal_due appended while suspended: a replica refuses it (the pending withdrawal waits).
+    state = builder.states[suspended_at]
+    ts = decode_event(builder.raw[suspended_at]).ts + 30 * 24 * hour_ms
+    data = sign_event(node, feed=feed, seq=suspended_at + 2, prev=event_hash(builder.raw[suspended_at]), ts=ts,
+                      body=WithdrawalDue(withdrawal, "paid"))
+    _, event = verify_next(builder.heads[suspended_at], data)
+    _expect("withdrawals_suspended", lambda: transition.audit(state, event, None))
+    refused.append({"name": "withdrawal_due_while_suspended", "description": "the node pays Carol's withdrawal, "
+                    "due, while withdrawals are suspended", "check": "audit", "after_seq": suspended_at + 1,
+                    "error": "withdrawals_suspended", "bytes_hex": data.hex()})
+
+    example = _example_id("enterprise")
+    member_shares = ShareClass("Member shares", "user", 1, 1, 100, True, False, None, True)
+    layouts = []
+    for group, union, description, value in (
+        ("action", Action, "register_enterprise_member_votes: a members' class voting one member, one vote",
+         RegisterEnterpriseWithMemberVotes(name="Bakery", classes=(member_shares,), member_vote_classes=(0,))),
+        ("action", Action, "pay_interest: 2.5 % a year for a year on class 0", PayInterest(example, 0, 250,
+                                                                                           limits.year_ms)),
+        ("effect", Effect, "set_interest_cap: at most 3 % a year", SetInterestCap(example, 300)),
+        ("effect", Effect, "suspend_withdrawals, for the society's solvency", SuspendWithdrawals(example, "solvency")),
+        ("effect", Effect, "resume_withdrawals", ResumeWithdrawals(example)),
+        ("action", Action, "propose_period: a holders' proposal to suspend withdrawals, open an hour",
+         ProposeWithPeriod(decision_type="proposal", title="Suspend withdrawals", text="", deadline_ms=0,
+                           electorate=Holders(example), effect=SuspendWithdrawals(example, "liquidity"),
+                           voting_period_ms=hour_ms)),
+    ):
+        data = encode(value)
+        assert msgspec.msgpack.decode(data, type=union) == value
+        layouts.append({"group": group, "kind": type(value).__struct_config__.tag, "description": description,
+                        "decoded": plain(value), "bytes_hex": data.hex()})
+    state = builder.states[-1]
+    dividend = next(d for d in state.decisions.values() if isinstance(d.effect, DeclareDividend))
+    return {
+        "description": "A valid feed of the community Fenwick (docs/shares.md 'Co-operative rules', docs/protocol.md "
+        "§20): the Fenwick Bakery's Member shares vote one member, one vote, so Alice (1 share), Bob (40) and "
+        "Carol (500) count as three and a dividend passes two to one; the holders cap interest at 3 % a year and Ada "
+        "pays 2.5 % a year later; Carol's withdrawal waits through a suspension (reason solvency) and is paid once a "
+        "decision lifts it. Fields as in feed.json; dividend_tally is that decision's count; digest takes apart the "
+        "checkpoint's state (the enterprise entry with twelve elements, §11.4); refused are events a replica refuses "
+        "(check audit, on the state after after_seq); layouts are one encoding of each new action and effect (ids "
+        "BLAKE2b-256 of 'tallystick layout example: enterprise').",
+        "feed_hex": feed.hex(),
+        "events": builder.events,
+        "intents": builder.intents,
+        "dividend_tally": {"electorate": dividend.result.electorate, "agree": dividend.result.positions["agree"],
+                           "disagree": dividend.result.positions["disagree"], "outcome": dividend.outcome},
+        "digest": digest_example("fenwick", builder, "coop_shares.json before its checkpoint: the Fenwick Bakery's "
+                                 "entry with member vote classes, interest cap and clock, no suspension",
+                                 seq=len(builder.raw) - 1),
+        "state_digest_hex": state_digest(state).hex(),
+        "final_balances": {name: state.accounts[key_for(name).public].balance_minor
+                           for name in ("admin", "alice", "bob", "carol")},
+        "bakery_balance": state.accounts[bakery].balance_minor,
         "refused": refused,
         "layouts": layouts,
     }
