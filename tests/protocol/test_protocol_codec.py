@@ -48,6 +48,8 @@ from tallystick.protocol.events import (
     Intent,
     SetLimits,
     Transfer,
+    action_kinds,
+    body_kinds,
 )
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_kind_names, id_to_text, verify_signature
 
@@ -278,6 +280,15 @@ def test_an_unknown_kind_in_the_current_version_is_unknown_kind() -> None:
         decode_event(encode([1, feed, 2, feed, 0, ["payment_out", bytes(32), 1], bytes(64)]))
     with pytest.raises(UnknownKindError):
         decode_intent(encode([1, feed, alice.public, 1, ["mint", 5], bytes(64)]))
+
+
+def test_every_kind_the_unions_decode_is_known_so_a_bad_one_is_malformed_not_unknown() -> None:
+    # The known kinds are the unions' own tags: a kind added to a union is known at once.
+    assert {"add_key", "remove_key", "pay_tree", "pay_interest"} <= action_kinds
+    assert {"tree_received", "payment_sent", "genesis"} <= body_kinds
+    with pytest.raises(MalformedError) as raised:
+        decode_intent(encode([1, feed, alice.public, 1, ["add_key", "not a key"], bytes(64)]))
+    assert not isinstance(raised.value, UnknownKindError)
 
 
 def test_an_omitted_default_field_is_not_canonical() -> None:
