@@ -185,7 +185,7 @@ async def export_document(request: web.Request) -> dict[str, Any]:
         "sessions": sessions,
         "listings": listings,
         # Their notification settings (docs/notifications.md): the address they gave, the kinds off.
-        "notifications": {"address": notified.address, "kinds_off": sorted(notified.off)},
+        "notifications": {"address": notified.address, "kinds_off": sorted(notified.off), "language": notified.language},
         # Whether this node still holds the key that opens what the member typed (node/personal.py).
         "data_key_held": directory.keys.get(member_id) is not None,
         "texts": sorted(directory.texts_of(member_id)),

@@ -291,7 +291,7 @@ def test_an_erased_member_leaves_no_byte_of_their_address_or_notices_in_the_file
     wait_until(lambda: notices(mailing_node, leaver), mail_deadline_seconds, "the leaver told")
     mailing_node.pay(leaver, ada, 100)
     export = send(mailing_node, leaver, "GET", path(leaver, "export")).json()
-    assert export["notifications"] == {"address": address, "kinds_off": []}
+    assert export["notifications"] == {"address": address, "kinds_off": [], "language": "es"}
     mailing_node.remove(leaver)
     erased = send(mailing_node, mailing_node.admin_key, "POST", path(leaver, "erase"), {})
     assert erased.status == 200, erased.body
