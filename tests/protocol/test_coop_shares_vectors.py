@@ -15,30 +15,20 @@ import pytest
 from tallystick.ledger import transition
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DomainError
-from tallystick.ledger.model import State, initial_state
+from tallystick.ledger.model import State
 from tallystick.protocol.codec import decode_event, encode, verify_intent
 from tallystick.protocol.events import Act, Intent, RegisterEnterprise, RegisterEnterpriseWithMemberVotes
-from tallystick.protocol.feed import start_feed, verify_next
+from tallystick.protocol.feed import verify_next
 from tallystick.protocol.ids import hash32
 
-from .test_protocol_vectors import files, generator
+from .test_protocol_vectors import files, folded, generator
 
 vector = files["coop_shares.json"]
 feed = bytes.fromhex(vector["feed_hex"])
 
 
 def _states() -> tuple[list[State], list[Any]]:
-    raw = [bytes.fromhex(event["bytes_hex"]) for event in vector["events"]]
-    head, genesis = start_feed(raw[0])
-    state = initial_state(head.feed, genesis.body)
-    states, heads = [state], [head]
-    for event_bytes in raw[1:]:
-        head, event = verify_next(head, event_bytes)
-        intent = verify_intent(event.body.intent, feed=feed) if isinstance(event.body, Act) else None
-        state = transition.audit(state, event, intent)
-        states.append(state)
-        heads.append(head)
-    return states, heads
+    return folded(vector)
 
 
 def test_the_coop_feed_refolds_to_its_stated_digest_and_balances() -> None:

@@ -13,14 +13,14 @@ import pytest
 from tallystick.ledger import transition
 from tallystick.ledger.digest import state_digest
 from tallystick.ledger.errors import DomainError
-from tallystick.ledger.model import State, initial_state
+from tallystick.ledger.model import State
 from tallystick.protocol import limits
 from tallystick.protocol.codec import verify_intent
-from tallystick.protocol.events import Act, ActSealed, AddKey, RemoveKey
-from tallystick.protocol.feed import start_feed, verify_next
+from tallystick.protocol.events import AddKey, RemoveKey
+from tallystick.protocol.feed import verify_next
 from tallystick.protocol.ids import hash32
 
-from .test_protocol_vectors import files, generator
+from .test_protocol_vectors import files, folded, generator
 
 vector = files["devices.json"]
 feed = bytes.fromhex(vector["feed_hex"])
@@ -28,18 +28,7 @@ alice, bob = generator.key_for("alice").public, generator.key_for("bob").public
 
 
 def _states() -> tuple[list[State], list[Any]]:
-    raw = [bytes.fromhex(event["bytes_hex"]) for event in vector["events"]]
-    head, genesis = start_feed(raw[0])
-    state = initial_state(head.feed, genesis.body)
-    states, heads = [state], [head]
-    for event_bytes in raw[1:]:
-        head, event = verify_next(head, event_bytes)
-        carried = isinstance(event.body, Act | ActSealed)
-        intent = verify_intent(event.body.intent, feed=feed) if carried else None
-        state = transition.audit(state, event, intent)
-        states.append(state)
-        heads.append(head)
-    return states, heads
+    return folded(vector)
 
 
 def test_the_devices_feed_refolds_to_its_stated_digest_balances_and_keys() -> None:

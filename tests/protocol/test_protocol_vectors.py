@@ -38,7 +38,7 @@ from tallystick.protocol.codec import (
     verify_intent,
     verify_submitted_intent,
 )
-from tallystick.protocol.events import Act, Checkpoint, Genesis
+from tallystick.protocol.events import Act, ActSealed, Checkpoint, Genesis
 from tallystick.protocol.federation import PaymentOut
 from tallystick.protocol.feed import FeedHead, start_feed, verify_batch, verify_fork_proof, verify_next
 from tallystick.protocol.ids import KeyPair, hash32, id_from_text, id_to_text
@@ -79,6 +79,24 @@ error_classes: dict[str, type[errors.TallyError]] = {
     for cls in vars(errors).values()
     if isinstance(cls, type) and issubclass(cls, errors.RemoteError) and cls is not errors.RemoteError
 }
+
+
+def folded(vector: dict[str, Any]) -> tuple[list[State], list[FeedHead]]:
+    """A vector file's feed verified and audited event by event from its genesis: the state and
+    the head after each event (what the vector tests of one protocol part compare with)."""
+    feed = bytes.fromhex(vector["feed_hex"])
+    raw = [bytes.fromhex(event["bytes_hex"]) for event in vector["events"]]
+    head, genesis = start_feed(raw[0])
+    state = initial_state(head.feed, genesis.body)
+    states, heads = [state], [head]
+    for event_bytes in raw[1:]:
+        head, event = verify_next(head, event_bytes)
+        carried = isinstance(event.body, Act | ActSealed)
+        intent = verify_intent(event.body.intent, feed=feed) if carried else None
+        state = transition.audit(state, event, intent)
+        states.append(state)
+        heads.append(head)
+    return states, heads
 
 
 def _first_difference(expected: Any, actual: Any, path: str = "") -> str | None:
