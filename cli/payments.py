@@ -11,6 +11,7 @@ both, or the one `--federation` names). docs/architecture.md follows one payment
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ import click
 from tallystick.ledger.money import format_money, parse_amount
 from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError
-from tallystick.protocol.events import PayAcross, Transfer
+from tallystick.protocol.events import PayAcross, PayTree, Transfer, tree_path_pattern
 from tallystick.protocol.ids import id_from_text
 
 from . import federate
@@ -40,24 +41,38 @@ from .terminal import Table, visible
 @click.command(cls=TallyCommand, epilog=example(
     "tally --key alice.key pay Bob 12.50 --memo apples",
     "tally pay Bob 12.50 --node http://127.0.0.1:7600 --key alice.key --json",
-    "tally --key alice.key pay Carol@http://127.0.0.1:7601 5.00    # a member of another community"))
+    "tally --key alice.key pay Carol@http://127.0.0.1:7601 5.00    # a member of another community",
+    "tally --key alice.key pay --tree trunk/market/bob 5.00        # an account in the Credit Commons tree"))
 @click.argument("to")
 @click.argument("amount")
 @click.option("--memo", default="", help=f"Up to {limits.memo_chars_max} characters.")
 @click.option("--federation", default=None, help="For ID@NODE_URL: the federation to pay through (default: the lowest above both communities).")
+@click.option("--tree", is_flag=True, help="TO is an account's path in the Credit Commons tree this community is grafted onto "
+              "(docs/creditcommons.md); the memo stays here, the tree is sent none.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @refusals_exit_cleanly
-def pay(context: Context, to: str, amount: str, memo: str, federation: str | None, as_json: bool) -> None:
+def pay(context: Context, to: str, amount: str, memo: str, federation: str | None, tree: bool, as_json: bool) -> None:
     """Pay TO (a member id or name; or MEMBER@NODE_URL, or m_ID@n_COMMUNITY while that node is
-    down, for a member of another community in a shared federation) AMOUNT in major units, signed
-    with --key."""
+    down, for a member of another community in a shared federation; or, with --tree, an account's
+    path in the Credit Commons tree) AMOUNT in major units, signed with --key."""
+    if tree and (len(to) > limits.tree_path_chars_max or re.fullmatch(tree_path_pattern, to) is None):
+        raise Mistake("bad_path", f"{visible(to[:80])!r} is not an account's path in a Credit Commons tree: write names "
+                      "of letters, digits and _.- joined by /, like trunk/market/bob")
     client = context.client()
     unit = client.community()["unit"]
     minor = parse_amount(amount, unit["decimals"])
     if len(memo) > limits.memo_chars_max:
         raise MalformedError(f"a memo has at most {limits.memo_chars_max} characters; this one has {len(memo)}")
     shown = visible(format_money(minor, unit["decimals"], unit["code"]))
+    if tree:
+        appended = client.submit(context.key(), PayTree(to_path=to, amount_minor=minor, memo=memo))
+        if as_json:
+            print_json(appended)
+        else:
+            click.echo(f"sent {shown} to {visible(to)} in the Credit Commons tree (seq {appended['seq']}); it is held "
+                       "until the trunkward node answers: `tally log` shows tree_settled or tree_returned")
+        return
     if "@" in to:
         _pay_across(context, client, to, minor, memo, federation, shown, as_json)
         return

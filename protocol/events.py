@@ -360,8 +360,9 @@ class PayAcross(_Tagged, tag="pay_across"):
 
 # A Credit Commons tree (docs/creditcommons.md): a path of node names and an account, and the
 # last-hash chain's hashes (md5 in hex, or a graft's agreed first text).
-TreePath = Annotated[str, Meta(min_length=1, max_length=limits.tree_path_chars_max,
-                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*$")]
+# An account's path in a Credit Commons tree: names of up to 64 letters, digits and `_.-`, by `/`.
+tree_path_pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})*$"
+TreePath = Annotated[str, Meta(min_length=1, max_length=limits.tree_path_chars_max, pattern=tree_path_pattern)]
 TreeName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 ChainHash = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
 TreeRate = Annotated[int, Meta(ge=1, le=limits.tree_rate_max)]

@@ -12,7 +12,7 @@ from tallystick.protocol.events import GraftTree, PayTree
 
 from helpers.browsing import wait_until
 from helpers.nodes import NodeProcess, init_home
-from helpers.support import http
+from helpers.support import http, tally
 
 from .conftest import PeerProcess
 
@@ -103,8 +103,16 @@ def test_a_member_pays_the_tree_and_is_paid_back_through_the_api_with_both_proce
         assert node.snapshot() == before[0]
 
         # The peer is down: Alice's payment is held, nothing is lost; once it is back it settles once.
+        # Alice pays with `tally pay --tree`, as a member at a terminal would; a path that is none is
+        # refused in one line before anything is sent.
         peer.kill()
-        node.act(alice, PayTree("trunk/bob", 50))
+        key_file = tmp_path / "alice.key"
+        key_file.write_text(alice.to_text())
+        refused = tally("--node", node.url, "--key", key_file, "pay", "--tree", "trunk//bob", "0.50")
+        assert refused.returncode == 2 and refused.stderr.startswith("tally: bad_path: "), refused.stderr
+        assert balance_of(node, alice_text) == -150
+        sent = tally("--node", node.url, "--key", key_file, "pay", "--tree", "trunk/bob", "0.50")
+        assert sent.returncode == 0 and "0.50 HRS to trunk/bob in the Credit Commons tree" in sent.stdout, sent
         assert balance_of(node, alice_text) == -200
         peer.start()
         wait_until(lambda: peer_balances(peer)["bob"] == 200, deadline_seconds, "the held payment reaches bob")
