@@ -41,6 +41,7 @@ from .shared import (
     query_number,
     role_words,
     sees,
+    this_year_query,
 )
 
 # A member's page shows at most so many payments, newest first, with a link to older ones; it reads
@@ -229,4 +230,7 @@ async def member_page(request: web.Request) -> web.Response:
         memo=memo,
         amount_error=amount_error,
         node_url=origin,
+        # The statement as a file, where the reader may read it (the export route asks the same).
+        statement_download=f"/api/exports/statement/{account['id']}?{this_year_query()}"
+        if is_person and shown["history"] else None,
     )
