@@ -1,8 +1,9 @@
 """The inbox in the wallet, on a real node in a real Chromium at a phone's size
 (docs/notifications.md): a member who is paid sees the unread count on home, opens the inbox and
 reads "… paid you 5.00 HRS" marked new, which opening marks read; from More they reach the
-notification settings, are told in one line that an address is not one, set a real address and
-turn payments off, after which a payment is not in the inbox. Screenshots `inbox-*` at 360 and
+notification settings, are told in one line that an address is not one, set a real address, their
+mails in Spanish and payments off, after which a payment is not in the inbox; the mails' language
+goes back to the community's. More links the community's yearly report. Screenshots `inbox-*` at 360 and
 1280 px."""
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from .test_wallet_flow import invite, join_through
 def folded_seq(node: NodeProcess) -> int:
     with sqlite3.connect(f"file:{node.home / 'notifications.db'}?mode=ro", uri=True) as connection:
         return connection.execute("SELECT seq FROM fold_cursor").fetchone()[0]
+
+
+def settings_of(page: Any, member: str) -> dict[str, Any]:
+    """The member's settings as the node answers them, read by the page's own session."""
+    return page.evaluate("async (path) => (await fetch(path)).json()", f"/api/members/{member}/notifications")
 
 
 def pay(node: NodeProcess, member: str, amount_minor: int) -> dict[str, Any]:
@@ -58,6 +64,9 @@ def test_a_paid_member_reads_it_in_the_inbox_turns_payments_off_and_sets_an_addr
     assert page.locator("#inbox-link").inner_text() == "Inbox"
 
     page.get_by_role("navigation").get_by_role("link", name="More").click()
+    report = page.get_by_role("link", name="The community's yearly report")
+    wait_until(lambda: report.count(), what="More")
+    assert report.get_attribute("href") == "/report"
     page.get_by_role("link", name="Notifications: what you are told, and by e-mail").click()
     address = page.get_by_label("E-mail address (optional)")
     wait_until(lambda: address.count(), what="the notification settings")
@@ -67,10 +76,15 @@ def test_a_paid_member_reads_it_in_the_inbox_turns_payments_off_and_sets_an_addr
     assert page.get_by_role("alert").inner_text() == (
         "That is not an e-mail address: write it as name@example.org, or leave it empty.")
     address.fill("wren@example.org")
+    language = page.get_by_label("Language of your e-mails")
+    assert language.input_value() == ""  # the community's, English
+    assert language.locator("option").all_inner_texts() == ["The community's language (English)", "English", "Español"]
+    language.select_option("es")
     page.get_by_label("I am paid", exact=True).uncheck()
     page.get_by_role("button", name="Save").click()
     wait_until(lambda: page.locator("#notify-status").inner_text() == "Saved. E-mails go to wren@example.org.",
                what="the settings saved")
+    assert settings_of(page, member)["language"] == "es"
     assert fits_the_screen(page)
     phone.shoot("inbox-notifications")
 
@@ -79,6 +93,14 @@ def test_a_paid_member_reads_it_in_the_inbox_turns_payments_off_and_sets_an_addr
     page.get_by_role("link", name="Open your inbox").click()
     wait_until(lambda: page.locator("#inbox li").count(), what="the inbox again")
     assert rows.count() == 1 and "2.00 HRS" not in page.locator("#inbox").inner_text()
+    page.get_by_role("link", name="Choose what you are told, and by e-mail").click()
+    wait_until(lambda: page.get_by_label("Language of your e-mails").input_value() == "es", what="Spanish kept")
+    page.get_by_label("Language of your e-mails").select_option("")
+    page.get_by_role("button", name="Save").click()
+    wait_until(lambda: page.locator("#notify-status").inner_text(), what="saved again")
+    assert settings_of(page, member)["language"] == "en"  # the community's default_language again
+    page.get_by_role("link", name="Open your inbox").click()
+    wait_until(lambda: page.locator("#inbox li").count(), what="the inbox once more")
     page.reload(wait_until="load")
     wait_until(lambda: page.get_by_label("E-mail address (optional)").count() or page.locator("#inbox li").count(),
                what="the inbox reloaded")

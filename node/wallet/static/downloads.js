@@ -69,7 +69,7 @@ export function periodDownloads(id, files) {
         const got = await api.getFile(`${file.path}?${query}`);
         save(got);
         status.className = "done";
-        status.textContent = t("downloads.saved", { file: got.name });
+        status.textContent = t("downloads.saved");
       } catch (error) {
         status.textContent = "";
         problem.append(alertLine(errorLine(error)));
@@ -84,5 +84,5 @@ export function periodDownloads(id, files) {
       h("div", { class: "field" }, h("label", { for: `${id}-from`, text: t("downloads.from") }), from),
       h("div", { class: "field" }, h("label", { for: `${id}-to`, text: t("downloads.to") }), to)),
     h("p", { class: "hint", text: t("downloads.hint") }),
-    problem, status, h("p", { class: "actions" }, ...buttons));
+    problem, h("p", { class: "actions" }, ...buttons), status);
 }

@@ -882,7 +882,7 @@ export const strings = {
   "downloads.hint": "Days in this device's time zone. Leave From empty for everything since the start.",
   "downloads.bad_period": "The first day must be on or before the last: change one of them.",
   "downloads.working": "Preparing the file…",
-  "downloads.saved": "Downloaded {file}.",
+  "downloads.saved": "Saved in this device's downloads.",
   "admin.downloads.title": "Downloads for the treasurer",
   "admin.downloads.intro": "The community's books for a period: the journal (every posting of every account, with its note) and the treasury's account.",
   "admin.downloads.journal": "Journal (CSV)",
