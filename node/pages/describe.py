@@ -238,7 +238,8 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
         elif isinstance(action, PayTree):
             line["amount"] = money_here(action.amount_minor)
             line["memo"] = memo_text(directory, action.memo)
-            parts = [*subject, ("text", _(" paid ")), ("amount", line["amount"]), ("text", _(" to ")),
+            # " sent ", not " paid ": the payee is no member here, and " paid " is worded for one ("pagó a").
+            parts = [*subject, ("text", _(" sent ")), ("amount", line["amount"]), ("text", _(" to ")),
                      ("text", action.to_path), ("text", _(" in the Credit Commons tree"))]
         else:
             parts = [*subject, ("text", ": " + kind_words(line["kind"]))]
