@@ -3,20 +3,23 @@
 reads "… paid you 5.00 HRS" marked new, which opening marks read; from More they reach the
 notification settings, are told in one line that an address is not one, set a real address, their
 mails in Spanish and payments off, after which a payment is not in the inbox; the mails' language
-goes back to the community's. More links the community's yearly report. Screenshots `inbox-*` at 360 and
+goes back to the community's. More links the community's yearly report. On a node whose digest
+window is two seconds, the weekly digest lists the titles it counts under its line. Screenshots `inbox-*` at 360 and
 1280 px."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+from pathlib import Path
 from typing import Any
 
-from tallystick.protocol.events import Transfer
+from tallystick.protocol.events import ProposeWithPeriod, Transfer
 from tallystick.protocol.ids import id_from_text
 
 from helpers.browsing import fits_the_screen, wait_until
-from helpers.nodes import NodeProcess
+from helpers.nodes import NodeProcess, init_home
 
 from .conftest import Phone
 from .test_wallet_flow import invite, join_through
@@ -30,6 +33,10 @@ def folded_seq(node: NodeProcess) -> int:
 def settings_of(page: Any, member: str) -> dict[str, Any]:
     """The member's settings as the node answers them, read by the page's own session."""
     return page.evaluate("async (path) => (await fetch(path)).json()", f"/api/members/{member}/notifications")
+
+
+def inbox_of(page: Any, member: str) -> dict[str, Any]:
+    return page.evaluate("async (path) => (await fetch(path)).json()", f"/api/members/{member}/inbox")
 
 
 def pay(node: NodeProcess, member: str, amount_minor: int) -> dict[str, Any]:
@@ -105,3 +112,33 @@ def test_a_paid_member_reads_it_in_the_inbox_turns_payments_off_and_sets_an_addr
     wait_until(lambda: page.get_by_label("E-mail address (optional)").count() or page.locator("#inbox li").count(),
                what="the inbox reloaded")
     assert not phone.errors, phone.errors
+
+
+def test_a_digest_in_the_inbox_lists_the_titles_it_counts(phone: Phone, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    created = init_home(home, debit_limit="50", credit_ceiling="1000")
+    config = json.loads((home / "config.json").read_text())
+    # A window of two seconds rather than a week, passed every 200 ms: the digest comes in the next one.
+    config.update(reminders_interval_ms=200, digest_interval_ms=2000)
+    (home / "config.json").write_text(json.dumps(config))
+    node = NodeProcess(home=home, port=config["listen_port"], log_path=tmp_path / "serve.log", created=created).start()
+    try:
+        member = join_through(phone, invite(node, "--name", "Iris Dale"))
+        seller = node.admit("Tom Reed")
+        node.act(seller, ProposeWithPeriod(decision_type="poll", title="Harvest <b>Fair</b> Day", text="Which day?",
+                                           deadline_ms=0, options=("Friday", "Saturday"),
+                                           voting_period_ms=7 * 24 * 3_600_000))
+        page = phone.page
+        wait_until(lambda: any(n["kind"] == "weekly_digest" and n.get("titles", {}).get("decisions")
+                               for n in inbox_of(page, member)["notices"]), 10.0, "a digest naming the decision")
+        page.goto(node.url + "/wallet/inbox", wait_until="load")
+        digest = page.locator('#inbox li[data-kind="weekly_digest"]').first
+        wait_until(digest.count, what="the digest in the inbox")
+        assert "Decisions open:" in digest.inner_text()
+        assert digest.locator(".titles li").all_inner_texts()[-1] == "Harvest <b>Fair</b> Day"  # as text, never markup
+        assert page.locator("#inbox b").count() == 0
+        assert fits_the_screen(page)
+        phone.shoot("links-inbox-digest")
+        assert not phone.errors, phone.errors
+    finally:
+        assert node.stop() == 0
