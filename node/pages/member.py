@@ -214,6 +214,7 @@ async def member_page(request: web.Request) -> web.Response:
         signed_in=reader_of(request).is_member,
         member=account,
         role_words=word_for(role_words, member.role),
+        tree_account=state.payments.tree is not None and member_id == state.payments.tree.account,
         is_person=is_person,
         admitted_seq=member.admitted_seq,
         history=history,

@@ -93,3 +93,13 @@ def test_the_wallets_history_names_each_tree_payment_with_a_word_of_its_own() ->
     strings = (Path(__file__).resolve().parents[2] / "node/wallet/static/strings.js").read_text()
     for line in said.values():  # each worded for the wallet (and so in its catalogue)
         assert f'"description.{line.description}": ' in strings
+
+
+def test_the_tree_account_is_said_to_be_the_trees_counterpart_not_a_federations() -> None:
+    from tallystick.node.pages.community import _system_account_words
+
+    ledger, _ = tree_story()
+    tree_account = payments.tree_account_id(ledger.feed)
+    assert ledger.state.members[tree_account].role == "trade"
+    assert _system_account_words(ledger.state, tree_account, "trade") == (
+        "the other side of every payment between this community and the Credit Commons tree it is grafted onto")
