@@ -14,7 +14,14 @@ from tallystick.node.history import statement_line, statement_words
 from tallystick.node.pages.describe import describe_change, describe_event
 from tallystick.node.pages.language import use_language
 from tallystick.node.personal import DataKeys, Directory
-from tallystick.protocol.events import AdmitMember, GraftTree, PayTree, TreeReceived, TreeReturned, TreeSettled
+from tallystick.protocol.events import (
+    AdmitMember,
+    GraftTree,
+    PayTree,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
+)
 
 from helpers.ledger import ClockedLedger, admin_key, key
 
