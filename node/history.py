@@ -39,10 +39,13 @@ from tallystick.protocol.events import (
     EnterprisePay,
     Join,
     OfferClosed,
+    PayTree,
     PlaceOrder,
     Subscribe,
     Transfer,
     TreasuryPay,
+    TreeReceived,
+    TreeReturned,
     WithdrawalDue,
 )
 from tallystick.protocol.federation import PaymentAccepted, PaymentOut, PaymentReturned
@@ -240,7 +243,7 @@ class StatementLine(msgspec.Struct, frozen=True):
 statement_words = (
     "payment", "levy", "payment across", "payment across returned", "dividend", "treasury payment",
     "share subscription", "share offer closed", "share order", "order cancelled", "share withdrawal",
-    "joined", "other",
+    "joined", "payment to the tree", "payment to the tree returned", "payment from the tree", "other",
 )
 
 
@@ -273,6 +276,10 @@ def statement_line(state: State, directory: Directory, account: bytes, raw: byte
             return StatementLine("share order", None if signer == account else signer)
         if isinstance(action, CancelOrder):
             return StatementLine("order cancelled")
+        if isinstance(action, PayTree):  # into the Credit Commons tree (docs/creditcommons.md §5)
+            if signer == account:
+                return StatementLine("payment to the tree", None, memo_of(action.memo))
+            return StatementLine("payment to the tree", signer)  # the community's tree account
         if isinstance(action, AdmitMember | Join) and action.member == account:
             return StatementLine("joined")
         return StatementLine("other")
@@ -284,6 +291,10 @@ def statement_line(state: State, directory: Directory, account: bytes, raw: byte
         return StatementLine("payment across", None if body.to_member == account else body.to_member)
     if isinstance(body, PaymentReturned):
         return StatementLine("payment across returned")
+    if isinstance(body, TreeReturned):
+        return StatementLine("payment to the tree returned")
+    if isinstance(body, TreeReceived):
+        return StatementLine("payment from the tree", None if body.to_member == account else body.to_member)
     if isinstance(body, OfferClosed):
         return StatementLine("share offer closed")
     if isinstance(body, WithdrawalDue):

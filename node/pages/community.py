@@ -70,6 +70,8 @@ def _system_account_words(state: State, account: bytes, role: str) -> str:
         return _("holds the credit of subscriptions and buy orders until they are allotted, filled or come back")
     if role == "treasury":
         return _("the community's treasury: the levy on payments, spent by the members' decisions")
+    if role == "trade" and state.payments.tree is not None and account == state.payments.tree.account:
+        return _("the other side of every payment between this community and the Credit Commons tree it is grafted onto")
     if role == "trade":
         return _("the other side of every payment between this community and others in a federation")
     return word_for(role_words, role)

@@ -29,9 +29,11 @@ from tallystick.protocol.events import (
     EnterprisePay,
     FederationAct,
     Genesis,
+    GraftTree,
     KeyRotated,
     OfferClosed,
     OpenOffer,
+    PayTree,
     PlaceOrder,
     Propose,
     RegisterEnterprise,
@@ -42,6 +44,9 @@ from tallystick.protocol.events import (
     Transfer,
     TransferShares,
     TreasuryPay,
+    TreeReceived,
+    TreeReturned,
+    TreeSettled,
     Undelegate,
     Vote,
     WithdrawalDue,
@@ -67,7 +72,6 @@ from .language import gettext as _
 from .shared import ElsewhereNames
 
 # Kinds of event in words a member reads, for a change the page has no sentence of its own for.
-# Kinds of event in words a member reads, for a change the page has no sentence of its own for.
 plain_kinds = {
     "admit": N_("joined the community"), "remove": N_("account closed"), "set_role": N_("role changed"),
     "set_limits": N_("limits changed"), "set_default_limits": N_("the community's limits changed"),
@@ -77,6 +81,12 @@ plain_kinds = {
     "decision_closed": N_("a decision closed"), "genesis": N_("the community began"),
     "payment_settled": N_("a payment to another community was settled"),
     "checkpoint": N_("a checkpoint"), "key_rotated": N_("the node's key changed"),
+    # The Credit Commons tree (docs/creditcommons.md): the graft, a payment into it and its answer.
+    "graft_tree": N_("the community joined a Credit Commons tree"),
+    "pay_tree": N_("a payment into the Credit Commons tree"),
+    "tree_settled": N_("a payment into the Credit Commons tree was settled"),
+    "tree_returned": N_("a payment into the Credit Commons tree came back"),
+    "tree_received": N_("a payment from the Credit Commons tree"),
 }
 
 
@@ -222,6 +232,15 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
                      ("text", " "), ("amount", line["amount"])]
         elif isinstance(action, FederationAct):
             parts = [*subject, ("text", " "), *_federation_words(action.body), ("text", _(" for the community"))]
+        elif isinstance(action, GraftTree):
+            line["text"] = action.node_path
+            parts = [*subject, ("text", _(" joined the community to a Credit Commons tree, as ")), ("text", action.node_path)]
+        elif isinstance(action, PayTree):
+            line["amount"] = money_here(action.amount_minor)
+            line["memo"] = memo_text(directory, action.memo)
+            # " sent ", not " paid ": the payee is no member here, and " paid " is worded for one ("pagó a").
+            parts = [*subject, ("text", _(" sent ")), ("amount", line["amount"]), ("text", _(" to ")),
+                     ("text", action.to_path), ("text", _(" in the Credit Commons tree"))]
         else:
             parts = [*subject, ("text", ": " + kind_words(line["kind"]))]
     elif isinstance(body, DecisionClosed):
@@ -264,6 +283,20 @@ def describe_event(state: State, directory: Directory, seq: int, ts: int, raw: b
     elif isinstance(body, PaymentCancel):
         line["kind"] = "payment_cancel"
         parts = [("text", _("Asked ")), *place(body.to_community), ("text", _(" to refuse a payment not answered in time"))]
+    elif isinstance(body, TreeSettled):
+        line["kind"] = "tree_settled"
+        parts = [("text", _("The payment of event #%(number)s into the Credit Commons tree arrived there: settled",
+                            number=body.payment))]
+    elif isinstance(body, TreeReturned):
+        line["kind"] = "tree_returned"
+        parts = [("text", _("The payment of event #%(number)s into the Credit Commons tree was refused there and "
+                            "came back to its payer", number=body.payment))]
+    elif isinstance(body, TreeReceived):
+        line["kind"] = "tree_received"
+        line["whom"] = member_named(state, directory, body.to_member)
+        line["amount"] = money_here(body.amount_minor)
+        parts = [("member", line["whom"]), ("text", _(" received ")), ("amount", line["amount"]), ("text", _(" from ")),
+                 ("text", body.from_path), ("text", _(" in the Credit Commons tree"))]
     elif isinstance(body, OfferClosed):
         line["kind"] = "offer_closed"
         offer = state.shares.offers.get(body.offer)
@@ -402,6 +435,17 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
             parts = [("text", _("Order #%(number)s cancelled: what was held for it came back", number=action.order))]
         elif isinstance(action, AdmitMember) and action.member == account:
             parts = [("text", _("Joined ")), ("text", state.community.name)]
+        elif isinstance(action, PayTree):
+            memo = memo_text(directory, action.memo)
+            tree = state.payments.tree
+            held = signer == account and tree is not None and seq in tree.held
+            if signer == account:
+                parts = [("text", _("Paid ")), ("text", action.to_path),
+                         ("text", _(" in the Credit Commons tree (held until it answers)") if held
+                          else _(" in the Credit Commons tree"))]
+            else:
+                parts = [("text", _("A payment into the Credit Commons tree by ")),
+                         person_part(state, directory, signer) if signer else ("text", _("a member"))]
         else:
             parts = [("text", kind_words(kind).capitalize())]
     elif isinstance(body, PaymentOut):
@@ -423,6 +467,15 @@ def describe_change(state: State, directory: Directory, account: bytes, seq: int
                      person_part(state, directory, body.to_member)]
     elif isinstance(body, PaymentReturned):
         parts = [("text", _("A payment to another community came back: it was refused"))]
+    elif isinstance(body, TreeReturned):
+        parts = [("text", _("The payment of event #%(number)s into the Credit Commons tree came back: it was refused",
+                            number=body.payment))]
+    elif isinstance(body, TreeReceived):
+        if body.to_member == account:
+            parts = [("text", _("From ")), ("text", body.from_path), ("text", _(" in the Credit Commons tree"))]
+        else:
+            parts = [("text", _("A payment from the Credit Commons tree to ")),
+                     person_part(state, directory, body.to_member)]
     elif isinstance(body, OfferClosed):
         offer = state.shares.offers.get(body.offer)
         if offer is None:

@@ -21,7 +21,7 @@ from ..http.readers import reader_of
 from ..http.shares import book_json, cap_table, enterprise_json, offer_json, resolve_enterprise
 from ..store import share_value
 from .language import N_, gettext, language_of
-from .shared import frame_for, html_page, money_text, node_of, sees
+from .shared import frame_for, html_page, money_text, node_of, sees, this_year_query
 
 # Kinds of share class in words (node/shares.py).
 share_class_kind_words = {"user": N_("customers"), "investor": N_("investors"), "founder": N_("founders"),
@@ -121,6 +121,9 @@ async def enterprise_page(request: web.Request) -> web.Response:
         holders_max=limits.page_size_max,
         offers=offers,
         books=books,
+        # Its account as a file, for its manager and whoever may read every history (the route's rule).
+        accounts_download=f"/api/exports/enterprises/{document['id']}?{this_year_query()}"
+        if reader_of(request).member == manager or sees(request, "history") else None,
     )
 
 

@@ -41,6 +41,7 @@ from .shared import (
     query_number,
     role_words,
     sees,
+    this_year_query,
 )
 
 # A member's page shows at most so many payments, newest first, with a link to older ones; it reads
@@ -213,6 +214,7 @@ async def member_page(request: web.Request) -> web.Response:
         signed_in=reader_of(request).is_member,
         member=account,
         role_words=word_for(role_words, member.role),
+        tree_account=state.payments.tree is not None and member_id == state.payments.tree.account,
         is_person=is_person,
         admitted_seq=member.admitted_seq,
         history=history,
@@ -229,4 +231,7 @@ async def member_page(request: web.Request) -> web.Response:
         memo=memo,
         amount_error=amount_error,
         node_url=origin,
+        # The statement as a file, where the reader may read it (the export route asks the same).
+        statement_download=f"/api/exports/statement/{account['id']}?{this_year_query()}"
+        if is_person and shown["history"] else None,
     )

@@ -14,6 +14,7 @@ ledgers (node/app.py `Elsewhere`, under `elsewhere_key`); a node without one nam
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +27,7 @@ from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.ids import id_to_text
 
-from ..app import Elsewhere, Node, elsewhere_key, node_key
+from ..app import Elsewhere, Node, clock_ms, elsewhere_key, node_key
 from ..history import History
 from ..http import params
 from ..http.readers import reader_of
@@ -51,6 +52,13 @@ for _language, _environment in environments.items():  # an alert's words, in eac
 
 def node_of(request: web.Request) -> Node:
     return request.app[node_key]
+
+
+def this_year_query() -> str:
+    """The query of a download for this year so far (docs/api.md §16: `from` its first day in UTC,
+    `to` left out: up to now), by the node's clock."""
+    year = datetime.datetime.fromtimestamp(clock_ms() / 1000, datetime.UTC).year
+    return f"from={year:04d}-01-01"
 
 
 def sees(request: web.Request, kind: Kind, subject: bytes | None = None) -> bool:

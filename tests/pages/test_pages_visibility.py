@@ -35,7 +35,7 @@ from tallystick.protocol.events import (
 from tallystick.protocol.ids import KeyPair, id_from_text, id_to_text
 
 from helpers.browsing import Browsing, Community, browsing_in, fits_the_screen, phone_width_px, sign_as
-from helpers.support import http
+from helpers.support import http, key_from_file, signed_get
 
 # Every page route a node serves, with the address this test reads for each (checked against the
 # router, so a new page must be added here).
@@ -175,6 +175,30 @@ def test_who_holds_what_is_for_members(scene: Scene) -> None:
     _, member = read(scene, "member", path)
     assert scene.payer_name not in stranger and scene.payer not in stranger.split('id="register"')[-1]
     assert scene.payer_name in member and f'data-holder="{scene.payer}"' in member
+
+
+def test_downloads_are_linked_only_to_who_may_read_them_and_the_report_from_every_page(scene: Scene) -> None:
+    statement = f'href="/api/exports/statement/{scene.payer}?from='
+    for reader in ("concerned", "admin"):
+        _, page = read(scene, reader, f"/members/{scene.payer}")
+        assert statement in page, reader
+    _, page = read(scene, "member", f"/members/{scene.payer}")
+    assert "/api/exports/" not in page  # another member may not read the statement: no link
+    # The enterprise's accounts: its manager (Payer) and an admin; neither another member nor a stranger.
+    path = f"/enterprises/{scene.enterprise}"
+    accounts = f'href="/api/exports/enterprises/{scene.enterprise}?from='
+    for reader, linked in (("concerned", True), ("admin", True), ("member", False), ("stranger", False)):
+        _, page = read(scene, reader, path)
+        assert (accounts in page) == linked, reader
+    _, page = read(scene, "concerned", path)
+    link = page.split(accounts[6:], 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    url = f"{scene.community.url}/api/exports/enterprises/{scene.enterprise}?from={link}"
+    manager = signed_get(url, key_from_file(scene.payer_key))
+    assert manager.status == 200 and manager.headers["content-disposition"].startswith("attachment")
+    assert signed_get(url, key_from_file(scene.onlooker_key)).json()["error"] == "not_visible"
+    # The yearly report: in every page's navigation, and said in words on the community page.
+    _, page = read(scene, "stranger", "/")
+    assert '<a href="/report">Yearly report</a>' in page and '<a class="report-link" href="/report">' in page
 
 
 def test_the_strangers_view_in_the_browser(scene: Scene, stranger_browsing: Browsing) -> None:

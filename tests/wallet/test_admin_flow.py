@@ -2,7 +2,7 @@
 the wallet (the seed made in the browser, the `invite` signed by the admin's device key) and the
 invitee joins through the link; a stranger asks to join at /wallet/ask, the admin accepts, and the
 stranger's wallet becomes a member's; another is declined and told so; the admin changes a
-member's limit and withdraws an invitation; a plain member sees no admin link, and the node
+member's limit, withdraws an invitation and downloads the journal; a plain member sees no admin link, and the node
 refuses them the admin's routes and actions.
 
 The admin's device: `tally init` writes the admin's key to the home (admin.key) and admits the
@@ -22,7 +22,7 @@ from tallystick.protocol.ids import id_from_text, id_to_text
 from helpers.admission import close_decision, home_admitting_by_decision
 from helpers.browsing import fits_the_screen, wait_until
 from helpers.nodes import NodeProcess
-from helpers.support import tally_json
+from helpers.support import signed_get, tally_json
 
 from .conftest import Phone, open_phone
 
@@ -175,6 +175,22 @@ def test_an_admin_invites_accepts_a_request_declines_one_and_changes_a_limit(
         wait_until(lambda: "Withdrawn" in page.locator("#admin-open").inner_text(), what="the withdrawal")
         after = {entry["invitation"] for entry in wallet_node.get("/api/invitations")}
         assert len(after) == len(before) - 1
+
+        # The treasurer's downloads: the journal of this year, the bytes the node serves the admin.
+        page.locator('nav.jump a[href="#admin-downloads"]').click()
+        with page.expect_download() as got:
+            page.get_by_role("button", name="Journal (CSV)").click()
+        assert got.value.suggested_filename.startswith("journal-") and got.value.suggested_filename.endswith(".csv")
+        asked = [r["url"] for r in admin_phone.requests if "/api/exports/journal" in r["url"]]
+        assert len(asked) == 1 and "from=" in asked[0]
+        journal = Path(got.value.path()).read_bytes()
+        assert journal == signed_get(asked[0], wallet_node.admin_key).body
+        assert journal.startswith(b"row,date,seq,account,account_name,kind,")
+        with page.expect_download() as got:
+            page.get_by_role("button", name="Treasury (CSV)").click()
+        assert got.value.suggested_filename.startswith("treasury-")
+        assert fits_the_screen(page)
+        admin_phone.shoot("links-admin-downloads")
         assert not admin_phone.errors and not invitee_phone.errors and not asker_phone.errors
     finally:
         for phones in (admin_phones, invitee_phones, asker_phones, declined_phones):
@@ -209,7 +225,7 @@ def test_a_plain_member_sees_no_admin_link_and_the_node_refuses_them(browser: An
           await api.ensureSession();
           const codes = [];
           for (const attempt of [() => api.get("/api/join-requests"), () => api.get("/api/invitations"),
-              () => api.post("/api/join-requests/k_aaaa/decline", {})]) {
+              () => api.post("/api/join-requests/k_aaaa/decline", {}), () => api.getFile("/api/exports/journal")]) {
             try { await attempt(); codes.push("none"); } catch (error) { codes.push(`${error.status} ${error.code}`); }
           }
           const community = await api.get("/api/community");
@@ -222,7 +238,7 @@ def test_a_plain_member_sees_no_admin_link_and_the_node_refuses_them(browser: An
           catch (error) { codes.push(`${error.status} ${error.code}`); }
           return codes;
         }""")
-        assert refused == ["403 not_admin", "403 not_admin", "403 not_admin", "403 not_authorized"]
+        assert refused == ["403 not_admin", "403 not_admin", "403 not_admin", "403 not_visible", "403 not_authorized"]
         assert not phone.errors
     finally:
         phones.close()

@@ -21,7 +21,7 @@ from tallystick.protocol.ids import id_from_text
 
 from helpers.browsing import fits_the_screen, wait_until
 from helpers.nodes import NodeProcess, init_home
-from helpers.support import tally
+from helpers.support import signed_get, tally
 
 from .conftest import Phone, open_phone
 from .test_admin_flow import bind_admin_device
@@ -222,6 +222,17 @@ def test_an_admin_lists_for_their_enterprise_and_hides_a_members_listing_with_a_
         made = node.get(f"/api/listings/{page.url.split('id=', 1)[1]}")
         assert made["payee"] == enterprise["account"] and made["enterprise"]["name"] == "Weir Bakery"
         admin.shoot("market-enterprise")
+
+        # Its manager downloads the enterprise's accounts from its screen (the node's bytes for the period).
+        page.goto(f"{node.url}/wallet/enterprise?e={enterprise['id']}", wait_until="load")
+        wait_until(lambda: page.locator("#enterprise-download").count(), what="the manager's downloads")
+        with page.expect_download() as got:
+            page.get_by_role("button", name="Accounts (CSV)").click()
+        assert got.value.suggested_filename.startswith(f"enterprise-{enterprise['id']}-")
+        asked = [r["url"] for r in admin.requests if "/api/exports/enterprises/" in r["url"]]
+        assert Path(got.value.path()).read_bytes() == signed_get(asked[-1], node.admin_key).body
+        assert fits_the_screen(page)
+        admin.shoot("links-enterprise-download")
 
         page.goto(f"{node.url}/wallet/listing?id={spam_id}", wait_until="load")
         reason = page.get_by_label("Why hide it (its member reads this)")

@@ -139,3 +139,29 @@ export function put(path, document) {
 export function putBytes(path, blob) {
   return request("PUT", path, blob, blob.type || "application/octet-stream");
 }
+
+// A download (docs/api.md §16, screens through downloads.js): the file's bytes and the name the node
+// gives it, by the session's cookie; an idle session is signed in again and the request repeated
+// once, as for JSON. A refusal is an ApiError, as everywhere.
+async function fetchFile(path) {
+  let response;
+  try {
+    response = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "offline", "");
+  }
+  if (!response.ok) await answerOf(response); // throws the node's code and message
+  const disposition = response.headers.get("Content-Disposition") ?? "";
+  const name = /filename="([^"/\\]+)"/.exec(disposition)?.[1] ?? "download";
+  return { blob: await response.blob(), name };
+}
+
+export async function getFile(path) {
+  try {
+    return await fetchFile(path);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401 && error.code === "not_signed_in" && device)) throw error;
+    await signIn();
+    return fetchFile(path);
+  }
+}

@@ -16,6 +16,7 @@
 // names the decision (`d=` its seq), so the invitee's wallet can show it while the members vote.
 // The community's rules come with the join requests (GET /api/join-requests).
 import * as api from "../api.js";
+import { periodDownloads } from "../downloads.js";
 import { formatTime, parseAmount, plainAmount } from "../format.js";
 import { base32, idFromText } from "../ids.js";
 import * as intents from "../intents.js";
@@ -85,7 +86,8 @@ export async function draw(view) {
   const rules = asked.rules;
   const jump = h("nav", { class: "jump", "aria-label": t("admin.jump") },
     ...[["admin-invite", "admin.invite.title"], ["admin-requests", "admin.requests.title"],
-      ["admin-members", "admin.members.title"], ["admin-rules", "admin.rules.title"]].map(([id, text]) =>
+      ["admin-members", "admin.members.title"], ["admin-rules", "admin.rules.title"],
+      ["admin-downloads", "admin.downloads.title"]].map(([id, text]) =>
       h("a", { href: `#${id}`, text: t(text), onclick: (event) => {
         event.preventDefault();
         document.getElementById(`${id}-title`).focus();
@@ -108,7 +110,12 @@ export async function draw(view) {
     listInvitations ? section("admin-open", t("admin.invitations.title"), invitationsBox, invitationsList) : null,
     section("admin-requests", t("admin.requests.title"), requestsBox, requestsList),
     section("admin-members", t("admin.members.title"), ...membersPart()),
-    section("admin-rules", t("admin.rules.title"), ...rulesPart(rules), ...defaultsPart())].filter(Boolean));
+    section("admin-rules", t("admin.rules.title"), ...rulesPart(rules), ...defaultsPart()),
+    section("admin-downloads", t("admin.downloads.title"), h("p", { class: "hint", text: t("admin.downloads.intro") }),
+      periodDownloads("admin-export", [
+        { label: t("admin.downloads.journal"), path: "/api/exports/journal", format: "csv" },
+        { label: t("admin.downloads.treasury.csv"), path: "/api/exports/treasury", format: "csv" },
+        { label: t("admin.downloads.treasury.ofx"), path: "/api/exports/treasury", format: "ofx" }]))].filter(Boolean));
 }
 
 // ---- invitations ----

@@ -2,8 +2,10 @@
 // par, shares outstanding, whether they trade or can be withdrawn), its open offers, and for each
 // class that trades its book (the best prices a side, the last trade) with a link to buy or sell;
 // what the member holds of it, each holding with Transfer (a transferable class) or Withdraw (a
-// withdrawable one), and their orders in it, each with Cancel (docs/wallet.md, "Own").
+// withdrawable one), and their orders in it, each with Cancel (docs/wallet.md, "Own"). To its
+// manager, its account's statement for a period as a file (downloads.js).
 import * as api from "../api.js";
+import { periodDownloads } from "../downloads.js";
 import { formatTime } from "../format.js";
 import { idFromText } from "../ids.js";
 import { t } from "../strings.js";
@@ -111,5 +113,12 @@ export async function draw(view, { notice = null } = {}) {
       : h("p", { class: "muted", text: t("own.holdings.none") }),
     ordersHere.length ? h("ul", { class: "rows", id: "enterprise-orders" }, ...ordersHere) : null,
     proposeRule,
+    enterprise.manager === state.device.member ? h("section", { id: "enterprise-download",
+      "aria-labelledby": "enterprise-download-title" },
+    h("h2", { id: "enterprise-download-title", text: t("own.enterprise.download") }),
+    h("p", { class: "hint", text: t("own.enterprise.download.intro", { name: enterprise.name }) }),
+    periodDownloads("enterprise-export", [
+      { label: t("own.enterprise.download.csv"), path: `/api/exports/enterprises/${enterprise.id}`, format: "csv" },
+      { label: t("own.enterprise.download.ofx"), path: `/api/exports/enterprises/${enterprise.id}`, format: "ofx" }])) : null,
     h("p", {}, navLink("/wallet/own", t("own.back")))].filter(Boolean));
 }

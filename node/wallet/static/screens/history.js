@@ -7,8 +7,10 @@
 // answer the balance now; the first row's balance is that balance, and each row's balance minus
 // its amount is the next row's. A search asks the node (`q`, never put in the page's own URL: it
 // is personal data) and pages back the same way. A payment across shows as in flight while the
-// node still holds it (GET /api/members/{id}/held); a returned one has its own row.
+// node still holds it (GET /api/members/{id}/held); a returned one has its own row. Under the rows,
+// "Download statement": the same statement for a period as a file (CSV or OFX, downloads.js).
 import * as api from "../api.js";
+import { periodDownloads } from "../downloads.js";
 import { formatTime } from "../format.js";
 import * as outbox from "../outbox.js";
 import { outboxSection } from "../pending.js";
@@ -97,7 +99,13 @@ export async function draw(view) {
     h("form", { role: "search", class: "search", onsubmit: (event) => event.preventDefault() },
       h("label", { for: "history-search", text: t("history.search") }), search,
       h("p", { id: "history-search-hint", class: "hint", text: t("history.search.hint") })),
-    now, problem, list, empty, more);
+    now, problem, list, empty, more,
+    h("section", { id: "statement-download", "aria-labelledby": "statement-download-title" },
+      h("h2", { id: "statement-download-title", text: t("history.download") }),
+      h("p", { class: "hint", text: t("history.download.intro") }),
+      periodDownloads("statement", [
+        { label: t("history.download.csv"), path: `/api/exports/statement/${member}`, format: "csv" },
+        { label: t("history.download.ofx"), path: `/api/exports/statement/${member}`, format: "ofx" }])));
   try {
     await load(true);
   } catch (error) {

@@ -5,7 +5,9 @@
 // How this works: the node keeps the notices (kinds, ids, amounts, never a memo) and names the
 // other party as the member may see names; the line is written here from strings.js, so it is in
 // the reader's language. Opening the inbox marks what it shows read (POST …/inbox/read), after it
-// is drawn with the unread ones marked, so the member still sees which are new this time.
+// is drawn with the unread ones marked, so the member still sees which are new this time. A weekly
+// digest lists under its line the titles it counts (`titles`: the new listings still on the market,
+// the decisions open), as its mail names them; they are members' texts, drawn as text only.
 import * as api from "../api.js";
 import { formatAmount, formatTime } from "../format.js";
 import { t } from "../strings.js";
@@ -57,10 +59,19 @@ export function noticeLine(notice, unit) {
   return t(id, values);
 }
 
+// A digest's titles: "New in the market: …" and "Decisions open: …", each a short list.
+function digestTitles(titles) {
+  if (!titles) return null;
+  const part = (id, list) => list.length ? h("span", { class: "titles" }, h("span", { text: t(id) }),
+    h("ul", {}, ...list.map((title) => h("li", { text: title })))) : null;
+  return [part("inbox.digest.listings", titles.listings ?? []), part("inbox.digest.decisions", titles.decisions ?? [])];
+}
+
 function noticeRow(notice, unit) {
   return h("li", { class: `row notice${notice.read ? "" : " unread"}`, "data-kind": notice.kind },
     h("span", { class: "who" },
       navLink(linkOf(notice), noticeLine(notice, unit), { class: "name" }),
+      ...(digestTitles(notice.titles) ?? []),
       notice.read ? null : h("span", { class: "state waiting", text: t("inbox.new") }),
       h("span", { class: "when", text: formatTime(notice.created_ms) })));
 }

@@ -1,5 +1,6 @@
-// Settings (/wallet/settings): who this device's member is, their signed-in sessions (each one
-// ended from here), and signing out (api.md §6).
+// Settings (/wallet/settings, the More tab): who this device's member is, links to the other
+// screens of More and to the community's yearly report (/report, a page of the node), their
+// signed-in sessions (each one ended from here), and signing out (api.md §6).
 import * as api from "../api.js";
 import { formatTime } from "../format.js";
 import { languageSwitch } from "../language_switch.js";
@@ -36,6 +37,8 @@ export async function draw(view) {
       h("dt", { text: t("settings.member") }), h("dd", { class: "id", id: "member-id", text: member })),
     h("p", {}, navLink("/wallet/notifications", t("settings.notifications"), { id: "notifications-link" })),
     h("p", {}, navLink("/wallet/rules", t("settings.rules"), { id: "settings-rules-link" })),
+    // The yearly report is one of the node's pages (docs/pages.md), not a wallet screen: a plain link.
+    h("p", {}, h("a", { href: "/report", id: "settings-report-link", text: t("settings.report") })),
     h("p", { class: "actions" }, navLink("/wallet/devices", t("settings.devices"), { class: "button" }),
       navLink("/wallet/backup", t("settings.backup"), { class: "button" })),
     // The admins' screen (screens/admin.js): the link only for an admin; the node refuses the rest.
