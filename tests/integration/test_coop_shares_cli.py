@@ -3,7 +3,9 @@
 three holders of 1, 40 and 500 shares pass a dividend as three votes, two to one, where by shares
 the one would win; the holders cap interest and the manager pays it; the holders suspend
 withdrawals for a recorded reason, a withdrawal is then refused naming it and changes nothing,
-and another decision lifts the suspension. Every refusal is one line on stderr. (The store's
+and another decision lifts the suspension. At each step the enterprise's document (as a stranger
+reads it) and `tally enterprise show` say which rules are in force. Every refusal is one line on
+stderr. (The store's
 projections of these rules, restored and rebuilt, are tests/node/test_coop_shares_store.py.)"""
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from tallystick.cli.shares import utc_minute
+from tallystick.node.http.openapi import document
 
 from helpers.nodes import NodeProcess
 from helpers.support import tally, tally_json
@@ -47,7 +51,8 @@ def refused_in_one_line(node: NodeProcess, code: str, *args: Any) -> str:
 
 def coop_rules(node: NodeProcess, enterprise: str) -> dict[str, Any]:
     """The enterprise document's co-operative rules, as a stranger reads them (they are public:
-    facts about the enterprise, no person's data) and checked to be what the admin reads too."""
+    facts about the enterprise, no person's data), checked to be what the admin reads too, in a
+    document that fits /openapi.json's schema."""
     path = f"/api/enterprises/{enterprise}"
     answer = node.get_as(None, path)
     assert answer.status == 200, answer.body
@@ -55,6 +60,9 @@ def coop_rules(node: NodeProcess, enterprise: str) -> dict[str, Any]:
     rules = {"interest_cap_bp": seen["interest_cap_bp"], "suspension": seen["suspension"],
              "classes": [{key: c[key] for key in ("member_vote", "interest_paid_to_ms")} for c in seen["classes"]]}
     admin = node.get(path)
+    enterprise_schema = document()["paths"]["/api/enterprises/{reference}"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    jsonschema_rs.validator_for(enterprise_schema).validate(admin)
     assert rules == {"interest_cap_bp": admin["interest_cap_bp"], "suspension": admin["suspension"],
                      "classes": [{key: c[key] for key in ("member_vote", "interest_paid_to_ms")} for c in admin["classes"]]}
     return rules
