@@ -9,7 +9,9 @@ did (the trades the book records at the event's seq, and whether the order rests
 filled and what rests. The co-operative rules (docs/shares.md, "Co-operative rules") are here too:
 a class registered with `:member-vote` votes one member, one vote; `interest-cap`,
 `suspend-withdrawals` and `resume-withdrawals` propose a holders' decision; `pay-interest` is the
-manager's. docs/shares.md states the rules the node applies.
+manager's, and `show` says which of them are in force (from the enterprise's document:
+`member_vote`, `interest_cap_bp`, `interest_paid_to_ms`, `suspension`). docs/shares.md states the
+rules the node applies.
 """
 
 from __future__ import annotations
@@ -332,8 +334,9 @@ def list_(context: Context, as_json: bool) -> None:
 @click.pass_obj
 @refusals_exit_cleanly
 def show(context: Context, reference: str, as_csv: bool, as_json: bool) -> None:
-    """An enterprise: its classes, the cap table (who holds what, since when, at what cost),
-    its offers and its last trades."""
+    """An enterprise: its classes and co-operative rules (one member, one vote; the interest cap
+    and how far interest is paid; a suspension of withdrawals), the cap table (who holds what,
+    since when, at what cost), its offers and its last trades."""
     client = context.client()
     if as_csv:
         enterprise_id(client, reference)  # a clear refusal for an unknown name
