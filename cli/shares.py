@@ -9,17 +9,21 @@ did (the trades the book records at the event's seq, and whether the order rests
 filled and what rests. The co-operative rules (docs/shares.md, "Co-operative rules") are here too:
 a class registered with `:member-vote` votes one member, one vote; `interest-cap`,
 `suspend-withdrawals` and `resume-withdrawals` propose a holders' decision; `pay-interest` is the
-manager's. docs/shares.md states the rules the node applies.
+manager's, and `show` says which of them are in force (from the enterprise's document:
+`member_vote`, `interest_cap_bp`, `interest_paid_to_ms`, `suspension`). docs/shares.md states the
+rules the node applies.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, get_args
 from urllib.parse import quote
 
 import click
 from tallystick.ledger.money import format_duration, format_share, parse_amount
 from tallystick.ledger.names import normalise_name
+from tallystick.ledger.shares import suspension_reasons as suspension_reasons_said
 from tallystick.protocol import limits
 from tallystick.protocol.errors import MalformedError
 from tallystick.protocol.events import (
@@ -204,6 +208,37 @@ def order_message(side: str, units: int, limit_minor: int, enterprise: dict[str,
 
 
 
+def utc_minute(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def weights_words(share_class: dict[str, Any]) -> str:
+    """'a share carries 2 votes and dividend weight 1', or for a class that votes one member, one
+    vote, 'one member, one vote; a share carries dividend weight 1' (with the votes a holder has,
+    when not 1): there a holder's weight is not their stake."""
+    votes, dividend = share_class["votes_per_share"], share_class["dividend_weight"]
+    if not share_class["member_vote"]:
+        return f"a share carries {count(votes, 'vote')} and dividend weight {dividend}"
+    return ("one member, one vote" + ("" if votes == 1 else f" ({count(votes, 'vote')} a holder)")
+            + f"; a share carries dividend weight {dividend}")
+
+
+def interest_words(cap_bp: int | None, paid_to_ms: int) -> str:
+    """'interest capped at 3 % a year, paid up to 2026-12-01 09:30 UTC' (under a cap of 0, 'no
+    interest allowed by its holders (paid up to …)'): the holders' cap and the class's interest clock."""
+    if not cap_bp:
+        return f"no interest allowed by its holders (paid up to {utc_minute(paid_to_ms)})"
+    return f"interest capped at {format_share(cap_bp)} a year, paid up to {utc_minute(paid_to_ms)}"
+
+
+def suspension_words(suspension: dict[str, Any]) -> str:
+    """'withdrawals suspended by decision 18: solvency (paying them would put its solvency at risk)'."""
+    reason = suspension["reason"]
+    said = suspension_reasons_said.get(reason)
+    return (f"withdrawals suspended by decision {suspension['decision']}: {reason.replace('_', ' ')}"
+            + (f" ({said})" if said else ""))
+
+
 def _submitted(context: Context, action: Any, as_json: bool, message: str) -> dict:
     appended = context.client().submit(context.key(), action)
     if as_json:
@@ -299,8 +334,9 @@ def list_(context: Context, as_json: bool) -> None:
 @click.pass_obj
 @refusals_exit_cleanly
 def show(context: Context, reference: str, as_csv: bool, as_json: bool) -> None:
-    """An enterprise: its classes, the cap table (who holds what, since when, at what cost),
-    its offers and its last trades."""
+    """An enterprise: its classes and co-operative rules (one member, one vote; the interest cap
+    and how far interest is paid; a suspension of withdrawals), the cap table (who holds what,
+    since when, at what cost), its offers and its last trades."""
     client = context.client()
     if as_csv:
         enterprise_id(client, reference)  # a clear refusal for an unknown name
@@ -318,14 +354,18 @@ def show(context: Context, reference: str, as_csv: bool, as_json: bool) -> None:
     manager = f"  managed by {markup(document['manager_name'])}" if document.get("manager_name") else ""
     console.print(f"[bold]{markup(document['name'])}[/]  {document['id']}{manager}")
     console.print(f"  balance {money(document['balance'])}")
+    if document["suspension"]:
+        console.print(f"  {markup(suspension_words(document['suspension']))}")
     console.print("  share classes:")
     for c in document["classes"]:
         rights = [r for r, on in (("withdrawable at par", c["withdrawable"]), ("transferable", c["transferable"]),
                                   ("members of this community only", c["local_only"])) if on]
         cap = [] if c["holding_cap"] is None else [f"at most {c['holding_cap']} a holder"]
-        console.print(f"    {c['index']} {markup(c['name'])} ({c['kind']}): par {money(c['par'])}; a share carries "
-                      f"{count(c['votes_per_share'], 'vote')} and dividend weight {c['dividend_weight']}; "
-                      + "".join(f"{item}; " for item in (*rights, *cap))
+        interest = [] if c["interest_paid_to_ms"] is None else [interest_words(document["interest_cap_bp"],
+                                                                               c["interest_paid_to_ms"])]
+        console.print(f"    {c['index']} {markup(c['name'])} ({c['kind']}): par {money(c['par'])}; "
+                      f"{weights_words(c)}; "
+                      + "".join(f"{item}; " for item in (*rights, *cap, *interest))
                       + f"{c['outstanding']} outstanding")
     if document["holders"]:
         holders = Table(title="register of members")

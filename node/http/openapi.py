@@ -10,9 +10,10 @@ reader against these words.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from tallystick.protocol import limits
+from tallystick.protocol.events import SuspensionReason
 
 from . import exports, params
 
@@ -135,8 +136,25 @@ _share_class = {
         "votes_per_share": {"type": "integer"}, "dividend_weight": {"type": "integer"}, "par": {"type": "integer"},
         "withdrawable": {"type": "boolean"}, "transferable": {"type": "boolean"},
         "holding_cap": {"type": ["integer", "null"]}, "local_only": {"type": "boolean"},
+        "member_vote": {"type": "boolean", "description": "a holder of any of its units has its votes_per_share "
+                                                          "once, whatever their stake (one member, one vote)"},
+        "interest_paid_to_ms": {"type": ["integer", "null"],
+                                "description": "a withdrawable class once the holders first set an interest cap: "
+                                               "the time interest on it is paid up to; else null"},
         "issued": {"type": "integer"}, "withdrawn": {"type": "integer"}, "outstanding": {"type": "integer"},
     },
+    "required": ["index", "name", "kind", "votes_per_share", "dividend_weight", "par", "withdrawable", "transferable",
+                 "holding_cap", "local_only", "member_vote", "interest_paid_to_ms", "issued", "withdrawn",
+                 "outstanding"],
+}
+_suspension = {
+    "type": ["object", "null"],
+    "description": "null while withdrawals are taken; else the holders' decision that suspended them and its reason",
+    "properties": {
+        "decision": {"type": "integer", "description": "the decision's id"},
+        "reason": {"type": "string", "enum": list(get_args(SuspensionReason))},
+    },
+    "required": ["decision", "reason"],
 }
 _enterprise = {
     "type": "object",
@@ -145,11 +163,21 @@ _enterprise = {
         "manager": {"type": ["string", "null"], "description": "null when the reader may not see members' names"},
         "manager_name": {"type": ["string", "null"]},
         "registered_seq": {"type": "integer"}, "balance": {"type": "integer"}, "debit_limit": {"type": "integer"},
-        "credit_ceiling": {"type": "integer"}, "withdrawal_rule": {"type": "object"},
+        "credit_ceiling": {"type": "integer"},
+        "withdrawal_rule": {"type": "object", "required": ["notice_ms", "yearly_cap"],
+                            "properties": {"notice_ms": {"type": "integer"}, "yearly_cap": {"type": "integer"}}},
+        "withdrawn_this_year": {"type": "integer"},
+        "interest_cap_bp": {"type": ["integer", "null"],
+                            "description": "the most interest a year on withdrawable shares its holders allow, in "
+                                           "basis points (0: none); null until they first set one"},
+        "suspension": _suspension,
         "classes": {"type": "array", "items": _share_class},
         "holders": {"type": "array", "description": "the cap table: only on /api/enterprises/{reference}"},
         "offers": {"type": "array"}, "trades": {"type": "array"}, "withdrawals": {"type": "array"},
     },
+    "required": ["id", "account", "name", "manager", "manager_name", "registered_seq", "balance", "debit_limit",
+                 "credit_ceiling", "withdrawal_rule", "withdrawn_this_year", "interest_cap_bp", "suspension",
+                 "classes"],
 }
 _offer = {
     "type": "object",

@@ -58,9 +58,20 @@ def _limit(request: web.Request) -> int:
     return params.query_integer(request, "limit", limits.page_size_default, 1, limits.page_size_max)
 
 
+def interest_paid_to_ms(enterprise: Enterprise, index: int) -> int | None:
+    """Up to when interest on class `index` is paid (its interest clock, docs/shares.md): a time for
+    a withdrawable class once its holders have first set a cap, else None (no interest is owed)."""
+    if not enterprise.interest_from_ms or not enterprise.classes[index].withdrawable:
+        return None
+    return enterprise.interest_from_ms[index]
+
+
 def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise, reader: Reader | None = None) -> dict[str, Any]:
     """An enterprise and its account's figures (public); its manager, a person, by the `names`
-    policy for `reader` (None: unfiltered, for a caller that applies the policy itself)."""
+    policy for `reader` (None: unfiltered, for a caller that applies the policy itself). Its
+    co-operative rules (which classes vote one member, one vote; the interest cap and how far
+    interest is paid; a suspension of withdrawals, its decision and reason) are facts about the
+    enterprise, as public as its classes: no person is in them."""
     state = node.sequencer.state
     account = state.accounts[eid]
     manager_shown = reader is None or sees(state, reader, "names", enterprise.manager)
@@ -76,6 +87,10 @@ def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise, reader: Read
         "credit_ceiling": credit_ceiling(state, account),
         "withdrawal_rule": {"notice_ms": enterprise.notice_ms, "yearly_cap": enterprise.yearly_cap_minor},
         "withdrawn_this_year": enterprise.withdrawn_in_year_minor,
+        # None until the holders first set a cap (no interest may be paid); 0: they allow none.
+        "interest_cap_bp": enterprise.interest_cap_bp if enterprise.interest_from_ms else None,
+        "suspension": None if not enterprise.suspended_by else {
+            "decision": enterprise.suspended_by, "reason": enterprise.suspension_reason},
         "classes": [
             {
                 "index": index,
@@ -88,6 +103,8 @@ def enterprise_json(node: Node, eid: bytes, enterprise: Enterprise, reader: Read
                 "transferable": share_class.transferable,
                 "holding_cap": share_class.holding_cap_units,
                 "local_only": share_class.local_only,
+                "member_vote": index in enterprise.member_vote_classes,
+                "interest_paid_to_ms": interest_paid_to_ms(enterprise, index),
                 "issued": enterprise.issued[index],
                 "withdrawn": enterprise.withdrawn[index],
                 "outstanding": enterprise.issued[index] - enterprise.withdrawn[index],
