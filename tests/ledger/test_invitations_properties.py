@@ -50,6 +50,8 @@ day_ms = 24 * 3600 * 1000
 plain_member = key("a plain member")
 invitation_keys = [key(f"invitation {index}") for index in range(5)]
 device_keys = [key(f"device {index}") for index in range(5)]
+# The keys a join may bind to a new member (`join` below): the devices, and an invitation's own key.
+joinable_keys = [*device_keys, invitation_keys[0]]
 names = st.sampled_from(["Ana", "ana", "Ben", "Cy", "Dee", "Bea"])
 expiries = st.one_of(st.integers(-day_ms, 3 * day_ms), st.just(limits.invitation_expiry_max_ms),
                      st.just(limits.invitation_expiry_max_ms + 1))
@@ -160,7 +162,7 @@ class InvitationMachine(RuleBasedStateMachine):
         return None
 
     def signer(self, choice: int) -> KeyPair:
-        joined = [k for k in device_keys if k.public in self.model.bound]
+        joined = [k for k in joinable_keys if k.public in self.model.bound]
         return ([admin_key] * 3 + [plain_member] + joined)[choice % (4 + len(joined))]
 
     @rule(signer=st.integers(0, 99), invitation=st.integers(0, 4), expiry=expiries,
@@ -190,7 +192,7 @@ class InvitationMachine(RuleBasedStateMachine):
             assert state_digest(self.ledger.state) == before
             return
         seq = self.ledger.seq
-        voters = [admin_key, plain_member, *(k for k in device_keys if k.public in self.model.bound)]
+        voters = [admin_key, plain_member, *(k for k in joinable_keys if k.public in self.model.bound)]
         for index, voter in enumerate(voters):
             position = "agree" if agree or index else "block"
             assert self.ledger.submit(self.ledger.sign(voter, Vote(decision=seq, position=position))) is None
